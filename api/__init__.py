@@ -1,0 +1,1 @@
+"""The FastAPI service and web console: routers, request bodies, error bodies."""

@@ -1,0 +1,1 @@
+"""Running the ledger: the ``govledger`` CLI, metrics, alert rules, deployment scripts."""

@@ -1,0 +1,1 @@
+"""Read models over the ledger: audit views, findings, anomalies, rights register, reports."""
