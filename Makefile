@@ -1,0 +1,41 @@
+# The two commands a newcomer needs: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint typecheck unit bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "govledger needs Python >= 3.11"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+run: $(BIN)/.installed
+	$(BIN)/govledger init
+	$(BIN)/govledger serve
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy ledger projections security api ops
+
+# PostgreSQL tests run for real: the script starts a server when none answers.
+# Under CI=true a PostgreSQL that cannot be had fails the run; elsewhere its tests skip.
+unit: $(BIN)/.installed
+	@if pgenv=$$(ops/scripts/test-postgres.sh); then eval "$$pgenv"; \
+	elif [ "$${CI:-}" = true ]; then echo "make test: PostgreSQL is required under CI" >&2; exit 1; \
+	else echo "make test: no PostgreSQL; its tests will skip" >&2; fi; \
+	$(BIN)/pytest
+
+test: lint typecheck unit
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/append.py
+	$(BIN)/python bench/verify.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,163 @@
+"""Settings: read once, here, from an optional TOML file and ``GOVLEDGER_*`` variables.
+
+This is the only module that reads the process environment. Entry points
+(the CLI in ``ops``, the ASGI factory in ``api``) call :func:`load_settings`
+once and pass the result down. Variables override the file; the file
+overrides the defaults. ``docs/configuration.md`` lists every setting.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from ledger.chain import HASH_ALGORITHMS
+from ledger.errors import ConfigurationError
+
+ENV_PREFIX = "GOVLEDGER_"
+DEFAULT_DATABASE_URL = "sqlite:///var/govledger.db"
+
+
+@dataclass(frozen=True)
+class DatabaseURL:
+    """A parsed ``GOVLEDGER_DATABASE_URL``: ``sqlite:///PATH`` or ``postgresql://…``."""
+
+    backend: str  # "sqlite" or "postgresql"
+    path: str = ""  # sqlite: file path, or ":memory:"
+    host: str = ""
+    port: int = 5432
+    user: str = ""
+    password: str = field(default="", repr=False)
+    dbname: str = ""
+
+    @classmethod
+    def parse(cls, url: str) -> DatabaseURL:
+        parts = urlsplit(url)
+        if parts.scheme == "sqlite":
+            # sqlite:///relative/file.db and sqlite:////absolute/file.db, as SQLAlchemy spells them.
+            path = parts.path[1:] if parts.path.startswith("/") else parts.path
+            if not path:
+                raise ConfigurationError(f"database URL {cls._redact(url)!r} names no file")
+            return cls(backend="sqlite", path=path)
+        if parts.scheme in ("postgresql", "postgres"):
+            dbname = parts.path.lstrip("/")
+            if not (parts.hostname and dbname):
+                raise ConfigurationError(
+                    f"database URL {cls._redact(url)!r} needs a host and a database name"
+                )
+            try:
+                port = parts.port or 5432
+            except ValueError as e:
+                raise ConfigurationError(f"database URL {cls._redact(url)!r}: bad port") from e
+            return cls(
+                backend="postgresql",
+                host=parts.hostname,
+                port=port,
+                user=unquote(parts.username or ""),
+                password=unquote(parts.password or ""),
+                dbname=unquote(dbname),
+            )
+        raise ConfigurationError(
+            f"database URL {cls._redact(url)!r}: scheme must be sqlite:/// or postgresql://"
+        )
+
+    @staticmethod
+    def _redact(url: str) -> str:
+        parts = urlsplit(url)
+        if parts.password:
+            return url.replace(f":{parts.password}@", ":***@")
+        return url
+
+    def redacted(self) -> str:
+        """The URL without its password: the only form that may reach logs or errors."""
+        if self.backend == "sqlite":
+            return f"sqlite:///{self.path}"
+        user = f"{self.user}:***@" if self.password else (f"{self.user}@" if self.user else "")
+        return f"postgresql://{user}{self.host}:{self.port}/{self.dbname}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the service, with its default. See docs/configuration.md."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    # Only used when a ledger is created; afterwards the genesis record decides.
+    hash_algorithm: str = ""
+    state_dir: str = "var/state"
+    create_schema: bool = True
+    postgres_app_role: str = ""
+    postgres_pool_size: int = 5
+    postgres_schema: str = "public"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    @property
+    def database(self) -> DatabaseURL:
+        return DatabaseURL.parse(self.database_url)
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        return replace(self, **overrides)
+
+    def validate(self) -> Settings:
+        self.database  # noqa: B018 - parsing raises ConfigurationError on a bad URL
+        if self.hash_algorithm and self.hash_algorithm not in HASH_ALGORITHMS:
+            known = ", ".join(HASH_ALGORITHMS)
+            raise ConfigurationError(
+                f"GOVLEDGER_HASH_ALGORITHM={self.hash_algorithm!r} is not one of: {known}"
+            )
+        return self
+
+
+def _coerce(name: str, raw: object, default: object) -> object:
+    if isinstance(default, bool):
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "yes", "y", "on"):
+            return True
+        if text in ("0", "false", "no", "n", "off"):
+            return False
+        raise ConfigurationError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a boolean")
+    if isinstance(default, int):
+        try:
+            return int(str(raw))
+        except ValueError as e:
+            raise ConfigurationError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not an integer") from e
+    return str(raw)
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, config_file: str | None = None
+) -> Settings:
+    """Defaults, then the TOML file (``GOVLEDGER_CONFIG``), then ``GOVLEDGER_*`` variables."""
+    env = dict(os.environ if environ is None else environ)
+    values: dict[str, object] = {}
+    path = config_file or env.get(f"{ENV_PREFIX}CONFIG")
+    if path:
+        values.update(_read_config_file(Path(path)))
+    for f in fields(Settings):
+        key = f"{ENV_PREFIX}{f.name.upper()}"
+        if key in env:
+            values[f.name] = env[key]
+    defaults = Settings()
+    coerced = {k: _coerce(k, v, getattr(defaults, k)) for k, v in values.items()}
+    return Settings(**coerced).validate()  # type: ignore[arg-type]
+
+
+def _read_config_file(path: Path) -> dict[str, object]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigurationError(f"cannot read config file {path}: {e.strerror}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigurationError(f"config file {path} is not valid TOML: {e}") from e
+    known = {f.name for f in fields(Settings)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigurationError(f"config file {path}: unknown settings {', '.join(unknown)}")
+    return dict(data)

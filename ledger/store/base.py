@@ -1,0 +1,78 @@
+"""What both backends share: genesis creation, head bookkeeping, the row reader protocol."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+from ledger.chain import HASH_ALGORITHMS, Digest, Genesis, RowTuple, genesis_hash
+from ledger.errors import ConfigurationError
+
+DEFAULT_HASH_ALGORITHM = "sha256"
+HASH_ALGORITHM_KEY = "LEDGER_HASH_ALGORITHM"
+
+
+def new_genesis(hash_algorithm: str | None) -> Genesis:
+    """A fresh genesis record (§3) for a ledger being created now."""
+    algorithm = hash_algorithm or DEFAULT_HASH_ALGORITHM
+    if algorithm not in HASH_ALGORITHMS:
+        raise ConfigurationError(
+            f"unknown hash algorithm {algorithm!r} (known: {', '.join(HASH_ALGORITHMS)})"
+        )
+    ledger_id = str(uuid.uuid4())
+    created_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return Genesis(ledger_id, created_at, algorithm, genesis_hash(ledger_id, created_at, algorithm))
+
+
+def check_requested_algorithm(genesis: Genesis, requested: str | None) -> None:
+    """One chain never mixes algorithms: refuse a setting that contradicts the genesis."""
+    if requested and requested != genesis.hash_algorithm:
+        raise ConfigurationError(
+            f"this ledger was created with {genesis.hash_algorithm}; "
+            f"the configured hash algorithm {requested} cannot be used with it"
+        )
+
+
+def originator_text(originator_id: UUID | str) -> str:
+    """The canonical text of an originator id in the hash input (§2)."""
+    return originator_id.hex if isinstance(originator_id, UUID) else originator_id
+
+
+def chain_input(stored_events: Sequence[StoredEvent]) -> list[tuple[str, int, str, bytes]]:
+    return [
+        (originator_text(e.originator_id), e.originator_version, e.topic, e.state)
+        for e in stored_events
+    ]
+
+
+class RowReader(Protocol):
+    """Read access to the chain for verify and export; never writes."""
+
+    def genesis(self) -> Genesis: ...
+
+    def max_position(self) -> int: ...
+
+    def iter_batches(self, after: int, batch_size: int) -> Iterator[list[RowTuple]]: ...
+
+    def row_at(self, position: int) -> RowTuple | None: ...
+
+    def position_of_hash(self, stored_hash: bytes, after: int) -> int | None: ...
+
+    def close(self) -> None: ...
+
+
+__all__ = [
+    "DEFAULT_HASH_ALGORITHM",
+    "HASH_ALGORITHM_KEY",
+    "Digest",
+    "RowReader",
+    "chain_input",
+    "check_requested_algorithm",
+    "new_genesis",
+    "originator_text",
+]

@@ -1,0 +1,460 @@
+"""Chained recorders on PostgreSQL (docs/ledger-format.md §2, §6).
+
+The position is the ``notification_id`` column, assigned by the writer. The
+head lives in a one-row table ``<events>_head``; one statement both moves the
+head *if it is still where the writer expected* and inserts the rows *only if*
+it moved (a data-modifying CTE). The head row's lock serialises writers, so
+insert order is commit order; a stale expectation inserts nothing and is
+retried after re-reading the head. A writer that is alone never reads the head:
+it remembers where its own last batch ended.
+
+Any exception inside the transaction propagates through ``conn.transaction()``
+and rolls it back at the database: no event is stored without its chain
+fields (eventsourcing-notes pitfall 1). Database-side insert functions are
+refused (pitfall 2): they would bypass the chain.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import psycopg
+from eventsourcing import postgres as es_postgres
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.postgres import (
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresProcessRecorder,
+)
+from eventsourcing.utils import resolve_topic, retry
+from psycopg import Connection
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composed, Identifier
+
+from ledger.chain import Genesis, RowTuple, chain_rows, hash_function
+from ledger.errors import (
+    ChainWriteError,
+    ConfigurationError,
+    ForeignStoreError,
+    StoreUnavailableError,
+)
+from ledger.store.base import (
+    HASH_ALGORITHM_KEY,
+    chain_input,
+    check_requested_algorithm,
+    new_genesis,
+)
+
+LEDGER_EVENTS_TABLE = "ledger_events"
+MAX_APPEND_ATTEMPTS = 50
+
+
+class _HeadMovedError(Exception):
+    """Another writer committed first: this batch inserted nothing and must be re-chained."""
+
+
+class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
+    """PostgreSQL application recorder whose rows form the hash chain."""
+
+    def __init__(
+        self,
+        datastore: PostgresDatastore,
+        *,
+        events_table_name: str = "stored_events",
+        hash_algorithm: str | None = None,
+    ) -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        if datastore.enable_db_functions:
+            raise ConfigurationError(
+                "POSTGRES_ENABLE_DB_FUNCTIONS inserts without the hash chain; it must be off"
+            )
+        self.requested_algorithm = hash_algorithm
+        self.genesis_table_name = f"{self.events_table_name}_genesis"
+        self.head_table_name = f"{self.events_table_name}_head"
+        self.check_identifier_length(self.genesis_table_name)
+        self._genesis: Genesis | None = None
+        self._head: tuple[int, bytes] | None = None
+        self._head_lock = threading.Lock()
+        self._rewrite_create_statements()
+        self._chained_insert = self._chained_insert_statement()
+
+    # ------------------------------------------------------------------ schema
+
+    def _ident(self, name: str) -> Composed:
+        return SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(name))
+
+    def _rewrite_create_statements(self) -> None:
+        events = self._ident(self.events_table_name)
+        oid_type = Identifier(self.datastore.originator_id_type)
+        table = SQL(
+            "CREATE TABLE IF NOT EXISTS {} (originator_id {} NOT NULL, "
+            "originator_version bigint NOT NULL, topic text, state bytea, "
+            "notification_id bigint NOT NULL, prev_hash bytea NOT NULL, hash bytea NOT NULL, "
+            "PRIMARY KEY (originator_id, originator_version))"
+        ).format(events, oid_type)
+        statements = [table] + [
+            s
+            for i, s in enumerate(self.sql_create_statements)
+            if i != self.create_table_statement_index
+            and s is not self.sql_create_pg_function_insert_events
+        ]
+        self.sql_create_statements = statements + self._chain_statements()
+
+    def _chain_statements(self) -> list[Composed]:
+        genesis, head = self._ident(self.genesis_table_name), self._ident(self.head_table_name)
+        refuse = self._ident("govledger_refuse_change")
+        statements = [
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} (singleton int PRIMARY KEY CHECK (singleton = 1), "
+                "format_version int NOT NULL, ledger_id text NOT NULL, created_at text NOT NULL, "
+                "hash_algorithm text NOT NULL, genesis_hash bytea NOT NULL)"
+            ).format(genesis),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} (singleton int PRIMARY KEY CHECK (singleton = 1), "
+                "position bigint NOT NULL, hash bytea NOT NULL)"
+            ).format(head),
+            SQL(
+                "CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "RAISE EXCEPTION 'govledger: % on % refused: the ledger is append-only', "
+                "TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege'; END $$"
+            ).format(refuse),
+        ]
+        for name in (self.events_table_name, self.genesis_table_name):
+            statements += [
+                SQL(
+                    "CREATE OR REPLACE TRIGGER {} BEFORE UPDATE OR DELETE ON {} "
+                    "FOR EACH ROW EXECUTE FUNCTION {}()"
+                ).format(Identifier(f"{name}_append_only"), self._ident(name), refuse),
+                SQL(
+                    "CREATE OR REPLACE TRIGGER {} BEFORE TRUNCATE ON {} "
+                    "FOR EACH STATEMENT EXECUTE FUNCTION {}()"
+                ).format(Identifier(f"{name}_no_truncate"), self._ident(name), refuse),
+            ]
+        return statements
+
+    def create_table(self) -> None:
+        self._refuse_foreign_schema()
+        with self.datastore.transaction(commit=True) as curs:
+            # Serialise concurrent creators: CREATE OR REPLACE FUNCTION is not concurrency-safe.
+            curs.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))",
+                (f"govledger:{self.datastore.schema}.{self.events_table_name}",),
+            )
+            self._create_table(curs)
+            g = new_genesis(self.requested_algorithm)
+            curs.execute(
+                SQL("INSERT INTO {} VALUES (1, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING").format(
+                    self._ident(self.genesis_table_name)
+                ),
+                (g.format_version, g.ledger_id, g.created_at, g.hash_algorithm, g.genesis_hash),
+            )
+            curs.execute(
+                SQL(
+                    "INSERT INTO {} SELECT 1, 0, genesis_hash FROM {} ON CONFLICT DO NOTHING"
+                ).format(self._ident(self.head_table_name), self._ident(self.genesis_table_name))
+            )
+        self.datastore.register_type_adapters()
+        self.load_genesis()
+
+    def _refuse_foreign_schema(self) -> None:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                "SELECT to_regclass(%s) AS events, to_regclass(%s) AS genesis",
+                (
+                    f'"{self.datastore.schema}"."{self.events_table_name}"',
+                    f'"{self.datastore.schema}"."{self.genesis_table_name}"',
+                ),
+            )
+            found = curs.fetchone()
+        if found and found["events"] and not found["genesis"]:
+            raise ForeignStoreError(
+                f"table {self.events_table_name} exists without a genesis record: "
+                "not a govledger ledger"
+            )
+
+    def load_genesis(self) -> Genesis:
+        """Read the genesis record; refuse a setting that contradicts it."""
+        try:
+            with self.datastore.transaction(commit=False) as curs:
+                curs.execute(SQL("SELECT * FROM {}").format(self._ident(self.genesis_table_name)))
+                row = curs.fetchone()
+        except es_postgres.ProgrammingError as e:
+            raise ForeignStoreError("no govledger ledger here (run `govledger init`)") from e
+        if row is None:
+            raise ForeignStoreError("the ledger has no genesis record (run `govledger init`)")
+        genesis = _genesis_from_row(row)
+        check_requested_algorithm(genesis, self.requested_algorithm)
+        self._genesis = genesis
+        return genesis
+
+    @property
+    def genesis(self) -> Genesis:
+        return self._genesis or self.load_genesis()
+
+    def grant_application_role(self, role: str) -> None:
+        """Least privilege for the service's role: the chain is INSERT and SELECT only."""
+        schema = Identifier(self.datastore.schema)
+        r = Identifier(role)
+        with self.datastore.transaction(commit=True) as curs:
+            for statement in (
+                SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, r),
+                SQL("REVOKE ALL ON {} FROM {}").format(self._ident(self.events_table_name), r),
+                SQL("GRANT SELECT, INSERT ON {} TO {}").format(
+                    self._ident(self.events_table_name), r
+                ),
+                SQL("REVOKE ALL ON {} FROM {}").format(self._ident(self.genesis_table_name), r),
+                SQL("GRANT SELECT ON {} TO {}").format(self._ident(self.genesis_table_name), r),
+                SQL("GRANT SELECT, UPDATE ON {} TO {}").format(
+                    self._ident(self.head_table_name), r
+                ),
+            ):
+                curs.execute(statement)
+
+    # ------------------------------------------------------------------ writes
+
+    def _chained_insert_statement(self) -> Composed:
+        return SQL(
+            "WITH moved AS (UPDATE {head} SET position = %(new_position)s, hash = %(new_hash)s "
+            "WHERE singleton = 1 AND position = %(position)s AND hash = %(hash)s RETURNING 1) "
+            "INSERT INTO {events} (notification_id, originator_id, originator_version, topic, "
+            "state, prev_hash, hash) "
+            "SELECT n, o, v, t, s, p, h FROM unnest(%(n)s::bigint[], %(o)s::{oid}[], "
+            "%(v)s::bigint[], %(t)s::text[], %(s)s::bytea[], %(p)s::bytea[], %(h)s::bytea[]) "
+            "AS u(n, o, v, t, s, p, h) WHERE EXISTS (SELECT 1 FROM moved) "
+            "RETURNING notification_id"
+        ).format(
+            head=self._ident(self.head_table_name),
+            events=self._ident(self.events_table_name),
+            oid=Identifier(self.datastore.originator_id_type),
+        )
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        # Retrying after a lost connection cannot duplicate: a batch that did commit
+        # conflicts on (originator_id, originator_version) when chained again.
+        genesis = self.genesis
+        digest = hash_function(genesis.hash_algorithm)
+        chain_fields = chain_input(stored_events)
+        with self.datastore.get_connection() as conn:
+            for _ in range(MAX_APPEND_ATTEMPTS):
+                head = self._head or self._read_head(conn)
+                rows = chain_rows(digest, head[0], head[1], chain_fields)
+                try:
+                    ids = self._append(conn, head, rows, stored_events, **kwargs)
+                except _HeadMovedError:
+                    self._forget_head()
+                    continue
+                except BaseException:
+                    self._forget_head()
+                    raise
+                if rows:
+                    self._remember_head(rows[-1][0], rows[-1][6])
+                return ids
+        raise ChainWriteError(f"the head kept moving: gave up after {MAX_APPEND_ATTEMPTS} tries")
+
+    def _append(
+        self,
+        conn: Connection[DictRow],
+        head: tuple[int, bytes],
+        rows: list[RowTuple],
+        stored_events: Sequence[StoredEvent],
+        **kwargs: Any,
+    ) -> list[int]:
+        ids: list[int] = []
+        with conn.pipeline(), conn.transaction(), conn.cursor() as curs:
+            if rows:
+                curs.execute(SQL("NOTIFY {}").format(Identifier(self.channel_name)))
+                curs.execute(self._chained_insert, self._insert_params(head, rows, stored_events))
+                ids = [r["notification_id"] for r in curs.fetchall()]
+                if not ids:
+                    raise _HeadMovedError
+            # Tracking (process recorder) after the events: any failure rolls both back.
+            self._insert_events(curs, stored_events, **kwargs)
+        return ids
+
+    @staticmethod
+    def _insert_params(
+        head: tuple[int, bytes], rows: list[RowTuple], stored_events: Sequence[StoredEvent]
+    ) -> dict[str, Any]:
+        return {
+            "position": head[0],
+            "hash": head[1],
+            "new_position": rows[-1][0],
+            "new_hash": rows[-1][6],
+            "n": [r[0] for r in rows],
+            "o": [e.originator_id for e in stored_events],
+            "v": [r[2] for r in rows],
+            "t": [r[3] for r in rows],
+            "s": [r[4] for r in rows],
+            "p": [r[5] for r in rows],
+            "h": [r[6] for r in rows],
+        }
+
+    def _read_head(self, conn: Connection[DictRow]) -> tuple[int, bytes]:
+        with conn.cursor() as curs:
+            curs.execute(
+                SQL("SELECT position, hash FROM {} WHERE singleton = 1").format(
+                    self._ident(self.head_table_name)
+                )
+            )
+            row = curs.fetchone()
+        if row is None:
+            raise ForeignStoreError("the ledger has no head record (run `govledger init`)")
+        return int(row["position"]), bytes(row["hash"])
+
+    def _remember_head(self, position: int, head_hash: bytes) -> None:
+        with self._head_lock:
+            if self._head is None or position > self._head[0]:
+                self._head = (position, head_hash)
+
+    def _forget_head(self) -> None:
+        with self._head_lock:
+            self._head = None
+
+
+class ChainedPostgresProcessRecorder(PostgresProcessRecorder, ChainedPostgresApplicationRecorder):
+    """Process recorder: chained events and the tracking record in one transaction."""
+
+    def __init__(
+        self,
+        datastore: PostgresDatastore,
+        *,
+        events_table_name: str = "stored_events",
+        tracking_table_name: str = "notification_tracking",
+        hash_algorithm: str | None = None,
+    ) -> None:
+        super().__init__(
+            datastore,
+            events_table_name=events_table_name,
+            tracking_table_name=tracking_table_name,
+        )
+        self.requested_algorithm = hash_algorithm
+
+
+def _genesis_from_row(row: DictRow) -> Genesis:
+    return Genesis(
+        ledger_id=row["ledger_id"],
+        created_at=row["created_at"],
+        hash_algorithm=row["hash_algorithm"],
+        genesis_hash=bytes(row["genesis_hash"]),
+        format_version=row["format_version"],
+    )
+
+
+# The module must expose exactly one factory class: eventsourcing finds it by scanning.
+class Factory(es_postgres.PostgresFactory):
+    """``PERSISTENCE_MODULE=ledger.store.postgres``: eventsourcing's factory, chained."""
+
+    application_recorder_class = ChainedPostgresApplicationRecorder
+    process_recorder_class = ChainedPostgresProcessRecorder
+
+    def _chained_class(self, key: str, default: type[Any]) -> type[Any]:
+        topic = self.env.get(key)
+        cls: type[Any] = resolve_topic(topic) if topic else default
+        if not issubclass(cls, ChainedPostgresApplicationRecorder):
+            raise ConfigurationError(f"{key}={topic} is not a chained recorder")
+        return cls
+
+    def _prepare(self, recorder: ChainedPostgresApplicationRecorder) -> None:
+        try:
+            recorder.create_table() if self.env_create_table() else recorder.load_genesis()
+        except (es_postgres.OperationalError, es_postgres.InterfaceError) as e:
+            raise StoreUnavailableError(f"cannot use PostgreSQL: {e}") from e
+
+    def application_recorder(self) -> ChainedPostgresApplicationRecorder:
+        cls = self._chained_class(self.APPLICATION_RECORDER_TOPIC, self.application_recorder_class)
+        recorder: ChainedPostgresApplicationRecorder = cls(
+            datastore=self.datastore,
+            events_table_name=LEDGER_EVENTS_TABLE,
+            hash_algorithm=self.env.get(HASH_ALGORITHM_KEY) or None,
+        )
+        self._prepare(recorder)
+        return recorder
+
+    def process_recorder(self) -> ChainedPostgresProcessRecorder:
+        cls = self._chained_class(self.PROCESS_RECORDER_TOPIC, self.process_recorder_class)
+        recorder: ChainedPostgresProcessRecorder = cls(
+            datastore=self.datastore,
+            events_table_name=LEDGER_EVENTS_TABLE,
+            tracking_table_name="ledger_tracking",
+            hash_algorithm=self.env.get(HASH_ALGORITHM_KEY) or None,
+        )
+        self._prepare(recorder)
+        return recorder
+
+
+# ---------------------------------------------------------------------- reading
+
+
+class PostgresRowReader:
+    """Read-only access to the chain for verify and export (a server-side cursor)."""
+
+    def __init__(self, conninfo: dict[str, Any], schema: str = "public") -> None:
+        try:
+            self.conn: psycopg.Connection[Any] = psycopg.connect(
+                **conninfo, autocommit=True, connect_timeout=10
+            )
+        except psycopg.OperationalError as e:
+            first_line = str(e).strip().splitlines()[0] if str(e).strip() else "refused"
+            raise StoreUnavailableError(f"cannot connect to PostgreSQL: {first_line}") from e
+        self.events = SQL("{}.{}").format(Identifier(schema), Identifier(LEDGER_EVENTS_TABLE))
+        self.genesis_table = SQL("{}.{}").format(
+            Identifier(schema), Identifier(f"{LEDGER_EVENTS_TABLE}_genesis")
+        )
+        found = self.conn.execute(
+            "SELECT to_regclass(%s)", (f'"{schema}"."{LEDGER_EVENTS_TABLE}_genesis"',)
+        ).fetchone()
+        if not found or found[0] is None:
+            self.conn.close()
+            raise ForeignStoreError("this database holds no govledger ledger (no genesis record)")
+        self._select = SQL(
+            "SELECT notification_id, replace(originator_id::text, '-', ''), originator_version, "
+            "topic, state, prev_hash, hash FROM {}"
+        ).format(self.events)
+
+    def genesis(self) -> Genesis:
+        row = self.conn.execute(
+            SQL(
+                "SELECT ledger_id, created_at, hash_algorithm, genesis_hash, format_version "
+                "FROM {}"
+            ).format(self.genesis_table)
+        ).fetchone()
+        if row is None:
+            raise ForeignStoreError("the ledger has no genesis record")
+        return Genesis(row[0], row[1], row[2], bytes(row[3]), row[4])
+
+    def max_position(self) -> int:
+        row = self.conn.execute(SQL("SELECT max(notification_id) FROM {}").format(self.events))
+        value = row.fetchone()
+        return int(value[0] or 0) if value else 0
+
+    def iter_batches(self, after: int, batch_size: int) -> Iterator[list[RowTuple]]:
+        with self.conn.transaction(), self.conn.cursor(name="govledger_rows") as cursor:
+            cursor.itersize = batch_size
+            cursor.execute(
+                self._select + SQL(" WHERE notification_id > %s ORDER BY notification_id"),
+                (after,),
+            )
+            while batch := cursor.fetchmany(batch_size):
+                yield batch
+
+    def row_at(self, position: int) -> RowTuple | None:
+        row = self.conn.execute(
+            self._select + SQL(" WHERE notification_id = %s"), (position,)
+        ).fetchone()
+        return tuple(row) if row else None  # type: ignore[return-value]
+
+    def position_of_hash(self, stored_hash: bytes, after: int) -> int | None:
+        row = self.conn.execute(
+            SQL("SELECT notification_id FROM {} WHERE hash = %s AND notification_id > %s LIMIT 1")
+            .format(self.events),
+            (stored_hash, after),
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def close(self) -> None:
+        self.conn.close()

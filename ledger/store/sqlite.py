@@ -1,0 +1,308 @@
+"""Chained recorders on SQLite (docs/ledger-format.md §2, §6).
+
+The position is the table's ``rowid``, assigned by the writer: inside a
+``BEGIN IMMEDIATE`` transaction (the database write lock is taken before the
+head is read, so two processes can never chain onto the same head), the
+writer reads the last row, computes positions and hashes, and inserts every
+column in one ``executemany``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing import sqlite as es_sqlite
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteConnection,
+    SQLiteCursor,
+    SQLiteDatastore,
+    SQLiteProcessRecorder,
+    SQLiteTransaction,
+)
+from eventsourcing.utils import resolve_topic
+
+from ledger.chain import Genesis, RowTuple, chain_rows, hash_function
+from ledger.errors import ConfigurationError, ForeignStoreError, StoreUnavailableError
+from ledger.store.base import (
+    HASH_ALGORITHM_KEY,
+    chain_input,
+    check_requested_algorithm,
+    new_genesis,
+)
+
+# Tables a govledger SQLite file may hold besides the chain itself.
+KNOWN_TABLES = frozenset({"stored_events", "tracking", "stored_snapshots", "subject_keys"})
+
+
+class _ImmediateTransaction(SQLiteTransaction):
+    """The library's transaction, but taking the write lock up front."""
+
+    def __enter__(self) -> SQLiteCursor:
+        cursor = self.connection.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        return cursor
+
+
+class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
+    """SQLite application recorder whose rows form the hash chain."""
+
+    def __init__(
+        self,
+        datastore: SQLiteDatastore,
+        events_table_name: str = "stored_events",
+        hash_algorithm: str | None = None,
+    ) -> None:
+        self.genesis_table_name = f"{events_table_name}_genesis"
+        super().__init__(datastore, events_table_name)
+        self.requested_algorithm = hash_algorithm
+        self._genesis: Genesis | None = None
+        self.insert_events_statement = (
+            f"INSERT INTO {self.events_table_name} (rowid, originator_id, originator_version, "
+            "topic, state, prev_hash, hash) VALUES (?,?,?,?,?,?,?)"
+        )
+        self.select_head_statement = (
+            f"SELECT rowid, hash FROM {self.events_table_name} ORDER BY rowid DESC LIMIT 1"
+        )
+
+    def construct_create_table_statements(self) -> list[str]:
+        t, g = self.events_table_name, self.genesis_table_name
+        return [
+            f"CREATE TABLE IF NOT EXISTS {t} ("
+            "originator_id TEXT, originator_version INTEGER, topic TEXT, state BLOB, "
+            "prev_hash BLOB NOT NULL, hash BLOB NOT NULL, "
+            "PRIMARY KEY (originator_id, originator_version))",
+            f"CREATE TABLE IF NOT EXISTS {g} ("
+            "singleton INTEGER PRIMARY KEY CHECK (singleton = 1), "
+            "format_version INTEGER NOT NULL, ledger_id TEXT NOT NULL, "
+            "created_at TEXT NOT NULL, hash_algorithm TEXT NOT NULL, genesis_hash BLOB NOT NULL)",
+            *_append_only_triggers(t),
+            *_append_only_triggers(g),
+        ]
+
+    # ------------------------------------------------------------------ schema
+
+    def create_table(self) -> None:
+        with self.datastore.transaction(commit=False) as c:
+            _refuse_foreign_schema(c, self.events_table_name, self.genesis_table_name)
+        super().create_table()
+        with self.datastore.get_connection(commit=True) as conn, _immediate(conn) as c:
+            c.execute(f"SELECT * FROM {self.genesis_table_name}")
+            if c.fetchone() is None:
+                g = new_genesis(self.requested_algorithm)
+                c.execute(
+                    f"INSERT INTO {self.genesis_table_name} VALUES (1, ?, ?, ?, ?, ?)",
+                    (g.format_version, g.ledger_id, g.created_at, g.hash_algorithm, g.genesis_hash),
+                )
+        self.load_genesis()
+
+    def load_genesis(self) -> Genesis:
+        """Read the genesis record; refuse a setting that contradicts it."""
+        with self.datastore.transaction(commit=False) as c:
+            try:
+                c.execute(f"SELECT * FROM {self.genesis_table_name}")
+            except sqlite3.OperationalError as e:
+                raise ForeignStoreError("no govledger ledger here (run `govledger init`)") from e
+            row = c.fetchone()
+        if row is None:
+            raise ForeignStoreError("the ledger has no genesis record (run `govledger init`)")
+        genesis = _genesis_from_row(row)
+        check_requested_algorithm(genesis, self.requested_algorithm)
+        self._genesis = genesis
+        return genesis
+
+    @property
+    def genesis(self) -> Genesis:
+        return self._genesis or self.load_genesis()
+
+    # ------------------------------------------------------------------ writes
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        genesis = self.genesis
+        with self.datastore.get_connection(commit=True) as conn, _immediate(conn) as c:
+            # Through _insert_events, so the process recorder adds its tracking record here.
+            return self._insert_events(c, stored_events, genesis=genesis, **kwargs)
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if not stored_events:
+            return []
+        genesis: Genesis = kwargs.get("genesis") or self.genesis
+        c.execute(self.select_head_statement)
+        head = c.fetchone()
+        head_position, head_hash = (head[0], head[1]) if head else (0, genesis.genesis_hash)
+        rows = chain_rows(
+            hash_function(genesis.hash_algorithm),
+            head_position,
+            head_hash,
+            chain_input(stored_events),
+        )
+        c.executemany(self.insert_events_statement, rows)
+        return [row[0] for row in rows]
+
+
+class ChainedSQLiteProcessRecorder(SQLiteProcessRecorder, ChainedSQLiteApplicationRecorder):
+    """Process recorder: chained events and the tracking record in one transaction."""
+
+    def __init__(
+        self,
+        datastore: SQLiteDatastore,
+        *,
+        events_table_name: str = "stored_events",
+        hash_algorithm: str | None = None,
+    ) -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.requested_algorithm = hash_algorithm
+
+
+@contextmanager
+def _immediate(conn: SQLiteConnection) -> Iterator[SQLiteCursor]:
+    with _ImmediateTransaction(conn, commit=True) as curs, curs:
+        yield curs
+
+
+def _append_only_triggers(table: str) -> list[str]:
+    return [
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, 'govledger: {table} is append-only: UPDATE refused'); END",
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, 'govledger: {table} is append-only: DELETE refused'); END",
+    ]
+
+
+def _refuse_foreign_schema(c: SQLiteCursor, events_table: str, genesis_table: str) -> None:
+    """Never write into a database that holds something other than a govledger ledger."""
+    c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    tables = {row[0] for row in c.fetchall()}
+    if genesis_table in tables or not tables:
+        return
+    if events_table in tables:
+        raise ForeignStoreError(
+            f"table {events_table} exists without a genesis record: not a govledger ledger"
+        )
+    unknown = sorted(tables - KNOWN_TABLES - {events_table, genesis_table})
+    if unknown:
+        raise ForeignStoreError(
+            f"the database holds other tables ({', '.join(unknown[:3])}): not a govledger ledger"
+        )
+
+
+def _genesis_from_row(row: Any) -> Genesis:
+    return Genesis(
+        ledger_id=row["ledger_id"],
+        created_at=row["created_at"],
+        hash_algorithm=row["hash_algorithm"],
+        genesis_hash=bytes(row["genesis_hash"]),
+        format_version=row["format_version"],
+    )
+
+
+# The module must expose exactly one factory class: eventsourcing finds it by scanning.
+class Factory(es_sqlite.SQLiteFactory):
+    """``PERSISTENCE_MODULE=ledger.store.sqlite``: eventsourcing's factory, chained."""
+
+    application_recorder_class = ChainedSQLiteApplicationRecorder
+    process_recorder_class = ChainedSQLiteProcessRecorder
+
+    def _hash_algorithm(self) -> str | None:
+        return self.env.get(HASH_ALGORITHM_KEY) or None
+
+    def _chained_class(self, key: str, default: type[Any]) -> type[Any]:
+        topic = self.env.get(key)
+        cls: type[Any] = resolve_topic(topic) if topic else default
+        if not issubclass(cls, ChainedSQLiteApplicationRecorder):
+            raise ConfigurationError(f"{key}={topic} is not a chained recorder")
+        return cls
+
+    def application_recorder(self) -> ChainedSQLiteApplicationRecorder:
+        cls = self._chained_class(self.APPLICATION_RECORDER_TOPIC, self.application_recorder_class)
+        recorder: ChainedSQLiteApplicationRecorder = cls(
+            datastore=self.datastore, hash_algorithm=self._hash_algorithm()
+        )
+        _prepare(recorder, self.env_create_table())
+        return recorder
+
+    def process_recorder(self) -> ChainedSQLiteProcessRecorder:
+        cls = self._chained_class(self.PROCESS_RECORDER_TOPIC, self.process_recorder_class)
+        recorder: ChainedSQLiteProcessRecorder = cls(
+            datastore=self.datastore, hash_algorithm=self._hash_algorithm()
+        )
+        _prepare(recorder, self.env_create_table())
+        return recorder
+
+
+def _prepare(recorder: ChainedSQLiteApplicationRecorder, create: bool) -> None:
+    try:
+        recorder.create_table() if create else recorder.load_genesis()
+    except sqlite3.DatabaseError as e:
+        raise StoreUnavailableError(f"cannot use the SQLite database: {e}") from e
+
+
+# ---------------------------------------------------------------------- reading
+
+
+class SQLiteRowReader:
+    """Read-only access to a chained SQLite file for verify and export.
+
+    Opens the file with ``mode=ro`` and never through the library's pool, which
+    would switch the journal mode (a write) on a file that may not be ours.
+    """
+
+    def __init__(self, path: str, events_table_name: str = "stored_events") -> None:
+        if path != ":memory:" and not Path(path).is_file():
+            raise StoreUnavailableError(f"no ledger database at {path}")
+        try:
+            self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master")}
+        except sqlite3.DatabaseError as e:
+            raise ForeignStoreError(f"{path} is not an SQLite database ({e})") from e
+        self.table = events_table_name
+        if f"{self.table}_genesis" not in tables or self.table not in tables:
+            self.conn.close()
+            raise ForeignStoreError(f"{path} is not a govledger ledger (no genesis record)")
+        self._columns = "rowid, originator_id, originator_version, topic, state, prev_hash, hash"
+
+    def genesis(self) -> Genesis:
+        self.conn.row_factory = sqlite3.Row
+        try:
+            row = self.conn.execute(f"SELECT * FROM {self.table}_genesis").fetchone()
+        finally:
+            self.conn.row_factory = None
+        if row is None:
+            raise ForeignStoreError("the ledger has no genesis record")
+        return _genesis_from_row(row)
+
+    def max_position(self) -> int:
+        value = self.conn.execute(f"SELECT MAX(rowid) FROM {self.table}").fetchone()[0]
+        return int(value or 0)
+
+    def iter_batches(self, after: int, batch_size: int) -> Iterator[list[RowTuple]]:
+        cursor = self.conn.execute(
+            f"SELECT {self._columns} FROM {self.table} WHERE rowid > ? ORDER BY rowid", (after,)
+        )
+        while batch := cursor.fetchmany(batch_size):
+            yield batch
+
+    def row_at(self, position: int) -> RowTuple | None:
+        row = self.conn.execute(
+            f"SELECT {self._columns} FROM {self.table} WHERE rowid = ?", (position,)
+        ).fetchone()
+        return tuple(row) if row else None  # type: ignore[return-value]
+
+    def position_of_hash(self, stored_hash: bytes, after: int) -> int | None:
+        row = self.conn.execute(
+            f"SELECT rowid FROM {self.table} WHERE hash = ? AND rowid > ? LIMIT 1",
+            (stored_hash, after),
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def close(self) -> None:
+        self.conn.close()

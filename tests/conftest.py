@@ -1,0 +1,215 @@
+"""Fixtures shared by every test package: ledgers on both backends, real PostgreSQL.
+
+PostgreSQL comes from ``make test`` (ops/scripts/test-postgres.sh), which
+exports ``GOVLEDGER_TEST_DATABASE_URL`` (owner role),
+``GOVLEDGER_TEST_APP_DATABASE_URL`` (least-privileged application role) and
+``GOVLEDGER_TEST_ADMIN_DATABASE_URL`` (superuser, playing the attacker). Each
+test gets its own schema, dropped afterwards. Without those variables the
+PostgreSQL tests skip, except under ``CI=true``, where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from eventsourcing.persistence import StoredEvent
+
+from ledger.config import DatabaseURL, Settings
+from ledger.store.connect import application_env, init_ledger, postgres_conninfo
+
+SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
+
+
+def require_shared(path: str) -> Path:
+    """A file under ../shared/, or a skip (a failure under CI) when it is absent."""
+    target = SHARED_DIR / path
+    if not target.exists():
+        reason = f"{target} is absent: the shared test vectors are not beside this clone"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return target
+
+
+@dataclass(frozen=True)
+class PostgresURLs:
+    owner: str
+    app: str
+    admin: str
+
+
+@pytest.fixture(scope="session")
+def postgres_urls() -> PostgresURLs:
+    owner = os.environ.get("GOVLEDGER_TEST_DATABASE_URL")
+    if not owner:
+        reason = "GOVLEDGER_TEST_DATABASE_URL is unset: run the suite with `make test`"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required under CI: {reason}")
+        pytest.skip(reason)
+    urls = PostgresURLs(
+        owner=owner,
+        app=os.environ.get("GOVLEDGER_TEST_APP_DATABASE_URL", owner),
+        admin=os.environ.get("GOVLEDGER_TEST_ADMIN_DATABASE_URL", owner),
+    )
+    try:
+        psycopg.connect(**postgres_conninfo(DatabaseURL.parse(owner)), connect_timeout=5).close()
+    except psycopg.OperationalError as e:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required under CI and does not answer: {e}")
+        pytest.skip(f"PostgreSQL does not answer: {e}")
+    return urls
+
+
+def pg_connect(url: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(**postgres_conninfo(DatabaseURL.parse(url)), autocommit=True)
+
+
+@pytest.fixture
+def pg_schema(postgres_urls: PostgresURLs) -> Iterator[str]:
+    """A fresh schema owned by the owner role, dropped after the test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with pg_connect(postgres_urls.owner) as conn:
+        conn.execute(f"CREATE SCHEMA {name}")
+    yield name
+    with pg_connect(postgres_urls.admin) as conn:
+        conn.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=f"sqlite:///{tmp_path / 'ledger.db'}", state_dir=str(tmp_path / "state")
+    )
+
+
+@pytest.fixture
+def postgres_settings(postgres_urls: PostgresURLs, pg_schema: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=postgres_urls.owner,
+        postgres_schema=pg_schema,
+        state_dir=str(tmp_path / "state"),
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def settings(request: pytest.FixtureRequest) -> Settings:
+    """A ledger location on each backend; the ledger itself is created by ``ledger``."""
+    name = "sqlite_settings" if request.param == "sqlite" else "postgres_settings"
+    value: Settings = request.getfixturevalue(name)
+    return value
+
+
+def make_events(count: int, state_size: int = 64) -> list[StoredEvent]:
+    """Events of distinct aggregates, like independent reports from the exchange platform."""
+    return [
+        StoredEvent(
+            originator_id=uuid.uuid4(),
+            originator_version=1,
+            topic="tests.ledger:Access.Recorded",
+            state=os.urandom(state_size),
+        )
+        for _ in range(count)
+    ]
+
+
+class Ledger:
+    """A chained recorder opened through the same path the service uses."""
+
+    def __init__(self, settings: Settings) -> None:
+        from eventsourcing.persistence import InfrastructureFactory  # noqa: PLC0415
+        from eventsourcing.utils import Environment  # noqa: PLC0415
+
+        self.settings = settings
+        init_ledger(settings)
+        self.factory = InfrastructureFactory.construct(
+            Environment(env=application_env(settings, create=False))
+        )
+        self.recorder: Any = self.factory.application_recorder()
+
+    def append(self, count: int, per_transaction: int = 1) -> None:
+        events = make_events(count)
+        for i in range(0, count, per_transaction):
+            self.recorder.insert_events(events[i : i + per_transaction])
+
+    def close(self) -> None:
+        self.factory.close()
+
+
+@pytest.fixture
+def ledger(settings: Settings) -> Iterator[Ledger]:
+    opened = Ledger(settings)
+    yield opened
+    opened.close()
+
+
+class Attacker:
+    """Someone with full database access who bypasses the append-only triggers."""
+
+    def __init__(self, settings: Settings, admin_url: str | None) -> None:
+        db = settings.database
+        self.backend = db.backend
+        if db.backend == "sqlite":
+            self.sqlite = sqlite3.connect(db.path, isolation_level=None)
+            for (name,) in self.sqlite.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+            ).fetchall():
+                self.sqlite.execute(f"DROP TRIGGER {name}")
+            self.table, self.pos = "stored_events", "rowid"
+        else:
+            assert admin_url is not None
+            self.pg = pg_connect(admin_url)
+            self.pg.execute(f"SET search_path TO {settings.postgres_schema}")
+            # Replica mode skips user triggers: what a superuser can always do.
+            self.pg.execute("SET session_replication_role = replica")
+            self.table, self.pos = "ledger_events", "notification_id"
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        sql = sql.format(t=self.table, pos=self.pos)
+        if self.backend == "sqlite":
+            return self.sqlite.execute(sql, params).fetchall()
+        cursor = self.pg.execute(sql.replace("?", "%s"), params)
+        return cursor.fetchall() if cursor.description else []
+
+    def row(self, position: int) -> tuple[Any, ...]:
+        rows = self.execute(
+            "SELECT originator_id, originator_version, topic, state, prev_hash, hash "
+            "FROM {t} WHERE {pos} = ?",
+            (position,),
+        )
+        return tuple(bytes(v) if isinstance(v, memoryview) else v for v in rows[0])
+
+    def insert(self, position: int, fields: tuple[Any, ...]) -> None:
+        self.execute(
+            "INSERT INTO {t} ({pos}, originator_id, originator_version, topic, state, "
+            "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (position, *fields),
+        )
+
+    def shift_up_from(self, position: int) -> None:
+        # Through negative positions: a direct +1 would collide with the unique index.
+        self.execute("UPDATE {t} SET {pos} = -({pos} + 1) WHERE {pos} >= ?", (position,))
+        self.execute("UPDATE {t} SET {pos} = -{pos} WHERE {pos} < 0")
+
+    def close(self) -> None:
+        if self.backend == "sqlite":
+            self.sqlite.close()
+        else:
+            self.pg.close()
+
+
+@pytest.fixture
+def attacker(request: pytest.FixtureRequest, ledger: Ledger) -> Iterator[Attacker]:
+    admin = None
+    if ledger.settings.database.backend == "postgresql":
+        admin = request.getfixturevalue("postgres_urls").admin
+    who = Attacker(ledger.settings, admin)
+    yield who
+    who.close()
