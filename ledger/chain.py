@@ -251,7 +251,7 @@ class ChainVerifier:
         self.head_position, self.head_hash = position, prev
         return None
 
-    def classify(self, row: RowTuple, lookup: RowLookup) -> ChainBreak:
+    def classify(self, row: RowTuple, lookup: RowLookup) -> ChainBreak:  # noqa: PLR0911
         """Name the break at ``row``, the first row that failed (§5 table, in order)."""
         expected = self.head_position + 1
         pos, _, _, _, _, stored_prev, stored = row

@@ -44,7 +44,7 @@ class HeadRecord:
         except FileNotFoundError:
             return {}
         except (OSError, ValueError) as e:
-            raise ConfigurationError(f"cannot read the verified-head record {self.path}: {e}") from e
+            raise ConfigurationError(f"cannot read verified heads {self.path}: {e}") from e
         if not isinstance(data, dict):
             raise ConfigurationError(f"{self.path} is not a verified-head record")
         return data
@@ -53,9 +53,8 @@ class HeadRecord:
         entry = self._read_all().get(ledger_id)
         if entry is None:
             return None
-        return VerifiedHead(
-            int(str(entry["position"])), bytes.fromhex(str(entry["hash"])), str(entry["verified_at"])
-        )
+        position, head_hash = int(str(entry["position"])), bytes.fromhex(str(entry["hash"]))
+        return VerifiedHead(position, head_hash, str(entry["verified_at"]))
 
     def save(self, ledger_id: str, position: int, head_hash: bytes) -> None:
         data = self._read_all()
@@ -170,7 +169,12 @@ def _report(
     genesis: Genesis, start: int, verifier: ChainVerifier, failure: ChainBreak | None
 ) -> ChainReport:
     return ChainReport(
-        genesis.ledger_id, start, verifier.count, verifier.head_position, verifier.head_hash, failure
+        genesis.ledger_id,
+        start,
+        verifier.count,
+        verifier.head_position,
+        verifier.head_hash,
+        failure,
     )
 
 

@@ -22,20 +22,24 @@ from typing import Any
 
 import psycopg
 from eventsourcing import postgres as es_postgres
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import (
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+    StoredEvent,
+)
 from eventsourcing.postgres import (
     PostgresApplicationRecorder,
     PostgresDatastore,
     PostgresProcessRecorder,
 )
 from eventsourcing.utils import resolve_topic, retry
-from psycopg import Connection
+from psycopg import Connection, Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
-from ledger.chain import Genesis, RowTuple, chain_rows, hash_function
+from ledger.chain import Digest, Genesis, RowTuple, chain_rows, hash_function
 from ledger.errors import (
-    ChainWriteError,
     ConfigurationError,
     ForeignStoreError,
     StoreUnavailableError,
@@ -48,7 +52,6 @@ from ledger.store.base import (
 )
 
 LEDGER_EVENTS_TABLE = "ledger_events"
-MAX_APPEND_ATTEMPTS = 50
 
 
 class _HeadMovedError(Exception):
@@ -77,8 +80,12 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         self._genesis: Genesis | None = None
         self._head: tuple[int, bytes] | None = None
         self._head_lock = threading.Lock()
+        self._contended = False
         self._rewrite_create_statements()
         self._chained_insert = self._chained_insert_statement()
+        self._lock_head = SQL(
+            "SELECT position, hash FROM {} WHERE singleton = 1 FOR UPDATE"
+        ).format(self._ident(self.head_table_name))
 
     # ------------------------------------------------------------------ schema
 
@@ -180,7 +187,7 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             with self.datastore.transaction(commit=False) as curs:
                 curs.execute(SQL("SELECT * FROM {}").format(self._ident(self.genesis_table_name)))
                 row = curs.fetchone()
-        except es_postgres.ProgrammingError as e:
+        except ProgrammingError as e:
             raise ForeignStoreError("no govledger ledger here (run `govledger init`)") from e
         if row is None:
             raise ForeignStoreError("the ledger has no genesis record (run `govledger init`)")
@@ -236,25 +243,21 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
     ) -> Sequence[int] | None:
         # Retrying after a lost connection cannot duplicate: a batch that did commit
         # conflicts on (originator_id, originator_version) when chained again.
-        genesis = self.genesis
-        digest = hash_function(genesis.hash_algorithm)
+        digest = hash_function(self.genesis.hash_algorithm)
         chain_fields = chain_input(stored_events)
         with self.datastore.get_connection() as conn:
-            for _ in range(MAX_APPEND_ATTEMPTS):
-                head = self._head or self._read_head(conn)
-                rows = chain_rows(digest, head[0], head[1], chain_fields)
-                try:
-                    ids = self._append(conn, head, rows, stored_events, **kwargs)
-                except _HeadMovedError:
-                    self._forget_head()
-                    continue
-                except BaseException:
-                    self._forget_head()
-                    raise
-                if rows:
-                    self._remember_head(rows[-1][0], rows[-1][6])
-                return ids
-        raise ChainWriteError(f"the head kept moving: gave up after {MAX_APPEND_ATTEMPTS} tries")
+            try:
+                head = self._head
+                if head is not None and not self._contended:
+                    rows = chain_rows(digest, head[0], head[1], chain_fields)
+                    try:
+                        return self._append(conn, head, rows, stored_events, **kwargs)
+                    except _HeadMovedError:
+                        self._contended = True
+                return self._append_locked(conn, digest, chain_fields, stored_events, **kwargs)
+            except BaseException:
+                self._forget_head()
+                raise
 
     def _append(
         self,
@@ -264,16 +267,51 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         stored_events: Sequence[StoredEvent],
         **kwargs: Any,
     ) -> list[int]:
-        ids: list[int] = []
+        """Optimistic: one pipelined round trip, valid only if the head did not move."""
         with conn.pipeline(), conn.transaction(), conn.cursor() as curs:
-            if rows:
-                curs.execute(SQL("NOTIFY {}").format(Identifier(self.channel_name)))
-                curs.execute(self._chained_insert, self._insert_params(head, rows, stored_events))
-                ids = [r["notification_id"] for r in curs.fetchall()]
-                if not ids:
-                    raise _HeadMovedError
-            # Tracking (process recorder) after the events: any failure rolls both back.
-            self._insert_events(curs, stored_events, **kwargs)
+            ids = self._insert_rows(curs, head, rows, stored_events, **kwargs)
+        self._remember_head(rows)
+        return ids
+
+    def _append_locked(
+        self,
+        conn: Connection[DictRow],
+        digest: Digest,
+        chain_fields: list[tuple[str, int, str, bytes]],
+        stored_events: Sequence[StoredEvent],
+        **kwargs: Any,
+    ) -> list[int]:
+        """Pessimistic: wait for the head row's lock, then chain onto what it holds."""
+        with conn.transaction(), conn.cursor() as curs:
+            curs.execute(self._lock_head)
+            found = curs.fetchone()
+            if found is None:
+                raise ForeignStoreError("the ledger has no head record (run `govledger init`)")
+            head = (int(found["position"]), bytes(found["hash"]))
+            # Nobody wrote since our own last batch: contention is over.
+            self._contended = self._contended and head != self._head
+            rows = chain_rows(digest, head[0], head[1], chain_fields)
+            ids = self._insert_rows(curs, head, rows, stored_events, **kwargs)
+        self._remember_head(rows)
+        return ids
+
+    def _insert_rows(
+        self,
+        curs: Cursor[DictRow],
+        head: tuple[int, bytes],
+        rows: list[RowTuple],
+        stored_events: Sequence[StoredEvent],
+        **kwargs: Any,
+    ) -> list[int]:
+        ids: list[int] = []
+        if rows:
+            curs.execute(SQL("NOTIFY {}").format(Identifier(self.channel_name)))
+            curs.execute(self._chained_insert, self._insert_params(head, rows, stored_events))
+            ids = [r["notification_id"] for r in curs.fetchall()]
+            if not ids:
+                raise _HeadMovedError
+        # Tracking (process recorder) after the events: any failure rolls both back.
+        self._insert_events(curs, stored_events, **kwargs)
         return ids
 
     @staticmethod
@@ -294,22 +332,12 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             "h": [r[6] for r in rows],
         }
 
-    def _read_head(self, conn: Connection[DictRow]) -> tuple[int, bytes]:
-        with conn.cursor() as curs:
-            curs.execute(
-                SQL("SELECT position, hash FROM {} WHERE singleton = 1").format(
-                    self._ident(self.head_table_name)
-                )
-            )
-            row = curs.fetchone()
-        if row is None:
-            raise ForeignStoreError("the ledger has no head record (run `govledger init`)")
-        return int(row["position"]), bytes(row["hash"])
-
-    def _remember_head(self, position: int, head_hash: bytes) -> None:
+    def _remember_head(self, rows: list[RowTuple]) -> None:
+        if not rows:
+            return
         with self._head_lock:
-            if self._head is None or position > self._head[0]:
-                self._head = (position, head_hash)
+            if self._head is None or rows[-1][0] > self._head[0]:
+                self._head = (rows[-1][0], rows[-1][6])
 
     def _forget_head(self) -> None:
         with self._head_lock:
@@ -362,7 +390,7 @@ class Factory(es_postgres.PostgresFactory):
     def _prepare(self, recorder: ChainedPostgresApplicationRecorder) -> None:
         try:
             recorder.create_table() if self.env_create_table() else recorder.load_genesis()
-        except (es_postgres.OperationalError, es_postgres.InterfaceError) as e:
+        except (OperationalError, InterfaceError) as e:
             raise StoreUnavailableError(f"cannot use PostgreSQL: {e}") from e
 
     def application_recorder(self) -> ChainedPostgresApplicationRecorder:
@@ -446,7 +474,7 @@ class PostgresRowReader:
         row = self.conn.execute(
             self._select + SQL(" WHERE notification_id = %s"), (position,)
         ).fetchone()
-        return tuple(row) if row else None  # type: ignore[return-value]
+        return tuple(row) if row else None
 
     def position_of_hash(self, stored_hash: bytes, after: int) -> int | None:
         row = self.conn.execute(

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
 from eventsourcing import sqlite as es_sqlite
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
     SQLiteConnection,
@@ -88,8 +88,9 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
     # ------------------------------------------------------------------ schema
 
     def create_table(self) -> None:
-        with self.datastore.transaction(commit=False) as c:
-            _refuse_foreign_schema(c, self.events_table_name, self.genesis_table_name)
+        _refuse_foreign_file(
+            self.datastore.pool.db_name, self.events_table_name, self.genesis_table_name
+        )
         super().create_table()
         with self.datastore.get_connection(commit=True) as conn, _immediate(conn) as c:
             c.execute(f"SELECT * FROM {self.genesis_table_name}")
@@ -103,6 +104,9 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
 
     def load_genesis(self) -> Genesis:
         """Read the genesis record; refuse a setting that contradicts it."""
+        _refuse_foreign_file(
+            self.datastore.pool.db_name, self.events_table_name, self.genesis_table_name
+        )
         with self.datastore.transaction(commit=False) as c:
             try:
                 c.execute(f"SELECT * FROM {self.genesis_table_name}")
@@ -178,10 +182,20 @@ def _append_only_triggers(table: str) -> list[str]:
     ]
 
 
-def _refuse_foreign_schema(c: SQLiteCursor, events_table: str, genesis_table: str) -> None:
-    """Never write into a database that holds something other than a govledger ledger."""
-    c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-    tables = {row[0] for row in c.fetchall()}
+def _refuse_foreign_file(db_name: str, events_table: str, genesis_table: str) -> None:
+    """Never write into a file that holds something other than a govledger ledger.
+
+    Inspected read-only, before the library's pool opens it: opening switches
+    the journal mode to WAL, which is already a write.
+    """
+    if db_name.startswith("file:") or ":memory:" in db_name or not Path(db_name).exists():
+        return
+    try:
+        with closing(sqlite3.connect(f"file:{db_name}?mode=ro", uri=True)) as conn:
+            rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    except sqlite3.DatabaseError as e:
+        raise ForeignStoreError(f"{db_name} is not an SQLite database ({e})") from e
+    tables = {row[0] for row in rows}
     if genesis_table in tables or not tables:
         return
     if events_table in tables:
@@ -295,7 +309,7 @@ class SQLiteRowReader:
         row = self.conn.execute(
             f"SELECT {self._columns} FROM {self.table} WHERE rowid = ?", (position,)
         ).fetchone()
-        return tuple(row) if row else None  # type: ignore[return-value]
+        return tuple(row) if row else None
 
     def position_of_hash(self, stored_hash: bytes, after: int) -> int | None:
         row = self.conn.execute(

@@ -58,7 +58,7 @@ def test_deleted_row_is_missing(ledger: Ledger, attacker: Attacker) -> None:
 
 def test_forged_row_pushed_in_is_inserted(ledger: Ledger, attacker: Attacker) -> None:
     ledger.append(N)
-    oid, _, topic, state, prev, _ = attacker.row(12)
+    oid, _, topic, _, prev, _ = attacker.row(12)
     attacker.shift_up_from(12)
     forged = (oid, 99, topic, b"forged access record", prev, b"\x00" * 32)
     attacker.insert(12, forged)
