@@ -447,8 +447,7 @@ class PostgresRowReader:
     def genesis(self) -> Genesis:
         row = self.conn.execute(
             SQL(
-                "SELECT ledger_id, created_at, hash_algorithm, genesis_hash, format_version "
-                "FROM {}"
+                "SELECT ledger_id, created_at, hash_algorithm, genesis_hash, format_version FROM {}"
             ).format(self.genesis_table)
         ).fetchone()
         if row is None:
@@ -478,8 +477,9 @@ class PostgresRowReader:
 
     def position_of_hash(self, stored_hash: bytes, after: int) -> int | None:
         row = self.conn.execute(
-            SQL("SELECT notification_id FROM {} WHERE hash = %s AND notification_id > %s LIMIT 1")
-            .format(self.events),
+            SQL(
+                "SELECT notification_id FROM {} WHERE hash = %s AND notification_id > %s LIMIT 1"
+            ).format(self.events),
             (stored_hash, after),
         ).fetchone()
         return int(row[0]) if row else None

@@ -49,8 +49,7 @@ def test_processes_and_threads_never_fork_the_chain(settings: Settings) -> None:
     context = multiprocessing.get_context("spawn")
     start = context.Event()
     workers = [
-        context.Process(target=_append_worker, args=(settings, start, i))
-        for i in range(PROCESSES)
+        context.Process(target=_append_worker, args=(settings, start, i)) for i in range(PROCESSES)
     ]
     for w in workers:
         w.start()

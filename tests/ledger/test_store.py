@@ -38,8 +38,12 @@ def _verify_full(settings: Settings) -> Any:
 # ------------------------------------------------------------ append-only: SQLite
 
 
-@pytest.mark.parametrize("statement", ["UPDATE stored_events SET topic = 'x'", "DELETE FROM stored_events"])
-def test_sqlite_triggers_refuse_update_and_delete(sqlite_settings: Settings, statement: str) -> None:
+@pytest.mark.parametrize(
+    "statement", ["UPDATE stored_events SET topic = 'x'", "DELETE FROM stored_events"]
+)
+def test_sqlite_triggers_refuse_update_and_delete(
+    sqlite_settings: Settings, statement: str
+) -> None:
     ledger = Ledger(sqlite_settings)
     ledger.append(3)
     ledger.close()
@@ -129,7 +133,9 @@ def test_sm3_ledger_chains_with_sm3(settings: Settings) -> None:
     h = hashes.Hash(hashes.SM3())
     h.update(entry_input(position, prev, oid, version, topic, state))
     assert stored == h.finalize()
-    assert stored != hashlib.sha256(entry_input(position, prev, oid, version, topic, state)).digest()
+    assert (
+        stored != hashlib.sha256(entry_input(position, prev, oid, version, topic, state)).digest()
+    )
 
 
 def test_configured_algorithm_must_match_the_genesis(sqlite_settings: Settings) -> None:
@@ -239,7 +245,7 @@ def test_duplicate_event_is_refused_and_nothing_of_its_batch_is_stored(ledger: L
     oid = uuid.uuid4()
     first = StoredEvent(originator_id=oid, originator_version=1, topic="t:T", state=b"{}")
     ledger.recorder.insert_events([first])
-    batch = make_events(2) + [first]
+    batch = [*make_events(2), first]
     with pytest.raises(IntegrityError):
         ledger.recorder.insert_events(batch)
     assert ledger.recorder.max_notification_id() == 3

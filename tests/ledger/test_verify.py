@@ -95,17 +95,13 @@ def test_adjacent_swap_is_reordered(ledger: Ledger, attacker: Attacker) -> None:
     assert_break(verify(ledger.settings), 9, "reordered")
 
 
-def test_row_rewritten_with_recomputed_hash_is_altered(
-    ledger: Ledger, attacker: Attacker
-) -> None:
+def test_row_rewritten_with_recomputed_hash_is_altered(ledger: Ledger, attacker: Attacker) -> None:
     ledger.append(N)
     oid, version, topic, _, prev, _ = attacker.row(25)
     oid_text = oid.hex if not isinstance(oid, str) else oid
     state = b'{"rows": 0}'
     new_hash = hashlib.sha256(entry_input(25, prev, oid_text, version, topic, state)).digest()
-    attacker.execute(
-        "UPDATE {t} SET state = ?, hash = ? WHERE {pos} = ?", (state, new_hash, 25)
-    )
+    attacker.execute("UPDATE {t} SET state = ?, hash = ? WHERE {pos} = ?", (state, new_hash, 25))
     assert_break(verify(ledger.settings), 25, "altered")
 
 

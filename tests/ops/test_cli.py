@@ -1,0 +1,122 @@
+"""The ``govledger`` command line: exit codes, one-line errors, JSON, both backends."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ledger.config import Settings
+from ops.cli import main
+from tests.conftest import Attacker, Ledger
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Settings:
+    """Point the CLI at the test ledger the way an operator would: with variables."""
+    monkeypatch.setenv("GOVLEDGER_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("GOVLEDGER_POSTGRES_SCHEMA", settings.postgres_schema)
+    monkeypatch.setenv("GOVLEDGER_STATE_DIR", settings.state_dir)
+    return settings
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_verify_json_then_incremental(
+    cli_env: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ledger = Ledger(cli_env)
+    ledger.append(12, per_transaction=5)
+    code, out, _ = run(capsys, "verify", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["ok"] and report["count"] == 12 and report["head_position"] == 12
+    ledger.append(3)
+    ledger.close()
+    code, out, _ = run(capsys, "verify", "--json")
+    report = json.loads(out)
+    assert (code, report["from_position"], report["count"]) == (0, 13, 3)
+    code, out, _ = run(capsys, "verify", "--from", "10")
+    assert code == 0 and out.startswith("OK 6 rows verified (positions 10..15)")
+
+
+def test_verify_names_the_first_bad_position(
+    cli_env: Settings, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest
+) -> None:
+    ledger = Ledger(cli_env)
+    ledger.append(9)
+    admin = None
+    if cli_env.database.backend == "postgresql":
+        admin = request.getfixturevalue("postgres_urls").admin
+    attacker = Attacker(cli_env, admin)
+    attacker.execute("DELETE FROM {t} WHERE {pos} = ?", (4,))
+    attacker.close()
+    ledger.close()
+    code, out, _ = run(capsys, "verify")
+    assert code == 1
+    assert out.strip() == "FAIL position 4: missing: position 4 is absent; next is 5"
+
+
+def test_export_then_standalone_verify(
+    cli_env: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    ledger = Ledger(cli_env)
+    ledger.append(7, per_transaction=2)
+    ledger.close()
+    target = tmp_path / "out.jsonl"
+    code, _, err = run(capsys, "export", "-o", str(target))
+    assert code == 0 and "exported 7 rows" in err
+    lines = target.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 8 and json.loads(lines[0])["type"] == "genesis"
+    from ledger.chain import main as standalone_main  # noqa: PLC0415
+
+    assert standalone_main([str(target)]) == 0
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"GOVLEDGER_DATABASE_URL": "mysql://x/y"}, "scheme must be sqlite:/// or postgresql://"),
+        ({"GOVLEDGER_HASH_ALGORITHM": "md5"}, "is not one of: sha256, sm3"),
+        ({"GOVLEDGER_DATABASE_URL": "sqlite:///var/none/absent.db"}, "no ledger database at"),
+        (
+            {"GOVLEDGER_DATABASE_URL": "postgresql://u:secret-pw@127.0.0.1:1/x"},
+            "cannot connect to PostgreSQL",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    variables: dict[str, str],
+    message: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for key, value in variables.items():
+        monkeypatch.setenv(key, value)
+    code, out, err = run(capsys, "verify")
+    assert code == 2 and out == ""
+    assert err.startswith("govledger: error: ") and err.count("\n") == 1
+    assert message in err
+    assert "secret-pw" not in err
+    assert list(tmp_path.iterdir()) == [], "a refused command wrote something"
+
+
+def test_console_script_is_installed(tmp_path: Path) -> None:
+    env = dict(os.environ, GOVLEDGER_DATABASE_URL=f"sqlite:///{tmp_path / 'l.db'}")
+    env["GOVLEDGER_STATE_DIR"] = str(tmp_path / "state")
+    script = Path(sys.executable).parent / "govledger"
+    init = subprocess.run([script, "init"], env=env, capture_output=True, text=True, check=False)
+    assert init.returncode == 0 and "(sha256, created" in init.stdout
+    done = subprocess.run(
+        [script, "verify", "--json"], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0 and json.loads(done.stdout)["head_position"] == 0
