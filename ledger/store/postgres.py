@@ -460,7 +460,11 @@ class PostgresRowReader:
         return int(value[0] or 0) if value else 0
 
     def iter_batches(self, after: int, batch_size: int) -> Iterator[list[RowTuple]]:
-        with self.conn.transaction(), self.conn.cursor(name="govledger_rows") as cursor:
+        # Binary results: bytea arrives as bytes, without hex-decoding every state.
+        with (
+            self.conn.transaction(),
+            self.conn.cursor(name="govledger_rows", binary=True) as cursor,
+        ):
             cursor.itersize = batch_size
             cursor.execute(
                 self._select + SQL(" WHERE notification_id > %s ORDER BY notification_id"),
