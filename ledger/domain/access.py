@@ -1,0 +1,178 @@
+"""Data accesses reported by the exchange platform, with their evaluation verdict.
+
+An access is a fact: it is recorded whatever the verdict. Only a malformed
+report is refused. The verdict is computed by ``security.access`` and handed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.domain.actor import Actor
+from ledger.domain.errors import DomainError, ErrorCode
+from ledger.domain.ids import data_access_id
+
+
+class AccessReason(StrEnum):
+    """Closed set of reasons an access is unauthorized, with the domain.md rule each proves."""
+
+    NO_GRANT = "no_grant"  # S2
+    GRANT_EXPIRED = "grant_expired"  # S2
+    GRANT_REVOKED = "grant_revoked"  # S2
+    ITEMS_BEYOND_GRANT = "items_beyond_grant"  # S3
+    RESOURCE_NOT_SHAREABLE = "resource_not_shareable"  # S1
+    PURPOSE_MISMATCH = "purpose_mismatch"  # S4; P1 when sensitive_personal items
+    UNKNOWN_RESOURCE = "unknown_resource"  # S5
+
+
+@dataclass(frozen=True, slots=True)
+class AccessVerdict:
+    """Authorized iff there are no reasons; sorted and distinct so equal verdicts encode alike."""
+
+    reasons: tuple[AccessReason, ...] = ()
+
+    def __post_init__(self) -> None:
+        try:
+            parsed = sorted({AccessReason(reason) for reason in self.reasons})
+        except ValueError as error:
+            raise DomainError(ErrorCode.INVALID_VALUE, f"access reason: {error}") from None
+        object.__setattr__(self, "reasons", tuple(parsed))
+
+    @property
+    def authorized(self) -> bool:
+        return not self.reasons
+
+    @classmethod
+    def authorize(cls) -> AccessVerdict:
+        return cls(())
+
+    @classmethod
+    def refuse(cls, *reasons: AccessReason) -> AccessVerdict:
+        if not reasons:
+            raise DomainError(ErrorCode.INVALID_VALUE, "an unauthorized verdict needs a reason")
+        return cls(reasons)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessReport:
+    """One access as the exchange platform reports it (domain.md 数据访问).
+
+    ``platform_event_id`` is the platform's own id for the event: the idempotency key.
+    ``accessor_id`` is the person or account that read the data; ``purpose`` None
+    means none was recorded (P1). ``grant_id`` is the grant the platform quoted.
+    """
+
+    platform_event_id: str
+    accessor_id: str
+    department: str
+    system: str | None
+    resource_code: str
+    items: tuple[str, ...]
+    row_count: int
+    purpose: str | None
+    grant_id: UUID | None
+    client_address: str | None
+    accessed_at: datetime
+
+
+def check_report(report: AccessReport) -> None:
+    """Refuse what cannot be a fact: blank keys, no items, negative rows, naive time."""
+    problems = [
+        name
+        for name, ok in (
+            ("platform_event_id", bool(report.platform_event_id.strip())),
+            ("accessor_id", bool(report.accessor_id.strip())),
+            ("department", bool(report.department.strip())),
+            ("resource_code", bool(report.resource_code.strip())),
+            ("items", bool(report.items) and all(item.strip() for item in report.items)),
+            ("row_count", report.row_count >= 0),
+            ("accessed_at", report.accessed_at.utcoffset() is not None),
+        )
+        if not ok
+    ]
+    if problems:
+        raise DomainError(
+            ErrorCode.MALFORMED_ACCESS,
+            f"{report.platform_event_id or '<no id>'}: bad {', '.join(problems)}",
+        )
+
+
+class DataAccess(Aggregate):
+    """One recorded access. Its id derives from the platform event id (idempotent retries)."""
+
+    class Recorded(Aggregate.Created):
+        actor: Actor
+        platform_event_id: str
+        accessor_id: str
+        department: str
+        system: str | None
+        resource_code: str
+        items: tuple[str, ...]
+        row_count: int
+        purpose: str | None
+        grant_id: UUID | None
+        client_address: str | None
+        accessed_at: datetime
+        verdict: AccessVerdict
+
+    @staticmethod
+    def create_id(platform_event_id: str) -> UUID:
+        return data_access_id(platform_event_id)
+
+    @classmethod
+    def record(cls, actor: Actor, report: AccessReport, verdict: AccessVerdict) -> DataAccess:
+        check_report(report)
+        return cls(
+            actor=actor,
+            platform_event_id=report.platform_event_id,
+            accessor_id=report.accessor_id,
+            department=report.department,
+            system=report.system,
+            resource_code=report.resource_code,
+            items=tuple(report.items),
+            row_count=report.row_count,
+            purpose=report.purpose,
+            grant_id=report.grant_id,
+            client_address=report.client_address,
+            accessed_at=report.accessed_at,
+            verdict=verdict,
+        )
+
+    @event(Recorded)
+    def __init__(
+        self,
+        *,
+        actor: Actor,
+        platform_event_id: str,
+        accessor_id: str,
+        department: str,
+        system: str | None,
+        resource_code: str,
+        items: Sequence[str],
+        row_count: int,
+        purpose: str | None,
+        grant_id: UUID | None,
+        client_address: str | None,
+        accessed_at: datetime,
+        verdict: AccessVerdict,
+    ) -> None:
+        self.report = AccessReport(
+            platform_event_id=platform_event_id,
+            accessor_id=accessor_id,
+            department=department,
+            system=system,
+            resource_code=resource_code,
+            items=tuple(items),
+            row_count=row_count,
+            purpose=purpose,
+            grant_id=grant_id,
+            client_address=client_address,
+            accessed_at=accessed_at,
+        )
+        self.verdict = verdict

@@ -1,0 +1,304 @@
+"""The resource catalogue (政务信息资源目录, compiled per the national 编制指南).
+
+A ``Resource`` aggregate is one catalogue entry, keyed by its code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.domain.actor import Actor
+from ledger.domain.errors import DomainError, ErrorCode, require
+from ledger.domain.ids import resource_id
+from ledger.domain.values import parse_enum, require_item_names, require_text
+
+
+class Sensitivity(StrEnum):
+    """数据安全法 §21 data grades, and PIPL §28 personal / sensitive personal information."""
+
+    GENERAL = "general"
+    IMPORTANT = "important"
+    CORE = "core"
+    PERSONAL = "personal"
+    SENSITIVE_PERSONAL = "sensitive_personal"
+
+
+class SharingType(StrEnum):
+    """51号 sharing types."""
+
+    UNCONDITIONAL = "unconditional"
+    CONDITIONAL = "conditional"
+    NOT_SHAREABLE = "not_shareable"
+
+
+class OpenType(StrEnum):
+    """开放属性: open to the public unconditionally, conditionally, or not open."""
+
+    UNCONDITIONAL = "unconditional"
+    CONDITIONAL = "conditional"
+    NOT_OPEN = "not_open"
+
+
+class UpdateCycle(StrEnum):
+    """更新周期 values of the 编制指南."""
+
+    REAL_TIME = "real_time"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    SEMIANNUAL = "semiannual"
+    ANNUAL = "annual"
+    IRREGULAR = "irregular"
+
+
+class RiskLevel(StrEnum):
+    """Risk levels of the 网信办 assessment (高/中/低)."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceItem:
+    """One 信息项. ``base_item`` marks the base items of a base resource (S9)."""
+
+    name: str
+    sensitivity: Sensitivity
+    base_item: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueEntry:
+    """What a provider registers for one resource (编制指南 metadata items)."""
+
+    code: str
+    name: str
+    provider_department: str
+    items: Sequence[ResourceItem]
+    sharing_type: SharingType
+    legal_basis: str | None
+    open_type: OpenType
+    update_cycle: UpdateCycle
+    summary: str = ""
+    format: str = ""
+    publish_date: date | None = None
+    share_condition: str = ""
+    share_method: str = ""
+    base_resource: bool = False
+    related_resource_codes: Sequence[str] = ()
+
+
+def _check_classification(sharing_type: SharingType, legal_basis: str | None) -> None:
+    """51号: a not_shareable classification must cite a law, regulation or central policy."""
+    if sharing_type is SharingType.NOT_SHAREABLE and not (legal_basis or "").strip():
+        raise DomainError(ErrorCode.LEGAL_BASIS_REQUIRED, "not_shareable needs a legal_basis")
+
+
+def _check_items(items: Sequence[ResourceItem]) -> tuple[ResourceItem, ...]:
+    require_item_names(item.name for item in items)
+    return tuple(
+        ResourceItem(
+            item.name,
+            parse_enum(Sensitivity, item.sensitivity, "sensitivity"),
+            bool(item.base_item),
+        )
+        for item in items
+    )
+
+
+class Resource(Aggregate):
+    """A catalogue entry: metadata, classification, ownership and risk assessments."""
+
+    class Registered(Aggregate.Created):
+        actor: Actor
+        code: str
+        name: str
+        provider_department: str
+        items: tuple[ResourceItem, ...]
+        sharing_type: SharingType
+        legal_basis: str | None
+        open_type: OpenType
+        update_cycle: UpdateCycle
+        summary: str
+        format: str
+        publish_date: date | None
+        share_condition: str
+        share_method: str
+        base_resource: bool
+        related_resource_codes: tuple[str, ...]
+
+    class OwnerAssigned(Aggregate.Event):
+        actor: Actor
+        owner_department: str
+
+    class ControllerAssigned(Aggregate.Event):
+        actor: Actor
+        controller: str
+
+    class Reclassified(Aggregate.Event):
+        actor: Actor
+        sharing_type: SharingType
+        legal_basis: str | None
+        share_condition: str
+        reason: str
+
+    class RiskAssessed(Aggregate.Event):
+        actor: Actor
+        reference: str
+        risk_level: RiskLevel
+        summary: str
+
+    @staticmethod
+    def create_id(code: str) -> UUID:
+        return resource_id(code)
+
+    @classmethod
+    def register(cls, actor: Actor, entry: CatalogueEntry) -> Resource:
+        """Validate and create. Missing metadata is allowed: S10 finds it later."""
+        sharing = parse_enum(SharingType, entry.sharing_type, "sharing_type")
+        _check_classification(sharing, entry.legal_basis)
+        return cls(
+            actor=actor,
+            code=require_text(entry.code, "code"),
+            name=require_text(entry.name, "name"),
+            provider_department=require_text(entry.provider_department, "provider_department"),
+            items=_check_items(entry.items),
+            sharing_type=sharing,
+            legal_basis=entry.legal_basis,
+            open_type=parse_enum(OpenType, entry.open_type, "open_type"),
+            update_cycle=parse_enum(UpdateCycle, entry.update_cycle, "update_cycle"),
+            summary=entry.summary,
+            format=entry.format,
+            publish_date=entry.publish_date,
+            share_condition=entry.share_condition,
+            share_method=entry.share_method,
+            base_resource=entry.base_resource,
+            related_resource_codes=tuple(entry.related_resource_codes),
+        )
+
+    @event(Registered)
+    def __init__(
+        self,
+        *,
+        actor: Actor,
+        code: str,
+        name: str,
+        provider_department: str,
+        items: tuple[ResourceItem, ...],
+        sharing_type: SharingType,
+        legal_basis: str | None,
+        open_type: OpenType,
+        update_cycle: UpdateCycle,
+        summary: str,
+        format: str,
+        publish_date: date | None,
+        share_condition: str,
+        share_method: str,
+        base_resource: bool,
+        related_resource_codes: tuple[str, ...],
+    ) -> None:
+        # Enum and tuple coercions: decoded JSON gives plain strings and lists.
+        self.code = code
+        self.name = name
+        self.provider_department = provider_department
+        self.items: tuple[ResourceItem, ...] = tuple(items)
+        self.sharing_type = SharingType(sharing_type)
+        self.legal_basis = legal_basis
+        self.open_type = OpenType(open_type)
+        self.update_cycle = UpdateCycle(update_cycle)
+        self.summary = summary
+        self.format = format
+        self.publish_date = publish_date
+        self.share_condition = share_condition
+        self.share_method = share_method
+        self.base_resource = base_resource
+        self.related_resource_codes: tuple[str, ...] = tuple(related_resource_codes)
+        self.owner_department: str | None = None
+        self.controller: str | None = None
+        self.risk_assessments: tuple[str, ...] = ()
+        self.risk_level: RiskLevel | None = None
+
+    @property
+    def item_names(self) -> frozenset[str]:
+        return frozenset(item.name for item in self.items)
+
+    def items_with(self, sensitivity: Sensitivity) -> frozenset[str]:
+        return frozenset(item.name for item in self.items if item.sensitivity is sensitivity)
+
+    def assign_owner(self, actor: Actor, owner_department: str) -> None:
+        """Seed §三(五)16: ownership is made explicit; 51号: it stays with the provider."""
+        require(
+            owner_department == self.provider_department,
+            ErrorCode.OWNER_MUST_BE_PROVIDER,
+            f"owner {owner_department!r} is not provider {self.provider_department!r}",
+        )
+        self._assign_owner(actor=actor, owner_department=owner_department)
+
+    @event(OwnerAssigned)
+    def _assign_owner(self, actor: Actor, owner_department: str) -> None:
+        self.owner_department = owner_department
+
+    def assign_controller(self, actor: Actor, controller: str) -> None:
+        """Control right: the custodian department code or system id (seed §三(五)16)."""
+        self._assign_controller(actor=actor, controller=require_text(controller, "controller"))
+
+    @event(ControllerAssigned)
+    def _assign_controller(self, actor: Actor, controller: str) -> None:
+        self.controller = controller
+
+    def reclassify(
+        self,
+        actor: Actor,
+        sharing_type: SharingType,
+        legal_basis: str | None,
+        share_condition: str,
+        reason: str,
+    ) -> None:
+        sharing = parse_enum(SharingType, sharing_type, "sharing_type")
+        _check_classification(sharing, legal_basis)
+        self._reclassify(
+            actor=actor,
+            sharing_type=sharing,
+            legal_basis=legal_basis,
+            share_condition=share_condition,
+            reason=reason,
+        )
+
+    @event(Reclassified)
+    def _reclassify(
+        self,
+        actor: Actor,
+        sharing_type: SharingType,
+        legal_basis: str | None,
+        share_condition: str,
+        reason: str,
+    ) -> None:
+        self.sharing_type = SharingType(sharing_type)
+        self.legal_basis = legal_basis
+        self.share_condition = share_condition
+
+    def record_risk_assessment(
+        self, actor: Actor, reference: str, risk_level: RiskLevel, summary: str
+    ) -> None:
+        """网信办's sharing risk assessment (seed §三(五)16; S12, D2 look for it)."""
+        self._record_risk_assessment(
+            actor=actor,
+            reference=require_text(reference, "reference"),
+            risk_level=parse_enum(RiskLevel, risk_level, "risk_level"),
+            summary=summary,
+        )
+
+    @event(RiskAssessed)
+    def _record_risk_assessment(
+        self, actor: Actor, reference: str, risk_level: RiskLevel, summary: str
+    ) -> None:
+        self.risk_assessments = (*self.risk_assessments, reference)
+        self.risk_level = RiskLevel(risk_level)

@@ -1,0 +1,73 @@
+"""Refusals of commands by people: one typed error with a machine code.
+
+A refusal saves nothing. Conditions the compliance rules *find* (S6–S12, P*, D*,
+F*, I*) are never refusals: they are recorded and judged later by projections.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from ledger.errors import LedgerError
+
+
+class ErrorCode(StrEnum):
+    """The closed set of refusal codes an API layer can map to 4xx bodies."""
+
+    # Malformed input.
+    INVALID_VALUE = "invalid_value"
+    INVALID_ACTOR = "invalid_actor"
+    INVALID_ITEMS = "invalid_items"
+    INVALID_AMOUNT = "invalid_amount"
+    INVALID_MLPS_LEVEL = "invalid_mlps_level"
+    INVALID_PERIOD = "invalid_period"
+    INVALID_EXPIRY = "invalid_expiry"
+    NAIVE_DATETIME = "naive_datetime"
+    MALFORMED_ACCESS = "malformed_access"
+    # Who may act.
+    DEPARTMENT_MISMATCH = "department_mismatch"
+    ROLE_NOT_PERMITTED = "role_not_permitted"
+    # Existence.
+    DEPARTMENT_EXISTS = "department_exists"
+    RESOURCE_EXISTS = "resource_exists"
+    UNKNOWN_DEPARTMENT = "unknown_department"
+    UNKNOWN_SYSTEM = "unknown_system"
+    UNKNOWN_RESOURCE = "unknown_resource"
+    UNKNOWN_REQUEST = "unknown_request"
+    UNKNOWN_ACCESS = "unknown_access"
+    UNKNOWN_FILING = "unknown_filing"
+    UNKNOWN_FUND_DECISION = "unknown_fund_decision"
+    UNKNOWN_ITEMS = "unknown_items"
+    # Catalogue rules (51号 sharing types).
+    LEGAL_BASIS_REQUIRED = "legal_basis_required"
+    NOT_SHAREABLE = "not_shareable"
+    OWNER_MUST_BE_PROVIDER = "owner_must_be_provider"
+    # Request and grant lifecycle.
+    REQUEST_ALREADY_DECIDED = "request_already_decided"
+    SCOPE_BEYOND_REQUEST = "scope_beyond_request"
+    GRANT_NOT_IN_FORCE = "grant_not_in_force"
+    GRANT_NOT_EXPIRED = "grant_not_expired"
+    # Systems.
+    SYSTEM_RETIRED = "system_retired"
+    INTEGRATED_SYSTEM_MISMATCH = "integrated_system_mismatch"
+    # Filings and funds.
+    FILING_ALREADY_REVIEWED = "filing_already_reviewed"
+    FILING_NOT_APPROVED = "filing_not_approved"
+    FILING_ALREADY_ACCEPTED = "filing_already_accepted"
+    ARCHITECTURE_REVIEW_REQUIRED = "architecture_review_required"
+    FUND_TARGET_REQUIRED = "fund_target_required"
+
+
+class DomainError(LedgerError):
+    """A command was refused; ``code`` is stable, ``detail`` is for people."""
+
+    def __init__(self, code: ErrorCode, detail: str) -> None:
+        super().__init__(f"{code.value}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+def require(condition: bool, code: ErrorCode, detail: str) -> None:
+    """Raise :class:`DomainError` unless ``condition`` holds."""
+    if not condition:
+        raise DomainError(code, detail)

@@ -1,0 +1,311 @@
+"""Departments and their information systems (seed §三(一): inventory, zombies, 大系统)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.domain.actor import Actor
+from ledger.domain.errors import DomainError, ErrorCode, require
+from ledger.domain.ids import department_id
+from ledger.domain.values import parse_enum, require_text
+
+
+class Department(Aggregate):
+    """A district department (各部门), keyed by its code."""
+
+    class Registered(Aggregate.Created):
+        actor: Actor
+        code: str
+        name: str
+
+    class CioNamed(Aggregate.Event):
+        actor: Actor
+        cio_name: str
+        cio_actor_id: str | None
+
+    @staticmethod
+    def create_id(code: str) -> UUID:
+        return department_id(code)
+
+    @classmethod
+    def register(cls, actor: Actor, code: str, name: str) -> Department:
+        return cls(actor=actor, code=require_text(code, "code"), name=require_text(name, "name"))
+
+    @event(Registered)
+    def __init__(self, actor: Actor, code: str, name: str) -> None:
+        self.code = code
+        self.name = name
+        self.cio_name: str | None = None
+        self.cio_actor_id: str | None = None
+
+    def name_cio(self, actor: Actor, cio_name: str, cio_actor_id: str | None = None) -> None:
+        """Seed 四(四): each department names its information officer (信息主管)."""
+        self._name_cio(
+            actor=actor, cio_name=require_text(cio_name, "cio_name"), cio_actor_id=cio_actor_id
+        )
+
+    @event(CioNamed)
+    def _name_cio(self, actor: Actor, cio_name: str, cio_actor_id: str | None) -> None:
+        self.cio_name = cio_name
+        self.cio_actor_id = cio_actor_id
+
+
+class SystemStatus(StrEnum):
+    ACTIVE = "active"
+    ZOMBIE = "zombie"
+    MERGED = "merged"
+    DECOMMISSIONED = "decommissioned"
+
+
+class ZombieReason(StrEnum):
+    """Seed §三(一)3: the five marks of a 僵尸 system."""
+
+    DETACHED_FROM_BUSINESS = "detached_from_business"
+    REPLACEABLE = "replaceable"
+    IDLE_RESOURCES = "idle_resources"
+    UNMAINTAINED = "unmaintained"
+    LOW_USAGE = "low_usage"
+
+
+RETIRED = frozenset({SystemStatus.MERGED, SystemStatus.DECOMMISSIONED})
+MLPS_LEVELS = range(1, 5)
+
+
+@dataclass(frozen=True, slots=True)
+class SystemInventory:
+    """Seed §三(一)1 self-inspection items (名称、功能、使用范围、使用频度、审批部门、审批时间、
+    经费来源)."""
+
+    name: str
+    function: str
+    scope_of_use: str
+    usage_frequency: str
+    approving_body: str
+    approval_date: date | None
+    funding_source: str
+
+
+class InformationSystem(Aggregate):
+    """A department's IT system, from inventory to decommissioning."""
+
+    class Registered(Aggregate.Created):
+        actor: Actor
+        department: str
+        name: str
+        function: str
+        scope_of_use: str
+        usage_frequency: str
+        approving_body: str
+        approval_date: date | None
+        funding_source: str
+        required_to_connect: bool
+        holds_personal_data: bool
+        holds_important_data: bool
+
+    class ConnectionRequirementSet(Aggregate.Event):
+        actor: Actor
+        required_to_connect: bool
+
+    class Connected(Aggregate.Event):
+        actor: Actor
+
+    class MovedOnCloud(Aggregate.Event):
+        actor: Actor
+
+    class MarkedZombie(Aggregate.Event):
+        actor: Actor
+        reasons: tuple[ZombieReason, ...]
+
+    class MergedInto(Aggregate.Event):
+        actor: Actor
+        integrated_system_id: UUID
+
+    class Decommissioned(Aggregate.Event):
+        actor: Actor
+        reason: str
+
+    class MlpsRecorded(Aggregate.Event):
+        actor: Actor
+        mlps_level: int
+        mlps_filed: bool
+
+    class DataHoldingsDeclared(Aggregate.Event):
+        actor: Actor
+        holds_personal_data: bool
+        holds_important_data: bool
+
+    @classmethod
+    def register(
+        cls,
+        actor: Actor,
+        department: str,
+        inventory: SystemInventory,
+        *,
+        required_to_connect: bool = False,
+        holds_personal_data: bool = False,
+        holds_important_data: bool = False,
+    ) -> InformationSystem:
+        """Only the name is required; gaps in the rest of the inventory are for review."""
+        return cls(
+            actor=actor,
+            department=require_text(department, "department"),
+            name=require_text(inventory.name, "name"),
+            function=inventory.function,
+            scope_of_use=inventory.scope_of_use,
+            usage_frequency=inventory.usage_frequency,
+            approving_body=inventory.approving_body,
+            approval_date=inventory.approval_date,
+            funding_source=inventory.funding_source,
+            required_to_connect=required_to_connect,
+            holds_personal_data=holds_personal_data,
+            holds_important_data=holds_important_data,
+        )
+
+    @event(Registered)
+    def __init__(
+        self,
+        *,
+        actor: Actor,
+        department: str,
+        name: str,
+        function: str,
+        scope_of_use: str,
+        usage_frequency: str,
+        approving_body: str,
+        approval_date: date | None,
+        funding_source: str,
+        required_to_connect: bool,
+        holds_personal_data: bool,
+        holds_important_data: bool,
+    ) -> None:
+        self.department = department
+        self.inventory = SystemInventory(
+            name,
+            function,
+            scope_of_use,
+            usage_frequency,
+            approving_body,
+            approval_date,
+            funding_source,
+        )
+        self.required_to_connect = required_to_connect
+        self.holds_personal_data = holds_personal_data
+        self.holds_important_data = holds_important_data
+        self.status = SystemStatus.ACTIVE
+        self.connected = False
+        self.on_cloud = False
+        self.zombie_reasons: tuple[ZombieReason, ...] = ()
+        self.integrated_system_id: UUID | None = None
+        self.mlps_level: int | None = None
+        self.mlps_filed = False
+
+    @property
+    def is_retired(self) -> bool:
+        return self.status in RETIRED
+
+    def _require_in_service(self) -> None:
+        require(not self.is_retired, ErrorCode.SYSTEM_RETIRED, f"system is {self.status.value}")
+
+    def set_connection_requirement(self, actor: Actor, required_to_connect: bool) -> None:
+        """Seed §三(三)12: ndrc lists the systems that must connect (F1 checks it)."""
+        self._require_in_service()
+        self._set_connection_requirement(actor=actor, required_to_connect=required_to_connect)
+
+    @event(ConnectionRequirementSet)
+    def _set_connection_requirement(self, actor: Actor, required_to_connect: bool) -> None:
+        self.required_to_connect = required_to_connect
+
+    def connect(self, actor: Actor) -> None:
+        """Connected to the district exchange platform (接入共享交换平台)."""
+        self._require_in_service()
+        self._connect(actor=actor)
+
+    @event(Connected)
+    def _connect(self, actor: Actor) -> None:
+        self.connected = True
+
+    def move_on_cloud(self, actor: Actor) -> None:
+        """Seed §三(二)6: migrated to the government cloud (上云)."""
+        self._require_in_service()
+        self._move_on_cloud(actor=actor)
+
+    @event(MovedOnCloud)
+    def _move_on_cloud(self, actor: Actor) -> None:
+        self.on_cloud = True
+
+    def mark_zombie(self, actor: Actor, reasons: Sequence[ZombieReason]) -> None:
+        """Seed §三(一)3: a zombie names at least one of the five marks."""
+        self._require_in_service()
+        parsed = tuple(parse_enum(ZombieReason, reason, "reasons") for reason in reasons)
+        require(bool(parsed), ErrorCode.INVALID_VALUE, "a zombie needs at least one reason")
+        self._mark_zombie(actor=actor, reasons=parsed)
+
+    @event(MarkedZombie)
+    def _mark_zombie(self, actor: Actor, reasons: tuple[ZombieReason, ...]) -> None:
+        self.status = SystemStatus.ZOMBIE
+        self.zombie_reasons = tuple(ZombieReason(reason) for reason in reasons)
+
+    def merge_into(self, actor: Actor, integrated: InformationSystem) -> None:
+        """Seed §三(一)4: separate systems merge into the department's one 大系统."""
+        self._require_in_service()
+        if integrated.id == self.id or integrated.department != self.department:
+            raise DomainError(
+                ErrorCode.INTEGRATED_SYSTEM_MISMATCH,
+                "a system merges into another system of its own department",
+            )
+        require(not integrated.is_retired, ErrorCode.SYSTEM_RETIRED, "target system is retired")
+        self._merge_into(actor=actor, integrated_system_id=integrated.id)
+
+    @event(MergedInto)
+    def _merge_into(self, actor: Actor, integrated_system_id: UUID) -> None:
+        self.status = SystemStatus.MERGED
+        self.integrated_system_id = integrated_system_id
+
+    def decommission(self, actor: Actor, reason: str) -> None:
+        """Allowed from any state but decommissioned (a merged system is switched off later)."""
+        require(
+            self.status is not SystemStatus.DECOMMISSIONED,
+            ErrorCode.SYSTEM_RETIRED,
+            "system is already decommissioned",
+        )
+        self._decommission(actor=actor, reason=reason)
+
+    @event(Decommissioned)
+    def _decommission(self, actor: Actor, reason: str) -> None:
+        self.status = SystemStatus.DECOMMISSIONED
+
+    def record_mlps(self, actor: Actor, mlps_level: int, mlps_filed: bool) -> None:
+        """等级保护 level 1–4 and whether it is filed with public security (I2 checks it)."""
+        self._require_in_service()
+        require(
+            mlps_level in MLPS_LEVELS, ErrorCode.INVALID_MLPS_LEVEL, f"level {mlps_level} not 1-4"
+        )
+        self._record_mlps(actor=actor, mlps_level=mlps_level, mlps_filed=mlps_filed)
+
+    @event(MlpsRecorded)
+    def _record_mlps(self, actor: Actor, mlps_level: int, mlps_filed: bool) -> None:
+        self.mlps_level = mlps_level
+        self.mlps_filed = mlps_filed
+
+    def declare_data_holdings(
+        self, actor: Actor, holds_personal_data: bool, holds_important_data: bool
+    ) -> None:
+        self._require_in_service()
+        self._declare_data_holdings(
+            actor=actor,
+            holds_personal_data=holds_personal_data,
+            holds_important_data=holds_important_data,
+        )
+
+    @event(DataHoldingsDeclared)
+    def _declare_data_holdings(
+        self, actor: Actor, holds_personal_data: bool, holds_important_data: bool
+    ) -> None:
+        self.holds_personal_data = holds_personal_data
+        self.holds_important_data = holds_important_data
