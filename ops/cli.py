@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -31,6 +32,8 @@ def progress_bar(total: int, description: str) -> Iterator[Callable[[int], None]
     """A tqdm bar on a terminal; silent when stderr is a pipe or file."""
     from tqdm import tqdm  # noqa: PLC0415 - only commands with long work pay for it
 
+    # A terminal that reports no width (some ptys) would make tqdm print nothing.
+    width = shutil.get_terminal_size().columns or 80
     with tqdm(
         total=total,
         desc=description,
@@ -38,6 +41,7 @@ def progress_bar(total: int, description: str) -> Iterator[Callable[[int], None]
         unit_scale=True,
         disable=not sys.stderr.isatty(),
         file=sys.stderr,
+        ncols=min(width, 100),
     ) as bar:
         yield bar.update
 
