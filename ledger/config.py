@@ -95,6 +95,13 @@ class Settings:
     postgres_schema: str = "public"
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # Bearer JWTs from an existing OIDC provider (empty issuer: API keys only).
+    jwt_issuer: str = ""
+    jwt_audience: str = "govledger"
+    jwt_public_key_file: str = ""
+    jwt_algorithms: str = "RS256,ES256,EdDSA"
+    # Largest batch of access events one request may carry (one transaction).
+    max_batch_size: int = 10_000
 
     @property
     def database(self) -> DatabaseURL:
