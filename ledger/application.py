@@ -107,6 +107,14 @@ class GovLedger(Application[UUID]):
         """Cheaper than ``id in repository``: reads one stored event, replays nothing."""
         return bool(self.recorder.select_events(aggregate_id, limit=1))
 
+    def _existing(self, aggregate_ids: Sequence[UUID]) -> set[UUID]:
+        """Which ids already have events: one query on the chained stores, else one per id."""
+        bulk = getattr(self.recorder, "existing_originators", None)
+        if bulk is not None:
+            found: set[UUID] = bulk(aggregate_ids)
+            return found
+        return {i for i in aggregate_ids if self._exists(i)}
+
     def _load(self, cls: type[A], aggregate_id: UUID, missing: ErrorCode) -> A:
         try:
             aggregate: Aggregate = self.repository.get(aggregate_id)
@@ -374,7 +382,8 @@ class GovLedger(Application[UUID]):
             check_report(report)
         unique, repeated = _split_repeats(batch)
         for _attempt in range(self.duplicate_retries + 1):
-            fresh = {i: entry for i, entry in unique.items() if not self._exists(i)}
+            existing = self._existing(list(unique))
+            fresh = {i: entry for i, entry in unique.items() if i not in existing}
             stored = tuple(i for i in unique if i not in fresh)
             if fresh:
                 try:

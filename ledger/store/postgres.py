@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from eventsourcing import postgres as es_postgres
@@ -342,6 +343,17 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
     def _forget_head(self) -> None:
         with self._head_lock:
             self._head = None
+
+    def existing_originators(self, originator_ids: Sequence[UUID]) -> set[UUID]:
+        """Which of these aggregates already have events: one query for the whole batch."""
+        if not originator_ids:
+            return set()
+        statement = SQL("SELECT DISTINCT originator_id FROM {} WHERE originator_id = ANY(%s)")
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                statement.format(self._ident(self.events_table_name)), (list(originator_ids),)
+            )
+            return {row["originator_id"] for row in curs.fetchall()}
 
 
 class ChainedPostgresProcessRecorder(PostgresProcessRecorder, ChainedPostgresApplicationRecorder):

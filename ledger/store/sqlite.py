@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from eventsourcing import sqlite as es_sqlite
 from eventsourcing.persistence import StoredEvent
@@ -151,6 +152,24 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         )
         c.executemany(self.insert_events_statement, rows)
         return [row[0] for row in rows]
+
+    def existing_originators(self, originator_ids: Sequence[UUID]) -> set[UUID]:
+        """Which of these aggregates already have events: one query per 900 ids.
+
+        Idempotent batch ingestion asks this for thousands of ids at once.
+        """
+        found: set[UUID] = set()
+        ids = [i.hex for i in originator_ids]
+        with self.datastore.transaction(commit=False) as c:
+            for start in range(0, len(ids), 900):
+                chunk = ids[start : start + 900]
+                c.execute(
+                    f"SELECT DISTINCT originator_id FROM {self.events_table_name} "
+                    f"WHERE originator_id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+                found.update(UUID(row[0]) for row in c.fetchall())
+        return found
 
 
 class ChainedSQLiteProcessRecorder(SQLiteProcessRecorder, ChainedSQLiteApplicationRecorder):

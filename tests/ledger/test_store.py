@@ -251,3 +251,12 @@ def test_duplicate_event_is_refused_and_nothing_of_its_batch_is_stored(ledger: L
     assert ledger.recorder.max_notification_id() == 3
     ledger.append(1)
     assert _verify_full(ledger.settings).count == 4
+
+
+def test_existing_originators_answers_for_a_whole_batch(ledger: Ledger) -> None:
+    stored = make_events(1200)
+    ledger.recorder.insert_events(stored)
+    absent = [uuid.uuid4() for _ in range(5)]
+    asked = [e.originator_id for e in stored[::2]] + absent
+    assert ledger.recorder.existing_originators(asked) == {e.originator_id for e in stored[::2]}
+    assert ledger.recorder.existing_originators([]) == set()
