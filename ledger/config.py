@@ -102,6 +102,13 @@ class Settings:
     jwt_algorithms: str = "RS256,ES256,EdDSA"
     # Largest batch of access events one request may carry (one transaction).
     max_batch_size: int = 10_000
+    # Signed checkpoints (docs/checkpoint-format.md). Keys live in files, never in the database.
+    checkpoint_origin: str = ""  # default: govledger.local/<ledger id>
+    checkpoint_key_file: str = ""  # PRIVATE+KEY+... signer key of this log
+    checkpoint_interval_seconds: int = 300
+    trusted_keys_file: str = ""  # verifier keys of the log, one per line; "retired " prefix
+    witness_keys_file: str = ""  # verifier keys of witnesses, one per line
+    witness_quorum: int = 0
 
     @property
     def database(self) -> DatabaseURL:
