@@ -36,6 +36,7 @@ from ledger.domain.organisation import (
     SystemInventory,
     ZombieReason,
 )
+from ledger.domain.oversight import PersonalDataView
 from ledger.domain.sharing import SharingRequest
 from ledger.domain.transcodings import register_domain_transcodings
 from ledger.errors import ChainWriteError
@@ -394,6 +395,12 @@ class GovLedger(Application[UUID]):
         raise ChainWriteError(
             f"access batch still colliding after {self.duplicate_retries} retries"
         )
+
+    def record_personal_data_view(self, actor: Actor, view: str, target: str) -> UUID:
+        """Who opened which personal-data view, and when (GB/T 22239-2019 8.1.4.3)."""
+        viewed = PersonalDataView(actor=actor, view=view, target=target, viewed_at=self.clock())
+        self.save(viewed)
+        return viewed.id
 
     # -- filings and funds ---------------------------------------------------
 

@@ -1,0 +1,88 @@
+"""The catalogue and grants in force, kept current for access evaluation.
+
+A read model over the ledger: it follows the Resource and SharingRequest
+events by position (topic-filtered notifications, so data-access events cost
+nothing), reloads each aggregate that changed, and rebuilds the immutable
+:class:`security.access.SharingReadModel` the evaluator reads. Catching up is
+incremental; a new process starts from position 0.
+"""
+
+from __future__ import annotations
+
+import threading
+from uuid import UUID
+
+from eventsourcing.domain import DomainEvent
+from eventsourcing.utils import get_topic
+
+from ledger.application import GovLedger
+from ledger.domain.catalogue import Resource
+from ledger.domain.sharing import SharingRequest
+from security.access import (
+    GrantTerms,
+    ResourceTerms,
+    SharingReadModel,
+    grant_terms,
+    resource_terms,
+)
+
+PAGE_SIZE = 1000
+
+
+def _event_topics(*aggregates: type) -> list[str]:
+    return [
+        get_topic(member)
+        for aggregate in aggregates
+        for member in vars(aggregate).values()
+        if isinstance(member, type) and issubclass(member, DomainEvent)
+    ]
+
+
+class SharingTerms:
+    """Thread-safe follower; :meth:`current` returns the model as of the ledger's head."""
+
+    def __init__(self, app: GovLedger) -> None:
+        self.app = app
+        self.position = 0
+        self._resources: dict[str, ResourceTerms] = {}
+        self._grants: dict[UUID, GrantTerms] = {}
+        self._model = SharingReadModel.build((), ())
+        self._topics = _event_topics(Resource, SharingRequest)
+        self._lock = threading.Lock()
+
+    def current(self) -> SharingReadModel:
+        with self._lock:
+            self._catch_up()
+            return self._model
+
+    def _catch_up(self) -> None:
+        head = self.app.recorder.max_notification_id() or 0
+        if head <= self.position:
+            return
+        changed = self._changed_between(self.position, head)
+        for originator_id in changed:
+            self._apply(self.app.repository.get(originator_id))
+        self.position = head
+        if changed:
+            self._model = SharingReadModel.build(self._resources.values(), self._grants.values())
+
+    def _changed_between(self, after: int, head: int) -> set[UUID]:
+        changed: set[UUID] = set()
+        start = after + 1
+        while start <= head:
+            page = self.app.recorder.select_notifications(
+                start=start, limit=PAGE_SIZE, stop=head, topics=self._topics
+            )
+            if not page:
+                break
+            changed.update(UUID(str(n.originator_id)) for n in page)
+            start = page[-1].id + 1
+        return changed
+
+    def _apply(self, aggregate: object) -> None:
+        if isinstance(aggregate, Resource):
+            self._resources[aggregate.code] = resource_terms(aggregate)
+        elif isinstance(aggregate, SharingRequest):
+            terms = grant_terms(aggregate)
+            if terms is not None:
+                self._grants[terms.grant_id] = terms
