@@ -23,6 +23,8 @@ from ledger.errors import LedgerError
 from ledger.export import export_jsonl
 from ledger.store.connect import init_ledger, open_reader
 from ledger.verify import HeadRecord, verify_ledger
+from ops import keys_cli
+from security.apikeys import PostgresApiKeyStore, open_key_store
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
@@ -47,7 +49,15 @@ def progress_bar(total: int, description: str) -> Iterator[Callable[[int], None]
 
 
 def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
-    genesis = init_ledger(settings, app_role=args.app_role or "")
+    role = args.app_role or settings.postgres_app_role
+    genesis = init_ledger(settings, app_role=role)
+    keys = open_key_store(settings)
+    try:
+        keys.ensure_table()
+        if role and isinstance(keys, PostgresApiKeyStore):
+            keys.grant_read(role)  # the service authenticates; only operators mint keys
+    finally:
+        keys.close()
     print(
         f"ledger {genesis.ledger_id} ({genesis.hash_algorithm}, created {genesis.created_at}) "
         f"at {settings.database.redacted()}"
@@ -138,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="file to write, or - for stdout")
     p.add_argument("--from", dest="from_position", type=_positive, default=1)
     p.set_defaults(func=cmd_export)
+
+    keys_cli.register(sub)
 
     p = sub.add_parser("serve", help="serve the API and console")
     p.add_argument("--host")

@@ -21,6 +21,7 @@ class Role(StrEnum):
     DATA_PROVIDER = "data_provider"
     CIO = "cio"
     EXCHANGE_PLATFORM = "exchange_platform"
+    ADMIN = "admin"  # registers departments and manages API keys; reads no records
 
 
 # Roles that act only for their own department; the application refuses them

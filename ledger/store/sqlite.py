@@ -38,7 +38,9 @@ from ledger.store.base import (
 )
 
 # Tables a govledger SQLite file may hold besides the chain itself.
-KNOWN_TABLES = frozenset({"stored_events", "tracking", "stored_snapshots", "subject_keys"})
+KNOWN_TABLES = frozenset(
+    {"stored_events", "tracking", "stored_snapshots", "subject_keys", "api_keys"}
+)
 
 
 class _ImmediateTransaction(SQLiteTransaction):

@@ -1,0 +1,1 @@
+"""``/api/v1`` routers, one per area of the domain."""

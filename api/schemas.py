@@ -1,0 +1,304 @@
+"""Request and response bodies of ``/api/v1`` (pydantic; unknown fields are refused).
+
+Field names are the English identifiers of ``../shared/domain.md``. Each model
+converts itself into the domain value the ``GovLedger`` command takes, so a
+router is only: authorise, convert, call, answer.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from ledger.domain.access import AccessReport, AccessVerdict
+from ledger.domain.catalogue import (
+    CatalogueEntry,
+    OpenType,
+    ResourceItem,
+    RiskLevel,
+    Sensitivity,
+    SharingType,
+    UpdateCycle,
+)
+from ledger.domain.funding import FundKind, FundOutcome
+from ledger.domain.organisation import SystemInventory, ZombieReason
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("a time zone is required, e.g. 2026-06-30T09:15:00+08:00")
+    return value
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+Text = Annotated[str, Field(min_length=1, max_length=2000)]
+Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+ShortText = Annotated[str, Field(max_length=2000)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Created(BaseModel):
+    id: UUID
+
+
+class Done(BaseModel):
+    status: str = "recorded"
+
+
+# ---------------------------------------------------------------- organisation
+
+
+class DepartmentIn(Body):
+    code: Code = Field(examples=["gongan"])
+    name: Text = Field(examples=["区公安分局"])
+
+
+class CioIn(Body):
+    cio_name: Text = Field(examples=["王明"])
+    cio_actor_id: Code | None = None
+
+
+class SystemIn(Body):
+    department: Code = Field(examples=["renshe"])
+    name: Text = Field(examples=["社会保障业务系统"])
+    function: Text = Field(examples=["社保参保登记与待遇发放"])
+    scope_of_use: Text = Field(examples=["全区"])
+    usage_frequency: Text = Field(examples=["每日"])
+    approving_body: Text = Field(examples=["区发改局"])
+    approval_date: date | None = None
+    funding_source: Text = Field(examples=["区财政"])
+    required_to_connect: bool = False
+    holds_personal_data: bool = False
+    holds_important_data: bool = False
+
+    def inventory(self) -> SystemInventory:
+        return SystemInventory(
+            name=self.name,
+            function=self.function,
+            scope_of_use=self.scope_of_use,
+            usage_frequency=self.usage_frequency,
+            approving_body=self.approving_body,
+            approval_date=self.approval_date,
+            funding_source=self.funding_source,
+        )
+
+
+class ZombieIn(Body):
+    reasons: list[ZombieReason] = Field(min_length=1)
+
+
+class MergeIn(Body):
+    integrated_system_id: UUID
+
+
+class ReasonIn(Body):
+    reason: ShortText = ""
+
+
+class MlpsIn(Body):
+    mlps_level: int = Field(ge=1, le=4)
+    mlps_filed: bool
+
+
+class ConnectionRequirementIn(Body):
+    required_to_connect: bool
+
+
+# -------------------------------------------------------------------- catalogue
+
+
+class ItemIn(Body):
+    name: Text
+    sensitivity: Sensitivity
+    base_item: bool = False
+
+
+class ResourceIn(Body):
+    code: Code = Field(examples=["RK-0001"])
+    name: Text = Field(examples=["人口基础信息"])
+    provider_department: Code = Field(examples=["gongan"])
+    items: list[ItemIn] = Field(min_length=1, max_length=500)
+    sharing_type: SharingType
+    legal_basis: ShortText | None = None
+    open_type: OpenType
+    update_cycle: UpdateCycle
+    summary: ShortText = ""
+    format: ShortText = ""
+    publish_date: date | None = None
+    share_condition: ShortText = ""
+    share_method: ShortText = ""
+    base_resource: bool = False
+    related_resource_codes: list[Code] = Field(default_factory=list)
+
+    def entry(self) -> CatalogueEntry:
+        data = self.model_dump(exclude={"items", "related_resource_codes"})
+        return CatalogueEntry(
+            **data,
+            items=tuple(ResourceItem(i.name, i.sensitivity, i.base_item) for i in self.items),
+            related_resource_codes=tuple(self.related_resource_codes),
+        )
+
+
+class OwnerIn(Body):
+    owner_department: Code
+
+
+class ControllerIn(Body):
+    controller: Text
+
+
+class ReclassifyIn(Body):
+    sharing_type: SharingType
+    legal_basis: ShortText | None = None
+    share_condition: ShortText = ""
+    reason: Text
+
+
+class RiskAssessmentIn(Body):
+    reference: Text = Field(examples=["网信办风评〔2026〕12号"])
+    risk_level: RiskLevel
+    summary: Text
+
+
+# ---------------------------------------------------------------------- sharing
+
+
+class SharingRequestIn(Body):
+    requester_department: Code = Field(examples=["minzheng"])
+    resource_code: Code = Field(examples=["RK-0001"])
+    items: list[Text] = Field(min_length=1, max_length=500)
+    purpose: Text = Field(examples=["最低生活保障资格核查"])
+    legal_basis: Text = Field(examples=["《社会救助暂行办法》第十一条"])
+    period_start: date
+    period_end: date
+
+
+class ApproveIn(Body):
+    items: list[Text] = Field(min_length=1, max_length=500)
+    expires_at: AwareDatetime
+
+
+# --------------------------------------------------------------------- accesses
+
+
+class AccessIn(Body):
+    """One access reported by the exchange platform (数据访问)."""
+
+    platform_event_id: Text = Field(examples=["xchg-2026-000000123"])
+    accessor_id: Text = Field(examples=["minzheng-clerk-07"])
+    department: Code = Field(examples=["minzheng"])
+    system: ShortText | None = None
+    resource_code: Code = Field(examples=["RK-0001"])
+    items: list[Text] = Field(min_length=1, max_length=500, examples=[["姓名", "身份证号"]])
+    row_count: int = Field(ge=0, le=10**12)
+    purpose: ShortText | None = Field(default=None, examples=["最低生活保障资格核查"])
+    grant_id: UUID | None = None
+    client_address: ShortText | None = Field(default=None, examples=["10.12.0.31"])
+    accessed_at: AwareDatetime
+
+    def report(self) -> AccessReport:
+        return AccessReport(
+            platform_event_id=self.platform_event_id,
+            accessor_id=self.accessor_id,
+            department=self.department,
+            system=self.system,
+            resource_code=self.resource_code,
+            items=tuple(self.items),
+            row_count=self.row_count,
+            purpose=self.purpose,
+            grant_id=self.grant_id,
+            client_address=self.client_address,
+            accessed_at=self.accessed_at,
+        )
+
+
+class AccessBatchIn(Body):
+    accesses: list[AccessIn] = Field(min_length=1)
+
+
+class AccessOut(BaseModel):
+    id: UUID
+    platform_event_id: str
+    authorized: bool
+    reasons: list[str]
+    newly_recorded: bool
+
+    @classmethod
+    def of(cls, access_id: UUID, report: AccessReport, verdict: AccessVerdict, new: bool) -> Any:
+        return cls(
+            id=access_id,
+            platform_event_id=report.platform_event_id,
+            authorized=verdict.authorized,
+            reasons=[str(r) for r in verdict.reasons],
+            newly_recorded=new,
+        )
+
+
+class AccessBatchOut(BaseModel):
+    recorded: int
+    already_recorded: int
+    unauthorized: int
+    results: list[AccessOut]
+
+
+# ------------------------------------------------------------- filings and funds
+
+
+class FilingIn(Body):
+    name: Text = Field(examples=["区政务数据共享交换平台二期"])
+    builder: Code = Field(examples=["fagai"])
+    investment_fen: int = Field(ge=0, examples=[350_000_000])
+    om_cost_fen: int = Field(ge=0, examples=[42_000_000])
+    funding_channel: Text = Field(examples=["区级财政资金"])
+    resource_codes: list[Code] = Field(default_factory=list)
+    system_ids: list[UUID] = Field(default_factory=list)
+    mlps_filed: bool
+    catalogue_preregistered: bool
+
+
+class ReviewIn(Body):
+    approved: bool
+    architecture_review: Text
+
+
+class FundDecisionIn(Body):
+    kind: FundKind
+    year: int = Field(ge=2000, le=2100)
+    department: Code
+    amount_fen: int = Field(ge=0)
+    outcome: FundOutcome
+    rationale: Text
+    system_id: UUID | None = None
+    project_name: ShortText | None = None
+    filing_id: UUID | None = None
+
+
+# ---------------------------------------------------------------------- ledger
+
+
+class LedgerHead(BaseModel):
+    ledger_id: str
+    hash_algorithm: str
+    created_at: str
+    head_position: int
+
+
+class FeedEvent(BaseModel):
+    position: int
+    originator_id: str
+    originator_version: int
+    topic: str
+    state: str = Field(description="the stored state bytes, base64")
+    prev_hash: str
+    hash: str
+
+
+class FeedPage(BaseModel):
+    events: list[FeedEvent]
+    next_after: int = Field(description="pass as `after` to read on; equals `after` at the head")

@@ -1,0 +1,139 @@
+"""Who may do what: one explicit table of permissions to roles.
+
+The table is the whole policy: no role inherits from another and no rule
+lives elsewhere, so reviewers (and ``print(format_matrix())``) read it in one
+place. Department-bound roles (department_clerk, data_provider, cio) may in
+addition act only for their own department; :func:`authorize` checks that
+when the caller names the department concerned.
+
+``admin`` registers departments and manages keys, and reads no records.
+Today keys are minted only with ``govledger keys`` by an operator who holds
+the database credentials; ``MANAGE_KEYS`` is reserved for a keys API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from types import MappingProxyType
+
+from ledger.domain.actor import Role
+from security.principal import PermissionDenied, Principal, SecurityCode
+
+
+class Permission(StrEnum):
+    """Things a caller may ask the service to do."""
+
+    SUBMIT_REQUEST = "submit_request"
+    DECIDE_REQUEST = "decide_request"
+    INGEST_ACCESS = "ingest_access"
+    FILE_PROJECT = "file_project"
+    REVIEW_PROJECT = "review_project"
+    DECIDE_FUNDS = "decide_funds"
+    REGISTER_CATALOGUE = "register_catalogue"
+    REGISTER_SYSTEM = "register_system"
+    READ_LEDGER_FEED = "read_ledger_feed"
+    READ_AUDIT_VIEWS = "read_audit_views"
+    READ_PERSONAL_DATA_VIEWS = "read_personal_data_views"
+    READ_ANOMALIES = "read_anomalies"
+    REVIEW_ANOMALY = "review_anomaly"
+    RECORD_RISK_ASSESSMENT = "record_risk_assessment"
+    VERIFY = "verify"
+    EXPORT = "export"
+    MANAGE_KEYS = "manage_keys"
+    MANAGE_DEPARTMENTS = "manage_departments"
+
+
+_R = Role
+# Permission -> roles allowed. Comments cite domain.md's actor table.
+POLICY: Mapping[Permission, frozenset[Role]] = MappingProxyType(
+    {
+        # A using department applies for a conditional resource (51号).
+        Permission.SUBMIT_REQUEST: frozenset({_R.DEPARTMENT_CLERK, _R.CIO}),
+        # The provider answers within the time limit (51号 §14).
+        Permission.DECIDE_REQUEST: frozenset({_R.DATA_PROVIDER, _R.CIO}),
+        # The exchange platform is the source of data-access facts.
+        Permission.INGEST_ACCESS: frozenset({_R.EXCHANGE_PLATFORM}),
+        # Departments file their projects with ndrc (seed §三(五)17).
+        Permission.FILE_PROJECT: frozenset({_R.DEPARTMENT_CLERK, _R.CIO}),
+        Permission.REVIEW_PROJECT: frozenset({_R.NDRC}),
+        Permission.DECIDE_FUNDS: frozenset({_R.FINANCE}),
+        # Providers list resources; ndrc compiles the catalogue.
+        Permission.REGISTER_CATALOGUE: frozenset({_R.DATA_PROVIDER, _R.CIO, _R.NDRC}),
+        # Departments inventory their systems (seed §三(一)1).
+        Permission.REGISTER_SYSTEM: frozenset({_R.DEPARTMENT_CLERK, _R.CIO}),
+        # The raw event feed: the auditor reads everything.
+        Permission.READ_LEDGER_FEED: frozenset({_R.AUDITOR}),
+        Permission.READ_AUDIT_VIEWS: frozenset(
+            {_R.AUDITOR, _R.NDRC, _R.FINANCE, _R.SECURITY_OFFICER, _R.PERFORMANCE_OFFICE}
+        ),
+        # Personal-information oversight (PIPL): auditor and 网信办 only.
+        Permission.READ_PERSONAL_DATA_VIEWS: frozenset({_R.AUDITOR, _R.SECURITY_OFFICER}),
+        Permission.READ_ANOMALIES: frozenset({_R.SECURITY_OFFICER, _R.AUDITOR}),
+        Permission.REVIEW_ANOMALY: frozenset({_R.SECURITY_OFFICER}),
+        Permission.RECORD_RISK_ASSESSMENT: frozenset({_R.SECURITY_OFFICER}),
+        Permission.VERIFY: frozenset({_R.AUDITOR, _R.SECURITY_OFFICER}),
+        Permission.EXPORT: frozenset({_R.AUDITOR}),
+        Permission.MANAGE_KEYS: frozenset({_R.ADMIN}),
+        Permission.MANAGE_DEPARTMENTS: frozenset({_R.ADMIN}),
+    }
+)
+assert set(POLICY) == set(Permission), "every permission has a row"
+
+
+def allowed_roles(permission: Permission) -> frozenset[Role]:
+    return POLICY[permission]
+
+
+def permissions_of(role: Role) -> frozenset[Permission]:
+    return frozenset(p for p, roles in POLICY.items() if role in roles)
+
+
+def is_allowed(principal: Principal, permission: Permission, department: str | None = None) -> bool:
+    """The boolean form of :func:`authorize`, for building menus and views."""
+    try:
+        authorize(principal, permission, department)
+    except PermissionDenied:
+        return False
+    return True
+
+
+def authorize(principal: Principal, permission: Permission, department: str | None = None) -> None:
+    """Raise :class:`PermissionDenied` unless ``principal`` may do ``permission``.
+
+    ``department`` is the department the action concerns, when it concerns
+    one: a department-bound principal may act only for its own.
+    """
+    if principal.role not in POLICY[permission]:
+        raise PermissionDenied(
+            SecurityCode.ROLE_NOT_PERMITTED,
+            f"role {principal.role.value} may not {permission.value}",
+        )
+    if (
+        principal.is_department_bound
+        and department is not None
+        and department != principal.department_code
+    ):
+        raise PermissionDenied(
+            SecurityCode.DEPARTMENT_MISMATCH,
+            f"role {principal.role.value} of department {principal.department_code} "
+            f"may not act for department {department}",
+        )
+
+
+def permission_matrix() -> dict[Role, dict[Permission, bool]]:
+    """Role × permission, every cell present: what a test or a review prints."""
+    return {role: {p: role in POLICY[p] for p in Permission} for role in Role}
+
+
+def format_matrix() -> str:
+    """The matrix as a plain-text table, one permission per line, ``x`` where allowed."""
+    roles = list(Role)
+    width = max(len(p.value) for p in Permission)
+    header = " " * width + " | " + " ".join(f"{i:>2}" for i in range(len(roles)))
+    legend = "  ".join(f"{i}={r.value}" for i, r in enumerate(roles))
+    lines = [legend, header]
+    for p in Permission:
+        cells = " ".join(f"{'x' if r in POLICY[p] else '.':>2}" for r in roles)
+        lines.append(f"{p.value:<{width}} | {cells}")
+    return "\n".join(lines)
