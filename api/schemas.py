@@ -241,10 +241,13 @@ class AccessOut(BaseModel):
 
 
 class AccessBatchOut(BaseModel):
+    """Counts, and the flagged (unauthorized) accesses with their reasons; authorized ones
+    are not echoed back, which keeps a 10,000-access answer small."""
+
     recorded: int
     already_recorded: int
     unauthorized: int
-    results: list[AccessOut]
+    flagged: list[AccessOut]
 
 
 # ------------------------------------------------------------- filings and funds

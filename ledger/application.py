@@ -388,7 +388,13 @@ class GovLedger(Application[UUID]):
             stored = tuple(i for i in unique if i not in fresh)
             if fresh:
                 try:
-                    self.save(*(DataAccess.record(actor, r, v) for r, v in fresh.values()))
+                    # One transaction; access events skip the aggregate (see recorded_event).
+                    self.events.put(
+                        [
+                            DataAccess.recorded_event(actor, r, v, access_id)
+                            for access_id, (r, v) in fresh.items()
+                        ]
+                    )
                 except IntegrityError:
                     continue  # lost a race on some id: re-check, then save the rest
             return AccessBatchResult(tuple(fresh), stored + repeated)

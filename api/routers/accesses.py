@@ -56,11 +56,9 @@ def report_accesses(body: AccessBatchIn, caller: Platform, s: ServicesDep) -> Ac
     if len(body.accesses) > s.settings.max_batch_size:
         raise BatchTooLargeError(len(body.accesses), s.settings.max_batch_size)
     outcomes, recorded, already = _record(s, caller, body.accesses)
+    flagged = [o for o in outcomes if not o.authorized]
     return AccessBatchOut(
-        recorded=recorded,
-        already_recorded=already,
-        unauthorized=sum(not o.authorized for o in outcomes),
-        results=outcomes,
+        recorded=recorded, already_recorded=already, unauthorized=len(flagged), flagged=flagged
     )
 
 

@@ -666,16 +666,16 @@ def test_concurrent_duplicate_is_skipped_on_retry(world: World, monkeypatch: pyt
     """
     app = world.app
     batch = [(access_report(f"ev-{n}"), OK) for n in range(3)]
-    save = app.save
+    put = app.events.put
     raced: list[bool] = []
 
-    def save_after_a_competitor(*aggregates, **kwargs):
+    def put_after_a_competitor(events, **kwargs):
         if not raced:
             raced.append(True)
-            save(DataAccess.record(PLATFORM, batch[1][0], OK))  # the competitor wins ev-1
-        return save(*aggregates, **kwargs)
+            app.save(DataAccess.record(PLATFORM, batch[1][0], OK))  # the competitor wins ev-1
+        return put(events, **kwargs)
 
-    monkeypatch.setattr(app, "save", save_after_a_competitor)
+    monkeypatch.setattr(app.events, "put", put_after_a_competitor)
     before = world.notifications()
     result = app.record_accesses(PLATFORM, batch)
     assert world.notifications() == before + 3

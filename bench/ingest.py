@@ -1,0 +1,268 @@
+"""Access-event ingestion: HTTP batch endpoint, Python API, and the chained store's raw append.
+
+For each backend, in one run: the raw append rate of stored events the size
+of a recorded access (no application, no evaluation), ``GovLedger.record_accesses``
+with evaluation (the Python API), and ``POST /api/v1/accesses/batch`` against a
+real ``govledger serve`` on loopback. Targets: HTTP >= 0.5 x raw append, and
+>= 10,000 access events/s into PostgreSQL.
+
+    .venv/bin/python bench/ingest.py [--events N] [--batch B]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from _common import ROOT, pg_settings, postgres_url, scratch_schema, target
+from eventsourcing.persistence import InfrastructureFactory, StoredEvent
+from eventsourcing.utils import Environment
+
+from ledger.application import GovLedger
+from ledger.config import Settings
+from ledger.domain import (
+    AccessReport,
+    Actor,
+    CatalogueEntry,
+    OpenType,
+    ResourceItem,
+    Role,
+    Sensitivity,
+    SharingType,
+    UpdateCycle,
+)
+from ledger.store.connect import application_env, init_ledger
+from projections.sharing_terms import SharingTerms
+from security.access import evaluate_access
+from security.apikeys import open_api_keys
+
+PLATFORM = Actor("exchange", Role.EXCHANGE_PLATFORM, None, "127.0.0.1", None)
+PROVIDER_DEPT, USER_DEPT = "gongan", "renshe"
+PROVIDER = Actor("psb-clerk", Role.DATA_PROVIDER, PROVIDER_DEPT, "10.1.0.1", None)
+USER = Actor("hrb-clerk", Role.DEPARTMENT_CLERK, USER_DEPT, "10.2.0.1", None)
+
+
+def population_entry() -> CatalogueEntry:
+    return CatalogueEntry(
+        code="R-POP",
+        name="户籍人口",
+        provider_department=PROVIDER_DEPT,
+        items=(
+            ResourceItem("name", Sensitivity.PERSONAL, base_item=True),
+            ResourceItem("address", Sensitivity.PERSONAL),
+            ResourceItem("id_no", Sensitivity.SENSITIVE_PERSONAL, base_item=True),
+        ),
+        sharing_type=SharingType.CONDITIONAL,
+        legal_basis=None,
+        open_type=OpenType.NOT_OPEN,
+        update_cycle=UpdateCycle.DAILY,
+        share_condition="依法履职需要",
+        base_resource=True,
+    )
+
+
+START = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def prepare(settings: Settings) -> tuple[GovLedger, Any]:
+    """A ledger with two departments, a conditional resource and one grant."""
+    init_ledger(settings)
+    app = GovLedger(env=application_env(settings))
+    app.register_department(PROVIDER, PROVIDER_DEPT, "区公安局")
+    app.register_department(USER, USER_DEPT, "区人社局")
+    app.register_resource(PROVIDER, population_entry())
+    grant = app.submit_request(
+        USER,
+        requester_department=USER_DEPT,
+        resource_code="R-POP",
+        items=["name", "address"],
+        purpose="pension eligibility",
+        legal_basis="社会保险法",
+        period_start=START.date(),
+        period_end=(START + timedelta(days=365)).date(),
+    )
+    app.approve_request(PROVIDER, grant, ["name", "address"], START + timedelta(days=3650))
+    return app, grant
+
+
+def access_json(i: int, grant: Any, run: str) -> dict[str, Any]:
+    return {
+        "platform_event_id": f"{run}-{i}",
+        "accessor_id": f"hrb-clerk-{i % 40}",
+        "department": USER_DEPT,
+        "system": "社保业务系统",
+        "resource_code": "R-POP",
+        "items": ["name"] if i % 50 else ["name", "id_no"],  # 2% beyond the grant
+        "row_count": 1 + i % 20,
+        "purpose": "pension eligibility",
+        "grant_id": str(grant),
+        "client_address": "10.2.0.1",
+        "accessed_at": (START + timedelta(seconds=i)).isoformat(),
+    }
+
+
+def report_of(body: dict[str, Any]) -> AccessReport:
+    return AccessReport(
+        platform_event_id=body["platform_event_id"],
+        accessor_id=body["accessor_id"],
+        department=body["department"],
+        system=body["system"],
+        resource_code=body["resource_code"],
+        items=tuple(body["items"]),
+        row_count=body["row_count"],
+        purpose=body["purpose"],
+        grant_id=uuid.UUID(body["grant_id"]),
+        client_address=body["client_address"],
+        accessed_at=datetime.fromisoformat(body["accessed_at"]),
+    )
+
+
+def python_api_rate(app: GovLedger, grant: Any, events: int, batch: int) -> float:
+    terms = SharingTerms(app)
+    bodies = [access_json(i, grant, f"py{uuid.uuid4().hex[:6]}") for i in range(events)]
+    started = time.perf_counter()
+    for i in range(0, events, batch):
+        model = terms.current()
+        reports = [report_of(b) for b in bodies[i : i + batch]]
+        app.record_accesses(PLATFORM, [(r, evaluate_access(r, model)) for r in reports])
+    return events / (time.perf_counter() - started)
+
+
+def raw_append_rate(settings: Settings, state_size: int, events: int, batch: int) -> float:
+    factory = InfrastructureFactory.construct(Environment(env=application_env(settings)))
+    recorder = factory.application_recorder()
+    state = os.urandom(state_size)
+    batches = [
+        [
+            StoredEvent(uuid.uuid4(), 1, "ledger.domain.access:DataAccess.Recorded", state)
+            for _ in range(batch)
+        ]
+        for _ in range(events // batch)
+    ]
+    started = time.perf_counter()
+    for b in batches:
+        recorder.insert_events(b)
+    rate = events / (time.perf_counter() - started)
+    factory.close()
+    return rate
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http_rate(
+    settings: Settings, grant: Any, events: int, batch: int, workers: int, senders: int = 1
+) -> float:
+    token = open_api_keys(settings).create(Role.EXCHANGE_PLATFORM, label="bench").token
+    port = free_port()
+    env = dict(
+        os.environ,
+        GOVLEDGER_DATABASE_URL=settings.database_url,
+        GOVLEDGER_POSTGRES_SCHEMA=settings.postgres_schema,
+        GOVLEDGER_STATE_DIR=settings.state_dir,
+    )
+    server = subprocess.Popen(
+        [Path(sys.executable).parent / "govledger", "serve", "--port", str(port),
+         "--workers", str(workers)],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    run = f"http{uuid.uuid4().hex[:6]}"
+    bodies = [
+        json.dumps({"accesses": [access_json(i, grant, run) for i in range(j, j + batch)]})
+        for j in range(0, events, batch)
+    ]
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            _wait_until_up(client)
+
+            def send(body: str) -> None:
+                reply = client.post("/api/v1/accesses/batch", content=body, headers=headers)
+                reply.raise_for_status()
+
+            started = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=senders) as pool:
+                list(pool.map(send, bodies))
+            return events / (time.perf_counter() - started)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _wait_until_up(client: httpx.Client) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if client.get("/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)  # the server process is still starting: poll, bounded
+    raise RuntimeError("govledger serve did not come up within 60 s")
+
+
+def measure(settings: Settings, events: int, batch: int, repeats: int) -> dict[str, float]:
+    app, grant = prepare(settings)
+    sample = app.recorder.select_notifications(start=1, limit=10)[-1]
+    state_size = len(sample.state)  # a recorded access is about this size; see below
+    rates: dict[str, list[float]] = {"raw": [], "python": [], "http": [], "http2": []}
+    for _ in range(repeats):
+        rates["raw"].append(raw_append_rate(settings, state_size, events, batch))
+        rates["python"].append(python_api_rate(app, grant, events, batch))
+        rates["http"].append(http_rate(settings, grant, events, batch, workers=1))
+        rates["http2"].append(http_rate(settings, grant, events, batch, workers=2, senders=2))
+    app.close()
+    return {name: statistics.median(values) for name, values in rates.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=2_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as directory:
+        sqlite = Settings(database_url=f"sqlite:///{directory}/ingest.db", state_dir=directory)
+        results["sqlite"] = measure(sqlite, args.events, args.batch, args.repeats)
+        url = postgres_url()
+        if url:
+            with scratch_schema(url) as schema:
+                pg = pg_settings(url, schema, directory)
+                results["postgresql"] = measure(pg, args.events, args.batch, args.repeats)
+    print(f"batches of {args.batch} access events; medians of {args.repeats} runs")
+    print("HTTP: 1 worker, 1 sender; HTTP x2: 2 workers, 2 concurrent senders")
+    header = f"{'backend':<11} {'raw append':>11} {'python API':>11} {'HTTP':>8} {'HTTP x2':>8}"
+    print(header + f" {'HTTP/raw':>9} {'x2/raw':>7}")
+    for backend, r in results.items():
+        best = max(r["http"], r["http2"])
+        print(
+            f"{backend:<11} {r['raw']:>11,.0f} {r['python']:>11,.0f} {r['http']:>8,.0f} "
+            f"{r['http2']:>8,.0f} {r['http'] / r['raw']:>9.2f} {r['http2'] / r['raw']:>7.2f}"
+        )
+    print()
+    for backend, r in results.items():
+        best = max(r["http"], r["http2"])
+        print(target(f"ingest_http_over_raw_{backend}", best / r["raw"], 0.5))
+    if "postgresql" in results:
+        pg = results["postgresql"]
+        print(target("ingest_http_postgresql_events_per_s", max(pg["http"], pg["http2"]), 10_000))
+
+
+if __name__ == "__main__":
+    main()
