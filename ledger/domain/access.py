@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -137,25 +138,27 @@ class DataAccess(Aggregate):
         (which :meth:`record` pays for) more than doubles ingestion. The event is
         exactly the one :meth:`record` would produce, so it replays the same.
         """
-        return cls.Recorded(
-            originator_topic=_DATA_ACCESS_TOPIC,
-            originator_id=access_id,
-            originator_version=cls.INITIAL_VERSION,
-            timestamp=cls.Recorded.create_timestamp(),
-            actor=actor,
-            platform_event_id=report.platform_event_id,
-            accessor_id=report.accessor_id,
-            department=report.department,
-            system=report.system,
-            resource_code=report.resource_code,
-            items=tuple(report.items),
-            row_count=report.row_count,
-            purpose=report.purpose,
-            grant_id=report.grant_id,
-            client_address=report.client_address,
-            accessed_at=report.accessed_at,
-            verdict=verdict,
-        )
+        # The event's fields come from its class annotations (eventsourcing's metaclass).
+        fields: dict[str, Any] = {
+            "originator_topic": _DATA_ACCESS_TOPIC,
+            "originator_id": access_id,
+            "originator_version": cls.INITIAL_VERSION,
+            "timestamp": cls.Recorded.create_timestamp(),
+            "actor": actor,
+            "platform_event_id": report.platform_event_id,
+            "accessor_id": report.accessor_id,
+            "department": report.department,
+            "system": report.system,
+            "resource_code": report.resource_code,
+            "items": tuple(report.items),
+            "row_count": report.row_count,
+            "purpose": report.purpose,
+            "grant_id": report.grant_id,
+            "client_address": report.client_address,
+            "accessed_at": report.accessed_at,
+            "verdict": verdict,
+        }
+        return cls.Recorded(**fields)
 
     @classmethod
     def record(cls, actor: Actor, report: AccessReport, verdict: AccessVerdict) -> DataAccess:
