@@ -13,8 +13,10 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
+# The demo zone is loaded once; its API tokens (one per role) land in var/demo-tokens.txt.
 run: $(BIN)/.installed
 	$(BIN)/govledger init
+	$(BIN)/govledger demo --if-empty --tokens var/demo-tokens.txt
 	$(BIN)/govledger serve
 
 lint: $(BIN)/.installed

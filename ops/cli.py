@@ -23,7 +23,7 @@ from ledger.errors import LedgerError
 from ledger.export import export_jsonl
 from ledger.store.connect import init_ledger, open_reader
 from ledger.verify import HeadRecord, verify_ledger
-from ops import keys_cli
+from ops import demo, importer, keys_cli
 from security.apikeys import PostgresApiKeyStore, open_key_store
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
@@ -150,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export)
 
     keys_cli.register(sub)
+    demo.register(sub)
+    importer.register(sub)
 
     p = sub.add_parser("serve", help="serve the API and console")
     p.add_argument("--host")

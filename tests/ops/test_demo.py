@@ -1,0 +1,249 @@
+"""``govledger demo``: the ledger holds what the summary claims, planted violations included."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eventsourcing.utils import get_topic
+
+from ledger.application import GovLedger
+from ledger.config import Settings, load_settings
+from ledger.domain import (
+    AccessReason,
+    AccessReport,
+    DataAccess,
+    Department,
+    DomainError,
+    FundDecision,
+    InformationSystem,
+    ProjectFiling,
+    Resource,
+    SharingRequest,
+    SharingType,
+)
+from ledger.store.connect import application_env, init_ledger
+from ops.demo import DemoError, DemoSummary, load_demo, register
+from projections.sharing_terms import SharingTerms
+from security.access import evaluate_access
+
+SMALL_ACCESSES = 700
+
+
+def load_small(app: GovLedger, progress: Callable[[int], None] = lambda _n: None) -> DemoSummary:
+    """Small enough for PostgreSQL, large enough that every kind of violation is planted."""
+    return load_demo(
+        app, accesses=SMALL_ACCESSES, seed=7, violation_rate=0.3, requests=300, progress=progress
+    )
+
+
+def open_app(settings: Settings) -> GovLedger:
+    init_ledger(settings)
+    return GovLedger(env=application_env(settings))
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[GovLedger]:
+    opened = open_app(settings)
+    yield opened
+    opened.close()
+
+
+def recorded(app: GovLedger) -> Counter[str]:
+    """Events in the ledger by topic, read page by page from the recorder."""
+    topics: Counter[str] = Counter()
+    start = 1
+    while page := app.recorder.select_notifications(start=start, limit=1000):
+        topics.update(n.topic for n in page)
+        start = page[-1].id + 1
+    return topics
+
+
+def access_verdicts(app: GovLedger) -> list[DataAccess.Recorded]:
+    """Every recorded access event, decoded from the ledger (not from the summary)."""
+    topic = get_topic(DataAccess.Recorded)
+    events: list[DataAccess.Recorded] = []
+    start = 1
+    while page := app.recorder.select_notifications(start=start, limit=1000, topics=[topic]):
+        events.extend(app.mapper.to_domain_event(n) for n in page)  # type: ignore[misc]
+        start = page[-1].id + 1
+    return events
+
+
+def test_ledger_holds_what_the_summary_claims(app: GovLedger) -> None:
+    batches: list[int] = []
+    summary = load_small(app, batches.append)
+
+    topics = recorded(app)
+    assert sum(topics.values()) == summary.counts["ledger_events"]
+    assert topics[get_topic(Department.Registered)] == summary.counts["departments"] == 17
+    assert topics[get_topic(InformationSystem.Registered)] == summary.counts["systems"] == 30
+    assert topics[get_topic(Resource.Registered)] == summary.counts["resources"] == 100
+    assert topics[get_topic(SharingRequest.Submitted)] == summary.counts["requests"] == 300
+    assert topics[get_topic(ProjectFiling.Filed)] == summary.counts["filings"]
+    assert topics[get_topic(FundDecision.Decided)] == summary.counts["fund_decisions"]
+    assert topics[get_topic(SharingRequest.Revoked)] == summary.requests["revoked"]
+    assert topics[get_topic(SharingRequest.Approved)] == (
+        summary.requests["approved"] + summary.requests["revoked"]
+    )
+    assert sum(batches) == SMALL_ACCESSES and max(batches) <= 1000
+
+    events = access_verdicts(app)
+    assert len(events) == summary.counts["accesses"] == SMALL_ACCESSES
+    reasons = Counter(r.value for e in events for r in e.verdict.reasons)
+    assert dict(reasons) == summary.violations
+    assert set(summary.violations) == {reason.value for reason in AccessReason}
+    unauthorized = [e for e in events if not e.verdict.authorized]
+    assert len(unauthorized) == summary.accesses["unauthorized"] == sum(reasons.values())
+    assert all(len(e.verdict.reasons) == 1 for e in unauthorized)  # one planted reason each
+
+    # The demo's own read model agreed with the one rebuilt from the ledger's projection.
+    model = SharingTerms(app).current()
+    assert all(evaluate_access(report_of(e), model) == e.verdict for e in events)
+
+
+def report_of(event: DataAccess.Recorded) -> AccessReport:
+    return AccessReport(
+        event.platform_event_id,
+        event.accessor_id,
+        event.department,
+        event.system,
+        event.resource_code,
+        tuple(event.items),
+        event.row_count,
+        event.purpose,
+        event.grant_id,
+        event.client_address,
+        event.accessed_at,
+    )
+
+
+def test_planted_examples_are_what_their_reason_says(sqlite_settings: Settings) -> None:
+    """One planted access per reason, read back and checked against the grant it quoted."""
+    app = open_app(sqlite_settings)
+    summary = load_small(app)
+    for reason, event_id in summary.examples.items():
+        access = app.access(event_id)
+        assert [r.value for r in access.verdict.reasons] == [reason]
+        check_example(app, AccessReason(reason), access)
+    app.close()
+
+
+def check_example(app: GovLedger, reason: AccessReason, access: DataAccess) -> None:
+    report = access.report
+    if reason is AccessReason.UNKNOWN_RESOURCE:
+        with pytest.raises(DomainError):
+            app.resource(report.resource_code)
+        return
+    resource = app.resource(report.resource_code)
+    assert report.department != resource.provider_department
+    if reason is AccessReason.RESOURCE_NOT_SHAREABLE:
+        assert resource.sharing_type is SharingType.NOT_SHAREABLE
+        return
+    assert resource.sharing_type is SharingType.CONDITIONAL
+    if reason is AccessReason.NO_GRANT:
+        assert report.grant_id is None
+        return
+    assert report.grant_id is not None
+    grant = app.request(report.grant_id)
+    assert grant.requester_department == report.department
+    assert grant.expires_at is not None and grant.decided_at is not None
+    assert grant.decided_at <= report.accessed_at
+    if reason is AccessReason.GRANT_EXPIRED:
+        assert grant.expires_at <= report.accessed_at and grant.revoked_at is None
+    elif reason is AccessReason.GRANT_REVOKED:
+        assert grant.revoked_at is not None and grant.revoked_at <= report.accessed_at
+    elif reason is AccessReason.ITEMS_BEYOND_GRANT:
+        assert not set(report.items) <= set(grant.granted_items)
+        assert report.purpose == grant.purpose
+    elif reason is AccessReason.PURPOSE_MISMATCH:
+        assert set(report.items) <= set(grant.granted_items)
+        assert report.purpose != grant.purpose
+    if reason in (AccessReason.ITEMS_BEYOND_GRANT, AccessReason.PURPOSE_MISMATCH):
+        assert report.accessed_at < min(grant.expires_at, grant.revoked_at or grant.expires_at)
+
+
+def second_ledger(tmp_path: Path, name: str) -> GovLedger:
+    return open_app(
+        Settings(database_url=f"sqlite:///{tmp_path / name}", state_dir=str(tmp_path / name))
+    )
+
+
+def test_same_seed_same_summary_and_facts(tmp_path: Path) -> None:
+    runs: list[tuple[DemoSummary, list[Any]]] = []
+    for name in ("a.db", "b.db"):
+        app = second_ledger(tmp_path, name)
+        summary = load_demo(app, accesses=300, seed=11, requests=120)
+        facts = [
+            (e.platform_event_id, e.department, e.resource_code, e.items, e.accessed_at, e.verdict)
+            for e in access_verdicts(app)
+        ]
+        runs.append((summary, facts))
+        app.close()
+    assert runs[0] == runs[1]
+    other = second_ledger(tmp_path, "c.db")
+    assert load_demo(other, accesses=300, seed=12, requests=120) != runs[0][0]
+    other.close()
+
+
+def test_refuses_a_ledger_that_holds_data(sqlite_settings: Settings) -> None:
+    app = open_app(sqlite_settings)
+    load_demo(app, accesses=10, requests=10)
+    head = app.recorder.max_notification_id()
+    with pytest.raises(DemoError, match="fresh ledger"):
+        load_demo(app, accesses=10, requests=10)
+    assert app.recorder.max_notification_id() == head
+    app.close()
+
+
+def test_command_prints_the_summary_as_json(
+    sqlite_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["demo", "--accesses", "1_000", "--requests", "50", "--json"])
+    assert args.func(sqlite_settings, args) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["counts"]["accesses"] == 1000 and summary["seed"] == 2019
+    app = open_app(sqlite_settings)
+    assert app.recorder.max_notification_id() == summary["counts"]["ledger_events"]
+    app.close()
+
+
+def test_command_rejects_bad_numbers() -> None:
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    with pytest.raises(SystemExit):
+        parser.parse_args(["demo", "--accesses", "-3"])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["demo", "--violation-rate", "2"])
+
+
+def test_make_run_path_loads_once_and_mints_working_tokens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make run`: `demo --if-empty --tokens FILE` twice; the second run loads nothing."""
+    from ops.cli import main  # noqa: PLC0415
+    from security.auth import Authenticator  # noqa: PLC0415
+
+    monkeypatch.setenv("GOVLEDGER_DATABASE_URL", f"sqlite:///{tmp_path / 'demo.db'}")
+    tokens = tmp_path / "var" / "demo-tokens.txt"
+    args = ["demo", "--if-empty", "--accesses", "200", "--requests", "50", "--tokens", str(tokens)]
+    assert main(args) == 0
+    assert tokens.stat().st_mode & 0o777 == 0o600
+    rows = [line.split("\t") for line in tokens.read_text().splitlines()[1:]]
+    settings = load_settings()
+    authenticator = Authenticator(settings)
+    try:
+        roles = {authenticator.authenticate(f"Bearer {token}").role.value for _, _, token in rows}
+    finally:
+        authenticator.close()
+    assert roles == {role for role, _, _ in rows} and "auditor" in roles
+    capsys.readouterr()
+    assert main(["demo", "--if-empty", "--accesses", "200"]) == 0
+    assert "demo not loaded" in capsys.readouterr().err
