@@ -7,8 +7,11 @@ terms read model, and the authenticator. Every error leaves as
 
 from __future__ import annotations
 
+import logging
+import threading
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -18,17 +21,24 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from api.deps import Services
-from api.routers import accesses, funding, ledger, registry, sharing
+from api.routers import accesses, funding, ledger, proofs, registry, sharing
 from ledger.application import GovLedger
+from ledger.checkpoints import issue_checkpoint
 from ledger.config import Settings, load_settings
 from ledger.domain.errors import DomainError, ErrorCode
-from ledger.errors import ForeignStoreError, LedgerError, StoreUnavailableError
+from ledger.errors import (
+    ForeignStoreError,
+    LedgerError,
+    StoreUnavailableError,
+    VerificationError,
+)
 from ledger.store.connect import application_env, init_ledger
 from projections.sharing_terms import SharingTerms
 from security.auth import Authenticator
 from security.principal import AuthenticationFailed, PermissionDenied
 
 API_PREFIX = "/api/v1"
+logger = logging.getLogger("govledger.api")
 
 
 class ErrorBody(BaseModel):
@@ -60,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.create_schema:
         init_ledger(settings)
     app = FastAPI(
+        lifespan=_checkpoint_schedule(settings),
         title="govledger",
         version="0.1.0",
         description=(
@@ -83,9 +94,43 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (registry, sharing, accesses, funding, ledger):
+    for module in (registry, sharing, accesses, funding, ledger, proofs):
         app.include_router(module.router, prefix=API_PREFIX)
     return app
+
+
+def _checkpoint_schedule(settings: Settings) -> Callable[[FastAPI], Any]:
+    """Issue a signed checkpoint every ``checkpoint_interval_seconds`` while serving.
+
+    Only when a signing key is configured. Issuing is idempotent (an unchanged
+    tree reuses the newest checkpoint); run one scheduling process per ledger.
+    """
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        worker = None
+        if settings.checkpoint_key_file:
+            worker = threading.Thread(
+                target=_issue_until, args=(settings, stop), name="checkpoints", daemon=True
+            )
+            worker.start()
+        yield
+        stop.set()
+        if worker is not None:
+            worker.join(timeout=30)
+
+    return lifespan
+
+
+def _issue_until(settings: Settings, stop: threading.Event) -> None:
+    while True:
+        try:
+            issue_checkpoint(settings)
+        except LedgerError as e:  # reported, retried next interval; never kills the service
+            logger.error("checkpoint not issued: %s", e)
+        if stop.wait(settings.checkpoint_interval_seconds):
+            return
 
 
 async def _request_id(
@@ -141,6 +186,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ForeignStoreError)
     async def foreign(_: Request, exc: ForeignStoreError) -> JSONResponse:
         return _body(503, "not_a_ledger", str(exc))
+
+    @app.exception_handler(VerificationError)
+    async def unverifiable(_: Request, exc: VerificationError) -> JSONResponse:
+        return _body(422, type(exc).__name__, str(exc))
 
     @app.exception_handler(LedgerError)
     async def ledger_error(_: Request, exc: LedgerError) -> JSONResponse:

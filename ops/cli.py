@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import TextIO
 
 from ledger.chain import ChainFormatError, format_report
+from ledger.checkpoints import checkpoint_source, prepare_proof_tables
 from ledger.config import Settings, load_settings
 from ledger.errors import LedgerError
 from ledger.export import export_jsonl
 from ledger.store.connect import init_ledger, open_reader
 from ledger.verify import HeadRecord, verify_ledger
-from ops import demo, importer, keys_cli
+from ops import demo, importer, keys_cli, proofs_cli
 from security.apikeys import PostgresApiKeyStore, open_key_store
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
@@ -58,6 +59,7 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
             keys.grant_read(role)  # the service authenticates; only operators mint keys
     finally:
         keys.close()
+    prepare_proof_tables(settings, role)
     print(
         f"ledger {genesis.ledger_id} ({genesis.hash_algorithm}, created {genesis.created_at}) "
         f"at {settings.database.redacted()}"
@@ -69,13 +71,17 @@ def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
     reader = open_reader(settings)
     try:
         total = reader.max_position()
-        with progress_bar(total, "verify") as advance:
+        with (
+            checkpoint_source(settings, reader.genesis()) as checkpoints,
+            progress_bar(total, "verify") as advance,
+        ):
             report = verify_ledger(
                 reader,
                 HeadRecord(settings.state_dir),
                 start=args.from_position,
                 full=args.full,
                 progress=advance,
+                checkpoints=checkpoints,
             )
     finally:
         reader.close()
@@ -149,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="from_position", type=_positive, default=1)
     p.set_defaults(func=cmd_export)
 
-    keys_cli.register(sub)
+    proofs_cli.add_key_commands(keys_cli.register(sub))  # keys create/list/revoke + public/generate
+    proofs_cli.register(sub)  # prove, checkpoint, witness, evidence
     demo.register(sub)
     importer.register(sub)
 

@@ -8,11 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.utils import Environment
 
+from ledger.checkpoints import generate_key_file
 from ledger.config import Settings
+from ledger.store.connect import application_env
 from ops.cli import main
-from tests.conftest import Attacker, Ledger
+from tests.conftest import Attacker, Ledger, PostgresURLs, make_events, pg_connect
 
 
 @pytest.fixture
@@ -120,3 +125,34 @@ def test_console_script_is_installed(tmp_path: Path) -> None:
         [script, "verify", "--json"], env=env, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0 and json.loads(done.stdout)["head_position"] == 0
+
+
+def test_least_privileged_role_runs_the_service_path(
+    postgres_settings: Settings,
+    postgres_urls: PostgresURLs,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """The owner inits and grants; the app role appends, checkpoints and verifies, and no more."""
+    key = tmp_path / "log.key"
+    generate_key_file(str(key), "govledger.test")
+    monkeypatch.setenv("GOVLEDGER_POSTGRES_SCHEMA", postgres_settings.postgres_schema)
+    monkeypatch.setenv("GOVLEDGER_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("GOVLEDGER_CHECKPOINT_KEY_FILE", str(key))
+    monkeypatch.setenv("GOVLEDGER_DATABASE_URL", postgres_urls.owner)
+    assert run(capsys, "init", "--app-role", "govledger_app")[0] == 0
+    monkeypatch.setenv("GOVLEDGER_DATABASE_URL", postgres_urls.app)
+    monkeypatch.setenv("GOVLEDGER_CREATE_SCHEMA", "false")
+    as_app = postgres_settings.with_overrides(database_url=postgres_urls.app, create_schema=False)
+    factory = InfrastructureFactory.construct(Environment(env=application_env(as_app)))
+    factory.application_recorder().insert_events(make_events(6))
+    factory.close()
+    assert run(capsys, "checkpoint", "issue")[0] == 0
+    code, out, err = run(capsys, "verify", "--json")
+    assert code == 0, err
+    assert json.loads(out)["head_position"] == 6
+    with pg_connect(postgres_urls.app) as conn:
+        conn.execute(f"SET search_path TO {postgres_settings.postgres_schema}")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DELETE FROM ledger_events_checkpoints")

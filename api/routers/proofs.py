@@ -1,0 +1,62 @@
+"""Proofs and signed checkpoints (RFC 9162 §2.1.3–2.1.4; C2SP tlog-checkpoint)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import PlainTextResponse
+
+from api.deps import Caller, ServicesDep, require
+from ledger.checkpoints import latest_checkpoint
+from ledger.errors import ProofError
+from ledger.tree import open_ledger_tree
+from security.policy import Permission
+
+router = APIRouter(tags=["proofs"])
+Verifier = Annotated[Caller, Depends(require(Permission.VERIFY))]
+
+
+@router.get("/checkpoints/latest", response_class=PlainTextResponse)
+def checkpoint_latest(s: ServicesDep) -> PlainTextResponse:
+    """The newest signed checkpoint with its witness cosignatures, exactly as stored
+    (a C2SP signed note: public, it names only the tree size and root)."""
+    served = latest_checkpoint(s.settings)
+    if served is None:
+        return PlainTextResponse('{"error": "no_checkpoint", "detail": "none issued yet"}',
+                                 status_code=404, media_type="application/json")  # fmt: skip
+    return PlainTextResponse(served, media_type="text/plain; charset=utf-8")
+
+
+@router.get("/proofs/inclusion")
+def inclusion_proof(
+    _: Verifier,
+    s: ServicesDep,
+    position: Annotated[int, Query(ge=1, description="ledger position (leaf index + 1)")],
+    size: Annotated[int | None, Query(ge=1, description="tree size; default: the head")] = None,
+) -> dict[str, Any]:
+    """``{"leaf_index", "tree_size", "leaf_hash", "proof", "root"}``, hashes in base64."""
+    with open_ledger_tree(s.settings) as tree:
+        tree.integrate()
+        tree_size = size or tree.size
+        if not position <= tree_size <= tree.size:
+            raise ProofError(f"position {position} in size {tree_size}: the tree has {tree.size}")
+        body: dict[str, Any] = tree.inclusion(position, tree_size).to_json()
+        return body
+
+
+@router.get("/proofs/consistency")
+def consistency_proof(
+    _: Verifier,
+    s: ServicesDep,
+    size1: Annotated[int, Query(ge=1, alias="from")],
+    size2: Annotated[int | None, Query(ge=1, alias="to")] = None,
+) -> dict[str, Any]:
+    """``{"size1", "size2", "root1", "root2", "proof"}``, hashes in base64."""
+    with open_ledger_tree(s.settings) as tree:
+        tree.integrate()
+        to_size = size2 or tree.size
+        if not size1 <= to_size <= tree.size:
+            raise ProofError(f"sizes {size1}..{to_size}: the tree has {tree.size}")
+        body: dict[str, Any] = tree.consistency(size1, to_size).to_json()
+        return body

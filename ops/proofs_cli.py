@@ -1,0 +1,240 @@
+"""``govledger prove | checkpoint | witness | evidence`` and ``keys public | generate``.
+
+Wiring (ops/cli.py :func:`build_parser`): ``register(sub)`` adds the four
+top-level commands; ``add_key_commands(keys_sub)`` adds ``public`` and
+``generate`` to the ``keys`` group that ops/keys_cli.py creates. Handlers follow
+ops/cli.py: ``(settings, args) -> int``, errors as :class:`LedgerError`
+(one line, exit 2), nothing written when the input is bad.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ledger.checkpoints import (
+    generate_key_file,
+    issue_checkpoint,
+    latest_checkpoint,
+    public_keys,
+    witness_checkpoint,
+)
+from ledger.config import Settings
+from ledger.errors import LedgerError, ProofError
+from ledger.evidence import build_bundle
+from ledger.evidence_verify import write_zipapp
+from ledger.tree import LedgerTree, open_ledger_tree
+
+__all__ = ["add_key_commands", "register"]
+
+EXIT_OK = 0
+Handler = Callable[[Settings, argparse.Namespace], int]
+
+
+@contextmanager
+def _bar(total: int, description: str) -> Iterator[Callable[[int], None]]:
+    from ops.cli import progress_bar  # noqa: PLC0415 - ops.cli imports this module
+
+    with progress_bar(max(total, 0), description) as advance:
+        yield advance
+
+
+def _integrate(tree: LedgerTree) -> int:
+    """Bring the tree to the chain's head, with a progress bar on a terminal."""
+    with _bar(tree.reader.max_position() - tree.size, "integrate") as advance:
+        return tree.integrate(progress=advance)
+
+
+# ---------------------------------------------------------------- prove
+
+
+def cmd_prove(settings: Settings, args: argparse.Namespace) -> int:
+    """RFC 9162 §2.1.3 inclusion or §2.1.4 consistency proof from the ledger's tree."""
+    with open_ledger_tree(settings) as tree:
+        head = tree.reader.max_position()
+        if args.consistency:
+            proof: Any = _consistency(tree, args, head)
+        else:
+            proof = _inclusion(tree, args, head)
+    body = proof.to_json()
+    if args.json:
+        print(json.dumps(body))
+    else:
+        for key, value in body.items():
+            shown = "\n  ".join(value) if isinstance(value, list) else value
+            print(f"{key}: {shown}" if not isinstance(value, list) else f"{key}:\n  {shown}")
+    return EXIT_OK
+
+
+def _inclusion(tree: LedgerTree, args: argparse.Namespace, head: int) -> Any:
+    if args.position is None:
+        raise LedgerError("prove needs --position N (or --consistency --from A --to B)")
+    size = args.size if args.size is not None else head
+    if not 1 <= args.position <= size or size > head:
+        raise ProofError(f"position {args.position} in size {size}: the log has {head} rows")
+    _integrate(tree)
+    return tree.inclusion(args.position, size)
+
+
+def _consistency(tree: LedgerTree, args: argparse.Namespace, head: int) -> Any:
+    if args.from_size is None:
+        raise LedgerError("prove --consistency needs --from A [--to B]")
+    to_size = args.to_size if args.to_size is not None else head
+    if not 1 <= args.from_size <= to_size <= head:
+        raise ProofError(f"sizes {args.from_size}..{to_size}: the log has {head} rows")
+    _integrate(tree)
+    return tree.consistency(args.from_size, to_size)
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+def cmd_checkpoint_issue(settings: Settings, args: argparse.Namespace) -> int:
+    """Integrate, sign and store a checkpoint (c2sp.org/tlog-checkpoint); print its note."""
+    del args
+    with open_ledger_tree(settings) as tree:
+        _integrate(tree)
+    issued = issue_checkpoint(settings)
+    stored = issued.checkpoint
+    what = "issued" if issued.new else "unchanged: newest is"
+    print(f"{what} checkpoint {stored.id} (size {stored.tree_size})", file=sys.stderr)
+    sys.stdout.write(stored.note)
+    return EXIT_OK
+
+
+def cmd_checkpoint_latest(settings: Settings, args: argparse.Namespace) -> int:
+    """Print the newest checkpoint with its cosignatures exactly as served."""
+    del args
+    served = latest_checkpoint(settings)
+    if served is None:
+        raise LedgerError("no checkpoint issued yet (run `govledger checkpoint issue`)")
+    sys.stdout.write(served)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- witness
+
+
+def cmd_witness(settings: Settings, args: argparse.Namespace) -> int:
+    """Check and cosign the newest (or given) checkpoint (c2sp.org/tlog-cosignature)."""
+    text = _read_text(args.checkpoint_file) if args.checkpoint_file else None
+    result = witness_checkpoint(settings, args.key, args.state, text)
+    what = "cosigned" if result.new else "already cosigned"
+    print(f"{what} {result.checkpoint.origin} size {result.checkpoint.size}", file=sys.stderr)
+    sys.stdout.write(result.served)
+    return EXIT_OK
+
+
+def _read_text(path: str) -> str:
+    try:
+        return Path(path).read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise LedgerError(f"cannot read checkpoint file {path}: {e.__class__.__name__}") from None
+
+
+# ---------------------------------------------------------------- evidence
+
+
+def cmd_evidence(settings: Settings, args: argparse.Namespace) -> int:
+    """Write an evidence bundle (and, on request, the offline verifier as one file)."""
+    with _bar(len(args.positions), "evidence") as advance:
+        text = build_bundle(settings, args.positions, progress=advance)
+    _write_atomically(args.output, lambda path: path.write_text(text, encoding="utf-8"))
+    if args.verifier:
+        _write_atomically(args.verifier, write_zipapp)
+    print(f"wrote evidence for {len(args.positions)} position(s) to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _write_atomically(target: str, write: Callable[[Path], object]) -> None:
+    path = Path(target)
+    if path.is_dir():
+        raise LedgerError(f"{target} is a directory")
+    partial = path.with_name(path.name + ".partial")
+    try:
+        write(partial)
+        partial.replace(path)
+    except OSError as e:
+        raise LedgerError(f"cannot write {target}: {e.strerror}") from e
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------- keys
+
+
+def cmd_keys_public(settings: Settings, args: argparse.Namespace) -> int:
+    """Print the log's verifier keys (name+hash+base64), retired ones prefixed ``retired ``."""
+    del args
+    for line in public_keys(settings):
+        print(line)
+    return EXIT_OK
+
+
+def cmd_keys_generate(settings: Settings, args: argparse.Namespace) -> int:
+    """Write a new signer key file (mode 0600) and print its verifier key."""
+    del settings
+    print(generate_key_file(args.output, args.name, witness=args.witness))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- parsers
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("positions and sizes start at 1")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    """Add ``prove``, ``checkpoint``, ``witness`` and ``evidence`` to the top-level commands."""
+    p = subparsers.add_parser("prove", help="inclusion or consistency proof (RFC 9162)")
+    p.add_argument("--position", type=_positive, help="ledger position of the row to prove")
+    p.add_argument("--size", type=_positive, help="tree size (default: the head)")
+    p.add_argument("--consistency", action="store_true", help="prove size --from extends --to")
+    p.add_argument("--from", dest="from_size", type=_positive, help="older tree size")
+    p.add_argument("--to", dest="to_size", type=_positive, help="newer tree size (default: head)")
+    p.add_argument("--json", action="store_true", help="print JSON, hashes in base64")
+    p.set_defaults(func=cmd_prove)
+
+    p = subparsers.add_parser("checkpoint", help="signed checkpoints (C2SP tlog-checkpoint)")
+    actions = p.add_subparsers(dest="checkpoint_command", required=True)
+    actions.add_parser("issue", help="integrate the tree, sign and store").set_defaults(
+        func=cmd_checkpoint_issue
+    )
+    actions.add_parser("latest", help="print the newest checkpoint as served").set_defaults(
+        func=cmd_checkpoint_latest
+    )
+
+    p = subparsers.add_parser("witness", help="check consistency and cosign the checkpoint")
+    p.add_argument("--key", required=True, help="the witness's signer key file")
+    p.add_argument("--state", required=True, help="the witness's own state file")
+    p.add_argument("--checkpoint-file", help="checkpoint note to cosign (default: the newest)")
+    p.set_defaults(func=cmd_witness)
+
+    p = subparsers.add_parser("evidence", help="evidence bundle verifiable offline")
+    p.add_argument("--position", dest="positions", type=_positive, action="append", required=True)
+    p.add_argument("-o", "--output", required=True, help="bundle file to write")
+    p.add_argument("--verifier", help="also write the offline verifier (a .pyz) here")
+    p.set_defaults(func=cmd_evidence)
+
+
+def add_key_commands(keys_subparsers: Any) -> None:
+    """Add ``public`` and ``generate`` to an existing ``keys`` sub-command group."""
+    p = keys_subparsers.add_parser("public", help="print the log's verifier keys")
+    p.set_defaults(func=cmd_keys_public)
+    p = keys_subparsers.add_parser("generate", help="write a new checkpoint signer key file")
+    p.add_argument("--name", required=True, help="key name (should equal the log origin)")
+    p.add_argument("-o", "--output", required=True, help="key file to create (mode 0600)")
+    p.add_argument("--witness", action="store_true", help="a witness cosignature key (0x04)")
+    p.set_defaults(func=cmd_keys_generate)

@@ -1,0 +1,351 @@
+"""Signed checkpoints: issue, store, serve, witness; verify the log against them (both backends).
+
+The four attacks of issue 5 are each detected and named ``checkpoint``: a cut
+tail, a history rewritten end to end with recomputed hashes, a checkpoint forged
+with an unpublished key, and a witness cosignature dropped under a quorum rule.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from ledger import note
+from ledger.chain import ChainReport
+from ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from ledger.checkpoints import (
+    CheckpointStore,
+    checkpoint_source,
+    generate_key_file,
+    issue_checkpoint,
+    latest_checkpoint,
+    load_signer,
+    load_trusted_keys,
+    public_keys,
+    witness_checkpoint,
+)
+from ledger.config import Settings
+from ledger.errors import ConfigurationError, NoteError, ProofError
+from ledger.store.connect import open_reader
+from ledger.tree import Database, open_ledger_tree
+from ledger.verify import HeadRecord, verify_ledger
+from tests.conftest import Attacker, Ledger
+from tests.ledger.test_tree import rewrite_history
+
+N = 60
+
+
+@pytest.fixture
+def keyed(ledger: Ledger, tmp_path: Path) -> Settings:
+    """The ledger's settings with a log signer key and a published trusted keys file."""
+    key_file = str(tmp_path / "log.key")
+    vkey = generate_key_file(key_file, "govledger.local/test")
+    trusted = tmp_path / "trusted.keys"
+    trusted.write_text(vkey + "\n", encoding="utf-8")
+    settings = replace(
+        ledger.settings,
+        checkpoint_key_file=key_file,
+        trusted_keys_file=str(trusted),
+        checkpoint_origin="govledger.local/test",
+    )
+    ledger.settings = settings
+    return settings
+
+
+def verify(settings: Settings, *, record: bool = False, full: bool = True) -> ChainReport:
+    reader = open_reader(settings)
+    try:
+        with checkpoint_source(settings, reader.genesis()) as checkpoints:
+            return verify_ledger(
+                reader,
+                HeadRecord(settings.state_dir) if record else None,
+                full=full,
+                batch_size=7,
+                checkpoints=checkpoints,
+            )
+    finally:
+        reader.close()
+
+
+def assert_checkpoint_break(report: ChainReport, *words: str) -> None:
+    assert report.failure is not None, "verification passed against a signed checkpoint"
+    assert report.failure.kind == "checkpoint", report.failure
+    for word in words:
+        assert word in report.failure.detail, report.failure
+
+
+def attack_proof_tables(attacker: Attacker, sql: str, params: tuple[object, ...] = ()) -> None:
+    """Run ``sql`` on ``{p}_<suffix>`` tables, past the triggers created after the attacker came."""
+    prefix = "stored_events" if attacker.backend == "sqlite" else "ledger_events"
+    if attacker.backend == "sqlite":
+        for (name,) in attacker.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"):
+            attacker.execute(f"DROP TRIGGER {name}")
+    attacker.execute(sql.replace("{p}", prefix), params)
+
+
+def add_witness(settings: Settings, tmp_path: Path, name: str) -> tuple[Settings, str]:
+    key = str(tmp_path / f"{name}.key")
+    vkey = generate_key_file(key, f"witness.example/{name}", witness=True)
+    path = tmp_path / "witnesses.keys"
+    existing = path.read_text(encoding="utf-8") if path.exists() else ""
+    path.write_text(existing + vkey + "\n", encoding="utf-8")
+    return replace(settings, witness_keys_file=str(path)), key
+
+
+# ---------------------------------------------------------------- issuing and serving
+
+
+def test_issue_signs_the_integrated_tree_and_serves_it_as_stored(
+    ledger: Ledger, keyed: Settings
+) -> None:
+    assert latest_checkpoint(keyed) is None
+    ledger.append(N, per_transaction=7)
+    issued = issue_checkpoint(keyed)
+    assert issued.new and issued.checkpoint.tree_size == N
+    served = latest_checkpoint(keyed)
+    assert served == issued.checkpoint.note
+    keys = load_trusted_keys(keyed)
+    checkpoint = open_checkpoint(served, keys.active, origin="govledger.local/test")
+    with open_ledger_tree(keyed) as tree:
+        assert checkpoint.root_hash == tree.tree.root(N)
+    # Nothing new: no duplicate row. New rows: a new, larger checkpoint.
+    assert not issue_checkpoint(keyed).new
+    ledger.append(5)
+    assert issue_checkpoint(keyed).checkpoint.tree_size == N + 5
+    assert verify(keyed).ok
+
+
+def test_default_origin_names_the_ledger(ledger: Ledger, keyed: Settings) -> None:
+    settings = replace(keyed, checkpoint_origin="")
+    ledger.append(3)
+    body = note.parse(issue_checkpoint(settings).checkpoint.note).text
+    reader = open_reader(settings)
+    try:
+        assert body.startswith(f"govledger.local/{reader.genesis().ledger_id}\n3\n")
+    finally:
+        reader.close()
+
+
+def test_checkpoint_tables_are_append_only(
+    ledger: Ledger, keyed: Settings, attacker: Attacker
+) -> None:
+    ledger.append(5)
+    issue_checkpoint(keyed)
+    database = Database(keyed)
+    try:
+        table = database.table("checkpoints")
+        for sql in (f"UPDATE {table} SET tree_size = 1", f"DELETE FROM {table}"):
+            with pytest.raises(Exception, match="append-only"):
+                database.query(sql)
+    finally:
+        database.close()
+
+
+def test_key_file_is_private_and_never_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "k"
+    vkey = generate_key_file(str(path), "log.example")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert vkey.startswith("log.example+") and "PRIVATE" not in vkey
+    with pytest.raises(ConfigurationError, match="already exists"):
+        generate_key_file(str(path), "log.example")
+
+
+def test_bad_key_files_are_refused_without_quoting_them(ledger: Ledger, tmp_path: Path) -> None:
+    secretish = tmp_path / "bad.key"
+    secretish.write_text("PRIVATE+KEY+not-a-key+SECRETSECRET\n", encoding="utf-8")
+    for path in (str(tmp_path / "absent.key"), str(secretish)):
+        settings = replace(ledger.settings, checkpoint_key_file=path)
+        with pytest.raises(ConfigurationError) as found:
+            load_signer(settings)
+        assert "SECRETSECRET" not in str(found.value)
+
+
+def test_rotation_retires_the_old_key(ledger: Ledger, keyed: Settings, tmp_path: Path) -> None:
+    ledger.append(5)
+    issue_checkpoint(keyed)
+    old = load_signer(keyed).verifier().encode()
+    new_key = str(tmp_path / "log2.key")
+    new = generate_key_file(new_key, "govledger.local/test")
+    trusted = Path(keyed.trusted_keys_file)
+    trusted.write_text(f"{new}\nretired {old}\n", encoding="utf-8")
+    rotated = replace(keyed, checkpoint_key_file=new_key)
+    # The newest checkpoint is signed by the retired key only: rejected.
+    assert_checkpoint_break(verify(rotated), "retired")
+    issue_checkpoint(rotated)  # same size, new key: a fresh checkpoint
+    assert verify(rotated).ok
+    assert public_keys(rotated) == [new, f"retired {old}"]
+
+
+# ---------------------------------------------------------------- the four attacks
+
+
+def test_a_cut_tail_is_detected(ledger: Ledger, keyed: Settings, attacker: Attacker) -> None:
+    ledger.append(N, per_transaction=4)
+    issue_checkpoint(keyed)
+    attacker.execute("DELETE FROM {t} WHERE {pos} > ?", (N - 10,))
+    # The chain alone sees nothing wrong with a shorter log...
+    reader = open_reader(keyed)
+    try:
+        assert verify_ledger(reader, full=True).ok
+    finally:
+        reader.close()
+    # ...the signed checkpoint does.
+    report = verify(keyed)
+    assert_checkpoint_break(report, f"ends at {N - 10}", f"the {N} rows")
+    assert report.failure is not None and report.failure.position == N - 9
+
+
+def test_a_history_rewritten_with_recomputed_hashes_is_detected(
+    ledger: Ledger, keyed: Settings, attacker: Attacker
+) -> None:
+    ledger.append(N, per_transaction=4)
+    issue_checkpoint(keyed)
+    rewrite_history(attacker, keyed)
+    reader = open_reader(keyed)
+    try:
+        assert verify_ledger(reader, full=True).ok, "the chain alone cannot see this"
+    finally:
+        reader.close()
+    report = verify(keyed)
+    assert_checkpoint_break(report, "rewritten")
+    assert report.failure is not None and report.failure.position == N
+
+
+def test_a_rewrite_behind_an_earlier_verification_is_detected(
+    ledger: Ledger, keyed: Settings, attacker: Attacker
+) -> None:
+    ledger.append(N, per_transaction=4)
+    assert verify(keyed, record=True, full=False).ok  # records head and compact range
+    ledger.append(10)
+    issue_checkpoint(keyed)  # size N + 10: past the recorded head
+    rewrite_history(attacker, keyed, from_position=N + 1)
+    report = verify(keyed, record=True, full=False)
+    assert_checkpoint_break(report, "rewritten")
+
+
+def test_a_checkpoint_forged_with_an_unpublished_key_is_detected(
+    ledger: Ledger, keyed: Settings, attacker: Attacker
+) -> None:
+    ledger.append(N)
+    issue_checkpoint(keyed)
+    attacker.execute("DELETE FROM {t} WHERE {pos} > ?", (N - 10,))
+    # The attacker signs a checkpoint of the cut log with a key of their own, same name.
+    forger = note.Ed25519Signer.generate("govledger.local/test")
+    with open_ledger_tree(keyed) as tree:
+        root = tree.tree.root(N - 10)
+    forged = Checkpoint("govledger.local/test", N - 10, root)
+    database = Database(keyed)
+    try:
+        database.query(
+            f"INSERT INTO {database.table('checkpoints')} (tree_size, root_hash, note, issued_at) "
+            "VALUES (?, ?, ?, ?)",
+            (N - 10, root, sign_checkpoint(forged, forger), "2030-01-01T00:00:00.000000Z"),
+        )
+    finally:
+        database.close()
+    assert_checkpoint_break(verify(keyed), "no valid signature from a known key")
+
+
+def test_a_dropped_cosignature_is_detected_under_a_quorum(
+    ledger: Ledger, keyed: Settings, attacker: Attacker, tmp_path: Path
+) -> None:
+    settings, w1 = add_witness(keyed, tmp_path, "w1")
+    settings, w2 = add_witness(settings, tmp_path, "w2")
+    settings = replace(settings, witness_quorum=2)
+    ledger.append(N)
+    issue_checkpoint(settings)
+    assert_checkpoint_break(verify(settings), "quorum not met")  # not witnessed yet
+    for key in (w1, w2):
+        witness_checkpoint(settings, key, str(tmp_path / f"{Path(key).stem}.state"))
+    assert verify(settings).ok
+    attack_proof_tables(
+        attacker, "DELETE FROM {p}_cosignatures WHERE witness LIKE ?", ("witness.example/w2+%",)
+    )
+    assert_checkpoint_break(verify(settings), "quorum not met", "witness.example/w2")
+
+
+def test_removed_checkpoints_are_detected_by_the_verifiers_record(
+    ledger: Ledger, keyed: Settings, attacker: Attacker
+) -> None:
+    ledger.append(N)
+    issue_checkpoint(keyed)
+    assert verify(keyed, record=True, full=False).ok
+    attack_proof_tables(attacker, "DELETE FROM {p}_checkpoints")
+    assert_checkpoint_break(verify(keyed, record=True, full=False), "removed")
+
+
+def test_incremental_verify_checks_an_older_checkpoint_by_consistency(
+    ledger: Ledger, keyed: Settings
+) -> None:
+    ledger.append(N)
+    assert verify(keyed, record=True, full=False).ok
+    ledger.append(20)
+    assert verify(keyed, record=True, full=False).ok  # head N + 20
+    issue_checkpoint(keyed)  # size N + 20 == head: compared directly
+    assert verify(keyed, record=True, full=False).ok
+    ledger.append(5)
+    assert verify(keyed, record=True, full=False).ok
+
+
+# ---------------------------------------------------------------- witness
+
+
+def test_witness_refuses_an_inconsistent_checkpoint(
+    ledger: Ledger, keyed: Settings, attacker: Attacker, tmp_path: Path
+) -> None:
+    settings, w1 = add_witness(keyed, tmp_path, "w1")
+    state = str(tmp_path / "w1.state")
+    ledger.append(20)
+    issue_checkpoint(settings)
+    witness_checkpoint(settings, w1, state)
+    before = Path(state).read_bytes()
+    # A different history for the first 20 rows, signed by the log's own (stolen) key.
+    signer = load_signer(settings)
+    forged = Checkpoint("govledger.local/test", 25, b"\x07" * 32)
+    with pytest.raises((ProofError, NoteError)):
+        witness_checkpoint(settings, w1, state, sign_checkpoint(forged, signer))
+    assert Path(state).read_bytes() == before, "a refused checkpoint changed the state"
+
+
+def test_witness_checks_consistency_and_cosigns(
+    ledger: Ledger, keyed: Settings, tmp_path: Path
+) -> None:
+    settings, w1 = add_witness(keyed, tmp_path, "w1")
+    state = str(tmp_path / "w1.state")
+    ledger.append(10)
+    issue_checkpoint(settings)
+    first = witness_checkpoint(settings, w1, state)
+    assert first.new and first.served == latest_checkpoint(settings)
+    assert not witness_checkpoint(settings, w1, state).new
+    ledger.append(15)
+    issue_checkpoint(settings)
+    second = witness_checkpoint(settings, w1, state)
+    assert second.checkpoint.size == 25 and second.new
+    stored = CheckpointStore(Database(settings, readonly=True)).latest()
+    assert stored is not None and len(stored.cosignatures) == 1
+
+
+@pytest.mark.parametrize("integrated", [True, False])
+def test_a_new_checkpoint_behind_the_recorded_head_is_checked(
+    ledger: Ledger, keyed: Settings, integrated: bool
+) -> None:
+    ledger.append(N)
+    issue_checkpoint(keyed)
+    ledger.append(20)
+    if integrated:  # the consistency proof N -> N + 20 comes from the tree
+        with open_ledger_tree(keyed) as tree:
+            tree.integrate()
+    reader = open_reader(keyed)
+    try:  # an earlier run without checkpoints: a head, no compact range
+        assert verify_ledger(reader, HeadRecord(keyed.state_dir)).ok
+    finally:
+        reader.close()
+    report = verify(keyed, record=True, full=False)
+    assert report.ok and report.count == 0, report
+    recorded = HeadRecord(keyed.state_dir).load(report.ledger_id)
+    assert recorded is not None and recorded.checkpoint is not None
+    assert recorded.checkpoint[0] == N and recorded.frontier is not None
