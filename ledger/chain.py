@@ -273,6 +273,12 @@ class ChainVerifier:
         self.head_position, self.head_hash = position, prev
         return None
 
+    def report(self, ledger_id: str, start: int, failure: ChainBreak | None) -> ChainReport:
+        """What this verifier has checked since ``start``, and the break it found, if any."""
+        return ChainReport(
+            ledger_id, start, self.count, self.head_position, self.head_hash, failure
+        )
+
     def classify(self, row: RowTuple, lookup: RowLookup) -> ChainBreak:  # noqa: PLR0911
         """Name the break at ``row``, the first row that failed (§5 table, in order)."""
         expected = self.head_position + 1
@@ -434,29 +440,16 @@ def verify_export(
         for number, line in enumerate(f, start=2):
             batch.append(row_from_json(_parse_line(line, number)))
             if len(batch) >= batch_size and (failure := _feed(verifier, batch, path)):
-                return _report(genesis, start, verifier, failure)
+                return verifier.report(genesis.ledger_id, start, failure)
             if len(batch) >= batch_size:
                 batch = []
         failure = _feed(verifier, batch, path) if batch else None
-        return _report(genesis, start, verifier, failure)
+        return verifier.report(genesis.ledger_id, start, failure)
 
 
 def _feed(verifier: ChainVerifier, batch: list[RowTuple], path: str) -> ChainBreak | None:
     index = verifier.feed(batch)
     return None if index is None else verifier.classify(batch[index], _ExportLookup(path))
-
-
-def _report(
-    genesis: Genesis, start: int, verifier: ChainVerifier, failure: ChainBreak | None
-) -> ChainReport:
-    return ChainReport(
-        genesis.ledger_id,
-        start,
-        verifier.count,
-        verifier.head_position,
-        verifier.head_hash,
-        failure,
-    )
 
 
 def format_report(report: ChainReport) -> str:

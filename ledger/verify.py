@@ -394,25 +394,12 @@ def _stream(
         index = verifier.feed(batch)
         if index is not None:
             failure = verifier.classify(batch[index], reader)
-            return _report(genesis, anchor.position, verifier, failure)
+            return verifier.report(genesis.ledger_id, anchor.position, failure)
         if tracker and (mismatch := tracker.feed(batch)):
-            return _report(genesis, anchor.position, verifier, mismatch)
+            return verifier.report(genesis.ledger_id, anchor.position, mismatch)
         if progress:
             progress(len(batch))
-    return _report(genesis, anchor.position, verifier, None)
-
-
-def _report(
-    genesis: Genesis, start: int, verifier: ChainVerifier, failure: ChainBreak | None
-) -> ChainReport:
-    return ChainReport(
-        genesis.ledger_id,
-        start,
-        verifier.count,
-        verifier.head_position,
-        verifier.head_hash,
-        failure,
-    )
+    return verifier.report(genesis.ledger_id, anchor.position, None)
 
 
 def _failed(genesis: Genesis, position: int, head_hash: bytes, failure: ChainBreak) -> ChainReport:

@@ -24,7 +24,7 @@ from ledger.errors import LedgerError
 from ledger.export import export_jsonl
 from ledger.store.connect import init_ledger, open_reader
 from ledger.verify import HeadRecord, verify_ledger
-from ops import demo, importer, keys_cli, proofs_cli
+from ops import argtypes, demo, importer, keys_cli, proofs_cli
 from security.apikeys import PostgresApiKeyStore, open_key_store
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
@@ -145,14 +145,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("verify", help="recompute every hash; name the first bad position")
-    p.add_argument("--from", dest="from_position", type=_positive, help="start at position N")
+    p.add_argument(
+        "--from", dest="from_position", type=argtypes.position, help="start at position N"
+    )
     p.add_argument("--full", action="store_true", help="start at genesis, not the last head")
     p.add_argument("--json", action="store_true", help="print a JSON report")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("export", help="write the rows as JSON Lines (docs/ledger-format.md §7)")
     p.add_argument("-o", "--output", required=True, help="file to write, or - for stdout")
-    p.add_argument("--from", dest="from_position", type=_positive, default=1)
+    p.add_argument("--from", dest="from_position", type=argtypes.position, default=1)
     p.set_defaults(func=cmd_export)
 
     proofs_cli.add_key_commands(keys_cli.register(sub))  # keys create/list/revoke + public/generate
@@ -166,16 +168,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1)
     p.set_defaults(func=cmd_serve)
     return parser
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("positions start at 1")
-    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -58,6 +58,7 @@ from ledger.domain import (
 from ledger.domain.calendar import CHINA_STANDARD_TIME as CST
 from ledger.errors import LedgerError
 from ledger.store.connect import application_env, init_ledger
+from ops import argtypes
 from security.access import (
     GrantTerms,
     SharingReadModel,
@@ -1542,16 +1543,6 @@ def write_demo_tokens(settings: Settings, path: Path) -> None:
         f.write("# role\tdepartment\tbearer token (demo only)\n" + "\n".join(lines) + "\n")
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text.replace("_", "").replace(",", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be >= 0")
-    return value
-
-
 def _rate(text: str) -> float:
     try:
         value = float(text)
@@ -1569,7 +1560,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument(
         "--accesses",
-        type=_count,
+        type=argtypes.count,
         default=DEFAULT_ACCESSES,
         help=f"data accesses to report (default {DEFAULT_ACCESSES:,})",
     )
@@ -1582,7 +1573,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument(
         "--requests",
-        type=_count,
+        type=argtypes.count,
         default=REQUESTS,
         help=f"sharing requests over the year (default {REQUESTS:,})",
     )

@@ -29,6 +29,7 @@ from ledger.errors import LedgerError, ProofError
 from ledger.evidence import build_bundle
 from ledger.evidence_verify import write_zipapp
 from ledger.tree import LedgerTree, open_ledger_tree
+from ops import argtypes
 
 __all__ = ["add_key_commands", "register"]
 
@@ -186,24 +187,16 @@ def cmd_keys_generate(settings: Settings, args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- parsers
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("positions and sizes start at 1")
-    return value
-
-
 def register(subparsers: Any) -> None:
     """Add ``prove``, ``checkpoint``, ``witness`` and ``evidence`` to the top-level commands."""
     p = subparsers.add_parser("prove", help="inclusion or consistency proof (RFC 9162)")
-    p.add_argument("--position", type=_positive, help="ledger position of the row to prove")
-    p.add_argument("--size", type=_positive, help="tree size (default: the head)")
+    p.add_argument("--position", type=argtypes.position, help="ledger position of the row to prove")
+    p.add_argument("--size", type=argtypes.position, help="tree size (default: the head)")
     p.add_argument("--consistency", action="store_true", help="prove size --from extends --to")
-    p.add_argument("--from", dest="from_size", type=_positive, help="older tree size")
-    p.add_argument("--to", dest="to_size", type=_positive, help="newer tree size (default: head)")
+    p.add_argument("--from", dest="from_size", type=argtypes.position, help="older tree size")
+    p.add_argument(
+        "--to", dest="to_size", type=argtypes.position, help="newer tree size (default: head)"
+    )
     p.add_argument("--json", action="store_true", help="print JSON, hashes in base64")
     p.set_defaults(func=cmd_prove)
 
@@ -223,7 +216,9 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_witness)
 
     p = subparsers.add_parser("evidence", help="evidence bundle verifiable offline")
-    p.add_argument("--position", dest="positions", type=_positive, action="append", required=True)
+    p.add_argument(
+        "--position", dest="positions", type=argtypes.position, action="append", required=True
+    )
     p.add_argument("-o", "--output", required=True, help="bundle file to write")
     p.add_argument("--verifier", help="also write the offline verifier (a .pyz) here")
     p.set_defaults(func=cmd_evidence)

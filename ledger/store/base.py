@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
@@ -36,6 +36,17 @@ def check_requested_algorithm(genesis: Genesis, requested: str | None) -> None:
             f"this ledger was created with {genesis.hash_algorithm}; "
             f"the configured hash algorithm {requested} cannot be used with it"
         )
+
+
+def genesis_from_row(row: Any) -> Genesis:
+    """The genesis record from a database row read by column name (both backends)."""
+    return Genesis(
+        ledger_id=row["ledger_id"],
+        created_at=row["created_at"],
+        hash_algorithm=row["hash_algorithm"],
+        genesis_hash=bytes(row["genesis_hash"]),
+        format_version=row["format_version"],
+    )
 
 
 def originator_text(originator_id: UUID | str) -> str:
@@ -73,6 +84,7 @@ __all__ = [
     "RowReader",
     "chain_input",
     "check_requested_algorithm",
+    "genesis_from_row",
     "new_genesis",
     "originator_text",
 ]

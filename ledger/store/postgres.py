@@ -49,6 +49,7 @@ from ledger.store.base import (
     HASH_ALGORITHM_KEY,
     chain_input,
     check_requested_algorithm,
+    genesis_from_row,
     new_genesis,
 )
 
@@ -192,7 +193,7 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             raise ForeignStoreError("no govledger ledger here (run `govledger init`)") from e
         if row is None:
             raise ForeignStoreError("the ledger has no genesis record (run `govledger init`)")
-        genesis = _genesis_from_row(row)
+        genesis = genesis_from_row(row)
         check_requested_algorithm(genesis, self.requested_algorithm)
         self._genesis = genesis
         return genesis
@@ -373,16 +374,6 @@ class ChainedPostgresProcessRecorder(PostgresProcessRecorder, ChainedPostgresApp
             tracking_table_name=tracking_table_name,
         )
         self.requested_algorithm = hash_algorithm
-
-
-def _genesis_from_row(row: DictRow) -> Genesis:
-    return Genesis(
-        ledger_id=row["ledger_id"],
-        created_at=row["created_at"],
-        hash_algorithm=row["hash_algorithm"],
-        genesis_hash=bytes(row["genesis_hash"]),
-        format_version=row["format_version"],
-    )
 
 
 # The module must expose exactly one factory class: eventsourcing finds it by scanning.

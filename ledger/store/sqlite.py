@@ -34,6 +34,7 @@ from ledger.store.base import (
     HASH_ALGORITHM_KEY,
     chain_input,
     check_requested_algorithm,
+    genesis_from_row,
     new_genesis,
 )
 
@@ -118,7 +119,7 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             row = c.fetchone()
         if row is None:
             raise ForeignStoreError("the ledger has no genesis record (run `govledger init`)")
-        genesis = _genesis_from_row(row)
+        genesis = genesis_from_row(row)
         check_requested_algorithm(genesis, self.requested_algorithm)
         self._genesis = genesis
         return genesis
@@ -230,16 +231,6 @@ def _refuse_foreign_file(db_name: str, events_table: str, genesis_table: str) ->
         )
 
 
-def _genesis_from_row(row: Any) -> Genesis:
-    return Genesis(
-        ledger_id=row["ledger_id"],
-        created_at=row["created_at"],
-        hash_algorithm=row["hash_algorithm"],
-        genesis_hash=bytes(row["genesis_hash"]),
-        format_version=row["format_version"],
-    )
-
-
 # The module must expose exactly one factory class: eventsourcing finds it by scanning.
 class Factory(es_sqlite.SQLiteFactory):
     """``PERSISTENCE_MODULE=ledger.store.sqlite``: eventsourcing's factory, chained."""
@@ -313,7 +304,7 @@ class SQLiteRowReader:
             self.conn.row_factory = None
         if row is None:
             raise ForeignStoreError("the ledger has no genesis record")
-        return _genesis_from_row(row)
+        return genesis_from_row(row)
 
     def max_position(self) -> int:
         value = self.conn.execute(f"SELECT MAX(rowid) FROM {self.table}").fetchone()[0]
