@@ -74,7 +74,8 @@ def population_entry() -> CatalogueEntry:
     )
 
 
-START = datetime(2026, 6, 1, tzinfo=UTC)
+# The grant is approved "now" (the application clock); accesses follow it, as in service.
+START = datetime.now(UTC) + timedelta(minutes=1)
 
 
 def prepare(settings: Settings) -> tuple[GovLedger, Any]:
@@ -110,7 +111,7 @@ def access_json(i: int, grant: Any, run: str) -> dict[str, Any]:
         "purpose": "pension eligibility",
         "grant_id": str(grant),
         "client_address": "10.2.0.1",
-        "accessed_at": (START + timedelta(seconds=i)).isoformat(),
+        "accessed_at": (START + timedelta(milliseconds=i)).isoformat(),
     }
 
 

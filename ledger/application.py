@@ -58,6 +58,7 @@ class AccessBatchResult:
 
     recorded: tuple[UUID, ...]
     already_recorded: tuple[UUID, ...]
+    ids: tuple[UUID, ...] = ()  # the id of every entry, in the order given
 
 
 class GovLedger(Application[UUID]):
@@ -381,7 +382,8 @@ class GovLedger(Application[UUID]):
         batch = list(entries)
         for report, _ in batch:
             check_report(report)
-        unique, repeated = _split_repeats(batch)
+        ids = tuple(data_access_id(report.platform_event_id) for report, _ in batch)
+        unique, repeated = _split_repeats(ids, batch)
         for _attempt in range(self.duplicate_retries + 1):
             existing = self._existing(list(unique))
             fresh = {i: entry for i, entry in unique.items() if i not in existing}
@@ -397,7 +399,7 @@ class GovLedger(Application[UUID]):
                     )
                 except IntegrityError:
                     continue  # lost a race on some id: re-check, then save the rest
-            return AccessBatchResult(tuple(fresh), stored + repeated)
+            return AccessBatchResult(tuple(fresh), stored + repeated, ids)
         raise ChainWriteError(
             f"access batch still colliding after {self.duplicate_retries} retries"
         )
@@ -497,13 +499,13 @@ class GovLedger(Application[UUID]):
 
 
 def _split_repeats(
+    ids: Sequence[UUID],
     batch: Sequence[tuple[AccessReport, AccessVerdict]],
 ) -> tuple[dict[UUID, tuple[AccessReport, AccessVerdict]], tuple[UUID, ...]]:
     """The first entry per platform event id (batch order), and the ids seen again."""
     unique: dict[UUID, tuple[AccessReport, AccessVerdict]] = {}
     repeated: list[UUID] = []
-    for report, verdict in batch:
-        access_id = data_access_id(report.platform_event_id)
+    for access_id, (report, verdict) in zip(ids, batch, strict=True):
         if access_id in unique:
             repeated.append(access_id)
         else:

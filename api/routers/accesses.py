@@ -11,7 +11,6 @@ from api.deps import Caller, Services, ServicesDep, require
 from api.routers.registry import state_of
 from api.schemas import AccessBatchIn, AccessBatchOut, AccessIn, AccessOut
 from ledger.domain.access import AccessReport, AccessVerdict
-from ledger.domain.ids import data_access_id
 from security.access import evaluate_access
 from security.policy import Permission
 
@@ -30,10 +29,10 @@ def _record(
         entries.append((report, evaluate_access(report, model)))
     result = s.ledger.record_accesses(caller.actor, entries)
     new = set(result.recorded)
-    outcomes = []
-    for report, verdict in entries:
-        access_id = data_access_id(report.platform_event_id)
-        outcomes.append(AccessOut.of(access_id, report, verdict, access_id in new))
+    outcomes = [
+        AccessOut.of(access_id, report, verdict, access_id in new)
+        for access_id, (report, verdict) in zip(result.ids, entries, strict=True)
+    ]
     return outcomes, len(result.recorded), len(result.already_recorded)
 
 
