@@ -133,8 +133,14 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        genesis = self.genesis
-        with self.datastore.get_connection(commit=True) as conn, _immediate(conn) as c:
+        genesis = self._genesis or self.load_genesis()
+        # One flat `with`: at one event per transaction, each extra layer of context
+        # managers costs as much as the hashing (bench/append.py).
+        with (
+            self.datastore.get_connection(commit=True) as conn,
+            _ImmediateTransaction(conn, commit=True) as c,
+            c,  # closes the cursor
+        ):
             # Through _insert_events, so the process recorder adds its tracking record here.
             return self._insert_events(c, stored_events, genesis=genesis, **kwargs)
 
@@ -153,7 +159,10 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             head_hash,
             chain_input(stored_events),
         )
-        c.executemany(self.insert_events_statement, rows)
+        if len(rows) == 1:  # executemany costs twice execute for one row
+            c.execute(self.insert_events_statement, rows[0])
+        else:
+            c.executemany(self.insert_events_statement, rows)
         return [row[0] for row in rows]
 
     def existing_originators(self, originator_ids: Sequence[UUID]) -> set[UUID]:
