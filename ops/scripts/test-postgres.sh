@@ -53,7 +53,7 @@ start_private_cluster() {
   if ! can_connect 127.0.0.1 "$private_port"; then
     log "starting a private PostgreSQL on 127.0.0.1:$private_port"
     "${run_as[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-      -o "-p $private_port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
+      -o "-p $private_port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null
   fi
   host=127.0.0.1; port=$private_port
 }
