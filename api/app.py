@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.create_schema:
         init_ledger(settings)
     app = FastAPI(
-        lifespan=_checkpoint_schedule(settings),
+        lifespan=_lifespan(settings),
         title="govledger",
         version="0.1.0",
         description=(
@@ -99,15 +99,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _checkpoint_schedule(settings: Settings) -> Callable[[FastAPI], Any]:
-    """Issue a signed checkpoint every ``checkpoint_interval_seconds`` while serving.
+def _lifespan(settings: Settings) -> Callable[[FastAPI], Any]:
+    """While serving, issue a signed checkpoint every ``checkpoint_interval_seconds``
+    (only when a signing key is configured); on shutdown, close the database pools.
 
-    Only when a signing key is configured. Issuing is idempotent (an unchanged
-    tree reuses the newest checkpoint); run one scheduling process per ledger.
+    Issuing is idempotent (an unchanged tree reuses the newest checkpoint); run one
+    scheduling process per ledger.
     """
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
         worker = None
         if settings.checkpoint_key_file:
@@ -119,8 +120,15 @@ def _checkpoint_schedule(settings: Settings) -> Callable[[FastAPI], Any]:
         stop.set()
         if worker is not None:
             worker.join(timeout=30)
+        _close(app.state.services)
 
     return lifespan
+
+
+def _close(services: Services) -> None:
+    """Give the database connections back when the service stops (pools hold them open)."""
+    services.authenticator.close()
+    services.ledger.close()
 
 
 def _issue_until(settings: Settings, stop: threading.Event) -> None:
