@@ -17,10 +17,12 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing import sqlite as es_sqlite
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, StoredEvent
 from eventsourcing.sqlite import (
+    SQLITE3_DEFAULT_LOCK_TIMEOUT,
     SQLiteApplicationRecorder,
     SQLiteConnection,
+    SQLiteConnectionPool,
     SQLiteCursor,
     SQLiteDatastore,
     SQLiteProcessRecorder,
@@ -53,6 +55,47 @@ class _ImmediateTransaction(SQLiteTransaction):
         return cursor
 
 
+class _StatementCachingPool(SQLiteConnectionPool):
+    """The library's pool, with a real prepared-statement cache on each connection.
+
+    eventsourcing 9.5 opens connections with ``cached_statements=True``, a cache of
+    ONE statement: an append (BEGIN IMMEDIATE, read the head, insert) re-prepares all
+    three statements every time, a third of the cost of a one-event transaction.
+    """
+
+    STATEMENT_CACHE_SIZE = 64
+
+    def _create_connection(self) -> SQLiteConnection:
+        try:
+            c = sqlite3.connect(
+                database=self.db_name,
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,  # autocommit: transactions are begun explicitly
+                cached_statements=self.STATEMENT_CACHE_SIZE,
+                timeout=self.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT,
+            )
+        except (sqlite3.Error, TypeError) as e:
+            raise InterfaceError(e) from e
+        if not self.is_sqlite_memory_mode and not self.is_journal_mode_wal:
+            if c.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                c.execute("PRAGMA journal_mode=WAL")
+                self.journal_mode_was_changed_to_wal = True
+            self.is_journal_mode_wal = True
+        c.row_factory = sqlite3.Row
+        return SQLiteConnection(sqlite_conn=c, max_age=self.max_age)
+
+
+def _cache_statements(datastore: SQLiteDatastore) -> None:
+    """Give the datastore's pool a statement cache (see :class:`_StatementCachingPool`).
+
+    Done by the recorder, so that every datastore a chained recorder writes through,
+    however it was built, gets it; connections already open keep the library's.
+    """
+    if type(datastore.pool) is SQLiteConnectionPool:
+        datastore.pool.__class__ = _StatementCachingPool
+
+
 class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
     """SQLite application recorder whose rows form the hash chain."""
 
@@ -63,6 +106,7 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         hash_algorithm: str | None = None,
     ) -> None:
         self.genesis_table_name = f"{events_table_name}_genesis"
+        _cache_statements(datastore)
         super().__init__(datastore, events_table_name)
         self.requested_algorithm = hash_algorithm
         self._genesis: Genesis | None = None
