@@ -310,8 +310,9 @@ def _event_row(fact: Fact, epoch: float | None, provider: str) -> tuple[Any, ...
     actor = d["actor"]["_data_"]
     if fact.topic == ACCESS:
         assert epoch is not None
+        # The person who read the data is the access's actor for the audit trail.
         return (
-            fact.position, fact.topic, fact.entity, actor["actor_id"], actor["role"],
+            fact.position, fact.topic, fact.entity, d["accessor_id"], actor["role"],
             d["department"], epoch, epoch, day_text(local_day_number(epoch)), provider,
             d["resource_code"], d["purpose"] or "", ",".join(d["verdict"]["_data_"]["reasons"]),
             d["row_count"], (d["system"] or "").replace("-", ""),
