@@ -161,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     proofs_cli.register(sub)  # prove, checkpoint, witness, evidence
     demo.register(sub)
     importer.register(sub)
+    report_cli.register(sub)  # report risk|annual|audit
     projections_cli.register(sub)  # projections run|rebuild|status, view, anomaly review
 
     p = sub.add_parser("serve", help="serve the API and console")

@@ -1,0 +1,57 @@
+"""Reports in Simplified Chinese over the ledger (issue #4 item 4; docs/reports.md).
+
+``generate`` replays the ledger (facts.py), builds one of the three reports
+(risk.py 风险评估报告, annual.py 年度报告, audit.py 审计报告) as a document
+model (model.py), and render.py lays it out as HTML, PDF, XLSX or JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ledger.application import GovLedger
+from ledger.checkpoints import latest_checkpoint
+from ledger.config import Settings
+from ledger.store.connect import application_env, open_reader
+from projections.reports.annual import build_annual_report
+from projections.reports.audit import build_audit_report
+from projections.reports.facts import LedgerFacts, read_facts
+from projections.reports.model import Report, ReportKind
+from projections.reports.render import Format, render
+from projections.reports.risk import build_risk_report
+
+BUILDERS: dict[ReportKind, Callable[[LedgerFacts, int, str | None], Report]] = {
+    ReportKind.RISK: build_risk_report,
+    ReportKind.ANNUAL: build_annual_report,
+    ReportKind.AUDIT: build_audit_report,
+}
+
+
+def ledger_size(settings: Settings) -> int:
+    reader = open_reader(settings)
+    try:
+        return reader.max_position()
+    finally:
+        reader.close()
+
+
+def generate(
+    settings: Settings,
+    kind: ReportKind,
+    year: int,
+    *,
+    at: int | None = None,
+    progress: Callable[[int], None] = lambda _n: None,
+) -> Report:
+    """The report of ``kind`` for ``year`` over ledger positions 1..``at`` (default: head)."""
+    app = GovLedger(env=application_env(settings, create=False))
+    reader = open_reader(settings)
+    try:
+        facts = read_facts(app, reader, at=at, progress=progress)
+    finally:
+        reader.close()
+        app.close()
+    return BUILDERS[kind](facts, year, latest_checkpoint(settings))
+
+
+__all__ = ["Format", "Report", "ReportKind", "generate", "ledger_size", "render"]
