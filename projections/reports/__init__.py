@@ -15,12 +15,14 @@ from ledger.config import Settings
 from ledger.store.connect import application_env, open_reader
 from projections.reports.annual import build_annual_report
 from projections.reports.audit import build_audit_report
-from projections.reports.facts import LedgerFacts, read_facts
+from projections.reports.common import Inputs
+from projections.reports.facts import read_facts
 from projections.reports.model import Report, ReportKind
+from projections.reports.oversight import load_oversight
 from projections.reports.render import Format, render
 from projections.reports.risk import build_risk_report
 
-BUILDERS: dict[ReportKind, Callable[[LedgerFacts, int, str | None], Report]] = {
+BUILDERS: dict[ReportKind, Callable[[Inputs], Report]] = {
     ReportKind.RISK: build_risk_report,
     ReportKind.ANNUAL: build_annual_report,
     ReportKind.AUDIT: build_audit_report,
@@ -51,7 +53,8 @@ def generate(
     finally:
         reader.close()
         app.close()
-    return BUILDERS[kind](facts, year, latest_checkpoint(settings))
+    oversight = load_oversight(settings, facts.position, year)
+    return BUILDERS[kind](Inputs(facts, year, latest_checkpoint(settings), oversight))
 
 
 __all__ = ["Format", "Report", "ReportKind", "generate", "ledger_size", "render"]

@@ -9,13 +9,12 @@ re-evaluation.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 
 from ledger.domain.access import AccessReason
 from ledger.domain.catalogue import Resource, Sensitivity
-from ledger.domain.sharing import RequestStatus, SharingRequest
+from ledger.domain.sharing import SharingRequest
 from projections.reports.common import local
 from projections.reports.facts import AccessFact, LedgerFacts
 from projections.reports.model import Chart, ChartKind
@@ -33,22 +32,24 @@ RULE_SEVERITY = {
     "S7": "low",
 }
 SEVERITY_WEIGHT = {"critical": 10, "high": 5, "medium": 2, "low": 1}
-# Off-hours for anomalies: outside 08:00–20:00 China Standard Time.
-WORK_START_HOUR, WORK_END_HOUR = 8, 20
 RESPONSE_BUCKETS = ("当日答复", "1–5天", "6–10天", "11–20天", "20天以上", "未答复")
 TOP_RESOURCES = 10
 
 
 def rules_of(access: AccessFact, resource: Resource | None) -> tuple[str, ...]:
-    """The rule ids an access breaks: its verdict's, plus P1 for sensitive personal items."""
-    rules = {ACCESS_REASON[reason][0] for reason in access.reasons}
-    if (
-        resource is not None
-        and _touches(access, resource, Sensitivity.SENSITIVE_PERSONAL)
-        and (access.purpose is None or AccessReason.PURPOSE_MISMATCH in access.reasons)
-    ):
-        rules.add("P1")
-    return tuple(sorted(rules))
+    """The rule ids an access's verdict proves; a purpose mismatch on sensitive personal
+    items is P1 rather than S4, as the views judge it (projections/zone.py)."""
+    sensitive = resource is not None and _touches(access, resource, Sensitivity.SENSITIVE_PERSONAL)
+    return tuple(
+        sorted(
+            {
+                "P1"
+                if reason is AccessReason.PURPOSE_MISMATCH and sensitive
+                else ACCESS_REASON[reason][0]
+                for reason in access.reasons
+            }
+        )
+    )
 
 
 def _touches(access: AccessFact, resource: Resource, sensitivity: Sensitivity) -> bool:
@@ -60,31 +61,6 @@ def personal(access: AccessFact, resource: Resource | None) -> bool:
         _touches(access, resource, Sensitivity.PERSONAL)
         or _touches(access, resource, Sensitivity.SENSITIVE_PERSONAL)
     )
-
-
-def off_hours_sensitive(access: AccessFact, resource: Resource | None) -> bool:
-    hour = local(access.accessed_at).hour
-    return (
-        resource is not None
-        and _touches(access, resource, Sensitivity.SENSITIVE_PERSONAL)
-        and not WORK_START_HOUR <= hour < WORK_END_HOUR
-    )
-
-
-@dataclass(frozen=True)
-class RuleCount:
-    rule: str
-    count: int
-    positions: tuple[int, ...]
-
-
-def count_rules(facts: LedgerFacts, accesses: Iterable[AccessFact]) -> dict[str, RuleCount]:
-    resources = facts.resources()
-    found: dict[str, list[int]] = defaultdict(list)
-    for access in accesses:
-        for rule in rules_of(access, resources.get(access.resource_code)):
-            found[rule].append(access.position)
-    return {rule: RuleCount(rule, len(p), tuple(p)) for rule, p in sorted(found.items())}
 
 
 def monthly_unauthorized(accesses: Sequence[AccessFact]) -> tuple[list[list[int]], Chart]:
@@ -118,11 +94,6 @@ def answered_on_time(request: SharingRequest) -> bool:
     return (
         request.decided_at is not None and local(request.decided_at).date() <= request.response_due
     )
-
-
-def overdue_unanswered(request: SharingRequest, as_of: date) -> bool:
-    """S6: still pending after its recorded response deadline."""
-    return request.status is RequestStatus.PENDING and request.response_due < as_of
 
 
 def response_bucket(request: SharingRequest) -> str:

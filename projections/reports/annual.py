@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 
 from ledger.domain.catalogue import OpenType, SharingType
 from ledger.domain.funding import FundKind, FundOutcome
@@ -15,6 +14,7 @@ from ledger.domain.sharing import RequestStatus, SharingRequest
 from projections.reports import analysis
 from projections.reports.common import (
     VERIFY_STEPS,
+    Inputs,
     accesses_in,
     anchor,
     department_label,
@@ -22,8 +22,8 @@ from projections.reports.common import (
     scope_paragraph,
 )
 from projections.reports.facts import AccessFact, LedgerFacts
-from projections.reports.funds import RULE_ZH
 from projections.reports.model import Report, ReportKind, Row, Section, Table
+from projections.reports.oversight import Oversight, findings_table
 from projections.reports.terms import (
     FUND_KIND,
     FUND_OUTCOME,
@@ -37,7 +37,8 @@ from projections.reports.terms import (
 WEIGHTS = {"shareable": 20, "open": 10, "on_time": 30, "provided": 15, "used": 15, "clean": 10}
 
 
-def build_annual_report(facts: LedgerFacts, year: int, checkpoint: str | None) -> Report:
+def build_annual_report(inputs: Inputs) -> Report:
+    facts, year, checkpoint = inputs.facts, inputs.year, inputs.checkpoint
     accesses = accesses_in(facts, year)
     requests = analysis.requests_in(facts, year)
     return Report(
@@ -53,9 +54,9 @@ def build_annual_report(facts: LedgerFacts, year: int, checkpoint: str | None) -
             _provision(facts, accesses, requests),
             _use(facts, accesses),
             _objections(),
-            _security(facts, accesses, year),
+            _security(facts, accesses, year, inputs.oversight),
             _funds(facts, year),
-            _issues(facts, accesses, requests, year),
+            _issues(inputs.oversight),
             _evaluation(facts, accesses, requests),
         ),
         verification=VERIFY_STEPS,
@@ -264,9 +265,10 @@ def _objections() -> Section:
     )
 
 
-def _security(facts: LedgerFacts, accesses: Sequence[AccessFact], year: int) -> Section:
+def _security(
+    facts: LedgerFacts, accesses: Sequence[AccessFact], year: int, oversight: Oversight
+) -> Section:
     resources = facts.resources()
-    counts = analysis.count_rules(facts, accesses)
     personal = [a for a in accesses if analysis.personal(a, resources.get(a.resource_code))]
     _months, trend = analysis.monthly_unauthorized(accesses)
     risks = analysis.resource_risks(facts, accesses)
@@ -278,7 +280,14 @@ def _security(facts: LedgerFacts, accesses: Sequence[AccessFact], year: int) -> 
             tuple(a.position for a in accesses if not a.authorized),
         ),
         Row(("涉及个人信息的访问", len(personal)), tuple(a.position for a in personal)),
-        *(Row((f"合规发现 {rule}", c.count), c.positions) for rule, c in counts.items()),
+        Row(
+            ("合规发现", len(oversight.findings)),
+            tuple(sorted({p for f in oversight.findings for p in f.positions})),
+        ),
+        Row(
+            ("访问异常", len(oversight.anomalies)),
+            tuple(sorted({p for a in oversight.anomalies for p in a.positions})),
+        ),
     )
     return Section(
         "六",
@@ -320,80 +329,13 @@ def _funds(facts: LedgerFacts, year: int) -> Section:
     )
 
 
-def _issues(
-    facts: LedgerFacts,
-    accesses: Sequence[AccessFact],
-    requests: Sequence[SharingRequest],
-    year: int,
-) -> Section:
-    rows: list[Row] = []
-    overdue = [r for r in requests if analysis.overdue_unanswered(r, _year_end(year))]
-    blank = [
-        r
-        for r in requests
-        if r.status is RequestStatus.REJECTED and not (r.rejection_reason or "").strip()
-    ]
-    for rule, text, group in (
-        ("S6", "共享申请逾期未答复", overdue),
-        ("S7", "拒绝未说明理由", blank),
-    ):
-        rows.append(
-            Row(
-                (rule, text, len(group), "按期答复，拒绝须说明理由（51号）"),
-                tuple(p for r in group for p in facts.positions_of(r.id)),
-            )
-        )
-    for rule, c in analysis.count_rules(facts, accesses).items():
-        rows.append(Row((rule, _ACCESS_TEXT[rule], c.count, "核查授权并整改调用方"), c.positions))
-    faulty = [d for d in facts.decisions if d.decision.year == year and d.checks]
-    for rule in ("F1", "F2", "F3", "F4", "F5"):
-        hit = [d for d in faulty if any(c.rule == rule for c in d.checks)]
-        if hit:
-            rows.append(
-                Row(
-                    (rule, RULE_ZH[rule], len(hit), "经费安排前核查系统与备案状态"),
-                    tuple(d.position for d in hit),
-                )
-            )
-    systems = facts.systems()
-    unfiled = [
-        s
-        for s in systems
-        if not s.is_retired
-        and (s.holds_personal_data or s.holds_important_data)
-        and not s.mlps_filed
-    ]
-    rows.append(
-        Row(
-            (
-                "I2",
-                "承载个人信息或重要数据的系统未完成等保备案",
-                len(unfiled),
-                "限期完成等保定级备案",
-            ),
-            tuple(p for s in unfiled for p in facts.positions_of(s.id)),
-        )
-    )
+def _issues(oversight: Oversight) -> Section:
     return Section(
         "八",
         "问题与整改",
-        ("下表列出本年度依合规规则（domain.md）发现的问题及整改建议。",),
-        tables=(Table("问题清单", ("规则", "问题", "数量", "整改建议"), tuple(rows)),),
+        ("下表列出本年度依合规规则（S1–S12、P、D、F、I、L）发现的问题及整改建议，按规则汇总。",),
+        tables=(findings_table(oversight.findings, "问题清单"),),
     )
-
-
-_ACCESS_TEXT = {
-    "S1": "访问不予共享资源",
-    "S2": "无有效授权访问",
-    "S3": "超出授权信息项",
-    "S4": "超出授权用途",
-    "S5": "访问目录外资源",
-    "P1": "敏感个人信息无用途或超用途访问",
-}
-
-
-def _year_end(year: int) -> date:
-    return date(year, 12, 31)
 
 
 def _evaluation(

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from ledger.domain.funding import FundOutcome
 from projections.reports.common import (
     VERIFY_STEPS,
+    Inputs,
     anchor,
     department_label,
     now_text,
@@ -30,7 +31,8 @@ from projections.reports.terms import FILING_STATUS, FUND_KIND, FUND_OUTCOME, yu
 RULES = ("F1", "F2", "F3", "F4", "F5")
 
 
-def build_audit_report(facts: LedgerFacts, year: int, checkpoint: str | None) -> Report:
+def build_audit_report(inputs: Inputs) -> Report:
+    facts, year, checkpoint = inputs.facts, inputs.year, inputs.checkpoint
     decisions = [d for d in facts.decisions if d.decision.year == year]
     return Report(
         kind=ReportKind.AUDIT,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ledger.domain.calendar import CHINA_STANDARD_TIME
 from projections.reports.facts import AccessFact, LedgerFacts
 from projections.reports.model import LedgerAnchor
+from projections.reports.oversight import Oversight
 
 VERIFY_STEPS = (
     "1. 取得与本报告同一账本的只读副本或访问权限，执行 `govledger verify --full`，"
@@ -19,6 +21,17 @@ VERIFY_STEPS = (
     "4. 报告中的每个数字均可由附录所列账本位置上的记录重新计算得出；"
     "以同一账本位置重新生成报告（`govledger report … --at N`），结果应完全一致。",
 )
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a report is built from: the replay, the year, the newest checkpoint, and the
+    views' findings and anomalies at the same position."""
+
+    facts: LedgerFacts
+    year: int
+    checkpoint: str | None
+    oversight: Oversight
 
 
 def anchor(facts: LedgerFacts, checkpoint: str | None) -> LedgerAnchor:

@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from ledger.domain.catalogue import Resource, Sensitivity
 from ledger.domain.organisation import SystemStatus
 from ledger.domain.sharing import RequestStatus, SharingRequest
+from projections.query import Finding
 from projections.reports import analysis
-from projections.reports.analysis import RuleCount
 from projections.reports.common import (
     VERIFY_STEPS,
+    Inputs,
     accesses_in,
     anchor,
     department_label,
@@ -20,8 +21,8 @@ from projections.reports.common import (
     scope_paragraph,
 )
 from projections.reports.facts import AccessFact, LedgerFacts
-from projections.reports.funds import SEVERITY_ZH
 from projections.reports.model import Report, ReportKind, Row, Section, Table
+from projections.reports.oversight import Oversight, anomalies_table, findings_table
 from projections.reports.terms import (
     ACCESS_REASON,
     REQUEST_STATUS,
@@ -32,27 +33,12 @@ from projections.reports.terms import (
     percent,
 )
 
-RULE_TEXT = {
-    "S1": "访问不予共享资源",
-    "S2": "无有效授权访问有条件共享资源",
-    "S3": "超出授权信息项",
-    "S4": "超出授权用途",
-    "S5": "访问目录外资源",
-    "P1": "敏感个人信息无用途或超用途访问",
-}
-ADVICE = {
-    "S1": "立即核查并阻断对不予共享资源的调用，追究相关账号责任。",
-    "S2": "交换平台在授权失效（到期、撤销）时同步停止服务，清理无授权调用。",
-    "S3": "按授权信息项裁剪接口返回字段，复核超范围调用的部门。",
-    "S4": "要求使用部门在调用时如实申报用途，对用途不符的调用约谈整改。",
-    "S5": "将目录外资源纳入目录编制或停止其共享服务。",
-    "P1": "敏感个人信息调用须申报并核验用途，超用途使用依法处理。",
-}
 LEVEL_HIGH, LEVEL_MEDIUM = 6, 3
 LIKELY_SHARE = 0.05  # a flagged share at or above this is "likely" (3)
 
 
-def build_risk_report(facts: LedgerFacts, year: int, checkpoint: str | None) -> Report:
+def build_risk_report(inputs: Inputs) -> Report:
+    facts, year, checkpoint = inputs.facts, inputs.year, inputs.checkpoint
     accesses = accesses_in(facts, year)
     requests = analysis.requests_in(facts, year)
     matrix = _matrix(facts, accesses)
@@ -69,12 +55,12 @@ def build_risk_report(facts: LedgerFacts, year: int, checkpoint: str | None) -> 
             _processing(facts, accesses),
             _legitimacy(facts, accesses, requests),
             _analysis(facts, accesses, matrix),
-            _recipients(facts, accesses),
+            _recipients(facts, accesses, inputs.oversight),
             _measures(facts),
-            _incidents(facts, accesses, requests),
-            _personal(facts, accesses),
+            _incidents(facts, accesses, requests, inputs.oversight),
+            _personal(facts, accesses, inputs.oversight),
             _rights(facts),
-            _conclusion(facts, accesses, matrix),
+            _conclusion(facts, matrix, inputs.oversight),
         ),
         verification=VERIFY_STEPS,
     )
@@ -326,40 +312,41 @@ def _matrix(facts: LedgerFacts, accesses: Sequence[AccessFact]) -> dict[str, lis
     return {"resources": resource_rows, "departments": department_rows}
 
 
-def _rule_rows(counts: dict[str, RuleCount]) -> tuple[Row, ...]:
-    return tuple(
+def _access_findings(findings: Sequence[Finding]) -> list[Finding]:
+    return [f for f in findings if f.subject_kind == "access"]
+
+
+def _recipients(
+    facts: LedgerFacts, accesses: Sequence[AccessFact], oversight: Oversight
+) -> Section:
+    """Each recipient's compliance record: the views' findings against it, by rule."""
+    used = Counter(a.department for a in accesses)
+    against: dict[str, list[Finding]] = defaultdict(list)
+    for f in oversight.findings:
+        if f.department:
+            against[f.department].append(f)
+    rules = sorted({f.rule for group in against.values() for f in group}, key=_rule_key)
+    rows = tuple(
         Row(
-            (rule, RULE_TEXT[rule], SEVERITY_ZH[analysis.RULE_SEVERITY[rule]], c.count), c.positions
+            (
+                department_label(facts, code),
+                used[code],
+                *(sum(1 for f in against[code] if f.rule == r) for r in rules),
+            ),
+            tuple(sorted({p for f in against[code] for p in f.positions})),
         )
-        for rule, c in counts.items()
+        for code in sorted(set(used) | set(against))
     )
-
-
-def _recipients(facts: LedgerFacts, accesses: Sequence[AccessFact]) -> Section:
-    by_department: dict[str, list[AccessFact]] = defaultdict(list)
-    for a in accesses:
-        by_department[a.department].append(a)
-    rules = ("S1", "S2", "S3", "S4", "S5", "P1")
-    rows = []
-    for code, group in sorted(by_department.items()):
-        counts = analysis.count_rules(facts, group)
-        flagged = {p for c in counts.values() for p in c.positions}
-        rows.append(
-            Row(
-                (
-                    department_label(facts, code),
-                    len(group),
-                    *(counts[r].count if r in counts else 0 for r in rules),
-                ),
-                tuple(sorted(flagged)),
-            )
-        )
     return Section(
         "6",
         "接收方情况",
-        ("各接收部门本年度的合规记录（违规访问按规则计数，一次访问可违反多项规则）。",),
-        tables=(Table("接收部门合规记录", ("接收部门", "访问次数", *rules), tuple(rows)),),
+        ("各部门本年度的合规记录：合规发现按规则计数（规则含义见第 11 节）。",),
+        tables=(Table("各部门合规记录", ("部门", "访问次数", *rules), rows),),
     )
+
+
+def _rule_key(rule: str) -> tuple[str, int]:
+    return rule[0], int(rule[1:]) if rule[1:].isdigit() else 0
 
 
 def _measures(facts: LedgerFacts) -> Section:
@@ -404,14 +391,15 @@ def _measures(facts: LedgerFacts) -> Section:
 
 
 def _incidents(
-    facts: LedgerFacts, accesses: Sequence[AccessFact], requests: Sequence[SharingRequest]
+    facts: LedgerFacts,
+    accesses: Sequence[AccessFact],
+    requests: Sequence[SharingRequest],
+    oversight: Oversight,
 ) -> Section:
-    counts = analysis.count_rules(facts, accesses)
-    resources = facts.resources()
     _months, trend = analysis.monthly_unauthorized(accesses)
-    off = [a for a in accesses if analysis.off_hours_sensitive(a, resources.get(a.resource_code))]
     revoked = [r for r in requests if r.status is RequestStatus.REVOKED]
     flagged = sorted((a for a in accesses if not a.authorized), key=lambda a: a.position)
+    reviewed = sum(1 for a in oversight.anomalies if a.status != "open")
     ledger_rows = tuple(
         Row(
             (
@@ -430,13 +418,14 @@ def _incidents(
         "8",
         "已发现风险与事件处置",
         (
-            f"本年度违规访问 {len(flagged)} 次（按规则计数见下表）；非工作时间（8:00–20:00 以外）"
-            f"访问敏感个人信息 {len(off)} 次，列为异常待安全员复核。",
+            f"本年度违规访问 {len(flagged)} 次（按规则计数见下表）；访问异常 "
+            f"{len(oversight.anomalies)} 起，已复核 {reviewed} 起。",
             f"处置：提供部门撤销授权 {len(revoked)} 项；违规访问均已在账本中标记，"
             "异常复核（确认、驳回、升级）结论以账本事件记录。",
         ),
         tables=(
-            Table("违规访问按规则统计", ("规则", "内容", "严重程度", "次数"), _rule_rows(counts)),
+            findings_table(_access_findings(oversight.findings), "违规访问按规则统计"),
+            anomalies_table(oversight.anomalies),
             Table(
                 "违规访问台账",
                 ("账本位置", "访问时间", "部门", "访问者", "资源", "违规情形"),
@@ -448,11 +437,11 @@ def _incidents(
     )
 
 
-def _personal(facts: LedgerFacts, accesses: Sequence[AccessFact]) -> Section:
+def _personal(facts: LedgerFacts, accesses: Sequence[AccessFact], oversight: Oversight) -> Section:
     resources = facts.resources()
     touching = [a for a in accesses if analysis.personal(a, resources.get(a.resource_code))]
-    counts = analysis.count_rules(facts, touching)
-    p1 = counts.get("P1")
+    p1 = sum(1 for f in oversight.findings if f.rule == "P1")
+    p2 = sum(1 for f in oversight.findings if f.rule == "P2")
     by_department = Counter(a.department for a in touching)
     rows = tuple(
         Row(
@@ -470,9 +459,9 @@ def _personal(facts: LedgerFacts, accesses: Sequence[AccessFact]) -> Section:
         "个人信息影响",
         (
             f"本年度涉及个人信息或敏感个人信息的访问 {len(touching)} 次，"
-            f"其中敏感个人信息无用途或超用途访问（P1）{p1.count if p1 else 0} 次。",
-            "个人信息保护影响评估（PIPL 第五十五条）：账本尚未设立 PIA 记录事件，"
-            "P2 规则暂无法据账本判定，列为整改事项。",
+            f"其中敏感个人信息超用途访问（P1）{p1} 次；未做个人信息保护影响评估即提供个人信息（P2）"
+            f"{p2} 项。",
+            "个人信息保护影响评估（PIPL 第五十五条）尚无账本记录事件，P2 以合规规则的判定为准。",
         ),
         tables=(Table("各部门涉及个人信息的访问", ("部门", "访问次数", "其中违规"), rows),),
     )
@@ -538,15 +527,8 @@ def _rights(facts: LedgerFacts) -> Section:
     )
 
 
-def _conclusion(
-    facts: LedgerFacts, accesses: Sequence[AccessFact], matrix: dict[str, list[Row]]
-) -> Section:
+def _conclusion(facts: LedgerFacts, matrix: dict[str, list[Row]], oversight: Oversight) -> Section:
     levels = Counter(str(row.cells[4]) for row in matrix["resources"])
-    counts = analysis.count_rules(facts, accesses)
-    advice = tuple(
-        Row((rule, RULE_TEXT[rule], c.count, ADVICE[rule]), c.positions)
-        for rule, c in counts.items()
-    )
     assessed = Counter(
         RISK_LEVEL[a.risk_level] for a in facts.assessments if a.position <= facts.position
     )
@@ -559,7 +541,7 @@ def _conclusion(
             "账本已记录的网信办资源风险评估结论："
             + ("、".join(f"{k} {v} 项" for k, v in sorted(assessed.items())) or "无")
             + "。",
-            "处置建议：高风险资源优先复核授权与接口控制；下表按规则给出建议。",
+            "处置建议：高风险资源优先复核授权与接口控制；下表列出本年度全部合规发现及整改建议。",
         ),
-        tables=(Table("处置建议", ("规则", "问题", "次数", "建议"), advice),),
+        tables=(findings_table(oversight.findings, "合规发现与处置建议"),),
     )
