@@ -7,16 +7,18 @@ positions in the last column, so a figure can be traced without the PDF.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from projections.reports.model import Report, Table, compress_positions
+from projections.reports.model import Cell, Report, Table, compress_positions
 
 SHEET_NAME_LIMIT = 31  # Excel's limit
 _FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+_AMOUNT = re.compile(r"\d{1,3}(,\d{3})*\.\d{2}")
 HEADER_FILL = PatternFill("solid", fgColor="E8EDF5")
 
 
@@ -63,7 +65,11 @@ def _table_sheet(sheet: Worksheet, table: Table) -> None:
         cell.font = Font(bold=True)
         cell.fill = HEADER_FILL
     for row in table.rows:
-        sheet.append([*row.cells, compress_positions(row.positions)])
+        sheet.append([*(_cell(c) for c in row.cells), compress_positions(row.positions)])
+    for column in sheet.iter_cols(min_row=2):
+        for cell in column:
+            if isinstance(cell.value, Decimal):
+                cell.number_format = "#,##0.00"
     sheet.freeze_panes = "A2"
     for index, column in enumerate((*table.columns, "账本位置"), 1):
         width = max(
@@ -74,6 +80,13 @@ def _table_sheet(sheet: Worksheet, table: Table) -> None:
     if table.note:
         sheet.append([])
         sheet.append([table.note])
+
+
+def _cell(value: Cell) -> Cell | Decimal:
+    """Amounts printed as ``1,050,000.00`` (元) become numbers a spreadsheet can add up."""
+    if isinstance(value, str) and _AMOUNT.fullmatch(value):
+        return Decimal(value.replace(",", ""))
+    return value
 
 
 def _sheet_name(title: str, used: set[str]) -> str:

@@ -21,7 +21,14 @@ from openpyxl import load_workbook
 from ledger.config import Settings
 from projections.query import open_views
 from projections.reports import Format, ReportKind, generate, render
-from projections.reports.model import Report, Table
+from projections.reports.model import (
+    LedgerAnchor,
+    Report,
+    Row,
+    Section,
+    Table,
+    compress_positions,
+)
 from tests.projections.reports.scenario import build
 
 
@@ -147,8 +154,17 @@ def test_annual_figures(scenario: Settings) -> None:
     # F2 (D2), F3 (D4), F4 (D3), F5 (filing P1).
     issues = {c[0]: c[3] for c in cells(report, "问题清单")}
     assert issues == {
-        "F1": 2, "F2": 1, "F3": 1, "F4": 1, "F5": 1, "S1": 1, "S2": 1, "S3": 1,
-        "S7": 1, "S10": 1, "S12": 1,
+        "F1": 2,
+        "F2": 1,
+        "F3": 1,
+        "F4": 1,
+        "F5": 1,
+        "S1": 1,
+        "S2": 1,
+        "S3": 1,
+        "S7": 1,
+        "S10": 1,
+        "S12": 1,
     }
     # gongan: shareable 1/2 → 10, open 0 → 0, on time 1/2 → 15, provided 4/4 → 15,
     # used 0 → 0, clean (no use) → 10: 50.0. minzheng: no catalogue → 0, 0; no requests →
@@ -199,3 +215,34 @@ def test_pdf_has_chinese_text_and_an_embedded_cjk_font(scenario: Settings, tmp_p
         check=True,
     )
     assert (tmp_path / "page-1.png").stat().st_size > 5000
+
+
+def test_xlsx_amounts_are_numbers(scenario: Settings) -> None:
+    report = generate(scenario, ReportKind.AUDIT, 2026)
+    book = load_workbook(io.BytesIO(render(report, Format.XLSX)))
+    sheet = next(book[n] for n in book.sheetnames if "各部门经费决定" in n)
+    total = [c.value for c in sheet[sheet.max_row]]
+    assert total[0] == "合计" and float(total[3]) == 1_050_000.00  # 拨付金额（元）
+
+
+def test_html_escapes_ledger_text() -> None:
+    """Names come from the ledger (any department can register a resource): never markup."""
+    anchor = LedgerAnchor("id", "sha256", 1, "00", None)
+    hostile = "<script>alert(1)</script>"
+    report = Report(
+        ReportKind.AUDIT,
+        "标题",
+        2026,
+        "说明",
+        "now",
+        anchor,
+        (Section("一", "节", (hostile,), (Table("表", ("名称",), (Row((hostile,), (1,)),)),)),),
+    )
+    html = render(report, Format.HTML).decode()
+    assert hostile not in html and "&lt;script&gt;" in html
+    assert "账本尚无签名检查点" in html  # no checkpoint: the appendix says so
+
+
+def test_positions_are_compressed_into_ranges() -> None:
+    assert compress_positions([7, 1, 2, 3, 9, 10, 2]) == "1–3, 7, 9–10"
+    assert compress_positions([]) == ""
