@@ -48,8 +48,20 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     target = Path(args.output)
     if target.is_dir():
         raise LedgerError(f"{args.output} is a directory")
-    with progress_bar(args.at or ledger_size(settings), f"report {args.kind}") as advance:
-        report = generate(settings, ReportKind(args.kind), args.year, at=args.at, progress=advance)
+    size = ledger_size(settings)
+    # Two passes: the report's replay, then the views catching up (quick when they are current).
+    with (
+        progress_bar(args.at or size, f"report {args.kind}") as advance,
+        progress_bar(size, "views catch-up") as catch_up,
+    ):
+        report = generate(
+            settings,
+            ReportKind(args.kind),
+            args.year,
+            at=args.at,
+            progress=advance,
+            views_progress=catch_up,
+        )
     content = render(report, Format(args.fmt))
     # Write beside, then rename: an interrupted write never looks like a report.
     partial = target.with_name(target.name + ".partial")

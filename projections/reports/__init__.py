@@ -44,6 +44,7 @@ def generate(
     *,
     at: int | None = None,
     progress: Callable[[int], None] = lambda _n: None,
+    views_progress: Callable[[int], None] | None = None,
 ) -> Report:
     """The report of ``kind`` for ``year`` over ledger positions 1..``at`` (default: head)."""
     app = GovLedger(env=application_env(settings, create=False))
@@ -53,7 +54,7 @@ def generate(
     finally:
         reader.close()
         app.close()
-    oversight = load_oversight(settings, facts.position, year)
+    oversight = load_oversight(settings, facts.position, year, progress=views_progress)
     return BUILDERS[kind](Inputs(facts, year, latest_checkpoint(settings), oversight))
 
 

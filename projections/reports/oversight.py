@@ -9,7 +9,7 @@ those rules a second time.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ledger.config import Settings
@@ -81,9 +81,15 @@ class Oversight:
     anomalies: tuple[Anomaly, ...]
 
 
-def load_oversight(settings: Settings, position: int, year: int) -> Oversight:
-    """Event findings dated in ``year`` (CST), and state findings as of ``position``."""
-    with open_views(settings) as views:
+def load_oversight(
+    settings: Settings, position: int, year: int, *, progress: Callable[[int], None] | None = None
+) -> Oversight:
+    """Event findings dated in ``year`` (CST), and state findings as of ``position``.
+
+    The views first catch up with the ledger (``progress`` gets each batch's size).
+    """
+    with open_views(settings, catch_up=False) as views:
+        views.projector.run(progress=progress)
         moment = views.moment(at=position)
         findings = tuple(
             f
