@@ -9,11 +9,12 @@ wrappers for datetimes, dates, uuids, actors, items and verdicts).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+
+import orjson
 
 from ledger.chain import RowTuple
 from ledger.domain.calendar import CHINA_STANDARD_TIME
@@ -59,7 +60,7 @@ def entity_hex(originator_id: str) -> str:
 
 def facts(rows: Iterable[RowTuple]) -> Iterator[Fact]:
     """Decode rows (position, oid, version, topic, state, prev_hash, hash) in order."""
-    loads = json.loads
+    loads = orjson.loads  # several times the stdlib's speed on a million rows
     for position, oid, _version, topic, state, _prev, stored_hash in rows:
         raw = bytes(state)
         yield Fact(

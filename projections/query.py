@@ -23,6 +23,7 @@ from projections.facts import ACCESS, CST, Fact
 from projections.rules import FindingTuple, state_findings
 from projections.runner import (
     BLOCK,
+    BLOCK_DIMENSIONS,
     PROJECTIONS,
     Projector,
     ensure_schema,
@@ -769,42 +770,36 @@ class Views:
             end = min(end, m.as_of)
         low, high = start.isoformat(), end.isoformat()
         tallies: dict[str, dict[str, Tally]] = defaultdict(lambda: defaultdict(Tally))
-        by_day: dict[str, Tally] = defaultdict(Tally)
-        for day, dim, key, total, unauthorized, rows in self.store.query(
-            f"SELECT day, dim, key, SUM(total), SUM(unauthorized), SUM(row_count) "
-            f"FROM {self.store.table('access_blocks')} WHERE block < ? AND day BETWEEN ? AND ? "
-            "GROUP BY day, dim, key",
-            (full_blocks, low, high),
-        ):
-            tallies[dim][key] = tallies[dim][key].plus(int(total), int(unauthorized), int(rows))
-            if dim == "provider":
-                by_day[day] = by_day[day].plus(int(total), int(unauthorized), int(rows))
-        for provider, requester, resource, purpose, reasons, day, rows in self.store.query(
-            f"SELECT provider, department, resource, purpose, reasons, day, row_count "
-            f"FROM {self.store.table('events')} WHERE position >= ? AND position <= ? "
-            "AND topic = ? AND day BETWEEN ? AND ?",
-            (full_blocks * BLOCK, m.position, ACCESS, low, high),
-        ):
-            bad = 1 if reasons else 0
-            for dim, key in (
-                ("provider", provider),
-                ("requester", requester),
-                ("resource", resource),
-                ("purpose", purpose),
-                ("reasons", reasons),
-            ):
-                tallies[dim][key] = tallies[dim][key].plus(1, bad, int(rows))
-            by_day[day] = by_day[day].plus(1, bad, int(rows))
+        rows = list(
+            self.store.query(
+                f"SELECT dim, key, SUM(total), SUM(unauthorized), SUM(row_count) "
+                f"FROM {self.store.table('access_blocks')} WHERE block < ? "
+                "AND day BETWEEN ? AND ? GROUP BY dim, key",
+                (full_blocks, low, high),
+            )
+        )
+        for dim, column in BLOCK_DIMENSIONS.items():
+            rows.extend(
+                (dim, *row)
+                for row in self.store.query(
+                    f"SELECT {column}, COUNT(*), SUM(CASE WHEN reasons = '' THEN 0 ELSE 1 END), "
+                    f"SUM(row_count) FROM {self.store.table('events')} "
+                    "WHERE position >= ? AND position <= ? AND topic = ? "
+                    f"AND day BETWEEN ? AND ? GROUP BY {column}",
+                    (full_blocks * BLOCK, m.position, ACCESS, low, high),
+                )
+            )
+        for dim, key, total, unauthorized, count in rows:
+            tallies[dim][key] = tallies[dim][key].plus(int(total), int(unauthorized), int(count))
         by_month: dict[str, Tally] = defaultdict(Tally)
-        for day, tally in by_day.items():
-            month = day[:7]
-            by_month[month] = by_month[month].plus(tally.total, tally.unauthorized, tally.rows)
+        for day, tally in tallies["day"].items():
+            by_month[day[:7]] = by_month[day[:7]].plus(tally.total, tally.unauthorized, tally.rows)
         by_reason: dict[str, int] = defaultdict(int)
         for reasons, tally in tallies["reasons"].items():
             for reason in filter(None, reasons.split(",")):
                 by_reason[reason] += tally.total
         total = Tally()
-        for tally in tallies["provider"].values():
+        for tally in tallies["day"].values():
             total = total.plus(tally.total, tally.unauthorized, tally.rows)
         return AccessCounts(
             start, end, m, total,

@@ -44,6 +44,7 @@ BLOCK_DIMENSIONS = {
     "purpose": "purpose",
     "reasons": "reasons",
     "system": "system",
+    "day": "day",  # per-day totals (by_month), whatever the other keys
 }
 
 Progress = Callable[[int], None]
@@ -53,7 +54,7 @@ _DEPARTMENT_FIELDS = ("department", "requester_department", "provider_department
 
 _TABLES: dict[str, str] = {
     "events": (
-        "position BIGINT PRIMARY KEY, topic TEXT NOT NULL, entity TEXT NOT NULL, "
+        "position {pk}, topic TEXT NOT NULL, entity TEXT NOT NULL, "
         "actor_id TEXT NOT NULL, role TEXT NOT NULL, department TEXT, "
         "time DOUBLE PRECISION NOT NULL, "
         "epoch DOUBLE PRECISION, day TEXT, provider TEXT, resource TEXT, purpose TEXT, "
@@ -69,7 +70,7 @@ _TABLES: dict[str, str] = {
     # Every event but accesses, as recorded, with its effective time: the zone as of any
     # date is a fold of these few rows (docs/projections.md "As-of semantics").
     "facts": (
-        "position BIGINT PRIMARY KEY, time DOUBLE PRECISION, topic TEXT NOT NULL, "
+        "position {pk}, time DOUBLE PRECISION, topic TEXT NOT NULL, "
         "entity TEXT NOT NULL, state TEXT NOT NULL"
     ),
     "findings": (
@@ -85,11 +86,11 @@ _TABLES: dict[str, str] = {
         "detail TEXT NOT NULL"
     ),
     "reviews": (
-        "position BIGINT PRIMARY KEY, anomaly_id TEXT NOT NULL, action TEXT NOT NULL, "
+        "position {pk}, anomaly_id TEXT NOT NULL, action TEXT NOT NULL, "
         "comment TEXT NOT NULL, actor_id TEXT NOT NULL, time TEXT NOT NULL"
     ),
     "clock": "day TEXT PRIMARY KEY, position BIGINT NOT NULL",
-    "snapshots": "position BIGINT PRIMARY KEY, state {blob} NOT NULL",
+    "snapshots": "position {pk}, state {blob} NOT NULL",
 }
 _INDEXES = (
     ("events_entity", "events", "entity, position"),
@@ -118,24 +119,36 @@ class _MovedError(Exception):
     """Another runner committed first: reload from its tracking record and go on."""
 
 
-def ensure_schema(store: ViewStore) -> None:
-    """Create the view tables if absent; a different schema version is dropped and rebuilt."""
+def ensure_schema(store: ViewStore, *, indexes: bool = True) -> None:
+    """Create the view tables if absent; a different schema version is dropped and rebuilt.
+
+    A rebuild creates the secondary indexes after the load (``indexes=False`` first):
+    building them once is cheaper than updating them row by row. A rebuild killed
+    before that gets them from the next run.
+    """
     store.ensure_meta()
     if store.meta("schema_version") not in (None, str(SCHEMA_VERSION)):
         drop_views(store)
         store.ensure_meta()
+    # SQLite: INTEGER PRIMARY KEY is the rowid itself, no second b-tree to maintain.
+    pk = "INTEGER PRIMARY KEY" if store.backend == "sqlite" else "BIGINT PRIMARY KEY"
     with store.transaction():
         for name, columns in _TABLES.items():
             store.query(
                 f"CREATE TABLE IF NOT EXISTS {store.table(name)} "
-                f"({columns.format(blob=store.blob)})"
+                f"({columns.format(blob=store.blob, pk=pk)})"
             )
-        for index, table, columns in _INDEXES:
-            store.query(
-                f"CREATE INDEX IF NOT EXISTS {store.index_name(index)} "
-                f"ON {store.table(table)} ({columns})"
-            )
+        if indexes:
+            create_indexes(store)
         store.set_meta("schema_version", str(SCHEMA_VERSION))
+
+
+def create_indexes(store: ViewStore) -> None:
+    for index, table, columns in _INDEXES:
+        store.query(
+            f"CREATE INDEX IF NOT EXISTS {store.index_name(index)} "
+            f"ON {store.table(table)} ({columns})"
+        )
 
 
 def drop_views(store: ViewStore) -> None:
@@ -159,12 +172,13 @@ class Projector:
         self.rules = Rules.from_settings(settings)
         self.batch_size = max(1, settings.projection_batch_size)
         self.interval = max(1, settings.projection_snapshot_interval)
+        self._indexes = True
 
     # ------------------------------------------------------------------ public
 
     def run(self, *, until: int | None = None, progress: Progress | None = None) -> int:
         """Catch up to the ledger's head (or ``until``); returns how many rows were projected."""
-        ensure_schema(self.store)
+        ensure_schema(self.store, indexes=self._indexes)
         done = 0
         while True:
             try:
@@ -188,7 +202,14 @@ class Projector:
 
     def rebuild(self, *, progress: Progress | None = None) -> int:
         drop_views(self.store)
-        return self.run(progress=progress)
+        self._indexes = False
+        try:
+            done = self.run(progress=progress)
+        finally:
+            self._indexes = True
+        with self.store.transaction():
+            create_indexes(self.store)
+        return done
 
     def fold_at(self, position: int, *, emit: bool = False) -> ZoneFold:
         """The zone fold as of ``position``: newest snapshot at or before it, then a replay."""

@@ -23,6 +23,8 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from ledger.config import Settings
 from projections.facts import (
     ACCESS,
@@ -40,6 +42,8 @@ FindingRow = tuple[str, str, str, str, str, str | None, str, int, str, str]
 AnomalyRow = tuple[str, str, float, str, str, str | None, str, int, str, str]
 ReviewRow = tuple[int, str, str, str, str, str]
 EVIDENCE_CAP = 50  # positions kept per volume anomaly; the count says how many there were
+# Fields of a volume record (a list: see ZoneFold._volume).
+FIRST, DAY, COUNT, POSITIONS, HISTORY, THRESHOLD, MEAN, RAISED = range(8)
 
 # AccessReason value -> (rule, severity). PURPOSE_MISMATCH is P1 on sensitive items.
 ACCESS_RULES: dict[str, tuple[str, str]] = {
@@ -111,11 +115,11 @@ def empty_state() -> State:
 
 
 def dump_state(state: State) -> bytes:
-    return json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode()
+    return orjson.dumps(state)
 
 
 def load_state(blob: bytes) -> State:
-    loaded: State = json.loads(blob)
+    loaded: State = orjson.loads(blob)
     return loaded
 
 
@@ -749,56 +753,55 @@ class ZoneFold:
             window.clear()
 
     def _volume(
-        self, records: dict[str, Any], key: str, today: int, position: int
-    ) -> dict[str, Any] | None:
+        self, records: dict[str, list[Any]], key: str, today: int, position: int
+    ) -> list[Any] | None:
         """Count today's volume; return the record when it has just crossed its threshold.
 
-        ``history`` holds [day, count] pairs (JSON has no integer keys). The threshold is
-        at least ``volume_min``, so it is computed only when a day reaches that many, from
-        the ``baseline_days`` before it: cheap for the many quiet accessors.
+        A record is a list (cheap to update, JSON in snapshots): first day, current day,
+        count, evidence positions, history of [day, count] pairs, threshold, mean,
+        raised. The threshold is at least ``volume_min``, so it is computed only when a
+        day reaches that many, from the ``baseline_days`` before it: cheap for the many
+        quiet accessors.
         """
         record = records.get(key)
         if record is None:
-            record = records[key] = {
-                "first": today, "day": today, "count": 0, "positions": [], "history": [],
-                "threshold": None, "mean": 0.0, "raised": False,
-            }  # fmt: skip
-        if today != record["day"]:
-            if today < record["day"]:  # a late report: counted in its day, judged no more
-                record["history"].append([today, 1])
+            record = records[key] = [today, today, 0, [], [], None, 0.0, False]
+        elif today != record[DAY]:
+            if today < record[DAY]:  # a late report: counted in its day, judged no more
+                record[HISTORY].append([today, 1])
                 return None
             self._close_day(record, today)
-        record["count"] += 1
-        count = record["count"]
-        if len(record["positions"]) < EVIDENCE_CAP:
-            record["positions"].append(position)
-        if count < self.rules.volume_min or record["raised"]:
+        record[COUNT] += 1
+        if len(record[POSITIONS]) < EVIDENCE_CAP:
+            record[POSITIONS].append(position)
+        if record[COUNT] < self.rules.volume_min or record[RAISED]:
             return None
-        if record["threshold"] is None:
-            record["threshold"] = self._threshold(record)
-        if count >= record["threshold"]:
-            record["raised"] = True
+        if record[THRESHOLD] is None:
+            record[THRESHOLD] = self._threshold(record)
+        if record[COUNT] >= record[THRESHOLD]:
+            record[RAISED] = True
             return record
         return None
 
-    def _close_day(self, record: dict[str, Any], today: int) -> None:
-        history = record["history"]
-        history.append([record["day"], record["count"]])
+    def _close_day(self, record: list[Any], today: int) -> None:
+        history = record[HISTORY]
+        history.append([record[DAY], record[COUNT]])
         if len(history) > 2 * self.rules.baseline_days:
             horizon = today - self.rules.baseline_days
-            record["history"] = [pair for pair in history if pair[0] >= horizon]
-        record.update(day=today, count=0, positions=[], threshold=None, raised=False)
+            record[HISTORY] = [pair for pair in history if pair[0] >= horizon]
+        record[DAY], record[COUNT], record[POSITIONS] = today, 0, []
+        record[THRESHOLD], record[RAISED] = None, False
 
-    def _threshold(self, record: dict[str, Any]) -> float:
+    def _threshold(self, record: list[Any]) -> float:
         """``volume_factor`` x the mean daily volume of the baseline window before today."""
-        today = record["day"]
-        known_days = today - record["first"]
+        today = record[DAY]
+        known_days = today - record[FIRST]
         if known_days < self.rules.baseline_min_days:
             return math.inf
         horizon = today - self.rules.baseline_days
-        total = sum(count for day, count in record["history"] if horizon <= day < today)
+        total = sum(count for day, count in record[HISTORY] if horizon <= day < today)
         mean = total / min(known_days, self.rules.baseline_days)
-        record["mean"] = mean
+        record[MEAN] = mean
         return float(max(self.rules.volume_min, math.ceil(self.rules.volume_factor * mean)))
 
     def _volume_anomaly(
@@ -806,15 +809,15 @@ class ZoneFold:
         kind: str,
         subject: str,
         department: str | None,
-        record: dict[str, Any],
+        record: list[Any],
         position: int,
         epoch: float,
     ) -> None:
-        mean, count = record["mean"], record["count"]
-        day = day_text(record["day"])
+        mean, count = record[MEAN], record[COUNT]
+        day = day_text(record[DAY])
         self._anomaly(
             kind, f"{subject}|{day}", 1 - mean / count, subject, department,
-            record["positions"], position, datetime.fromtimestamp(epoch, CST),
+            record[POSITIONS], position, datetime.fromtimestamp(epoch, CST),
             f"{subject}: {count} accesses on {day} against a daily mean of {mean:.1f}",
         )  # fmt: skip
 
@@ -832,7 +835,7 @@ class ZoneFold:
             return
         self._pairs.add(pair)
         actor = self.state["detector"]["actors"].get(accessor)
-        if actor is not None and today - actor["first"] >= self.rules.first_access_warmup_days:
+        if actor is not None and today - actor[FIRST] >= self.rules.first_access_warmup_days:
             self._anomaly(
                 "first_sensitive_access", pair, 0.3, accessor, department, [position], position,
                 datetime.fromtimestamp(epoch, CST),
