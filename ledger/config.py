@@ -109,6 +109,12 @@ class Settings:
     trusted_keys_file: str = ""  # verifier keys of the log, one per line; "retired " prefix
     witness_keys_file: str = ""  # verifier keys of witnesses, one per line
     witness_quorum: int = 0
+    # Operations (docs/operations.md). Metrics files of the API's worker processes, summed at
+    # scrape; empty: one process's registry (right for one worker only).
+    metrics_dir: str = ""
+    # Structured logs: "json" (one object per line) or "text".
+    log_format: str = "json"
+    log_level: str = "INFO"
 
     @property
     def database(self) -> DatabaseURL:

@@ -1,0 +1,76 @@
+"""``/metrics`` is right with two uvicorn worker processes (issue 6 §1): every scrape, whichever
+worker answers it, reports the totals of all requests and of the whole ledger."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ledger.config import Settings
+from ledger.domain.actor import Role
+from ledger.store.connect import init_ledger
+from security.apikeys import open_api_keys
+from tests.api.conftest import PROVIDER, USER, access, population_resource
+from tests.ops.servers import govledger_serve
+from tests.promtext import total, value
+
+pytestmark = pytest.mark.slow
+ACCESSES = 24
+
+
+def bearer(settings: Settings, role: Role, department: str | None = None) -> dict[str, str]:
+    keys = open_api_keys(settings)
+    try:
+        return {"Authorization": f"Bearer {keys.create(role, department).token}"}
+    finally:
+        keys.close()
+
+
+def test_two_workers_report_the_same_totals(postgres_settings: Settings, tmp_path: Path) -> None:
+    settings = postgres_settings.with_overrides(metrics_dir=str(tmp_path / "metrics"))
+    init_ledger(settings)
+    admin = bearer(settings, Role.ADMIN)
+    provider = bearer(settings, Role.DATA_PROVIDER, PROVIDER)
+    platform = bearer(settings, Role.EXCHANGE_PLATFORM)
+    # A new connection per request: the kernel spreads them over both workers.
+    fresh = httpx.Limits(max_keepalive_connections=0)
+    with (
+        govledger_serve(settings, tmp_path, workers=2) as url,
+        httpx.Client(base_url=f"{url}/api/v1", limits=fresh, timeout=30) as client,
+    ):
+        for code, name in ((PROVIDER, "区公安分局"), (USER, "区民政局")):
+            reply = client.post("/departments", headers=admin, json={"code": code, "name": name})
+            assert reply.status_code == 201, reply.text
+        reply = client.post("/resources", headers=provider, json=population_resource())
+        assert reply.status_code == 201, reply.text
+        now = datetime.now(UTC).isoformat()
+        for i in range(ACCESSES):
+            reply = client.post(
+                "/accesses", headers=platform, json=access(f"w-{i}", accessed_at=now)
+            )
+            assert reply.status_code == 201, reply.text
+        scrapes = [httpx.get(f"{url}/metrics", timeout=30).text for _ in range(8)]
+
+    writers = {p.name for p in (tmp_path / "metrics").glob("histogram_*.db")}
+    assert len(writers) >= 2, f"one worker served everything: {writers}"
+    for text in scrapes:
+        requests = total(
+            text, "govledger_http_request_duration_seconds_count", route="/api/v1/accesses"
+        )
+        assert requests == ACCESSES
+        assert value(text, "govledger_ingest_batch_size_count") == ACCESSES
+        assert (
+            value(
+                text,
+                "govledger_data_accesses_total",
+                verdict="unauthorized",
+                sharing_type="conditional",
+            )
+            == ACCESSES
+        )
+        assert value(text, "govledger_ledger_events_total", event_type="DataAccess.Recorded") == (
+            ACCESSES
+        )
