@@ -21,6 +21,7 @@ from ledger.errors import ConfigurationError
 
 ENV_PREFIX = "GOVLEDGER_"
 DEFAULT_DATABASE_URL = "sqlite:///var/govledger.db"
+LOG_FORMATS = ("json", "text")
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ class Settings:
     # Operations (docs/operations.md). Metrics files of the API's worker processes, summed at
     # scrape; empty: one process's registry (right for one worker only).
     metrics_dir: str = ""
-    # Structured logs: "json" (one object per line) or "text".
+    # Structured logs on stderr: "json" (one object per line) or "text"; never a secret.
     log_format: str = "json"
     log_level: str = "INFO"
 
@@ -129,6 +130,10 @@ class Settings:
             known = ", ".join(HASH_ALGORITHMS)
             raise ConfigurationError(
                 f"GOVLEDGER_HASH_ALGORITHM={self.hash_algorithm!r} is not one of: {known}"
+            )
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigurationError(
+                f"GOVLEDGER_LOG_FORMAT={self.log_format!r} is not one of: {', '.join(LOG_FORMATS)}"
             )
         return self
 

@@ -13,7 +13,7 @@ import pytest
 
 from ledger.config import Settings
 from tests.conftest import Ledger, PostgresURLs, pg_connect
-from tests.ops.servers import BIN, child_env
+from tests.ops.conftest import BIN, child_env
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "ops" / "scripts"
 SCHEMA = "ledger"

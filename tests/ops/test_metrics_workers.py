@@ -14,7 +14,7 @@ from ledger.domain.actor import Role
 from ledger.store.connect import init_ledger
 from security.apikeys import open_api_keys
 from tests.api.conftest import PROVIDER, USER, access, population_resource
-from tests.ops.servers import govledger_serve
+from tests.ops.conftest import govledger_serve
 from tests.promtext import total, value
 
 pytestmark = pytest.mark.slow

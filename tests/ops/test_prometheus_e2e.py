@@ -22,7 +22,7 @@ from ledger.config import Settings
 from ledger.domain.actor import Role
 from ledger.store.connect import init_ledger
 from tests.api.conftest import PROVIDER, USER, access, population_resource
-from tests.ops.servers import free_port, govledger_serve, running, wait_for
+from tests.ops.conftest import free_port, govledger_serve, running, wait_for
 from tests.ops.test_metrics_workers import bearer
 
 pytestmark = pytest.mark.slow

@@ -1,5 +1,5 @@
-"""Real processes for the operations tests: free loopback ports, polling with a deadline, and
-``govledger serve`` (with several workers) as a subprocess."""
+"""Real processes for the operations tests, shared here rather than copied: free loopback
+ports, polling with a deadline, and ``govledger serve`` (several workers) as a subprocess."""
 
 from __future__ import annotations
 
