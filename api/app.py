@@ -92,8 +92,17 @@ def create_app(
     configure_logging(settings)
     if settings.create_schema:
         init_ledger(settings)
+    govledger = GovLedger(env=application_env(settings, create=False))
+    sharing_terms = SharingTerms(govledger)
+    metrics = build_metrics(
+        settings,
+        govledger,
+        projection_positions=_with_sharing_terms(sharing_terms, projection_positions),
+        findings_summary=findings_summary,
+        anomalies_summary=anomalies_summary,
+    )
     app = FastAPI(
-        lifespan=_checkpoint_schedule(settings),
+        lifespan=_checkpoint_schedule(settings, warm_up=metrics.collector.warm_up),
         title="govledger",
         version="0.1.0",
         description=(
@@ -103,20 +112,11 @@ def create_app(
         ),
         responses=_ERROR_RESPONSES,
     )
-    govledger = GovLedger(env=application_env(settings, create=False))
-    sharing_terms = SharingTerms(govledger)
     app.state.services = Services(
         settings=settings,
         ledger=govledger,
         sharing_terms=sharing_terms,
         authenticator=_CallerNotingAuthenticator(settings),
-    )
-    metrics = build_metrics(
-        settings,
-        govledger,
-        projection_positions=_with_sharing_terms(sharing_terms, projection_positions),
-        findings_summary=findings_summary,
-        anomalies_summary=anomalies_summary,
     )
     app.state.metrics = metrics
     app.middleware("http")(_request_id)
@@ -137,16 +137,22 @@ def create_app(
     return app
 
 
-def _checkpoint_schedule(settings: Settings) -> Callable[[FastAPI], Any]:
+def _checkpoint_schedule(
+    settings: Settings, warm_up: Callable[[], None] | None = None
+) -> Callable[[FastAPI], Any]:
     """Issue a signed checkpoint every ``checkpoint_interval_seconds`` while serving.
 
     Only when a signing key is configured. Issuing is idempotent (an unchanged
     tree reuses the newest checkpoint); run one scheduling process per ledger.
+    ``warm_up`` runs once in the background at start (the metrics follower reads the
+    ledger then, not in the first scrape).
     """
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
+        if warm_up is not None:
+            threading.Thread(target=warm_up, name="metrics-warm-up", daemon=True).start()
         worker = None
         if settings.checkpoint_key_file:
             worker = threading.Thread(
