@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,8 +14,10 @@ from api.app import create_app
 from ledger.config import Settings
 from ledger.domain.actor import Role
 from ledger.store.connect import init_ledger
+from ops.cli import cmd_verify
 from security.apikeys import open_api_keys
 from tests.api.conftest import PROVIDER, USER, Api, access, population_resource, setup_departments
+from tests.conftest import Attacker, Ledger
 from tests.promtext import label_values, total, value
 
 UNAUTHORIZED = "govledger_unauthorized_accesses_total"
@@ -156,3 +159,27 @@ def test_failing_provider_marks_its_part_down_and_the_rest_answers(tmp_path: Pat
     assert value(text, "govledger_collector_up", part="anomalies") == 0
     assert value(text, "govledger_collector_up", part="ledger") == 1
     assert value(text, "govledger_ledger_head_position") is not None
+
+
+def test_verification_outcome_reaches_the_metrics(ledger: Ledger, attacker: Attacker) -> None:
+    """A passing `govledger verify` shows as 1, a run that finds a break as 0 (the alert's
+    input), with the position it verified."""
+    ledger.append(20)
+    verify = argparse.Namespace(from_position=None, full=True, json=True)
+    # create_schema off: init would put back the triggers the attacker removed.
+    with TestClient(create_app(ledger.settings.with_overrides(create_schema=False))) as client:
+        assert cmd_verify(ledger.settings, verify) == 0
+        passed = client.get("/metrics").text
+        state = bytearray(attacker.row(7)[3])
+        state[0] ^= 1
+        attacker.execute("UPDATE {t} SET state = ? WHERE {pos} = ?", (bytes(state), 7))
+        assert cmd_verify(ledger.settings, verify) == 1
+        failed = client.get("/metrics").text
+    assert value(passed, "govledger_verification_last_run_ok") == 1
+    assert value(passed, "govledger_verification_verified_position") == 20
+    assert value(failed, "govledger_verification_last_run_ok") == 0
+    assert (
+        (value(failed, "govledger_verification_last_run_timestamp_seconds") or 0)
+        >= (value(passed, "govledger_verification_last_run_timestamp_seconds") or 0)
+        > 0
+    )

@@ -12,6 +12,7 @@ import pytest
 from ledger.config import Settings
 from ledger.domain.actor import Role
 from ledger.store.connect import init_ledger
+from ops.cli import main
 from security.apikeys import open_api_keys
 from tests.api.conftest import PROVIDER, USER, access, population_resource
 from tests.ops.conftest import govledger_serve
@@ -74,3 +75,9 @@ def test_two_workers_report_the_same_totals(postgres_settings: Settings, tmp_pat
         assert value(text, "govledger_ledger_events_total", event_type="DataAccess.Recorded") == (
             ACCESSES
         )
+
+
+def test_several_workers_need_a_metrics_directory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without GOVLEDGER_METRICS_DIR each worker would expose only its own histograms."""
+    monkeypatch.delenv("GOVLEDGER_METRICS_DIR", raising=False)
+    assert main(["serve", "--workers", "2", "--port", "1"]) == 2
