@@ -17,6 +17,8 @@ from typing import TypeVar
 import httpx
 
 from ledger.config import Settings
+from ledger.domain.actor import Role
+from security.apikeys import open_api_keys
 
 BIN = Path(sys.executable).parent
 T = TypeVar("T")
@@ -42,6 +44,15 @@ def wait_for(check: Callable[[], T | None], seconds: float, what: str) -> T:
             return found
         time.sleep(0.1)  # polling interval, not synchronisation: the condition decides
     raise AssertionError(f"timed out after {seconds}s waiting for {what} (last error: {last})")
+
+
+def bearer(settings: Settings, role: Role, department: str | None = None) -> dict[str, str]:
+    """An Authorization header with a new API key of ``role`` (for a server in a subprocess)."""
+    keys = open_api_keys(settings)
+    try:
+        return {"Authorization": f"Bearer {keys.create(role, department).token}"}
+    finally:
+        keys.close()
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

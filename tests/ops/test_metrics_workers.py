@@ -13,21 +13,12 @@ from ledger.config import Settings
 from ledger.domain.actor import Role
 from ledger.store.connect import init_ledger
 from ops.cli import main
-from security.apikeys import open_api_keys
 from tests.api.conftest import PROVIDER, USER, access, population_resource
-from tests.ops.conftest import govledger_serve
+from tests.ops.conftest import bearer, govledger_serve
 from tests.promtext import total, value
 
 pytestmark = pytest.mark.slow
 ACCESSES = 24
-
-
-def bearer(settings: Settings, role: Role, department: str | None = None) -> dict[str, str]:
-    keys = open_api_keys(settings)
-    try:
-        return {"Authorization": f"Bearer {keys.create(role, department).token}"}
-    finally:
-        keys.close()
 
 
 def test_two_workers_report_the_same_totals(postgres_settings: Settings, tmp_path: Path) -> None:

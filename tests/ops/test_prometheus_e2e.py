@@ -22,8 +22,7 @@ from ledger.config import Settings
 from ledger.domain.actor import Role
 from ledger.store.connect import init_ledger
 from tests.api.conftest import PROVIDER, USER, access, population_resource
-from tests.ops.conftest import free_port, govledger_serve, running, wait_for
-from tests.ops.test_metrics_workers import bearer
+from tests.ops.conftest import bearer, free_port, govledger_serve, running, wait_for
 
 pytestmark = pytest.mark.slow
 RULES = Path(__file__).resolve().parents[2] / "ops" / "prometheus" / "alerts.yml"
