@@ -62,6 +62,7 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
+            "pid": record.process,  # which worker process
             "message": record.getMessage(),
         }
         fields = getattr(record, "fields", None)

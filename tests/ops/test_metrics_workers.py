@@ -3,6 +3,7 @@ worker answers it, reports the totals of all requests and of the whole ledger.""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,11 +15,22 @@ from ledger.domain.actor import Role
 from ledger.store.connect import init_ledger
 from ops.cli import main
 from tests.api.conftest import PROVIDER, USER, access, population_resource
-from tests.ops.conftest import bearer, govledger_serve
+from tests.ops.conftest import bearer, govledger_serve, wait_for
 from tests.promtext import total, value
 
 pytestmark = pytest.mark.slow
 ACCESSES = 24
+
+
+def pids_that_answered(log: Path, route: str) -> set[int]:
+    """Worker processes whose request log lines (JSON on stderr) show ``route``."""
+    pids = set()
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith("{"):
+            entry = json.loads(line)
+            if entry.get("message") == "request" and entry.get("route") == route:
+                pids.add(int(entry["pid"]))
+    return pids
 
 
 def test_two_workers_report_the_same_totals(postgres_settings: Settings, tmp_path: Path) -> None:
@@ -44,7 +56,16 @@ def test_two_workers_report_the_same_totals(postgres_settings: Settings, tmp_pat
                 "/accesses", headers=platform, json=access(f"w-{i}", accessed_at=now)
             )
             assert reply.status_code == 201, reply.text
-        scrapes = [httpx.get(f"{url}/metrics", timeout=30).text for _ in range(8)]
+        # Scrape until both workers have answered scrapes (their request log lines say which
+        # process answered); every scrape is checked below.
+        scrapes: list[str] = []
+        log = tmp_path / f"serve-{url.rsplit(':', 1)[1]}.log"
+
+        def both_workers_answered() -> bool:
+            scrapes.append(httpx.get(f"{url}/metrics", timeout=30).text)
+            return len(scrapes) >= 4 and len(pids_that_answered(log, "/metrics")) >= 2
+
+        wait_for(both_workers_answered, 90, "scrapes answered by both workers")
 
     writers = {p.name for p in (tmp_path / "metrics").glob("histogram_*.db")}
     assert len(writers) >= 2, f"one worker served everything: {writers}"
