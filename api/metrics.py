@@ -566,48 +566,20 @@ def _use_multiprocess(directory: str) -> None:
 
     ``GOVLEDGER_METRICS_DIR`` is the one setting; the library reads its own
     variable when it opens its files, so it is exported here for it. Files of
-    processes that are no longer running (a previous run, a crashed worker)
-    and of this pid (reused) are removed first: the directory is cleaned at start
-    without a parent process having to do it.
+    workers that exited are kept on purpose: their counts stay in the sum, so
+    totals never go backwards when one worker restarts (a drop would read as a
+    counter reset and a false spike). The directory is emptied when the *service*
+    starts (systemd ``RuntimeDirectory=``, a tmpfs in compose).
     """
     with _multiprocess_lock:
         if _multiprocess_dir:
             if _multiprocess_dir[0] != directory:
                 raise ValueError("one metrics directory per process")
             return
-        path = Path(directory)
-        path.mkdir(parents=True, exist_ok=True)
-        remove_dead_process_files(path)
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
         values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
         _multiprocess_dir.append(directory)
-
-
-_PID_FILE = re.compile(r"^[a-z_]+_(\d+)\.db$")
-
-
-def remove_dead_process_files(path: Path) -> list[str]:
-    """Remove the metric files of processes no longer alive (and of our own pid)."""
-    removed = []
-    for entry in path.iterdir():
-        match = _PID_FILE.match(entry.name)
-        if not match:
-            continue
-        pid = int(match.group(1))
-        if pid == os.getpid() or not _alive(pid):
-            entry.unlink(missing_ok=True)
-            removed.append(entry.name)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def build_metrics(
