@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from ledger.checkpoints import generate_key_file
 from ledger.config import Settings
 from tests.conftest import Ledger, PostgresURLs, pg_connect
 from tests.ops.conftest import BIN, child_env
@@ -44,11 +45,7 @@ def test_backup_restore_verify_and_prove(
 ) -> None:
     original_url, target_url = scratch_databases
     key = tmp_path / "log.key"
-    subprocess.run(
-        [str(BIN / "govledger"), "keys", "generate", "--name", ORIGIN, "-o", str(key)],
-        check=True,
-        capture_output=True,
-    )
+    generate_key_file(str(key), ORIGIN)
     original = Settings(
         database_url=original_url,
         postgres_schema=SCHEMA,
