@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck unit bench clean report-deps
+.PHONY: run test lint typecheck rules unit bench clean report-deps
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "govledger needs Python >= 3.11"'
@@ -37,7 +37,14 @@ unit: $(BIN)/.installed report-deps
 	else echo "make test: no PostgreSQL; its tests will skip" >&2; fi; \
 	$(BIN)/pytest
 
-test: lint typecheck unit
+# Alert rules (ops/prometheus): promtool checks and rule unit tests. The script installs
+# Debian's prometheus when missing (promtool, and the server the end-to-end alert test runs).
+rules:
+	ops/scripts/ensure-prometheus.sh
+	promtool check rules ops/prometheus/alerts.yml
+	promtool test rules ops/prometheus/alerts_test.yml
+
+test: lint typecheck rules unit
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/append.py

@@ -21,6 +21,7 @@ from ledger.errors import ConfigurationError
 
 ENV_PREFIX = "GOVLEDGER_"
 DEFAULT_DATABASE_URL = "sqlite:///var/govledger.db"
+LOG_FORMATS = ("json", "text")
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,12 @@ class Settings:
     anomaly_volume_factor: int = 3  # a day above factor x baseline mean is unusual …
     anomaly_volume_min: int = 30  # … and at least this many accesses
     anomaly_first_access_warmup_days: int = 14  # first-access alerts after this much history
+    # Operations (docs/operations.md). Metrics files of the API's worker processes, summed at
+    # scrape; empty: one process's registry (right for one worker only).
+    metrics_dir: str = ""
+    # Structured logs on stderr: "json" (one object per line) or "text"; never a secret.
+    log_format: str = "json"
+    log_level: str = "INFO"
 
     @property
     def database(self) -> DatabaseURL:
@@ -137,6 +144,10 @@ class Settings:
             known = ", ".join(HASH_ALGORITHMS)
             raise ConfigurationError(
                 f"GOVLEDGER_HASH_ALGORITHM={self.hash_algorithm!r} is not one of: {known}"
+            )
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigurationError(
+                f"GOVLEDGER_LOG_FORMAT={self.log_format!r} is not one of: {', '.join(LOG_FORMATS)}"
             )
         return self
 

@@ -137,6 +137,40 @@ class HeadRecord:
         os.replace(tmp, self.path)
 
 
+class LastRunRecord:
+    """The outcome of the newest verification run: ``verify-last-run.json`` in the state
+    directory. ``/metrics`` reads it (docs/operations.md §Metrics) so a failed run raises
+    LedgerVerificationFailed; :class:`HeadRecord` keeps successes only."""
+
+    def __init__(self, state_dir: str | Path) -> None:
+        self.path = Path(state_dir) / "verify-last-run.json"
+
+    def save(self, report: ChainReport) -> None:
+        entry = {
+            "ledger_id": report.ledger_id,
+            "ok": report.ok,
+            "head_position": report.head_position,
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".verify-last-run.")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(entry, f)
+        os.replace(tmp, self.path)
+
+    def load(self, ledger_id: str) -> tuple[bool, str] | None:
+        """``(ok, finished_at)`` of the newest run over ``ledger_id``, if one was recorded."""
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as e:
+            raise ConfigurationError(f"cannot read {self.path}: {e}") from e
+        if not isinstance(data, dict) or data.get("ledger_id") != ledger_id:
+            return None
+        return bool(data.get("ok")), str(data.get("finished_at", ""))
+
+
 @dataclass(frozen=True)
 class _Anchor:
     position: int

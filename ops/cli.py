@@ -23,7 +23,7 @@ from ledger.config import Settings, load_settings
 from ledger.errors import LedgerError
 from ledger.export import export_jsonl
 from ledger.store.connect import init_ledger, open_reader
-from ledger.verify import HeadRecord, verify_ledger
+from ledger.verify import HeadRecord, LastRunRecord, verify_ledger
 from ops import argtypes, demo, importer, keys_cli, projections_cli, proofs_cli, report_cli
 from security.apikeys import PostgresApiKeyStore, open_key_store
 
@@ -85,6 +85,7 @@ def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
             )
     finally:
         reader.close()
+    LastRunRecord(settings.state_dir).save(report)  # read by /metrics (LedgerVerificationFailed)
     print(json.dumps(report.to_json()) if args.json else format_report(report))
     return EXIT_OK if report.ok else EXIT_FAILED
 
@@ -123,6 +124,10 @@ def _output(path: str) -> Iterator[TextIO]:
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn  # noqa: PLC0415
+
+    if args.workers > 1 and not settings.metrics_dir:
+        # Each worker would expose only its own request histograms (docs/operations.md).
+        raise LedgerError("--workers > 1 needs GOVLEDGER_METRICS_DIR (a directory per service)")
 
     # By import string: ops does not import api (docs/architecture.md).
     uvicorn.run(

@@ -1,0 +1,626 @@
+"""``GET /metrics``: Prometheus metrics of one govledger service (docs/operations.md §Metrics).
+
+Two kinds of metric, chosen so that the numbers are right however many
+worker processes answer the scrapes:
+
+* **Business counts are derived from the ledger at scrape time.** A
+  :class:`LedgerMetrics` collector follows the ledger by position (incrementally,
+  one follower per process) and counts events by type, accesses and
+  unauthorized accesses, pending and overdue sharing requests; it reads the
+  verifier's records, the newest checkpoint and the projections' positions.
+  Every worker computes the same figures from the same ledger, so whichever
+  answers a scrape answers right.
+* **Request latencies and ingest batch sizes** are observed in the process
+  that served the request. With ``GOVLEDGER_METRICS_DIR`` set they use
+  prometheus-client's multiprocess mode (one mmap file per worker, summed at
+  scrape); without it, one registry per process (correct for one worker).
+
+Label values are bounded: closed enums (reasons, sharing types, sensitivities,
+severities, event types of ``ledger.domain``), department codes registered in
+the ledger (anything else is ``unregistered``), rule ids of the form ``S1``
+(anything else is ``other``), route templates. Never user ids, free text or
+secrets.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import DomainEvent
+from eventsourcing.utils import get_topic
+from prometheus_client import CollectorRegistry, Histogram, values
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+from ledger import domain
+from ledger.application import GovLedger
+from ledger.checkpoints import CheckpointStore
+from ledger.config import Settings
+from ledger.domain import (
+    AccessReason,
+    DataAccess,
+    Department,
+    Resource,
+    Sensitivity,
+    SharingRequest,
+    SharingType,
+)
+from ledger.domain.calendar import CHINA_STANDARD_TIME
+from ledger.tree import Database
+from ledger.verify import HeadRecord, LastRunRecord
+
+logger = logging.getLogger("govledger.metrics")
+
+FindingsSummary = Callable[[], Mapping[tuple[str, str], int]]
+"""Open compliance findings by (rule id, severity), from the projections worker's read model."""
+AnomaliesSummary = Callable[[], Mapping[str, int]]
+"""Open anomalies by severity."""
+ProjectionPositions = Callable[[], Mapping[str, int]]
+"""Projection name -> last ledger position it processed (lag = ledger head - position)."""
+
+PAGE_SIZE = 2000
+UNREGISTERED = "unregistered"  # a department code the ledger has no registration for
+UNKNOWN = "unknown"  # a resource (or item) not in the catalogue
+OTHER = "other"
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+_RULE_ID = re.compile(r"[A-Z][0-9]{1,2}")
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+# The most restrictive class among the items read: 数据安全法 §21 grades above PIPL's
+# personal classes, sensitive personal above personal (docs/operations.md §Metrics).
+SENSITIVITY_ORDER = (
+    Sensitivity.GENERAL,
+    Sensitivity.PERSONAL,
+    Sensitivity.SENSITIVE_PERSONAL,
+    Sensitivity.IMPORTANT,
+    Sensitivity.CORE,
+)
+_RANK = {s: i for i, s in enumerate(SENSITIVITY_ORDER)}
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+BATCH_BUCKETS = (1, 10, 50, 100, 500, 1000, 2500, 5000, 10_000)
+
+
+def _domain_event_types() -> dict[str, str]:
+    """Topic -> ``Aggregate.Event`` for every event class of ``ledger.domain``."""
+    found: dict[str, str] = {}
+    for name in domain.__all__:
+        aggregate = getattr(domain, name)
+        if not isinstance(aggregate, type):
+            continue
+        for member in vars(aggregate).values():
+            if isinstance(member, type) and issubclass(member, DomainEvent):
+                found[get_topic(member)] = f"{aggregate.__name__}.{member.__name__}"
+    return found
+
+
+EVENT_TYPES = _domain_event_types()
+_ACCESS = get_topic(DataAccess.Recorded)
+_DEPARTMENT = get_topic(Department.Registered)
+_RESOURCE_REGISTERED = get_topic(Resource.Registered)
+_RESOURCE_RECLASSIFIED = get_topic(Resource.Reclassified)
+_REQUEST_SUBMITTED = get_topic(SharingRequest.Submitted)
+_REQUEST_ANSWERED = {
+    get_topic(SharingRequest.Approved),
+    get_topic(SharingRequest.Rejected),
+}
+
+
+@dataclass
+class _ResourceState:
+    provider_department: str
+    sharing_type: SharingType
+    items: dict[str, Sensitivity]
+
+
+@dataclass(frozen=True)
+class UnauthorizedKey:
+    reason: str
+    provider_department: str
+    requester_department: str
+    sensitivity: str
+    sharing_type: str
+
+
+@dataclass
+class LedgerCounts:
+    """What the follower has counted, up to ``position``."""
+
+    position: int = 0
+    events: Counter[str] = field(default_factory=Counter)
+    accesses: Counter[tuple[str, str]] = field(default_factory=Counter)  # (verdict, sharing)
+    unauthorized: Counter[UnauthorizedKey] = field(default_factory=Counter)
+    departments: set[str] = field(default_factory=set)
+    resources: dict[UUID, _ResourceState] = field(default_factory=dict)
+    resources_by_code: dict[str, _ResourceState] = field(default_factory=dict)
+    pending: dict[UUID, tuple[str, date]] = field(default_factory=dict)  # provider, due
+
+
+class LedgerFollower:
+    """Counts the ledger's events incrementally by position; thread-safe.
+
+    One per process. It reads notifications after its position, counts every
+    event's type, and decodes only the events it needs (accesses, departments,
+    resources, sharing requests).
+    """
+
+    def __init__(self, app: GovLedger) -> None:
+        self.app = app
+        self.counts = LedgerCounts()
+        self._lock = threading.Lock()
+
+    @property
+    def position(self) -> int:
+        return self.counts.position
+
+    def catch_up(self) -> tuple[LedgerCounts, int]:
+        """Follow to the head; returns the counts and the head position."""
+        with self._lock:
+            head = self.app.recorder.max_notification_id() or 0
+            start = self.counts.position + 1
+            while start <= head:
+                page = self.app.recorder.select_notifications(
+                    start=start, limit=PAGE_SIZE, stop=head
+                )
+                if not page:
+                    break
+                for notification in page:
+                    self._count(notification)
+                start = page[-1].id + 1
+                self.counts.position = page[-1].id
+            self.counts.position = max(self.counts.position, head)
+            return self.counts, head
+
+    def _count(self, notification: Any) -> None:
+        topic: str = notification.topic
+        counts = self.counts
+        counts.events[EVENT_TYPES.get(topic, OTHER)] += 1
+        if topic == _ACCESS:
+            self._access(self._decode(notification))
+        elif topic == _DEPARTMENT:
+            counts.departments.add(self._decode(notification).code)
+        elif topic == _RESOURCE_REGISTERED:
+            registered = self._decode(notification)
+            state = _ResourceState(
+                registered.provider_department,
+                SharingType(registered.sharing_type),
+                {item.name: Sensitivity(item.sensitivity) for item in registered.items},
+            )
+            counts.resources[registered.originator_id] = state
+            counts.resources_by_code[registered.code] = state
+        elif topic == _RESOURCE_RECLASSIFIED:
+            changed = self._decode(notification)
+            if (resource := counts.resources.get(changed.originator_id)) is not None:
+                resource.sharing_type = SharingType(changed.sharing_type)
+        elif topic == _REQUEST_SUBMITTED:
+            submitted = self._decode(notification)
+            counts.pending[submitted.originator_id] = (
+                submitted.provider_department,
+                submitted.response_due,
+            )
+        elif topic in _REQUEST_ANSWERED:
+            counts.pending.pop(UUID(str(notification.originator_id)), None)
+
+    def _decode(self, notification: Any) -> Any:
+        """The domain event (typed by topic at run time; the attributes are the event's)."""
+        return self.app.mapper.to_domain_event(notification)
+
+    @property
+    def ledger_id(self) -> str:
+        # The chained recorders (ledger/store) carry the genesis record.
+        recorder: Any = self.app.recorder
+        return str(recorder.genesis.ledger_id)
+
+    def _department(self, code: str) -> str:
+        return code if code in self.counts.departments else UNREGISTERED
+
+    def _access(self, recorded: Any) -> None:
+        counts = self.counts
+        resource = counts.resources_by_code.get(recorded.resource_code)
+        sharing = resource.sharing_type.value if resource else UNKNOWN
+        reasons: tuple[AccessReason, ...] = recorded.verdict.reasons
+        counts.accesses["unauthorized" if reasons else "authorized", sharing] += 1
+        if not reasons:
+            return
+        provider = self._department(resource.provider_department) if resource else UNKNOWN
+        requester = self._department(recorded.department)
+        sensitivity = _sensitivity_class(resource, recorded.items)
+        for reason in reasons:
+            reason_label = AccessReason(reason).value
+            key = UnauthorizedKey(reason_label, provider, requester, sensitivity, sharing)
+            counts.unauthorized[key] += 1
+
+
+def _bounded_name(name: str) -> str:
+    """A projection name as a label: an identifier, or ``other``."""
+    return name if _NAME.fullmatch(name) else OTHER
+
+
+def _sensitivity_class(resource: _ResourceState | None, items: Iterable[str]) -> str:
+    if resource is None:
+        return UNKNOWN
+    found = [resource.items.get(item) for item in items]
+    if any(s is None for s in found):
+        return UNKNOWN
+    return max((s for s in found if s is not None), key=_RANK.__getitem__).value
+
+
+def _timestamp(text: str) -> float | None:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+class LedgerMetrics(Collector):
+    """The scrape-time collector: figures derived from the ledger and its records.
+
+    Each part is collected on its own; a part that fails (the database is down,
+    a record is unreadable) is reported as ``govledger_collector_up{part} 0``
+    and logged, and the rest of the scrape still answers.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        follower: LedgerFollower,
+        *,
+        projection_positions: ProjectionPositions | None = None,
+        findings_summary: FindingsSummary | None = None,
+        anomalies_summary: AnomaliesSummary | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.follower = follower
+        self.projection_positions = projection_positions
+        self.findings_summary = findings_summary
+        self.anomalies_summary = anomalies_summary
+        self.clock = clock
+
+    def warm_up(self) -> None:
+        """Read the ledger once before the first scrape (which would otherwise pay for it:
+        about 3,500 events/s on the reference machine). Failures only log: the scrape
+        retries."""
+        try:
+            self.follower.catch_up()
+        except Exception:  # a background convenience; the scrape reports real failures
+            logger.warning("metrics warm-up failed; the first scrape will catch up", exc_info=True)
+
+    def describe(self) -> Iterable[Metric]:
+        return []  # collected at scrape time only; nothing to check at registration
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily(
+            "govledger_collector_up",
+            "1 if this part of the scrape-time collector answered, else 0",
+            labels=["part"],
+        )
+        parts: list[tuple[str, Callable[[], list[Metric]]]] = [
+            ("ledger", self._ledger),
+            ("verification", self._verification),
+            ("checkpoint", self._checkpoint),
+        ]
+        if self.projection_positions is not None:
+            parts.append(("projections", self._lag))
+        if self.findings_summary is not None:
+            parts.append(("findings", self._findings))
+        if self.anomalies_summary is not None:
+            parts.append(("anomalies", self._anomalies))
+        for name, part in parts:
+            try:
+                metrics = part()
+            except Exception:  # a failing part must not take the whole scrape down
+                logger.exception("metrics part %s failed", name)
+                up.add_metric([name], 0)
+                continue
+            up.add_metric([name], 1)
+            yield from metrics
+        yield up
+
+    # -- the ledger ------------------------------------------------------------
+
+    def _ledger(self) -> list[Metric]:
+        counts, head = self.follower.catch_up()
+        events = CounterMetricFamily(
+            "govledger_ledger_events",
+            "Events appended to the ledger, by event type (Aggregate.Event of ledger.domain)",
+            labels=["event_type"],
+        )
+        # Every known type from the first scrape, zeros included: increase() needs a series
+        # to exist before its first event, or the first event of a type is never seen.
+        for event_type in sorted(set(EVENT_TYPES.values()) | set(counts.events)):
+            events.add_metric([event_type], counts.events[event_type])
+        head_gauge = GaugeMetricFamily(
+            "govledger_ledger_head_position", "Position of the newest event in the ledger"
+        )
+        head_gauge.add_metric([], head)
+        accesses = CounterMetricFamily(
+            "govledger_data_accesses",
+            "Data accesses recorded, by verdict and the resource's sharing type",
+            labels=["verdict", "sharing_type"],
+        )
+        sharing_types = [t.value for t in SharingType] + [UNKNOWN]
+        for verdict in ("authorized", "unauthorized"):  # zeros too, as for events above
+            for sharing in sharing_types:
+                accesses.add_metric([verdict, sharing], counts.accesses[verdict, sharing])
+        unauthorized = CounterMetricFamily(
+            "govledger_unauthorized_accesses",
+            "Unauthorized data accesses by reason (an access with two reasons counts under "
+            "each), provider and requester department, sensitivity class and sharing type",
+            labels=[
+                "reason",
+                "provider_department",
+                "requester_department",
+                "sensitivity",
+                "sharing_type",
+            ],
+        )
+        for key, n in sorted(counts.unauthorized.items(), key=lambda kv: repr(kv[0])):
+            unauthorized.add_metric(
+                [
+                    key.reason,
+                    key.provider_department,
+                    key.requester_department,
+                    key.sensitivity,
+                    key.sharing_type,
+                ],
+                n,
+            )
+        return [
+            events,
+            head_gauge,
+            accesses,
+            unauthorized,
+            *self._requests(counts),
+        ]
+
+    def _requests(self, counts: LedgerCounts) -> list[Metric]:
+        today = self.clock().astimezone(CHINA_STANDARD_TIME).date()
+        pending: Counter[str] = Counter()
+        overdue: Counter[str] = Counter()
+        for provider, due in counts.pending.values():
+            department = provider if provider in counts.departments else UNREGISTERED
+            pending[department] += 1
+            if today > due:
+                overdue[department] += 1
+        pending_gauge = GaugeMetricFamily(
+            "govledger_sharing_requests_pending",
+            "Conditional sharing requests not yet answered, by provider department",
+            labels=["provider_department"],
+        )
+        overdue_gauge = GaugeMetricFamily(
+            "govledger_sharing_requests_overdue",
+            "Unanswered sharing requests past their response deadline (S6), by provider",
+            labels=["provider_department"],
+        )
+        for department in sorted(counts.departments | set(pending)):
+            pending_gauge.add_metric([department], pending[department])
+            overdue_gauge.add_metric([department], overdue[department])
+        return [pending_gauge, overdue_gauge]
+
+    def _lag(self) -> list[Metric]:
+        assert self.projection_positions is not None
+        head = self.follower.app.recorder.max_notification_id() or 0
+        lag = GaugeMetricFamily(
+            "govledger_projection_lag_events",
+            "Ledger head minus the last position the projection processed",
+            labels=["projection"],
+        )
+        for name, position in sorted(self.projection_positions().items()):
+            lag.add_metric([_bounded_name(name)], max(head - int(position), 0))
+        return [lag]
+
+    # -- verification ---------------------------------------------------------------
+
+    def _verification(self) -> list[Metric]:
+        ledger_id = self.follower.ledger_id
+        head = HeadRecord(self.settings.state_dir).load(ledger_id)
+        position = GaugeMetricFamily(
+            "govledger_verification_verified_position",
+            "Last position `govledger verify` verified (its recorded head)",
+        )
+        success = GaugeMetricFamily(
+            "govledger_verification_last_success_timestamp_seconds",
+            "When the recorded head was verified (Unix time)",
+        )
+        result = GaugeMetricFamily(
+            "govledger_verification_last_run_ok",
+            "1 if the last verification run passed, 0 if it found a break",
+        )
+        run_time = GaugeMetricFamily(
+            "govledger_verification_last_run_timestamp_seconds",
+            "When the last verification run finished (Unix time)",
+        )
+        if head is not None:
+            position.add_metric([], head.position)
+            if (verified := _timestamp(head.verified_at)) is not None:
+                success.add_metric([], verified)
+        last_run = LastRunRecord(self.settings.state_dir).load(ledger_id)
+        if last_run is not None and (finished := _timestamp(last_run[1])) is not None:
+            result.add_metric([], 1 if last_run[0] else 0)
+            run_time.add_metric([], finished)
+        return [position, success, result, run_time]
+
+    # -- checkpoints --------------------------------------------------------------
+
+    def _checkpoint(self) -> list[Metric]:
+        database = Database(self.settings, readonly=True)
+        try:
+            latest = CheckpointStore(database).latest()
+        finally:
+            database.close()
+        issued = GaugeMetricFamily(
+            "govledger_checkpoint_last_issued_timestamp_seconds",
+            "When the newest stored signed checkpoint was issued (Unix time)",
+        )
+        age = GaugeMetricFamily(
+            "govledger_checkpoint_age_seconds", "Seconds since the newest checkpoint was issued"
+        )
+        size = GaugeMetricFamily(
+            "govledger_checkpoint_tree_size", "Tree size of the newest signed checkpoint"
+        )
+        interval = GaugeMetricFamily(
+            "govledger_checkpoint_interval_seconds",
+            "Configured interval between checkpoints (GOVLEDGER_CHECKPOINT_INTERVAL_SECONDS)",
+        )
+        interval.add_metric([], self.settings.checkpoint_interval_seconds)
+        if latest is not None and (moment := _timestamp(latest.issued_at)) is not None:
+            issued.add_metric([], moment)
+            age.add_metric([], max(self.clock().timestamp() - moment, 0.0))
+            size.add_metric([], latest.tree_size)
+        return [issued, age, size, interval]
+
+    # -- compliance findings -----------------------------------------------------
+
+    def _findings(self) -> list[Metric]:
+        assert self.findings_summary is not None
+        totals: Counter[tuple[str, str]] = Counter()
+        for (rule, severity), n in self.findings_summary().items():
+            rule_label = rule if _RULE_ID.fullmatch(rule) else OTHER
+            severity_label = severity if severity in SEVERITIES else OTHER
+            totals[rule_label, severity_label] += int(n)
+        findings = GaugeMetricFamily(
+            "govledger_compliance_findings_open",
+            "Open compliance findings by rule id (S1…L2 of the domain brief) and severity",
+            labels=["rule", "severity"],
+        )
+        for (rule, severity), n in sorted(totals.items()):
+            findings.add_metric([rule, severity], n)
+        return [findings]
+
+    def _anomalies(self) -> list[Metric]:
+        assert self.anomalies_summary is not None
+        totals: Counter[str] = Counter()
+        for severity, n in self.anomalies_summary().items():
+            totals[severity if severity in SEVERITIES else OTHER] += int(n)
+        anomalies = GaugeMetricFamily(
+            "govledger_anomalies_open",
+            "Open anomalies (for review by security officers) by severity",
+            labels=["severity"],
+        )
+        for severity in SEVERITIES:
+            anomalies.add_metric([severity], totals.pop(severity, 0))
+        for severity, n in sorted(totals.items()):
+            anomalies.add_metric([severity], n)
+        return [anomalies]
+
+
+# ---------------------------------------------------------------- per-request metrics
+
+
+@dataclass(frozen=True)
+class RequestMetrics:
+    """Histograms observed in the process that served the request."""
+
+    latency: Histogram
+    batch_size: Histogram
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """What ``create_app`` wires: the exposition registry and the request histograms."""
+
+    registry: CollectorRegistry
+    requests: RequestMetrics
+    collector: LedgerMetrics
+
+
+def _request_metrics(registry: CollectorRegistry | None) -> RequestMetrics:
+    return RequestMetrics(
+        latency=Histogram(
+            "govledger_http_request_duration_seconds",
+            "API request latency, by method, route template and status code",
+            ["method", "route", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        ),
+        batch_size=Histogram(
+            "govledger_ingest_batch_size",
+            "Accesses per ingestion request (POST /accesses counts as 1)",
+            buckets=BATCH_BUCKETS,
+            registry=registry,
+        ),
+    )
+
+
+_multiprocess_lock = threading.Lock()
+_multiprocess_dir: list[str] = []
+
+
+def _use_multiprocess(directory: str) -> None:
+    """Switch prometheus-client to multiprocess values in ``directory`` (once per process).
+
+    ``GOVLEDGER_METRICS_DIR`` is the one setting; the library reads its own
+    variable when it opens its files, so it is exported here for it. Files of
+    workers that exited are kept on purpose: their counts stay in the sum, so
+    totals never go backwards when one worker restarts (a drop would read as a
+    counter reset and a false spike). The directory is emptied when the *service*
+    starts (systemd ``RuntimeDirectory=``, a tmpfs in compose).
+    """
+    with _multiprocess_lock:
+        if _multiprocess_dir:
+            if _multiprocess_dir[0] != directory:
+                raise ValueError("one metrics directory per process")
+            return
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+        values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+        _multiprocess_dir.append(directory)
+
+
+def build_metrics(
+    settings: Settings,
+    app: GovLedger,
+    *,
+    projection_positions: ProjectionPositions | None = None,
+    findings_summary: FindingsSummary | None = None,
+    anomalies_summary: AnomaliesSummary | None = None,
+) -> Metrics:
+    """The registry ``/metrics`` exposes, and the histograms the middleware observes."""
+    registry = CollectorRegistry(auto_describe=False)
+    if settings.metrics_dir:
+        _use_multiprocess(settings.metrics_dir)
+        MultiProcessCollector(registry, path=settings.metrics_dir)  # type: ignore[no-untyped-call]
+        requests = _shared_request_metrics()
+    else:
+        requests = _request_metrics(registry)
+    collector = LedgerMetrics(
+        settings,
+        LedgerFollower(app),
+        projection_positions=projection_positions,
+        findings_summary=findings_summary,
+        anomalies_summary=anomalies_summary,
+    )
+    registry.register(collector)
+    return Metrics(registry, requests, collector)
+
+
+_shared: list[RequestMetrics] = []
+
+
+def _shared_request_metrics() -> RequestMetrics:
+    """In multiprocess mode the histograms write to files; create them once per process."""
+    with _multiprocess_lock:
+        if not _shared:
+            _shared.append(_request_metrics(None))
+        return _shared[0]
+
+
+def observe_request(
+    metrics: RequestMetrics, method: str, route: str, status: int, seconds: float
+) -> None:
+    metrics.latency.labels(method, route, str(status)).observe(seconds)

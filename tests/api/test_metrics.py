@@ -1,0 +1,185 @@
+"""``GET /metrics`` in one process: ledger-derived counts, providers, histograms, bounded labels
+(api/metrics.py; docs/operations.md §Metrics)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from ledger.config import Settings
+from ledger.domain.actor import Role
+from ledger.store.connect import init_ledger
+from ops.cli import cmd_verify
+from security.apikeys import open_api_keys
+from tests.api.conftest import PROVIDER, USER, Api, access, population_resource, setup_departments
+from tests.conftest import Attacker, Ledger
+from tests.promtext import label_values, total, value
+
+UNAUTHORIZED = "govledger_unauthorized_accesses_total"
+
+
+def conditional_resource(api: Api) -> None:
+    setup_departments(api)
+    reply = api.call("POST", "/resources", Role.DATA_PROVIDER, PROVIDER, json=population_resource())
+    assert reply.status_code == 201, reply.text
+
+
+def test_unauthorized_access_is_counted_with_bounded_labels(api: Api) -> None:
+    conditional_resource(api)
+    now = datetime.now(UTC).isoformat()
+    stranger = "dept-of-someone-typing-free-text"
+    batch = [
+        access("m-1", accessed_at=now),  # conditional, no grant: S2
+        access("m-2", department=stranger, accessed_at=now),
+        access("m-3", resource_code="RK-9999", accessed_at=now),
+    ]
+    reply = api.call("POST", "/accesses/batch", Role.EXCHANGE_PLATFORM, json={"accesses": batch})
+    assert reply.status_code == 200, reply.text
+    text = api.client.get("/metrics").text
+
+    assert (
+        value(
+            text,
+            UNAUTHORIZED,
+            reason="no_grant",
+            provider_department=PROVIDER,
+            requester_department=USER,
+            sensitivity="personal",
+            sharing_type="conditional",
+        )
+        == 1
+    )
+    assert total(text, UNAUTHORIZED, requester_department="unregistered") >= 1
+    assert total(text, UNAUTHORIZED, sharing_type="unknown", sensitivity="unknown") >= 1
+    assert value(text, "govledger_ledger_events_total", event_type="DataAccess.Recorded") == 3
+    assert (
+        value(
+            text,
+            "govledger_data_accesses_total",
+            verdict="unauthorized",
+            sharing_type="conditional",
+        )
+        == 2
+    )
+    # Zeros are exposed before the first event of a kind, so increase() sees the first one.
+    assert (
+        value(
+            text,
+            "govledger_data_accesses_total",
+            verdict="authorized",
+            sharing_type="not_shareable",
+        )
+        == 0
+    )
+    assert value(text, "govledger_ledger_head_position") == api.head()
+    # No free text, user id or raw path in any label.
+    labels = label_values(text)
+    assert stranger not in labels and "minzheng-clerk-07" not in labels
+    assert not any(v.startswith("m-") or "RK-" in v or "招" in v for v in labels)
+    assert value(text, "govledger_collector_up", part="ledger") == 1
+
+
+def test_request_latency_and_batch_size_histograms(api: Api) -> None:
+    conditional_resource(api)
+    now = datetime.now(UTC).isoformat()
+    batch = [access(f"h-{i}", accessed_at=now) for i in range(3)]
+    assert (
+        api.call(
+            "POST", "/accesses/batch", Role.EXCHANGE_PLATFORM, json={"accesses": batch}
+        ).status_code
+        == 200
+    )
+    assert (
+        api.call(
+            "POST", "/accesses", Role.EXCHANGE_PLATFORM, json=access("h-9", accessed_at=now)
+        ).status_code
+        == 201
+    )
+    api.client.get("/api/v1/resources/no-such-thing")
+    text = api.client.get("/metrics").text
+
+    assert value(text, "govledger_ingest_batch_size_count") == 2
+    assert value(text, "govledger_ingest_batch_size_sum") == 4
+    assert (
+        value(
+            text,
+            "govledger_http_request_duration_seconds_count",
+            method="POST",
+            route="/api/v1/accesses/batch",
+            status="200",
+        )
+        == 1
+    )
+    routes = {v for v in label_values(text) if v.startswith("/")}
+    assert "/api/v1/resources/no-such-thing" not in routes  # templates only
+
+
+def test_providers_feed_findings_anomalies_and_lag(tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'ledger.db'}", state_dir=str(tmp_path / "state")
+    )
+    init_ledger(settings)
+    findings: Mapping[tuple[str, str], int] = {("F1", "high"): 2, ("free text rule", "x"): 1}
+    app = create_app(
+        settings,
+        findings_summary=lambda: findings,
+        anomalies_summary=lambda: {"high": 3},
+        projection_positions=lambda: {"compliance": 0},
+    )
+    keys = open_api_keys(settings)
+    with TestClient(app) as client:
+        api = Api(client, keys)
+        setup_departments(api)
+        head = api.head()
+        text = client.get("/metrics").text
+    keys.close()
+    assert value(text, "govledger_compliance_findings_open", rule="F1", severity="high") == 2
+    assert value(text, "govledger_compliance_findings_open", rule="other", severity="other") == 1
+    assert value(text, "govledger_anomalies_open", severity="high") == 3
+    assert value(text, "govledger_anomalies_open", severity="critical") == 0
+    assert value(text, "govledger_projection_lag_events", projection="compliance") == head > 0
+    assert value(text, "govledger_projection_lag_events", projection="sharing_terms") == 0
+
+
+def test_failing_provider_marks_its_part_down_and_the_rest_answers(tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'ledger.db'}", state_dir=str(tmp_path / "state")
+    )
+
+    def broken() -> Mapping[str, int]:
+        raise RuntimeError("projection store unreachable")
+
+    with TestClient(create_app(settings, anomalies_summary=broken)) as client:
+        text = client.get("/metrics").text
+    assert value(text, "govledger_collector_up", part="anomalies") == 0
+    assert value(text, "govledger_collector_up", part="ledger") == 1
+    assert value(text, "govledger_ledger_head_position") is not None
+
+
+def test_verification_outcome_reaches_the_metrics(ledger: Ledger, attacker: Attacker) -> None:
+    """A passing `govledger verify` shows as 1, a run that finds a break as 0 (the alert's
+    input), with the position it verified."""
+    ledger.append(20)
+    verify = argparse.Namespace(from_position=None, full=True, json=True)
+    # create_schema off: init would put back the triggers the attacker removed.
+    with TestClient(create_app(ledger.settings.with_overrides(create_schema=False))) as client:
+        assert cmd_verify(ledger.settings, verify) == 0
+        passed = client.get("/metrics").text
+        state = bytearray(attacker.row(7)[3])
+        state[0] ^= 1
+        attacker.execute("UPDATE {t} SET state = ? WHERE {pos} = ?", (bytes(state), 7))
+        assert cmd_verify(ledger.settings, verify) == 1
+        failed = client.get("/metrics").text
+    assert value(passed, "govledger_verification_last_run_ok") == 1
+    assert value(passed, "govledger_verification_verified_position") == 20
+    assert value(failed, "govledger_verification_last_run_ok") == 0
+    assert (
+        (value(failed, "govledger_verification_last_run_timestamp_seconds") or 0)
+        >= (value(passed, "govledger_verification_last_run_timestamp_seconds") or 0)
+        > 0
+    )
