@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from api.deps import Services
+from api.faults import BodySizeLimit, install_store_fault_handlers, store_unavailable
 from api.routers import accesses, funding, ledger, proofs, registry, sharing
 from ledger.application import GovLedger
 from ledger.checkpoints import issue_checkpoint
@@ -38,6 +39,7 @@ from security.auth import Authenticator
 from security.principal import AuthenticationFailed, PermissionDenied
 
 API_PREFIX = "/api/v1"
+_MAX_ERRORS_SHOWN = 20
 logger = logging.getLogger("govledger.api")
 
 
@@ -89,6 +91,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.middleware("http")(_request_id)
     _install_error_handlers(app)
+    # Reliability (issue #7, api/faults.py): database faults are 503, oversized bodies 413.
+    install_store_fault_handlers(app)
+    app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
@@ -159,7 +164,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         detail = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-            for e in exc.errors()
+            for e in exc.errors()[:_MAX_ERRORS_SHOWN]  # a hostile body cannot make it huge
         ]
         return _body(422, "invalid_request", detail)
 
@@ -181,7 +186,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StoreUnavailableError)
     async def unavailable(_: Request, exc: StoreUnavailableError) -> JSONResponse:
-        return _body(503, "store_unavailable", str(exc), **{"Retry-After": "5"})
+        return store_unavailable(str(exc))
 
     @app.exception_handler(ForeignStoreError)
     async def foreign(_: Request, exc: ForeignStoreError) -> JSONResponse:
