@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException
 
 from api.deps import Services
 from api.faults import BodySizeLimit, install_store_fault_handlers, store_unavailable
+from api.log_hygiene import install_access_log_redaction
 from api.routers import accesses, funding, ledger, proofs, registry, sharing
 from ledger.application import GovLedger
 from ledger.checkpoints import issue_checkpoint
@@ -91,9 +92,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.middleware("http")(_request_id)
     _install_error_handlers(app)
-    # Reliability (issue #7, api/faults.py): database faults are 503, oversized bodies 413.
+    # Reliability (issue #7, api/faults.py, api/log_hygiene.py): database faults are 503,
+    # oversized bodies 413, credentials in a URL never reach the access log.
     install_store_fault_handlers(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
+    install_access_log_redaction()
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
