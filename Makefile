@@ -49,6 +49,7 @@ test: lint typecheck rules unit
 bench: $(BIN)/.installed
 	$(BIN)/python bench/append.py
 	$(BIN)/python bench/verify.py
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

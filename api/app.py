@@ -34,6 +34,8 @@ from api.metrics import (
     build_metrics,
     observe_request,
 )
+from api.faults import BodySizeLimit, install_store_fault_handlers, store_unavailable
+from api.log_hygiene import install_access_log_redaction
 from api.routers import accesses, funding, ledger, proofs, registry, sharing
 from api.routers import views as views_router
 from ledger.application import GovLedger
@@ -52,6 +54,7 @@ from security.auth import Authenticator
 from security.principal import AuthenticationFailed, PermissionDenied, Principal
 
 API_PREFIX = "/api/v1"
+_MAX_ERRORS_SHOWN = 20
 logger = logging.getLogger("govledger.api")
 
 
@@ -124,6 +127,11 @@ def create_app(
     app.middleware("http")(_request_id)
     app.add_middleware(_ObserveRequests, metrics=metrics.requests)  # outermost
     _install_error_handlers(app)
+    # Reliability (issue #7, api/faults.py, api/log_hygiene.py): database faults are 503,
+    # oversized bodies 413, credentials in a URL never reach the access log.
+    install_store_fault_handlers(app)
+    app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
+    install_access_log_redaction()
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
@@ -313,7 +321,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         detail = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-            for e in exc.errors()
+            for e in exc.errors()[:_MAX_ERRORS_SHOWN]  # a hostile body cannot make it huge
         ]
         return _body(422, "invalid_request", detail)
 
@@ -335,7 +343,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StoreUnavailableError)
     async def unavailable(_: Request, exc: StoreUnavailableError) -> JSONResponse:
-        return _body(503, "store_unavailable", str(exc), **{"Retry-After": "5"})
+        return store_unavailable(str(exc))
 
     @app.exception_handler(ForeignStoreError)
     async def foreign(_: Request, exc: ForeignStoreError) -> JSONResponse:

@@ -103,6 +103,10 @@ class Settings:
     jwt_algorithms: str = "RS256,ES256,EdDSA"
     # Largest batch of access events one request may carry (one transaction).
     max_batch_size: int = 10_000
+    # Reliability (issue #7): a request waits this long for a database connection before
+    # answering 503; a request body larger than max_request_bytes is refused with 413.
+    postgres_timeout_seconds: int = 5
+    max_request_bytes: int = 16 * 1024 * 1024
     # Signed checkpoints (docs/checkpoint-format.md). Keys live in files, never in the database.
     checkpoint_origin: str = ""  # default: govledger.local/<ledger id>
     checkpoint_key_file: str = ""  # PRIVATE+KEY+... signer key of this log

@@ -107,19 +107,28 @@ def _output(path: str) -> Iterator[TextIO]:
     if path == "-":
         yield sys.stdout
         return
-    target = Path(path)
-    if target.is_dir():
-        raise LedgerError(f"{path} is a directory")
-    # Write beside, then rename: an interrupted export never looks complete.
-    partial = target.with_name(target.name + ".partial")
+    # Write beside, then rename: an interrupted export never looks complete. The path is
+    # used literally; a NUL byte, an overlong name or a directory is a one-line error.
     try:
-        with partial.open("w", encoding="utf-8") as f:
-            yield f
+        target = Path(path)
+        if target.is_dir():
+            raise LedgerError(f"{path!r} is a directory")
+        partial = target.with_name(target.name + ".partial")
+        handle = partial.open("w", encoding="utf-8")
+    except (OSError, ValueError) as e:
+        raise LedgerError(f"cannot write {path[:200]!r}: {_reason(e)}") from e
+    try:
+        with handle:
+            yield handle
         partial.replace(target)
     except OSError as e:
-        raise LedgerError(f"cannot write {path}: {e.strerror}") from e
+        raise LedgerError(f"cannot write {path[:200]!r}: {_reason(e)}") from e
     finally:
         partial.unlink(missing_ok=True)
+
+
+def _reason(e: OSError | ValueError) -> str:
+    return (e.strerror if isinstance(e, OSError) else None) or str(e)
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:

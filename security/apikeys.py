@@ -288,17 +288,19 @@ class SQLiteApiKeyStore:
 class PostgresApiKeyStore:
     """``api_keys`` in the ledger's PostgreSQL schema, through a small connection pool."""
 
-    def __init__(self, conninfo: dict[str, Any], schema: str, pool_size: int = 2) -> None:
+    def __init__(
+        self, conninfo: dict[str, Any], schema: str, pool_size: int = 2, timeout: float = 10
+    ) -> None:
         from ledger.store.postgres import LEDGER_EVENTS_TABLE  # noqa: PLC0415 - PG only
 
         self.schema = schema
         self.table = sql.Identifier(schema, TABLE)
         self.genesis = f'"{schema}"."{LEDGER_EVENTS_TABLE}_genesis"'
         self.pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = ConnectionPool(
-            kwargs={**conninfo, "connect_timeout": 10},
+            kwargs={**conninfo, "connect_timeout": max(1, round(timeout))},
             min_size=1,
             max_size=max(1, pool_size),
-            timeout=10,
+            timeout=timeout,
             # A connection broken by a server restart is replaced, not handed to a request.
             check=ConnectionPool.check_connection,
             open=True,
@@ -406,7 +408,10 @@ def open_key_store(settings: Settings) -> ApiKeyStore:
     if db.backend == "sqlite":
         return SQLiteApiKeyStore(db.path)
     return PostgresApiKeyStore(
-        postgres_conninfo(db), settings.postgres_schema, settings.postgres_pool_size
+        postgres_conninfo(db),
+        settings.postgres_schema,
+        settings.postgres_pool_size,
+        settings.postgres_timeout_seconds,
     )
 
 

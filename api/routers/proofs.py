@@ -17,7 +17,16 @@ router = APIRouter(tags=["proofs"])
 Verifier = Annotated[Caller, Depends(require(Permission.VERIFY))]
 
 
-@router.get("/checkpoints/latest", response_class=PlainTextResponse)
+# The 404 is JSON, unlike the note itself: declared so, for clients and schemathesis.
+_NO_CHECKPOINT: dict[int | str, dict[str, Any]] = {
+    404: {
+        "description": "no checkpoint issued yet",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    }
+}
+
+
+@router.get("/checkpoints/latest", response_class=PlainTextResponse, responses=_NO_CHECKPOINT)
 def checkpoint_latest(s: ServicesDep) -> PlainTextResponse:
     """The newest signed checkpoint with its witness cosignatures, exactly as stored
     (a C2SP signed note: public, it names only the tree size and root)."""

@@ -47,7 +47,10 @@ def application_env(settings: Settings, *, create: bool | None = None) -> dict[s
             POSTGRES_PASSWORD=db.password,
             POSTGRES_SCHEMA=settings.postgres_schema,
             POSTGRES_POOL_SIZE=str(settings.postgres_pool_size),
-            POSTGRES_CONNECT_TIMEOUT="10",
+            # How long a request waits for a pooled connection (then 503, docs/security.md);
+            # pre-ping replaces connections a database restart broke instead of failing on them.
+            POSTGRES_CONNECT_TIMEOUT=str(settings.postgres_timeout_seconds),
+            POSTGRES_PRE_PING="y",
             POSTGRES_ENABLE_DB_FUNCTIONS="n",
         )
     return env

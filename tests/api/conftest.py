@@ -75,6 +75,21 @@ def population_resource(sharing_type: str = "conditional", **overrides: Any) -> 
     return body
 
 
+def sharing_request(**overrides: Any) -> dict[str, Any]:
+    """The user department's request for the population resource (51号 conditional sharing)."""
+    body: dict[str, Any] = {
+        "requester_department": USER,
+        "resource_code": "RK-0001",
+        "items": ["姓名", "住址"],
+        "purpose": "最低生活保障资格核查",
+        "legal_basis": "《社会救助暂行办法》第十一条",
+        "period_start": "2026-01-01",
+        "period_end": "2026-12-31",
+    }
+    body.update(overrides)
+    return body
+
+
 def setup_departments(api: Api) -> None:
     for code, name in ((PROVIDER, "区公安分局"), (USER, "区民政局")):
         reply = api.call("POST", "/departments", Role.ADMIN, json={"code": code, "name": name})

@@ -7,7 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ledger.domain.actor import Role
-from tests.api.conftest import PROVIDER, USER, Api, access, population_resource, setup_departments
+from tests.api.conftest import (
+    PROVIDER,
+    USER,
+    Api,
+    access,
+    population_resource,
+    setup_departments,
+    sharing_request,
+)
 
 FAR_FUTURE = (datetime.now(UTC) + timedelta(days=365)).isoformat()
 
@@ -22,15 +30,7 @@ def granted(api: Api) -> str:
         "/sharing-requests",
         Role.DEPARTMENT_CLERK,
         USER,
-        json={
-            "requester_department": USER,
-            "resource_code": "RK-0001",
-            "items": ["姓名", "住址"],
-            "purpose": "最低生活保障资格核查",
-            "legal_basis": "《社会救助暂行办法》第十一条",
-            "period_start": "2026-01-01",
-            "period_end": "2026-12-31",
-        },
+        json=sharing_request(),
     )
     assert reply.status_code == 201, reply.text
     request_id = str(reply.json()["id"])
