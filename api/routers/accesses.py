@@ -20,8 +20,9 @@ PersonalReader = Annotated[Caller, Depends(require(Permission.READ_PERSONAL_DATA
 
 
 def _record(
-    s: Services, caller: Caller, bodies: list[AccessIn]
+    s: Services, caller: Caller, bodies: list[AccessIn], *, everyone: bool
 ) -> tuple[list[AccessOut], int, int]:
+    """Record the accesses; the outcome of each (``everyone``) or of the flagged only."""
     model = s.sharing_terms.current()
     entries: list[tuple[AccessReport, AccessVerdict]] = []
     for body in bodies:
@@ -32,6 +33,7 @@ def _record(
     outcomes = [
         AccessOut.of(access_id, report, verdict, access_id in new)
         for access_id, (report, verdict) in zip(result.ids, entries, strict=True)
+        if everyone or not verdict.authorized
     ]
     return outcomes, len(result.recorded), len(result.already_recorded)
 
@@ -43,7 +45,7 @@ def _record(
 )
 def report_access(body: AccessIn, caller: Platform, s: ServicesDep) -> Any:
     """Record one access with its verdict: unauthorized accesses are recorded *and flagged*."""
-    (outcome,), _, _ = _record(s, caller, [body])
+    (outcome,), _, _ = _record(s, caller, [body], everyone=True)
     code = status.HTTP_201_CREATED if outcome.newly_recorded else status.HTTP_200_OK
     return JSONResponse(outcome.model_dump(mode="json"), status_code=code)
 
@@ -54,8 +56,7 @@ def report_accesses(body: AccessBatchIn, caller: Platform, s: ServicesDep) -> Ac
     ``platform_event_id``: a retried batch records nothing twice."""
     if len(body.accesses) > s.settings.max_batch_size:
         raise BatchTooLargeError(len(body.accesses), s.settings.max_batch_size)
-    outcomes, recorded, already = _record(s, caller, body.accesses)
-    flagged = [o for o in outcomes if not o.authorized]
+    flagged, recorded, already = _record(s, caller, body.accesses, everyone=False)
     return AccessBatchOut(
         recorded=recorded, already_recorded=already, unauthorized=len(flagged), flagged=flagged
     )
