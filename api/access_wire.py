@@ -28,6 +28,7 @@ from uuid import UUID
 import msgspec
 from msgspec import Meta, Struct
 
+from api.schemas import access_report
 from ledger.domain.access import AccessReport
 
 # The constraints of api.schemas.Text, Code and ShortText.
@@ -95,16 +96,4 @@ def _report(wire: _AccessWire) -> AccessReport | None:
         accessed_at = datetime.fromisoformat(wire.accessed_at)
     except ValueError:  # e.g. an offset of 24 hours or more: pydantic explains
         return None
-    return AccessReport(
-        platform_event_id=wire.platform_event_id,
-        accessor_id=wire.accessor_id,
-        department=wire.department,
-        system=wire.system,
-        resource_code=wire.resource_code,
-        items=tuple(wire.items),
-        row_count=wire.row_count,
-        purpose=wire.purpose,
-        grant_id=wire.grant_id,
-        client_address=wire.client_address,
-        accessed_at=accessed_at,
-    )
+    return access_report(wire, accessed_at)
