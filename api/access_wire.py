@@ -78,17 +78,12 @@ def decode_reports(body: bytes) -> list[AccessReport] | None:
 
 
 def _report(wire: _AccessWire) -> AccessReport | None:
-    texts = [
-        wire.platform_event_id,
-        wire.accessor_id,
-        wire.department,
-        wire.resource_code,
-        *wire.items,
-        wire.system,
-        wire.purpose,
-        wire.client_address,
-    ]
-    if any(text and (text[0].isspace() or text[-1].isspace()) for text in texts):
+    texts = [wire.platform_event_id, wire.accessor_id, wire.department, wire.resource_code]
+    texts += wire.items
+    texts += [text for text in (wire.system, wire.purpose, wire.client_address) if text]
+    # str.strip removes every character str.isspace knows, a superset of what pydantic
+    # strips; comparing the lists runs in C (this check was a tenth of the batch's time).
+    if list(map(str.strip, texts)) != texts:
         return None
     if not _RFC3339.fullmatch(wire.accessed_at):
         return None
