@@ -11,7 +11,8 @@ The bytes are *identical* to the library's, not merely equivalent: old and new
 rows decode the same way, and ``tests/ledger/test_access_state.py`` compares
 them byte for byte with ``Mapper.to_stored_event`` of the event the aggregate
 would have raised. What this writer cannot vouch for (a cipher or compressor
-on the mapper, values of unexpected types) goes through the library instead.
+on the mapper, another transcoder, values of unexpected types) goes through
+the library instead.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from datetime import datetime
 from uuid import UUID
 
 import orjson
-from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
 from ledger.domain.access import AccessReport, AccessVerdict, DataAccess
@@ -45,7 +46,13 @@ class AccessStateWriter:
     def __init__(self, mapper: Mapper[UUID], actor: Actor) -> None:
         self.mapper = mapper
         self.actor = actor
-        self.usable = mapper.cipher is None and mapper.compressor is None
+        # The library's own JSON, as is: another transcoder, a cipher or a compressor
+        # would change the bytes, so then every event goes through the library.
+        self.usable = (
+            type(mapper.transcoder) is JSONTranscoder
+            and mapper.cipher is None
+            and mapper.compressor is None
+        )
         self._actor_json = orjson.Fragment(mapper.transcoder.encode(actor)) if self.usable else None
         self._verdicts: dict[AccessVerdict, orjson.Fragment] = {}
 

@@ -10,7 +10,7 @@ from uuid import UUID, uuid4, uuid5
 
 import pytest
 from eventsourcing.compressor import ZlibCompressor
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import JSONTranscoder, StoredEvent
 
 from ledger.application import GovLedger
 from ledger.domain import AccessReason, AccessReport, AccessVerdict, Actor, DataAccess, Role
@@ -172,3 +172,15 @@ def test_access_id_is_uuid5_of_the_platform_event_id():
         expected = uuid5(LEDGER_NAMESPACE, f"data_access:{name}")
         assert data_access_id(name) == expected
         assert isinstance(data_access_id(name), UUID) and data_access_id(name).version == 5
+
+
+def test_another_transcoder_is_left_to_the_library():
+    """A transcoder other than the library's own JSON one could encode differently."""
+
+    class OtherTranscoder(JSONTranscoder):
+        pass
+
+    app = GovLedger()
+    assert AccessStateWriter(app.mapper, PLATFORM).usable
+    app.mapper.transcoder = OtherTranscoder()
+    assert not AccessStateWriter(app.mapper, PLATFORM).usable
