@@ -50,6 +50,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/append.py
 	$(BIN)/python bench/verify.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/ingest.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

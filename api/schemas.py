@@ -8,7 +8,7 @@ router is only: authorise, convert, call, answer.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -203,19 +203,38 @@ class AccessIn(Body):
     accessed_at: AwareDatetime
 
     def report(self) -> AccessReport:
-        return AccessReport(
-            platform_event_id=self.platform_event_id,
-            accessor_id=self.accessor_id,
-            department=self.department,
-            system=self.system,
-            resource_code=self.resource_code,
-            items=tuple(self.items),
-            row_count=self.row_count,
-            purpose=self.purpose,
-            grant_id=self.grant_id,
-            client_address=self.client_address,
-            accessed_at=self.accessed_at,
-        )
+        return access_report(self, self.accessed_at)
+
+
+class AccessFields(Protocol):
+    """An access as a body carries it: ``AccessIn``, or api/access_wire.py's decoded form."""
+
+    platform_event_id: str
+    accessor_id: str
+    department: str
+    system: str | None
+    resource_code: str
+    items: list[str]
+    row_count: int
+    purpose: str | None
+    grant_id: UUID | None
+    client_address: str | None
+
+
+def access_report(body: AccessFields, accessed_at: datetime) -> AccessReport:
+    return AccessReport(
+        platform_event_id=body.platform_event_id,
+        accessor_id=body.accessor_id,
+        department=body.department,
+        system=body.system,
+        resource_code=body.resource_code,
+        items=tuple(body.items),
+        row_count=body.row_count,
+        purpose=body.purpose,
+        grant_id=body.grant_id,
+        client_address=body.client_address,
+        accessed_at=accessed_at,
+    )
 
 
 class AccessBatchIn(Body):

@@ -24,6 +24,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder
 from eventsourcing.utils import Environment, EnvType
 
 from ledger.domain.access import AccessReport, AccessVerdict, DataAccess, check_report
+from ledger.domain.access_state import AccessStateWriter
 from ledger.domain.actor import DEPARTMENT_BOUND_ROLES, Actor, Role
 from ledger.domain.calendar import ResponseDeadlinePolicy
 from ledger.domain.catalogue import CatalogueEntry, Resource, RiskLevel, SharingType
@@ -385,19 +386,15 @@ class GovLedger(Application[UUID]):
             check_report(report)
         ids = tuple(data_access_id(report.platform_event_id) for report, _ in batch)
         unique, repeated = _split_repeats(ids, batch)
+        writer = AccessStateWriter(self.mapper, actor)
         for _attempt in range(self.duplicate_retries + 1):
             existing = self._existing(list(unique))
             fresh = {i: entry for i, entry in unique.items() if i not in existing}
             stored = tuple(i for i in unique if i not in fresh)
             if fresh:
                 try:
-                    # One transaction; access events skip the aggregate (see recorded_event).
-                    self.events.put(
-                        [
-                            DataAccess.recorded_event(actor, r, v, access_id)
-                            for access_id, (r, v) in fresh.items()
-                        ]
-                    )
+                    # One transaction; stored events built directly (ledger/domain/access_state.py).
+                    self.recorder.insert_events(writer.stored_events(fresh))
                 except IntegrityError:
                     continue  # lost a race on some id: re-check, then save the rest
             return AccessBatchResult(tuple(fresh), stored + repeated, ids)

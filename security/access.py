@@ -23,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from operator import itemgetter
 from uuid import UUID
 
@@ -63,12 +64,12 @@ class GrantTerms:
     expires_at: datetime
     revoked_at: datetime | None = None
 
-    @property
-    def ended_at(self) -> datetime:
-        """Expiry, or the revocation if it came first."""
-        if self.revoked_at is None:
-            return self.expires_at
-        return min(self.expires_at, self.revoked_at)
+    # Expiry, or the revocation if it came first; computed once (every access asks).
+    ended_at: datetime = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        revoked, expires = self.revoked_at, self.expires_at
+        object.__setattr__(self, "ended_at", expires if revoked is None else min(expires, revoked))
 
     def in_force_at(self, moment: datetime) -> bool:
         """Half-open: in force from approval, up to (not at) expiry or revocation."""
@@ -107,7 +108,13 @@ def same_purpose(stated: str | None, granted: str) -> bool:
     """Purposes are free text today: compare ignoring case and surrounding/inner spacing."""
     if stated is None:
         return False
-    return " ".join(stated.split()).casefold() == " ".join(granted.split()).casefold()
+    return stated == granted or _normalised(stated) == _normalised(granted)
+
+
+@lru_cache(maxsize=4096)
+def _normalised(purpose: str) -> str:
+    """A platform repeats a handful of purposes across millions of accesses: cached."""
+    return " ".join(purpose.split()).casefold()
 
 
 def _candidate_grants(access: AccessReport, model: SharingReadModel) -> Sequence[GrantTerms]:
@@ -149,6 +156,8 @@ def _conditional_reasons(access: AccessReport, model: SharingReadModel) -> tuple
     in_force = [g for g in candidates if g.in_force_at(access.accessed_at)]
     if not in_force:
         return (_lapse(candidates, access.accessed_at),)
+    if len(in_force) == 1:  # the common case: the platform quoted the grant
+        return _within_grant(access, in_force[0])
     # With several grants in force, judge against the one that fits best.
     return min((_within_grant(access, g) for g in in_force), key=len)
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import email.message
+import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
+from api.access_wire import decode_reports
 from api.deps import Caller, Services, ServicesDep, require
 from api.routers.registry import state_of
 from api.schemas import AccessBatchIn, AccessBatchOut, AccessIn, AccessOut
-from ledger.domain.access import AccessReport, AccessVerdict
+from ledger.domain.access import AccessReport
 from security.access import evaluate_access
 from security.policy import Permission
 
@@ -20,18 +26,17 @@ PersonalReader = Annotated[Caller, Depends(require(Permission.READ_PERSONAL_DATA
 
 
 def _record(
-    s: Services, caller: Caller, bodies: list[AccessIn]
+    s: Services, caller: Caller, reports: list[AccessReport], *, everyone: bool
 ) -> tuple[list[AccessOut], int, int]:
+    """Record the accesses; the outcome of each (``everyone``) or of the flagged only."""
     model = s.sharing_terms.current()
-    entries: list[tuple[AccessReport, AccessVerdict]] = []
-    for body in bodies:
-        report = body.report()
-        entries.append((report, evaluate_access(report, model)))
+    entries = [(report, evaluate_access(report, model)) for report in reports]
     result = s.ledger.record_accesses(caller.actor, entries)
     new = set(result.recorded)
     outcomes = [
         AccessOut.of(access_id, report, verdict, access_id in new)
         for access_id, (report, verdict) in zip(result.ids, entries, strict=True)
+        if everyone or not verdict.authorized
     ]
     return outcomes, len(result.recorded), len(result.already_recorded)
 
@@ -43,21 +48,69 @@ def _record(
 )
 def report_access(body: AccessIn, caller: Platform, s: ServicesDep) -> Any:
     """Record one access with its verdict: unauthorized accesses are recorded *and flagged*."""
-    (outcome,), _, _ = _record(s, caller, [body])
+    (outcome,), _, _ = _record(s, caller, [body.report()], everyone=True)
     code = status.HTTP_201_CREATED if outcome.newly_recorded else status.HTTP_200_OK
     return JSONResponse(outcome.model_dump(mode="json"), status_code=code)
 
 
-@router.post("/accesses/batch")
-def report_accesses(body: AccessBatchIn, caller: Platform, s: ServicesDep) -> AccessBatchOut:
-    """Up to ``GOVLEDGER_MAX_BATCH_SIZE`` accesses in ONE transaction, idempotent by
-    ``platform_event_id``: a retried batch records nothing twice."""
-    if len(body.accesses) > s.settings.max_batch_size:
-        raise BatchTooLargeError(len(body.accesses), s.settings.max_batch_size)
-    outcomes, recorded, already = _record(s, caller, body.accesses)
-    flagged = [o for o in outcomes if not o.authorized]
+def _batch_body_schema() -> dict[str, Any]:
+    """OpenAPI for the batch body: ``AccessBatchIn``, referring to the ``AccessIn`` component."""
+    schema = AccessBatchIn.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    content = {"application/json": {"schema": schema}}
+    return {"requestBody": {"required": True, "content": content}}
+
+
+@router.post("/accesses/batch", openapi_extra=_batch_body_schema())
+async def report_accesses(request: Request, caller: Platform, s: ServicesDep) -> AccessBatchOut:
+    """Up to ``GOVLEDGER_MAX_BATCH_SIZE`` accesses (body: ``AccessBatchIn``) in ONE
+    transaction, idempotent by ``platform_event_id``: a retried batch records nothing twice."""
+    body = await request.body()
+    json_body = _is_json(request.headers.get("content-type"))
+    return await run_in_threadpool(_record_batch, s, caller, body, json_body)
+
+
+def _record_batch(s: Services, caller: Caller, body: bytes, json_body: bool) -> AccessBatchOut:
+    reports = decode_reports(body) if json_body else None
+    if reports is None:
+        reports = [access.report() for access in _validated_batch(body, json_body).accesses]
+    if len(reports) > s.settings.max_batch_size:
+        raise BatchTooLargeError(len(reports), s.settings.max_batch_size)
+    flagged, recorded, already = _record(s, caller, reports, everyone=False)
     return AccessBatchOut(
         recorded=recorded, already_recorded=already, unauthorized=len(flagged), flagged=flagged
+    )
+
+
+def _validated_batch(body: bytes, json_body: bool) -> AccessBatchIn:
+    """What FastAPI does with a declared body: ``json.loads``, then the pydantic model."""
+    if not body:
+        missing = {"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}
+        raise RequestValidationError([missing])
+    payload: Any = body
+    if json_body:
+        try:
+            payload = json.loads(body)
+        except json.JSONDecodeError as e:
+            error = {"type": "json_invalid", "loc": ("body", e.pos), "msg": "JSON decode error"}
+            raise RequestValidationError([{**error, "input": {}, "ctx": {"error": e.msg}}]) from e
+    try:
+        return AccessBatchIn.model_validate(payload)
+    except ValidationError as e:
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in e.errors()]
+        ) from e
+
+
+def _is_json(content_type: str | None) -> bool:
+    """FastAPI's (strict) rule: application/json or application/*+json, and said so."""
+    if not content_type:
+        return False
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
     )
 
 

@@ -129,7 +129,12 @@ class DataAccess(Aggregate):
 
     @classmethod
     def recorded_event(
-        cls, actor: Actor, report: AccessReport, verdict: AccessVerdict, access_id: UUID
+        cls,
+        actor: Actor,
+        report: AccessReport,
+        verdict: AccessVerdict,
+        access_id: UUID,
+        timestamp: datetime | None = None,
     ) -> DataAccess.Recorded:
         """The creation event alone, without building the aggregate.
 
@@ -143,7 +148,7 @@ class DataAccess(Aggregate):
             "originator_topic": _DATA_ACCESS_TOPIC,
             "originator_id": access_id,
             "originator_version": cls.INITIAL_VERSION,
-            "timestamp": cls.Recorded.create_timestamp(),
+            "timestamp": timestamp or cls.Recorded.create_timestamp(),
             "actor": actor,
             "platform_event_id": report.platform_event_id,
             "accessor_id": report.accessor_id,

@@ -666,16 +666,16 @@ def test_concurrent_duplicate_is_skipped_on_retry(world: World, monkeypatch: pyt
     """
     app = world.app
     batch = [(access_report(f"ev-{n}"), OK) for n in range(3)]
-    put = app.events.put
+    insert_events = app.recorder.insert_events
     raced: list[bool] = []
 
-    def put_after_a_competitor(events, **kwargs):
+    def insert_after_a_competitor(stored_events, **kwargs):
         if not raced:
             raced.append(True)
             app.save(DataAccess.record(PLATFORM, batch[1][0], OK))  # the competitor wins ev-1
-        return put(events, **kwargs)
+        return insert_events(stored_events, **kwargs)
 
-    monkeypatch.setattr(app.events, "put", put_after_a_competitor)
+    monkeypatch.setattr(app.recorder, "insert_events", insert_after_a_competitor)
     before = world.notifications()
     result = app.record_accesses(PLATFORM, batch)
     assert world.notifications() == before + 3
