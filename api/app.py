@@ -25,6 +25,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import Services
+from api.faults import BodySizeLimit, install_store_fault_handlers, store_unavailable
+from api.log_hygiene import install_access_log_redaction
 from api.logging import RequestCaller, configure_logging, current_caller, log_request, note_caller
 from api.metrics import (
     AnomaliesSummary,
@@ -34,8 +36,6 @@ from api.metrics import (
     build_metrics,
     observe_request,
 )
-from api.faults import BodySizeLimit, install_store_fault_handlers, store_unavailable
-from api.log_hygiene import install_access_log_redaction
 from api.routers import accesses, funding, ledger, proofs, registry, sharing
 from api.routers import views as views_router
 from ledger.application import GovLedger
