@@ -7,35 +7,25 @@ terms read model, and the authenticator. Every error leaves as
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import observe
 from api.deps import Services
 from api.faults import BodySizeLimit, install_store_fault_handlers, store_unavailable
 from api.log_hygiene import install_access_log_redaction
-from api.logging import RequestCaller, configure_logging, current_caller, log_request, note_caller
-from api.metrics import (
-    AnomaliesSummary,
-    FindingsSummary,
-    ProjectionPositions,
-    RequestMetrics,
-    build_metrics,
-    observe_request,
-)
+from api.logging import configure_logging
+from api.metrics import AnomaliesSummary, FindingsSummary, ProjectionPositions
 from api.routers import accesses, funding, ledger, proofs, registry, sharing
 from api.routers import views as views_router
 from ledger.application import GovLedger
@@ -50,8 +40,7 @@ from ledger.errors import (
 )
 from ledger.store.connect import application_env, init_ledger
 from projections.sharing_terms import SharingTerms
-from security.auth import Authenticator
-from security.principal import AuthenticationFailed, PermissionDenied, Principal
+from security.principal import AuthenticationFailed, PermissionDenied
 
 API_PREFIX = "/api/v1"
 _MAX_ERRORS_SHOWN = 20
@@ -99,12 +88,13 @@ def create_app(
         init_ledger(settings)
     govledger = GovLedger(env=application_env(settings, create=False))
     sharing_terms = SharingTerms(govledger)
-    metrics = build_metrics(
+    metrics = observe.metrics_of(  # docs/operations.md
         settings,
         govledger,
-        projection_positions=_with_sharing_terms(sharing_terms, projection_positions),
-        findings_summary=findings_summary,
-        anomalies_summary=anomalies_summary,
+        sharing_terms,
+        findings_summary,
+        anomalies_summary,
+        projection_positions,
     )
     app = FastAPI(
         lifespan=_lifespan(settings, warm_up=metrics.collector.warm_up),
@@ -121,11 +111,10 @@ def create_app(
         settings=settings,
         ledger=govledger,
         sharing_terms=sharing_terms,
-        authenticator=_CallerNotingAuthenticator(settings),
+        authenticator=observe.CallerNotingAuthenticator(settings),
     )
-    app.state.metrics = metrics
     app.middleware("http")(_request_id)
-    app.add_middleware(_ObserveRequests, metrics=metrics.requests)  # outermost
+    observe.install(app, metrics, api_prefix=API_PREFIX)  # /metrics; outermost middleware
     _install_error_handlers(app)
     # Reliability (issue #7, api/faults.py, api/log_hygiene.py): database faults are 503,
     # oversized bodies 413, credentials in a URL never reach the access log.
@@ -136,11 +125,6 @@ def create_app(
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
-
-    @app.get("/metrics", tags=["ops"], include_in_schema=False)
-    def prometheus_metrics() -> Response:
-        """Prometheus text exposition (docs/operations.md §Metrics); no secrets, no user ids."""
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     for module in (registry, sharing, accesses, funding, ledger, proofs):
         app.include_router(module.router, prefix=API_PREFIX)
@@ -193,106 +177,6 @@ def _issue_until(settings: Settings, stop: threading.Event) -> None:
             logger.error("checkpoint not issued: %s", e)
         if stop.wait(settings.checkpoint_interval_seconds):
             return
-
-
-def _with_sharing_terms(
-    sharing_terms: SharingTerms, others: ProjectionPositions | None
-) -> ProjectionPositions:
-    """Positions for ``govledger_projection_lag_events``: this process's sharing terms (caught
-    up first, as every access evaluation does: a lag that stays says catching up fails)."""
-
-    def positions() -> Mapping[str, int]:
-        try:
-            sharing_terms.current()
-        except Exception:  # reported as lag, not as a failed scrape
-            logger.exception("sharing terms cannot catch up")
-        return {"sharing_terms": sharing_terms.position, **(others() if others else {})}
-
-    return positions
-
-
-class _CallerNotingAuthenticator(Authenticator):
-    """Tells the request log who the caller is, once authenticated (never the credential)."""
-
-    def authenticate(self, authorization: str | None) -> Principal:
-        principal = super().authenticate(authorization)
-        note_caller(principal.subject, principal.role.value, principal.department_code)
-        return principal
-
-
-_INGEST_ONE, _INGEST_BATCH = f"{API_PREFIX}/accesses", f"{API_PREFIX}/accesses/batch"
-
-
-class _ObserveRequests:
-    """Latency histogram, ingest batch sizes and one structured log line per request."""
-
-    def __init__(self, app: ASGIApp, metrics: RequestMetrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        caller: RequestCaller = {}
-        token = current_caller.set(caller)
-        seen: MutableMapping[str, Any] = {"status": 500, "request_id": None}
-        batch = scope["method"] == "POST" and scope["path"] == _INGEST_BATCH
-        body: list[bytes] = []
-
-        async def observe(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                seen["status"] = message["status"]
-                for name, value in message.get("headers", ()):
-                    if name == b"x-request-id":
-                        seen["request_id"] = value.decode("latin-1")
-            elif batch and message["type"] == "http.response.body":
-                body.append(message.get("body", b""))
-            await send(message)
-
-        try:
-            await self.app(scope, receive, observe)
-        finally:
-            current_caller.reset(token)
-            elapsed = time.perf_counter() - started
-            route = _route_template(scope)
-            status = int(seen["status"])
-            observe_request(self.metrics, scope["method"], route, status, elapsed)
-            self._batch_size(scope, status, body)
-            log_request(
-                request_id=seen["request_id"],
-                method=scope["method"],
-                route=route,
-                status=status,
-                latency_seconds=elapsed,
-                caller=caller,
-            )
-
-    def _batch_size(self, scope: Scope, status: int, body: list[bytes]) -> None:
-        if scope["method"] != "POST" or status not in (200, 201):
-            return
-        if scope["path"] == _INGEST_ONE:
-            self.metrics.batch_size.observe(1)
-        elif scope["path"] == _INGEST_BATCH:
-            try:
-                answer = json.loads(b"".join(body))
-                self.metrics.batch_size.observe(
-                    int(answer["recorded"]) + int(answer["already_recorded"])
-                )
-            except (ValueError, KeyError, TypeError):
-                logger.warning("batch answer without counts: batch size not observed")
-
-
-def _route_template(scope: Scope) -> str:
-    """The matched route's template (a bounded label), with the prefix its router was
-    included under; ``unmatched`` for a 404 (never the raw path)."""
-    template: str | None = getattr(scope.get("route"), "path", None)
-    if not template:
-        return "unmatched"
-    if scope["path"].startswith(API_PREFIX + "/") and not template.startswith(API_PREFIX + "/"):
-        return API_PREFIX + template
-    return template
 
 
 async def _request_id(
