@@ -23,7 +23,6 @@ from starlette.exceptions import HTTPException
 from api import observe
 from api.deps import Services
 from api.faults import BodySizeLimit, install_store_fault_handlers, store_unavailable
-from api.log_hygiene import install_access_log_redaction
 from api.logging import configure_logging
 from api.metrics import AnomaliesSummary, FindingsSummary, ProjectionPositions
 from api.routers import accesses, funding, ledger, proofs, registry, sharing
@@ -116,11 +115,9 @@ def create_app(
     app.middleware("http")(_request_id)
     observe.install(app, metrics, api_prefix=API_PREFIX)  # /metrics; outermost middleware
     _install_error_handlers(app)
-    # Reliability (issue #7, api/faults.py, api/log_hygiene.py): database faults are 503,
-    # oversized bodies 413, credentials in a URL never reach the access log.
+    # Reliability (issue #7, api/faults.py): database faults are 503, oversized bodies 413.
     install_store_fault_handlers(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
-    install_access_log_redaction()
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

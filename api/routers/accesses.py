@@ -92,14 +92,20 @@ def _validated_batch(body: bytes, json_body: bool) -> AccessBatchIn:
         try:
             payload = json.loads(body)
         except json.JSONDecodeError as e:
-            error = {"type": "json_invalid", "loc": ("body", e.pos), "msg": "JSON decode error"}
-            raise RequestValidationError([{**error, "input": {}, "ctx": {"error": e.msg}}]) from e
+            raise _json_invalid(e.pos, e.msg) from e
+        except (UnicodeDecodeError, RecursionError) as e:  # not UTF-8; nested past the stack
+            raise _json_invalid(0, type(e).__name__) from e
     try:
         return AccessBatchIn.model_validate(payload)
     except ValidationError as e:
         raise RequestValidationError(
             [{**error, "loc": ("body", *error["loc"])} for error in e.errors()]
         ) from e
+
+
+def _json_invalid(position: int, reason: str) -> RequestValidationError:
+    error = {"type": "json_invalid", "loc": ("body", position), "msg": "JSON decode error"}
+    return RequestValidationError([{**error, "input": {}, "ctx": {"error": reason}}])
 
 
 def _is_json(content_type: str | None) -> bool:

@@ -116,7 +116,7 @@ def test_no_secret_in_logs_or_ledger(secret_settings: tuple[Settings, Any], tmp_
         assert misplaced.status_code == 401
         wait_for_checkpoint(client)
     logged = log_path.read_text(encoding="utf-8", errors="replace")
-    assert "GET /api/v1/ledger/events" in logged, "the server logged nothing: the test is blind"
+    assert '"route": "/api/v1/ledger/events"' in logged, "no request line logged: the test is blind"
 
     signing_key = Path(settings.checkpoint_key_file).read_text(encoding="ascii").strip()
     secrets = {
