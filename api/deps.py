@@ -59,3 +59,34 @@ def require(permission: Permission) -> Callable[..., Caller]:
 
 
 ServicesDep = Annotated[Services, Depends(services)]
+
+
+IDEMPOTENCY_KEY_DESCRIPTION = (
+    "Optional; send one whenever you may retry (the exchange platform and clerks' tools "
+    "retry on timeouts). A unique string per intended create, e.g. a UUID, 1-255 visible "
+    'ASCII characters (an RFC 8941 sf-string in quotes, `"…"`, is accepted too). A retry '
+    "with the same key and the same body creates nothing and answers 201 with the first "
+    "record's id; the same key with a different body is 409 `idempotency_key_reused`. "
+    "Keys belong to the credential's subject and to this endpoint, and never expire. "
+    "Without a key every request creates a new record."
+)
+
+
+def idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=257,
+            pattern=r"^[\x20-\x7e]+$",
+            description=IDEMPOTENCY_KEY_DESCRIPTION,
+        ),
+    ] = None,
+) -> str | None:
+    """The request's Idempotency-Key (IETF httpapi draft), without sf-string quotes."""
+    if key is not None and len(key) >= 2 and key[0] == key[-1] == '"':
+        return key[1:-1]
+    return key
+
+
+IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]

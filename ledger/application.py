@@ -42,6 +42,7 @@ from ledger.domain.review import AnomalyReview, ReviewAction
 from ledger.domain.sharing import SharingRequest
 from ledger.domain.transcodings import register_domain_transcodings
 from ledger.errors import ChainWriteError
+from ledger.idempotency import create_id_for, requested_fields
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -132,6 +133,31 @@ class GovLedger(Application[UUID]):
         if not self._exists(department_id(code)):
             raise DomainError(ErrorCode.UNKNOWN_DEPARTMENT, f"no department {code!r}")
 
+    def _save_created(self, aggregate: Aggregate, idempotency_key: str | None) -> UUID:
+        """Save a new aggregate once per Idempotency-Key (ledger/idempotency.py).
+
+        A keyed aggregate's id is derived from the key: if it is stored already
+        (a retry, or an identical request that won the race to the event
+        store's unique (id, version 1)), the first record's id is the answer,
+        provided the request is the same; another request under the key is refused.
+        """
+        created = aggregate.pending_events[0]
+        if idempotency_key is None or not self._exists(aggregate.id):
+            try:
+                self.save(aggregate)
+                return aggregate.id
+            except IntegrityError:
+                if idempotency_key is None:
+                    raise
+        first = next(self.events.get(aggregate.id, lte=1))
+        encode = self.mapper.transcoder.encode
+        if encode(requested_fields(first)) != encode(requested_fields(created)):
+            raise DomainError(
+                ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                f"Idempotency-Key {idempotency_key!r} was used for a different request",
+            )
+        return aggregate.id
+
     # -- queries by id -------------------------------------------------------
 
     def department(self, code: str) -> Department:
@@ -185,8 +211,9 @@ class GovLedger(Application[UUID]):
         required_to_connect: bool = False,
         holds_personal_data: bool = False,
         holds_important_data: bool = False,
+        idempotency_key: str | None = None,
     ) -> UUID:
-        """Seed §三(一)1: a department inventories its systems."""
+        """Seed §三(一)1: a department inventories its systems (once per Idempotency-Key)."""
         self._check_acts_for(actor, department_code)
         self._require_department(department_code)
         system = InformationSystem.register(
@@ -196,9 +223,9 @@ class GovLedger(Application[UUID]):
             required_to_connect=required_to_connect,
             holds_personal_data=holds_personal_data,
             holds_important_data=holds_important_data,
+            aggregate_id=create_id_for("system", actor, idempotency_key),
         )
-        self.save(system)
-        return system.id
+        return self._save_created(system, idempotency_key)
 
     def _change_system(
         self, actor: Actor, system_id: UUID, change: Callable[[InformationSystem], None]
@@ -309,8 +336,12 @@ class GovLedger(Application[UUID]):
         legal_basis: str,
         period_start: date,
         period_end: date,
+        idempotency_key: str | None = None,
     ) -> UUID:
-        """51号 conditional sharing: the user applies; the deadline policy fixes the due date."""
+        """51号 conditional sharing: the user applies; the deadline policy fixes the due date.
+
+        Once per Idempotency-Key (a retry keeps the first submission time and deadline).
+        """
         self._check_acts_for(actor, requester_department)
         self._require_department(requester_department)
         request = SharingRequest.submit(
@@ -324,9 +355,9 @@ class GovLedger(Application[UUID]):
             period_end=period_end,
             submitted_at=self.clock(),
             deadline=self.deadline,
+            aggregate_id=create_id_for("sharing_request", actor, idempotency_key),
         )
-        self.save(request)
-        return request.id
+        return self._save_created(request, idempotency_key)
 
     def _provider_request(self, actor: Actor, request_id: UUID, command: str) -> SharingRequest:
         """The provider department answers and revokes (51号 §14)."""
@@ -443,8 +474,9 @@ class GovLedger(Application[UUID]):
         system_ids: Sequence[UUID],
         mlps_filed: bool,
         catalogue_preregistered: bool,
+        idempotency_key: str | None = None,
     ) -> UUID:
-        """Seed §三(五)17: 全口径备案 with ndrc before funds are requested."""
+        """Seed §三(五)17: 全口径备案 with ndrc before funds are requested (once per key)."""
         self._check_acts_for(actor, builder)
         self._require_department(builder)
         for system_id in system_ids:
@@ -460,9 +492,9 @@ class GovLedger(Application[UUID]):
             system_ids=system_ids,
             mlps_filed=mlps_filed,
             catalogue_preregistered=catalogue_preregistered,
+            aggregate_id=create_id_for("filing", actor, idempotency_key),
         )
-        self.save(filing)
-        return filing.id
+        return self._save_created(filing, idempotency_key)
 
     def review_project(
         self, actor: Actor, filing_id: UUID, approved: bool, architecture_review: str
@@ -491,8 +523,12 @@ class GovLedger(Application[UUID]):
         system_id: UUID | None = None,
         project_name: str | None = None,
         filing_id: UUID | None = None,
+        idempotency_key: str | None = None,
     ) -> UUID:
-        """区财政局 decides; F1–F5 are judged later against the ledger, never refused here."""
+        """区财政局 decides; F1–F5 are judged later against the ledger, never refused here.
+
+        Once per Idempotency-Key (a retry keeps the first decision time).
+        """
         self._require_role(actor, {Role.FINANCE}, "decide funds")
         self._require_department(department)
         if system_id is not None:
@@ -511,9 +547,9 @@ class GovLedger(Application[UUID]):
             system_id=system_id,
             project_name=project_name,
             filing_id=filing_id,
+            aggregate_id=create_id_for("fund_decision", actor, idempotency_key),
         )
-        self.save(decision)
-        return decision.id
+        return self._save_created(decision, idempotency_key)
 
 
 def _split_repeats(

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, status
 
-from api.deps import Caller, ServicesDep, require
+from api.deps import Caller, IdempotencyKey, ServicesDep, require
 from api.routers.registry import state_of
 from api.schemas import Created, Done, FilingIn, FundDecisionIn, ReviewIn
 from security.policy import Permission
@@ -20,9 +20,11 @@ Reader = Annotated[Caller, Depends(require(Permission.READ_AUDIT_VIEWS))]
 
 
 @router.post("/filings", status_code=status.HTTP_201_CREATED)
-def file_project(body: FilingIn, caller: Filer, s: ServicesDep) -> Created:
-    """全口径备案 of an informatisation project with 区发改局 (seed §三(五)17)."""
-    return Created(id=s.ledger.file_project(caller.actor, **body.model_dump()))
+def file_project(body: FilingIn, caller: Filer, s: ServicesDep, key: IdempotencyKey) -> Created:
+    """全口径备案 of an informatisation project with 区发改局 (seed §三(五)17);
+    once per Idempotency-Key."""
+    filing_id = s.ledger.file_project(caller.actor, **body.model_dump(), idempotency_key=key)
+    return Created(id=filing_id)
 
 
 @router.get("/filings/{filing_id}")
@@ -44,10 +46,13 @@ def accept_project(filing_id: UUID, caller: Reviewer, s: ServicesDep) -> Done:
 
 
 @router.post("/fund-decisions", status_code=status.HTTP_201_CREATED)
-def decide_funds(body: FundDecisionIn, caller: Finance, s: ServicesDep) -> Created:
+def decide_funds(
+    body: FundDecisionIn, caller: Finance, s: ServicesDep, key: IdempotencyKey
+) -> Created:
     """区财政局 grants or withholds construction or O&M funds; compliance (F1–F5) is judged
-    on the ledger afterwards, never by refusing the decision."""
-    return Created(id=s.ledger.decide_funds(caller.actor, **body.model_dump()))
+    on the ledger afterwards, never by refusing the decision. Once per Idempotency-Key."""
+    decision_id = s.ledger.decide_funds(caller.actor, **body.model_dump(), idempotency_key=key)
+    return Created(id=decision_id)
 
 
 @router.get("/fund-decisions/{decision_id}")

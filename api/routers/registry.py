@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, status
 from fastapi.encoders import jsonable_encoder
 
-from api.deps import Caller, ServicesDep, require
+from api.deps import Caller, IdempotencyKey, ServicesDep, require
 from api.schemas import (
     CioIn,
     ConnectionRequirementIn,
@@ -69,8 +69,10 @@ def get_department(code: str, _: Reader, s: ServicesDep) -> dict[str, Any]:
 
 
 @router.post("/systems", status_code=status.HTTP_201_CREATED, tags=["systems"])
-def register_system(body: SystemIn, caller: SystemClerk, s: ServicesDep) -> Created:
-    """Inventory a 政务信息系统 (seed §三(一)1 self-inspection items)."""
+def register_system(
+    body: SystemIn, caller: SystemClerk, s: ServicesDep, key: IdempotencyKey
+) -> Created:
+    """Inventory a 政务信息系统 (seed §三(一)1 self-inspection items); once per Idempotency-Key."""
     system_id = s.ledger.register_system(
         caller.actor,
         body.department,
@@ -78,6 +80,7 @@ def register_system(body: SystemIn, caller: SystemClerk, s: ServicesDep) -> Crea
         required_to_connect=body.required_to_connect,
         holds_personal_data=body.holds_personal_data,
         holds_important_data=body.holds_important_data,
+        idempotency_key=key,
     )
     return Created(id=system_id)
 

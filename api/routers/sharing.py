@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, status
 
-from api.deps import Caller, ServicesDep, require
+from api.deps import Caller, IdempotencyKey, ServicesDep, require
 from api.routers.registry import state_of
 from api.schemas import ApproveIn, Created, Done, ReasonIn, SharingRequestIn
 from security.policy import Permission
@@ -19,9 +19,13 @@ Reader = Annotated[Caller, Depends(require(Permission.READ_AUDIT_VIEWS))]
 
 
 @router.post("/sharing-requests", status_code=status.HTTP_201_CREATED)
-def submit_request(body: SharingRequestIn, caller: Requester, s: ServicesDep) -> Created:
-    """A using department applies for a conditional resource; the response deadline is fixed."""
-    request_id = s.ledger.submit_request(caller.actor, **body.model_dump())
+def submit_request(
+    body: SharingRequestIn, caller: Requester, s: ServicesDep, key: IdempotencyKey
+) -> Created:
+    """A using department applies for a conditional resource; the response deadline is fixed.
+
+    Once per Idempotency-Key: a retry keeps the first submission and its deadline."""
+    request_id = s.ledger.submit_request(caller.actor, **body.model_dump(), idempotency_key=key)
     return Created(id=request_id)
 
 

@@ -30,6 +30,8 @@ class ErrorCode(StrEnum):
     # Existence.
     DEPARTMENT_EXISTS = "department_exists"
     RESOURCE_EXISTS = "resource_exists"
+    # An Idempotency-Key already used by this principal for a different create.
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     UNKNOWN_DEPARTMENT = "unknown_department"
     UNKNOWN_SYSTEM = "unknown_system"
     UNKNOWN_RESOURCE = "unknown_resource"

@@ -76,9 +76,13 @@ class ProjectFiling(Aggregate):
         system_ids: Sequence[UUID],
         mlps_filed: bool,
         catalogue_preregistered: bool,
+        aggregate_id: UUID | None = None,
     ) -> ProjectFiling:
         """A filing without catalogue pre-registration is accepted: F5 finds it."""
-        return cls(
+        # _create, unlike cls(...), takes an explicit id; it checks nothing else.
+        return cls._create(
+            cls.Filed,
+            id=aggregate_id,  # given for an idempotent create (ids.idempotent_create_id)
             actor=actor,
             name=require_text(name, "name"),
             builder=require_text(builder, "builder"),
@@ -202,6 +206,7 @@ class FundDecision(Aggregate):
         system_id: UUID | None = None,
         project_name: str | None = None,
         filing_id: UUID | None = None,
+        aggregate_id: UUID | None = None,
     ) -> FundDecision:
         """Funds go to a system or a project; a project may be named without a filing (F3)."""
         require(
@@ -210,7 +215,10 @@ class FundDecision(Aggregate):
             "name a system, a project or a filing",
         )
         require(year in FUND_YEARS, ErrorCode.INVALID_VALUE, f"year {year} out of range")
-        return cls(
+        # _create, unlike cls(...), takes an explicit id; it checks nothing else.
+        return cls._create(
+            cls.Decided,
+            id=aggregate_id,  # given for an idempotent create (ids.idempotent_create_id)
             actor=actor,
             kind=parse_enum(FundKind, kind, "kind"),
             year=year,

@@ -7,6 +7,7 @@ re-registered code a new id and defeat idempotency and uniqueness.
 from __future__ import annotations
 
 import hashlib
+import json
 from uuid import UUID, uuid5
 
 LEDGER_NAMESPACE = UUID("9d7a003b-6bd7-47fe-8e64-0bc07908a513")
@@ -18,6 +19,19 @@ _ACCESS_PREFIX = hashlib.sha1(LEDGER_NAMESPACE.bytes + b"data_access:", usedfors
 def department_id(code: str) -> UUID:
     """One Department aggregate per department code."""
     return uuid5(LEDGER_NAMESPACE, f"department:{code}")
+
+
+def idempotent_create_id(kind: str, principal: str, idempotency_key: str) -> UUID:
+    """One created aggregate per (kind of record, principal, Idempotency-Key).
+
+    A retried create with the same key maps to the same id, so the event
+    store's uniqueness of (aggregate id, version 1) makes it apply once, even
+    when two copies race. ``kind`` keeps one key on two endpoints apart;
+    ``principal`` (the credential's subject) keeps two clients' keys apart.
+    """
+    # JSON keeps the parts apart: a subject or a key may itself contain ':'.
+    name = json.dumps(["create", kind, principal, idempotency_key], ensure_ascii=False)
+    return uuid5(LEDGER_NAMESPACE, name)
 
 
 def resource_id(code: str) -> UUID:

@@ -150,9 +150,16 @@ class InformationSystem(Aggregate):
         required_to_connect: bool = False,
         holds_personal_data: bool = False,
         holds_important_data: bool = False,
+        aggregate_id: UUID | None = None,
     ) -> InformationSystem:
-        """Only the name is required; gaps in the rest of the inventory are for review."""
-        return cls(
+        """Only the name is required; gaps in the rest of the inventory are for review.
+
+        ``aggregate_id`` is given for an idempotent create (ids.idempotent_create_id).
+        """
+        # _create, unlike cls(...), takes an explicit id; it checks nothing else.
+        return cls._create(
+            cls.Registered,
+            id=aggregate_id,
             actor=actor,
             department=require_text(department, "department"),
             name=require_text(inventory.name, "name"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 from enum import StrEnum
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
@@ -78,6 +79,7 @@ class SharingRequest(Aggregate):
         period_end: date,
         submitted_at: datetime,
         deadline: ResponseDeadlinePolicy,
+        aggregate_id: UUID | None = None,
     ) -> SharingRequest:
         """Validate and submit; the response deadline is fixed now and recorded (S6)."""
         requested = require_item_names(items)
@@ -85,7 +87,10 @@ class SharingRequest(Aggregate):
         require(not unknown, ErrorCode.UNKNOWN_ITEMS, f"not in {resource.code}: {sorted(unknown)}")
         require(period_end >= period_start, ErrorCode.INVALID_PERIOD, "period ends before start")
         require_aware(submitted_at, "submitted_at")
-        return cls(
+        # _create, unlike cls(...), takes an explicit id; it checks nothing else.
+        return cls._create(
+            cls.Submitted,
+            id=aggregate_id,  # given for an idempotent create (ids.idempotent_create_id)
             actor=actor,
             requester_department=require_text(requester_department, "requester_department"),
             resource_code=resource.code,

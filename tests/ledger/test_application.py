@@ -26,13 +26,13 @@ from ledger.domain import (
     RiskLevel,
     Role,
     SharingType,
-    SystemInventory,
     SystemStatus,
     ZombieReason,
 )
 from tests.ledger.domain.builders import (
     CAC,
     FINANCE,
+    INVENTORY,
     NDRC,
     PLATFORM,
     PROVIDER,
@@ -41,16 +41,6 @@ from tests.ledger.domain.builders import (
     USER_DEPT,
     FakeClock,
     population_entry,
-)
-
-INVENTORY = SystemInventory(
-    name="人口信息管理系统",
-    function="population register",
-    scope_of_use="district",
-    usage_frequency="daily",
-    approving_body="ndrc",
-    approval_date=date(2017, 6, 1),
-    funding_source="district budget",
 )
 
 

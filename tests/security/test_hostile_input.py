@@ -352,6 +352,47 @@ def test_replayed_requests_apply_once(hostile: Api) -> None:
     assert hostile.head() == head
 
 
+def test_replayed_creates_with_an_idempotency_key_apply_once(
+    hostile: Api, signing_key: rsa.RSAPrivateKey
+) -> None:
+    """A create retried under its key, even with a refreshed token, is one record.
+
+    The key belongs to the token's subject: another subject's same key is its own
+    record, so a key cannot be used to read or block someone else's create.
+    """
+
+    def submit(token: str, key: str, **changes: Any) -> Any:
+        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": key}
+        body = sharing_request(items=["姓名"], **changes)
+        return hostile.client.post("/api/v1/sharing-requests", json=body, headers=headers)
+
+    key = "' OR '1'='1; DROP TABLE ledger_events; --"
+    first = submit(jwt_for(signing_key, Role.DEPARTMENT_CLERK, USER, jti="t-1"), key)
+    assert first.status_code == 201, first.text
+    head = hostile.head()
+    refreshed = jwt_for(signing_key, Role.DEPARTMENT_CLERK, USER, jti="t-2")
+    replay = submit(refreshed, key)
+    assert (replay.status_code, replay.json()) == (201, first.json())
+    changed = submit(refreshed, key, purpose="另一用途")
+    assert changed.status_code == 409 and error_body(changed)["error"] == "idempotency_key_reused"
+    for hostile_key in ("A" * 5000, "\x00", "line\r\nX-Injected: 1", "😀"):
+        reply = hostile.client.post(
+            "/api/v1/sharing-requests",
+            json=sharing_request(items=["姓名"]),
+            headers={
+                "Authorization": f"Bearer {refreshed}",
+                "Idempotency-Key": hostile_key.encode(),  # sent raw, as an attacker would
+            },
+        )
+        assert 400 <= reply.status_code < 500, (hostile_key[:20], reply.text)
+        error_body(reply)
+    assert hostile.head() == head
+    someone_else = jwt_for(signing_key, Role.DEPARTMENT_CLERK, USER, sub="wang.wei")
+    theirs = submit(someone_else, key)
+    assert theirs.status_code == 201 and theirs.json() != first.json()
+    assert hostile.head() == head + 1
+
+
 def _submitted_request(api: Api) -> str:
     reply = api.call(
         "POST",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from ledger.domain import (
     Actor,
@@ -13,6 +13,7 @@ from ledger.domain import (
     Role,
     Sensitivity,
     SharingType,
+    SystemInventory,
     UpdateCycle,
 )
 
@@ -25,6 +26,18 @@ CAC = Actor("cac-1", Role.SECURITY_OFFICER, None, "10.0.0.3", "req-cac")
 PLATFORM = Actor("exchange", Role.EXCHANGE_PLATFORM, None, "10.0.0.9", None)
 PROVIDER = Actor("psb-clerk", Role.DATA_PROVIDER, PROVIDER_DEPT, "10.1.0.1", "req-psb")
 USER = Actor("hrb-clerk", Role.DEPARTMENT_CLERK, USER_DEPT, "10.2.0.1", "req-hrb")
+
+
+# An information system of the provider department (seed §三(一)1 inventory).
+INVENTORY = SystemInventory(
+    name="人口信息管理系统",
+    function="population register",
+    scope_of_use="district",
+    usage_frequency="daily",
+    approving_body="ndrc",
+    approval_date=date(2017, 6, 1),
+    funding_source="district budget",
+)
 
 
 def population_entry(
