@@ -147,7 +147,7 @@ class ViewStore:
             cursor.copy(f"COPY {self.table(name)} ({cols}) FROM STDIN") as copy,
         ):
             for row in rows:
-                copy.write_row(row)
+                copy.write_row([_pg_text(v) for v in row])
 
     @contextmanager
     def transaction(self) -> Iterator[ViewStore]:
@@ -223,3 +223,11 @@ class ViewStore:
     def drop(self, names: Sequence[str]) -> None:
         for name in names:
             self.query(f"DROP TABLE IF EXISTS {self.table(name)}")
+
+
+def _pg_text(value: Any) -> Any:
+    """PostgreSQL ``text`` cannot hold NUL, which a reported fact may carry verbatim: such a
+    character becomes U+FFFD in the view (the ledger row, cited by position, keeps it)."""
+    if isinstance(value, str) and "\x00" in value:
+        return value.replace("\x00", "\ufffd")
+    return value

@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
+from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from api.deps import Caller, ServicesDep, require
 from ledger.domain.errors import DomainError, ErrorCode
-from ledger.domain.review import ReviewAction
+from ledger.domain.review import ReviewAction, ReviewStatus
 from projections.query import Moment, Views, as_json, open_views, projection_lags
 from projections.runner import PROJECTIONS
 from security.policy import Permission
@@ -30,7 +31,25 @@ AnomalyReader = Annotated[Caller, Depends(require(Permission.READ_ANOMALIES))]
 Reviewer = Annotated[Caller, Depends(require(Permission.REVIEW_ANOMALY))]
 AsOf = Annotated[date | None, Query(description="domain date YYYY-MM-DD (CST)")]
 At = Annotated[int | None, Query(ge=0, description="ledger position")]
-Department = Annotated[str | None, Query(description="department code")]
+# Filters are typed, so a malformed one is a 422 rather than an empty answer.
+Department = Annotated[
+    str | None,
+    Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$", description="department"),
+]
+Rule = Annotated[
+    str | None, Query(pattern=r"^[A-Z]{1,2}[0-9]{1,2}$", description="rule id (domain.md), e.g. S2")
+]
+Entity = Annotated[UUID | None, Query(description="aggregate id")]
+Actor = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=2000,
+        pattern=r"^[^\x00-\x1f\x7f]+$",  # no control characters (PostgreSQL text has no NUL)
+        description="actor or accessor id, verbatim",
+    ),
+]
+AnomalyId = Annotated[str, Path(pattern=r"^[0-9a-f]{20}$", description="anomaly id")]
 
 
 def _answer(
@@ -50,8 +69,8 @@ def audit_trail(
     s: ServicesDep,
     as_of: AsOf = None,
     at: At = None,
-    entity: str | None = None,
-    actor: str | None = None,
+    entity: Entity = None,
+    actor: Actor = None,
     department: Department = None,
     start: date | None = None,
     end: date | None = None,
@@ -60,8 +79,8 @@ def audit_trail(
 ) -> dict[str, Any]:
     """Ledger lines per entity, actor, department and period, each with position and hash."""
     return _answer(s, as_of, at, lambda v, m: v.audit_trail(
-        m, entity=entity, actor=actor, department=department, start=start, end=end,
-        limit=limit, after=after,
+        m, entity=entity.hex if entity else None, actor=actor, department=department,
+        start=start, end=end, limit=limit, after=after,
     ))  # fmt: skip
 
 
@@ -79,7 +98,7 @@ def findings(
     s: ServicesDep,
     as_of: AsOf = None,
     at: At = None,
-    rule: str | None = None,
+    rule: Rule = None,
     department: Department = None,
 ) -> dict[str, Any]:
     """Compliance findings (domain.md S1–L2) with severity and proving positions."""
@@ -92,7 +111,7 @@ def anomalies(
     s: ServicesDep,
     as_of: AsOf = None,
     at: At = None,
-    status: str | None = None,
+    status: ReviewStatus | None = None,
     department: Department = None,
 ) -> dict[str, Any]:
     """Access anomalies with score, evidence positions and review state."""
@@ -140,7 +159,7 @@ class ReviewBody(BaseModel):
 
 @router.post("/anomalies/{anomaly_id}/review", status_code=201)
 def review_anomaly(
-    anomaly_id: str, body: ReviewBody, caller: Reviewer, s: ServicesDep
+    anomaly_id: AnomalyId, body: ReviewBody, caller: Reviewer, s: ServicesDep
 ) -> dict[str, Any]:
     """Acknowledge, dismiss or escalate an anomaly; the review is a ledger event."""
     with open_views(s.settings) as views:

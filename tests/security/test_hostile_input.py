@@ -197,6 +197,11 @@ def concrete(path: str, name: str, value: str) -> str:
     return re.sub(r"\{[^}]+\}", ZERO, filled)
 
 
+# Parameters matched verbatim against free text the exchange platform reported (an
+# accessor id may be any string): a hostile value is a search that finds nothing.
+VERBATIM_SEARCHES = {("/api/v1/views/audit-trail", "actor")}
+
+
 def test_injection_and_traversal_in_every_parameter(hostile: Api) -> None:
     parameters = string_parameters(hostile)
     assert len(parameters) >= 20, parameters  # every id, code and query parameter
@@ -217,7 +222,10 @@ def test_injection_and_traversal_in_every_parameter(hostile: Api) -> None:
                     headers=headers,
                     json={} if method == "POST" else None,
                 )
-                if reply.status_code >= 500 or reply.status_code < 400:
+                if (path, name) in VERBATIM_SEARCHES and reply.status_code == 200:
+                    if reply.json()["result"]:  # a search for that literal text finds nothing
+                        wrong.append(f"{method} {url} {name}={value[:30]!r}: found something")
+                elif reply.status_code >= 500 or reply.status_code < 400:
                     wrong.append(f"{method} {url} {name}={value[:30]!r}: {reply.status_code}")
                 elif reply.headers["content-type"].startswith("application/json"):
                     error_body(reply)
