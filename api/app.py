@@ -12,6 +12,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -38,6 +39,7 @@ from ledger.errors import (
     VerificationError,
 )
 from ledger.store.connect import application_env, init_ledger
+from projections import query
 from projections.sharing_terms import SharingTerms
 from security.principal import AuthenticationFailed, PermissionDenied
 
@@ -81,8 +83,14 @@ def create_app(
 ) -> FastAPI:
     """The service. The providers feed ``/metrics`` (docs/operations.md §Metrics): open
     compliance findings by (rule, severity), open anomalies by severity, and projection
-    positions (beside this process's own ``sharing_terms``); absent, no such metric."""
+    positions (beside this process's own ``sharing_terms``). By default they read the
+    views as the projection worker left them: a scrape never runs a projection."""
     settings = settings or load_settings()
+    findings_summary = findings_summary or partial(query.findings_summary, settings, catch_up=False)
+    anomalies_summary = anomalies_summary or partial(
+        query.anomalies_summary, settings, catch_up=False
+    )
+    projection_positions = projection_positions or partial(query.projection_positions, settings)
     configure_logging(settings)
     if settings.create_schema:
         init_ledger(settings)

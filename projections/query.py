@@ -956,18 +956,20 @@ def projection_lags(settings: Settings) -> dict[str, int]:
     return {name: max(0, head - positions.get(name, 0)) for name in PROJECTIONS}
 
 
-def findings_summary(settings: Settings) -> Mapping[tuple[str, str], int]:
-    """Findings at the head by (rule, severity)."""
-    with open_views(settings) as views:
+def findings_summary(
+    settings: Settings, *, catch_up: bool | None = None
+) -> Mapping[tuple[str, str], int]:
+    """Findings at the head by (rule, severity); ``catch_up`` as in :func:`open_views`."""
+    with open_views(settings, catch_up=catch_up) as views:
         counts: dict[tuple[str, str], int] = defaultdict(int)
         for finding in views.findings(views.moment()):
             counts[finding.rule, finding.severity] += 1
         return dict(counts)
 
 
-def anomalies_summary(settings: Settings) -> Mapping[str, int]:
-    """Anomalies still open (not dismissed) at the head, by severity."""
-    with open_views(settings) as views:
+def anomalies_summary(settings: Settings, *, catch_up: bool | None = None) -> Mapping[str, int]:
+    """Open (not dismissed) anomalies at the head by severity; ``catch_up`` as above."""
+    with open_views(settings, catch_up=catch_up) as views:
         counts: dict[str, int] = defaultdict(int)
         for anomaly in views.anomalies(views.moment()):
             if anomaly.status in OPEN_STATUSES:

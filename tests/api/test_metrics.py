@@ -183,3 +183,26 @@ def test_verification_outcome_reaches_the_metrics(ledger: Ledger, attacker: Atta
         >= (value(passed, "govledger_verification_last_run_timestamp_seconds") or 0)
         > 0
     )
+
+
+def test_default_providers_read_the_views_the_worker_wrote(settings: Settings) -> None:
+    """Without providers, /metrics reads the projections' views, never running one itself."""
+    from projections.runner import run_projections  # noqa: PLC0415
+    from tests.projections.scenario import build_scenario, scenario_settings  # noqa: PLC0415
+
+    settings = scenario_settings(settings)
+    scenario = build_scenario(settings)
+    end = scenario.positions["end"]
+    with TestClient(create_app(settings)) as client:
+        before = client.get("/metrics").text
+        run_projections(settings)  # what `govledger projections run` does
+        after = client.get("/metrics").text
+    assert value(before, "govledger_collector_up", part="findings") == 0  # views not built
+    assert value(before, "govledger_projection_lag_events", projection="zone") == end
+    # The scenario's head, worked out in tests/projections/scenario.py: S2 x4 high, 14 in all;
+    # anomalies 2 medium, 2 high.
+    assert value(after, "govledger_compliance_findings_open", rule="S2", severity="high") == 4
+    assert total(after, "govledger_compliance_findings_open") == 14
+    assert value(after, "govledger_anomalies_open", severity="medium") == 2
+    assert value(after, "govledger_anomalies_open", severity="high") == 2
+    assert value(after, "govledger_projection_lag_events", projection="zone") == 0
