@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
+from api.console import mount_console
 from api.deps import Services
 from api.routers import accesses, funding, ledger, proofs, registry, sharing
 from ledger.application import GovLedger
@@ -96,6 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for module in (registry, sharing, accesses, funding, ledger, proofs):
         app.include_router(module.router, prefix=API_PREFIX)
+    # The web console for people (issue #8): HTML pages under /console.
+    mount_console(app, settings)
     return app
 
 

@@ -109,6 +109,10 @@ class Settings:
     trusted_keys_file: str = ""  # verifier keys of the log, one per line; "retired " prefix
     witness_keys_file: str = ""  # verifier keys of witnesses, one per line
     witness_quorum: int = 0
+    # Web console sessions (api/console): signing key file (empty: a random key per process,
+    # so sessions end when the service restarts) and how long a session lasts.
+    console_session_key_file: str = ""
+    console_session_minutes: int = 15
 
     @property
     def database(self) -> DatabaseURL:
