@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench clean report-deps
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "govledger needs Python >= 3.11"'
@@ -14,7 +14,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 # The demo zone is loaded once; its API tokens (one per role) land in var/demo-tokens.txt.
-run: $(BIN)/.installed
+run: $(BIN)/.installed report-deps
 	$(BIN)/govledger init
 	$(BIN)/govledger demo --if-empty --tokens var/demo-tokens.txt
 	$(BIN)/govledger serve
@@ -25,9 +25,13 @@ lint: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy ledger projections security api ops
 
+# Reports need a CJK font, pango (WeasyPrint) and poppler-utils (the PDF tests): from Debian.
+report-deps:
+	ops/scripts/install-report-deps.sh
+
 # PostgreSQL tests run for real: the script starts a server when none answers.
 # Under CI=true a PostgreSQL that cannot be had fails the run; elsewhere its tests skip.
-unit: $(BIN)/.installed
+unit: $(BIN)/.installed report-deps
 	@# Console browser tests: Debian's chromium and a CJK font (idempotent; required under CI).
 	@ops/scripts/browser-deps.sh || [ "$${CI:-}" != true ]
 	@if pgenv=$$(ops/scripts/test-postgres.sh); then eval "$$pgenv"; \

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException
 from api.console import mount_console
 from api.deps import Services
 from api.routers import accesses, funding, ledger, proofs, registry, sharing
+from api.routers import views as views_router
 from ledger.application import GovLedger
 from ledger.checkpoints import issue_checkpoint
 from ledger.config import Settings, load_settings
@@ -62,6 +63,7 @@ _DOMAIN_STATUS: dict[ErrorCode, int] = {
     ErrorCode.REQUEST_ALREADY_DECIDED: 409,
     ErrorCode.FILING_ALREADY_REVIEWED: 409,
     ErrorCode.FILING_ALREADY_ACCEPTED: 409,
+    ErrorCode.ANOMALY_CLOSED: 409,
     **{code: 404 for code in ErrorCode if code.value.startswith("unknown_")},
 }
 
@@ -97,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for module in (registry, sharing, accesses, funding, ledger, proofs):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(views_router.router, prefix=API_PREFIX)  # read models (projections)
     # The web console for people (issue #8): HTML pages under /console.
     mount_console(app, settings)
     return app

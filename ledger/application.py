@@ -29,7 +29,7 @@ from ledger.domain.calendar import ResponseDeadlinePolicy
 from ledger.domain.catalogue import CatalogueEntry, Resource, RiskLevel, SharingType
 from ledger.domain.errors import DomainError, ErrorCode
 from ledger.domain.funding import FundDecision, FundKind, FundOutcome, ProjectFiling
-from ledger.domain.ids import data_access_id, department_id, resource_id
+from ledger.domain.ids import anomaly_review_id, data_access_id, department_id, resource_id
 from ledger.domain.organisation import (
     Department,
     InformationSystem,
@@ -37,6 +37,7 @@ from ledger.domain.organisation import (
     ZombieReason,
 )
 from ledger.domain.oversight import PersonalDataView
+from ledger.domain.review import AnomalyReview, ReviewAction
 from ledger.domain.sharing import SharingRequest
 from ledger.domain.transcodings import register_domain_transcodings
 from ledger.errors import ChainWriteError
@@ -409,6 +410,26 @@ class GovLedger(Application[UUID]):
         viewed = PersonalDataView(actor=actor, view=view, target=target, viewed_at=self.clock())
         self.save(viewed)
         return viewed.id
+
+    # -- anomaly reviews -----------------------------------------------------
+
+    def review_anomaly(
+        self, actor: Actor, anomaly_id: str, action: ReviewAction, comment: str
+    ) -> UUID:
+        """A security officer (网信办) acknowledges, dismisses or escalates an anomaly.
+
+        The ledger does not know which anomalies exist (projections find them):
+        the caller checks the id against the anomalies view first.
+        """
+        self._require_role(actor, {Role.SECURITY_OFFICER}, "review an anomaly")
+        review_id = anomaly_review_id(anomaly_id)
+        if self._exists(review_id):
+            review = self._load(AnomalyReview, review_id, ErrorCode.UNKNOWN_ANOMALY)
+            review.review(actor, action, comment, self.clock())
+        else:
+            review = AnomalyReview.start(actor, anomaly_id, action, comment, self.clock())
+        self.save(review)
+        return review.id
 
     # -- filings and funds ---------------------------------------------------
 

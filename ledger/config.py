@@ -109,6 +109,20 @@ class Settings:
     trusted_keys_file: str = ""  # verifier keys of the log, one per line; "retired " prefix
     witness_keys_file: str = ""  # verifier keys of witnesses, one per line
     witness_quorum: int = 0
+    # Projections (docs/projections.md): read models, as-of snapshots, findings, anomalies.
+    projection_batch_size: int = 10_000  # ledger rows per projection transaction
+    projection_snapshot_interval: int = 20_000  # positions between as-of snapshots
+    projection_follow_seconds: int = 2  # how often `projections run --follow` polls
+    finding_zombie_days: int = 180  # I1: an active system unused this long is a candidate
+    anomaly_work_start_hour: int = 8  # local (CST) working window for off-hours access
+    anomaly_work_end_hour: int = 20
+    anomaly_burst_count: int = 5  # refused/flagged accesses by one accessor …
+    anomaly_burst_minutes: int = 60  # … within this window make a burst
+    anomaly_baseline_days: int = 28  # rolling baseline of daily volume
+    anomaly_baseline_min_days: int = 7  # history needed before volume is judged
+    anomaly_volume_factor: int = 3  # a day above factor x baseline mean is unusual …
+    anomaly_volume_min: int = 30  # … and at least this many accesses
+    anomaly_first_access_warmup_days: int = 14  # first-access alerts after this much history
     # Web console sessions (api/console): signing key file (empty: a random key per process,
     # so sessions end when the service restarts) and how long a session lasts.
     console_session_key_file: str = ""

@@ -24,7 +24,7 @@ from ledger.errors import LedgerError
 from ledger.export import export_jsonl
 from ledger.store.connect import init_ledger, open_reader
 from ledger.verify import HeadRecord, verify_ledger
-from ops import argtypes, demo, importer, keys_cli, proofs_cli
+from ops import argtypes, demo, importer, keys_cli, projections_cli, proofs_cli, report_cli
 from security.apikeys import PostgresApiKeyStore, open_key_store
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
@@ -161,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     proofs_cli.register(sub)  # prove, checkpoint, witness, evidence
     demo.register(sub)
     importer.register(sub)
+    report_cli.register(sub)  # report risk|annual|audit
+    projections_cli.register(sub)  # projections run|rebuild|status, view, anomaly review
 
     p = sub.add_parser("serve", help="serve the API and console")
     p.add_argument("--host")

@@ -38,6 +38,7 @@ from ledger.domain.organisation import (
     SystemStatus,
     ZombieReason,
 )
+from ledger.domain.review import AnomalyReview, ReviewAction, ReviewStatus
 from ledger.domain.sharing import RequestStatus, SharingRequest
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "AccessReport",
     "AccessVerdict",
     "Actor",
+    "AnomalyReview",
     "CatalogueEntry",
     "DataAccess",
     "Department",
@@ -62,6 +64,8 @@ __all__ = [
     "Resource",
     "ResourceItem",
     "ResponseDeadlinePolicy",
+    "ReviewAction",
+    "ReviewStatus",
     "RiskLevel",
     "Role",
     "Sensitivity",

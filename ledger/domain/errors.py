@@ -56,6 +56,9 @@ class ErrorCode(StrEnum):
     FILING_ALREADY_ACCEPTED = "filing_already_accepted"
     ARCHITECTURE_REVIEW_REQUIRED = "architecture_review_required"
     FUND_TARGET_REQUIRED = "fund_target_required"
+    # Anomaly reviews.
+    UNKNOWN_ANOMALY = "unknown_anomaly"
+    ANOMALY_CLOSED = "anomaly_closed"
 
 
 class DomainError(LedgerError):

@@ -24,3 +24,8 @@ def resource_id(code: str) -> UUID:
 def data_access_id(platform_event_id: str) -> UUID:
     """One DataAccess per exchange-platform event id: a retried report maps to the same id."""
     return uuid5(LEDGER_NAMESPACE, f"data_access:{platform_event_id}")
+
+
+def anomaly_review_id(anomaly_id: str) -> UUID:
+    """One AnomalyReview per anomaly id (anomaly ids are stable hashes from projections)."""
+    return uuid5(LEDGER_NAMESPACE, f"anomaly_review:{anomaly_id}")

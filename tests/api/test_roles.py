@@ -41,6 +41,16 @@ ENDPOINTS: list[tuple[str, str, Permission]] = [
     ("GET", "/ledger/events", Permission.READ_LEDGER_FEED),
     ("GET", "/proofs/inclusion?position=1", Permission.VERIFY),
     ("GET", "/proofs/consistency?from=1", Permission.VERIFY),
+    # Read models (api/routers/views.py).
+    ("GET", "/views/audit-trail", Permission.READ_AUDIT_VIEWS),
+    ("GET", "/views/rights-register", Permission.READ_AUDIT_VIEWS),
+    ("GET", "/views/findings", Permission.READ_AUDIT_VIEWS),
+    ("GET", "/views/inventory", Permission.READ_AUDIT_VIEWS),
+    ("GET", "/views/zone", Permission.READ_AUDIT_VIEWS),
+    ("GET", "/views/projections", Permission.READ_AUDIT_VIEWS),
+    ("GET", "/views/access-counts?start=2026-01-01&end=2026-12-31", Permission.READ_AUDIT_VIEWS),
+    ("GET", "/views/anomalies", Permission.READ_ANOMALIES),
+    ("POST", "/anomalies/x/review", Permission.REVIEW_ANOMALY),
 ]
 
 

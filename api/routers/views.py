@@ -1,0 +1,153 @@
+"""Read models as of a date or a position (docs/projections.md), and anomaly reviews.
+
+Every ``GET /views/...`` takes ``as_of=YYYY-MM-DD`` (domain date, China
+Standard Time) or ``at=N`` (ledger position); neither means the head. Auditors,
+ndrc, finance, the performance office and security officers read the views
+(``read_audit_views``); anomalies are for security officers and auditors
+(``read_anomalies``); department-bound roles read none of them. A review is a
+ledger event written through ``GovLedger.review_anomaly``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+
+from api.deps import Caller, ServicesDep, require
+from ledger.domain.errors import DomainError, ErrorCode
+from ledger.domain.review import ReviewAction
+from projections.query import Moment, Views, as_json, open_views, projection_lags
+from projections.runner import PROJECTIONS
+from security.policy import Permission
+
+router = APIRouter(tags=["views"])
+Reader = Annotated[Caller, Depends(require(Permission.READ_AUDIT_VIEWS))]
+AnomalyReader = Annotated[Caller, Depends(require(Permission.READ_ANOMALIES))]
+Reviewer = Annotated[Caller, Depends(require(Permission.REVIEW_ANOMALY))]
+AsOf = Annotated[date | None, Query(description="domain date YYYY-MM-DD (CST)")]
+At = Annotated[int | None, Query(ge=0, description="ledger position")]
+Department = Annotated[str | None, Query(description="department code")]
+
+
+def _answer(
+    s: ServicesDep, as_of: date | None, at: int | None, ask: Callable[[Views, Moment], Any]
+) -> dict[str, Any]:
+    with open_views(s.settings) as views:
+        try:
+            moment = views.moment(as_of=as_of, at=at)
+        except ValueError as e:
+            raise DomainError(ErrorCode.INVALID_VALUE, str(e)) from None
+        return {"moment": as_json(moment), "result": as_json(ask(views, moment))}
+
+
+@router.get("/views/audit-trail")
+def audit_trail(
+    _: Reader,
+    s: ServicesDep,
+    as_of: AsOf = None,
+    at: At = None,
+    entity: str | None = None,
+    actor: str | None = None,
+    department: Department = None,
+    start: date | None = None,
+    end: date | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    after: Annotated[int, Query(ge=0, description="page: lines after this position")] = 0,
+) -> dict[str, Any]:
+    """Ledger lines per entity, actor, department and period, each with position and hash."""
+    return _answer(s, as_of, at, lambda v, m: v.audit_trail(
+        m, entity=entity, actor=actor, department=department, start=start, end=end,
+        limit=limit, after=after,
+    ))  # fmt: skip
+
+
+@router.get("/views/rights-register")
+def rights_register(
+    _: Reader, s: ServicesDep, as_of: AsOf = None, at: At = None, department: Department = None
+) -> dict[str, Any]:
+    """所有权/控制权/使用权 per resource: owner, controller, use rights in force."""
+    return _answer(s, as_of, at, lambda v, m: v.rights_register(m, department=department))
+
+
+@router.get("/views/findings")
+def findings(
+    _: Reader,
+    s: ServicesDep,
+    as_of: AsOf = None,
+    at: At = None,
+    rule: str | None = None,
+    department: Department = None,
+) -> dict[str, Any]:
+    """Compliance findings (domain.md S1–L2) with severity and proving positions."""
+    return _answer(s, as_of, at, lambda v, m: v.findings(m, rule=rule, department=department))
+
+
+@router.get("/views/anomalies")
+def anomalies(
+    _: AnomalyReader,
+    s: ServicesDep,
+    as_of: AsOf = None,
+    at: At = None,
+    status: str | None = None,
+    department: Department = None,
+) -> dict[str, Any]:
+    """Access anomalies with score, evidence positions and review state."""
+    return _answer(s, as_of, at, lambda v, m: v.anomalies(m, status=status, department=department))
+
+
+@router.get("/views/inventory")
+def inventory(
+    _: Reader, s: ServicesDep, as_of: AsOf = None, at: At = None, department: Department = None
+) -> dict[str, Any]:
+    """Systems per department, zombie candidates (I1), connected and on-cloud shares."""
+    return _answer(s, as_of, at, lambda v, m: v.inventory(m, department=department))
+
+
+@router.get("/views/access-counts")
+def access_counts(
+    _: Reader,
+    s: ServicesDep,
+    start: date,
+    end: date,
+    as_of: AsOf = None,
+    at: At = None,
+) -> dict[str, Any]:
+    """Accesses in [start, end] by provider, requester, resource, purpose, month, reason."""
+    return _answer(s, as_of, at, lambda v, m: v.access_counts(m, start=start, end=end))
+
+
+@router.get("/views/zone")
+def zone(_: Reader, s: ServicesDep, as_of: AsOf = None, at: At = None) -> dict[str, Any]:
+    """The zone's state: departments, systems, resources, requests and grants, filings, funds."""
+    return _answer(s, as_of, at, lambda v, m: v.zone(m))
+
+
+@router.get("/views/projections")
+def projections_status(_: Reader, s: ServicesDep) -> dict[str, Any]:
+    """Each projection's lag behind the ledger's head (rows)."""
+    lags = projection_lags(s.settings)
+    return {"projections": {name: {"lag": lags[name]} for name in PROJECTIONS}}
+
+
+class ReviewBody(BaseModel):
+    action: ReviewAction
+    comment: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/anomalies/{anomaly_id}/review", status_code=201)
+def review_anomaly(
+    anomaly_id: str, body: ReviewBody, caller: Reviewer, s: ServicesDep
+) -> dict[str, Any]:
+    """Acknowledge, dismiss or escalate an anomaly; the review is a ledger event."""
+    with open_views(s.settings) as views:
+        if views.anomaly(anomaly_id) is None:
+            raise DomainError(ErrorCode.UNKNOWN_ANOMALY, f"no anomaly {anomaly_id}")
+    s.ledger.review_anomaly(caller.actor, anomaly_id, body.action, body.comment)
+    with open_views(s.settings) as views:
+        found = views.anomaly(anomaly_id)
+    assert found is not None
+    return as_json(found)  # type: ignore[no-any-return]

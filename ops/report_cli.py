@@ -1,0 +1,80 @@
+"""``govledger report risk|annual|audit --year Y --format html|pdf|xlsx|json -o FILE``.
+
+Reports in Simplified Chinese over the ledger (docs/reports.md). Replaying the
+ledger is the long part: a progress bar shows it on a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ledger.config import Settings
+from ledger.errors import LedgerError
+from ops import argtypes
+
+REPORT_YEARS = range(2000, 2101)
+
+
+def year(text: str) -> int:
+    value = argtypes.whole_number(text, minimum=REPORT_YEARS.start)
+    if value not in REPORT_YEARS:
+        raise argparse.ArgumentTypeError(f"year must be within {REPORT_YEARS.start}-2100")
+    return value
+
+
+def register(sub: Any) -> None:
+    from projections.reports import Format, ReportKind  # noqa: PLC0415
+
+    p = sub.add_parser("report", help="write a report in Chinese: risk, annual or audit")
+    p.add_argument(
+        "kind",
+        choices=[k.value for k in ReportKind],
+        help="risk 风险评估报告 · annual 年度报告 · audit 经费审计报告",
+    )
+    p.add_argument("--year", type=year, required=True, help="the year reported on")
+    p.add_argument("--format", dest="fmt", choices=[f.value for f in Format], default="html")
+    p.add_argument("-o", "--output", required=True, help="file to write")
+    p.add_argument("--at", type=argtypes.position, help="report as of ledger position N")
+    p.set_defaults(func=cmd_report)
+
+
+def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
+    from ops.cli import EXIT_OK, progress_bar  # noqa: PLC0415 - ops.cli imports this module
+    from projections.reports import Format, ReportKind, generate, ledger_size, render  # noqa: PLC0415
+
+    target = Path(args.output)
+    if target.is_dir():
+        raise LedgerError(f"{args.output} is a directory")
+    size = ledger_size(settings)
+    # Two passes: the report's replay, then the views catching up (quick when they are current).
+    with (
+        progress_bar(args.at or size, f"report {args.kind}") as advance,
+        progress_bar(size, "views catch-up") as catch_up,
+    ):
+        report = generate(
+            settings,
+            ReportKind(args.kind),
+            args.year,
+            at=args.at,
+            progress=advance,
+            views_progress=catch_up,
+        )
+    content = render(report, Format(args.fmt))
+    # Write beside, then rename: an interrupted write never looks like a report.
+    partial = target.with_name(target.name + ".partial")
+    try:
+        partial.write_bytes(content)
+        partial.replace(target)
+    except OSError as e:
+        raise LedgerError(f"cannot write {args.output}: {e.strerror}") from e
+    finally:
+        partial.unlink(missing_ok=True)
+    print(
+        f"{report.title}: {args.output} ({len(content):,} bytes, ledger position "
+        f"{report.anchor.position})",
+        file=sys.stderr,
+    )
+    return EXIT_OK

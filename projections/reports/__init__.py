@@ -1,0 +1,61 @@
+"""Reports in Simplified Chinese over the ledger (issue #4 item 4; docs/reports.md).
+
+``generate`` replays the ledger (facts.py), builds one of the three reports
+(risk.py 风险评估报告, annual.py 年度报告, audit.py 审计报告) as a document
+model (model.py), and render.py lays it out as HTML, PDF, XLSX or JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ledger.application import GovLedger
+from ledger.checkpoints import latest_checkpoint
+from ledger.config import Settings
+from ledger.store.connect import application_env, open_reader
+from projections.reports.annual import build_annual_report
+from projections.reports.audit import build_audit_report
+from projections.reports.common import Inputs
+from projections.reports.facts import read_facts
+from projections.reports.model import Report, ReportKind
+from projections.reports.oversight import load_oversight
+from projections.reports.render import Format, render
+from projections.reports.risk import build_risk_report
+
+BUILDERS: dict[ReportKind, Callable[[Inputs], Report]] = {
+    ReportKind.RISK: build_risk_report,
+    ReportKind.ANNUAL: build_annual_report,
+    ReportKind.AUDIT: build_audit_report,
+}
+
+
+def ledger_size(settings: Settings) -> int:
+    reader = open_reader(settings)
+    try:
+        return reader.max_position()
+    finally:
+        reader.close()
+
+
+def generate(
+    settings: Settings,
+    kind: ReportKind,
+    year: int,
+    *,
+    at: int | None = None,
+    progress: Callable[[int], None] = lambda _n: None,
+    views_progress: Callable[[int], None] | None = None,
+) -> Report:
+    """The report of ``kind`` for ``year`` over ledger positions 1..``at`` (default: head)."""
+    app = GovLedger(env=application_env(settings, create=False))
+    reader = open_reader(settings)
+    try:
+        facts = read_facts(app, reader, at=at, progress=progress)
+    finally:
+        reader.close()
+        app.close()
+    oversight = load_oversight(settings, facts.position, year, progress=views_progress)
+    return BUILDERS[kind](Inputs(facts, year, latest_checkpoint(settings), oversight))
+
+
+__all__ = ["Format", "Report", "ReportKind", "generate", "ledger_size", "render"]

@@ -1,0 +1,418 @@
+"""年度报告: the zone's annual sharing report (domain.md "Reports — Annual sharing
+report"; no official template, the structure follows the seed plan 苏高新办〔2019〕2号)."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ledger.domain.catalogue import OpenType, SharingType
+from ledger.domain.funding import FundKind, FundOutcome
+from ledger.domain.organisation import SystemStatus
+from ledger.domain.sharing import RequestStatus, SharingRequest
+from projections.reports import analysis
+from projections.reports.common import (
+    VERIFY_STEPS,
+    Inputs,
+    accesses_in,
+    anchor,
+    department_label,
+    now_text,
+    scope_paragraph,
+)
+from projections.reports.facts import AccessFact, LedgerFacts
+from projections.reports.model import Report, ReportKind, Row, Section, Table
+from projections.reports.oversight import Oversight, findings_table
+from projections.reports.terms import (
+    FUND_KIND,
+    FUND_OUTCOME,
+    SHARING_TYPE,
+    SYSTEM_STATUS,
+    percent,
+    yuan,
+)
+
+# 共享评价 weights (configurable defaults; the method is printed in section 9).
+WEIGHTS = {"shareable": 20, "open": 10, "on_time": 30, "provided": 15, "used": 15, "clean": 10}
+
+
+def build_annual_report(inputs: Inputs) -> Report:
+    facts, year, checkpoint = inputs.facts, inputs.year, inputs.checkpoint
+    accesses = accesses_in(facts, year)
+    requests = analysis.requests_in(facts, year)
+    return Report(
+        kind=ReportKind.ANNUAL,
+        title=f"苏州高新区{year}年度政务信息资源共享工作报告",
+        year=year,
+        subtitle="区发改局汇编 · 依据苏高新办〔2019〕2号",
+        generated_at=now_text(),
+        anchor=anchor(facts, checkpoint),
+        sections=(
+            _systems(facts, year),
+            _catalogue(facts),
+            _provision(facts, accesses, requests),
+            _use(facts, accesses),
+            _objections(),
+            _security(facts, accesses, year, inputs.oversight),
+            _funds(facts, year),
+            _issues(inputs.oversight),
+            _evaluation(facts, accesses, requests),
+        ),
+        verification=VERIFY_STEPS,
+    )
+
+
+def _systems(facts: LedgerFacts, year: int) -> Section:
+    systems = facts.systems()
+    rows = []
+    for code in sorted({s.department for s in systems}):
+        own = [s for s in systems if s.department == code]
+        status = Counter(s.status for s in own)
+        rows.append(
+            Row(
+                (
+                    department_label(facts, code),
+                    len(own),
+                    status[SystemStatus.ACTIVE],
+                    status[SystemStatus.ZOMBIE],
+                    status[SystemStatus.MERGED],
+                    status[SystemStatus.DECOMMISSIONED],
+                    sum(1 for s in own if s.connected),
+                    sum(1 for s in own if s.required_to_connect and not s.connected),
+                    sum(1 for s in own if s.on_cloud),
+                ),
+                tuple(p for s in own for p in facts.positions_of(s.id)),
+            )
+        )
+    cleared = sum(1 for s in systems if s.status is not SystemStatus.ACTIVE)
+    connected = sum(1 for s in systems if s.connected)
+    return Section(
+        "一",
+        "系统清理与接入",
+        (
+            scope_paragraph(facts, year),
+            f"全区在册政务信息系统 {len(systems)} 个；清理（认定僵尸、整合、停用）{cleared} 个；"
+            f"已接入共享交换平台 {connected} 个；"
+            f"已上政务云 {sum(1 for s in systems if s.on_cloud)} 个。",
+        ),
+        tables=(
+            Table(
+                "各部门系统清理与接入",
+                (
+                    "部门",
+                    "系统数",
+                    SYSTEM_STATUS[SystemStatus.ACTIVE],
+                    SYSTEM_STATUS[SystemStatus.ZOMBIE],
+                    SYSTEM_STATUS[SystemStatus.MERGED],
+                    SYSTEM_STATUS[SystemStatus.DECOMMISSIONED],
+                    "已接入",
+                    "应接未接",
+                    "已上云",
+                ),
+                tuple(rows),
+            ),
+        ),
+    )
+
+
+def _catalogue(facts: LedgerFacts) -> Section:
+    resources = sorted(facts.resources().values(), key=lambda r: r.code)
+    rows = tuple(
+        Row(
+            (SHARING_TYPE[t], len(group)), tuple(p for r in group for p in facts.positions_of(r.id))
+        )
+        for t in SharingType
+        for group in [[r for r in resources if r.sharing_type is t]]
+    )
+    ledger_rows = tuple(
+        Row(
+            (
+                r.code,
+                r.name,
+                department_label(facts, r.provider_department),
+                SHARING_TYPE[r.sharing_type],
+                r.update_cycle.value,
+                len(r.items),
+            ),
+            facts.positions_of(r.id),
+        )
+        for r in resources
+    )
+    return Section(
+        "二",
+        "目录情况",
+        (
+            f"政务信息资源目录在册资源 {len(resources)} 项。",
+            "更新及时性：账本尚未记录资源数据更新事件，按更新周期按时更新的情况（S11）暂无法据账本统计。",
+        ),
+        tables=(
+            Table("目录资源按共享类型", ("共享类型", "资源数"), rows),
+            Table(
+                "政务信息资源目录台账",
+                ("资源代码", "资源名称", "提供部门", "共享类型", "更新周期", "信息项数"),
+                ledger_rows,
+                ledger_list=True,
+            ),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Provision:
+    served: list[AccessFact]
+    received: list[SharingRequest]
+
+    @property
+    def answered_on_time(self) -> list[SharingRequest]:
+        return [r for r in self.received if analysis.answered_on_time(r)]
+
+    @property
+    def rejected(self) -> list[SharingRequest]:
+        return [r for r in self.received if r.status is RequestStatus.REJECTED]
+
+
+def _provisions(
+    facts: LedgerFacts, accesses: Sequence[AccessFact], requests: Sequence[SharingRequest]
+) -> dict[str, Provision]:
+    resources = facts.resources()
+    out: dict[str, Provision] = defaultdict(lambda: Provision([], []))
+    for a in accesses:
+        provider = (
+            resources[a.resource_code].provider_department if a.resource_code in resources else None
+        )
+        if provider and provider != a.department:
+            out[provider].served.append(a)
+    for r in requests:
+        out[r.provider_department].received.append(r)
+    return out
+
+
+def _provision(
+    facts: LedgerFacts, accesses: Sequence[AccessFact], requests: Sequence[SharingRequest]
+) -> Section:
+    rows = []
+    for code, p in sorted(_provisions(facts, accesses, requests).items()):
+        with_reason = [r for r in p.rejected if (r.rejection_reason or "").strip()]
+        rows.append(
+            Row(
+                (
+                    department_label(facts, code),
+                    len(p.served),
+                    len(p.received),
+                    len(p.answered_on_time),
+                    percent(len(p.answered_on_time), len(p.received)),
+                    len(p.rejected),
+                    len(with_reason),
+                ),
+                tuple(a.position for a in p.served)
+                + tuple(x for r in p.received for x in facts.positions_of(r.id)),
+            )
+        )
+    on_time = sum(1 for r in requests if analysis.answered_on_time(r))
+    return Section(
+        "三",
+        "提供共享情况",
+        (
+            f"本年度收到有条件共享申请 {len(requests)} 项，"
+            "按期（答复期限以申请时记录的工作日期限为准）"
+            f"答复 {on_time} 项，按期答复率 {percent(on_time, len(requests))}。"
+            "“提供访问次数”为其他部门对本部门资源的访问。",
+        ),
+        tables=(
+            Table(
+                "各提供部门共享情况",
+                (
+                    "提供部门",
+                    "提供访问次数",
+                    "收到申请",
+                    "按期答复",
+                    "按期答复率",
+                    "拒绝",
+                    "其中说明理由",
+                ),
+                tuple(rows),
+            ),
+        ),
+        charts=(analysis.response_chart(facts, requests),),
+    )
+
+
+def _use(facts: LedgerFacts, accesses: Sequence[AccessFact]) -> Section:
+    by_key: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for a in accesses:
+        by_key[(a.department, a.purpose or "（未申报用途）")].append(a.position)
+    rows = tuple(
+        Row((department_label(facts, dept), purpose, len(p)), tuple(p))
+        for (dept, purpose), p in sorted(by_key.items())
+    )
+    return Section(
+        "四",
+        "使用共享情况",
+        (f"本年度各部门经交换平台访问共享数据 {len(accesses)} 次。",),
+        tables=(Table("各使用部门按用途的访问次数", ("使用部门", "用途", "访问次数"), rows),),
+    )
+
+
+def _objections() -> Section:
+    return Section(
+        "五",
+        "数据质量异议",
+        (
+            "账本尚未设立数据质量异议及其处理的记录事件，本年度无可据账本统计的异议；"
+            "建议交换平台将异议登记与答复纳入账本。",
+        ),
+    )
+
+
+def _security(
+    facts: LedgerFacts, accesses: Sequence[AccessFact], year: int, oversight: Oversight
+) -> Section:
+    resources = facts.resources()
+    personal = [a for a in accesses if analysis.personal(a, resources.get(a.resource_code))]
+    _months, trend = analysis.monthly_unauthorized(accesses)
+    risks = analysis.resource_risks(facts, accesses)
+    assessed = facts.assessments
+    rows = (
+        Row(("网信办风险评估（资源）", len(assessed)), tuple(a.position for a in assessed)),
+        Row(
+            ("违规访问（事件）", sum(1 for a in accesses if not a.authorized)),
+            tuple(a.position for a in accesses if not a.authorized),
+        ),
+        Row(("涉及个人信息的访问", len(personal)), tuple(a.position for a in personal)),
+        Row(
+            ("合规发现", len(oversight.findings)),
+            tuple(sorted({p for f in oversight.findings for p in f.positions})),
+        ),
+        Row(
+            ("访问异常", len(oversight.anomalies)),
+            tuple(sorted({p for a in oversight.anomalies for p in a.positions})),
+        ),
+    )
+    return Section(
+        "六",
+        "安全情况",
+        (f"{year} 年度安全情况如下；违规访问月度趋势与风险最高的资源见图。",),
+        tables=(Table("安全情况统计", ("项目", "数量"), rows),),
+        charts=(trend, analysis.top_risk_chart(risks)),
+    )
+
+
+def _funds(facts: LedgerFacts, year: int) -> Section:
+    decisions = [d for d in facts.decisions if d.decision.year == year]
+    rows = tuple(
+        Row(
+            (
+                FUND_KIND[kind],
+                FUND_OUTCOME[outcome],
+                len(group),
+                yuan(sum(d.decision.amount_fen for d in group)),
+            ),
+            tuple(d.position for d in group),
+        )
+        for kind in FundKind
+        for outcome in FundOutcome
+        for group in [
+            [d for d in decisions if d.decision.kind is kind and d.decision.outcome is outcome]
+        ]
+    )
+    filings = facts.filings()
+    return Section(
+        "七",
+        "项目备案与经费",
+        (
+            f"账本在册项目备案 {len(filings)} 项，其中未做资源目录预编制 "
+            f"{sum(1 for f in filings if not f.catalogue_preregistered)} 项。"
+            f"{year} 年度经费决定 {len(decisions)} 笔，明细与合规检查见审计报告。",
+        ),
+        tables=(Table("经费拨付与不予拨付", ("经费类别", "决定", "笔数", "金额（元）"), rows),),
+    )
+
+
+def _issues(oversight: Oversight) -> Section:
+    return Section(
+        "八",
+        "问题与整改",
+        ("下表列出本年度依合规规则（S1–S12、P、D、F、I、L）发现的问题及整改建议，按规则汇总。",),
+        tables=(findings_table(oversight.findings, "问题清单"),),
+    )
+
+
+def _evaluation(
+    facts: LedgerFacts, accesses: Sequence[AccessFact], requests: Sequence[SharingRequest]
+) -> Section:
+    resources = list(facts.resources().values())
+    provisions = _provisions(facts, accesses, requests)
+    used = Counter(a.department for a in accesses)
+    flagged = Counter(a.department for a in accesses if not a.authorized)
+    max_provided = max((len(p.served) for p in provisions.values()), default=0)
+    max_used = max(used.values(), default=0)
+    rows = []
+    for code in sorted(facts.departments()):
+        own = [r for r in resources if r.provider_department == code]
+        shareable = sum(1 for r in own if r.sharing_type is not SharingType.NOT_SHAREABLE)
+        opened = sum(1 for r in own if r.open_type is not OpenType.NOT_OPEN)
+        p = provisions.get(code, Provision([], []))
+        on_time = len(p.answered_on_time)
+        parts = {
+            "shareable": shareable / len(own) if own else 0.0,
+            "open": opened / len(own) if own else 0.0,
+            "on_time": on_time / len(p.received) if p.received else 1.0,
+            "provided": len(p.served) / max_provided if max_provided else 0.0,
+            "used": used[code] / max_used if max_used else 0.0,
+            "clean": 1 - flagged[code] / used[code] if used[code] else 1.0,
+        }
+        score = sum(WEIGHTS[k] * v for k, v in parts.items())
+        rows.append(
+            Row(
+                (
+                    department_label(facts, code),
+                    percent(shareable, len(own)),
+                    percent(opened, len(own)),
+                    percent(on_time, len(p.received)),
+                    "—",
+                    len(p.served),
+                    used[code],
+                    flagged[code],
+                    round(score, 1),
+                ),
+                tuple(a.position for a in accesses if a.department == code and not a.authorized),
+            )
+        )
+    method = "、".join(
+        f"{name} {WEIGHTS[key]} 分"
+        for key, name in (
+            ("shareable", "可共享资源占比"),
+            ("open", "可开放资源占比"),
+            ("on_time", "按期答复率"),
+            ("provided", "提供调用量（与最高部门之比）"),
+            ("used", "使用调用量（与最高部门之比）"),
+            ("clean", "合规访问占比"),
+        )
+    )
+    return Section(
+        "九",
+        "共享评价结果",
+        (
+            f"评价方法（满分 100）：{method}。"
+            "无申请的部门按期答复率计满分；更新及时性暂无账本数据，"
+            "不计分（表中以“—”表示）。证据列为该部门的违规访问位置。",
+        ),
+        tables=(
+            Table(
+                "各部门共享评价",
+                (
+                    "部门",
+                    "可共享占比",
+                    "可开放占比",
+                    "按期答复率",
+                    "更新及时性",
+                    "提供调用量",
+                    "使用调用量",
+                    "违规访问",
+                    "评价得分",
+                ),
+                tuple(rows),
+            ),
+        ),
+    )

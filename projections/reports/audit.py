@@ -1,0 +1,259 @@
+"""审计局 audit report: fund decisions of a year checked against F1–F5 (issue #4 item 4;
+domain.md "Reports — Audit report")."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from ledger.domain.funding import FundOutcome
+from projections.reports.common import (
+    VERIFY_STEPS,
+    Inputs,
+    anchor,
+    department_label,
+    now_text,
+    scope_paragraph,
+)
+from projections.reports.facts import DecisionFact, LedgerFacts
+from projections.reports.funds import RULE_ZH, SEVERITY, SEVERITY_ZH
+from projections.reports.model import (
+    Chart,
+    ChartKind,
+    Report,
+    ReportKind,
+    Row,
+    Section,
+    Table,
+)
+from projections.reports.terms import FILING_STATUS, FUND_KIND, FUND_OUTCOME, yuan
+
+RULES = ("F1", "F2", "F3", "F4", "F5")
+
+
+def build_audit_report(inputs: Inputs) -> Report:
+    facts, year, checkpoint = inputs.facts, inputs.year, inputs.checkpoint
+    decisions = [d for d in facts.decisions if d.decision.year == year]
+    return Report(
+        kind=ReportKind.AUDIT,
+        title=f"{year}年度信息化经费决定合规审计报告",
+        year=year,
+        subtitle="区审计局 · 经费决定对照合规规则 F1–F5 的真实性、合法性和效益性审查",
+        generated_at=now_text(),
+        anchor=anchor(facts, checkpoint),
+        sections=(
+            _scope(facts, year, decisions),
+            _overview(facts, decisions),
+            _ledger_list(facts, decisions),
+            _totals(facts, decisions),
+            _filings(facts),
+        ),
+        verification=VERIFY_STEPS,
+    )
+
+
+def _scope(facts: LedgerFacts, year: int, decisions: Sequence[DecisionFact]) -> Section:
+    rules = "；".join(f"{rule} {RULE_ZH[rule]}（{SEVERITY_ZH[SEVERITY[rule]]}）" for rule in RULES)
+    return Section(
+        "一",
+        "审计范围与依据",
+        (
+            scope_paragraph(facts, year),
+            f"审计对象为区财政局 {year} 年度作出的全部建设经费和运维经费决定，"
+            f"共 {len(decisions)} 笔。",
+            "依据：苏高新办〔2019〕2号 §三(三)12（应接入共享交换平台的系统）、§三(一)3 与 "
+            "§三(五)17（僵尸系统不予安排经费、全口径备案、架构治理不予审批不拨付、"
+            "资源目录预编制）。检查规则：" + rules + "。",
+            "每笔决定按其在账本中的位置判定：系统与项目备案的状态取该决定记录之前的最新状态。",
+        ),
+    )
+
+
+def _amounts(decisions: Sequence[DecisionFact], outcome: FundOutcome) -> tuple[int, int]:
+    chosen = [d for d in decisions if d.decision.outcome is outcome]
+    return len(chosen), sum(d.decision.amount_fen for d in chosen)
+
+
+def _overview(facts: LedgerFacts, decisions: Sequence[DecisionFact]) -> Section:
+    by_department: dict[str, list[DecisionFact]] = defaultdict(list)
+    for d in decisions:
+        by_department[d.decision.department].append(d)
+    rows = []
+    for code in sorted(by_department):
+        group = by_department[code]
+        granted, granted_fen = _amounts(group, FundOutcome.GRANTED)
+        withheld, withheld_fen = _amounts(group, FundOutcome.WITHHELD)
+        rows.append(
+            Row(
+                (
+                    department_label(facts, code),
+                    len(group),
+                    granted,
+                    yuan(granted_fen),
+                    withheld,
+                    yuan(withheld_fen),
+                ),
+                tuple(d.position for d in group),
+            )
+        )
+    granted, granted_fen = _amounts(decisions, FundOutcome.GRANTED)
+    withheld, withheld_fen = _amounts(decisions, FundOutcome.WITHHELD)
+    rows.append(
+        Row(
+            ("合计", len(decisions), granted, yuan(granted_fen), withheld, yuan(withheld_fen)),
+            tuple(d.position for d in decisions),
+        )
+    )
+    table = Table(
+        "各部门经费决定",
+        ("部门", "决定笔数", "拨付笔数", "拨付金额（元）", "不予拨付笔数", "不予拨付金额（元）"),
+        tuple(rows),
+    )
+    return Section("二", "经费决定总览", tables=(table,))
+
+
+def _ledger_list(facts: LedgerFacts, decisions: Sequence[DecisionFact]) -> Section:
+    rows = []
+    for d in sorted(decisions, key=lambda d: d.position):
+        target = d.system_name or d.filing_name or d.decision.project_name or "—"
+        verdict = "；".join(f"{c.rule} {c.detail}" for c in d.checks) or "合规"
+        evidence = {d.position, *(p for c in d.checks for p in c.positions)}
+        rows.append(
+            Row(
+                (
+                    d.position,
+                    department_label(facts, d.decision.department),
+                    FUND_KIND[d.decision.kind],
+                    target,
+                    yuan(d.decision.amount_fen),
+                    FUND_OUTCOME[d.decision.outcome],
+                    verdict,
+                ),
+                tuple(sorted(evidence)),
+            )
+        )
+    table = Table(
+        "经费决定逐笔检查台账",
+        ("账本位置", "部门", "经费类别", "系统或项目", "金额（元）", "决定", "检查结果"),
+        tuple(rows),
+        ledger_list=True,
+        note="依据位置含决定本身及所涉系统、项目备案在决定之前的全部记录。",
+    )
+    return Section("三", "逐笔合规检查", tables=(table,))
+
+
+def _totals(facts: LedgerFacts, decisions: Sequence[DecisionFact]) -> Section:
+    rule_rows = []
+    amounts: list[float] = []
+    for rule in RULES:
+        hit = [d for d in decisions if any(c.rule == rule for c in d.checks)]
+        granted = [d for d in hit if d.decision.outcome is FundOutcome.GRANTED]
+        fen = sum(d.decision.amount_fen for d in granted)
+        amounts.append(fen / 1_000_000)  # 万元: 1 万元 = 1,000,000 fen
+        rule_rows.append(
+            Row(
+                (
+                    rule,
+                    RULE_ZH[rule],
+                    SEVERITY_ZH[SEVERITY[rule]],
+                    len(hit),
+                    len(granted),
+                    yuan(fen),
+                ),
+                _evidence(hit, rule),
+            )
+        )
+    faulty = [d for d in decisions if d.checks and d.decision.outcome is FundOutcome.GRANTED]
+    total_fen = sum(d.decision.amount_fen for d in faulty)
+    rule_rows.append(
+        Row(
+            (
+                "合计",
+                "违反至少一项规则的拨付（每笔只计一次）",
+                "—",
+                len(faulty),
+                len(faulty),
+                yuan(total_fen),
+            ),
+            _evidence(faulty, None),
+        )
+    )
+    per_department = _non_compliant_by_department(facts, faulty)
+    chart = Chart(
+        "各规则涉及的不合规拨付金额",
+        ChartKind.BAR,
+        RULES,
+        tuple(amounts),
+        "金额（万元）",
+    )
+    return Section(
+        "四",
+        "不合规拨付合计",
+        (f"违反 F1–F5 至少一项而仍予拨付的经费共 {len(faulty)} 笔，合计 {yuan(total_fen)} 元。",),
+        tables=(
+            Table(
+                "按规则统计",
+                ("规则", "内容", "严重程度", "涉及决定笔数", "其中拨付笔数", "拨付金额（元）"),
+                tuple(rule_rows),
+            ),
+            per_department,
+        ),
+        charts=(chart,),
+    )
+
+
+def _evidence(decisions: Sequence[DecisionFact], rule: str | None) -> tuple[int, ...]:
+    found = {d.position for d in decisions}
+    for d in decisions:
+        found.update(p for c in d.checks if rule in (None, c.rule) for p in c.positions)
+    return tuple(sorted(found))
+
+
+def _non_compliant_by_department(facts: LedgerFacts, faulty: Sequence[DecisionFact]) -> Table:
+    by_department: dict[str, list[DecisionFact]] = defaultdict(list)
+    for d in faulty:
+        by_department[d.decision.department].append(d)
+    rows = tuple(
+        Row(
+            (
+                department_label(facts, code),
+                len(group),
+                "、".join(sorted({c.rule for d in group for c in d.checks})),
+                yuan(sum(d.decision.amount_fen for d in group)),
+            ),
+            _evidence(group, None),
+        )
+        for code, group in sorted(by_department.items())
+    )
+    return Table("按部门统计不合规拨付", ("部门", "笔数", "涉及规则", "金额（元）"), rows)
+
+
+def _filings(facts: LedgerFacts) -> Section:
+    rows = tuple(
+        Row(
+            (
+                f.name,
+                department_label(facts, f.builder),
+                yuan(f.investment_fen),
+                yuan(f.om_cost_fen),
+                FILING_STATUS[f.status],
+                "是" if f.catalogue_preregistered else "否（F5）",
+            ),
+            facts.positions_of(f.id),
+        )
+        for f in sorted(facts.filings(), key=lambda f: facts.positions_of(f.id))
+    )
+    missing = sum(1 for f in facts.filings() if not f.catalogue_preregistered)
+    return Section(
+        "五",
+        "项目备案情况",
+        (f"账本中在册项目备案 {len(rows)} 项，其中未做资源目录预编制 {missing} 项（F5）。",),
+        tables=(
+            Table(
+                "项目备案台账",
+                ("项目名称", "建设单位", "投资（元）", "年运维费（元）", "状态", "资源目录预编制"),
+                rows,
+                ledger_list=True,
+            ),
+        ),
+    )

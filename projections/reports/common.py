@@ -1,0 +1,75 @@
+"""What every report shares: its ledger anchor, how to verify it, department names."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from ledger.domain.calendar import CHINA_STANDARD_TIME
+from projections.reports.facts import AccessFact, LedgerFacts
+from projections.reports.model import LedgerAnchor
+from projections.reports.oversight import Oversight
+
+VERIFY_STEPS = (
+    "1. 取得与本报告同一账本的只读副本或访问权限，执行 `govledger verify --full`，"
+    "确认哈希链自创世记录至报告所列账本位置完整无断裂。",
+    "2. 对附录所列每个账本位置执行 `govledger prove --position N`（或 "
+    "`govledger evidence`），取得该记录的存在性证明，并与签名检查点的树根核对。",
+    "3. 用可信公钥核验附录所附签名检查点（C2SP 签名注记）的签名及见证人联署；"
+    "检查点的树大小不小于报告所列账本位置时，报告所引全部记录均受其保护。",
+    "4. 报告中的每个数字均可由附录所列账本位置上的记录重新计算得出；"
+    "以同一账本位置重新生成报告（`govledger report … --at N`），结果应完全一致。",
+)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a report is built from: the replay, the year, the newest checkpoint, and the
+    views' findings and anomalies at the same position."""
+
+    facts: LedgerFacts
+    year: int
+    checkpoint: str | None
+    oversight: Oversight
+
+
+def anchor(facts: LedgerFacts, checkpoint: str | None) -> LedgerAnchor:
+    return LedgerAnchor(
+        ledger_id=facts.ledger_id,
+        hash_algorithm=facts.hash_algorithm,
+        position=facts.position,
+        head_hash=facts.head_hash.hex(),
+        checkpoint=checkpoint,
+    )
+
+
+def now_text() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def department_label(facts: LedgerFacts, code: str) -> str:
+    department = facts.departments().get(code)
+    return f"{department.name}（{code}）" if department else code
+
+
+def accesses_in(facts: LedgerFacts, year: int) -> list[AccessFact]:
+    """Accesses whose business time (accessed_at, China Standard Time date) falls in ``year``."""
+    return [a for a in facts.accesses if local(a.accessed_at).year == year]
+
+
+def local(moment: datetime) -> datetime:
+    """The zone's own clock: a report's year and months are China Standard Time."""
+    return moment.astimezone(CHINA_STANDARD_TIME)
+
+
+def positions(items: Iterable[AccessFact]) -> tuple[int, ...]:
+    return tuple(a.position for a in items)
+
+
+def scope_paragraph(facts: LedgerFacts, year: int) -> str:
+    return (
+        f"本报告数据取自账本 {facts.ledger_id}（{facts.hash_algorithm} 哈希链）"
+        f"第 1 至第 {facts.position} 号记录，统计期间为 {year} 年 1 月 1 日至 12 月 31 日"
+        "（以业务发生时间计）；各类在册对象的状态取该账本位置时的状态。"
+    )

@@ -1,0 +1,144 @@
+"""Findings and anomalies from the read models (``projections.query``, docs/projections.md),
+at the same ledger position as the report's own replay.
+
+The views own the compliance rules of domain.md over the whole zone (S1–S12, P, D,
+I, F) and the anomaly review workflow; the reports cite them rather than judging
+those rules a second time.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ledger.config import Settings
+from ledger.domain.calendar import CHINA_STANDARD_TIME as CST
+from projections.query import Anomaly, Finding, open_views
+from projections.reports.funds import SEVERITY_ZH
+from projections.reports.model import Row, Table
+
+RULE_TEXT = {
+    "S1": "访问不予共享资源",
+    "S2": "无有效授权访问有条件共享资源",
+    "S3": "超出授权信息项访问",
+    "S4": "超出授权用途访问",
+    "S5": "访问目录外资源",
+    "S6": "共享申请逾期未答复",
+    "S7": "拒绝共享申请未说明理由",
+    "S8": "不予共享无法律依据",
+    "S9": "基础资源基础项未无条件共享",
+    "S10": "目录元数据缺失或共享条件为空",
+    "S11": "资源未按更新周期更新",
+    "S12": "资源未明确权属或未经风险评估即共享",
+    "P1": "敏感个人信息无用途或超用途访问",
+    "P2": "提供个人信息未做影响评估",
+    "D1": "核心数据未经专门审批共享",
+    "D2": "重要数据未经风险评估共享",
+    "F1": "向应接未接系统拨付运维经费",
+    "F2": "向僵尸或已停用系统拨付经费",
+    "F3": "项目未备案即拨付经费",
+    "F4": "架构审查未通过仍拨付经费",
+    "F5": "备案未做目录预编制",
+    "I1": "在用系统180天无访问（僵尸候选）",
+    "I2": "承载个人或重要数据的系统未等保备案",
+    "I3": "部门未按时报送年度共享情况",
+    "L1": "账本核验失败或与签名检查点不一致",
+    "L2": "签名检查点超期未签发",
+}
+ADVICE = {
+    "S": "核查授权与目录，按51号及《政务数据共享条例》整改",
+    "P": "落实个人信息保护法要求，补做评估并核验用途",
+    "D": "补办专门审批或风险评估后方可共享",
+    "F": "经费安排前核查系统接入、僵尸状态与备案审查结论",
+    "I": "限期完成系统清理、等保备案与年度报送",
+    "L": "立即核验账本并签发检查点",
+}
+ANOMALY_KIND = {
+    "off_hours_sensitive": "非工作时间访问敏感个人信息",
+    "after_revocation": "授权撤销后访问",
+    "after_expiry": "授权到期后访问",
+    "items_beyond_grant": "超出授权信息项",
+    "refused_burst": "短时间内集中被拒或被标记",
+    "actor_volume": "访问者访问量显著高于自身基线",
+    "resource_volume": "资源被访问量显著高于自身基线",
+    "first_sensitive_access": "首次访问敏感资源",
+}
+STATUSES = ("open", "acknowledged", "dismissed", "escalated")
+STATUS_ZH = {
+    "open": "待复核",
+    "acknowledged": "已确认",
+    "dismissed": "已驳回",
+    "escalated": "已升级",
+}
+
+
+@dataclass(frozen=True)
+class Oversight:
+    """Findings and anomalies of one year, as the views answer them at the report's position."""
+
+    findings: tuple[Finding, ...]
+    anomalies: tuple[Anomaly, ...]
+
+
+def load_oversight(
+    settings: Settings, position: int, year: int, *, progress: Callable[[int], None] | None = None
+) -> Oversight:
+    """Event findings dated in ``year`` (CST), and state findings as of ``position``.
+
+    The views first catch up with the ledger (``progress`` gets each batch's size).
+    """
+    with open_views(settings, catch_up=False) as views:
+        views.projector.run(progress=progress)
+        moment = views.moment(at=position)
+        findings = tuple(
+            f
+            for f in views.findings(moment)
+            if f.time.astimezone(CST).year == year or f.time == moment.reference_time
+        )
+        anomalies = tuple(a for a in views.anomalies(moment) if a.time.astimezone(CST).year == year)
+    return Oversight(findings, anomalies)
+
+
+def findings_table(findings: Sequence[Finding], title: str) -> Table:
+    by_rule: dict[str, list[Finding]] = defaultdict(list)
+    for f in findings:
+        by_rule[f.rule].append(f)
+    rows = tuple(
+        Row(
+            (
+                rule,
+                RULE_TEXT.get(rule, rule),
+                SEVERITY_ZH.get(group[0].severity, group[0].severity),
+                len(group),
+                ADVICE.get(rule[0], "核查整改"),
+            ),
+            tuple(sorted({p for f in group for p in f.positions})),
+        )
+        for rule, group in sorted(by_rule.items(), key=lambda kv: _rule_order(kv[0]))
+    )
+    return Table(title, ("规则", "问题", "严重程度", "数量", "整改建议"), rows)
+
+
+def _rule_order(rule: str) -> tuple[str, int]:
+    return rule[0], int(rule[1:]) if rule[1:].isdigit() else 0
+
+
+def anomalies_table(anomalies: Sequence[Anomaly]) -> Table:
+    by_kind: dict[str, list[Anomaly]] = defaultdict(list)
+    for a in anomalies:
+        by_kind[a.kind].append(a)
+    rows = tuple(
+        Row(
+            (
+                ANOMALY_KIND.get(kind, kind),
+                len(group),
+                *(sum(1 for a in group if a.status == s) for s in STATUSES),
+            ),
+            tuple(sorted({p for a in group for p in a.positions})),
+        )
+        for kind, group in sorted(by_kind.items())
+    )
+    return Table(
+        "访问异常及复核情况", ("异常类型", "数量", *(STATUS_ZH[s] for s in STATUSES)), rows
+    )

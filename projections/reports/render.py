@@ -1,0 +1,143 @@
+"""Render a :class:`Report` as HTML (Jinja2), PDF (WeasyPrint), XLSX (openpyxl) or JSON.
+
+One HTML template serves the screen and the PDF: WeasyPrint lays out the same
+HTML with the print rules (@page, page numbers) and embeds the CJK font. The
+renderers only lay out; every figure comes from the report model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+
+from projections.reports.charts import CSS_FAMILIES, chart_svg
+from projections.reports.model import Report, Row, compress_positions
+
+# Longer evidence lists go to the appendix under a reference (E1, E2, ...).
+INLINE_EVIDENCE_CHARS = 24
+# In HTML/PDF an appendix entry shows this many ranges; JSON and XLSX carry every position.
+APPENDIX_RANGES = 60
+# A 台账 in HTML/PDF shows its first rows; XLSX and JSON carry all of them.
+LEDGER_LIST_PREVIEW = 100
+
+
+class Format(StrEnum):
+    HTML = "html"
+    PDF = "pdf"
+    XLSX = "xlsx"
+    JSON = "json"
+
+
+@dataclass(frozen=True)
+class EvidenceEntry:
+    ref: str
+    label: str
+    positions: str
+
+
+@dataclass
+class Evidence:
+    """Numbers the evidence lists too long to print inside a table."""
+
+    entries: list[EvidenceEntry] = field(default_factory=list)
+    _refs: dict[int, str] = field(default_factory=dict)
+
+    def cell(self, row: Row) -> str:
+        if not row.positions:
+            return "—"
+        text = compress_positions(row.positions)
+        if len(text) <= INLINE_EVIDENCE_CHARS:
+            return text
+        if id(row) not in self._refs:
+            ref = f"E{len(self.entries) + 1}"
+            self._refs[id(row)] = ref
+            self.entries.append(EvidenceEntry(ref, _label(row), _shortened(row.positions)))
+        return f"见附录 {self._refs[id(row)]}"
+
+
+def _label(row: Row) -> str:
+    return " · ".join(str(cell) for cell in row.cells[:3])
+
+
+def _shortened(positions: tuple[int, ...]) -> str:
+    ranges = compress_positions(positions).split(", ")
+    if len(ranges) <= APPENDIX_RANGES:
+        return ", ".join(ranges)
+    shown = ", ".join(ranges[:APPENDIX_RANGES])
+    return f"{shown} ……（共 {len(set(positions))} 条记录，完整清单见 JSON 或 XLSX 版）"
+
+
+_environment = Environment(
+    loader=PackageLoader("projections.reports", "templates"),
+    autoescape=select_autoescape(["html", "j2"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def render_html(report: Report) -> str:
+    svgs = {
+        chart.title: Markup(chart_svg(chart))  # noqa: S704 - SVG drawn by matplotlib from our figures
+        for section in report.sections
+        for chart in section.charts
+    }
+    template = _environment.get_template("report.html.j2")
+    return template.render(
+        report=report,
+        svgs=svgs,
+        evidence=Evidence(),
+        preview=LEDGER_LIST_PREVIEW,
+        fonts=Markup(CSS_FAMILIES),  # noqa: S704
+    )
+
+
+def render_pdf(report: Report) -> bytes:
+    from weasyprint import HTML  # noqa: PLC0415 - pango is loaded only when a PDF is asked for
+
+    pdf: bytes = HTML(string=render_html(report)).write_pdf()
+    return pdf
+
+
+def render_json(report: Report) -> bytes:
+    return json.dumps(report_to_json(report), ensure_ascii=False, indent=1).encode()
+
+
+def report_to_json(report: Report) -> dict[str, Any]:
+    plain: dict[str, Any] = _plain(dataclasses.asdict(report))
+    return plain
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def render_xlsx(report: Report) -> bytes:
+    from projections.reports.xlsx import workbook  # noqa: PLC0415
+
+    out = io.BytesIO()
+    workbook(report).save(out)
+    return out.getvalue()
+
+
+RENDERERS: dict[Format, Callable[[Report], bytes]] = {
+    Format.HTML: lambda report: render_html(report).encode(),
+    Format.PDF: render_pdf,
+    Format.XLSX: render_xlsx,
+    Format.JSON: render_json,
+}
+
+
+def render(report: Report, fmt: Format) -> bytes:
+    return RENDERERS[fmt](report)

@@ -1,0 +1,118 @@
+"""Findings that depend on the moment asked about, judged from the zone's state then.
+
+domain.md "Compliance rules": S6 (unanswered past the deadline), S8 (not
+shareable without a legal basis), S9 (base items not unconditional), S10
+(catalogue metadata gaps), I1 (zombie candidates) and I2 (no MLPS filing).
+Rules proven by one event (S1–S5, S7, S12, P1, D2, F1–F5) are emitted by
+``projections.zone`` while folding. Each function returns plain tuples in the
+column order of the findings table so both kinds are read alike.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from projections.facts import CST
+from projections.zone import State, stable_id
+
+FindingTuple = tuple[str, str, str, str, str, str | None, str, int, str, str]
+
+# 编制指南 core metadata items checked by S10 (beyond code, name and provider, which
+# the ledger refuses to record empty).
+CORE_METADATA = ("summary", "format", "publish_date", "update_cycle", "open_type")
+
+
+def _row(
+    rule: str,
+    severity: str,
+    subject: str,
+    kind: str,
+    department: str | None,
+    positions: list[int],
+    at: datetime,
+    detail: str,
+) -> FindingTuple:
+    return (
+        stable_id(rule, subject),
+        rule,
+        severity,
+        subject,
+        kind,
+        department,
+        json.dumps(sorted(set(positions))),
+        max(positions),
+        at.astimezone(CST).isoformat(),
+        detail,
+    )
+
+
+def _registered(entity: dict[str, Any], fallback: datetime) -> datetime:
+    return (
+        datetime.fromisoformat(entity["registered_at"]) if entity.get("registered_at") else fallback
+    )
+
+
+def state_findings(state: State, reference: datetime, zombie_days: int) -> Iterator[FindingTuple]:
+    """Every moment-dependent finding of ``state`` at ``reference`` time."""
+    yield from _unanswered(state, reference)
+    yield from _catalogue(state, reference)
+    yield from _systems(state, reference, zombie_days)
+
+
+def _unanswered(state: State, reference: datetime) -> Iterator[FindingTuple]:
+    """S6: pending after its recorded response deadline (51号 §14; days fixed at submission)."""
+    today = reference.astimezone(CST).date()
+    for request in state["requests"].values():
+        due = date.fromisoformat(request["response_due"])
+        if request["status"] == "pending" and today > due:
+            overdue_at = datetime.combine(due + timedelta(days=1), time(), CST)
+            yield _row(
+                "S6", "medium", request["request_id"], "request", request["provider_department"],
+                request["positions"], overdue_at,
+                f"request for {request['resource_code']} by {request['requester_department']} "
+                f"unanswered since {due.isoformat()} (due)",
+            )  # fmt: skip
+
+
+def _catalogue(state: State, reference: datetime) -> Iterator[FindingTuple]:
+    for resource in state["resources"].values():
+        code, provider = resource["code"], resource["provider_department"]
+        at, positions = _registered(resource, reference), resource["positions"]
+        sharing = resource["sharing_type"]
+        if sharing == "not_shareable" and not (resource["legal_basis"] or "").strip():
+            yield _row("S8", "medium", code, "resource", provider, positions, at,
+                       f"{code} is not_shareable without a legal basis")  # fmt: skip
+        base_items = [i["name"] for i in resource["items"] if i["base_item"]]
+        if resource["base_resource"] and base_items and sharing != "unconditional":
+            detail = f"base items {base_items} of base resource {code} are {sharing}"
+            yield _row("S9", "medium", code, "resource", provider, positions, at, detail)
+        missing = [name for name in CORE_METADATA if not resource.get(name)]
+        if sharing != "not_shareable" and not resource["share_method"]:
+            missing.append("share_method")
+        if sharing != "unconditional" and not (resource["share_condition"] or "").strip():
+            missing.append("share_condition")
+        if missing:
+            yield _row("S10", "medium", code, "resource", provider, positions, at,
+                       f"{code} lacks {', '.join(missing)}")  # fmt: skip
+
+
+def _systems(state: State, reference: datetime, zombie_days: int) -> Iterator[FindingTuple]:
+    for system in state["systems"].values():
+        sid, department, positions = system["system_id"], system["department"], system["positions"]
+        registered = _registered(system, reference)
+        if system["status"] == "active":
+            last = system["last_access_epoch"]
+            since = datetime.fromtimestamp(last, CST) if last is not None else registered
+            if reference - since >= timedelta(days=zombie_days):
+                yield _row(
+                    "I1", "info", sid, "system", department, positions,
+                    since + timedelta(days=zombie_days),
+                    f"{system['name']}: no data access since {since.astimezone(CST):%Y-%m-%d}",
+                )  # fmt: skip
+        holds = system["holds_personal_data"] or system["holds_important_data"]
+        if holds and not system["mlps_filed"] and system["status"] in ("active", "zombie"):
+            detail = f"{system['name']} holds personal or important data, no MLPS filing"
+            yield _row("I2", "high", sid, "system", department, positions, registered, detail)

@@ -1,0 +1,225 @@
+"""Where the read models live: their tables, their tracking records, one transaction per batch.
+
+Design (docs/projections.md):
+
+* **SQLite** (the embedded default): a separate file beside the ledger,
+  ``<ledger>.views.db``. The ledger file has one write lock, which ingestion
+  needs; a rebuild writing a million rows must not stall it, and views are
+  derived data that may be dropped and rebuilt at any time, so they stay out of
+  the ledger's file (and out of its backups). ``synchronous=NORMAL``: a crash
+  may lose the newest committed batches, never half of one, and the tracking
+  record is lost with them, so they are simply processed again.
+* **PostgreSQL**: the ledger's own database and schema, tables prefixed
+  ``views_``. MVCC means no contention with the ledger's writers.
+
+Either way the view rows and the tracking record of a batch are written in
+ONE transaction of ONE database: exactly once.
+
+Statements use ``?`` placeholders; PostgreSQL gets ``%s``.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from ledger.config import Settings
+from ledger.errors import ConfigurationError, LedgerError, StoreUnavailableError
+from ledger.store.connect import postgres_conninfo
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+PREFIX = "views_"
+
+
+class ProjectionError(LedgerError):
+    """A read model cannot follow this ledger (for instance: the ledger was rewritten)."""
+
+
+def views_path(settings: Settings) -> str:
+    """The SQLite file of the views: the ledger's path with ``.views.db`` for ``.db``."""
+    ledger = settings.database.path
+    if ledger == ":memory:":
+        raise ConfigurationError("an in-memory ledger has no views file")
+    path = Path(ledger)
+    return str(path.with_name(path.stem + ".views.db"))
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """How far one projection has followed the ledger."""
+
+    name: str
+    position: int
+    hash: bytes | None
+    version: int
+
+
+class ViewStore:
+    """One connection to the views' database, SQLite or PostgreSQL."""
+
+    def __init__(self, settings: Settings, *, readonly: bool = False) -> None:
+        db = settings.database
+        self.backend = db.backend
+        self.readonly = readonly
+        self.blob = "BLOB" if self.backend == "sqlite" else "bytea"
+        if self.backend == "sqlite":
+            path = views_path(settings)
+            if readonly and not Path(path).is_file():
+                raise StoreUnavailableError(f"no views at {path} (run `govledger projections run`)")
+            mode = "?mode=ro" if readonly else ""
+            try:
+                self._sqlite = sqlite3.connect(
+                    f"file:{path}{mode}", uri=True, isolation_level=None, timeout=30
+                )
+                if not readonly:
+                    self._sqlite.execute("PRAGMA journal_mode=WAL")
+                self._sqlite.execute("PRAGMA synchronous=NORMAL")
+            except sqlite3.Error as e:
+                raise StoreUnavailableError(f"cannot open the views at {path}: {e}") from e
+            self._schema = ""
+        else:
+            schema = settings.postgres_schema
+            if not _IDENTIFIER.fullmatch(schema):
+                raise ConfigurationError(f"PostgreSQL schema name {schema!r} is not an identifier")
+            try:
+                self._pg = psycopg.connect(
+                    **postgres_conninfo(db), autocommit=True, connect_timeout=10
+                )
+            except psycopg.OperationalError as e:
+                raise StoreUnavailableError(f"cannot connect to PostgreSQL: {e}") from e
+            self._schema = schema
+        self._in_transaction = False
+
+    # ------------------------------------------------------------------ names and SQL
+
+    def table(self, name: str) -> str:
+        """The qualified name of view table ``name``."""
+        full = f"{PREFIX}{name}"
+        return f'"{self._schema}"."{full}"' if self._schema else full
+
+    def index_name(self, name: str) -> str:
+        return f"{PREFIX}{name}"
+
+    def has_table(self, name: str) -> bool:
+        full = f"{PREFIX}{name}"
+        if self.backend == "sqlite":
+            rows = self.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (full,))
+            return bool(rows)
+        return bool(self.query("SELECT to_regclass(?)", (f'"{self._schema}"."{full}"',))[0][0])
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        if self.backend == "sqlite":
+            return self._sqlite.execute(sql, params).fetchall()
+        cursor = self._pg.execute(sql.replace("?", "%s"), params or None)
+        if cursor.description is None:
+            return []
+        return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in cursor]
+
+    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        if self.backend == "sqlite":
+            self._sqlite.executemany(sql, rows)
+        else:
+            with self._pg.cursor() as cursor:
+                cursor.executemany(sql.replace("?", "%s"), rows)
+
+    def insert_many(self, name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Append rows: ``executemany`` on SQLite, ``COPY`` on PostgreSQL (one round trip)."""
+        if not rows:
+            return
+        cols = ", ".join(columns)
+        if self.backend == "sqlite":
+            marks = ",".join("?" * len(columns))
+            self._sqlite.executemany(
+                f"INSERT INTO {self.table(name)} ({cols}) VALUES ({marks})", rows
+            )
+            return
+        with (
+            self._pg.cursor() as cursor,
+            cursor.copy(f"COPY {self.table(name)} ({cols}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+
+    @contextmanager
+    def transaction(self) -> Iterator[ViewStore]:
+        """One write transaction, serialised against other runners of the same views."""
+        if self.backend == "sqlite":
+            self._sqlite.execute("BEGIN IMMEDIATE")
+            self._in_transaction = True
+            try:
+                yield self
+            except BaseException:
+                self._sqlite.execute("ROLLBACK")
+                raise
+            finally:
+                self._in_transaction = False
+            self._sqlite.execute("COMMIT")
+            return
+        with self._pg.transaction():
+            lock = f"govledger:views:{self._schema}"
+            self.query("SELECT pg_advisory_xact_lock(hashtext(?))", (lock,))
+            yield self
+
+    def close(self) -> None:
+        if self.backend == "sqlite":
+            self._sqlite.close()
+        else:
+            self._pg.close()
+
+    # ------------------------------------------------------------------ meta and tracking
+
+    def ensure_meta(self) -> None:
+        """The tracking and meta tables (idempotent)."""
+        with self.transaction():
+            self.query(
+                f"CREATE TABLE IF NOT EXISTS {self.table('tracking')} (name TEXT PRIMARY KEY, "
+                f"position BIGINT NOT NULL, hash {self.blob}, version INTEGER NOT NULL)"
+            )
+            self.query(
+                f"CREATE TABLE IF NOT EXISTS {self.table('meta')} "
+                "(key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            )
+
+    def meta(self, key: str) -> str | None:
+        if not self.has_table("meta"):
+            return None
+        rows = self.query(f"SELECT value FROM {self.table('meta')} WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.query(
+            f"INSERT INTO {self.table('meta')} (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def tracking(self) -> dict[str, Tracking]:
+        if not self.has_table("tracking"):
+            return {}
+        rows = self.query(f"SELECT name, position, hash, version FROM {self.table('tracking')}")
+        return {
+            r[0]: Tracking(r[0], int(r[1]), bytes(r[2]) if r[2] is not None else None, int(r[3]))
+            for r in rows
+        }
+
+    def set_tracking(self, name: str, position: int, hash_: bytes | None, version: int) -> None:
+        """Inside the batch's transaction: the record that makes the batch count once."""
+        self.query(
+            f"INSERT INTO {self.table('tracking')} (name, position, hash, version) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
+            "hash = excluded.hash, version = excluded.version",
+            (name, position, hash_, version),
+        )
+
+    def drop(self, names: Sequence[str]) -> None:
+        for name in names:
+            self.query(f"DROP TABLE IF EXISTS {self.table(name)}")

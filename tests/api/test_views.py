@@ -1,0 +1,115 @@
+"""GET /api/v1/views/... and POST /api/v1/anomalies/{id}/review on the hand-worked scenario."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from ledger.config import Settings
+from ledger.domain.actor import Role
+from projections.zone import stable_id
+from tests.api.conftest import Api
+from tests.projections.scenario import Scenario, build_scenario
+
+BEYOND = stable_id("items_beyond_grant", "evt-2")  # the anomaly of evt-2 (scenario docstring)
+
+
+@pytest.fixture
+def zone(api: Api, settings: Settings) -> Scenario:
+    return build_scenario(settings)
+
+
+def get(api: Api, path: str, role: Role = Role.AUDITOR, **params: object) -> object:
+    reply = api.call("GET", path, role, params=params)
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+def test_findings_as_of_a_date(api: Api, zone: Scenario) -> None:
+    body = get(api, "/views/findings", as_of="2026-06-20")
+    assert isinstance(body, dict)
+    assert body["moment"]["as_of"] == "2026-06-20"
+    rules = Counter(f["rule"] for f in body["result"])
+    # As in tests/projections/test_views.py: S2 evt-3, S3, S5, S6 R2, S7 R3, S9, S12, I2.
+    assert rules == {"S2": 1, "S3": 1, "S5": 1, "S6": 1, "S7": 1, "S9": 1, "S12": 1, "I2": 1}
+    s2 = next(f for f in body["result"] if f["rule"] == "S2")
+    assert s2["positions"][-1] == zone.positions["evt-3"] and s2["severity"] == "high"
+
+
+def test_rights_register_either_side_of_the_revocation(api: Api, zone: Scenario) -> None:
+    def holders(**when: object) -> list[str]:
+        body = get(api, "/views/rights-register", **when)
+        assert isinstance(body, dict)
+        entry = next(e for e in body["result"] if e["resource_code"] == "RK-0001")
+        return [u["holder_department"] for u in entry["use_rights"]]
+
+    assert holders(as_of="2026-06-10") == ["minzheng"]
+    assert holders(as_of="2026-06-20") == []
+    assert holders(at=zone.positions["r1_revoked"] - 1) == ["minzheng"]
+    assert holders(at=zone.positions["r1_revoked"]) == []
+
+
+def test_other_views_answer(api: Api, zone: Scenario) -> None:
+    trail = get(api, "/views/audit-trail", entity=zone.r1.hex)
+    assert isinstance(trail, dict)
+    assert [line["topic"] for line in trail["result"]][-1] == "SharingRequest.Revoked"
+    assert all(len(line["hash"]) == 64 for line in trail["result"])
+    counts = get(api, "/views/access-counts", start="2026-06-01", end="2026-06-30")
+    assert isinstance(counts, dict) and counts["result"]["total"]["total"] == 8
+    inventory = get(api, "/views/inventory")
+    assert isinstance(inventory, dict) and inventory["result"]["in_service"] == 1
+    state = get(api, "/views/zone", as_of="2026-06-01")
+    assert isinstance(state, dict) and list(state["result"]["requests"]) == [zone.r1.hex]
+    status = get(api, "/views/projections")
+    assert isinstance(status, dict) and status["projections"]["zone"]["lag"] == 0
+
+
+def test_clerks_read_no_views(api: Api, zone: Scenario) -> None:
+    for path in ("/views/findings", "/views/anomalies", "/views/audit-trail"):
+        reply = api.call("GET", path, Role.DEPARTMENT_CLERK, "minzheng")
+        assert reply.status_code == 403, path
+        assert reply.json()["error"] == "role_not_permitted"
+
+
+def test_bad_moments_are_4xx_with_an_error_body(api: Api, zone: Scenario) -> None:
+    both = api.call("GET", "/views/findings", Role.AUDITOR, params={"as_of": "2026-06-01", "at": 3})
+    assert both.status_code == 422 and both.json()["error"] == "invalid_value"
+    beyond = api.call("GET", "/views/findings", Role.AUDITOR, params={"at": 10**9})
+    assert beyond.status_code == 422 and "outside" in beyond.json()["detail"]
+    bad_date = api.call("GET", "/views/findings", Role.AUDITOR, params={"as_of": "2026-13-01"})
+    assert bad_date.status_code == 422 and bad_date.json()["error"] == "invalid_request"
+
+
+def test_review_workflow_writes_ledger_events(api: Api, zone: Scenario) -> None:
+    anomalies = get(api, "/views/anomalies", Role.SECURITY_OFFICER)
+    assert isinstance(anomalies, dict)
+    assert {a["anomaly_id"]: a["status"] for a in anomalies["result"]}[BEYOND] == "open"
+    head = api.head()
+    path = f"/anomalies/{BEYOND}/review"
+    reply = api.call(
+        "POST", path, Role.SECURITY_OFFICER, json={"action": "escalate", "comment": "转审计局核查"}
+    )
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["status"] == "escalated"
+    assert api.head() == head + 1
+    trail = get(api, "/views/audit-trail", after=head)
+    assert isinstance(trail, dict)
+    assert [line["topic"] for line in trail["result"]] == ["AnomalyReview.Started"]
+    dismiss = {"action": "dismiss", "comment": "误报：已补办授权"}
+    assert api.call("POST", path, Role.SECURITY_OFFICER, json=dismiss).status_code == 201
+    again = api.call("POST", path, Role.SECURITY_OFFICER, json=dismiss)
+    assert again.status_code == 409 and again.json()["error"] == "anomaly_closed"
+    assert api.head() == head + 2
+
+
+def test_bad_reviews_change_nothing(api: Api, zone: Scenario) -> None:
+    head = api.head()
+    body = {"action": "acknowledge", "comment": "已阅"}
+    unknown = api.call("POST", "/anomalies/nope/review", Role.SECURITY_OFFICER, json=body)
+    assert unknown.status_code == 404 and unknown.json()["error"] == "unknown_anomaly"
+    path = f"/anomalies/{BEYOND}/review"
+    for bad in ({"action": "forget", "comment": "x"}, {"action": "dismiss", "comment": ""}):
+        assert api.call("POST", path, Role.SECURITY_OFFICER, json=bad).status_code == 422
+    assert api.call("POST", path, Role.AUDITOR, json=body).status_code == 403
+    assert api.head() == head

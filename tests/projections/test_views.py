@@ -1,0 +1,201 @@
+"""Every view on the hand-worked scenario (tests/projections/scenario.py), both backends."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+
+from ledger.config import Settings
+from ledger.store.connect import open_reader
+from projections.query import Views, open_views
+from projections.zone import stable_id
+from tests.projections.scenario import Scenario, build_scenario, scenario_settings
+
+
+@pytest.fixture
+def scenario(settings: Settings) -> Scenario:
+    return build_scenario(scenario_settings(settings))
+
+
+@pytest.fixture
+def views(scenario: Scenario) -> Iterator[Views]:
+    with open_views(scenario.settings) as opened:
+        yield opened
+
+
+def rules(views: Views, as_of: date) -> Counter[str]:
+    return Counter(f.rule for f in views.findings(views.moment(as_of=as_of)))
+
+
+def test_findings_as_of_dates(views: Views, scenario: Scenario) -> None:
+    # 06-10: S3 evt-2, S7 R3, S12 FR-0002 (evt-4), S9 RK-0001 and I2 低保系统 (state).
+    assert rules(views, date(2026, 6, 10)) == {"S3": 1, "S7": 1, "S12": 1, "S9": 1, "I2": 1}
+    # 06-20: + S5 evt-5 (06-11), S2 evt-3 (06-16), S6 R2 (due 06-17, overdue from 06-18).
+    assert rules(views, date(2026, 6, 20)) == {
+        "S2": 1, "S3": 1, "S5": 1, "S6": 1, "S7": 1, "S9": 1, "S12": 1, "I2": 1,
+    }  # fmt: skip
+    # 07-31: + S2 evt-6..8, F1 (07-01), F5 (filing, effective 07-01), F3 (07-03).
+    assert rules(views, date(2026, 7, 31)) == {
+        "S2": 4, "S3": 1, "S5": 1, "S6": 1, "S7": 1, "S9": 1, "S12": 1, "I2": 1,
+        "F1": 1, "F3": 1, "F5": 1,
+    }  # fmt: skip
+    # 06-17 is the last day on time for R2.
+    assert rules(views, date(2026, 6, 17))["S6"] == 0
+    assert rules(views, date(2026, 6, 18))["S6"] == 1
+
+
+def test_findings_carry_severity_department_and_proving_positions(
+    views: Views, scenario: Scenario
+) -> None:
+    m = views.moment(as_of=date(2026, 7, 31))
+    (revoked,) = [f for f in views.findings(m, rule="S2") if f.subject == "evt-3"]
+    assert revoked.severity == "high"
+    assert revoked.department == "minzheng"
+    p = scenario.positions
+    # The access itself, and R1's submission, approval and revocation.
+    assert revoked.positions == (p["r1_submitted"], p["r1_approved"], p["r1_revoked"], p["evt-3"])
+    (s6,) = views.findings(m, rule="S6")
+    assert (s6.subject, s6.department, s6.time.date()) == (
+        scenario.r2.hex,
+        "gongan",
+        date(2026, 6, 18),
+    )
+    (f1,) = views.findings(m, rule="F1")
+    assert f1.severity == "high" and f1.department == "minzheng"
+    assert views.findings(m, department="jiaoyu", rule="S2") and all(
+        f.department == "jiaoyu" for f in views.findings(m, department="jiaoyu")
+    )
+
+
+def test_grants_and_rights_register_before_and_after_the_revocation(
+    views: Views, scenario: Scenario
+) -> None:
+    before = views.moment(as_of=date(2026, 6, 10))
+    (grant,) = views.zone(before).grants_in_force()
+    assert (grant.request_id, grant.granted_items) == (scenario.r1.hex, ("姓名", "住址"))
+    register = {e.resource_code: e for e in views.rights_register(before)}
+    assert register["RK-0001"].owner == "gongan" and register["RK-0001"].controller == "gongan"
+    assert [(u.holder_department, u.items, u.purpose) for u in register["RK-0001"].use_rights] == [
+        ("minzheng", ("姓名", "住址"), "最低生活保障资格核查")
+    ]
+    assert register["FR-0002"].owner is None and register["FR-0002"].use_rights == ()
+
+    after = views.moment(as_of=date(2026, 6, 20))
+    assert views.zone(after).grants_in_force() == []
+    assert views.zone(after).requests[scenario.r1.hex].status == "revoked"
+    assert {e.resource_code: e.use_rights for e in views.rights_register(after)}["RK-0001"] == ()
+
+
+def test_at_a_position_either_side_of_the_revocation(views: Views, scenario: Scenario) -> None:
+    revoked = scenario.positions["r1_revoked"]
+    just_before = views.zone(views.moment(at=revoked - 1))
+    assert [g.request_id for g in just_before.grants_in_force()] == [scenario.r1.hex]
+    assert views.zone(views.moment(at=revoked)).grants_in_force() == []
+    # At the position of R1's submission nothing is approved yet; R2 does not exist.
+    early = views.zone(views.moment(at=scenario.positions["r1_submitted"]))
+    assert early.requests[scenario.r1.hex].status == "pending"
+    assert scenario.r2.hex not in early.requests
+
+
+def test_anomalies_with_scores_and_review_state(views: Views, scenario: Scenario) -> None:
+    m = views.moment(as_of=date(2026, 6, 30))
+    found = {a.kind: a for a in views.anomalies(m)}
+    assert set(found) == {
+        "off_hours_sensitive", "items_beyond_grant", "after_revocation", "refused_burst",
+    }  # fmt: skip
+    p = scenario.positions
+    assert found["off_hours_sensitive"].score == pytest.approx(0.792)
+    assert found["off_hours_sensitive"].severity == "medium"
+    assert found["items_beyond_grant"].score == pytest.approx(0.8)
+    burst = found["refused_burst"]
+    assert burst.score == pytest.approx(0.75) and burst.subject == "jy-01"
+    assert burst.positions == (p["evt-8"] - 2, p["evt-8"] - 1, p["evt-8"])
+    revoked = found["after_revocation"]
+    assert revoked.anomaly_id == scenario.after_revocation_id
+    assert revoked.status == "acknowledged"
+    assert [r.action for r in revoked.reviews] == ["acknowledge"]
+    # Reviewed on 06-20: open the day before, acknowledged from then on.
+    assert {a.kind: a.status for a in views.anomalies(views.moment(as_of=date(2026, 6, 19)))}[
+        "after_revocation"
+    ] == "open"
+    assert views.anomalies(m, status="open") == [
+        a for a in views.anomalies(m) if a.status == "open"
+    ]
+    assert views.anomaly(stable_id("refused_burst", f"jy-01|{p['evt-8'] - 2}")) is not None
+
+
+def test_access_counts(views: Views, scenario: Scenario) -> None:
+    june = views.access_counts(views.moment(), start=date(2026, 6, 1), end=date(2026, 6, 30))
+    # evt-1..8: authorized evt-1, evt-4; unauthorized evt-2, 3, 5, 6, 7, 8.
+    assert (june.total.total, june.total.authorized, june.total.unauthorized) == (8, 2, 6)
+    assert june.total.rows == 80
+    assert {k: v.total for k, v in june.by_requester.items()} == {"jiaoyu": 3, "minzheng": 5}
+    # Both resources are gongan's; XX-0009 is unknown (no provider).
+    assert {k: v.total for k, v in june.by_provider.items()} == {"": 1, "gongan": 7}
+    assert {k: v.total for k, v in june.by_resource.items()} == {
+        "FR-0002": 1, "RK-0001": 6, "XX-0009": 1,
+    }  # fmt: skip
+    assert dict(june.by_reason) == {
+        "grant_revoked": 1, "items_beyond_grant": 1, "no_grant": 3, "unknown_resource": 1,
+    }  # fmt: skip
+    assert {k: (v.total, v.unauthorized) for k, v in june.by_month.items()} == {"2026-06": (8, 6)}
+    assert june.by_purpose["入学资格审核"].unauthorized == 3
+    early = views.access_counts(
+        views.moment(as_of=date(2026, 6, 10)), start=date(2026, 6, 1), end=date(2026, 6, 30)
+    )
+    assert (early.total.total, early.total.unauthorized) == (3, 1)  # evt-1, evt-2, evt-4
+
+
+def test_audit_trail_lines_carry_position_and_the_ledgers_hash(
+    views: Views, scenario: Scenario
+) -> None:
+    head = views.moment()
+    lines = views.audit_trail(head, entity=scenario.r1.hex)
+    assert [line.topic for line in lines] == [
+        "SharingRequest.Submitted", "SharingRequest.Approved", "SharingRequest.Revoked",
+    ]  # fmt: skip
+    p = scenario.positions
+    assert [line.position for line in lines] == [
+        p["r1_submitted"],
+        p["r1_approved"],
+        p["r1_revoked"],
+    ]
+    reader = open_reader(scenario.settings)
+    try:
+        for line in lines:
+            row = reader.row_at(line.position)
+            assert row is not None and line.hash == bytes(row[6]).hex()
+    finally:
+        reader.close()
+    assert lines[2].actor_id == "gongan-provider" and "用途已完成" in lines[2].summary
+    by_accessor = views.audit_trail(head, actor="jy-01")
+    assert [line.position for line in by_accessor] == [p["evt-8"] - 2, p["evt-8"] - 1, p["evt-8"]]
+    june_16 = views.audit_trail(
+        head, department="minzheng", start=date(2026, 6, 16), end=date(2026, 6, 16)
+    )
+    assert [line.position for line in june_16] == [p["evt-3"]]
+    assert len(views.audit_trail(head, department="jiaoyu", limit=2)) == 2
+
+
+def test_inventory(views: Views, scenario: Scenario) -> None:
+    inventory = views.inventory(views.moment())
+    (minzheng,) = inventory.departments
+    counts = (minzheng.total, minzheng.connected, minzheng.required_to_connect)
+    assert (minzheng.department, counts) == ("minzheng", (1, 0, 1))
+    assert dict(minzheng.by_status) == {"active": 1}
+    assert (inventory.in_service, inventory.connected_share, inventory.on_cloud_share) == (
+        1,
+        0.0,
+        0.0,
+    )
+    assert inventory.zombie_candidates == ()
+
+
+def test_moment_refuses_both_or_a_future_position(views: Views) -> None:
+    with pytest.raises(ValueError, match="not both"):
+        views.moment(as_of=date(2026, 6, 1), at=1)
+    with pytest.raises(ValueError, match="outside"):
+        views.moment(at=views.position + 1)
