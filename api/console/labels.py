@@ -38,3 +38,26 @@ SIGNATURE_STANDINGS: Final[dict[str, str]] = {
     "unknown": "未知密钥（未核验）",
     "invalid": "签名无效",
 }
+
+# Access anomalies (docs/projections.md Anomaly.kind), their review state and actions.
+ANOMALY_KINDS: Final[dict[str, str]] = {
+    "off_hours_sensitive": "非工作时间访问敏感个人信息",
+    "after_revocation": "授权撤销后访问",
+    "after_expiry": "授权到期后访问",
+    "items_beyond_grant": "超出授权信息项访问",
+    "refused_burst": "短时间内多次被拒访问",
+    "actor_volume": "人员访问量远超基线",
+    "resource_volume": "资源被访问量远超基线",
+    "first_sensitive_access": "首次访问敏感资源",
+}
+ANOMALY_STATUS: Final[dict[str, str]] = {
+    "open": "待处置",
+    "acknowledged": "已确认",
+    "dismissed": "已排除",
+    "escalated": "已升级",
+}
+REVIEW_ACTIONS: Final[dict[str, str]] = {
+    "acknowledge": "确认",
+    "dismiss": "排除（误报）",
+    "escalate": "升级处置",
+}

@@ -47,8 +47,15 @@ class NavItem:
     permission: Permission
 
 
-# The console's menu, in the order users read it; phase-two pages join as they land.
-NAV: list[NavItem] = [NavItem("/ledger", "账本状态", Permission.OPEN_CONSOLE)]
+# The console's menu, in the order users read it.
+NAV: list[NavItem] = [
+    NavItem("/ledger", "账本状态", Permission.OPEN_CONSOLE),
+    NavItem("/anomalies", "异常访问", Permission.READ_ANOMALIES),
+    NavItem("/rights", "权属登记", Permission.READ_AUDIT_VIEWS),
+    NavItem("/audit", "审计轨迹", Permission.READ_AUDIT_VIEWS),
+    NavItem("/reports", "报告", Permission.READ_AUDIT_VIEWS),
+    NavItem("/inventory", "台账", Permission.READ_AUDIT_VIEWS),
+]
 
 
 @dataclass
@@ -126,6 +133,7 @@ def render(
             "session": session,
             "principal": principal,
             "role_name": ROLE_NAMES.get(principal.role, "") if principal else "",
+            "role_names": {role.value: name for role, name in ROLE_NAMES.items()},
             "nav": nav,
             "prefix": PREFIX,
             "can": (lambda p: principal is not None and is_allowed(principal, p)),

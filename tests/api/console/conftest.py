@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,14 +11,18 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from ledger.application import GovLedger
 from ledger.checkpoints import generate_key_file, issue_checkpoint, witness_checkpoint
 from ledger.config import Settings
 from ledger.domain.actor import DEPARTMENT_BOUND_ROLES, Role
-from ledger.store.connect import init_ledger
+from ledger.store.connect import application_env, init_ledger
+from ops.demo import load_demo
+from projections.query import open_views
 from security.apikeys import open_api_keys
 from tests.conftest import Ledger
 
 ROWS = 40
+DEMO_ACCESSES = 300
 
 
 def witnessed_ledger(settings: Settings, tmp_path: Path, rows: int = ROWS) -> Settings:
@@ -76,8 +81,8 @@ class Console:
         )
         assert reply.status_code == 303, reply.text
 
-    def csrf(self) -> str:
-        page = self.client.get("/console/ledger")
+    def csrf(self, path: str = "/console/ledger") -> str:
+        page = self.client.get(path)
         return page.text.split('name="csrf" value="')[1].split('"')[0]
 
 
@@ -97,3 +102,47 @@ def console(sqlite_settings: Settings, tmp_path: Path) -> Iterator[Console]:
 def any_console(settings: Settings, tmp_path: Path) -> Iterator[Console]:
     """On each backend: for what reads the ledger, its checkpoints or the key store."""
     yield from _console(settings, tmp_path)
+
+
+# ---------------------------------------------------------------- a small demo zone
+
+
+def demo_zone(directory: Path) -> Settings:
+    """A small demo year (ops/demo.py) with its read models caught up: anomalies to review,
+    findings to mark, rights and an audit trail. Built once per module, then copied."""
+    settings = Settings(
+        database_url=f"sqlite:///{directory / 'ledger.db'}", state_dir=str(directory / "state")
+    )
+    init_ledger(settings)
+    app = GovLedger(env=application_env(settings))
+    try:
+        load_demo(app, accesses=DEMO_ACCESSES, seed=7, violation_rate=0.3, requests=120)
+    finally:
+        app.close()
+    with open_views(settings):  # the first catch-up, paid once
+        pass
+    return settings
+
+
+def copy_zone(template: Settings, directory: Path) -> Settings:
+    """The template's ledger and its views file (projections/store.py ``views_path``)."""
+    source = Path(template.database.path)
+    for name in ("ledger.db", "ledger.views.db"):
+        for suffix in ("", "-wal", "-shm"):
+            if (source.parent / f"{name}{suffix}").exists():
+                shutil.copyfile(source.parent / f"{name}{suffix}", directory / f"{name}{suffix}")
+    return template.with_overrides(
+        database_url=f"sqlite:///{directory / 'ledger.db'}", state_dir=str(directory / "state")
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return demo_zone(tmp_path_factory.mktemp("demo-zone"))
+
+
+@pytest.fixture
+def demo_console(demo_template: Settings, tmp_path: Path) -> Iterator[Console]:
+    zone = copy_zone(demo_template, tmp_path)
+    with TestClient(create_app(zone), base_url="http://127.0.0.1") as client:
+        yield Console(client, zone)

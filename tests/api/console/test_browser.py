@@ -22,8 +22,9 @@ from ledger.checkpoints import public_keys
 from ledger.config import Settings
 from ledger.domain.actor import Role
 from ledger.evidence_verify import write_zipapp
+from ops.demo import DEMO_YEAR
 from tests.api.console.browser import artefact_dir, chromium_path, serve
-from tests.api.console.conftest import ROWS, mint, witnessed_ledger
+from tests.api.console.conftest import ROWS, copy_zone, mint, witnessed_ledger
 
 TIMEOUT_MS = 15_000
 
@@ -159,3 +160,76 @@ def test_clerk_and_platform_get_a_chinese_403_and_no_session(
     for path in ("/console/ledger", "/console/ledger/proof?position=1"):
         page.goto(path)
         assert page.url.endswith("/console/login"), path
+
+
+# ---------------------------------------------------------------- the views (issue #4)
+
+
+@pytest.fixture
+def demo_url(demo_template: Settings, tmp_path: Path) -> Iterator[tuple[Settings, str]]:
+    zone = copy_zone(demo_template, tmp_path)
+    with serve(create_app(zone)) as url:
+        yield zone, url
+
+
+def test_security_officer_reviews_an_anomaly_and_finds_it_in_the_audit_trail(
+    browser: Browser, demo_url: tuple[Settings, str]
+) -> None:
+    zone, url = demo_url
+    page = new_page(browser, url)
+    sign_in(page, mint(zone, Role.SECURITY_OFFICER))
+    page.get_by_role("link", name="异常访问").click()
+    expect(page.get_by_role("heading", name="异常访问")).to_be_visible()
+    scores = [float(s) for s in page.locator("#queue tbody tr td:first-child").all_inner_texts()]
+    assert scores and scores == sorted(scores, reverse=True)
+    shot(page, "10-anomalies")
+
+    page.locator("#queue tbody tr").first.locator("td").nth(2).get_by_role("link").click()
+    expect(page.locator("#evidence tbody tr").first).to_contain_text("#")
+    expect(page.locator("#anomaly-status")).to_have_text("待处置")
+    shot(page, "11-anomaly")
+    page.get_by_label("升级处置").check()
+    page.get_by_label("处置意见").fill("该账号夜间批量访问敏感个人信息，移交区公安分局核查。")
+    page.get_by_role("button", name="提交处置").click()
+    expect(page.locator("#anomaly-status")).to_have_text("已升级")
+    review_row = page.locator("#reviews tbody tr").last
+    expect(review_row).to_contain_text("移交区公安分局核查")
+    position = review_row.locator("td").first.inner_text().lstrip("#")
+    shot(page, "12-anomaly-reviewed")
+
+    page.get_by_role("link", name="审计轨迹").click()
+    page.get_by_role("link", name="我的操作").click()
+    mine = page.locator("#trail tbody tr", has_text=f"#{position}")
+    expect(mine).to_contain_text("AnomalyReview")
+    shot(page, "13-audit-trail")
+    mine.get_by_role("link", name=f"#{position}").click()
+    expect(page.get_by_role("heading", name=f"第 {position} 条记录的存在性证明")).to_be_visible()
+
+
+def test_auditor_browses_rights_inventory_and_reports(
+    browser: Browser, demo_url: tuple[Settings, str]
+) -> None:
+    zone, url = demo_url
+    page = new_page(browser, url)
+    sign_in(page, mint(zone, Role.AUDITOR))
+    page.get_by_role("link", name="权属登记").click()
+    now = page.locator("#rights .right").count()
+    page.get_by_label("查询日期").fill(f"{DEMO_YEAR}-02-01")
+    page.get_by_role("button", name="查询").click()
+    expect(page.locator("main")).to_contain_text(f"按 {DEMO_YEAR}-02-01 当日终了时的状态")
+    assert page.locator("#rights .right").count() != now
+    shot(page, "14-rights-as-of")
+
+    page.get_by_role("link", name="台账").click()
+    expect(page.locator("#inventory tr.flagged").first).to_be_visible()
+    shot(page, "15-inventory-systems")
+    page.get_by_role("link", name="经费决定").click()
+    expect(page.locator("#inventory tr.flagged").first).to_contain_text("F")
+    shot(page, "16-inventory-funds")
+
+    page.get_by_role("link", name="报告").click()
+    shot(page, "17-reports")
+    card = page.locator("#report-audit")
+    with page.expect_download() as download_info:
+        card.get_by_role("button", name="下载 XLSX").click()
+    assert download_info.value.suggested_filename == f"govledger-audit-{DEMO_YEAR}.xlsx"

@@ -9,6 +9,7 @@ from api.app import create_app
 from api.console.session import SESSION_COOKIE, SessionCodec
 from ledger.domain.actor import Role
 from security.apikeys import open_api_keys
+from security.principal import Principal
 from tests.api.console.conftest import ROWS, Console
 
 PAGES = [
@@ -80,7 +81,7 @@ def test_a_forged_or_foreign_cookie_is_no_session(console: Console) -> None:
         assert reply.status_code == 303, value
 
 
-def _principal_of(console: Console, role: Role):  # type: ignore[no-untyped-def]
+def _principal_of(console: Console, role: Role) -> Principal:
     with open_api_keys(console.settings) as keys:
         return keys.authenticate(console.token(role))
 
