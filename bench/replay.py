@@ -5,7 +5,7 @@ systems, catalogue, requests and grants, filings, funds) plus generated
 exchange-platform accesses up to ``--events`` rows; then
 
 * raw read: ``RowReader.iter_batches`` over every row (rows/s), and the same
-  with each row's JSON decoded;
+  with each row's JSON decoded (orjson, as the projections do);
 * rebuild: ``govledger projections rebuild`` work (``Projector.rebuild``),
   events/s, and its ratio to the raw read;
 * as-of query latency on the rebuilt views: moment + zone state + findings +
@@ -20,7 +20,7 @@ Targets (issue #4): rebuild >= 50,000 events/s on SQLite; an as-of query at
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import random
 import statistics
 import sys
@@ -29,6 +29,7 @@ import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import orjson
 from _common import pg_settings, postgres_url, scratch_schema, target
 
 from ledger.application import GovLedger
@@ -95,9 +96,9 @@ def raw_read(settings: Settings, *, decode: bool) -> int:
     count = 0
     try:
         for batch in reader.iter_batches(0, BATCH):
-            if decode:
+            if decode:  # the decoder the projections use
                 for row in batch:
-                    json.loads(row[4])
+                    orjson.loads(row[4])
             count += len(batch)
     finally:
         reader.close()
@@ -149,7 +150,8 @@ def measure(name: str, settings: Settings, events: int, repeats: int) -> tuple[f
     read = rate(lambda: raw_read(settings, decode=False), repeats)
     decoded = rate(lambda: raw_read(settings, decode=True), repeats)
     rebuilt = rate(lambda: rebuild(settings), repeats)
-    print(f"{name}: {held:,} events")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"{name}: {held:,} events (load average {load} on {os.cpu_count()} cores)")
     print(f"  raw read            {read:>12,.0f} rows/s")
     print(f"  raw read + decode   {decoded:>12,.0f} rows/s")
     print(f"  rebuild             {rebuilt:>12,.0f} events/s  ({rebuilt / read:.2f} x raw read)")

@@ -18,6 +18,7 @@ from typing import Any
 
 from ledger.config import Settings
 from ledger.domain.review import STATUS_AFTER, ReviewAction
+from ledger.errors import StoreUnavailableError
 from ledger.store.connect import open_reader
 from projections.facts import ACCESS, CST, Fact
 from projections.rules import FindingTuple, state_findings
@@ -26,7 +27,6 @@ from projections.runner import (
     BLOCK_DIMENSIONS,
     PROJECTIONS,
     Projector,
-    ensure_schema,
     positions_of,
     tracked_position,
 )
@@ -907,8 +907,15 @@ def as_json(value: Any) -> Any:
 
 
 @contextmanager
-def open_views(settings: Settings, *, catch_up: bool = True) -> Iterator[Views]:
-    """A reader of the views; ``catch_up`` first projects what the ledger added since."""
+def open_views(settings: Settings, *, catch_up: bool | None = None) -> Iterator[Views]:
+    """A reader of the views; ``catch_up`` first projects what the ledger added since.
+
+    By default it catches up when this process may create tables
+    (``create_schema``); a least-privileged service (``create_schema=false``) only
+    reads what the projection worker (``govledger projections run --follow``) wrote.
+    """
+    if catch_up is None:
+        catch_up = settings.create_schema
     store = ViewStore(settings)
     try:
         reader = open_reader(settings)
@@ -919,8 +926,10 @@ def open_views(settings: Settings, *, catch_up: bool = True) -> Iterator[Views]:
         projector = Projector(settings, store, reader)
         if catch_up:
             projector.run()
-        else:
-            ensure_schema(store)
+        elif not store.has_table("events"):
+            raise StoreUnavailableError(
+                "the views are not built yet: run `govledger projections run` (or the worker)"
+            )
         yield Views(settings, store, projector)
     finally:
         reader.close()

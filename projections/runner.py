@@ -173,6 +173,9 @@ class Projector:
         self.batch_size = max(1, settings.projection_batch_size)
         self.interval = max(1, settings.projection_snapshot_interval)
         self._indexes = True
+        # The fold as left by this projector's last run: a worker's next poll goes on
+        # from it instead of reloading a snapshot and replaying.
+        self._last: tuple[int, ZoneFold] | None = None
 
     # ------------------------------------------------------------------ public
 
@@ -202,6 +205,7 @@ class Projector:
 
     def rebuild(self, *, progress: Progress | None = None) -> int:
         drop_views(self.store)
+        self._last = None
         self._indexes = False
         try:
             done = self.run(progress=progress)
@@ -231,7 +235,8 @@ class Projector:
         head = self.reader.max_position() if until is None else until
         if head <= position:
             return 0
-        fold = self.fold_at(position, emit=True)
+        last, self._last = self._last, None
+        fold = last[1] if last and last[0] == position else self.fold_at(position, emit=True)
         done = 0
         for batch in self._fact_batches(position, head):
             self._commit(fold, batch, expected=position)
@@ -239,6 +244,7 @@ class Projector:
             done += len(batch)
             if progress is not None:
                 progress(len(batch))
+        self._last = (position, fold)
         return done
 
     def _fact_batches(self, after: int, until: int) -> Iterator[list[Fact]]:

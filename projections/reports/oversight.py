@@ -17,6 +17,7 @@ from ledger.domain.calendar import CHINA_STANDARD_TIME as CST
 from projections.query import Anomaly, Finding, open_views
 from projections.reports.funds import SEVERITY_ZH
 from projections.reports.model import Row, Table
+from projections.runner import run_projections
 
 RULE_TEXT = {
     "S1": "访问不予共享资源",
@@ -86,10 +87,13 @@ def load_oversight(
 ) -> Oversight:
     """Event findings dated in ``year`` (CST), and state findings as of ``position``.
 
-    The views first catch up with the ledger (``progress`` gets each batch's size).
+    Where this process may create tables, the views first catch up with the ledger
+    (``progress`` gets each batch's size); a least-privileged process reads what the
+    projection worker wrote (docs/projections.md).
     """
+    if settings.create_schema:
+        run_projections(settings, progress=progress)
     with open_views(settings, catch_up=False) as views:
-        views.projector.run(progress=progress)
         moment = views.moment(at=position)
         findings = tuple(
             f

@@ -199,3 +199,24 @@ def test_moment_refuses_both_or_a_future_position(views: Views) -> None:
         views.moment(as_of=date(2026, 6, 1), at=1)
     with pytest.raises(ValueError, match="outside"):
         views.moment(at=views.position + 1)
+
+
+def test_summaries_for_metrics(views: Views, scenario: Scenario) -> None:
+    from projections.query import (  # noqa: PLC0415
+        anomalies_summary,
+        findings_summary,
+        projection_lags,
+        projection_positions,
+    )
+
+    # At the head: the 07-31 findings (S2 x4 high …) and 4 anomalies, one acknowledged
+    # (still open for review), none dismissed.
+    summary = findings_summary(scenario.settings)
+    assert summary[("S2", "high")] == 4 and summary[("F3", "high")] == 1
+    assert summary[("S9", "medium")] == 1 and sum(summary.values()) == 14
+    assert anomalies_summary(scenario.settings) == {"medium": 2, "high": 2}
+    end = scenario.positions["end"]
+    assert projection_positions(scenario.settings) == dict.fromkeys(
+        ("audit_trail", "accesses", "zone"), end
+    )
+    assert set(projection_lags(scenario.settings).values()) == {0}
