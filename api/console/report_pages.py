@@ -2,8 +2,8 @@
 
 Generation is the reports package's (projections/reports: one replay of the
 ledger, then layout); the console only asks and serves. A generated report is
-kept per (kind, year, format, ledger position), so a second download of an
-unchanged ledger costs nothing; a new event makes a new key.
+kept per (kind, year, ledger position), so the other format or a second download
+of an unchanged ledger costs no replay; a new event makes a new key.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from datetime import datetime
-from typing import Annotated, Final
+from typing import Annotated, Final, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -21,7 +21,7 @@ from api.console.web import SECURITY_HEADERS, page, render
 from api.deps import services
 from ledger.config import Settings
 from ledger.domain.calendar import CHINA_STANDARD_TIME
-from projections.reports import Format, ReportKind, generate, ledger_size
+from projections.reports import Format, Report, ReportKind, generate, ledger_size
 from projections.reports import render as render_report
 from security.policy import Permission
 
@@ -41,27 +41,46 @@ REPORT_HTML_POLICY: Final = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
 )
 CACHED_REPORTS: Final = 12
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class ReportCache:
-    """The last few reports rendered, keyed by (kind, year, format, ledger position)."""
+    """Recent reports, keyed by (kind, year, ledger position): the document model once per
+    key (the replay is the cost), and each format rendered from it once."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._items: OrderedDict[tuple[str, int, str, int], bytes] = OrderedDict()
+        self._models: OrderedDict[tuple[str, str, str, int, int], Report] = OrderedDict()
+        self._bodies: OrderedDict[tuple[str, str, str, int, int, str], bytes] = OrderedDict()
 
     def get(self, settings: Settings, kind: ReportKind, year: int, fmt: Format) -> bytes:
-        key = (kind.value, year, fmt.value, ledger_size(settings))
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        body = render_report(generate(settings, kind, year, at=key[3]), fmt)
-        with self._lock:
-            self._items[key] = body
-            while len(self._items) > CACHED_REPORTS:
-                self._items.popitem(last=False)
+        ledger = (settings.database_url, settings.postgres_schema)
+        key = (*ledger, kind.value, year, ledger_size(settings))
+        body = _recall(self._lock, self._bodies, (*key, fmt.value))
+        if body is None:
+            model = _recall(self._lock, self._models, key)
+            if model is None:
+                model = generate(settings, kind, year, at=key[-1])
+                _keep(self._lock, self._models, key, model)
+            body = render_report(model, fmt)
+            _keep(self._lock, self._bodies, (*key, fmt.value), body)
         return body
+
+
+def _recall(lock: threading.Lock, items: OrderedDict[K, V], key: K) -> V | None:
+    with lock:
+        if key in items:
+            items.move_to_end(key)
+            return items[key]
+    return None
+
+
+def _keep(lock: threading.Lock, items: OrderedDict[K, V], key: K, value: V) -> None:
+    with lock:
+        items[key] = value
+        while len(items) > CACHED_REPORTS:
+            items.popitem(last=False)
 
 
 _cache = ReportCache()

@@ -10,10 +10,16 @@ from __future__ import annotations
 import re
 from collections import Counter
 from datetime import date
+from typing import Any
 
+import pytest
+
+from api.console import report_pages
+from ledger.config import Settings
 from ledger.domain.actor import Role
 from ops.demo import DEMO_YEAR
 from projections.query import open_views
+from projections.reports import ReportKind, generate
 from tests.api.console.conftest import Console
 
 SCORE = re.compile(r'<td class="num"><a href="/console/anomalies/[0-9a-f]+">([0-9.]+)</a></td>')
@@ -144,7 +150,16 @@ def test_inventory_marks_findings_on_their_rows(demo_console: Console) -> None:
     assert all(f">{rule} " in funds.text for rule in rules)
 
 
-def test_reports_download_as_pdf_and_xlsx(demo_console: Console) -> None:
+def test_reports_download_as_pdf_and_xlsx(
+    demo_console: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    replays: list[str] = []
+
+    def counted(settings: Settings, kind: ReportKind, year: int, **kw: Any) -> Any:
+        replays.append(kind.value)
+        return generate(settings, kind, year, **kw)
+
+    monkeypatch.setattr(report_pages, "generate", counted)
     demo_console.login(Role.AUDITOR)
     page = demo_console.client.get("/console/reports")
     assert page.status_code == 200 and "信息化经费决定合规审计报告" in page.text
@@ -154,6 +169,9 @@ def test_reports_download_as_pdf_and_xlsx(demo_console: Console) -> None:
     # The smallest of the three as PDF: layout is the reports package's, tested there.
     pdf = demo_console.client.get(f"/console/reports/audit?year={DEMO_YEAR}&format=pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    again = demo_console.client.get(f"/console/reports/audit?year={DEMO_YEAR}&format=xlsx")
+    assert again.status_code == 200 and again.content[:2] == b"PK"
+    assert replays.count("audit") == 1  # one replay of the ledger serves both formats
     html = demo_console.client.get(f"/console/reports/annual?year={DEMO_YEAR}")
     assert html.status_code == 200 and "<svg" in html.text  # the charts
     assert "script-src" not in html.headers["content-security-policy"]
