@@ -32,6 +32,8 @@ report-deps:
 # PostgreSQL tests run for real: the script starts a server when none answers.
 # Under CI=true a PostgreSQL that cannot be had fails the run; elsewhere its tests skip.
 unit: $(BIN)/.installed report-deps
+	@# Console browser tests: Debian's chromium and a CJK font (idempotent; required under CI).
+	@ops/scripts/browser-deps.sh || [ "$${CI:-}" != true ]
 	@if pgenv=$$(ops/scripts/test-postgres.sh); then eval "$$pgenv"; \
 	elif [ "$${CI:-}" = true ]; then echo "make test: PostgreSQL is required under CI" >&2; exit 1; \
 	else echo "make test: no PostgreSQL; its tests will skip" >&2; fi; \

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from api import observe
+from api.console import mount_console
 from api.deps import Services
 from api.faults import BodySizeLimit, install_store_fault_handlers, store_unavailable
 from api.logging import configure_logging
@@ -135,6 +136,8 @@ def create_app(
     for module in (registry, sharing, accesses, funding, ledger, proofs):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(views_router.router, prefix=API_PREFIX)  # read models (projections)
+    # The web console for people (issue #8): HTML pages under /console.
+    mount_console(app, settings)
     return app
 
 

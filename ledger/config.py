@@ -134,6 +134,10 @@ class Settings:
     # Structured logs on stderr: "json" (one object per line) or "text"; never a secret.
     log_format: str = "json"
     log_level: str = "INFO"
+    # Web console sessions (api/console): signing key file (empty: a random key per process,
+    # so sessions end when the service restarts) and how long a session lasts.
+    console_session_key_file: str = ""
+    console_session_minutes: int = 15
 
     @property
     def database(self) -> DatabaseURL:

@@ -42,6 +42,7 @@ class Permission(StrEnum):
     EXPORT = "export"
     MANAGE_KEYS = "manage_keys"
     MANAGE_DEPARTMENTS = "manage_departments"
+    OPEN_CONSOLE = "open_console"
 
 
 _R = Role
@@ -76,6 +77,8 @@ POLICY: Mapping[Permission, frozenset[Role]] = MappingProxyType(
         Permission.EXPORT: frozenset({_R.AUDITOR}),
         Permission.MANAGE_KEYS: frozenset({_R.ADMIN}),
         Permission.MANAGE_DEPARTMENTS: frozenset({_R.ADMIN}),
+        # The web console (api/console) is for oversight; each page also asks its own permission.
+        Permission.OPEN_CONSOLE: frozenset({_R.AUDITOR, _R.SECURITY_OFFICER, _R.ADMIN}),
     }
 )
 assert set(POLICY) == set(Permission), "every permission has a row"

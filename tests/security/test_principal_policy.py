@@ -101,7 +101,12 @@ def test_table_follows_the_issue() -> None:
     # Admin manages departments and keys, and reads no records.
     assert POLICY[Permission.MANAGE_KEYS] == frozenset({Role.ADMIN})
     assert POLICY[Permission.MANAGE_DEPARTMENTS] == frozenset({Role.ADMIN})
-    assert permissions_of(Role.ADMIN) == {Permission.MANAGE_KEYS, Permission.MANAGE_DEPARTMENTS}
+    # The console's ledger-health page shows only what is public (head, checkpoints).
+    assert permissions_of(Role.ADMIN) == {
+        Permission.MANAGE_KEYS,
+        Permission.MANAGE_DEPARTMENTS,
+        Permission.OPEN_CONSOLE,
+    }
     # Departments never read the raw feed or personal-data views.
     for role in DEPARTMENT_BOUND_ROLES:
         assert Permission.READ_LEDGER_FEED not in permissions_of(role)

@@ -1,0 +1,234 @@
+"""权属登记, 审计轨迹, 台账: the read models of docs/projections.md §Query API, as of a date.
+
+Rights register: owner, controller and use-right holders per resource
+(seed §三(五)16). Audit trail: ledger lines by department, actor, entity and
+period, each linking to its position's proof. Inventory: systems, resources,
+requests, filings and fund decisions, each row marked with the compliance
+findings (domain.md S1–L2) whose subject it is.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from api.console.session import Session
+from api.console.views_common import ask, department_names, views_at
+from api.console.web import page, render
+from api.deps import services
+from projections.query import Finding
+from projections.reports.funds import SEVERITY_ZH as SEVERITY
+from projections.reports.oversight import RULE_TEXT as RULES
+from projections.reports.terms import (
+    FILING_STATUS,
+    FUND_KIND,
+    FUND_OUTCOME,
+    REQUEST_STATUS,
+    SENSITIVITY,
+    SHARING_TYPE,
+    SYSTEM_STATUS,
+    yuan,
+)
+from security.policy import Permission
+
+router = APIRouter()
+Reader = Annotated[Session, Depends(page(Permission.READ_AUDIT_VIEWS))]
+Text = Annotated[str, Query(max_length=100)]
+TRAIL_PAGE: Final = 100
+INVENTORY_PAGE: Final = 200
+SECTIONS: Final = {
+    "systems": "政务信息系统",
+    "resources": "政务信息资源",
+    "requests": "共享申请",
+    "filings": "项目备案",
+    "funds": "经费决定",
+}
+TERMS: Final[dict[str, Any]] = {
+    "sensitivity": {k.value: v for k, v in SENSITIVITY.items()},
+    "sharing_type": {k.value: v for k, v in SHARING_TYPE.items()},
+    "system_status": {k.value: v for k, v in SYSTEM_STATUS.items()},
+    "request_status": {k.value: v for k, v in REQUEST_STATUS.items()},
+    "filing_status": {k.value: v for k, v in FILING_STATUS.items()},
+    "fund_kind": {k.value: v for k, v in FUND_KIND.items()},
+    "fund_outcome": {k.value: v for k, v in FUND_OUTCOME.items()},
+    "rules": RULES,
+    "severities": SEVERITY,
+    "yuan": yuan,
+}
+
+
+def parse_day(text: str) -> tuple[date | None, str]:
+    """A date from a form field; empty is None; anything else is an error message."""
+    if not text.strip():
+        return None, ""
+    try:
+        return date.fromisoformat(text.strip()), ""
+    except ValueError:
+        return None, f"日期格式应为 YYYY-MM-DD：{text[:20]}"
+
+
+@router.get("/rights")
+def rights(request: Request, session: Reader, as_of: Text = "", department: Text = "") -> Response:
+    day, error = parse_day(as_of)
+    with views_at(services(request).settings, day) as (views, asked):
+        m = asked.moment
+        entries = ask(
+            views,
+            m,
+            "rights",
+            lambda: views.rights_register(m, department=department or None),
+            department,
+        )
+        names = department_names(views, asked.moment)
+    return render(
+        request,
+        "rights.html",
+        session,
+        {
+            **TERMS,
+            "entries": entries,
+            "moment": asked.moment,
+            "as_of": as_of if not error else "",
+            "department": department,
+            "departments": names,
+            "error": error or asked.error,
+        },
+    )
+
+
+@router.get("/audit")
+def audit_trail(
+    request: Request,
+    session: Reader,
+    department: Text = "",
+    actor: Text = "",
+    entity: Text = "",
+    start: Text = "",
+    end: Text = "",
+    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+) -> Response:
+    first, error_start = parse_day(start)
+    last, error_end = parse_day(end)
+    with views_at(services(request).settings, None) as (views, asked):
+        lines = views.audit_trail(
+            asked.moment,
+            department=department.strip() or None,
+            actor=actor.strip() or None,
+            entity=entity.strip() or None,
+            start=first,
+            end=last,
+            limit=TRAIL_PAGE,
+            after=after,
+        )
+        names = department_names(views, asked.moment)
+    query = {"department": department, "actor": actor, "entity": entity, "start": start, "end": end}
+    return render(
+        request,
+        "audit.html",
+        session,
+        {
+            "lines": lines,
+            "query": query,
+            "after": after,
+            "next_after": lines[-1].position if len(lines) == TRAIL_PAGE else None,
+            "departments": names,
+            "moment": asked.moment,
+            "error": error_start or error_end,
+        },
+    )
+
+
+@router.get("/inventory")
+def inventory(
+    request: Request,
+    session: Reader,
+    as_of: Text = "",
+    department: Text = "",
+    section: Text = "systems",
+    flagged: Text = "",
+    page_number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+) -> Response:
+    day, error = parse_day(as_of)
+    section = section if section in SECTIONS else "systems"
+    with views_at(services(request).settings, day) as (views, asked):
+        m = asked.moment
+        dept = department or None
+        summary = ask(views, m, "inventory", lambda: views.inventory(m, department=dept), dept)
+        zone = ask(views, m, "zone", lambda: views.zone(m))
+        findings = ask(views, m, "findings", lambda: views.findings(m, department=dept), dept)
+        names = department_names(views, m)
+    marks = _marks(findings)
+    rows = _section_rows(section, zone, department or None)
+    if flagged:
+        rows = [r for r in rows if _subject(section, r) in marks]
+    start = (page_number - 1) * INVENTORY_PAGE
+    return render(
+        request,
+        "inventory.html",
+        session,
+        {
+            **TERMS,
+            "summary": summary,
+            "sections": SECTIONS,
+            "section": section,
+            "rows": rows[start : start + INVENTORY_PAGE],
+            "total": len(rows),
+            "page_number": page_number,
+            "pages": max(1, -(-len(rows) // INVENTORY_PAGE)),
+            "marks": marks,
+            "subject_of": lambda r: _subject(section, r),
+            "finding_count": len(findings),
+            "moment": m,
+            "as_of": as_of if not error else "",
+            "department": department,
+            "departments": names,
+            "flagged": bool(flagged),
+            "error": error or asked.error,
+        },
+    )
+
+
+def _marks(findings: list[Finding]) -> dict[str, list[Finding]]:
+    """Findings by the subject they are about (system id, resource code, request id, …)."""
+    marks: dict[str, list[Finding]] = defaultdict(list)
+    for finding in findings:
+        marks[finding.subject].append(finding)
+    return dict(marks)
+
+
+def _section_rows(section: str, zone: Any, department: str | None) -> list[Any]:
+    def mine(*departments: str | None) -> bool:
+        return department is None or department in departments
+
+    if section == "systems":
+        found = [s for s in zone.systems.values() if mine(s.department)]
+        return sorted(found, key=lambda s: (s.department, s.name))
+    if section == "resources":
+        found = [r for r in zone.resources.values() if mine(r.provider_department)]
+        return sorted(found, key=lambda r: r.code)
+    if section == "requests":
+        found = [
+            r for r in zone.requests.values() if mine(r.requester_department, r.provider_department)
+        ]
+        return sorted(found, key=lambda r: r.submitted_at)
+    if section == "filings":
+        return sorted(
+            (f for f in zone.filings.values() if mine(f.builder)), key=lambda f: f.positions[0]
+        )
+    found = [d for d in zone.fund_decisions.values() if mine(d.department)]
+    return sorted(found, key=lambda d: d.position)
+
+
+def _subject(section: str, row: Any) -> str:
+    key = {
+        "systems": "system_id",
+        "resources": "code",
+        "requests": "request_id",
+        "filings": "filing_id",
+        "funds": "decision_id",
+    }[section]
+    return str(getattr(row, key))

@@ -1,0 +1,199 @@
+"""Web console: server time per page on a large demo ledger (issue #8: every page <= 500 ms).
+
+Loads (once, then reuses) a deterministic demo year with ``--accesses`` data
+accesses into a SQLite ledger, signs and witnesses a checkpoint, verifies the
+chain once and brings the read models to the head: the state of a service
+that has been running. Then each console page is requested in-process
+(``TestClient``, the ASGI app itself: no network) as a signed-in auditor or
+security officer, ``--repeats`` times after one warm-up; the median is the
+page's server time, "cold" (the console's memo of view answers emptied before each request:
+the first request after the ledger moved) and "warm" (the same position asked again within
+30 s). Report generation (a replay of the whole ledger) is shown
+for reference; it is a download, not a page.
+
+    .venv/bin/python bench/console.py [--ledger var/bench-console.db] [--accesses 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from _common import ROOT, target
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.console.session import SESSION_COOKIE
+from api.console.views_common import answers, names
+from ledger.checkpoints import generate_key_file, issue_checkpoint, witness_checkpoint
+from ledger.config import Settings
+from ledger.domain.actor import Role
+from ledger.store.connect import open_reader
+from ledger.tree import open_ledger_tree
+from projections.query import open_views
+from security.apikeys import open_api_keys
+
+GOAL_MS = 500
+
+
+def prepare(args: argparse.Namespace) -> Settings:
+    ledger = Path(args.ledger).resolve()
+    work = ledger.parent / f"{ledger.stem}-state"
+    work.mkdir(parents=True, exist_ok=True)
+    settings = Settings(database_url=f"sqlite:///{ledger}", state_dir=str(work / "state"))
+    if not ledger.exists():
+        print(f"loading the demo year with {args.accesses:,} accesses into {ledger} …", flush=True)
+        started = time.perf_counter()
+        env = {
+            **os.environ,
+            "GOVLEDGER_DATABASE_URL": settings.database_url,
+            "GOVLEDGER_STATE_DIR": settings.state_dir,
+        }
+        cli = str(Path(sys.executable).with_name("govledger"))
+        subprocess.run([cli, "init"], check=True, cwd=ROOT, env=env)
+        subprocess.run([cli, "demo", "--accesses", str(args.accesses)], check=True, env=env)
+        print(f"demo loaded in {time.perf_counter() - started:.0f} s", flush=True)
+    settings = _signed(settings, work)
+    _timed("tree and checkpoint", lambda: _checkpoint(settings, work))
+    _timed("read models to the head", lambda: _views(settings))
+    return settings
+
+
+def _signed(settings: Settings, work: Path) -> Settings:
+    log_key, witness_key = work / "log.key", work / "witness.key"
+    if not log_key.exists():
+        generate_key_file(str(log_key), "govledger.bench")
+        vkey = generate_key_file(str(witness_key), "witness.bench", witness=True)
+        (work / "witnesses.txt").write_text(vkey + "\n", encoding="utf-8")
+    return settings.with_overrides(
+        checkpoint_key_file=str(log_key),
+        witness_keys_file=str(work / "witnesses.txt"),
+        checkpoint_interval_seconds=3600,
+    )
+
+
+def _checkpoint(settings: Settings, work: Path) -> None:
+    with open_ledger_tree(settings) as tree:
+        tree.integrate()
+    issue_checkpoint(settings)
+    witness_checkpoint(settings, str(work / "witness.key"), str(work / "witness.state"))
+
+
+def _views(settings: Settings) -> None:
+    with open_views(settings):
+        pass
+
+
+def _timed(what: str, step: Callable[[], None]) -> None:
+    started = time.perf_counter()
+    step()
+    print(f"{what}: {time.perf_counter() - started:.1f} s", flush=True)
+
+
+class Browser:
+    """A signed-in console user: the login form posted as a browser posts it, then its cookie."""
+
+    def __init__(self, client: TestClient, token: str) -> None:
+        self.client = client
+        client.cookies.clear()
+        form = client.get("/console/login").text
+        nonce = form.split('name="nonce" value="')[1].split('"')[0]
+        reply = client.post(
+            "/console/login", data={"credential": token, "nonce": nonce}, follow_redirects=False
+        )
+        assert reply.status_code == 303, reply.text
+        self.cookie = client.cookies[SESSION_COOKIE]
+
+    def get(self, path: str) -> bytes:
+        self.client.cookies.clear()
+        self.client.cookies.set(SESSION_COOKIE, self.cookie, path="/console")
+        reply = self.client.get(path)
+        assert reply.status_code == 200, f"{path}: {reply.status_code} {reply.text[:300]}"
+        body: bytes = reply.content
+        return body
+
+    def median_ms(self, path: str, repeats: int, *, cold: bool) -> float:
+        """Median server time; ``cold``: the console's memo of view answers emptied first."""
+        self.get(path)  # warm-up: connections, templates
+        times = []
+        for _ in range(repeats):
+            if cold:
+                answers.clear()
+                names.clear()
+            started = time.perf_counter()
+            self.get(path)
+            times.append((time.perf_counter() - started) * 1000)
+        return statistics.median(times)
+
+
+def pages(settings: Settings) -> dict[str, str]:
+    """Page name -> a representative request on this ledger."""
+    reader = open_reader(settings)
+    try:
+        head = reader.max_position()
+    finally:
+        reader.close()
+    with open_views(settings) as views:
+        m = views.moment()
+        anomaly = max(views.anomalies(m), key=lambda a: a.score)
+        department = anomaly.department or ""
+        year = m.reference_time.year
+    return {
+        "ledger": "/console/ledger",
+        "proof": f"/console/ledger/proof?position={head // 2}",
+        "evidence": f"/console/ledger/evidence?position={head // 2}",
+        "anomalies": "/console/anomalies",
+        "anomaly": f"/console/anomalies/{anomaly.anomaly_id}",
+        "rights": "/console/rights",
+        "rights_as_of": f"/console/rights?as_of={year}-06-30",
+        "audit": f"/console/audit?department={department}&start={year}-06-01&end={year}-06-30",
+        "audit_actor": f"/console/audit?actor={anomaly.subject}",
+        "inventory": "/console/inventory",
+        "inventory_requests": "/console/inventory?section=requests",
+        "reports": "/console/reports",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--ledger", default=str(ROOT / "var" / "bench-console.db"))
+    parser.add_argument("--accesses", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--report-year", type=int, default=0, help="also time one report (0: no)")
+    args = parser.parse_args()
+    settings = prepare(args)
+    reader = open_reader(settings)
+    try:
+        events = reader.max_position()
+    finally:
+        reader.close()
+    with open_api_keys(settings) as keys:
+        officer_token = keys.create(Role.SECURITY_OFFICER, label="bench").token
+        auditor_token = keys.create(Role.AUDITOR, label="bench").token
+    targets = []
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
+        officer, auditor = Browser(client, officer_token), Browser(client, auditor_token)
+        print(f"ledger: {events:,} events; median of {args.repeats} after one warm-up")
+        print(f"{'page':<20} {'cold':>9} {'warm':>9}")
+        for name, path in pages(settings).items():
+            user = officer if name.startswith("anomal") else auditor
+            cold = user.median_ms(path, args.repeats, cold=True)
+            warm = user.median_ms(path, args.repeats, cold=False)
+            print(f"{name:<20} {cold:6.1f} ms {warm:6.1f} ms  {path}", flush=True)
+            targets.append(target(f"console_{name}_ms", cold, GOAL_MS, higher_is_better=False))
+            targets.append(target(f"console_{name}_warm_ms", warm, GOAL_MS, higher_is_better=False))
+        for fmt in ("pdf", "xlsx") if args.report_year else ():
+            started = time.perf_counter()
+            auditor.get(f"/console/reports/audit?year={args.report_year}&format={fmt}")
+            print(f"report audit {fmt}: {time.perf_counter() - started:.1f} s (first, uncached)")
+    print("\n".join(targets))
+
+
+if __name__ == "__main__":
+    main()
