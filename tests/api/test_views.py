@@ -106,7 +106,9 @@ def test_review_workflow_writes_ledger_events(api: Api, zone: Scenario) -> None:
 def test_bad_reviews_change_nothing(api: Api, zone: Scenario) -> None:
     head = api.head()
     body = {"action": "acknowledge", "comment": "已阅"}
-    unknown = api.call("POST", "/anomalies/nope/review", Role.SECURITY_OFFICER, json=body)
+    malformed = api.call("POST", "/anomalies/nope/review", Role.SECURITY_OFFICER, json=body)
+    assert malformed.status_code == 422  # anomaly ids are 20 hex digits
+    unknown = api.call("POST", f"/anomalies/{'0' * 20}/review", Role.SECURITY_OFFICER, json=body)
     assert unknown.status_code == 404 and unknown.json()["error"] == "unknown_anomaly"
     path = f"/anomalies/{BEYOND}/review"
     for bad in ({"action": "forget", "comment": "x"}, {"action": "dismiss", "comment": ""}):
