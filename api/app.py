@@ -155,19 +155,25 @@ def _lifespan(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
+        background: list[threading.Thread] = []
         if warm_up is not None:
-            threading.Thread(target=warm_up, name="metrics-warm-up", daemon=True).start()
-        worker = None
+            background.append(threading.Thread(target=warm_up, name="metrics-warm-up"))
         if settings.checkpoint_key_file:
-            worker = threading.Thread(
-                target=_issue_until, args=(settings, stop), name="checkpoints", daemon=True
+            background.append(
+                threading.Thread(target=_issue_until, args=(settings, stop), name="checkpoints")
             )
-            worker.start()
+        for thread in background:
+            thread.daemon = True
+            thread.start()
         yield
         stop.set()
-        if worker is not None:
-            worker.join(timeout=30)
-        _close(app.state.services)
+        for thread in background:
+            thread.join(timeout=30)
+        # Closing a connection another thread is using crashes SQLite: only once they are done.
+        if any(thread.is_alive() for thread in background):
+            logger.warning("background work still running at shutdown: pools left to the exit")
+        else:
+            _close(app.state.services)
 
     return lifespan
 
