@@ -187,6 +187,8 @@ def http_rate(
         GOVLEDGER_DATABASE_URL=settings.database_url,
         GOVLEDGER_POSTGRES_SCHEMA=settings.postgres_schema,
         GOVLEDGER_STATE_DIR=settings.state_dir,
+        # Several workers share their request metrics through files (docs/operations.md).
+        GOVLEDGER_METRICS_DIR=tempfile.mkdtemp(prefix="govledger-metrics-"),
     )
     server = subprocess.Popen(
         [Path(sys.executable).parent / "govledger", "serve", "--port", str(port),

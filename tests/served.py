@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -64,6 +65,11 @@ class Server:
     def __init__(
         self, settings: Settings, *, workers: int = 1, log: IO[bytes] | None = None
     ) -> None:
+        if workers > 1 and not settings.metrics_dir:
+            # Several workers share their request metrics through files (docs/operations.md).
+            settings = settings.with_overrides(
+                metrics_dir=tempfile.mkdtemp(prefix="govledger-metrics-")
+            )
         self.settings = settings
         self.workers = workers
         self.log = log
