@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -956,22 +956,51 @@ def projection_lags(settings: Settings) -> dict[str, int]:
     return {name: max(0, head - positions.get(name, 0)) for name in PROJECTIONS}
 
 
+# The newest summary per (kind, ledger), with the views' position it was computed at. At the
+# head a summary depends on nothing but that position (the moment's reference time is the
+# newest event's), and /metrics asks every scrape in every worker: recompute only when the
+# views have moved.
+_SUMMARIES: dict[tuple[str, str, str], tuple[int, Mapping[Any, int]]] = {}
+
+
+def _summary_at_head(
+    kind: str,
+    settings: Settings,
+    catch_up: bool | None,
+    count: Callable[[Views], Mapping[Any, int]],
+) -> Mapping[Any, int]:
+    key = (kind, settings.database_url, settings.postgres_schema)
+    with open_views(settings, catch_up=catch_up) as views:
+        cached = _SUMMARIES.get(key)
+        if cached is not None and cached[0] == views.position:
+            return cached[1]
+        summary = count(views)
+        _SUMMARIES[key] = (views.position, summary)
+        return summary
+
+
 def findings_summary(
     settings: Settings, *, catch_up: bool | None = None
 ) -> Mapping[tuple[str, str], int]:
     """Findings at the head by (rule, severity); ``catch_up`` as in :func:`open_views`."""
-    with open_views(settings, catch_up=catch_up) as views:
+
+    def count(views: Views) -> Mapping[tuple[str, str], int]:
         counts: dict[tuple[str, str], int] = defaultdict(int)
         for finding in views.findings(views.moment()):
             counts[finding.rule, finding.severity] += 1
         return dict(counts)
 
+    return _summary_at_head("findings", settings, catch_up, count)
+
 
 def anomalies_summary(settings: Settings, *, catch_up: bool | None = None) -> Mapping[str, int]:
     """Open (not dismissed) anomalies at the head by severity; ``catch_up`` as above."""
-    with open_views(settings, catch_up=catch_up) as views:
+
+    def count(views: Views) -> Mapping[str, int]:
         counts: dict[str, int] = defaultdict(int)
         for anomaly in views.anomalies(views.moment()):
             if anomaly.status in OPEN_STATUSES:
                 counts[anomaly.severity] += 1
         return dict(counts)
+
+    return _summary_at_head("anomalies", settings, catch_up, count)
