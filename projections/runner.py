@@ -24,14 +24,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
+from uuid import UUID
 
+import orjson
+
+from ledger.chain import RowTuple
 from ledger.config import Settings
 from ledger.store.base import RowReader
 from ledger.store.connect import open_reader
-from projections.facts import ACCESS, Fact, event_time, facts
-from projections.store import ProjectionError, ViewStore
-from projections.zone import Rules, State, ZoneFold, day_text, load_state, local_day_number
+from projections.facts import ACCESS, Fact, decode_access, event_time, short_topic
+from projections.store import ProjectionError, ViewStore, pg_text
+from projections.zone import CST_OFFSET_SECONDS, Rules, State, ZoneFold, day_text, load_state
 
 PROJECTIONS = ("audit_trail", "accesses", "zone")
 SCHEMA_VERSION = 1
@@ -173,9 +179,11 @@ class Projector:
         self.batch_size = max(1, settings.projection_batch_size)
         self.interval = max(1, settings.projection_snapshot_interval)
         self._indexes = True
-        # The fold as left by this projector's last run: a worker's next poll goes on
-        # from it instead of reloading a snapshot and replaying.
-        self._last: tuple[int, ZoneFold] | None = None
+        # The fold as left by this projector's last run (and the access rows of its
+        # unfinished blocks): a worker's next poll goes on from it instead of
+        # reloading a snapshot and replaying.
+        self._last: tuple[int, ZoneFold, _Blocks] | None = None
+        self._topics: dict[str, str] = {}  # stored topic -> short topic
 
     # ------------------------------------------------------------------ public
 
@@ -220,9 +228,13 @@ class Projector:
         start, state = latest_snapshot(self.store, position)
         fold = ZoneFold(self.rules, state)
         fold.emit = False
-        for batch in self._fact_batches(start, position):
-            for fact in batch:
-                fold.apply(fact)
+        for batch in self._row_batches(start, position):
+            for row in batch:
+                short = self._short(row[3])
+                if short == ACCESS:
+                    fold.access(row[0], decode_access(row[4]))
+                else:
+                    fold.apply(_fact(row, short))
         fold.take_outputs()
         fold.emit = emit
         return fold
@@ -236,34 +248,45 @@ class Projector:
         if head <= position:
             return 0
         last, self._last = self._last, None
-        fold = last[1] if last and last[0] == position else self.fold_at(position, emit=True)
+        if last and last[0] == position:
+            fold, blocks = last[1], last[2]
+        else:
+            fold, blocks = self.fold_at(position, emit=True), _Blocks(since=position)
         done = 0
-        for batch in self._fact_batches(position, head):
-            self._commit(fold, batch, expected=position)
-            position = batch[-1].position
+        for batch in self._row_batches(position, head):
+            self._commit(fold, blocks, batch, expected=position)
+            position = batch[-1][0]
             done += len(batch)
             if progress is not None:
                 progress(len(batch))
-        self._last = (position, fold)
+        self._last = (position, fold, blocks)
         return done
 
-    def _fact_batches(self, after: int, until: int) -> Iterator[list[Fact]]:
-        """Facts in (after, until], in batches; snapshot boundaries end a batch."""
+    def _row_batches(self, after: int, until: int) -> Iterator[list[RowTuple]]:
+        """Ledger rows in (after, until], in batches; snapshot boundaries end a batch."""
         if until <= after:
             return
-        pending: list[Fact] = []
-        for rows in self.reader.iter_batches(after, self.batch_size):
-            for fact in facts(rows):
-                if fact.position > until:
+        size, interval = self.batch_size, self.interval
+        pending: list[RowTuple] = []
+        for rows in self.reader.iter_batches(after, size):
+            for row in rows:
+                position = row[0]
+                if position > until:
                     if pending:
                         yield pending
                     return
-                pending.append(fact)
-                if fact.position % self.interval == 0 or len(pending) >= self.batch_size:
+                pending.append(row)
+                if position % interval == 0 or len(pending) >= size:
                     yield pending
                     pending = []
         if pending:
             yield pending
+
+    def _short(self, topic: str) -> str:
+        short = self._topics.get(topic)
+        if short is None:
+            short = self._topics[topic] = short_topic(topic)
+        return short
 
     def _check_not_rewritten(self, position: int) -> None:
         if position == 0:
@@ -276,27 +299,10 @@ class Projector:
                 "verify the ledger, then `govledger projections rebuild`"
             )
 
-    def _commit(self, fold: ZoneFold, batch: list[Fact], expected: int) -> None:
-        events: list[tuple[Any, ...]] = []
-        kept: list[tuple[Any, ...]] = []
-        snapshots: list[tuple[int, bytes]] = []
-        resources = fold.state["resources"]
-        for fact in batch:
-            provider = ""
-            if fact.topic == ACCESS:
-                resource = resources.get(fact.data["resource_code"])
-                provider = resource["provider_department"] if resource else ""
-            # Effective time of a fact: its own domain time, else the commands' clock before it.
-            clock = fold.state["command_clock"]
-            epoch = fold.apply(fact)
-            events.append(_event_row(fact, epoch, provider))
-            if fact.topic != ACCESS:
-                effective = epoch if epoch is not None else clock
-                kept.append(
-                    (fact.position, effective, fact.topic, fact.entity, fact.state.decode())
-                )
-            if fact.position % self.interval == 0:
-                snapshots.append((fact.position, fold.snapshot()))
+    def _commit(
+        self, fold: ZoneFold, blocks: _Blocks, batch: list[RowTuple], expected: int
+    ) -> None:
+        events, kept, snapshots = self._project(fold, blocks, batch)
         findings, anomalies, reviews, days = fold.take_outputs()
         last = batch[-1]
         store = self.store
@@ -310,40 +316,195 @@ class Projector:
             store.insert_many("reviews", _REVIEW_COLUMNS, reviews)
             store.insert_many("clock", ("day", "position"), days)
             store.insert_many("snapshots", ("position", "state"), snapshots)
-            self._aggregate_blocks(expected, last.position)
+            self._aggregate_blocks(blocks, expected, last[0])
             for name in PROJECTIONS:
-                store.set_tracking(name, last.position, last.hash, SCHEMA_VERSION)
+                store.set_tracking(name, last[0], bytes(last[6]), SCHEMA_VERSION)
 
-    def _aggregate_blocks(self, before: int, after: int) -> None:
-        """Blocks completed by this batch: aggregate their access rows (same transaction)."""
+    def _project(
+        self, fold: ZoneFold, blocks: _Blocks, batch: list[RowTuple]
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[int, bytes]]]:
+        """Fold a batch of rows; its events rows, kept facts and snapshots.
+
+        Accesses (most rows) are decoded into ``AccessState`` and folded by
+        ``ZoneFold.access``, their events row built here in one tuple: no ``Fact``,
+        no dicts. Their rows also stay in ``blocks`` until their block is complete.
+        """
+        events: list[tuple[Any, ...]] = []
+        kept: list[tuple[Any, ...]] = []
+        snapshots: list[tuple[int, bytes]] = []
+        state, interval, short_of = fold.state, self.interval, self._short
+        resources, access, days = state["resources"], fold.access, _DAYS
+        pending = blocks.rows
+        for row in batch:
+            position = row[0]
+            short = short_of(row[3])
+            if short == ACCESS:
+                a = decode_access(row[4])
+                code = a.resource_code
+                resource = resources.get(code)
+                epoch = access(position, a)
+                number = int((epoch + CST_OFFSET_SECONDS) // 86400)
+                day = days.get(number) or days.setdefault(number, day_text(number))
+                # The person who read the data is the access's actor for the audit trail.
+                line = (
+                    position, ACCESS, _entity(row[1]), a.accessor_id, a.actor.data.role,
+                    a.department, epoch, epoch, day,
+                    resource["provider_department"] if resource else "", code, a.purpose or "",
+                    ",".join(a.verdict.data.reasons), a.row_count,
+                    (a.system or "").replace("-", ""),
+                )  # fmt: skip
+                events.append(line)
+                pending.append(line)
+            else:
+                fact = _fact(row, short)
+                # Effective time of a fact: its own domain time, else the commands' clock.
+                clock = state["command_clock"]
+                found = fold.apply(fact)
+                events.append(_event_row(fact, found))
+                effective = found if found is not None else clock
+                kept.append((position, effective, short, fact.entity, fact.state.decode()))
+            if position % interval == 0:
+                snapshots.append((position, fold.snapshot()))
+        return events, kept, snapshots
+
+    def _aggregate_blocks(self, blocks: _Blocks, before: int, after: int) -> None:
+        """Blocks completed by this batch: aggregate their access rows (same transaction).
+
+        A block whose every row this fold projected is aggregated from the rows
+        kept in memory; one begun before (a restart mid-block) by SQL over the
+        events table. Both give the same rows (tests/projections: rebuild equals
+        incremental).
+        """
+        done = (after + 1) // BLOCK
+        for block in range((before + 1) // BLOCK, done):
+            if blocks.covers(block):
+                rows = blocks.take(block)
+                text = pg_text if self.store.backend == "postgresql" else _same
+                aggregates = block_rows(block, rows, text)
+                self.store.insert_many("access_blocks", _BLOCK_COLUMNS, aggregates)
+            else:
+                self._aggregate_block_sql(block)
+        blocks.drop_before(done)
+
+    def _aggregate_block_sql(self, block: int) -> None:
         table, events = self.store.table("access_blocks"), self.store.table("events")
-        for block in range((before + 1) // BLOCK, (after + 1) // BLOCK):
-            low, high = block * BLOCK, block * BLOCK + BLOCK - 1
-            for dim, column in BLOCK_DIMENSIONS.items():
-                self.store.query(
-                    f"INSERT INTO {table} "
-                    "(block, day, dim, key, total, unauthorized, row_count, last_time) "
-                    f"SELECT ?, day, ?, {column}, COUNT(*), "
-                    "SUM(CASE WHEN reasons = '' THEN 0 ELSE 1 END), SUM(row_count), MAX(time) "
-                    f"FROM {events} WHERE position BETWEEN ? AND ? AND topic = ? "
-                    f"GROUP BY day, {column}",
-                    (block, dim, low, high, ACCESS),
-                )
+        low, high = block * BLOCK, block * BLOCK + BLOCK - 1
+        for dim, column in BLOCK_DIMENSIONS.items():
+            self.store.query(
+                f"INSERT INTO {table} "
+                "(block, day, dim, key, total, unauthorized, row_count, last_time) "
+                f"SELECT ?, day, ?, {column}, COUNT(*), "
+                "SUM(CASE WHEN reasons = '' THEN 0 ELSE 1 END), SUM(row_count), MAX(time) "
+                f"FROM {events} WHERE position BETWEEN ? AND ? AND topic = ? "
+                f"GROUP BY day, {column}",
+                (block, dim, low, high, ACCESS),
+            )
 
 
-def _event_row(fact: Fact, epoch: float | None, provider: str) -> tuple[Any, ...]:
-    """The audit-trail index row of a fact; accesses carry their access-count columns."""
+@dataclass
+class _Blocks:
+    """The access rows of the blocks not yet aggregated, projected after ``since``."""
+
+    since: int
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def covers(self, block: int) -> bool:
+        """Whether every row of ``block`` passed here (positions start at 1)."""
+        return self.since < max(block * BLOCK, 1)
+
+    def take(self, block: int) -> list[tuple[Any, ...]]:
+        low, high = block * BLOCK, block * BLOCK + BLOCK
+        return [row for row in self.rows if low <= row[0] < high]
+
+    def drop_before(self, block: int) -> None:
+        low = block * BLOCK
+        if self.rows and self.rows[0][0] < low:
+            self.rows = [row for row in self.rows if row[0] >= low]
+
+
+# Two groupings of a block's access rows from which every dimension rolls up
+# (BLOCK_DIMENSIONS): by resource (its provider with it) and by requester (with purpose,
+# system and reasons). Columns of an events row: day 8, requester 5, resource 10,
+# provider 9, purpose 11, system 14, reasons 12.
+_BY_RESOURCE = itemgetter(8, 10, 9)
+_BY_REQUESTER = itemgetter(8, 5, 11, 14, 12)
+# dimension -> (grouping, index of its key in the grouping's key)
+_ROLL_UP = {"provider": (0, 2), "requester": (1, 1), "resource": (0, 1), "purpose": (1, 2),
+            "reasons": (1, 4), "system": (1, 3), "day": (1, 0)}  # fmt: skip
+_BLOCK_COLUMNS = ("block", "day", "dim", "key", "total", "unauthorized", "row_count", "last_time")
+_DAYS: dict[int, str] = {}  # CST day number -> its ISO text
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def block_rows(
+    block: int, rows: list[tuple[Any, ...]], text: Callable[[Any], Any]
+) -> list[tuple[Any, ...]]:
+    """The ``access_blocks`` rows of one block's access rows: what ``_aggregate_block_sql``
+    selects (per day and key of each dimension: count, refused, rows read, latest time).
+
+    ``text`` is the value as the database stores it (PostgreSQL: NUL as U+FFFD),
+    so keys equal there are grouped here too.
+    """
+    groupings: tuple[dict[tuple[Any, ...], list[Any]], ...] = ({}, {})
+    by_resource, by_requester = groupings
+    for row in rows:  # two dictionary updates a row: the rest rolls up from the groups
+        refused, row_count, moment = row[12] != "", row[13], row[6]
+        key = _BY_RESOURCE(row)
+        found = by_resource.get(key)
+        if found is None:
+            by_resource[key] = [1, int(refused), row_count, moment]
+        else:
+            found[0] += 1
+            found[1] += refused
+            found[2] += row_count
+            found[3] = max(found[3], moment)
+        key = _BY_REQUESTER(row)
+        found = by_requester.get(key)
+        if found is None:
+            by_requester[key] = [1, int(refused), row_count, moment]
+        else:
+            found[0] += 1
+            found[1] += refused
+            found[2] += row_count
+            found[3] = max(found[3], moment)
+    out: list[tuple[Any, ...]] = []
+    for dim in BLOCK_DIMENSIONS:
+        grouping, index = _ROLL_UP[dim]
+        totals: dict[tuple[Any, Any], list[Any]] = {}
+        for key, (total, refused_count, row_count, last) in groupings[grouping].items():
+            at = (text(key[0]), text(key[index]))
+            found = totals.get(at)
+            if found is None:
+                totals[at] = [total, refused_count, row_count, last]
+            else:
+                found[0] += total
+                found[1] += refused_count
+                found[2] += row_count
+                found[3] = max(found[3], last)
+        out.extend((block, day, dim, key, *values) for (day, key), values in totals.items())
+    return out
+
+
+def _entity(originator_id: Any) -> str:
+    """An originator id as 32 hex digits (PostgreSQL gives a UUID, SQLite its text)."""
+    if isinstance(originator_id, UUID):
+        return originator_id.hex
+    return str(originator_id).replace("-", "")
+
+
+def _fact(row: RowTuple, short: str) -> Fact:
+    position, oid, _version, _topic, state, _prev, stored_hash = row
+    raw = bytes(state)
+    return Fact(position, _entity(oid), short, orjson.loads(raw), bytes(stored_hash), raw)
+
+
+def _event_row(fact: Fact, epoch: float | None) -> tuple[Any, ...]:
+    """The audit-trail index row of a fact other than an access (``_project`` does those)."""
     d = fact.data
     actor = d["actor"]["_data_"]
-    if fact.topic == ACCESS:
-        assert epoch is not None
-        # The person who read the data is the access's actor for the audit trail.
-        return (
-            fact.position, fact.topic, fact.entity, d["accessor_id"], actor["role"],
-            d["department"], epoch, epoch, day_text(local_day_number(epoch)), provider,
-            d["resource_code"], d["purpose"] or "", ",".join(d["verdict"]["_data_"]["reasons"]),
-            d["row_count"], (d["system"] or "").replace("-", ""),
-        )  # fmt: skip
     if fact.topic == "Department.Registered":
         department = d["code"]
     else:

@@ -147,7 +147,7 @@ class ViewStore:
             cursor.copy(f"COPY {self.table(name)} ({cols}) FROM STDIN") as copy,
         ):
             for row in rows:
-                copy.write_row([_pg_text(v) for v in row])
+                copy.write_row([pg_text(v) for v in row])
 
     @contextmanager
     def transaction(self) -> Iterator[ViewStore]:
@@ -225,7 +225,7 @@ class ViewStore:
             self.query(f"DROP TABLE IF EXISTS {self.table(name)}")
 
 
-def _pg_text(value: Any) -> Any:
+def pg_text(value: Any) -> Any:
     """PostgreSQL ``text`` cannot hold NUL, which a reported fact may carry verbatim: such a
     character becomes U+FFFD in the view (the ledger row, cited by position, keeps it)."""
     if isinstance(value, str) and "\x00" in value:

@@ -29,7 +29,9 @@ from ledger.config import Settings
 from projections.facts import (
     ACCESS,
     CST,
+    AccessState,
     Fact,
+    access_state,
     actor_of,
     day,
     domain_time,
@@ -142,6 +144,10 @@ class ZoneFold:
         self.clock_days: list[tuple[str, int]] = []
         self._flagged = set(self.state["shared_flagged"])
         self._pairs = set(self.state["detector"]["pairs"])
+        # Resource codes whose S12 and D2 are settled (found, or impossible) until the
+        # resource changes: the accesses that share them skip _shared. A cache only:
+        # it is rebuilt from the state, so a reloaded fold finds the same.
+        self._quiet: set[str] = set()
         self._handlers: dict[str, Callable[[Fact], None]] = {
             "Department.Registered": self._department,
             "Department.CioNamed": self._cio,
@@ -162,11 +168,8 @@ class ZoneFold:
 
     def apply(self, fact: Fact) -> float | None:
         """Fold one fact; returns its domain time (epoch seconds) if it has one."""
-        if fact.topic == ACCESS:  # the bulk of any ledger: the short path
-            epoch = datetime.fromisoformat(fact.data["accessed_at"]["_data_"]).timestamp()
-            self._advance_clock(epoch, fact.position)
-            self._access(fact, epoch)
-            return epoch
+        if fact.topic == ACCESS:  # the runner folds accesses with ``access`` directly
+            return self.access(fact.position, access_state(fact.data))
         happened = domain_time(fact)
         found = happened.timestamp() if happened is not None else None
         if found is not None:
@@ -380,12 +383,14 @@ class ZoneFold:
         )
         self.state["resources"][d["code"]] = resource
         self.state["resource_by_entity"][fact.entity] = d["code"]
+        self._quiet.discard(d["code"])
 
     def _resource_change(self, fact: Fact) -> None:
         code = self.state["resource_by_entity"].get(fact.entity)
         resource = self.state["resources"].get(code)
         if resource is None:
             return
+        self._quiet.discard(resource["code"])
         d, name = fact.data, fact.topic.partition(".")[2]
         resource["positions"].append(fact.position)
         if name == "OwnerAssigned":
@@ -412,6 +417,9 @@ class ZoneFold:
         resource = self.state["resources"].get(code)
         if resource is None or department == resource["provider_department"]:
             return
+        # After this call S12 is found or impossible, and so is D2 (found, assessed, or
+        # no important items): nothing more to find for the code until the resource changes.
+        self._quiet.add(code)
         if resource["owner_department"] and resource["controller"] and resource["risk_assessments"]:
             return  # neither S12 nor D2 can hold
         if ("S12:" + code) in self._flagged and ("D2:" + code) in self._flagged:
@@ -622,24 +630,35 @@ class ZoneFold:
 
     # ------------------------------------------------------------------ accesses
 
-    def _access(self, fact: Fact, epoch: float) -> None:
-        d = fact.data
-        system_id = d["system"]
-        system = self.state["systems"].get(system_id.replace("-", "")) if system_id else None
-        if system is not None:
-            system["access_count"] += 1
-            last = system["last_access_epoch"]
-            if last is None or last < epoch:
-                system["last_access_epoch"] = epoch
-        code, department = d["resource_code"], d["department"]
-        resource = self.state["resources"].get(code)
-        reasons: list[str] = d["verdict"]["_data_"]["reasons"]
+    def access(self, position: int, a: AccessState) -> float:
+        """Fold one access (most rows of any ledger: the short path); returns its epoch."""
+        epoch = datetime.fromisoformat(a.accessed_at.data).timestamp()
+        state = self.state
+        clock = state["clock_epoch"]
+        if clock is None or clock < epoch:
+            self._advance_clock(epoch, position)
+        system_id = a.system
+        if system_id:
+            system = state["systems"].get(system_id.replace("-", ""))
+            if system is not None:
+                system["access_count"] += 1
+                last = system["last_access_epoch"]
+                if last is None or last < epoch:
+                    system["last_access_epoch"] = epoch
+        code = a.resource_code
+        resource = state["resources"].get(code)
+        reasons: list[str] = a.verdict.data.reasons
         if reasons:
             at = datetime.fromtimestamp(epoch, CST)
-            self._access_findings(fact, d, resource, reasons, at)
-        if resource is not None and department != resource["provider_department"]:
-            self._shared(code, department, fact.position, None, epoch)
-        self._detect(fact, d, resource, reasons, epoch)
+            self._access_findings(position, a, resource, reasons, at)
+        if (
+            resource is not None
+            and code not in self._quiet
+            and a.department != resource["provider_department"]
+        ):
+            self._shared(code, a.department, position, None, epoch)
+        self._detect(position, a, resource, reasons, epoch)
+        return epoch
 
     def _grant_positions(self, grant_id: Any) -> list[int]:
         request = self.state["requests"].get(uuid_text(grant_id) or "")
@@ -647,69 +666,68 @@ class ZoneFold:
 
     def _access_findings(
         self,
-        fact: Fact,
-        d: dict[str, Any],
+        position: int,
+        a: AccessState,
         resource: dict[str, Any] | None,
         reasons: list[str],
         at: datetime,
     ) -> None:
-        evidence = [fact.position, *self._grant_positions(d.get("grant_id"))]
+        evidence = [position, *self._grant_positions(a.grant_id)]
         sensitive = set(resource["sensitive_personal"]) if resource else set()
         found: dict[str, tuple[str, list[str]]] = {}
         for reason in reasons:
             rule, severity = ACCESS_RULES[reason]
-            if reason == "purpose_mismatch" and sensitive & set(d["items"]):
+            if reason == "purpose_mismatch" and sensitive & set(a.items):
                 rule, severity = "P1", "high"
             found.setdefault(rule, (severity, []))[1].append(reason)
         for rule, (severity, why) in found.items():
             self._finding(
-                rule, severity, d["platform_event_id"], "access", d["department"], evidence,
-                fact.position, at,
-                f"{d['accessor_id']} ({d['department']}) read {d['resource_code']}: "
-                + ", ".join(why),
+                rule, severity, a.platform_event_id, "access", a.department, evidence,
+                position, at,
+                f"{a.accessor_id} ({a.department}) read {a.resource_code}: " + ", ".join(why),
             )  # fmt: skip
 
     # ------------------------------------------------------------------ anomaly detection
 
     def _detect(
         self,
-        fact: Fact,
-        d: dict[str, Any],
+        position: int,
+        a: AccessState,
         resource: dict[str, Any] | None,
         reasons: list[str],
         epoch: float,
     ) -> None:
         local_seconds = epoch + CST_OFFSET_SECONDS
         today = int(local_seconds // 86400)
-        hour = (local_seconds % 86400) / 3600
-        accessor, department, position = d["accessor_id"], d["department"], fact.position
+        accessor, department = a.accessor_id, a.department
         rules = self.rules
         sensitive: set[str] = set()
         if resource is not None and resource["sensitive_personal"]:
-            sensitive = set(resource["sensitive_personal"]).intersection(d["items"])
+            sensitive = set(resource["sensitive_personal"]).intersection(a.items)
+            hour = (local_seconds % 86400) / 3600
             if sensitive and not rules.work_start_hour <= hour < rules.work_end_hour:
-                self._off_hours(d, position, epoch, hour, sensitive)
+                self._off_hours(a, position, epoch, hour, sensitive)
         if reasons:
-            self._flagged_access(d, reasons, position, epoch)
+            self._flagged_access(a, reasons, position, epoch)
         detector = self.state["detector"]
         actor = self._volume(detector["actors"], accessor, today, position)
         if actor is not None:
             self._volume_anomaly("actor_volume", accessor, department, actor, position, epoch)
-        by_resource = self._volume(detector["resources"], d["resource_code"], today, position)
+        by_resource = self._volume(detector["resources"], a.resource_code, today, position)
         if by_resource is not None:
             self._volume_anomaly(
-                "resource_volume", d["resource_code"], None, by_resource, position, epoch
+                "resource_volume", a.resource_code, None, by_resource, position, epoch
             )
         if sensitive and resource is not None:
             self._first_access(accessor, department, resource, today, position, epoch)
 
     def _flagged_access(
-        self, d: dict[str, Any], reasons: list[str], position: int, epoch: float
+        self, a: AccessState, reasons: list[str], position: int, epoch: float
     ) -> None:
         """Rule-based anomalies of a refused access, and the burst it may complete."""
-        accessor, department, event_id = d["accessor_id"], d["department"], d["platform_event_id"]
+        accessor, department, event_id = a.accessor_id, a.department, a.platform_event_id
         at = datetime.fromtimestamp(epoch, CST)
-        evidence = [position, *self._grant_positions(d.get("grant_id"))]
+        evidence = [position, *self._grant_positions(a.grant_id)]
         for reason, kind, score, what in (
             ("grant_revoked", "after_revocation", 0.9, "on a revoked grant"),
             ("grant_expired", "after_expiry", 0.6, "on an expired grant"),
@@ -718,20 +736,20 @@ class ZoneFold:
             if reason in reasons:
                 self._anomaly(
                     kind, event_id, score, accessor, department, evidence, position, at,
-                    f"{accessor} read {d['resource_code']} {what}",
+                    f"{accessor} read {a.resource_code} {what}",
                 )  # fmt: skip
         self._burst(accessor, department, position, epoch)
 
     def _off_hours(
-        self, d: dict[str, Any], position: int, epoch: float, hour: float, items: set[str]
+        self, a: AccessState, position: int, epoch: float, hour: float, items: set[str]
     ) -> None:
         start, end = self.rules.work_start_hour, self.rules.work_end_hour
         outside = start - hour if hour < start else hour - end
         at = datetime.fromtimestamp(epoch, CST)
         self._anomaly(
-            "off_hours_sensitive", d["platform_event_id"], 0.5 + 0.5 * min(outside / 6, 1.0),
-            d["accessor_id"], d["department"], [position], position, at,
-            f"{d['accessor_id']} read sensitive personal items {sorted(items)} "
+            "off_hours_sensitive", a.platform_event_id, 0.5 + 0.5 * min(outside / 6, 1.0),
+            a.accessor_id, a.department, [position], position, at,
+            f"{a.accessor_id} read sensitive personal items {sorted(items)} "
             f"at {at:%H:%M} CST",
         )  # fmt: skip
 

@@ -18,8 +18,9 @@ from ledger.application import GovLedger
 from ledger.config import Settings
 from ledger.store.connect import application_env, init_ledger, open_reader
 from ops.demo import DemoSummary, load_demo
+from projections import runner
 from projections.query import open_views
-from projections.runner import PROJECTIONS, open_projector, tracked_position
+from projections.runner import PROJECTIONS, Projector, open_projector, tracked_position
 from projections.store import ProjectionError, ViewStore
 from tests.conftest import Attacker
 from tests.projections.scenario import build_scenario, scenario_settings
@@ -80,6 +81,42 @@ def test_rebuild_equals_incremental(settings: Settings) -> None:
         assert projector.rebuild() == last
     assert dump(small) == incremental
     assert incremental["snapshots"], "the scenario crosses snapshot boundaries"
+
+
+def test_access_blocks_from_memory_equal_those_from_sql(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A block the fold saw whole is aggregated from its rows in memory, one begun before
+    the run by SQL over the events table: the two give the same rows."""
+    block = 64
+    monkeypatch.setattr(runner, "BLOCK", block)  # many blocks in a small ledger
+    paths: Counter[str] = Counter()
+    in_memory, by_sql = runner.block_rows, Projector._aggregate_block_sql
+
+    def memory_spy(*args: Any) -> list[tuple[Any, ...]]:
+        paths["memory"] += 1
+        return in_memory(*args)
+
+    def sql_spy(self: Projector, number: int) -> None:
+        paths["sql"] += 1
+        by_sql(self, number)
+
+    monkeypatch.setattr(runner, "block_rows", memory_spy)
+    monkeypatch.setattr(Projector, "_aggregate_block_sql", sql_spy)
+    small = settings.with_overrides(projection_batch_size=9, projection_snapshot_interval=50)
+    load_small_demo(small)
+    last = head(small)
+    for until in range(50, last + 50, 50):  # a fresh runner every 50 rows: no block seen whole
+        with open_projector(small) as projector:
+            projector.run(until=min(until, last))
+    incremental, blocks = dump(small), last // block
+    assert paths == {"sql": blocks}
+    with open_projector(small) as projector:
+        projector.rebuild()
+    assert paths == {"sql": blocks, "memory": blocks}
+    assert dump(small) == incremental
+    rows = incremental["access_blocks"]
+    assert len(rows) > 7 * blocks and any(row[5] != "0" for row in rows), "refused accesses"
 
 
 def test_a_rewritten_ledger_is_refused(request: pytest.FixtureRequest, settings: Settings) -> None:
