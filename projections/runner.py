@@ -25,8 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from operator import itemgetter
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 import orjson
@@ -327,41 +326,60 @@ class Projector:
 
         Accesses (most rows) are decoded into ``AccessState`` and folded by
         ``ZoneFold.access``, their events row built here in one tuple: no ``Fact``,
-        no dicts. Their rows also stay in ``blocks`` until their block is complete.
+        no dicts. They are also counted into their block's groupings (``_Blocks``).
         """
         events: list[tuple[Any, ...]] = []
         kept: list[tuple[Any, ...]] = []
         snapshots: list[tuple[int, bytes]] = []
-        state, interval, short_of = fold.state, self.interval, self._short
+        state, interval, topics = fold.state, self.interval, self._topics
         resources, access, days = state["resources"], fold.access, _DAYS
-        pending = blocks.rows
+        block_end, by_resource, by_requester = -1, blocks.EMPTY, blocks.EMPTY
         for row in batch:
-            position = row[0]
-            short = short_of(row[3])
+            position, topic = row[0], row[3]
+            short = topics.get(topic) or self._short(topic)
             if short == ACCESS:
                 a = decode_access(row[4])
                 code = a.resource_code
                 resource = resources.get(code)
+                provider = resource["provider_department"] if resource else ""
                 epoch = access(position, a)
                 number = int((epoch + CST_OFFSET_SECONDS) // 86400)
                 day = days.get(number) or days.setdefault(number, day_text(number))
-                # The person who read the data is the access's actor for the audit trail.
-                line = (
-                    position, ACCESS, _entity(row[1]), a.accessor_id, a.actor.data.role,
-                    a.department, epoch, epoch, day,
-                    resource["provider_department"] if resource else "", code, a.purpose or "",
-                    ",".join(a.verdict.data.reasons), a.row_count,
+                department, purpose, row_count = a.department, a.purpose or "", a.row_count
+                reasons, system = (
+                    ",".join(a.verdict.data.reasons),
                     (a.system or "").replace("-", ""),
-                )  # fmt: skip
-                events.append(line)
-                pending.append(line)
+                )
+                oid = row[1]
+                entity = oid.replace("-", "") if type(oid) is str else _entity(oid)
+                # The person who read the data is the access's actor for the audit trail.
+                events.append((
+                    position, ACCESS, entity, a.accessor_id, a.actor.data.role, department,
+                    epoch, epoch, day, provider, code, purpose, reasons, row_count, system,
+                ))  # fmt: skip
+                if position >= block_end:
+                    block_end = (position // BLOCK + 1) * BLOCK
+                    by_resource, by_requester = blocks.groupings(position // BLOCK)
+                refused = reasons != ""
+                for groups, key in (
+                    (by_resource, (day, code, provider)),
+                    (by_requester, (day, department, purpose, system, reasons)),
+                ):
+                    found = groups.get(key)
+                    if found is None:
+                        groups[key] = [1, int(refused), row_count, epoch]
+                    else:
+                        found[0] += 1
+                        found[1] += refused
+                        found[2] += row_count
+                        found[3] = max(found[3], epoch)
             else:
                 fact = _fact(row, short)
                 # Effective time of a fact: its own domain time, else the commands' clock.
                 clock = state["command_clock"]
-                found = fold.apply(fact)
-                events.append(_event_row(fact, found))
-                effective = found if found is not None else clock
+                found_at = fold.apply(fact)
+                events.append(_event_row(fact, found_at))
+                effective = found_at if found_at is not None else clock
                 kept.append((position, effective, short, fact.entity, fact.state.decode()))
             if position % interval == 0:
                 snapshots.append((position, fold.snapshot()))
@@ -376,11 +394,10 @@ class Projector:
         incremental).
         """
         done = (after + 1) // BLOCK
+        text = pg_text if self.store.backend == "postgresql" else _same
         for block in range((before + 1) // BLOCK, done):
             if blocks.covers(block):
-                rows = blocks.take(block)
-                text = pg_text if self.store.backend == "postgresql" else _same
-                aggregates = block_rows(block, rows, text)
+                aggregates = block_rows(block, blocks.groupings(block), text)
                 self.store.insert_many("access_blocks", _BLOCK_COLUMNS, aggregates)
             else:
                 self._aggregate_block_sql(block)
@@ -401,33 +418,37 @@ class Projector:
             )
 
 
+Groups = dict[tuple[Any, ...], list[Any]]  # key -> [accesses, refused, rows read, latest time]
+
+
 @dataclass
 class _Blocks:
-    """The access rows of the blocks not yet aggregated, projected after ``since``."""
+    """Access counts of the blocks not yet aggregated, for the rows projected after ``since``.
+
+    Two groupings per block, from which every dimension rolls up (BLOCK_DIMENSIONS):
+    by (day, resource, provider) and by (day, requester, purpose, system, reasons).
+    Two dictionary updates an access, a few thousand groups a block.
+    """
 
     since: int
-    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    blocks: dict[int, tuple[Groups, Groups]] = field(default_factory=dict)
+    EMPTY: ClassVar[Groups] = {}
 
     def covers(self, block: int) -> bool:
-        """Whether every row of ``block`` passed here (positions start at 1)."""
+        """Whether every row of ``block`` was counted here (positions start at 1)."""
         return self.since < max(block * BLOCK, 1)
 
-    def take(self, block: int) -> list[tuple[Any, ...]]:
-        low, high = block * BLOCK, block * BLOCK + BLOCK
-        return [row for row in self.rows if low <= row[0] < high]
+    def groupings(self, block: int) -> tuple[Groups, Groups]:
+        found = self.blocks.get(block)
+        if found is None:
+            found = self.blocks[block] = ({}, {})
+        return found
 
     def drop_before(self, block: int) -> None:
-        low = block * BLOCK
-        if self.rows and self.rows[0][0] < low:
-            self.rows = [row for row in self.rows if row[0] >= low]
+        for done in [number for number in self.blocks if number < block]:
+            del self.blocks[done]
 
 
-# Two groupings of a block's access rows from which every dimension rolls up
-# (BLOCK_DIMENSIONS): by resource (its provider with it) and by requester (with purpose,
-# system and reasons). Columns of an events row: day 8, requester 5, resource 10,
-# provider 9, purpose 11, system 14, reasons 12.
-_BY_RESOURCE = itemgetter(8, 10, 9)
-_BY_REQUESTER = itemgetter(8, 5, 11, 14, 12)
 # dimension -> (grouping, index of its key in the grouping's key)
 _ROLL_UP = {"provider": (0, 2), "requester": (1, 1), "resource": (0, 1), "purpose": (1, 2),
             "reasons": (1, 4), "system": (1, 3), "day": (1, 0)}  # fmt: skip
@@ -440,48 +461,26 @@ def _same(value: Any) -> Any:
 
 
 def block_rows(
-    block: int, rows: list[tuple[Any, ...]], text: Callable[[Any], Any]
+    block: int, groupings: tuple[Groups, Groups], text: Callable[[Any], Any]
 ) -> list[tuple[Any, ...]]:
-    """The ``access_blocks`` rows of one block's access rows: what ``_aggregate_block_sql``
-    selects (per day and key of each dimension: count, refused, rows read, latest time).
+    """The ``access_blocks`` rows of one block: what ``_aggregate_block_sql`` selects (per
+    day and key of each dimension: count, refused, rows read, latest time).
 
     ``text`` is the value as the database stores it (PostgreSQL: NUL as U+FFFD),
     so keys equal there are grouped here too.
     """
-    groupings: tuple[dict[tuple[Any, ...], list[Any]], ...] = ({}, {})
-    by_resource, by_requester = groupings
-    for row in rows:  # two dictionary updates a row: the rest rolls up from the groups
-        refused, row_count, moment = row[12] != "", row[13], row[6]
-        key = _BY_RESOURCE(row)
-        found = by_resource.get(key)
-        if found is None:
-            by_resource[key] = [1, int(refused), row_count, moment]
-        else:
-            found[0] += 1
-            found[1] += refused
-            found[2] += row_count
-            found[3] = max(found[3], moment)
-        key = _BY_REQUESTER(row)
-        found = by_requester.get(key)
-        if found is None:
-            by_requester[key] = [1, int(refused), row_count, moment]
-        else:
-            found[0] += 1
-            found[1] += refused
-            found[2] += row_count
-            found[3] = max(found[3], moment)
     out: list[tuple[Any, ...]] = []
     for dim in BLOCK_DIMENSIONS:
         grouping, index = _ROLL_UP[dim]
-        totals: dict[tuple[Any, Any], list[Any]] = {}
-        for key, (total, refused_count, row_count, last) in groupings[grouping].items():
+        totals: Groups = {}
+        for key, (total, refused, row_count, last) in groupings[grouping].items():
             at = (text(key[0]), text(key[index]))
             found = totals.get(at)
             if found is None:
-                totals[at] = [total, refused_count, row_count, last]
+                totals[at] = [total, refused, row_count, last]
             else:
                 found[0] += total
-                found[1] += refused_count
+                found[1] += refused
                 found[2] += row_count
                 found[3] = max(found[3], last)
         out.extend((block, day, dim, key, *values) for (day, key), values in totals.items())

@@ -15,9 +15,8 @@ about (S6, S8–S10, I1, I2) are judged at query time in ``projections.rules``.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -94,6 +93,11 @@ def stable_id(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:20]
 
 
+def positions_text(positions: list[int]) -> str:
+    """Evidence positions as ``json.dumps`` writes a sorted list of ints, without its cost."""
+    return "[" + ", ".join(map(str, sorted(set(positions)))) + "]"
+
+
 def empty_state() -> State:
     return {
         # The ledger's domain clock: running max of domain times (epoch seconds), and its
@@ -148,6 +152,7 @@ class ZoneFold:
         # resource changes: the accesses that share them skip _shared. A cache only:
         # it is rebuilt from the state, so a reloaded fold finds the same.
         self._quiet: set[str] = set()
+        self._volume_min = rules.volume_min
         self._handlers: dict[str, Callable[[Fact], None]] = {
             "Department.Registered": self._department,
             "Department.CioNamed": self._cio,
@@ -235,7 +240,7 @@ class ZoneFold:
                 subject,
                 kind,
                 department,
-                json.dumps(sorted(set(positions))),
+                positions_text(positions),
                 position,
                 (at or datetime.fromtimestamp(self.state["clock_epoch"] or 0.0, CST))
                 .astimezone(CST)
@@ -268,7 +273,7 @@ class ZoneFold:
                 severity,
                 subject,
                 department,
-                json.dumps(sorted(set(positions))),
+                positions_text(positions),
                 position,
                 at.astimezone(CST).isoformat(),
                 detail,
@@ -701,7 +706,7 @@ class ZoneFold:
         today = int(local_seconds // 86400)
         accessor, department = a.accessor_id, a.department
         rules = self.rules
-        sensitive: set[str] = set()
+        sensitive: Set[str] = _NONE
         if resource is not None and resource["sensitive_personal"]:
             sensitive = set(resource["sensitive_personal"]).intersection(a.items)
             hour = (local_seconds % 86400) / 3600
@@ -741,7 +746,7 @@ class ZoneFold:
         self._burst(accessor, department, position, epoch)
 
     def _off_hours(
-        self, a: AccessState, position: int, epoch: float, hour: float, items: set[str]
+        self, a: AccessState, position: int, epoch: float, hour: float, items: Set[str]
     ) -> None:
         start, end = self.rules.work_start_hour, self.rules.work_end_hour
         outside = start - hour if hour < start else hour - end
@@ -786,17 +791,24 @@ class ZoneFold:
             record = records[key] = [today, today, 0, [], [], None, 0.0, False]
         elif today != record[DAY]:
             if today < record[DAY]:  # a late report: counted in its day, judged no more
-                record[HISTORY].append([today, 1])
+                history = record[HISTORY]
+                # Late reports of one day in a row count in one pair: the baseline sums
+                # counts per day, and the history stays days long, not reports long.
+                if history and history[-1][0] == today:
+                    history[-1][1] += 1
+                else:
+                    history.append([today, 1])
                 return None
             self._close_day(record, today)
-        record[COUNT] += 1
-        if len(record[POSITIONS]) < EVIDENCE_CAP:
-            record[POSITIONS].append(position)
-        if record[COUNT] < self.rules.volume_min or record[RAISED]:
+        count = record[COUNT] = record[COUNT] + 1
+        positions = record[POSITIONS]
+        if len(positions) < EVIDENCE_CAP:
+            positions.append(position)
+        if count < self._volume_min or record[RAISED]:
             return None
         if record[THRESHOLD] is None:
             record[THRESHOLD] = self._threshold(record)
-        if record[COUNT] >= record[THRESHOLD]:
+        if count >= record[THRESHOLD]:
             record[RAISED] = True
             return record
         return None
@@ -862,6 +874,7 @@ class ZoneFold:
 
 
 CST_OFFSET_SECONDS = 8 * 3600
+_NONE: frozenset[str] = frozenset()
 
 
 def local_day_number(epoch: float) -> int:
