@@ -21,6 +21,7 @@ refused (rebuild).
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -190,11 +191,12 @@ class Projector:
         """Catch up to the ledger's head (or ``until``); returns how many rows were projected."""
         ensure_schema(self.store, indexes=self._indexes)
         done = 0
-        while True:
-            try:
-                return done + self._run_from_tracking(until, progress)
-            except _MovedError:
-                continue
+        with _fewer_collections():
+            while True:
+                try:
+                    return done + self._run_from_tracking(until, progress)
+                except _MovedError:
+                    continue
 
     def follow(
         self,
@@ -485,6 +487,25 @@ def block_rows(
                 found[3] = max(found[3], last)
         out.extend((block, day, dim, key, *values) for (day, key), values in totals.items())
     return out
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Young collections every 50,000 allocations instead of 700, for the run.
+
+    A batch allocates tens of thousands of short-lived tuples, lists and structs that
+    form no cycles; at the default threshold the collector ran hundreds of times a
+    batch, often over the fold's whole state, finding nothing: ~15% of a rebuild.
+    """
+    saved = gc.get_threshold()
+    if saved[0] == 0:  # collection switched off by threshold: leave it so
+        yield
+        return
+    gc.set_threshold(max(saved[0], 50_000), *saved[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*saved)
 
 
 def _entity(originator_id: Any) -> str:

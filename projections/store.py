@@ -8,7 +8,9 @@ Design (docs/projections.md):
   derived data that may be dropped and rebuilt at any time, so they stay out of
   the ledger's file (and out of its backups). ``synchronous=NORMAL``: a crash
   may lose the newest committed batches, never half of one, and the tracking
-  record is lost with them, so they are simply processed again.
+  record is lost with them, so they are simply processed again. Writers keep a
+  64 MB page cache and checkpoint the WAL every 10,000 pages (bulk loads: fewer
+  fsyncs, in-memory index sorts).
 * **PostgreSQL**: the ledger's own database and schema, tables prefixed
   ``views_``. MVCC means no contention with the ledger's writers.
 
@@ -80,6 +82,12 @@ class ViewStore:
                 )
                 if not readonly:
                     self._sqlite.execute("PRAGMA journal_mode=WAL")
+                    # A batch (10,000 rows, a few MB) stays in the page cache until its
+                    # commit, and index builds sort in memory; the WAL is copied into the
+                    # database (two fsyncs) every ~40 MB instead of every 4 MB, about every
+                    # batch of a rebuild. Neither changes what a crash can lose.
+                    self._sqlite.execute("PRAGMA cache_size=-65536")
+                    self._sqlite.execute("PRAGMA wal_autocheckpoint=10000")
                 self._sqlite.execute("PRAGMA synchronous=NORMAL")
             except sqlite3.Error as e:
                 raise StoreUnavailableError(f"cannot open the views at {path}: {e}") from e
