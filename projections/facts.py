@@ -9,14 +9,11 @@ wrappers for datetimes, dates, uuids, actors, items and verdicts).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
 import msgspec
-import orjson
 
-from ledger.chain import RowTuple
 from ledger.domain.calendar import CHINA_STANDARD_TIME
 
 CST = CHINA_STANDARD_TIME
@@ -108,18 +105,6 @@ def short_topic(topic: str) -> str:
 
 def entity_hex(originator_id: str) -> str:
     return originator_id.replace("-", "")
-
-
-def facts(rows: Iterable[RowTuple]) -> Iterator[Fact]:
-    """Decode rows (position, oid, version, topic, state, prev_hash, hash) in order."""
-    loads = orjson.loads  # several times the stdlib's speed on a million rows
-    topics: dict[str, str] = {}
-    for position, oid, _version, topic, state, _prev, stored_hash in rows:
-        short = topics.get(topic)
-        if short is None:
-            short = topics[topic] = short_topic(topic)
-        raw = bytes(state)
-        yield Fact(position, str(oid).replace("-", ""), short, loads(raw), bytes(stored_hash), raw)
 
 
 def when(value: Any) -> datetime | None:
