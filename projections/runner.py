@@ -179,7 +179,7 @@ class Projector:
         self.batch_size = max(1, settings.projection_batch_size)
         self.interval = max(1, settings.projection_snapshot_interval)
         self._indexes = True
-        # The fold as left by this projector's last run (and the access rows of its
+        # The fold as left by this projector's last run (and the access counts of its
         # unfinished blocks): a worker's next poll goes on from it instead of
         # reloading a snapshot and replaying.
         self._last: tuple[int, ZoneFold, _Blocks] | None = None
@@ -390,10 +390,10 @@ class Projector:
     def _aggregate_blocks(self, blocks: _Blocks, before: int, after: int) -> None:
         """Blocks completed by this batch: aggregate their access rows (same transaction).
 
-        A block whose every row this fold projected is aggregated from the rows
-        kept in memory; one begun before (a restart mid-block) by SQL over the
-        events table. Both give the same rows (tests/projections: rebuild equals
-        incremental).
+        A block whose every row this fold projected is aggregated from the counts
+        kept while folding; one begun before the run (a restart mid-block) by SQL
+        over the events table. Both give the same rows
+        (tests/projections/test_runner.py).
         """
         done = (after + 1) // BLOCK
         text = pg_text if self.store.backend == "postgresql" else _same

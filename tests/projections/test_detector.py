@@ -10,7 +10,7 @@ import pytest
 
 from ledger.domain.calendar import CHINA_STANDARD_TIME as CST
 from projections.facts import Fact
-from projections.zone import Rules, ZoneFold
+from projections.zone import HISTORY, Rules, ZoneFold, local_day_number, positions_text
 
 DAY_1 = datetime(2026, 3, 2, 10, 0, tzinfo=CST)
 ACTOR = {"_type_": "actor", "_data_": {"actor_id": "x", "role": "exchange_platform",
@@ -69,6 +69,35 @@ def test_volume_against_the_rolling_baseline(fold: ZoneFold) -> None:
     # A 7th access the same day raises nothing more.
     fold.apply(access(position + 1, "a", "R", day_11 + timedelta(minutes=9)))
     assert fold.take_outputs()[1] == []
+
+
+def test_late_reports_count_in_their_days_baseline(fold: ZoneFold) -> None:
+    fold.apply(resource(1, "R", "general"))
+    fold.apply(access(2, "a", "R", DAY_1))
+    fold.apply(access(3, "a", "R", DAY_1 + timedelta(days=9)))  # day 10
+    position = 3
+    for day in range(1, 9):  # days 2..9, reported after day 10: two a day
+        for minute in (0, 1):
+            position += 1
+            fold.apply(access(position, "a", "R", DAY_1 + timedelta(days=day, minutes=minute)))
+    # One [day, count] pair per late day, not per report.
+    first = local_day_number(DAY_1.timestamp())
+    assert fold.state["detector"]["actors"]["a"][HISTORY] == [
+        [first, 1],
+        *([first + day, 2] for day in range(1, 9)),
+    ]
+    for n in range(6):  # day 11
+        position += 1
+        fold.apply(access(position, "a", "R", DAY_1 + timedelta(days=10, minutes=n)))
+    anomalies = [row for row in fold.take_outputs()[1] if row[1] == "actor_volume"]
+    # Baseline: 1 + 16 late + 1 = 18 accesses over 10 known days = 1.8/day; threshold
+    # max(5, ceil(3 x 1.8)) = 6, the 6th access of day 11 (ignoring late ones: the 5th).
+    assert [(row[7], row[2]) for row in anomalies] == [(position, pytest.approx(0.7))]
+
+
+def test_evidence_positions_read_as_json() -> None:
+    assert positions_text([9, 3, 9, 12]) == json.dumps([3, 9, 12]) == "[3, 9, 12]"
+    assert json.loads(positions_text([])) == []
 
 
 def test_first_access_to_a_sensitive_resource_after_warm_up(fold: ZoneFold) -> None:
