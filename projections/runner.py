@@ -220,7 +220,7 @@ class Projector:
             done = self.run(progress=progress)
         finally:
             self._indexes = True
-        with self.store.transaction():
+        with self.store.index_build(), self.store.transaction():
             create_indexes(self.store)
         return done
 

@@ -9,8 +9,8 @@ Design (docs/projections.md):
   the ledger's file (and out of its backups). ``synchronous=NORMAL``: a crash
   may lose the newest committed batches, never half of one, and the tracking
   record is lost with them, so they are simply processed again. Writers keep a
-  64 MB page cache and checkpoint the WAL every 10,000 pages (bulk loads: fewer
-  fsyncs, in-memory index sorts).
+  64 MB page cache (2 MB while a rebuild builds its indexes) and checkpoint the
+  WAL every 10,000 pages (bulk loads: fewer fsyncs).
 * **PostgreSQL**: the ledger's own database and schema, tables prefixed
   ``views_``. MVCC means no contention with the ledger's writers.
 
@@ -38,6 +38,7 @@ from ledger.store.connect import postgres_conninfo
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PREFIX = "views_"
+_BATCH_CACHE = -65536  # KiB of page cache for writers (a batch's pages until its commit)
 
 
 class ProjectionError(LedgerError):
@@ -83,10 +84,10 @@ class ViewStore:
                 if not readonly:
                     self._sqlite.execute("PRAGMA journal_mode=WAL")
                     # A batch (10,000 rows, a few MB) stays in the page cache until its
-                    # commit, and index builds sort in memory; the WAL is copied into the
-                    # database (two fsyncs) every ~40 MB instead of every 4 MB, about every
-                    # batch of a rebuild. Neither changes what a crash can lose.
-                    self._sqlite.execute("PRAGMA cache_size=-65536")
+                    # commit; the WAL is copied into the database (two fsyncs) every ~40 MB
+                    # instead of every 4 MB, about every batch of a rebuild. Neither
+                    # changes what a crash can lose.
+                    self._sqlite.execute(f"PRAGMA cache_size={_BATCH_CACHE}")
                     self._sqlite.execute("PRAGMA wal_autocheckpoint=10000")
                 self._sqlite.execute("PRAGMA synchronous=NORMAL")
             except sqlite3.Error as e:
@@ -176,6 +177,20 @@ class ViewStore:
             lock = f"govledger:views:{self._schema}"
             self.query("SELECT pg_advisory_xact_lock(hashtext(?))", (lock,))
             yield self
+
+    @contextmanager
+    def index_build(self) -> Iterator[None]:
+        """SQLite: the default 2 MB page cache while indexes are built. CREATE INDEX sorts
+        in cache-sized runs and merges them; one 64 MB run sorts slower (measured: ~1.2 s
+        against ~0.7 s an index at a million rows)."""
+        if self.backend != "sqlite":
+            yield
+            return
+        self._sqlite.execute("PRAGMA cache_size=-2000")
+        try:
+            yield
+        finally:
+            self._sqlite.execute(f"PRAGMA cache_size={_BATCH_CACHE}")
 
     def close(self) -> None:
         if self.backend == "sqlite":
