@@ -270,6 +270,16 @@ class Projector:
         size, interval = self.batch_size, self.interval
         pending: list[RowTuple] = []
         for rows in self.reader.iter_batches(after, size):
+            # The usual case, as read: nothing pending, all within ``until``, and no
+            # multiple of the interval before the last row (the loop would cut there).
+            if (
+                not pending
+                and rows[-1][0] <= until
+                and (rows[-2][0] if len(rows) > 1 else rows[0][0] - 1) // interval
+                == (rows[0][0] - 1) // interval
+            ):
+                yield rows
+                continue
             for row in rows:
                 position = row[0]
                 if position > until:
