@@ -22,6 +22,7 @@ refused (rebuild).
 from __future__ import annotations
 
 import gc
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -499,6 +500,14 @@ def block_rows(
     return out
 
 
+class _Collector:
+    """The collector's threshold while runs go on in this process (any thread)."""
+
+    lock = threading.Lock()
+    runs = 0
+    saved: tuple[int, int, int] = (700, 10, 10)
+
+
 @contextmanager
 def _fewer_collections() -> Iterator[None]:
     """Young collections every 50,000 allocations instead of 700, for the run.
@@ -506,16 +515,22 @@ def _fewer_collections() -> Iterator[None]:
     A batch allocates tens of thousands of short-lived tuples, lists and structs that
     form no cycles; at the default threshold the collector ran hundreds of times a
     batch, often over the fold's whole state, finding nothing: ~15% of a rebuild.
+    Runs in several threads share it: the first in raises it, the last out restores.
     """
-    saved = gc.get_threshold()
-    if saved[0] == 0:  # collection switched off by threshold: leave it so
-        yield
-        return
-    gc.set_threshold(max(saved[0], 50_000), *saved[1:])
+    with _Collector.lock:
+        if _Collector.runs == 0:
+            _Collector.saved = gc.get_threshold()
+            young, *older = _Collector.saved
+            if young != 0:  # 0: collection switched off by threshold, leave it so
+                gc.set_threshold(max(young, 50_000), *older)
+        _Collector.runs += 1
     try:
         yield
     finally:
-        gc.set_threshold(*saved)
+        with _Collector.lock:
+            _Collector.runs -= 1
+            if _Collector.runs == 0:
+                gc.set_threshold(*_Collector.saved)
 
 
 def _entity(originator_id: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
@@ -117,6 +118,18 @@ def test_access_blocks_from_memory_equal_those_from_sql(
     assert dump(small) == incremental
     rows = incremental["access_blocks"]
     assert len(rows) > 7 * blocks and any(row[5] != "0" for row in rows), "refused accesses"
+
+
+def test_a_run_collects_young_garbage_less_often_and_restores_the_threshold(
+    settings: Settings,
+) -> None:
+    small = scenario_settings(settings)
+    build_scenario(small)
+    before, during = gc.get_threshold(), []
+    with open_projector(small) as projector:
+        projector.run(progress=lambda _: during.append(gc.get_threshold()[0]))
+    assert during and min(during) >= 50_000
+    assert gc.get_threshold() == before
 
 
 def test_a_rewritten_ledger_is_refused(request: pytest.FixtureRequest, settings: Settings) -> None:
