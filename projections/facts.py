@@ -72,9 +72,10 @@ class _Verdict(msgspec.Struct, gc=False):
 class AccessState(msgspec.Struct, gc=False):
     """The fields of a ``DataAccess.Recorded`` state the projections use (ledger-format §12).
 
-    Decoding straight into these (other keys skipped) costs about half of a full
-    ``orjson.loads`` into dicts, on most rows of any ledger. Leaves are ``Any``:
-    whatever JSON the row holds reaches the fold as the dict decoding gave it.
+    Decoding straight into these (other keys skipped) costs about 60% of a full
+    ``orjson.loads`` into dicts (measured ~3.3 against ~5.4 µs), on most rows of any
+    ledger. Leaves are ``Any``: whatever JSON the row holds reaches the fold as the
+    dict decoding gave it; a row without these fields stops the run, as before.
     """
 
     actor: _Actor
