@@ -28,6 +28,7 @@ from api.faults import BodySizeLimit, install_store_fault_handlers, store_unavai
 from api.logging import configure_logging
 from api.metrics import AnomaliesSummary, FindingsSummary, ProjectionPositions
 from api.routers import accesses, funding, ledger, proofs, registry, sharing
+from api.routers import reports as reports_router
 from api.routers import views as views_router
 from ledger.application import GovLedger
 from ledger.checkpoints import issue_checkpoint
@@ -136,6 +137,7 @@ def create_app(
     for module in (registry, sharing, accesses, funding, ledger, proofs):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(views_router.router, prefix=API_PREFIX)  # read models (projections)
+    app.include_router(reports_router.router, prefix=API_PREFIX)  # the three reports
     # The web console for people (issue #8): HTML pages under /console.
     mount_console(app, settings)
     return app

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from api.console import report_pages
 from ledger.config import Settings
 from ledger.domain.actor import Role
 from ops.demo import DEMO_YEAR
 from projections.query import open_views
 from projections.reports import ReportKind, generate
+from projections.reports import cache as report_cache
 from tests.api.console.conftest import Console
 
 SCORE = re.compile(r'<td class="num"><a href="/console/anomalies/[0-9a-f]+">([0-9.]+)</a></td>')
@@ -159,7 +159,7 @@ def test_reports_download_as_pdf_and_xlsx(
         replays.append(kind.value)
         return generate(settings, kind, year, **kw)
 
-    monkeypatch.setattr(report_pages, "generate", counted)
+    monkeypatch.setattr(report_cache, "generate", counted)
     demo_console.login(Role.AUDITOR)
     page = demo_console.client.get("/console/reports")
     assert page.status_code == 200 and "信息化经费决定合规审计报告" in page.text
