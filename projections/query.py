@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from ledger.config import Settings
-from ledger.domain.review import STATUS_AFTER, ReviewAction
+from ledger.domain.review import STATUS_AFTER, ReviewAction, ReviewStatus
 from ledger.errors import StoreUnavailableError
 from ledger.store.connect import open_reader
 from projections.facts import ACCESS, CST, Fact
@@ -63,6 +63,8 @@ __all__ = [
 ]
 
 OPEN_STATUSES = frozenset({"open", "acknowledged", "escalated"})
+# What the departments of the zone are folded from (projections.zone ZoneFold handlers).
+_DEPARTMENT_TOPICS = ("Department.Registered", "Department.CioNamed")
 
 
 # ---------------------------------------------------------------------------- dataclasses
@@ -539,14 +541,7 @@ class Views:
 
     def _fold_zone(self, m: Moment) -> State:
         """The zone at ``m``: a fold of the non-access facts, then access counts per system."""
-        sql = (
-            f"SELECT position, topic, entity, state FROM {self.store.table('facts')} "
-            "WHERE position <= ?"
-        )
-        params: list[Any] = [m.position]
-        if m.as_of is not None:
-            sql += " AND (time IS NULL OR time <= ?)"
-            params.append(m.reference_time.timestamp())
+        sql, params = self._facts_sql(m)
         fold = ZoneFold(self.projector.rules)
         fold.emit = False
         for position, topic, entity, raw in self.store.query(sql + " ORDER BY position", params):
@@ -556,6 +551,18 @@ class Views:
             if system is not None:
                 system["access_count"], system["last_access_epoch"] = count, last
         return fold.state
+
+    def _facts_sql(self, m: Moment) -> tuple[str, list[Any]]:
+        """The non-access facts recorded up to ``m`` (as of a date: effective by then)."""
+        sql = (
+            f"SELECT position, topic, entity, state FROM {self.store.table('facts')} "
+            "WHERE position <= ?"
+        )
+        params: list[Any] = [m.position]
+        if m.as_of is not None:
+            sql += " AND (time IS NULL OR time <= ?)"
+            params.append(m.reference_time.timestamp())
+        return sql, params
 
     def _system_accesses(self, m: Moment) -> list[tuple[str, int, float]]:
         """(system id, accesses through it, latest access epoch) up to ``m``."""
@@ -580,6 +587,22 @@ class Views:
             found[key] = (before[0] + int(count), max(before[1], float(last)))
         return [(key, count, last) for key, (count, last) in found.items()]
 
+    def departments(self, m: Moment) -> dict[str, DepartmentState]:
+        """The departments of :meth:`zone` at ``m``, from their own few facts: every page
+        names departments, and the whole zone is a fold of every request, filing, …"""
+        fold = ZoneFold(self.projector.rules)
+        fold.emit = False
+        sql, params = self._facts_sql(m)
+        topics = ", ".join("?" * len(_DEPARTMENT_TOPICS))
+        for position, topic, entity, raw in self.store.query(
+            f"{sql} AND topic IN ({topics}) ORDER BY position", [*params, *_DEPARTMENT_TOPICS]
+        ):
+            fold.apply(Fact(int(position), entity, topic, json.loads(raw), b"", b""))
+        return {
+            code: DepartmentState(d["code"], d["name"], d["cio_name"], d["position"])
+            for code, d in fold.state["departments"].items()
+        }
+
     def zone(self, m: Moment) -> ZoneState:
         s = self._state(m)
         return ZoneState(
@@ -598,54 +621,154 @@ class Views:
     # ------------------------------------------------------------------ findings
 
     def findings(
-        self, m: Moment, *, rule: str | None = None, department: str | None = None
+        self,
+        m: Moment,
+        *,
+        rule: str | None = None,
+        department: str | None = None,
+        subject_kinds: Collection[str] | None = None,
     ) -> list[Finding]:
+        """Findings at ``m``, oldest first; ``subject_kinds``: only about these kinds of
+        subject (system, resource, request, filing, fund_decision, access)."""
+        where, params = self._finding_filter(m, rule, department, subject_kinds)
         rows: list[tuple[Any, ...]] = list(
             self.store.query(
                 f"SELECT finding_id, rule, severity, subject, subject_kind, department, "
                 f"positions, position, time, detail FROM {self.store.table('findings')} "
-                f"WHERE position <= ?{self._day_filter(m)}",
-                (m.position, *self._day_param(m)),
+                f"WHERE {where}",
+                params,
             )
         )
-        rows.extend(
-            state_findings(self._state(m), m.reference_time, self.settings.finding_zombie_days)
-        )
-        found = [
-            _finding(r)
-            for r in rows
-            if (rule is None or r[1] == rule) and (department is None or r[5] == department)
-        ]
+        rows.extend(self._state_findings(m, rule, department, subject_kinds))
+        found = [_finding(r) for r in rows]
         return sorted(found, key=lambda f: (f.time, f.rule, f.subject))
+
+    def finding_count(self, m: Moment, *, department: str | None = None) -> int:
+        """How many findings :meth:`findings` answers at ``m``, counted without reading them."""
+        where, params = self._finding_filter(m, None, department, None)
+        rows = self.store.query(
+            f"SELECT COUNT(*) FROM {self.store.table('findings')} WHERE {where}", params
+        )
+        return int(rows[0][0]) + sum(1 for _ in self._state_findings(m, None, department, None))
+
+    def _finding_filter(
+        self,
+        m: Moment,
+        rule: str | None,
+        department: str | None,
+        subject_kinds: Collection[str] | None,
+    ) -> tuple[str, list[Any]]:
+        """The findings table's WHERE clause: the filters are pushed into SQL, because the
+        access findings (most of the table) are decoded for nothing otherwise."""
+        where, params = [f"position <= ?{self._day_filter(m)}"], [m.position, *self._day_param(m)]
+        for column, value in (("rule", rule), ("department", department)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if subject_kinds is not None:
+            kinds = sorted(subject_kinds) or [""]
+            where.append(f"subject_kind IN ({', '.join('?' * len(kinds))})")
+            params.extend(kinds)
+        return " AND ".join(where), params
+
+    def _state_findings(
+        self,
+        m: Moment,
+        rule: str | None,
+        department: str | None,
+        subject_kinds: Collection[str] | None,
+    ) -> Iterator[FindingTuple]:
+        """The moment-dependent findings (projections.rules) that pass the same filters."""
+        for row in state_findings(
+            self._state(m), m.reference_time, self.settings.finding_zombie_days
+        ):
+            if (
+                (rule is None or row[1] == rule)
+                and (department is None or row[5] == department)
+                and (subject_kinds is None or row[4] in subject_kinds)
+            ):
+                yield row
 
     # ------------------------------------------------------------------ anomalies
 
     @staticmethod
-    def _day_filter(m: Moment) -> str:
+    def _day_filter(m: Moment, column: str = "time") -> str:
         """As of a date: rows whose (CST ISO) time falls on or before it."""
-        return "" if m.as_of is None else " AND substr(time, 1, 10) <= ?"
+        return "" if m.as_of is None else f" AND substr({column}, 1, 10) <= ?"
 
     @staticmethod
     def _day_param(m: Moment) -> list[str]:
         return [] if m.as_of is None else [m.as_of.isoformat()]
 
     def anomalies(
-        self, m: Moment, *, status: str | None = None, department: str | None = None
+        self,
+        m: Moment,
+        *,
+        status: str | None = None,
+        department: str | None = None,
+        by_score: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[Anomaly]:
-        reviews = self._reviews(m)
-        rows = self.store.query(
-            f"SELECT anomaly_id, kind, score, severity, subject, department, positions, time, "
-            f"detail FROM {self.store.table('anomalies')} WHERE position <= ?"
-            f"{self._day_filter(m)} ORDER BY position, anomaly_id",
-            (m.position, *self._day_param(m)),
+        """Anomalies at ``m`` in ledger order, or ``by_score`` (highest first, then the most
+        recent, then by id: the review queue); ``limit``/``offset``: one page of them."""
+        order = (
+            f"score DESC, time{self._bytewise} DESC, anomaly_id{self._bytewise}"
+            if by_score
+            else "position, anomaly_id"
         )
-        found = [self._anomaly(r, reviews.get(r[0], ())) for r in rows]
-        return [
-            a
-            for a in found
-            if (status is None or a.status == status)
-            and (department is None or a.department == department)
-        ]
+        sql, params = self._anomalies_sql(m, department)
+        sql = f"SELECT * FROM ({sql}) q"
+        if status is not None:
+            sql += " WHERE status = ?"
+            params.append(status)
+        sql += f" ORDER BY {order}"
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            params.extend([max(0, limit), max(0, offset)])
+        elif offset:
+            raise ValueError("an offset needs a limit")
+        rows = self.store.query(sql, params)
+        reviews = self._reviews(m) if rows else {}
+        return [self._anomaly(r[:9], reviews.get(r[0], ())) for r in rows]
+
+    def anomaly_counts(self, m: Moment, *, department: str | None = None) -> dict[str, int]:
+        """Status -> how many anomalies at ``m`` have it (every status, zeros included)."""
+        sql, params = self._anomalies_sql(m, department)
+        counts = dict.fromkeys((s.value for s in ReviewStatus), 0)
+        for status, count in self.store.query(
+            f"SELECT status, COUNT(*) FROM ({sql}) q GROUP BY status", params
+        ):
+            counts[str(status)] = int(count)
+        return counts
+
+    @property
+    def _bytewise(self) -> str:
+        """Order text by code point, as Python does (PostgreSQL's default collation may not)."""
+        return ' COLLATE "C"' if self.store.backend == "postgresql" else ""
+
+    def _anomalies_sql(self, m: Moment, department: str | None) -> tuple[str, list[Any]]:
+        """Every anomaly at ``m`` with its status (after its latest review then), in SQL: the
+        queue sorts, counts and pages the anomalies without decoding them all."""
+        reviews, day = self.store.table("reviews"), self._day_filter(m)
+        latest = (
+            f"SELECT r.anomaly_id, r.action FROM {reviews} r JOIN (SELECT MAX(position) AS "
+            f"position FROM {reviews} WHERE position <= ?{day} GROUP BY anomaly_id) l "
+            "ON r.position = l.position"
+        )
+        status = " ".join(f"WHEN '{a.value}' THEN '{s.value}'" for a, s in STATUS_AFTER.items())
+        sql = (
+            "SELECT a.anomaly_id, a.kind, a.score, a.severity, a.subject, a.department, "
+            "a.positions, a.time, a.detail, a.position, "
+            f"CASE v.action {status} ELSE '{ReviewStatus.OPEN.value}' END AS status "
+            f"FROM {self.store.table('anomalies')} a LEFT JOIN ({latest}) v "
+            f"ON v.anomaly_id = a.anomaly_id WHERE a.position <= ?{self._day_filter(m, 'a.time')}"
+        )
+        params: list[Any] = [m.position, *self._day_param(m), m.position, *self._day_param(m)]
+        if department is not None:
+            sql += " AND a.department = ?"
+            params.append(department)
+        return sql, params
 
     def anomaly(self, anomaly_id: str) -> Anomaly | None:
         rows = self.store.query(
@@ -724,17 +847,13 @@ class Views:
     def inventory(self, m: Moment, *, department: str | None = None) -> Inventory:
         systems = sorted(
             (
-                s
-                for s in self.zone(m).systems.values()
-                if department is None or s.department == department
+                _system(s)
+                for s in self._state(m)["systems"].values()
+                if department is None or s["department"] == department
             ),
             key=lambda s: (s.department, s.name),
         )
-        candidates = {
-            f.subject
-            for f in self.findings(m, rule="I1")
-            if department is None or f.department == department
-        }
+        candidates = {f.subject for f in self.findings(m, rule="I1", department=department)}
         per: dict[str, list[SystemState]] = defaultdict(list)
         for s in systems:
             per[s.department].append(s)

@@ -127,6 +127,54 @@ def test_anomalies_with_scores_and_review_state(views: Views, scenario: Scenario
     assert views.anomaly(stable_id("refused_burst", f"jy-01|{p['evt-8'] - 2}")) is not None
 
 
+def test_the_review_queue_is_sorted_counted_and_paged_by_the_views(
+    views: Views, scenario: Scenario
+) -> None:
+    m = views.moment(as_of=date(2026, 6, 30))
+    queue = views.anomalies(m, by_score=True)
+    assert [(a.kind, a.status) for a in queue] == [
+        ("after_revocation", "acknowledged"),  # 0.9
+        ("items_beyond_grant", "open"),  # 0.8
+        ("off_hours_sensitive", "open"),  # 0.792
+        ("refused_burst", "open"),  # 0.75
+    ]
+    assert sorted(views.anomalies(m), key=lambda a: a.anomaly_id) == sorted(
+        queue, key=lambda a: a.anomaly_id
+    )
+    assert queue[0].reviews == views.anomaly(scenario.after_revocation_id).reviews  # type: ignore[union-attr]
+    assert views.anomalies(m, by_score=True, limit=2, offset=1) == queue[1:3]
+    assert views.anomalies(m, by_score=True, limit=2, offset=4) == []
+    # The status is the one after the latest review up to the moment asked about.
+    assert views.anomalies(m, status="open", by_score=True, limit=1, offset=2) == [queue[3]]
+    assert views.anomalies(m, status="acknowledged", by_score=True) == [queue[0]]
+    assert views.anomaly_counts(m) == {"open": 3, "acknowledged": 1, "dismissed": 0, "escalated": 0}
+    assert views.anomaly_counts(m, department="jiaoyu") == {
+        "open": 1, "acknowledged": 0, "dismissed": 0, "escalated": 0,
+    }  # fmt: skip
+    before_review = views.moment(as_of=date(2026, 6, 19))
+    assert views.anomaly_counts(before_review)["open"] == 3  # the burst is on 06-22
+    assert views.anomalies(before_review, status="acknowledged") == []
+    with pytest.raises(ValueError, match="limit"):
+        views.anomalies(m, offset=1)
+
+
+def test_findings_by_subject_kind_and_their_count(views: Views, scenario: Scenario) -> None:
+    m = views.moment(as_of=date(2026, 7, 31))
+    every = views.findings(m)
+    assert views.finding_count(m) == len(every) == 14
+    jiaoyu = views.findings(m, department="jiaoyu")
+    assert views.finding_count(m, department="jiaoyu") == len(jiaoyu) == 5
+    # Stored (S7 about a request, proven by one event) and moment-dependent (S6) alike.
+    assert [f.rule for f in views.findings(m, subject_kinds={"request"})] == ["S7", "S6"]
+    assert [f.rule for f in views.findings(m, subject_kinds={"system", "filing"})] == ["F5", "I2"]
+    accesses = views.findings(m, subject_kinds=["access"])
+    assert accesses == [f for f in every if f.subject_kind == "access"] and len(accesses) == 6
+    assert views.findings(m, subject_kinds=()) == []
+    assert views.findings(m, rule="S2", department="jiaoyu", subject_kinds={"access"}) == [
+        f for f in jiaoyu if f.rule == "S2"
+    ]
+
+
 def test_access_counts(views: Views, scenario: Scenario) -> None:
     june = views.access_counts(views.moment(), start=date(2026, 6, 1), end=date(2026, 6, 30))
     # evt-1..8: authorized evt-1, evt-4; unauthorized evt-2, 3, 5, 6, 7, 8.
