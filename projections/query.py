@@ -14,7 +14,9 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
+
+import orjson
 
 from ledger.config import Settings
 from ledger.domain.review import STATUS_AFTER, ReviewAction, ReviewStatus
@@ -62,6 +64,7 @@ __all__ = [
     "projection_positions",
 ]
 
+T = TypeVar("T")
 OPEN_STATUSES = frozenset({"open", "acknowledged", "escalated"})
 # What the departments of the zone are folded from (projections.zone ZoneFold handlers).
 _DEPARTMENT_TOPICS = ("Department.Registered", "Department.CioNamed")
@@ -482,6 +485,35 @@ def _finding(row: FindingTuple | tuple[Any, ...]) -> Finding:
     )  # fmt: skip
 
 
+class _Converted(Mapping[str, T]):
+    """The fold's raw entities as typed states, each converted when first read: a page
+    about the systems does not pay for converting two thousand requests. Read-only, like
+    the fold's state under it (a moment's state is never changed once folded)."""
+
+    def __init__(self, raw: Mapping[str, dict[str, Any]], convert: Callable[[Any], T]) -> None:
+        self._raw = raw
+        self._convert = convert
+        self._done: dict[str, T] = {}
+
+    def __getitem__(self, key: str) -> T:
+        found = self._done.get(key)
+        if found is None:
+            found = self._done[key] = self._convert(self._raw[key])
+        return found
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._raw
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __repr__(self) -> str:
+        return repr(dict(self.items()))
+
+
 # ---------------------------------------------------------------------------- the reader
 
 
@@ -493,6 +525,9 @@ class Views:
         self.store = store
         self.projector = projector
         self._cached: tuple[tuple[int, date | None], State] | None = None
+        # The moment-dependent findings of the last moment asked (a page lists some and
+        # counts all of them).
+        self._judged: tuple[tuple[int, date | None, datetime], list[FindingTuple]] | None = None
 
     # ------------------------------------------------------------------ moments
 
@@ -545,7 +580,7 @@ class Views:
         fold = ZoneFold(self.projector.rules)
         fold.emit = False
         for position, topic, entity, raw in self.store.query(sql + " ORDER BY position", params):
-            fold.apply(Fact(int(position), entity, topic, json.loads(raw), b"", b""))
+            fold.apply(Fact(int(position), entity, topic, orjson.loads(raw), b"", b""))
         for system_id, count, last in self._system_accesses(m):
             system = fold.state["systems"].get(system_id)
             if system is not None:
@@ -590,17 +625,21 @@ class Views:
     def departments(self, m: Moment) -> dict[str, DepartmentState]:
         """The departments of :meth:`zone` at ``m``, from their own few facts: every page
         names departments, and the whole zone is a fold of every request, filing, …"""
-        fold = ZoneFold(self.projector.rules)
-        fold.emit = False
-        sql, params = self._facts_sql(m)
-        topics = ", ".join("?" * len(_DEPARTMENT_TOPICS))
-        for position, topic, entity, raw in self.store.query(
-            f"{sql} AND topic IN ({topics}) ORDER BY position", [*params, *_DEPARTMENT_TOPICS]
-        ):
-            fold.apply(Fact(int(position), entity, topic, json.loads(raw), b"", b""))
+        if self._cached is not None and self._cached[0] == (m.position, m.as_of):
+            found = self._cached[1]["departments"]  # the zone is folded already
+        else:
+            fold = ZoneFold(self.projector.rules)
+            fold.emit = False
+            sql, params = self._facts_sql(m)
+            topics = ", ".join("?" * len(_DEPARTMENT_TOPICS))
+            for position, topic, entity, raw in self.store.query(
+                f"{sql} AND topic IN ({topics}) ORDER BY position", [*params, *_DEPARTMENT_TOPICS]
+            ):
+                fold.apply(Fact(int(position), entity, topic, orjson.loads(raw), b"", b""))
+            found = fold.state["departments"]
         return {
             code: DepartmentState(d["code"], d["name"], d["cio_name"], d["position"])
-            for code, d in fold.state["departments"].items()
+            for code, d in found.items()
         }
 
     def zone(self, m: Moment) -> ZoneState:
@@ -611,11 +650,11 @@ class Views:
                 code: DepartmentState(d["code"], d["name"], d["cio_name"], d["position"])
                 for code, d in s["departments"].items()
             },
-            systems={k: _system(v) for k, v in s["systems"].items()},
-            resources={k: _resource(v) for k, v in s["resources"].items()},
-            requests={k: _request(v) for k, v in s["requests"].items()},
-            filings={k: _filing(v) for k, v in s["filings"].items()},
-            fund_decisions={k: _fund(v) for k, v in s["funds"].items()},
+            systems=_Converted(s["systems"], _system),
+            resources=_Converted(s["resources"], _resource),
+            requests=_Converted(s["requests"], _request),
+            filings=_Converted(s["filings"], _filing),
+            fund_decisions=_Converted(s["funds"], _fund),
         )
 
     # ------------------------------------------------------------------ findings
@@ -679,9 +718,13 @@ class Views:
         subject_kinds: Collection[str] | None,
     ) -> Iterator[FindingTuple]:
         """The moment-dependent findings (projections.rules) that pass the same filters."""
-        for row in state_findings(
-            self._state(m), m.reference_time, self.settings.finding_zombie_days
-        ):
+        key = (m.position, m.as_of, m.reference_time)
+        if self._judged is None or self._judged[0] != key:
+            judged = state_findings(
+                self._state(m), m.reference_time, self.settings.finding_zombie_days
+            )
+            self._judged = (key, list(judged))
+        for row in self._judged[1]:
             if (
                 (rule is None or row[1] == rule)
                 and (department is None or row[5] == department)
@@ -806,9 +849,12 @@ class Views:
     # ------------------------------------------------------------------ rights and inventory
 
     def rights_register(self, m: Moment, *, department: str | None = None) -> list[RightsEntry]:
-        zone = self.zone(m)
+        state, at = self._state(m), m.reference_time
+        # Only what the register shows is converted: approved requests (those a grant in
+        # force can be among) and the resources, not the zone's every request and system.
+        approved = (_request(r) for r in state["requests"].values() if r["status"] == "approved")
         holders: dict[str, list[UseRight]] = defaultdict(list)
-        for grant in zone.grants_in_force():
+        for grant in (g for g in approved if g.in_force_at(at)):
             assert grant.expires_at is not None and grant.decided_at is not None
             holders[grant.resource_code].append(
                 UseRight(
@@ -822,13 +868,13 @@ class Views:
                 )
             )
         entries = []
-        for code, r in sorted(zone.resources.items()):
+        for code, raw in sorted(state["resources"].items()):
+            r = _resource(raw)
             rights = tuple(sorted(holders.get(code, ()), key=lambda u: u.position))
             if department is not None and department != r.provider_department:
                 rights = tuple(u for u in rights if u.holder_department == department)
                 if not rights:
                     continue
-            raw = self._state(m)["resources"][code]
             entries.append(
                 RightsEntry(
                     code,
