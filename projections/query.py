@@ -9,6 +9,7 @@ date is the prefix the ledger's domain clock had reached by the end of that day
 from __future__ import annotations
 
 import json
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
@@ -33,7 +34,7 @@ from projections.runner import (
     tracked_position,
 )
 from projections.store import ViewStore
-from projections.zone import State, ZoneFold
+from projections.zone import Rules, State, ZoneFold, dump_state, load_state
 
 __all__ = [
     "AccessCounts",
@@ -59,6 +60,7 @@ __all__ = [
     "anomalies_summary",
     "as_json",
     "findings_summary",
+    "forget_folds",
     "open_views",
     "projection_lags",
     "projection_positions",
@@ -516,6 +518,22 @@ class _Converted(Mapping[str, T]):
 
 # ---------------------------------------------------------------------------- the reader
 
+# The fold of the non-access facts at the newest head asked about, per ledger and rules, with
+# the ledger's hash at that position: the first page after the ledger moved folds only the
+# facts added since (most moves are accesses: none), not every request and filing again.
+# The hash chain proves the prefix folded is still the ledger's. States here are never
+# changed (a fold that goes on works on a copy).
+_FOLDS: dict[tuple[str, str, Rules], tuple[int, bytes, State]] = {}
+FOLDS_KEPT = 4
+_FOLDS_LOCK = threading.Lock()
+
+
+def forget_folds() -> None:
+    """Drop the memo of head folds: the next zone is folded from the first fact (the first
+    request of a process; benches measure it)."""
+    with _FOLDS_LOCK:
+        _FOLDS.clear()
+
 
 class Views:
     """Answers every view for a moment; open with :func:`open_views`."""
@@ -576,16 +594,54 @@ class Views:
 
     def _fold_zone(self, m: Moment) -> State:
         """The zone at ``m``: a fold of the non-access facts, then access counts per system."""
-        sql, params = self._facts_sql(m)
-        fold = ZoneFold(self.projector.rules)
-        fold.emit = False
-        for position, topic, entity, raw in self.store.query(sql + " ORDER BY position", params):
-            fold.apply(Fact(int(position), entity, topic, orjson.loads(raw), b"", b""))
+        folded = self._facts_fold(m)
+        # The folded entities are shared with the memo of folds (read-only); only the
+        # systems get this moment's access counts, on copies.
+        state = {**folded, "systems": {k: dict(v) for k, v in folded["systems"].items()}}
         for system_id, count, last in self._system_accesses(m):
-            system = fold.state["systems"].get(system_id)
+            system = state["systems"].get(system_id)
             if system is not None:
                 system["access_count"], system["last_access_epoch"] = count, last
+        return state
+
+    def _facts_fold(self, m: Moment) -> State:
+        """The fold of the non-access facts up to ``m``. At a position at or after the one
+        of the memo of this ledger's folds, only the facts added since are folded."""
+        if m.as_of is not None:  # the facts effective by a date: not a prefix of the ledger
+            return self._fold_facts(ZoneFold(self.projector.rules), m, 0)
+        key = (self.settings.database_url, self.settings.postgres_schema, self.projector.rules)
+        with _FOLDS_LOCK:
+            memo = _FOLDS.get(key)
+        if memo is not None and memo[0] <= m.position and self._hash_at(memo[0]) == memo[1]:
+            if memo[0] == m.position:
+                return memo[2]
+            # A copy goes on folding: the memo's state may be in use by other requests.
+            fold = ZoneFold(self.projector.rules, load_state(dump_state(memo[2])))
+            state = self._fold_facts(fold, m, memo[0])
+        else:
+            state = self._fold_facts(ZoneFold(self.projector.rules), m, 0)
+        with _FOLDS_LOCK:
+            newest = _FOLDS.get(key)
+            if newest is None or newest[0] <= m.position:
+                _FOLDS.pop(key, None)
+                _FOLDS[key] = (m.position, self._hash_at(m.position), state)
+                while len(_FOLDS) > FOLDS_KEPT:  # the least recently folded ledger goes
+                    del _FOLDS[next(iter(_FOLDS))]
+        return state
+
+    def _fold_facts(self, fold: ZoneFold, m: Moment, after: int) -> State:
+        sql, params = self._facts_sql(m)
+        fold.emit = False
+        for position, topic, entity, raw in self.store.query(
+            f"{sql} AND position > ? ORDER BY position", [*params, after]
+        ):
+            fold.apply(Fact(int(position), entity, topic, orjson.loads(raw), b"", b""))
         return fold.state
+
+    def _hash_at(self, position: int) -> bytes:
+        """The ledger's hash at ``position``: the same hash, the same chain up to there."""
+        row = self.projector.reader.row_at(position) if position > 0 else None
+        return bytes(row[6]) if row is not None else b""
 
     def _facts_sql(self, m: Moment) -> tuple[str, list[Any]]:
         """The non-access facts recorded up to ``m`` (as of a date: effective by then)."""

@@ -5,14 +5,22 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 
+from ledger.application import GovLedger
 from ledger.config import Settings
-from ledger.store.connect import open_reader
-from projections.query import Views, open_views
+from ledger.store.connect import application_env, open_reader
+from projections.query import Views, as_json, forget_folds, open_views
 from projections.zone import stable_id
-from tests.projections.scenario import Scenario, build_scenario, scenario_settings
+from tests.projections.scenario import (
+    ADMIN,
+    GONGAN,
+    Scenario,
+    build_scenario,
+    scenario_settings,
+)
 
 
 @pytest.fixture
@@ -173,6 +181,47 @@ def test_findings_by_subject_kind_and_their_count(views: Views, scenario: Scenar
     assert views.findings(m, rule="S2", department="jiaoyu", subject_kinds={"access"}) == [
         f for f in jiaoyu if f.rule == "S2"
     ]
+
+
+def test_after_the_ledger_moved_the_zone_is_the_one_folded_afresh(
+    views: Views, scenario: Scenario
+) -> None:
+    # The head's fold is kept per ledger, and the next head folds only the facts since.
+    before = views.zone(views.moment())
+    app = GovLedger(env=application_env(scenario.settings))
+    try:
+        app.register_department(ADMIN, "wenhua", "区文化局")
+        app.assign_resource_owner(GONGAN, "FR-0002", "gongan")
+    finally:
+        app.close()
+    with open_views(scenario.settings) as moved:
+        after = moved.zone(moved.moment())
+    forget_folds()
+    with open_views(scenario.settings) as fresh:
+        afresh = fresh.zone(fresh.moment())
+    assert after.moment.position == before.moment.position + 2
+    assert after.departments["wenhua"].name == "区文化局" and "wenhua" not in before.departments
+    assert after.resources["FR-0002"].owner_department == "gongan"
+    # The earlier answer still reads its own moment (its entities are converted lazily).
+    assert before.resources["FR-0002"].owner_department is None
+    for part in ("departments", "systems", "resources", "requests", "filings", "fund_decisions"):
+        assert as_json(getattr(after, part)) == as_json(getattr(afresh, part)), part
+
+
+def test_a_different_ledger_at_the_same_place_is_folded_afresh(sqlite_settings: Settings) -> None:
+    first = build_scenario(scenario_settings(sqlite_settings))
+    with open_views(first.settings) as views:
+        assert set(views.zone(views.moment()).requests) == {
+            first.r1.hex, first.r2.hex, first.r3.hex,
+        }  # fmt: skip
+    ledger = Path(first.settings.database.path)
+    for path in ledger.parent.glob(f"{ledger.stem}*"):
+        path.unlink()
+    second = build_scenario(scenario_settings(sqlite_settings))
+    with open_views(second.settings) as views:
+        m = views.moment()
+        assert m.position == first.positions["end"]  # same length, another chain
+        assert set(views.zone(m).requests) == {second.r1.hex, second.r2.hex, second.r3.hex}
 
 
 def test_access_counts(views: Views, scenario: Scenario) -> None:
