@@ -746,6 +746,21 @@ class Views:
         )
         return int(rows[0][0]) + sum(1 for _ in self._state_findings(m, None, department, None))
 
+    def finding_tally(self, m: Moment) -> dict[tuple[str, str], int]:
+        """(rule, severity) -> how many findings :meth:`findings` answers at ``m``, grouped
+        in SQL: the metrics ask at every new head, and most findings are access findings."""
+        where, params = self._finding_filter(m, None, None, None)
+        tally: dict[tuple[str, str], int] = defaultdict(int)
+        for rule, severity, count in self.store.query(
+            f"SELECT rule, severity, COUNT(*) FROM {self.store.table('findings')} "
+            f"WHERE {where} GROUP BY rule, severity",
+            params,
+        ):
+            tally[str(rule), str(severity)] += int(count)
+        for row in self._state_findings(m, None, None, None):
+            tally[row[1], row[2]] += 1
+        return dict(tally)
+
     def _finding_filter(
         self,
         m: Moment,
@@ -840,6 +855,17 @@ class Views:
         ):
             counts[str(status)] = int(count)
         return counts
+
+    def open_anomalies_by_severity(self, m: Moment) -> dict[str, int]:
+        """Severity -> how many anomalies at ``m`` are open (not dismissed), grouped in SQL."""
+        sql, params = self._anomalies_sql(m, None)
+        statuses = sorted(OPEN_STATUSES)
+        rows = self.store.query(
+            f"SELECT severity, COUNT(*) FROM ({sql}) q "
+            f"WHERE status IN ({', '.join('?' * len(statuses))}) GROUP BY severity",
+            [*params, *statuses],
+        )
+        return {str(severity): int(count) for severity, count in rows}
 
     @property
     def _bytewise(self) -> str:
@@ -1206,10 +1232,7 @@ def findings_summary(
     """Findings at the head by (rule, severity); ``catch_up`` as in :func:`open_views`."""
 
     def count(views: Views) -> Mapping[tuple[str, str], int]:
-        counts: dict[tuple[str, str], int] = defaultdict(int)
-        for finding in views.findings(views.moment()):
-            counts[finding.rule, finding.severity] += 1
-        return dict(counts)
+        return views.finding_tally(views.moment())
 
     return _summary_at_head("findings", settings, catch_up, count)
 
@@ -1218,10 +1241,6 @@ def anomalies_summary(settings: Settings, *, catch_up: bool | None = None) -> Ma
     """Open (not dismissed) anomalies at the head by severity; ``catch_up`` as above."""
 
     def count(views: Views) -> Mapping[str, int]:
-        counts: dict[str, int] = defaultdict(int)
-        for anomaly in views.anomalies(views.moment()):
-            if anomaly.status in OPEN_STATUSES:
-                counts[anomaly.severity] += 1
-        return dict(counts)
+        return views.open_anomalies_by_severity(views.moment())
 
     return _summary_at_head("anomalies", settings, catch_up, count)

@@ -159,6 +159,11 @@ def test_the_review_queue_is_sorted_counted_and_paged_by_the_views(
     assert views.anomaly_counts(m, department="jiaoyu") == {
         "open": 1, "acknowledged": 0, "dismissed": 0, "escalated": 0,
     }  # fmt: skip
+    # The metrics' open anomalies: all but dismissed, by severity.
+    by_severity: dict[str, int] = {}
+    for a in (a for a in queue if a.status != "dismissed"):
+        by_severity[a.severity] = by_severity.get(a.severity, 0) + 1
+    assert views.open_anomalies_by_severity(m) == by_severity and sum(by_severity.values()) == 4
     before_review = views.moment(as_of=date(2026, 6, 19))
     assert views.anomaly_counts(before_review)["open"] == 3  # the burst is on 06-22
     assert views.anomalies(before_review, status="acknowledged") == []
@@ -178,6 +183,10 @@ def test_findings_by_subject_kind_and_their_count(views: Views, scenario: Scenar
     accesses = views.findings(m, subject_kinds=["access"])
     assert accesses == [f for f in every if f.subject_kind == "access"] and len(accesses) == 6
     assert views.findings(m, subject_kinds=()) == []
+    tally: dict[tuple[str, str], int] = {}
+    for f in every:
+        tally[f.rule, f.severity] = tally.get((f.rule, f.severity), 0) + 1
+    assert views.finding_tally(m) == tally  # the metrics' figures, grouped in SQL
     assert views.findings(m, rule="S2", department="jiaoyu", subject_kinds={"access"}) == [
         f for f in jiaoyu if f.rule == "S2"
     ]
