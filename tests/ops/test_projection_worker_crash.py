@@ -109,8 +109,8 @@ class Worker:
         return code
 
 
-class Lag:
-    """How far the views are behind the ledger (one connection each; one thread's own)."""
+class Positions:
+    """The views' tracked position and the ledger's head (one connection each, one thread's)."""
 
     def __init__(self, settings: Settings) -> None:
         self.store, self.reader = ViewStore(settings), open_reader(settings)
@@ -139,12 +139,12 @@ class Ingestion(threading.Thread):
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        lag = Lag(self.server.settings)  # SQLite connections stay in their thread
+        positions = Positions(self.server.settings)  # SQLite connections stay in their thread
         try:
             with httpx.Client(base_url=self.server.url, timeout=30) as client:
                 n = 0
                 while not self.halt.is_set():
-                    if lag.head() - lag.views() > MAX_LAG:
+                    if positions.head() - positions.views() > MAX_LAG:
                         self.halt.wait(0.05)  # polling interval: the lag decides
                         continue
                     batch = make_batches(f"worker-crash{n}", 1, BATCH_SIZE)[0]
@@ -154,7 +154,7 @@ class Ingestion(threading.Thread):
         except BaseException as e:  # reported by stop(): a thread's failure is the test's
             self.error = e
         finally:
-            lag.close()
+            positions.close()
 
     def stop(self) -> None:
         self.halt.set()
@@ -225,25 +225,25 @@ class Kill:
     head: int  # the ledger's head just after the kill
 
 
-def committed_beyond(lag: Lag, worker: Worker, position: int) -> bool:
-    return worker.alive() and lag.views() > position
+def committed_beyond(positions: Positions, worker: Worker, position: int) -> bool:
+    return worker.alive() and positions.views() > position
 
 
-def kill_cycles(lag: Lag, worker: Worker, rng: random.Random) -> list[Kill]:
+def kill_cycles(positions: Positions, worker: Worker, rng: random.Random) -> list[Kill]:
     """Restart, wait for a commit beyond the last position, kill at a random moment."""
     kills: list[Kill] = []
     for _kill in range(KILLS):
-        before = lag.views()
+        before = positions.views()
         worker.start()
         wait_for(
-            partial(committed_beyond, lag, worker, before),
+            partial(committed_beyond, positions, worker, before),
             CATCH_UP_SECONDS,
             f"the restarted worker to commit beyond position {before}",
         )
         # The random moment of the kill, not a synchronisation: the wait above was.
         threading.Event().wait(rng.uniform(0, MAX_KILL_DELAY))
         worker.kill()
-        kills.append(Kill(before, lag.views(), lag.head()))
+        kills.append(Kill(before, positions.views(), positions.head()))
     return kills
 
 
@@ -252,28 +252,28 @@ def test_sigkill_of_the_projection_worker_during_ingestion(
 ) -> None:
     settings, elsewhere = worker_settings
     rng = random.Random(SEED)
-    lag = Lag(settings)
+    positions = Positions(settings)
     with Server(settings) as server:
         ingestion = Ingestion(server, platform_token(settings))
         ingestion.start()
         worker = Worker(settings, tmp_path / "worker.log")
         try:
-            kills = kill_cycles(lag, worker, rng)
+            kills = kill_cycles(positions, worker, rng)
         finally:
             if worker.process is not None:
                 worker.kill()
             ingestion.stop()
         # Restarted from a kill, the worker must go on from its last commit: once more, to
         # the head, then stop cleanly.
-        head = lag.head()
+        head = positions.head()
         worker.start()
         wait_for(
-            lambda: worker.alive() and lag.views() == head,
+            lambda: worker.alive() and positions.views() == head,
             CATCH_UP_SECONDS,
             f"the worker to catch up to {head}",
         )
         assert worker.stop() == 0
-    lag.close()
+    positions.close()
     assert worker.kills == KILLS
     assert all(k.stopped_at > k.started_at for k in kills)
     behind = sum(k.head > k.stopped_at for k in kills)
