@@ -316,12 +316,28 @@ class GovLedger(Application[UUID]):
 
     def record_risk_assessment(
         self, actor: Actor, code: str, reference: str, risk_level: RiskLevel, summary: str
-    ) -> None:
-        """Seed §三(五)16: the 网信办 (security_officer) assesses sharing risk."""
+    ) -> bool:
+        """Seed §三(五)16: the 网信办 (security_officer) assesses sharing risk.
+
+        Once per (resource, reference): a replay records nothing and returns False
+        (``Resource.record_risk_assessment``). A replay racing its original loses on
+        the event store's unique (id, version) and is judged again on the stored state.
+        """
         self._require_role(actor, {Role.SECURITY_OFFICER}, "record a risk assessment")
-        self._change_resource(
-            actor, code, lambda r: r.record_risk_assessment(actor, reference, risk_level, summary)
-        )
+        try:
+            return self._assess(actor, code, reference, risk_level, summary)
+        except IntegrityError:  # another change of the resource won: judge again on it
+            return self._assess(actor, code, reference, risk_level, summary)
+
+    def _assess(
+        self, actor: Actor, code: str, reference: str, risk_level: RiskLevel, summary: str
+    ) -> bool:
+        resource = self.resource(code)
+        self._check_acts_for(actor, resource.provider_department)
+        if not resource.record_risk_assessment(actor, reference, risk_level, summary):
+            return False
+        self.save(resource)
+        return True
 
     # -- sharing requests and grants -----------------------------------------
 

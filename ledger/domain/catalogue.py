@@ -225,6 +225,8 @@ class Resource(Aggregate):
         self.controller: str | None = None
         self.risk_assessments: tuple[str, ...] = ()
         self.risk_level: RiskLevel | None = None
+        # Each recorded reference's (level, summary): a replay of it is recognised as one.
+        self._assessed: dict[str, tuple[RiskLevel, str]] = {}
 
     @property
     def item_names(self) -> frozenset[str]:
@@ -287,14 +289,29 @@ class Resource(Aggregate):
 
     def record_risk_assessment(
         self, actor: Actor, reference: str, risk_level: RiskLevel, summary: str
-    ) -> None:
-        """网信办's sharing risk assessment (seed §三(五)16; S12, D2 look for it)."""
+    ) -> bool:
+        """网信办's sharing risk assessment (seed §三(五)16; S12, D2 look for it).
+
+        Once per reference: the 网信办 document number names one assessment, so the
+        same reference, level and summary again is a replay (nothing recorded, False);
+        the reference with another level or summary is refused (a revised assessment
+        is a new document with its own number).
+        """
+        reference = require_text(reference, "reference")
+        level = parse_enum(RiskLevel, risk_level, "risk_level")
+        recorded = self._assessed.get(reference)
+        if recorded is not None:
+            require(
+                recorded == (level, summary),
+                ErrorCode.RISK_ASSESSMENT_EXISTS,
+                f"risk assessment {reference!r} of {self.code} is recorded with another "
+                "level or summary",
+            )
+            return False
         self._record_risk_assessment(
-            actor=actor,
-            reference=require_text(reference, "reference"),
-            risk_level=parse_enum(RiskLevel, risk_level, "risk_level"),
-            summary=summary,
+            actor=actor, reference=reference, risk_level=level, summary=summary
         )
+        return True
 
     @event(RiskAssessed)
     def _record_risk_assessment(
@@ -302,3 +319,4 @@ class Resource(Aggregate):
     ) -> None:
         self.risk_assessments = (*self.risk_assessments, reference)
         self.risk_level = RiskLevel(risk_level)
+        self._assessed = {**self._assessed, reference: (self.risk_level, summary)}
