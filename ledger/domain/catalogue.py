@@ -242,7 +242,8 @@ class Resource(Aggregate):
             ErrorCode.OWNER_MUST_BE_PROVIDER,
             f"owner {owner_department!r} is not provider {self.provider_department!r}",
         )
-        self._assign_owner(actor=actor, owner_department=owner_department)
+        if owner_department != self.owner_department:  # the same owner again records nothing
+            self._assign_owner(actor=actor, owner_department=owner_department)
 
     @event(OwnerAssigned)
     def _assign_owner(self, actor: Actor, owner_department: str) -> None:
@@ -250,7 +251,9 @@ class Resource(Aggregate):
 
     def assign_controller(self, actor: Actor, controller: str) -> None:
         """Control right: the custodian department code or system id (seed §三(五)16)."""
-        self._assign_controller(actor=actor, controller=require_text(controller, "controller"))
+        controller = require_text(controller, "controller")
+        if controller != self.controller:  # the same controller again records nothing
+            self._assign_controller(actor=actor, controller=controller)
 
     @event(ControllerAssigned)
     def _assign_controller(self, actor: Actor, controller: str) -> None:
@@ -266,6 +269,13 @@ class Resource(Aggregate):
     ) -> None:
         sharing = parse_enum(SharingType, sharing_type, "sharing_type")
         _check_classification(sharing, legal_basis)
+        unchanged = (sharing, legal_basis, share_condition) == (
+            self.sharing_type,
+            self.legal_basis,
+            self.share_condition,
+        )
+        if unchanged:
+            return  # classified so already: a retry (whatever its reason) records nothing
         self._reclassify(
             actor=actor,
             sharing_type=sharing,

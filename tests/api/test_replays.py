@@ -6,11 +6,12 @@ with what a retry does; the list must name every POST the API documents, so a ne
 endpoint has to say how its retries behave:
 
 * ``ONCE`` — the API promises the retry records nothing: the ledger head stays put,
-  and the answer is the first one's (a keyed create, an access, a risk assessment)
-  or a 409 that names why (a registration by code, a decision already taken).
+  and the answer is the first one's (a keyed create, an access, a risk assessment, a
+  setter whose value is already so: owner, CIO, connected, MLPS, …) or a 409 that
+  names why (a registration by code, a decision already taken).
 * ``AGAIN`` — no promise: the retry is recorded as a second event of the same
-  command, and the aggregate's state is what one request left (setting the same
-  owner twice leaves that owner). docs/security.md lists these.
+  command (an anomaly review step: each is an entry of the review). docs/security.md
+  lists these.
 """
 
 from __future__ import annotations
@@ -84,20 +85,20 @@ CLERK, PROVIDING = Role.DEPARTMENT_CLERK, Role.DATA_PROVIDER
 RETRIES = [
     Retry("/departments", Role.ADMIN, None, ONCE, lambda _: "/departments",
           {"code": "jiaoyu", "name": "区教育局"}),
-    Retry("/departments/{code}/cio", Role.ADMIN, None, AGAIN, lambda _: "/departments/jiaoyu/cio",
+    Retry("/departments/{code}/cio", Role.ADMIN, None, ONCE, lambda _: "/departments/jiaoyu/cio",
           {"cio_name": "王明"}),
     Retry("/systems", CLERK, USER, ONCE, lambda _: "/systems", system_body("低保系统"), "sys-1",
           "system"),
-    Retry("/systems/{system_id}/connect", CLERK, USER, AGAIN,
+    Retry("/systems/{system_id}/connect", CLERK, USER, ONCE,
           lambda ids: f"/systems/{ids['system']}/connect"),
-    Retry("/systems/{system_id}/connection-requirement", CLERK, USER, AGAIN,
+    Retry("/systems/{system_id}/connection-requirement", CLERK, USER, ONCE,
           lambda ids: f"/systems/{ids['system']}/connection-requirement",
           {"required_to_connect": True}),
-    Retry("/systems/{system_id}/on-cloud", CLERK, USER, AGAIN,
+    Retry("/systems/{system_id}/on-cloud", CLERK, USER, ONCE,
           lambda ids: f"/systems/{ids['system']}/on-cloud"),
-    Retry("/systems/{system_id}/mlps", CLERK, USER, AGAIN,
+    Retry("/systems/{system_id}/mlps", CLERK, USER, ONCE,
           lambda ids: f"/systems/{ids['system']}/mlps", {"mlps_level": 3, "mlps_filed": True}),
-    Retry("/systems/{system_id}/zombie", CLERK, USER, AGAIN,
+    Retry("/systems/{system_id}/zombie", CLERK, USER, ONCE,
           lambda ids: f"/systems/{ids['system']}/zombie", {"reasons": ["low_usage"]}),
     Retry("/systems/{system_id}/merge", CLERK, USER, ONCE,
           lambda ids: f"/systems/{ids['merged']}/merge",
@@ -105,11 +106,11 @@ RETRIES = [
     Retry("/systems/{system_id}/decommission", CLERK, USER, ONCE,
           lambda ids: f"/systems/{ids['system']}/decommission", {"reason": "并入大系统"}),
     Retry("/resources", PROVIDING, PROVIDER, ONCE, lambda _: "/resources", population_resource()),
-    Retry("/resources/{code}/owner", PROVIDING, PROVIDER, AGAIN,
+    Retry("/resources/{code}/owner", PROVIDING, PROVIDER, ONCE,
           lambda _: "/resources/RK-0001/owner", {"owner_department": PROVIDER}),
-    Retry("/resources/{code}/controller", PROVIDING, PROVIDER, AGAIN,
+    Retry("/resources/{code}/controller", PROVIDING, PROVIDER, ONCE,
           lambda _: "/resources/RK-0001/controller", {"controller": PROVIDER}),
-    Retry("/resources/{code}/reclassify", PROVIDING, PROVIDER, AGAIN,
+    Retry("/resources/{code}/reclassify", PROVIDING, PROVIDER, ONCE,
           lambda _: "/resources/RK-0001/reclassify",
           {"sharing_type": "conditional", "share_condition": "依法履职", "reason": "复核"}),
     Retry("/resources/{code}/risk-assessments", Role.SECURITY_OFFICER, None, ONCE,
