@@ -234,9 +234,9 @@ STAGES = (
     ("decode", "JSON body -> AccessReport (msgspec)"),
     ("evaluate", "evaluate against grants"),
     ("ids", "check reports, uuid5 ids"),
-    ("exists", "idempotency: existence query"),
+    ("exists", "idempotency: existence query (1)"),
     ("encode", "stored events (state bytes)"),
-    ("insert", "chained insert (hash, write)"),
+    ("insert", "chained insert (hash, write) (1)"),
 )
 
 
@@ -264,11 +264,16 @@ def _time_stages(app: GovLedger, terms: SharingTerms, grant: Any, timer: _StageT
     verdicts = timer("evaluate", lambda: [evaluate_access(r, model) for r in reports])
     ids = timer("ids", lambda: [_checked_id(r) for r in reports])
     recorder: Any = app.recorder  # a chained recorder: both have the bulk existence query
-    timer("exists", lambda: recorder.existing_originators(ids))
     writer = AccessStateWriter(app.mapper, PLATFORM)
     fresh = dict(zip(ids, zip(reports, verdicts, strict=True), strict=True))
+    if hasattr(recorder, "insert_new_aggregates"):  # PostgreSQL: the check is in the insert
+        timer("exists", lambda: None)
+        stored = timer("encode", lambda: writer.stored_events(fresh))
+        timer("insert", lambda: recorder.insert_new_aggregates(stored))
+        return
+    timer("exists", lambda: recorder.existing_originators(ids))
     stored = timer("encode", lambda: writer.stored_events(fresh))
-    timer("insert", lambda: app.recorder.insert_events(stored))
+    timer("insert", lambda: recorder.insert_events(stored))
 
 
 class _StageTimer:
@@ -339,6 +344,7 @@ def print_stages(results: dict[str, dict[str, Any]]) -> None:
     )
     for label, values in rows:
         print(f"{label:<42}" + "".join(f"{values[b]:>12.2f}" for b in backends))
+    print("(1) on PostgreSQL the existence check runs inside the chained insert statement")
 
 
 def main() -> None:
