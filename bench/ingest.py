@@ -182,7 +182,8 @@ def free_port() -> int:
 def http_rate(
     settings: Settings, grant: Any, events: int, batch: int, workers: int, senders: int = 1
 ) -> float:
-    token = open_api_keys(settings).create(Role.EXCHANGE_PLATFORM, label="bench").token
+    with open_api_keys(settings) as keys:  # closed: a collected pool warns from its own thread
+        token = keys.create(Role.EXCHANGE_PLATFORM, label="bench").token
     port = free_port()
     env = dict(
         os.environ,

@@ -56,6 +56,8 @@ from ledger.store.base import (
 )
 
 LEDGER_EVENTS_TABLE = "ledger_events"
+# Batches of at least this many events take the head's lock before chaining (see _optimistic).
+LOCK_FIRST_BATCH_SIZE = 100
 
 
 class _HeadMovedError(Exception):
@@ -304,7 +306,7 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         existing: set[UUID] = set()
         with self.datastore.get_connection() as conn:
             try:
-                while (head := self._head) is not None and not self._contended:
+                while (head := self._head) is not None and self._optimistic(len(pending)):
                     try:
                         ids = self._append(conn, digest, head, pending, only_new, **kwargs)
                         return NewAggregates(ids, existing)
@@ -318,6 +320,15 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             except BaseException:
                 self._forget_head()
                 raise
+
+    def _optimistic(self, size: int) -> bool:
+        """Whether to bet on the remembered head rather than wait for the head's lock.
+
+        A large batch always waits: the lock's round trip is small beside its
+        insert, while a lost bet would have sent and checked the whole batch for
+        nothing (with two writers, about every other batch lost it).
+        """
+        return not self._contended and size < LOCK_FIRST_BATCH_SIZE
 
     def _append(
         self,

@@ -20,6 +20,7 @@ from eventsourcing.persistence import StoredEvent
 
 from ledger.config import Settings
 from ledger.store.connect import open_reader
+from ledger.store.postgres import LOCK_FIRST_BATCH_SIZE
 from ledger.verify import verify_ledger
 from tests.conftest import Ledger, make_events
 
@@ -85,12 +86,19 @@ def test_a_stale_head_waits_for_the_lock_and_still_skips_what_the_other_wrote(
     assert [row[0] for row in rows] == list(range(1, 10))
 
 
+@pytest.mark.parametrize(
+    ("size", "count"),
+    [
+        pytest.param(40, 600, id="small batches: optimistic"),
+        pytest.param(LOCK_FIRST_BATCH_SIZE, 10 * LOCK_FIRST_BATCH_SIZE, id="large: lock first"),
+    ],
+)
 def test_concurrent_writers_of_overlapping_batches_store_each_originator_once(
-    pg_ledger: Ledger,
+    pg_ledger: Ledger, size: int, count: int
 ) -> None:
     """Two recorders, two threads each, all sending the same batches in different orders."""
-    events = make_events(600, state_size=32)
-    batches = [events[i : i + 40] for i in range(0, len(events), 40)]
+    events = make_events(count, state_size=32)
+    batches = [events[i : i + size] for i in range(0, len(events), size)]
     other = Ledger(pg_ledger.settings)
     written: list[list[int]] = []
     errors: list[BaseException] = []
