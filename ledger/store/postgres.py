@@ -314,7 +314,7 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                         self._contended = True
                     except _AlreadyStoredError as e:  # nothing written: the head still holds
                         existing |= e.found
-                        pending = [x for x in pending if x.originator_id not in e.found]
+                        pending = _without(pending, e.found)
                 written = self._append_locked(conn, digest, pending, only_new, **kwargs)
                 return NewAggregates(written.ids, existing | written.existing)
             except BaseException:
@@ -449,6 +449,14 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self._select_existing, {"o": list(originator_ids)})
             return {row["originator_id"] for row in curs.fetchall()}
+
+
+def _without(events: list[StoredEvent], found: set[UUID]) -> list[StoredEvent]:
+    """The events whose originator was not found; refuses to go round in circles."""
+    kept = [e for e in events if e.originator_id not in found]
+    if len(kept) == len(events):  # e.g. ids of another type than the batch's: never loop
+        raise ChainWriteError("the stored originators found match none of the batch")
+    return kept
 
 
 class ChainedPostgresProcessRecorder(PostgresProcessRecorder, ChainedPostgresApplicationRecorder):

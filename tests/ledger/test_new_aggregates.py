@@ -13,14 +13,15 @@ import random
 import threading
 from collections.abc import Iterator
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import StoredEvent
 
 from ledger.config import Settings
+from ledger.errors import ChainWriteError
 from ledger.store.connect import open_reader
-from ledger.store.postgres import LOCK_FIRST_BATCH_SIZE
+from ledger.store.postgres import LOCK_FIRST_BATCH_SIZE, _AlreadyStoredError
 from ledger.verify import verify_ledger
 from tests.conftest import Ledger, make_events
 
@@ -135,3 +136,20 @@ def test_an_empty_batch_writes_nothing(pg_ledger: Ledger) -> None:
     written = pg_ledger.recorder.insert_new_aggregates(nothing)
     assert written.ids == [] and written.existing == set()
     assert pg_ledger.recorder.max_notification_id() in (None, 0)
+
+
+def test_found_ids_that_match_nothing_in_the_batch_fail_instead_of_looping(
+    pg_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = pg_ledger.recorder
+    recorder.insert_new_aggregates(make_events(1))  # a remembered head: the one-statement path
+    foreign = {uuid4()}
+
+    def found_foreign(*args: Any, **kwargs: Any) -> list[int]:
+        raise _AlreadyStoredError(foreign)
+
+    monkeypatch.setattr(recorder, "_insert_rows", found_foreign)
+    with pytest.raises(ChainWriteError):
+        recorder.insert_new_aggregates(make_events(3))
+    monkeypatch.undo()
+    assert recorder.max_notification_id() == 1
