@@ -28,6 +28,7 @@ from api.faults import BodySizeLimit, install_store_fault_handlers, store_unavai
 from api.logging import configure_logging
 from api.metrics import AnomaliesSummary, FindingsSummary, ProjectionPositions
 from api.routers import accesses, funding, ledger, proofs, registry, sharing
+from api.routers import reports as reports_router
 from api.routers import views as views_router
 from ledger.application import GovLedger
 from ledger.checkpoints import issue_checkpoint
@@ -66,6 +67,7 @@ _DOMAIN_STATUS: dict[ErrorCode, int] = {
     ErrorCode.ROLE_NOT_PERMITTED: 403,
     ErrorCode.DEPARTMENT_EXISTS: 409,
     ErrorCode.RESOURCE_EXISTS: 409,
+    ErrorCode.RISK_ASSESSMENT_EXISTS: 409,
     ErrorCode.IDEMPOTENCY_KEY_REUSED: 409,
     ErrorCode.REQUEST_ALREADY_DECIDED: 409,
     ErrorCode.FILING_ALREADY_REVIEWED: 409,
@@ -136,6 +138,7 @@ def create_app(
     for module in (registry, sharing, accesses, funding, ledger, proofs):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(views_router.router, prefix=API_PREFIX)  # read models (projections)
+    app.include_router(reports_router.router, prefix=API_PREFIX)  # the three reports
     # The web console for people (issue #8): HTML pages under /console.
     mount_console(app, settings)
     return app

@@ -8,8 +8,10 @@ that has been running. Then each console page is requested in-process
 security officer, ``--repeats`` times after one warm-up; the median is the
 page's server time, "cold" (the console's memo of view answers emptied before each request:
 the first request after the ledger moved) and "warm" (the same position asked again within
-30 s). Report generation (a replay of the whole ledger) is shown
-for reference; it is a download, not a page.
+30 s). After a move the views fold only the facts added since their last head
+(projections.query: most moves are accesses, which add none), so "cold" keeps that fold;
+"first" empties it too: the first request of a process. Report generation (a replay of the
+whole ledger) is shown for reference; it is a download, not a page.
 
     .venv/bin/python bench/console.py [--ledger var/bench-console.db] [--accesses 1000000]
 """
@@ -36,7 +38,7 @@ from ledger.config import Settings
 from ledger.domain.actor import Role
 from ledger.store.connect import open_reader
 from ledger.tree import open_ledger_tree
-from projections.query import open_views
+from projections.query import forget_folds, open_views
 from security.apikeys import open_api_keys
 
 GOAL_MS = 500
@@ -118,14 +120,17 @@ class Browser:
         body: bytes = reply.content
         return body
 
-    def median_ms(self, path: str, repeats: int, *, cold: bool) -> float:
-        """Median server time; ``cold``: the console's memo of view answers emptied first."""
+    def median_ms(self, path: str, repeats: int, *, cold: bool, first: bool = False) -> float:
+        """Median server time; ``cold``: the console's memo of view answers emptied first;
+        ``first``: the views' memo of head folds as well."""
         self.get(path)  # warm-up: connections, templates
         times = []
         for _ in range(repeats):
-            if cold:
+            if cold or first:
                 answers.clear()
                 names.clear()
+            if first:
+                forget_folds()
             started = time.perf_counter()
             self.get(path)
             times.append((time.perf_counter() - started) * 1000)
@@ -180,14 +185,17 @@ def main() -> None:
     with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         officer, auditor = Browser(client, officer_token), Browser(client, auditor_token)
         print(f"ledger: {events:,} events; median of {args.repeats} after one warm-up")
-        print(f"{'page':<20} {'cold':>9} {'warm':>9}")
+        print(f"{'page':<20} {'first':>9} {'cold':>9} {'warm':>9}")
         for name, path in pages(settings).items():
             user = officer if name.startswith("anomal") else auditor
+            first = user.median_ms(path, args.repeats, cold=True, first=True)
             cold = user.median_ms(path, args.repeats, cold=True)
             warm = user.median_ms(path, args.repeats, cold=False)
-            print(f"{name:<20} {cold:6.1f} ms {warm:6.1f} ms  {path}", flush=True)
-            targets.append(target(f"console_{name}_ms", cold, GOAL_MS, higher_is_better=False))
-            targets.append(target(f"console_{name}_warm_ms", warm, GOAL_MS, higher_is_better=False))
+            print(f"{name:<20} {first:6.1f} ms {cold:6.1f} ms {warm:6.1f} ms  {path}", flush=True)
+            for suffix, measured in (("_first", first), ("", cold), ("_warm", warm)):
+                targets.append(
+                    target(f"console_{name}{suffix}_ms", measured, GOAL_MS, higher_is_better=False)
+                )
         for fmt in ("pdf", "xlsx") if args.report_year else ():
             started = time.perf_counter()
             auditor.get(f"/console/reports/audit?year={args.report_year}&format={fmt}")

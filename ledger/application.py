@@ -316,12 +316,28 @@ class GovLedger(Application[UUID]):
 
     def record_risk_assessment(
         self, actor: Actor, code: str, reference: str, risk_level: RiskLevel, summary: str
-    ) -> None:
-        """Seed §三(五)16: the 网信办 (security_officer) assesses sharing risk."""
+    ) -> bool:
+        """Seed §三(五)16: the 网信办 (security_officer) assesses sharing risk.
+
+        Once per (resource, reference): a replay records nothing and returns False
+        (``Resource.record_risk_assessment``). A replay racing its original loses on
+        the event store's unique (id, version) and is judged again on the stored state.
+        """
         self._require_role(actor, {Role.SECURITY_OFFICER}, "record a risk assessment")
-        self._change_resource(
-            actor, code, lambda r: r.record_risk_assessment(actor, reference, risk_level, summary)
-        )
+        try:
+            return self._assess(actor, code, reference, risk_level, summary)
+        except IntegrityError:  # another change of the resource won: judge again on it
+            return self._assess(actor, code, reference, risk_level, summary)
+
+    def _assess(
+        self, actor: Actor, code: str, reference: str, risk_level: RiskLevel, summary: str
+    ) -> bool:
+        resource = self.resource(code)
+        self._check_acts_for(actor, resource.provider_department)
+        if not resource.record_risk_assessment(actor, reference, risk_level, summary):
+            return False
+        self.save(resource)
+        return True
 
     # -- sharing requests and grants -----------------------------------------
 
@@ -405,11 +421,12 @@ class GovLedger(Application[UUID]):
         Accesses are facts: never refused for their verdict, only when malformed
         (then the whole batch is refused, nothing saved). Ids are uuid5 of the
         platform event id, so a retry maps to the same ids; ids already stored
-        are skipped. If a concurrent writer stores one of our ids between the
-        check and the save, the recorder raises ``IntegrityError`` on
-        (originator_id, version 1), the transaction rolls back whole, and we
-        re-check and save the rest again (``ChainWriteError`` after
-        ``duplicate_retries`` lost races in a row).
+        are skipped. On PostgreSQL the check runs inside the chained insert,
+        under the head's serialisation. Elsewhere, if a concurrent writer stores
+        one of our ids between the check and the save, the recorder raises
+        ``IntegrityError`` on (originator_id, version 1), the transaction rolls
+        back whole, and we re-check and save the rest again (``ChainWriteError``
+        after ``duplicate_retries`` lost races in a row).
         """
         self._require_role(actor, {Role.EXCHANGE_PLATFORM}, "record data accesses")
         batch = list(entries)
@@ -419,19 +436,34 @@ class GovLedger(Application[UUID]):
         unique, repeated = _split_repeats(ids, batch)
         writer = AccessStateWriter(self.mapper, actor)
         for _attempt in range(self.duplicate_retries + 1):
-            existing = self._existing(list(unique))
-            fresh = {i: entry for i, entry in unique.items() if i not in existing}
-            stored = tuple(i for i in unique if i not in fresh)
-            if fresh:
-                try:
-                    # One transaction; stored events built directly (ledger/domain/access_state.py).
-                    self.recorder.insert_events(writer.stored_events(fresh))
-                except IntegrityError:
-                    continue  # lost a race on some id: re-check, then save the rest
-            return AccessBatchResult(tuple(fresh), stored + repeated, ids)
+            try:
+                existing = self._save_new_accesses(writer, unique)
+            except IntegrityError:
+                continue  # lost a race on some id: re-check, then save the rest
+            recorded = tuple(i for i in unique if i not in existing)
+            stored = tuple(i for i in unique if i in existing)
+            return AccessBatchResult(recorded, stored + repeated, ids)
         raise ChainWriteError(
             f"access batch still colliding after {self.duplicate_retries} retries"
         )
+
+    def _save_new_accesses(
+        self, writer: AccessStateWriter, unique: dict[UUID, tuple[AccessReport, AccessVerdict]]
+    ) -> set[UUID]:
+        """Store, in one transaction, the accesses not stored yet; return the ids that were.
+
+        Stored events are built directly (ledger/domain/access_state.py).
+        """
+        insert_new = getattr(self.recorder, "insert_new_aggregates", None)
+        if insert_new is not None:
+            # The chained PostgreSQL store checks existence inside its insert: one round trip.
+            found: set[UUID] = insert_new(writer.stored_events(unique)).existing
+            return found
+        existing = self._existing(list(unique))
+        fresh = {i: entry for i, entry in unique.items() if i not in existing}
+        if fresh:
+            self.recorder.insert_events(writer.stored_events(fresh))
+        return existing
 
     def record_personal_data_view(self, actor: Actor, view: str, target: str) -> UUID:
         """Who opened which personal-data view, and when (GB/T 22239-2019 8.1.4.3)."""

@@ -25,6 +25,7 @@ from ledger.export import export_jsonl
 from ledger.store.connect import init_ledger, open_reader
 from ledger.verify import HeadRecord, LastRunRecord, verify_ledger
 from ops import argtypes, demo, importer, keys_cli, projections_cli, proofs_cli, report_cli
+from projections.store import grant_views_role
 from security.apikeys import PostgresApiKeyStore, open_key_store
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
@@ -60,6 +61,8 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         keys.close()
     prepare_proof_tables(settings, role)
+    if role:
+        grant_views_role(settings, role)
     print(
         f"ledger {genesis.ledger_id} ({genesis.hash_algorithm}, created {genesis.created_at}) "
         f"at {settings.database.redacted()}"

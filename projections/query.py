@@ -9,15 +9,18 @@ date is the prefix the ledger's domain clock had reached by the end of that day
 from __future__ import annotations
 
 import json
+import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
+
+import orjson
 
 from ledger.config import Settings
-from ledger.domain.review import STATUS_AFTER, ReviewAction
+from ledger.domain.review import STATUS_AFTER, ReviewAction, ReviewStatus
 from ledger.errors import StoreUnavailableError
 from ledger.store.connect import open_reader
 from projections.facts import ACCESS, CST, Fact
@@ -31,7 +34,7 @@ from projections.runner import (
     tracked_position,
 )
 from projections.store import ViewStore
-from projections.zone import State, ZoneFold
+from projections.zone import Rules, State, ZoneFold, dump_state, load_state
 
 __all__ = [
     "AccessCounts",
@@ -57,12 +60,16 @@ __all__ = [
     "anomalies_summary",
     "as_json",
     "findings_summary",
+    "forget_folds",
     "open_views",
     "projection_lags",
     "projection_positions",
 ]
 
+T = TypeVar("T")
 OPEN_STATUSES = frozenset({"open", "acknowledged", "escalated"})
+# What the departments of the zone are folded from (projections.zone ZoneFold handlers).
+_DEPARTMENT_TOPICS = ("Department.Registered", "Department.CioNamed")
 
 
 # ---------------------------------------------------------------------------- dataclasses
@@ -480,7 +487,52 @@ def _finding(row: FindingTuple | tuple[Any, ...]) -> Finding:
     )  # fmt: skip
 
 
+class _Converted(Mapping[str, T]):
+    """The fold's raw entities as typed states, each converted when first read: a page
+    about the systems does not pay for converting two thousand requests. Read-only, like
+    the fold's state under it (a moment's state is never changed once folded)."""
+
+    def __init__(self, raw: Mapping[str, dict[str, Any]], convert: Callable[[Any], T]) -> None:
+        self._raw = raw
+        self._convert = convert
+        self._done: dict[str, T] = {}
+
+    def __getitem__(self, key: str) -> T:
+        found = self._done.get(key)
+        if found is None:
+            found = self._done[key] = self._convert(self._raw[key])
+        return found
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._raw
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __repr__(self) -> str:
+        return repr(dict(self.items()))
+
+
 # ---------------------------------------------------------------------------- the reader
+
+# The fold of the non-access facts at the newest head asked about, per ledger and rules, with
+# the ledger's hash at that position: the first page after the ledger moved folds only the
+# facts added since (most moves are accesses: none), not every request and filing again.
+# The hash chain proves the prefix folded is still the ledger's. States here are never
+# changed (a fold that goes on works on a copy).
+_FOLDS: dict[tuple[str, str, Rules], tuple[int, bytes, State]] = {}
+FOLDS_KEPT = 4
+_FOLDS_LOCK = threading.Lock()
+
+
+def forget_folds() -> None:
+    """Drop the memo of head folds: the next zone is folded from the first fact (the first
+    request of a process; benches measure it)."""
+    with _FOLDS_LOCK:
+        _FOLDS.clear()
 
 
 class Views:
@@ -491,6 +543,9 @@ class Views:
         self.store = store
         self.projector = projector
         self._cached: tuple[tuple[int, date | None], State] | None = None
+        # The moment-dependent findings of the last moment asked (a page lists some and
+        # counts all of them).
+        self._judged: tuple[tuple[int, date | None, datetime], list[FindingTuple]] | None = None
 
     # ------------------------------------------------------------------ moments
 
@@ -539,6 +594,57 @@ class Views:
 
     def _fold_zone(self, m: Moment) -> State:
         """The zone at ``m``: a fold of the non-access facts, then access counts per system."""
+        folded = self._facts_fold(m)
+        # The folded entities are shared with the memo of folds (read-only); only the
+        # systems get this moment's access counts, on copies.
+        state = {**folded, "systems": {k: dict(v) for k, v in folded["systems"].items()}}
+        for system_id, count, last in self._system_accesses(m):
+            system = state["systems"].get(system_id)
+            if system is not None:
+                system["access_count"], system["last_access_epoch"] = count, last
+        return state
+
+    def _facts_fold(self, m: Moment) -> State:
+        """The fold of the non-access facts up to ``m``. At a position at or after the one
+        of the memo of this ledger's folds, only the facts added since are folded."""
+        if m.as_of is not None:  # the facts effective by a date: not a prefix of the ledger
+            return self._fold_facts(ZoneFold(self.projector.rules), m, 0)
+        key = (self.settings.database_url, self.settings.postgres_schema, self.projector.rules)
+        with _FOLDS_LOCK:
+            memo = _FOLDS.get(key)
+        if memo is not None and memo[0] <= m.position and self._hash_at(memo[0]) == memo[1]:
+            if memo[0] == m.position:
+                return memo[2]
+            # A copy goes on folding: the memo's state may be in use by other requests.
+            fold = ZoneFold(self.projector.rules, load_state(dump_state(memo[2])))
+            state = self._fold_facts(fold, m, memo[0])
+        else:
+            state = self._fold_facts(ZoneFold(self.projector.rules), m, 0)
+        with _FOLDS_LOCK:
+            newest = _FOLDS.get(key)
+            if newest is None or newest[0] <= m.position:
+                _FOLDS.pop(key, None)
+                _FOLDS[key] = (m.position, self._hash_at(m.position), state)
+                while len(_FOLDS) > FOLDS_KEPT:  # the least recently folded ledger goes
+                    del _FOLDS[next(iter(_FOLDS))]
+        return state
+
+    def _fold_facts(self, fold: ZoneFold, m: Moment, after: int) -> State:
+        sql, params = self._facts_sql(m)
+        fold.emit = False
+        for position, topic, entity, raw in self.store.query(
+            f"{sql} AND position > ? ORDER BY position", [*params, after]
+        ):
+            fold.apply(Fact(int(position), entity, topic, orjson.loads(raw), b"", b""))
+        return fold.state
+
+    def _hash_at(self, position: int) -> bytes:
+        """The ledger's hash at ``position``: the same hash, the same chain up to there."""
+        row = self.projector.reader.row_at(position) if position > 0 else None
+        return bytes(row[6]) if row is not None else b""
+
+    def _facts_sql(self, m: Moment) -> tuple[str, list[Any]]:
+        """The non-access facts recorded up to ``m`` (as of a date: effective by then)."""
         sql = (
             f"SELECT position, topic, entity, state FROM {self.store.table('facts')} "
             "WHERE position <= ?"
@@ -547,15 +653,7 @@ class Views:
         if m.as_of is not None:
             sql += " AND (time IS NULL OR time <= ?)"
             params.append(m.reference_time.timestamp())
-        fold = ZoneFold(self.projector.rules)
-        fold.emit = False
-        for position, topic, entity, raw in self.store.query(sql + " ORDER BY position", params):
-            fold.apply(Fact(int(position), entity, topic, json.loads(raw), b"", b""))
-        for system_id, count, last in self._system_accesses(m):
-            system = fold.state["systems"].get(system_id)
-            if system is not None:
-                system["access_count"], system["last_access_epoch"] = count, last
-        return fold.state
+        return sql, params
 
     def _system_accesses(self, m: Moment) -> list[tuple[str, int, float]]:
         """(system id, accesses through it, latest access epoch) up to ``m``."""
@@ -580,6 +678,26 @@ class Views:
             found[key] = (before[0] + int(count), max(before[1], float(last)))
         return [(key, count, last) for key, (count, last) in found.items()]
 
+    def departments(self, m: Moment) -> dict[str, DepartmentState]:
+        """The departments of :meth:`zone` at ``m``, from their own few facts: every page
+        names departments, and the whole zone is a fold of every request, filing, …"""
+        if self._cached is not None and self._cached[0] == (m.position, m.as_of):
+            found = self._cached[1]["departments"]  # the zone is folded already
+        else:
+            fold = ZoneFold(self.projector.rules)
+            fold.emit = False
+            sql, params = self._facts_sql(m)
+            topics = ", ".join("?" * len(_DEPARTMENT_TOPICS))
+            for position, topic, entity, raw in self.store.query(
+                f"{sql} AND topic IN ({topics}) ORDER BY position", [*params, *_DEPARTMENT_TOPICS]
+            ):
+                fold.apply(Fact(int(position), entity, topic, orjson.loads(raw), b"", b""))
+            found = fold.state["departments"]
+        return {
+            code: DepartmentState(d["code"], d["name"], d["cio_name"], d["position"])
+            for code, d in found.items()
+        }
+
     def zone(self, m: Moment) -> ZoneState:
         s = self._state(m)
         return ZoneState(
@@ -588,64 +706,194 @@ class Views:
                 code: DepartmentState(d["code"], d["name"], d["cio_name"], d["position"])
                 for code, d in s["departments"].items()
             },
-            systems={k: _system(v) for k, v in s["systems"].items()},
-            resources={k: _resource(v) for k, v in s["resources"].items()},
-            requests={k: _request(v) for k, v in s["requests"].items()},
-            filings={k: _filing(v) for k, v in s["filings"].items()},
-            fund_decisions={k: _fund(v) for k, v in s["funds"].items()},
+            systems=_Converted(s["systems"], _system),
+            resources=_Converted(s["resources"], _resource),
+            requests=_Converted(s["requests"], _request),
+            filings=_Converted(s["filings"], _filing),
+            fund_decisions=_Converted(s["funds"], _fund),
         )
 
     # ------------------------------------------------------------------ findings
 
     def findings(
-        self, m: Moment, *, rule: str | None = None, department: str | None = None
+        self,
+        m: Moment,
+        *,
+        rule: str | None = None,
+        department: str | None = None,
+        subject_kinds: Collection[str] | None = None,
     ) -> list[Finding]:
+        """Findings at ``m``, oldest first; ``subject_kinds``: only about these kinds of
+        subject (system, resource, request, filing, fund_decision, access)."""
+        where, params = self._finding_filter(m, rule, department, subject_kinds)
         rows: list[tuple[Any, ...]] = list(
             self.store.query(
                 f"SELECT finding_id, rule, severity, subject, subject_kind, department, "
                 f"positions, position, time, detail FROM {self.store.table('findings')} "
-                f"WHERE position <= ?{self._day_filter(m)}",
-                (m.position, *self._day_param(m)),
+                f"WHERE {where}",
+                params,
             )
         )
-        rows.extend(
-            state_findings(self._state(m), m.reference_time, self.settings.finding_zombie_days)
-        )
-        found = [
-            _finding(r)
-            for r in rows
-            if (rule is None or r[1] == rule) and (department is None or r[5] == department)
-        ]
+        rows.extend(self._state_findings(m, rule, department, subject_kinds))
+        found = [_finding(r) for r in rows]
         return sorted(found, key=lambda f: (f.time, f.rule, f.subject))
+
+    def finding_count(self, m: Moment, *, department: str | None = None) -> int:
+        """How many findings :meth:`findings` answers at ``m``, counted without reading them."""
+        where, params = self._finding_filter(m, None, department, None)
+        rows = self.store.query(
+            f"SELECT COUNT(*) FROM {self.store.table('findings')} WHERE {where}", params
+        )
+        return int(rows[0][0]) + sum(1 for _ in self._state_findings(m, None, department, None))
+
+    def finding_tally(self, m: Moment) -> dict[tuple[str, str], int]:
+        """(rule, severity) -> how many findings :meth:`findings` answers at ``m``, grouped
+        in SQL: the metrics ask at every new head, and most findings are access findings."""
+        where, params = self._finding_filter(m, None, None, None)
+        tally: dict[tuple[str, str], int] = defaultdict(int)
+        for rule, severity, count in self.store.query(
+            f"SELECT rule, severity, COUNT(*) FROM {self.store.table('findings')} "
+            f"WHERE {where} GROUP BY rule, severity",
+            params,
+        ):
+            tally[str(rule), str(severity)] += int(count)
+        for row in self._state_findings(m, None, None, None):
+            tally[row[1], row[2]] += 1
+        return dict(tally)
+
+    def _finding_filter(
+        self,
+        m: Moment,
+        rule: str | None,
+        department: str | None,
+        subject_kinds: Collection[str] | None,
+    ) -> tuple[str, list[Any]]:
+        """The findings table's WHERE clause: the filters are pushed into SQL, because the
+        access findings (most of the table) are decoded for nothing otherwise."""
+        where, params = [f"position <= ?{self._day_filter(m)}"], [m.position, *self._day_param(m)]
+        for column, value in (("rule", rule), ("department", department)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if subject_kinds is not None:
+            kinds = sorted(subject_kinds) or [""]
+            where.append(f"subject_kind IN ({', '.join('?' * len(kinds))})")
+            params.extend(kinds)
+        return " AND ".join(where), params
+
+    def _state_findings(
+        self,
+        m: Moment,
+        rule: str | None,
+        department: str | None,
+        subject_kinds: Collection[str] | None,
+    ) -> Iterator[FindingTuple]:
+        """The moment-dependent findings (projections.rules) that pass the same filters."""
+        key = (m.position, m.as_of, m.reference_time)
+        if self._judged is None or self._judged[0] != key:
+            judged = state_findings(
+                self._state(m), m.reference_time, self.settings.finding_zombie_days
+            )
+            self._judged = (key, list(judged))
+        for row in self._judged[1]:
+            if (
+                (rule is None or row[1] == rule)
+                and (department is None or row[5] == department)
+                and (subject_kinds is None or row[4] in subject_kinds)
+            ):
+                yield row
 
     # ------------------------------------------------------------------ anomalies
 
     @staticmethod
-    def _day_filter(m: Moment) -> str:
+    def _day_filter(m: Moment, column: str = "time") -> str:
         """As of a date: rows whose (CST ISO) time falls on or before it."""
-        return "" if m.as_of is None else " AND substr(time, 1, 10) <= ?"
+        return "" if m.as_of is None else f" AND substr({column}, 1, 10) <= ?"
 
     @staticmethod
     def _day_param(m: Moment) -> list[str]:
         return [] if m.as_of is None else [m.as_of.isoformat()]
 
     def anomalies(
-        self, m: Moment, *, status: str | None = None, department: str | None = None
+        self,
+        m: Moment,
+        *,
+        status: str | None = None,
+        department: str | None = None,
+        by_score: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[Anomaly]:
-        reviews = self._reviews(m)
-        rows = self.store.query(
-            f"SELECT anomaly_id, kind, score, severity, subject, department, positions, time, "
-            f"detail FROM {self.store.table('anomalies')} WHERE position <= ?"
-            f"{self._day_filter(m)} ORDER BY position, anomaly_id",
-            (m.position, *self._day_param(m)),
+        """Anomalies at ``m`` in ledger order, or ``by_score`` (highest first, then the most
+        recent, then by id: the review queue); ``limit``/``offset``: one page of them."""
+        order = (
+            f"score DESC, time{self._bytewise} DESC, anomaly_id{self._bytewise}"
+            if by_score
+            else "position, anomaly_id"
         )
-        found = [self._anomaly(r, reviews.get(r[0], ())) for r in rows]
-        return [
-            a
-            for a in found
-            if (status is None or a.status == status)
-            and (department is None or a.department == department)
-        ]
+        sql, params = self._anomalies_sql(m, department)
+        sql = f"SELECT * FROM ({sql}) q"
+        if status is not None:
+            sql += " WHERE status = ?"
+            params.append(status)
+        sql += f" ORDER BY {order}"
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            params.extend([max(0, limit), max(0, offset)])
+        elif offset:
+            raise ValueError("an offset needs a limit")
+        rows = self.store.query(sql, params)
+        reviews = self._reviews(m) if rows else {}
+        return [self._anomaly(r[:9], reviews.get(r[0], ())) for r in rows]
+
+    def anomaly_counts(self, m: Moment, *, department: str | None = None) -> dict[str, int]:
+        """Status -> how many anomalies at ``m`` have it (every status, zeros included)."""
+        sql, params = self._anomalies_sql(m, department)
+        counts = dict.fromkeys((s.value for s in ReviewStatus), 0)
+        for status, count in self.store.query(
+            f"SELECT status, COUNT(*) FROM ({sql}) q GROUP BY status", params
+        ):
+            counts[str(status)] = int(count)
+        return counts
+
+    def open_anomalies_by_severity(self, m: Moment) -> dict[str, int]:
+        """Severity -> how many anomalies at ``m`` are open (not dismissed), grouped in SQL."""
+        sql, params = self._anomalies_sql(m, None)
+        statuses = sorted(OPEN_STATUSES)
+        rows = self.store.query(
+            f"SELECT severity, COUNT(*) FROM ({sql}) q "
+            f"WHERE status IN ({', '.join('?' * len(statuses))}) GROUP BY severity",
+            [*params, *statuses],
+        )
+        return {str(severity): int(count) for severity, count in rows}
+
+    @property
+    def _bytewise(self) -> str:
+        """Order text by code point, as Python does (PostgreSQL's default collation may not)."""
+        return ' COLLATE "C"' if self.store.backend == "postgresql" else ""
+
+    def _anomalies_sql(self, m: Moment, department: str | None) -> tuple[str, list[Any]]:
+        """Every anomaly at ``m`` with its status (after its latest review then), in SQL: the
+        queue sorts, counts and pages the anomalies without decoding them all."""
+        reviews, day = self.store.table("reviews"), self._day_filter(m)
+        latest = (
+            f"SELECT r.anomaly_id, r.action FROM {reviews} r JOIN (SELECT MAX(position) AS "
+            f"position FROM {reviews} WHERE position <= ?{day} GROUP BY anomaly_id) l "
+            "ON r.position = l.position"
+        )
+        status = " ".join(f"WHEN '{a.value}' THEN '{s.value}'" for a, s in STATUS_AFTER.items())
+        sql = (
+            "SELECT a.anomaly_id, a.kind, a.score, a.severity, a.subject, a.department, "
+            "a.positions, a.time, a.detail, a.position, "
+            f"CASE v.action {status} ELSE '{ReviewStatus.OPEN.value}' END AS status "
+            f"FROM {self.store.table('anomalies')} a LEFT JOIN ({latest}) v "
+            f"ON v.anomaly_id = a.anomaly_id WHERE a.position <= ?{self._day_filter(m, 'a.time')}"
+        )
+        params: list[Any] = [m.position, *self._day_param(m), m.position, *self._day_param(m)]
+        if department is not None:
+            sql += " AND a.department = ?"
+            params.append(department)
+        return sql, params
 
     def anomaly(self, anomaly_id: str) -> Anomaly | None:
         rows = self.store.query(
@@ -683,9 +931,12 @@ class Views:
     # ------------------------------------------------------------------ rights and inventory
 
     def rights_register(self, m: Moment, *, department: str | None = None) -> list[RightsEntry]:
-        zone = self.zone(m)
+        state, at = self._state(m), m.reference_time
+        # Only what the register shows is converted: approved requests (those a grant in
+        # force can be among) and the resources, not the zone's every request and system.
+        approved = (_request(r) for r in state["requests"].values() if r["status"] == "approved")
         holders: dict[str, list[UseRight]] = defaultdict(list)
-        for grant in zone.grants_in_force():
+        for grant in (g for g in approved if g.in_force_at(at)):
             assert grant.expires_at is not None and grant.decided_at is not None
             holders[grant.resource_code].append(
                 UseRight(
@@ -699,13 +950,13 @@ class Views:
                 )
             )
         entries = []
-        for code, r in sorted(zone.resources.items()):
+        for code, raw in sorted(state["resources"].items()):
+            r = _resource(raw)
             rights = tuple(sorted(holders.get(code, ()), key=lambda u: u.position))
             if department is not None and department != r.provider_department:
                 rights = tuple(u for u in rights if u.holder_department == department)
                 if not rights:
                     continue
-            raw = self._state(m)["resources"][code]
             entries.append(
                 RightsEntry(
                     code,
@@ -724,17 +975,13 @@ class Views:
     def inventory(self, m: Moment, *, department: str | None = None) -> Inventory:
         systems = sorted(
             (
-                s
-                for s in self.zone(m).systems.values()
-                if department is None or s.department == department
+                _system(s)
+                for s in self._state(m)["systems"].values()
+                if department is None or s["department"] == department
             ),
             key=lambda s: (s.department, s.name),
         )
-        candidates = {
-            f.subject
-            for f in self.findings(m, rule="I1")
-            if department is None or f.department == department
-        }
+        candidates = {f.subject for f in self.findings(m, rule="I1", department=department)}
         per: dict[str, list[SystemState]] = defaultdict(list)
         for s in systems:
             per[s.department].append(s)
@@ -985,10 +1232,7 @@ def findings_summary(
     """Findings at the head by (rule, severity); ``catch_up`` as in :func:`open_views`."""
 
     def count(views: Views) -> Mapping[tuple[str, str], int]:
-        counts: dict[tuple[str, str], int] = defaultdict(int)
-        for finding in views.findings(views.moment()):
-            counts[finding.rule, finding.severity] += 1
-        return dict(counts)
+        return views.finding_tally(views.moment())
 
     return _summary_at_head("findings", settings, catch_up, count)
 
@@ -997,10 +1241,6 @@ def anomalies_summary(settings: Settings, *, catch_up: bool | None = None) -> Ma
     """Open (not dismissed) anomalies at the head by severity; ``catch_up`` as above."""
 
     def count(views: Views) -> Mapping[str, int]:
-        counts: dict[str, int] = defaultdict(int)
-        for anomaly in views.anomalies(views.moment()):
-            if anomaly.status in OPEN_STATUSES:
-                counts[anomaly.severity] += 1
-        return dict(counts)
+        return views.open_anomalies_by_severity(views.moment())
 
     return _summary_at_head("anomalies", settings, catch_up, count)

@@ -104,6 +104,9 @@ _INDEXES = (
     ("events_actor", "events", "actor_id, position"),
     ("events_department", "events", "department, position"),
     ("blocks_block", "access_blocks", "block, day"),
+    # Accesses per system (the inventory's counts, every zone read): one dimension's rows,
+    # not every dimension's of every block.
+    ("blocks_dim", "access_blocks", "dim, block"),
     ("findings_position", "findings", "position"),
     ("anomalies_position", "anomalies", "position"),
 )

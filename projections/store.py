@@ -254,3 +254,19 @@ def pg_text(value: Any) -> Any:
     if isinstance(value, str) and "\x00" in value:
         return value.replace("\x00", "\ufffd")
     return value
+
+
+def grant_views_role(settings: Settings, role: str) -> None:
+    """Let a least-privileged PostgreSQL ``role`` keep the read models (``govledger init
+    --app-role``): ``CREATE`` on the ledger's schema, so the projection worker running as
+    that role creates, fills and drops (rebuilds) its own ``views_`` tables, which the API
+    under the same role then reads. It owns nothing else: the chain stays SELECT and INSERT
+    to it. SQLite views are a file beside the ledger: nothing to grant."""
+    if settings.database.backend != "postgresql":
+        return
+    store = ViewStore(settings)
+    try:
+        grantee = '"' + role.replace('"', '""') + '"'
+        store.query(f'GRANT USAGE, CREATE ON SCHEMA "{settings.postgres_schema}" TO {grantee}')
+    finally:
+        store.close()

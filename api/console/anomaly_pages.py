@@ -37,11 +37,6 @@ LABELS: Final = {
 }
 
 
-def by_score(anomalies: list[Anomaly]) -> list[Anomaly]:
-    """Highest score first; among equals the most recent first."""
-    return sorted(anomalies, key=lambda a: (-a.score, -a.time.timestamp(), a.anomaly_id))
-
-
 @router.get("/anomalies")
 def queue(
     request: Request,
@@ -51,19 +46,30 @@ def queue(
     page_number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
 ) -> Response:
     settings = services(request).settings
+    dept = department or None
     with views_at(settings, None) as (views, asked):
         m = asked.moment
-        everything = ask(
+        counts = ask(
+            views, m, "anomaly_counts", lambda: views.anomaly_counts(m, department=dept), dept
+        )
+        rows = ask(
             views,
             m,
-            "anomalies",
-            lambda: views.anomalies(m, department=department or None),
-            department,
+            "anomaly_queue",
+            lambda: views.anomalies(
+                m,
+                status=status or None,
+                department=dept,
+                by_score=True,
+                limit=PAGE_SIZE,
+                offset=(page_number - 1) * PAGE_SIZE,
+            ),
+            status,
+            dept,
+            page_number,
         )
         names = department_names(views, asked.moment)
-    counts = {s: sum(1 for a in everything if a.status == s) for s in ANOMALY_STATUS}
-    chosen = by_score([a for a in everything if not status or a.status == status])
-    start = (page_number - 1) * PAGE_SIZE
+    total = counts.get(status, 0) if status else sum(counts.values())
     return render(
         request,
         "anomalies.html",
@@ -71,14 +77,14 @@ def queue(
         {
             **LABELS,
             "moment": asked.moment,
-            "rows": chosen[start : start + PAGE_SIZE],
-            "total": len(chosen),
+            "rows": rows,
+            "total": total,
             "counts": counts,
             "status": status,
             "department": department,
             "departments": names,
             "page_number": page_number,
-            "pages": max(1, -(-len(chosen) // PAGE_SIZE)),
+            "pages": max(1, -(-total // PAGE_SIZE)),
         },
     )
 

@@ -47,6 +47,15 @@ SECTIONS: Final = {
     "filings": "项目备案",
     "funds": "经费决定",
 }
+# The kind of subject (projections.query Finding.subject_kind) each section's rows are: a
+# row is marked with the findings about it, never with the many about single accesses.
+SUBJECT_KINDS: Final = {
+    "systems": "system",
+    "resources": "resource",
+    "requests": "request",
+    "filings": "filing",
+    "funds": "fund_decision",
+}
 TERMS: Final[dict[str, Any]] = {
     "sensitivity": {k.value: v for k, v in SENSITIVITY.items()},
     "sharing_type": {k.value: v for k, v in SHARING_TYPE.items()},
@@ -159,7 +168,18 @@ def inventory(
         dept = department or None
         summary = ask(views, m, "inventory", lambda: views.inventory(m, department=dept), dept)
         zone = ask(views, m, "zone", lambda: views.zone(m))
-        findings = ask(views, m, "findings", lambda: views.findings(m, department=dept), dept)
+        kinds = {SUBJECT_KINDS[section]}
+        findings = ask(
+            views,
+            m,
+            "findings",
+            lambda: views.findings(m, department=dept, subject_kinds=kinds),
+            dept,
+            section,
+        )
+        finding_count = ask(
+            views, m, "finding_count", lambda: views.finding_count(m, department=dept), dept
+        )
         names = department_names(views, m)
     marks = _marks(findings)
     rows = _section_rows(section, zone, department or None)
@@ -181,7 +201,7 @@ def inventory(
             "pages": max(1, -(-len(rows) // INVENTORY_PAGE)),
             "marks": marks,
             "subject_of": lambda r: _subject(section, r),
-            "finding_count": len(findings),
+            "finding_count": finding_count,
             "moment": m,
             "as_of": as_of if not error else "",
             "department": department,

@@ -91,5 +91,5 @@ def department_names(views: Views, m: Moment) -> dict[str, str]:
     """Code -> name of every department registered (names are only added, never changed)."""
     return names.get(
         (views.settings.database_url, views.settings.postgres_schema),
-        lambda: {code: d.name for code, d in views.zone(m).departments.items()},
+        lambda: {code: d.name for code, d in views.departments(m).items()},
     )

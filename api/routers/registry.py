@@ -186,8 +186,12 @@ def reclassify(code: str, body: ReclassifyIn, caller: CatalogueClerk, s: Service
 def record_risk_assessment(
     code: str, body: RiskAssessmentIn, caller: RiskOfficer, s: ServicesDep
 ) -> Done:
-    """网信办 sharing risk assessment (seed §三(五)16)."""
-    s.ledger.record_risk_assessment(
+    """网信办 sharing risk assessment (seed §三(五)16); once per `reference` on a resource.
+
+    A retry (same reference, level and summary) records nothing and answers
+    `{"status": "already_recorded"}`; the reference with another level or summary
+    is 409 `risk_assessment_exists` (a revised assessment has its own reference)."""
+    recorded = s.ledger.record_risk_assessment(
         caller.actor, code, body.reference, body.risk_level, body.summary
     )
-    return Done()
+    return Done() if recorded else Done(status="already_recorded")

@@ -225,6 +225,8 @@ class Resource(Aggregate):
         self.controller: str | None = None
         self.risk_assessments: tuple[str, ...] = ()
         self.risk_level: RiskLevel | None = None
+        # Each recorded reference's (level, summary): a replay of it is recognised as one.
+        self._assessed: dict[str, tuple[RiskLevel, str]] = {}
 
     @property
     def item_names(self) -> frozenset[str]:
@@ -240,7 +242,8 @@ class Resource(Aggregate):
             ErrorCode.OWNER_MUST_BE_PROVIDER,
             f"owner {owner_department!r} is not provider {self.provider_department!r}",
         )
-        self._assign_owner(actor=actor, owner_department=owner_department)
+        if owner_department != self.owner_department:  # the same owner again records nothing
+            self._assign_owner(actor=actor, owner_department=owner_department)
 
     @event(OwnerAssigned)
     def _assign_owner(self, actor: Actor, owner_department: str) -> None:
@@ -248,7 +251,9 @@ class Resource(Aggregate):
 
     def assign_controller(self, actor: Actor, controller: str) -> None:
         """Control right: the custodian department code or system id (seed §三(五)16)."""
-        self._assign_controller(actor=actor, controller=require_text(controller, "controller"))
+        controller = require_text(controller, "controller")
+        if controller != self.controller:  # the same controller again records nothing
+            self._assign_controller(actor=actor, controller=controller)
 
     @event(ControllerAssigned)
     def _assign_controller(self, actor: Actor, controller: str) -> None:
@@ -264,6 +269,13 @@ class Resource(Aggregate):
     ) -> None:
         sharing = parse_enum(SharingType, sharing_type, "sharing_type")
         _check_classification(sharing, legal_basis)
+        unchanged = (sharing, legal_basis, share_condition) == (
+            self.sharing_type,
+            self.legal_basis,
+            self.share_condition,
+        )
+        if unchanged:
+            return  # classified so already: a retry (whatever its reason) records nothing
         self._reclassify(
             actor=actor,
             sharing_type=sharing,
@@ -287,14 +299,29 @@ class Resource(Aggregate):
 
     def record_risk_assessment(
         self, actor: Actor, reference: str, risk_level: RiskLevel, summary: str
-    ) -> None:
-        """网信办's sharing risk assessment (seed §三(五)16; S12, D2 look for it)."""
+    ) -> bool:
+        """网信办's sharing risk assessment (seed §三(五)16; S12, D2 look for it).
+
+        Once per reference: the 网信办 document number names one assessment, so the
+        same reference, level and summary again is a replay (nothing recorded, False);
+        the reference with another level or summary is refused (a revised assessment
+        is a new document with its own number).
+        """
+        reference = require_text(reference, "reference")
+        level = parse_enum(RiskLevel, risk_level, "risk_level")
+        recorded = self._assessed.get(reference)
+        if recorded is not None:
+            require(
+                recorded == (level, summary),
+                ErrorCode.RISK_ASSESSMENT_EXISTS,
+                f"risk assessment {reference!r} of {self.code} is recorded with another "
+                "level or summary",
+            )
+            return False
         self._record_risk_assessment(
-            actor=actor,
-            reference=require_text(reference, "reference"),
-            risk_level=parse_enum(RiskLevel, risk_level, "risk_level"),
-            summary=summary,
+            actor=actor, reference=reference, risk_level=level, summary=summary
         )
+        return True
 
     @event(RiskAssessed)
     def _record_risk_assessment(
@@ -302,3 +329,4 @@ class Resource(Aggregate):
     ) -> None:
         self.risk_assessments = (*self.risk_assessments, reference)
         self.risk_level = RiskLevel(risk_level)
+        self._assessed = {**self._assessed, reference: (self.risk_level, summary)}

@@ -30,6 +30,7 @@ class ErrorCode(StrEnum):
     # Existence.
     DEPARTMENT_EXISTS = "department_exists"
     RESOURCE_EXISTS = "resource_exists"
+    RISK_ASSESSMENT_EXISTS = "risk_assessment_exists"
     # An Idempotency-Key already used by this principal for a different create.
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     UNKNOWN_DEPARTMENT = "unknown_department"

@@ -46,9 +46,10 @@ class Department(Aggregate):
 
     def name_cio(self, actor: Actor, cio_name: str, cio_actor_id: str | None = None) -> None:
         """Seed 四(四): each department names its information officer (信息主管)."""
-        self._name_cio(
-            actor=actor, cio_name=require_text(cio_name, "cio_name"), cio_actor_id=cio_actor_id
-        )
+        cio_name = require_text(cio_name, "cio_name")
+        if (cio_name, cio_actor_id) == (self.cio_name, self.cio_actor_id):
+            return  # already so named: a retried request records nothing (docs/security.md)
+        self._name_cio(actor=actor, cio_name=cio_name, cio_actor_id=cio_actor_id)
 
     @event(CioNamed)
     def _name_cio(self, actor: Actor, cio_name: str, cio_actor_id: str | None) -> None:
@@ -222,6 +223,8 @@ class InformationSystem(Aggregate):
     def set_connection_requirement(self, actor: Actor, required_to_connect: bool) -> None:
         """Seed §三(三)12: ndrc lists the systems that must connect (F1 checks it)."""
         self._require_in_service()
+        if required_to_connect == self.required_to_connect:
+            return  # unchanged: nothing to record (a retry, or a repeated listing)
         self._set_connection_requirement(actor=actor, required_to_connect=required_to_connect)
 
     @event(ConnectionRequirementSet)
@@ -231,7 +234,8 @@ class InformationSystem(Aggregate):
     def connect(self, actor: Actor) -> None:
         """Connected to the district exchange platform (接入共享交换平台)."""
         self._require_in_service()
-        self._connect(actor=actor)
+        if not self.connected:  # connected already: a retry records nothing
+            self._connect(actor=actor)
 
     @event(Connected)
     def _connect(self, actor: Actor) -> None:
@@ -240,7 +244,8 @@ class InformationSystem(Aggregate):
     def move_on_cloud(self, actor: Actor) -> None:
         """Seed §三(二)6: migrated to the government cloud (上云)."""
         self._require_in_service()
-        self._move_on_cloud(actor=actor)
+        if not self.on_cloud:  # on the cloud already: a retry records nothing
+            self._move_on_cloud(actor=actor)
 
     @event(MovedOnCloud)
     def _move_on_cloud(self, actor: Actor) -> None:
@@ -251,6 +256,8 @@ class InformationSystem(Aggregate):
         self._require_in_service()
         parsed = tuple(parse_enum(ZombieReason, reason, "reasons") for reason in reasons)
         require(bool(parsed), ErrorCode.INVALID_VALUE, "a zombie needs at least one reason")
+        if self.status is SystemStatus.ZOMBIE and parsed == self.zombie_reasons:
+            return  # so marked already, for the same reasons: a retry records nothing
         self._mark_zombie(actor=actor, reasons=parsed)
 
     @event(MarkedZombie)
@@ -293,6 +300,8 @@ class InformationSystem(Aggregate):
         require(
             mlps_level in MLPS_LEVELS, ErrorCode.INVALID_MLPS_LEVEL, f"level {mlps_level} not 1-4"
         )
+        if (mlps_level, mlps_filed) == (self.mlps_level, self.mlps_filed):
+            return  # unchanged: a retry records nothing
         self._record_mlps(actor=actor, mlps_level=mlps_level, mlps_filed=mlps_filed)
 
     @event(MlpsRecorded)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -54,6 +55,14 @@ def originator_text(originator_id: UUID | str) -> str:
     return originator_id.hex if isinstance(originator_id, UUID) else originator_id
 
 
+@dataclass(frozen=True, slots=True)
+class NewAggregates:
+    """What ``insert_new_aggregates`` did: positions written, originators found already stored."""
+
+    ids: list[int]
+    existing: set[UUID]
+
+
 def chain_input(stored_events: Sequence[StoredEvent]) -> list[tuple[str, int, str, bytes]]:
     return [
         (originator_text(e.originator_id), e.originator_version, e.topic, e.state)
@@ -81,6 +90,7 @@ __all__ = [
     "DEFAULT_HASH_ALGORITHM",
     "HASH_ALGORITHM_KEY",
     "Digest",
+    "NewAggregates",
     "RowReader",
     "chain_input",
     "check_requested_algorithm",

@@ -41,12 +41,14 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from ledger.chain import Digest, Genesis, RowTuple, chain_rows, hash_function
 from ledger.errors import (
+    ChainWriteError,
     ConfigurationError,
     ForeignStoreError,
     StoreUnavailableError,
 )
 from ledger.store.base import (
     HASH_ALGORITHM_KEY,
+    NewAggregates,
     chain_input,
     check_requested_algorithm,
     genesis_from_row,
@@ -54,10 +56,20 @@ from ledger.store.base import (
 )
 
 LEDGER_EVENTS_TABLE = "ledger_events"
+# Batches of at least this many events take the head's lock before chaining (see _optimistic).
+LOCK_FIRST_BATCH_SIZE = 100
 
 
 class _HeadMovedError(Exception):
     """Another writer committed first: this batch inserted nothing and must be re-chained."""
+
+
+class _AlreadyStoredError(Exception):
+    """Some originators of an only-new batch have events: nothing was inserted."""
+
+    def __init__(self, found: set[UUID]) -> None:
+        super().__init__(f"{len(found)} originators already stored")
+        self.found = found
 
 
 class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
@@ -84,7 +96,16 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         self._head_lock = threading.Lock()
         self._contended = False
         self._rewrite_create_statements()
-        self._chained_insert = self._chained_insert_statement()
+        # One primary-key probe per id: the LIMIT keeps the planner from turning this
+        # into a join, which it did as a sequential scan of the whole ledger.
+        self._select_existing = SQL(
+            "SELECT u.originator_id FROM unnest(%(o)b::{}[]) AS u(originator_id), "
+            "LATERAL (SELECT 1 FROM {} AS e WHERE e.originator_id = u.originator_id LIMIT 1) "
+            "AS stored"
+        ).format(Identifier(self.datastore.originator_id_type), self._ident(self.events_table_name))
+        self._insert_all = self._chained_insert_statement(only_new=False)
+        self._insert_new = self._chained_insert_statement(only_new=True)
+        self._notify = SQL("NOTIFY {}").format(Identifier(self.channel_name))
         self._lock_head = SQL(
             "SELECT position, hash FROM {} WHERE singleton = 1 FOR UPDATE"
         ).format(self._ident(self.head_table_name))
@@ -223,17 +244,36 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
 
     # ------------------------------------------------------------------ writes
 
-    def _chained_insert_statement(self) -> Composed:
+    def _chained_insert_statement(self, *, only_new: bool) -> Composed:
+        """One statement per batch; ``only_new`` adds the idempotency check of access batches.
+
+        The head moves only if it is where the writer expected (and, with
+        ``only_new``, only if none of the batch's originators has events yet);
+        the rows go in only if it moved. The answer is one row: how many rows
+        went in, and which originators were found already stored. Arrays travel
+        in binary: text-quoting a batch of bytea states cost more than the insert.
+        """
+        found = (
+            self._select_existing
+            if only_new
+            else SQL("SELECT NULL::{} AS originator_id WHERE false").format(
+                Identifier(self.datastore.originator_id_type)
+            )
+        )
         return SQL(
-            "WITH moved AS (UPDATE {head} SET position = %(new_position)s, hash = %(new_hash)s "
-            "WHERE singleton = 1 AND position = %(position)s AND hash = %(hash)s RETURNING 1) "
-            "INSERT INTO {events} (notification_id, originator_id, originator_version, topic, "
-            "state, prev_hash, hash) "
-            "SELECT n, o, v, t, s, p, h FROM unnest(%(n)s::bigint[], %(o)s::{oid}[], "
-            "%(v)s::bigint[], %(t)s::text[], %(s)s::bytea[], %(p)s::bytea[], %(h)s::bytea[]) "
-            "AS u(n, o, v, t, s, p, h) WHERE EXISTS (SELECT 1 FROM moved) "
-            "RETURNING notification_id"
+            "WITH found AS ({found}), "
+            "moved AS (UPDATE {head} SET position = %(new_position)s, hash = %(new_hash)s "
+            "WHERE singleton = 1 AND position = %(position)s AND hash = %(hash)s "
+            "AND NOT EXISTS (SELECT 1 FROM found) RETURNING 1), "
+            "inserted AS (INSERT INTO {events} (notification_id, originator_id, "
+            "originator_version, topic, state, prev_hash, hash) "
+            "SELECT n, o, v, t, s, p, h FROM unnest(%(n)b::bigint[], %(o)b::{oid}[], "
+            "%(v)b::bigint[], %(t)b::text[], %(s)b::bytea[], %(p)b::bytea[], %(h)b::bytea[]) "
+            "AS u(n, o, v, t, s, p, h) WHERE EXISTS (SELECT 1 FROM moved) RETURNING 1) "
+            "SELECT (SELECT count(*) FROM inserted) AS inserted, "
+            "ARRAY(SELECT originator_id FROM found) AS found"
         ).format(
+            found=found,
             head=self._ident(self.head_table_name),
             events=self._ident(self.events_table_name),
             oid=Identifier(self.datastore.originator_id_type),
@@ -245,33 +285,64 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
     ) -> Sequence[int] | None:
         # Retrying after a lost connection cannot duplicate: a batch that did commit
         # conflicts on (originator_id, originator_version) when chained again.
+        return self._write(stored_events, only_new=False, **kwargs).ids
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_new_aggregates(self, stored_events: Sequence[StoredEvent]) -> NewAggregates:
+        """Insert, in one transaction, the events whose originator has no events yet.
+
+        Idempotent batch ingestion: the existence check travels inside the
+        insert statement (one round trip for a fresh batch). Found originators
+        are left out and the rest is chained again, so positions stay gapless.
+        A retry after a lost connection finds what did commit and skips it.
+        """
+        return self._write(stored_events, only_new=True)
+
+    def _write(
+        self, stored_events: Sequence[StoredEvent], *, only_new: bool, **kwargs: Any
+    ) -> NewAggregates:
         digest = hash_function(self.genesis.hash_algorithm)
-        chain_fields = chain_input(stored_events)
+        pending: list[StoredEvent] = list(stored_events)
+        existing: set[UUID] = set()
         with self.datastore.get_connection() as conn:
             try:
-                head = self._head
-                if head is not None and not self._contended:
-                    rows = chain_rows(digest, head[0], head[1], chain_fields)
+                while (head := self._head) is not None and self._optimistic(len(pending)):
                     try:
-                        return self._append(conn, head, rows, stored_events, **kwargs)
+                        ids = self._append(conn, digest, head, pending, only_new, **kwargs)
+                        return NewAggregates(ids, existing)
                     except _HeadMovedError:
                         self._contended = True
-                return self._append_locked(conn, digest, chain_fields, stored_events, **kwargs)
+                    except _AlreadyStoredError as e:  # nothing written: the head still holds
+                        existing |= e.found
+                        pending = _without(pending, e.found)
+                written = self._append_locked(conn, digest, pending, only_new, **kwargs)
+                return NewAggregates(written.ids, existing | written.existing)
             except BaseException:
                 self._forget_head()
                 raise
 
+    def _optimistic(self, size: int) -> bool:
+        """Whether to bet on the remembered head rather than wait for the head's lock.
+
+        A large batch always waits: the lock's round trip is small beside its
+        insert, while a lost bet would have sent and checked the whole batch for
+        nothing (with two writers, about every other batch lost it).
+        """
+        return not self._contended and size < LOCK_FIRST_BATCH_SIZE
+
     def _append(
         self,
         conn: Connection[DictRow],
+        digest: Digest,
         head: tuple[int, bytes],
-        rows: list[RowTuple],
         stored_events: Sequence[StoredEvent],
+        only_new: bool,
         **kwargs: Any,
     ) -> list[int]:
         """Optimistic: one pipelined round trip, valid only if the head did not move."""
+        rows = chain_rows(digest, head[0], head[1], chain_input(stored_events))
         with conn.pipeline(), conn.transaction(), conn.cursor() as curs:
-            ids = self._insert_rows(curs, head, rows, stored_events, **kwargs)
+            ids = self._insert_rows(curs, head, rows, stored_events, only_new, **kwargs)
         self._remember_head(rows)
         return ids
 
@@ -279,23 +350,42 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         self,
         conn: Connection[DictRow],
         digest: Digest,
-        chain_fields: list[tuple[str, int, str, bytes]],
         stored_events: Sequence[StoredEvent],
+        only_new: bool,
         **kwargs: Any,
-    ) -> list[int]:
-        """Pessimistic: wait for the head row's lock, then chain onto what it holds."""
-        with conn.transaction(), conn.cursor() as curs:
+    ) -> NewAggregates:
+        """Pessimistic: wait for the head row's lock, then chain onto what it holds.
+
+        The existence check is pipelined behind the lock (one round trip); as a
+        statement of its own it reads after the lock is granted, so it sees every
+        batch committed before ours.
+        """
+        with (
+            conn.pipeline(),
+            conn.transaction(),
+            conn.cursor() as curs,
+            conn.cursor() as check,
+        ):
             curs.execute(self._lock_head)
+            if only_new and stored_events:
+                originators = [e.originator_id for e in stored_events]
+                check.execute(self._select_existing, {"o": originators})
             found = curs.fetchone()
             if found is None:
                 raise ForeignStoreError("the ledger has no head record (run `govledger init`)")
+            existing = (
+                {r["originator_id"] for r in check.fetchall()}
+                if only_new and stored_events
+                else set()
+            )
+            pending = [e for e in stored_events if e.originator_id not in existing]
             head = (int(found["position"]), bytes(found["hash"]))
             # Nobody wrote since our own last batch: contention is over.
             self._contended = self._contended and head != self._head
-            rows = chain_rows(digest, head[0], head[1], chain_fields)
-            ids = self._insert_rows(curs, head, rows, stored_events, **kwargs)
+            rows = chain_rows(digest, head[0], head[1], chain_input(pending))
+            ids = self._insert_rows(curs, head, rows, pending, False, **kwargs)
         self._remember_head(rows)
-        return ids
+        return NewAggregates(ids, existing)
 
     def _insert_rows(
         self,
@@ -303,15 +393,22 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         head: tuple[int, bytes],
         rows: list[RowTuple],
         stored_events: Sequence[StoredEvent],
+        only_new: bool,
         **kwargs: Any,
     ) -> list[int]:
         ids: list[int] = []
         if rows:
-            curs.execute(SQL("NOTIFY {}").format(Identifier(self.channel_name)))
-            curs.execute(self._chained_insert, self._insert_params(head, rows, stored_events))
-            ids = [r["notification_id"] for r in curs.fetchall()]
-            if not ids:
+            curs.execute(self._notify)
+            statement = self._insert_new if only_new else self._insert_all
+            curs.execute(statement, self._insert_params(head, rows, stored_events))
+            answer = curs.fetchone()
+            if answer is None:
+                raise ChainWriteError("the chained insert gave no answer")
+            if answer["found"]:
+                raise _AlreadyStoredError(set(answer["found"]))
+            if answer["inserted"] != len(rows):
                 raise _HeadMovedError
+            ids = [r[0] for r in rows]
         # Tracking (process recorder) after the events: any failure rolls both back.
         self._insert_events(curs, stored_events, **kwargs)
         return ids
@@ -349,12 +446,17 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         """Which of these aggregates already have events: one query for the whole batch."""
         if not originator_ids:
             return set()
-        statement = SQL("SELECT DISTINCT originator_id FROM {} WHERE originator_id = ANY(%s)")
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(
-                statement.format(self._ident(self.events_table_name)), (list(originator_ids),)
-            )
+            curs.execute(self._select_existing, {"o": list(originator_ids)})
             return {row["originator_id"] for row in curs.fetchall()}
+
+
+def _without(events: list[StoredEvent], found: set[UUID]) -> list[StoredEvent]:
+    """The events whose originator was not found; refuses to go round in circles."""
+    kept = [e for e in events if e.originator_id not in found]
+    if len(kept) == len(events):  # e.g. ids of another type than the batch's: never loop
+        raise ChainWriteError("the stored originators found match none of the batch")
+    return kept
 
 
 class ChainedPostgresProcessRecorder(PostgresProcessRecorder, ChainedPostgresApplicationRecorder):

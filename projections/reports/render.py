@@ -35,6 +35,18 @@ class Format(StrEnum):
     XLSX = "xlsx"
     JSON = "json"
 
+    @property
+    def media_type(self) -> str:
+        return MEDIA_TYPES[self]
+
+
+MEDIA_TYPES: dict[Format, str] = {
+    Format.HTML: "text/html; charset=utf-8",
+    Format.PDF: "application/pdf",
+    Format.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    Format.JSON: "application/json",
+}
+
 
 @dataclass(frozen=True)
 class EvidenceEntry:

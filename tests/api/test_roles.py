@@ -51,6 +51,7 @@ ENDPOINTS: list[tuple[str, str, Permission]] = [
     ("GET", "/views/access-counts?start=2026-01-01&end=2026-12-31", Permission.READ_AUDIT_VIEWS),
     ("GET", "/views/anomalies", Permission.READ_ANOMALIES),
     ("POST", "/anomalies/x/review", Permission.REVIEW_ANOMALY),
+    ("GET", "/reports/audit?year=2026", Permission.READ_AUDIT_VIEWS),
 ]
 
 

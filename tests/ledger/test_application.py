@@ -176,6 +176,21 @@ def test_resource_gets_owner_controller_risk_assessment_and_reclassification(wor
     assert resource.sharing_type is SharingType.NOT_SHAREABLE
 
 
+def test_a_risk_assessment_is_recorded_once_per_reference(world: World):
+    app, reference = world.app, "网信评〔2026〕3号"
+    assert app.record_risk_assessment(CAC, "R-POP", reference, RiskLevel.MEDIUM, "ok") is True
+    before = world.notifications()
+    assert app.record_risk_assessment(CAC, "R-POP", reference, RiskLevel.MEDIUM, "ok") is False
+    for level, summary in ((RiskLevel.HIGH, "ok"), (RiskLevel.MEDIUM, "revised")):
+        with pytest.raises(DomainError) as caught:
+            app.record_risk_assessment(CAC, "R-POP", reference, level, summary)
+        assert caught.value.code is ErrorCode.RISK_ASSESSMENT_EXISTS
+    assert world.notifications() == before
+    assert app.resource("R-POP").risk_assessments == (reference,)
+    assert app.record_risk_assessment(CAC, "R-POP", "网信评〔2026〕4号", RiskLevel.LOW, "ok")
+    assert app.resource("R-POP").risk_level is RiskLevel.LOW
+
+
 def test_submitted_request_records_its_response_deadline(world: World):
     request = world.app.request(world.request_id)
     assert request.status is RequestStatus.PENDING

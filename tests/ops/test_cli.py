@@ -144,6 +144,10 @@ def test_least_privileged_role_runs_the_service_path(
     assert run(capsys, "init", "--app-role", "govledger_app")[0] == 0
     monkeypatch.setenv("GOVLEDGER_DATABASE_URL", postgres_urls.app)
     monkeypatch.setenv("GOVLEDGER_CREATE_SCHEMA", "false")
+    # The projection worker keeps its read models (creates, rebuilds) under the same role.
+    for command in (["projections", "run"], ["projections", "rebuild"]):
+        code, _, err = run(capsys, *command)
+        assert code == 0, err
     as_app = postgres_settings.with_overrides(database_url=postgres_urls.app, create_schema=False)
     factory = InfrastructureFactory.construct(Environment(env=application_env(as_app)))
     factory.application_recorder().insert_events(make_events(6))
@@ -156,3 +160,7 @@ def test_least_privileged_role_runs_the_service_path(
         conn.execute(f"SET search_path TO {postgres_settings.postgres_schema}")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("DELETE FROM ledger_events_checkpoints")
+    with pg_connect(postgres_urls.app) as conn:
+        conn.execute(f"SET search_path TO {postgres_settings.postgres_schema}")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("UPDATE ledger_events SET topic = 'x'")

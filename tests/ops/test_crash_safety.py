@@ -5,7 +5,7 @@ server at a random moment (seeded, so a failure replays), and the server is
 restarted. Afterwards every acknowledged access is stored exactly once, no
 batch is stored in part (a batch is one transaction), ``govledger verify``
 passes, and re-sending the unacknowledged batches completes the set without
-duplicates. The projection-worker half waits for the projections package.
+duplicates. The projection-worker half: test_projection_worker_crash.py.
 """
 
 from __future__ import annotations

@@ -5,14 +5,22 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 
+from ledger.application import GovLedger
 from ledger.config import Settings
-from ledger.store.connect import open_reader
-from projections.query import Views, open_views
+from ledger.store.connect import application_env, open_reader
+from projections.query import Views, as_json, forget_folds, open_views
 from projections.zone import stable_id
-from tests.projections.scenario import Scenario, build_scenario, scenario_settings
+from tests.projections.scenario import (
+    ADMIN,
+    GONGAN,
+    Scenario,
+    build_scenario,
+    scenario_settings,
+)
 
 
 @pytest.fixture
@@ -125,6 +133,104 @@ def test_anomalies_with_scores_and_review_state(views: Views, scenario: Scenario
         a for a in views.anomalies(m) if a.status == "open"
     ]
     assert views.anomaly(stable_id("refused_burst", f"jy-01|{p['evt-8'] - 2}")) is not None
+
+
+def test_the_review_queue_is_sorted_counted_and_paged_by_the_views(
+    views: Views, scenario: Scenario
+) -> None:
+    m = views.moment(as_of=date(2026, 6, 30))
+    queue = views.anomalies(m, by_score=True)
+    assert [(a.kind, a.status) for a in queue] == [
+        ("after_revocation", "acknowledged"),  # 0.9
+        ("items_beyond_grant", "open"),  # 0.8
+        ("off_hours_sensitive", "open"),  # 0.792
+        ("refused_burst", "open"),  # 0.75
+    ]
+    assert sorted(views.anomalies(m), key=lambda a: a.anomaly_id) == sorted(
+        queue, key=lambda a: a.anomaly_id
+    )
+    assert queue[0].reviews == views.anomaly(scenario.after_revocation_id).reviews  # type: ignore[union-attr]
+    assert views.anomalies(m, by_score=True, limit=2, offset=1) == queue[1:3]
+    assert views.anomalies(m, by_score=True, limit=2, offset=4) == []
+    # The status is the one after the latest review up to the moment asked about.
+    assert views.anomalies(m, status="open", by_score=True, limit=1, offset=2) == [queue[3]]
+    assert views.anomalies(m, status="acknowledged", by_score=True) == [queue[0]]
+    assert views.anomaly_counts(m) == {"open": 3, "acknowledged": 1, "dismissed": 0, "escalated": 0}
+    assert views.anomaly_counts(m, department="jiaoyu") == {
+        "open": 1, "acknowledged": 0, "dismissed": 0, "escalated": 0,
+    }  # fmt: skip
+    # The metrics' open anomalies: all but dismissed, by severity.
+    by_severity: dict[str, int] = {}
+    for a in (a for a in queue if a.status != "dismissed"):
+        by_severity[a.severity] = by_severity.get(a.severity, 0) + 1
+    assert views.open_anomalies_by_severity(m) == by_severity and sum(by_severity.values()) == 4
+    before_review = views.moment(as_of=date(2026, 6, 19))
+    assert views.anomaly_counts(before_review)["open"] == 3  # the burst is on 06-22
+    assert views.anomalies(before_review, status="acknowledged") == []
+    with pytest.raises(ValueError, match="limit"):
+        views.anomalies(m, offset=1)
+
+
+def test_findings_by_subject_kind_and_their_count(views: Views, scenario: Scenario) -> None:
+    m = views.moment(as_of=date(2026, 7, 31))
+    every = views.findings(m)
+    assert views.finding_count(m) == len(every) == 14
+    jiaoyu = views.findings(m, department="jiaoyu")
+    assert views.finding_count(m, department="jiaoyu") == len(jiaoyu) == 5
+    # Stored (S7 about a request, proven by one event) and moment-dependent (S6) alike.
+    assert [f.rule for f in views.findings(m, subject_kinds={"request"})] == ["S7", "S6"]
+    assert [f.rule for f in views.findings(m, subject_kinds={"system", "filing"})] == ["F5", "I2"]
+    accesses = views.findings(m, subject_kinds=["access"])
+    assert accesses == [f for f in every if f.subject_kind == "access"] and len(accesses) == 6
+    assert views.findings(m, subject_kinds=()) == []
+    tally: dict[tuple[str, str], int] = {}
+    for f in every:
+        tally[f.rule, f.severity] = tally.get((f.rule, f.severity), 0) + 1
+    assert views.finding_tally(m) == tally  # the metrics' figures, grouped in SQL
+    assert views.findings(m, rule="S2", department="jiaoyu", subject_kinds={"access"}) == [
+        f for f in jiaoyu if f.rule == "S2"
+    ]
+
+
+def test_after_the_ledger_moved_the_zone_is_the_one_folded_afresh(
+    views: Views, scenario: Scenario
+) -> None:
+    # The head's fold is kept per ledger, and the next head folds only the facts since.
+    before = views.zone(views.moment())
+    app = GovLedger(env=application_env(scenario.settings))
+    try:
+        app.register_department(ADMIN, "wenhua", "区文化局")
+        app.assign_resource_owner(GONGAN, "FR-0002", "gongan")
+    finally:
+        app.close()
+    with open_views(scenario.settings) as moved:
+        after = moved.zone(moved.moment())
+    forget_folds()
+    with open_views(scenario.settings) as fresh:
+        afresh = fresh.zone(fresh.moment())
+    assert after.moment.position == before.moment.position + 2
+    assert after.departments["wenhua"].name == "区文化局" and "wenhua" not in before.departments
+    assert after.resources["FR-0002"].owner_department == "gongan"
+    # The earlier answer still reads its own moment (its entities are converted lazily).
+    assert before.resources["FR-0002"].owner_department is None
+    for part in ("departments", "systems", "resources", "requests", "filings", "fund_decisions"):
+        assert as_json(getattr(after, part)) == as_json(getattr(afresh, part)), part
+
+
+def test_a_different_ledger_at_the_same_place_is_folded_afresh(sqlite_settings: Settings) -> None:
+    first = build_scenario(scenario_settings(sqlite_settings))
+    with open_views(first.settings) as views:
+        assert set(views.zone(views.moment()).requests) == {
+            first.r1.hex, first.r2.hex, first.r3.hex,
+        }  # fmt: skip
+    ledger = Path(first.settings.database.path)
+    for path in ledger.parent.glob(f"{ledger.stem}*"):
+        path.unlink()
+    second = build_scenario(scenario_settings(sqlite_settings))
+    with open_views(second.settings) as views:
+        m = views.moment()
+        assert m.position == first.positions["end"]  # same length, another chain
+        assert set(views.zone(m).requests) == {second.r1.hex, second.r2.hex, second.r3.hex}
 
 
 def test_access_counts(views: Views, scenario: Scenario) -> None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -358,6 +360,50 @@ def test_replayed_requests_apply_once(hostile: Api) -> None:
     replay = hostile.call("POST", path, Role.DATA_PROVIDER, PROVIDER, json=approve)
     assert replay.status_code == 409 and error_body(replay)["error"] == "request_already_decided"
     assert hostile.head() == head
+
+
+RISK_PATH = "/resources/RK-0001/risk-assessments"
+ASSESSMENT = {"reference": "网信办风评〔2026〕12号", "risk_level": "high", "summary": "含身份证号"}
+
+
+def test_a_replayed_risk_assessment_records_once(hostile: Api) -> None:
+    """An assessment is named by its 网信办 reference: a retry records nothing and says so;
+    the reference with another level or summary is 409; a new reference is a new record."""
+    first = hostile.call("POST", RISK_PATH, Role.SECURITY_OFFICER, json=ASSESSMENT)
+    assert (first.status_code, first.json()) == (200, {"status": "recorded"}), first.text
+    head = hostile.head()
+    for _retry in range(2):
+        replay = hostile.call("POST", RISK_PATH, Role.SECURITY_OFFICER, json=ASSESSMENT)
+        assert (replay.status_code, replay.json()) == (200, {"status": "already_recorded"})
+    for change in ({"risk_level": "low"}, {"summary": "另一结论"}):
+        changed = hostile.call("POST", RISK_PATH, Role.SECURITY_OFFICER, json=ASSESSMENT | change)
+        assert changed.status_code == 409, changed.text
+        assert error_body(changed)["error"] == "risk_assessment_exists"
+    assert hostile.head() == head
+    resource = hostile.call("GET", "/resources/RK-0001", Role.SECURITY_OFFICER).json()
+    assert resource["risk_assessments"] == [ASSESSMENT["reference"]]
+    revised = ASSESSMENT | {"reference": "网信办风评〔2026〕13号", "risk_level": "medium"}
+    second = hostile.call("POST", RISK_PATH, Role.SECURITY_OFFICER, json=revised)
+    assert second.json() == {"status": "recorded"} and hostile.head() == head + 1
+
+
+def test_concurrent_replays_of_a_risk_assessment_record_once(hostile: Api) -> None:
+    """Copies sent at once race to the store: one records, the losers answer as replays."""
+    copies = 6
+    hostile.headers(Role.SECURITY_OFFICER)  # one credential, minted before the race
+    head = hostile.head()
+    start = threading.Barrier(copies)
+
+    def send(_: int) -> Any:
+        start.wait()
+        return hostile.call("POST", RISK_PATH, Role.SECURITY_OFFICER, json=ASSESSMENT)
+
+    with ThreadPoolExecutor(copies) as pool:
+        replies = list(pool.map(send, range(copies)))
+    assert {r.status_code for r in replies} == {200}, [r.text for r in replies]
+    statuses = sorted(r.json()["status"] for r in replies)
+    assert statuses == ["already_recorded"] * (copies - 1) + ["recorded"]
+    assert hostile.head() == head + 1
 
 
 def test_replayed_creates_with_an_idempotency_key_apply_once(

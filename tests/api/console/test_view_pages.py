@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from api.console import report_pages
 from ledger.config import Settings
 from ledger.domain.actor import Role
 from ops.demo import DEMO_YEAR
 from projections.query import open_views
 from projections.reports import ReportKind, generate
+from projections.reports import cache as report_cache
 from tests.api.console.conftest import Console
 
 SCORE = re.compile(r'<td class="num"><a href="/console/anomalies/[0-9a-f]+">([0-9.]+)</a></td>')
@@ -41,6 +41,37 @@ def test_the_queue_is_sorted_by_score_and_counts_by_status(demo_console: Console
     assert detail.status_code == 200 and "证据事件" in detail.text
     assert f"?position={top.positions[0]}" in detail.text
     assert "仅区网信办安全专员可处置异常访问" in detail.text  # the auditor reads, never reviews
+
+
+QUEUE_ROW = re.compile(r'<td class="num"><a href="/console/anomalies/([0-9a-f]+)">')
+
+
+def test_the_queue_pages_in_score_order_within_a_department(demo_console: Console) -> None:
+    with open_views(demo_console.settings) as views:
+        anomalies = views.anomalies(views.moment())
+    # Highest score first; among equals (the demo has many) the most recent, then by id.
+    queue = sorted(anomalies, key=lambda a: (-a.score, -a.time.timestamp(), a.anomaly_id))
+    assert len(queue) > 50, "the demo zone fills more than one page"
+    demo_console.login(Role.SECURITY_OFFICER)
+    first = demo_console.client.get("/console/anomalies")
+    second = demo_console.client.get("/console/anomalies?status=open&page=2")
+    assert first.status_code == second.status_code == 200
+    assert QUEUE_ROW.findall(first.text) == [a.anomaly_id for a in queue[:50]]
+    assert QUEUE_ROW.findall(second.text) == [a.anomaly_id for a in queue[50:100]]
+    pages = -(-len(queue) // 50)
+    assert f"第 2 / {pages} 页" in second.text and f"共 {len(queue)} 条" in second.text
+    department = Counter(a.department for a in queue).most_common(1)[0][0]
+    mine = [a.anomaly_id for a in queue if a.department == department]
+    filtered = demo_console.client.get(f"/console/anomalies?department={department}")
+    assert QUEUE_ROW.findall(filtered.text) == mine[:50]
+    assert (
+        f'id="count-open">{len(mine)}<' in filtered.text
+        and 'id="count-dismissed">0<' in filtered.text
+    )
+    beyond = demo_console.client.get(f"/console/anomalies?page={pages + 1}")
+    assert beyond.status_code == 200 and QUEUE_ROW.findall(beyond.text) == []
+    none = demo_console.client.get("/console/anomalies?status=dismissed")
+    assert QUEUE_ROW.findall(none.text) == [] and "共 0 条" in none.text
 
 
 def test_a_review_is_a_ledger_event_shown_back_at_once(demo_console: Console) -> None:
@@ -159,7 +190,7 @@ def test_reports_download_as_pdf_and_xlsx(
         replays.append(kind.value)
         return generate(settings, kind, year, **kw)
 
-    monkeypatch.setattr(report_pages, "generate", counted)
+    monkeypatch.setattr(report_cache, "generate", counted)
     demo_console.login(Role.AUDITOR)
     page = demo_console.client.get("/console/reports")
     assert page.status_code == 200 and "信息化经费决定合规审计报告" in page.text

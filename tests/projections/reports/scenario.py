@@ -213,7 +213,14 @@ def _accesses(app: GovLedger) -> None:
             ),
             # A3: 23:00, no grant, no purpose, sensitive personal item: S2, P1, off-hours.
             _access(
-                "a3", at(2026, 4, 20, 23), R1, ("身份证号",), None, None, AccessReason.NO_GRANT
+                "a3",
+                at(2026, 4, 20, 23),
+                R1,
+                ("身份证号",),
+                None,
+                None,
+                AccessReason.NO_GRANT,
+                AccessReason.PURPOSE_MISMATCH,  # as security.access evaluates it: P1
             ),
             # A4: a not_shareable resource (S1).
             _access(

@@ -113,10 +113,10 @@ def test_risk_figures(scenario: Settings) -> None:
         "权属情况",
         "风险等级与处置建议",
     ]
-    # The views' findings for 2026 accesses A1–A4 (A5 is 2025): A2 S3, A3 S2, A4 S1.
-    # (A3 reads a sensitive personal item with no purpose: domain.md P1, which the views
-    # do not flag yet — noted in the report to the coordinator.)
-    assert {c[0]: c[3] for c in cells(report, "违规访问按规则统计")} == {"S1": 1, "S2": 1, "S3": 1}
+    # The views' findings for 2026 accesses A1–A4 (A5 is 2025): A2 S3, A3 S2 and P1 (a
+    # sensitive personal item read with no purpose, domain.md P1), A4 S1.
+    by_rule = {c[0]: c[3] for c in cells(report, "违规访问按规则统计")}
+    assert by_rule == {"S1": 1, "S2": 1, "S3": 1, "P1": 1}
     # Anomalies from the views, none reviewed: A2 first access to a sensitive resource and
     # items beyond the grant; A3 at 23:00 on a sensitive personal item.
     assert cells(report, "访问异常及复核情况") == [
@@ -135,9 +135,9 @@ def test_risk_figures(scenario: Settings) -> None:
     assert charts["未授权访问月度趋势"].values == (0, 0, 0, 2, 0, 1, 0, 0, 0, 0, 0, 0)
     # Q1 answered in 2 days (1–5天), Q2 in 21 (20天以上).
     assert charts["共享申请按答复时长分布（自然日）"].values == (0, 1, 0, 0, 1, 0)
-    # R1: A2 S3 high 5 + A3 S2 high 5 = 10; R2: A4 S1 critical 10 (ties by code).
+    # R1: A2 S3 high 5 + A3 S2 high 5 + A3 P1 high 5 = 15; R2: A4 S1 critical 10.
     top = charts["风险最高的资源（前10位，按风险分）"]
-    assert top.values == (10, 10) and top.labels[0].startswith("GX-PSB-001")
+    assert top.values == (15, 10) and top.labels[0].startswith("GX-PSB-001")
     # Ledger list of unauthorized accesses: positions 19, 20, 21.
     assert [r.positions for r in table(report, "违规访问台账").rows] == [(19,), (20,), (21,)]
 
@@ -149,7 +149,7 @@ def test_annual_figures(scenario: Settings) -> None:
     # reason.
     assert cells(report, "各提供部门共享情况") == [("区公安局（gongan）", 4, 2, 1, "50.0%", 1, 0)]
     # Findings dated 2026, or about the state at the report's position: S1–S3 (A4, A3, A2),
-    # S7 (Q2), S10 (R2 lacks summary, format, publish date, share condition), S12 (R2
+    # P1 (A3), S7 (Q2), S10 (R2 lacks summary, format, publish date, share condition), S12 (R2
     # shared without owner), F1 twice (D1, and D7: fund year 2025 but decided 1 July 2026),
     # F2 (D2), F3 (D4), F4 (D3), F5 (filing P1).
     issues = {c[0]: c[3] for c in cells(report, "问题清单")}
@@ -159,6 +159,7 @@ def test_annual_figures(scenario: Settings) -> None:
         "F3": 1,
         "F4": 1,
         "F5": 1,
+        "P1": 1,
         "S1": 1,
         "S2": 1,
         "S3": 1,

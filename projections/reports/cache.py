@@ -1,0 +1,64 @@
+"""Recent reports, so that one replay of the ledger serves every format and every reader.
+
+A report is kept per (ledger, kind, year, ledger position): the document model
+once per key (the replay is the cost), and each format rendered from it once.
+A new event makes a new key, so a kept report is never stale. The console's
+downloads and the API's ``GET /reports/{kind}`` share one cache per process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Final, TypeVar
+
+from ledger.config import Settings
+from projections.reports import Format, Report, ReportKind, generate, ledger_size, render
+
+CACHED_REPORTS: Final = 12
+K = TypeVar("K")
+V = TypeVar("V")
+ModelKey = tuple[str, str, str, int, int]
+
+
+class ReportCache:
+    """The last ``CACHED_REPORTS`` document models and rendered bodies, least recent out."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._models: OrderedDict[ModelKey, Report] = OrderedDict()
+        self._bodies: OrderedDict[tuple[ModelKey, str], bytes] = OrderedDict()
+
+    def get(
+        self, settings: Settings, kind: ReportKind, year: int, fmt: Format, *, at: int | None = None
+    ) -> bytes:
+        """The report over positions 1..``at`` (default: the head) rendered as ``fmt``."""
+        position = ledger_size(settings) if at is None else at
+        key = (settings.database_url, settings.postgres_schema, kind.value, year, position)
+        body = _recall(self._lock, self._bodies, (key, fmt.value))
+        if body is None:
+            model = _recall(self._lock, self._models, key)
+            if model is None:
+                model = generate(settings, kind, year, at=position)
+                _keep(self._lock, self._models, key, model)
+            body = render(model, fmt)
+            _keep(self._lock, self._bodies, (key, fmt.value), body)
+        return body
+
+
+def _recall(lock: threading.Lock, items: OrderedDict[K, V], key: K) -> V | None:
+    with lock:
+        if key in items:
+            items.move_to_end(key)
+            return items[key]
+    return None
+
+
+def _keep(lock: threading.Lock, items: OrderedDict[K, V], key: K, value: V) -> None:
+    with lock:
+        items[key] = value
+        while len(items) > CACHED_REPORTS:
+            items.popitem(last=False)
+
+
+REPORTS: Final = ReportCache()

@@ -1,0 +1,210 @@
+"""Every state-changing POST, re-sent as a client retry would (issue #7; docs/security.md).
+
+A retry is the same request again: the same path, body and credential, and the same
+``Idempotency-Key`` where the endpoint takes one. Each endpoint is listed once below
+with what a retry does; the list must name every POST the API documents, so a new
+endpoint has to say how its retries behave:
+
+* ``ONCE`` — the API promises the retry records nothing: the ledger head stays put,
+  and the answer is the first one's (a keyed create, an access, a risk assessment, a
+  setter whose value is already so: owner, CIO, connected, MLPS, …) or a 409 that
+  names why (a registration by code, a decision already taken).
+* ``AGAIN`` — no promise: the retry is recorded as a second event of the same
+  command (an anomaly review step: each is an entry of the review). docs/security.md
+  lists these.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ledger.config import Settings
+from ledger.domain.actor import Role
+from projections.zone import stable_id
+from tests.api.conftest import (
+    PROVIDER,
+    USER,
+    Api,
+    access,
+    population_resource,
+    setup_departments,
+    sharing_request,
+)
+from tests.projections.scenario import build_scenario
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
+ONCE, AGAIN = "once", "again"
+Ids = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Retry:
+    """One POST endpoint: who sends it, a valid request, and what its retry does."""
+
+    template: str
+    role: Role
+    department: str | None
+    promise: str
+    path: Callable[[Ids], str]
+    body: Callable[[Ids], dict[str, Any]] | dict[str, Any] | None = None
+    key: str | None = None  # the Idempotency-Key a retrying client sends
+    remember: str | None = None  # the name later rows know the created id by
+
+    def send(self, api: Api, ids: Ids) -> Any:
+        headers = api.headers(self.role, self.department)
+        if self.key is not None:
+            headers["Idempotency-Key"] = self.key
+        body = self.body(ids) if callable(self.body) else self.body
+        return api.client.post(f"/api/v1{self.path(ids)}", json=body, headers=headers)
+
+
+def system_body(name: str) -> dict[str, Any]:
+    return {
+        "department": USER, "name": name, "function": "低保审核", "scope_of_use": "全区",
+        "usage_frequency": "每日", "approving_body": "区发改局", "funding_source": "区财政",
+    }  # fmt: skip
+
+
+FILING = {
+    "name": "社会救助信息系统升级", "builder": USER, "investment_fen": 120_000_000,
+    "om_cost_fen": 9_000_000, "funding_channel": "区级财政资金", "mlps_filed": True,
+    "catalogue_preregistered": False,
+}  # fmt: skip
+FUNDS = {
+    "kind": "construction_funds", "year": 2026, "department": USER, "amount_fen": 50_000_000,
+    "outcome": "granted", "rationale": "年度预算", "project_name": "社会救助信息系统升级",
+}  # fmt: skip
+EXPIRES = "2026-12-31T00:00:00+08:00"
+CLERK, PROVIDING = Role.DEPARTMENT_CLERK, Role.DATA_PROVIDER
+
+# In the order they are sent: later rows use the ids earlier rows created.
+RETRIES = [
+    Retry("/departments", Role.ADMIN, None, ONCE, lambda _: "/departments",
+          {"code": "jiaoyu", "name": "区教育局"}),
+    Retry("/departments/{code}/cio", Role.ADMIN, None, ONCE, lambda _: "/departments/jiaoyu/cio",
+          {"cio_name": "王明"}),
+    Retry("/systems", CLERK, USER, ONCE, lambda _: "/systems", system_body("低保系统"), "sys-1",
+          "system"),
+    Retry("/systems/{system_id}/connect", CLERK, USER, ONCE,
+          lambda ids: f"/systems/{ids['system']}/connect"),
+    Retry("/systems/{system_id}/connection-requirement", CLERK, USER, ONCE,
+          lambda ids: f"/systems/{ids['system']}/connection-requirement",
+          {"required_to_connect": True}),
+    Retry("/systems/{system_id}/on-cloud", CLERK, USER, ONCE,
+          lambda ids: f"/systems/{ids['system']}/on-cloud"),
+    Retry("/systems/{system_id}/mlps", CLERK, USER, ONCE,
+          lambda ids: f"/systems/{ids['system']}/mlps", {"mlps_level": 3, "mlps_filed": True}),
+    Retry("/systems/{system_id}/zombie", CLERK, USER, ONCE,
+          lambda ids: f"/systems/{ids['system']}/zombie", {"reasons": ["low_usage"]}),
+    Retry("/systems/{system_id}/merge", CLERK, USER, ONCE,
+          lambda ids: f"/systems/{ids['merged']}/merge",
+          lambda ids: {"integrated_system_id": ids["integrated"]}),
+    Retry("/systems/{system_id}/decommission", CLERK, USER, ONCE,
+          lambda ids: f"/systems/{ids['system']}/decommission", {"reason": "并入大系统"}),
+    Retry("/resources", PROVIDING, PROVIDER, ONCE, lambda _: "/resources", population_resource()),
+    Retry("/resources/{code}/owner", PROVIDING, PROVIDER, ONCE,
+          lambda _: "/resources/RK-0001/owner", {"owner_department": PROVIDER}),
+    Retry("/resources/{code}/controller", PROVIDING, PROVIDER, ONCE,
+          lambda _: "/resources/RK-0001/controller", {"controller": PROVIDER}),
+    Retry("/resources/{code}/reclassify", PROVIDING, PROVIDER, ONCE,
+          lambda _: "/resources/RK-0001/reclassify",
+          {"sharing_type": "conditional", "share_condition": "依法履职", "reason": "复核"}),
+    Retry("/resources/{code}/risk-assessments", Role.SECURITY_OFFICER, None, ONCE,
+          lambda _: "/resources/RK-0001/risk-assessments",
+          {"reference": "网信办风评〔2026〕12号", "risk_level": "high", "summary": "含身份证号"}),
+    Retry("/sharing-requests", CLERK, USER, ONCE, lambda _: "/sharing-requests",
+          sharing_request(), "req-1", "request"),
+    Retry("/sharing-requests", CLERK, USER, ONCE, lambda _: "/sharing-requests",
+          sharing_request(items=["住址"]), "req-2", "other_request"),
+    Retry("/sharing-requests/{request_id}/approve", PROVIDING, PROVIDER, ONCE,
+          lambda ids: f"/sharing-requests/{ids['request']}/approve",
+          {"items": ["姓名"], "expires_at": EXPIRES}),
+    Retry("/sharing-requests/{request_id}/revoke", PROVIDING, PROVIDER, ONCE,
+          lambda ids: f"/sharing-requests/{ids['request']}/revoke", {"reason": "期满"}),
+    Retry("/sharing-requests/{request_id}/reject", PROVIDING, PROVIDER, ONCE,
+          lambda ids: f"/sharing-requests/{ids['other_request']}/reject", {"reason": "无依据"}),
+    Retry("/accesses", Role.EXCHANGE_PLATFORM, None, ONCE, lambda _: "/accesses",
+          access("retry-1")),
+    Retry("/accesses/batch", Role.EXCHANGE_PLATFORM, None, ONCE, lambda _: "/accesses/batch",
+          {"accesses": [access("retry-2"), access("retry-3")]}),
+    Retry("/filings", CLERK, USER, ONCE, lambda _: "/filings", FILING, "filing-1", "filing"),
+    Retry("/filings/{filing_id}/review", Role.NDRC, None, ONCE,
+          lambda ids: f"/filings/{ids['filing']}/review",
+          {"approved": True, "architecture_review": "符合共建共享要求"}),
+    Retry("/filings/{filing_id}/accept", Role.NDRC, None, ONCE,
+          lambda ids: f"/filings/{ids['filing']}/accept"),
+    Retry("/fund-decisions", Role.FINANCE, None, ONCE, lambda _: "/fund-decisions", FUNDS, "f-1"),
+]  # fmt: skip
+
+
+def prepare(api: Api) -> Ids:
+    """What the rows need besides each other: departments, two more systems to merge."""
+    setup_departments(api)
+    ids: Ids = {}
+    for name, label in (("merged", "旧低保系统"), ("integrated", "大系统")):
+        reply = api.call("POST", "/systems", CLERK, USER, json=system_body(label))
+        assert reply.status_code == 201, reply.text
+        ids[name] = reply.json()["id"]
+    return ids
+
+
+def test_every_post_retried_keeps_its_promise(api: Api) -> None:
+    ids = prepare(api)
+    broken = []
+    for retry in RETRIES:
+        first = retry.send(api, ids)
+        assert first.status_code in (200, 201), f"{retry.template}: {first.text}"
+        if retry.remember:
+            ids[retry.remember] = first.json()["id"]
+        head = api.head()
+        again = retry.send(api, ids)
+        recorded = api.head() - head
+        if retry.promise == ONCE:
+            # A success that names the first record (an access's first answer is 201, its
+            # retry's 200 with newly_recorded false).
+            same = again.status_code in (200, 201) and (
+                "id" not in first.json() or again.json()["id"] == first.json()["id"]
+            )
+            refused = 400 <= again.status_code < 500 and set(again.json()) == {"error", "detail"}
+            kept = recorded == 0 and (same or refused)
+        else:
+            kept = recorded == 1 and again.status_code == first.status_code
+        if not kept:
+            broken.append(f"{retry.template} ({retry.promise}): {recorded} more, {again.text}")
+    assert not broken, "\n".join(broken)
+
+
+def test_anomaly_review_retried(api: Api, settings: Settings) -> None:
+    """A review step retried is another entry of the open review (AGAIN); a closing one, once."""
+    build_scenario(settings)
+    path = f"/anomalies/{stable_id('items_beyond_grant', 'evt-2')}/review"
+    for action, promise in (("acknowledge", AGAIN), ("dismiss", ONCE)):
+        body = {"action": action, "comment": "已核查"}
+        first = api.call("POST", path, Role.SECURITY_OFFICER, json=body)
+        assert first.status_code == 201, first.text
+        head = api.head()
+        again = api.call("POST", path, Role.SECURITY_OFFICER, json=body)
+        if promise == AGAIN:
+            assert again.status_code == 201 and api.head() == head + 1
+        else:
+            assert again.status_code == 409 and again.json()["error"] == "anomaly_closed"
+            assert api.head() == head
+
+
+def test_every_documented_post_is_listed(api: Api) -> None:
+    paths = api.client.get("/openapi.json").json()["paths"]
+    documented = {path.removeprefix("/api/v1") for path, item in paths.items() if "post" in item}
+    listed = {r.template for r in RETRIES} | {"/anomalies/{anomaly_id}/review"}
+    assert documented == listed
+
+
+def test_the_doc_lists_the_endpoints_without_a_promise() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    section = text[text.index("## Retried commands without a promise") :]
+    named = set(re.findall(r"`POST (/[^`]+)`", section.split("\n## ")[0]))
+    again = {r.template for r in RETRIES if r.promise == AGAIN}
+    assert named == again | {"/anomalies/{anomaly_id}/review"}

@@ -1,0 +1,155 @@
+"""PostgreSQL's one-statement idempotent batch: only new originators are chained, once.
+
+``insert_new_aggregates`` checks which originators already have events inside
+the chained insert itself (ledger/store/postgres.py); these tests hold it to
+the ledger's rules: gapless positions over the rows actually written, a
+retried batch writes nothing, and concurrent writers with stale heads keep
+one valid chain.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from eventsourcing.persistence import StoredEvent
+
+from ledger.config import Settings
+from ledger.errors import ChainWriteError
+from ledger.store.connect import open_reader
+from ledger.store.postgres import LOCK_FIRST_BATCH_SIZE, _AlreadyStoredError
+from ledger.verify import verify_ledger
+from tests.conftest import Ledger, make_events
+
+
+@pytest.fixture
+def pg_ledger(postgres_settings: Settings) -> Iterator[Ledger]:
+    opened = Ledger(postgres_settings)
+    yield opened
+    opened.close()
+
+
+def _rows(settings: Settings) -> list[Any]:
+    reader = open_reader(settings)
+    try:
+        report = verify_ledger(reader, full=True)
+        assert report.ok, report.failure
+        return [row for batch in reader.iter_batches(0, 1000) for row in batch]
+    finally:
+        reader.close()
+
+
+def test_stored_originators_are_left_out_and_the_rest_chained_gaplessly(pg_ledger: Ledger) -> None:
+    known = make_events(2)
+    pg_ledger.recorder.insert_events(known)
+    new = make_events(3)
+    batch = [new[0], known[0], new[1], known[1], new[2]]
+    written = pg_ledger.recorder.insert_new_aggregates(batch)
+    assert written.existing == {e.originator_id for e in known}
+    assert written.ids == [3, 4, 5]
+    rows = _rows(pg_ledger.settings)
+    assert [row[0] for row in rows] == [1, 2, 3, 4, 5]
+    assert [row[1] for row in rows[2:]] == [e.originator_id.hex for e in new]
+
+
+def test_a_retried_batch_writes_nothing(pg_ledger: Ledger) -> None:
+    batch = make_events(50)
+    first = pg_ledger.recorder.insert_new_aggregates(batch)
+    again = pg_ledger.recorder.insert_new_aggregates(batch)
+    assert first.ids == list(range(1, 51)) and first.existing == set()
+    assert again.ids == [] and again.existing == {e.originator_id for e in batch}
+    assert len(_rows(pg_ledger.settings)) == 50
+
+
+def test_a_stale_head_waits_for_the_lock_and_still_skips_what_the_other_wrote(
+    pg_ledger: Ledger,
+) -> None:
+    """Two writers (two processes' recorders): the second's remembered head is stale."""
+    pg_ledger.recorder.insert_new_aggregates(make_events(1))  # remembers head 1
+    other = Ledger(pg_ledger.settings)
+    try:
+        raced = make_events(2)
+        other.recorder.insert_new_aggregates([*make_events(3), raced[0]])  # head is now 5
+        mine = make_events(2)
+        written = pg_ledger.recorder.insert_new_aggregates([mine[0], raced[0], mine[1]])
+        assert written.existing == {raced[0].originator_id}
+        assert written.ids == [6, 7]
+        # Writers alternate: each must chain onto the other's head, never fork.
+        other.recorder.insert_new_aggregates([raced[1]])
+        pg_ledger.recorder.insert_new_aggregates(make_events(1))
+    finally:
+        other.close()
+    rows = _rows(pg_ledger.settings)
+    assert [row[0] for row in rows] == list(range(1, 10))
+
+
+@pytest.mark.parametrize(
+    ("size", "count"),
+    [
+        pytest.param(40, 600, id="small batches: optimistic"),
+        pytest.param(LOCK_FIRST_BATCH_SIZE, 10 * LOCK_FIRST_BATCH_SIZE, id="large: lock first"),
+    ],
+)
+def test_concurrent_writers_of_overlapping_batches_store_each_originator_once(
+    pg_ledger: Ledger, size: int, count: int
+) -> None:
+    """Two recorders, two threads each, all sending the same batches in different orders."""
+    events = make_events(count, state_size=32)
+    batches = [events[i : i + size] for i in range(0, len(events), size)]
+    other = Ledger(pg_ledger.settings)
+    written: list[list[int]] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def send(recorder: Any, seed: int) -> None:
+        mine = random.Random(seed).sample(batches, len(batches))
+        try:
+            start.wait()
+            for batch in mine:
+                written.append(recorder.insert_new_aggregates(batch).ids)
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    threads = [
+        threading.Thread(target=send, args=(recorder, seed))
+        for seed, recorder in enumerate([pg_ledger.recorder, other.recorder] * 2)
+    ]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        other.close()
+    assert errors == []
+    assert sorted(i for ids in written for i in ids) == list(range(1, len(events) + 1))
+    rows = _rows(pg_ledger.settings)
+    assert sorted(UUID(row[1]) for row in rows) == sorted(e.originator_id for e in events)
+
+
+def test_an_empty_batch_writes_nothing(pg_ledger: Ledger) -> None:
+    nothing: list[StoredEvent] = []
+    written = pg_ledger.recorder.insert_new_aggregates(nothing)
+    assert written.ids == [] and written.existing == set()
+    assert pg_ledger.recorder.max_notification_id() in (None, 0)
+
+
+def test_found_ids_that_match_nothing_in_the_batch_fail_instead_of_looping(
+    pg_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = pg_ledger.recorder
+    recorder.insert_new_aggregates(make_events(1))  # a remembered head: the one-statement path
+    foreign = {uuid4()}
+
+    def found_foreign(*args: Any, **kwargs: Any) -> list[int]:
+        raise _AlreadyStoredError(foreign)
+
+    monkeypatch.setattr(recorder, "_insert_rows", found_foreign)
+    with pytest.raises(ChainWriteError):
+        recorder.insert_new_aggregates(make_events(3))
+    monkeypatch.undo()
+    assert recorder.max_notification_id() == 1
