@@ -41,7 +41,8 @@ from projections.store import ProjectionError, ViewStore, pg_text
 from projections.zone import CST_OFFSET_SECONDS, Rules, State, ZoneFold, day_text, load_state
 
 PROJECTIONS = ("audit_trail", "accesses", "zone")
-SCHEMA_VERSION = 1
+# 2: fold snapshots merge the late reports of one day (one history pair per day).
+SCHEMA_VERSION = 2
 BLOCK = 10_000  # positions per access aggregate block
 # Dimension of access counts -> its column in the events table.
 BLOCK_DIMENSIONS = {
