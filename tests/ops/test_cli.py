@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -164,3 +165,18 @@ def test_least_privileged_role_runs_the_service_path(
         conn.execute(f"SET search_path TO {postgres_settings.postgres_schema}")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("UPDATE ledger_events SET topic = 'x'")
+
+
+def test_serve_runs_on_the_c_http_parser_and_event_loop() -> None:
+    """``govledger serve`` leaves uvicorn's choice on auto; with httptools and uvloop
+    installed (pyproject.toml) auto picks them, which bench/ingest.py measured faster."""
+    import uvicorn  # noqa: PLC0415
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol  # noqa: PLC0415
+
+    async def app(scope: object, receive: object, send: object) -> None:
+        """Stands in for the service: only uvicorn's own choices are looked at."""
+
+    config = uvicorn.Config(app, http="auto", loop="auto")
+    config.load()
+    assert config.http_protocol_class is HttpToolsProtocol
+    assert importlib.util.find_spec("uvloop") is not None
