@@ -184,6 +184,10 @@ class Projector:
         self.batch_size = max(1, settings.projection_batch_size)
         self.interval = max(1, settings.projection_snapshot_interval)
         self._indexes = True
+        # ensure_schema is a dozen statements (DDL on PostgreSQL): once per projector, and
+        # again only if the tracking table has gone (a rebuild or a drop elsewhere), not at
+        # every poll of an idle worker.
+        self._schema_ready = False
         # The fold as left by this projector's last run (and the access counts of its
         # unfinished blocks): a worker's next poll goes on from it instead of
         # reloading a snapshot and replaying.
@@ -194,7 +198,9 @@ class Projector:
 
     def run(self, *, until: int | None = None, progress: Progress | None = None) -> int:
         """Catch up to the ledger's head (or ``until``); returns how many rows were projected."""
-        ensure_schema(self.store, indexes=self._indexes)
+        if not (self._schema_ready and self.store.has_table("tracking")):
+            ensure_schema(self.store, indexes=self._indexes)
+            self._schema_ready = True
         done = 0
         with _fewer_collections():
             while True:
@@ -219,7 +225,7 @@ class Projector:
 
     def rebuild(self, *, progress: Progress | None = None) -> int:
         drop_views(self.store)
-        self._last = None
+        self._last, self._schema_ready = None, False
         self._indexes = False
         try:
             done = self.run(progress=progress)

@@ -252,3 +252,33 @@ def test_views_of_another_schema_version_are_rebuilt(settings: Settings) -> None
     with open_projector(small) as projector:
         projector.run()
     assert dump(small) == fresh
+
+
+def test_the_schema_is_ensured_once_per_projector_and_again_after_a_drop(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An idle worker's poll runs no DDL; views dropped elsewhere are created again."""
+    small = scenario_settings(settings)
+    build_scenario(small)
+    ensured: list[bool] = []
+    original = runner.ensure_schema
+
+    def counted(store: ViewStore, *, indexes: bool = True) -> None:
+        ensured.append(indexes)
+        original(store, indexes=indexes)
+
+    monkeypatch.setattr(runner, "ensure_schema", counted)
+    with open_projector(small) as projector:
+        projector.run()
+        fresh = dump(small)
+        for _ in range(3):
+            assert projector.run() == 0
+        assert len(ensured) == 1
+        other = ViewStore(small)
+        try:
+            runner.drop_views(other)
+        finally:
+            other.close()
+        assert projector.run() == head(small)
+        assert len(ensured) == 2
+    assert dump(small) == fresh
