@@ -14,6 +14,7 @@ import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,15 +73,24 @@ def pg_connect(url: str) -> psycopg.Connection[Any]:
     return psycopg.connect(**postgres_conninfo(DatabaseURL.parse(url)), autocommit=True)
 
 
+@contextmanager
+def fresh_schema(postgres_urls: PostgresURLs, prefix: str = "t_") -> Iterator[str]:
+    """A new schema owned by the owner role, dropped (with all in it) on leaving."""
+    name = f"{prefix}{uuid.uuid4().hex[:12]}"
+    with pg_connect(postgres_urls.owner) as conn:
+        conn.execute(f"CREATE SCHEMA {name}")
+    try:
+        yield name
+    finally:
+        with pg_connect(postgres_urls.admin) as conn:
+            conn.execute(f"DROP SCHEMA {name} CASCADE")
+
+
 @pytest.fixture
 def pg_schema(postgres_urls: PostgresURLs) -> Iterator[str]:
     """A fresh schema owned by the owner role, dropped after the test."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with pg_connect(postgres_urls.owner) as conn:
-        conn.execute(f"CREATE SCHEMA {name}")
-    yield name
-    with pg_connect(postgres_urls.admin) as conn:
-        conn.execute(f"DROP SCHEMA {name} CASCADE")
+    with fresh_schema(postgres_urls) as name:
+        yield name
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ from ledger.store.connect import open_reader
 from projections.facts import ACCESS
 from projections.runner import _TABLES, Projector, tracked_position
 from projections.store import ViewStore
-from tests.conftest import PostgresURLs, pg_connect
+from tests.conftest import PostgresURLs, fresh_schema
 from tests.ops.batches import Batch, Books, check_books, make_batches
 from tests.ops.conftest import wait_for
 from tests.ops.test_crash_safety import platform_token
@@ -175,12 +175,8 @@ def view_tables(store: ViewStore) -> dict[str, list[tuple[Any, ...]]]:
 @pytest.fixture
 def rebuild_schema(postgres_urls: PostgresURLs) -> Iterator[str]:
     """A second schema for the PostgreSQL rebuild's views (they live beside the ledger)."""
-    name = f"r_{os.urandom(6).hex()}"
-    with pg_connect(postgres_urls.owner) as conn:
-        conn.execute(f"CREATE SCHEMA {name}")
-    yield name
-    with pg_connect(postgres_urls.admin) as conn:
-        conn.execute(f"DROP SCHEMA {name} CASCADE")
+    with fresh_schema(postgres_urls, prefix="r_") as name:
+        yield name
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
