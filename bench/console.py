@@ -19,6 +19,7 @@ whole ledger) is shown for reference; it is a download, not a page.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import statistics
 import subprocess
@@ -183,6 +184,8 @@ def main() -> None:
         auditor_token = keys.create(Role.AUDITOR, label="bench").token
     targets = []
     with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
+        # The service's request log (one JSON line a request) would bury the table.
+        logging.getLogger("govledger.api.request").setLevel(logging.WARNING)
         officer, auditor = Browser(client, officer_token), Browser(client, auditor_token)
         print(f"ledger: {events:,} events; median of {args.repeats} after one warm-up")
         print(f"{'page':<20} {'first':>9} {'cold':>9} {'warm':>9}")
