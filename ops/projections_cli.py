@@ -158,6 +158,7 @@ def _answer(views: Views, m: Moment, args: argparse.Namespace) -> Any:
             entity=args.entity,
             actor=args.actor,
             department=args.department,
+            resource=args.resource,
             start=args.start,
             end=args.end,
             limit=args.limit,
@@ -252,6 +253,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.add_argument("--entity", help="audit-trail: aggregate id")
     p.add_argument("--actor", help="audit-trail: actor id")
+    p.add_argument("--resource", help="audit-trail: catalogue code (its events, requests, reads)")
     p.add_argument("--department", help="department code")
     p.add_argument("--start", type=_day, help="period start YYYY-MM-DD")
     p.add_argument("--end", type=_day, help="period end YYYY-MM-DD")

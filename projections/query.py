@@ -1067,18 +1067,23 @@ class Views:
         entity: str | None = None,
         actor: str | None = None,
         department: str | None = None,
+        resource: str | None = None,
         start: date | None = None,
         end: date | None = None,
         limit: int = 1000,
         after: int = 0,
     ) -> list[AuditLine]:
-        """Ledger lines (oldest first) matching every filter given, with position and hash."""
+        """Ledger lines (oldest first) matching every filter given, with position and hash.
+
+        ``resource`` (a catalogue code): the resource's own events, the events of sharing
+        requests for it, and the accesses to it."""
         where: list[str] = ["position > ?", "position <= ?"]
         params: list[Any] = [after, m.position]
         for column, value in (
             ("entity", entity.replace("-", "") if entity else None),
             ("actor_id", actor),
             ("department", department),
+            ("resource", resource),
         ):
             if value is not None:
                 where.append(f"{column} = ?")

@@ -41,7 +41,8 @@ from projections.store import ProjectionError, ViewStore, pg_text
 from projections.zone import CST_OFFSET_SECONDS, Rules, State, ZoneFold, day_text, load_state
 
 PROJECTIONS = ("audit_trail", "accesses", "zone")
-# 2: fold snapshots merge the late reports of one day (one history pair per day).
+# 2: fold snapshots merge the late reports of one day (one history pair per day); the
+# audit trail's events carry the resource of resource and sharing-request events too.
 SCHEMA_VERSION = 2
 BLOCK = 10_000  # positions per access aggregate block
 # Dimension of access counts -> its column in the events table.
@@ -104,6 +105,7 @@ _INDEXES = (
     ("events_entity", "events", "entity, position"),
     ("events_actor", "events", "actor_id, position"),
     ("events_department", "events", "department, position"),
+    ("events_resource", "events", "resource, position"),
     ("blocks_block", "access_blocks", "block, day"),
     # Accesses per system (the inventory's counts, every zone read): one dimension's rows,
     # not every dimension's of every block.
@@ -401,7 +403,7 @@ class Projector:
                 # Effective time of a fact: its own domain time, else the commands' clock.
                 clock = state["command_clock"]
                 found_at = fold.apply(fact)
-                events.append(_event_row(fact, found_at))
+                events.append(_event_row(fact, found_at, _resource_of(fact, state)))
                 effective = found_at if found_at is not None else clock
                 kept.append((position, effective, short, fact.entity, fact.state.decode()))
             if position % interval == 0:
@@ -556,7 +558,19 @@ def _fact(row: RowTuple, short: str) -> Fact:
     return Fact(position, _entity(oid), short, orjson.loads(raw), bytes(stored_hash), raw)
 
 
-def _event_row(fact: Fact, epoch: float | None) -> tuple[Any, ...]:
+def _resource_of(fact: Fact, state: State) -> str | None:
+    """The catalogue resource a fact is about, for the audit trail's resource search: a
+    resource's own events, and every event of a sharing request for it (after the fold)."""
+    if fact.topic.startswith("Resource."):
+        code = state["resource_by_entity"].get(fact.entity)
+        return str(code) if code is not None else None
+    if fact.topic.startswith("SharingRequest."):
+        request = state["requests"].get(fact.entity)
+        return str(request["resource_code"]) if request is not None else None
+    return None
+
+
+def _event_row(fact: Fact, epoch: float | None, resource: str | None) -> tuple[Any, ...]:
     """The audit-trail index row of a fact other than an access (``_project`` does those)."""
     d = fact.data
     actor = d["actor"]["_data_"]
@@ -570,7 +584,7 @@ def _event_row(fact: Fact, epoch: float | None) -> tuple[Any, ...]:
     moment = epoch if epoch is not None else event_time(fact).timestamp()
     return (
         fact.position, fact.topic, fact.entity, actor["actor_id"], actor["role"], department,
-        moment, epoch, None, None, None, None, None, None, None,
+        moment, epoch, None, None, resource, None, None, None, None,
     )  # fmt: skip
 
 

@@ -116,6 +116,7 @@ def audit_trail(
     department: Text = "",
     actor: Text = "",
     entity: Text = "",
+    resource: Text = "",
     start: Text = "",
     end: Text = "",
     after: Annotated[int, Query(ge=0, le=2**62)] = 0,
@@ -128,13 +129,17 @@ def audit_trail(
             department=department.strip() or None,
             actor=actor.strip() or None,
             entity=entity.strip() or None,
+            resource=resource.strip() or None,
             start=first,
             end=last,
             limit=TRAIL_PAGE,
             after=after,
         )
         names = department_names(views, asked.moment)
-    query = {"department": department, "actor": actor, "entity": entity, "start": start, "end": end}
+    query = {
+        "department": department, "actor": actor, "entity": entity, "resource": resource,
+        "start": start, "end": end,
+    }  # fmt: skip
     return render(
         request,
         "audit.html",

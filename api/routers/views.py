@@ -40,6 +40,15 @@ Rule = Annotated[
     str | None, Query(pattern=r"^[A-Z]{1,2}[0-9]{1,2}$", description="rule id (domain.md), e.g. S2")
 ]
 Entity = Annotated[UUID | None, Query(description="aggregate id")]
+ResourceCode = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.\-]+$",
+        description="catalogue code: the resource's events, its requests' and accesses to it",
+    ),
+]
 Actor = Annotated[
     str | None,
     Query(
@@ -72,15 +81,17 @@ def audit_trail(
     entity: Entity = None,
     actor: Actor = None,
     department: Department = None,
+    resource: ResourceCode = None,
     start: date | None = None,
     end: date | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     after: Annotated[int, Query(ge=0, description="page: lines after this position")] = 0,
 ) -> dict[str, Any]:
-    """Ledger lines per entity, actor, department and period, each with position and hash."""
+    """Ledger lines per entity, actor, department, resource and period, each with position
+    and hash."""
     return _answer(s, as_of, at, lambda v, m: v.audit_trail(
         m, entity=entity.hex if entity else None, actor=actor, department=department,
-        start=start, end=end, limit=limit, after=after,
+        resource=resource, start=start, end=end, limit=limit, after=after,
     ))  # fmt: skip
 
 

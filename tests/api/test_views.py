@@ -55,6 +55,12 @@ def test_other_views_answer(api: Api, zone: Scenario) -> None:
     assert isinstance(trail, dict)
     assert [line["topic"] for line in trail["result"]][-1] == "SharingRequest.Revoked"
     assert all(len(line["hash"]) == 64 for line in trail["result"])
+    by_resource = get(api, "/views/audit-trail", resource="FR-0002")
+    assert isinstance(by_resource, dict)
+    topics = [line["topic"] for line in by_resource["result"]]
+    assert topics == ["Resource.Registered", "DataAccess.Recorded"]
+    bad = api.call("GET", "/views/audit-trail", Role.AUDITOR, params={"resource": "RK 1;--"})
+    assert bad.status_code == 422 and bad.json()["error"] == "invalid_request"
     counts = get(api, "/views/access-counts", start="2026-06-01", end="2026-06-30")
     assert isinstance(counts, dict) and counts["result"]["total"]["total"] == 8
     inventory = get(api, "/views/inventory")

@@ -286,6 +286,36 @@ def test_audit_trail_lines_carry_position_and_the_ledgers_hash(
     assert len(views.audit_trail(head, department="jiaoyu", limit=2)) == 2
 
 
+def test_audit_trail_by_resource(views: Views, scenario: Scenario) -> None:
+    """A resource's own events, its sharing requests' (R1–R3: submitted, approved,
+    rejected, revoked) and the accesses to it; another resource's are not among them."""
+    head, p = views.moment(), scenario.positions
+    trail = views.audit_trail(head, resource="RK-0001")
+    catalogue = ["Resource.Registered", "Resource.OwnerAssigned", "Resource.ControllerAssigned"]
+    assert [line.topic for line in trail[:4]] == [*catalogue, "Resource.RiskAssessed"]
+    requests = [line for line in trail if line.topic.startswith("SharingRequest.")]
+    assert {line.entity for line in requests} == {
+        r.hex for r in (scenario.r1, scenario.r2, scenario.r3)
+    }
+    assert [line.topic.split(".")[1] for line in requests] == [
+        "Submitted", "Approved", "Submitted", "Submitted", "Rejected", "Revoked",
+    ]  # fmt: skip
+    reads = [line.position for line in trail if line.topic == "DataAccess.Recorded"]
+    # evt-1, evt-2 (the first batch; evt-4 and evt-5 are other resources), evt-3, evt-6..8.
+    assert reads == [
+        p["r3_rejected"] + 1,
+        p["r3_rejected"] + 2,
+        p["evt-3"],
+        *range(p["evt-8"] - 2, p["evt-8"] + 1),
+    ]
+    assert p["r1_revoked"] in {line.position for line in requests}
+    other = views.audit_trail(head, resource="FR-0002")
+    assert [line.topic for line in other] == ["Resource.Registered", "DataAccess.Recorded"]
+    assert [line.position for line in views.audit_trail(head, resource="XX-0009")] == [p["evt-5"]]
+    before = views.moment(at=p["r1_approved"])
+    assert len(views.audit_trail(before, resource="RK-0001")) == 6
+
+
 def test_inventory(views: Views, scenario: Scenario) -> None:
     inventory = views.inventory(views.moment())
     (minzheng,) = inventory.departments

@@ -162,6 +162,19 @@ def test_audit_trail_filters_and_links_each_row_to_its_proof(demo_console: Conso
     assert first.status_code == 200 and expected[0].hash in first.text
 
 
+def test_audit_trail_by_resource(demo_console: Console) -> None:
+    with open_views(demo_console.settings) as views:
+        m = views.moment()
+        code = next(iter(views.zone(m).resources))
+        expected = views.audit_trail(m, resource=code, limit=100)
+    assert expected[0].topic == "Resource.Registered"
+    demo_console.login(Role.AUDITOR)
+    page = demo_console.client.get(f"/console/audit?resource={code}")
+    assert page.status_code == 200 and f'value="{code}"' in page.text
+    shown = re.findall(r'<a href="/console/ledger/proof\?position=(\d+)"', page.text)
+    assert [int(p) for p in shown] == [line.position for line in expected]
+
+
 def test_inventory_marks_findings_on_their_rows(demo_console: Console) -> None:
     with open_views(demo_console.settings) as views:
         m = views.moment()
