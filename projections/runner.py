@@ -341,8 +341,7 @@ class Projector:
             store.insert_many("clock", ("day", "position"), days)
             store.insert_many("snapshots", ("position", "state"), snapshots)
             self._aggregate_blocks(blocks, expected, last[0])
-            for name in PROJECTIONS:
-                store.set_tracking(name, last[0], bytes(last[6]), SCHEMA_VERSION)
+            store.set_tracking(PROJECTIONS, last[0], bytes(last[6]), SCHEMA_VERSION)
 
     def _project(
         self, fold: ZoneFold, blocks: _Blocks, batch: list[RowTuple]

@@ -234,13 +234,16 @@ class ViewStore:
             for r in rows
         }
 
-    def set_tracking(self, name: str, position: int, hash_: bytes | None, version: int) -> None:
-        """Inside the batch's transaction: the record that makes the batch count once."""
-        self.query(
+    def set_tracking(
+        self, names: Sequence[str], position: int, hash_: bytes | None, version: int
+    ) -> None:
+        """Inside the batch's transaction: the records that make the batch count once (one
+        statement for every projection named: a round trip on PostgreSQL)."""
+        self.execute_many(
             f"INSERT INTO {self.table('tracking')} (name, position, hash, version) "
             "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
             "hash = excluded.hash, version = excluded.version",
-            (name, position, hash_, version),
+            [(name, position, hash_, version) for name in names],
         )
 
     def drop(self, names: Sequence[str]) -> None:
