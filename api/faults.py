@@ -19,6 +19,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ledger.tree import TreeConflictError
+
 RETRY_AFTER_SECONDS = 5
 logger = logging.getLogger("govledger.api")
 
@@ -50,6 +52,16 @@ def install_store_fault_handlers(app: FastAPI) -> None:
 
     for fault in STORE_FAULTS:
         app.add_exception_handler(fault, unavailable)
+
+    async def tree_busy(_: Request, exc: Exception) -> JSONResponse:
+        # Other integrators kept extending the Merkle tree first: transient, not the client's.
+        return JSONResponse(
+            status_code=503,
+            content={"error": "tree_busy", "detail": str(exc)},
+            headers={"Retry-After": "1"},
+        )
+
+    app.add_exception_handler(TreeConflictError, tree_busy)
 
 
 class BodySizeLimit:

@@ -400,6 +400,11 @@ class LedgerTree(AbstractContextManager["LedgerTree"]):
     def size(self) -> int:
         return self.tree.size
 
+    def refresh(self) -> int:
+        """Re-read the stored tree (what other integrators have added); its size."""
+        self.tree.refresh()
+        return self.tree.size
+
     def leaf_hash(self, entry_hash: bytes) -> bytes:
         """RFC 9162 §2.1.1 leaf hash of a row: ``H(0x00 || entry hash)`` (checkpoint-format §2)."""
         return self.hash_fn(b"\x00" + entry_hash)

@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse
 from api.deps import Caller, ServicesDep, require
 from ledger.checkpoints import latest_checkpoint
 from ledger.errors import ProofError
-from ledger.tree import open_ledger_tree
+from ledger.tree import LedgerTree, TreeConflictError, open_ledger_tree
 from security.policy import Permission
 
 router = APIRouter(tags=["proofs"])
@@ -37,6 +37,18 @@ def checkpoint_latest(s: ServicesDep) -> PlainTextResponse:
     return PlainTextResponse(served, media_type="text/plain; charset=utf-8")
 
 
+def _integrate(tree: LedgerTree, *, covering: int) -> None:
+    """Bring the tree to the ledger's head. Under heavy ingestion several workers integrate
+    at once and one may keep losing the race (``TreeConflictError``): then the tree as the
+    winners left it serves, if it covers what was asked (the answer names its tree size);
+    if not, the conflict stands (503, retry)."""
+    try:
+        tree.integrate()
+    except TreeConflictError:
+        if tree.refresh() < covering:
+            raise
+
+
 @router.get("/proofs/inclusion")
 def inclusion_proof(
     _: Verifier,
@@ -46,7 +58,7 @@ def inclusion_proof(
 ) -> dict[str, Any]:
     """``{"leaf_index", "tree_size", "leaf_hash", "proof", "root"}``, hashes in base64."""
     with open_ledger_tree(s.settings) as tree:
-        tree.integrate()
+        _integrate(tree, covering=max(position, size or 0))
         tree_size = size or tree.size
         if not position <= tree_size <= tree.size:
             raise ProofError(f"position {position} in size {tree_size}: the tree has {tree.size}")
@@ -63,7 +75,7 @@ def consistency_proof(
 ) -> dict[str, Any]:
     """``{"size1", "size2", "root1", "root2", "proof"}``, hashes in base64."""
     with open_ledger_tree(s.settings) as tree:
-        tree.integrate()
+        _integrate(tree, covering=max(size1, size2 or 0))
         to_size = size2 or tree.size
         if not size1 <= to_size <= tree.size:
             raise ProofError(f"sizes {size1}..{to_size}: the tree has {tree.size}")

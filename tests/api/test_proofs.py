@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -15,6 +17,8 @@ from ledger.domain.actor import Role
 from ledger.merkle import verify_consistency, verify_inclusion
 from ledger.note import Ed25519Verifier
 from ledger.store.connect import init_ledger
+from ledger.tree import LedgerTree, TreeConflictError, open_ledger_tree
+from security.apikeys import open_api_keys
 from tests.api.conftest import Api, setup_departments
 from tests.conftest import Ledger
 
@@ -37,8 +41,6 @@ def test_inclusion_and_consistency_proofs_verify_against_the_signed_checkpoint(
     ledger.append(5)
     issue_checkpoint(settings)
     ledger.close()
-    from security.apikeys import open_api_keys  # noqa: PLC0415
-
     keys = open_api_keys(settings)
     token = keys.create(Role.AUDITOR).token
     keys.close()
@@ -77,3 +79,36 @@ def test_department_clerk_cannot_fetch_proofs(api: Api) -> None:
     setup_departments(api)
     reply = api.call("GET", "/proofs/inclusion?position=1", Role.DEPARTMENT_CLERK)
     assert reply.status_code == 403
+
+
+def test_a_lost_integration_race_serves_the_winners_tree_or_is_503(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several workers integrate the tree at once under heavy ingestion; one that keeps
+    losing answers from the tree the winners left when it covers the request, else 503 with
+    a retry hint (seen once in bench/load.py as a 400 before)."""
+    init_ledger(settings)
+    ledger = Ledger(settings)
+    ledger.append(10)
+    with open_ledger_tree(settings) as tree:
+        tree.integrate()  # the winners' tree: 10 leaves
+    ledger.append(5)  # the head moves on: 15
+    ledger.close()
+
+    def always_beaten(self: LedgerTree, **_: Any) -> int:
+        raise TreeConflictError("the tree kept moving under this integrator; try again")
+
+    monkeypatch.setattr(LedgerTree, "integrate", always_beaten)
+    keys = open_api_keys(settings)
+    headers = {"Authorization": f"Bearer {keys.create(Role.AUDITOR).token}"}
+    keys.close()
+    with TestClient(create_app(settings)) as client:
+        covered = client.get("/api/v1/proofs/inclusion?position=7", headers=headers)
+        assert covered.status_code == 200 and covered.json()["tree_size"] == 10
+        beyond = client.get("/api/v1/proofs/inclusion?position=12", headers=headers)
+        assert beyond.status_code == 503 and beyond.headers["retry-after"] == "1"
+        assert beyond.json()["error"] == "tree_busy"
+        newer = client.get("/api/v1/proofs/consistency?from=4&to=12", headers=headers)
+        assert newer.status_code == 503
+        older = client.get("/api/v1/proofs/consistency?from=4", headers=headers)
+        assert older.status_code == 200 and older.json()["size2"] == 10
