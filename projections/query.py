@@ -1100,9 +1100,11 @@ class Views:
             "ORDER BY position LIMIT ?",
             (*params, max(1, min(limit, 10_000))),
         )
+        # The lines' ledger rows (hash, state) in one query, not one round trip a line.
+        ledger_rows = self.projector.reader.rows_at([int(r[0]) for r in rows])
         lines = []
         for position, topic, ent, actor_id, role, dept, at in rows:
-            row = self.projector.reader.row_at(int(position))
+            row = ledger_rows.get(int(position))
             assert row is not None, f"the ledger lost position {position}"
             lines.append(
                 AuditLine(

@@ -584,6 +584,13 @@ class PostgresRowReader:
         ).fetchone()
         return tuple(row) if row else None
 
+    def rows_at(self, positions: Sequence[int]) -> dict[int, RowTuple]:
+        rows = self.conn.execute(
+            self._select + SQL(" WHERE notification_id = ANY(%s::bigint[])"),
+            (sorted(set(positions)),),
+        )
+        return {int(row[0]): tuple(row) for row in rows}
+
     def position_of_hash(self, stored_hash: bytes, after: int) -> int | None:
         row = self.conn.execute(
             SQL(

@@ -376,6 +376,19 @@ class SQLiteRowReader:
         ).fetchone()
         return tuple(row) if row else None
 
+    def rows_at(self, positions: Sequence[int]) -> dict[int, RowTuple]:
+        wanted = sorted(set(positions))
+        found: dict[int, RowTuple] = {}
+        # SQLite binds at most 32,766 parameters a statement (999 before 3.32).
+        for start in range(0, len(wanted), 900):
+            chunk = wanted[start : start + 900]
+            marks = ",".join("?" * len(chunk))
+            for row in self.conn.execute(
+                f"SELECT {self._columns} FROM {self.table} WHERE rowid IN ({marks})", chunk
+            ):
+                found[int(row[0])] = tuple(row)
+        return found
+
     def position_of_hash(self, stored_hash: bytes, after: int) -> int | None:
         row = self.conn.execute(
             f"SELECT rowid FROM {self.table} WHERE hash = ? AND rowid > ? LIMIT 1",

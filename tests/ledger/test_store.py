@@ -260,3 +260,19 @@ def test_existing_originators_answers_for_a_whole_batch(ledger: Ledger) -> None:
     asked = [e.originator_id for e in stored[::2]] + absent
     assert ledger.recorder.existing_originators(asked) == {e.originator_id for e in stored[::2]}
     assert ledger.recorder.existing_originators([]) == set()
+
+
+def test_rows_at_reads_the_rows_row_at_reads_in_one_query(settings: Settings) -> None:
+    ledger = Ledger(settings)
+    ledger.append(1000, per_transaction=250)
+    ledger.close()
+    reader = open_reader(settings)
+    try:
+        wanted = [3, 1000, 7, 3, 950, 1001, 0]  # a repeat, absent positions, out of order
+        found = reader.rows_at(wanted)
+        every = reader.rows_at(range(1, 1001))  # over SQLite's chunk of bound parameters
+        assert found == {p: reader.row_at(p) for p in (3, 7, 950, 1000)}
+        assert sorted(every) == list(range(1, 1001)) and every[500] == reader.row_at(500)
+        assert reader.rows_at([]) == {}
+    finally:
+        reader.close()
