@@ -37,7 +37,7 @@ from api.console.views_common import answers, names
 from ledger.checkpoints import generate_key_file, issue_checkpoint, witness_checkpoint
 from ledger.config import Settings
 from ledger.domain.actor import Role
-from ledger.store.connect import open_reader
+from ledger.store.connect import ledger_head
 from ledger.tree import open_ledger_tree
 from projections.query import forget_folds, open_views
 from security.apikeys import open_api_keys
@@ -140,11 +140,7 @@ class Browser:
 
 def pages(settings: Settings) -> dict[str, str]:
     """Page name -> a representative request on this ledger."""
-    reader = open_reader(settings)
-    try:
-        head = reader.max_position()
-    finally:
-        reader.close()
+    head = ledger_head(settings)
     with open_views(settings) as views:
         m = views.moment()
         anomaly = max(views.anomalies(m), key=lambda a: a.score)
@@ -174,11 +170,7 @@ def main() -> None:
     parser.add_argument("--report-year", type=int, default=0, help="also time one report (0: no)")
     args = parser.parse_args()
     settings = prepare(args)
-    reader = open_reader(settings)
-    try:
-        events = reader.max_position()
-    finally:
-        reader.close()
+    events = ledger_head(settings)
     with open_api_keys(settings) as keys:
         officer_token = keys.create(Role.SECURITY_OFFICER, label="bench").token
         auditor_token = keys.create(Role.AUDITOR, label="bench").token

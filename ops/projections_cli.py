@@ -23,7 +23,7 @@ from ledger.config import Settings
 from ledger.domain.actor import Actor, Role
 from ledger.domain.review import ReviewAction
 from ledger.errors import LedgerError
-from ledger.store.connect import application_env, open_reader
+from ledger.store.connect import application_env, ledger_head
 from projections.query import Moment, Views, as_json, open_views
 from projections.runner import open_projector, positions_of, tracked_position
 from projections.store import ViewStore
@@ -59,11 +59,7 @@ def _lag(settings: Settings) -> int:
         position = tracked_position(store) if store.has_table("tracking") else 0
     finally:
         store.close()
-    reader = open_reader(settings)
-    try:
-        return max(0, reader.max_position() - position)
-    finally:
-        reader.close()
+    return max(0, ledger_head(settings) - position)
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
@@ -94,12 +90,7 @@ def _follow(settings: Settings) -> int:
 
 
 def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
-    reader = open_reader(settings)
-    try:
-        head = reader.max_position()
-    finally:
-        reader.close()
-    with _bar(head, "rebuild") as advance, open_projector(settings) as projector:
+    with _bar(ledger_head(settings), "rebuild") as advance, open_projector(settings) as projector:
         done = projector.rebuild(progress=advance)
     print(f"rebuilt the views from position 0: {done} rows projected")
     return EXIT_OK
@@ -111,11 +102,7 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
         positions = positions_of(store) if store.has_table("tracking") else {}
     finally:
         store.close()
-    reader = open_reader(settings)
-    try:
-        head = reader.max_position()
-    finally:
-        reader.close()
+    head = ledger_head(settings)
     body = {
         "head": head,
         "projections": {

@@ -42,13 +42,14 @@ def register(sub: Any) -> None:
 
 
 def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
+    from ledger.store.connect import ledger_head  # noqa: PLC0415
     from ops.cli import EXIT_OK, progress_bar  # noqa: PLC0415 - ops.cli imports this module
-    from projections.reports import Format, ReportKind, generate, ledger_size, render  # noqa: PLC0415
+    from projections.reports import Format, ReportKind, generate, render  # noqa: PLC0415
 
     target = Path(args.output)
     if target.is_dir():
         raise LedgerError(f"{args.output} is a directory")
-    size = ledger_size(settings)
+    size = ledger_head(settings)
     # Two passes: the report's replay, then the views catching up (quick when they are current).
     with (
         progress_bar(args.at or size, f"report {args.kind}") as advance,

@@ -22,7 +22,7 @@ import orjson
 from ledger.config import Settings
 from ledger.domain.review import STATUS_AFTER, ReviewAction, ReviewStatus
 from ledger.errors import StoreUnavailableError
-from ledger.store.connect import open_reader
+from ledger.store.connect import ledger_head, open_reader
 from projections.facts import ACCESS, CST, Fact
 from projections.rules import FindingTuple, state_findings
 from projections.runner import (
@@ -1202,11 +1202,7 @@ def projection_positions(settings: Settings) -> dict[str, int]:
 def projection_lags(settings: Settings) -> dict[str, int]:
     """Projection name -> rows of the ledger not yet projected (metrics)."""
     positions = projection_positions(settings)
-    reader = open_reader(settings)
-    try:
-        head = reader.max_position()
-    finally:
-        reader.close()
+    head = ledger_head(settings)
     return {name: max(0, head - positions.get(name, 0)) for name in PROJECTIONS}
 
 

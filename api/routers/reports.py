@@ -16,7 +16,8 @@ from fastapi.responses import Response
 
 from api.deps import Caller, ServicesDep, require
 from ledger.domain.errors import DomainError, ErrorCode
-from projections.reports import Format, ReportKind, ledger_size
+from ledger.store.connect import ledger_head
+from projections.reports import Format, ReportKind
 from projections.reports.cache import REPORTS
 from security.policy import Permission
 
@@ -40,7 +41,7 @@ def report(
     at: Annotated[int | None, Query(ge=1, description="as of ledger position N")] = None,
 ) -> Response:
     """风险评估报告 (risk), 年度共享工作报告 (annual) or 经费审计报告 (audit) for ``year``."""
-    if at is not None and at > (head := ledger_size(s.settings)):
+    if at is not None and at > (head := ledger_head(s.settings)):
         raise DomainError(ErrorCode.INVALID_VALUE, f"position {at} is beyond the head ({head})")
     body = REPORTS.get(s.settings, kind, year, fmt, at=at)
     headers = {}

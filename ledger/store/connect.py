@@ -78,6 +78,15 @@ def open_reader(settings: Settings) -> RowReader:
     return PostgresRowReader(postgres_conninfo(db), settings.postgres_schema)
 
 
+def ledger_head(settings: Settings) -> int:
+    """The ledger's newest position (0 when empty), read and the reader closed again."""
+    reader = open_reader(settings)
+    try:
+        return reader.max_position()
+    finally:
+        reader.close()
+
+
 def init_ledger(settings: Settings, app_role: str = "") -> Genesis:
     """Create the schema and genesis record if absent (idempotent); grant the app role."""
     factory = InfrastructureFactory.construct(

@@ -29,14 +29,6 @@ BUILDERS: dict[ReportKind, Callable[[Inputs], Report]] = {
 }
 
 
-def ledger_size(settings: Settings) -> int:
-    reader = open_reader(settings)
-    try:
-        return reader.max_position()
-    finally:
-        reader.close()
-
-
 def generate(
     settings: Settings,
     kind: ReportKind,
@@ -58,4 +50,4 @@ def generate(
     return BUILDERS[kind](Inputs(facts, year, latest_checkpoint(settings), oversight))
 
 
-__all__ = ["Format", "Report", "ReportKind", "generate", "ledger_size", "render"]
+__all__ = ["Format", "Report", "ReportKind", "generate", "render"]

@@ -13,7 +13,8 @@ from collections import OrderedDict
 from typing import Final, TypeVar
 
 from ledger.config import Settings
-from projections.reports import Format, Report, ReportKind, generate, ledger_size, render
+from ledger.store.connect import ledger_head
+from projections.reports import Format, Report, ReportKind, generate, render
 
 CACHED_REPORTS: Final = 12
 K = TypeVar("K")
@@ -33,7 +34,7 @@ class ReportCache:
         self, settings: Settings, kind: ReportKind, year: int, fmt: Format, *, at: int | None = None
     ) -> bytes:
         """The report over positions 1..``at`` (default: the head) rendered as ``fmt``."""
-        position = ledger_size(settings) if at is None else at
+        position = ledger_head(settings) if at is None else at
         key = (settings.database_url, settings.postgres_schema, kind.value, year, position)
         body = _recall(self._lock, self._bodies, (key, fmt.value))
         if body is None:

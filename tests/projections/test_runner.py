@@ -17,7 +17,7 @@ import pytest
 
 from ledger.application import GovLedger
 from ledger.config import Settings
-from ledger.store.connect import application_env, init_ledger, open_reader
+from ledger.store.connect import application_env, init_ledger, ledger_head
 from ops.demo import DemoSummary, load_demo
 from projections import runner
 from projections.query import open_views
@@ -52,14 +52,6 @@ def dump(settings: Settings) -> dict[str, list[tuple[Any, ...]]]:
         store.close()
 
 
-def head(settings: Settings) -> int:
-    reader = open_reader(settings)
-    try:
-        return reader.max_position()
-    finally:
-        reader.close()
-
-
 def views_position(settings: Settings) -> int:
     store = ViewStore(settings)
     try:
@@ -71,7 +63,7 @@ def views_position(settings: Settings) -> int:
 def test_rebuild_equals_incremental(settings: Settings) -> None:
     small = scenario_settings(settings)
     build_scenario(small)
-    last = head(small)
+    last = ledger_head(small)
     with open_projector(small) as projector:
         for until in range(3, last + 1, 4):  # many small runs, ending mid-batch
             projector.run(until=until)
@@ -106,7 +98,7 @@ def test_access_blocks_from_memory_equal_those_from_sql(
     monkeypatch.setattr(Projector, "_aggregate_block_sql", sql_spy)
     small = settings.with_overrides(projection_batch_size=9, projection_snapshot_interval=50)
     load_small_demo(small)
-    last = head(small)
+    last = ledger_head(small)
     for until in range(50, last + 50, 50):  # a fresh runner every 50 rows: no block seen whole
         with open_projector(small) as projector:
             projector.run(until=min(until, last))
@@ -180,7 +172,7 @@ def test_a_run_killed_mid_way_resumes_to_what_an_uninterrupted_run_gives(
     """One demo ledger per backend serves both checks: the kill, then the planted counts."""
     small = settings.with_overrides(projection_batch_size=5, projection_snapshot_interval=50)
     summary = load_small_demo(small)
-    last = head(small)
+    last = ledger_head(small)
     runner = subprocess.Popen(
         [sys.executable, "-c", "from ops.cli import main; main(['projections', 'run'])"],
         cwd=ROOT,
@@ -279,6 +271,6 @@ def test_the_schema_is_ensured_once_per_projector_and_again_after_a_drop(
             runner.drop_views(other)
         finally:
             other.close()
-        assert projector.run() == head(small)
+        assert projector.run() == ledger_head(small)
         assert len(ensured) == 2
     assert dump(small) == fresh
