@@ -740,16 +740,14 @@ class Views:
 
     def finding_count(self, m: Moment, *, department: str | None = None) -> int:
         """How many findings :meth:`findings` answers at ``m``, counted without reading them."""
-        where, params = self._finding_filter(m, None, department, None)
-        rows = self.store.query(
-            f"SELECT COUNT(*) FROM {self.store.table('findings')} WHERE {where}", params
-        )
-        return int(rows[0][0]) + sum(1 for _ in self._state_findings(m, None, department, None))
+        return sum(self.finding_tally(m, department=department).values())
 
-    def finding_tally(self, m: Moment) -> dict[tuple[str, str], int]:
+    def finding_tally(
+        self, m: Moment, *, department: str | None = None
+    ) -> dict[tuple[str, str], int]:
         """(rule, severity) -> how many findings :meth:`findings` answers at ``m``, grouped
         in SQL: the metrics ask at every new head, and most findings are access findings."""
-        where, params = self._finding_filter(m, None, None, None)
+        where, params = self._finding_filter(m, None, department, None)
         tally: dict[tuple[str, str], int] = defaultdict(int)
         for rule, severity, count in self.store.query(
             f"SELECT rule, severity, COUNT(*) FROM {self.store.table('findings')} "
@@ -757,7 +755,7 @@ class Views:
             params,
         ):
             tally[str(rule), str(severity)] += int(count)
-        for row in self._state_findings(m, None, None, None):
+        for row in self._state_findings(m, None, department, None):
             tally[row[1], row[2]] += 1
         return dict(tally)
 
