@@ -59,6 +59,7 @@ from ledger.domain.calendar import CHINA_STANDARD_TIME as CST
 from ledger.errors import LedgerError
 from ledger.store.connect import application_env, init_ledger
 from ops import argtypes
+from ops.terminal import EXIT_OK, progress_bar
 from security.access import (
     GrantTerms,
     SharingReadModel,
@@ -1485,9 +1486,6 @@ def _summary(loader: DemoLoader, seed: int, events: int) -> DemoSummary:
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     """``govledger demo``: load the demo year into the configured (empty) ledger."""
-    # ops.cli imports this module to register the command: import it late, not at the top.
-    from ops.cli import EXIT_OK, progress_bar  # noqa: PLC0415
-
     init_ledger(settings)
     app = GovLedger(env=application_env(settings))
     try:

@@ -28,6 +28,7 @@ from ledger.domain.access import check_report
 from ledger.domain.ids import data_access_id
 from ledger.errors import LedgerError
 from ledger.store.connect import application_env, init_ledger
+from ops.terminal import EXIT_OK, progress_bar
 from projections.sharing_terms import SharingTerms
 from security.access import SharingReadModel, evaluate_access
 
@@ -298,9 +299,6 @@ def _record(
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     """``govledger import FILE``: prints one summary line (or JSON) on stdout."""
-    # ops.cli imports this module to register the command: import it late, not at the top.
-    from ops.cli import EXIT_OK, progress_bar  # noqa: PLC0415
-
     init_ledger(settings)
     app = GovLedger(env=application_env(settings))
     path = Path(args.file)

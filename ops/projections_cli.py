@@ -24,6 +24,7 @@ from ledger.domain.actor import Actor, Role
 from ledger.domain.review import ReviewAction
 from ledger.errors import LedgerError
 from ledger.store.connect import application_env, ledger_head
+from ops.terminal import progress_bar
 from projections.query import Moment, Views, as_json, open_views
 from projections.runner import open_projector, positions_of, tracked_position
 from projections.store import ViewStore
@@ -44,8 +45,6 @@ VIEW_NAMES = (
 
 @contextmanager
 def _bar(total: int, description: str) -> Iterator[Callable[[int], None]]:
-    from ops.cli import progress_bar  # noqa: PLC0415 - ops.cli imports this module
-
     with progress_bar(max(total, 0), description) as advance:
         yield advance
 

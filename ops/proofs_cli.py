@@ -30,17 +30,15 @@ from ledger.evidence import build_bundle
 from ledger.evidence_verify import write_zipapp
 from ledger.tree import LedgerTree, open_ledger_tree
 from ops import argtypes
+from ops.terminal import EXIT_OK, progress_bar
 
 __all__ = ["add_key_commands", "register"]
 
-EXIT_OK = 0
 Handler = Callable[[Settings, argparse.Namespace], int]
 
 
 @contextmanager
 def _bar(total: int, description: str) -> Iterator[Callable[[int], None]]:
-    from ops.cli import progress_bar  # noqa: PLC0415 - ops.cli imports this module
-
     with progress_bar(max(total, 0), description) as advance:
         yield advance
 

@@ -14,6 +14,7 @@ from typing import Any
 from ledger.config import Settings
 from ledger.errors import LedgerError
 from ops import argtypes
+from ops.terminal import EXIT_OK, progress_bar
 
 REPORT_YEARS = range(2000, 2101)
 
@@ -43,7 +44,6 @@ def register(sub: Any) -> None:
 
 def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     from ledger.store.connect import ledger_head  # noqa: PLC0415
-    from ops.cli import EXIT_OK, progress_bar  # noqa: PLC0415 - ops.cli imports this module
     from projections.reports import Format, ReportKind, generate, render  # noqa: PLC0415
 
     target = Path(args.output)

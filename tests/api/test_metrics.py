@@ -14,7 +14,7 @@ from api.app import create_app
 from ledger.config import Settings
 from ledger.domain.actor import Role
 from ledger.store.connect import init_ledger
-from ops.cli import cmd_verify
+from ops.ledger_cli import cmd_verify
 from security.apikeys import open_api_keys
 from tests.api.conftest import PROVIDER, USER, Api, access, population_resource, setup_departments
 from tests.conftest import Attacker, Ledger

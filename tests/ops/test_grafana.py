@@ -22,7 +22,7 @@ from ledger.checkpoints import generate_key_file, issue_checkpoint
 from ledger.config import Settings
 from ledger.domain.actor import Role
 from ledger.store.connect import init_ledger
-from ops.cli import cmd_verify
+from ops.ledger_cli import cmd_verify
 from security.apikeys import open_api_keys
 from tests.api.conftest import Api, access, population_resource, setup_departments
 from tests.promtext import samples
