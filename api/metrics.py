@@ -43,9 +43,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from api.metrics_trust import checkpoint_metrics, verification_metrics
 from ledger import domain
 from ledger.application import GovLedger
-from ledger.checkpoints import CheckpointStore
 from ledger.config import Settings
 from ledger.domain import (
     AccessReason,
@@ -57,8 +57,6 @@ from ledger.domain import (
     SharingType,
 )
 from ledger.domain.calendar import CHINA_STANDARD_TIME
-from ledger.tree import Database
-from ledger.verify import HeadRecord, LastRunRecord
 
 logger = logging.getLogger("govledger.metrics")
 
@@ -256,16 +254,6 @@ def _sensitivity_class(resource: _ResourceState | None, items: Iterable[str]) ->
     return max((s for s in found if s is not None), key=_RANK.__getitem__).value
 
 
-def _timestamp(text: str) -> float | None:
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
-
-
 class LedgerMetrics(Collector):
     """The scrape-time collector: figures derived from the ledger and its records.
 
@@ -424,65 +412,13 @@ class LedgerMetrics(Collector):
             lag.add_metric([_bounded_name(name)], max(head - int(position), 0))
         return [lag]
 
-    # -- verification ---------------------------------------------------------------
+    # -- verification and checkpoints (api/metrics_trust.py) ------------------------
 
     def _verification(self) -> list[Metric]:
-        ledger_id = self.follower.ledger_id
-        head = HeadRecord(self.settings.state_dir).load(ledger_id)
-        position = GaugeMetricFamily(
-            "govledger_verification_verified_position",
-            "Last position `govledger verify` verified (its recorded head)",
-        )
-        success = GaugeMetricFamily(
-            "govledger_verification_last_success_timestamp_seconds",
-            "When the recorded head was verified (Unix time)",
-        )
-        result = GaugeMetricFamily(
-            "govledger_verification_last_run_ok",
-            "1 if the last verification run passed, 0 if it found a break",
-        )
-        run_time = GaugeMetricFamily(
-            "govledger_verification_last_run_timestamp_seconds",
-            "When the last verification run finished (Unix time)",
-        )
-        if head is not None:
-            position.add_metric([], head.position)
-            if (verified := _timestamp(head.verified_at)) is not None:
-                success.add_metric([], verified)
-        last_run = LastRunRecord(self.settings.state_dir).load(ledger_id)
-        if last_run is not None and (finished := _timestamp(last_run[1])) is not None:
-            result.add_metric([], 1 if last_run[0] else 0)
-            run_time.add_metric([], finished)
-        return [position, success, result, run_time]
-
-    # -- checkpoints --------------------------------------------------------------
+        return verification_metrics(self.settings, self.follower.ledger_id)
 
     def _checkpoint(self) -> list[Metric]:
-        database = Database(self.settings, readonly=True)
-        try:
-            latest = CheckpointStore(database).latest()
-        finally:
-            database.close()
-        issued = GaugeMetricFamily(
-            "govledger_checkpoint_last_issued_timestamp_seconds",
-            "When the newest stored signed checkpoint was issued (Unix time)",
-        )
-        age = GaugeMetricFamily(
-            "govledger_checkpoint_age_seconds", "Seconds since the newest checkpoint was issued"
-        )
-        size = GaugeMetricFamily(
-            "govledger_checkpoint_tree_size", "Tree size of the newest signed checkpoint"
-        )
-        interval = GaugeMetricFamily(
-            "govledger_checkpoint_interval_seconds",
-            "Configured interval between checkpoints (GOVLEDGER_CHECKPOINT_INTERVAL_SECONDS)",
-        )
-        interval.add_metric([], self.settings.checkpoint_interval_seconds)
-        if latest is not None and (moment := _timestamp(latest.issued_at)) is not None:
-            issued.add_metric([], moment)
-            age.add_metric([], max(self.clock().timestamp() - moment, 0.0))
-            size.add_metric([], latest.tree_size)
-        return [issued, age, size, interval]
+        return checkpoint_metrics(self.settings, self.clock())
 
     # -- compliance findings -----------------------------------------------------
 
