@@ -26,7 +26,10 @@ from eventsourcing.persistence import StoredEvent
 from ledger.config import DatabaseURL, Settings
 from ledger.store.connect import application_env, init_ledger, postgres_conninfo
 
-SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
+# Beside the clone (/work/shared for /work/main); GOVLEDGER_SHARED_DIR for a worktree elsewhere.
+SHARED_DIR = Path(
+    os.environ.get("GOVLEDGER_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared"
+)
 
 
 def require_shared(path: str) -> Path:
