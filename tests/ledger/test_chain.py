@@ -88,7 +88,7 @@ def exported(sqlite_settings: Settings, tmp_path: Path) -> Path:
     reader = open_reader(sqlite_settings)
     try:
         with path.open("w", encoding="utf-8") as f:
-            assert export_jsonl(reader, f) == 30
+            assert export_jsonl(reader, f).count == 30
     finally:
         reader.close()
     return path
