@@ -427,6 +427,18 @@ class _Run:
                 f"the row verified at {position} is gone: the row verified at {position + 1} "
                 "is there now",
             )
+        if (
+            after is not None
+            and malformed_reason(after) is None
+            and after[5] != here[6]
+            and entry_hash(self.digest, after) == after[6]
+        ):
+            return ChainBreak(
+                position,
+                "altered",
+                f"row {position} was rewritten: row {position + 1} commits to a different "
+                "predecessor",
+            )
         if before is not None:  # where the chain itself breaks, it names the row
             checker = ChainVerifier(self.digest, position - 1, before)
             if checker.feed([here]) is not None:

@@ -23,7 +23,7 @@ import psycopg
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from ledger.chain import entry_input, hash_function
+from ledger.chain import entry_input, genesis_hash, hash_function
 from ledger.config import DatabaseURL, Settings
 from ledger.store.connect import application_env, init_ledger, postgres_conninfo
 
@@ -171,6 +171,7 @@ class Attacker:
 
     def __init__(self, settings: Settings, admin_url: str | None) -> None:
         db = settings.database
+        self.settings = settings
         self.backend = db.backend
         if db.backend == "sqlite":
             self.sqlite = sqlite3.connect(db.path, isolation_level=None)
@@ -289,6 +290,46 @@ class Attacker:
             stored_oid: Any = oid if self.backend == "postgresql" else oid.hex
             self.insert(position + offset, (stored_oid, 1, "t:Forged", state, before, new))
             before = new
+
+    def rewrite_genesis(self, created_at: str) -> None:
+        """A new, self-consistent genesis record (same ledger id, another time), the whole
+        chain recomputed onto it: nothing in the database disagrees."""
+        table = self.genesis_table()
+        ledger_id, algorithm = self.execute(f"SELECT ledger_id, hash_algorithm FROM {table}")[0]
+        new = genesis_hash(ledger_id, created_at, algorithm)
+        self.execute(f"UPDATE {table} SET created_at = ?, genesis_hash = ?", (created_at, new))
+        self.rechain_from(1)
+
+    def replace_ledger(self, rows: int) -> None:
+        """Another ledger at the same place: everything dropped (the proof tables too) and a
+        new ledger, with a new id and ``rows`` rows of valid hashes, made in its stead."""
+        if self.backend == "sqlite":
+            names = self.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+            for (name,) in names:
+                self.execute(f'DROP TABLE "{name}"')
+        else:
+            for (name,) in self.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+            ):
+                self.execute(f'DROP TABLE "{name}" CASCADE', cover_head=False)
+        replacement = Ledger(self.settings)
+        replacement.append(rows)
+        replacement.close()
+
+    def empty_proof_tables(self) -> None:
+        """Delete every checkpoint, cosignature and tree node."""
+        for suffix in ("cosignatures", "checkpoints", "tree"):
+            self.execute(f"DELETE FROM {self.table}_{suffix}", cover_head=False)
+
+    def set_head_record(self, position: int, head_hash: bytes) -> None:
+        assert self.backend == "postgresql", "SQLite keeps no head record"
+        self.execute(
+            "UPDATE ledger_events_head SET position = ?, hash = ?",
+            (position, head_hash),
+            cover_head=False,
+        )
 
     def close(self) -> None:
         if self.backend == "sqlite":

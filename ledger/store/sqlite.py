@@ -312,7 +312,7 @@ def _refuse_foreign_file(db_name: str, events_table: str, genesis_table: str) ->
             rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
     except sqlite3.DatabaseError as e:
         raise ForeignStoreError(f"{db_name} is not an SQLite database ({e})") from e
-    tables = {row[0] for row in rows}
+    tables = {row[0] for row in rows if not row[0].startswith("sqlite_")}  # SQLite's own
     if genesis_table in tables or not tables:
         return
     if events_table in tables:
