@@ -170,6 +170,8 @@ def verify_ledger(
     ``full``: walk every row from genesis (the memory is still checked).
     ``adopt``: accept another ledger at a pinned location once it verifies in full.
     """
+    # The newest checkpoint first: the rows' snapshot, taken after, reaches at least its size.
+    newest = checkpoints.newest() if checkpoints is not None else None
     with _snapshot(reader):
         genesis = reader.genesis()
         if broken := check_genesis(genesis):
@@ -182,7 +184,7 @@ def verify_ledger(
             memory = _recall_legacy(record, genesis)
         else:
             memory = _Memory(None, b"", False, None)
-        run = _Run(reader, genesis, memory, checkpoints, batch_size, progress)
+        run = _Run(reader, genesis, memory, checkpoints, batch_size, progress, newest)
         # Without the row memory up to its head, a pin's first run rebuilds it from genesis.
         rebuild = (
             memory.rows_required
@@ -210,8 +212,10 @@ class _Run:
         checkpoints: CheckpointSource | None,
         batch_size: int,
         progress: Progress | None,
+        newest: SignedHead | ChainBreak | None = None,
     ) -> None:
         self.reader = reader
+        self.newest = newest
         self.genesis = genesis
         self.digest = hash_function(genesis.hash_algorithm)
         self.memory = memory
@@ -239,7 +243,7 @@ class _Run:
         signed: SignedHead | None = None
         deferred: ChainBreak | None = None  # a checkpoint finding waits for the rows' own
         if self.checkpoints is not None:
-            newest = newest_checkpoint(self.reader, self.checkpoints, recorded)
+            newest = newest_checkpoint(self.reader, self.newest, recorded)
             if isinstance(newest, ChainBreak):
                 deferred = newest
             else:
@@ -521,11 +525,15 @@ class _Stream:
         return self.verifier.report(genesis.ledger_id, self.start, failure)
 
     def _check_verified(self, rows: list[RowTuple], limit: int | None) -> ChainBreak | None:
-        """Rows the chain accepted: not after the head record, as remembered, in the tree."""
+        """Rows the chain accepted: as remembered, in the tree, not after the head record."""
+        if limit is not None and rows and rows[-1][0] > limit:
+            within = [row for row in rows if row[0] <= limit]
+            return self._check_within_head(within) or _beyond_head(limit)
+        return self._check_within_head(rows)
+
+    def _check_within_head(self, rows: list[RowTuple]) -> ChainBreak | None:
         if not rows:
             return None
-        if limit is not None and rows[-1][0] > limit:
-            return _beyond_head(limit)
         memory = self.job.memory
         first, last = rows[0][0], rows[-1][0]
         if first <= memory.known:

@@ -45,10 +45,10 @@ class CheckpointSource(Protocol):
 
 
 def newest_checkpoint(
-    reader: RowReader, checkpoints: CheckpointSource, recorded: VerifiedHead | None
+    reader: RowReader, found: SignedHead | ChainBreak | None, recorded: VerifiedHead | None
 ) -> SignedHead | ChainBreak | None:
-    """The newest trusted checkpoint; the log must reach it, and it must not go backwards."""
-    found = checkpoints.newest()
+    """The newest trusted checkpoint ``found`` (read before the rows' snapshot, so a log that
+    grew meanwhile still reaches it); the log must reach it, and it must not go backwards."""
     if isinstance(found, ChainBreak):
         return found
     seen = recorded.checkpoint if recorded else None

@@ -338,3 +338,47 @@ def test_two_ledgers_in_one_state_directory_keep_their_own_pins(
         (tmp_path / f"ledger.db{suffix}").unlink(missing_ok=True)
     assert outcome_of(sqlite_settings).run.kind == "pin"
     assert outcome_of(other).exit_code == 0
+
+
+def test_a_checkpoint_issued_while_verify_starts_is_reached_by_its_snapshot(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """The rows are read in one snapshot, taken after the newest checkpoint is read: rows and
+    a checkpoint added meanwhile never look like a log shorter than its checkpoint."""
+    from ledger.checkpoints import checkpoint_source  # noqa: PLC0415
+    from ledger.verify import PinnedLocation  # noqa: PLC0415
+
+    key = str(tmp_path / "log.key")
+    trusted = tmp_path / "trusted.keys"
+    trusted.write_text(generate_key_file(key, "govledger.local/race") + "\n", encoding="utf-8")
+    keyed = replace(
+        ledger.settings,
+        checkpoint_key_file=key,
+        trusted_keys_file=str(trusted),
+        checkpoint_origin="govledger.local/race",
+    )
+    ledger.append(N)
+    issue_checkpoint(keyed)
+
+    class Racing:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def newest(self) -> Any:
+            ledger.append(6)  # another writer and the checkpoint issuer, just now
+            issue_checkpoint(keyed)
+            return self.inner.newest()
+
+        def consistency_proof(self, size1: int, size2: int) -> Any:
+            return self.inner.consistency_proof(size1, size2)
+
+    reader = open_reader(keyed)
+    try:
+        with checkpoint_source(keyed, reader.genesis()) as checkpoints:
+            report = verify_ledger(
+                reader, PinnedLocation.of(keyed), checkpoints=Racing(checkpoints)
+            )
+    finally:
+        reader.close()
+    assert report.ok, report.failure
+    assert report.head_position == N + 6

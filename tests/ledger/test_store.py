@@ -88,7 +88,7 @@ def test_postgres_trigger_refuses_changes_even_for_the_owner(
     assert _verify_full(postgres_settings).count == 3
 
 
-def test_postgres_application_role_may_only_insert_and_select(
+def test_postgres_application_role_appends_through_the_function_and_reads_only(
     postgres_settings: Settings, postgres_urls: PostgresURLs
 ) -> None:
     init_ledger(postgres_settings, app_role="govledger_app")
@@ -522,3 +522,70 @@ def postgres_urls_or_none(request: pytest.FixtureRequest, settings: Settings) ->
     if settings.database.backend == "postgresql":
         return request.getfixturevalue("postgres_urls")
     return None
+
+
+# ------------------------------------------------------------ grants per role (§6.2, C2)
+
+
+def _test_role(postgres_urls: PostgresURLs, name: str) -> str:
+    """A login role for this test file only, made once for the cluster; its URL."""
+    with pg_connect(postgres_urls.admin) as conn:
+        conn.execute(
+            f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{name}') "
+            f"THEN CREATE ROLE {name} LOGIN; END IF; END $$"
+        )
+    return postgres_urls.admin.replace("postgres@", f"{name}@")
+
+
+def test_the_reader_role_reads_the_chain_and_the_tree_and_writes_nothing(
+    postgres_settings: Settings, postgres_urls: PostgresURLs
+) -> None:
+    from ledger.grants import grant_reader_role  # noqa: PLC0415
+    from ledger.tree import open_ledger_tree  # noqa: PLC0415
+
+    ledger = Ledger(postgres_settings)
+    ledger.append(5)
+    ledger.close()
+    with open_ledger_tree(postgres_settings) as tree:
+        tree.integrate()
+    url = _test_role(postgres_urls, "govledger_chain_test_reader")
+    grant_reader_role(postgres_settings, "govledger_chain_test_reader")
+    with pg_connect(url) as conn:
+        conn.execute(f"SET search_path TO {postgres_settings.postgres_schema}")
+        for table in ("ledger_events", "ledger_events_genesis", "ledger_events_head",
+                      "ledger_events_tree"):  # fmt: skip
+            conn.execute(f"SELECT * FROM {table} LIMIT 1")
+        for statement in (
+            "INSERT INTO ledger_events SELECT * FROM ledger_events LIMIT 1",
+            "UPDATE ledger_events_head SET position = 0",
+            "INSERT INTO ledger_events_tree VALUES (9, 9, '')",
+            "SELECT * FROM ledger_events_lock_head()",
+            "CREATE TABLE ledger_events_mine (x int)",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+    reader_settings = postgres_settings.with_overrides(database_url=url, create_schema=False)
+    assert _verify_full(reader_settings).count == 5, "the verifier needs nothing more"
+
+
+def test_the_service_role_integrates_the_tree_but_cannot_change_it(
+    postgres_settings: Settings, postgres_urls: PostgresURLs
+) -> None:
+    from ledger.grants import grant_service_role  # noqa: PLC0415
+    from ledger.tree import open_ledger_tree  # noqa: PLC0415
+
+    ledger = _as_app(postgres_settings, postgres_urls)
+    ledger.append(5)
+    ledger.close()
+    grant_service_role(postgres_settings, "govledger_app")
+    as_app = postgres_settings.with_overrides(database_url=postgres_urls.app, create_schema=False)
+    with open_ledger_tree(as_app) as tree:
+        assert tree.integrate() == 5
+    with pg_connect(postgres_urls.app) as conn:
+        conn.execute(f"SET search_path TO {postgres_settings.postgres_schema}")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DELETE FROM ledger_events_tree")
+        with pytest.raises(psycopg.errors.CheckViolation, match="never change"):
+            conn.execute("UPDATE ledger_events_tree SET hashes = substring(hashes from 2)")
+        with pytest.raises(psycopg.errors.CheckViolation, match="do not follow from the rows"):
+            conn.execute("INSERT INTO ledger_events_tree VALUES (0, 7, %s)", (b"\x01" * 32,))
