@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Notification, StoredEvent
 
 from ledger.chain import HASH_ALGORITHMS, Digest, Genesis, RowTuple, genesis_hash
 from ledger.errors import ConfigurationError
@@ -64,12 +64,25 @@ class NewAggregates:
     existing: set[UUID]
 
 
-def first_notification(start: int | None, inclusive: bool) -> tuple[int, bool]:
-    """``select_notifications``' lower bound, never below position 1 (ledger-format §2):
-    the domain model and the projections read what ``verify`` reads."""
-    if start is None or start < (1 if inclusive else 0):
-        return 1, True
-    return start, inclusive
+class NotificationsFromOne:
+    """Mixed into the chained recorders: ``select_notifications`` never reads below
+    position 1 (ledger-format §2), so the projections read what ``verify`` reads."""
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        if start is None or start < (1 if inclusive_of_start else 0):
+            start, inclusive_of_start = 1, True
+        found: Sequence[Notification] = super().select_notifications(  # type: ignore[misc]
+            start, limit, stop, topics, inclusive_of_start=inclusive_of_start
+        )
+        return found
 
 
 def chain_input(stored_events: Sequence[StoredEvent]) -> list[tuple[str, int, str, bytes]]:
@@ -145,11 +158,11 @@ __all__ = [
     "Bounds",
     "Digest",
     "NewAggregates",
+    "NotificationsFromOne",
     "RowReader",
     "VerifiableReader",
     "chain_input",
     "check_requested_algorithm",
-    "first_notification",
     "genesis_from_row",
     "new_genesis",
     "originator_text",

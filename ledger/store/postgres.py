@@ -26,7 +26,6 @@ import psycopg
 from eventsourcing import postgres as es_postgres
 from eventsourcing.persistence import (
     InterfaceError,
-    Notification,
     OperationalError,
     ProgrammingError,
     StoredEvent,
@@ -52,9 +51,9 @@ from ledger.store.base import (
     HASH_ALGORITHM_KEY,
     Bounds,
     NewAggregates,
+    NotificationsFromOne,
     chain_input,
     check_requested_algorithm,
-    first_notification,
     genesis_from_row,
     new_genesis,
 )
@@ -134,7 +133,7 @@ class _AlreadyStoredError(Exception):
         self.found = found
 
 
-class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
+class ChainedPostgresApplicationRecorder(NotificationsFromOne, PostgresApplicationRecorder):
     """PostgreSQL application recorder whose rows form the hash chain."""
 
     def __init__(
@@ -377,22 +376,6 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         with self.datastore.transaction(commit=True) as curs:
             for statement in statements:
                 curs.execute(statement)
-
-    def select_notifications(
-        self,
-        start: int | None,
-        limit: int,
-        stop: int | None = None,
-        topics: Sequence[str] = (),
-        *,
-        inclusive_of_start: bool = True,
-    ) -> Sequence[Notification]:
-        """The library's, never below position 1 (ledger-format §2)."""
-        first, inclusive = first_notification(start, inclusive_of_start)
-        found: Sequence[Notification] = super().select_notifications(
-            first, limit, stop, topics, inclusive_of_start=inclusive
-        )
-        return found
 
     # ------------------------------------------------------------------ writes
 

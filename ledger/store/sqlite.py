@@ -17,7 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing import sqlite as es_sqlite
-from eventsourcing.persistence import InterfaceError, Notification, StoredEvent
+from eventsourcing.persistence import InterfaceError, StoredEvent
 from eventsourcing.sqlite import (
     SQLITE3_DEFAULT_LOCK_TIMEOUT,
     SQLiteApplicationRecorder,
@@ -35,9 +35,9 @@ from ledger.errors import ConfigurationError, ForeignStoreError, StoreUnavailabl
 from ledger.store.base import (
     HASH_ALGORITHM_KEY,
     Bounds,
+    NotificationsFromOne,
     chain_input,
     check_requested_algorithm,
-    first_notification,
     genesis_from_row,
     new_genesis,
 )
@@ -98,7 +98,7 @@ def _cache_statements(datastore: SQLiteDatastore) -> None:
         datastore.pool.__class__ = _StatementCachingPool
 
 
-class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
+class ChainedSQLiteApplicationRecorder(NotificationsFromOne, SQLiteApplicationRecorder):
     """SQLite application recorder whose rows form the hash chain."""
 
     def __init__(
@@ -139,21 +139,6 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             *_append_only_triggers(g),
             _append_at_head_trigger(t, g),
         ]
-
-    def select_notifications(
-        self,
-        start: int | None,
-        limit: int,
-        stop: int | None = None,
-        topics: Sequence[str] = (),
-        *,
-        inclusive_of_start: bool = True,
-    ) -> Sequence[Notification]:
-        """The library's, never below position 1 (ledger-format §2)."""
-        first, inclusive = first_notification(start, inclusive_of_start)
-        return super().select_notifications(
-            first, limit, stop, topics, inclusive_of_start=inclusive
-        )
 
     # ------------------------------------------------------------------ schema
 

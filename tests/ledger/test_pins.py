@@ -46,6 +46,15 @@ def rebuild_elsewhere(settings: Settings) -> None:
     replacement.close()
 
 
+def with_log_key(settings: Settings, tmp_path: Path, origin: str) -> Settings:
+    """``settings`` signing checkpoints with a fresh log key, and trusting it."""
+    key, trusted = str(tmp_path / "log.key"), tmp_path / "trusted.keys"
+    trusted.write_text(generate_key_file(key, origin) + "\n", encoding="utf-8")
+    return replace(
+        settings, checkpoint_key_file=key, trusted_keys_file=str(trusted), checkpoint_origin=origin
+    )
+
+
 def outcome_of(settings: Settings, **kwargs: Any) -> VerifyOutcome:
     return run_verify(settings, **kwargs)
 
@@ -122,15 +131,7 @@ def test_a_ledger_gone_from_a_pinned_location_is_a_break(sqlite_settings: Settin
 def test_trusted_keys_require_a_checkpoint_at_or_beyond_the_pinned_one(
     ledger: Ledger, attacker: Attacker, tmp_path: Path
 ) -> None:
-    key = str(tmp_path / "log.key")
-    trusted = tmp_path / "trusted.keys"
-    trusted.write_text(generate_key_file(key, "govledger.local/pins") + "\n", encoding="utf-8")
-    keyed = replace(
-        ledger.settings,
-        checkpoint_key_file=key,
-        trusted_keys_file=str(trusted),
-        checkpoint_origin="govledger.local/pins",
-    )
+    keyed = with_log_key(ledger.settings, tmp_path, "govledger.local/pins")
     ledger.append(N)
     issue_checkpoint(keyed)
     assert outcome_of(keyed).exit_code == 0
@@ -147,15 +148,7 @@ def test_trusted_keys_require_a_checkpoint_at_or_beyond_the_pinned_one(
 
 def test_a_checkpoint_of_the_empty_tree_verifies(ledger: Ledger, tmp_path: Path) -> None:
     """checkpoint-format §4: no consistency proof from size 0 is asked for, none is needed."""
-    key = str(tmp_path / "log.key")
-    trusted = tmp_path / "trusted.keys"
-    trusted.write_text(generate_key_file(key, "govledger.local/empty") + "\n", encoding="utf-8")
-    keyed = replace(
-        ledger.settings,
-        checkpoint_key_file=key,
-        trusted_keys_file=str(trusted),
-        checkpoint_origin="govledger.local/empty",
-    )
+    keyed = with_log_key(ledger.settings, tmp_path, "govledger.local/empty")
     issue_checkpoint(keyed)
     assert outcome_of(keyed).exit_code == 0
     ledger.append(5)
@@ -348,15 +341,7 @@ def test_a_checkpoint_issued_while_verify_starts_is_reached_by_its_snapshot(
     from ledger.checkpoints import checkpoint_source  # noqa: PLC0415
     from ledger.verify import PinnedLocation  # noqa: PLC0415
 
-    key = str(tmp_path / "log.key")
-    trusted = tmp_path / "trusted.keys"
-    trusted.write_text(generate_key_file(key, "govledger.local/race") + "\n", encoding="utf-8")
-    keyed = replace(
-        ledger.settings,
-        checkpoint_key_file=key,
-        trusted_keys_file=str(trusted),
-        checkpoint_origin="govledger.local/race",
-    )
+    keyed = with_log_key(ledger.settings, tmp_path, "govledger.local/race")
     ledger.append(N)
     issue_checkpoint(keyed)
 

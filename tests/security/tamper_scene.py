@@ -22,16 +22,18 @@ import contextlib
 import io
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from ledger.checkpoints import generate_key_file, issue_checkpoint, witness_checkpoint
 from ledger.config import Settings
 from ledger.verify_job import run_verify
 from ops import ledger_cli
-from tests.conftest import Attacker, Ledger
+from tests.conftest import Attacker, Ledger, PostgresURLs
 
 VERIFIED = 40  # rows verified, checkpointed and cosigned before the attack
 HEAD = 50  # rows when the attacker comes
@@ -147,3 +149,44 @@ class Tamper:
 
     def expected(self, scene: Scene) -> Expect:
         return self.expect(scene) if callable(self.expect) else self.expect
+
+
+@pytest.fixture
+def scene_for(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[str], Scene]]:
+    """``scene_for(backend)``: a staged scene on that backend (its attacker closed after)."""
+    made: list[Scene] = []
+
+    def make(backend: str) -> Scene:
+        name = "sqlite_settings" if backend == "sqlite" else "postgres_settings"
+        admin = None
+        if backend == "postgresql":
+            urls: PostgresURLs = request.getfixturevalue("postgres_urls")
+            admin = urls.admin
+        made.append(stage(request.getfixturevalue(name), admin, tmp_path))
+        return made[-1]
+
+    yield make
+    for scene in made:
+        scene.attacker.close()
+
+
+def check_every_mode(scene: Scene, expected: Expect) -> None:
+    found = {mode: scene.verify(mode) for mode in MODES}
+    assert found == {mode: expected.of(mode) for mode in MODES}, {
+        m: str(f) for m, f in found.items()
+    }
+
+
+def cases(tampers: list[Tamper]) -> list[Any]:
+    """pytest params: each tamper on each backend it applies to."""
+    return [
+        pytest.param(tamper, backend, id=f"{backend}: {tamper.name}")
+        for tamper in tampers
+        for backend in tamper.backends
+    ]
+
+
+def check_tamper(tamper: Tamper, scene: Scene) -> None:
+    """The attacker acts, then every mode answers what the tamper expects."""
+    tamper.act(scene)
+    check_every_mode(scene, tamper.expected(scene))

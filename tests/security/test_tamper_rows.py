@@ -11,23 +11,21 @@ every stored hash is, by design, not re-read by incremental runs (ledger-format 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
 from ledger.chain import entry_input
-from tests.conftest import PostgresURLs
 from tests.security.tamper_scene import (
     HEAD,
-    MODES,
     OK,
     VERIFIED,
     Expect,
     Scene,
     Tamper,
     brk,
-    stage,
+    cases,
+    check_tamper,
 )
 
 Act = Callable[[Scene], None]
@@ -304,44 +302,14 @@ TAMPERS = [
     ),
 ]
 
-CASES = [
-    pytest.param(tamper, backend, id=f"{backend}: {tamper.name}")
-    for tamper in TAMPERS
-    for backend in tamper.backends
-]
-
-
-@pytest.fixture
-def scene_for(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[str], Scene]]:
-    made: list[Scene] = []
-
-    def make(backend: str) -> Scene:
-        settings = request.getfixturevalue(
-            f"{'sqlite' if backend == 'sqlite' else 'postgres'}_settings"
-        )
-        admin = None
-        if backend == "postgresql":
-            urls: PostgresURLs = request.getfixturevalue("postgres_urls")
-            admin = urls.admin
-        made.append(stage(settings, admin, tmp_path))
-        return made[-1]
-
-    yield make
-    for scene in made:
-        scene.attacker.close()
+CASES = cases(TAMPERS)
 
 
 @pytest.mark.parametrize(("tamper", "backend"), CASES)
 def test_tampering_is_named_by_every_mode(
     tamper: Tamper, backend: str, scene_for: Callable[[str], Scene]
 ) -> None:
-    scene = scene_for(backend)
-    tamper.act(scene)
-    expected = tamper.expected(scene)
-    found = {mode: scene.verify(mode) for mode in MODES}
-    assert found == {mode: expected.of(mode) for mode in MODES}, {
-        m: str(f) for m, f in found.items()
-    }
+    check_tamper(tamper, scene_for(backend))
 
 
 def test_the_suite_covers_at_least_thirty_kinds() -> None:
