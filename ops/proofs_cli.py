@@ -21,6 +21,7 @@ from ledger.checkpoints import (
     generate_key_file,
     issue_checkpoint,
     latest_checkpoint,
+    load_issuer,
     public_keys,
     witness_checkpoint,
 )
@@ -96,6 +97,7 @@ def _consistency(tree: LedgerTree, args: argparse.Namespace, head: int) -> Any:
 def cmd_checkpoint_issue(settings: Settings, args: argparse.Namespace) -> int:
     """Integrate, sign and store a checkpoint (c2sp.org/tlog-checkpoint); print its note."""
     del args
+    load_issuer(settings)  # a retired or unlisted key is refused before anything is written
     with open_ledger_tree(settings) as tree:
         _integrate(tree)
     issued = issue_checkpoint(settings)
@@ -107,7 +109,7 @@ def cmd_checkpoint_issue(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_checkpoint_latest(settings: Settings, args: argparse.Namespace) -> int:
-    """Print the newest checkpoint with its cosignatures exactly as served."""
+    """Print the newest checkpoint with its witnesses' valid cosignatures, as served."""
     del args
     served = latest_checkpoint(settings)
     if served is None:
@@ -168,7 +170,7 @@ def _write_atomically(target: str, write: Callable[[Path], object]) -> None:
 
 
 def cmd_keys_public(settings: Settings, args: argparse.Namespace) -> int:
-    """Print the log's verifier keys (name+hash+base64), retired ones prefixed ``retired ``."""
+    """Print the log's verifier keys (name+hash+base64), prefixed ``retired `` or ``revoked ``."""
     del args
     for line in public_keys(settings):
         print(line)
