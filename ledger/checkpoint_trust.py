@@ -131,7 +131,8 @@ class CheckpointStatus:
     """The typed answer of :meth:`StoredCheckpoints.status`.
 
     ``trusted``: the newest checkpoint that meets the policy, what ``verify``
-    checks the rows against. ``newest``: the newest stored checkpoint.
+    checks the rows against (``trusted_checkpoint``: that checkpoint as stored).
+    ``newest``: the newest stored checkpoint.
     ``awaiting``: how many checkpoints above ``trusted`` wait for witnesses, and
     ``awaiting_since`` when the oldest of them was issued. ``failure``: the break
     when ``state`` is ``untrusted``.
@@ -140,6 +141,7 @@ class CheckpointStatus:
     state: Witnessing
     trusted: SignedHead | None = None
     newest: StoredCheckpoint | None = None
+    trusted_checkpoint: StoredCheckpoint | None = None
     awaiting: int = 0
     awaiting_since: str | None = None
     failure: ChainBreak | None = None
@@ -184,9 +186,9 @@ class StoredCheckpoints:
                     checkpoint.root_hash,
                     f"{_where(stored)}, issued {stored.issued_at}",
                 )
-                return _status(head, newest, awaiting)
+                return _status(head, stored, newest, awaiting)
             awaiting.append(stored)
-        return _status(None, newest, awaiting)
+        return _status(None, None, newest, awaiting)
 
     @staticmethod
     def _untrusted(
@@ -206,16 +208,20 @@ class StoredCheckpoints:
 
 
 def _status(
-    trusted: SignedHead | None, newest: StoredCheckpoint | None, awaiting: list[StoredCheckpoint]
+    trusted: SignedHead | None,
+    stored: StoredCheckpoint | None,
+    newest: StoredCheckpoint | None,
+    awaiting: list[StoredCheckpoint],
 ) -> CheckpointStatus:
     if newest is None:
         return CheckpointStatus(Witnessing.NONE)
     if not awaiting:
-        return CheckpointStatus(Witnessing.WITNESSED, trusted, newest)
+        return CheckpointStatus(Witnessing.WITNESSED, trusted, newest, stored)
     return CheckpointStatus(
         Witnessing.AWAITING_WITNESSES,
         trusted,
         newest,
+        stored,
         awaiting=len(awaiting),
         awaiting_since=awaiting[-1].issued_at,
     )
