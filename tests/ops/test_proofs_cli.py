@@ -177,3 +177,37 @@ def test_malformed_inputs_write_nothing(
         str(bad),
     )
     assert code == 2 and err.count("\n") == 1 and not state.exists()
+
+
+def test_checkpoint_issue_with_a_retired_key_is_refused_before_anything_is_written(
+    cli: Settings,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rotation done in the trusted keys file, one unit still pointed at the old key (21.4)."""
+    old_key = str(tmp_path / "keys" / "log.key")
+    _, old, _ = run(capsys, "keys", "generate", "--name", "log.example", "-o", old_key)
+    new_key = str(tmp_path / "keys" / "log2.key")
+    _, new, _ = run(capsys, "keys", "generate", "--name", "log.example", "-o", new_key)
+    ledger = Ledger(cli)
+    ledger.append(6)
+    ledger.close()
+    assert run(capsys, "checkpoint", "issue")[0] == 0
+    trusted = tmp_path / "keys" / "trusted"
+    trusted.write_text(f"{new}retired {old}")
+    monkeypatch.setenv("GOVLEDGER_TRUSTED_KEYS_FILE", str(trusted))
+    ledger = Ledger(cli)
+    ledger.append(4)
+    ledger.close()
+    code, out, err = run(capsys, "checkpoint", "issue")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "is retired" in err and "may no longer sign" in err
+    code, latest, _ = run(capsys, "checkpoint", "latest")
+    assert code == 0 and latest.split("\n")[1] == "6", "a refused issuer stored a checkpoint"
+    code, out, _ = run(capsys, "verify", "--json")
+    assert code == 0 and json.loads(out)["ok"], "the retired key's checkpoint no longer verifies"
+    monkeypatch.setenv("GOVLEDGER_CHECKPOINT_KEY_FILE", new_key)
+    code, issued, _ = run(capsys, "checkpoint", "issue")
+    assert code == 0 and issued.split("\n")[1] == "10"
+    assert run(capsys, "verify")[0] == 0
