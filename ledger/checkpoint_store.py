@@ -172,6 +172,9 @@ class CheckpointStore:
             cosignatures_table,
             f'CREATE UNIQUE INDEX IF NOT EXISTS "{self._index_name()}" '
             f"ON {self.cosignatures} (checkpoint_id, line)",
+            # The newest checkpoint (§11) is read on every serve, verify and scrape.
+            f'CREATE INDEX IF NOT EXISTS "{self.db.events}_{CHECKPOINTS}_newest" '
+            f"ON {self.checkpoints} (tree_size, id)",
             *self.db.append_only_statements(CHECKPOINTS),
             *self.db.append_only_statements(COSIGNATURES),
         ]

@@ -600,3 +600,23 @@ def _all(settings: Settings) -> list[StoredCheckpoint]:
         return list(CheckpointStore(database).newest_first())
     finally:
         database.close()
+
+
+def test_the_witness_never_writes_the_tree(
+    ledger: Ledger, keyed: Settings, attacker: Attacker, tmp_path: Path
+) -> None:
+    """A tree behind the checkpoint (its rows are derived data, lost in a crash or removed) is
+    completed in memory from the rows; the witness writes its cosignature and nothing else."""
+    settings, w1 = add_witness(keyed, tmp_path, "w1")
+    state = str(tmp_path / "w1.state")
+    ledger.append(20)
+    issue_checkpoint(settings)
+    witness_checkpoint(settings, w1, state)
+    ledger.append(13)
+    issue_checkpoint(settings)
+    attack_proof_tables(attacker, "DELETE FROM {p}_tree")
+    result = witness_checkpoint(settings, w1, state)
+    assert result.new and result.checkpoint.size == 33
+    with open_ledger_tree(settings) as tree:
+        assert tree.refresh() == 0, "the witness integrated the tree"
+    assert verify(settings).ok
