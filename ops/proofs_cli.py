@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from ledger.checkpoints import (
+    CheckpointStatus,
+    Witnessing,
+    checkpoint_status,
     generate_key_file,
     issue_checkpoint,
     latest_checkpoint,
@@ -29,9 +32,10 @@ from ledger.config import Settings
 from ledger.errors import LedgerError, ProofError
 from ledger.evidence import build_bundle
 from ledger.evidence_verify import write_zipapp
+from ledger.store.connect import open_reader
 from ledger.tree import LedgerTree, open_ledger_tree
 from ops import argtypes
-from ops.terminal import EXIT_OK, progress_bar
+from ops.terminal import EXIT_FAILED, EXIT_OK, progress_bar
 
 __all__ = ["add_key_commands", "register"]
 
@@ -116,6 +120,49 @@ def cmd_checkpoint_latest(settings: Settings, args: argparse.Namespace) -> int:
         raise LedgerError("no checkpoint issued yet (run `govledger checkpoint issue`)")
     sys.stdout.write(served)
     return EXIT_OK
+
+
+def cmd_checkpoint_status(settings: Settings, args: argparse.Namespace) -> int:
+    """The witnessing state (checkpoint-format §11): none, witnessed, awaiting-witnesses
+    (not tampering: the witnesses have not run yet) or untrusted (a break: exit 1)."""
+    reader = open_reader(settings)
+    try:
+        genesis = reader.genesis()
+    finally:
+        reader.close()
+    status = checkpoint_status(settings, genesis)
+    if status is None:
+        raise LedgerError("no trusted log key: set GOVLEDGER_TRUSTED_KEYS_FILE")
+    body = _status_json(status)
+    print(json.dumps(body) if args.json else _status_line(body))
+    return EXIT_FAILED if status.state is Witnessing.UNTRUSTED else EXIT_OK
+
+
+def _status_json(status: CheckpointStatus) -> dict[str, Any]:
+    newest, trusted = status.newest, status.trusted_checkpoint
+    return {
+        "state": status.state.value,
+        "newest": {"id": newest.id, "tree_size": newest.tree_size} if newest else None,
+        "witnessed": {"id": trusted.id, "tree_size": trusted.tree_size} if trusted else None,
+        "awaiting": status.awaiting,
+        "awaiting_since": status.awaiting_since,
+        "failure": status.failure.detail if status.failure else None,
+    }
+
+
+def _status_line(body: dict[str, Any]) -> str:
+    witnessed = body["witnessed"]
+    trusted = (
+        f"checkpoint {witnessed['id']} (size {witnessed['tree_size']})" if witnessed else "none"
+    )
+    if body["state"] == Witnessing.UNTRUSTED:
+        return f"untrusted: {body['failure']}"
+    if body["state"] == Witnessing.AWAITING_WITNESSES:
+        return (
+            f"awaiting-witnesses: {body['awaiting']} checkpoint(s) since "
+            f"{body['awaiting_since']}; newest witnessed: {trusted}"
+        )
+    return f"{body['state']}: newest witnessed: {trusted}"
 
 
 # ---------------------------------------------------------------- witness
@@ -208,6 +255,9 @@ def register(subparsers: Any) -> None:
     actions.add_parser("latest", help="print the newest checkpoint as served").set_defaults(
         func=cmd_checkpoint_latest
     )
+    status = actions.add_parser("status", help="witnessed, awaiting witnesses, or untrusted")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.set_defaults(func=cmd_checkpoint_status)
 
     p = subparsers.add_parser("witness", help="check consistency and cosign the checkpoint")
     p.add_argument("--key", required=True, help="the witness's signer key file")

@@ -211,3 +211,38 @@ def test_checkpoint_issue_with_a_retired_key_is_refused_before_anything_is_writt
     code, issued, _ = run(capsys, "checkpoint", "issue")
     assert code == 0 and issued.split("\n")[1] == "10"
     assert run(capsys, "verify")[0] == 0
+
+
+def test_checkpoint_status_tells_awaiting_witnesses_from_untrusted(
+    cli: Settings,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = str(tmp_path / "keys" / "log.key")
+    _, vkey, _ = run(capsys, "keys", "generate", "--name", "log.example", "-o", key)
+    witness_key = str(tmp_path / "w.key")
+    _, wvkey, _ = run(
+        capsys, "keys", "generate", "--witness", "--name", "w.example", "-o", witness_key
+    )
+    (tmp_path / "trusted").write_text(vkey)
+    (tmp_path / "witnesses").write_text(wvkey)
+    monkeypatch.setenv("GOVLEDGER_TRUSTED_KEYS_FILE", str(tmp_path / "trusted"))
+    monkeypatch.setenv("GOVLEDGER_WITNESS_KEYS_FILE", str(tmp_path / "witnesses"))
+    monkeypatch.setenv("GOVLEDGER_WITNESS_QUORUM", "1")
+    ledger = Ledger(cli)
+    ledger.append(8)
+    ledger.close()
+    assert run(capsys, "checkpoint", "status") == (0, "none: newest witnessed: none\n", "")
+    run(capsys, "checkpoint", "issue")
+    code, out, _ = run(capsys, "checkpoint", "status", "--json")
+    body = json.loads(out)
+    assert code == 0 and body["state"] == "awaiting-witnesses" and body["awaiting"] == 1
+    assert body["witnessed"] is None and body["newest"]["tree_size"] == 8
+    assert run(capsys, "verify")[0] == 0  # not yet witnessed is not a break
+    run(capsys, "witness", "--key", witness_key, "--state", str(tmp_path / "w.state"))
+    code, out, _ = run(capsys, "checkpoint", "status")
+    assert (code, out) == (0, "witnessed: newest witnessed: checkpoint 1 (size 8)\n")
+    (tmp_path / "trusted").write_text(f"revoked {vkey}")
+    code, out, _ = run(capsys, "checkpoint", "status")
+    assert code == 1 and out.startswith("untrusted: checkpoint 1 (size 8) is not trusted")
