@@ -132,7 +132,8 @@ class CheckpointStatus:
 
     ``trusted``: the newest checkpoint that meets the policy, what ``verify``
     checks the rows against (``trusted_checkpoint``: that checkpoint as stored).
-    ``newest``: the newest stored checkpoint.
+    ``newest``: the newest stored checkpoint; ``newest_signed``: the newest with a
+    valid log signature (``trusted`` itself unless some await witnesses).
     ``awaiting``: how many checkpoints above ``trusted`` wait for witnesses, and
     ``awaiting_since`` when the oldest of them was issued. ``failure``: the break
     when ``state`` is ``untrusted``.
@@ -145,6 +146,7 @@ class CheckpointStatus:
     awaiting: int = 0
     awaiting_since: str | None = None
     failure: ChainBreak | None = None
+    newest_signed: SignedHead | None = None
 
 
 def _where(stored: StoredCheckpoint) -> str:
@@ -169,7 +171,7 @@ class StoredCheckpoints:
     def status(self) -> CheckpointStatus:
         """Walk the stored checkpoints newest first, down to the first that meets the policy."""
         newest: StoredCheckpoint | None = None
-        awaiting: list[StoredCheckpoint] = []
+        awaiting: list[tuple[StoredCheckpoint, SignedHead]] = []
         for stored in self.store.newest_first():
             newest = newest or stored
             try:
@@ -180,14 +182,14 @@ class StoredCheckpoints:
                 return self._untrusted(newest, stored, f"is not trusted: {e}")
             if (checkpoint.size, checkpoint.root_hash) != (stored.tree_size, stored.root_hash):
                 return self._untrusted(newest, stored, "columns differ from its note")
+            head = SignedHead(
+                checkpoint.size,
+                checkpoint.root_hash,
+                f"{_where(stored)}, issued {stored.issued_at}",
+            )
             if self.policy.witnessed(stored):
-                head = SignedHead(
-                    checkpoint.size,
-                    checkpoint.root_hash,
-                    f"{_where(stored)}, issued {stored.issued_at}",
-                )
                 return _status(head, stored, newest, awaiting)
-            awaiting.append(stored)
+            awaiting.append((stored, head))
         return _status(None, None, newest, awaiting)
 
     @staticmethod
@@ -211,19 +213,22 @@ def _status(
     trusted: SignedHead | None,
     stored: StoredCheckpoint | None,
     newest: StoredCheckpoint | None,
-    awaiting: list[StoredCheckpoint],
+    awaiting: list[tuple[StoredCheckpoint, SignedHead]],
 ) -> CheckpointStatus:
     if newest is None:
         return CheckpointStatus(Witnessing.NONE)
     if not awaiting:
-        return CheckpointStatus(Witnessing.WITNESSED, trusted, newest, stored)
+        return CheckpointStatus(
+            Witnessing.WITNESSED, trusted, newest, stored, newest_signed=trusted
+        )
     return CheckpointStatus(
         Witnessing.AWAITING_WITNESSES,
         trusted,
         newest,
         stored,
         awaiting=len(awaiting),
-        awaiting_since=awaiting[-1].issued_at,
+        awaiting_since=awaiting[-1][0].issued_at,
+        newest_signed=awaiting[0][1],
     )
 
 

@@ -473,6 +473,7 @@ def test_a_checkpoint_not_yet_witnessed_is_a_state_not_a_break(
     assert status.state is Witnessing.AWAITING_WITNESSES and status.awaiting == 2
     assert status.trusted is not None and status.trusted.size == N
     assert status.newest is not None and status.newest.tree_size == N + 20
+    assert status.newest_signed is not None and status.newest_signed.size == N + 20
     oldest_waiting = sorted(stored_checkpoints(settings))[1][0]
     assert status.awaiting_since == next(
         c.issued_at for c in _all(settings) if c.id == oldest_waiting
