@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from ledger import note
 from ledger.chain import ChainBreak, Genesis, hash_function
@@ -147,6 +148,20 @@ class CheckpointStatus:
     awaiting_since: str | None = None
     failure: ChainBreak | None = None
     newest_signed: SignedHead | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """What ``checkpoint status --json`` prints and the console shows."""
+        newest, witnessed = self.newest, self.trusted_checkpoint
+        return {
+            "state": self.state.value,
+            "newest": {"id": newest.id, "tree_size": newest.tree_size} if newest else None,
+            "witnessed": (
+                {"id": witnessed.id, "tree_size": witnessed.tree_size} if witnessed else None
+            ),
+            "awaiting": self.awaiting,
+            "awaiting_since": self.awaiting_since,
+            "failure": self.failure.detail if self.failure else None,
+        }
 
 
 def _where(stored: StoredCheckpoint) -> str:

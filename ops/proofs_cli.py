@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from ledger.checkpoints import (
-    CheckpointStatus,
     Witnessing,
     checkpoint_status,
     generate_key_file,
@@ -133,21 +132,9 @@ def cmd_checkpoint_status(settings: Settings, args: argparse.Namespace) -> int:
     status = checkpoint_status(settings, genesis)
     if status is None:
         raise LedgerError("no trusted log key: set GOVLEDGER_TRUSTED_KEYS_FILE")
-    body = _status_json(status)
+    body = status.to_json()
     print(json.dumps(body) if args.json else _status_line(body))
     return EXIT_FAILED if status.state is Witnessing.UNTRUSTED else EXIT_OK
-
-
-def _status_json(status: CheckpointStatus) -> dict[str, Any]:
-    newest, trusted = status.newest, status.trusted_checkpoint
-    return {
-        "state": status.state.value,
-        "newest": {"id": newest.id, "tree_size": newest.tree_size} if newest else None,
-        "witnessed": {"id": trusted.id, "tree_size": trusted.tree_size} if trusted else None,
-        "awaiting": status.awaiting,
-        "awaiting_since": status.awaiting_since,
-        "failure": status.failure.detail if status.failure else None,
-    }
 
 
 def _status_line(body: dict[str, Any]) -> str:

@@ -24,6 +24,7 @@ from ledger import note
 from ledger.chain import Genesis, RowTuple
 from ledger.checkpoints import (
     CheckpointStore,
+    checkpoint_status,
     ledger_origin,
     load_trusted_keys,
     load_witness_keys,
@@ -51,17 +52,29 @@ def home(_: Viewer) -> Response:
 @router.get("/ledger")
 def ledger_page(request: Request, session: Viewer) -> Response:
     run = console_state(request).verify_jobs.current()
+    settings = services(request).settings
     return render(
         request,
         "ledger.html",
         session,
         {
-            "health": ledger_health(services(request).settings),
+            "health": ledger_health(settings),
+            "witnessing": _witnessing(settings),
             "run": run.to_json() if run else None,
             "break_names": BREAK_NAMES,
             "standings": SIGNATURE_STANDINGS,
         },
     )
+
+
+def _witnessing(settings: Settings) -> dict[str, Any] | None:
+    """The witnessing state (checkpoint-format §11) for the page; ``None`` without log keys or
+    when it cannot be read (the checkpoint card then says what is wrong)."""
+    try:
+        status = checkpoint_status(settings, _genesis(settings))
+    except LedgerError:
+        return None
+    return status.to_json() if status is not None else None
 
 
 # ---------------------------------------------------------------- 校验

@@ -144,3 +144,21 @@ def test_without_trusted_keys_the_console_refuses_to_judge(
     services = console.client.app.state.services  # type: ignore[attr-defined]
     services.settings = services.settings.with_overrides(trusted_keys_file=keys_file)
     assert_refused(console, bundle, "未配置受信任的账本公钥")
+
+
+def test_the_ledger_page_shows_awaiting_witnesses_as_its_own_state(console: Console) -> None:
+    """A checkpoint issued and not yet cosigned is 等待见证, not a failure (§11)."""
+    console.login(Role.AUDITOR)
+    page = console.client.get("/console/ledger").text
+    assert 'class="witnessing-witnessed"' in page and "已见证" in page
+    zone = console.settings
+    key = str(Path(zone.trusted_keys_file).parent / "log.key")
+    ledger = Ledger(zone)
+    try:
+        ledger.append(2)
+    finally:
+        ledger.close()
+    issue_checkpoint(zone.with_overrides(checkpoint_key_file=key))
+    page = console.client.get("/console/ledger").text
+    assert 'class="witnessing-awaiting-witnesses"' in page
+    assert "等待见证：1 个较新的检查点" in page and "不是篡改" in page
