@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from ledger.checkpoints import (
+    CheckpointStatus,
     Witnessing,
     checkpoint_status,
     generate_key_file,
     issue_checkpoint,
     latest_checkpoint,
     load_issuer,
+    load_witness_keys,
     public_keys,
     witness_checkpoint,
 )
@@ -112,18 +114,25 @@ def cmd_checkpoint_issue(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_checkpoint_latest(settings: Settings, args: argparse.Namespace) -> int:
-    """Print the newest checkpoint with its witnesses' valid cosignatures, as served."""
-    del args
-    served = latest_checkpoint(settings)
+    """Print the newest checkpoint with its witnesses' valid cosignatures, as served;
+    ``--witnessed``: the newest that meets the witness quorum (what ``verify`` trusts)."""
+    if args.witnessed:
+        status = _status(settings)
+        if status.failure is not None:
+            raise LedgerError(f"untrusted: {status.failure.detail}")
+        trusted = status.trusted_checkpoint
+        if trusted is None:
+            raise LedgerError("no checkpoint meets the witness quorum yet (run the witnesses)")
+        served: str | None = trusted.cosigned(load_witness_keys(settings))
+    else:
+        served = latest_checkpoint(settings)
     if served is None:
         raise LedgerError("no checkpoint issued yet (run `govledger checkpoint issue`)")
     sys.stdout.write(served)
     return EXIT_OK
 
 
-def cmd_checkpoint_status(settings: Settings, args: argparse.Namespace) -> int:
-    """The witnessing state (checkpoint-format §11): none, witnessed, awaiting-witnesses
-    (not tampering: the witnesses have not run yet) or untrusted (a break: exit 1)."""
+def _status(settings: Settings) -> CheckpointStatus:
     reader = open_reader(settings)
     try:
         genesis = reader.genesis()
@@ -132,6 +141,13 @@ def cmd_checkpoint_status(settings: Settings, args: argparse.Namespace) -> int:
     status = checkpoint_status(settings, genesis)
     if status is None:
         raise LedgerError("no trusted log key: set GOVLEDGER_TRUSTED_KEYS_FILE")
+    return status
+
+
+def cmd_checkpoint_status(settings: Settings, args: argparse.Namespace) -> int:
+    """The witnessing state (checkpoint-format §11): none, witnessed, awaiting-witnesses
+    (not tampering: the witnesses have not run yet) or untrusted (a break: exit 1)."""
+    status = _status(settings)
     body = status.to_json()
     print(json.dumps(body) if args.json else _status_line(body))
     return EXIT_FAILED if status.state is Witnessing.UNTRUSTED else EXIT_OK
@@ -239,9 +255,11 @@ def register(subparsers: Any) -> None:
     actions.add_parser("issue", help="integrate the tree, sign and store").set_defaults(
         func=cmd_checkpoint_issue
     )
-    actions.add_parser("latest", help="print the newest checkpoint as served").set_defaults(
-        func=cmd_checkpoint_latest
+    latest = actions.add_parser("latest", help="print the newest checkpoint as served")
+    latest.add_argument(
+        "--witnessed", action="store_true", help="the newest that meets the witness quorum"
     )
+    latest.set_defaults(func=cmd_checkpoint_latest)
     status = actions.add_parser("status", help="witnessed, awaiting witnesses, or untrusted")
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(func=cmd_checkpoint_status)

@@ -240,9 +240,19 @@ def test_checkpoint_status_tells_awaiting_witnesses_from_untrusted(
     assert code == 0 and body["state"] == "awaiting-witnesses" and body["awaiting"] == 1
     assert body["witnessed"] is None and body["newest"]["tree_size"] == 8
     assert run(capsys, "verify")[0] == 0  # not yet witnessed is not a break
+    code, _, err = run(capsys, "checkpoint", "latest", "--witnessed")
+    assert code == 2 and "no checkpoint meets the witness quorum" in err
     run(capsys, "witness", "--key", witness_key, "--state", str(tmp_path / "w.state"))
     code, out, _ = run(capsys, "checkpoint", "status")
     assert (code, out) == (0, "witnessed: newest witnessed: checkpoint 1 (size 8)\n")
+    _, witnessed, _ = run(capsys, "checkpoint", "latest", "--witnessed")
+    ledger = Ledger(cli)
+    ledger.append(2)
+    ledger.close()
+    run(capsys, "checkpoint", "issue")  # size 10, awaiting its witness
+    code, out, _ = run(capsys, "checkpoint", "latest", "--witnessed")
+    assert (code, out) == (0, witnessed) and out.split("\n")[1] == "8"
+    assert out.count("\u2014 ") == 2  # the log's signature and the witness's
     (tmp_path / "trusted").write_text(f"revoked {vkey}")
     code, out, _ = run(capsys, "checkpoint", "status")
-    assert code == 1 and out.startswith("untrusted: checkpoint 1 (size 8) is not trusted")
+    assert code == 1 and out.startswith("untrusted: checkpoint 2 (size 10) is not trusted")
