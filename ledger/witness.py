@@ -31,8 +31,7 @@ from ledger.checkpoint_trust import CheckpointPolicy, ledger_origin
 from ledger.config import Settings
 from ledger.errors import ConfigurationError, NoteError, ProofError
 from ledger.merkle import MemoryNodeStore, MerkleTree, verify_consistency
-from ledger.store.connect import open_reader
-from ledger.tree import Database, LedgerTree, b64
+from ledger.tree import LedgerTree, b64, open_ledger_tree
 
 __all__ = ["WitnessResult", "witness_checkpoint"]
 
@@ -57,7 +56,7 @@ def witness_checkpoint(
     """
     signer = load_witness_signer(key_file)
     state = _WitnessState.load(state_file)
-    with _read_tree(settings) as tree:
+    with open_ledger_tree(settings) as tree:  # read only: never integrated here
         keys = load_trusted_keys(settings)
         if not keys.counted:
             raise ConfigurationError("no trusted log keys: set GOVLEDGER_TRUSTED_KEYS_FILE")
@@ -77,22 +76,6 @@ def witness_checkpoint(
         witnesses = tuple(dict.fromkeys((*load_witness_keys(settings), signer.verifier())))
         after = store.find(checkpoint.format())
         return WitnessResult(checkpoint, line, new, (after or stored).cosigned(witnesses))
-
-
-def _read_tree(settings: Settings) -> LedgerTree:
-    """The ledger's rows and tree, never integrated here (the witness only reads them)."""
-    reader = open_reader(settings)
-    try:
-        database = Database(settings)
-    except BaseException:
-        reader.close()
-        raise
-    try:
-        return LedgerTree(reader, database)
-    except BaseException:
-        database.close()
-        reader.close()
-        raise
 
 
 def _latest_note(store: CheckpointStore) -> str:

@@ -35,7 +35,7 @@ from ledger.errors import ConfigurationError, ProofError
 from ledger.store.connect import init_ledger
 from ledger.tree import Database
 from tests.conftest import Ledger, PostgresURLs, pg_connect
-from tests.ledger.test_checkpoints import verify
+from tests.ledger.test_checkpoints import append_rows, verify
 
 SERVICE = "govledger_app"  # the least-privileged service role of ops/scripts/test-postgres.sh
 ISSUER = "govledger_test_checkpoint_issuer"
@@ -161,11 +161,7 @@ def test_the_service_role_reads_checkpoints_and_cannot_issue(layout: Layout) -> 
     with layout.connect(SERVICE) as conn:  # pg_dump reads the sequences too (issue 21.1)
         conn.execute("SELECT last_value FROM ledger_events_checkpoints_id_seq")
         conn.execute("SELECT last_value FROM ledger_events_cosignatures_id_seq")
-    ledger = Ledger(layout.owner)
-    try:
-        ledger.append(2)
-    finally:
-        ledger.close()
+    append_rows(layout.owner, 2)
     with pytest.raises(ConfigurationError, match="may not add checkpoints"):
         issue_checkpoint(as_service)  # the key alone does not make the service an issuer
     assert verify(as_service).ok

@@ -68,6 +68,15 @@ def keyed(ledger: Ledger, tmp_path: Path) -> Settings:
     return settings
 
 
+def append_rows(settings: Settings, count: int) -> None:
+    """``count`` more rows, written through the service's path and closed again."""
+    ledger = Ledger(settings)
+    try:
+        ledger.append(count)
+    finally:
+        ledger.close()
+
+
 def verify(settings: Settings, *, record: bool = False, full: bool = True) -> ChainReport:
     reader = open_reader(settings)
     try:

@@ -24,6 +24,7 @@ from ledger.errors import LedgerError
 from ledger.evidence import build_bundle
 from ledger.evidence_verify import BundleError, verify_bundle, write_zipapp
 from tests.conftest import Ledger
+from tests.ledger.test_checkpoints import append_rows
 
 
 @pytest.fixture
@@ -151,11 +152,7 @@ def _forged_bundle(directory: Path, origin: str) -> str:
     generate_key_file(settings.checkpoint_key_file, origin)
     witness = generate_key_file(str(directory / "w.key"), "witness.example", witness=True)
     Path(settings.witness_keys_file).write_text(witness + "\n", encoding="utf-8")
-    forger = Ledger(settings)
-    try:
-        forger.append(40)
-    finally:
-        forger.close()
+    append_rows(settings, 40)
     issue_checkpoint(settings)
     witness_checkpoint(settings, str(directory / "w.key"), str(directory / "w.state"))
     return build_bundle(settings, [9])
@@ -250,11 +247,7 @@ def test_a_bundle_of_another_ledger_signed_by_this_ledgers_key_fails_on_origin(
         state_dir=str(tmp_path / "other-state"),
         witness_quorum=0,
     )
-    copy = Ledger(other)
-    try:
-        copy.append(12)
-    finally:
-        copy.close()
+    append_rows(other, 12)
     issue_checkpoint(other)
     text = build_bundle(other, [3])
     ours = verify_bundle(

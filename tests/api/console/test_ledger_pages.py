@@ -17,7 +17,7 @@ from ledger.config import Settings
 from ledger.domain.actor import Role
 from ledger.evidence import build_bundle
 from tests.api.console.conftest import Console
-from tests.conftest import Ledger
+from tests.ledger.test_checkpoints import append_rows
 
 
 def check(console: Console, content: bytes) -> tuple[int, str]:
@@ -49,11 +49,7 @@ def other_ledger(directory: Path, **overrides: object) -> Settings:
     ).with_overrides(**overrides)
     if not Path(settings.checkpoint_key_file).exists():
         generate_key_file(settings.checkpoint_key_file, "govledger.test")
-    ledger = Ledger(settings)
-    try:
-        ledger.append(20)
-    finally:
-        ledger.close()
+    append_rows(settings, 20)
     issue_checkpoint(settings)
     return settings
 
@@ -119,11 +115,7 @@ def test_a_bundle_of_a_diverged_copy_of_this_ledger_is_refused(
         state_dir=str(tmp_path / "s"),
         checkpoint_key_file=key,
     )
-    ledger = Ledger(copy)
-    try:
-        ledger.append(3)
-    finally:
-        ledger.close()
+    append_rows(copy, 3)
     issue_checkpoint(copy)
     witness_key = str(Path(zone.trusted_keys_file).parent / "witness.key")
     witness_checkpoint(copy, witness_key, str(tmp_path / "other-witness.state"))  # same witness
@@ -153,11 +145,7 @@ def test_the_ledger_page_shows_awaiting_witnesses_as_its_own_state(console: Cons
     assert 'class="witnessing-witnessed"' in page and "已见证" in page
     zone = console.settings
     key = str(Path(zone.trusted_keys_file).parent / "log.key")
-    ledger = Ledger(zone)
-    try:
-        ledger.append(2)
-    finally:
-        ledger.close()
+    append_rows(zone, 2)
     issue_checkpoint(zone.with_overrides(checkpoint_key_file=key))
     page = console.client.get("/console/ledger").text
     assert 'class="witnessing-awaiting-witnesses"' in page
