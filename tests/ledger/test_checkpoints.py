@@ -36,6 +36,7 @@ from ledger.checkpoints import (
     load_signer,
     load_trusted_keys,
     load_witness_keys,
+    load_witness_signer,
     public_keys,
     witness_checkpoint,
 )
@@ -630,3 +631,73 @@ def test_the_witness_never_writes_the_tree(
     with open_ledger_tree(settings) as tree:
         assert tree.refresh() == 0, "the witness integrated the tree"
     assert verify(settings).ok
+
+
+def test_tables_of_an_older_version_are_brought_up_to_date(
+    ledger: Ledger, keyed: Settings, tmp_path: Path
+) -> None:
+    """Tables made before the write paths (one line per witness, no functions) keep their
+    rows and take the new shape at the next create (as `govledger init` runs it)."""
+    settings, w1 = add_witness(keyed, tmp_path, "w1")
+    settings = replace(settings, witness_quorum=1)
+    append_rows(settings, 9)
+    with open_ledger_tree(settings) as tree:
+        tree.integrate()
+        old = Checkpoint("govledger.local/test", 9, tree.tree.root(9))
+        database = tree.database
+        sqlite = database.backend == "sqlite"
+        pk = (
+            "INTEGER PRIMARY KEY AUTOINCREMENT"
+            if sqlite
+            else "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+        )
+        blob = "BLOB" if sqlite else "bytea"
+        checkpoints, cosignatures = database.table("checkpoints"), database.table("cosignatures")
+        database.create(
+            [
+                f"CREATE TABLE {checkpoints} (id {pk}, tree_size bigint NOT NULL, "
+                f"root_hash {blob} NOT NULL, note text NOT NULL, issued_at text NOT NULL)",
+                f"CREATE TABLE {cosignatures} (id {pk}, checkpoint_id bigint NOT NULL, "
+                "witness text NOT NULL, line text NOT NULL, added_at text NOT NULL, "
+                "UNIQUE (checkpoint_id, witness))",
+                *database.append_only_statements("checkpoints"),
+                *database.append_only_statements("cosignatures"),
+            ]
+        )
+        signed = sign_checkpoint(old, load_signer(settings))
+        database.query(
+            f"INSERT INTO {checkpoints} (tree_size, root_hash, note, issued_at) "
+            "VALUES (?, ?, ?, ?)",
+            (9, old.root_hash, signed, "2025-01-01T00:00:00.000000Z"),
+        )
+        line = note.parse(cosign(signed, load_witness_signer(w1))).signatures[-1].line()
+        database.query(
+            f"INSERT INTO {cosignatures} (checkpoint_id, witness, line, added_at) "
+            "VALUES (1, ?, ?, ?)",
+            (note.NoteSignature.parse_line(line[:-1]).label(), line, "2025-01-01T00:00:01Z"),
+        )
+        assert not CheckpointStore(database).ready()
+    append_rows(settings, 3)
+    issue_checkpoint(settings)  # create() brings the tables up to date first
+    database = Database(settings)
+    try:
+        assert CheckpointStore(database).ready()
+    finally:
+        database.close()
+    assert [c.tree_size for c in _all(settings)] == [12, 9]
+    assert _all(settings)[1].cosignatures, "a migrated row lost its cosignature"
+    assert _junk_then_real(settings, tmp_path, w1)
+    assert verify(settings).ok
+
+
+def _junk_then_real(settings: Settings, tmp_path: Path, key: str) -> bool:
+    """A junk line of the witness first, then the witness itself: is its line stored?"""
+    newest = _all(settings)[0]
+    witness = load_witness_keys(settings)[0]
+    junk = note.NoteSignature(witness.name, witness.key_id, bytes(72)).line()
+    database = Database(settings)
+    try:
+        CheckpointStore(database).add_cosignature(newest.id, junk, witness)
+    finally:
+        database.close()
+    return witness_checkpoint(settings, key, str(tmp_path / "w1.state")).new
