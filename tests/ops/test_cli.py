@@ -135,7 +135,7 @@ def test_least_privileged_role_runs_the_service_path(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
-    """The owner inits and grants; the app role appends, checkpoints and verifies, and no more."""
+    """The owner inits and grants; the app role appends and verifies, and no more."""
     key = tmp_path / "log.key"
     generate_key_file(str(key), "govledger.test")
     monkeypatch.setenv("GOVLEDGER_POSTGRES_SCHEMA", postgres_settings.postgres_schema)
@@ -153,7 +153,12 @@ def test_least_privileged_role_runs_the_service_path(
     factory = InfrastructureFactory.construct(Environment(env=application_env(as_app)))
     factory.application_recorder().insert_events(make_events(6))
     factory.close()
+    # Issuing is the issuer's, not the service's (issue 13.6): refused as the app role, then
+    # done by the owner, and the app role verifies against it.
+    assert run(capsys, "checkpoint", "issue")[0] == 2
+    monkeypatch.setenv("GOVLEDGER_DATABASE_URL", postgres_urls.owner)
     assert run(capsys, "checkpoint", "issue")[0] == 0
+    monkeypatch.setenv("GOVLEDGER_DATABASE_URL", postgres_urls.app)
     code, out, err = run(capsys, "verify", "--json")
     assert code == 0, err
     assert json.loads(out)["head_position"] == 6
