@@ -24,6 +24,7 @@ from ledger.config import Settings, load_settings
 from ledger.errors import LedgerError
 from ledger.store.connect import init_ledger
 from ops import (
+    backup_cli,
     demo,
     importer,
     keys_cli,
@@ -108,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     report_cli.register(sub)  # report risk|annual|audit
     projections_cli.register(sub)  # projections run|rebuild|status, view, anomaly review
     passwords.register(sub)  # pgpass: the role layout's password files
+    backup_cli.register(sub)  # backup, restore (PostgreSQL)
 
     p = sub.add_parser("serve", help="serve the API and console")
     p.add_argument("--host")
