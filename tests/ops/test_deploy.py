@@ -101,7 +101,7 @@ def test_prometheus_config_loads_the_shipped_rules(tmp_path: Path) -> None:
         check=False,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "7 rules found" in checked.stdout
+    assert "9 rules found" in checked.stdout
 
 
 def test_alertmanager_routes_critical_alerts_to_a_receiver() -> None:
