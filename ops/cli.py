@@ -11,8 +11,14 @@ shows its traceback); 130 interrupted. No command prints a traceback otherwise.
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
+import shutil
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 from eventsourcing.persistence import PersistenceError
@@ -20,7 +26,7 @@ from psycopg_pool import PoolTimeout
 
 from ledger.chain import ChainFormatError
 from ledger.checkpoints import prepare_proof_tables
-from ledger.config import Settings, load_settings
+from ledger.config import ENV_PREFIX, Settings, load_settings
 from ledger.errors import LedgerError
 from ledger.store.connect import init_ledger
 from ops import (
@@ -72,16 +78,50 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.workers > 1 and not settings.metrics_dir:
         # Each worker would expose only its own request histograms (docs/operations.md).
         raise LedgerError("--workers > 1 needs GOVLEDGER_METRICS_DIR (a directory per service)")
+    if args.config:  # the workers read their settings themselves: from the same file
+        os.environ[CONFIG_VARIABLE] = str(Path(args.config).resolve())
 
-    # By import string: ops does not import api (docs/architecture.md).
-    uvicorn.run(
-        "api.app:create_app",
-        factory=True,
-        host=args.host or settings.api_host,
-        port=args.port or settings.api_port,
-        workers=args.workers,
-    )
+    with shared_console_key(settings, args.workers):
+        # By import string: ops does not import api (docs/architecture.md).
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            host=args.host or settings.api_host,
+            port=args.port or settings.api_port,
+            workers=args.workers,
+        )
     return EXIT_OK
+
+
+CONFIG_VARIABLE = f"{ENV_PREFIX}CONFIG"
+SESSION_KEY_VARIABLE = f"{ENV_PREFIX}CONSOLE_SESSION_KEY_FILE"
+
+
+@contextmanager
+def shared_console_key(settings: Settings, workers: int) -> Iterator[None]:
+    """One console session key for all the workers of this run.
+
+    Each worker signs and opens console cookies (api/console/session.py); with a key of its
+    own per worker, a login form served by one worker is refused by the next (issue 21 item
+    5). The configured ``GOVLEDGER_CONSOLE_SESSION_KEY_FILE`` is shared as it is (sessions
+    outlive restarts); without one, a key made now in a private directory (0700, file 0600)
+    is handed to the workers and removed when the service stops, so sessions end with the
+    service, as with one worker.
+    """
+    if workers <= 1 or settings.console_session_key_file:
+        yield
+        return
+    directory = Path(tempfile.mkdtemp(prefix="govledger-console-"))
+    path = directory / "session.key"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(secrets.token_urlsafe(48) + "\n")
+    os.environ[SESSION_KEY_VARIABLE] = str(path)
+    try:
+        yield
+    finally:
+        os.environ.pop(SESSION_KEY_VARIABLE, None)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
