@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,14 @@ class PrivateCluster:
         with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
             self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def started(auth: str = "trust") -> Iterator[PrivateCluster]:
+    """A private cluster, started, and removed (stopped and deleted) on leaving."""
+    cluster = PrivateCluster(auth)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.remove()

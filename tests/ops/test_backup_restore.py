@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ledger.checkpoints import generate_key_file
-from tests.ops.cluster import PrivateCluster
+from tests.ops.cluster import started
 from tests.ops.deployment import Deployment, build
 
 pytestmark = pytest.mark.slow
@@ -26,17 +26,13 @@ BACKUP, OWNER = "govledger_backup", "govledger_owner"
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    cluster = PrivateCluster(auth="debian")
-    try:
-        cluster.start()
+    with started(auth="debian") as cluster:
         made = build(cluster, tmp_path_factory.mktemp("backup"))
         made.make_keys(witness=True)
         made.append(40)
         made.checkpoint()
         made.witness()
         yield made
-    finally:
-        cluster.remove()
 
 
 def backup(deployment: Deployment, parent: Path, *argv: str, **env: str) -> Path:

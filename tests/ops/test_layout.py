@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from ops.layout import LAYOUT, OWNER
-from tests.ops.cluster import PrivateCluster
+from tests.ops.cluster import started
 from tests.ops.deployment import SQL, Deployment, build
 
 ROLES = [OWNER, *(r.name for r in LAYOUT)]
@@ -20,12 +20,8 @@ ROLES = [OWNER, *(r.name for r in LAYOUT)]
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    cluster = PrivateCluster(auth="debian")
-    try:
-        cluster.start()
+    with started(auth="debian") as cluster:
         yield build(cluster, tmp_path_factory.mktemp("layout"))
-    finally:
-        cluster.remove()
 
 
 def connect(

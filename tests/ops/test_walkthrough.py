@@ -29,7 +29,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import PROVIDER, USER, access, population_resource
-from tests.ops.cluster import PrivateCluster
+from tests.ops.cluster import started
 from tests.ops.deployment import SQL
 from tests.ops.host import ORIGIN, Host
 from tests.ops.test_console_workers import sign_in
@@ -98,9 +98,7 @@ def key_token(host: Host, *argv: str) -> str:
 @pytest.fixture(scope="module")
 def district(tmp_path_factory: pytest.TempPathFactory) -> Iterator[District]:
     """install.md §1-§6: the cluster, directories, roles, passwords, keys, init, units."""
-    cluster = PrivateCluster(auth="debian")
-    try:
-        cluster.start()
+    with started(auth="debian") as cluster:
         host = Host(cluster, tmp_path_factory.mktemp("host"))
         host.make_directories()  # §2
         cluster.psql(sql=(SQL / "roles.sql").read_text(encoding="utf-8"))  # §3
@@ -136,8 +134,6 @@ def district(tmp_path_factory: pytest.TempPathFactory) -> Iterator[District]:
             host.serving("govledger-projections.service"),
         ):
             yield District(host)
-    finally:
-        cluster.remove()
 
 
 def test_01_keys_for_the_district_as_the_key_role(district: District) -> None:
