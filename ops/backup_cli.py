@@ -368,8 +368,7 @@ class _Target:
 @contextmanager
 def _fresh_state_dir(state_dir: Path) -> Iterator[Path]:
     """A state directory filled beside the real one and renamed into place at the end."""
-    if state_dir.exists() and any(state_dir.iterdir()):
-        raise LedgerError(f"the state directory {state_dir} is not empty: move it aside first")
+    _require_empty(state_dir)
     state_dir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{state_dir.name}.restoring-", dir=state_dir.parent))
     try:
@@ -382,6 +381,11 @@ def _fresh_state_dir(state_dir: Path) -> Iterator[Path]:
         raise
 
 
+def _require_empty(state_dir: Path) -> None:
+    if state_dir.exists() and any(state_dir.iterdir()):
+        raise LedgerError(f"the state directory {state_dir} is not empty: move it aside first")
+
+
 def restore(settings: Settings, directory: Path, config: str | None = None) -> str:
     """Restore a backup into a fresh database, verify it, or leave the target as it was."""
     _postgres(settings)
@@ -391,8 +395,10 @@ def restore(settings: Settings, directory: Path, config: str | None = None) -> s
             f"the backup is of schema {manifest.get('schema')!r}: set "
             f"GOVLEDGER_POSTGRES_SCHEMA={manifest.get('schema')} to restore it"
         )
-    target = _Target(settings)
     state_dir = Path(settings.state_dir)
+    _require_empty(state_dir)  # before the database is touched
+    target = _Target(settings)
+    placed = False  # whether the state directory now in place is this restore's
     try:
         target.prepare()
         try:
@@ -400,10 +406,11 @@ def restore(settings: Settings, directory: Path, config: str | None = None) -> s
                 _restore_dump(settings, directory / DUMP)
                 _initialise_again(config)
                 _unpack_state(directory / STATE, work)
+            placed = True
             return _verify_restored(settings, directory, config)
         except BaseException:
             target.empty_again()
-            if state_dir.exists():
+            if placed:
                 shutil.rmtree(state_dir, ignore_errors=True)
             raise
     finally:

@@ -196,6 +196,20 @@ def test_restore_as_a_service_role_is_refused_and_touches_nothing(
     assert tables(deployment, "restored_by_app") == "0" and not state.exists()
 
 
+def test_restore_refuses_a_state_directory_in_use_and_touches_neither(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    made = backup(deployment, tmp_path / "backups")
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "verified-heads.json").write_text("{}")
+    env = restore_env(deployment, "restored_state_in_use", state)
+    done = deployment.govledger(OWNER, "restore", str(made), env=env)
+    assert done.returncode == 2 and "is not empty: move it aside first" in done.stderr
+    assert (state / "verified-heads.json").read_text() == "{}"
+    assert tables(deployment, "restored_state_in_use") == "0"
+
+
 def test_restore_refuses_a_target_that_holds_a_ledger(
     deployment: Deployment, tmp_path: Path
 ) -> None:
