@@ -34,9 +34,12 @@ from ledger.errors import ConfigurationError, NoteError
 from ledger.merkle import HASH_SIZE
 
 __all__ = [
+    "ACTIVE",
     "COSIGNATURE_HEADER",
     "MAX_TIMESTAMP",
     "MAX_TREE_SIZE",
+    "RETIRED",
+    "REVOKED",
     "SIGNATURE_TYPE_COSIGNATURE_V1",
     "Checkpoint",
     "Cosignature",
@@ -45,6 +48,8 @@ __all__ = [
     "cosign",
     "cosignature_timestamp",
     "cosigned_message",
+    "key_file_lines",
+    "key_standing",
     "open_checkpoint",
     "require_cosignatures",
     "sign_checkpoint",
@@ -61,6 +66,24 @@ MAX_TREE_SIZE = 2**64 - 1
 _TIMESTAMP_SIZE = 8
 _COSIGNATURE_SIZE = _TIMESTAMP_SIZE + note.ED25519_SIGNATURE_SIZE
 _DECIMAL = re.compile("0|[1-9][0-9]*")
+
+ACTIVE, RETIRED, REVOKED = "active", "retired", "revoked"
+"""The standings of a log key in a trusted keys file (docs/checkpoint-format.md §6)."""
+_STANDING_PREFIXES = ((RETIRED, "retired "), (REVOKED, "revoked "))
+
+
+def key_file_lines(text: str) -> list[str]:
+    """The key lines of a keys file: stripped, without blank lines and ``#`` comments."""
+    return [s for line in text.splitlines() if (s := line.strip()) and not s.startswith("#")]
+
+
+def key_standing(line: str) -> tuple[str, str]:
+    """``(standing, vkey)`` of one trusted-keys-file line: ``retired <vkey>``,
+    ``revoked <vkey>``, or a bare ``<vkey>`` (active), checkpoint-format §6."""
+    for standing, prefix in _STANDING_PREFIXES:
+        if line.startswith(prefix):
+            return standing, line.removeprefix(prefix).strip()
+    return ACTIVE, line
 
 
 @dataclass(frozen=True)
@@ -121,15 +144,18 @@ def open_checkpoint(
     log_verifiers: Iterable[note.Verifier],
     *,
     origin: str | None = None,
-    retired: Collection[note.Verifier] = (),
+    retired: Iterable[note.Verifier] = (),
+    revoked: Collection[note.Verifier] = (),
 ) -> Checkpoint:
     """Verify the log's signature on ``signed`` and parse its body.
 
-    Cosignatures and other unknown signatures are tolerated (tlog-checkpoint
-    §Signatures); check them with :func:`require_cosignatures`. If ``origin``
-    is given, a checkpoint from any other log is rejected.
+    Active (``log_verifiers``) and ``retired`` log keys count, ``revoked`` ones
+    never do (docs/checkpoint-format.md §6). Cosignatures and other unknown
+    signatures are tolerated (tlog-checkpoint §Signatures); check them with
+    :func:`require_cosignatures`. If ``origin`` is given, a checkpoint from any
+    other log is rejected.
     """
-    opened = note.open(signed, log_verifiers, retired=retired)
+    opened = note.open(signed, log_verifiers, retired=retired, revoked=revoked)
     checkpoint = Checkpoint.parse(opened.text)
     if origin is not None and checkpoint.origin != origin:
         raise NoteError(f"checkpoint origin {checkpoint.origin!r} is not {origin!r}")

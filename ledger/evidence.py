@@ -4,7 +4,7 @@ A bundle is one canonical JSON file (:func:`ledger.evidence_verify.canonical_jso
 
     {"format": "govledger-evidence/1",
      "genesis": {...the genesis record as exported...},
-     "checkpoint": "<the newest checkpoint note, its log signature and cosignatures>",
+     "checkpoint": "<a checkpoint note, its log signature and cosignatures>",
      "log_keys": ["<vkey>", ...], "witness_keys": ["<vkey>", ...],
      "events": [{"row": {...the row as exported...}, "proof": ["<base64>", ...]}, ...]}
 
@@ -21,9 +21,14 @@ from typing import Any
 
 from ledger import note
 from ledger.chain import row_to_json
-from ledger.checkpoints import CheckpointStore, load_trusted_keys, load_witness_keys
+from ledger.checkpoints import (
+    CheckpointPolicy,
+    StoredCheckpoint,
+    StoredCheckpoints,
+    policy_from_settings,
+)
 from ledger.config import Settings
-from ledger.errors import LedgerError, NoteError, ProofError
+from ledger.errors import ConfigurationError, LedgerError, NoteError, ProofError
 from ledger.evidence_verify import BUNDLE_FORMAT, canonical_json, verify_bundle
 from ledger.tree import b64, open_ledger_tree
 
@@ -35,27 +40,28 @@ Progress = Callable[[int], None]
 def build_bundle(
     settings: Settings, positions: Iterable[int], *, progress: Progress | None = None
 ) -> str:
-    """The canonical bundle text for ``positions`` against the newest stored checkpoint.
+    """The canonical bundle text for ``positions``.
 
-    The bundle is verified (as the offline verifier would) before it is returned.
+    Against the newest checkpoint that meets this ledger's witness quorum if it
+    covers every position, else the newest checkpoint (§13). The bundle is
+    verified, as the offline verifier would with this ledger's keys pinned,
+    before it is returned.
     """
     wanted = sorted({1, *positions})
     with open_ledger_tree(settings) as tree:
-        latest = CheckpointStore(tree.database).latest()
-        if latest is None:
-            raise LedgerError("no checkpoint issued yet: run `govledger checkpoint issue` first")
-        if wanted[0] < 1 or wanted[-1] > latest.tree_size:
-            bad = next(p for p in wanted if not 1 <= p <= latest.tree_size)
-            raise ProofError(
-                f"position {bad} is not covered by the newest checkpoint (size {latest.tree_size})"
+        policy = policy_from_settings(settings, tree.genesis.ledger_id)
+        if policy is None:
+            raise ConfigurationError(
+                "no trusted log key: set GOVLEDGER_TRUSTED_KEYS_FILE (or the signer key file)"
             )
-        signed, log_keys, witness_keys = _signed_note(settings, latest.served)
+        chosen = _checkpoint_for(StoredCheckpoints(tree.database, policy, tree.hash_fn), wanted)
+        signed, log_keys, witness_keys = _signed_note(policy, chosen)
         events = []
         for position in wanted:
             row = tree.reader.row_at(position)
             if row is None:
                 raise ProofError(f"the log has no row {position}")
-            proof = tree.tree.inclusion_proof(position - 1, latest.tree_size)
+            proof = tree.tree.inclusion_proof(position - 1, chosen.tree_size)
             events.append({"row": row_to_json(row), "proof": [b64(p) for p in proof]})
             if progress:
                 progress(1)
@@ -68,21 +74,43 @@ def build_bundle(
             "events": events,
         }
     text = canonical_json(bundle)
-    verify_bundle(text)
+    verify_bundle(
+        text,
+        trusted_log_keys=[k.encode() for k in policy.keys.counted],
+        revoked_log_keys=[k.encode() for k in policy.keys.revoked],
+        trusted_witness_keys=[k.encode() for k in policy.witnesses] or None,
+        origin=policy.origin,
+    )
     return text
 
 
-def _signed_note(settings: Settings, served: str) -> tuple[str, list[str], list[str]]:
+def _checkpoint_for(source: StoredCheckpoints, wanted: list[int]) -> StoredCheckpoint:
+    status = source.status()
+    if status.failure is not None:
+        raise NoteError(f"no evidence against an untrusted checkpoint: {status.failure.detail}")
+    witnessed, newest = status.trusted_checkpoint, status.newest
+    if newest is None:
+        raise LedgerError("no checkpoint issued yet: run `govledger checkpoint issue` first")
+    chosen = witnessed if witnessed and wanted[-1] <= witnessed.tree_size else newest
+    if wanted[0] < 1 or wanted[-1] > chosen.tree_size:
+        bad = next(p for p in wanted if not 1 <= p <= chosen.tree_size)
+        raise ProofError(
+            f"position {bad} is not covered by the newest checkpoint (size {chosen.tree_size})"
+        )
+    return chosen
+
+
+def _signed_note(
+    policy: CheckpointPolicy, stored: StoredCheckpoint
+) -> tuple[str, list[str], list[str]]:
     """The note with only the lines of keys that verify on it, and those keys."""
-    parsed = note.parse(served)
-    trusted = load_trusted_keys(settings)
-    log_ok, _ = note.verify_signatures(parsed, trusted.active)
+    parsed = note.parse(stored.cosigned(policy.witnesses))
+    log_ok, _ = note.verify_signatures(parsed, policy.keys.counted)
     if not log_ok:
-        raise NoteError("the newest checkpoint has no signature by an active trusted key")
-    witnesses = load_witness_keys(settings)
-    witness_ok, _ = note.verify_signatures(parsed, witnesses)
+        raise NoteError("the checkpoint has no signature by a trusted log key")
+    witness_ok, _ = note.verify_signatures(parsed, policy.witnesses)
     used = {s.key for s in (*log_ok, *witness_ok)}
     kept = note.Note(parsed.text, tuple(s for s in parsed.signatures if s.key in used))
-    log_keys = [k.encode() for k in trusted.active if (k.name, k.key_id) in used]
-    witness_keys = [k.encode() for k in witnesses if (k.name, k.key_id) in used]
+    log_keys = [k.encode() for k in policy.keys.counted if (k.name, k.key_id) in used]
+    witness_keys = [k.encode() for k in policy.witnesses if (k.name, k.key_id) in used]
     return kept.format(), log_keys, witness_keys

@@ -12,10 +12,16 @@ written twice, and an auditor gets them as one file::
 
 (``python -m ledger.evidence_verify`` from a checkout does the same.) A
 bundle is accepted only if it is byte for byte in canonical form, every key
-and signature in it is used and valid, the checkpoint is signed by a log key
-the auditor trusts, every event's entry hash recomputes and its RFC 9162
-inclusion proof leads to the signed root, and the first event is row 1,
-linked to the genesis record. Altering any byte therefore fails.
+and signature in it is used and valid, every log key it lists is one the
+auditor pinned and signed the checkpoint, every event's entry hash recomputes
+and its RFC 9162 inclusion proof leads to the signed root, and the first event
+is row 1, linked to the genesis record. Altering any byte therefore fails.
+
+Trust comes only from keys the auditor pins, never from keys the bundle
+carries: without pinned log keys the verdict is ``self-consistent`` (anyone can
+forge that), never ``verified``, and the command exits non-zero unless
+``--self-consistent-only`` asked for exactly that; a ``--quorum`` counts only
+pinned witness keys.
 """
 
 from __future__ import annotations
@@ -40,12 +46,26 @@ from ledger.chain import (
     row_from_json,
     row_to_json,
 )
-from ledger.checkpoint import Checkpoint, CosignatureVerifier, open_checkpoint, require_cosignatures
+from ledger.checkpoint import (
+    REVOKED,
+    Checkpoint,
+    CosignatureVerifier,
+    key_file_lines,
+    key_standing,
+    open_checkpoint,
+    require_cosignatures,
+)
 from ledger.errors import LedgerError, NoteError
 from ledger.merkle import verify_inclusion
 
 __all__ = [
     "BUNDLE_FORMAT",
+    "EXIT_FAILED",
+    "EXIT_SELF_CONSISTENT",
+    "EXIT_USAGE",
+    "EXIT_VERIFIED",
+    "SELF_CONSISTENT",
+    "VERIFIED",
     "BundleError",
     "BundleReport",
     "canonical_json",
@@ -59,6 +79,9 @@ BUNDLE_KEYS = ("checkpoint", "events", "format", "genesis", "log_keys", "witness
 EVENT_KEYS = ("proof", "row")
 # What the zipapp carries: this module and the format modules it needs, nothing else.
 ZIPAPP_MODULES = ("__init__", "errors", "chain", "merkle", "note", "checkpoint", "evidence_verify")
+# The verdicts (checkpoint-format §13) and the command's exit codes.
+VERIFIED, SELF_CONSISTENT = "verified", "self-consistent"
+EXIT_VERIFIED, EXIT_FAILED, EXIT_USAGE, EXIT_SELF_CONSISTENT = 0, 1, 2, 3
 
 
 class BundleError(LedgerError):
@@ -72,41 +95,90 @@ def canonical_json(value: Any) -> str:
 
 @dataclass(frozen=True)
 class BundleReport:
+    """What a bundle proves. ``pinned``: its log signature was checked against keys the
+    caller pinned (verdict ``verified``); otherwise only against the keys it carries
+    (``self-consistent``). ``cosigned_by`` lists pinned witnesses only; ``unpinned_witnesses``
+    the cosignatures it carries from keys nobody pinned, which never count."""
+
     ledger_id: str
+    genesis_hash: str
     origin: str
     tree_size: int
+    root_hash: str
     positions: tuple[int, ...]
     signed_by: tuple[str, ...]
     cosigned_by: tuple[str, ...]
+    unpinned_witnesses: tuple[str, ...]
+    pinned: bool
+
+    @property
+    def verdict(self) -> str:
+        return VERIFIED if self.pinned else SELF_CONSISTENT
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict == VERIFIED
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "ok": True,
+            "ok": self.ok,
+            "verdict": self.verdict,
             "ledger_id": self.ledger_id,
+            "genesis_hash": self.genesis_hash,
             "origin": self.origin,
             "tree_size": self.tree_size,
+            "root_hash": self.root_hash,
             "positions": list(self.positions),
             "signed_by": list(self.signed_by),
             "cosigned_by": list(self.cosigned_by),
+            "unpinned_witnesses": list(self.unpinned_witnesses),
         }
+
+    def summary(self) -> str:
+        """One line: what the bundle holds and who signed it."""
+        text = (
+            f"{len(self.positions)} events (positions {', '.join(map(str, self.positions))}) "
+            f"in {self.origin} at size {self.tree_size}; signed by {', '.join(self.signed_by)}"
+        )
+        if self.cosigned_by:
+            text += f"; cosigned by {', '.join(self.cosigned_by)}"
+        if self.unpinned_witnesses:
+            text += (
+                "; carries cosignatures by witness keys you did not pin (not counted): "
+                + ", ".join(self.unpinned_witnesses)
+            )
+        return text
 
 
 def verify_bundle(
     text: str,
     *,
     trusted_log_keys: Sequence[str] | None = None,
+    revoked_log_keys: Sequence[str] = (),
     trusted_witness_keys: Sequence[str] | None = None,
     quorum: int = 0,
     origin: str | None = None,
 ) -> BundleReport:
     """Verify an evidence bundle; raise :class:`BundleError` naming the first problem.
 
-    ``trusted_log_keys``: the log's published vkeys as the auditor obtained them
-    (default: the keys in the bundle, which then only prove self-consistency).
-    ``trusted_witness_keys`` and ``quorum``: a witness policy (checkpoint-format §7).
+    ``trusted_log_keys``: the log's published vkeys (active and retired) as the
+    auditor obtained them. Without them (``None``) the report's verdict is only
+    ``self-consistent``: the bundle agrees with the keys it carries. ``revoked_log_keys``
+    name keys withdrawn after a compromise. ``trusted_witness_keys`` and ``quorum``: a
+    witness policy (checkpoint-format §7); a quorum counts pinned witness keys only.
     """
+    if quorum < 0:
+        raise BundleError(f"quorum {quorum} is negative")
+    if quorum > 0 and not trusted_witness_keys:
+        raise BundleError(
+            "a witness quorum needs pinned witness keys: keys carried in the bundle never count"
+        )
+    if trusted_log_keys is not None and not trusted_log_keys:
+        raise BundleError("no trusted log key was given (an empty or all-revoked keys file)")
     try:
-        return _verify(text, trusted_log_keys, trusted_witness_keys, quorum, origin)
+        return _verify(
+            text, trusted_log_keys, revoked_log_keys, trusted_witness_keys, quorum, origin
+        )
     except (LedgerError, ChainFormatError) as e:
         if isinstance(e, BundleError):
             raise
@@ -116,6 +188,7 @@ def verify_bundle(
 def _verify(
     text: str,
     trusted_log_keys: Sequence[str] | None,
+    revoked_log_keys: Sequence[str],
     trusted_witness_keys: Sequence[str] | None,
     quorum: int,
     origin: str | None,
@@ -124,20 +197,26 @@ def _verify(
     genesis = _genesis(bundle["genesis"])
     log_keys = _keys(bundle["log_keys"], note.Ed25519Verifier.from_string, "log key")
     witnesses = _keys(bundle["witness_keys"], CosignatureVerifier.from_string, "witness key")
-    _require_pinned(log_keys, trusted_log_keys, "log key")
-    _require_pinned(witnesses, trusted_witness_keys, "witness key")
+    if trusted_log_keys is not None:
+        _require_pinned(log_keys, trusted_log_keys, revoked_log_keys)
     checkpoint = _checkpoint(bundle["checkpoint"], log_keys, witnesses, origin)
+    pinned = set(trusted_witness_keys or ())
+    counted = [w for w in witnesses if w.encode() in pinned]
     if quorum > 0:
-        pinned = [CosignatureVerifier.from_string(k) for k in trusted_witness_keys or ()]
-        require_cosignatures(bundle["checkpoint"], pinned or witnesses, quorum)
+        policy = [CosignatureVerifier.from_string(k) for k in dict.fromkeys(pinned)]
+        require_cosignatures(bundle["checkpoint"], policy, quorum)
     positions = _events(bundle["events"], genesis, checkpoint)
     return BundleReport(
         genesis.ledger_id,
+        genesis.genesis_hash.hex(),
         checkpoint.origin,
         checkpoint.size,
+        checkpoint.root_hash.hex(),
         positions,
         tuple(_label(k.name, k.key_id) for k in log_keys),
-        tuple(_label(k.name, k.key_id) for k in witnesses),
+        tuple(_label(k.name, k.key_id) for k in counted),
+        tuple(_label(k.name, k.key_id) for k in witnesses if k not in counted),
+        pinned=trusted_log_keys is not None,
     )
 
 
@@ -176,12 +255,15 @@ def _keys(values: Any, parse: Any, what: str) -> list[Any]:
     return keys
 
 
-def _require_pinned(keys: Sequence[Any], pinned: Sequence[str] | None, what: str) -> None:
-    if pinned is None:
-        return
-    unknown = [k.encode() for k in keys if k.encode() not in set(pinned)]
-    if unknown:
-        raise BundleError(f"{what} {unknown[0]} is not among the keys you trust")
+def _require_pinned(
+    keys: Sequence[note.Ed25519Verifier], pinned: Sequence[str], revoked: Sequence[str]
+) -> None:
+    """Every log key the bundle lists must be one the auditor pinned (and not revoked)."""
+    for key in keys:
+        if key.encode() in set(revoked):
+            raise BundleError(f"log key {key.encode()} is revoked")
+        if key.encode() not in set(pinned):
+            raise BundleError(f"log key {key.encode()} is not among the keys you trust")
 
 
 def _checkpoint(
@@ -266,55 +348,96 @@ def write_zipapp(target: str | Path) -> None:
         )
 
 
-def _read_keys(path: str | None, given: Sequence[str]) -> list[str] | None:
+def _read_keys(path: str | None, given: Sequence[str]) -> tuple[list[str] | None, list[str]]:
+    """(trusted, revoked) vkeys from ``--log-key`` and a trusted keys file (§6): active and
+    ``retired `` keys are trusted, ``revoked `` ones are not; ``None``: nothing was pinned."""
     if path is None and not given:
-        return None
-    keys = list(given)
+        return None, []
+    trusted, revoked = list(given), list[str]()
     if path:
-        for line in Path(path).read_text(encoding="utf-8").splitlines():
-            text = line.strip()
-            # A trusted keys file marks withdrawn keys "retired ": they are not trusted.
-            if text and not text.startswith(("#", "retired ")):
-                keys.append(text)
-    return keys
+        for line in key_file_lines(Path(path).read_text(encoding="utf-8")):
+            standing, key = key_standing(line)
+            (revoked if standing == REVOKED else trusted).append(key)
+    return [k for k in trusted if k not in revoked], revoked
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
-    parser = argparse.ArgumentParser(description="Verify a govledger evidence bundle offline.")
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Verify a govledger evidence bundle offline.",
+        epilog="Exit status: 0 verified, 1 failed, 2 usage or unreadable file, 3 self-consistent "
+        "only (no log key pinned; 0 with --self-consistent-only).",
+    )
     parser.add_argument("bundle", help="file written by `govledger evidence`")
     parser.add_argument("--log-key", action="append", default=[], help="a trusted log vkey")
     parser.add_argument("--log-keys-file", help="the log's published keys, one per line")
     parser.add_argument("--witness-keys-file", help="trusted witness vkeys, one per line")
-    parser.add_argument("--quorum", type=int, default=0, help="witness cosignatures required")
+    parser.add_argument(
+        "--quorum", type=int, default=0, help="pinned witnesses' cosignatures required"
+    )
     parser.add_argument("--origin", help="the log origin you expect")
+    parser.add_argument(
+        "--self-consistent-only",
+        action="store_true",
+        help="with no pinned log key, exit 0 after checking only that the bundle agrees with "
+        "itself (which anyone can forge)",
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON report")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _usage_error(args: argparse.Namespace) -> str | None:
+    pinned = bool(args.log_key or args.log_keys_file)
+    if args.quorum < 0:
+        return f"--quorum {args.quorum} is negative"
+    if args.quorum > 0 and not args.witness_keys_file:
+        return "--quorum needs --witness-keys-file: keys carried in the bundle never count"
+    if args.self_consistent_only and pinned:
+        return "--self-consistent-only cannot be combined with pinned log keys"
+    return None
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
+    args = _parser().parse_args(argv)
+    if (problem := _usage_error(args)) is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     try:
+        trusted, revoked = _read_keys(args.log_keys_file, args.log_key)
+        witnesses, _ = _read_keys(args.witness_keys_file, [])
         text = Path(args.bundle).read_bytes().decode("utf-8")
+    except OSError as e:
+        print(f"error: cannot read {e.filename}: {e.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    except UnicodeDecodeError:
+        print(f"error: {args.bundle} (or a keys file) is not UTF-8 text", file=sys.stderr)
+        return EXIT_USAGE
+    try:
         report = verify_bundle(
             text,
-            trusted_log_keys=_read_keys(args.log_keys_file, args.log_key),
-            trusted_witness_keys=_read_keys(args.witness_keys_file, []),
+            trusted_log_keys=trusted,
+            revoked_log_keys=revoked,
+            trusted_witness_keys=witnesses,
             quorum=args.quorum,
             origin=args.origin,
         )
-    except (OSError, UnicodeDecodeError) as e:
-        print(f"error: cannot read {args.bundle}: {e}", file=sys.stderr)
-        return 2
     except BundleError as e:
-        print(json.dumps({"ok": False, "error": str(e)}) if args.json else f"FAIL {e}", file=out)
-        return 1
+        failed = {"ok": False, "verdict": "failed", "error": str(e)}
+        print(json.dumps(failed) if args.json else f"FAIL {e}", file=out)
+        return EXIT_FAILED
     if args.json:
         print(json.dumps(report.to_json()), file=out)
+    elif report.ok:
+        print(f"OK {report.summary()}", file=out)
     else:
         print(
-            f"OK {len(report.positions)} events (positions "
-            f"{', '.join(map(str, report.positions))}) in {report.origin} at size "
-            f"{report.tree_size}; signed by {', '.join(report.signed_by)}"
-            + (f"; cosigned by {', '.join(report.cosigned_by)}" if report.cosigned_by else ""),
+            "SELF-CONSISTENT ONLY \u2014 not verified against a trusted key: "
+            f"{report.summary()} (keys the bundle carries; pass --log-keys-file with the "
+            "log's published keys)",
             file=out,
         )
-    return 0
+    if report.ok or args.self_consistent_only:
+        return EXIT_VERIFIED
+    return EXIT_SELF_CONSISTENT
 
 
 if __name__ == "__main__":

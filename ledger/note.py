@@ -16,8 +16,9 @@ Keys use the verifier-key encoding of golang.org/x/mod/sumdb/note that
 signed-note references: ``<name>+<hex8 key ID>+base64(type || public key)``, and
 for signers ``PRIVATE+KEY+<name>+<hex8 key ID>+base64(type || 32-byte seed)``.
 
-Beyond the spec, a verifier may mark keys as *retired*: their signatures are
-never counted. Every failure is a :class:`ledger.errors.NoteError`.
+Beyond the spec, a verifier may list keys as *retired* (replaced: their
+signatures still count) or *revoked* (withdrawn: their signatures never count),
+docs/checkpoint-format.md §6. Every failure is a :class:`ledger.errors.NoteError`.
 """
 
 from __future__ import annotations
@@ -448,31 +449,33 @@ class OpenedNote:
     text: str
     verified: tuple[NoteSignature, ...]
     unverified: tuple[NoteSignature, ...]
-    """Signatures from unknown or retired keys: kept for the record, never counted."""
+    """Signatures from unknown or revoked keys: kept for the record, never counted."""
 
 
 def open(  # shadows the builtin on purpose: call it as ``note.open``
     note: str | bytes,
     verifiers: Iterable[Verifier],
     *,
-    retired: Collection[Verifier] = (),
+    retired: Iterable[Verifier] = (),
+    revoked: Collection[Verifier] = (),
 ) -> OpenedNote:
-    """Parse and verify ``note``; return its text once a known, active key signed it.
+    """Parse and verify ``note``; return its text once a known key that counts signed it.
 
-    Signatures from unknown keys are tolerated but not counted. Keys listed in
-    ``retired`` are never counted even if also listed in ``verifiers``: a note
-    signed only by retired keys is rejected, and the error names them.
+    ``verifiers`` (active) and ``retired`` keys count (checkpoint-format §6).
+    Keys listed in ``revoked`` are never counted, even if also listed in the
+    others: a note signed only by revoked keys is rejected, and the error names
+    them. Signatures from unknown keys are tolerated but not counted.
     """
     parsed = parse(note)
-    retired_keys = {(key.name, key.key_id) for key in retired}
-    active = [key for key in verifiers if (key.name, key.key_id) not in retired_keys]
-    verified, unverified = verify_signatures(parsed, active)
+    revoked_keys = {(key.name, key.key_id) for key in revoked}
+    counted = [k for k in (*verifiers, *retired) if (k.name, k.key_id) not in revoked_keys]
+    verified, unverified = verify_signatures(parsed, counted)
     if not verified:
-        by_retired = [sig.label() for sig in unverified if sig.key in retired_keys]
-        if by_retired:
+        by_revoked = [sig.label() for sig in unverified if sig.key in revoked_keys]
+        if by_revoked:
             raise NoteError(
-                f"note is signed only by retired key(s) {', '.join(by_retired)}; "
-                "signatures by retired keys do not count"
+                f"note is signed only by revoked key(s) {', '.join(by_revoked)}; "
+                "signatures by revoked keys do not count"
             )
         raise NoteError("note has no valid signature from a known key")
     return OpenedNote(parsed.text, tuple(verified), tuple(unverified))

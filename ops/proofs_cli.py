@@ -18,9 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from ledger.checkpoints import (
+    CheckpointStatus,
+    Witnessing,
+    checkpoint_status,
     generate_key_file,
     issue_checkpoint,
     latest_checkpoint,
+    load_issuer,
+    load_witness_keys,
     public_keys,
     witness_checkpoint,
 )
@@ -28,9 +33,10 @@ from ledger.config import Settings
 from ledger.errors import LedgerError, ProofError
 from ledger.evidence import build_bundle
 from ledger.evidence_verify import write_zipapp
+from ledger.store.connect import open_reader
 from ledger.tree import LedgerTree, open_ledger_tree
 from ops import argtypes
-from ops.terminal import EXIT_OK, progress_bar
+from ops.terminal import EXIT_FAILED, EXIT_OK, progress_bar
 
 __all__ = ["add_key_commands", "register"]
 
@@ -96,6 +102,7 @@ def _consistency(tree: LedgerTree, args: argparse.Namespace, head: int) -> Any:
 def cmd_checkpoint_issue(settings: Settings, args: argparse.Namespace) -> int:
     """Integrate, sign and store a checkpoint (c2sp.org/tlog-checkpoint); print its note."""
     del args
+    load_issuer(settings)  # a retired or unlisted key is refused before anything is written
     with open_ledger_tree(settings) as tree:
         _integrate(tree)
     issued = issue_checkpoint(settings)
@@ -107,13 +114,58 @@ def cmd_checkpoint_issue(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_checkpoint_latest(settings: Settings, args: argparse.Namespace) -> int:
-    """Print the newest checkpoint with its cosignatures exactly as served."""
-    del args
-    served = latest_checkpoint(settings)
+    """Print the newest checkpoint with its witnesses' valid cosignatures, as served;
+    ``--witnessed``: the newest that meets the witness quorum (what ``verify`` trusts)."""
+    if args.witnessed:
+        status = _status(settings)
+        if status.failure is not None:
+            raise LedgerError(f"untrusted: {status.failure.detail}")
+        trusted = status.trusted_checkpoint
+        if trusted is None:
+            raise LedgerError("no checkpoint meets the witness quorum yet (run the witnesses)")
+        served: str | None = trusted.cosigned(load_witness_keys(settings))
+    else:
+        served = latest_checkpoint(settings)
     if served is None:
         raise LedgerError("no checkpoint issued yet (run `govledger checkpoint issue`)")
     sys.stdout.write(served)
     return EXIT_OK
+
+
+def _status(settings: Settings) -> CheckpointStatus:
+    reader = open_reader(settings)
+    try:
+        genesis = reader.genesis()
+    finally:
+        reader.close()
+    status = checkpoint_status(settings, genesis)
+    if status is None:
+        raise LedgerError("no trusted log key: set GOVLEDGER_TRUSTED_KEYS_FILE")
+    return status
+
+
+def cmd_checkpoint_status(settings: Settings, args: argparse.Namespace) -> int:
+    """The witnessing state (checkpoint-format §11): none, witnessed, awaiting-witnesses
+    (not tampering: the witnesses have not run yet) or untrusted (a break: exit 1)."""
+    status = _status(settings)
+    body = status.to_json()
+    print(json.dumps(body) if args.json else _status_line(body))
+    return EXIT_FAILED if status.state is Witnessing.UNTRUSTED else EXIT_OK
+
+
+def _status_line(body: dict[str, Any]) -> str:
+    witnessed = body["witnessed"]
+    trusted = (
+        f"checkpoint {witnessed['id']} (size {witnessed['tree_size']})" if witnessed else "none"
+    )
+    if body["state"] == Witnessing.UNTRUSTED:
+        return f"untrusted: {body['failure']}"
+    if body["state"] == Witnessing.AWAITING_WITNESSES:
+        return (
+            f"awaiting-witnesses: {body['awaiting']} checkpoint(s) since "
+            f"{body['awaiting_since']}; newest witnessed: {trusted}"
+        )
+    return f"{body['state']}: newest witnessed: {trusted}"
 
 
 # ---------------------------------------------------------------- witness
@@ -168,7 +220,7 @@ def _write_atomically(target: str, write: Callable[[Path], object]) -> None:
 
 
 def cmd_keys_public(settings: Settings, args: argparse.Namespace) -> int:
-    """Print the log's verifier keys (name+hash+base64), retired ones prefixed ``retired ``."""
+    """Print the log's verifier keys (name+hash+base64), prefixed ``retired `` or ``revoked ``."""
     del args
     for line in public_keys(settings):
         print(line)
@@ -203,9 +255,14 @@ def register(subparsers: Any) -> None:
     actions.add_parser("issue", help="integrate the tree, sign and store").set_defaults(
         func=cmd_checkpoint_issue
     )
-    actions.add_parser("latest", help="print the newest checkpoint as served").set_defaults(
-        func=cmd_checkpoint_latest
+    latest = actions.add_parser("latest", help="print the newest checkpoint as served")
+    latest.add_argument(
+        "--witnessed", action="store_true", help="the newest that meets the witness quorum"
     )
+    latest.set_defaults(func=cmd_checkpoint_latest)
+    status = actions.add_parser("status", help="witnessed, awaiting witnesses, or untrusted")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.set_defaults(func=cmd_checkpoint_status)
 
     p = subparsers.add_parser("witness", help="check consistency and cosign the checkpoint")
     p.add_argument("--key", required=True, help="the witness's signer key file")

@@ -8,6 +8,7 @@ ledger/evidence.py and ledger/evidence_verify.py (checkpoint-format §13).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -19,14 +20,21 @@ from api.console.labels import BREAK_NAMES, SIGNATURE_STANDINGS
 from api.console.session import Session
 from api.console.web import SECURITY_HEADERS, check_csrf, console_state, page, redirect, render
 from api.deps import services
-from ledger.chain import RowTuple
-from ledger.checkpoints import CheckpointStore, default_origin, load_trusted_keys, load_witness_keys
+from ledger import note
+from ledger.chain import Genesis, RowTuple
+from ledger.checkpoints import (
+    CheckpointStore,
+    checkpoint_status,
+    ledger_origin,
+    load_trusted_keys,
+    load_witness_keys,
+)
 from ledger.config import Settings
 from ledger.errors import LedgerError
 from ledger.evidence import build_bundle
-from ledger.evidence_verify import BundleError, verify_bundle
+from ledger.evidence_verify import BundleError, BundleReport, verify_bundle
 from ledger.store.connect import open_reader
-from ledger.tree import InclusionProof, b64, open_ledger_tree
+from ledger.tree import Database, InclusionProof, b64, open_ledger_tree
 from security.policy import Permission
 
 router = APIRouter()
@@ -44,17 +52,29 @@ def home(_: Viewer) -> Response:
 @router.get("/ledger")
 def ledger_page(request: Request, session: Viewer) -> Response:
     run = console_state(request).verify_jobs.current()
+    settings = services(request).settings
     return render(
         request,
         "ledger.html",
         session,
         {
-            "health": ledger_health(services(request).settings),
+            "health": ledger_health(settings),
+            "witnessing": _witnessing(settings),
             "run": run.to_json() if run else None,
             "break_names": BREAK_NAMES,
             "standings": SIGNATURE_STANDINGS,
         },
     )
+
+
+def _witnessing(settings: Settings) -> dict[str, Any] | None:
+    """The witnessing state (checkpoint-format §11) for the page; ``None`` without log keys or
+    when it cannot be read (the checkpoint card then says what is wrong)."""
+    try:
+        status = checkpoint_status(settings, _genesis(settings))
+    except LedgerError:
+        return None
+    return status.to_json() if status is not None else None
 
 
 # ---------------------------------------------------------------- 校验
@@ -161,7 +181,7 @@ async def check_bundle(
     bundle: Annotated[UploadFile, File()],
     csrf: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
-    """Verify an uploaded bundle against the keys this service trusts (evidence_verify.py)."""
+    """Verify an uploaded bundle against this ledger's own keys and witnesses (§13)."""
     check_csrf(session, csrf)
     raw = await bundle.read(MAX_BUNDLE_BYTES + 1)
     result: dict[str, Any]
@@ -178,31 +198,71 @@ async def check_bundle(
     )
 
 
+class _RefusedError(Exception):
+    """Why 证据包核验 refuses a bundle, in Chinese for the page."""
+
+
 def _verify_upload(settings: Settings, raw: bytes) -> dict[str, Any]:
+    """核验 against this ledger's own trust (checkpoint-format §13): its trusted log keys
+    (active and retired), witness keys, quorum and origin; then the bundle must be of this
+    ledger (its genesis) and its checkpoint one this ledger issued. Never green otherwise."""
     try:
-        text = raw.decode("utf-8")
-        trusted = [k.encode() for k in load_trusted_keys(settings).active]
-        witnesses = [k.encode() for k in load_witness_keys(settings)]
-        origin = settings.checkpoint_origin or default_origin(_ledger_id(settings))
-        report = verify_bundle(
-            text,
-            trusted_log_keys=trusted or None,
-            trusted_witness_keys=witnesses or None,
-            quorum=settings.witness_quorum,
-            origin=origin,
-        )
-    except UnicodeDecodeError:
-        return {"ok": False, "error": "文件不是 UTF-8 文本"}
-    except BundleError as e:
+        report = _check_upload(settings, raw)
+    except _RefusedError as e:
         return {"ok": False, "error": str(e)}
     body: dict[str, Any] = report.to_json()
-    body["pinned"] = bool(trusted)
+    body["pinned"] = True
     return body
 
 
-def _ledger_id(settings: Settings) -> str:
+def _check_upload(settings: Settings, raw: bytes) -> BundleReport:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _RefusedError("文件不是 UTF-8 文本") from None
+    try:
+        keys = load_trusted_keys(settings)
+        witnesses = load_witness_keys(settings)
+    except LedgerError as e:
+        raise _RefusedError(f"本服务的公钥配置无法读取：{e}") from None
+    if not keys.counted:
+        raise _RefusedError(
+            "本服务未配置受信任的账本公钥（GOVLEDGER_TRUSTED_KEYS_FILE），无法核验证据包"
+        )
+    genesis = _genesis(settings)
+    try:
+        report = verify_bundle(
+            text,
+            trusted_log_keys=[k.encode() for k in keys.counted],
+            revoked_log_keys=[k.encode() for k in keys.revoked],
+            trusted_witness_keys=[k.encode() for k in witnesses] or None,
+            quorum=settings.witness_quorum,
+            origin=ledger_origin(settings, genesis.ledger_id),
+        )
+    except BundleError as e:
+        raise _RefusedError(f"签名、证明或格式核验失败：{e}") from None
+    if (report.ledger_id, report.genesis_hash) != (genesis.ledger_id, genesis.genesis_hash.hex()):
+        raise _RefusedError(
+            f"证据包属于另一账本（账本编号 {report.ledger_id}），不是本账本 {genesis.ledger_id}"
+        )
+    if not _issued_here(settings, text):
+        raise _RefusedError("证据包中的检查点不是本账本签发的（与本账本存储的检查点不一致）")
+    return report
+
+
+def _issued_here(settings: Settings, text: str) -> bool:
+    """Whether the bundle's checkpoint body (origin, size, root) is one this ledger stored."""
+    body = note.parse(json.loads(text)["checkpoint"]).text
+    database = Database(settings, readonly=True)
+    try:
+        return CheckpointStore(database).find(body) is not None
+    finally:
+        database.close()
+
+
+def _genesis(settings: Settings) -> Genesis:
     reader = open_reader(settings)
     try:
-        return reader.genesis().ledger_id
+        return reader.genesis()
     finally:
         reader.close()

@@ -28,8 +28,8 @@ _NO_CHECKPOINT: dict[int | str, dict[str, Any]] = {
 
 @router.get("/checkpoints/latest", response_class=PlainTextResponse, responses=_NO_CHECKPOINT)
 def checkpoint_latest(s: ServicesDep) -> PlainTextResponse:
-    """The newest signed checkpoint with its witness cosignatures, exactly as stored
-    (a C2SP signed note: public, it names only the tree size and root)."""
+    """The newest signed checkpoint exactly as stored, with the cosignatures of its
+    witnesses that verify (a C2SP signed note: public, it names only the tree size and root)."""
     served = latest_checkpoint(s.settings)
     if served is None:
         return PlainTextResponse('{"error": "no_checkpoint", "detail": "none issued yet"}',

@@ -126,7 +126,7 @@ def test_resigning_replaces_the_signature_by_the_same_key(alice: note.Ed25519Sig
     assert len(twice.signatures) == 1
 
 
-# --- unknown, invalid and retired keys --------------------------------------------
+# --- unknown, invalid, retired and revoked keys ------------------------------
 
 
 def test_note_from_unknown_key_is_rejected(
@@ -158,16 +158,25 @@ def test_invalid_signature_by_a_known_key_rejects_the_note(
         note.open(signed.with_signature(forged).format(), [alice.verifier(), bob.verifier()])
 
 
-def test_signature_by_retired_key_does_not_count(
+def test_signature_by_revoked_key_does_not_count(
     alice: note.Ed25519Signer, bob: note.Ed25519Signer
 ) -> None:
     old = alice.verifier()
-    with pytest.raises(NoteError, match=f"retired key.*{old.name}"):
-        note.open(note.sign(TEXT, alice), [old, bob.verifier()], retired=[old])
-    # Alongside a signature by an active key, the retired one is simply not counted.
-    opened = note.open(note.sign(TEXT, alice, bob), [old, bob.verifier()], retired=[old])
+    with pytest.raises(NoteError, match=f"revoked key.*{old.name}"):
+        note.open(note.sign(TEXT, alice), [old, bob.verifier()], revoked=[old])
+    # Listed as retired too, a revoked key still does not count.
+    with pytest.raises(NoteError, match="revoked key"):
+        note.open(note.sign(TEXT, alice), [], retired=[old], revoked=[old])
+    # Alongside a signature by an active key, the revoked one is simply not counted.
+    opened = note.open(note.sign(TEXT, alice, bob), [old, bob.verifier()], revoked=[old])
     assert [sig.name for sig in opened.verified] == [bob.name]
     assert [sig.name for sig in opened.unverified] == [alice.name]
+
+
+def test_signature_by_retired_key_still_counts(alice: note.Ed25519Signer) -> None:
+    """A retired key was replaced, not withdrawn: what it signed keeps verifying (§6)."""
+    opened = note.open(note.sign(TEXT, alice), [], retired=[alice.verifier()])
+    assert [sig.name for sig in opened.verified] == [alice.name]
 
 
 def test_repeated_signature_by_one_key_counts_once(alice: note.Ed25519Signer) -> None:

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.persistence import InfrastructureFactory, PersistenceError
 from eventsourcing.utils import Environment
 
 from ledger.checkpoints import generate_key_file
 from ledger.config import Settings
 from ledger.store.connect import application_env
+from ops import ledger_cli
 from ops.cli import main
 from tests.conftest import Attacker, Ledger, PostgresURLs, make_events, pg_connect
 
@@ -116,6 +117,67 @@ def test_bad_input_is_one_line_and_exit_2(
     assert list(tmp_path.iterdir()) == [], "a refused command wrote something"
 
 
+class _BugError(RuntimeError):
+    """Stands in for a bug deep in a command."""
+
+
+@pytest.mark.parametrize(
+    ("raised", "code", "message"),
+    [
+        (
+            _BugError("boom\nsecond line"),
+            3,
+            "unexpected _BugError: boom (a bug: run with --debug",
+        ),
+        (
+            psycopg.errors.InsufficientPrivilege("permission denied for table ledger_events"),
+            2,
+            "the database refused: permission denied for table ledger_events (this command's "
+            "PostgreSQL role lacks that privilege",
+        ),
+        (
+            PersistenceError("couldn't get a connection after 5.00 sec"),
+            2,
+            "the database refused or did not answer: couldn't get a connection",
+        ),
+        (PermissionError(13, "Permission denied", "/var/backups/x"), 2, "Permission denied (/var/"),
+    ],
+    ids=["bug", "privilege", "database", "file"],
+)
+def test_every_failure_is_one_line_with_its_exit_code(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    raised: Exception,
+    code: int,
+    message: str,
+) -> None:
+    """No traceback, whatever a command raises; 1 stays "a break was found" (issue 21)."""
+    monkeypatch.setenv("GOVLEDGER_DATABASE_URL", f"sqlite:///{tmp_path / 'l.db'}")
+
+    def failing(settings: Settings, args: object) -> int:
+        raise raised
+
+    monkeypatch.setattr(ledger_cli, "cmd_export", failing)
+    got, out, err = run(capsys, "export", "-o", "-")
+    assert (got, out) == (code, "")
+    assert err.startswith("govledger: error: ") and err.count("\n") == 1, err
+    assert message in err and "Traceback" not in err
+
+
+def test_debug_shows_the_traceback_of_a_bug(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("GOVLEDGER_DATABASE_URL", f"sqlite:///{tmp_path / 'l.db'}")
+
+    def failing(settings: Settings, args: object) -> int:
+        raise _BugError("boom")
+
+    monkeypatch.setattr(ledger_cli, "cmd_export", failing)
+    with pytest.raises(_BugError):
+        main(["--debug", "export", "-o", "-"])
+
+
 def test_console_script_is_installed(tmp_path: Path) -> None:
     env = dict(os.environ, GOVLEDGER_DATABASE_URL=f"sqlite:///{tmp_path / 'l.db'}")
     env["GOVLEDGER_STATE_DIR"] = str(tmp_path / "state")
@@ -135,7 +197,7 @@ def test_least_privileged_role_runs_the_service_path(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
-    """The owner inits and grants; the app role appends, checkpoints and verifies, and no more."""
+    """The owner inits and grants; the app role appends and verifies, and no more."""
     key = tmp_path / "log.key"
     generate_key_file(str(key), "govledger.test")
     monkeypatch.setenv("GOVLEDGER_POSTGRES_SCHEMA", postgres_settings.postgres_schema)
@@ -153,7 +215,12 @@ def test_least_privileged_role_runs_the_service_path(
     factory = InfrastructureFactory.construct(Environment(env=application_env(as_app)))
     factory.application_recorder().insert_events(make_events(6))
     factory.close()
+    # Issuing is the issuer's, not the service's (issue 13.6): refused as the app role, then
+    # done by the owner, and the app role verifies against it.
+    assert run(capsys, "checkpoint", "issue")[0] == 2
+    monkeypatch.setenv("GOVLEDGER_DATABASE_URL", postgres_urls.owner)
     assert run(capsys, "checkpoint", "issue")[0] == 0
+    monkeypatch.setenv("GOVLEDGER_DATABASE_URL", postgres_urls.app)
     code, out, err = run(capsys, "verify", "--json")
     assert code == 0, err
     assert json.loads(out)["head_position"] == 6

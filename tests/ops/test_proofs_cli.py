@@ -177,3 +177,82 @@ def test_malformed_inputs_write_nothing(
         str(bad),
     )
     assert code == 2 and err.count("\n") == 1 and not state.exists()
+
+
+def test_checkpoint_issue_with_a_retired_key_is_refused_before_anything_is_written(
+    cli: Settings,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rotation done in the trusted keys file, one unit still pointed at the old key (21.4)."""
+    old_key = str(tmp_path / "keys" / "log.key")
+    _, old, _ = run(capsys, "keys", "generate", "--name", "log.example", "-o", old_key)
+    new_key = str(tmp_path / "keys" / "log2.key")
+    _, new, _ = run(capsys, "keys", "generate", "--name", "log.example", "-o", new_key)
+    ledger = Ledger(cli)
+    ledger.append(6)
+    ledger.close()
+    assert run(capsys, "checkpoint", "issue")[0] == 0
+    trusted = tmp_path / "keys" / "trusted"
+    trusted.write_text(f"{new}retired {old}")
+    monkeypatch.setenv("GOVLEDGER_TRUSTED_KEYS_FILE", str(trusted))
+    ledger = Ledger(cli)
+    ledger.append(4)
+    ledger.close()
+    code, out, err = run(capsys, "checkpoint", "issue")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "is retired" in err and "may no longer sign" in err
+    code, latest, _ = run(capsys, "checkpoint", "latest")
+    assert code == 0 and latest.split("\n")[1] == "6", "a refused issuer stored a checkpoint"
+    code, out, _ = run(capsys, "verify", "--json")
+    assert code == 0 and json.loads(out)["ok"], "the retired key's checkpoint no longer verifies"
+    monkeypatch.setenv("GOVLEDGER_CHECKPOINT_KEY_FILE", new_key)
+    code, issued, _ = run(capsys, "checkpoint", "issue")
+    assert code == 0 and issued.split("\n")[1] == "10"
+    assert run(capsys, "verify")[0] == 0
+
+
+def test_checkpoint_status_tells_awaiting_witnesses_from_untrusted(
+    cli: Settings,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = str(tmp_path / "keys" / "log.key")
+    _, vkey, _ = run(capsys, "keys", "generate", "--name", "log.example", "-o", key)
+    witness_key = str(tmp_path / "w.key")
+    _, wvkey, _ = run(
+        capsys, "keys", "generate", "--witness", "--name", "w.example", "-o", witness_key
+    )
+    (tmp_path / "trusted").write_text(vkey)
+    (tmp_path / "witnesses").write_text(wvkey)
+    monkeypatch.setenv("GOVLEDGER_TRUSTED_KEYS_FILE", str(tmp_path / "trusted"))
+    monkeypatch.setenv("GOVLEDGER_WITNESS_KEYS_FILE", str(tmp_path / "witnesses"))
+    monkeypatch.setenv("GOVLEDGER_WITNESS_QUORUM", "1")
+    ledger = Ledger(cli)
+    ledger.append(8)
+    ledger.close()
+    assert run(capsys, "checkpoint", "status") == (0, "none: newest witnessed: none\n", "")
+    run(capsys, "checkpoint", "issue")
+    code, out, _ = run(capsys, "checkpoint", "status", "--json")
+    body = json.loads(out)
+    assert code == 0 and body["state"] == "awaiting-witnesses" and body["awaiting"] == 1
+    assert body["witnessed"] is None and body["newest"]["tree_size"] == 8
+    assert run(capsys, "verify")[0] == 0  # not yet witnessed is not a break
+    code, _, err = run(capsys, "checkpoint", "latest", "--witnessed")
+    assert code == 2 and "no checkpoint meets the witness quorum" in err
+    run(capsys, "witness", "--key", witness_key, "--state", str(tmp_path / "w.state"))
+    code, out, _ = run(capsys, "checkpoint", "status")
+    assert (code, out) == (0, "witnessed: newest witnessed: checkpoint 1 (size 8)\n")
+    _, witnessed, _ = run(capsys, "checkpoint", "latest", "--witnessed")
+    ledger = Ledger(cli)
+    ledger.append(2)
+    ledger.close()
+    run(capsys, "checkpoint", "issue")  # size 10, awaiting its witness
+    code, out, _ = run(capsys, "checkpoint", "latest", "--witnessed")
+    assert (code, out) == (0, witnessed) and out.split("\n")[1] == "8"
+    assert out.count("\u2014 ") == 2  # the log's signature and the witness's
+    (tmp_path / "trusted").write_text(f"revoked {vkey}")
+    code, out, _ = run(capsys, "checkpoint", "status")
+    assert code == 1 and out.startswith("untrusted: checkpoint 2 (size 10) is not trusted")
