@@ -12,8 +12,9 @@ runs ``init``, upgrades and restores, and is never a service's role. No service 
 create anything in the ledger's schema (docs/security.md).
 
 The grants on each owner's tables (contracts C2) compose here: the chain's append grant is
-the chain recorder's own; the others name tables and privileges directly until their
-owners' grant functions replace them, one entry each in :data:`LAYOUT`.
+the chain recorder's own, the checkpoints' come from ledger.checkpoints; the others name
+tables and privileges directly until their owners' grant functions replace them, one entry
+each in :data:`LAYOUT`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ from typing import Final
 import psycopg
 from psycopg import sql
 
+from ledger.checkpoints import (
+    grant_checkpoint_issuer,
+    grant_checkpoint_reader,
+    grant_checkpoint_witness,
+)
 from ledger.config import Settings
 from ledger.errors import ConfigurationError, StoreUnavailableError
 from ledger.store.connect import init_ledger, postgres_conninfo
@@ -131,7 +137,7 @@ def backup_reader(settings: Settings, role: str) -> None:
 CHAIN_READ: Final = _select(*CHAIN)
 TREE_READ: Final = _select(TREE)
 TREE_KEEP: Final = _privileges("SELECT, INSERT, UPDATE", TREE)
-PROOFS_READ: Final = _select(CHECKPOINTS, COSIGNATURES)
+PROOFS_READ: Final = grant_checkpoint_reader
 
 LAYOUT: Final[tuple[LayoutRole, ...]] = (
     LayoutRole(
@@ -153,12 +159,12 @@ LAYOUT: Final[tuple[LayoutRole, ...]] = (
     LayoutRole(
         "govledger_checkpoint",
         "the checkpoint issuer (govledger checkpoint issue): keeps the tree, stores checkpoints",
-        (CHAIN_READ, TREE_KEEP, _privileges("SELECT, INSERT", CHECKPOINTS), _select(COSIGNATURES)),
+        (CHAIN_READ, TREE_KEEP, grant_checkpoint_issuer),
     ),
     LayoutRole(
         "govledger_witness",
-        "a witness (govledger witness): reads checkpoints, stores its cosignatures",
-        (CHAIN_READ, TREE_KEEP, _select(CHECKPOINTS), _privileges("SELECT, INSERT", COSIGNATURES)),
+        "a witness (govledger witness): reads the chain and checkpoints, adds its cosignatures",
+        (CHAIN_READ, TREE_READ, grant_checkpoint_witness),
     ),
     LayoutRole(
         "govledger_verifier",

@@ -106,11 +106,6 @@ def test_a_backup_that_cannot_finish_leaves_nothing(deployment: Deployment, tmp_
     assert list(parent.iterdir()) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 21 item 3, trust's part: verify still fails the ledger when its newest "
-    "checkpoint is not yet witnessed, so the backup refuses before choosing its anchor",
-)
 def test_a_newest_checkpoint_not_yet_witnessed_anchors_on_the_last_witnessed_one(
     deployment: Deployment, tmp_path: Path
 ) -> None:

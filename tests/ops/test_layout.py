@@ -125,24 +125,34 @@ MATRIX: list[tuple[str, str, frozenset[str]]] = [
     (
         "write the Merkle tree",
         "UPDATE ledger_events_tree SET hashes = hashes",
-        frozenset({OWNER, APP, CHECKPOINT, WITNESS}),
+        frozenset({OWNER, APP, CHECKPOINT}),
     ),
     (
         "store a checkpoint",
         "INSERT INTO ledger_events_checkpoints (tree_size, root_hash, note, issued_at) "
         "VALUES (1, '\\x00', 'probe', 'probe')",
-        frozenset({OWNER, CHECKPOINT}),
+        frozenset({OWNER}),
     ),
     (
         "store a checkpoint under a chosen id",
         "INSERT INTO ledger_events_checkpoints (id, tree_size, root_hash, note, issued_at) "
         "OVERRIDING SYSTEM VALUE VALUES (9223372036854775807, 1, '\\x00', 'probe', 'probe')",
+        frozenset({OWNER}),
+    ),
+    (
+        "add a checkpoint through the issuer's validating function",
+        "SELECT * FROM ledger_events_add_checkpoint(1, '\\x00', 'probe')",
         frozenset({OWNER, CHECKPOINT}),
     ),
     (
         "store a cosignature",
         "INSERT INTO ledger_events_cosignatures (checkpoint_id, witness, line, added_at) "
         "VALUES (1, 'probe', 'probe', 'probe')",
+        frozenset({OWNER}),
+    ),
+    (
+        "add a cosignature through the witness's validating function",
+        "SELECT ledger_events_add_cosignature(1, 'probe', 'probe')",
         frozenset({OWNER, WITNESS}),
     ),
     (
@@ -162,7 +172,7 @@ MATRIX: list[tuple[str, str, frozenset[str]]] = [
     (
         "read the checkpoint sequence",
         "SELECT last_value FROM ledger_events_checkpoints_id_seq",
-        frozenset({OWNER, BACKUP}),
+        frozenset({OWNER, APP, CHECKPOINT, WITNESS, VERIFIER, BACKUP}),
     ),
 ]
 

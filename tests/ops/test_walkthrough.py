@@ -252,12 +252,6 @@ def test_08_backup_again_and_restore_it(district: District) -> None:
     restore_drill(district, district.backups[1], "govledger_drill_second")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 21 item 4, trust's part: a checkpoint signed only by a key retired since is "
-    "refused ('signed only by retired key(s)'), so a backup older than a rotation does not "
-    "verify; retired keys must still verify the checkpoints they signed",
-)
 def test_09_restore_a_backup_older_than_the_rotation(district: District) -> None:
     restore_drill(district, district.backups[0], "govledger_drill_before_rotation")
 
