@@ -53,12 +53,13 @@ def newest_checkpoint(
         return found
     seen = recorded.checkpoint if recorded else None
     if seen is not None and (found is None or found.size < seen[0]):
-        newest = f"size {found.size}" if found else "none"
+        newest = f"of size {found.size}" if found else "none"
         return ChainBreak(
             seen[0],
             "checkpoint",
             f"a checkpoint of size {seen[0]} was verified before, but the newest stored "
-            f"checkpoint is {newest}: checkpoints were removed",
+            f"checkpoint that meets the configured trust (log keys, witness quorum) is "
+            f"{newest}: checkpoints or cosignatures were removed, or the trust changed",
         )
     if seen is not None and found is not None and found.size == seen[0] and found.root != seen[1]:
         return ChainBreak(
