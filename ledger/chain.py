@@ -263,43 +263,49 @@ class ChainVerifier:
         self.count = 0
 
     def feed(self, rows: Sequence[RowTuple]) -> int | None:
+        try:
+            return self._feed(rows)
+        except _MALFORMED_ERRORS:
+            # A field the row cannot be hashed with (§5 rule 2): find that row, one by one;
+            # classify() names it. Nothing was recorded of the batch before the error.
+            for index, row in enumerate(rows):  # each row before it is fed, one at a time
+                try:
+                    if malformed_reason(row) is not None or self._feed([row]) is not None:
+                        return index
+                except _MALFORMED_ERRORS:  # a position below 0 cannot be a u64
+                    return index
+            raise
+
+    def _feed(self, rows: Sequence[RowTuple]) -> int | None:
         digest = self.digest
         position = self.head_position
         prev = self.head_hash
         tag = ENTRY_TAG
-        index = 0
-        try:
-            for index, (pos, oid, version, topic, state, stored_prev, stored) in enumerate(rows):
-                oid_b = oid.encode()
-                topic_b = topic.encode()
-                data = b"".join(
-                    (
-                        tag,
-                        pos.to_bytes(8, "big"),
-                        prev,
-                        len(oid_b).to_bytes(4, "big"),
-                        oid_b,
-                        version.to_bytes(8, "big", signed=True),
-                        len(topic_b).to_bytes(4, "big"),
-                        topic_b,
-                        len(state).to_bytes(4, "big"),
-                        state,
-                    )
+        for index, (pos, oid, version, topic, state, stored_prev, stored) in enumerate(rows):
+            oid_b = oid.encode()
+            topic_b = topic.encode()
+            data = b"".join(
+                (
+                    tag,
+                    pos.to_bytes(8, "big"),
+                    prev,
+                    len(oid_b).to_bytes(4, "big"),
+                    oid_b,
+                    version.to_bytes(8, "big", signed=True),
+                    len(topic_b).to_bytes(4, "big"),
+                    topic_b,
+                    len(state).to_bytes(4, "big"),
+                    state,
                 )
-                if pos != position + 1 or stored_prev != prev or digest(data) != stored:
-                    return self._stop(index, position, prev)
-                position, prev = pos, stored
-        except _MALFORMED_ERRORS:
-            # A field the row cannot be hashed with: classify() names it (§5 rule 2).
-            return self._stop(index, position, prev)
+            )
+            if pos != position + 1 or stored_prev != prev or digest(data) != stored:
+                self.head_position, self.head_hash = position, prev
+                self.count += index
+                return index
+            position, prev = pos, stored
         self.count += len(rows)
         self.head_position, self.head_hash = position, prev
         return None
-
-    def _stop(self, index: int, position: int, prev: bytes) -> int:
-        self.head_position, self.head_hash = position, prev
-        self.count += index
-        return index
 
     def report(self, ledger_id: str, start: int, failure: ChainBreak | None) -> ChainReport:
         """What this verifier has checked since ``start``, and the break it found, if any."""
