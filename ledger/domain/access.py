@@ -16,6 +16,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.utils import get_topic
 
+from ledger.domain import bounds
 from ledger.domain.actor import Actor
 from ledger.domain.errors import DomainError, ErrorCode
 from ledger.domain.ids import data_access_id
@@ -84,25 +85,101 @@ class AccessReport:
 
 
 def check_report(report: AccessReport) -> None:
-    """Refuse what cannot be a fact: blank keys, no items, negative rows, naive time."""
-    problems = [
-        name
-        for name, ok in (
-            ("platform_event_id", bool(report.platform_event_id.strip())),
-            ("accessor_id", bool(report.accessor_id.strip())),
-            ("department", bool(report.department.strip())),
-            ("resource_code", bool(report.resource_code.strip())),
-            ("items", bool(report.items) and all(item.strip() for item in report.items)),
-            ("row_count", report.row_count >= 0),
-            ("accessed_at", report.accessed_at.utcoffset() is not None),
+    """Refuse what cannot be a fact (docs/facts.md §6; the bounds of ledger/domain/bounds.py).
+
+    Blank keys, no items or repeated ones, a code that is not one, a text too
+    long or holding a forbidden character (NUL, a control, a lone surrogate), a
+    row count outside 0..10**12, a time without an offset or outside the
+    ledger's range. One combined test first (the batch path checks thousands of
+    reports); only a report that fails it is examined field by field.
+    """
+    if not _plainly_valid(report):
+        problem = _first_problem(report)
+        if problem is not None:
+            raise DomainError(
+                ErrorCode.MALFORMED_ACCESS,
+                f"{_event_label(report)}: bad {problem}",
+            )
+
+
+def _event_label(report: AccessReport) -> str:
+    label = report.platform_event_id
+    if not isinstance(label, str) or not label.strip():
+        return "<no id>"
+    return repr(label[:60]) if bounds.plain_chars(label) else "<unprintable id>"
+
+
+def _plainly_valid(report: AccessReport) -> bool:
+    """True when the report is certainly within bounds (the common case, cheaply).
+
+    Joined by a space, the texts are printable (``str.isprintable``, in C) only
+    if none holds a forbidden character; anything else takes the exact test.
+    """
+    try:
+        items = report.items
+        required = (report.platform_event_id, report.accessor_id, *items)
+        optional = [t for t in (report.system, report.purpose, report.client_address) if t]
+        joined = " ".join((*required, *optional))  # TypeError unless every text is a str
+        row_count = report.row_count
+        moment = report.accessed_at
+        return (
+            0 < len(items) <= bounds.MAX_LIST
+            and len(set(items)) == len(items)
+            and (len(joined) <= bounds.MAX_TEXT or _each_short(required, optional))
+            and (joined.isprintable() or bounds.plain_chars(joined))
+            # Blank: empty or whitespace only (forbidden characters are refused above).
+            and "" not in required
+            and not any(map(str.isspace, required))
+            and bounds.is_code(report.department)
+            and bounds.is_code(report.resource_code)
+            and type(row_count) is int
+            and 0 <= row_count <= bounds.MAX_ROW_COUNT
+            and type(moment) is datetime
+            and bounds.within_range(moment)
+            and (report.grant_id is None or type(report.grant_id) is UUID)
         )
-        if not ok
-    ]
-    if problems:
-        raise DomainError(
-            ErrorCode.MALFORMED_ACCESS,
-            f"{report.platform_event_id or '<no id>'}: bad {', '.join(problems)}",
-        )
+    except (TypeError, AttributeError):
+        return False
+
+
+def _each_short(*groups: Sequence[str]) -> bool:
+    return all(len(text) <= bounds.MAX_TEXT for group in groups for text in group)
+
+
+def _first_problem(report: AccessReport) -> str | None:
+    """The first field outside the bounds, with why; None if all are within."""
+    checks = (
+        ("platform_event_id", lambda: bounds.text(report.platform_event_id, "")),
+        ("accessor_id", lambda: bounds.text(report.accessor_id, "")),
+        ("department", lambda: bounds.code(report.department, "")),
+        ("system", lambda: bounds.optional_text(report.system, "")),
+        ("resource_code", lambda: bounds.code(report.resource_code, "")),
+        ("items", lambda: bounds.text_list(list(report.items), "")),
+        ("row_count", lambda: bounds.count(report.row_count, "", maximum=bounds.MAX_ROW_COUNT)),
+        ("purpose", lambda: bounds.optional_text(report.purpose, "")),
+        ("grant_id", lambda: _grant_id(report.grant_id)),
+        ("client_address", lambda: bounds.optional_text(report.client_address, "")),
+        ("accessed_at", lambda: _aware(report.accessed_at)),
+    )
+    for name, check in checks:
+        try:
+            check()
+        except bounds.BoundsError as error:
+            return f"{name} ({error.problem})"
+        except (TypeError, AttributeError):
+            return name
+    return None
+
+
+def _grant_id(value: object) -> None:
+    if value is not None and not isinstance(value, UUID):
+        raise bounds.BoundsError("grant_id", "not a UUID")
+
+
+def _aware(value: object) -> None:
+    if not isinstance(value, datetime):
+        raise bounds.BoundsError("accessed_at", "not a datetime")
+    bounds.in_range(value, "accessed_at")
 
 
 class DataAccess(Aggregate):
@@ -167,7 +244,10 @@ class DataAccess(Aggregate):
 
     @classmethod
     def record(cls, actor: Actor, report: AccessReport, verdict: AccessVerdict) -> DataAccess:
-        check_report(report)
+        """The aggregate of one access, as the library would build it: the reference the
+        batch writer's bytes are held to. It checks nothing: the input contract
+        (:func:`check_report`, ``ledger.domain.bounds``) is applied where accesses enter
+        the ledger, ``GovLedger.record_accesses``."""
         return cls(
             actor=actor,
             platform_event_id=report.platform_event_id,

@@ -164,7 +164,7 @@ BAD_LINES = {
     ),
     "naive timestamp": (
         json.dumps(line("x", None, accessed_at="2026-03-05T09:15:00")),
-        "no UTC offset",
+        "with an offset",
     ),
     "bad grant id": (json.dumps(line("x", None, grant_id="grant-7")), "grant_id"),
     "unknown field": (
@@ -215,6 +215,7 @@ def test_command_imports_and_reports(
         "already_recorded": 0,
         "unauthorized": 1,
         "by_reason": {"unknown_resource": 1},
+        "dated_in_future": 0,
     }
     write(path, "not json")
     args = parser.parse_args(["import", str(path)])
