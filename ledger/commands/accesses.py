@@ -70,17 +70,22 @@ class AccessCommands(SharingCommands):
         self._require_role(actor, {Role.EXCHANGE_PLATFORM}, "record data accesses")
         batch = list(entries)
         earliest = self.time_bounds.earliest
-        for report, _ in batch:
-            check_report(report)
-            if report.accessed_at < earliest:
-                self.time_bounds.check_past(report.accessed_at, "accessed_at")  # raises
-        ids = tuple(data_access_id(report.platform_event_id) for report, _ in batch)
         latest = self.clock() + self.time_bounds.clock_skew
-        in_future = tuple(
-            i for i, (report, _) in zip(ids, batch, strict=True) if report.accessed_at > latest
-        )
+        ids: list[UUID] = []
+        in_future: list[UUID] = []
+        plain = True  # every report of built-in types: the writer need not check again
+        seen: set[tuple[object, ...]] = set()  # what repeats across the batch, once checked
+        for report, _ in batch:  # one pass: the batch path's cost is per access
+            plain = check_report(report, seen) and plain
+            moment = report.accessed_at
+            if moment < earliest:
+                self.time_bounds.check_past(moment, "accessed_at")  # raises
+            access_id = data_access_id(report.platform_event_id)
+            ids.append(access_id)
+            if moment > latest:
+                in_future.append(access_id)
         unique, repeated = _split_repeats(ids, batch)
-        writer = AccessStateWriter(self.mapper, actor)
+        writer = AccessStateWriter(self.mapper, actor, plain=plain)
         for _attempt in range(self.duplicate_retries + 1):
             try:
                 existing = self._save_new_accesses(writer, unique)
@@ -88,7 +93,7 @@ class AccessCommands(SharingCommands):
                 continue  # lost a race on some id: re-check, then save the rest
             recorded = tuple(i for i in unique if i not in existing)
             stored = tuple(i for i in unique if i in existing)
-            return AccessBatchResult(recorded, stored + repeated, ids, in_future)
+            return AccessBatchResult(recorded, stored + repeated, tuple(ids), tuple(in_future))
         raise ChainWriteError(
             f"access batch still colliding after {self.duplicate_retries} retries"
         )

@@ -84,7 +84,7 @@ class AccessReport:
     accessed_at: datetime
 
 
-def check_report(report: AccessReport) -> None:
+def check_report(report: AccessReport, seen: set[tuple[object, ...]] | None = None) -> bool:
     """Refuse what cannot be a fact (docs/facts.md §6; the bounds of ledger/domain/bounds.py).
 
     Blank keys, no items or repeated ones, a code that is not one, a text too
@@ -92,14 +92,18 @@ def check_report(report: AccessReport) -> None:
     row count outside 0..10**12, a time without an offset or outside the
     ledger's range. One combined test first (the batch path checks thousands of
     reports); only a report that fails it is examined field by field.
+
+    ``seen`` remembers, across one batch, the parts that repeat from access to
+    access (who read what, how, why) once they passed: a platform's batch names
+    few of them. Returns whether the report holds only plain built-in types
+    (:func:`plain_types`), which spares the batch writer asking again.
     """
-    if not _plainly_valid(report):
-        problem = _first_problem(report)
-        if problem is not None:
-            raise DomainError(
-                ErrorCode.MALFORMED_ACCESS,
-                f"{_event_label(report)}: bad {problem}",
-            )
+    if plain_types(report) and _within_bounds(report, seen):
+        return True
+    problem = _first_problem(report)
+    if problem is not None:
+        raise DomainError(ErrorCode.MALFORMED_ACCESS, f"{_event_label(report)}: bad {problem}")
+    return False
 
 
 def _event_label(report: AccessReport) -> str:
@@ -109,37 +113,54 @@ def _event_label(report: AccessReport) -> str:
     return repr(label[:60]) if bounds.plain_chars(label) else "<unprintable id>"
 
 
-def _plainly_valid(report: AccessReport) -> bool:
-    """True when the report is certainly within bounds (the common case, cheaply).
+def _within_bounds(report: AccessReport, seen: set[tuple[object, ...]] | None) -> bool:
+    """True when a report of plain types is within bounds (the common case, cheaply).
 
-    Joined by a space, the texts are printable (``str.isprintable``, in C) only
-    if none holds a forbidden character; anything else takes the exact test.
+    Joined by a space, texts are printable (``str.isprintable``, in C) only if
+    none holds a forbidden character; anything else takes the exact test.
     """
-    try:
-        items = report.items
-        required = (report.platform_event_id, report.accessor_id, *items)
-        optional = [t for t in (report.system, report.purpose, report.client_address) if t]
-        joined = " ".join((*required, *optional))  # TypeError unless every text is a str
-        row_count = report.row_count
-        moment = report.accessed_at
-        return (
-            0 < len(items) <= bounds.MAX_LIST
-            and len(set(items)) == len(items)
-            and (len(joined) <= bounds.MAX_TEXT or _each_short(required, optional))
-            and (joined.isprintable() or bounds.plain_chars(joined))
-            # Blank: empty or whitespace only (forbidden characters are refused above).
-            and "" not in required
-            and not any(map(str.isspace, required))
-            and bounds.is_code(report.department)
-            and bounds.is_code(report.resource_code)
-            and type(row_count) is int
-            and 0 <= row_count <= bounds.MAX_ROW_COUNT
-            and type(moment) is datetime
-            and bounds.within_range(moment)
-            and (report.grant_id is None or type(report.grant_id) is UUID)
-        )
-    except (TypeError, AttributeError):
+    event_id, row_count = report.platform_event_id, report.row_count
+    if not (
+        0 < len(event_id) <= bounds.MAX_TEXT
+        and (event_id.isprintable() or bounds.plain_chars(event_id))
+        and not event_id.isspace()
+        and 0 <= row_count <= bounds.MAX_ROW_COUNT
+        and bounds.within_range(report.accessed_at)
+    ):
         return False
+    items = report.items
+    shared = (
+        report.accessor_id,
+        report.department,
+        report.resource_code,
+        items if type(items) is tuple else tuple(items),  # hashable
+        report.system,
+        report.purpose,
+        report.client_address,
+    )
+    if seen is not None and shared in seen:
+        return True
+    texts = (report.accessor_id, *items, report.system or "", report.purpose or "")
+    joined = " ".join((*texts, report.client_address or ""))
+    valid = (
+        0 < len(items) <= bounds.MAX_LIST
+        and len(set(items)) == len(items)
+        and (len(joined) <= bounds.MAX_TEXT or _each_short(texts, (report.client_address or "",)))
+        and (joined.isprintable() or bounds.plain_chars(joined))
+        # Blank: empty or white space only (forbidden characters are refused above).
+        and report.accessor_id != ""
+        and "" not in items
+        and not report.accessor_id.isspace()
+        and not any(map(str.isspace, items))
+        and bounds.is_code(report.department)
+        and bounds.is_code(report.resource_code)
+    )
+    if valid and seen is not None and len(seen) < _SEEN_LIMIT:
+        seen.add(shared)
+    return valid
+
+
+_SEEN_LIMIT = 10_000
 
 
 def _each_short(*groups: Sequence[str]) -> bool:
@@ -296,6 +317,32 @@ class DataAccess(Aggregate):
             accessed_at=accessed_at,
         )
         self.verdict = verdict
+
+
+def plain_types(report: AccessReport) -> bool:
+    """Only exact built-in types (the batch writer's fast path, ledger/domain/access_state.py:
+    orjson encodes some others (UUID, Enum, dataclass, subclasses) where the library would
+    call a transcoding or refuse)."""
+    return (
+        type(report.platform_event_id) is str
+        and type(report.accessor_id) is str
+        and type(report.department) is str
+        and type(report.system) in _OPTIONAL_TEXT
+        and type(report.resource_code) is str
+        and type(report.items) in _SEQUENCES
+        and _TEXT_ONLY.issuperset(map(type, report.items))
+        and type(report.row_count) is int
+        and type(report.purpose) in _OPTIONAL_TEXT
+        and type(report.grant_id) in _OPTIONAL_UUID
+        and type(report.client_address) in _OPTIONAL_TEXT
+        and type(report.accessed_at) is datetime
+    )
+
+
+_OPTIONAL_TEXT = frozenset({str, type(None)})
+_OPTIONAL_UUID = frozenset({UUID, type(None)})
+_SEQUENCES = frozenset({tuple, list})
+_TEXT_ONLY = frozenset({str})
 
 
 _DATA_ACCESS_TOPIC = get_topic(DataAccess)

@@ -60,7 +60,7 @@ WHITESPACE = (
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _CODE = re.compile(CODE_PATTERN)
 # RFC 3339 date-time with an offset; at most 6 fractional digits (microseconds).
-_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})")
+INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _HEX = "[0-9A-Fa-f]"
 _UUID = re.compile(f"{_HEX}{{8}}-?{_HEX}{{4}}-?{_HEX}{{4}}-?{_HEX}{{4}}-?{_HEX}{{12}}")
@@ -183,7 +183,7 @@ def instant(value: object, field: str) -> datetime:
         return in_range(value, field)
     if not isinstance(value, str):
         raise BoundsError(field, f"expected an RFC 3339 date-time string, got {_type_name(value)}")
-    if _INSTANT.fullmatch(value) is None:
+    if INSTANT.fullmatch(value) is None:
         raise BoundsError(
             field,
             f"{value[:60]!r} is not an RFC 3339 date-time with an offset "
