@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 import sys
@@ -34,7 +35,26 @@ HASH_ALGORITHMS: Final = ("sha256", "sm3")
 RowTuple = tuple[int, str, int, str, bytes, bytes, bytes]
 Digest = Callable[[bytes], bytes]
 
-BREAK_KINDS: Final = ("missing", "reordered", "inserted", "altered", "truncated", "genesis")
+# Every kind of break §5 names, in the order its table classifies them.
+BREAK_KINDS: Final = (
+    "genesis",
+    "pin",
+    "below_genesis",
+    "malformed",
+    "duplicate",
+    "missing",
+    "reordered",
+    "inserted",
+    "altered",
+    "beyond_head",
+    "head_record",
+    "truncated",
+    "rewritten",
+    "checkpoint",
+)
+_I64: Final = 1 << 63
+# What a malformed field raises while its row is hashed (a NULL, a TEXT state, a lone surrogate).
+_MALFORMED_ERRORS: Final = (TypeError, AttributeError, ValueError, OverflowError)
 
 
 class ChainFormatError(ValueError):
@@ -243,6 +263,20 @@ class ChainVerifier:
         self.count = 0
 
     def feed(self, rows: Sequence[RowTuple]) -> int | None:
+        try:
+            return self._feed(rows)
+        except _MALFORMED_ERRORS:
+            # A field the row cannot be hashed with (§5 rule 2): find that row, one by one;
+            # classify() names it. Nothing was recorded of the batch before the error.
+            for index, row in enumerate(rows):  # each row before it is fed, one at a time
+                try:
+                    if malformed_reason(row) is not None or self._feed([row]) is not None:
+                        return index
+                except _MALFORMED_ERRORS:  # a position below 0 cannot be a u64
+                    return index
+            raise
+
+    def _feed(self, rows: Sequence[RowTuple]) -> int | None:
         digest = self.digest
         position = self.head_position
         prev = self.head_hash
@@ -279,16 +313,33 @@ class ChainVerifier:
             ledger_id, start, self.count, self.head_position, self.head_hash, failure
         )
 
-    def classify(self, row: RowTuple, lookup: RowLookup) -> ChainBreak:  # noqa: PLR0911
+    def classify(self, row: RowTuple, lookup: RowLookup) -> ChainBreak:
         """Name the break at ``row``, the first row that failed (§5 table, in order)."""
+        return self._classify_position(row) or self._classify_link(row, lookup)
+
+    def _classify_position(self, row: RowTuple) -> ChainBreak | None:
+        """The rules of §5 about where a row is and what it holds, before its links."""
         expected = self.head_position + 1
-        pos, _, _, _, _, stored_prev, stored = row
-        if pos > expected:
-            return ChainBreak(expected, "missing", f"position {expected} is absent; next is {pos}")
+        pos = row[0]
+        if type(pos) is not int:
+            return ChainBreak(
+                expected, "malformed", f"row {expected}: position {pos!r} is no integer"
+            )
+        if pos <= 0:
+            return ChainBreak(pos, "below_genesis", f"a row at position {pos}, before row 1")
+        if pos == expected - 1:
+            return ChainBreak(pos, "duplicate", f"a second row at position {pos}")
         if pos < expected:
             return ChainBreak(
                 expected, "reordered", f"position {pos} appears again after {expected - 1}"
             )
+        if pos > expected:
+            return ChainBreak(expected, "missing", f"position {expected} is absent; next is {pos}")
+        reason = malformed_reason(row)
+        return ChainBreak(pos, "malformed", f"row {pos}: {reason}") if reason else None
+
+    def _classify_link(self, row: RowTuple, lookup: RowLookup) -> ChainBreak:
+        pos, _, _, _, _, stored_prev, stored = row
         links = stored_prev == self.head_hash
         recomputes = entry_hash(self.digest, row) == stored
         if not links:
@@ -321,8 +372,64 @@ class ChainVerifier:
         return ChainBreak(pos, "altered", f"row {pos} does not match its stored hash")
 
 
+_FIELDS: Final = (
+    "position",
+    "originator_id",
+    "originator_version",
+    "topic",
+    "state",
+    "prev_hash",
+    "hash",
+)
+
+
+def malformed_reason(row: Sequence[object]) -> str | None:
+    """Why a row's fields cannot be a row of §2 (rule 2 of §5), or ``None`` if they can."""
+    if len(row) != len(_FIELDS):
+        return f"{len(row)} fields, expected {len(_FIELDS)}"
+    position, oid, version, topic, state, prev, stored = row
+    verdicts = (
+        (type(position) is int, "an integer"),
+        (_is_text(oid), "UTF-8 text"),
+        (type(version) is int and -_I64 <= version < _I64, "a 64-bit integer"),
+        (_is_text(topic), "UTF-8 text"),
+        (type(state) is bytes, "bytes"),
+        (type(prev) is bytes and len(prev) == DIGEST_SIZE, "32 bytes"),
+        (type(stored) is bytes and len(stored) == DIGEST_SIZE, "32 bytes"),
+    )
+    for name, value, (ok, wanted) in zip(_FIELDS, row, verdicts, strict=True):
+        if not ok:
+            return f"{name} is {_describe(value)}, not {wanted}"
+    return None
+
+
+def _is_text(value: object) -> bool:
+    if type(value) is not str:
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:  # a lone surrogate: bytes that were not UTF-8
+        return False
+    return True
+
+
+def _describe(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bytes | bytearray):
+        return f"{len(value)} bytes"
+    if isinstance(value, str):
+        return "text" if _is_text(value) else "text that is not UTF-8"
+    return type(value).__name__
+
+
 def check_genesis(genesis: Genesis) -> ChainBreak | None:
-    """§5 step 1: the genesis record recomputes and names a known algorithm."""
+    """§5 step 1: the genesis record is well formed, recomputes and names a known algorithm."""
+    fields = (genesis.ledger_id, genesis.created_at, genesis.hash_algorithm)
+    if not all(_is_text(f) for f in fields) or type(genesis.format_version) is not int:
+        return ChainBreak(0, "genesis", "the genesis record is malformed (a field of a wrong type)")
+    if type(genesis.genesis_hash) is not bytes or len(genesis.genesis_hash) != DIGEST_SIZE:
+        return ChainBreak(0, "genesis", "the genesis hash is not 32 bytes")
     if genesis.format_version != FORMAT_VERSION:
         return ChainBreak(0, "genesis", f"unsupported format version {genesis.format_version}")
     if genesis.hash_algorithm not in HASH_ALGORITHMS:
@@ -363,34 +470,62 @@ def genesis_from_json(obj: dict[str, Any]) -> Genesis:
     if obj.get("type") != "genesis":
         raise ChainFormatError("the first line is not a genesis record")
     try:
-        return Genesis(
-            ledger_id=str(obj["ledger_id"]),
-            created_at=str(obj["created_at"]),
-            hash_algorithm=str(obj["hash_algorithm"]),
+        genesis = Genesis(
+            ledger_id=obj["ledger_id"],
+            created_at=obj["created_at"],
+            hash_algorithm=obj["hash_algorithm"],
             genesis_hash=_hash_field(obj, "genesis_hash"),
-            format_version=int(obj["format_version"]),
+            format_version=obj["format_version"],
         )
     except KeyError as e:
         raise ChainFormatError(f"genesis record lacks {e.args[0]!r}") from e
+    texts = (genesis.ledger_id, genesis.created_at, genesis.hash_algorithm)
+    if not all(isinstance(v, str) for v in texts) or type(genesis.format_version) is not int:
+        raise ChainFormatError("genesis record: a field of the wrong type")
+    return genesis
 
 
 def row_from_json(obj: dict[str, Any]) -> RowTuple:
+    """One export line's row, strictly: :class:`ChainFormatError` unless it is well formed."""
     if obj.get("type") != "row":
         raise ChainFormatError(f"expected a row, got type {obj.get('type')!r}")
-    try:
-        return (
-            int(obj["position"]),
-            str(obj["originator_id"]),
-            int(obj["originator_version"]),
-            str(obj["topic"]),
-            base64.b64decode(obj["state"], validate=True),
-            _hash_field(obj, "prev_hash"),
-            _hash_field(obj, "hash"),
-        )
-    except KeyError as e:
-        raise ChainFormatError(f"row lacks {e.args[0]!r}") from e
-    except (binascii.Error, ValueError, TypeError) as e:
-        raise ChainFormatError(f"malformed row field: {e}") from e
+    row = row_from_line(obj)
+    reason = malformed_reason(row)
+    if reason:
+        raise ChainFormatError(f"malformed row: {reason}")
+    return row
+
+
+def row_from_line(obj: object) -> RowTuple:
+    """One export line's row as far as it parses: a field that does not is kept as it is
+    (``None`` when absent), so the verifier names the row ``malformed`` at its place (§7)."""
+    if not isinstance(obj, dict) or obj.get("type") != "row":
+        return (None, None, None, None, None, None, None)  # type: ignore[return-value]
+    state = obj.get("state")
+    if isinstance(state, str):
+        with contextlib.suppress(binascii.Error, ValueError):
+            state = base64.b64decode(state, validate=True)
+    return (
+        _int_or_raw(obj.get("position")),
+        obj.get("originator_id"),
+        _int_or_raw(obj.get("originator_version")),
+        obj.get("topic"),
+        state,
+        _hex_or_raw(obj.get("prev_hash")),
+        _hex_or_raw(obj.get("hash")),
+    )  # type: ignore[return-value]
+
+
+def _int_or_raw(value: object) -> object:
+    # JSON true is not the integer 1 here, though Python would compare them equal.
+    return repr(value) if isinstance(value, bool | float) else value
+
+
+def _hex_or_raw(value: object) -> object:
+    if isinstance(value, str) and len(value) == 2 * DIGEST_SIZE:
+        with contextlib.suppress(ValueError):
+            return bytes.fromhex(value)
+    return value
 
 
 def _parse_line(line: str, number: int) -> dict[str, Any]:
@@ -403,6 +538,13 @@ def _parse_line(line: str, number: int) -> dict[str, Any]:
     return obj
 
 
+def _lenient_row(line: str) -> RowTuple:
+    try:
+        return row_from_line(json.loads(line))
+    except (json.JSONDecodeError, RecursionError):
+        return row_from_line(None)
+
+
 class _ExportLookup:
     """Random access over an export file, for classifying a break (a second pass)."""
 
@@ -410,10 +552,12 @@ class _ExportLookup:
         self.path = path
 
     def _rows(self) -> Iterator[RowTuple]:
-        with open(self.path, encoding="utf-8") as f:
+        with open(self.path, encoding="utf-8", errors="surrogateescape") as f:
             next(f, None)
-            for number, line in enumerate(f, start=2):
-                yield row_from_json(_parse_line(line, number))
+            for line in f:
+                row = _lenient_row(line)
+                if malformed_reason(row) is None:
+                    yield row
 
     def row_at(self, position: int) -> RowTuple | None:
         return next((r for r in self._rows() if r[0] == position), None)
@@ -425,26 +569,39 @@ class _ExportLookup:
 def verify_export(
     path: str, anchor: tuple[int, bytes] | None = None, batch_size: int = 1000
 ) -> ChainReport:
-    """Verify an export file (§7); raises :class:`ChainFormatError` on malformed input."""
-    with open(path, encoding="utf-8") as f:
+    """Verify an export file (§7).
+
+    Raises :class:`ChainFormatError` only when the file is no export (its first line
+    is not a genesis record); every later fault is a break at its position.
+    """
+    with open(path, encoding="utf-8", errors="surrogateescape") as f:
         first = f.readline()
         if not first:
             raise ChainFormatError("empty file: no genesis record")
-        genesis = genesis_from_json(_parse_line(first, 1))
+        obj = _parse_line(first, 1)
+        if obj.get("type") != "genesis":
+            raise ChainFormatError("the first line is not a genesis record")
+        start, start_hash = anchor if anchor else (0, b"")
+        try:
+            genesis = genesis_from_json(obj)
+        except ChainFormatError as e:
+            failure = ChainBreak(0, "genesis", str(e))
+            return ChainReport(str(obj.get("ledger_id", "")), start, 0, start, start_hash, failure)
+        if not anchor:
+            start_hash = genesis.genesis_hash
         broken = check_genesis(genesis)
-        start, start_hash = anchor if anchor else (0, genesis.genesis_hash)
         if broken:
             return ChainReport(genesis.ledger_id, start, 0, start, start_hash, broken)
         verifier = ChainVerifier(genesis.digest(), start, start_hash)
         batch: list[RowTuple] = []
-        for number, line in enumerate(f, start=2):
-            batch.append(row_from_json(_parse_line(line, number)))
-            if len(batch) >= batch_size and (failure := _feed(verifier, batch, path)):
-                return verifier.report(genesis.ledger_id, start, failure)
+        for line in f:
+            batch.append(_lenient_row(line))
+            if len(batch) >= batch_size and (found := _feed(verifier, batch, path)):
+                return verifier.report(genesis.ledger_id, start, found)
             if len(batch) >= batch_size:
                 batch = []
-        failure = _feed(verifier, batch, path) if batch else None
-        return verifier.report(genesis.ledger_id, start, failure)
+        found = _feed(verifier, batch, path) if batch else None
+        return verifier.report(genesis.ledger_id, start, found)
 
 
 def _feed(verifier: ChainVerifier, batch: list[RowTuple], path: str) -> ChainBreak | None:

@@ -390,9 +390,14 @@ def verify_consistency(
 ) -> None:
     """Check an RFC 9162 §2.1.4.2 consistency proof; raise :class:`ProofError` if it fails.
 
-    Conventions beyond the RFC text (pinned by the transparency-dev vectors): a
-    proof from size 0 is refused; between equal sizes the proof must be empty
-    and the roots are compared as given.
+    Conventions beyond the RFC text (docs/checkpoint-format.md §4): between equal
+    sizes the proof must be empty and the roots are compared as given; a proof
+    from size 0 is refused. That refusal is govledger's choice: RFC 9162 defines
+    ``PROOF(m, D_n)`` for ``0 < m``, and the empty tree is a prefix of every tree.
+    The transparency-dev vectors expect an error for each of their nine cases from
+    size 0, but each is also malformed otherwise (a non-empty proof, a ``root1``
+    that is not ``H("")``, a root not of 32 bytes), so they do not decide a
+    well-formed one; tests/ledger/test_merkle.py pins both facts.
     """
     if size1 < 0 or size2 < size1:
         raise ProofError(f"no consistency proof from size {size1} to size {size2}")

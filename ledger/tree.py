@@ -47,7 +47,7 @@ from ledger.errors import (
     VerificationError,
 )
 from ledger.merkle import HASH_SIZE, MerkleTree, NodeId, verify_consistency, verify_inclusion
-from ledger.store.base import RowReader
+from ledger.store.base import VerifiableReader
 from ledger.store.connect import open_reader, postgres_conninfo
 
 __all__ = [
@@ -60,7 +60,9 @@ __all__ = [
     "TreeConflictError",
     "TreeDivergedError",
     "b64",
+    "ensure_tree_guards",
     "open_ledger_tree",
+    "tree_guard_statements",
 ]
 
 STRIP_WIDTH = 256
@@ -242,7 +244,8 @@ class DatabaseNodeStore:
                 [
                     f"CREATE TABLE IF NOT EXISTS {self.table} (level integer NOT NULL, "
                     f"strip bigint NOT NULL, hashes {blob} NOT NULL, "
-                    f"PRIMARY KEY (level, strip)){without_rowid}"
+                    f"PRIMARY KEY (level, strip)){without_rowid}",
+                    *tree_guard_statements(database),
                 ]
             )
         length = "length" if database.backend == "sqlite" else "octet_length"
@@ -306,12 +309,107 @@ class DatabaseNodeStore:
             f"INSERT INTO {self.table} (level, strip, hashes) VALUES (?, ?, ?) "
             "ON CONFLICT (level, strip) DO UPDATE SET hashes = excluded.hashes"
         )
-        rows = [(level, strip, value) for (level, strip), value in strips]
+        # Lower levels first: a node is checked against its children (checkpoint-format §10).
+        rows = [(level, strip, value) for (level, strip), value in sorted(strips)]
         if self.db.backend == "sqlite":
             self.db._sqlite.executemany(sql, rows)
         else:
             with self.db._pg.cursor() as cursor:
                 cursor.executemany(sql.replace("?", "%s"), rows)
+
+
+# checkpoint-format §10: a strip only grows, and (SHA-256 ledgers) every new node follows
+# from the rows: a leaf is H(0x00 || hash) of its row, a node H(0x01 || left || right).
+_PG_TREE_GUARD = """
+CREATE OR REPLACE FUNCTION {guard}() RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    kept integer := 0;
+    first_index bigint;
+    n integer;
+    expected bytea;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        RAISE EXCEPTION 'govledger: DELETE on %: stored tree nodes never change', TG_TABLE_NAME
+            USING ERRCODE = 'check_violation';
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        IF NEW.level IS DISTINCT FROM OLD.level OR NEW.strip IS DISTINCT FROM OLD.strip
+           OR substring(NEW.hashes FROM 1 FOR octet_length(OLD.hashes))
+              IS DISTINCT FROM OLD.hashes THEN
+            RAISE EXCEPTION 'govledger: UPDATE on %: stored tree nodes never change',
+                TG_TABLE_NAME USING ERRCODE = 'check_violation';
+        END IF;
+        kept := octet_length(OLD.hashes);
+    END IF;
+    IF NEW.level < 0 OR NEW.strip < 0 OR octet_length(NEW.hashes) % 32 <> 0
+       OR octet_length(NEW.hashes) > 32 * {width} THEN
+        RAISE EXCEPTION 'govledger: %: not a strip of tree nodes', TG_TABLE_NAME
+            USING ERRCODE = 'check_violation';
+    END IF;
+    n := (octet_length(NEW.hashes) - kept) / 32;
+    IF n = 0 OR (SELECT g.hash_algorithm FROM {genesis} AS g) IS DISTINCT FROM 'sha256' THEN
+        RETURN NEW;  -- PostgreSQL has no SM3: the shape is checked, verify checks the roots
+    END IF;
+    first_index := NEW.strip * {width} + kept / 32;
+    IF NEW.level = 0 THEN
+        SELECT string_agg(sha256('\\x00'::bytea || e.hash), ''::bytea ORDER BY e.notification_id)
+            INTO expected FROM {events} AS e
+            WHERE e.notification_id BETWEEN first_index + 1 AND first_index + n;
+    ELSE
+        SELECT string_agg(
+                   sha256('\\x01'::bytea
+                          || substring(c.hashes FROM ((2 * k.i) % {width})::int * 32 + 1 FOR 64)),
+                   ''::bytea ORDER BY k.i)
+            INTO expected
+            FROM generate_series(first_index, first_index + n - 1) AS k(i)
+            LEFT JOIN {tree} AS c ON c.level = NEW.level - 1 AND c.strip = (2 * k.i) / {width};
+    END IF;
+    IF expected IS DISTINCT FROM substring(NEW.hashes FROM kept + 1) THEN
+        RAISE EXCEPTION 'govledger: %: nodes at level % from index % do not follow from the rows',
+            TG_TABLE_NAME, NEW.level, first_index USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END $fn$
+"""
+
+
+def tree_guard_statements(database: Database) -> list[str]:
+    """The tree table's guards (checkpoint-format §10), idempotent: a strip only grows; on
+    PostgreSQL a new node must also follow from the rows (SHA-256 ledgers)."""
+    name, table = f"{database.events}_{DatabaseNodeStore.SUFFIX}", database.table("tree")
+    if database.backend == "sqlite":
+        refuse = f"SELECT RAISE(ABORT, 'govledger: {name}: stored tree nodes never change')"
+        return [
+            f"CREATE TRIGGER IF NOT EXISTS {name}_grow_only BEFORE UPDATE ON {name} BEGIN "
+            f"{refuse} WHERE NEW.level IS NOT OLD.level OR NEW.strip IS NOT OLD.strip "
+            "OR substr(NEW.hashes, 1, length(OLD.hashes)) IS NOT OLD.hashes; END",
+            f"CREATE TRIGGER IF NOT EXISTS {name}_no_delete BEFORE DELETE ON {name} "
+            f"BEGIN {refuse}; END",
+        ]
+    schema = database._schema
+    guard = f'"{schema}"."{name}_guard"'
+    events, genesis = f'"{schema}"."{database.events}"', database.table("genesis")
+    function = _PG_TREE_GUARD.format(
+        guard=guard, events=events, genesis=genesis, tree=table, width=STRIP_WIDTH
+    )
+    return [
+        function,
+        f'CREATE OR REPLACE TRIGGER "{name}_guard" BEFORE INSERT OR UPDATE OR DELETE ON {table} '
+        f"FOR EACH ROW EXECUTE FUNCTION {guard}()",
+        f'CREATE OR REPLACE TRIGGER "{name}_no_truncate" BEFORE TRUNCATE ON {table} '
+        f'FOR EACH STATEMENT EXECUTE FUNCTION "{schema}".govledger_refuse_change()',
+    ]
+
+
+def ensure_tree_guards(settings: Settings) -> None:
+    """Add the guards to a tree made before them (``govledger init``, as the owner)."""
+    database = Database(settings)
+    try:
+        if database.has_table(DatabaseNodeStore.SUFFIX):
+            database.create(tree_guard_statements(database))
+    finally:
+        database.close()
 
 
 def _extend_strip(key: tuple[int, int], stored: bytes, new: list[tuple[int, bytes]]) -> bytes:
@@ -388,7 +486,7 @@ class ConsistencyProof:
 class LedgerTree(AbstractContextManager["LedgerTree"]):
     """The tree over one ledger: its node store, its rows, and the integrator."""
 
-    def __init__(self, reader: RowReader, database: Database) -> None:
+    def __init__(self, reader: VerifiableReader, database: Database) -> None:
         self.reader = reader
         self.database = database
         self.genesis: Genesis = reader.genesis()
@@ -426,6 +524,7 @@ class LedgerTree(AbstractContextManager["LedgerTree"]):
 
     def _integrate_once(self, batch_size: int, progress: Progress | None) -> int:
         self.tree.refresh()
+        self._check_bounds()
         size, anchor_hash = self._check_last_leaf()
         verifier = ChainVerifier(self.genesis.digest(), size, anchor_hash)
         leaf = self.leaf_hash
@@ -440,6 +539,21 @@ class LedgerTree(AbstractContextManager["LedgerTree"]):
             if progress:
                 progress(len(batch))
         return self.tree.size
+
+    def _check_bounds(self) -> None:
+        """The tree covers what the domain model reads: nothing at 0 or below, nothing after
+        PostgreSQL's head record (ledger-format §2). Index lookups only."""
+        bounds = self.reader.bounds(count=False)
+        if bounds.low is not None and bounds.low < 1:
+            raise TreeDivergedError(
+                f"cannot integrate: position {bounds.low}: below_genesis: a row before row 1"
+            )
+        head = self.reader.head_record()
+        if head is not None and bounds.high > head[0]:
+            raise TreeDivergedError(
+                f"cannot integrate: position {head[0] + 1}: beyond_head: "
+                f"a row after the head record's position {head[0]}"
+            )
 
     def _check_last_leaf(self) -> tuple[int, bytes]:
         """The last integrated row must still be the leaf the tree holds (no silent divergence)."""

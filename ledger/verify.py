@@ -1,30 +1,26 @@
 """Verification of a stored ledger (docs/ledger-format.md §5, §8).
 
 Streams the rows in position order and recomputes every hash with
-:class:`ledger.chain.ChainVerifier`: the same code the standalone verifier
-runs on exports. The head it verified is recorded outside the database, and
-the next run starts there, so a log that is cut or rewritten behind an
-earlier verification fails even if its own hashes agree.
+:class:`ledger.chain.ChainVerifier`: the same code the standalone verifier runs
+on exports. What the verifier trusts lives outside the database, per ledger
+location (:mod:`ledger.pins`): the ledger's identity, the head it verified last
+and a short memory of every row it verified, so a ledger swapped for another, a
+log cut or rewritten behind an earlier verification, fails even if its own hashes
+agree, and is named at its first bad position.
 
-Given a :class:`CheckpointSource`, the log is also checked against the newest
-signed checkpoint it trusts (docs/checkpoint-format.md §11): the log must reach
-the checkpoint's size, and the RFC 9162 §2.1.1 root recomputed from the rows
-must equal the signed root, so a tail cut or a history rewritten end to end
-with recomputed hashes fails as ``checkpoint``. The roots are recomputed while
-streaming, from a compact range (the perfect-subtree roots on the tree's right
-edge) recorded beside the verified head, so incremental runs stay incremental.
+Besides the chain, the whole table's shape is checked (§2): a row at 0 or below,
+a second row at a position, a row after PostgreSQL's head record, a gap. Every
+malformed row is a break at its position; only a run that cannot run (the
+database down, a bad setting) is an error. With a :class:`CheckpointSource`, the
+rows are also checked against the newest signed checkpoint it trusts
+(:mod:`ledger.verify_roots`, checkpoint-format §11).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Protocol
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, replace
 
 from ledger.chain import (
     ChainBreak,
@@ -33,408 +29,594 @@ from ledger.chain import (
     Genesis,
     RowTuple,
     check_genesis,
+    entry_hash,
     hash_function,
+    malformed_reason,
 )
-from ledger.errors import ConfigurationError, ProofError
-from ledger.merkle import HashFunction, verify_consistency
-from ledger.store.base import RowReader
+from ledger.config import Settings
+from ledger.pins import (
+    PREFIX_SIZE,
+    HeadRecord,
+    Identity,
+    Pin,
+    PinStore,
+    VerifiedHead,
+    ledger_location,
+    now,
+)
+from ledger.store.base import RowReader, VerifiableReader
+from ledger.verify_record import LastRun, LastRunRecord, LastRuns
+from ledger.verify_roots import (
+    CheckpointSource,
+    RootTracker,
+    SignedHead,
+    newest_checkpoint,
+)
+
+__all__ = [
+    "CheckpointSource",
+    "HeadRecord",
+    "LastRun",
+    "LastRunRecord",
+    "LastRuns",
+    "PinnedLocation",
+    "SignedHead",
+    "VerifiedHead",
+    "verify_ledger",
+]
 
 DEFAULT_BATCH_SIZE = 5000
 Progress = Callable[[int], None]
 
 
-@dataclass(frozen=True)
-class VerifiedHead:
-    position: int
-    hash: bytes
-    verified_at: str
-    # The compact range of the tree of ``position`` leaves (checkpoint-format §11), if recorded.
-    frontier: tuple[bytes, ...] | None = None
-    # The newest checkpoint (size, root) the log was verified against, if any.
-    checkpoint: tuple[int, bytes] | None = None
+# ---------------------------------------------------------------- the verifier's memory
 
 
 @dataclass(frozen=True)
-class SignedHead:
-    """A checkpoint whose signature (and witness quorum) a :class:`CheckpointSource` checked."""
+class PinnedLocation:
+    """The verifier's memory of one ledger location (§8): its pin and row memory."""
 
-    size: int
-    root: bytes
-    description: str
+    store: PinStore
+    location: str
 
+    @classmethod
+    def of(cls, settings: Settings) -> PinnedLocation:
+        return cls(PinStore(settings.state_dir), ledger_location(settings))
 
-class CheckpointSource(Protocol):
-    """Where verification finds the newest signed checkpoint (ledger/checkpoints.py)."""
-
-    def newest(self) -> SignedHead | ChainBreak | None:
-        """The newest stored checkpoint if trusted, the break naming why not, or ``None``."""
-        ...
-
-    def consistency_proof(self, size1: int, size2: int) -> Sequence[bytes] | None:
-        """An RFC 9162 §2.1.4 proof between two sizes, or ``None`` if the tree is behind."""
-        ...
+    def pin(self) -> Pin | None:
+        return self.store.load(self.location)
 
 
-class HeadRecord:
-    """The verifier's own memory: ``verified-heads.json`` in the state directory (§8)."""
+@dataclass
+class _Memory:
+    """What one run starts from, and how it records its success."""
 
-    def __init__(self, state_dir: str | Path) -> None:
-        self.path = Path(state_dir) / "verified-heads.json"
+    head: VerifiedHead | None
+    prefixes: bytes  # PREFIX_SIZE bytes per remembered row, position 1 first
+    rows_required: bool  # a pin: incremental runs need the row memory up to the head
+    remember: Callable[[VerifiedHead, int, bytes], None] | None
 
-    def _read_all(self) -> dict[str, dict[str, object]]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as e:
-            raise ConfigurationError(f"cannot read verified heads {self.path}: {e}") from e
-        if not isinstance(data, dict):
-            raise ConfigurationError(f"{self.path} is not a verified-head record")
-        return data
+    @property
+    def known(self) -> int:
+        return len(self.prefixes) // PREFIX_SIZE
 
-    def load(self, ledger_id: str) -> VerifiedHead | None:
-        entry = self._read_all().get(ledger_id)
-        if entry is None:
+    def prefix(self, position: int) -> bytes | None:
+        if not 1 <= position <= self.known:
             return None
-        position, head_hash = int(str(entry["position"])), bytes.fromhex(str(entry["hash"]))
-        frontier = entry.get("frontier")
-        checkpoint = entry.get("checkpoint")
-        return VerifiedHead(
-            position,
-            head_hash,
-            str(entry["verified_at"]),
-            tuple(bytes.fromhex(h) for h in frontier) if isinstance(frontier, list) else None,
-            (int(checkpoint["size"]), bytes.fromhex(checkpoint["root"]))
-            if isinstance(checkpoint, dict)
-            else None,
+        return self.prefixes[(position - 1) * PREFIX_SIZE : position * PREFIX_SIZE]
+
+
+def _recall_pin(pinned: PinnedLocation, genesis: Genesis, *, adopt: bool) -> _Memory | ChainBreak:
+    """The pin of this location; another ledger there is the break ``pin`` (§8)."""
+    store, identity = pinned.store, Identity.of(genesis)
+    pin = pinned.pin()
+    if pin is None and not adopt:
+        pin = store.legacy(genesis)  # verified-heads.json, before pins: keep its memory
+        pin = replace(pin, location=pinned.location) if pin else None
+    if pin is not None and (different := pin.identity.difference(identity)):
+        if not adopt:
+            return ChainBreak(
+                0,
+                "pin",
+                f"{pinned.location} holds another ledger than the one pinned there "
+                f"({pin.identity.ledger_id}, pinned {pin.pinned_at}): {different}; "
+                "run `govledger verify --adopt` if it is meant to",
+            )
+        pin = None
+    prefixes = store.memory(pin) if pin is not None else b""
+
+    def remember(head: VerifiedHead, kept: int, new: bytes) -> None:
+        if pinned.pin() is not None and adopt and pin is None:
+            store.retire(pinned.location, f"adopted {identity.describe()}")
+        base = pin or Pin(pinned.location, identity, now(), head, None)
+        store.save(replace(base, location=pinned.location, head=head), kept=kept, prefixes=new)
+
+    return _Memory(pin.head if pin else None, prefixes, True, remember)
+
+
+def _recall_legacy(record: HeadRecord, genesis: Genesis) -> _Memory:
+    def remember(head: VerifiedHead, kept: int, new: bytes) -> None:
+        del kept, new
+        record.save(
+            genesis.ledger_id,
+            head.position,
+            head.hash,
+            frontier=head.frontier,
+            checkpoint=head.checkpoint,
         )
 
-    def save(
-        self,
-        ledger_id: str,
-        position: int,
-        head_hash: bytes,
-        *,
-        frontier: Sequence[bytes] | None = None,
-        checkpoint: tuple[int, bytes] | None = None,
-    ) -> None:
-        data = self._read_all()
-        entry: dict[str, object] = {
-            "position": position,
-            "hash": head_hash.hex(),
-            "verified_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        if frontier is not None:
-            entry["frontier"] = [h.hex() for h in frontier]
-        if checkpoint is not None:
-            entry["checkpoint"] = {"size": checkpoint[0], "root": checkpoint[1].hex()}
-        data[ledger_id] = entry
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Write-then-rename: a crash mid-write never leaves a half record behind.
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".verified-heads.")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-        os.replace(tmp, self.path)
+    return _Memory(record.load(genesis.ledger_id), b"", False, remember)
 
 
-class LastRunRecord:
-    """The outcome of the newest verification run: ``verify-last-run.json`` in the state
-    directory. ``/metrics`` reads it (docs/operations.md §Metrics) so a failed run raises
-    LedgerVerificationFailed; :class:`HeadRecord` keeps successes only."""
-
-    def __init__(self, state_dir: str | Path) -> None:
-        self.path = Path(state_dir) / "verify-last-run.json"
-
-    def save(self, report: ChainReport) -> None:
-        entry = {
-            "ledger_id": report.ledger_id,
-            "ok": report.ok,
-            "head_position": report.head_position,
-            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".verify-last-run.")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(entry, f)
-        os.replace(tmp, self.path)
-
-    def load(self, ledger_id: str) -> tuple[bool, str] | None:
-        """``(ok, finished_at)`` of the newest run over ``ledger_id``, if one was recorded."""
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as e:
-            raise ConfigurationError(f"cannot read {self.path}: {e}") from e
-        if not isinstance(data, dict) or data.get("ledger_id") != ledger_id:
-            return None
-        return bool(data.get("ok")), str(data.get("finished_at", ""))
-
-
-@dataclass(frozen=True)
-class _Anchor:
-    position: int
-    hash: bytes
-    trusted: bool  # does a success from here extend what was verified before?
+# ---------------------------------------------------------------- verification
 
 
 def verify_ledger(
     reader: RowReader,
-    record: HeadRecord | None = None,
+    record: PinnedLocation | HeadRecord | None = None,
     *,
     start: int | None = None,
     full: bool = False,
     progress: Progress | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     checkpoints: CheckpointSource | None = None,
+    adopt: bool = False,
 ) -> ChainReport:
-    """Verify the chain; by default from the last recorded head (incremental).
+    """Verify the ledger; by default from the head verified last (incremental, §5).
 
+    ``record``: the verifier's memory, a :class:`PinnedLocation` (or, for callers
+    written before pins, a :class:`HeadRecord` keyed by ledger id).
     ``start``: verify from row ``start``, trusting the stored hash of ``start − 1``.
-    ``full``: ignore the recorded head as a starting point (it is still checked).
-    ``checkpoints``: also check the log against the newest signed checkpoint
-    (kind ``checkpoint`` when it is shorter than, or differs from, that checkpoint).
+    ``full``: walk every row from genesis (the memory is still checked).
+    ``adopt``: accept another ledger at a pinned location once it verifies in full.
     """
-    genesis = reader.genesis()
-    broken = check_genesis(genesis)
-    if broken:
-        return _failed(genesis, 0, genesis.genesis_hash, broken)
-    recorded = record.load(genesis.ledger_id) if record else None
-    signed: SignedHead | None = None
-    if checkpoints is not None:
-        found = _newest_checkpoint(reader, checkpoints, recorded)
-        if isinstance(found, ChainBreak):
-            return _failed(genesis, 0, genesis.genesis_hash, found)
-        signed = found
-    if recorded and (broken := _check_recorded_head(reader, recorded)):
-        return _failed(genesis, recorded.position, recorded.hash, broken)
-    anchor = _choose_anchor(reader, genesis, recorded, start, full)
-    if isinstance(anchor, ChainBreak):
-        return _failed(genesis, 0, genesis.genesis_hash, anchor)
-    tracker = None
-    if signed is not None:
-        tracker = _RootTracker(hash_function(genesis.hash_algorithm), signed)
-        tracker.start(reader, anchor.position, recorded, batch_size)
-        if broken := tracker.check_behind_anchor(reader, checkpoints, recorded, batch_size):
-            return _failed(genesis, anchor.position, anchor.hash, broken)
-    report = _stream(reader, genesis, anchor, progress, batch_size, tracker)
-    if report.ok and record and anchor.trusted:
-        record.save(
-            genesis.ledger_id,
-            report.head_position,
-            report.head_hash,
-            frontier=tracker.frontier.hashes if tracker else None,
-            checkpoint=(signed.size, signed.root) if signed else None,
+    # The newest checkpoint first: the rows' snapshot, taken after, reaches at least its size.
+    newest = checkpoints.newest() if checkpoints is not None else None
+    with _snapshot(reader):
+        genesis = reader.genesis()
+        if broken := check_genesis(genesis):
+            return _failed(genesis, broken)
+        if isinstance(record, PinnedLocation):
+            memory = _recall_pin(record, genesis, adopt=adopt)
+            if isinstance(memory, ChainBreak):
+                return _failed(genesis, memory)
+        elif isinstance(record, HeadRecord):
+            memory = _recall_legacy(record, genesis)
+        else:
+            memory = _Memory(None, b"", False, None)
+        run = _Run(reader, genesis, memory, checkpoints, batch_size, progress, newest)
+        # Without the row memory up to its head, a pin's first run rebuilds it from genesis.
+        rebuild = (
+            memory.rows_required
+            and memory.head is not None
+            and (memory.known < memory.head.position)
         )
-    return report
+        return run.verify(start=start, full=full or adopt or (rebuild and start is None))
 
 
-def _newest_checkpoint(
-    reader: RowReader, checkpoints: CheckpointSource, recorded: VerifiedHead | None
-) -> SignedHead | ChainBreak | None:
-    """The newest trusted checkpoint; the log must reach it, and it must not go backwards."""
-    found = checkpoints.newest()
-    if isinstance(found, ChainBreak):
-        return found
-    seen = recorded.checkpoint if recorded else None
-    if seen is not None and (found is None or found.size < seen[0]):
-        newest = f"size {found.size}" if found else "none"
-        return ChainBreak(
-            seen[0],
-            "checkpoint",
-            f"a checkpoint of size {seen[0]} was verified before, but the newest stored "
-            f"checkpoint is {newest}: checkpoints were removed",
-        )
-    if seen is not None and found is not None and found.size == seen[0] and found.root != seen[1]:
-        return ChainBreak(
-            found.size, "checkpoint", f"{found.description} has another root than the one seen"
-        )
-    if found is None:
-        return None
-    last = reader.max_position()
-    if last < found.size:
-        return ChainBreak(
-            last + 1,
-            "checkpoint",
-            f"the log ends at {last}, before the {found.size} rows of signed {found.description}",
-        )
-    return found
+@contextmanager
+def _snapshot(reader: RowReader) -> Iterator[None]:
+    snapshot = getattr(reader, "snapshot", None)
+    with snapshot() if snapshot else nullcontext():
+        yield
 
 
-class _Frontier:
-    """A compact range from leaf 0: the roots of the perfect subtrees on the right edge.
+class _Run:
+    """One verification: the checks of §5 in order, the first bad position named."""
 
-    Appending follows RFC 9162 §2.1.1 incrementally; :meth:`root` folds the
-    subtrees right to left, as the RFC's split at the largest power of two does.
-    """
-
-    def __init__(self, hash_fn: HashFunction, size: int = 0, hashes: Sequence[bytes] = ()) -> None:
-        if len(hashes) != size.bit_count():
-            raise ProofError(f"a compact range of {size} leaves needs {size.bit_count()} hashes")
-        self.hash_fn = hash_fn
-        self.size = size
-        self.hashes = list(hashes)
-
-    def extend(self, entry_hashes: Iterable[bytes]) -> None:
-        hash_fn, hashes, size = self.hash_fn, self.hashes, self.size
-        for entry in entry_hashes:
-            node, index = hash_fn(b"\x00" + entry), size
-            while index & 1:
-                node = hash_fn(b"\x01" + hashes.pop() + node)
-                index >>= 1
-            hashes.append(node)
-            size += 1
-        self.size = size
-
-    def root(self) -> bytes:
-        if not self.hashes:
-            return self.hash_fn(b"")
-        result = self.hashes[-1]
-        for left in reversed(self.hashes[:-1]):
-            result = self.hash_fn(b"\x01" + left + result)
-        return result
-
-
-class _RootTracker:
-    """Recomputes the tree over the verified rows and compares it with a signed checkpoint."""
-
-    def __init__(self, hash_fn: HashFunction, signed: SignedHead) -> None:
-        self.hash_fn = hash_fn
-        self.signed = signed
-        self.frontier = _Frontier(hash_fn)
-
-    def start(
-        self, reader: RowReader, anchor: int, recorded: VerifiedHead | None, batch_size: int
-    ) -> None:
-        """The compact range at the anchor: recorded with the head, or rebuilt from the rows."""
-        if recorded and recorded.position == anchor and recorded.frontier is not None:
-            self.frontier = _Frontier(self.hash_fn, anchor, recorded.frontier)
-            return
-        self.frontier = _prefix(reader, anchor, self.hash_fn, batch_size)
-
-    def check_behind_anchor(
+    def __init__(
         self,
         reader: RowReader,
+        genesis: Genesis,
+        memory: _Memory,
         checkpoints: CheckpointSource | None,
-        recorded: VerifiedHead | None,
         batch_size: int,
-    ) -> ChainBreak | None:
-        """A checkpoint at or before the anchor: compare roots, via a consistency proof if older."""
-        signed, anchor = self.signed, self.frontier.size
-        if signed.size > anchor:
-            return None
-        if recorded and recorded.checkpoint == (signed.size, signed.root):
-            return None  # checked in an earlier run; the rows up to the head are pinned by its hash
-        if signed.size == anchor:
-            return self._compare(self.frontier.root())
-        proof = checkpoints.consistency_proof(signed.size, anchor) if checkpoints else None
-        if proof is None:
-            return self._compare(_prefix(reader, signed.size, self.hash_fn, batch_size).root())
-        try:
-            verify_consistency(
-                signed.size, anchor, signed.root, self.frontier.root(), proof, hash_fn=self.hash_fn
+        progress: Progress | None,
+        newest: SignedHead | ChainBreak | None = None,
+    ) -> None:
+        self.reader = reader
+        self.newest = newest
+        self.genesis = genesis
+        self.digest = hash_function(genesis.hash_algorithm)
+        self.memory = memory
+        self.checkpoints = checkpoints
+        self.batch_size = batch_size
+        self.progress = progress
+        verifiable = all(
+            hasattr(reader, name) for name in ("bounds", "head_record", "positions", "hashes")
+        )
+        self.shaped: VerifiableReader | None = reader if verifiable else None  # type: ignore[assignment]
+        self.head_record = self.shaped.head_record() if self.shaped else None
+
+    def verify(self, *, start: int | None, full: bool) -> ChainReport:
+        recorded = self.memory.head
+        full = full or (start is None and recorded is None)  # nothing to start from
+        anchor = self._anchor(start, full)
+        if isinstance(anchor, ChainBreak):
+            return _failed(self.genesis, anchor)
+        position, anchor_hash, trusted = anchor
+        # What an incremental run does not re-read; a break beyond the anchor may still
+        # have a lower one before it in the rows it reads.
+        early = self._twins() if full else self._below_the_anchor(start)
+        if early is not None and early.position <= position:
+            return _failed(self.genesis, early)
+        signed: SignedHead | None = None
+        deferred: ChainBreak | None = None  # a checkpoint finding waits for the rows' own
+        if self.checkpoints is not None:
+            newest = newest_checkpoint(self.reader, self.newest, recorded)
+            if isinstance(newest, ChainBreak):
+                deferred = newest
+            else:
+                signed = newest
+        tracker = None
+        if signed is not None:
+            tracker = RootTracker(self.digest, signed)
+            tracker.start(self.reader, position, recorded, self.batch_size)
+            broken = tracker.check_behind_anchor(
+                self.reader, self.checkpoints, recorded, self.batch_size
             )
-        except ProofError as e:
-            return self._mismatch(f"the verified rows are not consistent with it ({e})")
-        return None
+            if broken:
+                return _failed(self.genesis, broken, position, anchor_hash)
+        stream = _Stream(self, position, anchor_hash, tracker)
+        report = stream.walk(after=None if full else position)
+        failure = report.failure
+        # At one position, the table's shape names it better than the chain (a twin row).
+        if early is not None and (failure is None or early.position <= failure.position):
+            report = replace(report, failure=early)
+        if report.failure is None and deferred is not None:
+            report = replace(report, failure=deferred)
+        if report.ok and trusted and self.memory.remember is not None:
+            self._remember(report, stream, signed, tracker)
+        return report
 
-    def feed(self, rows: Sequence[RowTuple]) -> ChainBreak | None:
-        """Extend over verified rows; compare the root when the checkpoint's size is reached."""
-        frontier, target = self.frontier, self.signed.size
-        if frontier.size < target <= frontier.size + len(rows):
-            split = target - frontier.size
-            frontier.extend(row[6] for row in rows[:split])
-            if broken := self._compare(frontier.root()):
-                return broken
-            rows = rows[split:]
-        frontier.extend(row[6] for row in rows)
-        return None
+    # -------------------------------------------------------------- incremental checks
 
-    def _compare(self, root: bytes) -> ChainBreak | None:
-        if root == self.signed.root:
+    def _below_the_anchor(self, start: int | None) -> ChainBreak | None:
+        """What an incremental run checks of the rows it does not re-read (§5): the table's
+        shape, and that the rows verified before are still there, unchanged."""
+        found = [b for b in (self._shape(), self._pinned_rows(start)) if b is not None]
+        return min(found, key=lambda b: b.position) if found else None
+
+    def _twins(self) -> ChainBreak | None:
+        """A full run reads every row, but cannot tell twins at one position from a forged
+        row; where the database no longer keeps positions unique, the positions tell."""
+        if self.shaped is None or self.shaped.bounds(count=False).unique:
             return None
-        return self._mismatch("the root of the rows differs: the history was rewritten")
+        return self._scan_positions()
 
-    def _mismatch(self, why: str) -> ChainBreak:
-        signed = self.signed
-        return ChainBreak(
-            signed.size,
-            "checkpoint",
-            f"rows 1..{signed.size} vs signed {signed.description}: {why}",
-        )
+    def _shape(self) -> ChainBreak | None:
+        if self.shaped is None:
+            return None
+        bounds = self.shaped.bounds()
+        found: list[ChainBreak] = []
+        if bounds.low is not None and bounds.low < 1:
+            found.append(_below_genesis(bounds.low))
+        if not bounds.exact() and (scanned := self._scan_positions()):
+            found.append(scanned)
+        if self.head_record is not None:
+            found += self._head_record_breaks(bounds.high)
+        return min(found, key=lambda b: b.position) if found else None
 
-
-def _prefix(reader: RowReader, size: int, hash_fn: HashFunction, batch_size: int) -> _Frontier:
-    """The compact range of the first ``size`` rows' stored hashes (one pass over them)."""
-    frontier = _Frontier(hash_fn)
-    if size == 0:
-        return frontier
-    for batch in reader.iter_batches(0, batch_size):
-        frontier.extend(row[6] for row in batch[: size - frontier.size])
-        if frontier.size >= size:
-            break
-    return frontier
-
-
-def _check_recorded_head(reader: RowReader, recorded: VerifiedHead) -> ChainBreak | None:
-    if recorded.position == 0:
+    def _scan_positions(self) -> ChainBreak | None:
+        """The first gap or repeat among the positions: where the count said one is."""
+        assert self.shaped is not None
+        expected = 1
+        for batch in self.shaped.positions():
+            for position in batch:
+                if position < 1:
+                    return _below_genesis(position)
+                if position == expected - 1:
+                    return ChainBreak(position, "duplicate", f"a second row at position {position}")
+                if position > expected:
+                    return ChainBreak(
+                        expected, "missing", f"position {expected} is absent; next is {position}"
+                    )
+                expected = position + 1
         return None
-    row = reader.row_at(recorded.position)
-    if row is None:
-        last = reader.max_position()
-        return ChainBreak(
-            last + 1,
-            "truncated",
-            f"the log ends at {last}, before the head {recorded.position} "
-            f"verified at {recorded.verified_at}",
+
+    def _head_record_breaks(self, high: int) -> list[ChainBreak]:
+        assert self.head_record is not None
+        position, head_hash = self.head_record
+        if high > position:
+            return [_beyond_head(position)]
+        if high < position:
+            return [
+                ChainBreak(
+                    high + 1,
+                    "truncated",
+                    f"the log ends at {high}, before the head record's {position}",
+                )
+            ]
+        row = self.reader.row_at(position) if position else None
+        stored = row[6] if row else self.genesis.genesis_hash
+        if stored != head_hash:
+            return [
+                ChainBreak(
+                    position,
+                    "head_record",
+                    f"the head record's hash is not the hash of row {position}",
+                )
+            ]
+        return []
+
+    def _pinned_rows(self, start: int | None) -> ChainBreak | None:
+        """The row at the head verified last is unchanged; else the first changed row."""
+        head = self.memory.head
+        if head is None or head.position == 0:
+            return None
+        row = self.reader.row_at(head.position)
+        if row is not None and row[6] == head.hash:
+            if start is not None and start > 1 and (anchor := self.reader.row_at(start - 1)):
+                expected = self.memory.prefix(start - 1)
+                if expected is not None and anchor[6][:PREFIX_SIZE] != expected:
+                    return self._locate(head)
+            return None
+        return self._locate(head)
+
+    def _locate(self, head: VerifiedHead) -> ChainBreak:
+        """The first row that differs from what was verified (§8), by the row memory."""
+        if found := self._first_difference():
+            return found
+        last = self.reader.max_position()
+        if head.position > last:
+            return _truncated(last, head)
+        return self._divergence(head.position)
+
+    def _first_difference(self) -> ChainBreak | None:
+        """Scan the stored hashes of rows 1 … known against the row memory."""
+        memory, expected = self.memory, 1
+        if self.shaped is None or not memory.known:
+            return None
+        for batch in self.shaped.hashes(0, self.batch_size):
+            rows = [r for r in batch if r[0] <= memory.known]
+            if not self._same_as_remembered(rows, expected):
+                for position, stored in rows:
+                    if position == expected - 1:
+                        return ChainBreak(position, "duplicate", f"a second row at {position}")
+                    if position != expected:
+                        return ChainBreak(
+                            expected,
+                            "missing",
+                            f"position {expected} is absent; next is {position}",
+                        )
+                    if _prefix(stored) != memory.prefix(position):
+                        return self._divergence(position)
+                    expected += 1
+            expected = max(expected, rows[-1][0] + 1) if rows else expected
+            if len(rows) < len(batch) or expected > memory.known:
+                break
+        return None if expected > memory.known else _truncated(expected - 1, memory.head)
+
+    def _same_as_remembered(self, rows: list[tuple[int, bytes]], expected: int) -> bool:
+        """The fast path: a batch of consecutive rows whose prefixes are the memory's."""
+        if not rows or rows[0][0] != expected or rows[-1][0] - expected != len(rows) - 1:
+            return False
+        seen = b"".join(_prefix(h) for _, h in rows)
+        return (
+            seen == self.memory.prefixes[(expected - 1) * PREFIX_SIZE : rows[-1][0] * PREFIX_SIZE]
         )
-    if row[6] != recorded.hash:
+
+    def _divergence(self, position: int) -> ChainBreak:
+        """Name the first row that differs from what was verified: as the chain names it
+        if the chain breaks there, else by the row memory (inserted, missing, rewritten)."""
+        memory = self.memory
+        rows = self.reader.rows_at([position - 1, position, position + 1])
+        here, after = rows.get(position), rows.get(position + 1)
+        if here is None:
+            return _truncated(position - 1, memory.head)
+        before = self.genesis.genesis_hash if position == 1 else _hash_of(rows.get(position - 1))
+        was_here, was_next = memory.prefix(position), memory.prefix(position + 1)
+        if (
+            was_here is not None
+            and after is not None
+            and (
+                _prefix(after[6]) == was_here
+                or (
+                    before is not None
+                    and malformed_reason(after) is None
+                    and _prefix(entry_hash(self.digest, (position, *after[1:5], before, b"")))
+                    == was_here
+                )
+            )
+        ):
+            return ChainBreak(
+                position,
+                "inserted",
+                f"row {position} is not the row verified there: that row is now at {position + 1}",
+            )
+        if was_next is not None and _prefix(here[6]) == was_next:
+            return ChainBreak(
+                position,
+                "missing",
+                f"the row verified at {position} is gone: the row verified at {position + 1} "
+                "is there now",
+            )
+        if (
+            after is not None
+            and malformed_reason(after) is None
+            and after[5] != here[6]
+            and entry_hash(self.digest, after) == after[6]
+        ):
+            return ChainBreak(
+                position,
+                "altered",
+                f"row {position} was rewritten: row {position + 1} commits to a different "
+                "predecessor",
+            )
+        if before is not None:  # where the chain itself breaks, it names the row
+            checker = ChainVerifier(self.digest, position - 1, before)
+            if checker.feed([here]) is not None:
+                found = checker.classify(here, self.reader)
+                if found.position >= position:
+                    return found
         return ChainBreak(
-            recorded.position,
-            "altered",
-            f"row {recorded.position} differs from the head verified at {recorded.verified_at}",
+            position,
+            "rewritten",
+            f"row {position} is not the row verified there; the rows from it on chain among "
+            "themselves: history was rewritten with recomputed hashes",
         )
-    return None
+
+    # -------------------------------------------------------------- anchor and memory
+
+    def _anchor(self, start: int | None, full: bool) -> tuple[int, bytes, bool] | ChainBreak:
+        """Where the stream starts: ``(position, hash, whether a success extends the memory)``."""
+        recorded = self.memory.head
+        if start is not None and start > 1:
+            row = self.reader.row_at(start - 1)
+            if row is None:
+                return ChainBreak(start - 1, "missing", f"position {start - 1} is absent")
+            passes_recorded = recorded is not None and start - 1 <= recorded.position
+            return start - 1, row[6], passes_recorded
+        if start is not None or full or recorded is None:
+            return 0, self.genesis.genesis_hash, True
+        return recorded.position, recorded.hash, True
+
+    def _remember(
+        self,
+        report: ChainReport,
+        stream: _Stream,
+        signed: SignedHead | None,
+        tracker: RootTracker | None,
+    ) -> None:
+        assert self.memory.remember is not None
+        previous = self.memory.head
+        checkpoint = (signed.size, signed.root) if signed else None
+        if checkpoint is None and previous is not None:
+            checkpoint = previous.checkpoint  # a run without trusted keys forgets nothing
+        frontier = tuple(tracker.frontier.hashes) if tracker else None
+        head = VerifiedHead(report.head_position, report.head_hash, now(), frontier, checkpoint)
+        self.memory.remember(head, stream.kept, bytes(stream.collected))
 
 
-def _choose_anchor(
-    reader: RowReader,
-    genesis: Genesis,
-    recorded: VerifiedHead | None,
-    start: int | None,
-    full: bool,
-) -> _Anchor | ChainBreak:
-    if start is not None and start > 1:
-        row = reader.row_at(start - 1)
-        if row is None:
-            return ChainBreak(start - 1, "missing", f"position {start - 1} is absent")
-        passes_recorded = recorded is not None and start - 1 <= recorded.position
-        return _Anchor(start - 1, row[6], trusted=passes_recorded)
-    if start is not None or full or recorded is None:
-        return _Anchor(0, genesis.genesis_hash, trusted=True)
-    return _Anchor(recorded.position, recorded.hash, trusted=True)
+class _Stream:
+    """The rows after the anchor through the chain verifier, the row memory, the head
+    record and the checkpoint's root, stopping at the first break."""
+
+    def __init__(
+        self, job: _Run, position: int, anchor_hash: bytes, tracker: RootTracker | None
+    ) -> None:
+        self.job = job
+        self.verifier = ChainVerifier(job.digest, position, anchor_hash)
+        self.start = position
+        self.tracker = tracker
+        # The memory keeps its `kept` rows; the prefixes of the rows verified after them are
+        # collected. Only a stream that starts within the memory can extend it without a gap.
+        self.kept = job.memory.known
+        self.collect = job.memory.rows_required and position <= self.kept
+        self.collected = bytearray()
+
+    def run_batches(self, after: int | None) -> ChainBreak | None:
+        job, verifier = self.job, self.verifier
+        limit = job.head_record[0] if job.head_record is not None else None
+        for batch in job.reader.iter_batches(after, job.batch_size):
+            index = verifier.feed(batch)
+            good = batch if index is None else batch[:index]
+            if found := self._check_verified(good, limit):
+                return found
+            if job.progress:
+                job.progress(len(good))
+            if index is not None:
+                return verifier.classify(batch[index], job.reader)
+        return None
+
+    def walk(self, *, after: int | None) -> ChainReport:
+        genesis = self.job.genesis
+        failure = self.run_batches(after) or self._at_the_end()
+        return self.verifier.report(genesis.ledger_id, self.start, failure)
+
+    def _check_verified(self, rows: list[RowTuple], limit: int | None) -> ChainBreak | None:
+        """Rows the chain accepted: as remembered, in the tree, not after the head record."""
+        if limit is not None and rows and rows[-1][0] > limit:
+            within = [row for row in rows if row[0] <= limit]
+            return self._check_within_head(within) or _beyond_head(limit)
+        return self._check_within_head(rows)
+
+    def _check_within_head(self, rows: list[RowTuple]) -> ChainBreak | None:
+        if not rows:
+            return None
+        memory = self.job.memory
+        first, last = rows[0][0], rows[-1][0]
+        if first <= memory.known:
+            upto = min(last, memory.known)
+            seen = b"".join(r[6][:PREFIX_SIZE] for r in rows[: upto - first + 1])
+            if seen != memory.prefixes[(first - 1) * PREFIX_SIZE : upto * PREFIX_SIZE]:
+                for row in rows[: upto - first + 1]:
+                    if row[6][:PREFIX_SIZE] != memory.prefix(row[0]):
+                        return self.job._divergence(row[0])
+        head = memory.head
+        if (
+            head is not None
+            and first <= head.position <= last
+            and (rows[head.position - first][6] != head.hash)
+        ):
+            return ChainBreak(
+                head.position,
+                "rewritten",
+                f"row {head.position} differs from the head verified at {head.verified_at}",
+            )
+        if self.tracker and (mismatch := self.tracker.feed(rows)):
+            return mismatch
+        if self.collect and last > self.kept:
+            self.collected += b"".join(
+                r[6][:PREFIX_SIZE] for r in rows[max(self.kept + 1 - first, 0) :]
+            )
+        return None
+
+    def _at_the_end(self) -> ChainBreak | None:
+        """The log reaches the head verified last and the head record (§5 rule 5)."""
+        job, last = self.job, self.verifier.head_position
+        head = job.memory.head
+        if head is not None and head.position > last:
+            return _truncated(last, head)
+        if job.head_record is not None:
+            position, head_hash = job.head_record
+            if position > last:
+                return ChainBreak(
+                    last + 1,
+                    "truncated",
+                    f"the log ends at {last}, before the head record's {position}",
+                )
+            if position == last and head_hash != self.verifier.head_hash:
+                return ChainBreak(
+                    position,
+                    "head_record",
+                    f"the head record's hash is not the hash of row {position}",
+                )
+        return None
 
 
-def _stream(
-    reader: RowReader,
-    genesis: Genesis,
-    anchor: _Anchor,
-    progress: Progress | None,
-    batch_size: int,
-    tracker: _RootTracker | None = None,
+def _hash_of(row: RowTuple | None) -> bytes | None:
+    return row[6] if row is not None and isinstance(row[6], bytes) else None
+
+
+def _prefix(stored: object) -> bytes:
+    return stored[:PREFIX_SIZE] if isinstance(stored, bytes) else b""
+
+
+def _below_genesis(position: int) -> ChainBreak:
+    return ChainBreak(position, "below_genesis", f"a row at position {position}, before row 1")
+
+
+def _beyond_head(head_position: int) -> ChainBreak:
+    return ChainBreak(
+        head_position + 1,
+        "beyond_head",
+        f"a row after the head record's position {head_position}",
+    )
+
+
+def _truncated(last: int, head: VerifiedHead | None) -> ChainBreak:
+    if head is None:
+        return ChainBreak(last + 1, "truncated", f"the log ends at {last}")
+    return ChainBreak(
+        last + 1,
+        "truncated",
+        f"the log ends at {last}, before the head {head.position} verified at {head.verified_at}",
+    )
+
+
+def _failed(
+    genesis: Genesis, failure: ChainBreak, position: int = 0, head_hash: bytes | None = None
 ) -> ChainReport:
-    verifier = ChainVerifier(genesis.digest(), anchor.position, anchor.hash)
-    for batch in reader.iter_batches(anchor.position, batch_size):
-        index = verifier.feed(batch)
-        if index is not None:
-            failure = verifier.classify(batch[index], reader)
-            return verifier.report(genesis.ledger_id, anchor.position, failure)
-        if tracker and (mismatch := tracker.feed(batch)):
-            return verifier.report(genesis.ledger_id, anchor.position, mismatch)
-        if progress:
-            progress(len(batch))
-    return verifier.report(genesis.ledger_id, anchor.position, None)
-
-
-def _failed(genesis: Genesis, position: int, head_hash: bytes, failure: ChainBreak) -> ChainReport:
-    return ChainReport(genesis.ledger_id, position, 0, position, head_hash, failure)
+    anchor_hash = genesis.genesis_hash if head_hash is None else head_hash
+    return ChainReport(genesis.ledger_id, position, 0, position, anchor_hash, failure)

@@ -13,11 +13,10 @@ import sys
 from typing import Any
 
 from ledger.chain import format_report
-from ledger.checkpoints import checkpoint_source
 from ledger.config import Settings
 from ledger.export import export_jsonl
 from ledger.store.connect import open_reader
-from ledger.verify import HeadRecord, LastRunRecord, verify_ledger
+from ledger.verify_job import record_error, run_verify
 from ops import argtypes
 from ops.terminal import EXIT_FAILED, EXIT_OK, output_file, progress_bar
 
@@ -27,10 +26,17 @@ __all__ = ["cmd_export", "cmd_verify", "register"]
 def register(sub: Any) -> None:
     """Add ``verify`` and ``export`` to the ``govledger`` subcommands."""
     p = sub.add_parser("verify", help="recompute every hash; name the first bad position")
-    p.add_argument(
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
         "--from", dest="from_position", type=argtypes.position, help="start at position N"
     )
-    p.add_argument("--full", action="store_true", help="start at genesis, not the last head")
+    where.add_argument("--full", action="store_true", help="start at genesis, not the last head")
+    where.add_argument(
+        "--adopt",
+        action="store_true",
+        help="accept the ledger now at this location in place of the one pinned here, "
+        "once it verifies in full (docs/ledger-format.md §8)",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON report")
     p.set_defaults(func=cmd_verify)
 
@@ -41,35 +47,42 @@ def register(sub: Any) -> None:
 
 
 def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
-    reader = open_reader(settings)
+    """Exit 0 verified, 1 a break (named), 2 could not run; recorded in every case (C1)."""
     try:
-        total = reader.max_position()
-        with (
-            checkpoint_source(settings, reader.genesis()) as checkpoints,
-            progress_bar(total, "verify") as advance,
-        ):
-            report = verify_ledger(
-                reader,
-                HeadRecord(settings.state_dir),
-                start=args.from_position,
-                full=args.full,
-                progress=advance,
-                checkpoints=checkpoints,
-            )
-    finally:
-        reader.close()
-    LastRunRecord(settings.state_dir).save(report)  # read by /metrics (LedgerVerificationFailed)
-    print(json.dumps(report.to_json()) if args.json else format_report(report))
-    return EXIT_OK if report.ok else EXIT_FAILED
+        outcome = run_verify(
+            settings,
+            full=args.full,
+            start=args.from_position,
+            adopt=getattr(args, "adopt", False),
+            progress_bar=lambda total: progress_bar(total, "verify"),
+        )
+    except Exception as e:
+        mode = "full" if args.full or getattr(args, "adopt", False) else "incremental"
+        outcome = record_error(settings, mode, e)
+    if args.json:
+        print(json.dumps(outcome.to_json()))
+    elif outcome.report is None:
+        print(f"govledger: error: {outcome.run.detail}", file=sys.stderr)
+    else:
+        if outcome.adopted:
+            print(outcome.adopted)
+        print(format_report(outcome.report))
+    return outcome.exit_code
 
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    """Exit 0 written; 1 written, but the rows break (named, as ``verify`` names it)."""
     reader = open_reader(settings)
     try:
         total = reader.max_position() - max(args.from_position, 1) + 1
         with output_file(args.output) as out, progress_bar(max(total, 0), "export") as advance:
-            count = export_jsonl(reader, out, start=args.from_position, progress=advance)
+            exported = export_jsonl(reader, out, start=args.from_position, progress=advance)
     finally:
         reader.close()
-    print(f"exported {count} rows to {args.output}", file=sys.stderr)
+    print(f"exported {exported.count} rows to {args.output}", file=sys.stderr)
+    if failure := exported.failure:
+        print(
+            f"FAIL position {failure.position}: {failure.kind}: {failure.detail}", file=sys.stderr
+        )
+        return EXIT_FAILED
     return EXIT_OK

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Notification, StoredEvent
 
 from ledger.chain import HASH_ALGORITHMS, Digest, Genesis, RowTuple, genesis_hash
 from ledger.errors import ConfigurationError
@@ -63,11 +64,46 @@ class NewAggregates:
     existing: set[UUID]
 
 
+class NotificationsFromOne:
+    """Mixed into the chained recorders: ``select_notifications`` never reads below
+    position 1 (ledger-format §2), so the projections read what ``verify`` reads."""
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        if start is None or start < (1 if inclusive_of_start else 0):
+            start, inclusive_of_start = 1, True
+        found: Sequence[Notification] = super().select_notifications(  # type: ignore[misc]
+            start, limit, stop, topics, inclusive_of_start=inclusive_of_start
+        )
+        return found
+
+
 def chain_input(stored_events: Sequence[StoredEvent]) -> list[tuple[str, int, str, bytes]]:
     return [
         (originator_text(e.originator_id), e.originator_version, e.topic, e.state)
         for e in stored_events
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """The shape of the whole event table, read cheaply (indexes), for ledger-format §5."""
+
+    low: int | None  # the lowest position, None when the table is empty
+    high: int  # the greatest position, 0 when empty
+    count: int  # how many rows
+    unique: bool  # whether the database still guarantees one row a position
+
+    def exact(self) -> bool:
+        """Whether the rows are exactly 1..high (given ``unique``)."""
+        return self.unique and self.count == self.high and (self.low is None or self.low == 1)
 
 
 class RowReader(Protocol):
@@ -77,7 +113,9 @@ class RowReader(Protocol):
 
     def max_position(self) -> int: ...
 
-    def iter_batches(self, after: int, batch_size: int) -> Iterator[list[RowTuple]]: ...
+    def iter_batches(self, after: int | None, batch_size: int) -> Iterator[list[RowTuple]]:
+        """The rows after position ``after`` in position order; every row when ``None``."""
+        ...
 
     def row_at(self, position: int) -> RowTuple | None: ...
 
@@ -90,12 +128,39 @@ class RowReader(Protocol):
     def close(self) -> None: ...
 
 
+class VerifiableReader(RowReader, Protocol):
+    """What verification reads beyond the rows (ledger-format §5): the table's shape."""
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Every read inside sees one state of the database."""
+        ...
+
+    def bounds(self, *, count: bool = True) -> Bounds:
+        """Lowest and highest position, and (``count``) the row count and uniqueness."""
+        ...
+
+    def head_record(self) -> tuple[int, bytes] | None:
+        """PostgreSQL's head record ``(position, hash)``; ``None`` where there is none."""
+        ...
+
+    def positions(self, after: int | None = None) -> Iterator[list[int]]:
+        """Every position after ``after`` (all when ``None``), ascending, repeats kept."""
+        ...
+
+    def hashes(self, after: int, batch_size: int) -> Iterator[list[tuple[int, bytes]]]:
+        """``(position, hash)`` of the rows after ``after``, in position order."""
+        ...
+
+
 __all__ = [
     "DEFAULT_HASH_ALGORITHM",
     "HASH_ALGORITHM_KEY",
+    "Bounds",
     "Digest",
     "NewAggregates",
+    "NotificationsFromOne",
     "RowReader",
+    "VerifiableReader",
     "chain_input",
     "check_requested_algorithm",
     "genesis_from_row",

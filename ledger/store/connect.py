@@ -16,7 +16,7 @@ from eventsourcing.utils import Environment
 from ledger.chain import Genesis
 from ledger.config import DatabaseURL, Settings
 from ledger.errors import StoreUnavailableError
-from ledger.store.base import HASH_ALGORITHM_KEY, RowReader
+from ledger.store.base import HASH_ALGORITHM_KEY, VerifiableReader
 
 
 def application_env(settings: Settings, *, create: bool | None = None) -> dict[str, str]:
@@ -66,7 +66,7 @@ def postgres_conninfo(db: DatabaseURL) -> dict[str, Any]:
     }
 
 
-def open_reader(settings: Settings) -> RowReader:
+def open_reader(settings: Settings) -> VerifiableReader:
     """A read-only view of the chain; never creates or changes anything."""
     db = settings.database
     if db.backend == "sqlite":
@@ -98,7 +98,10 @@ def init_ledger(settings: Settings, app_role: str = "") -> Genesis:
         if role:
             if settings.database.backend != "postgresql":
                 raise StoreUnavailableError("an application role applies to PostgreSQL only")
-            recorder.grant_application_role(role)
+            recorder.grant_append_role(role)
+        from ledger.tree import ensure_tree_guards  # noqa: PLC0415 - tree imports this module
+
+        ensure_tree_guards(settings)  # a ledger made before the tree's guards gets them here
         genesis: Genesis = recorder.genesis
         return genesis
     finally:

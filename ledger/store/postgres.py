@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -35,9 +36,9 @@ from eventsourcing.postgres import (
     PostgresProcessRecorder,
 )
 from eventsourcing.utils import resolve_topic, retry
-from psycopg import Connection, Cursor
+from psycopg import Connection, Cursor, IsolationLevel
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from ledger.chain import Digest, Genesis, RowTuple, chain_rows, hash_function
 from ledger.errors import (
@@ -48,7 +49,9 @@ from ledger.errors import (
 )
 from ledger.store.base import (
     HASH_ALGORITHM_KEY,
+    Bounds,
     NewAggregates,
+    NotificationsFromOne,
     chain_input,
     check_requested_algorithm,
     genesis_from_row,
@@ -58,6 +61,64 @@ from ledger.store.base import (
 LEDGER_EVENTS_TABLE = "ledger_events"
 # Batches of at least this many events take the head's lock before chaining (see _optimistic).
 LOCK_FIRST_BATCH_SIZE = 100
+
+
+# ledger-format §6.1. SECURITY DEFINER: it runs as the ledger's owner, so the service needs
+# no INSERT on the events and no UPDATE on the head; search_path is pinned and every name
+# qualified, so nothing the caller creates can stand in for them.
+_APPEND_FUNCTION = """
+CREATE OR REPLACE FUNCTION {append}(
+    expected_position bigint, expected_hash bytea, ids {oid}[], versions bigint[],
+    topics text[], states bytea[], prevs bytea[], hashes bytea[], only_new boolean)
+RETURNS TABLE (inserted bigint, found_ids {oid}[], head_position bigint, head_hash bytea)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    n integer := coalesce(cardinality(hashes), 0);
+    at_position bigint;
+    at_hash bytea;
+    stored {oid}[];
+BEGIN
+    IF n = 0 OR cardinality(ids) IS DISTINCT FROM n OR cardinality(versions) IS DISTINCT FROM n
+       OR cardinality(topics) IS DISTINCT FROM n OR cardinality(states) IS DISTINCT FROM n
+       OR cardinality(prevs) IS DISTINCT FROM n THEN
+        RAISE EXCEPTION 'govledger: a batch of % hashes with arrays of other lengths', n
+            USING ERRCODE = 'check_violation';
+    END IF;
+    SELECT hd.position, hd.hash INTO at_position, at_hash
+        FROM {head} AS hd WHERE hd.singleton = 1 FOR UPDATE;
+    IF at_position IS NULL THEN
+        RAISE EXCEPTION 'govledger: the ledger has no head record' USING ERRCODE = 'no_data_found';
+    END IF;
+    IF at_position IS DISTINCT FROM expected_position OR at_hash IS DISTINCT FROM expected_hash THEN
+        RETURN QUERY SELECT 0::bigint, ARRAY[]::{oid}[], at_position, at_hash;
+        RETURN;
+    END IF;
+    IF only_new THEN
+        stored := ARRAY(
+            SELECT u.x FROM unnest(ids) AS u(x),
+            LATERAL (SELECT 1 FROM {events} AS e
+                     WHERE e.originator_id = u.x AND e.notification_id >= 1 LIMIT 1) AS f);
+        IF cardinality(stored) > 0 THEN
+            RETURN QUERY SELECT 0::bigint, stored, at_position, at_hash;
+            RETURN;
+        END IF;
+    END IF;
+    -- Each row links to the one before: one pass over each array (a subscript inside a loop
+    -- would walk the array from its start each time). Hash sizes: the table's CHECK.
+    IF prevs[1] IS DISTINCT FROM at_hash
+       OR (n > 1 AND prevs[2:n] IS DISTINCT FROM hashes[1:n - 1]) THEN
+        RAISE EXCEPTION 'govledger: the batch does not chain onto the head at %', at_position
+            USING ERRCODE = 'check_violation';
+    END IF;
+    INSERT INTO {events} (notification_id, originator_id, originator_version, topic, state,
+                          prev_hash, hash)
+        SELECT at_position + u.i, u.oid_, u.ver, u.top, u.st, u.pr, u.hs
+        FROM unnest(ids, versions, topics, states, prevs, hashes) WITH ORDINALITY
+             AS u(oid_, ver, top, st, pr, hs, i);
+    UPDATE {head} SET position = at_position + n, hash = hashes[n] WHERE singleton = 1;
+    RETURN QUERY SELECT n::bigint, ARRAY[]::{oid}[], at_position + n, hashes[n];
+END $fn$
+"""
 
 
 class _HeadMovedError(Exception):
@@ -72,7 +133,7 @@ class _AlreadyStoredError(Exception):
         self.found = found
 
 
-class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
+class ChainedPostgresApplicationRecorder(NotificationsFromOne, PostgresApplicationRecorder):
     """PostgreSQL application recorder whose rows form the hash chain."""
 
     def __init__(
@@ -90,7 +151,14 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         self.requested_algorithm = hash_algorithm
         self.genesis_table_name = f"{self.events_table_name}_genesis"
         self.head_table_name = f"{self.events_table_name}_head"
+        self.append_function_name = f"{self.events_table_name}_append"
+        self.lock_function_name = f"{self.events_table_name}_lock_head"
         self.check_identifier_length(self.genesis_table_name)
+        self.check_identifier_length(self.lock_function_name)
+        # The domain model reads positions >= 1 only, as verify does (ledger-format §2).
+        self.select_events_statement = SQL(
+            "SELECT * FROM {} WHERE notification_id >= 1 AND originator_id = %s"
+        ).format(self._ident(self.events_table_name))
         self._genesis: Genesis | None = None
         self._head: tuple[int, bytes] | None = None
         self._head_lock = threading.Lock()
@@ -100,15 +168,21 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         # into a join, which it did as a sequential scan of the whole ledger.
         self._select_existing = SQL(
             "SELECT u.originator_id FROM unnest(%(o)b::{}[]) AS u(originator_id), "
-            "LATERAL (SELECT 1 FROM {} AS e WHERE e.originator_id = u.originator_id LIMIT 1) "
-            "AS stored"
+            "LATERAL (SELECT 1 FROM {} AS e WHERE e.originator_id = u.originator_id "
+            "AND e.notification_id >= 1 LIMIT 1) AS stored"
         ).format(Identifier(self.datastore.originator_id_type), self._ident(self.events_table_name))
-        self._insert_all = self._chained_insert_statement(only_new=False)
-        self._insert_new = self._chained_insert_statement(only_new=True)
+        self._append_statement = SQL(
+            "SELECT inserted, found_ids AS found FROM {}(%(position)s, %(hash)s, "
+            "%(o)b::{}[], %(v)b::bigint[], %(t)b::text[], %(s)b::bytea[], %(p)b::bytea[], "
+            "%(h)b::bytea[], %(only_new)s)"
+        ).format(
+            self._ident(self.append_function_name),
+            Identifier(self.datastore.originator_id_type),
+        )
         self._notify = SQL("NOTIFY {}").format(Identifier(self.channel_name))
         self._lock_head = SQL(
-            "SELECT position, hash FROM {} WHERE singleton = 1 FOR UPDATE"
-        ).format(self._ident(self.head_table_name))
+            "SELECT head_position AS position, head_hash AS hash FROM {}()"
+        ).format(self._ident(self.lock_function_name))
 
     # ------------------------------------------------------------------ schema
 
@@ -143,7 +217,8 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             ).format(genesis),
             SQL(
                 "CREATE TABLE IF NOT EXISTS {} (singleton int PRIMARY KEY CHECK (singleton = 1), "
-                "position bigint NOT NULL, hash bytea NOT NULL)"
+                "position bigint NOT NULL CHECK (position >= 0), "
+                "hash bytea NOT NULL CHECK (octet_length(hash) = 32))"
             ).format(head),
             SQL(
                 "CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
@@ -162,7 +237,48 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                     "FOR EACH STATEMENT EXECUTE FUNCTION {}()"
                 ).format(Identifier(f"{name}_no_truncate"), self._ident(name), refuse),
             ]
-        return statements
+        return [*statements, self._fields_constraint(), *self._append_functions()]
+
+    def _fields_constraint(self) -> Composed:
+        """Positions >= 1, no NULL topic or state, 32-byte hashes: for every role (§6.1).
+
+        Added once, also to a ledger created before it; PostgreSQL checks the stored rows.
+        """
+        name = f"{self.events_table_name}_chain_fields"
+        return SQL(
+            "DO $do$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_constraint "
+            "WHERE conrelid = {regclass}::regclass AND conname = {name}) THEN "
+            "ALTER TABLE {events} ADD CONSTRAINT {ident} CHECK (notification_id >= 1 "
+            "AND topic IS NOT NULL AND state IS NOT NULL "
+            "AND octet_length(prev_hash) = 32 AND octet_length(hash) = 32); "
+            "END IF; END $do$"
+        ).format(
+            regclass=Literal(f'"{self.datastore.schema}"."{self.events_table_name}"'),
+            name=Literal(name),
+            events=self._ident(self.events_table_name),
+            ident=Identifier(name),
+        )
+
+    def _append_functions(self) -> list[Composed]:
+        """The only way the service inserts events and moves the head (ledger-format §6.1)."""
+        events, head = self._ident(self.events_table_name), self._ident(self.head_table_name)
+        append, lock = self._ident(self.append_function_name), self._ident(self.lock_function_name)
+        oid = Identifier(self.datastore.originator_id_type)
+        return [
+            SQL(_APPEND_FUNCTION).format(append=append, events=events, head=head, oid=oid),
+            SQL(
+                "CREATE OR REPLACE FUNCTION {lock}() "
+                "RETURNS TABLE (head_position bigint, head_hash bytea) LANGUAGE sql "
+                "SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$ "
+                "SELECT hd.position, hd.hash FROM {head} AS hd WHERE hd.singleton = 1 FOR UPDATE "
+                "$fn$"
+            ).format(lock=lock, head=head),
+            SQL(
+                "REVOKE ALL ON FUNCTION {append}(bigint, bytea, {oid}[], bigint[], text[], "
+                "bytea[], bytea[], bytea[], boolean) FROM PUBLIC"
+            ).format(append=append, oid=oid),
+            SQL("REVOKE ALL ON FUNCTION {}() FROM PUBLIC").format(lock),
+        ]
 
     def create_table(self) -> None:
         self._refuse_foreign_schema()
@@ -223,61 +339,45 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
     def genesis(self) -> Genesis:
         return self._genesis or self.load_genesis()
 
-    def grant_application_role(self, role: str) -> None:
-        """Least privilege for the service's role: the chain is INSERT and SELECT only."""
-        schema = Identifier(self.datastore.schema)
+    def grant_append_role(self, role: str) -> None:
+        """The service's role (ledger-format §6.2): reads the chain, appends only through
+        the append function. No INSERT on the events, no UPDATE on the head, nothing
+        else on these tables."""
+        self._grant(role, writer=True)
+
+    def grant_read_role(self, role: str) -> None:
+        """The projection worker's, the verifier's and backup's role (§6.2): reads the chain."""
+        self._grant(role, writer=False)
+
+    def _grant(self, role: str, *, writer: bool) -> None:
         r = Identifier(role)
+        tables = [self.events_table_name, self.genesis_table_name, self.head_table_name]
+        append, lock = self._ident(self.append_function_name), self._ident(self.lock_function_name)
+        append_signature = SQL(
+            "{}(bigint, bytea, {}[], bigint[], text[], bytea[], bytea[], bytea[], boolean)"
+        ).format(append, Identifier(self.datastore.originator_id_type))
+        statements = [
+            SQL("GRANT USAGE ON SCHEMA {} TO {}").format(Identifier(self.datastore.schema), r)
+        ]
+        for name in tables:
+            statements += [
+                SQL("REVOKE ALL ON {} FROM {}").format(self._ident(name), r),
+                SQL("GRANT SELECT ON {} TO {}").format(self._ident(name), r),
+            ]
+        grant_or_revoke = (
+            "GRANT EXECUTE ON FUNCTION {} TO {}"
+            if writer
+            else ("REVOKE ALL ON FUNCTION {} FROM {}")
+        )
+        statements += [
+            SQL(grant_or_revoke).format(append_signature, r),
+            SQL(grant_or_revoke).format(SQL("{}()").format(lock), r),
+        ]
         with self.datastore.transaction(commit=True) as curs:
-            for statement in (
-                SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, r),
-                SQL("REVOKE ALL ON {} FROM {}").format(self._ident(self.events_table_name), r),
-                SQL("GRANT SELECT, INSERT ON {} TO {}").format(
-                    self._ident(self.events_table_name), r
-                ),
-                SQL("REVOKE ALL ON {} FROM {}").format(self._ident(self.genesis_table_name), r),
-                SQL("GRANT SELECT ON {} TO {}").format(self._ident(self.genesis_table_name), r),
-                SQL("GRANT SELECT, UPDATE ON {} TO {}").format(
-                    self._ident(self.head_table_name), r
-                ),
-            ):
+            for statement in statements:
                 curs.execute(statement)
 
     # ------------------------------------------------------------------ writes
-
-    def _chained_insert_statement(self, *, only_new: bool) -> Composed:
-        """One statement per batch; ``only_new`` adds the idempotency check of access batches.
-
-        The head moves only if it is where the writer expected (and, with
-        ``only_new``, only if none of the batch's originators has events yet);
-        the rows go in only if it moved. The answer is one row: how many rows
-        went in, and which originators were found already stored. Arrays travel
-        in binary: text-quoting a batch of bytea states cost more than the insert.
-        """
-        found = (
-            self._select_existing
-            if only_new
-            else SQL("SELECT NULL::{} AS originator_id WHERE false").format(
-                Identifier(self.datastore.originator_id_type)
-            )
-        )
-        return SQL(
-            "WITH found AS ({found}), "
-            "moved AS (UPDATE {head} SET position = %(new_position)s, hash = %(new_hash)s "
-            "WHERE singleton = 1 AND position = %(position)s AND hash = %(hash)s "
-            "AND NOT EXISTS (SELECT 1 FROM found) RETURNING 1), "
-            "inserted AS (INSERT INTO {events} (notification_id, originator_id, "
-            "originator_version, topic, state, prev_hash, hash) "
-            "SELECT n, o, v, t, s, p, h FROM unnest(%(n)b::bigint[], %(o)b::{oid}[], "
-            "%(v)b::bigint[], %(t)b::text[], %(s)b::bytea[], %(p)b::bytea[], %(h)b::bytea[]) "
-            "AS u(n, o, v, t, s, p, h) WHERE EXISTS (SELECT 1 FROM moved) RETURNING 1) "
-            "SELECT (SELECT count(*) FROM inserted) AS inserted, "
-            "ARRAY(SELECT originator_id FROM found) AS found"
-        ).format(
-            found=found,
-            head=self._ident(self.head_table_name),
-            events=self._ident(self.events_table_name),
-            oid=Identifier(self.datastore.originator_id_type),
-        )
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
@@ -399,8 +499,9 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         ids: list[int] = []
         if rows:
             curs.execute(self._notify)
-            statement = self._insert_new if only_new else self._insert_all
-            curs.execute(statement, self._insert_params(head, rows, stored_events))
+            curs.execute(
+                self._append_statement, self._append_params(head, rows, stored_events, only_new)
+            )
             answer = curs.fetchone()
             if answer is None:
                 raise ChainWriteError("the chained insert gave no answer")
@@ -414,21 +515,23 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         return ids
 
     @staticmethod
-    def _insert_params(
-        head: tuple[int, bytes], rows: list[RowTuple], stored_events: Sequence[StoredEvent]
+    def _append_params(
+        head: tuple[int, bytes],
+        rows: list[RowTuple],
+        stored_events: Sequence[StoredEvent],
+        only_new: bool,
     ) -> dict[str, Any]:
+        # No positions: the append function assigns head + 1 ... itself (§6.1).
         return {
             "position": head[0],
             "hash": head[1],
-            "new_position": rows[-1][0],
-            "new_hash": rows[-1][6],
-            "n": [r[0] for r in rows],
             "o": [e.originator_id for e in stored_events],
             "v": [r[2] for r in rows],
             "t": [r[3] for r in rows],
             "s": [r[4] for r in rows],
             "p": [r[5] for r in rows],
             "h": [r[6] for r in rows],
+            "only_new": only_new,
         }
 
     def _remember_head(self, rows: list[RowTuple]) -> None:
@@ -524,7 +627,7 @@ class Factory(es_postgres.PostgresFactory):
 
 
 class PostgresRowReader:
-    """Read-only access to the chain for verify and export (a server-side cursor)."""
+    """Read-only access to the chain for verify and export (server-side cursors)."""
 
     def __init__(self, conninfo: dict[str, Any], schema: str = "public") -> None:
         try:
@@ -534,9 +637,13 @@ class PostgresRowReader:
         except psycopg.OperationalError as e:
             first_line = str(e).strip().splitlines()[0] if str(e).strip() else "refused"
             raise StoreUnavailableError(f"cannot connect to PostgreSQL: {first_line}") from e
+        self.schema = schema
         self.events = SQL("{}.{}").format(Identifier(schema), Identifier(LEDGER_EVENTS_TABLE))
         self.genesis_table = SQL("{}.{}").format(
             Identifier(schema), Identifier(f"{LEDGER_EVENTS_TABLE}_genesis")
+        )
+        self.head_table = SQL("{}.{}").format(
+            Identifier(schema), Identifier(f"{LEDGER_EVENTS_TABLE}_head")
         )
         found = self.conn.execute(
             "SELECT to_regclass(%s)", (f'"{schema}"."{LEDGER_EVENTS_TABLE}_genesis"',)
@@ -548,6 +655,19 @@ class PostgresRowReader:
             "SELECT notification_id, replace(originator_id::text, '-', ''), originator_version, "
             "topic, state, prev_hash, hash FROM {}"
         ).format(self.events)
+        self._cursors = 0
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read inside sees one snapshot (REPEATABLE READ, READ ONLY)."""
+        self.conn.isolation_level = IsolationLevel.REPEATABLE_READ
+        self.conn.read_only = True
+        try:
+            with self.conn.transaction():
+                yield
+        finally:
+            self.conn.isolation_level = None
+            self.conn.read_only = None
 
     def genesis(self) -> Genesis:
         row = self.conn.execute(
@@ -564,18 +684,69 @@ class PostgresRowReader:
         value = row.fetchone()
         return int(value[0] or 0) if value else 0
 
-    def iter_batches(self, after: int, batch_size: int) -> Iterator[list[RowTuple]]:
+    def bounds(self, *, count: bool = True) -> Bounds:
+        rows = SQL("count(*)") if count else SQL("-1")
+        low, high, found = self.conn.execute(
+            SQL("SELECT min(notification_id), max(notification_id), {} FROM {}").format(
+                rows, self.events
+            )
+        ).fetchone() or (None, None, 0)
+        # Without a valid unique index on the position, count and bounds prove nothing.
+        unique = self.conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_index AS i JOIN pg_attribute AS a "
+            "ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
+            "WHERE i.indrelid = to_regclass(%s) AND i.indisunique AND i.indisvalid "
+            "AND i.indnatts = 1 AND i.indpred IS NULL AND a.attname = 'notification_id')",
+            (f'"{self.schema}"."{LEDGER_EVENTS_TABLE}"',),
+        ).fetchone()
+        return Bounds(low, int(high or 0), int(found), unique=bool(unique and unique[0]))
+
+    def head_record(self) -> tuple[int, bytes] | None:
+        row = self.conn.execute(
+            SQL("SELECT position, hash FROM {} WHERE singleton = 1").format(self.head_table)
+        ).fetchone()
+        return (int(row[0]), bytes(row[1])) if row else None
+
+    def iter_batches(self, after: int | None, batch_size: int) -> Iterator[list[RowTuple]]:
         # Binary results: bytea arrives as bytes, without hex-decoding every state.
+        where = SQL("") if after is None else SQL(" WHERE notification_id > %s")
+        yield from self._stream(
+            self._select + where + SQL(" ORDER BY notification_id"),
+            () if after is None else (after,),
+            batch_size,
+        )
+
+    def positions(self, after: int | None = None) -> Iterator[list[int]]:
+        where = SQL("") if after is None else SQL(" WHERE notification_id > %s")
+        for batch in self._stream(
+            SQL("SELECT notification_id FROM {}").format(self.events)
+            + where
+            + SQL(" ORDER BY notification_id"),
+            () if after is None else (after,),
+            10_000,
+        ):
+            yield [row[0] for row in batch]
+
+    def hashes(self, after: int, batch_size: int) -> Iterator[list[tuple[int, bytes]]]:
+        yield from self._stream(
+            SQL(
+                "SELECT notification_id, hash FROM {} WHERE notification_id > %s "
+                "ORDER BY notification_id"
+            ).format(self.events),
+            (after,),
+            batch_size,
+        )
+
+    def _stream(self, query: Composed, params: tuple[Any, ...], size: int) -> Iterator[list[Any]]:
+        self._cursors += 1  # one name per open cursor: streams may interleave
+        name = f"govledger_rows_{self._cursors}"
         with (
             self.conn.transaction(),
-            self.conn.cursor(name="govledger_rows", binary=True) as cursor,
+            self.conn.cursor(name=name, binary=True) as cursor,
         ):
-            cursor.itersize = batch_size
-            cursor.execute(
-                self._select + SQL(" WHERE notification_id > %s ORDER BY notification_id"),
-                (after,),
-            )
-            while batch := cursor.fetchmany(batch_size):
+            cursor.itersize = size
+            cursor.execute(query, params)
+            while batch := cursor.fetchmany(size):
                 yield batch
 
     def row_at(self, position: int) -> RowTuple | None:

@@ -34,6 +34,8 @@ from ledger.chain import Genesis, RowTuple, chain_rows, hash_function
 from ledger.errors import ConfigurationError, ForeignStoreError, StoreUnavailableError
 from ledger.store.base import (
     HASH_ALGORITHM_KEY,
+    Bounds,
+    NotificationsFromOne,
     chain_input,
     check_requested_algorithm,
     genesis_from_row,
@@ -96,7 +98,7 @@ def _cache_statements(datastore: SQLiteDatastore) -> None:
         datastore.pool.__class__ = _StatementCachingPool
 
 
-class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
+class ChainedSQLiteApplicationRecorder(NotificationsFromOne, SQLiteApplicationRecorder):
     """SQLite application recorder whose rows form the hash chain."""
 
     def __init__(
@@ -117,6 +119,10 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         self.select_head_statement = (
             f"SELECT rowid, hash FROM {self.events_table_name} ORDER BY rowid DESC LIMIT 1"
         )
+        # The domain model reads positions >= 1 only, as verify does (ledger-format §2).
+        self.select_events_statement = (
+            f"SELECT * FROM {self.events_table_name} WHERE originator_id=? AND rowid>=1 "
+        )
 
     def construct_create_table_statements(self) -> list[str]:
         t, g = self.events_table_name, self.genesis_table_name
@@ -131,6 +137,7 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             "created_at TEXT NOT NULL, hash_algorithm TEXT NOT NULL, genesis_hash BLOB NOT NULL)",
             *_append_only_triggers(t),
             *_append_only_triggers(g),
+            _append_at_head_trigger(t, g),
         ]
 
     # ------------------------------------------------------------------ schema
@@ -221,7 +228,7 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
                 chunk = ids[start : start + 900]
                 c.execute(
                     f"SELECT DISTINCT originator_id FROM {self.events_table_name} "
-                    f"WHERE originator_id IN ({','.join('?' * len(chunk))})",
+                    f"WHERE originator_id IN ({','.join('?' * len(chunk))}) AND rowid >= 1",
                     chunk,
                 )
                 found.update(UUID(row[0]) for row in c.fetchall())
@@ -257,6 +264,26 @@ def _append_only_triggers(table: str) -> list[str]:
     ]
 
 
+def _append_at_head_trigger(table: str, genesis_table: str) -> str:
+    """Rows exactly 1..head, each linked to the one before and of its types (ledger-format §6.1).
+
+    ``rowid`` is explicit in every govledger insert; a row without one (``NEW.rowid``
+    is then not max + 1) is refused like any other.
+    """
+    return (
+        f"CREATE TRIGGER IF NOT EXISTS {table}_append_at_head BEFORE INSERT ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, 'govledger: {table}: a row goes at the head + 1, linked "
+        "to the row before it, with fields of their types') "
+        f"WHERE NEW.rowid IS NOT (SELECT coalesce(max(rowid), 0) + 1 FROM {table}) "
+        "OR NEW.prev_hash IS NOT (CASE WHEN NEW.rowid = 1 "
+        f"THEN (SELECT genesis_hash FROM {genesis_table}) "
+        f"ELSE (SELECT hash FROM {table} WHERE rowid = NEW.rowid - 1) END) "
+        "OR typeof(NEW.originator_id) != 'text' OR typeof(NEW.originator_version) != 'integer' "
+        "OR typeof(NEW.topic) != 'text' OR typeof(NEW.state) != 'blob' "
+        "OR typeof(NEW.hash) != 'blob' OR length(NEW.hash) != 32; END"
+    )
+
+
 def _refuse_foreign_file(db_name: str, events_table: str, genesis_table: str) -> None:
     """Never write into a file that holds something other than a govledger ledger.
 
@@ -270,7 +297,7 @@ def _refuse_foreign_file(db_name: str, events_table: str, genesis_table: str) ->
             rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
     except sqlite3.DatabaseError as e:
         raise ForeignStoreError(f"{db_name} is not an SQLite database ({e})") from e
-    tables = {row[0] for row in rows}
+    tables = {row[0] for row in rows if not row[0].startswith("sqlite_")}  # SQLite's own
     if genesis_table in tables or not tables:
         return
     if events_table in tables:
@@ -333,6 +360,9 @@ class SQLiteRowReader:
 
     Opens the file with ``mode=ro`` and never through the library's pool, which
     would switch the journal mode (a write) on a file that may not be ours.
+    Text that is not UTF-8 (an attacker's ``CAST(x'ff' AS TEXT)``) is read, not
+    raised: the batch holding it is read again with a lenient decoder, so the
+    verifier names the row ``malformed`` (ledger-format §5 rule 2).
     """
 
     def __init__(self, path: str, events_table_name: str = "stored_events") -> None:
@@ -347,14 +377,27 @@ class SQLiteRowReader:
         if f"{self.table}_genesis" not in tables or self.table not in tables:
             self.conn.close()
             raise ForeignStoreError(f"{path} is not a govledger ledger (no genesis record)")
-        self._columns = "rowid, originator_id, originator_version, topic, state, prev_hash, hash"
+        self._select = (
+            "SELECT rowid, originator_id, originator_version, topic, state, prev_hash, hash "
+            f"FROM {self.table}"
+        )
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read inside sees one state of the file (a read transaction)."""
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.conn.execute("COMMIT")
 
     def genesis(self) -> Genesis:
-        self.conn.row_factory = sqlite3.Row
-        try:
-            row = self.conn.execute(f"SELECT * FROM {self.table}_genesis").fetchone()
-        finally:
-            self.conn.row_factory = None
+        with self._lenient():
+            self.conn.row_factory = sqlite3.Row
+            try:
+                row = self.conn.execute(f"SELECT * FROM {self.table}_genesis").fetchone()
+            finally:
+                self.conn.row_factory = None
         if row is None:
             raise ForeignStoreError("the ledger has no genesis record")
         return genesis_from_row(row)
@@ -363,30 +406,63 @@ class SQLiteRowReader:
         value = self.conn.execute(f"SELECT MAX(rowid) FROM {self.table}").fetchone()[0]
         return int(value or 0)
 
-    def iter_batches(self, after: int, batch_size: int) -> Iterator[list[RowTuple]]:
+    def bounds(self, *, count: bool = True) -> Bounds:
+        rows = "count(*)" if count else "-1"
+        low, high, found = self.conn.execute(
+            f"SELECT min(rowid), max(rowid), {rows} FROM {self.table}"
+        ).fetchone()
+        # rowid is the table's key: two rows never share a position.
+        return Bounds(low, high or 0, found, unique=True)
+
+    def iter_batches(self, after: int | None, batch_size: int) -> Iterator[list[RowTuple]]:
+        last = after
+        while True:
+            where, params = ("", ()) if last is None else (" WHERE rowid > ?", (last,))
+            cursor = self.conn.execute(f"{self._select}{where} ORDER BY rowid", params)
+            try:
+                while batch := cursor.fetchmany(batch_size):
+                    yield batch
+                    last = batch[-1][0]
+                return
+            except sqlite3.OperationalError as e:
+                if "decode" not in str(e):
+                    raise
+            where, params = ("", ()) if last is None else (" WHERE rowid > ?", (last,))
+            with self._lenient():  # the batch holding text that is not UTF-8
+                batch = self.conn.execute(
+                    f"{self._select}{where} ORDER BY rowid LIMIT ?", (*params, batch_size)
+                ).fetchall()
+            yield batch
+            last = batch[-1][0]
+
+    def positions(self, after: int | None = None) -> Iterator[list[int]]:
+        where, params = ("", ()) if after is None else (" WHERE rowid > ?", (after,))
+        cursor = self.conn.execute(f"SELECT rowid FROM {self.table}{where} ORDER BY rowid", params)
+        while batch := cursor.fetchmany(10_000):
+            yield [row[0] for row in batch]
+
+    def hashes(self, after: int, batch_size: int) -> Iterator[list[tuple[int, bytes]]]:
         cursor = self.conn.execute(
-            f"SELECT {self._columns} FROM {self.table} WHERE rowid > ? ORDER BY rowid", (after,)
+            f"SELECT rowid, hash FROM {self.table} WHERE rowid > ? ORDER BY rowid", (after,)
         )
         while batch := cursor.fetchmany(batch_size):
             yield batch
 
     def row_at(self, position: int) -> RowTuple | None:
-        row = self.conn.execute(
-            f"SELECT {self._columns} FROM {self.table} WHERE rowid = ?", (position,)
-        ).fetchone()
+        with self._lenient():
+            row = self.conn.execute(f"{self._select} WHERE rowid = ?", (position,)).fetchone()
         return tuple(row) if row else None
 
     def rows_at(self, positions: Sequence[int]) -> dict[int, RowTuple]:
         wanted = sorted(set(positions))
         found: dict[int, RowTuple] = {}
         # SQLite binds at most 32,766 parameters a statement (999 before 3.32).
-        for start in range(0, len(wanted), 900):
-            chunk = wanted[start : start + 900]
-            marks = ",".join("?" * len(chunk))
-            for row in self.conn.execute(
-                f"SELECT {self._columns} FROM {self.table} WHERE rowid IN ({marks})", chunk
-            ):
-                found[int(row[0])] = tuple(row)
+        with self._lenient():
+            for start in range(0, len(wanted), 900):
+                chunk = wanted[start : start + 900]
+                marks = ",".join("?" * len(chunk))
+                for row in self.conn.execute(f"{self._select} WHERE rowid IN ({marks})", chunk):
+                    found[int(row[0])] = tuple(row)
         return found
 
     def position_of_hash(self, stored_hash: bytes, after: int) -> int | None:
@@ -396,5 +472,22 @@ class SQLiteRowReader:
         ).fetchone()
         return int(row[0]) if row else None
 
+    def head_record(self) -> None:
+        """SQLite keeps no head record: the head is the greatest ``rowid``."""
+        return None
+
+    @contextmanager
+    def _lenient(self) -> Iterator[None]:
+        self.conn.text_factory = _lenient_text
+        try:
+            yield
+        finally:
+            self.conn.text_factory = str
+
     def close(self) -> None:
         self.conn.close()
+
+
+def _lenient_text(data: bytes) -> str:
+    # Bytes that are not UTF-8 become lone surrogates: text the verifier calls malformed.
+    return data.decode("utf-8", "surrogateescape")

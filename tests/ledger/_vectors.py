@@ -13,7 +13,9 @@ from typing import Any, NoReturn
 
 import pytest
 
-VECTORS_ROOT = Path(__file__).resolve().parents[3] / "shared" / "vectors"
+from tests.conftest import SHARED_DIR
+
+VECTORS_ROOT = SHARED_DIR / "vectors"
 
 
 def _missing(path: Path) -> NoReturn:

@@ -88,7 +88,7 @@ def exported(sqlite_settings: Settings, tmp_path: Path) -> Path:
     reader = open_reader(sqlite_settings)
     try:
         with path.open("w", encoding="utf-8") as f:
-            assert export_jsonl(reader, f) == 30
+            assert export_jsonl(reader, f).count == 30
     finally:
         reader.close()
     return path
@@ -116,11 +116,11 @@ def test_standalone_verifier_accepts_an_untouched_export(exported: Path, tmp_pat
     assert report["ok"] and report["count"] == 30 and report["head_position"] == 30
 
 
-def _rewrite(path: Path, position: int, **changes: object) -> None:
+def _rewrite(path: Path, line: int, **changes: object) -> None:
     lines = path.read_text(encoding="utf-8").splitlines()
-    row = json.loads(lines[position])
+    row = json.loads(lines[line])
     row.update(changes)
-    lines[position] = json.dumps(row)
+    lines[line] = json.dumps(row)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -154,14 +154,106 @@ def test_standalone_verifier_names_swapped_lines(exported: Path, tmp_path: Path)
         ("", "empty file"),
         ("not json\n", "not JSON"),
         ('{"type": "row"}\n', "not a genesis record"),
-        ('{"type": "genesis", "ledger_id": "x"}\n', "lacks"),
     ],
 )
-def test_standalone_verifier_refuses_malformed_files(
-    tmp_path: Path, content: str, message: str
-) -> None:
+def test_a_file_that_is_no_export_is_an_error(tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text(content, encoding="utf-8")
     result = run_standalone(tmp_path, str(path))
     assert result.returncode == 2
     assert message in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_a_malformed_genesis_record_is_a_genesis_break(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"type": "genesis", "ledger_id": "x"}\n', encoding="utf-8")
+    result = run_standalone(tmp_path, str(path), "--json")
+    assert result.returncode == 1
+    failure = json.loads(result.stdout)["failure"]
+    assert (failure["kind"], failure["position"]) == ("genesis", 0)
+    assert "lacks" in failure["detail"]
+
+
+def _replace_line(path: Path, index: int, text: str) -> None:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[index] = text
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"position": "11"}, "position"),
+        ({"position": 11.0}, "position"),
+        ({"position": None}, "position"),
+        ({"topic": None}, "topic"),
+        ({"originator_version": "1"}, "originator_version"),
+        ({"originator_version": True}, "originator_version"),
+        ({"state": "not base64!"}, "state"),
+        ({"hash": "ab" * 31}, "hash"),
+        ({"prev_hash": None}, "prev_hash"),
+    ],
+)
+def test_a_malformed_row_is_named_at_its_position(
+    exported: Path, tmp_path: Path, changes: dict[str, object], field: str
+) -> None:
+    """docs/ledger-format.md §5 rule 2: never a traceback, never an error: a break at 11."""
+    _rewrite(exported, 11, **changes)
+    result = run_standalone(tmp_path, str(exported), "--json")
+    assert result.returncode == 1, result.stderr
+    failure = json.loads(result.stdout)["failure"]
+    assert (failure["kind"], failure["position"]) == ("malformed", 11), failure
+    assert field in failure["detail"]
+
+
+@pytest.mark.parametrize("text", ["not json at all", "[1, 2]", '{"type": "genesis"}', "{"])
+def test_a_line_that_is_no_row_is_malformed_at_its_place(
+    exported: Path, tmp_path: Path, text: str
+) -> None:
+    _replace_line(exported, 9, text)
+    report = verify_export(str(exported))
+    assert report.failure is not None
+    assert (report.failure.kind, report.failure.position) == ("malformed", 9)
+
+
+@pytest.mark.parametrize("position", [0, -1])
+def test_a_row_before_row_1_is_below_genesis(exported: Path, tmp_path: Path, position: int) -> None:
+    lines = exported.read_text(encoding="utf-8").splitlines()
+    forged = json.loads(lines[1]) | {"position": position}
+    lines.insert(1, json.dumps(forged))
+    exported.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run_standalone(tmp_path, str(exported))
+    assert result.returncode == 1
+    assert result.stdout.startswith(f"FAIL position {position}: below_genesis")
+
+
+def test_a_second_row_at_a_position_is_a_duplicate(exported: Path) -> None:
+    lines = exported.read_text(encoding="utf-8").splitlines()
+    lines.insert(15, lines[14])
+    exported.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = verify_export(str(exported))
+    assert report.failure is not None
+    assert (report.failure.kind, report.failure.position) == ("duplicate", 14)
+
+
+def test_the_verifier_names_malformed_stored_rows_it_is_fed() -> None:
+    """Rows as a database hands them over: NULLs, TEXT for BLOB, a hash of 31 bytes."""
+    digest = hash_function("sha256")
+    genesis = bytes(32)
+    good = chain.chain_rows(digest, 0, genesis, [("a" * 32, 1, "t:T", b"{}")] * 3)
+    for bad_field, value in [(3, None), (4, "{}"), (2, "1"), (2, 1.0), (6, b"\0" * 31), (1, None)]:
+        rows = list(good)
+        rows[1] = tuple(value if i == bad_field else v for i, v in enumerate(rows[1]))  # type: ignore[assignment]
+        verifier = chain.ChainVerifier(digest, 0, genesis)
+        index = verifier.feed(rows)
+        assert index == 1, bad_field
+        found = verifier.classify(rows[1], _NoLookup())
+        assert (found.kind, found.position) == ("malformed", 2), (bad_field, found)
+
+
+class _NoLookup:
+    def row_at(self, position: int) -> None:
+        return None
+
+    def position_of_hash(self, stored_hash: bytes, after: int) -> None:
+        return None

@@ -24,7 +24,7 @@ from ledger.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from tests.ledger._vectors import json_cases, load_json
+from tests.ledger._vectors import json_cases, load_json, vector_path
 
 MERKLE_VECTORS = ("rfc9162-merkle",)
 
@@ -134,6 +134,42 @@ def test_consistency_vector(path: Path) -> None:
             verify_consistency(*args, _proof(case))
     else:
         verify_consistency(*args, _proof(case))
+
+
+# --- a consistency proof from size 0 (docs/checkpoint-format.md §4) ----------
+
+
+def _from_size_zero() -> list[Path]:
+    directory = vector_path(*MERKLE_VECTORS, "consistency")
+    return [p for p in sorted(directory.rglob("*.json")) if load_json(p)["size1"] == 0]
+
+
+def test_every_vector_from_size_zero_expects_an_error_and_is_malformed_otherwise() -> None:
+    """What the vectors pin: each case from size 0 is refused, and would be refused by a
+    verifier that accepted a well-formed proof from size 0 too (so they do not decide it)."""
+    cases = [load_json(p) for p in _from_size_zero()]
+    assert len(cases) == 9
+    empty_root = hashlib.sha256(b"").digest()
+    for case in cases:
+        assert case["wantErr"], case["desc"]
+        root1, root2, proof = _b64(case["root1"]), _b64(case["root2"]), _proof(case)
+        well_formed = not proof and root1 == empty_root and len(root2) == HASH_SIZE
+        if case["size2"] == 0:
+            well_formed = well_formed and root1 == root2
+        if case["size2"] == 1:
+            well_formed = well_formed and root2 != empty_root  # one leaf is never H("")
+        assert not well_formed, case["desc"]
+
+
+@pytest.mark.parametrize("size2", [0, 1, 5, 8])
+def test_a_well_formed_proof_from_size_zero_is_refused(size2: int) -> None:
+    """govledger's own choice, which the vectors leave open: a proof from the empty tree
+    proves nothing, so it is refused, even empty, with the right roots."""
+    tree = _tree(_leaves(8))
+    with pytest.raises(ProofError, match=r"empty tree|no consistency proof"):
+        verify_consistency(0, size2, tree.root(0), tree.root(size2), [])
+    with pytest.raises(ProofError):
+        tree.consistency_proof(0, max(size2, 1))
 
 
 # --- the incremental tree equals the reference MTH ---------------------------

@@ -20,7 +20,7 @@ from ledger.tree import (
     TreeDivergedError,
     open_ledger_tree,
 )
-from tests.conftest import Attacker, Ledger
+from tests.conftest import Attacker, Ledger, PostgresURLs
 
 
 def row_hashes(settings: Settings) -> list[bytes]:
@@ -155,12 +155,13 @@ def test_two_integrators_never_interleave(ledger: Ledger) -> None:
 
 def test_store_refuses_gaps(ledger: Ledger) -> None:
     ledger.append(3)
+    leaves = [leaf_hash(h) for h in row_hashes(ledger.settings)]
     database = Database(ledger.settings)
     try:
         store = DatabaseNodeStore(database)
-        store.put_many([(0, 0, b"\x01" * 32)])
+        store.put_many([(0, 0, leaves[0])])
         with pytest.raises(TreeConflictError):
-            store.put_many([(0, 2, b"\x02" * 32)])
+            store.put_many([(0, 2, leaves[2])])
         with pytest.raises(KeyError):
             store.get_many([(0, 1)])
         assert store.size() == 1
@@ -168,6 +169,90 @@ def test_store_refuses_gaps(ledger: Ledger) -> None:
         assert DatabaseNodeStore(database).size() == 1
     finally:
         database.close()
+
+
+# ------------------------------------------ who may write the tree (checkpoint-format §10)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE {tree} SET hashes = ? WHERE level = 0",
+        "UPDATE {tree} SET level = 7 WHERE level = 0",
+        "DELETE FROM {tree} WHERE level = 1",
+    ],
+)
+def test_stored_tree_nodes_never_change(ledger: Ledger, statement: str) -> None:
+    ledger.append(40, per_transaction=8)
+    with open_ledger_tree(ledger.settings) as tree:
+        tree.integrate()
+        root = tree.tree.root()
+    database = Database(ledger.settings)
+    try:
+        sql = statement.format(tree=database.table("tree"))
+        params = (b"\x05" * 32 * 40,) if "?" in sql else ()
+        with pytest.raises(Exception, match="stored tree nodes never change"):
+            database.query(sql, params)
+    finally:
+        database.close()
+    ledger.append(3)
+    with open_ledger_tree(ledger.settings) as tree:
+        tree.integrate()  # growing is what a strip may do
+        assert tree.tree.root(40) == root and tree.size == 43
+
+
+@pytest.mark.parametrize("level", [0, 1])
+def test_postgres_tree_takes_only_nodes_that_follow_from_the_rows(
+    postgres_settings: Settings, level: int
+) -> None:
+    ledger = Ledger(postgres_settings)
+    ledger.append(4)
+    ledger.close()
+    leaves = [leaf_hash(h) for h in row_hashes(postgres_settings)]
+    database = Database(postgres_settings)
+    try:
+        store = DatabaseNodeStore(database)
+        wrong = [(0, 0, leaves[0]), (0, 1, leaves[1]), (1, 0, b"\x07" * 32)]
+        if level == 0:
+            wrong = [(0, 0, b"\x07" * 32)]
+        with pytest.raises(Exception, match="do not follow from the rows"):
+            store.put_many(wrong)
+        assert store.size() == 0
+        store.put_many([(0, i, leaf) for i, leaf in enumerate(leaves)])
+        store.put_many([(1, 0, mth(leaves[:2])), (1, 1, mth(leaves[2:])), (2, 0, mth(leaves))])
+    finally:
+        database.close()
+    with open_ledger_tree(postgres_settings) as tree:
+        assert tree.tree.root() == reference_root(postgres_settings, 4)
+
+
+def test_integration_stops_at_a_row_below_genesis(ledger: Ledger, attacker: Attacker) -> None:
+    ledger.append(10)
+    with open_ledger_tree(ledger.settings) as tree:
+        tree.integrate()
+    oid, version, topic, state, prev, stored = attacker.row(3)
+    attacker.insert(0, (oid, version + 100, topic, state, prev, stored))
+    ledger.append(2)
+    with open_ledger_tree(ledger.settings) as tree, pytest.raises(TreeDivergedError) as found:
+        tree.integrate()
+    assert "position 0: below_genesis" in str(found.value)
+
+
+def test_integration_stops_at_a_row_after_the_head_record(
+    postgres_settings: Settings, postgres_urls: PostgresURLs
+) -> None:
+    ledger = Ledger(postgres_settings)
+    ledger.append(10)
+    ledger.close()
+    attacker = Attacker(postgres_settings, postgres_urls.admin)
+    try:
+        oid, version, topic, state, _, stored = attacker.row(10)
+        attacker.insert(11, (oid, version + 1, topic, state, stored, stored), cover_head=False)
+    finally:
+        attacker.close()
+    with open_ledger_tree(postgres_settings) as tree, pytest.raises(TreeDivergedError) as found:
+        tree.integrate()
+    assert "position 11: beyond_head" in str(found.value)
 
 
 def test_tree_sizes_survive_reopen(settings: Settings, ledger: Ledger) -> None:
