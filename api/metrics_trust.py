@@ -45,14 +45,15 @@ class _Run:
 
 
 def _last_runs(settings: Settings, ledger_id: str) -> list[_Run]:
-    """The newest run of each mode recorded in ``verify-last-run.json``.
-
-    Today's record keeps one run, of the scheduled (incremental) kind, ok or failed.
-    """
-    last_run = LastRunRecord(settings.state_dir).load(ledger_id)
-    if last_run is None or (finished := _timestamp(last_run[1])) is None:
+    """The newest run of each mode (incremental, full) recorded in ``verify-last-run.json``."""
+    runs = LastRunRecord(settings.state_dir).load(ledger_id)
+    if runs is None:
         return []
-    return [_Run("incremental", "ok" if last_run[0] else "failed", finished)]
+    return [
+        _Run(run.mode, run.status, finished)
+        for run in runs.entries()
+        if (finished := _timestamp(run.finished_at)) is not None
+    ]
 
 
 def verification_metrics(settings: Settings, ledger_id: str) -> list[Metric]:

@@ -331,13 +331,14 @@ class _Target:
 
     def _objects(self) -> list[tuple[str, str]]:
         rows = self.conn.execute(
-            "SELECT 'TABLE', c.relname FROM pg_class c JOIN pg_namespace n "
+            "SELECT 'TABLE', c.relname::text FROM pg_class c JOIN pg_namespace n "
             "ON n.oid = c.relnamespace WHERE n.nspname = %(s)s AND c.relkind IN ('r', 'p', 'v', "
-            "'m', 'f') UNION ALL SELECT 'SEQUENCE', c.relname FROM pg_class c JOIN pg_namespace n "
+            "'m', 'f') UNION ALL SELECT 'SEQUENCE', c.relname::text FROM pg_class c "
+            "JOIN pg_namespace n "
             "ON n.oid = c.relnamespace WHERE n.nspname = %(s)s AND c.relkind = 'S' "
             "UNION ALL SELECT 'FUNCTION', p.oid::regprocedure::text FROM pg_proc p "
             "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = %(s)s "
-            "UNION ALL SELECT 'TYPE', t.typname FROM pg_type t JOIN pg_namespace n "
+            "UNION ALL SELECT 'TYPE', t.typname::text FROM pg_type t JOIN pg_namespace n "
             "ON n.oid = t.typnamespace WHERE n.nspname = %(s)s AND t.typtype IN ('c', 'd', 'e') "
             "AND (t.typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c')",
             {"s": self.schema},

@@ -11,10 +11,10 @@ The owner (``govledger_owner``) owns the database, the schema and every ledger t
 runs ``init``, upgrades and restores, and is never a service's role. No service role may
 create anything in the ledger's schema (docs/security.md).
 
-The grants on each owner's tables (contracts C2) compose here: the chain's append grant is
-the chain recorder's own, the checkpoints' come from ledger.checkpoints; the others name
-tables and privileges directly until their owners' grant functions replace them, one entry
-each in :data:`LAYOUT`.
+The grants on each owner's tables (contracts C2) compose here: the chain's come from
+ledger.grants (the service appends only through the validating function), the checkpoints'
+from ledger.checkpoints; the others (the tree for the issuer, API keys, backup) name tables
+and privileges directly, one entry each in :data:`LAYOUT`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from ledger.checkpoints import (
 )
 from ledger.config import Settings
 from ledger.errors import ConfigurationError, StoreUnavailableError
-from ledger.store.connect import init_ledger, postgres_conninfo
+from ledger.grants import grant_reader_role, grant_service_role
+from ledger.store.connect import postgres_conninfo
 from projections.store import grant_views_role
 from security.apikeys import TABLE as API_KEYS_TABLE
 
@@ -112,11 +113,6 @@ def _privileges(privileges: str, *tables: str) -> Grant:
     return grant
 
 
-def chain_append(settings: Settings, role: str) -> None:
-    """The chain's own grant to the service: SELECT and INSERT on events, the head it moves."""
-    init_ledger(settings, app_role=role)
-
-
 def views_owner(settings: Settings, role: str) -> None:
     """The projection worker keeps the read models (projections.store.grant_views_role)."""
     grant_views_role(settings, role)
@@ -135,7 +131,6 @@ def backup_reader(settings: Settings, role: str) -> None:
 
 
 CHAIN_READ: Final = _select(*CHAIN)
-TREE_READ: Final = _select(TREE)
 TREE_KEEP: Final = _privileges("SELECT, INSERT, UPDATE", TREE)
 PROOFS_READ: Final = grant_checkpoint_reader
 
@@ -143,33 +138,33 @@ LAYOUT: Final[tuple[LayoutRole, ...]] = (
     LayoutRole(
         "govledger_app",
         "the API (govledger serve): appends facts, serves proofs, reads keys and read models",
-        (chain_append, TREE_KEEP, PROOFS_READ, _select(API_KEYS_TABLE)),
+        (grant_service_role, PROOFS_READ, _select(API_KEYS_TABLE)),
     ),
     LayoutRole(
         "govledger_import",
         "govledger import: appends the exchange platform's access reports",
-        (chain_append,),
+        (grant_service_role,),
     ),
     LayoutRole(
         "govledger_projector",
         "the projection worker (govledger projections run --follow): reads the chain, "
         "owns the read models",
-        (CHAIN_READ, views_owner),
+        (grant_reader_role, views_owner),
     ),
     LayoutRole(
         "govledger_checkpoint",
         "the checkpoint issuer (govledger checkpoint issue): keeps the tree, stores checkpoints",
-        (CHAIN_READ, TREE_KEEP, grant_checkpoint_issuer),
+        (grant_reader_role, TREE_KEEP, grant_checkpoint_issuer),
     ),
     LayoutRole(
         "govledger_witness",
         "a witness (govledger witness): reads the chain and checkpoints, adds its cosignatures",
-        (CHAIN_READ, TREE_READ, grant_checkpoint_witness),
+        (grant_reader_role, grant_checkpoint_witness),
     ),
     LayoutRole(
         "govledger_verifier",
         "govledger verify, incremental and full: reads everything it checks",
-        (CHAIN_READ, TREE_READ, PROOFS_READ),
+        (grant_reader_role, PROOFS_READ),
     ),
     LayoutRole(
         "govledger_backup",

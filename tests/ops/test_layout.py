@@ -108,11 +108,16 @@ MATRIX: list[tuple[str, str, frozenset[str]]] = [
     (
         "append to the chain",
         "INSERT INTO ledger_events DEFAULT VALUES",
-        frozenset({OWNER, APP, IMPORT}),
+        frozenset({OWNER}),
     ),
     (
         "move the chain's head",
         "UPDATE ledger_events_head SET position = position",
+        frozenset({OWNER}),
+    ),
+    (
+        "take the head's lock to append through the validating function",
+        "SELECT * FROM ledger_events_lock_head()",
         frozenset({OWNER, APP, IMPORT}),
     ),
     (
@@ -125,7 +130,10 @@ MATRIX: list[tuple[str, str, frozenset[str]]] = [
     (
         "write the Merkle tree",
         "UPDATE ledger_events_tree SET hashes = hashes",
-        frozenset({OWNER, APP, CHECKPOINT}),
+        # Whoever integrates the tree (the API per proof request, import through the same
+        # grant, the issuer); the tree's trigger admits only strips that grow with nodes
+        # that follow from the rows (checkpoint-format §10).
+        frozenset({OWNER, APP, IMPORT, CHECKPOINT}),
     ),
     (
         "store a checkpoint",

@@ -176,11 +176,6 @@ def test_03_checkpoint_witness_and_both_verifications_as_their_roles(district: D
     assert found["govledger_checkpoint_cosignatures", frozenset()] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="contract C1, chain's part: verify-last-run.json does not yet keep the newest run "
-    "of each mode, so the nightly full run has no status or freshness of its own",
-)
 def test_03b_the_full_run_has_its_own_status_and_freshness(district: District) -> None:
     found = district.scrape()
     key = ("govledger_verification_status", frozenset({("mode", "full"), ("status", "ok")}))
