@@ -31,7 +31,7 @@ from api.routers import accesses, funding, ledger, proofs, registry, sharing
 from api.routers import reports as reports_router
 from api.routers import views as views_router
 from ledger.application import GovLedger
-from ledger.checkpoints import issue_checkpoint
+from ledger.checkpoints import default_key_paths, issue_checkpoint, signer_key_file
 from ledger.config import Settings, load_settings
 from ledger.domain.errors import DomainError, ErrorCode
 from ledger.errors import (
@@ -148,7 +148,8 @@ def _lifespan(
     settings: Settings, warm_up: Callable[[], None] | None = None
 ) -> Callable[[FastAPI], Any]:
     """While serving, issue a signed checkpoint every ``checkpoint_interval_seconds``
-    (only when a signing key is configured); on shutdown, close the database pools.
+    (when the log's signer key is configured, or on SQLite may appear under the state
+    directory: ``govledger init`` creates it there); on shutdown, close the database pools.
 
     Issuing is idempotent (an unchanged tree reuses the newest checkpoint); run one
     scheduling process per ledger. ``warm_up`` runs once in the background at start
@@ -161,7 +162,7 @@ def _lifespan(
         background: list[threading.Thread] = []
         if warm_up is not None:
             background.append(threading.Thread(target=warm_up, name="metrics-warm-up"))
-        if settings.checkpoint_key_file:
+        if signer_key_file(settings) or default_key_paths(settings):
             background.append(
                 threading.Thread(target=_issue_until, args=(settings, stop), name="checkpoints")
             )
@@ -190,7 +191,8 @@ def _close(services: Services) -> None:
 def _issue_until(settings: Settings, stop: threading.Event) -> None:
     while True:
         try:
-            issue_checkpoint(settings)
+            if signer_key_file(settings):  # read every round: a key made by init is picked up
+                issue_checkpoint(settings)
         except LedgerError as e:  # reported, retried next interval; never kills the service
             logger.error("checkpoint not issued: %s", e)
         if stop.wait(settings.checkpoint_interval_seconds):

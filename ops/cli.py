@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from ledger.chain import ChainFormatError
-from ledger.checkpoints import prepare_proof_tables
+from ledger.checkpoints import create_log_keys, prepare_proof_tables
 from ledger.config import Settings, load_settings
 from ledger.errors import LedgerError
 from ledger.store.connect import init_ledger
@@ -45,6 +45,8 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         keys.close()
     prepare_proof_tables(settings, role)
+    for done in create_log_keys(settings, genesis.ledger_id):  # checkpoint-format §11 Keys
+        print(done, file=sys.stderr)
     if role:
         grant_views_role(settings, role)
     print(
