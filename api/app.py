@@ -27,7 +27,7 @@ from api.deps import Services
 from api.faults import BodySizeLimit, install_store_fault_handlers, store_unavailable
 from api.logging import configure_logging
 from api.metrics import AnomaliesSummary, FindingsSummary, ProjectionPositions
-from api.routers import accesses, funding, ledger, proofs, registry, sharing
+from api.routers import accesses, funding, ledger, proofs, registry, sharing, tlog
 from api.routers import reports as reports_router
 from api.routers import views as views_router
 from ledger.application import GovLedger
@@ -139,6 +139,7 @@ def create_app(
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(views_router.router, prefix=API_PREFIX)  # read models (projections)
     app.include_router(reports_router.router, prefix=API_PREFIX)  # the three reports
+    app.include_router(tlog.router, prefix="/tlog")  # static tiles (checkpoint-format §15)
     # The web console for people (issue #8): HTML pages under /console.
     mount_console(app, settings)
     return app

@@ -1,6 +1,6 @@
-"""``govledger prove | checkpoint | witness | evidence`` and ``keys public | generate``.
+"""``govledger prove | checkpoint | witness | evidence | tiles`` and ``keys public | generate``.
 
-Wiring (ops/cli.py :func:`build_parser`): ``register(sub)`` adds the four
+Wiring (ops/cli.py :func:`build_parser`): ``register(sub)`` adds the five
 top-level commands; ``add_key_commands(keys_sub)`` adds ``public`` and
 ``generate`` to the ``keys`` group that ops/keys_cli.py creates. Handlers follow
 ops/cli.py: ``(settings, args) -> int``, errors as :class:`LedgerError`
@@ -34,6 +34,7 @@ from ledger.errors import LedgerError, ProofError
 from ledger.evidence import build_bundle
 from ledger.evidence_verify import write_zipapp
 from ledger.store.connect import open_reader
+from ledger.tiles import write_tiles
 from ledger.tree import LedgerTree, open_ledger_tree
 from ops import argtypes
 from ops.terminal import EXIT_FAILED, EXIT_OK, progress_bar
@@ -216,6 +217,21 @@ def _write_atomically(target: str, write: Callable[[Path], object]) -> None:
         partial.unlink(missing_ok=True)
 
 
+# ---------------------------------------------------------------- tiles
+
+
+def cmd_tiles_write(settings: Settings, args: argparse.Namespace) -> int:
+    """Write the published checkpoint's tiles as static files (c2sp.org/tlog-tiles)."""
+    with progress_bar(0, "tiles") as advance:
+        written = write_tiles(settings, args.directory, progress=advance)
+    print(
+        f"published tree size {written.tree_size} in {args.directory}: "
+        f"{written.written} file(s) written, {written.present} full tile(s) already there",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------- keys
 
 
@@ -277,6 +293,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("-o", "--output", required=True, help="bundle file to write")
     p.add_argument("--verifier", help="also write the offline verifier (a .pyz) here")
     p.set_defaults(func=cmd_evidence)
+
+    p = subparsers.add_parser("tiles", help="the log as static tiles (C2SP tlog-tiles)")
+    actions = p.add_subparsers(dest="tiles_command", required=True)
+    write = actions.add_parser("write", help="write the published tiles into a directory")
+    write.add_argument("directory", help="directory a plain web server serves as the log prefix")
+    write.set_defaults(func=cmd_tiles_write)
 
 
 def add_key_commands(keys_subparsers: Any) -> None:
