@@ -31,7 +31,7 @@ from api.routers import accesses, funding, ledger, proofs, registry, sharing, tl
 from api.routers import reports as reports_router
 from api.routers import views as views_router
 from ledger.application import GovLedger
-from ledger.checkpoints import default_key_paths, issue_checkpoint, signer_key_file
+from ledger.checkpoints import checkpoint_round, default_key_paths, signer_key_file
 from ledger.config import Settings, load_settings
 from ledger.domain.errors import DomainError, ErrorCode
 from ledger.errors import (
@@ -148,7 +148,8 @@ def create_app(
 def _lifespan(
     settings: Settings, warm_up: Callable[[], None] | None = None
 ) -> Callable[[FastAPI], Any]:
-    """While serving, issue a signed checkpoint every ``checkpoint_interval_seconds``
+    """While serving, run a checkpoint round every ``checkpoint_interval_seconds`` (issue a
+    signed checkpoint, collect its witnesses' cosignatures, write the tiles)
     (when the log's signer key is configured, or on SQLite may appear under the state
     directory: ``govledger init`` creates it there); on shutdown, close the database pools.
 
@@ -193,7 +194,7 @@ def _issue_until(settings: Settings, stop: threading.Event) -> None:
     while True:
         try:
             if signer_key_file(settings):  # read every round: a key made by init is picked up
-                issue_checkpoint(settings)
+                checkpoint_round(settings)  # issue, ask the witnesses, write the tiles
         except LedgerError as e:  # reported, retried next interval; never kills the service
             logger.error("checkpoint not issued: %s", e)
         if stop.wait(settings.checkpoint_interval_seconds):

@@ -63,11 +63,14 @@ from ledger.checkpoint_trust import (
 from ledger.config import Settings
 from ledger.errors import ConfigurationError, ProofError
 from ledger.merkle import verify_consistency
+from ledger.tiles import TilesWritten, write_tiles
 from ledger.tree import Database, LedgerTree, open_ledger_tree
 from ledger.witness import WitnessResult, witness_checkpoint
+from ledger.witness_client import Post, RoundRecord, collect_cosignatures, http_post
 
 __all__ = [
     "CheckpointPolicy",
+    "CheckpointRound",
     "CheckpointStatus",
     "CheckpointStore",
     "IssuedCheckpoint",
@@ -76,6 +79,7 @@ __all__ = [
     "TrustedKeys",
     "WitnessResult",
     "Witnessing",
+    "checkpoint_round",
     "checkpoint_source",
     "checkpoint_status",
     "create_log_keys",
@@ -134,6 +138,30 @@ def issue_checkpoint(settings: Settings, *, progress: Progress | None = None) ->
                 return IssuedCheckpoint(previous, new=False)
         stored = store.append(checkpoint, sign_checkpoint(checkpoint, signer))
         return IssuedCheckpoint(stored, new=True)
+
+
+@dataclass(frozen=True)
+class CheckpointRound:
+    """One round of the issuer: the checkpoint, what its witnesses did, the tiles written."""
+
+    issued: IssuedCheckpoint
+    witnesses: RoundRecord | None  # None: no witness URL configured
+    tiles: TilesWritten | None  # None: no tiles_dir, or nothing published yet
+
+
+def checkpoint_round(
+    settings: Settings, *, progress: Progress | None = None, post: Post = http_post
+) -> CheckpointRound:
+    """Issue a checkpoint, ask the witnesses of ``witness_urls_file`` to cosign it over
+    C2SP tlog-witness (§16), then write the published tiles to ``tiles_dir`` (§15).
+
+    What the service's schedule and ``govledger checkpoint issue`` run. A witness
+    that does not answer is its outcome in the round's record, not an error.
+    """
+    issued = issue_checkpoint(settings, progress=progress)
+    record = collect_cosignatures(settings, post=post)
+    tiles = write_tiles(settings, settings.tiles_dir) if settings.tiles_dir else None
+    return CheckpointRound(issued, record, tiles)
 
 
 def _check_extends(tree: LedgerTree, previous: StoredCheckpoint, new: Checkpoint) -> None:

@@ -316,17 +316,18 @@ Progress = Callable[[int], None]
 
 def write_tiles(
     settings: Settings, directory: str, *, progress: Progress | None = None
-) -> TilesWritten:
+) -> TilesWritten | None:
     """Write the published checkpoint's tiles and bundles into ``directory`` (§15 *Static files*).
 
     Full resources already present (with their full size) are kept; partial
-    ones of this size are written; the ``checkpoint`` file goes last.
+    ones of this size are written; the ``checkpoint`` file goes last. ``None``
+    when no checkpoint is published yet (none issued, or none witnessed under a quorum).
     """
     root = Path(directory)
     with TileReader(settings) as tiles:
         published = tiles.published()
         if published is None:
-            raise LedgerError("no checkpoint to publish yet (run `govledger checkpoint issue`)")
+            return None
         size = published.checkpoint.size
         _check_mirror(root / "checkpoint", published.checkpoint)
         written = present = 0

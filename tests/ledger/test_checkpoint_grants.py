@@ -2,7 +2,8 @@
 
 Three roles, each granted by its own function (contract C2): the service
 (``grant_checkpoint_reader``: read only), the checkpoint issuer
-(``grant_checkpoint_issuer``: the validating ``<events>_add_checkpoint``) and a
+(``grant_checkpoint_issuer``: the validating ``<events>_add_checkpoint``, and
+``<events>_add_cosignature`` for its witnesses' answers) and a
 witness (``grant_checkpoint_witness``: the validating ``<events>_add_cosignature``).
 Each privileged operation is tried as the service role and refused; the issuer and
 the witness work through their own path and nothing else.
@@ -173,8 +174,11 @@ def test_the_issuer_writes_through_the_validating_function_only(layout: Layout) 
     assert issued.tree_size == 12 and issued.issued_at.endswith("Z")
     signer = load_signer(layout.owner)
     with layout.connect(ISSUER) as conn:
-        for _, sql in PRIVILEGED[:3] + PRIVILEGED[4:]:
+        for _, sql in PRIVILEGED[:3] + PRIVILEGED[5:]:
             assert refused(conn, sql) == "InsufficientPrivilege", sql
+        # The issuer stores what its witnesses return over HTTP (§16): through the validating
+        # function only, which refuses a line that is not a cosignature.
+        assert refused(conn, PRIVILEGED[4][1]) == "CheckViolation"
         root = bytes(issued.root_hash)
         smaller = sign_checkpoint(Checkpoint("govledger.test", 11, root), signer)
         add = "SELECT * FROM ledger_events_add_checkpoint(%s, %s, %s)"

@@ -108,6 +108,7 @@ def test_written_tiles_verify_with_the_spec_client(
     issue_checkpoint(settings)
     mirror = tmp_path / "mirror"
     first = write_tiles(settings, str(mirror))
+    assert first is not None
     fetch = tlog_client.directory_fetcher(mirror)
     earlier = tlog_client.audit(fetch, vkey)
     assert earlier.checkpoint.size == 300 and first.tree_size == 300
@@ -123,6 +124,7 @@ def test_written_tiles_verify_with_the_spec_client(
     full_tile = mirror / "tile/0/000"
     stamp = full_tile.stat().st_mtime_ns, full_tile.stat().st_ino
     second = write_tiles(settings, str(mirror))
+    assert second is not None
     assert (full_tile.stat().st_mtime_ns, full_tile.stat().st_ino) == stamp  # kept, not rewritten
     assert second.present == 2  # the full level-0 tile and entry bundle 0
     later = tlog_client.audit(fetch, vkey, previous=earlier.checkpoint)
