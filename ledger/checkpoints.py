@@ -82,6 +82,7 @@ __all__ = [
     "checkpoint_round",
     "checkpoint_source",
     "checkpoint_status",
+    "collect_cosignatures",
     "create_log_keys",
     "default_key_paths",
     "default_origin",

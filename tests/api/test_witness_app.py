@@ -25,7 +25,6 @@ from ledger.checkpoints import (
     Witnessing,
     checkpoint_round,
     checkpoint_status,
-    collect_cosignatures,
     generate_key_file,
     load_signer,
 )
@@ -33,7 +32,7 @@ from ledger.config import Settings
 from ledger.merkle import MerkleTree, leaf_hash
 from ledger.store.connect import open_reader
 from ledger.tree import open_ledger_tree
-from ledger.witness_client import RoundOutcome, RoundRecord
+from ledger.witness_client import RoundOutcome, RoundRecord, collect_cosignatures
 from ledger.witness_protocol import AddCheckpoint, origin_hash
 from tests.conftest import Ledger
 from tests.promtext import value
@@ -146,6 +145,7 @@ def test_the_issuer_collects_the_quorum_and_a_witness_catches_up(hosts: Hosts) -
         assert record is not None and not record.quorum_met and record.cosignatures == 1
         assert outcomes(record)["w2.example"] is RoundOutcome.UNREACHABLE
     assert witnessing(hosts.log) is Witnessing.AWAITING_WITNESSES
+    assert record is not None
     away = {w.witness: w for w in record.witnesses}["w2.example"]
     assert away.last_cosigned_at is not None  # kept from when it last cosigned
 

@@ -53,9 +53,16 @@ def served(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     init = govledger(tmp_path, "init")
     assert init.returncode == 0, init.stderr
     demo = govledger(
-        tmp_path, "demo", "--if-empty", "--tokens", "var/demo-tokens.txt",
-        "--accesses", "200", "--requests", "40",
-    )  # fmt: skip
+        tmp_path,
+        "demo",
+        "--if-empty",
+        "--tokens",
+        "var/demo-tokens.txt",
+        "--accesses",
+        "200",
+        "--requests",
+        "40",
+    )
     assert demo.returncode == 0, demo.stderr
     port = free_port()
     log = (tmp_path / "serve.log").open("wb")
