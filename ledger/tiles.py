@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+
+import psycopg
 
 from ledger import note
 from ledger.chain import Genesis, hash_function
@@ -232,39 +235,52 @@ def _content(path: str) -> str:
 
 
 class TileReader:
-    """Tiles and entry bundles of the ledger, within the published checkpoint's tree."""
+    """Tiles and entry bundles of the ledger, within the published checkpoint's tree.
+
+    A hash tile is one row of the tree table (checkpoint-format §10 *Layout*: the
+    strip of level ``8·L``), read in one query; the rows are opened only for
+    entry bundles and the genesis only when the published checkpoint is computed.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.database = Database(settings, readonly=True)
-        try:
-            self.reader: RowReader = open_reader(settings)
-        except BaseException:
-            self.database.close()
-            raise
-        self._nodes: DatabaseNodeStore | None = None
-        self.genesis = self.reader.genesis()
+        self._reader: RowReader | None = None
+        self._genesis: Genesis | None = None
+
+    @property
+    def reader(self) -> RowReader:
+        if self._reader is None:
+            self._reader = open_reader(self.settings)
+        return self._reader
+
+    @property
+    def genesis(self) -> Genesis:
+        if self._genesis is None:
+            self._genesis = self.reader.genesis()
+        return self._genesis
 
     def published(self) -> PublishedCheckpoint | None:
         """:func:`published_checkpoint`, remembered while no checkpoint or cosignature is
         added and the trust settings stay the same (a tile request pays one small query)."""
         key = (self.settings, self._newest_rows(), _policy_files(self.settings))
-        found = _PUBLISHED.get(key)
-        if found is None:
-            found = published_checkpoint(self.settings, self.database, self.genesis)
-            if len(_PUBLISHED) >= _PUBLISHED_KEPT:
-                _PUBLISHED.clear()
-            _PUBLISHED[key] = found
+        if key in _PUBLISHED:
+            return _PUBLISHED[key]
+        found = published_checkpoint(self.settings, self.database, self.genesis)
+        if len(_PUBLISHED) >= _PUBLISHED_KEPT:
+            _PUBLISHED.clear()
+        _PUBLISHED[key] = found
         return found
 
     def _newest_rows(self) -> tuple[int, int]:
         store = CheckpointStore(self.database)
-        if not store.exists:
-            return (0, 0)
-        ids = self.database.query(
-            f"SELECT (SELECT max(id) FROM {store.checkpoints}), "
-            f"(SELECT max(id) FROM {store.cosignatures})"
-        )[0]
+        try:
+            ids = self.database.query(
+                f"SELECT (SELECT max(id) FROM {store.checkpoints}), "
+                f"(SELECT max(id) FROM {store.cosignatures})"
+            )[0]
+        except (sqlite3.Error, psycopg.Error):
+            return (0, 0)  # no checkpoint tables yet: nothing published
         return (int(ids[0] or 0), int(ids[1] or 0))
 
     def read(self, ref: TileRef, tree_size: int) -> bytes:
@@ -273,14 +289,17 @@ class TileReader:
             raise TileNotFoundError(f"{ref.path()} is beyond the published tree ({tree_size})")
         if ref.entries:
             return self._entries(ref)
-        if self._nodes is None:
-            self._nodes = DatabaseNodeStore(self.database)
-        try:
-            return b"".join(self._nodes.get_many(ref.node_ids()))
-        except KeyError:
+        table = self.database.table(DatabaseNodeStore.SUFFIX)
+        rows = self.database.query(
+            f"SELECT hashes FROM {table} WHERE level = ? AND strip = ?",
+            (TILE_HEIGHT * ref.level, ref.index),
+        )
+        data = bytes(rows[0][0])[: ref.width * HASH_SIZE] if rows else b""
+        if len(data) != ref.width * HASH_SIZE:
             raise ProofError(
                 f"{ref.path()}: the tree is not integrated up to the published checkpoint"
-            ) from None
+            )
+        return data
 
     def _entries(self, ref: TileRef) -> bytes:
         rows = next(self.reader.iter_batches(ref.first_leaf(), ref.width), [])
@@ -289,7 +308,8 @@ class TileReader:
         return b"".join(_ENTRY_LENGTH + bytes(row[6]) for row in rows)
 
     def close(self) -> None:
-        self.reader.close()
+        if self._reader is not None:
+            self._reader.close()
         self.database.close()
 
     def __enter__(self) -> TileReader:
