@@ -92,6 +92,8 @@ class Settings:
     state_dir: str = "var/state"
     create_schema: bool = True
     postgres_app_role: str = ""
+    # `govledger init` grants the documented role layout (ops/layout.py, docs/install.md).
+    postgres_layout: bool = False
     postgres_pool_size: int = 5
     postgres_schema: str = "public"
     api_host: str = "127.0.0.1"

@@ -3,8 +3,12 @@
 The token of a new key is printed once, alone, on stdout (so
 ``TOKEN=$(govledger keys create …)`` captures exactly it); everything else
 goes to stderr. No other command ever prints a token or its hash: the
-database holds only the hash. ``keys public`` is reserved for checkpoint
-signing keys and is not defined here.
+database holds only the hash. A key's department must be registered in the
+ledger: a key for a department that does not exist would act for nobody. On
+PostgreSQL these commands run as the key-management role (``govledger_keys``,
+docs/install.md §Database and roles), which may read the chain and write the key
+table and nothing else. ``keys public`` is reserved for checkpoint signing keys and
+is not defined here.
 """
 
 from __future__ import annotations
@@ -14,14 +18,36 @@ import json
 import sys
 from typing import Any
 
+from ledger.application import GovLedger
 from ledger.config import Settings
 from ledger.domain.actor import Role
+from ledger.domain.errors import DomainError
+from ledger.errors import LedgerError
+from ledger.store.connect import application_env
 from security.apikeys import ApiKeyRecord, open_api_keys
+from security.principal import check_department, parse_role
 
 EXIT_OK = 0
 
 
+def require_registered_department(settings: Settings, code: str) -> None:
+    """Refuse a department code the ledger has never registered (read-only, never creates)."""
+    app = GovLedger(env=application_env(settings, create=False))
+    try:
+        app.department(code)
+    except DomainError:
+        raise LedgerError(
+            f"no department {code!r} is registered in the ledger: register it first "
+            "(POST /api/v1/departments), then create its keys"
+        ) from None
+    finally:
+        app.close()
+
+
 def cmd_keys_create(settings: Settings, args: argparse.Namespace) -> int:
+    check_department(parse_role(args.role), args.department)  # before reading the ledger
+    if args.department is not None:
+        require_registered_department(settings, args.department)
     with open_api_keys(settings) as keys:
         issued = keys.create(args.role, args.department, args.label or "")
     record = issued.record

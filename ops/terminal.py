@@ -1,7 +1,8 @@
 """What every ``govledger`` command shares on a terminal: exit codes, progress, output files.
 
-Exit codes (docs/operations.md): 0 done; 1 a verification found a break; 2 any other
-error, reported as one line on stderr. Long work shows a progress bar on a terminal
+Exit codes (docs/operations.md §Exit codes): 0 done; 1 a verification found a break;
+2 any other error, reported as one line on stderr; 3 an unexpected error (a bug), one
+line too. Long work shows a progress bar on a terminal
 (never in a pipe or a log file). Kept apart from ops/cli.py, which registers every
 command module: a command module imports this, never the CLI.
 """
@@ -17,7 +18,15 @@ from typing import TextIO
 
 from ledger.errors import LedgerError
 
-EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_UNEXPECTED = 0, 1, 2, 3
+MAX_MESSAGE = 500  # characters of one error line
+
+
+def one_line(e: BaseException) -> str:
+    """An exception as one bounded line: its message's first line, else its type's name."""
+    lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
+    text = lines[0] if lines else type(e).__name__
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
 @contextmanager

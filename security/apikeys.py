@@ -324,11 +324,14 @@ class PostgresApiKeyStore:
         return row is not None and row[0] is not None
 
     def ensure_table(self) -> None:
+        """Create the table if absent; a role that may not create finds it there (init made it)."""
         with self._cursor() as cursor:
             cursor.execute("SELECT to_regclass(%s)", (self.genesis,))
             row = cursor.fetchone()
             if row is None or row[0] is None:
                 raise ForeignStoreError("no govledger ledger here (run `govledger init`)")
+            if self._exists(cursor):
+                return  # CREATE TABLE IF NOT EXISTS would still need CREATE on the schema
             cursor.execute(
                 sql.SQL(
                     "CREATE TABLE IF NOT EXISTS {} (key_id text PRIMARY KEY, "

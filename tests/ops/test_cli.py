@@ -11,12 +11,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.persistence import InfrastructureFactory, PersistenceError
 from eventsourcing.utils import Environment
 
 from ledger.checkpoints import generate_key_file
 from ledger.config import Settings
 from ledger.store.connect import application_env
+from ops import ledger_cli
 from ops.cli import main
 from tests.conftest import Attacker, Ledger, PostgresURLs, make_events, pg_connect
 
@@ -114,6 +115,67 @@ def test_bad_input_is_one_line_and_exit_2(
     assert message in err
     assert "secret-pw" not in err
     assert list(tmp_path.iterdir()) == [], "a refused command wrote something"
+
+
+class _BugError(RuntimeError):
+    """Stands in for a bug deep in a command."""
+
+
+@pytest.mark.parametrize(
+    ("raised", "code", "message"),
+    [
+        (
+            _BugError("boom\nsecond line"),
+            3,
+            "unexpected _BugError: boom (a bug: run with --debug",
+        ),
+        (
+            psycopg.errors.InsufficientPrivilege("permission denied for table ledger_events"),
+            2,
+            "the database refused: permission denied for table ledger_events (this command's "
+            "PostgreSQL role lacks that privilege",
+        ),
+        (
+            PersistenceError("couldn't get a connection after 5.00 sec"),
+            2,
+            "the database refused or did not answer: couldn't get a connection",
+        ),
+        (PermissionError(13, "Permission denied", "/var/backups/x"), 2, "Permission denied (/var/"),
+    ],
+    ids=["bug", "privilege", "database", "file"],
+)
+def test_every_failure_is_one_line_with_its_exit_code(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    raised: Exception,
+    code: int,
+    message: str,
+) -> None:
+    """No traceback, whatever a command raises; 1 stays "a break was found" (issue 21)."""
+    monkeypatch.setenv("GOVLEDGER_DATABASE_URL", f"sqlite:///{tmp_path / 'l.db'}")
+
+    def failing(settings: Settings, args: object) -> int:
+        raise raised
+
+    monkeypatch.setattr(ledger_cli, "cmd_export", failing)
+    got, out, err = run(capsys, "export", "-o", "-")
+    assert (got, out) == (code, "")
+    assert err.startswith("govledger: error: ") and err.count("\n") == 1, err
+    assert message in err and "Traceback" not in err
+
+
+def test_debug_shows_the_traceback_of_a_bug(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("GOVLEDGER_DATABASE_URL", f"sqlite:///{tmp_path / 'l.db'}")
+
+    def failing(settings: Settings, args: object) -> int:
+        raise _BugError("boom")
+
+    monkeypatch.setattr(ledger_cli, "cmd_export", failing)
+    with pytest.raises(_BugError):
+        main(["--debug", "export", "-o", "-"])
 
 
 def test_console_script_is_installed(tmp_path: Path) -> None:

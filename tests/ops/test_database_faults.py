@@ -9,94 +9,22 @@ batches are all stored once, refused ones are re-sent and nothing doubles.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 
 from ledger.config import Settings
 from ledger.store.connect import init_ledger
 from tests.ops.batches import Batch, Books, check_books, make_batches
+from tests.ops.cluster import PrivateCluster
 from tests.ops.test_crash_safety import platform_token, verify
-from tests.served import Server, free_port
+from tests.served import Server
 
 pytestmark = pytest.mark.slow
-
-
-def _bindir() -> Path | None:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if found:
-        return found[-1].parent
-    initdb = shutil.which("initdb")
-    return Path(initdb).parent if initdb else None
-
-
-class PrivateCluster:
-    """A throwaway PostgreSQL: initdb, start, stop (immediate: a crash), start again."""
-
-    def __init__(self) -> None:
-        bindir = _bindir()
-        if bindir is None:
-            if os.environ.get("CI") == "true":
-                pytest.fail("PostgreSQL server binaries are required under CI")
-            pytest.skip("no PostgreSQL server binaries (Debian's postgresql package)")
-        self.bindir = bindir
-        self.dir = Path(tempfile.mkdtemp(prefix="govledger-pgfault-"))
-        # initdb refuses root: the cluster belongs to the postgres OS user then.
-        self.run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        if self.run_as:
-            shutil.chown(self.dir, "postgres")
-        self.data = self.dir / "data"
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust")
-        self.port = 0
-
-    def _run(self, tool: str, *args: str) -> None:
-        subprocess.run(
-            [*self.run_as, str(self.bindir / tool), *args],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-
-    def start(self) -> None:
-        port = self.port or free_port()
-        options = f"-p {port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run(
-            "pg_ctl",
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.dir / "log"),
-            "-w",
-            "-o",
-            options,
-            "start",
-        )
-        self.port = port
-
-    def stop(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
-
-    def url(self, dbname: str) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
-
-    def create_database(self, name: str) -> None:
-        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-
-    def remove(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
-            self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture

@@ -11,18 +11,44 @@ import subprocess
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
 
 from ledger.config import ENV_PREFIX, Settings
 from ops.cli import build_parser
+from ops.layout import LAYOUT, OWNER
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "ops" / "deploy"
 SETTINGS = {f"{ENV_PREFIX}{f.name.upper()}" for f in fields(Settings)} | {"GOVLEDGER_CONFIG"}
-# From the projections branch (merged beside this one): the worker's command.
-PROJECTIONS_WORKER = ["govledger", "projections", "run", "--follow"]
+
+
+# Each unit (systemd) and service (compose) and the database role it runs as (docs/install.md).
+UNIT_ROLES = {
+    "govledger-api.service": "govledger_app",
+    "govledger-projections.service": "govledger_projector",
+    "govledger-checkpoint.service": "govledger_checkpoint",
+    "govledger-witness.service": "govledger_witness",
+    "govledger-verify.service": "govledger_verifier",
+    "govledger-verify-full.service": "govledger_verifier",
+    "govledger-backup.service": "govledger_backup",
+}
+SERVICE_ROLES = {
+    "init": OWNER,
+    "api": "govledger_app",
+    "projections": "govledger_projector",
+    "checkpoints": "govledger_checkpoint",
+    "witness": "govledger_witness",
+    "verify": "govledger_verifier",
+    "verify-full": "govledger_verifier",
+    "backup": "govledger_backup",
+    "keys": "govledger_keys",
+    "import": "govledger_import",
+    "restore": OWNER,
+}
+LAYOUT_ROLES = {OWNER, *(r.name for r in LAYOUT)}
 
 
 def compose() -> dict[str, Any]:
@@ -40,51 +66,135 @@ def units() -> dict[str, configparser.ConfigParser]:
     return found
 
 
+def unit_lines(name: str, key: str) -> list[str]:
+    """Every value of ``key`` in unit ``name`` (configparser keeps only the last of repeats)."""
+    text = (DEPLOY / "systemd" / name).read_text(encoding="utf-8")
+    return re.findall(rf"^{key}=(.*)$", text, re.M)
+
+
+def environment(name: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in unit_lines(name, "Environment"))
+
+
+def env_example() -> dict[str, str]:
+    text = (DEPLOY / "govledger.env.example").read_text(encoding="utf-8")
+    return dict(re.findall(r"^([A-Z_]+)=(.*)$", text, re.M))
+
+
 def govledger_commands() -> set[str]:
     parser = build_parser()
     (sub,) = [a for a in parser._actions if a.dest == "command"]
     return set(sub.choices)  # type: ignore[arg-type]
 
 
-def test_compose_runs_postgres_workers_projections_prometheus_alertmanager() -> None:
+def role_of(url: str) -> str:
+    parts = urlsplit(url)
+    assert parts.password is None, f"a password in {url}"
+    return unquote(parts.username or "")
+
+
+def test_compose_runs_every_component_each_as_its_own_role() -> None:
     services = compose()["services"]
-    assert {"postgres", "api", "projections", "prometheus", "alertmanager"} <= set(services)
-    assert services["projections"]["command"] == PROJECTIONS_WORKER
+    assert set(SERVICE_ROLES) | {"postgres", "prometheus", "alertmanager"} == set(services)
+    secrets = compose()["secrets"]
+    for name, role in SERVICE_ROLES.items():
+        service = services[name]
+        env = service["environment"]
+        assert role_of(env["GOVLEDGER_DATABASE_URL"]) == role, name
+        assert role in LAYOUT_ROLES
+        # Its own password file, and no other role's.
+        passfiles = [s for s in service["secrets"] if s.startswith("pgpass_")]
+        assert passfiles == [env["PGPASSFILE"].removeprefix("/run/secrets/")], name
+        assert secrets[passfiles[0]]["file"] == f"./secrets/pgpass/{role}", name
+        keys = {s for s in service["secrets"] if s.endswith("_key")}
+        assert keys == {
+            "checkpoints": {"checkpoint_key"},
+            "witness": {"witness_key"},
+            "api": {"console_session_key"},
+        }.get(name, set()), name
+        # The published keys the settings name are mounted where they say.
+        assert "./config:/etc/govledger:ro" in service["volumes"], name
+    assert env_example()["GOVLEDGER_TRUSTED_KEYS_FILE"].startswith("/etc/govledger/")
+    assert env_example()["GOVLEDGER_WITNESS_KEYS_FILE"].startswith("/etc/govledger/")
+    # The superuser exists only inside the database container; the owner is not one.
+    assert services["postgres"]["environment"]["POSTGRES_USER"] == "postgres"
     api = services["api"]
     workers = int(api["command"][api["command"].index("--workers") + 1])
     assert workers > 1 and api["environment"]["GOVLEDGER_METRICS_DIR"]
+    assert api["environment"]["GOVLEDGER_CONSOLE_SESSION_KEY_FILE"]
     for name, service in services.items():
         command = service.get("command", [])
-        if command[:1] == ["govledger"] and command != PROJECTIONS_WORKER:
+        if command[:1] == ["govledger"]:
             assert command[1] in govledger_commands(), name
+        if isinstance(command, list) and command[:2] == ["sh", "-c"]:
+            for used in re.findall(r"govledger (\w+)", command[2]):
+                assert used in govledger_commands(), name
+    assert "verify --full" in services["verify-full"]["command"][2]
+    assert "govledger backup" in services["backup"]["command"][2]
 
 
 def test_every_variable_the_deployment_sets_is_a_setting() -> None:
     used = set(re.findall(r"\bGOVLEDGER_[A-Z_]+", (DEPLOY / "compose.yaml").read_text()))
-    used |= set(
-        re.findall(r"^(GOVLEDGER_[A-Z_]+)=", (DEPLOY / "govledger.env.example").read_text(), re.M)
-    )
-    for unit in units().values():
-        for section in unit.sections():
-            for key, value in unit.items(section):
-                if key == "Environment":
-                    used |= set(re.findall(r"\b(GOVLEDGER_[A-Z_]+)=", value))
-    used -= {"GOVLEDGER_BIN_DIR"}  # read by ops/scripts/backup.sh, not a service setting
+    used |= {k for k in env_example() if k.startswith("GOVLEDGER_")}
+    for name in units():
+        used |= {k for k in environment(name) if k.startswith("GOVLEDGER_")}
     assert used and used <= SETTINGS, sorted(used - SETTINGS)
 
 
-def test_systemd_units_run_known_commands() -> None:
+def test_systemd_units_each_run_a_known_command_as_their_own_role() -> None:
     found = units()
-    assert {"govledger-api.service", "govledger-projections.service"} <= set(found)
-    for name, unit in found.items():
-        if not name.endswith(".service"):
-            continue
-        argv = unit["Service"]["ExecStart"].split()
-        if argv[0].endswith("/govledger"):
-            assert argv[1] in govledger_commands() or argv[1:] == PROJECTIONS_WORKER[1:], name
+    services = {n for n in found if n.endswith(".service")}
+    assert services == set(UNIT_ROLES)
+    address = "{PGHOST}:{PGPORT}/{PGDATABASE}".format(**env_example())
+    assert "GOVLEDGER_DATABASE_URL" not in env_example()  # it would override every unit's
+    for name, role in UNIT_ROLES.items():
+        service = found[name]["Service"]
+        assert service["User"] == "govledger" and service["UMask"] == "0077", name
+        assert unit_lines(name, "EnvironmentFile") == ["/etc/govledger/govledger.env"], name
+        env = environment(name)
+        url = env["GOVLEDGER_DATABASE_URL"]
+        assert role_of(url) == role and url.endswith(f"@{address}"), name
+        assert env["PGPASSFILE"] == "%d/pgpass", name
+        credentials = dict(line.split(":", 1) for line in unit_lines(name, "LoadCredential"))
+        assert credentials["pgpass"] == f"/etc/govledger/pgpass/{role}", name
+        holds_key = "checkpoint.key" in credentials
+        assert holds_key == (name == "govledger-checkpoint.service"), name
+        argv = service["ExecStart"].split()
+        assert argv[0] == "/opt/govledger/.venv/bin/govledger", name
+        assert argv[1] in govledger_commands(), name
     api = found["govledger-api.service"]["Service"]
-    assert "--workers" in api["ExecStart"] and "GOVLEDGER_METRICS_DIR" in api["Environment"]
-    assert "CHECKPOINT_KEY_FILE" not in api.get("Environment", "")  # one issuer: the timer
+    assert "--workers" in api["ExecStart"]
+    assert environment("govledger-api.service")["GOVLEDGER_METRICS_DIR"]
+    assert environment("govledger-api.service")["GOVLEDGER_CONSOLE_SESSION_KEY_FILE"] == (
+        "%d/console-session.key"
+    )
+    assert found["govledger-verify-full.service"]["Service"]["ExecStart"].endswith("verify --full")
+    assert found["govledger-verify.service"]["Service"]["ExecStart"].endswith("govledger verify")
+    backup = found["govledger-backup.service"]["Unit"]
+    for before in ("govledger-checkpoint.service", "govledger-witness.service"):
+        assert before in backup["Wants"] and before in backup["After"]
+
+
+def test_every_timer_starts_a_unit_that_exists_and_says_when() -> None:
+    found = units()
+    timers = {n for n in found if n.endswith(".timer")}
+    assert {t.removesuffix(".timer") + ".service" for t in timers} <= set(found)
+    assert {
+        "govledger-checkpoint.timer",
+        "govledger-witness.timer",
+        "govledger-verify.timer",
+        "govledger-verify-full.timer",
+        "govledger-backup.timer",
+    } == timers
+    verify = found["govledger-verify.timer"]
+    assert verify["Timer"]["OnUnitActiveSec"] == "15min"
+    assert "full" not in verify["Unit"]["Description"]  # the full run is its own timer
+    assert found["govledger-verify-full.timer"]["Timer"]["OnCalendar"].startswith("*-*-* ")
+
+
+def test_every_role_of_the_layout_has_a_way_to_run() -> None:
+    assert set(SERVICE_ROLES.values()) == LAYOUT_ROLES
+    assert set(UNIT_ROLES.values()) | {OWNER, "govledger_keys", "govledger_import"} == LAYOUT_ROLES
 
 
 def test_prometheus_config_loads_the_shipped_rules(tmp_path: Path) -> None:
@@ -101,7 +211,7 @@ def test_prometheus_config_loads_the_shipped_rules(tmp_path: Path) -> None:
         check=False,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "7 rules found" in checked.stdout
+    assert "9 rules found" in checked.stdout
 
 
 def test_alertmanager_routes_critical_alerts_to_a_receiver() -> None:

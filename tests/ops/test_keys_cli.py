@@ -7,9 +7,11 @@ import json
 
 import pytest
 
+from ledger.application import GovLedger
 from ledger.config import Settings
+from ledger.domain.actor import Actor, Role
 from ledger.errors import LedgerError
-from ledger.store.connect import init_ledger
+from ledger.store.connect import application_env, init_ledger
 from ops.keys_cli import register
 from security.apikeys import HASH_SCHEME, open_api_keys, parse_token
 from security.principal import AuthenticationFailed, SecurityCode
@@ -29,9 +31,19 @@ def run(settings: Settings, capsys: pytest.CaptureFixture[str], *argv: str) -> t
     return code, out, err
 
 
+REGISTERED = ("D01", "D03")  # departments the ledger knows; keys may be made for these only
+
+
 @pytest.fixture
 def ledger_settings(settings: Settings) -> Settings:
     init_ledger(settings)
+    app = GovLedger(env=application_env(settings))
+    try:
+        ndrc = Actor("ndrc-1", Role.NDRC, None)
+        for code in REGISTERED:
+            app.register_department(ndrc, code, f"部门 {code}")
+    finally:
+        app.close()
     return settings
 
 
@@ -109,6 +121,8 @@ def test_revoke_then_the_token_fails(
         ("keys", "create", "--role", "root"),
         ("keys", "create", "--role", "cio"),
         ("keys", "create", "--role", "finance", "--department", "D01"),
+        ("keys", "create", "--role", "department_clerk", "--department", "nosuchdept"),
+        ("keys", "create", "--role", "data_provider", "--department", "d03"),
         ("keys", "revoke", "0123456789abcdef"),
         ("keys", "revoke", "not-a-key-id"),
     ],
@@ -119,6 +133,17 @@ def test_bad_input_is_a_ledger_error(
     with pytest.raises(LedgerError):
         run(ledger_settings, capsys, *argv)
     assert capsys.readouterr().out == ""
+
+
+def test_a_key_for_an_unregistered_department_is_refused_and_nothing_written(
+    ledger_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(LedgerError, match="no department 'nosuchdept' is registered"):
+        run(
+            ledger_settings, capsys, "keys", "create", "--role", "cio", "--department", "nosuchdept"
+        )
+    with open_api_keys(ledger_settings) as keys:
+        assert keys.list_keys() == []
 
 
 def test_revoke_with_the_token_pasted_leaks_nothing(

@@ -147,7 +147,10 @@ def test_unauthorized_access_fires_and_authorized_traffic_does_not(tmp_path: Pat
             wait_for(lambda: scalar(prom, f"sum({authorized})") == 3, 60, "authorized counts")
             seen = datetime.now(UTC)
             wait_for(lambda: evaluations_after(prom, seen, 3), 60, "rule evaluations")
-            assert alerts(prom) == []
+            # No verification runs here: LedgerVerificationNotRunning is pending, truthfully
+            # (promtool's cases test it); nothing else is even pending.
+            quiet = {"LedgerVerificationNotRunning"}
+            assert [a for a in alerts(prom) if a["labels"]["alertname"] not in quiet] == []
 
             # One unauthorized access to the conditional resource (no grant): S2.
             reply = api.post(
