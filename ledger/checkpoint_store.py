@@ -508,9 +508,12 @@ def grant_checkpoint_reader(settings: Settings, role: str) -> None:
 
 
 def grant_checkpoint_issuer(settings: Settings, role: str) -> None:
-    """The checkpoint issuer: the reader's grants and ``EXECUTE`` on ``<events>_add_checkpoint``,
-    and on ``<events>_add_cosignature`` to store what its witnesses return over HTTP (§16)."""
-    _grant(settings, role, ADD_CHECKPOINT, ADD_COSIGNATURE)
+    """The checkpoint issuer: the reader's grants and ``EXECUTE`` on ``<events>_add_checkpoint``.
+
+    An issuer that also collects its witnesses' cosignatures over HTTP (§16) stores
+    them through ``<events>_add_cosignature``: grant it :func:`grant_checkpoint_witness` too.
+    """
+    _grant(settings, role, ADD_CHECKPOINT)
 
 
 def grant_checkpoint_witness(settings: Settings, role: str) -> None:
