@@ -303,6 +303,8 @@ def verify_inclusion(
     """RFC 9162 §2.1.3.2."""
     if index >= size:
         raise InvalidError("leaf index beyond the tree")
+    if any(len(h) != 32 for h in (leaf, root, *proof)):
+        raise InvalidError("a hash is not 32 bytes")
     fn, sn, r = index, size - 1, leaf
     for p in proof:
         if sn == 0:
@@ -321,13 +323,15 @@ def verify_inclusion(
 def verify_consistency(
     hash_fn: HashFn, size1: int, size2: int, root1: bytes, root2: bytes, proof: list[bytes]
 ) -> None:
-    """RFC 9162 §2.1.4.2."""
-    if size1 == size2:
+    """RFC 9162 §2.1.4.2 (a proof from the empty tree proves nothing: refused)."""
+    if size1 == size2 and size1 > 0:
         if proof or root1 != root2:
             raise InvalidError("same size: the proof must be empty and the roots equal")
         return
     if not 0 < size1 < size2 or not proof:
         raise InvalidError("no consistency proof for these sizes")
+    if any(len(h) != 32 for h in (root1, root2, *proof)):
+        raise InvalidError("a hash is not 32 bytes")
     path = [root1, *proof] if size1 & (size1 - 1) == 0 else list(proof)
     fn, sn = size1 - 1, size2 - 1
     while fn & 1:
