@@ -51,6 +51,7 @@ __all__ = [
     "load_witness_signer",
     "parse_trusted_keys",
     "public_keys",
+    "read_key_lines",
     "signer_key_file",
     "trusted_keys_path",
 ]
@@ -87,7 +88,7 @@ def trusted_keys_path(settings: Settings) -> str:
     return _configured_or_default(settings.trusted_keys_file, settings, 1)
 
 
-def _read_lines(path: str, what: str) -> list[str]:
+def read_key_lines(path: str, what: str) -> list[str]:
     """Non-empty, non-comment lines of a key file; errors never quote its content."""
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -99,7 +100,7 @@ def _read_lines(path: str, what: str) -> list[str]:
 
 
 def _single_key(path: str, what: str) -> str:
-    lines = _read_lines(path, what)
+    lines = read_key_lines(path, what)
     if len(lines) != 1:
         raise ConfigurationError(f"{what} {path} must hold exactly one key line")
     return lines[0]
@@ -188,7 +189,7 @@ def load_trusted_keys(settings: Settings) -> TrustedKeys:
     signer key (bootstrap)."""
     path = trusted_keys_path(settings)
     if path:
-        return parse_trusted_keys(_read_lines(path, "trusted keys file"), path)
+        return parse_trusted_keys(read_key_lines(path, "trusted keys file"), path)
     if signer_key_file(settings):
         return TrustedKeys((load_signer(settings).verifier(),))
     return TrustedKeys(())
@@ -224,7 +225,7 @@ def load_witness_keys(settings: Settings) -> tuple[CosignatureVerifier, ...]:
     if not path:
         return ()
     keys: list[CosignatureVerifier] = []
-    for number, line in enumerate(_read_lines(path, "witness keys file"), start=1):
+    for number, line in enumerate(read_key_lines(path, "witness keys file"), start=1):
         try:
             keys.append(CosignatureVerifier.from_string(line))
         except NoteError as e:

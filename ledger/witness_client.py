@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from ledger import note
-from ledger.checkpoint import CosignatureVerifier, key_file_lines
-from ledger.checkpoint_keys import load_witness_keys
+from ledger.checkpoint import CosignatureVerifier
+from ledger.checkpoint_keys import load_witness_keys, read_key_lines
 from ledger.checkpoint_store import CheckpointStore, StoredCheckpoint
 from ledger.checkpoint_trust import policy_from_settings
 from ledger.config import Settings
@@ -92,13 +92,9 @@ def load_witness_endpoints(settings: Settings) -> list[WitnessEndpoint]:
     path = settings.witness_urls_file
     if not path:
         return []
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigurationError(f"cannot read witness URLs file {path}: {e}") from None
     keys = load_witness_keys(settings)
     endpoints: list[WitnessEndpoint] = []
-    for number, line in enumerate(key_file_lines(text), start=1):
+    for number, line in enumerate(read_key_lines(path, "witness URLs file"), start=1):
         fields = line.split()
         if len(fields) != 2 or not fields[1].startswith(("http://", "https://")):
             raise ConfigurationError(f"{path}: line {number}: expected '<witness name> <URL>'")

@@ -32,8 +32,8 @@ from pathlib import Path
 
 from ledger import note
 from ledger.chain import ChainFormatError, hash_function
-from ledger.checkpoint import Checkpoint, CosignatureSigner, key_file_lines
-from ledger.checkpoint_keys import load_witness_signer
+from ledger.checkpoint import Checkpoint, CosignatureSigner
+from ledger.checkpoint_keys import load_witness_signer, read_key_lines
 from ledger.config import Settings
 from ledger.errors import ConfigurationError, NoteError, ProofError
 from ledger.merkle import HashFunction, verify_consistency
@@ -109,15 +109,9 @@ class WitnessedLog:
 def load_witnessed_logs(path: str) -> dict[str, WitnessedLog]:
     """The witnessed logs file: ``<origin> <log verifier key> [sha256|sm3]`` a line; several
     lines of one origin list several keys (a rotation). Errors never quote a line."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigurationError(f"witnessed logs file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigurationError(f"cannot read witnessed logs file {path}: {e}") from None
     keys: dict[str, list[note.Ed25519Verifier]] = {}
     algorithms: dict[str, str] = {}
-    for number, line in enumerate(key_file_lines(text), start=1):
+    for number, line in enumerate(read_key_lines(path, "witnessed logs file"), start=1):
         fields = line.split()
         if len(fields) not in (2, 3):
             raise ConfigurationError(f"{path}: line {number}: expected '<origin> <key> [hash]'")

@@ -24,17 +24,15 @@ from ledger.checkpoint import Checkpoint, CosignatureSigner, sign_checkpoint
 from ledger.checkpoints import (
     Witnessing,
     checkpoint_round,
-    checkpoint_status,
     generate_key_file,
     load_signer,
 )
 from ledger.config import Settings
 from ledger.merkle import MerkleTree, leaf_hash
-from ledger.store.connect import open_reader
 from ledger.tree import open_ledger_tree
 from ledger.witness_client import RoundOutcome, RoundRecord, collect_cosignatures
 from ledger.witness_protocol import AddCheckpoint, origin_hash
-from tests.conftest import Ledger
+from tests.ledger.test_checkpoints import append_rows, status_of
 from tests.promtext import value
 
 ORIGIN = "district.example/log"
@@ -107,22 +105,8 @@ def hosts(sqlite_settings: Settings, tmp_path: Path) -> Iterator[Hosts]:
         assert not Path(settings.database.path).exists()  # no witness touched a database
 
 
-def grow(settings: Settings, rows: int) -> None:
-    ledger = Ledger(settings)
-    try:
-        ledger.append(rows, per_transaction=10)
-    finally:
-        ledger.close()
-
-
 def witnessing(settings: Settings) -> Witnessing:
-    reader = open_reader(settings)
-    try:
-        status = checkpoint_status(settings, reader.genesis())
-    finally:
-        reader.close()
-    assert status is not None
-    return status.state
+    return status_of(settings).state
 
 
 def outcomes(record: RoundRecord) -> dict[str, RoundOutcome]:
@@ -130,7 +114,7 @@ def outcomes(record: RoundRecord) -> dict[str, RoundOutcome]:
 
 
 def test_the_issuer_collects_the_quorum_and_a_witness_catches_up(hosts: Hosts) -> None:
-    grow(hosts.log, 30)
+    append_rows(hosts.log, 30)
     first = checkpoint_round(hosts.log, post=hosts.post)
     assert first.witnesses is not None and first.witnesses.quorum_met
     assert set(outcomes(first.witnesses).values()) == {RoundOutcome.COSIGNED}
@@ -140,7 +124,7 @@ def test_the_issuer_collects_the_quorum_and_a_witness_catches_up(hosts: Hosts) -
 
     hosts.away.add("w2.example")
     for rows in (7, 300):
-        grow(hosts.log, rows)
+        append_rows(hosts.log, rows)
         record = checkpoint_round(hosts.log, post=hosts.post).witnesses
         assert record is not None and not record.quorum_met and record.cosignatures == 1
         assert outcomes(record)["w2.example"] is RoundOutcome.UNREACHABLE
@@ -158,7 +142,7 @@ def test_the_issuer_collects_the_quorum_and_a_witness_catches_up(hosts: Hosts) -
 
 
 def test_the_round_is_on_metrics(hosts: Hosts) -> None:
-    grow(hosts.log, 5)
+    append_rows(hosts.log, 5)
     hosts.away.add("w1.example")
     checkpoint_round(hosts.log, post=hosts.post)
     samples = {
@@ -178,7 +162,7 @@ def test_a_witness_that_saw_another_tree_is_a_conflict(hosts: Hosts, tmp_path: P
     """Someone holding the log key showed w1 a larger tree the log never issued: the log's
     next round finds w1 ahead (409 names a larger size) and records a conflict; w1 counts
     nothing against the real log until then."""
-    grow(hosts.log, 12)
+    append_rows(hosts.log, 12)
     checkpoint_round(hosts.log, post=hosts.post)
     signer = load_signer(hosts.log)
     fork = sign_checkpoint(Checkpoint(ORIGIN, 50, bytes(32)), signer)
@@ -187,7 +171,7 @@ def test_a_witness_that_saw_another_tree_is_a_conflict(hosts: Hosts, tmp_path: P
         "/add-checkpoint", content=AddCheckpoint(12, (bytes(32),), fork).format()
     )
     assert refused.status_code == 422
-    grow(hosts.log, 3)
+    append_rows(hosts.log, 3)
     record = checkpoint_round(hosts.log, post=hosts.post).witnesses
     assert record is not None and record.quorum_met  # w1 is still at 12: it cosigns 15
     # Now a same-size fork of 15 to w2 directly: a split view, kept and counted.
@@ -210,7 +194,7 @@ def test_a_witness_ahead_of_the_log_is_a_conflict(hosts: Hosts) -> None:
     """Someone holding the log key extended a copy of the log and had w1 cosign it (a valid
     consistency proof from the real prefix): the log's next checkpoint is smaller than what
     w1 cosigned, so w1 is ahead (409 with a larger size): a conflict, never cosigned."""
-    grow(hosts.log, 12)
+    append_rows(hosts.log, 12)
     checkpoint_round(hosts.log, post=hosts.post)
     with open_ledger_tree(hosts.log) as tree:
         real = tree.store.get_many([(0, i) for i in range(12)])
@@ -223,7 +207,7 @@ def test_a_witness_ahead_of_the_log_is_a_conflict(hosts: Hosts) -> None:
         w1.post("/add-checkpoint", content=AddCheckpoint(12, proof, fork).format()).status_code
         == 200
     )
-    grow(hosts.log, 1)
+    append_rows(hosts.log, 1)
     record = checkpoint_round(hosts.log, post=hosts.post).witnesses
     assert record is not None and not record.quorum_met
     result = {w.witness: w for w in record.witnesses}["w1.example"]
@@ -234,7 +218,7 @@ def test_a_witness_ahead_of_the_log_is_a_conflict(hosts: Hosts) -> None:
 def test_only_valid_lines_of_the_witness_are_stored(hosts: Hosts) -> None:
     """tlog-witness: the client ignores cosignatures from unknown keys; a witness answering
     200 with junk is a bad response and stores nothing."""
-    grow(hosts.log, 4)
+    append_rows(hosts.log, 4)
     checkpoint_round(hosts.log, post=lambda url, body, timeout: (200, b"\xe2\x80\x94 x AAAA\n"))
     record = RoundRecord.load(hosts.log.state_dir)
     assert record is not None and not record.quorum_met
@@ -243,6 +227,6 @@ def test_only_valid_lines_of_the_witness_are_stored(hosts: Hosts) -> None:
     # A valid cosignature by a key the log does not list is ignored too.
     stranger = CosignatureSigner.generate("w1.example")
     line = note.NoteSignature(stranger.name, stranger.key_id, stranger.sign(b"x")).line()
-    grow(hosts.log, 1)
+    append_rows(hosts.log, 1)
     checkpoint_round(hosts.log, post=lambda url, body, timeout: (200, line.encode()))
     assert witnessing(hosts.log) is Witnessing.AWAITING_WITNESSES
