@@ -207,7 +207,7 @@ def collect_cosignatures(settings: Settings, *, post: Post = http_post) -> Round
         results = []
         for endpoint in endpoints:
             result = _ask(endpoint, tree, store, newest, post, settings.witness_timeout_seconds)
-            if result.outcome is not RoundOutcome.COSIGNED and endpoint.name in previous:
+            if result.last_cosigned_at is None and endpoint.name in previous:
                 earlier = previous[endpoint.name].last_cosigned_at
                 result = replace(result, last_cosigned_at=earlier)
             results.append(result)
@@ -236,7 +236,7 @@ def _ask(
 ) -> WitnessResult:
     name = endpoint.name
     if checkpoint.cosigned(endpoint.keys) != checkpoint.note:
-        return WitnessResult(name, RoundOutcome.COSIGNED, "already cosigned", None, _now())
+        return WitnessResult(name, RoundOutcome.COSIGNED, "already cosigned")
     last = store.newest_cosigned_by(endpoint.keys)
     old_size = last.tree_size if last is not None else 0
     for _attempt in range(2):

@@ -225,11 +225,11 @@ class Witness:
         if request.old_size > size:
             outcome = _or_split(split, Outcome.MALFORMED)
             return _answer(outcome, "old size above the checkpoint's", status=400)
-        if size == 0 and root != log.hash_fn(b""):
-            return _answer(Outcome.INCONSISTENT, "a size-0 checkpoint needs the empty root")
         if request.old_size != last_size:
             outcome = _or_split(split, Outcome.STALE)
             return Answer(outcome, 409, format_size(last_size), SIZE_CONTENT_TYPE)
+        if size == 0 and root != log.hash_fn(b""):
+            return _answer(Outcome.INCONSISTENT, "a size-0 checkpoint needs the empty root")
         if split:
             return _answer(Outcome.SPLIT_VIEW, f"another tree of size {size} was cosigned")
         if request.old_size == 0 and request.proof:

@@ -119,8 +119,12 @@ def test_the_issuer_collects_the_quorum_and_a_witness_catches_up(hosts: Hosts) -
     assert first.witnesses is not None and first.witnesses.quorum_met
     assert set(outcomes(first.witnesses).values()) == {RoundOutcome.COSIGNED}
     assert witnessing(hosts.log) is Witnessing.WITNESSED
-    # The same checkpoint again: nothing to ask, both already cosigned it.
-    assert hosts.round().quorum_met
+    # The same checkpoint again: nothing to ask, both already cosigned it (and when they
+    # last cosigned stays when they did).
+    again = hosts.round()
+    assert again.quorum_met
+    when = [w.last_cosigned_at for w in again.witnesses]
+    assert when == [w.last_cosigned_at for w in first.witnesses.witnesses] and all(when)
 
     hosts.away.add("w2.example")
     for rows in (7, 300):

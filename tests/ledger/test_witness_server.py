@@ -163,6 +163,10 @@ def test_size_zero_needs_the_empty_root(log: Log, witness: Witness) -> None:
     other = log.checkpoint(0, bytes(32))
     answer = witness.add_checkpoint(AddCheckpoint(0, (), other).format())
     assert (answer.status, answer.outcome) == (422, Outcome.INCONSISTENT)
+    # The spec checks the old size first: once the witness has moved on, it is 409.
+    log.grow(3)
+    assert witness.add_checkpoint(log.request(0)).status == 200
+    assert witness.add_checkpoint(AddCheckpoint(0, (), other).format()).status == 409
 
 
 def test_a_split_view_is_refused_and_kept_whatever_the_old_size(log: Log, witness: Witness) -> None:
