@@ -8,8 +8,9 @@ as :class:`api.schemas.AccessIn`, and gives up (returns None) on anything where
 msgspec and pydantic could disagree:
 
 * any text with leading or trailing whitespace (``AccessIn`` strips it first),
-* a time not in the plain RFC 3339 form with at most 6 fractional digits
-  (pydantic truncates longer fractions, msgspec rounds them) or without an offset,
+* a time not in the contract's RFC 3339 form (``ledger.domain.bounds.INSTANT``:
+  an offset, at most 6 fractional digits; the range is checked where every
+  access is, ``check_report``),
 * anything msgspec refuses: pydantic's lax coercions (``"12"`` for 12) and its
   error messages stay authoritative.
 
@@ -20,7 +21,6 @@ the two agree.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
@@ -29,14 +29,13 @@ import msgspec
 from msgspec import Meta, Struct
 
 from api.schemas import access_report
+from ledger.domain import bounds
 from ledger.domain.access import AccessReport
 
-# The constraints of api.schemas.Text, Code and ShortText.
-_Text = Annotated[str, Meta(min_length=1, max_length=2000)]
-_Code = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
-_Short = Annotated[str, Meta(max_length=2000)]
-
-_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})")
+# The constraints of api.schemas.Text, Code and ShortText (ledger/domain/bounds.py).
+_Text = Annotated[str, Meta(min_length=1, max_length=bounds.MAX_TEXT)]
+_Code = Annotated[str, Meta(min_length=1, max_length=bounds.MAX_CODE, pattern=bounds.CODE_PATTERN)]
+_Short = Annotated[str, Meta(max_length=bounds.MAX_TEXT)]
 
 
 class _AccessWire(Struct, forbid_unknown_fields=True):
@@ -46,8 +45,8 @@ class _AccessWire(Struct, forbid_unknown_fields=True):
     accessor_id: _Text
     department: _Code
     resource_code: _Code
-    items: Annotated[list[_Text], Meta(min_length=1, max_length=500)]
-    row_count: Annotated[int, Meta(ge=0, le=10**12)]
+    items: Annotated[list[_Text], Meta(min_length=1, max_length=bounds.MAX_LIST)]
+    row_count: Annotated[int, Meta(ge=0, le=bounds.MAX_ROW_COUNT)]
     accessed_at: str
     system: _Short | None = None
     purpose: _Short | None = None
@@ -85,7 +84,7 @@ def _report(wire: _AccessWire) -> AccessReport | None:
     # strips; comparing the lists runs in C (this check was a tenth of the batch's time).
     if list(map(str.strip, texts)) != texts:
         return None
-    if not _RFC3339.fullmatch(wire.accessed_at):
+    if not bounds.INSTANT.fullmatch(wire.accessed_at):
         return None
     try:
         accessed_at = datetime.fromisoformat(wire.accessed_at)

@@ -30,9 +30,9 @@ from api.metrics import AnomaliesSummary, FindingsSummary, ProjectionPositions
 from api.routers import accesses, funding, ledger, proofs, registry, sharing, tlog
 from api.routers import reports as reports_router
 from api.routers import views as views_router
-from ledger.application import GovLedger
 from ledger.checkpoints import checkpoint_round, default_key_paths, signer_key_file
 from ledger.config import Settings, load_settings
+from ledger.configured import open_ledger
 from ledger.domain.errors import DomainError, ErrorCode
 from ledger.errors import (
     ForeignStoreError,
@@ -40,7 +40,7 @@ from ledger.errors import (
     StoreUnavailableError,
     VerificationError,
 )
-from ledger.store.connect import application_env, init_ledger
+from ledger.store.connect import init_ledger
 from projections import query
 from projections.sharing_terms import SharingTerms
 from security.principal import AuthenticationFailed, PermissionDenied
@@ -97,7 +97,8 @@ def create_app(
     configure_logging(settings)
     if settings.create_schema:
         init_ledger(settings)
-    govledger = GovLedger(env=application_env(settings, create=False))
+    # Time bounds and the configured calendar (docs/facts.md §3, §6).
+    govledger = open_ledger(settings, create=False)
     sharing_terms = SharingTerms(govledger)
     metrics = observe.metrics_of(  # docs/operations.md
         settings,

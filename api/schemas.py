@@ -11,8 +11,9 @@ from datetime import date, datetime
 from typing import Annotated, Any, Protocol
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from ledger.domain import bounds, intake
 from ledger.domain.access import AccessReport, AccessVerdict
 from ledger.domain.catalogue import (
     CatalogueEntry,
@@ -26,6 +27,21 @@ from ledger.domain.catalogue import (
 from ledger.domain.funding import FundKind, FundOutcome
 from ledger.domain.organisation import SystemInventory, ZombieReason
 
+# The input contract (ledger/domain/bounds.py, docs/facts.md §6): the same bounds as
+# `govledger import` and the Python API. A refusal is a 422 naming the field.
+
+
+def _contract(check: Any) -> Any:
+    """A bounds check as a pydantic validator: its refusal becomes a ValueError."""
+
+    def validate(value: Any) -> Any:
+        try:
+            return check(value)
+        except bounds.BoundsError as e:
+            raise ValueError(e.problem) from None
+
+    return validate
+
 
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
@@ -33,10 +49,29 @@ def _aware(value: datetime) -> datetime:
     return value
 
 
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
-Text = Annotated[str, Field(min_length=1, max_length=2000)]
-Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
-ShortText = Annotated[str, Field(max_length=2000)]
+# RFC 3339 with an offset, within the ledger's range (bounds.instant), then aware.
+Instant = Annotated[
+    datetime,
+    BeforeValidator(_contract(lambda v: bounds.instant(v, "time"))),
+    AfterValidator(_aware),
+]
+AwareDatetime = Instant
+ContentDate = Annotated[date, BeforeValidator(_contract(lambda v: bounds.content_date(v, "date")))]
+_Chars = AfterValidator(_contract(lambda v: bounds.check_chars(v, "text")))
+Text = Annotated[str, Field(min_length=1, max_length=bounds.MAX_TEXT), _Chars]
+Code = Annotated[
+    str, Field(min_length=1, max_length=bounds.MAX_CODE, pattern=bounds.CODE_PATTERN), _Chars
+]
+ShortText = Annotated[str, Field(max_length=bounds.MAX_TEXT), _Chars]
+Fen = Annotated[int, Field(ge=0, le=bounds.MAX_FEN)]
+BUSINESS_TIME = (
+    "When it happened (business time, docs/facts.md): RFC 3339 with an offset, not before "
+    "the earliest business time, not in the future; default: now."
+)
+
+
+def _when(description: str = BUSINESS_TIME) -> Any:
+    return Field(default=None, description=description)
 
 
 class Body(BaseModel):
@@ -54,14 +89,22 @@ class Done(BaseModel):
 # ---------------------------------------------------------------- organisation
 
 
+class WhenIn(Body):
+    """The optional body of a command that carries nothing but when it happened."""
+
+    occurred_at: Instant | None = _when()
+
+
 class DepartmentIn(Body):
     code: Code = Field(examples=["gongan"])
     name: Text = Field(examples=["区公安分局"])
+    occurred_at: Instant | None = _when()
 
 
 class CioIn(Body):
     cio_name: Text = Field(examples=["王明"])
     cio_actor_id: Code | None = None
+    occurred_at: Instant | None = _when()
 
 
 class SystemIn(Body):
@@ -71,11 +114,12 @@ class SystemIn(Body):
     scope_of_use: Text = Field(examples=["全区"])
     usage_frequency: Text = Field(examples=["每日"])
     approving_body: Text = Field(examples=["区发改局"])
-    approval_date: date | None = None
+    approval_date: ContentDate | None = None
     funding_source: Text = Field(examples=["区财政"])
     required_to_connect: bool = False
     holds_personal_data: bool = False
     holds_important_data: bool = False
+    occurred_at: Instant | None = _when()
 
     def inventory(self) -> SystemInventory:
         return SystemInventory(
@@ -90,24 +134,41 @@ class SystemIn(Body):
 
 
 class ZombieIn(Body):
-    reasons: list[ZombieReason] = Field(min_length=1)
+    reasons: list[ZombieReason] = Field(min_length=1, max_length=len(ZombieReason))
+    occurred_at: Instant | None = _when()
 
 
 class MergeIn(Body):
     integrated_system_id: UUID
+    occurred_at: Instant | None = _when()
 
 
 class ReasonIn(Body):
+    """A system decommissioned, with why."""
+
     reason: ShortText = ""
+    occurred_at: Instant | None = _when()
+
+
+class RejectIn(Body):
+    reason: ShortText = ""
+    decided_at: Instant | None = _when("When the provider refused (business time); default: now.")
+
+
+class RevokeIn(Body):
+    reason: ShortText = ""
+    revoked_at: Instant | None = _when("When the grant ended (business time); default: now.")
 
 
 class MlpsIn(Body):
     mlps_level: int = Field(ge=1, le=4)
     mlps_filed: bool
+    occurred_at: Instant | None = _when()
 
 
 class ConnectionRequirementIn(Body):
     required_to_connect: bool
+    occurred_at: Instant | None = _when()
 
 
 # -------------------------------------------------------------------- catalogue
@@ -123,21 +184,22 @@ class ResourceIn(Body):
     code: Code = Field(examples=["RK-0001"])
     name: Text = Field(examples=["人口基础信息"])
     provider_department: Code = Field(examples=["gongan"])
-    items: list[ItemIn] = Field(min_length=1, max_length=500)
+    items: list[ItemIn] = Field(min_length=1, max_length=bounds.MAX_LIST)
     sharing_type: SharingType
     legal_basis: ShortText | None = None
     open_type: OpenType
     update_cycle: UpdateCycle
     summary: ShortText = ""
     format: ShortText = ""
-    publish_date: date | None = None
+    publish_date: ContentDate | None = None
     share_condition: ShortText = ""
     share_method: ShortText = ""
     base_resource: bool = False
-    related_resource_codes: list[Code] = Field(default_factory=list)
+    related_resource_codes: list[Code] = Field(default_factory=list, max_length=bounds.MAX_LIST)
+    occurred_at: Instant | None = _when()
 
     def entry(self) -> CatalogueEntry:
-        data = self.model_dump(exclude={"items", "related_resource_codes"})
+        data = self.model_dump(exclude={"items", "related_resource_codes", "occurred_at"})
         return CatalogueEntry(
             **data,
             items=tuple(ResourceItem(i.name, i.sensitivity, i.base_item) for i in self.items),
@@ -147,10 +209,12 @@ class ResourceIn(Body):
 
 class OwnerIn(Body):
     owner_department: Code
+    occurred_at: Instant | None = _when()
 
 
 class ControllerIn(Body):
     controller: Text
+    occurred_at: Instant | None = _when()
 
 
 class ReclassifyIn(Body):
@@ -158,12 +222,14 @@ class ReclassifyIn(Body):
     legal_basis: ShortText | None = None
     share_condition: ShortText = ""
     reason: Text
+    occurred_at: Instant | None = _when()
 
 
 class RiskAssessmentIn(Body):
     reference: Text = Field(examples=["网信办风评〔2026〕12号"])
     risk_level: RiskLevel
     summary: Text
+    occurred_at: Instant | None = _when()
 
 
 # ---------------------------------------------------------------------- sharing
@@ -172,35 +238,60 @@ class RiskAssessmentIn(Body):
 class SharingRequestIn(Body):
     requester_department: Code = Field(examples=["minzheng"])
     resource_code: Code = Field(examples=["RK-0001"])
-    items: list[Text] = Field(min_length=1, max_length=500)
+    items: list[Text] = Field(min_length=1, max_length=bounds.MAX_LIST)
     purpose: Text = Field(examples=["最低生活保障资格核查"])
     legal_basis: Text = Field(examples=["《社会救助暂行办法》第十一条"])
-    period_start: date
-    period_end: date
+    period_start: ContentDate
+    period_end: ContentDate
+    submitted_at: Instant | None = _when(
+        "When the request was made (business time): it fixes the response deadline; default: now."
+    )
 
 
 class ApproveIn(Body):
-    items: list[Text] = Field(min_length=1, max_length=500)
-    expires_at: AwareDatetime
+    items: list[Text] = Field(min_length=1, max_length=bounds.MAX_LIST)
+    expires_at: Instant
+    decided_at: Instant | None = _when(
+        "When the provider granted it (business time); default: now."
+    )
+
+
+class AcceptIn(Body):
+    accepted_at: Instant | None = _when("When the project was accepted (验收); default: now.")
 
 
 # --------------------------------------------------------------------- accesses
 
 
 class AccessIn(Body):
-    """One access reported by the exchange platform (数据访问)."""
+    """One access reported by the exchange platform (数据访问).
+
+    Read first by ``ledger.domain.intake.access_fields``, exactly as a line of
+    ``govledger import`` is (docs/import-format.md, "Bounds"): both take and
+    refuse the same accesses.
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _the_contract(cls, data: Any) -> Any:
+        try:
+            return intake.access_fields(data)
+        except bounds.BoundsError as e:
+            raise ValueError(e.detail) from None
 
     platform_event_id: Text = Field(examples=["xchg-2026-000000123"])
     accessor_id: Text = Field(examples=["minzheng-clerk-07"])
     department: Code = Field(examples=["minzheng"])
     system: ShortText | None = None
     resource_code: Code = Field(examples=["RK-0001"])
-    items: list[Text] = Field(min_length=1, max_length=500, examples=[["姓名", "身份证号"]])
-    row_count: int = Field(ge=0, le=10**12)
+    items: list[Text] = Field(
+        min_length=1, max_length=bounds.MAX_LIST, examples=[["姓名", "身份证号"]]
+    )
+    row_count: int = Field(ge=0, le=bounds.MAX_ROW_COUNT)
     purpose: ShortText | None = Field(default=None, examples=["最低生活保障资格核查"])
     grant_id: UUID | None = None
     client_address: ShortText | None = Field(default=None, examples=["10.12.0.31"])
-    accessed_at: AwareDatetime
+    accessed_at: Instant
 
     def report(self) -> AccessReport:
         return access_report(self, self.accessed_at)
@@ -241,32 +332,50 @@ class AccessBatchIn(Body):
     accesses: list[AccessIn] = Field(min_length=1)
 
 
+IN_FUTURE = "accessed_at_in_future"
+
+
 class AccessOut(BaseModel):
     id: UUID
     platform_event_id: str
     authorized: bool
     reasons: list[str]
     newly_recorded: bool
+    flags: list[str] = Field(
+        default_factory=list,
+        description=f"`{IN_FUTURE}`: the access is dated later than the ledger's clock plus "
+        "the clock skew; recorded all the same (docs/facts.md §6)",
+    )
 
     @classmethod
-    def of(cls, access_id: UUID, report: AccessReport, verdict: AccessVerdict, new: bool) -> Any:
+    def of(
+        cls,
+        access_id: UUID,
+        report: AccessReport,
+        verdict: AccessVerdict,
+        new: bool,
+        in_future: bool = False,
+    ) -> Any:
         return cls(
             id=access_id,
             platform_event_id=report.platform_event_id,
             authorized=verdict.authorized,
             reasons=[str(r) for r in verdict.reasons],
             newly_recorded=new,
+            flags=[IN_FUTURE] if in_future else [],
         )
 
 
 class AccessBatchOut(BaseModel):
-    """Counts, and the flagged (unauthorized) accesses with their reasons; authorized ones
-    are not echoed back, which keeps a 10,000-access answer small."""
+    """Counts, and the flagged accesses (unauthorized, or dated in the future) with their
+    reasons and flags; the others are not echoed back, which keeps a 10,000-access answer
+    small."""
 
     recorded: int
     already_recorded: int
     unauthorized: int
     flagged: list[AccessOut]
+    dated_in_future: int = 0
 
 
 # ------------------------------------------------------------- filings and funds
@@ -275,30 +384,33 @@ class AccessBatchOut(BaseModel):
 class FilingIn(Body):
     name: Text = Field(examples=["区政务数据共享交换平台二期"])
     builder: Code = Field(examples=["fagai"])
-    investment_fen: int = Field(ge=0, examples=[350_000_000])
-    om_cost_fen: int = Field(ge=0, examples=[42_000_000])
+    investment_fen: Fen = Field(examples=[350_000_000])
+    om_cost_fen: Fen = Field(examples=[42_000_000])
     funding_channel: Text = Field(examples=["区级财政资金"])
-    resource_codes: list[Code] = Field(default_factory=list)
-    system_ids: list[UUID] = Field(default_factory=list)
+    resource_codes: list[Code] = Field(default_factory=list, max_length=bounds.MAX_LIST)
+    system_ids: list[UUID] = Field(default_factory=list, max_length=bounds.MAX_LIST)
     mlps_filed: bool
     catalogue_preregistered: bool
+    occurred_at: Instant | None = _when()
 
 
 class ReviewIn(Body):
     approved: bool
     architecture_review: Text
+    occurred_at: Instant | None = _when()
 
 
 class FundDecisionIn(Body):
     kind: FundKind
     year: int = Field(ge=2000, le=2100)
     department: Code
-    amount_fen: int = Field(ge=0)
+    amount_fen: Fen
     outcome: FundOutcome
     rationale: Text
     system_id: UUID | None = None
     project_name: ShortText | None = None
     filing_id: UUID | None = None
+    decided_at: Instant | None = _when("When finance decided (business time); default: now.")
 
 
 # ---------------------------------------------------------------------- ledger

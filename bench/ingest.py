@@ -273,9 +273,11 @@ def _time_stages(app: GovLedger, terms: SharingTerms, grant: Any, timer: _StageT
     timer("pydantic", lambda: [a.report() for a in _pydantic_route(body).accesses])
     model = terms.current()
     verdicts = timer("evaluate", lambda: [evaluate_access(r, model) for r in reports])
-    ids = timer("ids", lambda: [_checked_id(r) for r in reports])
+    seen: set[tuple[object, ...]] = set()  # as GovLedger.record_accesses checks a batch
+    plain = [True]
+    ids = timer("ids", lambda: [_checked_id(r, seen, plain) for r in reports])
     recorder: Any = app.recorder  # a chained recorder: both have the bulk existence query
-    writer = AccessStateWriter(app.mapper, PLATFORM)
+    writer = AccessStateWriter(app.mapper, PLATFORM, plain=plain[0])
     fresh = dict(zip(ids, zip(reports, verdicts, strict=True), strict=True))
     if hasattr(recorder, "insert_new_aggregates"):  # PostgreSQL: the check is in the insert
         timer("exists", lambda: None)
@@ -302,8 +304,11 @@ def _pydantic_route(body: str) -> AccessBatchIn:
     return AccessBatchIn.model_validate(json.loads(body))
 
 
-def _checked_id(report: AccessReport) -> uuid.UUID:
-    check_report(report)
+def _checked_id(
+    report: AccessReport, seen: set[tuple[object, ...]], plain: list[bool]
+) -> uuid.UUID:
+    """The input contract's check (ledger/domain/bounds.py) and the id, as the batch path does."""
+    plain[0] = check_report(report, seen) and plain[0]
     return data_access_id(report.platform_event_id)
 
 

@@ -151,6 +151,14 @@ class Settings:
     # so sessions end when the service restarts) and how long a session lasts.
     console_session_key_file: str = ""
     console_session_minutes: int = 15
+    # Facts and their business time (docs/facts.md §6, docs/configuration.md "Facts"): no
+    # business time before this CST day; none later than the clock plus this skew.
+    earliest_business_date: str = "2018-01-01"
+    clock_skew_seconds: int = 300
+    # The calendar in force (docs/facts.md §3): the State Council's notices shipped with
+    # govledger, extended or corrected by this TOML file; response limits per sharing type.
+    calendar_file: str = ""
+    response_working_days: int = 10
 
     @property
     def database(self) -> DatabaseURL:

@@ -10,7 +10,8 @@ actor's subject, key) (``ids.idempotent_create_id``), so the event store's
 uniqueness of (aggregate id, version 1) stores it once, also when two copies
 race. "Same payload" is judged on what the first request recorded: the created
 event's fields, less those the ledger fills in itself (ids, times, the actor
-record with its request id, the deadline computed from the submission time).
+record with its request id, the business time and the deadline computed from
+it: a retry may come seconds later, and its first record's times stand).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ _LEDGER_FILLED_FIELDS = frozenset(
         "actor",  # request id and client address differ per attempt; the subject is in the id
         "submitted_at",
         "decided_at",
+        "occurred_at",  # business time: the clock's, unless given (docs/facts.md §1)
         "response_due",
         "response_working_days",
     }

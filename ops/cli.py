@@ -31,6 +31,7 @@ from ledger.errors import LedgerError
 from ledger.store.connect import init_ledger
 from ops import (
     backup_cli,
+    calendar_cli,
     demo,
     importer,
     keys_cli,
@@ -152,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     projections_cli.register(sub)  # projections run|rebuild|status, view, anomaly review
     passwords.register(sub)  # pgpass: the role layout's password files
     backup_cli.register(sub)  # backup, restore (PostgreSQL)
+    calendar_cli.register(sub)  # calendar: the configured calendar against the one in force
 
     p = sub.add_parser("serve", help="serve the API and console")
     p.add_argument("--host")

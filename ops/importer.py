@@ -16,30 +16,26 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 from ledger.application import GovLedger
 from ledger.config import Settings
-from ledger.domain import AccessReport, AccessVerdict, Actor, DomainError, Role
-from ledger.domain.access import check_report
+from ledger.configured import open_ledger
+from ledger.domain import AccessReport, AccessVerdict, Actor, DomainError, Role, intake
+from ledger.domain.bounds import BoundsError, TimeBounds
 from ledger.domain.ids import data_access_id
 from ledger.errors import LedgerError
-from ledger.store.connect import application_env, init_ledger
+from ledger.store.connect import init_ledger
 from ops.terminal import EXIT_OK, progress_bar
 from projections.sharing_terms import SharingTerms
 from security.access import SharingReadModel, evaluate_access
 
 BATCH_SIZE = 1_000
 DEFAULT_ACTOR_ID = "exchange-platform"
-
-REQUIRED_TEXT = ("platform_event_id", "accessor_id", "department", "resource_code")
-OPTIONAL_TEXT = ("system", "purpose", "client_address")
-KNOWN_FIELDS = frozenset(
-    (*REQUIRED_TEXT, *OPTIONAL_TEXT, "items", "row_count", "grant_id", "accessed_at")
-)
+# A line longer than the API's largest request body cannot be an access the API would take.
+DEFAULT_MAX_LINE_BYTES = Settings().max_request_bytes
+_BOM = "\ufeff"
 
 
 class ImportFormatError(LedgerError):
@@ -56,13 +52,16 @@ class _LineError(ValueError):
 
 @dataclass(frozen=True)
 class ImportSummary:
-    """What an import did. ``already_recorded`` includes exact repeats within the file."""
+    """What an import did. ``already_recorded`` includes exact repeats within the file;
+    ``dated_in_future`` counts the accesses recorded though their time had not come yet
+    (docs/facts.md §6: recorded and flagged, never dropped)."""
 
     lines: int
     recorded: int
     already_recorded: int
     unauthorized: int
     by_reason: dict[str, int] = field(default_factory=dict)
+    dated_in_future: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -71,126 +70,72 @@ class ImportSummary:
             "already_recorded": self.already_recorded,
             "unauthorized": self.unauthorized,
             "by_reason": dict(sorted(self.by_reason.items())),
+            "dated_in_future": self.dated_in_future,
         }
 
 
 # -- parsing ---------------------------------------------------------------------
 
 
-def _text(obj: dict[str, Any], name: str, *, required: bool) -> str | None:
-    if name not in obj or obj[name] is None:
-        if required:
-            raise _LineError(f"{name}: missing")
-        return None
-    value = obj[name]
-    if not isinstance(value, str):
-        raise _LineError(f"{name}: expected a string, got {type(value).__name__}")
-    if required and not value.strip():
-        raise _LineError(f"{name}: blank")
-    return value
+def parse_line(text: str, time_bounds: TimeBounds | None = None) -> AccessReport:
+    """One line as an :class:`AccessReport`; :class:`_LineError` says what is wrong.
 
-
-def _items(obj: dict[str, Any]) -> tuple[str, ...]:
-    value = obj.get("items")
-    if value is None:
-        raise _LineError("items: missing")
-    if not isinstance(value, list) or not value:
-        raise _LineError("items: expected a non-empty array of strings")
-    if not all(isinstance(item, str) and item.strip() for item in value):
-        raise _LineError("items: every item must be a non-blank string")
-    if len(set(value)) != len(value):
-        raise _LineError("items: repeated item")
-    return tuple(value)
-
-
-def _row_count(obj: dict[str, Any]) -> int:
-    value = obj.get("row_count")
-    if value is None:
-        raise _LineError("row_count: missing")
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _LineError(f"row_count: expected a whole number >= 0, got {value!r}")
-    return value
-
-
-def _grant_id(obj: dict[str, Any]) -> UUID | None:
-    value = obj.get("grant_id")
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise _LineError(f"grant_id: expected a UUID string, got {type(value).__name__}")
-    try:
-        return UUID(value)
-    except ValueError:
-        raise _LineError(f"grant_id: {value[:60]!r} is not a UUID") from None
-
-
-def _accessed_at(obj: dict[str, Any]) -> datetime:
-    value = obj.get("accessed_at")
-    if value is None:
-        raise _LineError("accessed_at: missing")
-    if not isinstance(value, str):
-        raise _LineError(f"accessed_at: expected a string, got {type(value).__name__}")
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise _LineError(f"accessed_at: {value[:60]!r} is not an RFC 3339 date-time") from None
-    if moment.utcoffset() is None:
-        raise _LineError(f"accessed_at: {value[:60]!r} has no UTC offset")
-    return moment
-
-
-def parse_line(text: str) -> AccessReport:
-    """One line as an :class:`AccessReport`; :class:`_LineError` says what is wrong."""
+    The object is read by ``ledger.domain.intake`` (what the API's ``AccessIn``
+    runs too), then the ledger's configured bounds are applied.
+    """
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as e:
         raise _LineError(f"not JSON: {e.msg} at column {e.colno}") from None
-    if not isinstance(obj, dict):
-        raise _LineError(f"expected a JSON object, got {type(obj).__name__}")
-    unknown = sorted(set(obj) - KNOWN_FIELDS)
-    if unknown:
-        raise _LineError(f"unknown field(s): {', '.join(unknown)}")
-    report = AccessReport(
-        platform_event_id=str(_text(obj, "platform_event_id", required=True)),
-        accessor_id=str(_text(obj, "accessor_id", required=True)),
-        department=str(_text(obj, "department", required=True)),
-        system=_text(obj, "system", required=False),
-        resource_code=str(_text(obj, "resource_code", required=True)),
-        items=_items(obj),
-        row_count=_row_count(obj),
-        purpose=_text(obj, "purpose", required=False),
-        grant_id=_grant_id(obj),
-        client_address=_text(obj, "client_address", required=False),
-        accessed_at=_accessed_at(obj),
-    )
+    except RecursionError:
+        raise _LineError("not JSON: nested too deeply") from None
     try:
-        check_report(report)  # the ledger's own test: pass 2 can then never be refused
+        report = intake.access_report(obj)
+        if time_bounds is not None:
+            time_bounds.check_past(report.accessed_at, "accessed_at")
+    except BoundsError as e:
+        raise _LineError(e.detail) from None
     except DomainError as e:
         raise _LineError(e.detail) from None
     return report
 
 
-def _lines(path: Path) -> Iterator[tuple[int, AccessReport]]:
+def _lines(
+    path: Path, time_bounds: TimeBounds | None = None, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+) -> Iterator[tuple[int, AccessReport]]:
     """(line number, report) for each non-blank line; the first bad line raises.
 
-    Read as bytes and decoded per line, so a bad UTF-8 sequence is pinned to its line.
+    Read as bytes and decoded per line, so a bad UTF-8 sequence is pinned to its
+    line; a UTF-8 byte order mark opening the file is skipped.
     """
     with path.open("rb") as f:
-        for line_no, raw in enumerate(f, start=1):
+        line_no = 0
+        while raw := f.readline(max_line_bytes + 1):
+            line_no += 1
+            if len(raw) > max_line_bytes and not raw.endswith(b"\n"):
+                raise ImportFormatError(path, line_no, f"longer than {max_line_bytes} bytes")
             try:
                 line = raw.decode("utf-8")
+                if line_no == 1:
+                    line = line.removeprefix(_BOM)
                 if line.strip():
-                    yield line_no, parse_line(line)
+                    yield line_no, parse_line(line, time_bounds)
             except UnicodeDecodeError:
                 raise ImportFormatError(path, line_no, "not UTF-8") from None
             except _LineError as e:
                 raise ImportFormatError(path, line_no, str(e)) from None
 
 
-def count_reports(path: Path) -> int:
-    """Non-blank lines, without parsing: the size of the progress bar."""
+def count_reports(path: Path, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> int:
+    """Non-blank lines, without parsing: the size of the progress bar (memory bounded:
+    an overlong line counts once and is refused by pass 1)."""
+    count = 0
     with path.open("rb") as f:
-        return sum(1 for raw in f if raw.strip())
+        while raw := f.readline(max_line_bytes + 1):
+            count += bool(raw.strip())
+            while len(raw) > max_line_bytes and not raw.endswith(b"\n"):
+                raw = f.readline(max_line_bytes + 1)
+    return count
 
 
 # -- pass 1: validate -------------------------------------------------------------
@@ -200,11 +145,11 @@ def _fingerprint(report: AccessReport) -> bytes:
     return hashlib.blake2b(repr(report).encode("utf-8"), digest_size=16).digest()
 
 
-def validate_file(path: Path) -> int:
+def validate_file(path: Path, time_bounds: TimeBounds | None = None) -> int:
     """Pass 1: parse every line, refuse conflicting repeats; the number of reports."""
     seen: dict[str, tuple[int, bytes]] = {}
     count = 0
-    for line_no, report in _lines(path):
+    for line_no, report in _lines(path, time_bounds):
         count += 1
         mark = _fingerprint(report)
         first = seen.setdefault(report.platform_event_id, (line_no, mark))
@@ -242,13 +187,13 @@ def import_file(
     if not path.is_file():
         raise LedgerError(f"{path}: not a regular file (the import reads it twice)")
     before = _stat(path)
-    total = validate_file(path)
+    total = validate_file(path, app.time_bounds)
     if _stat(path) != before:
         raise LedgerError(f"{path} changed while it was being checked; nothing was written")
     model = SharingTerms(app).current()
     tally = _Tally(lines=total)
     batch: list[AccessReport] = []
-    for _line_no, report in _lines(path):
+    for _line_no, report in _lines(path, app.time_bounds):
         batch.append(report)
         if len(batch) == BATCH_SIZE:
             tally.add(_record(app, platform, model, batch))
@@ -267,31 +212,44 @@ class _Tally:
     already: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     unauthorized: int = 0
+    in_future: int = 0
 
-    def add(self, result: tuple[int, int, list[AccessVerdict]]) -> None:
-        recorded, already, verdicts = result
+    def add(self, result: _Recorded) -> None:
+        recorded, already, verdicts, in_future = result
         self.recorded += recorded
         self.already += already
+        self.in_future += in_future
         for verdict in verdicts:
             self.unauthorized += not verdict.authorized
             self.reasons.update(reason.value for reason in verdict.reasons)
 
     def summary(self) -> ImportSummary:
         return ImportSummary(
-            self.lines, self.recorded, self.already, self.unauthorized, dict(self.reasons)
+            self.lines,
+            self.recorded,
+            self.already,
+            self.unauthorized,
+            dict(self.reasons),
+            self.in_future,
         )
+
+
+# recorded, already recorded, verdicts of the recorded, recorded though dated in the future
+_Recorded = tuple[int, int, list[AccessVerdict], int]
 
 
 def _record(
     app: GovLedger, actor: Actor, model: SharingReadModel, batch: list[AccessReport]
-) -> tuple[int, int, list[AccessVerdict]]:
+) -> _Recorded:
     """One transaction; the verdicts of the accesses it newly recorded."""
     entries = [(report, evaluate_access(report, model)) for report in batch]
     result = app.record_accesses(actor, entries)
     # Repeats within a file have equal content (pass 1 made sure), hence equal verdicts.
     verdict_of = {data_access_id(r.platform_event_id): v for r, v in entries}
     verdicts = [verdict_of[i] for i in result.recorded]
-    return len(result.recorded), len(result.already_recorded), verdicts
+    new = set(result.recorded)
+    in_future = sum(1 for i in result.in_future if i in new)
+    return len(result.recorded), len(result.already_recorded), verdicts, in_future
 
 
 # -- command line ----------------------------------------------------------------
@@ -299,8 +257,9 @@ def _record(
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     """``govledger import FILE``: prints one summary line (or JSON) on stdout."""
-    init_ledger(settings)
-    app = GovLedger(env=application_env(settings))
+    if settings.create_schema:
+        init_ledger(settings)
+    app = open_ledger(settings, create=settings.create_schema)
     path = Path(args.file)
     platform = Actor(args.actor_id, Role.EXCHANGE_PLATFORM, None)
     try:
@@ -321,7 +280,7 @@ def _describe(path: Path, s: ImportSummary) -> str:
     return (
         f"{path}: {s.lines} accesses read, {s.recorded} recorded, "
         f"{s.already_recorded} already in the ledger; {s.unauthorized} unauthorized "
-        f"(reasons: {reasons})"
+        f"(reasons: {reasons}); {s.dated_in_future} dated in the future"
     )
 
 

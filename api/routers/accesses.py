@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import email.message
 import json
+import logging
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, status
@@ -21,24 +23,41 @@ from security.access import evaluate_access
 from security.policy import Permission
 
 router = APIRouter(tags=["accesses"])
+logger = logging.getLogger("govledger.api")
 Platform = Annotated[Caller, Depends(require(Permission.INGEST_ACCESS))]
 PersonalReader = Annotated[Caller, Depends(require(Permission.READ_PERSONAL_DATA_VIEWS))]
 
 
+@dataclass(frozen=True)
+class _Recorded:
+    outcomes: list[AccessOut]
+    recorded: int
+    already_recorded: int
+    dated_in_future: int
+
+
 def _record(
     s: Services, caller: Caller, reports: list[AccessReport], *, everyone: bool
-) -> tuple[list[AccessOut], int, int]:
-    """Record the accesses; the outcome of each (``everyone``) or of the flagged only."""
+) -> _Recorded:
+    """Record the accesses; the outcome of each (``everyone``) or of the flagged only:
+    unauthorized, or dated in the future (recorded all the same, docs/facts.md §6)."""
     model = s.sharing_terms.current()
     entries = [(report, evaluate_access(report, model)) for report in reports]
     result = s.ledger.record_accesses(caller.actor, entries)
     new = set(result.recorded)
+    future = set(result.in_future)
     outcomes = [
-        AccessOut.of(access_id, report, verdict, access_id in new)
+        AccessOut.of(access_id, report, verdict, access_id in new, access_id in future)
         for access_id, (report, verdict) in zip(result.ids, entries, strict=True)
-        if everyone or not verdict.authorized
+        if everyone or not verdict.authorized or access_id in future
     ]
-    return outcomes, len(result.recorded), len(result.already_recorded)
+    if future:
+        logger.warning(
+            "recorded %d access(es) dated in the future (beyond the clock skew)", len(future)
+        )
+    return _Recorded(
+        outcomes, len(result.recorded), len(result.already_recorded), len(result.in_future)
+    )
 
 
 @router.post(
@@ -48,7 +67,7 @@ def _record(
 )
 def report_access(body: AccessIn, caller: Platform, s: ServicesDep) -> Any:
     """Record one access with its verdict: unauthorized accesses are recorded *and flagged*."""
-    (outcome,), _, _ = _record(s, caller, [body.report()], everyone=True)
+    (outcome,) = _record(s, caller, [body.report()], everyone=True).outcomes
     code = status.HTTP_201_CREATED if outcome.newly_recorded else status.HTTP_200_OK
     return JSONResponse(outcome.model_dump(mode="json"), status_code=code)
 
@@ -76,9 +95,13 @@ def _record_batch(s: Services, caller: Caller, body: bytes, json_body: bool) -> 
         reports = [access.report() for access in _validated_batch(body, json_body).accesses]
     if len(reports) > s.settings.max_batch_size:
         raise BatchTooLargeError(len(reports), s.settings.max_batch_size)
-    flagged, recorded, already = _record(s, caller, reports, everyone=False)
+    done = _record(s, caller, reports, everyone=False)
     return AccessBatchOut(
-        recorded=recorded, already_recorded=already, unauthorized=len(flagged), flagged=flagged
+        recorded=done.recorded,
+        already_recorded=done.already_recorded,
+        unauthorized=sum(not outcome.authorized for outcome in done.outcomes),
+        flagged=done.outcomes,
+        dated_in_future=done.dated_in_future,
     )
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, status
 
 from api.deps import Caller, IdempotencyKey, ServicesDep, require
 from api.routers.registry import state_of
-from api.schemas import Created, Done, FilingIn, FundDecisionIn, ReviewIn
+from api.schemas import AcceptIn, Created, Done, FilingIn, FundDecisionIn, ReviewIn
 from security.policy import Permission
 
 router = APIRouter(tags=["filings and funds"])
@@ -35,13 +35,24 @@ def get_filing(filing_id: UUID, _: Reader, s: ServicesDep) -> dict[str, Any]:
 @router.post("/filings/{filing_id}/review")
 def review_project(filing_id: UUID, body: ReviewIn, caller: Reviewer, s: ServicesDep) -> Done:
     """架构治理: ndrc approves or rejects against co-construction and sharing requirements."""
-    s.ledger.review_project(caller.actor, filing_id, body.approved, body.architecture_review)
+    s.ledger.review_project(
+        caller.actor,
+        filing_id,
+        body.approved,
+        body.architecture_review,
+        occurred_at=body.occurred_at,
+    )
     return Done()
 
 
 @router.post("/filings/{filing_id}/accept")
-def accept_project(filing_id: UUID, caller: Reviewer, s: ServicesDep) -> Done:
-    s.ledger.accept_project(caller.actor, filing_id)
+def accept_project(
+    filing_id: UUID, caller: Reviewer, s: ServicesDep, body: AcceptIn | None = None
+) -> Done:
+    """验收 of an approved project (once)."""
+    s.ledger.accept_project(
+        caller.actor, filing_id, accepted_at=None if body is None else body.accepted_at
+    )
     return Done()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -24,6 +25,7 @@ from api.schemas import (
     ResourceIn,
     RiskAssessmentIn,
     SystemIn,
+    WhenIn,
     ZombieIn,
 )
 from security.policy import Permission
@@ -34,6 +36,10 @@ SystemClerk = Annotated[Caller, Depends(require(Permission.REGISTER_SYSTEM))]
 CatalogueClerk = Annotated[Caller, Depends(require(Permission.REGISTER_CATALOGUE))]
 RiskOfficer = Annotated[Caller, Depends(require(Permission.RECORD_RISK_ASSESSMENT))]
 Reader = Annotated[Caller, Depends(require(Permission.READ_AUDIT_VIEWS))]
+
+
+def _when(body: WhenIn | None) -> datetime | None:
+    return None if body is None else body.occurred_at
 
 
 def state_of(aggregate: Any) -> dict[str, Any]:
@@ -50,13 +56,18 @@ def state_of(aggregate: Any) -> dict[str, Any]:
 @router.post("/departments", status_code=status.HTTP_201_CREATED, tags=["departments"])
 def register_department(body: DepartmentIn, caller: Admin, s: ServicesDep) -> Created:
     """Register a department (部门) of the zone."""
-    return Created(id=s.ledger.register_department(caller.actor, body.code, body.name))
+    department_id = s.ledger.register_department(
+        caller.actor, body.code, body.name, occurred_at=body.occurred_at
+    )
+    return Created(id=department_id)
 
 
 @router.post("/departments/{code}/cio", tags=["departments"])
 def name_cio(code: str, body: CioIn, caller: Admin, s: ServicesDep) -> Done:
     """Name the department's 信息主管 (CIO)."""
-    s.ledger.name_cio(caller.actor, code, body.cio_name, body.cio_actor_id)
+    s.ledger.name_cio(
+        caller.actor, code, body.cio_name, body.cio_actor_id, occurred_at=body.occurred_at
+    )
     return Done()
 
 
@@ -81,6 +92,7 @@ def register_system(
         holds_personal_data=body.holds_personal_data,
         holds_important_data=body.holds_important_data,
         idempotency_key=key,
+        occurred_at=body.occurred_at,
     )
     return Created(id=system_id)
 
@@ -91,9 +103,11 @@ def get_system(system_id: UUID, _: Reader, s: ServicesDep) -> dict[str, Any]:
 
 
 @router.post("/systems/{system_id}/connect", tags=["systems"])
-def connect_system(system_id: UUID, caller: SystemClerk, s: ServicesDep) -> Done:
+def connect_system(
+    system_id: UUID, caller: SystemClerk, s: ServicesDep, body: WhenIn | None = None
+) -> Done:
     """The system is now connected to the exchange platform (接入共享交换平台)."""
-    s.ledger.connect_system(caller.actor, system_id)
+    s.ledger.connect_system(caller.actor, system_id, occurred_at=_when(body))
     return Done()
 
 
@@ -101,41 +115,49 @@ def connect_system(system_id: UUID, caller: SystemClerk, s: ServicesDep) -> Done
 def set_connection_requirement(
     system_id: UUID, body: ConnectionRequirementIn, caller: SystemClerk, s: ServicesDep
 ) -> Done:
-    s.ledger.set_connection_requirement(caller.actor, system_id, body.required_to_connect)
+    s.ledger.set_connection_requirement(
+        caller.actor, system_id, body.required_to_connect, occurred_at=body.occurred_at
+    )
     return Done()
 
 
 @router.post("/systems/{system_id}/on-cloud", tags=["systems"])
-def move_on_cloud(system_id: UUID, caller: SystemClerk, s: ServicesDep) -> Done:
+def move_on_cloud(
+    system_id: UUID, caller: SystemClerk, s: ServicesDep, body: WhenIn | None = None
+) -> Done:
     """The system moved to the government cloud (上云)."""
-    s.ledger.move_system_on_cloud(caller.actor, system_id)
+    s.ledger.move_system_on_cloud(caller.actor, system_id, occurred_at=_when(body))
     return Done()
 
 
 @router.post("/systems/{system_id}/zombie", tags=["systems"])
 def mark_zombie(system_id: UUID, body: ZombieIn, caller: SystemClerk, s: ServicesDep) -> Done:
     """Mark a 僵尸信息系统 (seed §三(一)3)."""
-    s.ledger.mark_system_zombie(caller.actor, system_id, body.reasons)
+    s.ledger.mark_system_zombie(caller.actor, system_id, body.reasons, occurred_at=body.occurred_at)
     return Done()
 
 
 @router.post("/systems/{system_id}/merge", tags=["systems"])
 def merge_system(system_id: UUID, body: MergeIn, caller: SystemClerk, s: ServicesDep) -> Done:
     """Merge into the department's 大系统."""
-    s.ledger.merge_system(caller.actor, system_id, body.integrated_system_id)
+    s.ledger.merge_system(
+        caller.actor, system_id, body.integrated_system_id, occurred_at=body.occurred_at
+    )
     return Done()
 
 
 @router.post("/systems/{system_id}/decommission", tags=["systems"])
 def decommission(system_id: UUID, body: ReasonIn, caller: SystemClerk, s: ServicesDep) -> Done:
-    s.ledger.decommission_system(caller.actor, system_id, body.reason)
+    s.ledger.decommission_system(caller.actor, system_id, body.reason, occurred_at=body.occurred_at)
     return Done()
 
 
 @router.post("/systems/{system_id}/mlps", tags=["systems"])
 def record_mlps(system_id: UUID, body: MlpsIn, caller: SystemClerk, s: ServicesDep) -> Done:
     """等级保护 level and filing."""
-    s.ledger.record_mlps(caller.actor, system_id, body.mlps_level, body.mlps_filed)
+    s.ledger.record_mlps(
+        caller.actor, system_id, body.mlps_level, body.mlps_filed, occurred_at=body.occurred_at
+    )
     return Done()
 
 
@@ -145,7 +167,10 @@ def record_mlps(system_id: UUID, body: MlpsIn, caller: SystemClerk, s: ServicesD
 @router.post("/resources", status_code=status.HTTP_201_CREATED, tags=["catalogue"])
 def register_resource(body: ResourceIn, caller: CatalogueClerk, s: ServicesDep) -> Created:
     """List a 政务信息资源 in the catalogue; not_shareable needs a legal basis (51号)."""
-    return Created(id=s.ledger.register_resource(caller.actor, body.entry()))
+    resource_id = s.ledger.register_resource(
+        caller.actor, body.entry(), occurred_at=body.occurred_at
+    )
+    return Created(id=resource_id)
 
 
 @router.get("/resources/{code}", tags=["catalogue"])
@@ -156,7 +181,9 @@ def get_resource(code: str, _: Reader, s: ServicesDep) -> dict[str, Any]:
 @router.post("/resources/{code}/owner", tags=["catalogue"])
 def assign_owner(code: str, body: OwnerIn, caller: CatalogueClerk, s: ServicesDep) -> Done:
     """所有权 stays with the provider department."""
-    s.ledger.assign_resource_owner(caller.actor, code, body.owner_department)
+    s.ledger.assign_resource_owner(
+        caller.actor, code, body.owner_department, occurred_at=body.occurred_at
+    )
     return Done()
 
 
@@ -165,7 +192,9 @@ def assign_controller(
     code: str, body: ControllerIn, caller: CatalogueClerk, s: ServicesDep
 ) -> Done:
     """控制权: the custodian department or system."""
-    s.ledger.assign_resource_controller(caller.actor, code, body.controller)
+    s.ledger.assign_resource_controller(
+        caller.actor, code, body.controller, occurred_at=body.occurred_at
+    )
     return Done()
 
 
@@ -178,6 +207,7 @@ def reclassify(code: str, body: ReclassifyIn, caller: CatalogueClerk, s: Service
         legal_basis=body.legal_basis,
         share_condition=body.share_condition,
         reason=body.reason,
+        occurred_at=body.occurred_at,
     )
     return Done()
 
@@ -192,6 +222,11 @@ def record_risk_assessment(
     `{"status": "already_recorded"}`; the reference with another level or summary
     is 409 `risk_assessment_exists` (a revised assessment has its own reference)."""
     recorded = s.ledger.record_risk_assessment(
-        caller.actor, code, body.reference, body.risk_level, body.summary
+        caller.actor,
+        code,
+        body.reference,
+        body.risk_level,
+        body.summary,
+        occurred_at=body.occurred_at,
     )
     return Done() if recorded else Done(status="already_recorded")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, status
 
 from api.deps import Caller, IdempotencyKey, ServicesDep, require
 from api.routers.registry import state_of
-from api.schemas import ApproveIn, Created, Done, ReasonIn, SharingRequestIn
+from api.schemas import ApproveIn, Created, Done, RejectIn, RevokeIn, SharingRequestIn
 from security.policy import Permission
 
 router = APIRouter(tags=["sharing"])
@@ -37,18 +37,20 @@ def get_request(request_id: UUID, _: Reader, s: ServicesDep) -> dict[str, Any]:
 @router.post("/sharing-requests/{request_id}/approve")
 def approve(request_id: UUID, body: ApproveIn, caller: Provider, s: ServicesDep) -> Done:
     """The provider grants use rights (使用权) for these items until ``expires_at``."""
-    s.ledger.approve_request(caller.actor, request_id, body.items, body.expires_at)
+    s.ledger.approve_request(
+        caller.actor, request_id, body.items, body.expires_at, decided_at=body.decided_at
+    )
     return Done()
 
 
 @router.post("/sharing-requests/{request_id}/reject")
-def reject(request_id: UUID, body: ReasonIn, caller: Provider, s: ServicesDep) -> Done:
+def reject(request_id: UUID, body: RejectIn, caller: Provider, s: ServicesDep) -> Done:
     """A refusal should state its reason (51号); an empty one is recorded and flagged (S7)."""
-    s.ledger.reject_request(caller.actor, request_id, body.reason)
+    s.ledger.reject_request(caller.actor, request_id, body.reason, decided_at=body.decided_at)
     return Done()
 
 
 @router.post("/sharing-requests/{request_id}/revoke")
-def revoke(request_id: UUID, body: ReasonIn, caller: Provider, s: ServicesDep) -> Done:
-    s.ledger.revoke_grant(caller.actor, request_id, body.reason)
+def revoke(request_id: UUID, body: RevokeIn, caller: Provider, s: ServicesDep) -> Done:
+    s.ledger.revoke_grant(caller.actor, request_id, body.reason, revoked_at=body.revoked_at)
     return Done()

@@ -16,6 +16,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.utils import get_topic
 
+from ledger.domain import bounds
 from ledger.domain.actor import Actor
 from ledger.domain.errors import DomainError, ErrorCode
 from ledger.domain.ids import data_access_id
@@ -83,26 +84,123 @@ class AccessReport:
     accessed_at: datetime
 
 
-def check_report(report: AccessReport) -> None:
-    """Refuse what cannot be a fact: blank keys, no items, negative rows, naive time."""
-    problems = [
-        name
-        for name, ok in (
-            ("platform_event_id", bool(report.platform_event_id.strip())),
-            ("accessor_id", bool(report.accessor_id.strip())),
-            ("department", bool(report.department.strip())),
-            ("resource_code", bool(report.resource_code.strip())),
-            ("items", bool(report.items) and all(item.strip() for item in report.items)),
-            ("row_count", report.row_count >= 0),
-            ("accessed_at", report.accessed_at.utcoffset() is not None),
-        )
-        if not ok
-    ]
-    if problems:
-        raise DomainError(
-            ErrorCode.MALFORMED_ACCESS,
-            f"{report.platform_event_id or '<no id>'}: bad {', '.join(problems)}",
-        )
+def check_report(report: AccessReport, seen: set[tuple[object, ...]] | None = None) -> bool:
+    """Refuse what cannot be a fact (docs/facts.md §6; the bounds of ledger/domain/bounds.py).
+
+    Blank keys, no items or repeated ones, a code that is not one, a text too
+    long or holding a forbidden character (NUL, a control, a lone surrogate), a
+    row count outside 0..10**12, a time without an offset or outside the
+    ledger's range. One combined test first (the batch path checks thousands of
+    reports); only a report that fails it is examined field by field.
+
+    ``seen`` remembers, across one batch, the parts that repeat from access to
+    access (who read what, how, why) once they passed: a platform's batch names
+    few of them. Returns whether the report holds only plain built-in types
+    (:func:`plain_types`), which spares the batch writer asking again.
+    """
+    if plain_types(report) and _within_bounds(report, seen):
+        return True
+    problem = _first_problem(report)
+    if problem is not None:
+        raise DomainError(ErrorCode.MALFORMED_ACCESS, f"{_event_label(report)}: bad {problem}")
+    return False
+
+
+def _event_label(report: AccessReport) -> str:
+    label = report.platform_event_id
+    if not isinstance(label, str) or not label.strip():
+        return "<no id>"
+    return repr(label[:60]) if bounds.plain_chars(label) else "<unprintable id>"
+
+
+def _within_bounds(report: AccessReport, seen: set[tuple[object, ...]] | None) -> bool:
+    """True when a report of plain types is within bounds (the common case, cheaply).
+
+    Joined by a space, texts are printable (``str.isprintable``, in C) only if
+    none holds a forbidden character; anything else takes the exact test.
+    """
+    event_id, row_count = report.platform_event_id, report.row_count
+    if not (
+        0 < len(event_id) <= bounds.MAX_TEXT
+        and (event_id.isprintable() or bounds.plain_chars(event_id))
+        and not event_id.isspace()
+        and 0 <= row_count <= bounds.MAX_ROW_COUNT
+        and bounds.within_range(report.accessed_at)
+    ):
+        return False
+    items = report.items
+    shared = (
+        report.accessor_id,
+        report.department,
+        report.resource_code,
+        items if type(items) is tuple else tuple(items),  # hashable
+        report.system,
+        report.purpose,
+        report.client_address,
+    )
+    if seen is not None and shared in seen:
+        return True
+    texts = (report.accessor_id, *items, report.system or "", report.purpose or "")
+    joined = " ".join((*texts, report.client_address or ""))
+    valid = (
+        0 < len(items) <= bounds.MAX_LIST
+        and len(set(items)) == len(items)
+        and (len(joined) <= bounds.MAX_TEXT or _each_short(texts, (report.client_address or "",)))
+        and (joined.isprintable() or bounds.plain_chars(joined))
+        # Blank: empty or white space only (forbidden characters are refused above).
+        and report.accessor_id != ""
+        and "" not in items
+        and not report.accessor_id.isspace()
+        and not any(map(str.isspace, items))
+        and bounds.is_code(report.department)
+        and bounds.is_code(report.resource_code)
+    )
+    if valid and seen is not None and len(seen) < _SEEN_LIMIT:
+        seen.add(shared)
+    return valid
+
+
+_SEEN_LIMIT = 10_000
+
+
+def _each_short(*groups: Sequence[str]) -> bool:
+    return all(len(text) <= bounds.MAX_TEXT for group in groups for text in group)
+
+
+def _first_problem(report: AccessReport) -> str | None:
+    """The first field outside the bounds, with why; None if all are within."""
+    checks = (
+        ("platform_event_id", lambda: bounds.text(report.platform_event_id, "")),
+        ("accessor_id", lambda: bounds.text(report.accessor_id, "")),
+        ("department", lambda: bounds.code(report.department, "")),
+        ("system", lambda: bounds.optional_text(report.system, "")),
+        ("resource_code", lambda: bounds.code(report.resource_code, "")),
+        ("items", lambda: bounds.text_list(list(report.items), "")),
+        ("row_count", lambda: bounds.count(report.row_count, "", maximum=bounds.MAX_ROW_COUNT)),
+        ("purpose", lambda: bounds.optional_text(report.purpose, "")),
+        ("grant_id", lambda: _grant_id(report.grant_id)),
+        ("client_address", lambda: bounds.optional_text(report.client_address, "")),
+        ("accessed_at", lambda: _aware(report.accessed_at)),
+    )
+    for name, check in checks:
+        try:
+            check()
+        except bounds.BoundsError as error:
+            return f"{name} ({error.problem})"
+        except (TypeError, AttributeError):
+            return name
+    return None
+
+
+def _grant_id(value: object) -> None:
+    if value is not None and not isinstance(value, UUID):
+        raise bounds.BoundsError("grant_id", "not a UUID")
+
+
+def _aware(value: object) -> None:
+    if not isinstance(value, datetime):
+        raise bounds.BoundsError("accessed_at", "not a datetime")
+    bounds.in_range(value, "accessed_at")
 
 
 class DataAccess(Aggregate):
@@ -167,7 +265,10 @@ class DataAccess(Aggregate):
 
     @classmethod
     def record(cls, actor: Actor, report: AccessReport, verdict: AccessVerdict) -> DataAccess:
-        check_report(report)
+        """The aggregate of one access, as the library would build it: the reference the
+        batch writer's bytes are held to. It checks nothing: the input contract
+        (:func:`check_report`, ``ledger.domain.bounds``) is applied where accesses enter
+        the ledger, ``GovLedger.record_accesses``."""
         return cls(
             actor=actor,
             platform_event_id=report.platform_event_id,
@@ -216,6 +317,32 @@ class DataAccess(Aggregate):
             accessed_at=accessed_at,
         )
         self.verdict = verdict
+
+
+def plain_types(report: AccessReport) -> bool:
+    """Only exact built-in types (the batch writer's fast path, ledger/domain/access_state.py:
+    orjson encodes some others (UUID, Enum, dataclass, subclasses) where the library would
+    call a transcoding or refuse)."""
+    return (
+        type(report.platform_event_id) is str
+        and type(report.accessor_id) is str
+        and type(report.department) is str
+        and type(report.system) in _OPTIONAL_TEXT
+        and type(report.resource_code) is str
+        and type(report.items) in _SEQUENCES
+        and _TEXT_ONLY.issuperset(map(type, report.items))
+        and type(report.row_count) is int
+        and type(report.purpose) in _OPTIONAL_TEXT
+        and type(report.grant_id) in _OPTIONAL_UUID
+        and type(report.client_address) in _OPTIONAL_TEXT
+        and type(report.accessed_at) is datetime
+    )
+
+
+_OPTIONAL_TEXT = frozenset({str, type(None)})
+_OPTIONAL_UUID = frozenset({UUID, type(None)})
+_SEQUENCES = frozenset({tuple, list})
+_TEXT_ONLY = frozenset({str})
 
 
 _DATA_ACCESS_TOPIC = get_topic(DataAccess)

@@ -25,7 +25,7 @@ import orjson
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
-from ledger.domain.access import AccessReport, AccessVerdict, DataAccess
+from ledger.domain.access import AccessReport, AccessVerdict, DataAccess, plain_types
 from ledger.domain.actor import Actor
 
 RECORDED_TOPIC = get_topic(DataAccess.Recorded)
@@ -43,9 +43,11 @@ class AccessStateWriter:
     and spliced in as pre-encoded JSON.
     """
 
-    def __init__(self, mapper: Mapper[UUID], actor: Actor) -> None:
+    def __init__(self, mapper: Mapper[UUID], actor: Actor, *, plain: bool = False) -> None:
         self.mapper = mapper
         self.actor = actor
+        # Every report this writer gets holds only built-in types (``check_report`` said so).
+        self.plain = plain
         # The library's own JSON, as is: another transcoder, a cipher or a compressor
         # would change the bytes, so then every event goes through the library.
         self.usable = (
@@ -92,7 +94,8 @@ class AccessStateWriter:
         Keys in the event's attribute order (``vars()`` of the event, less
         originator id and version); value objects as ``{"_type_", "_data_"}``.
         """
-        if not (_plain(report) and type(timestamp) is datetime and type(verdict) is AccessVerdict):
+        known = self.plain or plain_types(report)
+        if not (known and type(timestamp) is datetime and type(verdict) is AccessVerdict):
             return None
         accessed_at, grant_id = report.accessed_at, report.grant_id
         state = {
@@ -116,28 +119,3 @@ class AccessStateWriter:
             return orjson.dumps(state)
         except orjson.JSONEncodeError:
             return None  # e.g. a lone surrogate: let the library raise its own error
-
-
-def _plain(report: AccessReport) -> bool:
-    """Only exact built-in types: orjson encodes some others (UUID, Enum, dataclass,
-    subclasses) where the library would call a transcoding or refuse."""
-    return (
-        type(report.platform_event_id) is str
-        and type(report.accessor_id) is str
-        and type(report.department) is str
-        and type(report.system) in _OPTIONAL_TEXT
-        and type(report.resource_code) is str
-        and type(report.items) in _SEQUENCES
-        and _TEXT_ONLY.issuperset(map(type, report.items))
-        and type(report.row_count) is int
-        and type(report.purpose) in _OPTIONAL_TEXT
-        and type(report.grant_id) in _OPTIONAL_UUID
-        and type(report.client_address) in _OPTIONAL_TEXT
-        and type(report.accessed_at) is datetime
-    )
-
-
-_OPTIONAL_TEXT = frozenset({str, type(None)})
-_OPTIONAL_UUID = frozenset({UUID, type(None)})
-_SEQUENCES = frozenset({tuple, list})
-_TEXT_ONLY = frozenset({str})

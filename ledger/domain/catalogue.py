@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from uuid import UUID
 
@@ -16,7 +16,13 @@ from eventsourcing.domain import Aggregate, event
 from ledger.domain.actor import Actor
 from ledger.domain.errors import DomainError, ErrorCode, require
 from ledger.domain.ids import resource_id
-from ledger.domain.values import parse_enum, require_item_names, require_text
+from ledger.domain.values import (
+    DatedSinceV2,
+    parse_enum,
+    require_item_names,
+    require_not_before,
+    require_text,
+)
 
 
 class Sensitivity(StrEnum):
@@ -117,7 +123,7 @@ def _check_items(items: Sequence[ResourceItem]) -> tuple[ResourceItem, ...]:
 class Resource(Aggregate):
     """A catalogue entry: metadata, classification, ownership and risk assessments."""
 
-    class Registered(Aggregate.Created):
+    class Registered(DatedSinceV2, Aggregate.Created):
         actor: Actor
         code: str
         name: str
@@ -134,34 +140,39 @@ class Resource(Aggregate):
         share_method: str
         base_resource: bool
         related_resource_codes: tuple[str, ...]
+        occurred_at: datetime
 
-    class OwnerAssigned(Aggregate.Event):
+    class OwnerAssigned(DatedSinceV2, Aggregate.Event):
         actor: Actor
         owner_department: str
+        occurred_at: datetime
 
-    class ControllerAssigned(Aggregate.Event):
+    class ControllerAssigned(DatedSinceV2, Aggregate.Event):
         actor: Actor
         controller: str
+        occurred_at: datetime
 
-    class Reclassified(Aggregate.Event):
+    class Reclassified(DatedSinceV2, Aggregate.Event):
         actor: Actor
         sharing_type: SharingType
         legal_basis: str | None
         share_condition: str
         reason: str
+        occurred_at: datetime
 
-    class RiskAssessed(Aggregate.Event):
+    class RiskAssessed(DatedSinceV2, Aggregate.Event):
         actor: Actor
         reference: str
         risk_level: RiskLevel
         summary: str
+        occurred_at: datetime
 
     @staticmethod
     def create_id(code: str) -> UUID:
         return resource_id(code)
 
     @classmethod
-    def register(cls, actor: Actor, entry: CatalogueEntry) -> Resource:
+    def register(cls, actor: Actor, entry: CatalogueEntry, occurred_at: datetime) -> Resource:
         """Validate and create. Missing metadata is allowed: S10 finds it later."""
         sharing = parse_enum(SharingType, entry.sharing_type, "sharing_type")
         _check_classification(sharing, entry.legal_basis)
@@ -182,6 +193,7 @@ class Resource(Aggregate):
             share_method=entry.share_method,
             base_resource=entry.base_resource,
             related_resource_codes=tuple(entry.related_resource_codes),
+            occurred_at=occurred_at,
         )
 
     @event(Registered)
@@ -204,6 +216,7 @@ class Resource(Aggregate):
         share_method: str,
         base_resource: bool,
         related_resource_codes: tuple[str, ...],
+        occurred_at: datetime,
     ) -> None:
         # Enum and tuple coercions: decoded JSON gives plain strings and lists.
         self.code = code
@@ -221,6 +234,7 @@ class Resource(Aggregate):
         self.share_method = share_method
         self.base_resource = base_resource
         self.related_resource_codes: tuple[str, ...] = tuple(related_resource_codes)
+        self.registered_at = occurred_at
         self.owner_department: str | None = None
         self.controller: str | None = None
         self.risk_assessments: tuple[str, ...] = ()
@@ -235,28 +249,30 @@ class Resource(Aggregate):
     def items_with(self, sensitivity: Sensitivity) -> frozenset[str]:
         return frozenset(item.name for item in self.items if item.sensitivity is sensitivity)
 
-    def assign_owner(self, actor: Actor, owner_department: str) -> None:
+    def assign_owner(self, actor: Actor, owner_department: str, at: datetime) -> None:
         """Seed §三(五)16: ownership is made explicit; 51号: it stays with the provider."""
+        require_not_before(at, self.registered_at, "occurred_at")
         require(
             owner_department == self.provider_department,
             ErrorCode.OWNER_MUST_BE_PROVIDER,
             f"owner {owner_department!r} is not provider {self.provider_department!r}",
         )
         if owner_department != self.owner_department:  # the same owner again records nothing
-            self._assign_owner(actor=actor, owner_department=owner_department)
+            self._assign_owner(actor=actor, owner_department=owner_department, occurred_at=at)
 
     @event(OwnerAssigned)
-    def _assign_owner(self, actor: Actor, owner_department: str) -> None:
+    def _assign_owner(self, actor: Actor, owner_department: str, occurred_at: datetime) -> None:
         self.owner_department = owner_department
 
-    def assign_controller(self, actor: Actor, controller: str) -> None:
+    def assign_controller(self, actor: Actor, controller: str, at: datetime) -> None:
         """Control right: the custodian department code or system id (seed §三(五)16)."""
         controller = require_text(controller, "controller")
+        require_not_before(at, self.registered_at, "occurred_at")
         if controller != self.controller:  # the same controller again records nothing
-            self._assign_controller(actor=actor, controller=controller)
+            self._assign_controller(actor=actor, controller=controller, occurred_at=at)
 
     @event(ControllerAssigned)
-    def _assign_controller(self, actor: Actor, controller: str) -> None:
+    def _assign_controller(self, actor: Actor, controller: str, occurred_at: datetime) -> None:
         self.controller = controller
 
     def reclassify(
@@ -266,9 +282,11 @@ class Resource(Aggregate):
         legal_basis: str | None,
         share_condition: str,
         reason: str,
+        at: datetime,
     ) -> None:
         sharing = parse_enum(SharingType, sharing_type, "sharing_type")
         _check_classification(sharing, legal_basis)
+        require_not_before(at, self.registered_at, "occurred_at")
         unchanged = (sharing, legal_basis, share_condition) == (
             self.sharing_type,
             self.legal_basis,
@@ -282,6 +300,7 @@ class Resource(Aggregate):
             legal_basis=legal_basis,
             share_condition=share_condition,
             reason=reason,
+            occurred_at=at,
         )
 
     @event(Reclassified)
@@ -292,13 +311,14 @@ class Resource(Aggregate):
         legal_basis: str | None,
         share_condition: str,
         reason: str,
+        occurred_at: datetime,
     ) -> None:
         self.sharing_type = SharingType(sharing_type)
         self.legal_basis = legal_basis
         self.share_condition = share_condition
 
     def record_risk_assessment(
-        self, actor: Actor, reference: str, risk_level: RiskLevel, summary: str
+        self, actor: Actor, reference: str, risk_level: RiskLevel, summary: str, at: datetime
     ) -> bool:
         """网信办's sharing risk assessment (seed §三(五)16; S12, D2 look for it).
 
@@ -318,14 +338,20 @@ class Resource(Aggregate):
                 "level or summary",
             )
             return False
+        require_not_before(at, self.registered_at, "occurred_at")
         self._record_risk_assessment(
-            actor=actor, reference=reference, risk_level=level, summary=summary
+            actor=actor, reference=reference, risk_level=level, summary=summary, occurred_at=at
         )
         return True
 
     @event(RiskAssessed)
     def _record_risk_assessment(
-        self, actor: Actor, reference: str, risk_level: RiskLevel, summary: str
+        self,
+        actor: Actor,
+        reference: str,
+        risk_level: RiskLevel,
+        summary: str,
+        occurred_at: datetime,
     ) -> None:
         self.risk_assessments = (*self.risk_assessments, reference)
         self.risk_level = RiskLevel(risk_level)

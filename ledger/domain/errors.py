@@ -24,6 +24,10 @@ class ErrorCode(StrEnum):
     INVALID_EXPIRY = "invalid_expiry"
     NAIVE_DATETIME = "naive_datetime"
     MALFORMED_ACCESS = "malformed_access"
+    # Business time (docs/facts.md §6).
+    TIME_OUT_OF_RANGE = "time_out_of_range"
+    TIME_IN_FUTURE = "time_in_future"
+    TIME_BEFORE_CREATION = "time_before_creation"
     # Who may act.
     DEPARTMENT_MISMATCH = "department_mismatch"
     ROLE_NOT_PERMITTED = "role_not_permitted"

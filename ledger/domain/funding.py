@@ -15,7 +15,7 @@ from eventsourcing.domain import Aggregate, event
 
 from ledger.domain.actor import Actor
 from ledger.domain.errors import DomainError, ErrorCode, require
-from ledger.domain.values import parse_enum, require_text
+from ledger.domain.values import DatedSinceV2, parse_enum, require_not_before, require_text
 
 # Fund years outside this range are typing mistakes, not plans.
 FUND_YEARS = range(2000, 2101)
@@ -38,7 +38,7 @@ class FilingStatus(StrEnum):
 class ProjectFiling(Aggregate):
     """全口径备案 of an IT project with ndrc, its architecture review and acceptance."""
 
-    class Filed(Aggregate.Created):
+    class Filed(DatedSinceV2, Aggregate.Created):
         actor: Actor
         name: str
         builder: str
@@ -49,14 +49,17 @@ class ProjectFiling(Aggregate):
         system_ids: tuple[UUID, ...]
         mlps_filed: bool
         catalogue_preregistered: bool
+        occurred_at: datetime
 
-    class ArchitectureApproved(Aggregate.Event):
+    class ArchitectureApproved(DatedSinceV2, Aggregate.Event):
         actor: Actor
         architecture_review: str
+        occurred_at: datetime
 
-    class ArchitectureRejected(Aggregate.Event):
+    class ArchitectureRejected(DatedSinceV2, Aggregate.Event):
         actor: Actor
         architecture_review: str
+        occurred_at: datetime
 
     class Accepted(Aggregate.Event):
         actor: Actor
@@ -76,6 +79,7 @@ class ProjectFiling(Aggregate):
         system_ids: Sequence[UUID],
         mlps_filed: bool,
         catalogue_preregistered: bool,
+        occurred_at: datetime,
         aggregate_id: UUID | None = None,
     ) -> ProjectFiling:
         """A filing without catalogue pre-registration is accepted: F5 finds it."""
@@ -93,6 +97,7 @@ class ProjectFiling(Aggregate):
             system_ids=tuple(system_ids),
             mlps_filed=mlps_filed,
             catalogue_preregistered=catalogue_preregistered,
+            occurred_at=occurred_at,
         )
 
     @event(Filed)
@@ -109,8 +114,10 @@ class ProjectFiling(Aggregate):
         system_ids: tuple[UUID, ...],
         mlps_filed: bool,
         catalogue_preregistered: bool,
+        occurred_at: datetime,
     ) -> None:
         self.name = name
+        self.filed_at = occurred_at
         self.builder = builder
         self.investment_fen = investment_fen
         self.om_cost_fen = om_cost_fen
@@ -122,7 +129,7 @@ class ProjectFiling(Aggregate):
         self.status = FilingStatus.FILED
         self.architecture_review: str | None = None
 
-    def review(self, actor: Actor, approved: bool, architecture_review: str) -> None:
+    def review(self, actor: Actor, approved: bool, architecture_review: str, at: datetime) -> None:
         """ndrc's 架构治理 decision; it must say why (seed §三(五)17: 不予审批 is reasoned)."""
         require(
             self.status is FilingStatus.FILED,
@@ -131,18 +138,19 @@ class ProjectFiling(Aggregate):
         )
         review = (architecture_review or "").strip()
         require(bool(review), ErrorCode.ARCHITECTURE_REVIEW_REQUIRED, "review text is empty")
+        require_not_before(at, self.filed_at, "occurred_at")
         if approved:
-            self._approve(actor=actor, architecture_review=review)
+            self._approve(actor=actor, architecture_review=review, occurred_at=at)
         else:
-            self._reject(actor=actor, architecture_review=review)
+            self._reject(actor=actor, architecture_review=review, occurred_at=at)
 
     @event(ArchitectureApproved)
-    def _approve(self, actor: Actor, architecture_review: str) -> None:
+    def _approve(self, actor: Actor, architecture_review: str, occurred_at: datetime) -> None:
         self.status = FilingStatus.APPROVED
         self.architecture_review = architecture_review
 
     @event(ArchitectureRejected)
-    def _reject(self, actor: Actor, architecture_review: str) -> None:
+    def _reject(self, actor: Actor, architecture_review: str, occurred_at: datetime) -> None:
         self.status = FilingStatus.REJECTED
         self.architecture_review = architecture_review
 
@@ -158,6 +166,7 @@ class ProjectFiling(Aggregate):
             ErrorCode.FILING_NOT_APPROVED,
             f"filing is {self.status.value}",
         )
+        require_not_before(accepted_at, self.filed_at, "accepted_at")
         self._accept(actor=actor, accepted_at=accepted_at)
 
     @event(Accepted)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from uuid import UUID, uuid5
+from uuid import UUID, SafeUUID, uuid5
 
 LEDGER_NAMESPACE = UUID("9d7a003b-6bd7-47fe-8e64-0bc07908a513")
 
@@ -48,7 +48,22 @@ def data_access_id(platform_event_id: str) -> UUID:
     """
     digest = _ACCESS_PREFIX.copy()
     digest.update(platform_event_id.encode())
-    return UUID(bytes=digest.digest()[:16], version=5)
+    # UUID(bytes=..., version=5), less its argument checks: the RFC 4122 variant and
+    # version bits set exactly as UUID.__init__ sets them.
+    number = int.from_bytes(digest.digest()[:16], "big")
+    number = (number & _CLEAR_VARIANT | _RFC_4122) & _CLEAR_VERSION | _VERSION_5
+    access_id = _new_uuid(UUID)
+    _set(access_id, "int", number)
+    _set(access_id, "is_safe", SafeUUID.unknown)
+    return access_id
+
+
+_CLEAR_VARIANT = ~(0xC000 << 48)
+_RFC_4122 = 0x8000 << 48
+_CLEAR_VERSION = ~(0xF000 << 64)
+_VERSION_5 = 5 << 76
+_new_uuid = object.__new__
+_set = object.__setattr__
 
 
 def anomaly_review_id(anomaly_id: str) -> UUID:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from uuid import UUID
 
@@ -13,46 +13,57 @@ from eventsourcing.domain import Aggregate, event
 from ledger.domain.actor import Actor
 from ledger.domain.errors import DomainError, ErrorCode, require
 from ledger.domain.ids import department_id
-from ledger.domain.values import parse_enum, require_text
+from ledger.domain.values import DatedSinceV2, parse_enum, require_not_before, require_text
 
 
 class Department(Aggregate):
     """A district department (各部门), keyed by its code."""
 
-    class Registered(Aggregate.Created):
+    class Registered(DatedSinceV2, Aggregate.Created):
         actor: Actor
         code: str
         name: str
+        occurred_at: datetime
 
-    class CioNamed(Aggregate.Event):
+    class CioNamed(DatedSinceV2, Aggregate.Event):
         actor: Actor
         cio_name: str
         cio_actor_id: str | None
+        occurred_at: datetime
 
     @staticmethod
     def create_id(code: str) -> UUID:
         return department_id(code)
 
     @classmethod
-    def register(cls, actor: Actor, code: str, name: str) -> Department:
-        return cls(actor=actor, code=require_text(code, "code"), name=require_text(name, "name"))
+    def register(cls, actor: Actor, code: str, name: str, occurred_at: datetime) -> Department:
+        return cls(
+            actor=actor,
+            code=require_text(code, "code"),
+            name=require_text(name, "name"),
+            occurred_at=occurred_at,
+        )
 
     @event(Registered)
-    def __init__(self, actor: Actor, code: str, name: str) -> None:
+    def __init__(self, actor: Actor, code: str, name: str, occurred_at: datetime) -> None:
         self.code = code
         self.name = name
+        self.registered_at = occurred_at
         self.cio_name: str | None = None
         self.cio_actor_id: str | None = None
 
-    def name_cio(self, actor: Actor, cio_name: str, cio_actor_id: str | None = None) -> None:
+    def name_cio(self, actor: Actor, cio_name: str, cio_actor_id: str | None, at: datetime) -> None:
         """Seed 四(四): each department names its information officer (信息主管)."""
         cio_name = require_text(cio_name, "cio_name")
+        require_not_before(at, self.registered_at, "occurred_at")
         if (cio_name, cio_actor_id) == (self.cio_name, self.cio_actor_id):
             return  # already so named: a retried request records nothing (docs/security.md)
-        self._name_cio(actor=actor, cio_name=cio_name, cio_actor_id=cio_actor_id)
+        self._name_cio(actor=actor, cio_name=cio_name, cio_actor_id=cio_actor_id, occurred_at=at)
 
     @event(CioNamed)
-    def _name_cio(self, actor: Actor, cio_name: str, cio_actor_id: str | None) -> None:
+    def _name_cio(
+        self, actor: Actor, cio_name: str, cio_actor_id: str | None, occurred_at: datetime
+    ) -> None:
         self.cio_name = cio_name
         self.cio_actor_id = cio_actor_id
 
@@ -95,7 +106,7 @@ class SystemInventory:
 class InformationSystem(Aggregate):
     """A department's IT system, from inventory to decommissioning."""
 
-    class Registered(Aggregate.Created):
+    class Registered(DatedSinceV2, Aggregate.Created):
         actor: Actor
         department: str
         name: str
@@ -108,38 +119,47 @@ class InformationSystem(Aggregate):
         required_to_connect: bool
         holds_personal_data: bool
         holds_important_data: bool
+        occurred_at: datetime
 
-    class ConnectionRequirementSet(Aggregate.Event):
+    class ConnectionRequirementSet(DatedSinceV2, Aggregate.Event):
         actor: Actor
         required_to_connect: bool
+        occurred_at: datetime
 
-    class Connected(Aggregate.Event):
+    class Connected(DatedSinceV2, Aggregate.Event):
         actor: Actor
+        occurred_at: datetime
 
-    class MovedOnCloud(Aggregate.Event):
+    class MovedOnCloud(DatedSinceV2, Aggregate.Event):
         actor: Actor
+        occurred_at: datetime
 
-    class MarkedZombie(Aggregate.Event):
+    class MarkedZombie(DatedSinceV2, Aggregate.Event):
         actor: Actor
         reasons: tuple[ZombieReason, ...]
+        occurred_at: datetime
 
-    class MergedInto(Aggregate.Event):
+    class MergedInto(DatedSinceV2, Aggregate.Event):
         actor: Actor
         integrated_system_id: UUID
+        occurred_at: datetime
 
-    class Decommissioned(Aggregate.Event):
+    class Decommissioned(DatedSinceV2, Aggregate.Event):
         actor: Actor
         reason: str
+        occurred_at: datetime
 
-    class MlpsRecorded(Aggregate.Event):
+    class MlpsRecorded(DatedSinceV2, Aggregate.Event):
         actor: Actor
         mlps_level: int
         mlps_filed: bool
+        occurred_at: datetime
 
-    class DataHoldingsDeclared(Aggregate.Event):
+    class DataHoldingsDeclared(DatedSinceV2, Aggregate.Event):
         actor: Actor
         holds_personal_data: bool
         holds_important_data: bool
+        occurred_at: datetime
 
     @classmethod
     def register(
@@ -148,6 +168,7 @@ class InformationSystem(Aggregate):
         department: str,
         inventory: SystemInventory,
         *,
+        occurred_at: datetime,
         required_to_connect: bool = False,
         holds_personal_data: bool = False,
         holds_important_data: bool = False,
@@ -173,6 +194,7 @@ class InformationSystem(Aggregate):
             required_to_connect=required_to_connect,
             holds_personal_data=holds_personal_data,
             holds_important_data=holds_important_data,
+            occurred_at=occurred_at,
         )
 
     @event(Registered)
@@ -191,6 +213,7 @@ class InformationSystem(Aggregate):
         required_to_connect: bool,
         holds_personal_data: bool,
         holds_important_data: bool,
+        occurred_at: datetime,
     ) -> None:
         self.department = department
         self.inventory = SystemInventory(
@@ -202,6 +225,7 @@ class InformationSystem(Aggregate):
             approval_date,
             funding_source,
         )
+        self.registered_at = occurred_at
         self.required_to_connect = required_to_connect
         self.holds_personal_data = holds_personal_data
         self.holds_important_data = holds_important_data
@@ -217,111 +241,130 @@ class InformationSystem(Aggregate):
     def is_retired(self) -> bool:
         return self.status in RETIRED
 
-    def _require_in_service(self) -> None:
+    def _require_in_service(self, at: datetime) -> None:
+        """Not retired, and ``at`` not before the system's registration."""
         require(not self.is_retired, ErrorCode.SYSTEM_RETIRED, f"system is {self.status.value}")
+        require_not_before(at, self.registered_at, "occurred_at")
 
-    def set_connection_requirement(self, actor: Actor, required_to_connect: bool) -> None:
+    def set_connection_requirement(
+        self, actor: Actor, required_to_connect: bool, at: datetime
+    ) -> None:
         """Seed §三(三)12: ndrc lists the systems that must connect (F1 checks it)."""
-        self._require_in_service()
+        self._require_in_service(at)
         if required_to_connect == self.required_to_connect:
             return  # unchanged: nothing to record (a retry, or a repeated listing)
-        self._set_connection_requirement(actor=actor, required_to_connect=required_to_connect)
+        self._set_connection_requirement(
+            actor=actor, required_to_connect=required_to_connect, occurred_at=at
+        )
 
     @event(ConnectionRequirementSet)
-    def _set_connection_requirement(self, actor: Actor, required_to_connect: bool) -> None:
+    def _set_connection_requirement(
+        self, actor: Actor, required_to_connect: bool, occurred_at: datetime
+    ) -> None:
         self.required_to_connect = required_to_connect
 
-    def connect(self, actor: Actor) -> None:
+    def connect(self, actor: Actor, at: datetime) -> None:
         """Connected to the district exchange platform (接入共享交换平台)."""
-        self._require_in_service()
+        self._require_in_service(at)
         if not self.connected:  # connected already: a retry records nothing
-            self._connect(actor=actor)
+            self._connect(actor=actor, occurred_at=at)
 
     @event(Connected)
-    def _connect(self, actor: Actor) -> None:
+    def _connect(self, actor: Actor, occurred_at: datetime) -> None:
         self.connected = True
 
-    def move_on_cloud(self, actor: Actor) -> None:
+    def move_on_cloud(self, actor: Actor, at: datetime) -> None:
         """Seed §三(二)6: migrated to the government cloud (上云)."""
-        self._require_in_service()
+        self._require_in_service(at)
         if not self.on_cloud:  # on the cloud already: a retry records nothing
-            self._move_on_cloud(actor=actor)
+            self._move_on_cloud(actor=actor, occurred_at=at)
 
     @event(MovedOnCloud)
-    def _move_on_cloud(self, actor: Actor) -> None:
+    def _move_on_cloud(self, actor: Actor, occurred_at: datetime) -> None:
         self.on_cloud = True
 
-    def mark_zombie(self, actor: Actor, reasons: Sequence[ZombieReason]) -> None:
+    def mark_zombie(self, actor: Actor, reasons: Sequence[ZombieReason], at: datetime) -> None:
         """Seed §三(一)3: a zombie names at least one of the five marks."""
-        self._require_in_service()
+        self._require_in_service(at)
         parsed = tuple(parse_enum(ZombieReason, reason, "reasons") for reason in reasons)
         require(bool(parsed), ErrorCode.INVALID_VALUE, "a zombie needs at least one reason")
         if self.status is SystemStatus.ZOMBIE and parsed == self.zombie_reasons:
             return  # so marked already, for the same reasons: a retry records nothing
-        self._mark_zombie(actor=actor, reasons=parsed)
+        self._mark_zombie(actor=actor, reasons=parsed, occurred_at=at)
 
     @event(MarkedZombie)
-    def _mark_zombie(self, actor: Actor, reasons: tuple[ZombieReason, ...]) -> None:
+    def _mark_zombie(
+        self, actor: Actor, reasons: tuple[ZombieReason, ...], occurred_at: datetime
+    ) -> None:
         self.status = SystemStatus.ZOMBIE
         self.zombie_reasons = tuple(ZombieReason(reason) for reason in reasons)
 
-    def merge_into(self, actor: Actor, integrated: InformationSystem) -> None:
+    def merge_into(self, actor: Actor, integrated: InformationSystem, at: datetime) -> None:
         """Seed §三(一)4: separate systems merge into the department's one 大系统."""
-        self._require_in_service()
+        self._require_in_service(at)
         if integrated.id == self.id or integrated.department != self.department:
             raise DomainError(
                 ErrorCode.INTEGRATED_SYSTEM_MISMATCH,
                 "a system merges into another system of its own department",
             )
         require(not integrated.is_retired, ErrorCode.SYSTEM_RETIRED, "target system is retired")
-        self._merge_into(actor=actor, integrated_system_id=integrated.id)
+        require_not_before(at, integrated.registered_at, "occurred_at")
+        self._merge_into(actor=actor, integrated_system_id=integrated.id, occurred_at=at)
 
     @event(MergedInto)
-    def _merge_into(self, actor: Actor, integrated_system_id: UUID) -> None:
+    def _merge_into(self, actor: Actor, integrated_system_id: UUID, occurred_at: datetime) -> None:
         self.status = SystemStatus.MERGED
         self.integrated_system_id = integrated_system_id
 
-    def decommission(self, actor: Actor, reason: str) -> None:
+    def decommission(self, actor: Actor, reason: str, at: datetime) -> None:
         """Allowed from any state but decommissioned (a merged system is switched off later)."""
         require(
             self.status is not SystemStatus.DECOMMISSIONED,
             ErrorCode.SYSTEM_RETIRED,
             "system is already decommissioned",
         )
-        self._decommission(actor=actor, reason=reason)
+        require_not_before(at, self.registered_at, "occurred_at")
+        self._decommission(actor=actor, reason=reason, occurred_at=at)
 
     @event(Decommissioned)
-    def _decommission(self, actor: Actor, reason: str) -> None:
+    def _decommission(self, actor: Actor, reason: str, occurred_at: datetime) -> None:
         self.status = SystemStatus.DECOMMISSIONED
 
-    def record_mlps(self, actor: Actor, mlps_level: int, mlps_filed: bool) -> None:
+    def record_mlps(self, actor: Actor, mlps_level: int, mlps_filed: bool, at: datetime) -> None:
         """等级保护 level 1–4 and whether it is filed with public security (I2 checks it)."""
-        self._require_in_service()
+        self._require_in_service(at)
         require(
             mlps_level in MLPS_LEVELS, ErrorCode.INVALID_MLPS_LEVEL, f"level {mlps_level} not 1-4"
         )
         if (mlps_level, mlps_filed) == (self.mlps_level, self.mlps_filed):
             return  # unchanged: a retry records nothing
-        self._record_mlps(actor=actor, mlps_level=mlps_level, mlps_filed=mlps_filed)
+        self._record_mlps(actor=actor, mlps_level=mlps_level, mlps_filed=mlps_filed, occurred_at=at)
 
     @event(MlpsRecorded)
-    def _record_mlps(self, actor: Actor, mlps_level: int, mlps_filed: bool) -> None:
+    def _record_mlps(
+        self, actor: Actor, mlps_level: int, mlps_filed: bool, occurred_at: datetime
+    ) -> None:
         self.mlps_level = mlps_level
         self.mlps_filed = mlps_filed
 
     def declare_data_holdings(
-        self, actor: Actor, holds_personal_data: bool, holds_important_data: bool
+        self, actor: Actor, holds_personal_data: bool, holds_important_data: bool, at: datetime
     ) -> None:
-        self._require_in_service()
+        self._require_in_service(at)
         self._declare_data_holdings(
             actor=actor,
             holds_personal_data=holds_personal_data,
             holds_important_data=holds_important_data,
+            occurred_at=at,
         )
 
     @event(DataHoldingsDeclared)
     def _declare_data_holdings(
-        self, actor: Actor, holds_personal_data: bool, holds_important_data: bool
+        self,
+        actor: Actor,
+        holds_personal_data: bool,
+        holds_important_data: bool,
+        occurred_at: datetime,
     ) -> None:
         self.holds_personal_data = holds_personal_data
         self.holds_important_data = holds_important_data

@@ -17,7 +17,12 @@ from ledger.domain.actor import Actor
 from ledger.domain.calendar import ResponseDeadlinePolicy
 from ledger.domain.catalogue import Resource, SharingType
 from ledger.domain.errors import ErrorCode, require
-from ledger.domain.values import require_aware, require_item_names, require_text
+from ledger.domain.values import (
+    require_aware,
+    require_item_names,
+    require_not_before,
+    require_text,
+)
 
 
 class RequestStatus(StrEnum):
@@ -170,6 +175,7 @@ class SharingRequest(Aggregate):
         beyond = set(scope) - set(self.items)
         require(not beyond, ErrorCode.SCOPE_BEYOND_REQUEST, f"not requested: {sorted(beyond)}")
         require_aware(expires_at, "expires_at")
+        require_not_before(decided_at, self.submitted_at, "decided_at")
         require(expires_at > decided_at, ErrorCode.INVALID_EXPIRY, "expiry is not in the future")
         self._approve(actor=actor, items=scope, expires_at=expires_at, decided_at=decided_at)
 
@@ -185,6 +191,7 @@ class SharingRequest(Aggregate):
     def reject(self, actor: Actor, reason: str, decided_at: datetime) -> None:
         """A refusal should state its reason (51号), but a blank one is recorded: S7 finds it."""
         self._require_pending()
+        require_not_before(decided_at, self.submitted_at, "decided_at")
         self._reject(actor=actor, reason=reason, decided_at=decided_at)
 
     @event(Rejected)
@@ -204,6 +211,8 @@ class SharingRequest(Aggregate):
     def revoke(self, actor: Actor, reason: str, revoked_at: datetime) -> None:
         """End a grant early; accesses from ``revoked_at`` on are unauthorized (S2)."""
         self._require_in_force(revoked_at)
+        assert self.decided_at is not None  # set with APPROVED
+        require_not_before(revoked_at, self.decided_at, "revoked_at")
         self._revoke(actor=actor, reason=reason, revoked_at=revoked_at)
 
     @event(Revoked)

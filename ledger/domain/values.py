@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ledger.domain.errors import DomainError, ErrorCode
 
@@ -46,3 +46,28 @@ def require_item_names(names: Iterable[str], field: str = "items") -> tuple[str,
     if len(set(result)) != len(result):
         raise DomainError(ErrorCode.INVALID_ITEMS, f"{field} has duplicates")
     return result
+
+
+def require_not_before(moment: datetime, created_at: datetime, field: str) -> datetime:
+    """Business time does not run backwards within one aggregate (docs/facts.md §6)."""
+    if moment < created_at:
+        raise DomainError(
+            ErrorCode.TIME_BEFORE_CREATION,
+            f"{field} {moment.isoformat()} is before the record's creation at "
+            f"{created_at.isoformat()}",
+        )
+    return moment
+
+
+class DatedSinceV2:
+    """Mixin for event classes that gained ``occurred_at`` (business time) at version 2.
+
+    A version 1 state has none: it happened, as far as the ledger knows, when it
+    was recorded (docs/facts.md §4), so the upcaster copies its ``timestamp``.
+    """
+
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["occurred_at"] = state["timestamp"]

@@ -6,6 +6,7 @@ import argparse
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,9 @@ from ledger.domain import (
     SharingRequest,
     SharingType,
 )
+from ledger.domain.calendar import CHINA_STANDARD_TIME as CST
 from ledger.store.connect import application_env, init_ledger
-from ops.demo import DemoError, DemoSummary, load_demo, register
+from ops.demo import DEMO_YEAR, DemoError, DemoSummary, load_demo, register
 from projections.sharing_terms import SharingTerms
 from security.access import evaluate_access
 
@@ -247,3 +249,51 @@ def test_make_run_path_loads_once_and_mints_working_tokens(
     capsys.readouterr()
     assert main(["demo", "--if-empty", "--accesses", "200"]) == 0
     assert "demo not loaded" in capsys.readouterr().err
+
+
+BUSINESS_TIME = (
+    "occurred_at",
+    "submitted_at",
+    "decided_at",
+    "revoked_at",
+    "accepted_at",
+    "accessed_at",
+    "in_force_from",
+)
+
+
+def test_every_fact_is_dated_when_it_happened_in_the_demo_year(app: GovLedger) -> None:
+    """The demo back-fills its year (docs/facts.md §1): no fact takes the load's clock."""
+    load_small(app)
+    first, last = datetime(DEMO_YEAR, 1, 1, tzinfo=CST), datetime(DEMO_YEAR + 1, 1, 1, tzinfo=CST)
+    topics: Counter[str] = Counter()
+    start = 1
+    while page := app.recorder.select_notifications(start=start, limit=1000):
+        for n in page:
+            topic = n.topic.rpartition(":")[2]
+            topics[topic] += 1
+            state = json.loads(n.state)
+            field = next((f for f in BUSINESS_TIME if f in state), None)
+            if topic == "DistrictCalendar.Started":
+                continue
+            assert field is not None, topic
+            when = datetime.fromisoformat(state[field]["_data_"])
+            if topic == "DistrictCalendar.Set":
+                assert when == app.time_bounds.earliest  # the calendar covers all history
+            else:
+                assert first <= when < last, (topic, when)
+        start = page[-1].id + 1
+    assert topics["DistrictCalendar.Set"] == 1
+    assert next(iter(topics)) == "DistrictCalendar.Started"  # recorded before anything else
+
+
+def test_response_deadlines_count_the_holidays_of_the_recorded_calendar(app: GovLedger) -> None:
+    load_small(app)
+    calendar = app.recorded_calendar()
+    assert calendar is not None
+    spec = calendar.history[0][1]
+    topic = get_topic(SharingRequest.Submitted)
+    page = app.recorder.select_notifications(start=1, limit=10_000, topics=[topic])
+    for n in page:
+        event = app.mapper.to_domain_event(n)
+        assert event.response_due == spec.deadline("conditional").due(event.submitted_at)  # type: ignore[attr-defined]

@@ -164,7 +164,7 @@ BAD_LINES = {
     ),
     "naive timestamp": (
         json.dumps(line("x", None, accessed_at="2026-03-05T09:15:00")),
-        "no UTC offset",
+        "with an offset",
     ),
     "bad grant id": (json.dumps(line("x", None, grant_id="grant-7")), "grant_id"),
     "unknown field": (
@@ -215,6 +215,7 @@ def test_command_imports_and_reports(
         "already_recorded": 0,
         "unauthorized": 1,
         "by_reason": {"unknown_resource": 1},
+        "dated_in_future": 0,
     }
     write(path, "not json")
     args = parser.parse_args(["import", str(path)])
@@ -223,3 +224,69 @@ def test_command_imports_and_reports(
         args.func(sqlite_settings, args)
     with pytest.raises(LedgerError, match="not a regular file"):
         args.func(sqlite_settings, parser.parse_args(["import", str(tmp_path)]))
+
+
+@pytest.mark.parametrize(
+    ("bad", "problem"),
+    [
+        ('{"accessor_id": "\\ud800"}', "U+D800"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        (json.dumps(line("x", None, row_count=2**63)), "row_count"),
+        (json.dumps(line("x", None, accessed_at="0001-01-01T00:00:00+14:00")), "accessed_at"),
+        (json.dumps(line("x", None, accessor_id="x" * 20_000_000)), "longer than"),
+        (json.dumps(line("x", None, accessor_id="x" * 3_000)), "longer than 2000"),
+    ],
+    ids=[
+        "lone surrogate",
+        "100k-deep nesting",
+        "rows 2**63",
+        "year 1 at +14:00",
+        "20 MB id",
+        "3k id",
+    ],
+)
+def test_a_bad_line_1500_of_2500_writes_nothing_and_names_its_line(
+    app: GovLedger, grant: UUID, tmp_path: Path, bad: str, problem: str
+) -> None:
+    """Issue 13 item 8: the whole file is checked before a single batch is written."""
+    rows: list[dict[str, Any] | str] = [line(f"bulk-{n}", grant) for n in range(2_500)]
+    if "accessor_id" in bad and "ud800" in bad:
+        bad = json.dumps(line("x", None, accessor_id="\ud800"))  # the escape, as JSON sends it
+    rows[1_499] = bad
+    path = write(tmp_path / "bulk.jsonl", *rows)
+    head = app.recorder.max_notification_id()
+    with pytest.raises(ImportFormatError) as caught:
+        import_file(app, path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}:1500: ") and problem in message and "\n" not in message
+    assert app.recorder.max_notification_id() == head
+
+
+def test_the_command_exits_2_with_one_line_and_no_traceback(
+    sqlite_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ops.cli import main  # noqa: PLC0415
+
+    path = write(tmp_path / "deep.jsonl", line("e-1", None), "[" * 100_000 + "]" * 100_000)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GOVLEDGER_DATABASE_URL", sqlite_settings.database_url)
+        patch.setenv("GOVLEDGER_STATE_DIR", sqlite_settings.state_dir)
+        assert main(["import", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "deep.jsonl:2: not JSON: nested too deeply" in err
+    assert "Traceback" not in err
+
+
+def test_a_utf8_byte_order_mark_opening_the_file_is_skipped(app: GovLedger, tmp_path: Path) -> None:
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(line("bom-1", None)).encode() + b"\n")
+    assert import_file(app, path).recorded == 1
+
+
+def test_an_access_dated_ahead_of_the_clock_is_recorded_and_counted(
+    app: GovLedger, clock: FakeClock, tmp_path: Path
+) -> None:
+    ahead = (clock.now + timedelta(hours=8)).isoformat()
+    path = write(tmp_path / "ahead.jsonl", line("ahead-1", None, accessed_at=ahead))
+    summary = import_file(app, path)
+    assert (summary.recorded, summary.dated_in_future) == (1, 1)

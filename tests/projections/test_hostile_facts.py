@@ -17,6 +17,7 @@ from projections.query import open_views
 from projections.runner import run_projections
 from projections.sharing_terms import SharingTerms
 from security.access import evaluate_access
+from tests.ledger.domain.builders import record_below_the_contract
 from tests.projections.scenario import PLATFORM, build_scenario, report
 
 HOSTILE = "evil\x00actor\x1b[31m'; DROP TABLE views_events; --"
@@ -35,8 +36,10 @@ def test_control_characters_in_reported_text_are_projected(settings: Settings) -
             ("姓名",),
             HOSTILE,
         )
-        app.record_accesses(
-            PLATFORM, [(access, evaluate_access(access, SharingTerms(app).current()))]
+        # NUL and other control characters are refused at every entrance now (the input
+        # contract); a ledger written before it, or by someone with database access, holds them.
+        record_below_the_contract(
+            app, PLATFORM, [(access, evaluate_access(access, SharingTerms(app).current()))]
         )
         position = app.recorder.max_notification_id()
     finally:

@@ -230,6 +230,7 @@ def test_auditor_browses_rights_inventory_and_reports(
     page.get_by_role("link", name="报告").click()
     shot(page, "17-reports")
     card = page.locator("#report-audit")
+    card.get_by_label("年度").select_option(str(DEMO_YEAR))
     with page.expect_download() as download_info:
         card.get_by_role("button", name="下载 XLSX").click()
     assert download_info.value.suggested_filename == f"govledger-audit-{DEMO_YEAR}.xlsx"

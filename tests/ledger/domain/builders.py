@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from ledger.domain import (
     Actor,
@@ -77,3 +78,19 @@ class FakeClock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
+
+
+def record_below_the_contract(app: Any, actor: Actor, entries: list[tuple[Any, Any]]) -> None:
+    """Write access events as stored bytes, past ``GovLedger``'s input contract.
+
+    For tests of readers that must survive any fact a ledger may hold (one written
+    before the contract, or by someone with write access to the database): the
+    API, ``import`` and ``GovLedger.record_accesses`` refuse such values.
+    """
+    from ledger.domain.access_state import AccessStateWriter  # noqa: PLC0415
+    from ledger.domain.ids import data_access_id  # noqa: PLC0415
+
+    writer = AccessStateWriter(app.mapper, actor)
+    app.recorder.insert_events(
+        writer.stored_events({data_access_id(r.platform_event_id): (r, v) for r, v in entries})
+    )

@@ -4,68 +4,72 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pytest
 
 from ledger.domain import Department, InformationSystem, Resource, SharingType, ZombieReason
+from ledger.domain.calendar import CHINA_STANDARD_TIME
 from tests.ledger.domain.builders import INVENTORY, NDRC, PROVIDER, PROVIDER_DEPT, population_entry
+
+AT = datetime(2026, 3, 2, 9, 0, tzinfo=CHINA_STANDARD_TIME)
 
 Setter = Callable[[Any], None]
 SETTERS: list[tuple[str, Callable[[], Any], Setter, Setter | None]] = [
     (
         "cio",
-        lambda: Department.register(NDRC, PROVIDER_DEPT, "区公安局"),
-        lambda d: d.name_cio(NDRC, "王明"),
-        lambda d: d.name_cio(NDRC, "李华"),
+        lambda: Department.register(NDRC, PROVIDER_DEPT, "区公安局", AT),
+        lambda d: d.name_cio(NDRC, "王明", None, AT),
+        lambda d: d.name_cio(NDRC, "李华", None, AT),
     ),
     (
         "connect",
-        lambda: InformationSystem.register(PROVIDER, PROVIDER_DEPT, INVENTORY),
-        lambda s: s.connect(PROVIDER),
+        lambda: InformationSystem.register(PROVIDER, PROVIDER_DEPT, INVENTORY, occurred_at=AT),
+        lambda s: s.connect(PROVIDER, AT),
         None,
     ),
     (
         "on_cloud",
-        lambda: InformationSystem.register(PROVIDER, PROVIDER_DEPT, INVENTORY),
-        lambda s: s.move_on_cloud(PROVIDER),
+        lambda: InformationSystem.register(PROVIDER, PROVIDER_DEPT, INVENTORY, occurred_at=AT),
+        lambda s: s.move_on_cloud(PROVIDER, AT),
         None,
     ),
     (
         "requirement",
-        lambda: InformationSystem.register(PROVIDER, PROVIDER_DEPT, INVENTORY),
-        lambda s: s.set_connection_requirement(NDRC, True),
-        lambda s: s.set_connection_requirement(NDRC, False),
+        lambda: InformationSystem.register(PROVIDER, PROVIDER_DEPT, INVENTORY, occurred_at=AT),
+        lambda s: s.set_connection_requirement(NDRC, True, AT),
+        lambda s: s.set_connection_requirement(NDRC, False, AT),
     ),
     (
         "mlps",
-        lambda: InformationSystem.register(PROVIDER, PROVIDER_DEPT, INVENTORY),
-        lambda s: s.record_mlps(PROVIDER, 3, True),
-        lambda s: s.record_mlps(PROVIDER, 3, False),
+        lambda: InformationSystem.register(PROVIDER, PROVIDER_DEPT, INVENTORY, occurred_at=AT),
+        lambda s: s.record_mlps(PROVIDER, 3, True, AT),
+        lambda s: s.record_mlps(PROVIDER, 3, False, AT),
     ),
     (
         "zombie",
-        lambda: InformationSystem.register(PROVIDER, PROVIDER_DEPT, INVENTORY),
-        lambda s: s.mark_zombie(PROVIDER, [ZombieReason.LOW_USAGE]),
-        lambda s: s.mark_zombie(PROVIDER, [ZombieReason.LOW_USAGE, ZombieReason.UNMAINTAINED]),
+        lambda: InformationSystem.register(PROVIDER, PROVIDER_DEPT, INVENTORY, occurred_at=AT),
+        lambda s: s.mark_zombie(PROVIDER, [ZombieReason.LOW_USAGE], AT),
+        lambda s: s.mark_zombie(PROVIDER, [ZombieReason.LOW_USAGE, ZombieReason.UNMAINTAINED], AT),
     ),
     (
         "owner",
-        lambda: Resource.register(PROVIDER, population_entry()),
-        lambda r: r.assign_owner(PROVIDER, PROVIDER_DEPT),
+        lambda: Resource.register(PROVIDER, population_entry(), AT),
+        lambda r: r.assign_owner(PROVIDER, PROVIDER_DEPT, AT),
         None,
     ),
     (
         "controller",
-        lambda: Resource.register(PROVIDER, population_entry()),
-        lambda r: r.assign_controller(PROVIDER, PROVIDER_DEPT),
-        lambda r: r.assign_controller(PROVIDER, "数据中心"),
+        lambda: Resource.register(PROVIDER, population_entry(), AT),
+        lambda r: r.assign_controller(PROVIDER, PROVIDER_DEPT, AT),
+        lambda r: r.assign_controller(PROVIDER, "数据中心", AT),
     ),
     (
         "reclassify",
-        lambda: Resource.register(PROVIDER, population_entry()),
-        lambda r: r.reclassify(PROVIDER, SharingType.UNCONDITIONAL, None, "", "复核"),
-        lambda r: r.reclassify(PROVIDER, SharingType.CONDITIONAL, None, "依法履职", "复核"),
+        lambda: Resource.register(PROVIDER, population_entry(), AT),
+        lambda r: r.reclassify(PROVIDER, SharingType.UNCONDITIONAL, None, "", "复核", AT),
+        lambda r: r.reclassify(PROVIDER, SharingType.CONDITIONAL, None, "依法履职", "复核", AT),
     ),
 ]
 

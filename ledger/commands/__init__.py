@@ -1,0 +1,1 @@
+"""The command groups ``GovLedger`` (ledger/application.py) is made of, one concern each."""

@@ -1,0 +1,129 @@
+"""Recording the data accesses the exchange platform reports: facts, never refused for
+their verdict, in batches of one transaction each (ledger-format §6, §12).
+
+An access dated later than the ledger's clock plus the clock skew is recorded
+all the same (the platform's facts are never dropped) and reported back as
+dated in the future (docs/facts.md §6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from ledger.commands.sharing import SharingCommands
+from ledger.domain.access import AccessReport, AccessVerdict, DataAccess, check_report
+from ledger.domain.access_state import AccessStateWriter
+from ledger.domain.actor import Actor, Role
+from ledger.domain.errors import ErrorCode
+from ledger.domain.ids import data_access_id
+from ledger.errors import ChainWriteError
+
+Entries = dict[UUID, tuple[AccessReport, AccessVerdict]]
+
+
+@dataclass(frozen=True, slots=True)
+class AccessBatchResult:
+    """Ids recorded by this call, and ids that were already in the ledger (or repeated).
+
+    ``in_future``: the ids whose ``accessed_at`` was later than the ledger's clock
+    plus the clock skew when the batch came in (recorded or not, in order given).
+    """
+
+    recorded: tuple[UUID, ...]
+    already_recorded: tuple[UUID, ...]
+    ids: tuple[UUID, ...] = ()  # the id of every entry, in the order given
+    in_future: tuple[UUID, ...] = ()
+
+
+class AccessCommands(SharingCommands):
+    """``record_access(es)`` and reading one access back."""
+
+    def access(self, platform_event_id: str) -> DataAccess:
+        access_id = data_access_id(platform_event_id)
+        return self._load(DataAccess, access_id, ErrorCode.UNKNOWN_ACCESS)
+
+    def record_access(self, actor: Actor, report: AccessReport, verdict: AccessVerdict) -> UUID:
+        """Record one reported access (idempotent); returns its id, new or not."""
+        self.record_accesses(actor, [(report, verdict)])
+        return data_access_id(report.platform_event_id)
+
+    def record_accesses(
+        self, actor: Actor, entries: Iterable[tuple[AccessReport, AccessVerdict]]
+    ) -> AccessBatchResult:
+        """Record a batch of accesses in ONE save (one transaction), idempotently.
+
+        Accesses are facts: never refused for their verdict, only when malformed
+        or dated before the earliest business time (then the whole batch is
+        refused, nothing saved). Ids are uuid5 of the platform event id, so a
+        retry maps to the same ids; ids already stored are skipped. On
+        PostgreSQL the check runs inside the chained insert, under the head's
+        serialisation. Elsewhere, if a concurrent writer stores one of our ids
+        between the check and the save, the recorder raises ``IntegrityError``
+        on (originator_id, version 1), the transaction rolls back whole, and we
+        re-check and save the rest again (``ChainWriteError`` after
+        ``duplicate_retries`` lost races in a row).
+        """
+        self._require_role(actor, {Role.EXCHANGE_PLATFORM}, "record data accesses")
+        batch = list(entries)
+        earliest = self.time_bounds.earliest
+        latest = self.clock() + self.time_bounds.clock_skew
+        ids: list[UUID] = []
+        in_future: list[UUID] = []
+        plain = True  # every report of built-in types: the writer need not check again
+        seen: set[tuple[object, ...]] = set()  # what repeats across the batch, once checked
+        for report, _ in batch:  # one pass: the batch path's cost is per access
+            plain = check_report(report, seen) and plain
+            moment = report.accessed_at
+            if moment < earliest:
+                self.time_bounds.check_past(moment, "accessed_at")  # raises
+            access_id = data_access_id(report.platform_event_id)
+            ids.append(access_id)
+            if moment > latest:
+                in_future.append(access_id)
+        unique, repeated = _split_repeats(ids, batch)
+        writer = AccessStateWriter(self.mapper, actor, plain=plain)
+        for _attempt in range(self.duplicate_retries + 1):
+            try:
+                existing = self._save_new_accesses(writer, unique)
+            except IntegrityError:
+                continue  # lost a race on some id: re-check, then save the rest
+            recorded = tuple(i for i in unique if i not in existing)
+            stored = tuple(i for i in unique if i in existing)
+            return AccessBatchResult(recorded, stored + repeated, tuple(ids), tuple(in_future))
+        raise ChainWriteError(
+            f"access batch still colliding after {self.duplicate_retries} retries"
+        )
+
+    def _save_new_accesses(self, writer: AccessStateWriter, unique: Entries) -> set[UUID]:
+        """Store, in one transaction, the accesses not stored yet; return the ids that were.
+
+        Stored events are built directly (ledger/domain/access_state.py).
+        """
+        insert_new = getattr(self.recorder, "insert_new_aggregates", None)
+        if insert_new is not None:
+            # The chained PostgreSQL store checks existence inside its insert: one round trip.
+            found: set[UUID] = insert_new(writer.stored_events(unique)).existing
+            return found
+        existing = self._existing(list(unique))
+        fresh = {i: entry for i, entry in unique.items() if i not in existing}
+        if fresh:
+            self.recorder.insert_events(writer.stored_events(fresh))
+        return existing
+
+
+def _split_repeats(
+    ids: Sequence[UUID], batch: Sequence[tuple[AccessReport, AccessVerdict]]
+) -> tuple[Entries, tuple[UUID, ...]]:
+    """The first entry per platform event id (batch order), and the ids seen again."""
+    unique: Entries = {}
+    repeated: list[UUID] = []
+    for access_id, (report, verdict) in zip(ids, batch, strict=True):
+        if access_id in unique:
+            repeated.append(access_id)
+        else:
+            unique[access_id] = (report, verdict)
+    return unique, tuple(repeated)
