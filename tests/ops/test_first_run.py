@@ -7,8 +7,9 @@ A newcomer sets nothing: the commands run in an empty directory with no
   (mode 0600, never overwritten) and the trusted keys file to publish;
 * ``govledger serve`` issues a signed checkpoint on its schedule, the first one
   at start, so the console's ledger page shows it;
-* the console's 下载证据包 gives a bundle that the offline verifier accepts with
-  the key ``govledger keys public`` publishes (docs/checkpoint-format.md §11, §13).
+* the console's 下载证据包 gives a bundle that its 证据包核验 shows verified and that
+  the offline verifier accepts with the key ``govledger keys public`` publishes
+  (docs/checkpoint-format.md §11, §13).
 """
 
 from __future__ import annotations
@@ -151,6 +152,14 @@ def test_make_run_signs_and_the_console_evidence_verifies_offline(
         assert "尚未签发检查点" not in page.text
         bundle = client.get("/console/ledger/evidence", params={"position": 5})
         assert bundle.status_code == 200, bundle.text
+        # 证据包核验 on the same console, with the keys init made: verified, green.
+        csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+        checked_here = client.post(
+            "/console/ledger/evidence/check",
+            data={"csrf": csrf},
+            files={"bundle": ("bundle.json", bundle.content, "application/json")},
+        )
+        assert checked_here.status_code == 200 and 'class="ok verdict"' in checked_here.text
     (directory / "bundle.json").write_bytes(bundle.content)
     verifier = govledger(
         directory, "evidence", "--position", "1", "-o", "cli.json", "--verifier", "verify.pyz"
