@@ -4,6 +4,8 @@ Mounted at ``/tlog``: ``checkpoint`` (the published checkpoint, mutable, not
 cached), ``tile/<L>/<N>[.p/<W>]`` and ``tile/entries/<N>[.p/<W>]`` (immutable).
 Public, like ``/api/v1/checkpoints/latest``: they carry hashes and signatures
 only, never a row. What lies beyond the published checkpoint's tree is 404.
+The routes take the request rather than a dependency: a sync dependency costs
+a second thread-pool hop per request, more than reading a tile (bench/proofs.py).
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from api.deps import ServicesDep
+from api.deps import services
 from ledger.config import Settings
 from ledger.tiles import TileNotFoundError, TileReader, TileRef
 
@@ -60,10 +62,10 @@ def _not_found(detail: str) -> JSONResponse:
 
 
 @router.get("/checkpoint", response_model=None)
-def tlog_checkpoint(s: ServicesDep) -> Response:
+def tlog_checkpoint(request: Request) -> Response:
     """The published checkpoint: the newest that meets the witness policy, with the
     cosignatures of its witnesses that verify (``text/plain; charset=utf-8``)."""
-    with _tiles(s.settings) as tiles:
+    with _tiles(services(request).settings) as tiles:
         published = tiles.published()
     if published is None:
         return _not_found("no checkpoint issued yet")
@@ -71,11 +73,11 @@ def tlog_checkpoint(s: ServicesDep) -> Response:
 
 
 @router.get("/tile/{path:path}", response_model=None)
-def tlog_tile(path: str, s: ServicesDep) -> Response:
+def tlog_tile(path: str, request: Request) -> Response:
     """A hash tile or an entry bundle (``application/octet-stream``), within the published tree."""
     try:
         ref = TileRef.parse(f"tile/{path}")
-        with _tiles(s.settings) as tiles:
+        with _tiles(services(request).settings) as tiles:
             published = tiles.published()
             if published is None:
                 return _not_found("no checkpoint issued yet")
