@@ -14,7 +14,8 @@
    ``govledger serve`` (one worker) over HTTP with keep-alive, a mix of
    level-0 tiles, entry bundles and higher tiles of the whole tree, one client
    and four concurrent clients, beside the same server's ``GET /healthz`` (the
-   framework's own floor per request) and reading the same tiles without HTTP:
+   framework's own floor per request, interleaved request by request with the
+   tiles of the one-client run) and reading the same tiles without HTTP:
    tiles/s (target >= 300 per worker, and >= 0.5 of the /healthz rate).
 5. Witness round trips (C2SP tlog-witness, §16) against a real
    ``govledger witness serve``: add-checkpoint requests each carrying a new

@@ -75,8 +75,9 @@ def tile_rates(settings: Settings, directory: str, count: int, repeats: int) -> 
     trivial: list[float] = []
     with Server(served) as server:
         for _ in range(repeats):
-            trivial.append(count / _fetch_all(server.url, refs, path="/healthz"))
-            one.append(count / _fetch_all(server.url, refs))
+            tiles_s, healthz_s = _paired(server.url, refs)
+            one.append(count / tiles_s)
+            trivial.append(count / healthz_s)
             started = time.perf_counter()
             with ThreadPoolExecutor(4) as pool:
                 list(pool.map(lambda part: _fetch_all(server.url, part), _split(refs, 4)))
@@ -94,16 +95,29 @@ def _split(items: list[TileRef], parts: int) -> list[list[TileRef]]:
     return [items[i::parts] for i in range(parts)]
 
 
-def _fetch_all(base: str, refs: list[TileRef], path: str = "") -> float:
-    """Seconds to GET every tile (or ``path`` as many times, for the service's own floor)."""
+def _get(client: httpx.Client, url: str) -> float:
+    started = time.perf_counter()
+    reply = client.get(url)
+    if reply.status_code != 200:
+        raise RuntimeError(f"{url}: HTTP {reply.status_code}")
+    return time.perf_counter() - started
+
+
+def _fetch_all(base: str, refs: list[TileRef]) -> float:
+    """Seconds to GET every tile, one after the other on one connection."""
     with httpx.Client(base_url=base, timeout=30) as client:
-        started = time.perf_counter()
+        return sum(_get(client, f"/tlog/{ref.path()}") for ref in refs)
+
+
+def _paired(base: str, refs: list[TileRef]) -> tuple[float, float]:
+    """Seconds spent on the tiles and on as many ``GET /healthz``, interleaved one by one so
+    that a load that comes and goes on the machine weighs on both alike."""
+    tiles = healthz = 0.0
+    with httpx.Client(base_url=base, timeout=30) as client:
         for ref in refs:
-            url = path or f"/tlog/{ref.path()}"
-            reply = client.get(url)
-            if reply.status_code != 200:
-                raise RuntimeError(f"{url}: HTTP {reply.status_code}")
-        return time.perf_counter() - started
+            healthz += _get(client, "/healthz")
+            tiles += _get(client, f"/tlog/{ref.path()}")
+    return tiles, healthz
 
 
 class _Witness:
