@@ -103,7 +103,9 @@ def running(
 
 
 @contextmanager
-def govledger_serve(settings: Settings, tmp: Path, workers: int = 1) -> Iterator[str]:
+def govledger_serve(
+    settings: Settings, tmp: Path, workers: int = 1, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
     """``govledger serve`` on a free loopback port; yields its base URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -113,5 +115,6 @@ def govledger_serve(settings: Settings, tmp: Path, workers: int = 1) -> Iterator
     def healthy() -> bool:
         return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
 
-    with running(argv, child_env(settings), tmp / f"serve-{port}.log", healthy, "govledger serve"):
+    env = {**child_env(settings), **(extra_env or {})}
+    with running(argv, env, tmp / f"serve-{port}.log", healthy, "govledger serve"):
         yield url

@@ -256,11 +256,6 @@ def test_09_restore_a_backup_older_than_the_rotation(district: District) -> None
     restore_drill(district, district.backups[0], "govledger_drill_before_rotation")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 21 item 6, facts' part: `govledger import` creates the schema (init_ledger) "
-    "even with GOVLEDGER_CREATE_SCHEMA=false, which the import role may not",
-)
 def test_10_import_as_the_import_role(district: District) -> None:
     host = district.host
     reports = host.var / "import.jsonl"
