@@ -45,6 +45,7 @@ rules:
 	ops/scripts/ensure-prometheus.sh
 	promtool check rules ops/prometheus/alerts.yml
 	promtool test rules ops/prometheus/alerts_test.yml
+	promtool check rules ops/prometheus/witness_alerts.yml && promtool test rules ops/prometheus/witness_alerts_test.yml
 
 test: lint typecheck rules unit
 

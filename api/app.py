@@ -27,10 +27,10 @@ from api.deps import Services
 from api.faults import BodySizeLimit, install_store_fault_handlers, store_unavailable
 from api.logging import configure_logging
 from api.metrics import AnomaliesSummary, FindingsSummary, ProjectionPositions
-from api.routers import accesses, funding, ledger, proofs, registry, sharing
+from api.routers import accesses, funding, ledger, proofs, registry, sharing, tlog
 from api.routers import reports as reports_router
 from api.routers import views as views_router
-from ledger.checkpoints import issue_checkpoint
+from ledger.checkpoints import checkpoint_round, default_key_paths, signer_key_file
 from ledger.config import Settings, load_settings
 from ledger.configured import open_ledger
 from ledger.domain.errors import DomainError, ErrorCode
@@ -140,6 +140,7 @@ def create_app(
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(views_router.router, prefix=API_PREFIX)  # read models (projections)
     app.include_router(reports_router.router, prefix=API_PREFIX)  # the three reports
+    app.include_router(tlog.router, prefix="/tlog")  # static tiles (checkpoint-format §15)
     # The web console for people (issue #8): HTML pages under /console.
     mount_console(app, settings)
     return app
@@ -148,8 +149,10 @@ def create_app(
 def _lifespan(
     settings: Settings, warm_up: Callable[[], None] | None = None
 ) -> Callable[[FastAPI], Any]:
-    """While serving, issue a signed checkpoint every ``checkpoint_interval_seconds``
-    (only when a signing key is configured); on shutdown, close the database pools.
+    """While serving, run a checkpoint round every ``checkpoint_interval_seconds`` (issue a
+    signed checkpoint, collect its witnesses' cosignatures, write the tiles)
+    (when the log's signer key is configured, or on SQLite may appear under the state
+    directory: ``govledger init`` creates it there); on shutdown, close the database pools.
 
     Issuing is idempotent (an unchanged tree reuses the newest checkpoint); run one
     scheduling process per ledger. ``warm_up`` runs once in the background at start
@@ -162,7 +165,7 @@ def _lifespan(
         background: list[threading.Thread] = []
         if warm_up is not None:
             background.append(threading.Thread(target=warm_up, name="metrics-warm-up"))
-        if settings.checkpoint_key_file:
+        if signer_key_file(settings) or default_key_paths(settings):
             background.append(
                 threading.Thread(target=_issue_until, args=(settings, stop), name="checkpoints")
             )
@@ -191,7 +194,8 @@ def _close(services: Services) -> None:
 def _issue_until(settings: Settings, stop: threading.Event) -> None:
     while True:
         try:
-            issue_checkpoint(settings)
+            if signer_key_file(settings):  # read every round: a key made by init is picked up
+                checkpoint_round(settings)  # issue, ask the witnesses, write the tiles
         except LedgerError as e:  # reported, retried next interval; never kills the service
             logger.error("checkpoint not issued: %s", e)
         if stop.wait(settings.checkpoint_interval_seconds):

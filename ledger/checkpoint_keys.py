@@ -10,6 +10,13 @@
   :func:`load_issuer` is the one place that decides whether a signer key may
   sign: only a key listed as active.
 * The **witness keys file** (``witness_keys_file``): witnesses' verifier keys.
+
+Where the files are (§11 *Keys*): the paths in settings; on SQLite, the
+newcomer's embedded store, an unset path defaults to ``<state_dir>/keys/``
+(``checkpoint.key``, ``trusted-keys.txt``) once that file exists, so that
+``govledger init`` can create them there and every command and the service find
+them without any setting. PostgreSQL (production) has no default: the issuer
+alone is pointed at its key, so the API never starts signing by accident.
 """
 
 from __future__ import annotations
@@ -33,7 +40,9 @@ from ledger.config import Settings
 from ledger.errors import ConfigurationError, NoteError
 
 __all__ = [
+    "DEFAULT_KEYS_DIR",
     "TrustedKeys",
+    "default_key_paths",
     "generate_key_file",
     "load_issuer",
     "load_signer",
@@ -42,10 +51,44 @@ __all__ = [
     "load_witness_signer",
     "parse_trusted_keys",
     "public_keys",
+    "read_key_lines",
+    "signer_key_file",
+    "trusted_keys_path",
 ]
 
+DEFAULT_KEYS_DIR = "keys"
+"""Under ``state_dir`` (SQLite only): ``checkpoint.key`` and ``trusted-keys.txt``."""
+_DEFAULT_SIGNER, _DEFAULT_TRUSTED = "checkpoint.key", "trusted-keys.txt"
 
-def _read_lines(path: str, what: str) -> list[str]:
+
+def default_key_paths(settings: Settings) -> tuple[str, str] | None:
+    """Where ``init`` puts the signer key and the trusted keys file when no path is set:
+    ``<state_dir>/keys/`` on SQLite; ``None`` on PostgreSQL (set the paths explicitly)."""
+    if settings.database.backend != "sqlite":
+        return None
+    directory = Path(settings.state_dir) / DEFAULT_KEYS_DIR
+    return str(directory / _DEFAULT_SIGNER), str(directory / _DEFAULT_TRUSTED)
+
+
+def _configured_or_default(configured: str, settings: Settings, which: int) -> str:
+    if configured:
+        return configured
+    defaults = default_key_paths(settings)
+    return defaults[which] if defaults and Path(defaults[which]).is_file() else ""
+
+
+def signer_key_file(settings: Settings) -> str:
+    """The log's signer key file: ``checkpoint_key_file``, else the SQLite default if it
+    exists; ``""`` when there is none (then nothing signs)."""
+    return _configured_or_default(settings.checkpoint_key_file, settings, 0)
+
+
+def trusted_keys_path(settings: Settings) -> str:
+    """The trusted keys file: ``trusted_keys_file``, else the SQLite default if it exists."""
+    return _configured_or_default(settings.trusted_keys_file, settings, 1)
+
+
+def read_key_lines(path: str, what: str) -> list[str]:
     """Non-empty, non-comment lines of a key file; errors never quote its content."""
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -57,7 +100,7 @@ def _read_lines(path: str, what: str) -> list[str]:
 
 
 def _single_key(path: str, what: str) -> str:
-    lines = _read_lines(path, what)
+    lines = read_key_lines(path, what)
     if len(lines) != 1:
         raise ConfigurationError(f"{what} {path} must hold exactly one key line")
     return lines[0]
@@ -68,9 +111,16 @@ def load_signer(settings: Settings) -> note.Ed25519Signer:
 
     Loading is not permission to sign: :func:`load_issuer` decides that.
     """
-    path = settings.checkpoint_key_file
+    path = signer_key_file(settings)
     if not path:
-        raise ConfigurationError("no checkpoint signer key: set GOVLEDGER_CHECKPOINT_KEY_FILE")
+        raise ConfigurationError(
+            "no checkpoint signer key: run `govledger init` or set GOVLEDGER_CHECKPOINT_KEY_FILE"
+        )
+    return read_signer_file(path)
+
+
+def read_signer_file(path: str) -> note.Ed25519Signer:
+    """A log signer key (``PRIVATE+KEY+…``, type 0x01) from ``path``; errors name the file only."""
     try:
         return note.Ed25519Signer.from_string(_single_key(path, "checkpoint key file"))
     except NoteError as e:
@@ -135,11 +185,12 @@ def parse_trusted_keys(lines: Sequence[str], source: str) -> TrustedKeys:
 
 
 def load_trusted_keys(settings: Settings) -> TrustedKeys:
-    """``trusted_keys_file``; without one, the public half of the signer key (bootstrap)."""
-    if settings.trusted_keys_file:
-        path = settings.trusted_keys_file
-        return parse_trusted_keys(_read_lines(path, "trusted keys file"), path)
-    if settings.checkpoint_key_file:
+    """The trusted keys file (:func:`trusted_keys_path`); without one, the public half of the
+    signer key (bootstrap)."""
+    path = trusted_keys_path(settings)
+    if path:
+        return parse_trusted_keys(read_key_lines(path, "trusted keys file"), path)
+    if signer_key_file(settings):
         return TrustedKeys((load_signer(settings).verifier(),))
     return TrustedKeys(())
 
@@ -151,19 +202,19 @@ def load_issuer(settings: Settings) -> note.Ed25519Signer:
     trusted keys file (bootstrap) the signer's own public half is the trusted key.
     """
     signer = load_signer(settings)
-    if not settings.trusted_keys_file:
+    where = trusted_keys_path(settings)
+    if not where:
         return signer
     standing = load_trusted_keys(settings).standing(signer.verifier())
     if standing == ACTIVE:
         return signer
-    where = f"{settings.trusted_keys_file}"
     label = f"{signer.name}+{signer.key_id:08x}"
     if standing is None:
         why = f"is not listed as an active key in {where}"
     else:
         why = f"is {standing} in {where}"
     raise ConfigurationError(
-        f"checkpoint key {label} ({settings.checkpoint_key_file}) {why}: it may no longer "
+        f"checkpoint key {label} ({signer_key_file(settings)}) {why}: it may no longer "
         "sign; point GOVLEDGER_CHECKPOINT_KEY_FILE at the active key"
     )
 
@@ -174,7 +225,7 @@ def load_witness_keys(settings: Settings) -> tuple[CosignatureVerifier, ...]:
     if not path:
         return ()
     keys: list[CosignatureVerifier] = []
-    for number, line in enumerate(_read_lines(path, "witness keys file"), start=1):
+    for number, line in enumerate(read_key_lines(path, "witness keys file"), start=1):
         try:
             keys.append(CosignatureVerifier.from_string(line))
         except NoteError as e:
@@ -184,12 +235,13 @@ def load_witness_keys(settings: Settings) -> tuple[CosignatureVerifier, ...]:
 
 def public_keys(settings: Settings) -> list[str]:
     """Verifier keys to publish: the signer's, then the trusted keys file's (with standings)."""
-    lines = [load_signer(settings).verifier().encode()] if settings.checkpoint_key_file else []
-    if settings.trusted_keys_file:
+    lines = [load_signer(settings).verifier().encode()] if signer_key_file(settings) else []
+    if trusted_keys_path(settings):
         lines += load_trusted_keys(settings).lines()
     if not lines:
         raise ConfigurationError(
-            "no keys: set GOVLEDGER_CHECKPOINT_KEY_FILE or GOVLEDGER_TRUSTED_KEYS_FILE"
+            "no keys: run `govledger init`, or set GOVLEDGER_CHECKPOINT_KEY_FILE or "
+            "GOVLEDGER_TRUSTED_KEYS_FILE"
         )
     return list(dict.fromkeys(lines))
 

@@ -252,6 +252,31 @@ class CheckpointStore:
                 (last_size, last_size, last_id, page),
             )
 
+    def newest_cosigned_by(
+        self, witnesses: Sequence[CosignatureVerifier]
+    ) -> StoredCheckpoint | None:
+        """The newest checkpoint (§11 order) with a line of one of ``witnesses`` that verifies.
+
+        Only checkpoints holding a line stored under one of their labels are read,
+        newest first, so a witness that has been away for long costs no scan.
+        """
+        if not self.exists or not witnesses:
+            return None
+        labels = sorted({f"{w.name}+{w.key_id:08x}" for w in witnesses})
+        marks = ",".join("?" * len(labels))
+        candidates = (
+            f"SELECT {self._COLUMNS} FROM {self.checkpoints} c WHERE EXISTS (SELECT 1 FROM "
+            f"{self.cosignatures} s WHERE s.checkpoint_id = c.id AND s.witness IN ({marks})) "
+            "ORDER BY tree_size DESC, id DESC LIMIT ? OFFSET ?"
+        )
+        offset = 0
+        while rows := self.db.query(candidates, (*labels, _PAGE, offset)):
+            for stored in self._with_cosignatures(rows):
+                if stored.cosigned(witnesses) != stored.note:
+                    return stored
+            offset += len(rows)
+        return None
+
     def find(self, body: str) -> StoredCheckpoint | None:
         """The newest stored checkpoint whose note text is ``body``."""
         if not self.exists:
@@ -447,7 +472,7 @@ def _first_line(error: Exception) -> str:
 # ---------------------------------------------------------------- grants (contract C2)
 
 
-def _grant(settings: Settings, role: str, function: str | None) -> None:
+def _grant(settings: Settings, role: str, *functions: str) -> None:
     database = Database(settings)
     try:
         if database.backend != "postgresql":
@@ -464,7 +489,7 @@ def _grant(settings: Settings, role: str, function: str | None) -> None:
             ]
             (sequence,) = database.query("SELECT pg_get_serial_sequence(?, 'id')", (table,))[0]
             statements.append(f"GRANT SELECT ON SEQUENCE {sequence} TO {quoted}")
-        if function is not None:
+        for function in functions:
             signature = database.table(function) + _signature(function)
             statements.append(f"GRANT EXECUTE ON FUNCTION {signature} TO {quoted}")
         database.create(statements)
@@ -479,11 +504,15 @@ def _signature(function: str) -> str:
 def grant_checkpoint_reader(settings: Settings, role: str) -> None:
     """The service (API), verifier, backup and console: ``SELECT`` on both tables and their
     id sequences (pg_dump reads those), nothing else; earlier grants on them are revoked."""
-    _grant(settings, role, None)
+    _grant(settings, role)
 
 
 def grant_checkpoint_issuer(settings: Settings, role: str) -> None:
-    """The checkpoint issuer: the reader's grants and ``EXECUTE`` on ``<events>_add_checkpoint``."""
+    """The checkpoint issuer: the reader's grants and ``EXECUTE`` on ``<events>_add_checkpoint``.
+
+    An issuer that also collects its witnesses' cosignatures over HTTP (§16) stores
+    them through ``<events>_add_cosignature``: grant it :func:`grant_checkpoint_witness` too.
+    """
     _grant(settings, role, ADD_CHECKPOINT)
 
 

@@ -116,6 +116,17 @@ class Settings:
     trusted_keys_file: str = ""  # verifier keys of the log, one per line; "retired " prefix
     witness_keys_file: str = ""  # verifier keys of witnesses, one per line
     witness_quorum: int = 0
+    # Witnesses over HTTP (C2SP tlog-witness, docs/witnesses.md). The log's side: which
+    # witnesses to ask ("<witness key name> <URL>" a line) and how long to wait for one.
+    witness_urls_file: str = ""
+    witness_timeout_seconds: int = 10
+    # A witness's side (`govledger witness serve`): its cosignature key, the logs it
+    # witnesses ("<origin> <log key>" a line) and its own state (default <state_dir>/witness.db).
+    witness_key_file: str = ""
+    witness_logs_file: str = ""
+    witness_state_file: str = ""
+    # Static tiles (C2SP tlog-tiles): the issuer also writes them here after every round.
+    tiles_dir: str = ""
     # Projections (docs/projections.md): read models, as-of snapshots, findings, anomalies.
     projection_batch_size: int = 10_000  # ledger rows per projection transaction
     projection_snapshot_interval: int = 20_000  # positions between as-of snapshots

@@ -25,7 +25,7 @@ from eventsourcing.persistence import PersistenceError
 from psycopg_pool import PoolTimeout
 
 from ledger.chain import ChainFormatError
-from ledger.checkpoints import prepare_proof_tables
+from ledger.checkpoints import create_log_keys, prepare_proof_tables
 from ledger.config import ENV_PREFIX, Settings, load_settings
 from ledger.errors import LedgerError
 from ledger.store.connect import init_ledger
@@ -61,6 +61,8 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         keys.close()
     prepare_proof_tables(settings, role)
+    for done in create_log_keys(settings, genesis.ledger_id):  # checkpoint-format §11 Keys
+        print(done, file=sys.stderr)
     if role:
         grant_views_role(settings, role)
     if args.layout or settings.postgres_layout:

@@ -1,6 +1,6 @@
-"""``govledger prove | checkpoint | witness | evidence`` and ``keys public | generate``.
+"""``govledger prove | checkpoint | witness | evidence | tiles`` and ``keys public | generate``.
 
-Wiring (ops/cli.py :func:`build_parser`): ``register(sub)`` adds the four
+Wiring (ops/cli.py :func:`build_parser`): ``register(sub)`` adds the five
 top-level commands; ``add_key_commands(keys_sub)`` adds ``public`` and
 ``generate`` to the ``keys`` group that ops/keys_cli.py creates. Handlers follow
 ops/cli.py: ``(settings, args) -> int``, errors as :class:`LedgerError`
@@ -20,9 +20,9 @@ from typing import Any
 from ledger.checkpoints import (
     CheckpointStatus,
     Witnessing,
+    checkpoint_round,
     checkpoint_status,
     generate_key_file,
-    issue_checkpoint,
     latest_checkpoint,
     load_issuer,
     load_witness_keys,
@@ -34,7 +34,10 @@ from ledger.errors import LedgerError, ProofError
 from ledger.evidence import build_bundle
 from ledger.evidence_verify import write_zipapp
 from ledger.store.connect import open_reader
+from ledger.tiles import write_tiles
 from ledger.tree import LedgerTree, open_ledger_tree
+from ledger.witness_client import RoundRecord, collect_cosignatures
+from ledger.witness_server import open_witness
 from ops import argtypes
 from ops.terminal import EXIT_FAILED, EXIT_OK, progress_bar
 
@@ -100,17 +103,49 @@ def _consistency(tree: LedgerTree, args: argparse.Namespace, head: int) -> Any:
 
 
 def cmd_checkpoint_issue(settings: Settings, args: argparse.Namespace) -> int:
-    """Integrate, sign and store a checkpoint (c2sp.org/tlog-checkpoint); print its note."""
+    """Integrate, sign and store a checkpoint (c2sp.org/tlog-checkpoint), collect its
+    witnesses' cosignatures (c2sp.org/tlog-witness) and write the tiles; print its note."""
     del args
     load_issuer(settings)  # a retired or unlisted key is refused before anything is written
     with open_ledger_tree(settings) as tree:
         _integrate(tree)
-    issued = issue_checkpoint(settings)
-    stored = issued.checkpoint
-    what = "issued" if issued.new else "unchanged: newest is"
+    done = checkpoint_round(settings)
+    stored = done.issued.checkpoint
+    what = "issued" if done.issued.new else "unchanged: newest is"
     print(f"{what} checkpoint {stored.id} (size {stored.tree_size})", file=sys.stderr)
+    _print_round(done.witnesses)
+    if done.tiles is not None:
+        print(f"tiles of size {done.tiles.tree_size} written", file=sys.stderr)
     sys.stdout.write(stored.note)
     return EXIT_OK
+
+
+def cmd_checkpoint_collect(settings: Settings, args: argparse.Namespace) -> int:
+    """Ask the witnesses of ``witness_urls_file`` to cosign the newest checkpoint (§16)."""
+    del args
+    record = collect_cosignatures(settings)
+    if record is None:
+        raise LedgerError("no witness to ask: set GOVLEDGER_WITNESS_URLS_FILE")
+    _print_round(record)
+    return EXIT_OK
+
+
+def _print_round(record: RoundRecord | None) -> None:
+    """One line per witness, then the quorum, on stderr (docs/witnesses.md)."""
+    if record is None:
+        return
+    for result in record.witnesses:
+        status = f" (HTTP {result.status})" if result.status else ""
+        print(
+            f"witness {result.witness}: {result.outcome.value}{status}: {result.detail}",
+            file=sys.stderr,
+        )
+    met = "met" if record.quorum_met else "NOT met"
+    print(
+        f"checkpoint {record.checkpoint_id}: {record.cosignatures} cosignature(s), "
+        f"quorum {record.quorum} {met}",
+        file=sys.stderr,
+    )
 
 
 def cmd_checkpoint_latest(settings: Settings, args: argparse.Namespace) -> int:
@@ -173,11 +208,28 @@ def _status_line(body: dict[str, Any]) -> str:
 
 def cmd_witness(settings: Settings, args: argparse.Namespace) -> int:
     """Check and cosign the newest (or given) checkpoint (c2sp.org/tlog-cosignature)."""
+    if not (args.key and args.state):
+        raise LedgerError("witness needs --key FILE --state FILE (or: witness serve)")
     text = _read_text(args.checkpoint_file) if args.checkpoint_file else None
     result = witness_checkpoint(settings, args.key, args.state, text)
     what = "cosigned" if result.new else "already cosigned"
     print(f"{what} {result.checkpoint.origin} size {result.checkpoint.size}", file=sys.stderr)
     sys.stdout.write(result.served)
+    return EXIT_OK
+
+
+def cmd_witness_serve(settings: Settings, args: argparse.Namespace) -> int:
+    """Serve C2SP tlog-witness (add-checkpoint, the monitoring checkpoint, /metrics)."""
+    import uvicorn  # noqa: PLC0415
+
+    open_witness(settings)  # a missing key or logs file is one line here, not a traceback
+    # By import string: ops does not import api (docs/architecture.md).
+    uvicorn.run(
+        "api.witness_app:create_witness_app",
+        factory=True,
+        host=args.host or settings.api_host,
+        port=args.port or settings.api_port,
+    )
     return EXIT_OK
 
 
@@ -214,6 +266,23 @@ def _write_atomically(target: str, write: Callable[[Path], object]) -> None:
         raise LedgerError(f"cannot write {target}: {e.strerror}") from e
     finally:
         partial.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------- tiles
+
+
+def cmd_tiles_write(settings: Settings, args: argparse.Namespace) -> int:
+    """Write the published checkpoint's tiles as static files (c2sp.org/tlog-tiles)."""
+    with progress_bar(0, "tiles") as advance:
+        written = write_tiles(settings, args.directory, progress=advance)
+    if written is None:
+        raise LedgerError("no checkpoint to publish yet (issue one; under a quorum, witness it)")
+    print(
+        f"published tree size {written.tree_size} in {args.directory}: "
+        f"{written.written} file(s) written, {written.present} full tile(s) already there",
+        file=sys.stderr,
+    )
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------- keys
@@ -260,15 +329,25 @@ def register(subparsers: Any) -> None:
         "--witnessed", action="store_true", help="the newest that meets the witness quorum"
     )
     latest.set_defaults(func=cmd_checkpoint_latest)
+    actions.add_parser(
+        "collect", help="ask the witnesses over HTTP to cosign the newest checkpoint"
+    ).set_defaults(func=cmd_checkpoint_collect)
     status = actions.add_parser("status", help="witnessed, awaiting witnesses, or untrusted")
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(func=cmd_checkpoint_status)
 
     p = subparsers.add_parser("witness", help="check consistency and cosign the checkpoint")
-    p.add_argument("--key", required=True, help="the witness's signer key file")
-    p.add_argument("--state", required=True, help="the witness's own state file")
+    p.add_argument("--key", help="the witness's signer key file")
+    p.add_argument("--state", help="the witness's own state file")
     p.add_argument("--checkpoint-file", help="checkpoint note to cosign (default: the newest)")
     p.set_defaults(func=cmd_witness)
+    actions = p.add_subparsers(dest="witness_command")
+    serve = actions.add_parser(
+        "serve", help="serve C2SP tlog-witness for other hosts' logs (no ledger database)"
+    )
+    serve.add_argument("--host", help="address to bind (default GOVLEDGER_API_HOST)")
+    serve.add_argument("--port", type=int, help="port (default GOVLEDGER_API_PORT)")
+    serve.set_defaults(func=cmd_witness_serve)
 
     p = subparsers.add_parser("evidence", help="evidence bundle verifiable offline")
     p.add_argument(
@@ -277,6 +356,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("-o", "--output", required=True, help="bundle file to write")
     p.add_argument("--verifier", help="also write the offline verifier (a .pyz) here")
     p.set_defaults(func=cmd_evidence)
+
+    p = subparsers.add_parser("tiles", help="the log as static tiles (C2SP tlog-tiles)")
+    actions = p.add_subparsers(dest="tiles_command", required=True)
+    write = actions.add_parser("write", help="write the published tiles into a directory")
+    write.add_argument("directory", help="directory a plain web server serves as the log prefix")
+    write.set_defaults(func=cmd_tiles_write)
 
 
 def add_key_commands(keys_subparsers: Any) -> None:

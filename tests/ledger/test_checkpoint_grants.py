@@ -226,3 +226,28 @@ def test_init_again_takes_back_writes_an_older_layout_granted(layout: Layout) ->
     with layout.connect(SERVICE) as conn:
         assert refused(conn, PRIVILEGED[0][1]) == "InsufficientPrivilege"
         conn.execute("SELECT count(*) FROM ledger_events_checkpoints")
+
+
+def test_an_issuer_asking_witnesses_over_http_needs_the_witness_grant(
+    layout: Layout, tmp_path: Path
+) -> None:
+    """§16: the issuer stores the cosignatures its witnesses return. With the issuer's grant
+    alone that is refused with one line naming the grant; with ``grant_checkpoint_witness``
+    too it goes through the validating function."""
+    from ledger.checkpoint import CosignatureSigner, cosign  # noqa: PLC0415
+    from ledger.witness_client import collect_cosignatures  # noqa: PLC0415
+
+    (tmp_path / "urls.txt").write_text("witness.test http://witness.test/\n", encoding="utf-8")
+    as_issuer = replace(layout.settings(ISSUER), witness_urls_file=str(tmp_path / "urls.txt"))
+    stored = issue_checkpoint(as_issuer).checkpoint
+    signer = CosignatureSigner.from_string((tmp_path / "w.key").read_text().strip())
+    line = cosign(stored.note, signer).split("\n\n")[1].splitlines()[-1] + "\n"
+
+    def witness(url: str, body: bytes, timeout: float) -> tuple[int, bytes]:
+        return 200, line.encode()
+
+    with pytest.raises(ConfigurationError, match="grant_checkpoint_witness"):
+        collect_cosignatures(as_issuer, post=witness)
+    grant_checkpoint_witness(layout.owner, ISSUER)
+    record = collect_cosignatures(as_issuer, post=witness)
+    assert record is not None and record.quorum_met

@@ -256,3 +256,33 @@ def test_checkpoint_status_tells_awaiting_witnesses_from_untrusted(
     (tmp_path / "trusted").write_text(f"revoked {vkey}")
     code, out, _ = run(capsys, "checkpoint", "status")
     assert code == 1 and out.startswith("untrusted: checkpoint 2 (size 10) is not trusted")
+
+
+def test_tiles_write_and_the_witness_commands(
+    cli: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """``tiles write DIR`` (nothing before a checkpoint, then the files, checkpoint last);
+    ``checkpoint collect`` and ``witness serve`` without their settings: one line, exit 2."""
+    key = str(tmp_path / "keys" / "log.key")
+    run(capsys, "keys", "generate", "--name", "log.example", "-o", key)
+    ledger = Ledger(cli)
+    ledger.append(300, per_transaction=50)
+    ledger.close()
+    mirror = tmp_path / "www"
+    code, out, err = run(capsys, "tiles", "write", str(mirror))
+    assert code == 2 and "no checkpoint to publish" in err and not mirror.exists()
+    run(capsys, "checkpoint", "issue")
+    code, _, err = run(capsys, "tiles", "write", str(mirror))
+    assert code == 0 and "published tree size 300" in err
+    assert (mirror / "checkpoint").read_text().split("\n")[1] == "300"
+    assert sorted(p.relative_to(mirror).as_posix() for p in mirror.rglob("*") if p.is_file()) == [
+        "checkpoint", "tile/0/000", "tile/0/001.p/44", "tile/1/000.p/1",
+        "tile/entries/000", "tile/entries/001.p/44",
+    ]  # fmt: skip
+    for argv, says in (
+        (("checkpoint", "collect"), "GOVLEDGER_WITNESS_URLS_FILE"),
+        (("witness", "serve"), "GOVLEDGER_WITNESS_KEY_FILE"),
+        (("witness",), "--key FILE --state FILE"),
+    ):
+        code, out, err = run(capsys, *argv)
+        assert code == 2 and out == "" and err.count("\n") == 1 and says in err, argv
