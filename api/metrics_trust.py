@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from api.metrics_witness import witness_round_metrics
 from ledger.checkpoint import CosignatureVerifier, require_cosignatures
 from ledger.checkpoints import CheckpointStore, load_witness_keys
 from ledger.config import Settings
@@ -141,7 +142,8 @@ def checkpoint_metrics(settings: Settings, now: datetime) -> list[Metric]:
         size.add_metric([], latest.tree_size)
         witnesses = load_witness_keys(settings)
         cosigned.add_metric([], _cosignatures(latest.served, witnesses))
-    return [issued, age, size, interval, quorum, cosigned]
+    # What the last round got from each witness over HTTP (docs/witnesses.md §Metrics).
+    return [issued, age, size, interval, quorum, cosigned, *witness_round_metrics(settings)]
 
 
 def _cosignatures(served: str, witnesses: tuple[CosignatureVerifier, ...]) -> int:

@@ -153,8 +153,9 @@ LAYOUT: Final[tuple[LayoutRole, ...]] = (
     ),
     LayoutRole(
         "govledger_checkpoint",
-        "the checkpoint issuer (govledger checkpoint issue): keeps the tree, stores checkpoints",
-        (grant_reader_role, TREE_KEEP, grant_checkpoint_issuer),
+        "the checkpoint issuer (govledger checkpoint issue): keeps the tree, stores checkpoints "
+        "and the cosignatures it collects from witnesses over HTTP (docs/witnesses.md)",
+        (grant_reader_role, TREE_KEEP, grant_checkpoint_issuer, grant_checkpoint_witness),
     ),
     LayoutRole(
         "govledger_witness",

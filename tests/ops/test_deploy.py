@@ -202,7 +202,8 @@ def test_prometheus_config_loads_the_shipped_rules(tmp_path: Path) -> None:
     if promtool is None:
         pytest.skip("promtool is not installed (make rules installs it)")
     (tmp_path / "rules").mkdir()  # the compose layout: rules mounted beside the config
-    shutil.copy(ROOT / "ops" / "prometheus" / "alerts.yml", tmp_path / "rules" / "alerts.yml")
+    for rules in ("alerts.yml", "witness_alerts.yml"):
+        shutil.copy(ROOT / "ops" / "prometheus" / rules, tmp_path / "rules" / rules)
     shutil.copy(DEPLOY / "prometheus.yml", tmp_path / "prometheus.yml")
     checked = subprocess.run(
         [promtool, "check", "config", str(tmp_path / "prometheus.yml")],
@@ -211,7 +212,8 @@ def test_prometheus_config_loads_the_shipped_rules(tmp_path: Path) -> None:
         check=False,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "9 rules found" in checked.stdout
+    assert "9 rules found" in checked.stdout  # alerts.yml
+    assert "5 rules found" in checked.stdout  # witness_alerts.yml
 
 
 def test_alertmanager_routes_critical_alerts_to_a_receiver() -> None:

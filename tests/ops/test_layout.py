@@ -161,7 +161,8 @@ MATRIX: list[tuple[str, str, frozenset[str]]] = [
     (
         "add a cosignature through the witness's validating function",
         "SELECT ledger_events_add_cosignature(1, 'probe', 'probe')",
-        frozenset({OWNER, WITNESS}),
+        # The issuer stores what it collects from witnesses over HTTP (checked lines only).
+        frozenset({OWNER, WITNESS, CHECKPOINT}),
     ),
     (
         "mint an API key",
