@@ -35,6 +35,9 @@ UNIT_ROLES = {
     "govledger-verify-full.service": "govledger_verifier",
     "govledger-backup.service": "govledger_backup",
 }
+# Units that never reach the ledger's database: a witness over HTTP runs on another
+# administration's host with its own key and state (docs/witnesses.md).
+DATABASE_FREE_UNITS = {"govledger-witness-server.service"}
 SERVICE_ROLES = {
     "init": OWNER,
     "api": "govledger_app",
@@ -144,7 +147,7 @@ def test_every_variable_the_deployment_sets_is_a_setting() -> None:
 def test_systemd_units_each_run_a_known_command_as_their_own_role() -> None:
     found = units()
     services = {n for n in found if n.endswith(".service")}
-    assert services == set(UNIT_ROLES)
+    assert services == set(UNIT_ROLES) | DATABASE_FREE_UNITS
     address = "{PGHOST}:{PGPORT}/{PGDATABASE}".format(**env_example())
     assert "GOVLEDGER_DATABASE_URL" not in env_example()  # it would override every unit's
     for name, role in UNIT_ROLES.items():
@@ -173,6 +176,21 @@ def test_systemd_units_each_run_a_known_command_as_their_own_role() -> None:
     backup = found["govledger-backup.service"]["Unit"]
     for before in ("govledger-checkpoint.service", "govledger-witness.service"):
         assert before in backup["Wants"] and before in backup["After"]
+
+
+def test_the_witness_server_needs_no_database_only_its_key_logs_and_state() -> None:
+    (name,) = DATABASE_FREE_UNITS
+    service = units()[name]["Service"]
+    env = environment(name)
+    assert not {"GOVLEDGER_DATABASE_URL", "PGPASSFILE"} & set(env)
+    assert unit_lines(name, "EnvironmentFile") == []  # not the district's settings
+    assert service["User"] != "govledger" and service["UMask"] == "0077"
+    credentials = dict(line.split(":", 1) for line in unit_lines(name, "LoadCredential"))
+    assert set(credentials) == {"witness.key"}
+    assert env["GOVLEDGER_WITNESS_KEY_FILE"] == "%d/witness.key"
+    assert env["GOVLEDGER_WITNESS_LOGS_FILE"] and env["GOVLEDGER_WITNESS_STATE_FILE"]
+    argv = service["ExecStart"].split()
+    assert argv[1:3] == ["witness", "serve"] and argv[1] in govledger_commands()
 
 
 def test_every_timer_starts_a_unit_that_exists_and_says_when() -> None:
