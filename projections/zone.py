@@ -604,7 +604,7 @@ class ZoneFold:
                     f"{amount} granted to {system['name']} in state {system['status']}",
                 )  # fmt: skip
         filing = self.state["filings"].get(decision["filing_id"] or "")
-        if filing is None and system is None:
+        if filing is None and decision["project_name"]:  # a project without a filing
             self._finding(
                 "F3", "high", subject, "fund_decision", department, [position], position, at,
                 f"{amount} granted to project {decision['project_name']!r} with no filing",
