@@ -24,7 +24,7 @@ from ledger.domain.review import STATUS_AFTER, ReviewAction, ReviewStatus
 from ledger.errors import StoreUnavailableError
 from ledger.store.connect import ledger_head, open_reader
 from projections.facts import ACCESS, CST, Fact
-from projections.rules import FindingTuple, state_findings
+from projections.rules import FindingTuple, RuleStatus, rule_status, state_findings
 from projections.runner import (
     BLOCK,
     BLOCK_DIMENSIONS,
@@ -764,6 +764,11 @@ class Views:
         for row in self._state_findings(m, None, department, None):
             tally[row[1], row[2]] += 1
         return dict(tally)
+
+    def rule_status(self, m: Moment, *, department: str | None = None) -> list[RuleStatus]:
+        """Every rule of the catalogue at ``m``: its count of findings, or 未评估 and why
+        (projections.rules.catalogue) — what reports, /metrics, console and CLI print."""
+        return rule_status(self.finding_tally(m, department=department))
 
     def _finding_filter(
         self,

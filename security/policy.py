@@ -38,6 +38,7 @@ class Permission(StrEnum):
     READ_ANOMALIES = "read_anomalies"
     REVIEW_ANOMALY = "review_anomaly"
     RECORD_RISK_ASSESSMENT = "record_risk_assessment"
+    REPORT_REFRESH = "report_refresh"
     VERIFY = "verify"
     EXPORT = "export"
     MANAGE_KEYS = "manage_keys"
@@ -73,6 +74,9 @@ POLICY: Mapping[Permission, frozenset[Role]] = MappingProxyType(
         Permission.READ_ANOMALIES: frozenset({_R.SECURITY_OFFICER, _R.AUDITOR}),
         Permission.REVIEW_ANOMALY: frozenset({_R.SECURITY_OFFICER}),
         Permission.RECORD_RISK_ASSESSMENT: frozenset({_R.SECURITY_OFFICER}),
+        # Issue 14 facts (docs/facts.md §7): each recorded by the role that owns it.
+        # Only the exchange platform sees a refresh land (S11), as it sees accesses.
+        Permission.REPORT_REFRESH: frozenset({_R.EXCHANGE_PLATFORM}),
         Permission.VERIFY: frozenset({_R.AUDITOR, _R.SECURITY_OFFICER}),
         Permission.EXPORT: frozenset({_R.AUDITOR}),
         Permission.MANAGE_KEYS: frozenset({_R.ADMIN}),

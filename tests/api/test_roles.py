@@ -38,6 +38,10 @@ ENDPOINTS: list[tuple[str, str, Permission]] = [
     ("POST", f"/filings/{ZERO}/review", Permission.REVIEW_PROJECT),
     ("POST", "/fund-decisions", Permission.DECIDE_FUNDS),
     ("GET", f"/fund-decisions/{ZERO}", Permission.READ_AUDIT_VIEWS),
+    # Issue 14 facts (api/routers/obligations.py).
+    ("POST", "/resource-refreshes", Permission.REPORT_REFRESH),
+    ("POST", "/resource-refreshes/batch", Permission.REPORT_REFRESH),
+    ("GET", "/resource-refreshes/x-1", Permission.READ_AUDIT_VIEWS),
     ("GET", "/ledger/events", Permission.READ_LEDGER_FEED),
     ("GET", "/proofs/inclusion?position=1", Permission.VERIFY),
     ("GET", "/proofs/consistency?from=1", Permission.VERIFY),
@@ -74,6 +78,7 @@ def test_the_matrix_says_what_the_issue_asks(api: Api) -> None:
     assert POLICY[Permission.REVIEW_PROJECT] == {Role.NDRC}
     assert Role.AUDITOR in POLICY[Permission.READ_LEDGER_FEED]
     assert POLICY[Permission.MANAGE_DEPARTMENTS] == {Role.ADMIN}
+    assert POLICY[Permission.REPORT_REFRESH] == {Role.EXCHANGE_PLATFORM}
 
 
 def test_every_documented_route_is_in_the_matrix(api: Api) -> None:
