@@ -30,7 +30,14 @@ from typing import Annotated, Any, NamedTuple
 import msgspec
 import orjson
 
-from projections.facts import AccessState, _Actor, _ActorData, _Verdict, _VerdictData
+from projections.facts import (
+    AccessState,
+    _Actor,
+    _ActorData,
+    _Verdict,
+    _VerdictData,
+    stable_id,
+)
 from projections.store import ViewStore
 
 NAME = "set_aside"
@@ -234,7 +241,7 @@ def rows_of(found: list[SetAside]) -> list[tuple[int, str, str]]:
 
 def finding_rows(found: list[SetAside], clock_iso: str | None) -> list[tuple[Any, ...]]:
     """The ``L3`` findings of facts set aside (findings table columns)."""
-    from projections.zone import positions_text, stable_id  # noqa: PLC0415 (zone imports store)
+    from projections.zone import positions_text  # noqa: PLC0415 (zone imports store)
 
     at = clock_iso or datetime.fromtimestamp(0, UTC).astimezone().isoformat()
     rows = []
