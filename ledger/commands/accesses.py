@@ -57,12 +57,13 @@ class AccessCommands(SharingCommands):
         Accesses are facts: never refused for their verdict, only when malformed
         or dated before the earliest business time (then the whole batch is
         refused, nothing saved). Ids are uuid5 of the platform event id, so a
-        retry maps to the same ids; ids already stored are skipped. On
-        PostgreSQL the check runs inside the chained insert, under the head's
-        serialisation. Elsewhere, if a concurrent writer stores one of our ids
-        between the check and the save, the recorder raises ``IntegrityError``
-        on (originator_id, version 1), the transaction rolls back whole, and we
-        re-check and save the rest again (``ChainWriteError`` after
+        retry maps to the same ids; ids already stored are skipped. On the
+        chained stores (SQLite, PostgreSQL) the check runs inside the insert's
+        transaction, under the head's serialisation. Elsewhere (the in-memory
+        store), if a concurrent writer stores one of our ids between the check
+        and the save, the recorder raises ``IntegrityError`` on (originator_id,
+        version 1), the transaction rolls back whole, and we re-check and save
+        the rest again (``ChainWriteError`` after
         ``duplicate_retries`` lost races in a row).
         """
         self._require_role(actor, {Role.EXCHANGE_PLATFORM}, "record data accesses")
@@ -115,7 +116,8 @@ class AccessCommands(SharingCommands):
         """
         insert_new = getattr(self.recorder, "insert_new_aggregates", None)
         if insert_new is not None:
-            # The chained PostgreSQL store checks existence inside its insert: one round trip.
+            # The chained stores check existence inside the insert's transaction, under
+            # the write lock (PostgreSQL: in the insert statement itself).
             found: set[UUID] = insert_new(writer.stored_batch(unique)).existing
             return found
         existing = self._existing([access_id for access_id, _, _ in unique])

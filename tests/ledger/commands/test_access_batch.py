@@ -7,9 +7,11 @@ store takes them: SQLite checks existence before its insert, PostgreSQL inside i
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -17,9 +19,11 @@ from ledger.application import GovLedger
 from ledger.config import Settings
 from ledger.domain import AccessReason, AccessReport, AccessVerdict, DataAccess, DomainError
 from ledger.domain.errors import ErrorCode
-from ledger.store.connect import application_env, init_ledger
+from ledger.store.connect import application_env, init_ledger, open_reader
+from ledger.verify import verify_ledger
 from projections.sharing_terms import SharingTerms
 from security.access import evaluate_access
+from tests.conftest import Ledger, make_events
 from tests.ledger.domain.builders import (
     NDRC,
     PLATFORM,
@@ -166,3 +170,54 @@ def test_an_access_dated_in_the_future_is_recorded_and_reported(app: GovLedger):
     result = app.record_accesses(PLATFORM, _judged(app, [now, later]))
     assert len(result.recorded) == 2
     assert result.in_future == (app.access("ev-later").id,)
+
+
+# -- the stores' own idempotent insert -----------------------------------------
+
+
+def test_the_store_leaves_known_originators_out_and_chains_the_rest_gaplessly(ledger: Ledger):
+    known = make_events(2)
+    ledger.recorder.insert_events(known)
+    new = make_events(3)
+    written = ledger.recorder.insert_new_aggregates([new[0], known[0], new[1], known[1], new[2]])
+    assert written.existing == {e.originator_id for e in known}
+    assert written.ids == [3, 4, 5]
+    again = ledger.recorder.insert_new_aggregates(new)
+    assert again.ids == [] and again.existing == {e.originator_id for e in new}
+    rows = _verified_rows(ledger.settings)
+    assert [row[0] for row in rows] == [1, 2, 3, 4, 5]
+    assert [row[1] for row in rows[2:]] == [e.originator_id.hex for e in new]
+
+
+def test_two_writers_of_one_batch_store_each_access_once(settings: Settings):
+    """Both check and insert under the write lock: neither can slip between the other's."""
+    batch = make_events(300)
+    writers = [Ledger(settings) for _ in range(2)]
+    results: list[object] = []
+    try:
+        threads = [
+            threading.Thread(
+                target=lambda w=w: results.append(w.recorder.insert_new_aggregates(batch))
+            )
+            for w in writers
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        for writer in writers:
+            writer.close()
+    written = sorted(len(r.ids) for r in results)  # type: ignore[attr-defined]
+    assert written == [0, 300]
+    assert len(_verified_rows(settings)) == 300
+
+
+def _verified_rows(settings: Settings) -> list[Any]:
+    reader = open_reader(settings)
+    try:
+        report = verify_ledger(reader, full=True)
+        assert report.ok, report.failure
+        return [row for batch in reader.iter_batches(0, 1000) for row in batch]
+    finally:
+        reader.close()
