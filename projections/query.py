@@ -33,6 +33,8 @@ from projections.runner import (
     positions_of,
     tracked_position,
 )
+from projections.set_aside import SetAside
+from projections.set_aside import read as read_set_aside
 from projections.store import ViewStore
 from projections.zone import Rules, State, ZoneFold, dump_state, load_state
 
@@ -553,6 +555,10 @@ class Views:
     def position(self) -> int:
         """How far the views have followed the ledger."""
         return tracked_position(self.store)
+
+    def set_aside(self) -> list[SetAside]:
+        """Facts the views could not use, set aside with their reason (projections/set_aside.py)."""
+        return read_set_aside(self.store, self.position)
 
     def moment(self, *, as_of: date | None = None, at: int | None = None) -> Moment:
         if as_of is not None and at is not None:
