@@ -217,7 +217,11 @@ def check_range(spec: _Range, reader: RowReader | None = None) -> _Checked:
     first_prev: bytes | None = None
     prefixes, watched, mark = bytearray(), None, None
     for batch in reader.iter_batches(spec.after, min(WORKER_BATCH, spec.batch_size)):
-        rows = [r for r in batch if not (type(r[0]) is int and r[0] > spec.hi)]
+        last = batch[-1][0] if batch else None
+        if type(last) is int and last > spec.hi:  # the batch runs past the range: cut it there
+            rows = [r for r in batch if not (type(r[0]) is int and r[0] > spec.hi)]
+        else:
+            rows = batch
         if verifier is None and rows:
             prev = spec.anchor_hash if spec.anchor_hash is not None else rows[0][5]
             if type(prev) is not bytes:
