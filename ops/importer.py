@@ -1,4 +1,7 @@
-"""``govledger import FILE.jsonl``: bulk ingest of the exchange platform's access reports.
+"""``govledger import FILE.jsonl``: bulk ingest of the exchange platform's reports.
+
+A line is an access, or, with ``"kind": "resource_refresh"``, a refresh of a
+catalogue resource (S11; docs/facts.md §7, read by ``ledger.domain.fact_intake``).
 
 The format is docs/import-format.md. A file is all or nothing: pass 1 parses
 and checks every line and writes nothing, pass 2 evaluates each access
@@ -24,9 +27,12 @@ from ledger.config import Settings
 from ledger.configured import open_ledger
 from ledger.domain import AccessReport, AccessVerdict, Actor, DomainError, Role, intake
 from ledger.domain.bounds import BoundsError, TimeBounds
+from ledger.domain.fact_intake import refresh_report
 from ledger.domain.ids import data_access_id
+from ledger.domain.refresh import RefreshReport
 from ledger.errors import LedgerError
 from ledger.store.connect import init_ledger
+from ops.import_records import import_records
 from ops.terminal import EXIT_OK, progress_bar
 from projections.sharing_terms import SharingTerms
 from security.access import SharingReadModel, evaluate_access
@@ -62,6 +68,8 @@ class ImportSummary:
     unauthorized: int
     by_reason: dict[str, int] = field(default_factory=dict)
     dated_in_future: int = 0
+    refreshes_recorded: int = 0
+    refreshes_flagged: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -71,14 +79,23 @@ class ImportSummary:
             "unauthorized": self.unauthorized,
             "by_reason": dict(sorted(self.by_reason.items())),
             "dated_in_future": self.dated_in_future,
+            "refreshes_recorded": self.refreshes_recorded,
+            "refreshes_flagged": self.refreshes_flagged,
         }
 
 
 # -- parsing ---------------------------------------------------------------------
 
 
-def parse_line(text: str, time_bounds: TimeBounds | None = None) -> AccessReport:
-    """One line as an :class:`AccessReport`; :class:`_LineError` says what is wrong.
+Report = AccessReport | RefreshReport
+KIND_ACCESS = "access"
+KIND_REFRESH = "resource_refresh"
+
+
+def parse_line(text: str, time_bounds: TimeBounds | None = None) -> Report:
+    """One line as an :class:`AccessReport` (no ``kind``, or ``"access"``) or a
+    :class:`RefreshReport` (``"kind": "resource_refresh"``); :class:`_LineError` says
+    what is wrong.
 
     The object is read by ``ledger.domain.intake`` (what the API's ``AccessIn``
     runs too), then the ledger's configured bounds are applied.
@@ -90,9 +107,12 @@ def parse_line(text: str, time_bounds: TimeBounds | None = None) -> AccessReport
     except RecursionError:
         raise _LineError("not JSON: nested too deeply") from None
     try:
-        report = intake.access_report(obj)
+        report = _decode(obj)
         if time_bounds is not None:
-            time_bounds.check_past(report.accessed_at, "accessed_at")
+            if isinstance(report, RefreshReport):
+                time_bounds.check_past(report.refreshed_at, "refreshed_at")
+            else:
+                time_bounds.check_past(report.accessed_at, "accessed_at")
     except BoundsError as e:
         raise _LineError(e.detail) from None
     except DomainError as e:
@@ -100,9 +120,23 @@ def parse_line(text: str, time_bounds: TimeBounds | None = None) -> AccessReport
     return report
 
 
+def _decode(obj: object) -> Report:
+    """The line's kind decides its decoder; ``kind`` itself is not a field of the fact."""
+    if isinstance(obj, dict) and "kind" in obj:
+        fields = {k: v for k, v in obj.items() if k != "kind"}
+        if obj["kind"] == KIND_REFRESH:
+            return refresh_report(fields)
+        if obj["kind"] != KIND_ACCESS:
+            raise _LineError(
+                f"kind: {str(obj['kind'])[:60]!r} is not one of access, {KIND_REFRESH}"
+            )
+        obj = fields
+    return intake.access_report(obj)
+
+
 def _lines(
     path: Path, time_bounds: TimeBounds | None = None, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
-) -> Iterator[tuple[int, AccessReport]]:
+) -> Iterator[tuple[int, Report]]:
     """(line number, report) for each non-blank line; the first bad line raises.
 
     Read as bytes and decoded per line, so a bad UTF-8 sequence is pinned to its
@@ -141,18 +175,19 @@ def count_reports(path: Path, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> i
 # -- pass 1: validate -------------------------------------------------------------
 
 
-def _fingerprint(report: AccessReport) -> bytes:
+def _fingerprint(report: Report) -> bytes:
     return hashlib.blake2b(repr(report).encode("utf-8"), digest_size=16).digest()
 
 
 def validate_file(path: Path, time_bounds: TimeBounds | None = None) -> int:
     """Pass 1: parse every line, refuse conflicting repeats; the number of reports."""
-    seen: dict[str, tuple[int, bytes]] = {}
+    seen: dict[tuple[str, str], tuple[int, bytes]] = {}
     count = 0
     for line_no, report in _lines(path, time_bounds):
         count += 1
         mark = _fingerprint(report)
-        first = seen.setdefault(report.platform_event_id, (line_no, mark))
+        kind = KIND_REFRESH if isinstance(report, RefreshReport) else KIND_ACCESS
+        first = seen.setdefault((kind, report.platform_event_id), (line_no, mark))
         if first[1] != mark:
             raise ImportFormatError(
                 path,
@@ -193,7 +228,15 @@ def import_file(
     model = SharingTerms(app).current()
     tally = _Tally(lines=total)
     batch: list[AccessReport] = []
+    refreshes: list[RefreshReport] = []
     for _line_no, report in _lines(path, app.time_bounds):
+        if isinstance(report, RefreshReport):
+            refreshes.append(report)
+            if len(refreshes) == BATCH_SIZE:
+                tally.add_refreshes(app, platform, refreshes)
+                progress(len(refreshes))
+                refreshes = []
+            continue
         batch.append(report)
         if len(batch) == BATCH_SIZE:
             tally.add(_record(app, platform, model, batch))
@@ -202,6 +245,9 @@ def import_file(
     if batch:
         tally.add(_record(app, platform, model, batch))
         progress(len(batch))
+    if refreshes:
+        tally.add_refreshes(app, platform, refreshes)
+        progress(len(refreshes))
     return tally.summary()
 
 
@@ -213,6 +259,15 @@ class _Tally:
     reasons: Counter[str] = field(default_factory=Counter)
     unauthorized: int = 0
     in_future: int = 0
+    refreshes: int = 0
+    refreshes_flagged: int = 0
+
+    def add_refreshes(self, app: GovLedger, actor: Actor, batch: list[RefreshReport]) -> None:
+        """One transaction of refreshes (recorded whatever they say, flagged)."""
+        result = app.record_refreshes(actor, batch)
+        self.refreshes += len(result.recorded)
+        self.already += len(result.already_recorded)
+        self.refreshes_flagged += sum(1 for i in result.recorded if i in result.flags)
 
     def add(self, result: _Recorded) -> None:
         recorded, already, verdicts, in_future = result
@@ -231,6 +286,8 @@ class _Tally:
             self.unauthorized,
             dict(self.reasons),
             self.in_future,
+            self.refreshes,
+            self.refreshes_flagged,
         )
 
 
@@ -261,6 +318,8 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         init_ledger(settings)
     app = open_ledger(settings, create=settings.create_schema)
     path = Path(args.file)
+    if args.role != Role.EXCHANGE_PLATFORM.value:
+        return _import_records(app, path, args)
     platform = Actor(args.actor_id, Role.EXCHANGE_PLATFORM, None)
     try:
         total = count_reports(path) if path.is_file() else 0
@@ -275,12 +334,36 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _import_records(app: GovLedger, path: Path, args: argparse.Namespace) -> int:
+    """Records of people, as the role that owns them (ops/import_records.py)."""
+    try:
+        actor = Actor(args.actor_id, Role(args.role), args.department)
+        summary = import_records(app, path, actor)
+    except DomainError as e:
+        raise LedgerError(f"--role/--department: {e.detail}") from None
+    finally:
+        app.close()
+    if args.json:
+        print(json.dumps(summary.to_json(), ensure_ascii=False))
+    else:
+        print(
+            f"{path}: {summary.lines} records read, {summary.recorded} recorded, "
+            f"{summary.already_recorded} already in the ledger"
+        )
+    return EXIT_OK
+
+
 def _describe(path: Path, s: ImportSummary) -> str:
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(s.by_reason.items())) or "none"
     return (
         f"{path}: {s.lines} accesses read, {s.recorded} recorded, "
         f"{s.already_recorded} already in the ledger; {s.unauthorized} unauthorized "
         f"(reasons: {reasons}); {s.dated_in_future} dated in the future"
+        + (
+            f"; {s.refreshes_recorded} resource refreshes recorded ({s.refreshes_flagged} flagged)"
+            if s.refreshes_recorded
+            else ""
+        )
     )
 
 
@@ -290,6 +373,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "import", help="record data-access reports from a JSON Lines file (docs/import-format.md)"
     )
     p.add_argument("file", help="the .jsonl file (a regular file: it is read twice)")
-    p.add_argument("--actor-id", default=DEFAULT_ACTOR_ID, help="the exchange platform's id")
+    p.add_argument("--actor-id", default=DEFAULT_ACTOR_ID, help="who records (the platform's id)")
+    p.add_argument(
+        "--role",
+        default=Role.EXCHANGE_PLATFORM.value,
+        choices=[role.value for role in Role],
+        help="another role imports its own records (docs/import-format.md, records of people)",
+    )
+    p.add_argument("--department", default=None, help="the department of a department role")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_import)

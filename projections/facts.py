@@ -9,6 +9,7 @@ wrappers for datetimes, dates, uuids, actors, items and verdicts).
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
@@ -155,3 +156,8 @@ def event_time(fact: Fact) -> datetime:
 def local_day(moment: datetime) -> str:
     """The China Standard Time calendar day of ``moment``, as YYYY-MM-DD."""
     return moment.astimezone(CST).date().isoformat()
+
+
+def stable_id(*parts: str) -> str:
+    """A short stable id for a finding or an anomaly: equal inputs, equal ids, any run."""
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:20]

@@ -24,7 +24,7 @@ from ledger.domain.review import STATUS_AFTER, ReviewAction, ReviewStatus
 from ledger.errors import StoreUnavailableError
 from ledger.store.connect import ledger_head, open_reader
 from projections.facts import ACCESS, CST, Fact
-from projections.rules import FindingTuple, state_findings
+from projections.rules import FindingTuple, RuleStatus, rule_status, state_findings
 from projections.runner import (
     BLOCK,
     BLOCK_DIMENSIONS,
@@ -33,6 +33,8 @@ from projections.runner import (
     positions_of,
     tracked_position,
 )
+from projections.set_aside import SetAside
+from projections.set_aside import read as read_set_aside
 from projections.store import ViewStore
 from projections.zone import Rules, State, ZoneFold, dump_state, load_state
 
@@ -554,6 +556,10 @@ class Views:
         """How far the views have followed the ledger."""
         return tracked_position(self.store)
 
+    def set_aside(self) -> list[SetAside]:
+        """Facts the views could not use, set aside with their reason (projections/set_aside.py)."""
+        return read_set_aside(self.store, self.position)
+
     def moment(self, *, as_of: date | None = None, at: int | None = None) -> Moment:
         if as_of is not None and at is not None:
             raise ValueError("ask as_of a date or at a position, not both")
@@ -758,6 +764,11 @@ class Views:
         for row in self._state_findings(m, None, department, None):
             tally[row[1], row[2]] += 1
         return dict(tally)
+
+    def rule_status(self, m: Moment, *, department: str | None = None) -> list[RuleStatus]:
+        """Every rule of the catalogue at ``m``: its count of findings, or 未评估 and why
+        (projections.rules.catalogue) — what reports, /metrics, console and CLI print."""
+        return rule_status(self.finding_tally(m, department=department))
 
     def _finding_filter(
         self,

@@ -38,7 +38,9 @@ from ledger.config import Settings
 from ledger.errors import StoreUnavailableError
 from ledger.store.base import RowReader
 from ledger.store.connect import open_reader
-from projections.facts import ACCESS, Fact, decode_access, event_time, short_topic
+from projections import set_aside
+from projections.facts import ACCESS, Fact, event_time, short_topic
+from projections.set_aside import FIRST_EPOCH, LAST_EPOCH, SHORT_TEXT, decode_access
 from projections.store import (
     ProjectionError,
     ViewStore,
@@ -108,6 +110,7 @@ _TABLES: dict[str, str] = {
     ),
     "clock": "day TEXT PRIMARY KEY, position BIGINT NOT NULL",
     "snapshots": "position {pk}, state {blob} NOT NULL",
+    **set_aside.TABLES,  # facts the fold cannot use (projections/set_aside.py)
 }
 _INDEXES = (
     ("events_entity", "events", "entity, position"),
@@ -268,6 +271,9 @@ class Projector:
         # reloading a snapshot and replaying.
         self._last: tuple[int, ZoneFold, _Blocks] | None = None
         self._topics: dict[str, str] = {}  # stored topic -> short topic
+        # Facts set aside (projections/set_aside.py): every position, and those not committed.
+        self._aside: set[int] = set()
+        self._pending = set_aside.Pending({})
 
     # ------------------------------------------------------------------ public
 
@@ -349,8 +355,11 @@ class Projector:
         start, state = latest_snapshot(self.store, position)
         fold = ZoneFold(self.rules, state)
         fold.emit = False
+        aside = self._aside
         for batch in self._row_batches(start, position):
             for row in batch:
+                if aside and row[0] in aside:
+                    continue
                 short = self._short(row[3])
                 if short == ACCESS:
                     fold.access(row[0], decode_access(row[4]))
@@ -365,6 +374,8 @@ class Projector:
     def _run_from_tracking(self, until: int | None, progress: Progress | None) -> int:
         position = tracked_position(self.store)
         self._check_not_rewritten(position)
+        self._pending.drop_until(position)
+        self._aside = set_aside.positions(self.store) | set(self._pending.found)
         head = self.reader.max_position() if until is None else until
         if head <= position:
             return 0
@@ -375,7 +386,15 @@ class Projector:
             fold, blocks = self.fold_at(position, emit=True), _Blocks(since=position)
         done = 0
         for batch in self._row_batches(position, head):
-            self._commit(fold, blocks, batch, expected=position)
+            while True:
+                try:
+                    self._commit(fold, blocks, batch, expected=position)
+                    break
+                except set_aside.UnusableFactError as bad:
+                    # That row is set aside; the batch's fold so far is thrown away and
+                    # the batch folded again without it (nothing half-applied).
+                    self._set_aside(bad)
+                    fold, blocks = self.fold_at(position, emit=True), _Blocks(since=position)
             position = batch[-1][0]
             done += len(batch)
             if progress is not None:
@@ -430,12 +449,31 @@ class Projector:
                 "verify the ledger, then `govledger projections rebuild`"
             )
 
+    def _set_aside(self, bad: set_aside.UnusableFactError) -> None:
+        found = set_aside.SetAside(bad.position, bad.topic, bad.reason)
+        self._pending.found[bad.position] = found
+        self._aside.add(bad.position)
+
     def _commit(
         self, fold: ZoneFold, blocks: _Blocks, batch: list[RowTuple], expected: int
     ) -> None:
-        events, kept, snapshots = self._project(fold, blocks, batch)
-        findings, anomalies, reviews, days = fold.take_outputs()
         last = batch[-1]
+        pending = self._pending.found
+        rows = [r for r in batch if r[0] not in pending] if pending else batch
+        try:
+            events, kept, snapshots = self._project(fold, blocks, rows)
+        except set_aside.FOLD_ERRORS as error:
+            # The row being folded when it failed (the loop's own variable: no cost per row).
+            row = set_aside.row_in_frame(error, Projector._project.__code__)
+            if row is None:
+                raise
+            raise set_aside.UnusableFactError(
+                row[0], short_topic(str(row[3])), set_aside.reason_of(error)
+            ) from error
+        findings, anomalies, reviews, days = fold.take_outputs()
+        aside = self._pending.between(expected, last[0])
+        if aside:
+            findings.extend(set_aside.finding_rows(aside, fold.clock_iso()))
         store = self.store
         with store.transaction():
             records = store.tracking()
@@ -452,8 +490,10 @@ class Projector:
             store.insert_many("reviews", _REVIEW_COLUMNS, reviews)
             store.insert_many("clock", ("day", "position"), days)
             store.insert_many("snapshots", ("position", "state"), snapshots)
+            store.insert_many(set_aside.NAME, set_aside.COLUMNS, set_aside.rows_of(aside))
             self._aggregate_blocks(blocks, expected, last[0])
             store.set_tracking(PROJECTIONS, last[0], bytes(last[6]), SCHEMA_VERSION)
+        self._pending.drop_until(last[0])
 
     def _project(
         self, fold: ZoneFold, blocks: _Blocks, batch: list[RowTuple]
@@ -479,6 +519,10 @@ class Projector:
                 resource = resources.get(code)
                 provider = resource["provider_department"] if resource else ""
                 epoch = access(position, a)
+                if not FIRST_EPOCH <= epoch <= LAST_EPOCH or (
+                    len(a.accessor_id) + len(a.department) + len(code) > SHORT_TEXT
+                ):
+                    set_aside.check_access(position, a, epoch)
                 number = int((epoch + CST_OFFSET_SECONDS) // 86400)
                 day = days.get(number) or days.setdefault(number, day_text(number))
                 department, purpose, row_count = a.department, a.purpose or "", a.row_count
@@ -514,7 +558,11 @@ class Projector:
                 # Effective time of a fact: its own domain time, else the commands' clock.
                 clock = state["command_clock"]
                 found_at = fold.apply(fact)
-                events.append(_event_row(fact, found_at, _resource_of(fact, state)))
+                event = _event_row(fact, found_at, _resource_of(fact, state))
+                unusable = set_aside.event_row_unusable(event)
+                if unusable is not None:
+                    raise set_aside.UnusableFactError(position, short, unusable)
+                events.append(event)
                 effective = found_at if found_at is not None else clock
                 kept.append((position, effective, short, fact.entity, fact.state.decode()))
             if position % interval == 0:

@@ -14,7 +14,6 @@ about (S6, S8–S10, I1, I2) are judged at query time in ``projections.rules``.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable, Set
 from dataclasses import dataclass
@@ -34,9 +33,11 @@ from projections.facts import (
     actor_of,
     day,
     domain_time,
+    stable_id,
     uuid_text,
     when,
 )
+from projections.rules.catalogue import SEVERITY
 
 State = dict[str, Any]
 FindingRow = tuple[str, str, str, str, str, str | None, str, int, str, str]
@@ -46,15 +47,16 @@ EVIDENCE_CAP = 50  # positions kept per volume anomaly; the count says how many 
 # Fields of a volume record (a list: see ZoneFold._volume).
 FIRST, DAY, COUNT, POSITIONS, HISTORY, THRESHOLD, MEAN, RAISED = range(8)
 
-# AccessReason value -> (rule, severity). PURPOSE_MISMATCH is P1 on sensitive items.
-ACCESS_RULES: dict[str, tuple[str, str]] = {
-    "resource_not_shareable": ("S1", "critical"),
-    "no_grant": ("S2", "high"),
-    "grant_expired": ("S2", "high"),
-    "grant_revoked": ("S2", "high"),
-    "items_beyond_grant": ("S3", "high"),
-    "purpose_mismatch": ("S4", "medium"),
-    "unknown_resource": ("S5", "high"),
+# AccessReason value -> rule (severities: projections.rules.catalogue). PURPOSE_MISMATCH
+# is P1 on sensitive items.
+ACCESS_RULES: dict[str, str] = {
+    "resource_not_shareable": "S1",
+    "no_grant": "S2",
+    "grant_expired": "S2",
+    "grant_revoked": "S2",
+    "items_beyond_grant": "S3",
+    "purpose_mismatch": "S4",
+    "unknown_resource": "S5",
 }
 SENSITIVITY_ORDER = ("general", "personal", "sensitive_personal", "important", "core")
 
@@ -86,11 +88,6 @@ class Rules:
             volume_min=settings.anomaly_volume_min,
             first_access_warmup_days=settings.anomaly_first_access_warmup_days,
         )
-
-
-def stable_id(*parts: str) -> str:
-    """A short stable id for a finding or an anomaly: equal inputs, equal ids, any run."""
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:20]
 
 
 def positions_text(positions: list[int]) -> str:
@@ -221,7 +218,6 @@ class ZoneFold:
     def _finding(
         self,
         rule: str,
-        severity: str,
         subject: str,
         kind: str,
         department: str | None,
@@ -236,7 +232,7 @@ class ZoneFold:
             (
                 stable_id(rule, subject),
                 rule,
-                severity,
+                SEVERITY[rule],
                 subject,
                 kind,
                 department,
@@ -448,14 +444,14 @@ class ZoneFold:
                 if not ok
             ]
             self._finding(
-                "S12", "medium", code, "resource", resource["provider_department"], evidence,
+                "S12", code, "resource", resource["provider_department"], evidence,
                 position, at, f"{code} shared with {department} without {', '.join(missing)}",
             )  # fmt: skip
         important = any(i["sensitivity"] == "important" for i in resource["items"])
         if important and not resource["risk_assessments"] and "D2:" + code not in self._flagged:
             self._flagged.add("D2:" + code)
             self._finding(
-                "D2", "high", code, "resource", resource["provider_department"], evidence,
+                "D2", code, "resource", resource["provider_department"], evidence,
                 position, at, f"important data of {code} shared before any risk assessment",
             )  # fmt: skip
 
@@ -510,7 +506,7 @@ class ZoneFold:
             request["decided_at"] = d["decided_at"]["_data_"]
             if not (d["reason"] or "").strip():
                 self._finding(
-                    "S7", "low", fact.entity, "request", request["provider_department"],
+                    "S7", fact.entity, "request", request["provider_department"],
                     request["positions"], fact.position, when(d["decided_at"]),
                     f"request for {request['resource_code']} rejected without a reason",
                 )  # fmt: skip
@@ -541,7 +537,7 @@ class ZoneFold:
         }
         if not d["catalogue_preregistered"]:
             self._finding(
-                "F5", "medium", fact.entity, "filing", d["builder"], [fact.position],
+                "F5", fact.entity, "filing", d["builder"], [fact.position],
                 fact.position, None,
                 f"project {d['name']} filed without catalogue pre-registration "
                 f"(filed by {actor['actor_id']})",
@@ -595,23 +591,23 @@ class ZoneFold:
                 and not system["connected"]
             ):
                 self._finding(
-                    "F1", "high", subject, "fund_decision", department, evidence, position, at,
+                    "F1", subject, "fund_decision", department, evidence, position, at,
                     f"{amount} granted to {system['name']}, required to connect but not connected",
                 )  # fmt: skip
             if system["status"] in ("zombie", "decommissioned"):
                 self._finding(
-                    "F2", "high", subject, "fund_decision", department, evidence, position, at,
+                    "F2", subject, "fund_decision", department, evidence, position, at,
                     f"{amount} granted to {system['name']} in state {system['status']}",
                 )  # fmt: skip
         filing = self.state["filings"].get(decision["filing_id"] or "")
-        if filing is None and system is None:
+        if filing is None and decision["project_name"]:  # a project without a filing
             self._finding(
-                "F3", "high", subject, "fund_decision", department, [position], position, at,
+                "F3", subject, "fund_decision", department, [position], position, at,
                 f"{amount} granted to project {decision['project_name']!r} with no filing",
             )  # fmt: skip
         if filing is not None and filing["status"] == "rejected":
             self._finding(
-                "F4", "critical", subject, "fund_decision", department,
+                "F4", subject, "fund_decision", department,
                 [*filing["positions"], position], position, at,
                 f"{amount} granted to {filing['name']}, whose architecture review was rejected",
             )  # fmt: skip
@@ -679,15 +675,15 @@ class ZoneFold:
     ) -> None:
         evidence = [position, *self._grant_positions(a.grant_id)]
         sensitive = set(resource["sensitive_personal"]) if resource else set()
-        found: dict[str, tuple[str, list[str]]] = {}
+        found: dict[str, list[str]] = {}
         for reason in reasons:
-            rule, severity = ACCESS_RULES[reason]
+            rule = ACCESS_RULES[reason]
             if reason == "purpose_mismatch" and sensitive & set(a.items):
-                rule, severity = "P1", "high"
-            found.setdefault(rule, (severity, []))[1].append(reason)
-        for rule, (severity, why) in found.items():
+                rule = "P1"
+            found.setdefault(rule, []).append(reason)
+        for rule, why in found.items():
             self._finding(
-                rule, severity, a.platform_event_id, "access", a.department, evidence,
+                rule, a.platform_event_id, "access", a.department, evidence,
                 position, at,
                 f"{a.accessor_id} ({a.department}) read {a.resource_code}: " + ", ".join(why),
             )  # fmt: skip

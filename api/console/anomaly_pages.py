@@ -21,7 +21,7 @@ from api.deps import services
 from ledger.domain.errors import DomainError
 from ledger.domain.review import ReviewAction
 from projections.query import Anomaly, AuditLine, Views
-from projections.reports.funds import SEVERITY_ZH as SEVERITY
+from projections.rules import SEVERITY_ZH as SEVERITY
 from security.policy import Permission
 
 router = APIRouter()

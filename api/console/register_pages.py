@@ -21,8 +21,6 @@ from api.console.views_common import ask, department_names, views_at
 from api.console.web import page, render
 from api.deps import services
 from projections.query import Finding
-from projections.reports.funds import SEVERITY_ZH as SEVERITY
-from projections.reports.oversight import RULE_TEXT as RULES
 from projections.reports.terms import (
     FILING_STATUS,
     FUND_KIND,
@@ -33,9 +31,13 @@ from projections.reports.terms import (
     SYSTEM_STATUS,
     yuan,
 )
+from projections.rules import LEDGER_RULES, RULE_ZH
+from projections.rules import SEVERITY_ZH as SEVERITY
 from security.policy import Permission
 
 router = APIRouter()
+# Rule names from the one catalogue (projections.rules), the ledger's own rules included.
+RULES = {**RULE_ZH, **{rule_id: r.name_zh for rule_id, r in LEDGER_RULES.items()}}
 Reader = Annotated[Session, Depends(page(Permission.READ_AUDIT_VIEWS))]
 Text = Annotated[str, Query(max_length=100)]
 TRAIL_PAGE: Final = 100

@@ -44,6 +44,10 @@ class ErrorCode(StrEnum):
     UNKNOWN_ACCESS = "unknown_access"
     UNKNOWN_FILING = "unknown_filing"
     UNKNOWN_FUND_DECISION = "unknown_fund_decision"
+    UNKNOWN_REFRESH = "unknown_refresh"
+    UNKNOWN_RECORD = "unknown_record"
+    RECORD_EXISTS = "record_exists"
+    FILING_NOT_ACCEPTED = "filing_not_accepted"
     UNKNOWN_ITEMS = "unknown_items"
     # Catalogue rules (51号 sharing types).
     LEGAL_BASIS_REQUIRED = "legal_basis_required"

@@ -16,7 +16,7 @@ from ledger.store.connect import application_env, open_reader
 from projections.reports.annual import build_annual_report
 from projections.reports.audit import build_audit_report
 from projections.reports.common import Inputs
-from projections.reports.facts import read_facts
+from projections.reports.facts import read_facts, with_checks
 from projections.reports.model import Report, ReportKind
 from projections.reports.oversight import load_oversight
 from projections.reports.render import Format, render
@@ -47,6 +47,7 @@ def generate(
         reader.close()
         app.close()
     oversight = load_oversight(settings, facts.position, year, progress=views_progress)
+    with_checks(facts, oversight.decision_findings())
     return BUILDERS[kind](Inputs(facts, year, latest_checkpoint(settings), oversight))
 
 

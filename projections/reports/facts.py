@@ -13,8 +13,8 @@ data accesses, which are create-only facts, are kept as compact records.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
@@ -30,7 +30,8 @@ from ledger.domain.funding import FundDecision, ProjectFiling
 from ledger.domain.organisation import Department, InformationSystem
 from ledger.domain.sharing import SharingRequest
 from ledger.store.base import RowReader
-from projections.reports.funds import FundCheck, check_decision
+from projections.query import Finding
+from projections.reports.funds import FundCheck, checks_from_views
 
 BATCH_SIZE = 5000
 T = TypeVar("T", bound=Aggregate)
@@ -42,6 +43,7 @@ class AccessFact:
     """One data access as the reports count it."""
 
     position: int
+    platform_event_id: str
     accessor_id: str
     department: str
     system: str | None
@@ -71,7 +73,7 @@ class AssessmentFact:
 
 @dataclass(frozen=True, slots=True)
 class DecisionFact:
-    """One fund decision with its F1–F5 checks, judged against the state at its position."""
+    """One fund decision with the views' F1–F5 findings on it."""
 
     position: int
     decision: FundDecision
@@ -168,6 +170,7 @@ def _apply_row(app: GovLedger, facts: LedgerFacts, row: RowTuple) -> None:
 def _access_fact(position: int, event: DataAccess.Recorded) -> AccessFact:
     return AccessFact(
         position=position,
+        platform_event_id=event.platform_event_id,
         accessor_id=event.accessor_id,
         department=event.department,
         system=event.system,
@@ -182,26 +185,33 @@ def _access_fact(position: int, event: DataAccess.Recorded) -> AccessFact:
 
 
 def _record_decision(facts: LedgerFacts, position: int, event: FundDecision.Decided) -> None:
-    """Judge the decision against the system and filing as they stand just before it."""
+    """Keep the decision with the names of its system and filing as they stand before it;
+    its F1–F5 checks are the views' (``with_checks``)."""
     system = facts.aggregates.get(event.system_id) if event.system_id else None
     filing = facts.aggregates.get(event.filing_id) if event.filing_id else None
     decision = event.mutate(None)
     assert isinstance(decision, FundDecision)
-    system = system if isinstance(system, InformationSystem) else None
-    filing = filing if isinstance(filing, ProjectFiling) else None
-    checks = check_decision(
-        decision,
-        system,
-        filing,
-        system_positions=facts.positions_of(system.id) if system else (),
-        filing_positions=facts.positions_of(filing.id) if filing else (),
-    )
     facts.decisions.append(
         DecisionFact(
             position,
             decision,
-            checks,
-            system.inventory.name if system else None,
-            filing.name if filing else None,
+            (),
+            system.inventory.name if isinstance(system, InformationSystem) else None,
+            filing.name if isinstance(filing, ProjectFiling) else None,
         )
     )
+
+
+def with_checks(facts: LedgerFacts, findings: Mapping[str, Sequence[Finding]]) -> None:
+    """Give each decision the views' F1–F5 findings on it (one judgment, issue #12)."""
+    facts.decisions = [
+        replace(
+            d,
+            checks=checks_from_views(
+                d.decision.id.hex,
+                d.decision.filing_id.hex if d.decision.filing_id else None,
+                findings,
+            ),
+        )
+        for d in facts.decisions
+    ]

@@ -1,22 +1,18 @@
-"""F1–F5: a fund decision checked against the system and filing at its position.
+"""F1–F5 on each fund decision, as the views judge them (one judgment, issue #12).
 
 domain.md "Compliance rules the ledger evaluates", rows F1–F5 (seed §三(三)12,
-§三(一)3, §三(五)17). Only *granted* funds can break F1–F4; F5 is a fault of
-the filing, reported on every decision that funds it, granted or not.
+§三(一)3, §三(五)17). The rules are written once, in the zone fold behind the
+views (``projections.zone``); the audit report reads their findings at its own
+position: F1–F4 are findings on the decision, F5 a finding on the filing the
+decision funds, reported on every decision that funds it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ledger.domain.funding import (
-    FilingStatus,
-    FundDecision,
-    FundKind,
-    FundOutcome,
-    ProjectFiling,
-)
-from ledger.domain.organisation import InformationSystem, SystemStatus
+from projections.query import Finding
 
 SEVERITY = {"F1": "high", "F2": "high", "F3": "high", "F4": "critical", "F5": "medium"}
 SEVERITY_ZH = {"critical": "严重", "high": "高", "medium": "中", "low": "低", "info": "提示"}
@@ -27,13 +23,11 @@ RULE_ZH = {
     "F4": "架构治理审查未通过的项目仍拨付经费",
     "F5": "项目备案未进行资源目录预编制",
 }
-FUNDED_STATES = frozenset({SystemStatus.ZOMBIE, SystemStatus.DECOMMISSIONED})
 
 
 @dataclass(frozen=True, slots=True)
 class FundCheck:
-    """One broken rule, with the positions that prove it (the decision's own is added by
-    the caller's table)."""
+    """One broken rule, with the positions that prove it."""
 
     rule: str
     detail: str
@@ -44,50 +38,22 @@ class FundCheck:
         return SEVERITY[self.rule]
 
 
-def check_decision(
-    decision: FundDecision,
-    system: InformationSystem | None,
-    filing: ProjectFiling | None,
-    *,
-    system_positions: tuple[int, ...],
-    filing_positions: tuple[int, ...],
+def checks_from_views(
+    decision_id: str,
+    filing_id: str | None,
+    findings: Mapping[str, Sequence[Finding]],
 ) -> tuple[FundCheck, ...]:
-    checks: list[FundCheck] = []
-    granted = decision.outcome is FundOutcome.GRANTED
-    if granted and system is not None:
-        checks.extend(_system_checks(decision, system, system_positions))
-    if granted and filing is None and decision.project_name:
-        checks.append(FundCheck("F3", f"项目“{decision.project_name}”无备案记录", ()))
-    if filing is not None:
-        checks.extend(_filing_checks(granted, filing, filing_positions))
-    return tuple(checks)
-
-
-def _system_checks(
-    decision: FundDecision, system: InformationSystem, positions: tuple[int, ...]
-) -> list[FundCheck]:
-    found: list[FundCheck] = []
-    name = system.inventory.name
-    if decision.kind is FundKind.OM_FUNDS and system.required_to_connect and not system.connected:
-        found.append(FundCheck("F1", f"系统“{name}”应接入共享交换平台但未接入", positions))
-    if system.status in FUNDED_STATES:
-        state = "僵尸系统" if system.status is SystemStatus.ZOMBIE else "已停用"
-        found.append(FundCheck("F2", f"系统“{name}”处于{state}状态", positions))
-    return found
-
-
-def _filing_checks(
-    granted: bool, filing: ProjectFiling, positions: tuple[int, ...]
-) -> list[FundCheck]:
-    found: list[FundCheck] = []
-    if granted and filing.status is FilingStatus.REJECTED:
-        found.append(
-            FundCheck(
-                "F4",
-                f"项目“{filing.name}”架构治理审查未通过：{filing.architecture_review}",
-                positions,
-            )
+    """The views' F1–F4 findings on the decision ``decision_id`` (32 hex digits), then F5
+    if the filing it funds has one; ``findings``: subject -> its F findings."""
+    checks = [
+        FundCheck(f.rule, f.detail, f.positions)
+        for f in findings.get(decision_id, ())
+        if f.rule in SEVERITY and f.rule != "F5"
+    ]
+    if filing_id is not None:
+        checks.extend(
+            FundCheck(f.rule, f.detail, f.positions)
+            for f in findings.get(filing_id, ())
+            if f.rule == "F5"
         )
-    if not filing.catalogue_preregistered:
-        found.append(FundCheck("F5", f"项目“{filing.name}”备案未做资源目录预编制", positions))
-    return found
+    return tuple(checks)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ledger.config import Settings
 from ledger.domain.calendar import CHINA_STANDARD_TIME as CST
-from projections.query import Anomaly, Finding, open_views
+from projections.query import Anomaly, Finding, Moment, open_views
 from projections.reports.funds import SEVERITY_ZH
 from projections.reports.model import Row, Table
 from projections.runner import run_projections
@@ -74,12 +74,45 @@ STATUS_ZH = {
 }
 
 
+# Rules no recorded fact can yet decide (domain.md): a report says 未评估 and why, never 0.
+NOT_EVALUATED = {
+    "P2": "账本尚无个人信息保护影响评估（PIPL 第五十五条）事件，无法判定提供个人信息前是否已评估",
+    "S11": "账本尚无资源数据更新事件，无法判定资源是否按更新周期更新",
+    "D1": "账本尚无核心数据专门审批事件，无法判定核心数据共享是否经审批",
+    "I3": "账本尚无部门年度共享情况报送事件，无法判定是否按时报送",
+}
+
+
 @dataclass(frozen=True)
 class Oversight:
-    """Findings and anomalies of one year, as the views answer them at the report's position."""
+    """Findings and anomalies of one year, as the views answer them at the report's position.
+
+    ``moment`` is the views' moment of the report; ``fund_findings`` are the views' F1–F4
+    findings on fund decisions at that moment, whatever their year (the audit report picks
+    the decisions of its fund year); ``not_evaluated`` maps each rule the views cannot
+    evaluate to the reason.
+    """
 
     findings: tuple[Finding, ...]
     anomalies: tuple[Anomaly, ...]
+    moment: Moment
+    fund_findings: tuple[Finding, ...] = ()
+    not_evaluated: dict[str, str] = field(default_factory=lambda: dict(NOT_EVALUATED))
+
+    def access_rules(self) -> dict[str, tuple[str, ...]]:
+        """Platform event id of each access with findings -> the rules the views give it."""
+        found: dict[str, set[str]] = defaultdict(set)
+        for f in self.findings:
+            if f.subject_kind == "access":
+                found[f.subject].add(f.rule)
+        return {k: tuple(sorted(v, key=_rule_order)) for k, v in found.items()}
+
+    def decision_findings(self) -> dict[str, tuple[Finding, ...]]:
+        """Fund decision or filing id (hex) -> the views' F findings on it, by rule."""
+        found: dict[str, list[Finding]] = defaultdict(list)
+        for f in self.fund_findings:
+            found[f.subject].append(f)
+        return {k: tuple(sorted(v, key=lambda f: _rule_order(f.rule))) for k, v in found.items()}
 
 
 def load_oversight(
@@ -101,7 +134,12 @@ def load_oversight(
             if f.time.astimezone(CST).year == year or f.time == moment.reference_time
         )
         anomalies = tuple(a for a in views.anomalies(moment) if a.time.astimezone(CST).year == year)
-    return Oversight(findings, anomalies)
+        funds = tuple(
+            f
+            for f in views.findings(moment, subject_kinds=("fund_decision", "filing"))
+            if f.rule.startswith("F")
+        )
+    return Oversight(findings, anomalies, moment, funds)
 
 
 def findings_table(findings: Sequence[Finding], title: str) -> Table:
@@ -122,6 +160,20 @@ def findings_table(findings: Sequence[Finding], title: str) -> Table:
         for rule, group in sorted(by_rule.items(), key=lambda kv: _rule_order(kv[0]))
     )
     return Table(title, ("规则", "问题", "严重程度", "数量", "整改建议"), rows)
+
+
+def not_evaluated_table(not_evaluated: dict[str, str], rules: Sequence[str] | None = None) -> Table:
+    """未评估的规则: each rule no recorded fact can decide, with the reason (never "0 项")."""
+    chosen = [r for r in sorted(not_evaluated, key=_rule_order) if rules is None or r in rules]
+    rows = tuple(Row((r, RULE_TEXT.get(r, r), "未评估", not_evaluated[r])) for r in chosen)
+    return Table("未评估的规则", ("规则", "问题", "状态", "原因"), rows)
+
+
+def count_or_not_evaluated(rule: str, count: int, not_evaluated: dict[str, str]) -> str:
+    """``N 项`` for an evaluated rule, ``未评估（reason）`` for one the facts cannot decide."""
+    if rule in not_evaluated:
+        return f"未评估（{not_evaluated[rule]}）"
+    return f"{count} 项"
 
 
 def _rule_order(rule: str) -> tuple[str, int]:

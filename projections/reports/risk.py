@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 
 from ledger.domain.catalogue import Resource, Sensitivity
 from ledger.domain.organisation import SystemStatus
@@ -17,12 +18,20 @@ from projections.reports.common import (
     accesses_in,
     anchor,
     department_label,
+    local,
     now_text,
     scope_paragraph,
 )
 from projections.reports.facts import AccessFact, LedgerFacts
 from projections.reports.model import Report, ReportKind, Row, Section, Table
-from projections.reports.oversight import Oversight, anomalies_table, findings_table
+from projections.reports.oversight import (
+    RULE_TEXT,
+    Oversight,
+    anomalies_table,
+    count_or_not_evaluated,
+    findings_table,
+    not_evaluated_table,
+)
 from projections.reports.terms import (
     ACCESS_REASON,
     REQUEST_STATUS,
@@ -59,7 +68,7 @@ def build_risk_report(inputs: Inputs) -> Report:
             _measures(facts),
             _incidents(facts, accesses, requests, inputs.oversight),
             _personal(facts, accesses, inputs.oversight),
-            _rights(facts),
+            _rights(facts, inputs.oversight),
             _conclusion(facts, matrix, inputs.oversight),
         ),
         verification=VERIFY_STEPS,
@@ -398,7 +407,14 @@ def _incidents(
 ) -> Section:
     _months, trend = analysis.monthly_unauthorized(accesses)
     revoked = [r for r in requests if r.status is RequestStatus.REVOKED]
-    flagged = sorted((a for a in accesses if not a.authorized), key=lambda a: a.position)
+    # Each access is listed with the rules the views give it (one judgment: a purpose
+    # mismatch on sensitive personal items is P1, an expired grant and unknown items both
+    # S2 and S3), including accesses the platform let through that a rule still flags.
+    judged = oversight.access_rules()
+    flagged = sorted(
+        (a for a in accesses if not a.authorized or a.platform_event_id in judged),
+        key=lambda a: a.position,
+    )
     reviewed = sum(1 for a in oversight.anomalies if a.status != "open")
     ledger_rows = tuple(
         Row(
@@ -408,7 +424,7 @@ def _incidents(
                 department_label(facts, a.department),
                 a.accessor_id,
                 a.resource_code,
-                "；".join(ACCESS_REASON[r][0] + " " + ACCESS_REASON[r][1] for r in a.reasons),
+                _violations(a, judged.get(a.platform_event_id, ())),
             ),
             (a.position,),
         )
@@ -437,11 +453,19 @@ def _incidents(
     )
 
 
+def _violations(access: AccessFact, rules: Sequence[str]) -> str:
+    """The rules the views give an access; the platform's reasons if the views flag none."""
+    if rules:
+        return "；".join(f"{rule} {RULE_TEXT.get(rule, rule)}" for rule in rules)
+    return "；".join(ACCESS_REASON[r][0] + " " + ACCESS_REASON[r][1] for r in access.reasons)
+
+
 def _personal(facts: LedgerFacts, accesses: Sequence[AccessFact], oversight: Oversight) -> Section:
     resources = facts.resources()
     touching = [a for a in accesses if analysis.personal(a, resources.get(a.resource_code))]
     p1 = sum(1 for f in oversight.findings if f.rule == "P1")
     p2 = sum(1 for f in oversight.findings if f.rule == "P2")
+    p2_text = count_or_not_evaluated("P2", p2, oversight.not_evaluated)
     by_department = Counter(a.department for a in touching)
     rows = tuple(
         Row(
@@ -459,19 +483,20 @@ def _personal(facts: LedgerFacts, accesses: Sequence[AccessFact], oversight: Ove
         "个人信息影响",
         (
             f"本年度涉及个人信息或敏感个人信息的访问 {len(touching)} 次，"
-            f"其中敏感个人信息超用途访问（P1）{p1} 次；未做个人信息保护影响评估即提供个人信息（P2）"
-            f"{p2} 项。",
-            "个人信息保护影响评估（PIPL 第五十五条）尚无账本记录事件，P2 以合规规则的判定为准。",
+            f"其中敏感个人信息无用途或超用途访问（P1）{p1} 次；"
+            f"未做个人信息保护影响评估即提供个人信息（P2）：{p2_text}。",
         ),
         tables=(Table("各部门涉及个人信息的访问", ("部门", "访问次数", "其中违规"), rows),),
     )
 
 
-def _rights(facts: LedgerFacts) -> Section:
-    at = max((r.decided_at for r in facts.requests() if r.decided_at), default=None)
+def _rights(facts: LedgerFacts, oversight: Oversight) -> Section:
+    """Use rights as of the report's moment: in force (已授权), run out (已到期) or revoked
+    (已撤销); every grant ever made is listed, none left out."""
+    moment = oversight.moment.reference_time
     holders: dict[str, list[SharingRequest]] = defaultdict(list)
     for r in facts.requests():
-        if r.status is RequestStatus.APPROVED:
+        if r.status in GRANTED_ONCE:
             holders[r.resource_code].append(r)
     resources = sorted(facts.resources().values(), key=lambda r: r.code)
     rows = tuple(
@@ -482,7 +507,7 @@ def _rights(facts: LedgerFacts) -> Section:
                 SHARING_TYPE[r.sharing_type],
                 department_label(facts, r.owner_department) if r.owner_department else "未明确",
                 r.controller or "未明确",
-                len(holders[r.code]),
+                sum(1 for g in holders[r.code] if _right_status(g, moment) == "已授权"),
             ),
             facts.positions_of(r.id),
         )
@@ -496,7 +521,7 @@ def _rights(facts: LedgerFacts) -> Section:
                 "、".join(g.granted_items),
                 g.purpose,
                 day(g.expires_at),
-                REQUEST_STATUS[g.status],
+                _right_status(g, moment),
             ),
             facts.positions_of(g.id),
         )
@@ -508,7 +533,8 @@ def _rights(facts: LedgerFacts) -> Section:
         "权属情况",
         (
             "所有权归提供部门；控制权归保管部门或系统；使用权经共享申请获批授予，受信息项、用途和期限约束。"
-            + (f"使用权以账本中最近一次答复（{day(at)}）后的状态计。" if at else ""),
+            f"使用权状态以本报告时点（{local(moment).strftime('%Y-%m-%d %H:%M')}）计："
+            "在有效期内为已授权，期满为已到期，提供部门撤销为已撤销。",
         ),
         tables=(
             Table(
@@ -527,6 +553,20 @@ def _rights(facts: LedgerFacts) -> Section:
     )
 
 
+GRANTED_ONCE = frozenset({RequestStatus.APPROVED, RequestStatus.REVOKED, RequestStatus.EXPIRED})
+
+
+def _right_status(grant: SharingRequest, moment: datetime) -> str:
+    """已撤销 once revoked; 已到期 once its end has passed (recorded or not); else 已授权."""
+    if grant.status is RequestStatus.REVOKED:
+        return REQUEST_STATUS[RequestStatus.REVOKED]
+    if grant.status is RequestStatus.EXPIRED or (
+        grant.expires_at is not None and grant.expires_at <= moment
+    ):
+        return REQUEST_STATUS[RequestStatus.EXPIRED]
+    return REQUEST_STATUS[RequestStatus.APPROVED]
+
+
 def _conclusion(facts: LedgerFacts, matrix: dict[str, list[Row]], oversight: Oversight) -> Section:
     levels = Counter(str(row.cells[4]) for row in matrix["resources"])
     assessed = Counter(
@@ -543,5 +583,8 @@ def _conclusion(facts: LedgerFacts, matrix: dict[str, list[Row]], oversight: Ove
             + "。",
             "处置建议：高风险资源优先复核授权与接口控制；下表列出本年度全部合规发现及整改建议。",
         ),
-        tables=(findings_table(oversight.findings, "合规发现与处置建议"),),
+        tables=(
+            findings_table(oversight.findings, "合规发现与处置建议"),
+            not_evaluated_table(oversight.not_evaluated),
+        ),
     )

@@ -216,6 +216,8 @@ def test_command_imports_and_reports(
         "unauthorized": 1,
         "by_reason": {"unknown_resource": 1},
         "dated_in_future": 0,
+        "refreshes_recorded": 0,
+        "refreshes_flagged": 0,
     }
     write(path, "not json")
     args = parser.parse_args(["import", str(path)])

@@ -85,7 +85,10 @@ def test_every_permission_has_a_row_and_the_matrix_prints() -> None:
 
 
 def test_table_follows_the_issue() -> None:
-    assert permissions_of(Role.EXCHANGE_PLATFORM) == {Permission.INGEST_ACCESS}
+    assert permissions_of(Role.EXCHANGE_PLATFORM) == {
+        Permission.INGEST_ACCESS,
+        Permission.REPORT_REFRESH,  # S11: only the platform sees a refresh land
+    }
     assert permissions_of(Role.FINANCE) == {Permission.DECIDE_FUNDS, Permission.READ_AUDIT_VIEWS}
     assert Permission.REVIEW_PROJECT in permissions_of(Role.NDRC)
     auditor = permissions_of(Role.AUDITOR)

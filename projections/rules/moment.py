@@ -15,8 +15,10 @@ from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from projections.facts import CST
-from projections.zone import State, stable_id
+from projections.facts import CST, stable_id
+from projections.rules.catalogue import SEVERITY
+
+State = dict[str, Any]
 
 FindingTuple = tuple[str, str, str, str, str, str | None, str, int, str, str]
 
@@ -27,7 +29,6 @@ CORE_METADATA = ("summary", "format", "publish_date", "update_cycle", "open_type
 
 def _row(
     rule: str,
-    severity: str,
     subject: str,
     kind: str,
     department: str | None,
@@ -38,7 +39,7 @@ def _row(
     return (
         stable_id(rule, subject),
         rule,
-        severity,
+        SEVERITY[rule],
         subject,
         kind,
         department,
@@ -70,7 +71,7 @@ def _unanswered(state: State, reference: datetime) -> Iterator[FindingTuple]:
         if request["status"] == "pending" and today > due:
             overdue_at = datetime.combine(due + timedelta(days=1), time(), CST)
             yield _row(
-                "S6", "medium", request["request_id"], "request", request["provider_department"],
+                "S6", request["request_id"], "request", request["provider_department"],
                 request["positions"], overdue_at,
                 f"request for {request['resource_code']} by {request['requester_department']} "
                 f"unanswered since {due.isoformat()} (due)",
@@ -83,19 +84,19 @@ def _catalogue(state: State, reference: datetime) -> Iterator[FindingTuple]:
         at, positions = _registered(resource, reference), resource["positions"]
         sharing = resource["sharing_type"]
         if sharing == "not_shareable" and not (resource["legal_basis"] or "").strip():
-            yield _row("S8", "medium", code, "resource", provider, positions, at,
+            yield _row("S8", code, "resource", provider, positions, at,
                        f"{code} is not_shareable without a legal basis")  # fmt: skip
         base_items = [i["name"] for i in resource["items"] if i["base_item"]]
         if resource["base_resource"] and base_items and sharing != "unconditional":
             detail = f"base items {base_items} of base resource {code} are {sharing}"
-            yield _row("S9", "medium", code, "resource", provider, positions, at, detail)
+            yield _row("S9", code, "resource", provider, positions, at, detail)
         missing = [name for name in CORE_METADATA if not resource.get(name)]
         if sharing != "not_shareable" and not resource["share_method"]:
             missing.append("share_method")
         if sharing != "unconditional" and not (resource["share_condition"] or "").strip():
             missing.append("share_condition")
         if missing:
-            yield _row("S10", "medium", code, "resource", provider, positions, at,
+            yield _row("S10", code, "resource", provider, positions, at,
                        f"{code} lacks {', '.join(missing)}")  # fmt: skip
 
 
@@ -108,11 +109,11 @@ def _systems(state: State, reference: datetime, zombie_days: int) -> Iterator[Fi
             since = datetime.fromtimestamp(last, CST) if last is not None else registered
             if reference - since >= timedelta(days=zombie_days):
                 yield _row(
-                    "I1", "info", sid, "system", department, positions,
+                    "I1", sid, "system", department, positions,
                     since + timedelta(days=zombie_days),
                     f"{system['name']}: no data access since {since.astimezone(CST):%Y-%m-%d}",
                 )  # fmt: skip
         holds = system["holds_personal_data"] or system["holds_important_data"]
         if holds and not system["mlps_filed"] and system["status"] in ("active", "zombie"):
             detail = f"{system['name']} holds personal or important data, no MLPS filing"
-            yield _row("I2", "high", sid, "system", department, positions, registered, detail)
+            yield _row("I2", sid, "system", department, positions, registered, detail)

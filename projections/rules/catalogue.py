@@ -1,0 +1,220 @@
+"""The one catalogue of the compliance rules: id, severity, Chinese name, inputs, evidence.
+
+domain.md "Compliance rules the ledger evaluates" declares S1–S12, P1–P2, D1–D2,
+F1–F5 and I1–I3; this module declares each of them once, and every output (the
+views, the three reports, ``/metrics``, the console, the CLI) reads severities,
+names and the evaluation state from here instead of keeping a table of its own
+(issue 12, "One judgment, everywhere").
+
+A rule that cannot be evaluated from the facts the ledger records (P2: no PIA
+facts; S11: no refresh facts; D1: no special-approval facts; I3: no annual
+report facts) is not "0 findings": it is a first-class state, 未评估, with the
+reason, and :func:`rule_status` carries it next to the counts of the others.
+L1 and L2 (the ledger's own integrity) are judged by verification and the
+checkpoint monitor, not by the views; they are listed in :data:`LEDGER_RULES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["critical", "high", "medium", "low", "info"]
+# When a rule is judged: at the fact that proves it (folded once, kept in the findings
+# table) or at the moment asked about (judged from the zone's state then).
+Timing = Literal["event", "moment"]
+
+SEVERITY_ORDER: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
+SEVERITY_ZH: dict[str, str] = {
+    "critical": "严重",
+    "high": "高",
+    "medium": "中",
+    "low": "低",
+    "info": "提示",
+}
+NOT_EVALUATED = "not_evaluated"
+NOT_EVALUATED_ZH = "未评估"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One rule of domain.md, as every output names and ranks it."""
+
+    id: str
+    severity: Severity
+    name_zh: str
+    family: str  # the module of projections.rules (or zone fold) that judges it
+    timing: Timing
+    inputs: tuple[str, ...]  # short topics of the facts it reads
+    evidence: str  # which ledger positions a finding cites
+    source: str  # the text the rule comes from (domain.md's "source" column)
+    # Why it cannot be judged from recorded facts; None when it is evaluated.
+    not_evaluable: str | None = None
+
+    @property
+    def evaluated(self) -> bool:
+        return self.not_evaluable is None
+
+    @property
+    def label_zh(self) -> str:
+        """``S3 访问授权范围以外的信息项``: how reports and the console title a rule."""
+        return f"{self.id} {self.name_zh}"
+
+    @property
+    def severity_zh(self) -> str:
+        return SEVERITY_ZH[self.severity]
+
+
+_ACCESS = ("DataAccess.Recorded", "Resource.Registered", "Resource.Reclassified")
+_GRANT = ("SharingRequest.Approved", "SharingRequest.Revoked")
+_ACCESS_EVIDENCE = "the access, and the positions of the grant it cites"
+_RESOURCE = ("Resource.Registered", "Resource.Reclassified")
+_SYSTEM = ("InformationSystem.Registered", "InformationSystem.*")
+_FUND = ("FundDecision.Decided",)
+_FUND_EVIDENCE = "the decision, and the positions of the system or filing it names"
+
+_RULES: tuple[Rule, ...] = (
+    Rule("S1", "critical", "跨部门访问不予共享的资源", "sharing", "event", _ACCESS,
+         _ACCESS_EVIDENCE, "51号 sharing types"),
+    Rule("S2", "high", "无有效授权访问有条件共享资源", "sharing", "event",
+         (*_ACCESS, *_GRANT), _ACCESS_EVIDENCE, "51号 conditional sharing"),
+    Rule("S3", "high", "访问授权范围以外的信息项", "sharing", "event", (*_ACCESS, *_GRANT),
+         _ACCESS_EVIDENCE, "use only what was granted"),
+    Rule("S4", "medium", "访问目的与授权目的不符", "sharing", "event", (*_ACCESS, *_GRANT),
+         _ACCESS_EVIDENCE, "purpose limitation; PIPL §6, §34"),
+    Rule("S5", "high", "访问目录以外的未知资源", "sharing", "event", _ACCESS,
+         "the access", "catalogue completeness"),
+    Rule("S6", "medium", "有条件共享申请超期未答复", "sharing", "moment",
+         ("SharingRequest.Submitted", "SharingRequest.Approved", "SharingRequest.Rejected",
+          "DistrictCalendar.Set"),
+         "the request's positions", "51号 §14 response time limit"),
+    Rule("S7", "low", "拒绝共享申请未说明理由", "sharing", "event",
+         ("SharingRequest.Rejected",), "the request's positions", "51号 refusals state reasons"),
+    Rule("S8", "medium", "不予共享资源未注明法律依据", "catalogue", "moment", _RESOURCE,
+         "the resource's positions", "51号"),
+    Rule("S9", "medium", "基础信息资源的基础信息项未无条件共享", "catalogue", "moment",
+         _RESOURCE, "the resource's positions", "51号 base resources"),
+    Rule("S10", "medium", "目录核心元数据缺失或共享条件为空", "catalogue", "moment",
+         _RESOURCE, "the resource's positions", "编制指南"),
+    Rule("S11", "medium", "资源未按更新周期更新", "catalogue", "moment", (),
+         "the resource's positions and its last refresh", "编制指南",
+         not_evaluable="the ledger records no data-refresh facts, so timeliness of updates "
+         "cannot be judged"),
+    Rule("S12", "medium", "未明确权属或未经风险评估即共享", "sharing", "event",
+         (*_RESOURCE, "Resource.OwnerAssigned", "Resource.ControllerAssigned",
+          "Resource.RiskAssessed", "SharingRequest.Approved", "DataAccess.Recorded"),
+         "the resource's positions and the sharing fact", "seed §三(五)16"),
+    Rule("P1", "high", "无目的或超出授权目的访问敏感个人信息", "sharing", "event",
+         (*_ACCESS, *_GRANT), _ACCESS_EVIDENCE, "PIPL §28, §34"),
+    Rule("P2", "medium", "向其他部门提供个人信息未做个人信息保护影响评估", "sharing",
+         "event", (), "the sharing fact and the resource's positions", "PIPL §55",
+         not_evaluable="the ledger records no personal-information impact assessments (PIA)"),
+    Rule("D1", "critical", "核心数据未经专门审批即共享", "sharing", "event", (),
+         "the sharing fact and the resource's positions", "数据安全法 §21",
+         not_evaluable="the ledger records no special approvals for sharing core data"),
+    Rule("D2", "high", "重要数据共享前未做风险评估", "sharing", "event",
+         (*_RESOURCE, "Resource.RiskAssessed", "SharingRequest.Approved", "DataAccess.Recorded"),
+         "the resource's positions and the sharing fact", "网络数据安全管理条例 §31"),
+    Rule("F1", "high", "向应接入而未接入共享交换平台的系统拨付运维经费", "funds", "event",
+         (*_FUND, *_SYSTEM), _FUND_EVIDENCE, "seed §三(三)12"),
+    Rule("F2", "high", "向僵尸或已停用系统拨付经费", "funds", "event", (*_FUND, *_SYSTEM),
+         _FUND_EVIDENCE, "seed §三(一)3, §三(五)17"),
+    Rule("F3", "high", "项目未备案即拨付建设或运维经费", "funds", "event",
+         (*_FUND, "ProjectFiling.Filed"), _FUND_EVIDENCE, "seed §三(五)17 全口径备案"),
+    Rule("F4", "critical", "架构治理审查未通过的项目仍拨付经费", "funds", "event",
+         (*_FUND, "ProjectFiling.ArchitectureRejected"), _FUND_EVIDENCE,
+         "seed §三(五)17 不予审批, 不拨付"),
+    Rule("F5", "medium", "项目备案未进行资源目录预编制", "funds", "event",
+         ("ProjectFiling.Filed",), "the filing", "seed §三(五)17 目录预编制"),
+    Rule("I1", "info", "疑似僵尸系统（长期无数据访问）", "inventory", "moment",
+         (*_SYSTEM, "DataAccess.Recorded", "DistrictCalendar.Set"),
+         "the system's positions", "seed §三(一)3"),
+    Rule("I2", "high", "处理个人信息或重要数据的系统未做等保备案", "inventory", "moment",
+         _SYSTEM, "the system's positions", "seed §三(五)16; 网络安全法 §21"),
+    Rule("I3", "medium", "部门未按期报送年度共享情况", "inventory", "moment", (),
+         "the department's positions", "seed 四(二)",
+         not_evaluable="the ledger records no departments' annual sharing reports"),
+)  # fmt: skip
+
+RULES: Mapping[str, Rule] = {rule.id: rule for rule in _RULES}
+RULE_IDS: tuple[str, ...] = tuple(RULES)
+SEVERITY: Mapping[str, Severity] = {rule.id: rule.severity for rule in _RULES}
+RULE_ZH: Mapping[str, str] = {rule.id: rule.name_zh for rule in _RULES}
+EVALUATED: tuple[str, ...] = tuple(rule.id for rule in _RULES if rule.evaluated)
+NOT_EVALUABLE: tuple[str, ...] = tuple(rule.id for rule in _RULES if not rule.evaluated)
+
+LEDGER_RULES: Mapping[str, Rule] = {
+    rule.id: rule
+    for rule in (
+        Rule("L1", "critical", "账本核验失败或与签名检查点不一致", "ledger", "moment", (),
+             "the first break's position", "GB/T 22239-2019 8.1.4.3 c)",
+             not_evaluable="judged by `govledger verify` and the checkpoint monitor"),
+        Rule("L2", "high", "超过规定间隔未产生新的签名检查点", "ledger", "moment", (),
+             "the latest checkpoint", "tamper evidence",
+             not_evaluable="judged by the checkpoint monitor (/metrics)"),
+    )
+}  # fmt: skip
+
+
+def rule(rule_id: str) -> Rule:
+    """The rule ``rule_id`` (S1…I3, L1, L2); KeyError for an id domain.md does not have."""
+    found = RULES.get(rule_id) or LEDGER_RULES.get(rule_id)
+    if found is None:
+        raise KeyError(f"no rule {rule_id!r} in domain.md")
+    return found
+
+
+def rules_in(family: str) -> tuple[Rule, ...]:
+    return tuple(r for r in _RULES if r.family == family)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleStatus:
+    """One rule's result: how many findings, or 未评估 and why (never a 0 for it)."""
+
+    rule: Rule
+    count: int | None  # None: not evaluated
+    by_severity: Mapping[str, int]
+
+    @property
+    def evaluated(self) -> bool:
+        return self.count is not None
+
+    @property
+    def reason(self) -> str | None:
+        return self.rule.not_evaluable
+
+    @property
+    def count_zh(self) -> str:
+        """``3`` / ``0`` for an evaluated rule, ``未评估`` for one that is not."""
+        return NOT_EVALUATED_ZH if self.count is None else str(self.count)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "rule": self.rule.id,
+            "name_zh": self.rule.name_zh,
+            "severity": self.rule.severity,
+            "status": "evaluated" if self.evaluated else NOT_EVALUATED,
+            "count": self.count,
+            "reason": self.reason,
+        }
+
+
+def rule_status(
+    tally: Mapping[tuple[str, str], int] | Iterable[tuple[tuple[str, str], int]],
+) -> list[RuleStatus]:
+    """Every rule of the catalogue, in its order, with the count a findings tally
+    ((rule, severity) -> n, as ``Views.finding_tally`` gives) has for it."""
+    items = tally.items() if isinstance(tally, Mapping) else tally
+    by_rule: dict[str, dict[str, int]] = {}
+    for (rule_id, severity), n in items:
+        by_rule.setdefault(rule_id, {})[severity] = by_rule.get(rule_id, {}).get(severity, 0) + n
+    return [
+        RuleStatus(
+            r,
+            sum(by_rule.get(r.id, {}).values()) if r.evaluated else None,
+            dict(by_rule.get(r.id, {})) if r.evaluated else {},
+        )
+        for r in _RULES
+    ]
