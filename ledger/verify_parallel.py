@@ -21,10 +21,14 @@ construction. A clean ledger is never read twice (at most one batch at the end).
 Not parallel: runs that check a signed checkpoint (the root tracker folds every row's hash
 into the Merkle frontier in order, :mod:`ledger.verify_roots`), runs from ``--from`` with
 ``--full`` together, and ledgers with fewer than :data:`MIN_ROWS` rows to verify (starting
-the pool costs more than it saves). ``projections rebuild`` is not parallel either: its
-folds read each fact once in ledger order and the rules of one family fold state across
-resources (a period's counters, sharing terms), so ranges cannot be folded apart and
-merged without a merge step per rule family; that is left to the projections' owners.
+the pool costs more than it saves). ``projections rebuild`` is not parallel
+(projections/runner.py): its zone fold carries one state across every row in ledger order
+(the domain clock by day, findings whose windows span resources and departments, snapshots
+of the whole fold state every interval), and each batch commits the three projections with
+their tracking records in one transaction, so a kill leaves all or none of it. The per-row
+projections (audit trail, accesses) could be written by ranges, but only by giving up that
+one-transaction restart rule; the zone fold by rule family would need a merge of each
+family's state at range ends. Neither is done here; it is for the projections' owners.
 """
 
 from __future__ import annotations
@@ -164,7 +168,10 @@ def _accept(
     flight: deque[tuple[_Range, Future[_Checked]]] = deque()
     while True:
         while len(flight) < ahead and (spec := next(ranges, None)) is not None:
-            flight.append((spec, pool.submit(check_range, spec)))
+            try:
+                flight.append((spec, pool.submit(check_range, spec)))
+            except (OSError, RuntimeError):  # no process to start, or the pool broke
+                ranges = iter(())
         if not flight:
             break
         spec, future = flight.popleft()
