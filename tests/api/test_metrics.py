@@ -199,10 +199,12 @@ def test_default_providers_read_the_views_the_worker_wrote(settings: Settings) -
         after = client.get("/metrics").text
     assert value(before, "govledger_collector_up", part="findings") == 0  # views not built
     assert value(before, "govledger_projection_lag_events", projection="zone") == end
-    # The scenario's head, worked out in tests/projections/scenario.py: S2 x4 high, 14 in all;
-    # anomalies 2 medium, 2 high.
+    # The scenario's head, worked out in tests/projections/scenario.py: S2 x4 high, I1 for the
+    # system idle since 05-20 (the head is now, after 11-16), 15 in all; anomalies 2
+    # medium, 2 high.
     assert value(after, "govledger_compliance_findings_open", rule="S2", severity="high") == 4
-    assert total(after, "govledger_compliance_findings_open") == 14
+    assert value(after, "govledger_compliance_findings_open", rule="I1", severity="info") == 1
+    assert total(after, "govledger_compliance_findings_open") == 15
     assert value(after, "govledger_anomalies_open", severity="medium") == 2
     assert value(after, "govledger_anomalies_open", severity="high") == 2
     assert value(after, "govledger_projection_lag_events", projection="zone") == 0
