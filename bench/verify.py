@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import resource
 import shutil
 import sqlite3
 import statistics
@@ -111,6 +112,32 @@ def rates(settings: Settings, runs: dict[str, Run], repeats: int) -> dict[str, f
     return {name: statistics.median(values) for name, values in found.items()}
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of its ended children (the verify workers)."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def jobs_figures(settings: Settings, repeats: int) -> dict[str, float]:
+    """``--full`` in one process and with ``--jobs 2``, interleaved: median rows/s (wall) and
+    median CPU seconds per million rows (all processes: what the workers cost beyond one)."""
+    walls: dict[str, list[float]] = {"one": [], "two": []}
+    cpus: dict[str, list[float]] = {"one": [], "two": []}
+    for _ in range(repeats):
+        for name, run in (("one", full_verify), ("two", full_verify_jobs)):
+            reader = open_reader(settings)
+            cpu, started = cpu_seconds(), time.perf_counter()
+            count = run(reader, settings)
+            walls[name].append(count / (time.perf_counter() - started))
+            cpus[name].append((cpu_seconds() - cpu) * 1_000_000 / count)
+            reader.close()
+    figures = {f"{k}_jobs": statistics.median(v) for k, v in walls.items()}
+    return figures | {f"{k}_cpu": statistics.median(v) for k, v in cpus.items()}
+
+
 def idle_incremental(settings: Settings, repeats: int) -> float:
     """Median seconds of an incremental run that finds nothing new."""
     times = []
@@ -168,10 +195,7 @@ def locate_rewrite(settings: Settings, events: int, repeats: int) -> float:
 
 def measure(settings: Settings, events: int, repeats: int, *, locate: bool) -> dict[str, float]:
     figures = rates(settings, {"raw": raw_read_and_hash, "verify": full_verify}, repeats)
-    figures |= {
-        f"{k}_jobs": v
-        for k, v in rates(settings, {"one": full_verify, "two": full_verify_jobs}, repeats).items()
-    }
+    figures |= jobs_figures(settings, repeats)
     full_verify_pinned(open_reader(settings), settings)  # pins, and writes the row memory
     figures |= {
         f"{k}_memory": v
@@ -222,11 +246,16 @@ def main() -> None:
         )
         jobs_lines.append(
             f"{backend:<11} {sizes[backend]:>9,} {f['one_jobs']:>14,.0f} {f['two_jobs']:>14,.0f} "
-            f"{f['two_jobs'] / f['one_jobs']:>6.2f}"
+            f"{f['two_jobs'] / f['one_jobs']:>6.2f} {f['one_cpu']:>12.2f} {f['two_cpu']:>12.2f}"
         )
     print()
-    print(f"{'backend':<11} {'rows':>9} {'1 process ev/s':>14} {'--jobs 2 ev/s':>14} {'x':>6}")
+    print(
+        f"{'backend':<11} {'rows':>9} {'1 process ev/s':>14} {'--jobs 2 ev/s':>14} {'x':>6} "
+        f"{'1 cpu s/M':>12} {'2 cpu s/M':>12}"
+    )
     print("\n".join(jobs_lines))
+    load = os.getloadavg()[0]
+    print(f"load average {load:.1f} on {os.cpu_count()} cores: x is what a shared machine left")
     print()
     per_million = {b: 1_000_000 / sizes[b] for b in results}
     f = results["sqlite"]

@@ -21,10 +21,14 @@ construction. A clean ledger is never read twice (at most one batch at the end).
 Not parallel: runs that check a signed checkpoint (the root tracker folds every row's hash
 into the Merkle frontier in order, :mod:`ledger.verify_roots`), runs from ``--from`` with
 ``--full`` together, and ledgers with fewer than :data:`MIN_ROWS` rows to verify (starting
-the pool costs more than it saves). ``projections rebuild`` is not parallel either: its
-folds read each fact once in ledger order and the rules of one family fold state across
-resources (a period's counters, sharing terms), so ranges cannot be folded apart and
-merged without a merge step per rule family; that is left to the projections' owners.
+the pool costs more than it saves). ``projections rebuild`` is not parallel
+(projections/runner.py): its zone fold carries one state across every row in ledger order
+(the domain clock by day, findings whose windows span resources and departments, snapshots
+of the whole fold state every interval), and each batch commits the three projections with
+their tracking records in one transaction, so a kill leaves all or none of it. The per-row
+projections (audit trail, accesses) could be written by ranges, but only by giving up that
+one-transaction restart rule; the zone fold by rule family would need a merge of each
+family's state at range ends. Neither is done here; it is for the projections' owners.
 """
 
 from __future__ import annotations
@@ -164,7 +168,10 @@ def _accept(
     flight: deque[tuple[_Range, Future[_Checked]]] = deque()
     while True:
         while len(flight) < ahead and (spec := next(ranges, None)) is not None:
-            flight.append((spec, pool.submit(check_range, spec)))
+            try:
+                flight.append((spec, pool.submit(check_range, spec)))
+            except (OSError, RuntimeError):  # no process to start, or the pool broke
+                ranges = iter(())
         if not flight:
             break
         spec, future = flight.popleft()
@@ -217,7 +224,11 @@ def check_range(spec: _Range, reader: RowReader | None = None) -> _Checked:
     first_prev: bytes | None = None
     prefixes, watched, mark = bytearray(), None, None
     for batch in reader.iter_batches(spec.after, min(WORKER_BATCH, spec.batch_size)):
-        rows = [r for r in batch if not (type(r[0]) is int and r[0] > spec.hi)]
+        last = batch[-1][0] if batch else None
+        if type(last) is int and last > spec.hi:  # the batch runs past the range: cut it there
+            rows = [r for r in batch if not (type(r[0]) is int and r[0] > spec.hi)]
+        else:
+            rows = batch
         if verifier is None and rows:
             prev = spec.anchor_hash if spec.anchor_hash is not None else rows[0][5]
             if type(prev) is not bytes:

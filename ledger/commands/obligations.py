@@ -11,6 +11,8 @@ as ``ledger.domain.fact_intake.KINDS`` decodes them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -39,6 +41,25 @@ _NOT_CONTENT = frozenset({"originator_id", "originator_version", "originator_top
 
 class ObligationCommands(FundingCommands):
     """PIAs, core-data approvals, annual reports, processors, project tracking/evaluation."""
+
+    _deferred: list[Any] | None = None
+
+    @contextmanager
+    def deferred_saves(self) -> Iterator[list[Any]]:
+        """Collect what the commands would save instead of saving it (ops/import_records.py
+        checks a whole file's records this way, then saves them in one transaction)."""
+        pending: list[Any] = []
+        self._deferred = pending
+        try:
+            yield pending
+        finally:
+            self._deferred = None
+
+    def save(self, *objects: Any, **kwargs: Any) -> Any:
+        if self._deferred is not None:
+            self._deferred.extend(objects)
+            return []
+        return super().save(*objects, **kwargs)
 
     # -- reading back --------------------------------------------------------
 

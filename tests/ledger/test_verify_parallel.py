@@ -12,7 +12,9 @@ import pytest
 from ledger import verify_parallel
 from ledger.chain import ChainReport
 from ledger.config import Settings
+from ledger.errors import StoreUnavailableError
 from ledger.pins import PinStore, ledger_location
+from ledger.store.base import RowReader
 from ledger.store.connect import open_reader
 from ledger.verify import Parallel, PinnedLocation, verify_ledger
 from ledger.verify_parallel import Plan, fast_forward
@@ -135,6 +137,21 @@ def test_a_break_is_named_as_one_process_names_it(
             assert one == run(parallel, jobs=2, batch=batch, full=full), (batch, full)
             if full and tamper != "deleted":  # deleting the last row leaves a shorter ledger
                 assert one.failure is not None and one.failure.position in (position - 1, position)
+
+
+def test_workers_that_cannot_read_leave_the_run_to_one_process(ledger: Ledger) -> None:
+    ledger.append(HEAD)
+
+    def unreachable() -> RowReader:
+        raise StoreUnavailableError("the workers' database is gone")
+
+    reader = open_reader(ledger.settings)
+    try:
+        report = verify_ledger(reader, full=True, batch_size=4, parallel=Parallel(2, unreachable))
+    finally:
+        reader.close()
+    assert report == run(ledger.settings, jobs=1, batch=4, full=True, record=False)
+    assert report.ok and report.count == HEAD
 
 
 def test_the_command_takes_jobs() -> None:
