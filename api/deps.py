@@ -15,6 +15,7 @@ from fastapi import Depends, Header, Request
 from ledger.application import GovLedger
 from ledger.config import Settings
 from ledger.domain.actor import Actor
+from projections.runner import check_views_version
 from projections.sharing_terms import SharingTerms
 from security.auth import Authenticator
 from security.policy import Permission, authorize
@@ -59,6 +60,13 @@ def require(permission: Permission) -> Callable[..., Caller]:
 
 
 ServicesDep = Annotated[Services, Depends(services)]
+
+
+def views_current(request: Request) -> None:
+    """A router's dependency: 503 ``store_unavailable`` with ``Retry-After`` while the read
+    models are of another schema version than this process's (an upgrade under way: the
+    new worker's rebuild not yet swapped in, or this process not yet restarted)."""
+    check_views_version(services(request).settings)
 
 
 IDEMPOTENCY_KEY_DESCRIPTION = (

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 from ledger.commands.accesses import AccessBatchResult
 from ledger.commands.base import DEFAULT_DUPLICATE_RETRIES, utc_now
-from ledger.commands.funding import FundingCommands
+from ledger.commands.obligations import ObligationCommands
 from ledger.commands.refresh import RefreshCommands
 
 __all__ = ["DEFAULT_DUPLICATE_RETRIES", "AccessBatchResult", "GovLedger", "utc_now"]
 
 
-class GovLedger(RefreshCommands, FundingCommands):
+class GovLedger(RefreshCommands, ObligationCommands):
     """The govledger application over eventsourcing 9.5 (one save = one transaction)."""

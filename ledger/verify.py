@@ -45,6 +45,7 @@ from ledger.pins import (
     now,
 )
 from ledger.store.base import RowReader, VerifiableReader
+from ledger.verify_parallel import Parallel, Plan, fast_forward
 from ledger.verify_record import LastRun, LastRunRecord, LastRuns
 from ledger.verify_roots import (
     CheckpointSource,
@@ -59,6 +60,7 @@ __all__ = [
     "LastRun",
     "LastRunRecord",
     "LastRuns",
+    "Parallel",
     "PinnedLocation",
     "SignedHead",
     "VerifiedHead",
@@ -158,9 +160,10 @@ def verify_ledger(
     start: int | None = None,
     full: bool = False,
     progress: Progress | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     checkpoints: CheckpointSource | None = None,
     adopt: bool = False,
+    parallel: Parallel | None = None,
 ) -> ChainReport:
     """Verify the ledger; by default from the head verified last (incremental, §5).
 
@@ -169,6 +172,8 @@ def verify_ledger(
     ``start``: verify from row ``start``, trusting the stored hash of ``start − 1``.
     ``full``: walk every row from genesis (the memory is still checked).
     ``adopt``: accept another ledger at a pinned location once it verifies in full.
+    ``parallel``: recompute the hashes over ranges in worker processes first
+    (:mod:`ledger.verify_parallel`); the answer is the serial run's.
     """
     # The newest checkpoint first: the rows' snapshot, taken after, reaches at least its size.
     newest = checkpoints.newest() if checkpoints is not None else None
@@ -184,7 +189,9 @@ def verify_ledger(
             memory = _recall_legacy(record, genesis)
         else:
             memory = _Memory(None, b"", False, None)
-        run = _Run(reader, genesis, memory, checkpoints, batch_size, progress, newest)
+        size = batch_size or DEFAULT_BATCH_SIZE  # read at call time: tests split runs finely
+        run = _Run(reader, genesis, memory, checkpoints, size, progress, newest)
+        run.parallel = parallel
         # Without the row memory up to its head, a pin's first run rebuilds it from genesis.
         rebuild = (
             memory.rows_required
@@ -227,6 +234,7 @@ class _Run:
         )
         self.shaped: VerifiableReader | None = reader if verifiable else None  # type: ignore[assignment]
         self.head_record = self.shaped.head_record() if self.shaped else None
+        self.parallel: Parallel | None = None
 
     def verify(self, *, start: int | None, full: bool) -> ChainReport:
         recorded = self.memory.head
@@ -521,8 +529,38 @@ class _Stream:
 
     def walk(self, *, after: int | None) -> ChainReport:
         genesis = self.job.genesis
+        if self.job.parallel is not None and self.tracker is None and after in (None, self.start):
+            after = self._fast_forward(self.job.parallel, after)
         failure = self.run_batches(after) or self._at_the_end()
         return self.verifier.report(genesis.ledger_id, self.start, failure)
+
+    def _fast_forward(self, parallel: Parallel, after: int | None) -> int | None:
+        """Skip what worker processes vouch for: the serial state at one of its batch starts."""
+        job = self.job
+        top = job.reader.max_position()
+        if job.head_record is not None:
+            top = min(top, job.head_record[0])
+        head = job.memory.head
+        plan = Plan(
+            job.genesis.hash_algorithm,
+            self.start,
+            self.verifier.head_hash,
+            after,
+            top,
+            job.batch_size,
+            job.memory.prefixes,
+            (head.position, head.hash) if head is not None else None,
+            self.kept,
+            self.collect,
+            job.progress,
+        )
+        advance = fast_forward(parallel, plan)
+        if advance is None or advance.position == self.start:
+            return after
+        self.verifier = ChainVerifier(job.digest, advance.position, advance.hash)
+        self.verifier.count = advance.count
+        self.collected = bytearray(advance.collected)
+        return advance.position
 
     def _check_verified(self, rows: list[RowTuple], limit: int | None) -> ChainBreak | None:
         """Rows the chain accepted: as remembered, in the tree, not after the head record."""

@@ -11,6 +11,7 @@ a record the alerts can read.
 from __future__ import annotations
 
 import contextlib
+import functools
 import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -26,7 +27,7 @@ from ledger.config import Settings
 from ledger.errors import ForeignStoreError, LedgerError
 from ledger.pins import Identity, Pin, ledger_location
 from ledger.store.base import RowReader
-from ledger.verify import PinnedLocation, Progress, verify_ledger
+from ledger.verify import Parallel, PinnedLocation, Progress, verify_ledger
 from ledger.verify_record import LastRun, LastRunRecord
 
 __all__ = ["ProgressBar", "VerifyOutcome", "record_error", "run_verify"]
@@ -64,15 +65,23 @@ def run_verify(
     start: int | None = None,
     adopt: bool = False,
     progress_bar: ProgressBar | None = None,
+    jobs: int = 1,
 ) -> VerifyOutcome:
     """One ``govledger verify`` run over the configured ledger, recorded in the last-run
     record whatever its outcome (contract C1): a break is ``failed``, a run that could
-    not run is ``error``. Never raises for either."""
+    not run is ``error``. Never raises for either. ``jobs``: processes recomputing the
+    hashes (:mod:`ledger.verify_parallel`); the answer is the one-process run's."""
     mode = "full" if full or adopt else "incremental"
     started, pinned = _moment(), PinnedLocation.of(settings)
     try:
         report, adopted = _verify_location(
-            settings, pinned, full=full, start=start, adopt=adopt, progress_bar=progress_bar
+            settings,
+            pinned,
+            full=full,
+            start=start,
+            adopt=adopt,
+            progress_bar=progress_bar,
+            jobs=jobs,
         )
     except _DATABASE_ERRORS as e:
         run = _run_record(mode, "error", pinned.location, "", started, detail=_one_line(e))
@@ -92,6 +101,7 @@ def _verify_location(
     start: int | None,
     adopt: bool,
     progress_bar: ProgressBar | None,
+    jobs: int = 1,
 ) -> tuple[ChainReport, str]:
     from ledger.checkpoints import checkpoint_source  # noqa: PLC0415 - checkpoints imports verify
     from ledger.store.connect import open_reader  # noqa: PLC0415 - connect is beneath verify
@@ -117,6 +127,9 @@ def _verify_location(
                 adopt=adopt,
                 progress=advance,
                 checkpoints=checkpoints,
+                parallel=Parallel(jobs, functools.partial(open_reader, settings))
+                if jobs > 1
+                else None,
             )
     finally:
         reader.close()

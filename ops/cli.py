@@ -40,10 +40,18 @@ from ops import (
     projections_cli,
     proofs_cli,
     report_cli,
+    status_cli,
 )
 from ops.layout import apply_layout
-from ops.terminal import EXIT_ERROR, EXIT_FAILED, EXIT_OK, EXIT_UNEXPECTED, one_line
-from projections.store import grant_views_role
+from ops.terminal import (
+    EXIT_ERROR,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_UNEXPECTED,
+    EXIT_VERSION,
+    one_line,
+)
+from projections.store import ViewsVersionError, grant_views_role
 from security.apikeys import PostgresApiKeyStore, open_key_store
 
 # The exit codes are re-exported: callers of main() compare its answer with them.
@@ -154,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     passwords.register(sub)  # pgpass: the role layout's password files
     backup_cli.register(sub)  # backup, restore (PostgreSQL)
     calendar_cli.register(sub)  # calendar: the configured calendar against the one in force
+    status_cli.register(sub)  # status: versions running (code, ledger, views) and worker lag
 
     p = sub.add_parser("serve", help="serve the API and console")
     p.add_argument("--host")
@@ -188,6 +197,8 @@ _ROLE_HINT = (
 
 def describe_failure(e: Exception) -> tuple[int, str]:
     """The exit code and the one line that report ``e`` (docs/operations.md §Exit codes)."""
+    if isinstance(e, ViewsVersionError):
+        return EXIT_VERSION, one_line(e)
     if isinstance(e, LedgerError | ChainFormatError):
         return EXIT_ERROR, one_line(e)
     if isinstance(e, psycopg.errors.InsufficientPrivilege):

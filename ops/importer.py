@@ -32,6 +32,7 @@ from ledger.domain.ids import data_access_id
 from ledger.domain.refresh import RefreshReport
 from ledger.errors import LedgerError
 from ledger.store.connect import init_ledger
+from ops.import_records import import_records
 from ops.terminal import EXIT_OK, progress_bar
 from projections.sharing_terms import SharingTerms
 from security.access import SharingReadModel, evaluate_access
@@ -317,6 +318,8 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         init_ledger(settings)
     app = open_ledger(settings, create=settings.create_schema)
     path = Path(args.file)
+    if args.role != Role.EXCHANGE_PLATFORM.value:
+        return _import_records(app, path, args)
     platform = Actor(args.actor_id, Role.EXCHANGE_PLATFORM, None)
     try:
         total = count_reports(path) if path.is_file() else 0
@@ -328,6 +331,25 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps(summary.to_json(), ensure_ascii=False))
     else:
         print(_describe(path, summary))
+    return EXIT_OK
+
+
+def _import_records(app: GovLedger, path: Path, args: argparse.Namespace) -> int:
+    """Records of people, as the role that owns them (ops/import_records.py)."""
+    try:
+        actor = Actor(args.actor_id, Role(args.role), args.department)
+        summary = import_records(app, path, actor)
+    except DomainError as e:
+        raise LedgerError(f"--role/--department: {e.detail}") from None
+    finally:
+        app.close()
+    if args.json:
+        print(json.dumps(summary.to_json(), ensure_ascii=False))
+    else:
+        print(
+            f"{path}: {summary.lines} records read, {summary.recorded} recorded, "
+            f"{summary.already_recorded} already in the ledger"
+        )
     return EXIT_OK
 
 
@@ -351,6 +373,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "import", help="record data-access reports from a JSON Lines file (docs/import-format.md)"
     )
     p.add_argument("file", help="the .jsonl file (a regular file: it is read twice)")
-    p.add_argument("--actor-id", default=DEFAULT_ACTOR_ID, help="the exchange platform's id")
+    p.add_argument("--actor-id", default=DEFAULT_ACTOR_ID, help="who records (the platform's id)")
+    p.add_argument(
+        "--role",
+        default=Role.EXCHANGE_PLATFORM.value,
+        choices=[role.value for role in Role],
+        help="another role imports its own records (docs/import-format.md, records of people)",
+    )
+    p.add_argument("--department", default=None, help="the department of a department role")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_import)

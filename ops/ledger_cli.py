@@ -17,6 +17,7 @@ from ledger.config import Settings
 from ledger.export import export_jsonl
 from ledger.store.connect import open_reader
 from ledger.verify_job import record_error, run_verify
+from ledger.verify_parallel import default_jobs
 from ops import argtypes
 from ops.terminal import EXIT_FAILED, EXIT_OK, output_file, progress_bar
 
@@ -37,6 +38,13 @@ def register(sub: Any) -> None:
         help="accept the ledger now at this location in place of the one pinned here, "
         "once it verifies in full (docs/ledger-format.md §8)",
     )
+    p.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=None,
+        help="processes recomputing the hashes (default: the cores); the first bad position "
+        "is the one-process run's",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON report")
     p.set_defaults(func=cmd_verify)
 
@@ -44,6 +52,10 @@ def register(sub: Any) -> None:
     p.add_argument("-o", "--output", required=True, help="file to write, or - for stdout")
     p.add_argument("--from", dest="from_position", type=argtypes.position, default=1)
     p.set_defaults(func=cmd_export)
+
+
+def _jobs(text: str) -> int:
+    return argtypes.whole_number(text, minimum=1)
 
 
 def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
@@ -55,6 +67,7 @@ def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
             start=args.from_position,
             adopt=getattr(args, "adopt", False),
             progress_bar=lambda total: progress_bar(total, "verify"),
+            jobs=getattr(args, "jobs", None) or default_jobs(),
         )
     except Exception as e:
         mode = "full" if args.full or getattr(args, "adopt", False) else "incremental"

@@ -19,6 +19,7 @@ from typing import TextIO
 from ledger.errors import LedgerError
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_UNEXPECTED = 0, 1, 2, 3
+EXIT_VERSION = 4  # the views are of a newer schema version: this govledger must not write them
 MAX_MESSAGE = 500  # characters of one error line
 
 

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib import metadata
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -34,12 +35,19 @@ import orjson
 
 from ledger.chain import RowTuple
 from ledger.config import Settings
+from ledger.errors import StoreUnavailableError
 from ledger.store.base import RowReader
 from ledger.store.connect import open_reader
 from projections import set_aside
 from projections.facts import ACCESS, Fact, event_time, short_topic
 from projections.set_aside import FIRST_EPOCH, LAST_EPOCH, SHORT_TEXT, decode_access
-from projections.store import ProjectionError, ViewStore, pg_text
+from projections.store import (
+    ProjectionError,
+    ViewStore,
+    ViewsVersionError,
+    clear_old_generations,
+    pg_text,
+)
 from projections.zone import CST_OFFSET_SECONDS, Rules, State, ZoneFold, day_text, load_state
 
 PROJECTIONS = ("audit_trail", "accesses", "zone")
@@ -135,15 +143,71 @@ class _MovedError(Exception):
     """Another runner committed first: reload from its tracking record and go on."""
 
 
+def stored_version(store: ViewStore) -> int | None:
+    """The schema version the views were written at (None: no views yet)."""
+    found = store.meta("schema_version")
+    return int(found) if found is not None else None
+
+
+def refuse_newer(store: ViewStore) -> int | None:
+    """The stored version; ViewsVersionError if a newer govledger wrote the views."""
+    found = stored_version(store)
+    if found is not None and found > SCHEMA_VERSION:
+        raise ViewsVersionError(
+            f"the views are of schema version {found}, newer than this govledger's "
+            f"{SCHEMA_VERSION}: refusing to write into them (upgrade this host's govledger; "
+            "docs/operations.md §Upgrading)"
+        )
+    return found
+
+
+VERSION_CHECK_SECONDS = 1.0  # how long a reader trusts its last check of the views' version
+_VERSION_CHECKED: dict[tuple[str, str], float] = {}
+
+
+def check_views_version(settings: Settings) -> None:
+    """For readers (the API): ViewsVersionError unless the views are of this code's schema
+    version (or not built yet, which the reader reports itself). A success is trusted for
+    ``VERSION_CHECK_SECONDS``: one query a second per process, not one per request."""
+    key = (settings.database_url, settings.postgres_schema)
+    checked = _VERSION_CHECKED.get(key)
+    if checked is not None and time.monotonic() - checked < VERSION_CHECK_SECONDS:
+        return
+    try:
+        store = ViewStore(settings, readonly=True)
+    except StoreUnavailableError:
+        if settings.database.backend == "sqlite":
+            return  # no views file yet: the first reader that may catches up creates it
+        raise
+    try:
+        found = stored_version(store)
+    finally:
+        store.close()
+    # Older views where this process catches up itself (the embedded SQLite service): its
+    # reader's run rebuilds them (Projector.run).
+    if (
+        found is not None
+        and found != SCHEMA_VERSION
+        and not (found < SCHEMA_VERSION and settings.create_schema)
+    ):
+        relation = "newer" if found > SCHEMA_VERSION else "older"
+        raise ViewsVersionError(
+            f"the views are of schema version {found}, {relation} than this service's "
+            f"{SCHEMA_VERSION}: an upgrade is under way (docs/operations.md §Upgrading)"
+        )
+    _VERSION_CHECKED[key] = time.monotonic()
+
+
 def ensure_schema(store: ViewStore, *, indexes: bool = True) -> None:
-    """Create the view tables if absent; a different schema version is dropped and rebuilt.
+    """Create the view tables if absent; an older schema version is dropped and rebuilt,
+    a newer one refused (ViewsVersionError): an older govledger never drops newer views.
 
     A rebuild creates the secondary indexes after the load (``indexes=False`` first):
     building them once is cheaper than updating them row by row. A rebuild killed
     before that gets them from the next run.
     """
     store.ensure_meta()
-    if store.meta("schema_version") not in (None, str(SCHEMA_VERSION)):
+    if refuse_newer(store) not in (None, SCHEMA_VERSION):
         drop_views(store)
         store.ensure_meta()
     # SQLite: INTEGER PRIMARY KEY is the rowid itself, no second b-tree to maintain.
@@ -157,6 +221,15 @@ def ensure_schema(store: ViewStore, *, indexes: bool = True) -> None:
         if indexes:
             create_indexes(store)
         store.set_meta("schema_version", str(SCHEMA_VERSION))
+        store.set_meta("code_version", code_version())
+
+
+def code_version() -> str:
+    """This govledger's release (the installed distribution's version)."""
+    try:
+        return metadata.version("govledger")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def create_indexes(store: ViewStore) -> None:
@@ -205,7 +278,18 @@ class Projector:
     # ------------------------------------------------------------------ public
 
     def run(self, *, until: int | None = None, progress: Progress | None = None) -> int:
-        """Catch up to the ledger's head (or ``until``); returns how many rows were projected."""
+        """Catch up to the ledger's head (or ``until``); returns how many rows were projected.
+
+        Views of an older schema version are rebuilt beside them and swapped in
+        (:meth:`rebuild`); views of a newer one are refused (ViewsVersionError), never
+        written nor dropped.
+        """
+        if self.store.moved():  # SQLite: a rebuild elsewhere swapped another file in
+            self.store.reopen()
+            self._last, self._schema_ready = None, False
+        found = refuse_newer(self.store)
+        if found is not None and found < SCHEMA_VERSION:
+            return self.rebuild(progress=progress)
         if not (self._schema_ready and self.store.has_table("tracking")):
             ensure_schema(self.store, indexes=self._indexes)
             self._schema_ready = True
@@ -232,15 +316,38 @@ class Projector:
         return total
 
     def rebuild(self, *, progress: Progress | None = None) -> int:
-        drop_views(self.store)
-        self._last, self._schema_ready = None, False
-        self._indexes = False
+        """Replay the ledger from position 0 into side views, then swap them in atomically.
+
+        The current views keep answering (and the worker keeps them at the head) until the
+        swap: readers never meet a missing table nor partial counts. The side views get
+        their indexes after the load, then catch up with what came in meanwhile, then
+        :meth:`ViewStore.swap_in` makes them current. Refused if the current views are of
+        a newer schema version.
+        """
+        refuse_newer(self.store)
+        where = self.store.settings  # the views' location (the ledger's is self.settings)
+        if self.store.backend == "sqlite":
+            clear_old_generations(where)
+        side = ViewStore(where, side=True)
         try:
-            done = self.run(progress=progress)
+            drop_views(side)  # what a killed rebuild left
+            builder = Projector(self.settings, side, self.reader)
+            builder._indexes = False
+            done = builder.run(progress=progress)
+            with side.index_build(), side.transaction():
+                create_indexes(side)
+            done += builder.run(progress=progress)
+            late: list[int] = []
+            self.store.swap_in(
+                side,
+                [*_TABLES, "tracking", "meta"],
+                [i for i, _, _ in _INDEXES],
+                catch_up=lambda: late.append(builder.run(progress=progress)),
+            )
+            done += sum(late)
         finally:
-            self._indexes = True
-        with self.store.index_build(), self.store.transaction():
-            create_indexes(self.store)
+            side.close()
+        self._last, self._schema_ready = None, False
         return done
 
     def fold_at(self, position: int, *, emit: bool = False) -> ZoneFold:
@@ -369,7 +476,12 @@ class Projector:
             findings.extend(set_aside.finding_rows(aside, fold.clock_iso()))
         store = self.store
         with store.transaction():
-            if tracked_position(store) != expected:
+            records = store.tracking()
+            if any(r.version > SCHEMA_VERSION for r in records.values()):
+                refuse_newer(store)  # a newer govledger swapped its views in meanwhile
+            if min((records[n].position for n in PROJECTIONS if n in records), default=0) != (
+                expected
+            ):
                 raise _MovedError
             store.insert_many("events", _EVENT_COLUMNS, events)
             store.insert_many("facts", ("position", "time", "topic", "entity", "state"), kept)

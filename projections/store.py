@@ -22,9 +22,10 @@ Statements use ``?`` placeholders; PostgreSQL gets ``%s``.
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ from ledger.store.connect import postgres_conninfo
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PREFIX = "views_"
+SIDE_PREFIX = "views_next_"  # a rebuild's tables until the swap (matches backup's ``views_*``)
 _BATCH_CACHE = -65536  # KiB of page cache for writers (a batch's pages until its commit)
 
 
@@ -45,13 +47,65 @@ class ProjectionError(LedgerError):
     """A read model cannot follow this ledger (for instance: the ledger was rewritten)."""
 
 
-def views_path(settings: Settings) -> str:
-    """The SQLite file of the views: the ledger's path with ``.views.db`` for ``.db``."""
+class ViewsVersionError(StoreUnavailableError):
+    """The views are of another schema version than this code's: not read, never written.
+
+    The API answers 503 with ``Retry-After`` (an upgrade is under way); the CLI exits
+    with ``EXIT_VERSION`` (docs/operations.md §Upgrading)."""
+
+
+def _base_path(settings: Settings) -> Path:
     ledger = settings.database.path
     if ledger == ":memory:":
         raise ConfigurationError("an in-memory ledger has no views file")
     path = Path(ledger)
-    return str(path.with_name(path.stem + ".views.db"))
+    return path.with_name(path.stem + ".views.db")
+
+
+def pointer_path(settings: Settings) -> Path:
+    """SQLite: the file naming which views file is current, once a rebuild has swapped one in."""
+    base = _base_path(settings)
+    return base.with_name(base.name.removesuffix(".db") + ".current")
+
+
+def views_path(settings: Settings) -> str:
+    """The SQLite file of the views: the ledger's path with ``.views.db`` for ``.db``, or the
+    generation a rebuild swapped in (``<ledger>.views.<n>.db``, named by ``.views.current``)."""
+    base = _base_path(settings)
+    try:
+        name = pointer_path(settings).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return str(base)
+    return str(base.with_name(name)) if name else str(base)
+
+
+def _generation(settings: Settings, path: str) -> int:
+    base = _base_path(settings)
+    found = re.fullmatch(re.escape(base.stem) + r"\.(\d+)\.db", Path(path).name)
+    return int(found.group(1)) if found else 1
+
+
+def side_views_path(settings: Settings) -> str:
+    """SQLite: the file a rebuild builds into, the generation after the current one."""
+    current = views_path(settings)
+    base = _base_path(settings)
+    return str(base.with_name(f"{base.stem}.{_generation(settings, current) + 1}.db"))
+
+
+def _remove_sqlite(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def clear_old_generations(settings: Settings) -> None:
+    """SQLite: delete every views file but the current one (a reader that opened an older
+    one before the last swap keeps its open file; the next rebuild frees the disk)."""
+    base = _base_path(settings)
+    current = Path(views_path(settings))
+    pattern = re.compile(re.escape(base.stem) + r"(\.\d+)?\.db")
+    for found in base.parent.iterdir():
+        if pattern.fullmatch(found.name) and found != current:
+            _remove_sqlite(found)
 
 
 @dataclass(frozen=True)
@@ -67,13 +121,21 @@ class Tracking:
 class ViewStore:
     """One connection to the views' database, SQLite or PostgreSQL."""
 
-    def __init__(self, settings: Settings, *, readonly: bool = False) -> None:
+    def __init__(self, settings: Settings, *, readonly: bool = False, side: bool = False) -> None:
+        """``side``: a rebuild's views, swapped in by :meth:`swap_in` (PostgreSQL: tables
+        prefixed ``views_next_``; SQLite: the next generation's file)."""
         db = settings.database
+        self.settings = settings
         self.backend = db.backend
         self.readonly = readonly
+        self.side = side
+        # SQLite: the side views are a file of their own, with the usual table names.
+        self.prefix = SIDE_PREFIX if side and self.backend == "postgresql" else PREFIX
         self.blob = "BLOB" if self.backend == "sqlite" else "bytea"
+        self.path = ""
         if self.backend == "sqlite":
-            path = views_path(settings)
+            path = side_views_path(settings) if side else views_path(settings)
+            self.path = path
             if readonly and not Path(path).is_file():
                 raise StoreUnavailableError(f"no views at {path} (run `govledger projections run`)")
             mode = "?mode=ro" if readonly else ""
@@ -110,14 +172,14 @@ class ViewStore:
 
     def table(self, name: str) -> str:
         """The qualified name of view table ``name``."""
-        full = f"{PREFIX}{name}"
+        full = f"{self.prefix}{name}"
         return f'"{self._schema}"."{full}"' if self._schema else full
 
     def index_name(self, name: str) -> str:
-        return f"{PREFIX}{name}"
+        return f"{self.prefix}{name}"
 
     def has_table(self, name: str) -> bool:
-        full = f"{PREFIX}{name}"
+        full = f"{self.prefix}{name}"
         if self.backend == "sqlite":
             rows = self.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (full,))
             return bool(rows)
@@ -174,7 +236,7 @@ class ViewStore:
             self._sqlite.execute("COMMIT")
             return
         with self._pg.transaction():
-            lock = f"govledger:views:{self._schema}"
+            lock = f"govledger:views:{self._schema}" + (":side" if self.side else "")
             self.query("SELECT pg_advisory_xact_lock(hashtext(?))", (lock,))
             yield self
 
@@ -197,6 +259,59 @@ class ViewStore:
             self._sqlite.close()
         else:
             self._pg.close()
+
+    def moved(self) -> bool:
+        """SQLite: a rebuild swapped another file in since this store opened its own."""
+        if self.backend != "sqlite" or self.side:
+            return False
+        return views_path(self.settings) != self.path
+
+    def reopen(self) -> None:
+        """Open the views now current (after :meth:`moved`)."""
+        self.close()
+        self.__init__(self.settings, readonly=self.readonly, side=self.side)  # type: ignore[misc]
+
+    def swap_in(
+        self,
+        side: ViewStore,
+        tables: Sequence[str],
+        indexes: Sequence[str],
+        catch_up: Callable[[], object],
+    ) -> None:
+        """Make the rebuilt ``side`` views these, atomically for every reader.
+
+        Under this store's write lock (no runner commits here meanwhile) ``catch_up`` brings
+        the side views to the ledger's head, so they are never behind the ones they replace
+        (a count on /metrics never goes back). Then PostgreSQL, in the same transaction,
+        drops these tables and renames the side's tables and indexes to their names: a
+        reader's statement sees either the old tables or the new, never none. SQLite makes
+        the side file current by an atomic rename of the pointer file: readers open it from
+        then on, those that opened the old one read it to their end; this store follows
+        (:meth:`reopen`).
+        """
+        if self.backend == "sqlite":
+            with self.transaction():
+                catch_up()
+                pointer = pointer_path(self.settings)
+                temporary = pointer.with_name(pointer.name + ".tmp")
+                with open(temporary, "w", encoding="utf-8") as out:
+                    out.write(Path(side.path).name + "\n")
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(temporary, pointer)
+            self.reopen()
+            return
+        with self.transaction():
+            catch_up()
+            for name in tables:
+                self.query(f"DROP TABLE IF EXISTS {self.table(name)}")
+            for name in tables:
+                self.query(f'ALTER TABLE {side.table(name)} RENAME TO "{self.prefix}{name}"')
+            for index in indexes:
+                self.query(
+                    f'ALTER INDEX IF EXISTS "{self._schema}"."{side.index_name(index)}" '
+                    f'RENAME TO "{self.index_name(index)}"'
+                )
 
     # ------------------------------------------------------------------ meta and tracking
 

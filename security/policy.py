@@ -39,6 +39,13 @@ class Permission(StrEnum):
     REVIEW_ANOMALY = "review_anomaly"
     RECORD_RISK_ASSESSMENT = "record_risk_assessment"
     REPORT_REFRESH = "report_refresh"
+    RECORD_PIA = "record_pia"
+    APPROVE_CORE_DATA = "approve_core_data"
+    SUBMIT_ANNUAL_REPORT = "submit_annual_report"
+    COMPILE_ZONE_REPORT = "compile_zone_report"
+    RECORD_PROCESSOR = "record_processor"
+    REPORT_PROJECT_PROGRESS = "report_project_progress"
+    EVALUATE_PROJECT = "evaluate_project"
     VERIFY = "verify"
     EXPORT = "export"
     MANAGE_KEYS = "manage_keys"
@@ -77,6 +84,19 @@ POLICY: Mapping[Permission, frozenset[Role]] = MappingProxyType(
         # Issue 14 facts (docs/facts.md §7): each recorded by the role that owns it.
         # Only the exchange platform sees a refresh land (S11), as it sees accesses.
         Permission.REPORT_REFRESH: frozenset({_R.EXCHANGE_PLATFORM}),
+        # PIPL §55: the providing department assesses before providing personal data (P2).
+        Permission.RECORD_PIA: frozenset({_R.DATA_PROVIDER, _R.CIO}),
+        # 数据安全法 §21: 网信办 records the special approval to share core data (D1).
+        Permission.APPROVE_CORE_DATA: frozenset({_R.SECURITY_OFFICER}),
+        # Seed 四(二): each department reports its year; ndrc compiles the zone's report
+        # and, as the leading group's office, records the group's approval (I3).
+        Permission.SUBMIT_ANNUAL_REPORT: frozenset({_R.DEPARTMENT_CLERK, _R.CIO}),
+        Permission.COMPILE_ZONE_REPORT: frozenset({_R.NDRC}),
+        # 数据安全法 §40: the entrusting department records its 受托方.
+        Permission.RECORD_PROCESSOR: frozenset({_R.DEPARTMENT_CLERK, _R.CIO}),
+        # Seed §三(五)17 跟踪: the builder reports; 评价 is ndrc's, not the builder's.
+        Permission.REPORT_PROJECT_PROGRESS: frozenset({_R.DEPARTMENT_CLERK, _R.CIO}),
+        Permission.EVALUATE_PROJECT: frozenset({_R.NDRC}),
         Permission.VERIFY: frozenset({_R.AUDITOR, _R.SECURITY_OFFICER}),
         Permission.EXPORT: frozenset({_R.AUDITOR}),
         Permission.MANAGE_KEYS: frozenset({_R.ADMIN}),

@@ -44,12 +44,19 @@ def _record(
     model = s.sharing_terms.current()
     entries = [(report, evaluate_access(report, model)) for report in reports]
     result = s.ledger.record_accesses(caller.actor, entries)
-    new = set(result.recorded)
+    # Sets only when needed: a UUID hashes in Python, and a usual batch is all new, none ahead.
+    new = set(result.recorded) if result.already_recorded else None
     future = set(result.in_future)
     outcomes = [
-        AccessOut.of(access_id, report, verdict, access_id in new, access_id in future)
+        AccessOut.of(
+            access_id,
+            report,
+            verdict,
+            new is None or access_id in new,
+            bool(future) and access_id in future,
+        )
         for access_id, (report, verdict) in zip(result.ids, entries, strict=True)
-        if everyone or not verdict.authorized or access_id in future
+        if everyone or not verdict.authorized or (future and access_id in future)
     ]
     if future:
         logger.warning(

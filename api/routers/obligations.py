@@ -9,15 +9,25 @@ naming the field. Who may record what is security/policy.py (docs/facts.md §7).
 from __future__ import annotations
 
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, status
 from pydantic import BaseModel
 
-from api.deps import Caller, ServicesDep, require
+from api.deps import Caller, IdempotencyKey, ServicesDep, require
 from api.routers.registry import state_of
+from api.schemas import Created, Done
 from ledger.domain import bounds
 from ledger.domain.bounds import BoundsError
-from ledger.domain.fact_intake import refresh_report
+from ledger.domain.fact_intake import record_fields, refresh_report
+from ledger.domain.obligations import (
+    AnnualSharingReport,
+    ContractedProcessor,
+    CoreDataApproval,
+    ImpactAssessment,
+    ProjectEvaluation,
+    ProjectProgress,
+)
 from security.policy import Permission
 
 router = APIRouter(tags=["obligations"])
@@ -88,3 +98,127 @@ def report_refreshes(body: JsonObject, caller: Platform, s: ServicesDep) -> Refr
 @router.get("/resource-refreshes/{platform_event_id}")
 def get_refresh(platform_event_id: str, _: Reader, s: ServicesDep) -> dict[str, Any]:
     return state_of(s.ledger.refresh(bounds.text(platform_event_id, "platform_event_id")))
+
+
+# ------------------------------------------------ records of people (docs/facts.md §7)
+
+Assessor = Annotated[Caller, Depends(require(Permission.RECORD_PIA))]
+CoreApprover = Annotated[Caller, Depends(require(Permission.APPROVE_CORE_DATA))]
+Reporter = Annotated[Caller, Depends(require(Permission.SUBMIT_ANNUAL_REPORT))]
+Compiler = Annotated[Caller, Depends(require(Permission.COMPILE_ZONE_REPORT))]
+Entruster = Annotated[Caller, Depends(require(Permission.RECORD_PROCESSOR))]
+Builder = Annotated[Caller, Depends(require(Permission.REPORT_PROJECT_PROGRESS))]
+Evaluator = Annotated[Caller, Depends(require(Permission.EVALUATE_PROJECT))]
+
+
+@router.post("/impact-assessments", status_code=status.HTTP_201_CREATED)
+def record_impact_assessment(body: JsonObject, caller: Assessor, s: ServicesDep) -> Created:
+    """个人信息保护影响评估 (PIPL §55) by the providing department, for a resource (and a
+    recipient or request, if it was made for one); P2 looks for it."""
+    fields = record_fields("impact_assessment", body)
+    return Created(id=s.ledger.record_impact_assessment(caller.actor, **fields))
+
+
+@router.get("/impact-assessments/{record_id}")
+def get_impact_assessment(record_id: UUID, _: Reader, s: ServicesDep) -> dict[str, Any]:
+    return state_of(s.ledger.record_of(ImpactAssessment, record_id))
+
+
+@router.post("/core-data-approvals", status_code=status.HTTP_201_CREATED)
+def approve_core_data(body: JsonObject, caller: CoreApprover, s: ServicesDep) -> Created:
+    """The special approval to share core data (数据安全法 §21), recorded by 网信办; D1 looks
+    for it."""
+    fields = record_fields("core_data_approval", body)
+    return Created(id=s.ledger.approve_core_data_sharing(caller.actor, **fields))
+
+
+@router.post("/core-data-approvals/{record_id}/withdraw")
+def withdraw_core_data(
+    record_id: UUID, body: JsonObject, caller: CoreApprover, s: ServicesDep
+) -> Done:
+    fields = record_fields("core_data_withdrawal", body)
+    s.ledger.withdraw_core_data_approval(caller.actor, record_id, **fields)
+    return Done()
+
+
+@router.get("/core-data-approvals/{record_id}")
+def get_core_data_approval(record_id: UUID, _: Reader, s: ServicesDep) -> dict[str, Any]:
+    return state_of(s.ledger.record_of(CoreDataApproval, record_id))
+
+
+@router.post("/annual-reports", status_code=status.HTTP_201_CREATED)
+def submit_department_report(body: JsonObject, caller: Reporter, s: ServicesDep) -> Created:
+    """A department's annual sharing report (seed 四(二): by 31 December)."""
+    fields = record_fields("department_annual_report", body)
+    return Created(id=s.ledger.submit_department_report(caller.actor, **fields))
+
+
+@router.post("/annual-reports/zone", status_code=status.HTTP_201_CREATED)
+def submit_zone_report(body: JsonObject, caller: Compiler, s: ServicesDep) -> Created:
+    """区发改局's compiled report of the zone (seed 四(二): by 31 January)."""
+    fields = record_fields("zone_annual_report", body)
+    return Created(id=s.ledger.submit_zone_report(caller.actor, **fields))
+
+
+@router.post("/annual-reports/zone/{year}/approve")
+def approve_zone_report(year: int, body: JsonObject, caller: Compiler, s: ServicesDep) -> Done:
+    """The leading group's approval of the zone's report, recorded by its office (ndrc)."""
+    fields = record_fields("zone_report_approval", body)
+    s.ledger.approve_zone_report(caller.actor, year, **fields)
+    return Done()
+
+
+@router.get("/annual-reports/{record_id}")
+def get_annual_report(record_id: UUID, _: Reader, s: ServicesDep) -> dict[str, Any]:
+    return state_of(s.ledger.record_of(AnnualSharingReport, record_id))
+
+
+@router.post("/processors", status_code=status.HTTP_201_CREATED)
+def entrust_processor(body: JsonObject, caller: Entruster, s: ServicesDep) -> Created:
+    """A 受托方 the department entrusts with systems or resources (数据安全法 §40)."""
+    fields = record_fields("contracted_processor", body)
+    return Created(id=s.ledger.entrust_processor(caller.actor, **fields))
+
+
+@router.post("/processors/{record_id}/end")
+def end_processor(record_id: UUID, body: JsonObject, caller: Entruster, s: ServicesDep) -> Done:
+    fields = record_fields("processor_end", body)
+    s.ledger.end_processor(caller.actor, record_id, **fields)
+    return Done()
+
+
+@router.get("/processors/{record_id}")
+def get_processor(record_id: UUID, _: Reader, s: ServicesDep) -> dict[str, Any]:
+    return state_of(s.ledger.record_of(ContractedProcessor, record_id))
+
+
+@router.post("/filings/{filing_id}/progress", status_code=status.HTTP_201_CREATED)
+def report_progress(
+    filing_id: UUID, body: JsonObject, caller: Builder, s: ServicesDep, key: IdempotencyKey
+) -> Created:
+    """跟踪: the builder's progress report (seed §三(五)17); once per Idempotency-Key."""
+    fields = record_fields("project_progress", body)
+    progress_id = s.ledger.report_project_progress(
+        caller.actor, filing_id, idempotency_key=key, **fields
+    )
+    return Created(id=progress_id)
+
+
+@router.get("/project-progress/{record_id}")
+def get_progress(record_id: UUID, _: Reader, s: ServicesDep) -> dict[str, Any]:
+    return state_of(s.ledger.record_of(ProjectProgress, record_id))
+
+
+@router.post("/filings/{filing_id}/evaluation", status_code=status.HTTP_201_CREATED)
+def evaluate_project(
+    filing_id: UUID, body: JsonObject, caller: Evaluator, s: ServicesDep
+) -> Created:
+    """评价 of an accepted project by 区发改局 (seed §三(五)17), once."""
+    fields = record_fields("project_evaluation", body)
+    return Created(id=s.ledger.evaluate_project(caller.actor, filing_id, **fields))
+
+
+@router.get("/filings/{filing_id}/evaluation")
+def get_evaluation(filing_id: UUID, _: Reader, s: ServicesDep) -> dict[str, Any]:
+    record_id = ProjectEvaluation.create_id(filing_id)
+    return state_of(s.ledger.record_of(ProjectEvaluation, record_id))

@@ -18,14 +18,14 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
-from api.deps import Caller, ServicesDep, require
+from api.deps import Caller, ServicesDep, require, views_current
 from ledger.domain.errors import DomainError, ErrorCode
 from ledger.domain.review import ReviewAction, ReviewStatus
 from projections.query import Moment, Views, as_json, open_views, projection_lags
 from projections.runner import PROJECTIONS
 from security.policy import Permission
 
-router = APIRouter(tags=["views"])
+router = APIRouter(tags=["views"], dependencies=[Depends(views_current)])
 Reader = Annotated[Caller, Depends(require(Permission.READ_AUDIT_VIEWS))]
 AnomalyReader = Annotated[Caller, Depends(require(Permission.READ_ANOMALIES))]
 Reviewer = Annotated[Caller, Depends(require(Permission.REVIEW_ANOMALY))]

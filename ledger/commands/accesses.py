@@ -8,7 +8,7 @@ dated in the future (docs/facts.md §6).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -16,13 +16,11 @@ from eventsourcing.persistence import IntegrityError
 
 from ledger.commands.sharing import SharingCommands
 from ledger.domain.access import AccessReport, AccessVerdict, DataAccess, check_report
-from ledger.domain.access_state import AccessStateWriter
+from ledger.domain.access_state import AccessStateWriter, Entry
 from ledger.domain.actor import Actor, Role
 from ledger.domain.errors import ErrorCode
 from ledger.domain.ids import data_access_id
 from ledger.errors import ChainWriteError
-
-Entries = dict[UUID, tuple[AccessReport, AccessVerdict]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,71 +57,71 @@ class AccessCommands(SharingCommands):
         Accesses are facts: never refused for their verdict, only when malformed
         or dated before the earliest business time (then the whole batch is
         refused, nothing saved). Ids are uuid5 of the platform event id, so a
-        retry maps to the same ids; ids already stored are skipped. On
-        PostgreSQL the check runs inside the chained insert, under the head's
-        serialisation. Elsewhere, if a concurrent writer stores one of our ids
-        between the check and the save, the recorder raises ``IntegrityError``
-        on (originator_id, version 1), the transaction rolls back whole, and we
-        re-check and save the rest again (``ChainWriteError`` after
+        retry maps to the same ids; ids already stored are skipped. On the
+        chained stores (SQLite, PostgreSQL) the check runs inside the insert's
+        transaction, under the head's serialisation. Elsewhere (the in-memory
+        store), if a concurrent writer stores one of our ids between the check
+        and the save, the recorder raises ``IntegrityError`` on (originator_id,
+        version 1), the transaction rolls back whole, and we re-check and save
+        the rest again (``ChainWriteError`` after
         ``duplicate_retries`` lost races in a row).
         """
         self._require_role(actor, {Role.EXCHANGE_PLATFORM}, "record data accesses")
-        batch = list(entries)
         earliest = self.time_bounds.earliest
         latest = self.clock() + self.time_bounds.clock_skew
         ids: list[UUID] = []
         in_future: list[UUID] = []
+        first: dict[str, UUID] = {}  # by platform event id: a str hashes in C, a UUID in Python
+        unique: list[Entry] = []
+        repeated: list[UUID] = []
         plain = True  # every report of built-in types: the writer need not check again
         seen: set[tuple[object, ...]] = set()  # what repeats across the batch, once checked
-        for report, _ in batch:  # one pass: the batch path's cost is per access
+        for report, verdict in entries:  # one pass: checks, ids, repeats and the future
             plain = check_report(report, seen) and plain
             moment = report.accessed_at
             if moment < earliest:
                 self.time_bounds.check_past(moment, "accessed_at")  # raises
-            access_id = data_access_id(report.platform_event_id)
+            key = report.platform_event_id
+            access_id = first.get(key)
+            if access_id is None:
+                access_id = first[key] = data_access_id(key)
+                unique.append((access_id, report, verdict))
+            else:
+                repeated.append(access_id)
             ids.append(access_id)
             if moment > latest:
                 in_future.append(access_id)
-        unique, repeated = _split_repeats(ids, batch)
         writer = AccessStateWriter(self.mapper, actor, plain=plain)
         for _attempt in range(self.duplicate_retries + 1):
             try:
                 existing = self._save_new_accesses(writer, unique)
             except IntegrityError:
                 continue  # lost a race on some id: re-check, then save the rest
-            recorded = tuple(i for i in unique if i not in existing)
-            stored = tuple(i for i in unique if i in existing)
-            return AccessBatchResult(recorded, stored + repeated, tuple(ids), tuple(in_future))
+            if not existing:  # the usual batch: all of it new, no id hashed to find out
+                recorded = tuple(access_id for access_id, _, _ in unique)
+                return AccessBatchResult(recorded, tuple(repeated), tuple(ids), tuple(in_future))
+            recorded = tuple(i for i, _, _ in unique if i not in existing)
+            stored = tuple(i for i, _, _ in unique if i in existing)
+            return AccessBatchResult(
+                recorded, stored + tuple(repeated), tuple(ids), tuple(in_future)
+            )
         raise ChainWriteError(
             f"access batch still colliding after {self.duplicate_retries} retries"
         )
 
-    def _save_new_accesses(self, writer: AccessStateWriter, unique: Entries) -> set[UUID]:
+    def _save_new_accesses(self, writer: AccessStateWriter, unique: list[Entry]) -> set[UUID]:
         """Store, in one transaction, the accesses not stored yet; return the ids that were.
 
         Stored events are built directly (ledger/domain/access_state.py).
         """
         insert_new = getattr(self.recorder, "insert_new_aggregates", None)
         if insert_new is not None:
-            # The chained PostgreSQL store checks existence inside its insert: one round trip.
-            found: set[UUID] = insert_new(writer.stored_events(unique)).existing
+            # The chained stores check existence inside the insert's transaction, under
+            # the write lock (PostgreSQL: in the insert statement itself).
+            found: set[UUID] = insert_new(writer.stored_batch(unique)).existing
             return found
-        existing = self._existing(list(unique))
-        fresh = {i: entry for i, entry in unique.items() if i not in existing}
+        existing = self._existing([access_id for access_id, _, _ in unique])
+        fresh = [entry for entry in unique if entry[0] not in existing] if existing else unique
         if fresh:
-            self.recorder.insert_events(writer.stored_events(fresh))
+            self.recorder.insert_events(writer.stored_batch(fresh))
         return existing
-
-
-def _split_repeats(
-    ids: Sequence[UUID], batch: Sequence[tuple[AccessReport, AccessVerdict]]
-) -> tuple[Entries, tuple[UUID, ...]]:
-    """The first entry per platform event id (batch order), and the ids seen again."""
-    unique: Entries = {}
-    repeated: list[UUID] = []
-    for access_id, (report, verdict) in zip(ids, batch, strict=True):
-        if access_id in unique:
-            repeated.append(access_id)
-        else:
-            unique[access_id] = (report, verdict)
-    return unique, tuple(repeated)

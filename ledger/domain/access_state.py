@@ -7,6 +7,14 @@ one ``orjson.dumps`` per event instead of the library's route (event object,
 ``vars()``, a Python callback per value object, ``json`` encoder), which is
 where most of an access's ingestion time went.
 
+Since issue 20 the batch's states are written by one msgspec encoder call
+(``encode_lines``, split at the newlines JSON strings never hold raw) from
+one small struct per access whose fields are in the event's attribute order;
+the parts every access of a batch shares (the actor, the recording time, each
+distinct verdict and quoted grant) are encoded once per batch and spliced in
+as raw JSON. A batch is recorded in one transaction, at one time: its events
+carry one ``timestamp`` (docs/ledger-format.md §12, "when the ledger recorded it").
+
 The bytes are *identical* to the library's, not merely equivalent: old and new
 rows decode the same way, and ``tests/ledger/test_access_state.py`` compares
 them byte for byte with ``Mapper.to_stored_event`` of the event the aggregate
@@ -17,30 +25,62 @@ the library instead.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Mapping, Sequence
 from uuid import UUID
 
-import orjson
+import msgspec
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
 from ledger.domain.access import AccessReport, AccessVerdict, DataAccess, plain_types
 from ledger.domain.actor import Actor
 
+Entry = tuple[UUID, AccessReport, AccessVerdict]
+
 RECORDED_TOPIC = get_topic(DataAccess.Recorded)
 _ORIGINATOR_TOPIC = get_topic(DataAccess)
 _VERSION = DataAccess.INITIAL_VERSION
 _DATETIME = "datetime_iso"  # eventsourcing's DatetimeAsISO
-_UUID = "uuid_hex"  # eventsourcing's UUIDAsHex
+
+
+class _Tagged(msgspec.Struct, rename={"type": "_type_", "data": "_data_"}):
+    """A value object as the library's transcoder writes it: ``{"_type_", "_data_"}``."""
+
+    type: str
+    data: str
+
+
+class _State(msgspec.Struct):
+    """The state of a ``DataAccess.Recorded`` event: keys in this order (ledger-format §12)."""
+
+    timestamp: msgspec.Raw
+    originator_topic: str
+    actor: msgspec.Raw
+    platform_event_id: str
+    accessor_id: str
+    department: str
+    system: str | None
+    resource_code: str
+    items: Sequence[str]
+    row_count: int
+    purpose: str | None
+    grant_id: msgspec.Raw | None
+    client_address: str | None
+    accessed_at: _Tagged
+    verdict: msgspec.Raw
+
+
+# Compact, non-ASCII as itself, the same escapes as json.dumps(ensure_ascii=False).
+_ENCODER = msgspec.json.Encoder()
+_JSON_LIBRARY = JSONTranscoder
 
 
 class AccessStateWriter:
-    """Stored ``DataAccess.Recorded`` events for one batch, by one actor.
+    """Stored ``DataAccess.Recorded`` events for one batch, by one actor, recorded at one time.
 
-    The actor and each distinct verdict are encoded once, by the mapper's own
-    transcoder (so their registered transcodings stay the single definition),
-    and spliced in as pre-encoded JSON.
+    The actor, the timestamp and each distinct verdict are encoded once, by the
+    mapper's own transcoder (so their registered transcodings stay the single
+    definition), and spliced in as pre-encoded JSON.
     """
 
     def __init__(self, mapper: Mapper[UUID], actor: Actor, *, plain: bool = False) -> None:
@@ -51,71 +91,81 @@ class AccessStateWriter:
         # The library's own JSON, as is: another transcoder, a cipher or a compressor
         # would change the bytes, so then every event goes through the library.
         self.usable = (
-            type(mapper.transcoder) is JSONTranscoder
+            type(mapper.transcoder) is _JSON_LIBRARY
             and mapper.cipher is None
             and mapper.compressor is None
         )
-        self._actor_json = orjson.Fragment(mapper.transcoder.encode(actor)) if self.usable else None
-        self._verdicts: dict[AccessVerdict, orjson.Fragment] = {}
+        self.timestamp = DataAccess.Recorded.create_timestamp()
+        self._stamp_json = self._encoded(self.timestamp) if self.usable else None
+        self._actor_json = self._encoded(actor) if self.usable else None
+        self._verdicts: dict[AccessVerdict, msgspec.Raw] = {}
+        self._grants: dict[int, msgspec.Raw] = {}
 
     def stored_events(
         self, entries: Mapping[UUID, tuple[AccessReport, AccessVerdict]]
     ) -> list[StoredEvent]:
-        return [self.stored_event(i, report, verdict) for i, (report, verdict) in entries.items()]
+        return self.stored_batch([(i, report, verdict) for i, (report, verdict) in entries.items()])
+
+    def stored_batch(self, entries: Sequence[Entry]) -> list[StoredEvent]:
+        """The stored events of these accesses, in order: the states in one encoder call."""
+        states = [self._state(report, verdict) for _, report, verdict in entries]
+        if None in states:
+            return [self.stored_event(*entry) for entry in entries]
+        try:
+            lines = _ENCODER.encode_lines(states).split(b"\n")[:-1]  # each line ends in one
+        except (UnicodeEncodeError, TypeError, msgspec.EncodeError):
+            return [self.stored_event(*entry) for entry in entries]  # each on its own
+        return [
+            StoredEvent(access_id, _VERSION, RECORDED_TOPIC, state)
+            for (access_id, _, _), state in zip(entries, lines, strict=True)
+        ]
 
     def stored_event(
         self, access_id: UUID, report: AccessReport, verdict: AccessVerdict
     ) -> StoredEvent:
-        timestamp = DataAccess.Recorded.create_timestamp()
-        state = self._fast_state(timestamp, report, verdict) if self.usable else None
-        if state is None:
-            return self._through_library(timestamp, access_id, report, verdict)
-        return StoredEvent(access_id, _VERSION, RECORDED_TOPIC, state)
-
-    def _through_library(
-        self, timestamp: datetime, access_id: UUID, report: AccessReport, verdict: AccessVerdict
-    ) -> StoredEvent:
-        event = DataAccess.recorded_event(self.actor, report, verdict, access_id, timestamp)
+        state = self._state(report, verdict)
+        if state is not None:
+            try:
+                return StoredEvent(access_id, _VERSION, RECORDED_TOPIC, _ENCODER.encode(state))
+            except (UnicodeEncodeError, TypeError, msgspec.EncodeError):
+                pass  # e.g. a lone surrogate: let the library raise its own error
+        event = DataAccess.recorded_event(self.actor, report, verdict, access_id, self.timestamp)
         return self.mapper.to_stored_event(event)
 
-    def _verdict_json(self, verdict: AccessVerdict) -> orjson.Fragment:
-        found = self._verdicts.get(verdict)
-        if found is None:
-            found = self._verdicts[verdict] = orjson.Fragment(
-                self.mapper.transcoder.encode(verdict)
-            )
-        return found
+    def _encoded(self, value: object) -> msgspec.Raw:
+        return msgspec.Raw(self.mapper.transcoder.encode(value))
 
-    def _fast_state(
-        self, timestamp: datetime, report: AccessReport, verdict: AccessVerdict
-    ) -> bytes | None:
-        """The library's bytes, or None when a value is not of the type the fast path knows.
-
-        Keys in the event's attribute order (``vars()`` of the event, less
-        originator id and version); value objects as ``{"_type_", "_data_"}``.
-        """
-        known = self.plain or plain_types(report)
-        if not (known and type(timestamp) is datetime and type(verdict) is AccessVerdict):
+    def _state(self, report: AccessReport, verdict: AccessVerdict) -> _State | None:
+        """The state's struct, or None when a value is not of the type this writer knows."""
+        if not (
+            self._stamp_json is not None
+            and (self.plain or plain_types(report))
+            and type(verdict) is AccessVerdict
+        ):
             return None
-        accessed_at, grant_id = report.accessed_at, report.grant_id
-        state = {
-            "timestamp": {"_type_": _DATETIME, "_data_": timestamp.isoformat()},
-            "originator_topic": _ORIGINATOR_TOPIC,
-            "actor": self._actor_json,
-            "platform_event_id": report.platform_event_id,
-            "accessor_id": report.accessor_id,
-            "department": report.department,
-            "system": report.system,
-            "resource_code": report.resource_code,
-            "items": report.items,
-            "row_count": report.row_count,
-            "purpose": report.purpose,
-            "grant_id": None if grant_id is None else {"_type_": _UUID, "_data_": grant_id.hex},
-            "client_address": report.client_address,
-            "accessed_at": {"_type_": _DATETIME, "_data_": accessed_at.isoformat()},
-            "verdict": self._verdict_json(verdict),
-        }
-        try:
-            return orjson.dumps(state)
-        except orjson.JSONEncodeError:
-            return None  # e.g. a lone surrogate: let the library raise its own error
+        verdict_json = self._verdicts.get(verdict)
+        if verdict_json is None:
+            verdict_json = self._verdicts[verdict] = self._encoded(verdict)
+        grant_id = report.grant_id
+        grant_json = None
+        if grant_id is not None:  # keyed by the int: UUID's own hash runs in Python
+            grant_json = self._grants.get(grant_id.int)
+            if grant_json is None:
+                grant_json = self._grants[grant_id.int] = self._encoded(grant_id)
+        return _State(
+            self._stamp_json,
+            _ORIGINATOR_TOPIC,
+            self._actor_json,  # type: ignore[arg-type]  # set whenever the stamp is
+            report.platform_event_id,
+            report.accessor_id,
+            report.department,
+            report.system,
+            report.resource_code,
+            report.items,
+            report.row_count,
+            report.purpose,
+            grant_json,
+            report.client_address,
+            _Tagged(_DATETIME, report.accessed_at.isoformat()),
+            verdict_json,
+        )

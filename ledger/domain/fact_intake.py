@@ -86,3 +86,114 @@ REFRESH_OPTIONAL: Mapping[str, Converter] = {
 def refresh_report(obj: object) -> RefreshReport:
     """One refresh the exchange platform reports (docs/import-format.md, kind resource_refresh)."""
     return RefreshReport(**read_fields(obj, "resource_refresh", REFRESH_REQUIRED, REFRESH_OPTIONAL))
+
+
+# -- records of people (docs/facts.md §7): the body of each POST, and an import line --
+
+BUSINESS_TIME = optional(bounds.instant)  # absent: the command's clock (docs/facts.md §1)
+_text = bounds.text
+_opt_text = optional(bounds.text)
+_opt_code = optional(bounds.code)
+_opt_uuid = optional(bounds.uuid)
+
+
+def _uuids(value: object, field: str) -> tuple[Any, ...]:
+    if not isinstance(value, list):
+        raise BoundsError(field, "expected an array of UUID strings")
+    if len(value) > bounds.MAX_LIST:
+        raise BoundsError(field, f"more than {bounds.MAX_LIST} elements")
+    return tuple(bounds.uuid(element, field) for element in value)
+
+
+def _codes_or_none(value: object, field: str) -> tuple[str, ...]:
+    return () if value == [] else codes(value, field)
+
+
+def _fen(value: object, field: str) -> int:
+    return bounds.count(value, field, maximum=bounds.MAX_FEN)
+
+
+def _year(value: object, field: str) -> int:
+    year = bounds.count(value, field, maximum=2100)
+    if year < 2000:
+        raise BoundsError(field, f"{year} is not within 2000..2100")
+    return year
+
+
+KINDS: dict[str, tuple[Mapping[str, Converter], Mapping[str, Converter]]] = {
+    # PIPL §55: the providing department's PIA.
+    "impact_assessment": (
+        {
+            "department": bounds.code,
+            "reference": _text,
+            "resource_code": bounds.code,
+            "conclusion": _text,
+            "summary": _text,
+        },
+        {
+            "recipient_department": _opt_code,
+            "request_id": _opt_uuid,
+            "assessed_at": BUSINESS_TIME,
+        },
+    ),
+    # 数据安全法 §21: special approval to share core data.
+    "core_data_approval": (
+        {"reference": _text, "resource_code": bounds.code, "approving_authority": _text},
+        {
+            "recipient_department": _opt_code,
+            "request_id": _opt_uuid,
+            "valid_until": optional(bounds.instant),
+            "approved_at": BUSINESS_TIME,
+        },
+    ),
+    "core_data_withdrawal": ({"reason": _text}, {"withdrawn_at": BUSINESS_TIME}),
+    # seed 四(二): a department's annual sharing report, or the zone's compiled one.
+    "department_annual_report": (
+        {"department": bounds.code, "year": _year, "reference": _text, "summary": _text},
+        {"submitted_at": BUSINESS_TIME},
+    ),
+    "zone_annual_report": (
+        {"year": _year, "reference": _text, "summary": _text},
+        {"submitted_at": BUSINESS_TIME},
+    ),
+    "zone_report_approval": (
+        {"approving_body": _text, "reference": _text},
+        {"approved_at": BUSINESS_TIME},
+    ),
+    # 数据安全法 §40: a contracted processor (受托方).
+    "contracted_processor": (
+        {
+            "department": bounds.code,
+            "contract_reference": _text,
+            "processor_name": _text,
+            "processor_credit_code": bounds.code,
+            "tasks": bounds.text_list,
+            "period_start": bounds.content_date,
+            "period_end": bounds.content_date,
+        },
+        {
+            "system_ids": _uuids,
+            "resource_codes": _codes_or_none,
+            "approval_reference": _opt_text,
+            "occurred_at": BUSINESS_TIME,
+        },
+    ),
+    "processor_end": ({"reason": _text}, {"occurred_at": BUSINESS_TIME}),
+    # seed §三(五)17: 跟踪 and 评价 of a filed project.
+    "project_progress": (
+        {
+            "stage": _text,
+            "progress_percent": lambda v, f: bounds.count(v, f, maximum=100),
+            "spent_fen": _fen,
+            "summary": _text,
+        },
+        {"reported_at": BUSINESS_TIME},
+    ),
+    "project_evaluation": ({"rating": _text, "summary": _text}, {"evaluated_at": BUSINESS_TIME}),
+}
+
+
+def record_fields(kind: str, obj: object) -> dict[str, Any]:
+    """The fields of one ``kind`` record (a KINDS key), converted and within bounds."""
+    required, optional_fields = KINDS[kind]
+    return read_fields(obj, kind, required, optional_fields)

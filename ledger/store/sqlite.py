@@ -35,6 +35,7 @@ from ledger.errors import ConfigurationError, ForeignStoreError, StoreUnavailabl
 from ledger.store.base import (
     HASH_ALGORITHM_KEY,
     Bounds,
+    NewAggregates,
     NotificationsFromOne,
     chain_input,
     check_requested_algorithm,
@@ -201,37 +202,63 @@ class ChainedSQLiteApplicationRecorder(NotificationsFromOne, SQLiteApplicationRe
         if not stored_events:
             return []
         genesis: Genesis = kwargs.get("genesis") or self.genesis
+        return self._chain(c, genesis, chain_input(stored_events))
+
+    def _chain(
+        self, c: SQLiteCursor, genesis: Genesis, inputs: list[tuple[str, int, str, bytes]]
+    ) -> list[int]:
+        """Chain these rows onto the head and insert them (under the caller's write lock)."""
         c.execute(self.select_head_statement)
         head = c.fetchone()
         head_position, head_hash = (head[0], head[1]) if head else (0, genesis.genesis_hash)
-        rows = chain_rows(
-            hash_function(genesis.hash_algorithm),
-            head_position,
-            head_hash,
-            chain_input(stored_events),
-        )
+        rows = chain_rows(hash_function(genesis.hash_algorithm), head_position, head_hash, inputs)
         if len(rows) == 1:  # executemany costs twice execute for one row
             c.execute(self.insert_events_statement, rows[0])
         else:
             c.executemany(self.insert_events_statement, rows)
         return [row[0] for row in rows]
 
+    def insert_new_aggregates(self, stored_events: Sequence[StoredEvent]) -> NewAggregates:
+        """Insert, in one transaction, the events whose originator has no events yet.
+
+        Idempotent batch ingestion, as on PostgreSQL: the existence check runs
+        after ``BEGIN IMMEDIATE``, under the write lock, so no other writer can
+        store one of these originators between the check and the insert (no
+        race to retry), and the batch costs one transaction, not two.
+        """
+        genesis = self._genesis or self.load_genesis()
+        inputs = chain_input(stored_events)
+        with (
+            self.datastore.get_connection(commit=True) as conn,
+            _ImmediateTransaction(conn, commit=True) as c,
+            c,  # closes the cursor
+        ):
+            found = self._existing_texts(c, [row[0] for row in inputs])
+            if found:
+                inputs = [row for row in inputs if row[0] not in found]
+            ids = self._chain(c, genesis, inputs) if inputs else []
+        return NewAggregates(ids, {UUID(text) for text in found})
+
     def existing_originators(self, originator_ids: Sequence[UUID]) -> set[UUID]:
         """Which of these aggregates already have events: one query per 900 ids.
 
         Idempotent batch ingestion asks this for thousands of ids at once.
         """
-        found: set[UUID] = set()
-        ids = [i.hex for i in originator_ids]
         with self.datastore.transaction(commit=False) as c:
-            for start in range(0, len(ids), 900):
-                chunk = ids[start : start + 900]
-                c.execute(
-                    f"SELECT DISTINCT originator_id FROM {self.events_table_name} "
-                    f"WHERE originator_id IN ({','.join('?' * len(chunk))}) AND rowid >= 1",
-                    chunk,
-                )
-                found.update(UUID(row[0]) for row in c.fetchall())
+            found = self._existing_texts(c, [i.hex for i in originator_ids])
+        return {UUID(text) for text in found}
+
+    def _existing_texts(self, c: SQLiteCursor, ids: Sequence[str]) -> set[str]:
+        """Which of these originator texts (§2) have rows at positions >= 1."""
+        found: set[str] = set()
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            c.execute(
+                f"SELECT DISTINCT originator_id FROM {self.events_table_name} "
+                f"WHERE originator_id IN ({','.join('?' * len(chunk))}) AND rowid >= 1",
+                chunk,
+            )
+            found.update(row[0] for row in c.fetchall())
         return found
 
 

@@ -100,6 +100,40 @@ def test_batch_retry_records_nothing_twice(api: Api) -> None:
     assert api.head() == head
 
 
+def test_partly_known_batch_flags_each_improper_access_with_its_newness(api: Api) -> None:
+    """Flagged outcomes say which accesses this request recorded, on a partly known batch."""
+    setup_departments(api)
+    reply = api.call("POST", "/resources", Role.DATA_PROVIDER, PROVIDER, json=population_resource())
+    assert reply.status_code == 201, reply.text
+    known = [access("nogrant-old"), access("ok-old", department=PROVIDER)]
+    assert api.call("POST", "/accesses/batch", Role.EXCHANGE_PLATFORM, json={"accesses": known})
+    head = api.head()
+    batch = [
+        *known,
+        access("nogrant-new"),
+        access("nogrant-new"),
+        access("ok-new", department=PROVIDER),
+    ]
+    reply = api.call("POST", "/accesses/batch", Role.EXCHANGE_PLATFORM, json={"accesses": batch})
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert (body["recorded"], body["already_recorded"], body["unauthorized"]) == (2, 3, 3)
+    flagged = [(f["platform_event_id"], f["newly_recorded"]) for f in body["flagged"]]
+    assert flagged == [("nogrant-old", False), ("nogrant-new", True), ("nogrant-new", True)]
+    assert api.head() == head + 2
+
+
+def test_one_malformed_access_refuses_the_whole_batch_over_http(api: Api) -> None:
+    setup_departments(api)
+    head = api.head()
+    batch = [access("fine-1"), access("fine-2", accessor_id="  "), access("fine-3")]
+    reply = api.call("POST", "/accesses/batch", Role.EXCHANGE_PLATFORM, json={"accesses": batch})
+    assert reply.status_code == 422 and reply.json()["error"], reply.text
+    assert api.head() == head
+    ok = api.call("POST", "/accesses/batch", Role.EXCHANGE_PLATFORM, json={"accesses": batch[::2]})
+    assert ok.json()["recorded"] == 2 and api.head() == head + 2
+
+
 def test_filing_review_and_funds(api: Api) -> None:
     setup_departments(api)
     reply = api.call(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.domain.actor import Role
-from tests.api.conftest import PROVIDER, Api, population_resource, setup_departments
+from tests.api.conftest import PROVIDER, USER, Api, population_resource, setup_departments
 
 WHEN = "2026-03-01T23:00:00+08:00"
 
@@ -74,3 +74,68 @@ def test_a_department_cannot_report_its_own_refresh(api: Api) -> None:
         "POST", "/resource-refreshes", Role.DATA_PROVIDER, PROVIDER, json=_refresh("x")
     )
     assert reply.status_code == 403
+
+
+def test_records_of_people_over_http_with_their_owners(api: Api) -> None:
+    _catalogue(api)
+    head = api.head()
+    pia = {
+        "department": PROVIDER,
+        "reference": "PIA-1",
+        "resource_code": "RK-0001",
+        "conclusion": "acceptable",
+        "summary": "评估",
+        "assessed_at": WHEN,
+    }
+    made = api.call("POST", "/impact-assessments", Role.DATA_PROVIDER, PROVIDER, json=pia)
+    assert made.status_code == 201, made.text
+    again = api.call("POST", "/impact-assessments", Role.DATA_PROVIDER, PROVIDER, json=pia)
+    assert again.json() == made.json()
+    other = api.call(
+        "POST", "/impact-assessments", Role.DATA_PROVIDER, PROVIDER, json={**pia, "summary": "改"}
+    )
+    assert other.status_code == 409 and other.json()["error"] == "record_exists"
+    mismatch = api.call("POST", "/impact-assessments", Role.DATA_PROVIDER, USER, json=pia)
+    assert mismatch.status_code == 403
+    record = api.call("GET", f"/impact-assessments/{made.json()['id']}", Role.AUDITOR).json()
+    assert (record["reference"], record["assessed_at"]) == ("PIA-1", "2026-03-01T23:00:00+08:00")
+    core = {"reference": "核-1", "resource_code": "RK-0001", "approving_authority": "区委网信委"}
+    assert (
+        api.call("POST", "/core-data-approvals", Role.SECURITY_OFFICER, json=core).status_code
+        == 201
+    )
+    report = {"department": USER, "year": 2025, "reference": "年报", "summary": "s"}
+    assert api.call("POST", "/annual-reports", Role.CIO, USER, json=report).status_code == 201
+    zone = {"year": 2025, "reference": "区年报", "summary": "s"}
+    assert api.call("POST", "/annual-reports/zone", Role.NDRC, json=zone).status_code == 201
+    approval = {"approving_body": "领导小组", "reference": "纪要"}
+    ok = api.call("POST", "/annual-reports/zone/2025/approve", Role.NDRC, json=approval)
+    assert ok.status_code == 200, ok.text
+    assert api.head() == head + 5
+    bad = api.call("POST", "/annual-reports/zone", Role.NDRC, json={**zone, "year": "2025"})
+    assert bad.status_code == 422 and "year" in bad.json()["detail"]
+    missing = api.call(
+        "POST",
+        "/filings/" + "0" * 32 + "/evaluation",
+        Role.NDRC,
+        json={"rating": "good", "summary": "s"},
+    )
+    assert missing.status_code == 404
+    assert api.head() == head + 5
+
+
+def test_the_views_read_a_ledger_holding_the_new_facts(api: Api) -> None:
+    """The new kinds are recorded before the rules judge them: every view still answers."""
+    _catalogue(api)
+    api.call("POST", "/resource-refreshes", Role.EXCHANGE_PLATFORM, json=_refresh("x-1"))
+    pia = {
+        "department": PROVIDER,
+        "reference": "PIA-1",
+        "resource_code": "RK-0001",
+        "conclusion": "acceptable",
+        "summary": "评估",
+    }
+    assert api.call("POST", "/impact-assessments", Role.CIO, PROVIDER, json=pia).status_code == 201
+    for path in ("/views/findings", "/views/audit-trail", "/views/zone", "/views/inventory"):
+        reply = api.call("GET", path, Role.AUDITOR)
+        assert reply.status_code == 200, f"{path}: {reply.text[:200]}"

@@ -42,6 +42,22 @@ ENDPOINTS: list[tuple[str, str, Permission]] = [
     ("POST", "/resource-refreshes", Permission.REPORT_REFRESH),
     ("POST", "/resource-refreshes/batch", Permission.REPORT_REFRESH),
     ("GET", "/resource-refreshes/x-1", Permission.READ_AUDIT_VIEWS),
+    ("POST", "/impact-assessments", Permission.RECORD_PIA),
+    ("GET", f"/impact-assessments/{ZERO}", Permission.READ_AUDIT_VIEWS),
+    ("POST", "/core-data-approvals", Permission.APPROVE_CORE_DATA),
+    ("POST", f"/core-data-approvals/{ZERO}/withdraw", Permission.APPROVE_CORE_DATA),
+    ("GET", f"/core-data-approvals/{ZERO}", Permission.READ_AUDIT_VIEWS),
+    ("POST", "/annual-reports", Permission.SUBMIT_ANNUAL_REPORT),
+    ("POST", "/annual-reports/zone", Permission.COMPILE_ZONE_REPORT),
+    ("POST", "/annual-reports/zone/2025/approve", Permission.COMPILE_ZONE_REPORT),
+    ("GET", f"/annual-reports/{ZERO}", Permission.READ_AUDIT_VIEWS),
+    ("POST", "/processors", Permission.RECORD_PROCESSOR),
+    ("POST", f"/processors/{ZERO}/end", Permission.RECORD_PROCESSOR),
+    ("GET", f"/processors/{ZERO}", Permission.READ_AUDIT_VIEWS),
+    ("POST", f"/filings/{ZERO}/progress", Permission.REPORT_PROJECT_PROGRESS),
+    ("GET", f"/project-progress/{ZERO}", Permission.READ_AUDIT_VIEWS),
+    ("POST", f"/filings/{ZERO}/evaluation", Permission.EVALUATE_PROJECT),
+    ("GET", f"/filings/{ZERO}/evaluation", Permission.READ_AUDIT_VIEWS),
     ("GET", "/ledger/events", Permission.READ_LEDGER_FEED),
     ("GET", "/proofs/inclusion?position=1", Permission.VERIFY),
     ("GET", "/proofs/consistency?from=1", Permission.VERIFY),
@@ -79,6 +95,11 @@ def test_the_matrix_says_what_the_issue_asks(api: Api) -> None:
     assert Role.AUDITOR in POLICY[Permission.READ_LEDGER_FEED]
     assert POLICY[Permission.MANAGE_DEPARTMENTS] == {Role.ADMIN}
     assert POLICY[Permission.REPORT_REFRESH] == {Role.EXCHANGE_PLATFORM}
+    # Issue 14: evaluation and the zone report are ndrc's, core-data approval 网信办's;
+    # a department never evaluates its own project.
+    assert POLICY[Permission.EVALUATE_PROJECT] == {Role.NDRC}
+    assert POLICY[Permission.COMPILE_ZONE_REPORT] == {Role.NDRC}
+    assert POLICY[Permission.APPROVE_CORE_DATA] == {Role.SECURITY_OFFICER}
 
 
 def test_every_documented_route_is_in_the_matrix(api: Api) -> None:

@@ -91,6 +91,44 @@ def test_writer_stores_the_aggregate_paths_bytes_for_varied_accesses():
 
 
 @pytest.mark.usefixtures("fixed_time")
+def test_a_batch_encoded_in_one_call_stores_the_aggregate_paths_bytes():
+    """``stored_batch`` (one encoder call, split by line) gives each event's own bytes."""
+    app = GovLedger()
+    rng = random.Random(20261206)
+    for actor in ACTORS:
+        entries = []
+        for n in range(200):
+            report, verdict = _report(rng, n), _verdict(rng)
+            entries.append((data_access_id(report.platform_event_id), report, verdict))
+        written = AccessStateWriter(app.mapper, actor).stored_batch(entries)
+        expected = [_by_aggregate(app, actor, report, verdict) for _, report, verdict in entries]
+        assert written == expected
+
+
+@pytest.mark.usefixtures("fixed_time")
+def test_one_unencodable_access_sends_only_the_batch_through_the_library():
+    """A lone surrogate cannot be UTF-8: the batch falls back to event by event (and raises
+    the library's own error for that access), never a misaligned split."""
+    app = GovLedger()
+    rng = random.Random(5)
+    good = _report(rng, 1)
+    bad = AccessReport(**{**{f: getattr(good, f) for f in good.__slots__}, "system": "\ud800"})  # type: ignore[arg-type]
+    writer = AccessStateWriter(app.mapper, PLATFORM)
+    entries = [
+        (data_access_id(good.platform_event_id), good, AccessVerdict()),
+        (data_access_id("b"), bad, AccessVerdict()),
+    ]
+    with pytest.raises(Exception) as raised:
+        writer.stored_batch(entries)
+    with pytest.raises(type(raised.value)):
+        app.mapper.to_stored_event(
+            DataAccess.recorded_event(PLATFORM, bad, AccessVerdict(), data_access_id("b"), STAMP)
+        )
+    (alone,) = writer.stored_batch(entries[:1])
+    assert alone == _by_aggregate(app, PLATFORM, good, AccessVerdict())
+
+
+@pytest.mark.usefixtures("fixed_time")
 def test_written_events_decode_to_the_reported_access():
     app = GovLedger()
     report = _report(random.Random(7), 1)

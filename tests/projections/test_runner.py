@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import os
 import signal
 import subprocess
@@ -16,15 +17,19 @@ from typing import Any
 import pytest
 
 from ledger.application import GovLedger
+from ledger.chain import FORMAT_VERSION
 from ledger.config import Settings
 from ledger.store.connect import application_env, init_ledger, ledger_head
+from ops.cli import main
 from ops.demo import DemoSummary, load_demo
+from ops.terminal import EXIT_VERSION
 from projections import runner
 from projections.query import open_views
 from projections.runner import PROJECTIONS, Projector, open_projector, tracked_position
-from projections.store import ProjectionError, ViewStore
+from projections.store import ProjectionError, ViewStore, ViewsVersionError
 from tests.conftest import Attacker
 from tests.projections.scenario import build_scenario, scenario_settings
+from tests.served import settings_env
 
 ROOT = Path(__file__).resolve().parents[2]
 VIEW_TABLES = (
@@ -274,3 +279,136 @@ def test_the_schema_is_ensured_once_per_projector_and_again_after_a_drop(
         assert projector.run() == ledger_head(small)
         assert len(ensured) == 2
     assert dump(small) == fresh
+
+
+def set_version(settings: Settings, version: int) -> None:
+    """Views as another govledger left them: its schema version, in meta and tracking."""
+    store = ViewStore(settings)
+    try:
+        with store.transaction():
+            store.set_meta("schema_version", str(version))
+            store.query(f"UPDATE {store.table('tracking')} SET version = ?", (version,))
+    finally:
+        store.close()
+
+
+def test_a_rebuild_builds_beside_the_views_and_swaps_them_in(settings: Settings) -> None:
+    """Readers see the whole old views until the swap, never a missing table nor a partial
+    count; then the whole new ones. Nothing of the side build is left behind."""
+    small = scenario_settings(settings)
+    build_scenario(small)
+    last = ledger_head(small)
+    with open_projector(small) as projector:
+        projector.run()
+        fresh = dump(small)
+        seen: list[int] = []
+
+        def during(rows: int) -> None:
+            seen.append(rows)
+            assert dump(small) == fresh  # the current views, whole, while the side fills
+
+        assert projector.rebuild(progress=during) == last
+        assert sum(seen) == last
+    assert dump(small) == fresh
+    store = ViewStore(small)
+    try:
+        assert runner.stored_version(store) == runner.SCHEMA_VERSION
+        if store.backend == "postgresql":
+            left = store.query(
+                "SELECT tablename FROM pg_tables WHERE schemaname = ? AND tablename LIKE ?",
+                (small.postgres_schema, "views\\_next\\_%"),
+            )
+            assert left == []
+        else:
+            assert Path(store.path).name == "ledger.views.2.db"
+    finally:
+        store.close()
+    if small.database.backend == "sqlite":  # the next rebuild frees the generation before
+        with open_projector(small) as projector:
+            projector.rebuild()
+        names = sorted(p.name for p in Path(small.database.path).parent.glob("ledger.views*.db"))
+        assert names == ["ledger.views.2.db", "ledger.views.3.db"]
+        assert dump(small) == fresh
+
+
+def test_a_worker_goes_on_in_the_views_a_rebuild_swapped_in(settings: Settings) -> None:
+    """The worker's open store follows the swap: it writes into the new views, not the old."""
+    small = scenario_settings(settings)
+    build_scenario(small)
+    last = ledger_head(small)
+    with open_projector(small) as worker:
+        worker.run(until=last - 5)
+        with open_projector(small) as other:
+            assert other.rebuild() == last
+        assert worker.run() == 0  # the rebuilt views are at the head already
+        assert tracked_position(worker.store) == last
+    with open_projector(small) as projector:
+        projector.run()
+        fresh = dump(small)
+        projector.rebuild()
+    assert dump(small) == fresh
+
+
+def test_an_older_govledger_refuses_newer_views_and_keeps_them(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Neither a running worker, nor a new one, nor a rebuild writes into or drops views of
+    a newer schema version; the CLI says so in one line and exits 4 (EXIT_VERSION)."""
+    small = scenario_settings(settings)
+    build_scenario(small)
+    last = ledger_head(small)
+    with open_projector(small) as worker:
+        worker.run(until=last - 5)
+        set_version(small, runner.SCHEMA_VERSION + 1)
+        newer = dump(small)
+        with pytest.raises(ViewsVersionError, match="newer than this govledger"):
+            worker.run()
+        with pytest.raises(ViewsVersionError):
+            worker.rebuild()
+    with open_projector(small) as fresh_worker, pytest.raises(ViewsVersionError):
+        fresh_worker.run()
+    for name, value in settings_env(small).items():
+        monkeypatch.setenv(name, value)
+    for argv in (["projections", "run"], ["projections", "rebuild"]):
+        assert main(argv) == EXIT_VERSION
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "schema version" in err, err
+    assert dump(small) == newer
+    status = json.loads(run_status(capsys, "--json"))
+    assert status["views"]["schema_version"] == runner.SCHEMA_VERSION + 1
+    assert status["views"]["match"] is False and status["match"] is False
+    assert status["views"]["lag"] == 5
+
+
+def test_status_says_which_versions_run_and_how_far_the_worker_is(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    small = scenario_settings(settings)
+    build_scenario(small)
+    last = ledger_head(small)
+    for name, value in settings_env(small).items():
+        monkeypatch.setenv(name, value)
+    before = json.loads(run_status(capsys, "--json"))
+    assert before["views"]["schema_version"] is None and before["views"]["lag"] == last
+    assert before["match"] is False
+    with open_projector(small) as projector:
+        projector.run(until=last - 3)
+    body = json.loads(run_status(capsys, "--json"))
+    assert body["code_version"] == runner.code_version() != "unknown"
+    assert body["ledger"] == {
+        "format_version": FORMAT_VERSION, "code_format_version": FORMAT_VERSION,
+        "match": True, "head": last,
+    }  # fmt: skip
+    assert body["views"] == {
+        "schema_version": runner.SCHEMA_VERSION, "code_schema_version": runner.SCHEMA_VERSION,
+        "written_by": runner.code_version(), "match": True, "position": last - 3, "lag": 3,
+    }  # fmt: skip
+    assert body["match"] is True
+    text = run_status(capsys)
+    assert f"schema version {runner.SCHEMA_VERSION} (this code: " in text
+    assert f"position {last - 3} of {last} (lag 3)" in text
+
+
+def run_status(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    assert main(["status", *argv]) == 0
+    return capsys.readouterr().out

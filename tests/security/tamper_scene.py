@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from ledger import verify, verify_parallel
 from ledger.checkpoints import generate_key_file, issue_checkpoint, witness_checkpoint
 from ledger.config import Settings
 from ledger.verify_job import run_verify
@@ -91,14 +92,16 @@ class Scene:
     def backend(self) -> str:
         return self.settings.database.backend
 
-    def verify(self, mode: str) -> Found:
+    def verify(self, mode: str, jobs: int = 1) -> Found:
         """``govledger verify --json`` in ``mode``, from a copy of the state before the attack."""
         base = self.trusted if mode == "pinned" else self.settings
         state = self.tmp / f"run-{mode}"
         shutil.rmtree(state, ignore_errors=True)
         shutil.copytree(base.state_dir, state)
         settings = replace(base, state_dir=str(state))
-        args = argparse.Namespace(from_position=None, full=mode == "full", adopt=False, json=True)
+        args = argparse.Namespace(
+            from_position=None, full=mode == "full", adopt=False, json=True, jobs=jobs
+        )
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             code = ledger_cli.cmd_verify(settings, args)
@@ -171,10 +174,26 @@ def scene_for(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callab
 
 
 def check_every_mode(scene: Scene, expected: Expect) -> None:
+    """Every mode answers as expected, and ``--jobs 2`` answers as one process (issue 20)."""
     found = {mode: scene.verify(mode) for mode in MODES}
     assert found == {mode: expected.of(mode) for mode in MODES}, {
         m: str(f) for m, f in found.items()
     }
+    with split_finely():
+        in_parallel = {mode: scene.verify(mode, jobs=2) for mode in MODES}
+    assert in_parallel == found, {m: str(f) for m, f in in_parallel.items()}
+
+
+@contextlib.contextmanager
+def split_finely() -> Iterator[None]:
+    """Parallel verification over ranges of 2 batches of 3 rows, even on 50 rows: every range
+    end and every resume of the serial stream falls among the scene's tampered rows."""
+    saved = (verify.DEFAULT_BATCH_SIZE, verify_parallel.MIN_ROWS, verify_parallel.CHUNK_BATCHES)
+    verify.DEFAULT_BATCH_SIZE, verify_parallel.MIN_ROWS, verify_parallel.CHUNK_BATCHES = 3, 1, 2
+    try:
+        yield
+    finally:
+        verify.DEFAULT_BATCH_SIZE, verify_parallel.MIN_ROWS, verify_parallel.CHUNK_BATCHES = saved
 
 
 def cases(tampers: list[Tamper]) -> list[Any]:

@@ -1,0 +1,180 @@
+"""What a report costs beside one ``verify --full`` of the same ledger (issue #12 item 2).
+
+Builds (or reuses, ``--ledger DIR``) a SQLite demo ledger of ``--accesses`` data
+accesses (``govledger demo``, year 2025), brings the views to its head (the worker's
+job in a deployment: timed, not a target), then runs, each in its own process as an
+operator would: ``govledger verify --full`` and ``govledger report KIND --year 2025
+--format json|pdf`` for the three reports. Each line gives the wall time (median of
+``--repeats``), the ratio to verify's time and the process's peak RSS (``wait4``).
+
+``--million`` repeats the risk report on a ledger of about 1,000,000 events (slow to
+build: reuse it with ``--million-ledger DIR``) and compares it with the first ledger.
+
+Targets: risk JSON <= 1.0 x verify (and the audit JSON, which reads only the views);
+every report's peak RSS < 300 MB; at a million events the risk JSON within 2 x its
+time on the first ledger, peak still < 300 MB. A PDF needs a CJK font (fonts-noto-cjk):
+without one its line says failed and it is left out of the peak.
+
+    .venv/bin/python bench/reports.py [--accesses 200000] [--ledger DIR] [--repeats 1]
+                                      [--million [--million-ledger DIR]]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from _common import ROOT, target
+
+GOVLEDGER = str(Path(sys.executable).with_name("govledger"))
+YEAR = "2025"  # the demo's year
+KINDS = ("risk", "annual", "audit")
+FORMATS = ("json", "pdf")
+PEAK_MB, RATIO, GROWTH = 300.0, 1.0, 2.0
+MILLION = 1_000_000
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    peak_mb: float
+    ok: bool
+    error: str
+
+
+def run(args: list[str], env: dict[str, str]) -> Run:
+    """One command in its own process: wall time, peak RSS (MB), success."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as err:
+        child = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        _pid, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        lines = err.read().decode(errors="replace").strip().splitlines()
+    return Run(seconds, usage.ru_maxrss / 1024, child.returncode == 0, lines[-1] if lines else "")
+
+
+def repeated(args: list[str], env: dict[str, str], repeats: int) -> Run:
+    runs = [run(args, env) for _ in range(repeats)]
+    failed = next((r for r in runs if not r.ok), None)
+    if failed is not None:
+        return failed
+    return Run(statistics.median(r.seconds for r in runs), max(r.peak_mb for r in runs), True, "")
+
+
+def ledger_env(directory: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "GOVLEDGER_DATABASE_URL": f"sqlite:///{directory / 'ledger.db'}",
+        "GOVLEDGER_STATE_DIR": str(directory / "state"),
+    }
+
+
+def ensure_ledger(directory: Path, accesses: int) -> dict[str, str]:
+    """The demo ledger in ``directory``, built once (its progress on this terminal)."""
+    env = ledger_env(directory)
+    if not (directory / "ledger.db").exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        print(f"building a demo of {accesses:,} accesses in {directory} …", flush=True)
+        subprocess.run(
+            [GOVLEDGER, "demo", "--accesses", str(accesses), "--if-empty"], env=env, check=True
+        )
+    print("bringing the views to the head …", flush=True)
+    views = run([GOVLEDGER, "projections", "run"], env)
+    if not views.ok:
+        raise SystemExit(f"projections run failed: {views.error}")
+    print(f"  views caught up in {views.seconds:.1f} s (peak {views.peak_mb:.0f} MB)")
+    return env
+
+
+def events_of(env: dict[str, str]) -> int:
+    done = subprocess.run(
+        [GOVLEDGER, "projections", "status"], env=env, capture_output=True, text=True, check=False
+    )
+    return max((int(w) for w in done.stdout.split() if w.isdigit()), default=0)
+
+
+def measure(env: dict[str, str], repeats: int, out: Path) -> dict[str, Run]:
+    found = {"verify": repeated([GOVLEDGER, "verify", "--full"], env, repeats)}
+    for kind in KINDS:
+        for fmt in FORMATS:
+            found[f"{kind} {fmt}"] = repeated(
+                [GOVLEDGER, "report", kind, "--year", YEAR, "--format", fmt,
+                 "-o", str(out / f"{kind}.{fmt}")],
+                env, repeats,
+            )  # fmt: skip
+    return found
+
+
+def show(title: str, runs: dict[str, Run]) -> None:
+    verify = runs["verify"].seconds
+    print(f"\n{title}")
+    print(f"  {'what':<14}{'seconds':>9}{'x verify':>10}{'peak MB':>9}")
+    for name, r in runs.items():
+        if r.ok:
+            print(f"  {name:<14}{r.seconds:>9.2f}{r.seconds / verify:>10.2f}{r.peak_mb:>9.0f}")
+        else:
+            print(f"  {name:<14}{'failed':>9}  {r.error[:90]}")
+
+
+def peak(runs: dict[str, Run]) -> float:
+    """The highest peak RSS of the reports that ran (a failed run is listed, not counted)."""
+    return max((r.peak_mb for n, r in runs.items() if n != "verify" and r.ok), default=0.0)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--accesses", type=int, default=200_000)
+    parser.add_argument("--ledger", type=Path, help="reuse (or build here) the demo ledger")
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--million", action="store_true", help="also a ~1,000,000-event ledger")
+    parser.add_argument("--million-ledger", type=Path)
+    args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="bench-reports-"))
+    try:
+        env = ensure_ledger(args.ledger or scratch / "ledger", args.accesses)
+        print(f"ledger: {events_of(env):,} events; machine: {os.cpu_count()} cores, shared")
+        runs = measure(env, args.repeats, scratch)
+        show(f"{args.accesses:,} accesses", runs)
+        verify, risk = runs["verify"], runs["risk json"]
+        lines = [
+            target("risk_json_over_verify", risk.seconds / verify.seconds if risk.ok else
+                   float("inf"), RATIO, higher_is_better=False),
+            target("report_peak_mb", peak(runs), PEAK_MB, higher_is_better=False),
+            # the audit report reads only the views: what the others should cost
+            target("audit_json_over_verify", runs["audit json"].seconds / verify.seconds
+                   if runs["audit json"].ok else float("inf"), RATIO, higher_is_better=False),
+        ]  # fmt: skip
+        if args.million:
+            big = ensure_ledger(args.million_ledger or scratch / "million", MILLION)
+            print(f"ledger: {events_of(big):,} events")
+            large = measure(big, args.repeats, scratch)
+            show(f"{MILLION:,} accesses", large)
+            big_risk = large["risk json"]
+            growth = big_risk.seconds / risk.seconds if big_risk.ok and risk.ok else float("inf")
+            lines += [
+                target("risk_json_million_over_200k", growth, GROWTH, higher_is_better=False),
+                target("report_peak_mb_million", peak(large), PEAK_MB, higher_is_better=False),
+            ]  # fmt: skip
+        failed = [n for n, r in runs.items() if not r.ok]
+        if failed:
+            print(f"\nfailed (not counted in the peak): {', '.join(failed)}")
+        print()
+        print("\n".join(lines))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    os.chdir(ROOT)
+    raise SystemExit(main())

@@ -1,0 +1,47 @@
+"""The read models' routes during an upgrade: 503 with Retry-After, never a 500 nor an answer
+from views of another schema version (docs/operations.md §Upgrading)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger.config import Settings
+from ledger.domain.actor import Role
+from projections import runner
+from projections.store import ViewStore, ViewsVersionError
+from tests.api.conftest import Api
+
+
+def set_version(settings: Settings, version: int) -> None:
+    store = ViewStore(settings)
+    try:
+        with store.transaction():
+            store.set_meta("schema_version", str(version))
+    finally:
+        store.close()
+
+
+def test_views_of_another_version_answer_503_until_they_are_current(
+    api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner, "VERSION_CHECK_SECONDS", 0.0)
+    assert api.call("GET", "/views/findings", Role.AUDITOR).status_code == 200
+    reader = settings.with_overrides(create_schema=False)  # a service that only reads
+    for version, relation in (
+        (runner.SCHEMA_VERSION + 1, "newer"),
+        (runner.SCHEMA_VERSION - 1, "older"),
+    ):
+        set_version(settings, version)
+        with pytest.raises(ViewsVersionError, match=relation):
+            runner.check_views_version(reader)
+        reply = api.call("GET", "/views/findings", Role.AUDITOR)
+        if version < runner.SCHEMA_VERSION and settings.create_schema:
+            # This service catches up itself (embedded): it rebuilds the older views.
+            assert reply.status_code == 200, reply.text
+            continue
+        assert reply.status_code == 503, reply.text
+        assert reply.headers["Retry-After"]
+        body = reply.json()
+        assert body["error"] == "store_unavailable" and relation in body["detail"]
+    set_version(settings, runner.SCHEMA_VERSION)
+    assert api.call("GET", "/views/findings", Role.AUDITOR).status_code == 200
