@@ -52,6 +52,7 @@ from projections.ledger_counts import (
     LedgerCounts,
     LedgerFollower,
 )
+from projections.set_aside import RULE as SET_ASIDE_RULE
 
 logger = logging.getLogger("govledger.metrics")
 
@@ -269,7 +270,13 @@ class LedgerMetrics(Collector):
         )
         for (rule, severity), n in sorted(totals.items()):
             findings.add_metric([rule, severity], n)
-        return [findings]
+        # Each fact the views set aside is one finding of its rule (projections/set_aside.py).
+        aside = GaugeMetricFamily(
+            "govledger_projection_facts_set_aside",
+            "Ledger facts the read models could not use and set aside (finding L3)",
+        )
+        aside.add_metric([], sum(n for (rule, _), n in totals.items() if rule == SET_ASIDE_RULE))
+        return [findings, aside]
 
     def _anomalies(self) -> list[Metric]:
         assert self.anomalies_summary is not None
