@@ -53,6 +53,7 @@ from projections.ledger_counts import (
     LedgerFollower,
 )
 from projections.rules import NOT_EVALUABLE, RULES
+from projections.set_aside import RULE as SET_ASIDE_RULE
 
 logger = logging.getLogger("govledger.metrics")
 
@@ -284,7 +285,13 @@ class LedgerMetrics(Collector):
         for (rule, severity), n in sorted(totals.items()):
             if rule not in NOT_EVALUABLE:  # 未评估 is not a count (projections.rules)
                 findings.add_metric([rule, severity], n)
-        return [findings, _rules_evaluated()]
+        # Each fact the views set aside is one finding of its rule (projections/set_aside.py).
+        aside = GaugeMetricFamily(
+            "govledger_projection_facts_set_aside",
+            "Ledger facts the read models could not use and set aside (finding L3)",
+        )
+        aside.add_metric([], sum(n for (rule, _), n in totals.items() if rule == SET_ASIDE_RULE))
+        return [findings, aside, _rules_evaluated()]
 
     def _anomalies(self) -> list[Metric]:
         assert self.anomalies_summary is not None
