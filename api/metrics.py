@@ -30,33 +30,29 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-from uuid import UUID
 
-from eventsourcing.domain import DomainEvent
-from eventsourcing.utils import get_topic
 from prometheus_client import CollectorRegistry, Histogram, values
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from api.metrics_trust import checkpoint_metrics, verification_metrics
-from ledger import domain
 from ledger.application import GovLedger
 from ledger.config import Settings
-from ledger.domain import (
-    AccessReason,
-    DataAccess,
-    Department,
-    Resource,
-    Sensitivity,
-    SharingRequest,
-    SharingType,
-)
+from ledger.domain import SharingType
 from ledger.domain.calendar import CHINA_STANDARD_TIME
+from projections.ledger_counts import (
+    EVENT_TYPES,
+    OTHER,
+    UNKNOWN,
+    UNREGISTERED,
+    LedgerCounts,
+    LedgerFollower,
+)
+from projections.set_aside import RULE as SET_ASIDE_RULE
 
 logger = logging.getLogger("govledger.metrics")
 
@@ -67,191 +63,17 @@ AnomaliesSummary = Callable[[], Mapping[str, int]]
 ProjectionPositions = Callable[[], Mapping[str, int]]
 """Projection name -> last ledger position it processed (lag = ledger head - position)."""
 
-PAGE_SIZE = 2000
-UNREGISTERED = "unregistered"  # a department code the ledger has no registration for
-UNKNOWN = "unknown"  # a resource (or item) not in the catalogue
-OTHER = "other"
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 _RULE_ID = re.compile(r"[A-Z][0-9]{1,2}")
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
-
-# The most restrictive class among the items read: 数据安全法 §21 grades above PIPL's
-# personal classes, sensitive personal above personal (docs/operations.md §Metrics).
-SENSITIVITY_ORDER = (
-    Sensitivity.GENERAL,
-    Sensitivity.PERSONAL,
-    Sensitivity.SENSITIVE_PERSONAL,
-    Sensitivity.IMPORTANT,
-    Sensitivity.CORE,
-)
-_RANK = {s: i for i, s in enumerate(SENSITIVITY_ORDER)}
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BATCH_BUCKETS = (1, 10, 50, 100, 500, 1000, 2500, 5000, 10_000)
 
 
-def _domain_event_types() -> dict[str, str]:
-    """Topic -> ``Aggregate.Event`` for every event class of ``ledger.domain``."""
-    found: dict[str, str] = {}
-    for name in domain.__all__:
-        aggregate = getattr(domain, name)
-        if not isinstance(aggregate, type):
-            continue
-        for member in vars(aggregate).values():
-            if isinstance(member, type) and issubclass(member, DomainEvent):
-                found[get_topic(member)] = f"{aggregate.__name__}.{member.__name__}"
-    return found
-
-
-EVENT_TYPES = _domain_event_types()
-_ACCESS = get_topic(DataAccess.Recorded)
-_DEPARTMENT = get_topic(Department.Registered)
-_RESOURCE_REGISTERED = get_topic(Resource.Registered)
-_RESOURCE_RECLASSIFIED = get_topic(Resource.Reclassified)
-_REQUEST_SUBMITTED = get_topic(SharingRequest.Submitted)
-_REQUEST_ANSWERED = {
-    get_topic(SharingRequest.Approved),
-    get_topic(SharingRequest.Rejected),
-}
-
-
-@dataclass
-class _ResourceState:
-    provider_department: str
-    sharing_type: SharingType
-    items: dict[str, Sensitivity]
-
-
-@dataclass(frozen=True)
-class UnauthorizedKey:
-    reason: str
-    provider_department: str
-    requester_department: str
-    sensitivity: str
-    sharing_type: str
-
-
-@dataclass
-class LedgerCounts:
-    """What the follower has counted, up to ``position``."""
-
-    position: int = 0
-    events: Counter[str] = field(default_factory=Counter)
-    accesses: Counter[tuple[str, str]] = field(default_factory=Counter)  # (verdict, sharing)
-    unauthorized: Counter[UnauthorizedKey] = field(default_factory=Counter)
-    departments: set[str] = field(default_factory=set)
-    resources: dict[UUID, _ResourceState] = field(default_factory=dict)
-    resources_by_code: dict[str, _ResourceState] = field(default_factory=dict)
-    pending: dict[UUID, tuple[str, date]] = field(default_factory=dict)  # provider, due
-
-
-class LedgerFollower:
-    """Counts the ledger's events incrementally by position; thread-safe.
-
-    One per process. It reads notifications after its position, counts every
-    event's type, and decodes only the events it needs (accesses, departments,
-    resources, sharing requests).
-    """
-
-    def __init__(self, app: GovLedger) -> None:
-        self.app = app
-        self.counts = LedgerCounts()
-        self._lock = threading.Lock()
-
-    @property
-    def position(self) -> int:
-        return self.counts.position
-
-    def catch_up(self) -> tuple[LedgerCounts, int]:
-        """Follow to the head; returns the counts and the head position."""
-        with self._lock:
-            head = self.app.recorder.max_notification_id() or 0
-            start = self.counts.position + 1
-            while start <= head:
-                page = self.app.recorder.select_notifications(
-                    start=start, limit=PAGE_SIZE, stop=head
-                )
-                if not page:
-                    break
-                for notification in page:
-                    self._count(notification)
-                start = page[-1].id + 1
-                self.counts.position = page[-1].id
-            self.counts.position = max(self.counts.position, head)
-            return self.counts, head
-
-    def _count(self, notification: Any) -> None:
-        topic: str = notification.topic
-        counts = self.counts
-        counts.events[EVENT_TYPES.get(topic, OTHER)] += 1
-        if topic == _ACCESS:
-            self._access(self._decode(notification))
-        elif topic == _DEPARTMENT:
-            counts.departments.add(self._decode(notification).code)
-        elif topic == _RESOURCE_REGISTERED:
-            registered = self._decode(notification)
-            state = _ResourceState(
-                registered.provider_department,
-                SharingType(registered.sharing_type),
-                {item.name: Sensitivity(item.sensitivity) for item in registered.items},
-            )
-            counts.resources[registered.originator_id] = state
-            counts.resources_by_code[registered.code] = state
-        elif topic == _RESOURCE_RECLASSIFIED:
-            changed = self._decode(notification)
-            if (resource := counts.resources.get(changed.originator_id)) is not None:
-                resource.sharing_type = SharingType(changed.sharing_type)
-        elif topic == _REQUEST_SUBMITTED:
-            submitted = self._decode(notification)
-            counts.pending[submitted.originator_id] = (
-                submitted.provider_department,
-                submitted.response_due,
-            )
-        elif topic in _REQUEST_ANSWERED:
-            counts.pending.pop(UUID(str(notification.originator_id)), None)
-
-    def _decode(self, notification: Any) -> Any:
-        """The domain event (typed by topic at run time; the attributes are the event's)."""
-        return self.app.mapper.to_domain_event(notification)
-
-    @property
-    def ledger_id(self) -> str:
-        # The chained recorders (ledger/store) carry the genesis record.
-        recorder: Any = self.app.recorder
-        return str(recorder.genesis.ledger_id)
-
-    def _department(self, code: str) -> str:
-        return code if code in self.counts.departments else UNREGISTERED
-
-    def _access(self, recorded: Any) -> None:
-        counts = self.counts
-        resource = counts.resources_by_code.get(recorded.resource_code)
-        sharing = resource.sharing_type.value if resource else UNKNOWN
-        reasons: tuple[AccessReason, ...] = recorded.verdict.reasons
-        counts.accesses["unauthorized" if reasons else "authorized", sharing] += 1
-        if not reasons:
-            return
-        provider = self._department(resource.provider_department) if resource else UNKNOWN
-        requester = self._department(recorded.department)
-        sensitivity = _sensitivity_class(resource, recorded.items)
-        for reason in reasons:
-            reason_label = AccessReason(reason).value
-            key = UnauthorizedKey(reason_label, provider, requester, sensitivity, sharing)
-            counts.unauthorized[key] += 1
-
-
 def _bounded_name(name: str) -> str:
     """A projection name as a label: an identifier, or ``other``."""
     return name if _NAME.fullmatch(name) else OTHER
-
-
-def _sensitivity_class(resource: _ResourceState | None, items: Iterable[str]) -> str:
-    if resource is None:
-        return UNKNOWN
-    found = [resource.items.get(item) for item in items]
-    if any(s is None for s in found):
-        return UNKNOWN
-    return max((s for s in found if s is not None), key=_RANK.__getitem__).value
 
 
 class LedgerMetrics(Collector):
@@ -374,7 +196,19 @@ class LedgerMetrics(Collector):
             accesses,
             unauthorized,
             *self._requests(counts),
+            self._future_dated(counts),
         ]
+
+    def _future_dated(self, counts: LedgerCounts) -> Metric:
+        future = CounterMetricFamily(
+            "govledger_accesses_dated_in_future",
+            "Data accesses the exchange platform reported with an accessed_at later than "
+            "their record time plus the clock skew (docs/facts.md §6), by requester department",
+            labels=["requester_department"],
+        )
+        for department in sorted(counts.departments | set(counts.future_dated)):
+            future.add_metric([department], counts.future_dated[department])
+        return future
 
     def _requests(self, counts: LedgerCounts) -> list[Metric]:
         today = self.clock().astimezone(CHINA_STANDARD_TIME).date()
@@ -436,7 +270,13 @@ class LedgerMetrics(Collector):
         )
         for (rule, severity), n in sorted(totals.items()):
             findings.add_metric([rule, severity], n)
-        return [findings]
+        # Each fact the views set aside is one finding of its rule (projections/set_aside.py).
+        aside = GaugeMetricFamily(
+            "govledger_projection_facts_set_aside",
+            "Ledger facts the read models could not use and set aside (finding L3)",
+        )
+        aside.add_metric([], sum(n for (rule, _), n in totals.items() if rule == SET_ASIDE_RULE))
+        return [findings, aside]
 
     def _anomalies(self) -> list[Metric]:
         assert self.anomalies_summary is not None
@@ -536,7 +376,7 @@ def build_metrics(
         requests = _request_metrics(registry)
     collector = LedgerMetrics(
         settings,
-        LedgerFollower(app),
+        LedgerFollower(app, settings.clock_skew_seconds),
         projection_positions=projection_positions,
         findings_summary=findings_summary,
         anomalies_summary=anomalies_summary,

@@ -52,6 +52,7 @@ _COMMANDS: dict[str, tuple[_Target, Callable[[GovLedger], Command]]] = {
     "processor_end": (("processor_id", bounds.uuid), lambda app: app.end_processor),
     "project_progress": (("filing_id", bounds.uuid), lambda app: app.report_project_progress),
     "project_evaluation": (("filing_id", bounds.uuid), lambda app: app.evaluate_project),
+    "filed_amounts_revision": (("filing_id", bounds.uuid), lambda app: app.revise_filed_amounts),
 }
 assert set(_COMMANDS) == set(KINDS)
 RECORD_KINDS = frozenset(_COMMANDS)

@@ -33,7 +33,33 @@ DOMAIN_TIME_FIELD: dict[str, str] = {
     "PersonalDataView.Recorded": "viewed_at",
     "AnomalyReview.Started": "reviewed_at",
     "AnomalyReview.Reviewed": "reviewed_at",
+    "DistrictCalendar.Set": "in_force_from",
 }
+# Kinds that gained ``occurred_at`` at version 2 (docs/facts.md §3, §4): their business
+# time is ``occurred_at``, or, in a version 1 state, the record time (``timestamp``).
+OCCURRED_AT_TOPICS = frozenset(
+    {
+        "Department.Registered",
+        "Department.CioNamed",
+        "InformationSystem.Registered",
+        "InformationSystem.ConnectionRequirementSet",
+        "InformationSystem.Connected",
+        "InformationSystem.MovedOnCloud",
+        "InformationSystem.MarkedZombie",
+        "InformationSystem.MergedInto",
+        "InformationSystem.Decommissioned",
+        "InformationSystem.MlpsRecorded",
+        "InformationSystem.DataHoldingsDeclared",
+        "Resource.Registered",
+        "Resource.OwnerAssigned",
+        "Resource.ControllerAssigned",
+        "Resource.Reclassified",
+        "Resource.RiskAssessed",
+        "ProjectFiling.Filed",
+        "ProjectFiling.ArchitectureApproved",
+        "ProjectFiling.ArchitectureRejected",
+    }
+)
 
 
 class Fact(NamedTuple):
@@ -138,7 +164,14 @@ def actor_of(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def domain_time(fact: Fact) -> datetime | None:
-    """When the fact happened by its own account, if the event says so."""
+    """When the fact happened (its business time, docs/facts.md §1), if the kind has one.
+
+    A version 1 state of a kind that gained ``occurred_at`` happened, as far as the
+    ledger knows, when it was recorded (docs/facts.md §4): never the time of a
+    neighbouring event.
+    """
+    if fact.topic in OCCURRED_AT_TOPICS:
+        return when(fact.data.get("occurred_at") or fact.data.get("timestamp"))
     name = DOMAIN_TIME_FIELD.get(fact.topic)
     return when(fact.data.get(name)) if name else None
 

@@ -112,6 +112,9 @@ def empty_state() -> State:
         "requests": {},
         "filings": {},
         "funds": {},
+        # The calendars recorded (DistrictCalendar.Set), in position order: docs/facts.md
+        # §3 "Which calendar a judgment uses" (projections.rules.calendars).
+        "calendars": [],
         "shared_flagged": [],  # resource codes already found under S12 / D2 (once each)
         "detector": {"actors": {}, "resources": {}, "pairs": [], "refused": {}},
     }
@@ -143,7 +146,14 @@ class ZoneFold:
         self.anomalies: list[AnomalyRow] = []
         self.reviews: list[ReviewRow] = []
         self.clock_days: list[tuple[str, int]] = []
+        self.state.setdefault("calendars", [])  # a snapshot from before calendars
         self._flagged = set(self.state["shared_flagged"])
+        # The business time of the fact being applied (docs/facts.md §1).
+        self._happened: datetime | None = None
+        # (department, resource code) -> request ids: the grants S3 checks a lapsed
+        # access against. A cache: rebuilt from the state when None.
+        self._by_user: dict[tuple[str, str], list[str]] | None = None
+        self._lapsed_id: str | None = None
         self._pairs = set(self.state["detector"]["pairs"])
         # Resource codes whose S12 and D2 are settled (found, or impossible) until the
         # resource changes: the accesses that share them skip _shared. A cache only:
@@ -160,6 +170,7 @@ class ZoneFold:
             "FundDecision.Decided": self._funds,
             "AnomalyReview.Started": self._review,
             "AnomalyReview.Reviewed": self._review,
+            "DistrictCalendar.Set": self._calendar,
         }
         self._handlers.update({f"InformationSystem.{n}": self._system_change for n in _SYSTEM})
         self._handlers.update({f"Resource.{n}": self._resource_change for n in _RESOURCE})
@@ -181,8 +192,15 @@ class ZoneFold:
                 self.state["command_clock"] = found
         handler = self._handlers.get(fact.topic)
         if handler is not None:
+            self._happened = happened
             handler(fact)
         return found
+
+    def _happened_iso(self) -> str | None:
+        """When the fact being applied happened (CST ISO), else the domain clock."""
+        if self._happened is None:
+            return self.clock_iso()
+        return self._happened.astimezone(CST).isoformat()
 
     def clock_iso(self) -> str | None:
         """The domain clock as a CST ISO time (None before any domain time)."""
@@ -316,7 +334,7 @@ class ZoneFold:
             "mlps_filed": False,
             "holds_personal_data": d["holds_personal_data"],
             "holds_important_data": d["holds_important_data"],
-            "registered_at": self.clock_iso(),
+            "registered_at": self._happened_iso(),
             "last_access_epoch": None,
             "access_count": 0,
             "position": fact.position,
@@ -374,7 +392,7 @@ class ZoneFold:
             "controller": None,
             "risk_assessments": [],
             "risk_level": None,
-            "registered_at": self.clock_iso(),
+            "registered_at": self._happened_iso(),
             "position": fact.position,
             "positions": [fact.position],
         }
@@ -455,6 +473,25 @@ class ZoneFold:
                 position, at, f"important data of {code} shared before any risk assessment",
             )  # fmt: skip
 
+    # ------------------------------------------------------------------ calendar
+
+    def _calendar(self, fact: Fact) -> None:
+        """docs/facts.md §3: the calendar and time limits in force from ``in_force_from``."""
+        d = fact.data
+        moment = when(d["in_force_from"])
+        assert moment is not None
+        self.state["calendars"].append(
+            {
+                "in_force_from": moment.timestamp(),
+                "position": fact.position,
+                "years": list(d["years"]),
+                "holidays": list(d["holidays"]),
+                "adjusted_working_days": list(d["adjusted_working_days"]),
+                "response_working_days": dict(d["response_working_days"]),
+                "time_limits": dict(d["time_limits"]),
+            }
+        )
+
     # ------------------------------------------------------------------ requests
 
     def _submitted(self, fact: Fact) -> None:
@@ -474,6 +511,11 @@ class ZoneFold:
             "period_end": end.isoformat(),
             "submitted_at": d["submitted_at"]["_data_"],
             "response_due": due.isoformat(),
+            "response_working_days": d.get("response_working_days"),
+            # The resource's sharing type at submission: the response limit's key.
+            "sharing_type": (self.state["resources"].get(d["resource_code"]) or {}).get(
+                "sharing_type"
+            ),
             "status": "pending",
             "granted_items": [],
             "expires_at": None,
@@ -482,6 +524,7 @@ class ZoneFold:
             "revoked_at": None,
             "positions": [fact.position],
         }
+        self._by_user = None
 
     def _decision(self, fact: Fact) -> None:
         request = self.state["requests"].get(fact.entity)
@@ -600,7 +643,9 @@ class ZoneFold:
                     f"{amount} granted to {system['name']} in state {system['status']}",
                 )  # fmt: skip
         filing = self.state["filings"].get(decision["filing_id"] or "")
-        if filing is None and decision["project_name"]:  # a project without a filing
+        # F3: funds for a project that no filing on record covers. A decision that names
+        # a project (or names nothing) needs one; O&M funds for a system alone do not.
+        if filing is None and (decision["project_name"] or system is None):
             self._finding(
                 "F3", subject, "fund_decision", department, [position], position, at,
                 f"{amount} granted to project {decision['project_name']!r} with no filing",
@@ -676,6 +721,10 @@ class ZoneFold:
         evidence = [position, *self._grant_positions(a.grant_id)]
         sensitive = set(resource["sensitive_personal"]) if resource else set()
         found: dict[str, list[str]] = {}
+        beyond = self._beyond_lapsed_grant(a, reasons)
+        if beyond is not None:
+            found["S3"] = [f"items_beyond_grant ({', '.join(beyond)} never granted)"]
+            evidence.extend(self._grant_positions(self._lapsed_id))
         for reason in reasons:
             rule = ACCESS_RULES[reason]
             if reason == "purpose_mismatch" and sensitive & set(a.items):
@@ -687,6 +736,47 @@ class ZoneFold:
                 position, at,
                 f"{a.accessor_id} ({a.department}) read {a.resource_code}: " + ", ".join(why),
             )  # fmt: skip
+
+    def _beyond_lapsed_grant(self, a: AccessState, reasons: list[str]) -> list[str] | None:
+        """S3 on an access under a grant no longer in force (S2: expired or revoked):
+        the items it read that the grant never gave (domain.md S2 and S3 both hold)."""
+        if "items_beyond_grant" in reasons or not (
+            "grant_expired" in reasons or "grant_revoked" in reasons
+        ):
+            return None
+        lapsed = self._lapsed_grant(a)
+        if lapsed is None:
+            return None
+        self._lapsed_id = lapsed["request_id"]
+        beyond = sorted(set(a.items) - set(lapsed["granted_items"]))
+        return beyond or None
+
+    def _lapsed_grant(self, a: AccessState) -> dict[str, Any] | None:
+        """The grant the S2 verdict names: the quoted one if it is this department's for
+        this resource, else theirs that ended last before the access (security.access)."""
+        requests = self.state["requests"]
+        user = (a.department, a.resource_code)
+        quoted = requests.get(uuid_text(a.grant_id) or "")
+        if quoted is not None:
+            ok = (quoted["requester_department"], quoted["resource_code"]) == user
+            return quoted if ok and quoted["expires_at"] else None
+        if self._by_user is None:
+            self._by_user = {}
+            for request_id, r in requests.items():
+                key = (r["requester_department"], r["resource_code"])
+                self._by_user.setdefault(key, []).append(request_id)
+        accessed = datetime.fromisoformat(a.accessed_at.data)
+        ended: list[tuple[datetime, dict[str, Any]]] = []
+        for request_id in self._by_user.get(user, ()):
+            r = requests[request_id]
+            if not r["expires_at"]:
+                continue
+            end = datetime.fromisoformat(r["expires_at"])
+            if r["revoked_at"]:
+                end = min(end, datetime.fromisoformat(r["revoked_at"]))
+            if end <= accessed:
+                ended.append((end, r))
+        return max(ended, key=lambda pair: pair[0])[1] if ended else None
 
     # ------------------------------------------------------------------ anomaly detection
 

@@ -24,6 +24,7 @@ from ledger.domain.obligations import (
     AnnualSharingReport,
     ContractedProcessor,
     CoreDataApproval,
+    FiledAmountsRevision,
     ImpactAssessment,
     ProjectEvaluation,
     ProjectProgress,
@@ -109,6 +110,7 @@ Compiler = Annotated[Caller, Depends(require(Permission.COMPILE_ZONE_REPORT))]
 Entruster = Annotated[Caller, Depends(require(Permission.RECORD_PROCESSOR))]
 Builder = Annotated[Caller, Depends(require(Permission.REPORT_PROJECT_PROGRESS))]
 Evaluator = Annotated[Caller, Depends(require(Permission.EVALUATE_PROJECT))]
+Reviser = Annotated[Caller, Depends(require(Permission.REVISE_FILED_AMOUNTS))]
 
 
 @router.post("/impact-assessments", status_code=status.HTTP_201_CREATED)
@@ -222,3 +224,18 @@ def evaluate_project(
 def get_evaluation(filing_id: UUID, _: Reader, s: ServicesDep) -> dict[str, Any]:
     record_id = ProjectEvaluation.create_id(filing_id)
     return state_of(s.ledger.record_of(ProjectEvaluation, record_id))
+
+
+@router.post("/filings/{filing_id}/amounts", status_code=status.HTTP_201_CREATED)
+def revise_filed_amounts(
+    filing_id: UUID, body: JsonObject, caller: Reviser, s: ServicesDep
+) -> Created:
+    """调整概算: 区发改局 revises the filed investment and O&M cost (fen); "granted above
+    filed" is judged against the amounts in force at each fund decision."""
+    fields = record_fields("filed_amounts_revision", body)
+    return Created(id=s.ledger.revise_filed_amounts(caller.actor, filing_id, **fields))
+
+
+@router.get("/filed-amounts-revisions/{record_id}")
+def get_filed_amounts_revision(record_id: UUID, _: Reader, s: ServicesDep) -> dict[str, Any]:
+    return state_of(s.ledger.record_of(FiledAmountsRevision, record_id))

@@ -28,6 +28,7 @@ from ledger.domain.obligations import (
     AnnualSharingReport,
     ContractedProcessor,
     CoreDataApproval,
+    FiledAmountsRevision,
     ImpactAssessment,
     ProjectEvaluation,
     ProjectProgress,
@@ -201,6 +202,19 @@ class ObligationCommands(FundingCommands):
         fields["evaluated_at"] = self.business_time(fields.get("evaluated_at"), "evaluated_at")
         evaluation = ProjectEvaluation.record(actor, filing_id=filing_id, **fields)
         return self._save_once(evaluation, "evaluated_at")
+
+    def revise_filed_amounts(self, actor: Actor, filing_id: UUID, **fields: Any) -> UUID:
+        """调整概算 by 区发改局: the amounts in force from ``revised_at`` (not of a rejected
+        filing, not before it was filed)."""
+        self._require_role(actor, {Role.NDRC}, "revise a filing's amounts")
+        filing = self.filing(filing_id)
+        if filing.status is FilingStatus.REJECTED:
+            raise DomainError(ErrorCode.FILING_NOT_APPROVED, "the filing was rejected")
+        at = self.business_time(fields.pop("revised_at", None), "revised_at")
+        if at < filing.filed_at:
+            raise DomainError(ErrorCode.TIME_BEFORE_CREATION, "revised_at is before the filing")
+        revision = FiledAmountsRevision.record(actor, filing_id=filing_id, revised_at=at, **fields)
+        return self._save_once(revision, "revised_at")
 
     # -- shared ----------------------------------------------------------------
 

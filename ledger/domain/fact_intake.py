@@ -190,6 +190,11 @@ KINDS: dict[str, tuple[Mapping[str, Converter], Mapping[str, Converter]]] = {
         {"reported_at": BUSINESS_TIME},
     ),
     "project_evaluation": ({"rating": _text, "summary": _text}, {"evaluated_at": BUSINESS_TIME}),
+    # 调整概算: the filed amounts "granted above filed" is checked against.
+    "filed_amounts_revision": (
+        {"reference": _text, "investment_fen": _fen, "om_cost_fen": _fen, "reason": _text},
+        {"revised_at": BUSINESS_TIME},
+    ),
 }
 
 

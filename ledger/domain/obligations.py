@@ -435,3 +435,48 @@ class ProjectEvaluation(Aggregate):
         self.rating = rating
         self.summary = summary
         self.evaluated_at = evaluated_at
+
+
+class FiledAmountsRevision(Aggregate):
+    """调整概算: 区发改局 revises a filing's amounts; "granted above filed" reads the latest."""
+
+    class Recorded(Aggregate.Created):
+        actor: Actor
+        filing_id: UUID
+        reference: str
+        investment_fen: int
+        om_cost_fen: int
+        reason: str
+        revised_at: datetime
+
+    @staticmethod
+    def create_id(filing_id: UUID, reference: str) -> UUID:
+        return natural_id("filed_amounts_revision", filing_id, reference)
+
+    @classmethod
+    def record(cls, actor: Actor, **fields: Any) -> FiledAmountsRevision:
+        return cls._create(
+            cls.Recorded,
+            id=cls.create_id(fields["filing_id"], fields["reference"]),
+            actor=actor,
+            **fields,
+        )
+
+    @event(Recorded)
+    def __init__(
+        self,
+        *,
+        actor: Actor,
+        filing_id: UUID,
+        reference: str,
+        investment_fen: int,
+        om_cost_fen: int,
+        reason: str,
+        revised_at: datetime,
+    ) -> None:
+        self.filing_id = filing_id
+        self.reference = reference
+        self.investment_fen = investment_fen
+        self.om_cost_fen = om_cost_fen
+        self.reason = reason
+        self.revised_at = revised_at

@@ -478,7 +478,12 @@ class ChainedPostgresApplicationRecorder(NotificationsFromOne, PostgresApplicati
                 if only_new and stored_events
                 else set()
             )
-            pending = [e for e in stored_events if e.originator_id not in existing]
+            # Filtered only when something was found: a UUID hashes in Python.
+            pending = (
+                [e for e in stored_events if e.originator_id not in existing]
+                if existing
+                else list(stored_events)
+            )
             head = (int(found["position"]), bytes(found["hash"]))
             # Nobody wrote since our own last batch: contention is over.
             self._contended = self._contended and head != self._head

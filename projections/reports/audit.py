@@ -9,13 +9,11 @@ from collections.abc import Sequence
 from ledger.domain.funding import FundOutcome
 from projections.reports.common import (
     VERIFY_STEPS,
-    Inputs,
     anchor,
     department_label,
     now_text,
     scope_paragraph,
 )
-from projections.reports.facts import DecisionFact, LedgerFacts
 from projections.reports.funds import RULE_ZH, SEVERITY, SEVERITY_ZH
 from projections.reports.model import (
     Chart,
@@ -27,13 +25,14 @@ from projections.reports.model import (
     Table,
 )
 from projections.reports.terms import FILING_STATUS, FUND_KIND, FUND_OUTCOME, yuan
+from projections.reports.views_facts import AuditFacts, Decision
 
 RULES = ("F1", "F2", "F3", "F4", "F5")
 
 
-def build_audit_report(inputs: Inputs) -> Report:
-    facts, year, checkpoint = inputs.facts, inputs.year, inputs.checkpoint
-    decisions = [d for d in facts.decisions if d.decision.year == year]
+def build_audit_report(facts: AuditFacts, year: int, checkpoint: str | None) -> Report:
+    """The audit report from the views' funds and findings at ``facts.position``."""
+    decisions = [d for d in facts.decisions if d.year == year]
     return Report(
         kind=ReportKind.AUDIT,
         title=f"{year}年度信息化经费决定合规审计报告",
@@ -52,7 +51,7 @@ def build_audit_report(inputs: Inputs) -> Report:
     )
 
 
-def _scope(facts: LedgerFacts, year: int, decisions: Sequence[DecisionFact]) -> Section:
+def _scope(facts: AuditFacts, year: int, decisions: Sequence[Decision]) -> Section:
     rules = "；".join(f"{rule} {RULE_ZH[rule]}（{SEVERITY_ZH[SEVERITY[rule]]}）" for rule in RULES)
     return Section(
         "一",
@@ -69,15 +68,15 @@ def _scope(facts: LedgerFacts, year: int, decisions: Sequence[DecisionFact]) -> 
     )
 
 
-def _amounts(decisions: Sequence[DecisionFact], outcome: FundOutcome) -> tuple[int, int]:
-    chosen = [d for d in decisions if d.decision.outcome is outcome]
-    return len(chosen), sum(d.decision.amount_fen for d in chosen)
+def _amounts(decisions: Sequence[Decision], outcome: FundOutcome) -> tuple[int, int]:
+    chosen = [d for d in decisions if d.outcome is outcome]
+    return len(chosen), sum(d.amount_fen for d in chosen)
 
 
-def _overview(facts: LedgerFacts, decisions: Sequence[DecisionFact]) -> Section:
-    by_department: dict[str, list[DecisionFact]] = defaultdict(list)
+def _overview(facts: AuditFacts, decisions: Sequence[Decision]) -> Section:
+    by_department: dict[str, list[Decision]] = defaultdict(list)
     for d in decisions:
-        by_department[d.decision.department].append(d)
+        by_department[d.department].append(d)
     rows = []
     for code in sorted(by_department):
         group = by_department[code]
@@ -112,21 +111,21 @@ def _overview(facts: LedgerFacts, decisions: Sequence[DecisionFact]) -> Section:
     return Section("二", "经费决定总览", tables=(table,))
 
 
-def _ledger_list(facts: LedgerFacts, decisions: Sequence[DecisionFact]) -> Section:
+def _ledger_list(facts: AuditFacts, decisions: Sequence[Decision]) -> Section:
     rows = []
     for d in sorted(decisions, key=lambda d: d.position):
-        target = d.system_name or d.filing_name or d.decision.project_name or "—"
+        target = d.system_name or d.filing_name or d.project_name or "—"
         verdict = "；".join(f"{c.rule} {c.detail}" for c in d.checks) or "合规"
         evidence = {d.position, *(p for c in d.checks for p in c.positions)}
         rows.append(
             Row(
                 (
                     d.position,
-                    department_label(facts, d.decision.department),
-                    FUND_KIND[d.decision.kind],
+                    department_label(facts, d.department),
+                    FUND_KIND[d.kind],
                     target,
-                    yuan(d.decision.amount_fen),
-                    FUND_OUTCOME[d.decision.outcome],
+                    yuan(d.amount_fen),
+                    FUND_OUTCOME[d.outcome],
                     verdict,
                 ),
                 tuple(sorted(evidence)),
@@ -142,13 +141,13 @@ def _ledger_list(facts: LedgerFacts, decisions: Sequence[DecisionFact]) -> Secti
     return Section("三", "逐笔合规检查", tables=(table,))
 
 
-def _totals(facts: LedgerFacts, decisions: Sequence[DecisionFact]) -> Section:
+def _totals(facts: AuditFacts, decisions: Sequence[Decision]) -> Section:
     rule_rows = []
     amounts: list[float] = []
     for rule in RULES:
         hit = [d for d in decisions if any(c.rule == rule for c in d.checks)]
-        granted = [d for d in hit if d.decision.outcome is FundOutcome.GRANTED]
-        fen = sum(d.decision.amount_fen for d in granted)
+        granted = [d for d in hit if d.outcome is FundOutcome.GRANTED]
+        fen = sum(d.amount_fen for d in granted)
         amounts.append(fen / 1_000_000)  # 万元: 1 万元 = 1,000,000 fen
         rule_rows.append(
             Row(
@@ -163,8 +162,8 @@ def _totals(facts: LedgerFacts, decisions: Sequence[DecisionFact]) -> Section:
                 _evidence(hit, rule),
             )
         )
-    faulty = [d for d in decisions if d.checks and d.decision.outcome is FundOutcome.GRANTED]
-    total_fen = sum(d.decision.amount_fen for d in faulty)
+    faulty = [d for d in decisions if d.checks and d.outcome is FundOutcome.GRANTED]
+    total_fen = sum(d.amount_fen for d in faulty)
     rule_rows.append(
         Row(
             (
@@ -202,24 +201,24 @@ def _totals(facts: LedgerFacts, decisions: Sequence[DecisionFact]) -> Section:
     )
 
 
-def _evidence(decisions: Sequence[DecisionFact], rule: str | None) -> tuple[int, ...]:
+def _evidence(decisions: Sequence[Decision], rule: str | None) -> tuple[int, ...]:
     found = {d.position for d in decisions}
     for d in decisions:
         found.update(p for c in d.checks if rule in (None, c.rule) for p in c.positions)
     return tuple(sorted(found))
 
 
-def _non_compliant_by_department(facts: LedgerFacts, faulty: Sequence[DecisionFact]) -> Table:
-    by_department: dict[str, list[DecisionFact]] = defaultdict(list)
+def _non_compliant_by_department(facts: AuditFacts, faulty: Sequence[Decision]) -> Table:
+    by_department: dict[str, list[Decision]] = defaultdict(list)
     for d in faulty:
-        by_department[d.decision.department].append(d)
+        by_department[d.department].append(d)
     rows = tuple(
         Row(
             (
                 department_label(facts, code),
                 len(group),
                 "、".join(sorted({c.rule for d in group for c in d.checks})),
-                yuan(sum(d.decision.amount_fen for d in group)),
+                yuan(sum(d.amount_fen for d in group)),
             ),
             _evidence(group, None),
         )
@@ -228,7 +227,7 @@ def _non_compliant_by_department(facts: LedgerFacts, faulty: Sequence[DecisionFa
     return Table("按部门统计不合规拨付", ("部门", "笔数", "涉及规则", "金额（元）"), rows)
 
 
-def _filings(facts: LedgerFacts) -> Section:
+def _filings(facts: AuditFacts) -> Section:
     rows = tuple(
         Row(
             (
@@ -239,11 +238,11 @@ def _filings(facts: LedgerFacts) -> Section:
                 FILING_STATUS[f.status],
                 "是" if f.catalogue_preregistered else "否（F5）",
             ),
-            facts.positions_of(f.id),
+            f.positions,
         )
-        for f in sorted(facts.filings(), key=lambda f: facts.positions_of(f.id))
+        for f in facts.filings
     )
-    missing = sum(1 for f in facts.filings() if not f.catalogue_preregistered)
+    missing = sum(1 for f in facts.filings if not f.catalogue_preregistered)
     return Section(
         "五",
         "项目备案情况",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from ledger.domain.calendar import CHINA_STANDARD_TIME
 from projections.reports.facts import AccessFact, LedgerFacts
@@ -23,6 +24,20 @@ VERIFY_STEPS = (
 )
 
 
+class Anchored(Protocol):
+    """What a report's anchor and scope read: the replay's facts or the views' facts."""
+
+    @property
+    def ledger_id(self) -> str: ...
+    @property
+    def hash_algorithm(self) -> str: ...
+    @property
+    def position(self) -> int: ...
+    @property
+    def head_hash(self) -> bytes: ...
+    def departments(self) -> Mapping[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class Inputs:
     """What a report is built from: the replay, the year, the newest checkpoint, and the
@@ -34,7 +49,7 @@ class Inputs:
     oversight: Oversight
 
 
-def anchor(facts: LedgerFacts, checkpoint: str | None) -> LedgerAnchor:
+def anchor(facts: Anchored, checkpoint: str | None) -> LedgerAnchor:
     return LedgerAnchor(
         ledger_id=facts.ledger_id,
         hash_algorithm=facts.hash_algorithm,
@@ -48,7 +63,7 @@ def now_text() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def department_label(facts: LedgerFacts, code: str) -> str:
+def department_label(facts: Anchored, code: str) -> str:
     department = facts.departments().get(code)
     return f"{department.name}（{code}）" if department else code
 
@@ -67,7 +82,7 @@ def positions(items: Iterable[AccessFact]) -> tuple[int, ...]:
     return tuple(a.position for a in items)
 
 
-def scope_paragraph(facts: LedgerFacts, year: int) -> str:
+def scope_paragraph(facts: Anchored, year: int) -> str:
     return (
         f"本报告数据取自账本 {facts.ledger_id}（{facts.hash_algorithm} 哈希链）"
         f"第 1 至第 {facts.position} 号记录，统计期间为 {year} 年 1 月 1 日至 12 月 31 日"

@@ -17,6 +17,7 @@ from ledger.domain.calendar import CHINA_STANDARD_TIME as CST
 from projections.query import Anomaly, Finding, Moment, open_views
 from projections.reports.funds import SEVERITY_ZH
 from projections.reports.model import Row, Table
+from projections.rules.catalogue import NOT_EVALUABLE, RULES
 from projections.runner import run_projections
 
 RULE_TEXT = {
@@ -74,12 +75,18 @@ STATUS_ZH = {
 }
 
 
-# Rules no recorded fact can yet decide (domain.md): a report says 未评估 and why, never 0.
-NOT_EVALUATED = {
+# Why a rule no recorded fact can decide is 未评估, in the reports' language; the set of
+# such rules is the catalogue's (projections.rules.catalogue): a report says 未评估 and
+# why, never 0.
+REASON_ZH = {
     "P2": "账本尚无个人信息保护影响评估（PIPL 第五十五条）事件，无法判定提供个人信息前是否已评估",
     "S11": "账本尚无资源数据更新事件，无法判定资源是否按更新周期更新",
     "D1": "账本尚无核心数据专门审批事件，无法判定核心数据共享是否经审批",
     "I3": "账本尚无部门年度共享情况报送事件，无法判定是否按时报送",
+}
+NOT_EVALUATED = {
+    rule_id: REASON_ZH.get(rule_id) or str(RULES[rule_id].not_evaluable)
+    for rule_id in NOT_EVALUABLE
 }
 
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from projections.facts import CST, stable_id
+from projections.rules.calendars import response_due, time_limit
 from projections.rules.catalogue import SEVERITY
 
 State = dict[str, Any]
@@ -64,11 +65,14 @@ def state_findings(state: State, reference: datetime, zombie_days: int) -> Itera
 
 
 def _unanswered(state: State, reference: datetime) -> Iterator[FindingTuple]:
-    """S6: pending after its recorded response deadline (51号 §14; days fixed at submission)."""
+    """S6: pending after its response deadline (51号 §14), counted in working days of the
+    calendar in force at submission (docs/facts.md §5; projections.rules.calendars)."""
     today = reference.astimezone(CST).date()
     for request in state["requests"].values():
-        due = date.fromisoformat(request["response_due"])
-        if request["status"] == "pending" and today > due:
+        if request["status"] != "pending":
+            continue
+        due = response_due(state, request)
+        if today > due:
             overdue_at = datetime.combine(due + timedelta(days=1), time(), CST)
             yield _row(
                 "S6", request["request_id"], "request", request["provider_department"],
@@ -101,6 +105,8 @@ def _catalogue(state: State, reference: datetime) -> Iterator[FindingTuple]:
 
 
 def _systems(state: State, reference: datetime, zombie_days: int) -> Iterator[FindingTuple]:
+    # I1's idle days: the calendar's time limit in force at the moment asked, else settings.
+    zombie_days = time_limit(state, reference, "zombie_idle_days", zombie_days)
     for system in state["systems"].values():
         sid, department, positions = system["system_id"], system["department"], system["positions"]
         registered = _registered(system, reference)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -199,10 +199,30 @@ def test_default_providers_read_the_views_the_worker_wrote(settings: Settings) -
         after = client.get("/metrics").text
     assert value(before, "govledger_collector_up", part="findings") == 0  # views not built
     assert value(before, "govledger_projection_lag_events", projection="zone") == end
-    # The scenario's head, worked out in tests/projections/scenario.py: S2 x4 high, 14 in all;
-    # anomalies 2 medium, 2 high.
+    # The scenario's head, worked out in tests/projections/scenario.py: S2 x4 high, I1 for the
+    # system idle since 05-20 (the head is now, after 11-16), 15 in all; anomalies 2
+    # medium, 2 high.
     assert value(after, "govledger_compliance_findings_open", rule="S2", severity="high") == 4
-    assert total(after, "govledger_compliance_findings_open") == 14
+    assert value(after, "govledger_compliance_findings_open", rule="I1", severity="info") == 1
+    assert total(after, "govledger_compliance_findings_open") == 15
     assert value(after, "govledger_anomalies_open", severity="medium") == 2
     assert value(after, "govledger_anomalies_open", severity="high") == 2
     assert value(after, "govledger_projection_lag_events", projection="zone") == 0
+
+
+def test_accesses_dated_in_future_are_counted(api: Api) -> None:
+    """docs/facts.md §6: the platform's access later than record time plus the skew is
+    recorded (never dropped) and flagged; /metrics counts it by requester department."""
+    conditional_resource(api)
+    now = datetime.now(UTC)
+    batch = [
+        access("f-1", accessed_at=now.isoformat()),
+        access("f-2", accessed_at=(now + timedelta(seconds=60)).isoformat()),  # within skew
+        access("f-3", accessed_at=(now + timedelta(days=2)).isoformat()),
+    ]
+    reply = api.call("POST", "/accesses/batch", Role.EXCHANGE_PLATFORM, json={"accesses": batch})
+    assert reply.status_code == 200, reply.text
+    text = api.client.get("/metrics").text
+    future = "govledger_accesses_dated_in_future_total"
+    assert value(text, future, requester_department=USER) == 1
+    assert value(text, future, requester_department=PROVIDER) == 0

@@ -122,3 +122,20 @@ def test_records_of_people_over_http_with_their_owners(api: Api) -> None:
     )
     assert missing.status_code == 404
     assert api.head() == head + 5
+
+
+def test_the_views_read_a_ledger_holding_the_new_facts(api: Api) -> None:
+    """The new kinds are recorded before the rules judge them: every view still answers."""
+    _catalogue(api)
+    api.call("POST", "/resource-refreshes", Role.EXCHANGE_PLATFORM, json=_refresh("x-1"))
+    pia = {
+        "department": PROVIDER,
+        "reference": "PIA-1",
+        "resource_code": "RK-0001",
+        "conclusion": "acceptable",
+        "summary": "评估",
+    }
+    assert api.call("POST", "/impact-assessments", Role.CIO, PROVIDER, json=pia).status_code == 201
+    for path in ("/views/findings", "/views/audit-trail", "/views/zone", "/views/inventory"):
+        reply = api.call("GET", path, Role.AUDITOR)
+        assert reply.status_code == 200, f"{path}: {reply.text[:200]}"

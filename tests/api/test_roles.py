@@ -58,6 +58,8 @@ ENDPOINTS: list[tuple[str, str, Permission]] = [
     ("GET", f"/project-progress/{ZERO}", Permission.READ_AUDIT_VIEWS),
     ("POST", f"/filings/{ZERO}/evaluation", Permission.EVALUATE_PROJECT),
     ("GET", f"/filings/{ZERO}/evaluation", Permission.READ_AUDIT_VIEWS),
+    ("POST", f"/filings/{ZERO}/amounts", Permission.REVISE_FILED_AMOUNTS),
+    ("GET", f"/filed-amounts-revisions/{ZERO}", Permission.READ_AUDIT_VIEWS),
     ("GET", "/ledger/events", Permission.READ_LEDGER_FEED),
     ("GET", "/proofs/inclusion?position=1", Permission.VERIFY),
     ("GET", "/proofs/consistency?from=1", Permission.VERIFY),

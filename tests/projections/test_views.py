@@ -179,7 +179,8 @@ def test_findings_by_subject_kind_and_their_count(views: Views, scenario: Scenar
     assert views.finding_count(m, department="jiaoyu") == len(jiaoyu) == 5
     # Stored (S7 about a request, proven by one event) and moment-dependent (S6) alike.
     assert [f.rule for f in views.findings(m, subject_kinds={"request"})] == ["S7", "S6"]
-    assert [f.rule for f in views.findings(m, subject_kinds={"system", "filing"})] == ["F5", "I2"]
+    # I2 dates from the system's registration (05-20, its business time), F5 from 07-02.
+    assert [f.rule for f in views.findings(m, subject_kinds={"system", "filing"})] == ["I2", "F5"]
     accesses = views.findings(m, subject_kinds=["access"])
     assert accesses == [f for f in every if f.subject_kind == "access"] and len(accesses) == 6
     assert views.findings(m, subject_kinds=()) == []
@@ -317,7 +318,7 @@ def test_audit_trail_by_resource(views: Views, scenario: Scenario) -> None:
 
 
 def test_inventory(views: Views, scenario: Scenario) -> None:
-    inventory = views.inventory(views.moment())
+    inventory = views.inventory(views.moment(as_of=date(2026, 11, 15)))
     (minzheng,) = inventory.departments
     counts = (minzheng.total, minzheng.connected, minzheng.required_to_connect)
     assert (minzheng.department, counts) == ("minzheng", (1, 0, 1))
@@ -328,6 +329,9 @@ def test_inventory(views: Views, scenario: Scenario) -> None:
         0.0,
     )
     assert inventory.zombie_candidates == ()
+    # Registered 05-20 09:00 (business time), never used: idle 180 days on 11-16 09:00.
+    later = views.inventory(views.moment(as_of=date(2026, 11, 16)))
+    assert [s.name for s in later.zombie_candidates] == ["低保系统"]
 
 
 def test_moment_refuses_both_or_a_future_position(views: Views) -> None:
@@ -345,11 +349,13 @@ def test_summaries_for_metrics(views: Views, scenario: Scenario) -> None:
         projection_positions,
     )
 
-    # At the head: the 07-31 findings (S2 x4 high …) and 4 anomalies, one acknowledged
+    # At the head (now, after 2026-11-16): the 07-31 findings (S2 x4 high …), I1 for the
+    # system idle since its registration on 05-20, and 4 anomalies, one acknowledged
     # (still open for review), none dismissed.
     summary = findings_summary(scenario.settings)
     assert summary[("S2", "high")] == 4 and summary[("F3", "high")] == 1
-    assert summary[("S9", "medium")] == 1 and sum(summary.values()) == 14
+    assert summary[("S9", "medium")] == 1 and summary[("I1", "info")] == 1
+    assert sum(summary.values()) == 15
     assert anomalies_summary(scenario.settings) == {"medium": 2, "high": 2}
     end = scenario.positions["end"]
     assert projection_positions(scenario.settings) == dict.fromkeys(

@@ -1,0 +1,111 @@
+"""What the audit report reads from the kept views, as of one position (issue #12 item 2).
+
+The audit report needs the fund decisions of a year, the filings, the department
+names and the views' F1–F5 findings: a few hundred rows of the views, not a replay of
+the ledger. ``read_audit_facts`` answers them from ``projections.query.Views`` at the
+report's position, plus the chain's identity (genesis) and the head hash there.
+
+To move into ``Views`` later: nothing here reads a views table directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.domain.funding import FilingStatus, FundKind, FundOutcome
+from ledger.store.base import RowReader
+from projections.query import DepartmentState, Finding, Views
+from projections.reports.funds import FundCheck, checks_from_views
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One fund decision with the views' F1–F5 findings on it."""
+
+    position: int
+    department: str
+    kind: FundKind
+    outcome: FundOutcome
+    amount_fen: int
+    project_name: str | None
+    system_name: str | None
+    filing_name: str | None
+    year: int
+    checks: tuple[FundCheck, ...]
+
+
+@dataclass(frozen=True)
+class Filing:
+    name: str
+    builder: str
+    investment_fen: int
+    om_cost_fen: int
+    status: FilingStatus
+    catalogue_preregistered: bool
+    positions: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class AuditFacts:
+    """The ledger's identity at ``position`` and the zone's funds as the views keep them."""
+
+    ledger_id: str
+    hash_algorithm: str
+    position: int
+    head_hash: bytes
+    department_states: Mapping[str, DepartmentState]
+    decisions: tuple[Decision, ...]
+    filings: tuple[Filing, ...]
+
+    def departments(self) -> Mapping[str, DepartmentState]:
+        return self.department_states
+
+
+def read_audit_facts(views: Views, reader: RowReader, position: int) -> AuditFacts:
+    m = views.moment(at=position)
+    zone = views.zone(m)
+    found: dict[str, list[Finding]] = {}
+    for f in views.findings(m, subject_kinds=("fund_decision", "filing")):
+        if f.rule.startswith("F"):
+            found.setdefault(f.subject, []).append(f)
+    systems: dict[str, Any] = dict(zone.systems)
+    filings = dict(zone.filings)
+    decisions = tuple(
+        Decision(
+            d.position,
+            d.department,
+            FundKind(d.kind),
+            FundOutcome(d.outcome),
+            d.amount_fen,
+            d.project_name,
+            systems[d.system_id].name if d.system_id in systems else None,
+            filings[d.filing_id].name if d.filing_id in filings else None,
+            d.year,
+            checks_from_views(d.decision_id, d.filing_id, found),
+        )
+        for d in sorted(zone.fund_decisions.values(), key=lambda d: d.position)
+    )
+    genesis = reader.genesis()
+    row = reader.row_at(position) if position > 0 else None
+    return AuditFacts(
+        genesis.ledger_id,
+        genesis.hash_algorithm,
+        position,
+        bytes(row[6]) if row is not None else b"",
+        zone.departments,
+        decisions,
+        tuple(
+            Filing(
+                f.name,
+                f.builder,
+                f.investment_fen,
+                f.om_cost_fen,
+                FilingStatus(f.status),
+                f.catalogue_preregistered,
+                f.positions,
+            )
+            for f in sorted(filings.values(), key=lambda f: f.positions)
+        ),
+    )
