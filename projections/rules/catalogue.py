@@ -11,8 +11,7 @@ facts; S11: no refresh facts; D1: no special-approval facts; I3: no annual
 report facts) is not "0 findings": it is a first-class state, 未评估, with the
 reason, and :func:`rule_status` carries it next to the counts of the others.
 L1 and L2 (the ledger's own integrity) are judged by verification and the
-checkpoint monitor, not by the views; they are listed in :data:`LEDGER_RULES`, with
-L3 (a ledger fact the views set aside, docs/projections.md "Facts set aside").
+checkpoint monitor, not by the views; they are listed in :data:`LEDGER_RULES`.
 """
 
 from __future__ import annotations
@@ -154,15 +153,15 @@ LEDGER_RULES: Mapping[str, Rule] = {
         Rule("L2", "high", "超过规定间隔未产生新的签名检查点", "ledger", "moment", (),
              "the latest checkpoint", "tamper evidence",
              not_evaluable="judged by the checkpoint monitor (/metrics)"),
-        # Judged by the views' fold: a fact it cannot use (projections/set_aside.py).
-        Rule("L3", "high", "账本事实无法投影（已搁置）", "ledger", "event", (),
-             "the fact set aside", "issue 13: one fact never stops the read models"),
+        # L3: declared by projections.set_aside, which emits it while folding.
+        Rule("L3", "high", "账本事实无法使用，已搁置待核查", "ledger", "event", (),
+             "the fact set aside", "docs/projections.md 'Facts set aside'"),
     )
 }  # fmt: skip
 
 
 def rule(rule_id: str) -> Rule:
-    """The rule ``rule_id`` (S1…I3, L1…L3); KeyError for an id domain.md does not have."""
+    """The rule ``rule_id`` (S1…I3, L1, L2); KeyError for an id domain.md does not have."""
     found = RULES.get(rule_id) or LEDGER_RULES.get(rule_id)
     if found is None:
         raise KeyError(f"no rule {rule_id!r} in domain.md")
