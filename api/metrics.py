@@ -52,6 +52,8 @@ from projections.ledger_counts import (
     LedgerCounts,
     LedgerFollower,
 )
+from projections.rules import NOT_EVALUABLE, RULES
+from projections.set_aside import RULE as SET_ASIDE_RULE
 
 logger = logging.getLogger("govledger.metrics")
 
@@ -68,6 +70,19 @@ _NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BATCH_BUCKETS = (1, 10, 50, 100, 500, 1000, 2500, 5000, 10_000)
+
+
+def _rules_evaluated() -> Metric:
+    """1 for each rule of the catalogue the views evaluate, 0 for 未评估 (never a 0 count)."""
+    evaluated = GaugeMetricFamily(
+        "govledger_rule_evaluated",
+        "1 if the views evaluate the rule from recorded facts, 0 if it is 未评估 "
+        "(projections.rules.catalogue gives the reason)",
+        labels=["rule"],
+    )
+    for rule in RULES.values():
+        evaluated.add_metric([rule.id], 1 if rule.evaluated else 0)
+    return evaluated
 
 
 def _bounded_name(name: str) -> str:
@@ -268,8 +283,15 @@ class LedgerMetrics(Collector):
             labels=["rule", "severity"],
         )
         for (rule, severity), n in sorted(totals.items()):
-            findings.add_metric([rule, severity], n)
-        return [findings]
+            if rule not in NOT_EVALUABLE:  # 未评估 is not a count (projections.rules)
+                findings.add_metric([rule, severity], n)
+        # Each fact the views set aside is one finding of its rule (projections/set_aside.py).
+        aside = GaugeMetricFamily(
+            "govledger_projection_facts_set_aside",
+            "Ledger facts the read models could not use and set aside (finding L3)",
+        )
+        aside.add_metric([], sum(n for (rule, _), n in totals.items() if rule == SET_ASIDE_RULE))
+        return [findings, aside, _rules_evaluated()]
 
     def _anomalies(self) -> list[Metric]:
         assert self.anomalies_summary is not None

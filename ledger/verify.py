@@ -49,6 +49,7 @@ from ledger.verify_parallel import Parallel, Plan, fast_forward
 from ledger.verify_record import LastRun, LastRunRecord, LastRuns
 from ledger.verify_roots import (
     CheckpointSource,
+    Frontier,
     RootTracker,
     SignedHead,
     newest_checkpoint,
@@ -529,7 +530,7 @@ class _Stream:
 
     def walk(self, *, after: int | None) -> ChainReport:
         genesis = self.job.genesis
-        if self.job.parallel is not None and self.tracker is None and after in (None, self.start):
+        if self.job.parallel is not None and after in (None, self.start):
             after = self._fast_forward(self.job.parallel, after)
         failure = self.run_batches(after) or self._at_the_end()
         return self.verifier.report(genesis.ledger_id, self.start, failure)
@@ -540,7 +541,12 @@ class _Stream:
         top = job.reader.max_position()
         if job.head_record is not None:
             top = min(top, job.head_record[0])
-        head = job.memory.head
+        head, tracker = job.memory.head, self.tracker
+        tree = None
+        if tracker is not None:
+            if tracker.frontier.size != self.start:
+                return after
+            tree = (list(tracker.frontier.hashes), tracker.signed.size, tracker.signed.root)
         plan = Plan(
             job.genesis.hash_algorithm,
             self.start,
@@ -553,10 +559,15 @@ class _Stream:
             self.kept,
             self.collect,
             job.progress,
+            tree,
         )
         advance = fast_forward(parallel, plan)
         if advance is None or advance.position == self.start:
             return after
+        if tracker is not None:
+            if advance.frontier is None:
+                return after
+            tracker.frontier = Frontier(job.digest, advance.position, advance.frontier)
         self.verifier = ChainVerifier(job.digest, advance.position, advance.hash)
         self.verifier.count = advance.count
         self.collected = bytearray(advance.collected)

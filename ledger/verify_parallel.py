@@ -18,10 +18,15 @@ batches: it reads and judges exactly the rows, in exactly the batches, the seria
 would have from there, so the first bad position and its kind are the serial run's, by
 construction. A clean ledger is never read twice (at most one batch at the end).
 
-Not parallel: runs that check a signed checkpoint (the root tracker folds every row's hash
-into the Merkle frontier in order, :mod:`ledger.verify_roots`), runs from ``--from`` with
-``--full`` together, and ledgers with fewer than :data:`MIN_ROWS` rows to verify (starting
-the pool costs more than it saves). ``projections rebuild`` is not parallel
+With a signed checkpoint to check (:mod:`ledger.verify_roots`), each worker also folds its
+range's leaves into the largest aligned perfect subtrees (RFC 9162 §2.1.1), split at its
+last batch start and at the checkpoint's size; the parent appends them to the root tracker's
+compact range and compares the root at the signed size, so the tree is hashed in parallel
+too, and a root that differs is again left to the serial stream to name.
+
+Not parallel: runs from ``--from`` with ``--full`` together, and ledgers with fewer than
+:data:`MIN_ROWS` rows to verify (starting the pool costs more than it saves).
+``projections rebuild`` is not parallel
 (projections/runner.py): its zone fold carries one state across every row in ledger order
 (the domain clock by day, findings whose windows span resources and departments, snapshots
 of the whole fold state every interval), and each batch commits the three projections with
@@ -42,9 +47,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.util import Finalize
 
-from ledger.chain import ChainVerifier, hash_function
+from ledger.chain import ChainVerifier, RowTuple, hash_function
 from ledger.pins import PREFIX_SIZE
 from ledger.store.base import RowReader
+from ledger.verify_roots import Frontier
 
 __all__ = ["MIN_ROWS", "Advance", "Parallel", "Plan", "default_jobs", "fast_forward"]
 
@@ -84,6 +90,8 @@ class Plan:
     kept: int  # rows the memory keeps; prefixes after them are collected
     collect: bool
     progress: Callable[[int], None] | None
+    # The root tracker's compact range at ``start``, and the signed size and root it must reach.
+    tree: tuple[list[bytes], int, bytes] | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,7 @@ class Advance:
     hash: bytes
     count: int
     collected: bytes
+    frontier: list[bytes] | None = None  # the tree's compact range at ``position``
 
 
 @dataclass(frozen=True)
@@ -107,6 +116,7 @@ class _Range:
     batch_size: int
     watch: int | None  # a position whose full hash is returned (the head verified last)
     prefixes: bool
+    cuts: tuple[int, ...] | None = None  # subtrees wanted, split at these sizes; None: no tree
 
 
 @dataclass(frozen=True)
@@ -117,6 +127,7 @@ class _Checked:
     prefixes: bytes
     watched: bytes | None
     mark: tuple[int, bytes] | None  # the last row that ends a serial batch, and its hash
+    nodes: list[tuple[int, int, bytes]] | None = None  # the range's leaves as perfect subtrees
 
 
 def fast_forward(parallel: Parallel, plan: Plan) -> Advance | None:
@@ -142,7 +153,16 @@ def _ranges(plan: Plan) -> Iterator[_Range]:
             plan.batch_size,
             plan.head[0] if plan.head and lo < plan.head[0] <= hi else None,
             lo < known or (plan.collect and hi > plan.kept),
+            _cuts(plan, lo, hi),
         )
+
+
+def _cuts(plan: Plan, lo: int, hi: int) -> tuple[int, ...] | None:
+    """Where a range's subtrees must end: its last serial batch start, the signed size."""
+    if plan.tree is None:
+        return None
+    mark = hi - (hi - plan.start) % plan.batch_size
+    return tuple(sorted(c for c in {mark, plan.tree[1]} if lo < c < hi))
 
 
 @contextmanager
@@ -165,6 +185,8 @@ def _accept(
     """Take the ranges' results in order, a few ranges in flight, up to the first not clean."""
     last, collected = plan.anchor_hash, bytearray()
     at, at_hash, prefixes = plan.start, plan.anchor_hash, 0  # the last batch start vouched for
+    tree = Frontier(hash_function(plan.algorithm), plan.start, plan.tree[0]) if plan.tree else None
+    at_tree = list(plan.tree[0]) if plan.tree else None
     flight: deque[tuple[_Range, Future[_Checked]]] = deque()
     while True:
         while len(flight) < ahead and (spec := next(ranges, None)) is not None:
@@ -181,6 +203,9 @@ def _accept(
             break
         if not _acceptable(plan, spec, checked, last):
             break
+        mark = checked.mark[0] if checked.mark else None
+        if tree is not None and (marked := _grow(plan, tree, checked, mark)) is False:
+            break
         if plan.collect and spec.hi > plan.kept:
             collected += checked.prefixes[max(plan.kept - spec.lo, 0) * PREFIX_SIZE :]
         last = checked.last_hash or b""
@@ -189,7 +214,25 @@ def _accept(
                 plan.progress(checked.mark[0] - at)
             at, at_hash = checked.mark
             prefixes = max(at - plan.kept, 0) if plan.collect else 0
-    return Advance(at, at_hash, at - plan.start, bytes(collected[: prefixes * PREFIX_SIZE]))
+            if tree is not None:
+                at_tree = marked if isinstance(marked, list) else None
+    collected_bytes = bytes(collected[: prefixes * PREFIX_SIZE])
+    return Advance(at, at_hash, at - plan.start, collected_bytes, at_tree)
+
+
+def _grow(plan: Plan, tree: Frontier, checked: _Checked, mark: int | None) -> list[bytes] | bool:
+    """Extend the tree by a range's subtrees: ``False`` if the root at the signed size is
+    not the signed root (the serial stream names it); else the compact range at ``mark``."""
+    assert plan.tree is not None
+    _, size, root = plan.tree
+    at_mark: list[bytes] | bool = True
+    for node in checked.nodes or ():
+        tree.extend_nodes([node])
+        if tree.size == size and tree.root() != root:
+            return False
+        if tree.size == mark:
+            at_mark = list(tree.hashes)
+    return at_mark
 
 
 def _acceptable(plan: Plan, spec: _Range, checked: _Checked, last: bytes) -> bool:
@@ -223,6 +266,7 @@ def check_range(spec: _Range, reader: RowReader | None = None) -> _Checked:
     verifier: ChainVerifier | None = None
     first_prev: bytes | None = None
     prefixes, watched, mark = bytearray(), None, None
+    stack: list[tuple[int, int, bytes]] | None = [] if spec.cuts is not None else None
     for batch in reader.iter_batches(spec.after, min(WORKER_BATCH, spec.batch_size)):
         last = batch[-1][0] if batch else None
         if type(last) is int and last > spec.hi:  # the batch runs past the range: cut it there
@@ -243,6 +287,8 @@ def check_range(spec: _Range, reader: RowReader | None = None) -> _Checked:
                 prefixes += b"".join(r[6][:PREFIX_SIZE] for r in rows)
             if spec.watch is not None and first <= spec.watch <= rows[-1][0]:
                 watched = rows[spec.watch - first][6]
+            if stack is not None:
+                _subtrees(digest, stack, rows, spec.cuts or ())
             ends = rows[-1][0] - (rows[-1][0] - spec.base) % spec.batch_size
             if ends >= first:
                 mark = (ends, rows[ends - first][6])
@@ -250,6 +296,24 @@ def check_range(spec: _Range, reader: RowReader | None = None) -> _Checked:
             break
     count = verifier.count if verifier else 0
     last_hash = verifier.head_hash if verifier else None
-    return _Checked(
-        count == spec.hi - spec.lo, first_prev, last_hash, bytes(prefixes), watched, mark
-    )
+    clean = count == spec.hi - spec.lo
+    return _Checked(clean, first_prev, last_hash, bytes(prefixes), watched, mark, stack)
+
+
+def _subtrees(
+    digest: Callable[[bytes], bytes],
+    stack: list[tuple[int, int, bytes]],
+    rows: list[RowTuple],
+    cuts: tuple[int, ...],
+) -> None:
+    """The rows' leaves (RFC 9162 §2.1.1) merged into the largest aligned perfect subtrees
+    that do not cross a cut: the range's compact range, split where the parent looks."""
+    for row in rows:
+        first, level, node = row[0] - 1, 0, digest(b"\x00" + row[6])
+        while stack:
+            left_first, left_level, left = stack[-1]
+            if left_level != level or left_first % (2 << level) or first in cuts:
+                break
+            stack.pop()
+            first, level, node = left_first, level + 1, digest(b"\x01" + left + node)
+        stack.append((first, level, node))

@@ -31,6 +31,7 @@ import msgspec
 import orjson
 
 from projections.facts import (
+    CST,
     AccessState,
     _Actor,
     _ActorData,
@@ -243,7 +244,7 @@ def finding_rows(found: list[SetAside], clock_iso: str | None) -> list[tuple[Any
     """The ``L3`` findings of facts set aside (findings table columns)."""
     from projections.zone import positions_text  # noqa: PLC0415 (zone imports store)
 
-    at = clock_iso or datetime.fromtimestamp(0, UTC).astimezone().isoformat()
+    at = clock_iso or datetime.fromtimestamp(0, CST).isoformat()
     rows = []
     for s in found:
         detail = f"{s.topic} at position {s.position} set aside: {s.reason}"

@@ -306,7 +306,17 @@ class ViewStore:
             for name in tables:
                 self.query(f"DROP TABLE IF EXISTS {self.table(name)}")
             for name in tables:
+                primary = self.query(
+                    "SELECT conname FROM pg_constraint WHERE conrelid = to_regclass(?) "
+                    "AND contype = 'p'",
+                    (side.table(name),),
+                )
                 self.query(f'ALTER TABLE {side.table(name)} RENAME TO "{self.prefix}{name}"')
+                if primary:  # its index too: the next rebuild's side tables reuse the name
+                    self.query(
+                        f'ALTER TABLE {self.table(name)} RENAME CONSTRAINT "{primary[0][0]}" '
+                        f'TO "{self.prefix}{name}_pkey"'
+                    )
             for index in indexes:
                 self.query(
                     f'ALTER INDEX IF EXISTS "{self._schema}"."{side.index_name(index)}" '

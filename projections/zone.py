@@ -7,23 +7,22 @@ has seen, which is what makes snapshots, as-of answers and "rebuild equals
 incremental" possible (docs/projections.md).
 
 While folding it emits rows for findings that an event proves at the moment
-it happens (S1–S5, S7, S12, P1, D2, F1–F5: domain.md "Compliance rules") and
-for anomalies (domain.md "Anomalies"); rules that depend on the moment asked
+it happens (S1–S5, S7, S12, P1, D2, F1–F5: domain.md "Compliance rules"; the
+rule families in ``projections.rules.folded``) and for anomalies (domain.md
+"Anomalies"; ``projections.detector``); rules that depend on the moment asked
 about (S6, S8–S10, I1, I2) are judged at query time in ``projections.rules``.
+Facts are dated by their business time (docs/facts.md §1).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Set
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from functools import lru_cache
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import orjson
 
-from ledger.config import Settings
+from projections.detector import EVIDENCE_CAP, HISTORY, AnomalyDetector
 from projections.facts import (
     ACCESS,
     CST,
@@ -37,62 +36,42 @@ from projections.facts import (
     uuid_text,
     when,
 )
-from projections.rules.catalogue import SEVERITY
+from projections.fold_core import (
+    CST_OFFSET_SECONDS,
+    AnomalyRow,
+    FindingRow,
+    ReviewRow,
+    Rules,
+    State,
+    day_text,
+    local_day_number,
+    positions_text,
+)
+from projections.rules.folded import ACCESS_RULES, FoldedRules
 
-State = dict[str, Any]
-FindingRow = tuple[str, str, str, str, str, str | None, str, int, str, str]
-AnomalyRow = tuple[str, str, float, str, str, str | None, str, int, str, str]
-ReviewRow = tuple[int, str, str, str, str, str]
-EVIDENCE_CAP = 50  # positions kept per volume anomaly; the count says how many there were
-# Fields of a volume record (a list: see ZoneFold._volume).
-FIRST, DAY, COUNT, POSITIONS, HISTORY, THRESHOLD, MEAN, RAISED = range(8)
+# Re-exported: the names other modules import from here.
+__all__ = [
+    "ACCESS_RULES",
+    "CST_OFFSET_SECONDS",
+    "EVIDENCE_CAP",
+    "HISTORY",
+    "AnomalyRow",
+    "FindingRow",
+    "ReviewRow",
+    "Rules",
+    "State",
+    "ZoneFold",
+    "day_text",
+    "dump_state",
+    "empty_state",
+    "load_state",
+    "local_day_number",
+    "positions_text",
+    "resource_sensitivity",
+    "stable_id",
+]
 
-# AccessReason value -> rule (severities: projections.rules.catalogue). PURPOSE_MISMATCH
-# is P1 on sensitive items.
-ACCESS_RULES: dict[str, str] = {
-    "resource_not_shareable": "S1",
-    "no_grant": "S2",
-    "grant_expired": "S2",
-    "grant_revoked": "S2",
-    "items_beyond_grant": "S3",
-    "purpose_mismatch": "S4",
-    "unknown_resource": "S5",
-}
 SENSITIVITY_ORDER = ("general", "personal", "sensitive_personal", "important", "core")
-
-
-@dataclass(frozen=True)
-class Rules:
-    """Thresholds of the fold, from Settings (docs/configuration.md)."""
-
-    work_start_hour: int = 8
-    work_end_hour: int = 20
-    burst_count: int = 5
-    burst_minutes: int = 60
-    baseline_days: int = 28
-    baseline_min_days: int = 7
-    volume_factor: int = 3
-    volume_min: int = 30
-    first_access_warmup_days: int = 14
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Rules:
-        return cls(
-            work_start_hour=settings.anomaly_work_start_hour,
-            work_end_hour=settings.anomaly_work_end_hour,
-            burst_count=settings.anomaly_burst_count,
-            burst_minutes=settings.anomaly_burst_minutes,
-            baseline_days=settings.anomaly_baseline_days,
-            baseline_min_days=settings.anomaly_baseline_min_days,
-            volume_factor=settings.anomaly_volume_factor,
-            volume_min=settings.anomaly_volume_min,
-            first_access_warmup_days=settings.anomaly_first_access_warmup_days,
-        )
-
-
-def positions_text(positions: list[int]) -> str:
-    """Evidence positions as ``json.dumps`` writes a sorted list of ints, without its cost."""
-    return "[" + ", ".join(map(str, sorted(set(positions)))) + "]"
 
 
 def empty_state() -> State:
@@ -135,7 +114,7 @@ def resource_sensitivity(resource: dict[str, Any]) -> str:
     return max(grades, key=SENSITIVITY_ORDER.index) if grades else "general"
 
 
-class ZoneFold:
+class ZoneFold(FoldedRules, AnomalyDetector):
     """Applies facts to a state; collects the rows the facts prove when ``emit`` is on."""
 
     def __init__(self, rules: Rules, state: State | None = None) -> None:
@@ -232,67 +211,6 @@ class ZoneFold:
                 self.clock_days.append((day_text(today), position))
 
     # ------------------------------------------------------------------ outputs
-
-    def _finding(
-        self,
-        rule: str,
-        subject: str,
-        kind: str,
-        department: str | None,
-        positions: list[int],
-        position: int,
-        at: datetime | None,
-        detail: str,
-    ) -> None:
-        if not self.emit:
-            return
-        self.findings.append(
-            (
-                stable_id(rule, subject),
-                rule,
-                SEVERITY[rule],
-                subject,
-                kind,
-                department,
-                positions_text(positions),
-                position,
-                (at or datetime.fromtimestamp(self.state["clock_epoch"] or 0.0, CST))
-                .astimezone(CST)
-                .isoformat(),
-                detail,
-            )
-        )
-
-    def _anomaly(
-        self,
-        kind: str,
-        key: str,
-        score: float,
-        subject: str,
-        department: str | None,
-        positions: list[int],
-        position: int,
-        at: datetime,
-        detail: str,
-    ) -> None:
-        if not self.emit:
-            return
-        score = round(min(max(score, 0.0), 1.0), 3)
-        severity = "high" if score >= 0.8 else "medium" if score >= 0.5 else "low"
-        self.anomalies.append(
-            (
-                stable_id(kind, key),
-                kind,
-                score,
-                severity,
-                subject,
-                department,
-                positions_text(positions),
-                position,
-                at.astimezone(CST).isoformat(),
-                detail,
-            )
-        )
 
     # ------------------------------------------------------------------ organisation
 
@@ -423,55 +341,6 @@ class ZoneFold:
         elif name == "RiskAssessed":
             resource["risk_assessments"].append(d["reference"])
             resource["risk_level"] = d["risk_level"]
-
-    def _shared(
-        self,
-        code: str,
-        department: str,
-        position: int,
-        at: datetime | None,
-        epoch: float | None = None,
-    ) -> None:
-        """S12 and D2: a resource shared (grant approved, access served) without its safeguards."""
-        resource = self.state["resources"].get(code)
-        if resource is None or department == resource["provider_department"]:
-            return
-        # After this call S12 is found or impossible, and so is D2 (found, assessed, or
-        # no important items): nothing more to find for the code until the resource changes.
-        self._quiet.add(code)
-        if resource["owner_department"] and resource["controller"] and resource["risk_assessments"]:
-            return  # neither S12 nor D2 can hold
-        if ("S12:" + code) in self._flagged and ("D2:" + code) in self._flagged:
-            return
-        if at is None and epoch is not None:
-            at = datetime.fromtimestamp(epoch, CST)
-        evidence = [*resource["positions"], position]
-        if "S12:" + code not in self._flagged and (
-            not resource["owner_department"]
-            or not resource["controller"]
-            or not resource["risk_assessments"]
-        ):
-            self._flagged.add("S12:" + code)
-            missing = [
-                name
-                for name, ok in (
-                    ("owner", resource["owner_department"]),
-                    ("controller", resource["controller"]),
-                    ("risk assessment", resource["risk_assessments"]),
-                )
-                if not ok
-            ]
-            self._finding(
-                "S12", code, "resource", resource["provider_department"], evidence,
-                position, at, f"{code} shared with {department} without {', '.join(missing)}",
-            )  # fmt: skip
-        important = any(i["sensitivity"] == "important" for i in resource["items"])
-        if important and not resource["risk_assessments"] and "D2:" + code not in self._flagged:
-            self._flagged.add("D2:" + code)
-            self._finding(
-                "D2", code, "resource", resource["provider_department"], evidence,
-                position, at, f"important data of {code} shared before any risk assessment",
-            )  # fmt: skip
 
     # ------------------------------------------------------------------ calendar
 
@@ -621,42 +490,6 @@ class ZoneFold:
         if decision["outcome"] == "granted":
             self._fund_rules(decision, fact.position, when(d["decided_at"]))
 
-    def _fund_rules(self, decision: dict[str, Any], position: int, at: datetime | None) -> None:
-        """F1–F4 against the state at the decision (seed §三(三)12, §三(一)3, §三(五)17)."""
-        subject, department = decision["decision_id"], decision["department"]
-        amount = f"{decision['amount_fen'] / 100:,.2f} yuan {decision['kind']}"
-        system = self.state["systems"].get(decision["system_id"] or "")
-        if system is not None:
-            evidence = [*system["positions"], position]
-            if (
-                decision["kind"] == "om_funds"
-                and system["required_to_connect"]
-                and not system["connected"]
-            ):
-                self._finding(
-                    "F1", subject, "fund_decision", department, evidence, position, at,
-                    f"{amount} granted to {system['name']}, required to connect but not connected",
-                )  # fmt: skip
-            if system["status"] in ("zombie", "decommissioned"):
-                self._finding(
-                    "F2", subject, "fund_decision", department, evidence, position, at,
-                    f"{amount} granted to {system['name']} in state {system['status']}",
-                )  # fmt: skip
-        filing = self.state["filings"].get(decision["filing_id"] or "")
-        # F3: funds for a project that no filing on record covers. A decision that names
-        # a project (or names nothing) needs one; O&M funds for a system alone do not.
-        if filing is None and (decision["project_name"] or system is None):
-            self._finding(
-                "F3", subject, "fund_decision", department, [position], position, at,
-                f"{amount} granted to project {decision['project_name']!r} with no filing",
-            )  # fmt: skip
-        if filing is not None and filing["status"] == "rejected":
-            self._finding(
-                "F4", subject, "fund_decision", department,
-                [*filing["positions"], position], position, at,
-                f"{amount} granted to {filing['name']}, whose architecture review was rejected",
-            )  # fmt: skip
-
     # ------------------------------------------------------------------ reviews
 
     def _review(self, fact: Fact) -> None:
@@ -705,272 +538,6 @@ class ZoneFold:
             self._shared(code, a.department, position, None, epoch)
         self._detect(position, a, resource, reasons, epoch)
         return epoch
-
-    def _grant_positions(self, grant_id: Any) -> list[int]:
-        request = self.state["requests"].get(uuid_text(grant_id) or "")
-        return list(request["positions"]) if request else []
-
-    def _access_findings(
-        self,
-        position: int,
-        a: AccessState,
-        resource: dict[str, Any] | None,
-        reasons: list[str],
-        at: datetime,
-    ) -> None:
-        evidence = [position, *self._grant_positions(a.grant_id)]
-        sensitive = set(resource["sensitive_personal"]) if resource else set()
-        found: dict[str, list[str]] = {}
-        beyond = self._beyond_lapsed_grant(a, reasons)
-        if beyond is not None:
-            found["S3"] = [f"items_beyond_grant ({', '.join(beyond)} never granted)"]
-            evidence.extend(self._grant_positions(self._lapsed_id))
-        for reason in reasons:
-            rule = ACCESS_RULES[reason]
-            if reason == "purpose_mismatch" and sensitive & set(a.items):
-                rule = "P1"
-            found.setdefault(rule, []).append(reason)
-        for rule, why in found.items():
-            self._finding(
-                rule, a.platform_event_id, "access", a.department, evidence,
-                position, at,
-                f"{a.accessor_id} ({a.department}) read {a.resource_code}: " + ", ".join(why),
-            )  # fmt: skip
-
-    def _beyond_lapsed_grant(self, a: AccessState, reasons: list[str]) -> list[str] | None:
-        """S3 on an access under a grant no longer in force (S2: expired or revoked):
-        the items it read that the grant never gave (domain.md S2 and S3 both hold)."""
-        if "items_beyond_grant" in reasons or not (
-            "grant_expired" in reasons or "grant_revoked" in reasons
-        ):
-            return None
-        lapsed = self._lapsed_grant(a)
-        if lapsed is None:
-            return None
-        self._lapsed_id = lapsed["request_id"]
-        beyond = sorted(set(a.items) - set(lapsed["granted_items"]))
-        return beyond or None
-
-    def _lapsed_grant(self, a: AccessState) -> dict[str, Any] | None:
-        """The grant the S2 verdict names: the quoted one if it is this department's for
-        this resource, else theirs that ended last before the access (security.access)."""
-        requests = self.state["requests"]
-        user = (a.department, a.resource_code)
-        quoted = requests.get(uuid_text(a.grant_id) or "")
-        if quoted is not None:
-            ok = (quoted["requester_department"], quoted["resource_code"]) == user
-            return quoted if ok and quoted["expires_at"] else None
-        if self._by_user is None:
-            self._by_user = {}
-            for request_id, r in requests.items():
-                key = (r["requester_department"], r["resource_code"])
-                self._by_user.setdefault(key, []).append(request_id)
-        accessed = datetime.fromisoformat(a.accessed_at.data)
-        ended: list[tuple[datetime, dict[str, Any]]] = []
-        for request_id in self._by_user.get(user, ()):
-            r = requests[request_id]
-            if not r["expires_at"]:
-                continue
-            end = datetime.fromisoformat(r["expires_at"])
-            if r["revoked_at"]:
-                end = min(end, datetime.fromisoformat(r["revoked_at"]))
-            if end <= accessed:
-                ended.append((end, r))
-        return max(ended, key=lambda pair: pair[0])[1] if ended else None
-
-    # ------------------------------------------------------------------ anomaly detection
-
-    def _detect(
-        self,
-        position: int,
-        a: AccessState,
-        resource: dict[str, Any] | None,
-        reasons: list[str],
-        epoch: float,
-    ) -> None:
-        local_seconds = epoch + CST_OFFSET_SECONDS
-        today = int(local_seconds // 86400)
-        accessor, department = a.accessor_id, a.department
-        rules = self.rules
-        sensitive: Set[str] = _NONE
-        if resource is not None and resource["sensitive_personal"]:
-            sensitive = set(resource["sensitive_personal"]).intersection(a.items)
-            hour = (local_seconds % 86400) / 3600
-            if sensitive and not rules.work_start_hour <= hour < rules.work_end_hour:
-                self._off_hours(a, position, epoch, hour, sensitive)
-        if reasons:
-            self._flagged_access(a, reasons, position, epoch)
-        detector = self.state["detector"]
-        actor = self._volume(detector["actors"], accessor, today, position)
-        if actor is not None:
-            self._volume_anomaly("actor_volume", accessor, department, actor, position, epoch)
-        by_resource = self._volume(detector["resources"], a.resource_code, today, position)
-        if by_resource is not None:
-            self._volume_anomaly(
-                "resource_volume", a.resource_code, None, by_resource, position, epoch
-            )
-        if sensitive and resource is not None:
-            self._first_access(accessor, department, resource, today, position, epoch)
-
-    def _flagged_access(
-        self, a: AccessState, reasons: list[str], position: int, epoch: float
-    ) -> None:
-        """Rule-based anomalies of a refused access, and the burst it may complete."""
-        accessor, department, event_id = a.accessor_id, a.department, a.platform_event_id
-        at = datetime.fromtimestamp(epoch, CST)
-        evidence = [position, *self._grant_positions(a.grant_id)]
-        for reason, kind, score, what in (
-            ("grant_revoked", "after_revocation", 0.9, "on a revoked grant"),
-            ("grant_expired", "after_expiry", 0.6, "on an expired grant"),
-            ("items_beyond_grant", "items_beyond_grant", 0.8, "beyond the grant's items"),
-        ):
-            if reason in reasons:
-                self._anomaly(
-                    kind, event_id, score, accessor, department, evidence, position, at,
-                    f"{accessor} read {a.resource_code} {what}",
-                )  # fmt: skip
-        self._burst(accessor, department, position, epoch)
-
-    def _off_hours(
-        self, a: AccessState, position: int, epoch: float, hour: float, items: Set[str]
-    ) -> None:
-        start, end = self.rules.work_start_hour, self.rules.work_end_hour
-        outside = start - hour if hour < start else hour - end
-        at = datetime.fromtimestamp(epoch, CST)
-        self._anomaly(
-            "off_hours_sensitive", a.platform_event_id, 0.5 + 0.5 * min(outside / 6, 1.0),
-            a.accessor_id, a.department, [position], position, at,
-            f"{a.accessor_id} read sensitive personal items {sorted(items)} "
-            f"at {at:%H:%M} CST",
-        )  # fmt: skip
-
-    def _burst(self, accessor: str, department: str, position: int, epoch: float) -> None:
-        """domain.md: bursts of refused or flagged accesses by one accessor."""
-        window = self.state["detector"]["refused"].setdefault(accessor, [])
-        window.append([epoch, position])
-        horizon = epoch - self.rules.burst_minutes * 60
-        window[:] = [entry for entry in window if entry[0] > horizon]
-        if len(window) >= self.rules.burst_count:
-            positions = [int(p) for _, p in window]
-            self._anomaly(
-                "refused_burst", f"{accessor}|{positions[0]}",
-                min(1.0, 0.5 + len(window) / (4 * self.rules.burst_count)), accessor,
-                department, positions, position, datetime.fromtimestamp(epoch, CST),
-                f"{len(window)} flagged accesses by {accessor} within "
-                f"{self.rules.burst_minutes} minutes",
-            )  # fmt: skip
-            window.clear()
-
-    def _volume(
-        self, records: dict[str, list[Any]], key: str, today: int, position: int
-    ) -> list[Any] | None:
-        """Count today's volume; return the record when it has just crossed its threshold.
-
-        A record is a list (cheap to update, JSON in snapshots): first day, current day,
-        count, evidence positions, history of [day, count] pairs, threshold, mean,
-        raised. The threshold is at least ``volume_min``, so it is computed only when a
-        day reaches that many, from the ``baseline_days`` before it: cheap for the many
-        quiet accessors.
-        """
-        record = records.get(key)
-        if record is None:
-            record = records[key] = [today, today, 0, [], [], None, 0.0, False]
-        elif today != record[DAY]:
-            if today < record[DAY]:  # a late report: counted in its day, judged no more
-                history = record[HISTORY]
-                # Late reports of one day in a row count in one pair: the baseline sums
-                # counts per day, and the history stays days long, not reports long.
-                if history and history[-1][0] == today:
-                    history[-1][1] += 1
-                else:
-                    history.append([today, 1])
-                return None
-            self._close_day(record, today)
-        count = record[COUNT] = record[COUNT] + 1
-        positions = record[POSITIONS]
-        if len(positions) < EVIDENCE_CAP:
-            positions.append(position)
-        if count < self._volume_min or record[RAISED]:
-            return None
-        if record[THRESHOLD] is None:
-            record[THRESHOLD] = self._threshold(record)
-        if count >= record[THRESHOLD]:
-            record[RAISED] = True
-            return record
-        return None
-
-    def _close_day(self, record: list[Any], today: int) -> None:
-        history = record[HISTORY]
-        history.append([record[DAY], record[COUNT]])
-        if len(history) > 2 * self.rules.baseline_days:
-            horizon = today - self.rules.baseline_days
-            record[HISTORY] = [pair for pair in history if pair[0] >= horizon]
-        record[DAY], record[COUNT], record[POSITIONS] = today, 0, []
-        record[THRESHOLD], record[RAISED] = None, False
-
-    def _threshold(self, record: list[Any]) -> float:
-        """``volume_factor`` x the mean daily volume of the baseline window before today."""
-        today = record[DAY]
-        known_days = today - record[FIRST]
-        if known_days < self.rules.baseline_min_days:
-            return math.inf
-        horizon = today - self.rules.baseline_days
-        total = sum(count for day, count in record[HISTORY] if horizon <= day < today)
-        mean = total / min(known_days, self.rules.baseline_days)
-        record[MEAN] = mean
-        return float(max(self.rules.volume_min, math.ceil(self.rules.volume_factor * mean)))
-
-    def _volume_anomaly(
-        self,
-        kind: str,
-        subject: str,
-        department: str | None,
-        record: list[Any],
-        position: int,
-        epoch: float,
-    ) -> None:
-        mean, count = record[MEAN], record[COUNT]
-        day = day_text(record[DAY])
-        self._anomaly(
-            kind, f"{subject}|{day}", 1 - mean / count, subject, department,
-            record[POSITIONS], position, datetime.fromtimestamp(epoch, CST),
-            f"{subject}: {count} accesses on {day} against a daily mean of {mean:.1f}",
-        )  # fmt: skip
-
-    def _first_access(
-        self,
-        accessor: str,
-        department: str,
-        resource: dict[str, Any],
-        today: int,
-        position: int,
-        epoch: float,
-    ) -> None:
-        pair = f"{accessor}|{resource['code']}"
-        if pair in self._pairs:
-            return
-        self._pairs.add(pair)
-        actor = self.state["detector"]["actors"].get(accessor)
-        if actor is not None and today - actor[FIRST] >= self.rules.first_access_warmup_days:
-            self._anomaly(
-                "first_sensitive_access", pair, 0.3, accessor, department, [position], position,
-                datetime.fromtimestamp(epoch, CST),
-                f"first access by {accessor} to {resource['code']} ({resource['sensitivity']})",
-            )  # fmt: skip
-
-
-CST_OFFSET_SECONDS = 8 * 3600
-_NONE: frozenset[str] = frozenset()
-
-
-def local_day_number(epoch: float) -> int:
-    """Days since 1970-01-01 in China Standard Time."""
-    return int((epoch + CST_OFFSET_SECONDS) // 86400)
-
-
-@lru_cache(maxsize=4096)
-def day_text(number: int) -> str:
-    return (date(1970, 1, 1) + timedelta(days=number)).isoformat()
 
 
 _SYSTEM = (

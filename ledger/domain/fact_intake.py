@@ -190,6 +190,17 @@ KINDS: dict[str, tuple[Mapping[str, Converter], Mapping[str, Converter]]] = {
         {"reported_at": BUSINESS_TIME},
     ),
     "project_evaluation": ({"rating": _text, "summary": _text}, {"evaluated_at": BUSINESS_TIME}),
+    # 调整概算: the filed amounts "granted above filed" is checked against.
+    "filed_amounts_revision": (
+        {"reference": _text, "investment_fen": _fen, "om_cost_fen": _fen, "reason": _text},
+        {"revised_at": BUSINESS_TIME},
+    ),
+    # 51号: a data-quality objection on a catalogue resource, and its resolution.
+    "quality_objection": (
+        {"department": bounds.code, "resource_code": bounds.code, "description": _text},
+        {"items": bounds.text_list, "raised_at": BUSINESS_TIME},
+    ),
+    "quality_objection_resolution": ({"resolution": _text}, {"resolved_at": BUSINESS_TIME}),
 }
 
 

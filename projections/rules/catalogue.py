@@ -153,6 +153,9 @@ LEDGER_RULES: Mapping[str, Rule] = {
         Rule("L2", "high", "超过规定间隔未产生新的签名检查点", "ledger", "moment", (),
              "the latest checkpoint", "tamper evidence",
              not_evaluable="judged by the checkpoint monitor (/metrics)"),
+        # L3: declared by projections.set_aside, which emits it while folding.
+        Rule("L3", "high", "账本事实无法使用，已搁置待核查", "ledger", "event", (),
+             "the fact set aside", "docs/projections.md 'Facts set aside'"),
     )
 }  # fmt: skip
 

@@ -205,6 +205,9 @@ def test_default_providers_read_the_views_the_worker_wrote(settings: Settings) -
     assert value(after, "govledger_compliance_findings_open", rule="S2", severity="high") == 4
     assert value(after, "govledger_compliance_findings_open", rule="I1", severity="info") == 1
     assert total(after, "govledger_compliance_findings_open") == 15
+    # Rules no recorded fact can decide are 未评估, not a count of 0.
+    assert value(after, "govledger_rule_evaluated", rule="P2") == 0
+    assert value(after, "govledger_rule_evaluated", rule="S2") == 1
     assert value(after, "govledger_anomalies_open", severity="medium") == 2
     assert value(after, "govledger_anomalies_open", severity="high") == 2
     assert value(after, "govledger_projection_lag_events", projection="zone") == 0

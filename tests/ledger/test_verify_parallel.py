@@ -4,20 +4,22 @@ one-process run's, wherever the break falls against the ranges and the batches."
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from functools import partial
 
 import pytest
 
 from ledger import verify_parallel
-from ledger.chain import ChainReport
+from ledger.chain import ChainReport, hash_function
 from ledger.config import Settings
 from ledger.errors import StoreUnavailableError
 from ledger.pins import PinStore, ledger_location
 from ledger.store.base import RowReader
 from ledger.store.connect import open_reader
 from ledger.verify import Parallel, PinnedLocation, verify_ledger
-from ledger.verify_parallel import Plan, fast_forward
+from ledger.verify_parallel import Plan, _subtrees, fast_forward
+from ledger.verify_roots import Frontier
 from ops import ledger_cli
 from tests.conftest import Attacker, Ledger
 
@@ -161,3 +163,50 @@ def test_the_command_takes_jobs() -> None:
     assert parser.parse_args(["verify"]).jobs is None
     with pytest.raises(SystemExit):
         parser.parse_args(["verify", "--jobs", "0"])
+
+
+@pytest.mark.parametrize("start", [0, 1, 5, 8])
+@pytest.mark.parametrize("cuts", [(), (13,), (9, 16), (21,)])
+def test_subtrees_extend_the_tree_as_its_leaves_do(start: int, cuts: tuple[int, ...]) -> None:
+    digest = hash_function("sha256")
+    leaves = [hashlib.sha256(bytes([i])).digest() for i in range(40)]
+    one_by_one = Frontier(digest)
+    one_by_one.extend(leaves[:start])
+    by_subtrees = Frontier(digest, start, list(one_by_one.hashes))
+    stack: list[tuple[int, int, bytes]] = []
+    rows = [(p, "", 0, "", b"", b"", leaves[p - 1]) for p in range(start + 1, 31)]
+    _subtrees(digest, stack, rows, cuts)  # type: ignore[arg-type]
+    for node in stack:
+        by_subtrees.extend_nodes([node])
+        if by_subtrees.size in cuts:  # a cut is where the parent reads the root
+            check = Frontier(digest)
+            check.extend(leaves[: by_subtrees.size])
+            assert by_subtrees.hashes == check.hashes
+    one_by_one.extend(leaves[start:30])
+    assert (by_subtrees.size, by_subtrees.root()) == (30, one_by_one.root())
+
+
+@pytest.mark.parametrize("forged_root", [False, True])
+def test_the_workers_grow_the_checkpoint_tree(ledger: Ledger, forged_root: bool) -> None:
+    ledger.append(HEAD - 1)
+    reader = open_reader(ledger.settings)
+    try:
+        genesis = reader.genesis()
+        rows = [r for batch in reader.iter_batches(None, 100) for r in batch]
+    finally:
+        reader.close()
+    digest = hash_function("sha256")
+    tree = Frontier(digest)
+    tree.extend(r[6] for r in rows[:30])
+    root = b"\x00" * 32 if forged_root else tree.root()
+    plan = Plan(
+        "sha256", 0, genesis.genesis_hash, None, HEAD - 1, 4, b"", None, 0, False, None,
+        ([], 30, root),
+    )  # fmt: skip
+    advance = fast_forward(Parallel(2, partial(open_reader, ledger.settings)), plan)
+    assert advance is not None and advance.frontier is not None
+    # Ranges of 8 rows: a forged root stops the workers' vouching before the range holding 30.
+    assert advance.position == (24 if forged_root else HEAD - 4)
+    expected = Frontier(digest)
+    expected.extend(r[6] for r in rows[: advance.position])
+    assert advance.frontier == expected.hashes

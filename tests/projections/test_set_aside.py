@@ -13,23 +13,27 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from uuid import uuid4
 
 import pytest
 from eventsourcing.persistence import StoredEvent
+from prometheus_client import generate_latest
 
+from api.metrics import build_metrics
 from ledger.application import GovLedger
 from ledger.config import Settings
 from ledger.domain.access_state import RECORDED_TOPIC, AccessStateWriter
 from ledger.domain.ids import data_access_id
 from ledger.store.connect import application_env, open_reader
-from projections.query import open_views
+from projections.query import findings_summary, open_views
 from projections.runner import run_projections
 from projections.set_aside import RULE
 from projections.sharing_terms import SharingTerms
 from security.access import evaluate_access
 from tests.projections.scenario import PLATFORM, build_scenario, report
+from tests.promtext import value
 
 BIG = 20 * 1024 * 1024  # 20 MB of text: more than any index row holds (PostgreSQL ~2.7 kB)
 
@@ -235,3 +239,45 @@ def test_a_fact_set_aside_stays_aside_across_runs(settings: Settings, case: str)
         m = views.moment()
         assert [f.positions for f in views.findings(m, rule=RULE)] == [(position,)]
         assert [line.position for line in views.audit_trail(m, after=position - 1)] == [after]
+
+
+def test_the_metric_counts_the_facts_set_aside(settings: Settings) -> None:
+    """``govledger_projection_facts_set_aside`` (alert ProjectionFactSetAside) is 0 on a
+    clean ledger and counts each fact set aside, as the L3 findings do."""
+    build_scenario(settings)
+    run_projections(settings)
+    app = GovLedger(env=application_env(settings))
+    try:
+        metrics = build_metrics(settings, app, findings_summary=partial(findings_summary, settings))
+        before = generate_latest(metrics.registry).decode()
+        for case in ("row count 2**63", "state not JSON"):
+            _, change, _ = HOSTILE[case]
+            changed = change(json.loads(_good_access(app, 0).state))
+            raw = changed if isinstance(changed, bytes) else json.dumps(changed).encode()
+            _append(app, StoredEvent(uuid4(), 1, RECORDED_TOPIC, raw))
+        run_projections(settings)
+        after = generate_latest(metrics.registry).decode()
+    finally:
+        app.close()
+    assert value(before, "govledger_projection_facts_set_aside") == 0
+    assert value(after, "govledger_projection_facts_set_aside") == 2
+    assert value(after, "govledger_compliance_findings_open", rule=RULE, severity="high") == 2
+
+
+def test_long_text_no_index_holds_is_projected_as_is(settings: Settings) -> None:
+    """Only what the views cannot hold is set aside: a 20 MB purpose (no index on it) is
+    projected whole on both backends."""
+    build_scenario(settings)
+    app = GovLedger(env=application_env(settings))
+    try:
+        state = json.loads(_good_access(app, 0).state)
+        state["purpose"] = "用途" * (BIG // 2)
+        position = _append(app, StoredEvent(uuid4(), 1, RECORDED_TOPIC, json.dumps(state).encode()))
+    finally:
+        app.close()
+    run_projections(settings)
+    with open_views(settings) as views:
+        assert views.set_aside() == []
+        assert views.position == position
+        [line] = views.audit_trail(views.moment(), after=position - 1)
+    assert line.position == position

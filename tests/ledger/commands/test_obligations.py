@@ -20,8 +20,10 @@ from ledger.domain.obligations import (
     AnnualSharingReport,
     ContractedProcessor,
     CoreDataApproval,
+    FiledAmountsRevision,
     ImpactAssessment,
     ProjectEvaluation,
+    QualityObjection,
 )
 from tests.ledger.domain.builders import (
     CAC,
@@ -302,4 +304,103 @@ def test_stored_topics_and_fields_are_the_documented_ones(app: GovLedger) -> Non
     assert (
         isinstance(record_id, UUID)
         and date(2026, 2, 1) == app.record_of(ImpactAssessment, record_id).assessed_at.date()
+    )
+
+
+def test_ndrc_revises_the_filed_amounts_the_builder_cannot(app: GovLedger) -> None:
+    filing_id = app.file_project(
+        USER,
+        name="社保数据治理",
+        builder=USER_DEPT,
+        investment_fen=100_000_00,
+        om_cost_fen=10_000_00,
+        funding_channel="区级财政",
+        resource_codes=[],
+        system_ids=[],
+        mlps_filed=True,
+        catalogue_preregistered=True,
+        occurred_at=BEFORE,
+    )
+    revision = record_fields(
+        "filed_amounts_revision",
+        {
+            "reference": "发改调概〔2026〕3号",
+            "investment_fen": 120_000_00,
+            "om_cost_fen": 12_000_00,
+            "reason": "增加数据治理范围",
+            "revised_at": "2026-02-15T10:00:00+08:00",
+        },
+    )
+    _refused(
+        ErrorCode.ROLE_NOT_PERMITTED, app.revise_filed_amounts, USER, filing_id, **dict(revision)
+    )
+    revision_id = app.revise_filed_amounts(NDRC, filing_id, **dict(revision))
+    assert app.revise_filed_amounts(NDRC, filing_id, **dict(revision)) == revision_id
+    stored = app.record_of(FiledAmountsRevision, revision_id)
+    assert (stored.filing_id, stored.investment_fen) == (filing_id, 120_000_00)
+    early = dict(revision, reference="x", revised_at=BEFORE - timedelta(days=1))
+    _refused(ErrorCode.TIME_BEFORE_CREATION, app.revise_filed_amounts, NDRC, filing_id, **early)
+    rejected = app.file_project(
+        USER,
+        name="重复建设",
+        builder=USER_DEPT,
+        investment_fen=1,
+        om_cost_fen=1,
+        funding_channel="区级财政",
+        resource_codes=[],
+        system_ids=[],
+        mlps_filed=True,
+        catalogue_preregistered=True,
+    )
+    app.review_project(NDRC, rejected, False, "与全区平台重复")
+    _refused(
+        ErrorCode.FILING_NOT_APPROVED,
+        app.revise_filed_amounts,
+        NDRC,
+        rejected,
+        **dict(revision, revised_at=None),
+    )
+
+
+def test_a_user_objects_to_data_quality_and_the_provider_answers(app: GovLedger) -> None:
+    body = {
+        "department": USER_DEPT,
+        "resource_code": "R-POP",
+        "items": ["address"],
+        "description": "户籍地址与实际不符",
+        "raised_at": "2026-02-20T09:00:00+08:00",
+    }
+    fields = record_fields("quality_objection", body)
+    objection_id = app.raise_quality_objection(USER, idempotency_key="q1", **dict(fields))
+    assert app.raise_quality_objection(USER, idempotency_key="q1", **dict(fields)) == objection_id
+    _refused(
+        ErrorCode.UNKNOWN_ITEMS,
+        app.raise_quality_objection,
+        USER,
+        **record_fields("quality_objection", {**body, "items": ["blood_type"]}),
+    )
+    _refused(
+        ErrorCode.DEPARTMENT_MISMATCH, app.raise_quality_objection, PROVIDER_CLERK, **dict(fields)
+    )
+    not_provider = Actor("hrb-provider", Role.DATA_PROVIDER, USER_DEPT)
+    _refused(
+        ErrorCode.DEPARTMENT_MISMATCH,
+        app.resolve_quality_objection,
+        not_provider,
+        objection_id,
+        resolution="x",
+    )
+    app.resolve_quality_objection(PROVIDER, objection_id, resolution="已校核更正")
+    stored = app.record_of(QualityObjection, objection_id)
+    assert (stored.items, stored.resolved_at, stored.resolution) == (
+        ("address",),
+        NOW,
+        "已校核更正",
+    )
+    _refused(
+        ErrorCode.RECORD_EXISTS,
+        app.resolve_quality_objection,
+        PROVIDER,
+        objection_id,
+        resolution="again",
     )

@@ -1,0 +1,144 @@
+"""What every part of the zone fold shares: the state's shape, thresholds, output rows.
+
+``projections.zone.ZoneFold`` is assembled from the parts that fold facts into the
+state (``projections.zone``), judge the rules proven by one fact
+(``projections.rules.folded``) and detect anomalies (``projections.detector``); this
+module holds what they all use: the row types, the thresholds (``Rules``) and the
+methods that emit a finding or an anomaly row (docs/projections.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from ledger.config import Settings
+from projections.facts import CST, stable_id, uuid_text
+from projections.rules.catalogue import SEVERITY
+
+State = dict[str, Any]
+FindingRow = tuple[str, str, str, str, str, str | None, str, int, str, str]
+AnomalyRow = tuple[str, str, float, str, str, str | None, str, int, str, str]
+ReviewRow = tuple[int, str, str, str, str, str]
+CST_OFFSET_SECONDS = 8 * 3600
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Thresholds of the fold, from Settings (docs/configuration.md)."""
+
+    work_start_hour: int = 8
+    work_end_hour: int = 20
+    burst_count: int = 5
+    burst_minutes: int = 60
+    baseline_days: int = 28
+    baseline_min_days: int = 7
+    volume_factor: int = 3
+    volume_min: int = 30
+    first_access_warmup_days: int = 14
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Rules:
+        return cls(
+            work_start_hour=settings.anomaly_work_start_hour,
+            work_end_hour=settings.anomaly_work_end_hour,
+            burst_count=settings.anomaly_burst_count,
+            burst_minutes=settings.anomaly_burst_minutes,
+            baseline_days=settings.anomaly_baseline_days,
+            baseline_min_days=settings.anomaly_baseline_min_days,
+            volume_factor=settings.anomaly_volume_factor,
+            volume_min=settings.anomaly_volume_min,
+            first_access_warmup_days=settings.anomaly_first_access_warmup_days,
+        )
+
+
+def positions_text(positions: list[int]) -> str:
+    """Evidence positions as ``json.dumps`` writes a sorted list of ints, without its cost."""
+    return "[" + ", ".join(map(str, sorted(set(positions)))) + "]"
+
+
+def local_day_number(epoch: float) -> int:
+    """Days since 1970-01-01 in China Standard Time."""
+    return int((epoch + CST_OFFSET_SECONDS) // 86400)
+
+
+@lru_cache(maxsize=4096)
+def day_text(number: int) -> str:
+    return (date(1970, 1, 1) + timedelta(days=number)).isoformat()
+
+
+class FoldCore:
+    """The fold's state and outputs, as the parts of ``ZoneFold`` share them."""
+
+    rules: Rules
+    state: State
+    emit: bool
+    findings: list[FindingRow]
+    anomalies: list[AnomalyRow]
+
+    def _finding(
+        self,
+        rule: str,
+        subject: str,
+        kind: str,
+        department: str | None,
+        positions: list[int],
+        position: int,
+        at: datetime | None,
+        detail: str,
+    ) -> None:
+        if not self.emit:
+            return
+        self.findings.append(
+            (
+                stable_id(rule, subject),
+                rule,
+                SEVERITY[rule],
+                subject,
+                kind,
+                department,
+                positions_text(positions),
+                position,
+                (at or datetime.fromtimestamp(self.state["clock_epoch"] or 0.0, CST))
+                .astimezone(CST)
+                .isoformat(),
+                detail,
+            )
+        )
+
+    def _anomaly(
+        self,
+        kind: str,
+        key: str,
+        score: float,
+        subject: str,
+        department: str | None,
+        positions: list[int],
+        position: int,
+        at: datetime,
+        detail: str,
+    ) -> None:
+        if not self.emit:
+            return
+        score = round(min(max(score, 0.0), 1.0), 3)
+        severity = "high" if score >= 0.8 else "medium" if score >= 0.5 else "low"
+        self.anomalies.append(
+            (
+                stable_id(kind, key),
+                kind,
+                score,
+                severity,
+                subject,
+                department,
+                positions_text(positions),
+                position,
+                at.astimezone(CST).isoformat(),
+                detail,
+            )
+        )
+
+    def _grant_positions(self, grant_id: Any) -> list[int]:
+        request = self.state["requests"].get(uuid_text(grant_id) or "")
+        return list(request["positions"]) if request else []

@@ -1,0 +1,191 @@
+"""The rules an event proves at the moment it happens, judged while the zone is folded.
+
+domain.md "Compliance rules": S1–S5 and P1 from an access's verdict (and S3 again on
+a lapsed grant: an access on an expired or revoked grant that reads items the grant
+never gave is S2 and S3), S12 and D2 when a resource is shared without its
+safeguards, F1–F4 at a fund decision against the state then. F5 and S7 are one line
+each where their fact is folded (``projections.zone``). Severities and names come
+from the one catalogue (``projections.rules.catalogue``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from projections.facts import CST, AccessState, uuid_text
+from projections.fold_core import FoldCore
+
+# AccessReason value -> rule (severities: projections.rules.catalogue). PURPOSE_MISMATCH
+# is P1 on sensitive items.
+ACCESS_RULES: dict[str, str] = {
+    "resource_not_shareable": "S1",
+    "no_grant": "S2",
+    "grant_expired": "S2",
+    "grant_revoked": "S2",
+    "items_beyond_grant": "S3",
+    "purpose_mismatch": "S4",
+    "unknown_resource": "S5",
+}
+
+
+class FoldedRules(FoldCore):
+    """The rule families of ``ZoneFold`` proven by one fact."""
+
+    _flagged: set[str]
+    _quiet: set[str]
+    _by_user: dict[tuple[str, str], list[str]] | None
+    _lapsed_id: str | None
+
+    def _shared(
+        self,
+        code: str,
+        department: str,
+        position: int,
+        at: datetime | None,
+        epoch: float | None = None,
+    ) -> None:
+        """S12 and D2: a resource shared (grant approved, access served) without its safeguards."""
+        resource = self.state["resources"].get(code)
+        if resource is None or department == resource["provider_department"]:
+            return
+        # After this call S12 is found or impossible, and so is D2 (found, assessed, or
+        # no important items): nothing more to find for the code until the resource changes.
+        self._quiet.add(code)
+        if resource["owner_department"] and resource["controller"] and resource["risk_assessments"]:
+            return  # neither S12 nor D2 can hold
+        if ("S12:" + code) in self._flagged and ("D2:" + code) in self._flagged:
+            return
+        if at is None and epoch is not None:
+            at = datetime.fromtimestamp(epoch, CST)
+        evidence = [*resource["positions"], position]
+        if "S12:" + code not in self._flagged and (
+            not resource["owner_department"]
+            or not resource["controller"]
+            or not resource["risk_assessments"]
+        ):
+            self._flagged.add("S12:" + code)
+            missing = [
+                name
+                for name, ok in (
+                    ("owner", resource["owner_department"]),
+                    ("controller", resource["controller"]),
+                    ("risk assessment", resource["risk_assessments"]),
+                )
+                if not ok
+            ]
+            self._finding(
+                "S12", code, "resource", resource["provider_department"], evidence,
+                position, at, f"{code} shared with {department} without {', '.join(missing)}",
+            )  # fmt: skip
+        important = any(i["sensitivity"] == "important" for i in resource["items"])
+        if important and not resource["risk_assessments"] and "D2:" + code not in self._flagged:
+            self._flagged.add("D2:" + code)
+            self._finding(
+                "D2", code, "resource", resource["provider_department"], evidence,
+                position, at, f"important data of {code} shared before any risk assessment",
+            )  # fmt: skip
+
+    def _fund_rules(self, decision: dict[str, Any], position: int, at: datetime | None) -> None:
+        """F1–F4 against the state at the decision (seed §三(三)12, §三(一)3, §三(五)17)."""
+        subject, department = decision["decision_id"], decision["department"]
+        amount = f"{decision['amount_fen'] / 100:,.2f} yuan {decision['kind']}"
+        system = self.state["systems"].get(decision["system_id"] or "")
+        if system is not None:
+            evidence = [*system["positions"], position]
+            if (
+                decision["kind"] == "om_funds"
+                and system["required_to_connect"]
+                and not system["connected"]
+            ):
+                self._finding(
+                    "F1", subject, "fund_decision", department, evidence, position, at,
+                    f"{amount} granted to {system['name']}, required to connect but not connected",
+                )  # fmt: skip
+            if system["status"] in ("zombie", "decommissioned"):
+                self._finding(
+                    "F2", subject, "fund_decision", department, evidence, position, at,
+                    f"{amount} granted to {system['name']} in state {system['status']}",
+                )  # fmt: skip
+        filing = self.state["filings"].get(decision["filing_id"] or "")
+        # F3: funds for a project that no filing on record covers. A decision that names
+        # a project (or names nothing) needs one; O&M funds for a system alone do not.
+        if filing is None and (decision["project_name"] or system is None):
+            self._finding(
+                "F3", subject, "fund_decision", department, [position], position, at,
+                f"{amount} granted to project {decision['project_name']!r} with no filing",
+            )  # fmt: skip
+        if filing is not None and filing["status"] == "rejected":
+            self._finding(
+                "F4", subject, "fund_decision", department,
+                [*filing["positions"], position], position, at,
+                f"{amount} granted to {filing['name']}, whose architecture review was rejected",
+            )  # fmt: skip
+
+    def _access_findings(
+        self,
+        position: int,
+        a: AccessState,
+        resource: dict[str, Any] | None,
+        reasons: list[str],
+        at: datetime,
+    ) -> None:
+        evidence = [position, *self._grant_positions(a.grant_id)]
+        sensitive = set(resource["sensitive_personal"]) if resource else set()
+        found: dict[str, list[str]] = {}
+        beyond = self._beyond_lapsed_grant(a, reasons)
+        if beyond is not None:
+            found["S3"] = [f"items_beyond_grant ({', '.join(beyond)} never granted)"]
+            evidence.extend(self._grant_positions(self._lapsed_id))
+        for reason in reasons:
+            rule = ACCESS_RULES[reason]
+            if reason == "purpose_mismatch" and sensitive & set(a.items):
+                rule = "P1"
+            found.setdefault(rule, []).append(reason)
+        for rule, why in found.items():
+            self._finding(
+                rule, a.platform_event_id, "access", a.department, evidence,
+                position, at,
+                f"{a.accessor_id} ({a.department}) read {a.resource_code}: " + ", ".join(why),
+            )  # fmt: skip
+
+    def _beyond_lapsed_grant(self, a: AccessState, reasons: list[str]) -> list[str] | None:
+        """S3 on an access under a grant no longer in force (S2: expired or revoked):
+        the items it read that the grant never gave (domain.md S2 and S3 both hold)."""
+        if "items_beyond_grant" in reasons or not (
+            "grant_expired" in reasons or "grant_revoked" in reasons
+        ):
+            return None
+        lapsed = self._lapsed_grant(a)
+        if lapsed is None:
+            return None
+        self._lapsed_id = lapsed["request_id"]
+        beyond = sorted(set(a.items) - set(lapsed["granted_items"]))
+        return beyond or None
+
+    def _lapsed_grant(self, a: AccessState) -> dict[str, Any] | None:
+        """The grant the S2 verdict names: the quoted one if it is this department's for
+        this resource, else theirs that ended last before the access (security.access)."""
+        requests = self.state["requests"]
+        user = (a.department, a.resource_code)
+        quoted = requests.get(uuid_text(a.grant_id) or "")
+        if quoted is not None:
+            ok = (quoted["requester_department"], quoted["resource_code"]) == user
+            return quoted if ok and quoted["expires_at"] else None
+        if self._by_user is None:
+            self._by_user = {}
+            for request_id, r in requests.items():
+                key = (r["requester_department"], r["resource_code"])
+                self._by_user.setdefault(key, []).append(request_id)
+        accessed = datetime.fromisoformat(a.accessed_at.data)
+        ended: list[tuple[datetime, dict[str, Any]]] = []
+        for request_id in self._by_user.get(user, ()):
+            r = requests[request_id]
+            if not r["expires_at"]:
+                continue
+            end = datetime.fromisoformat(r["expires_at"])
+            if r["revoked_at"]:
+                end = min(end, datetime.fromisoformat(r["revoked_at"]))
+            if end <= accessed:
+                ended.append((end, r))
+        return max(ended, key=lambda pair: pair[0])[1] if ended else None
