@@ -31,7 +31,8 @@ from projections.reports.terms import (
     SYSTEM_STATUS,
     yuan,
 )
-from projections.rules import LEDGER_RULES, RULE_ZH
+from projections.rules import LEDGER_RULES, NOT_EVALUABLE, RULE_ZH
+from projections.rules import RULES as CATALOGUE
 from projections.rules import SEVERITY_ZH as SEVERITY
 from security.policy import Permission
 
@@ -209,6 +210,8 @@ def inventory(
             "marks": marks,
             "subject_of": lambda r: _subject(section, r),
             "finding_count": finding_count,
+            # Rules no recorded fact decides: printed 未评估 with why, never counted as 0.
+            "not_evaluated": [CATALOGUE[rule_id] for rule_id in NOT_EVALUABLE],
             "moment": m,
             "as_of": as_of if not error else "",
             "department": department,

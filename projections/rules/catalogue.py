@@ -34,6 +34,15 @@ SEVERITY_ZH: dict[str, str] = {
     "info": "提示",
 }
 NOT_EVALUATED = "not_evaluated"
+# Why a rule is 未评估, in Chinese (reports, console); keyed by rule id.
+NOT_EVALUABLE_ZH: dict[str, str] = {
+    "S11": "账本未记录资源数据更新事实，无法判断是否按更新周期更新",
+    "P2": "账本未记录个人信息保护影响评估",
+    "D1": "账本未记录核心数据共享的专门审批",
+    "I3": "账本未记录各部门年度共享情况报送",
+    "L1": "由账本核验（govledger verify）与检查点监测判定",
+    "L2": "由检查点监测（/metrics）判定",
+}
 NOT_EVALUATED_ZH = "未评估"
 
 
@@ -51,6 +60,11 @@ class Rule:
     source: str  # the text the rule comes from (domain.md's "source" column)
     # Why it cannot be judged from recorded facts; None when it is evaluated.
     not_evaluable: str | None = None
+
+    @property
+    def not_evaluable_zh(self) -> str | None:
+        """The reason it is 未评估, in the words reports and the console print."""
+        return NOT_EVALUABLE_ZH.get(self.id) if self.not_evaluable else None
 
     @property
     def evaluated(self) -> bool:
@@ -189,6 +203,10 @@ class RuleStatus:
         return self.rule.not_evaluable
 
     @property
+    def reason_zh(self) -> str | None:
+        return self.rule.not_evaluable_zh
+
+    @property
     def count_zh(self) -> str:
         """``3`` / ``0`` for an evaluated rule, ``未评估`` for one that is not."""
         return NOT_EVALUATED_ZH if self.count is None else str(self.count)
@@ -201,6 +219,7 @@ class RuleStatus:
             "status": "evaluated" if self.evaluated else NOT_EVALUATED,
             "count": self.count,
             "reason": self.reason,
+            "reason_zh": self.reason_zh,
         }
 
 

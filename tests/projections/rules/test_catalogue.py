@@ -60,7 +60,7 @@ def test_status_counts_evaluated_rules_and_never_a_zero_for_the_others() -> None
     assert statuses["S2"].count == 2 and statuses["S2"].count_zh == "2"
     assert statuses["S4"].count == 0 and statuses["S4"].count_zh == "0"
     p2 = statuses["P2"]
-    assert p2.count is None and p2.count_zh == NOT_EVALUATED_ZH and p2.reason
+    assert p2.count is None and p2.count_zh == NOT_EVALUATED_ZH and p2.reason and p2.reason_zh
     assert p2.as_json()["status"] == "not_evaluated"
     # A stray tally for a rule that is not evaluated is not printed as a count.
     assert rule_status({("P2", "medium"): 3})[RULE_IDS.index("P2")].count is None
