@@ -17,6 +17,7 @@ from ledger.config import Settings
 from ledger.domain.actor import Actor
 from projections.runner import check_views_version
 from projections.sharing_terms import SharingTerms
+from projections.store import ViewsVersionError
 from security.auth import Authenticator
 from security.policy import Permission, authorize
 from security.principal import Principal
@@ -62,11 +63,18 @@ def require(permission: Permission) -> Callable[..., Caller]:
 ServicesDep = Annotated[Services, Depends(services)]
 
 
-def views_current(request: Request) -> None:
+def views_current(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
     """A router's dependency: 503 ``store_unavailable`` with ``Retry-After`` while the read
     models are of another schema version than this process's (an upgrade under way: the
-    new worker's rebuild not yet swapped in, or this process not yet restarted)."""
-    check_views_version(services(request).settings)
+    new worker's rebuild not yet swapped in, or this process not yet restarted). A caller
+    without valid credentials still gets its 401 first (this runs before the route's own
+    authentication, which then decides 403)."""
+    found = services(request)
+    try:
+        check_views_version(found.settings)
+    except ViewsVersionError:
+        found.authenticator.authenticate(authorization)
+        raise
 
 
 IDEMPOTENCY_KEY_DESCRIPTION = (

@@ -231,14 +231,14 @@ def http_rate(
 
 
 def _wait_until_up(client: httpx.Client) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a loaded machine starts a worker slowly
     while time.monotonic() < deadline:
         try:
             if client.get("/healthz").status_code == 200:
                 return
         except httpx.TransportError:
             time.sleep(0.2)  # the server process is still starting: poll, bounded
-    raise RuntimeError("govledger serve did not come up within 60 s")
+    raise RuntimeError("govledger serve did not come up within 180 s")
 
 
 # In-process stages of one batch on its way through POST /accesses/batch, in order.

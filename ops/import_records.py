@@ -53,10 +53,23 @@ _COMMANDS: dict[str, tuple[_Target, Callable[[GovLedger], Command]]] = {
     "project_progress": (("filing_id", bounds.uuid), lambda app: app.report_project_progress),
     "project_evaluation": (("filing_id", bounds.uuid), lambda app: app.evaluate_project),
     "filed_amounts_revision": (("filing_id", bounds.uuid), lambda app: app.revise_filed_amounts),
+    "quality_objection": (None, lambda app: app.raise_quality_objection),
+    "quality_objection_resolution": (
+        ("objection_id", bounds.uuid),
+        lambda app: app.resolve_quality_objection,
+    ),
 }
 assert set(_COMMANDS) == set(KINDS)
 RECORD_KINDS = frozenset(_COMMANDS)
-_CHANGES = frozenset({"core_data_withdrawal", "zone_report_approval", "processor_end"})
+_CHANGES = frozenset(
+    {
+        "core_data_withdrawal",
+        "zone_report_approval",
+        "processor_end",
+        "quality_objection_resolution",
+    }
+)
+_KEYED = frozenset({"project_progress", "quality_objection"})  # no natural key: keyed by line
 
 
 @dataclass(frozen=True)
@@ -163,8 +176,11 @@ def import_records(app: GovLedger, path: Path, actor: Actor) -> RecordsSummary:
 def _run(app: GovLedger, actor: Actor, line: _Line) -> None:
     _, command = _COMMANDS[line.kind]
     call = command(app)
+    key = f"import-{line.key[:40]}"
     if line.kind == "project_progress":
-        call(actor, line.target, idempotency_key=f"import-{line.key[:40]}", **line.fields)
+        call(actor, line.target, idempotency_key=key, **line.fields)
+    elif line.kind in _KEYED:
+        call(actor, idempotency_key=key, **line.fields)
     elif line.target is not None:
         call(actor, line.target, **line.fields)
     else:

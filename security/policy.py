@@ -47,6 +47,8 @@ class Permission(StrEnum):
     REPORT_PROJECT_PROGRESS = "report_project_progress"
     EVALUATE_PROJECT = "evaluate_project"
     REVISE_FILED_AMOUNTS = "revise_filed_amounts"
+    RAISE_QUALITY_OBJECTION = "raise_quality_objection"
+    RESOLVE_QUALITY_OBJECTION = "resolve_quality_objection"
     VERIFY = "verify"
     EXPORT = "export"
     MANAGE_KEYS = "manage_keys"
@@ -100,6 +102,11 @@ POLICY: Mapping[Permission, frozenset[Role]] = MappingProxyType(
         Permission.EVALUATE_PROJECT: frozenset({_R.NDRC}),
         # 调整概算: ndrc, which received the filing, revises its amounts; not the builder.
         Permission.REVISE_FILED_AMOUNTS: frozenset({_R.NDRC}),
+        # 51号: a user disputes data quality; the provider (校核) answers it.
+        Permission.RAISE_QUALITY_OBJECTION: frozenset(
+            {_R.DEPARTMENT_CLERK, _R.DATA_PROVIDER, _R.CIO}
+        ),
+        Permission.RESOLVE_QUALITY_OBJECTION: frozenset({_R.DATA_PROVIDER, _R.CIO}),
         Permission.VERIFY: frozenset({_R.AUDITOR, _R.SECURITY_OFFICER}),
         Permission.EXPORT: frozenset({_R.AUDITOR}),
         Permission.MANAGE_KEYS: frozenset({_R.ADMIN}),

@@ -28,6 +28,7 @@ from ledger.domain.obligations import (
     ImpactAssessment,
     ProjectEvaluation,
     ProjectProgress,
+    QualityObjection,
 )
 from security.policy import Permission
 
@@ -111,6 +112,8 @@ Entruster = Annotated[Caller, Depends(require(Permission.RECORD_PROCESSOR))]
 Builder = Annotated[Caller, Depends(require(Permission.REPORT_PROJECT_PROGRESS))]
 Evaluator = Annotated[Caller, Depends(require(Permission.EVALUATE_PROJECT))]
 Reviser = Annotated[Caller, Depends(require(Permission.REVISE_FILED_AMOUNTS))]
+Objector = Annotated[Caller, Depends(require(Permission.RAISE_QUALITY_OBJECTION))]
+Checker = Annotated[Caller, Depends(require(Permission.RESOLVE_QUALITY_OBJECTION))]
 
 
 @router.post("/impact-assessments", status_code=status.HTTP_201_CREATED)
@@ -239,3 +242,28 @@ def revise_filed_amounts(
 @router.get("/filed-amounts-revisions/{record_id}")
 def get_filed_amounts_revision(record_id: UUID, _: Reader, s: ServicesDep) -> dict[str, Any]:
     return state_of(s.ledger.record_of(FiledAmountsRevision, record_id))
+
+
+@router.post("/quality-objections", status_code=status.HTTP_201_CREATED)
+def raise_quality_objection(
+    body: JsonObject, caller: Objector, s: ServicesDep, key: IdempotencyKey
+) -> Created:
+    """数据质量异议 on a catalogue resource (51号); once per Idempotency-Key."""
+    fields = record_fields("quality_objection", body)
+    objection_id = s.ledger.raise_quality_objection(caller.actor, idempotency_key=key, **fields)
+    return Created(id=objection_id)
+
+
+@router.post("/quality-objections/{record_id}/resolve")
+def resolve_quality_objection(
+    record_id: UUID, body: JsonObject, caller: Checker, s: ServicesDep
+) -> Done:
+    """The providing department's answer (校核) to an objection."""
+    fields = record_fields("quality_objection_resolution", body)
+    s.ledger.resolve_quality_objection(caller.actor, record_id, **fields)
+    return Done()
+
+
+@router.get("/quality-objections/{record_id}")
+def get_quality_objection(record_id: UUID, _: Reader, s: ServicesDep) -> dict[str, Any]:
+    return state_of(s.ledger.record_of(QualityObjection, record_id))

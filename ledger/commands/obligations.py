@@ -32,6 +32,7 @@ from ledger.domain.obligations import (
     ImpactAssessment,
     ProjectEvaluation,
     ProjectProgress,
+    QualityObjection,
 )
 from ledger.idempotency import create_id_for
 
@@ -215,6 +216,44 @@ class ObligationCommands(FundingCommands):
             raise DomainError(ErrorCode.TIME_BEFORE_CREATION, "revised_at is before the filing")
         revision = FiledAmountsRevision.record(actor, filing_id=filing_id, revised_at=at, **fields)
         return self._save_once(revision, "revised_at")
+
+    # -- 51号 data quality -------------------------------------------------------
+
+    def raise_quality_objection(
+        self, actor: Actor, *, idempotency_key: str | None = None, **fields: Any
+    ) -> UUID:
+        """A using department disputes a resource's data (once per Idempotency-Key)."""
+        self._require_role(actor, DEPARTMENT_STAFF | PROVIDER_STAFF, "raise an objection")
+        self._check_acts_for(actor, fields["department"])
+        self._require_department(fields["department"])
+        resource = self.resource(fields["resource_code"])
+        fields.setdefault("items", ())
+        unknown = set(fields["items"]) - set(resource.item_names)
+        if unknown:
+            raise DomainError(
+                ErrorCode.UNKNOWN_ITEMS, f"not items of the resource: {sorted(unknown)}"
+            )
+        fields["raised_at"] = self.business_time(fields.get("raised_at"), "raised_at")
+        objection = QualityObjection.raise_on(
+            actor, create_id_for("quality_objection", actor, idempotency_key), **fields
+        )
+        return self._save_created(objection, idempotency_key)
+
+    def resolve_quality_objection(
+        self,
+        actor: Actor,
+        objection_id: UUID,
+        *,
+        resolution: str,
+        resolved_at: datetime | None = None,
+    ) -> None:
+        """The provider department answers the objection (校核)."""
+        self._require_role(actor, PROVIDER_STAFF, "resolve an objection")
+        objection: QualityObjection = self.record_of(QualityObjection, objection_id)
+        self._check_acts_for(actor, self.resource(objection.resource_code).provider_department)
+        at = self.business_time(resolved_at, "resolved_at")
+        objection.resolve(actor, resolution, at)
+        self.save(objection)
 
     # -- shared ----------------------------------------------------------------
 

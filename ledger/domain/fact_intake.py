@@ -195,6 +195,12 @@ KINDS: dict[str, tuple[Mapping[str, Converter], Mapping[str, Converter]]] = {
         {"reference": _text, "investment_fen": _fen, "om_cost_fen": _fen, "reason": _text},
         {"revised_at": BUSINESS_TIME},
     ),
+    # 51号: a data-quality objection on a catalogue resource, and its resolution.
+    "quality_objection": (
+        {"department": bounds.code, "resource_code": bounds.code, "description": _text},
+        {"items": bounds.text_list, "raised_at": BUSINESS_TIME},
+    ),
+    "quality_objection_resolution": ({"resolution": _text}, {"resolved_at": BUSINESS_TIME}),
 }
 
 

@@ -480,3 +480,55 @@ class FiledAmountsRevision(Aggregate):
         self.om_cost_fen = om_cost_fen
         self.reason = reason
         self.revised_at = revised_at
+
+
+# ------------------------------------------------ 51号: data-quality objections
+
+
+class QualityObjection(Aggregate):
+    """数据质量异议: a using department disputes a resource's data; the provider resolves it."""
+
+    class Raised(Aggregate.Created):
+        actor: Actor
+        department: str
+        resource_code: str
+        items: tuple[str, ...]
+        description: str
+        raised_at: datetime
+
+    class Resolved(Aggregate.Event):
+        actor: Actor
+        resolution: str
+        resolved_at: datetime
+
+    @classmethod
+    def raise_on(cls, actor: Actor, aggregate_id: UUID | None, **fields: Any) -> QualityObjection:
+        return cls._create(cls.Raised, id=aggregate_id, actor=actor, **fields)
+
+    @event(Raised)
+    def __init__(
+        self,
+        *,
+        actor: Actor,
+        department: str,
+        resource_code: str,
+        items: tuple[str, ...],
+        description: str,
+        raised_at: datetime,
+    ) -> None:
+        self.department = department
+        self.resource_code = resource_code
+        self.items = tuple(items)
+        self.description = description
+        self.raised_at = raised_at
+        self.resolved_at: datetime | None = None
+
+    def resolve(self, actor: Actor, resolution: str, at: datetime) -> None:
+        require(self.resolved_at is None, ErrorCode.RECORD_EXISTS, "objection already resolved")
+        require_not_before(at, self.raised_at, "resolved_at")
+        self._resolve(actor=actor, resolution=resolution, resolved_at=at)
+
+    @event(Resolved)
+    def _resolve(self, actor: Actor, resolution: str, resolved_at: datetime) -> None:
+        self.resolved_at = resolved_at
+        self.resolution = resolution

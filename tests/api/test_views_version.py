@@ -43,5 +43,6 @@ def test_views_of_another_version_answer_503_until_they_are_current(
         assert reply.headers["Retry-After"]
         body = reply.json()
         assert body["error"] == "store_unavailable" and relation in body["detail"]
+        assert api.call("GET", "/views/findings", None).status_code == 401
     set_version(settings, runner.SCHEMA_VERSION)
     assert api.call("GET", "/views/findings", Role.AUDITOR).status_code == 200

@@ -142,3 +142,17 @@ def test_the_command_line_imports_as_the_given_role(
     args = parser.parse_args(["import", str(path), "--role", "cio"])
     with pytest.raises(LedgerError, match="department"):
         args.func(sqlite_settings, args)
+
+
+def test_objections_import_once_and_are_resolved_by_the_provider(
+    app: GovLedger, tmp_path: Path
+) -> None:
+    objection = {
+        "kind": "quality_objection",
+        "department": USER_DEPT,
+        "resource_code": "R-POP",
+        "description": "地址有误",
+    }
+    path = write(tmp_path / "q.jsonl", objection)
+    assert import_records(app, path, USER).recorded == 1
+    assert import_records(app, path, USER).already_recorded == 1

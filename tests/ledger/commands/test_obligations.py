@@ -23,6 +23,7 @@ from ledger.domain.obligations import (
     FiledAmountsRevision,
     ImpactAssessment,
     ProjectEvaluation,
+    QualityObjection,
 )
 from tests.ledger.domain.builders import (
     CAC,
@@ -358,4 +359,48 @@ def test_ndrc_revises_the_filed_amounts_the_builder_cannot(app: GovLedger) -> No
         NDRC,
         rejected,
         **dict(revision, revised_at=None),
+    )
+
+
+def test_a_user_objects_to_data_quality_and_the_provider_answers(app: GovLedger) -> None:
+    body = {
+        "department": USER_DEPT,
+        "resource_code": "R-POP",
+        "items": ["address"],
+        "description": "户籍地址与实际不符",
+        "raised_at": "2026-02-20T09:00:00+08:00",
+    }
+    fields = record_fields("quality_objection", body)
+    objection_id = app.raise_quality_objection(USER, idempotency_key="q1", **dict(fields))
+    assert app.raise_quality_objection(USER, idempotency_key="q1", **dict(fields)) == objection_id
+    _refused(
+        ErrorCode.UNKNOWN_ITEMS,
+        app.raise_quality_objection,
+        USER,
+        **record_fields("quality_objection", {**body, "items": ["blood_type"]}),
+    )
+    _refused(
+        ErrorCode.DEPARTMENT_MISMATCH, app.raise_quality_objection, PROVIDER_CLERK, **dict(fields)
+    )
+    not_provider = Actor("hrb-provider", Role.DATA_PROVIDER, USER_DEPT)
+    _refused(
+        ErrorCode.DEPARTMENT_MISMATCH,
+        app.resolve_quality_objection,
+        not_provider,
+        objection_id,
+        resolution="x",
+    )
+    app.resolve_quality_objection(PROVIDER, objection_id, resolution="已校核更正")
+    stored = app.record_of(QualityObjection, objection_id)
+    assert (stored.items, stored.resolved_at, stored.resolution) == (
+        ("address",),
+        NOW,
+        "已校核更正",
+    )
+    _refused(
+        ErrorCode.RECORD_EXISTS,
+        app.resolve_quality_objection,
+        PROVIDER,
+        objection_id,
+        resolution="again",
     )

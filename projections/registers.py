@@ -1,0 +1,293 @@
+"""The registers of the Query API: use rights, the systems inventory, access counts and
+the audit trail (docs/projections.md "Query API"), answered from the kept views.
+
+A mixin of ``projections.query.Views``: it reads the view store and the zone folded
+for the moment, and writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Collection, Iterator
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from ledger.config import Settings
+from ledger.store.connect import ledger_head
+from projections.facts import ACCESS, CST
+from projections.model import (
+    AccessCounts,
+    AuditLine,
+    DepartmentInventory,
+    Finding,
+    Inventory,
+    Moment,
+    RightsEntry,
+    SystemState,
+    Tally,
+    UseRight,
+    _request,
+    _resource,
+    _system,
+)
+from projections.runner import (
+    BLOCK,
+    BLOCK_DIMENSIONS,
+    PROJECTIONS,
+    Projector,
+    positions_of,
+)
+from projections.store import ViewStore
+from projections.zone import State
+
+
+class RegisterViews:
+    """Use rights, inventory, access counts, audit trail; mixed into ``Views``."""
+
+    store: ViewStore
+    projector: Projector
+
+    def _state(self, m: Moment) -> State:
+        raise NotImplementedError
+
+    def findings(
+        self,
+        m: Moment,
+        *,
+        rule: str | None = None,
+        department: str | None = None,
+        subject_kinds: Collection[str] | None = None,
+    ) -> list[Finding]:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ rights and inventory
+
+    def rights_register(self, m: Moment, *, department: str | None = None) -> list[RightsEntry]:
+        state, at = self._state(m), m.reference_time
+        # Only what the register shows is converted: approved requests (those a grant in
+        # force can be among) and the resources, not the zone's every request and system.
+        approved = (_request(r) for r in state["requests"].values() if r["status"] == "approved")
+        holders: dict[str, list[UseRight]] = defaultdict(list)
+        for grant in (g for g in approved if g.in_force_at(at)):
+            assert grant.expires_at is not None and grant.decided_at is not None
+            holders[grant.resource_code].append(
+                UseRight(
+                    grant.request_id,
+                    grant.requester_department,
+                    grant.granted_items,
+                    grant.purpose,
+                    grant.expires_at,
+                    grant.decided_at,
+                    grant.positions[-1],
+                )
+            )
+        entries = []
+        for code, raw in sorted(state["resources"].items()):
+            r = _resource(raw)
+            rights = tuple(sorted(holders.get(code, ()), key=lambda u: u.position))
+            if department is not None and department != r.provider_department:
+                rights = tuple(u for u in rights if u.holder_department == department)
+                if not rights:
+                    continue
+            entries.append(
+                RightsEntry(
+                    code,
+                    r.name,
+                    r.provider_department,
+                    r.sharing_type,
+                    r.owner_department,
+                    r.controller,
+                    r.sensitivity,
+                    rights,
+                    tuple(raw["positions"]),
+                )
+            )
+        return entries
+
+    def inventory(self, m: Moment, *, department: str | None = None) -> Inventory:
+        systems = sorted(
+            (
+                _system(s)
+                for s in self._state(m)["systems"].values()
+                if department is None or s["department"] == department
+            ),
+            key=lambda s: (s.department, s.name),
+        )
+        candidates = {f.subject for f in self.findings(m, rule="I1", department=department)}
+        per: dict[str, list[SystemState]] = defaultdict(list)
+        for s in systems:
+            per[s.department].append(s)
+        departments = tuple(
+            DepartmentInventory(
+                dept,
+                len(group),
+                dict(sorted(_count(s.status for s in group).items())),
+                sum(s.connected for s in group),
+                sum(s.required_to_connect for s in group),
+                sum(s.on_cloud for s in group),
+            )
+            for dept, group in sorted(per.items())
+        )
+        in_service = [s for s in systems if s.status in ("active", "zombie")]
+        share = (lambda n: n / len(in_service)) if in_service else (lambda _n: 0.0)
+        return Inventory(
+            m,
+            departments,
+            tuple(systems),
+            tuple(s for s in systems if s.system_id in candidates),
+            len(in_service),
+            share(sum(s.connected for s in in_service)),
+            share(sum(s.on_cloud for s in in_service)),
+        )
+
+    # ------------------------------------------------------------------ access counts
+
+    def access_counts(self, m: Moment, *, start: date, end: date) -> AccessCounts:
+        """Accesses by dimension: complete blocks from aggregates, the tail from rows."""
+        full_blocks = (m.position + 1) // BLOCK
+        if m.as_of is not None:
+            end = min(end, m.as_of)
+        low, high = start.isoformat(), end.isoformat()
+        tallies: dict[str, dict[str, Tally]] = defaultdict(lambda: defaultdict(Tally))
+        rows = list(
+            self.store.query(
+                f"SELECT dim, key, SUM(total), SUM(unauthorized), SUM(row_count) "
+                f"FROM {self.store.table('access_blocks')} WHERE block < ? "
+                "AND day BETWEEN ? AND ? GROUP BY dim, key",
+                (full_blocks, low, high),
+            )
+        )
+        for dim, column in BLOCK_DIMENSIONS.items():
+            rows.extend(
+                (dim, *row)
+                for row in self.store.query(
+                    f"SELECT {column}, COUNT(*), SUM(CASE WHEN reasons = '' THEN 0 ELSE 1 END), "
+                    f"SUM(row_count) FROM {self.store.table('events')} "
+                    "WHERE position >= ? AND position <= ? AND topic = ? "
+                    f"AND day BETWEEN ? AND ? GROUP BY {column}",
+                    (full_blocks * BLOCK, m.position, ACCESS, low, high),
+                )
+            )
+        for dim, key, total, unauthorized, count in rows:
+            tallies[dim][key] = tallies[dim][key].plus(int(total), int(unauthorized), int(count))
+        by_month: dict[str, Tally] = defaultdict(Tally)
+        for day, tally in tallies["day"].items():
+            by_month[day[:7]] = by_month[day[:7]].plus(tally.total, tally.unauthorized, tally.rows)
+        by_reason: dict[str, int] = defaultdict(int)
+        for reasons, tally in tallies["reasons"].items():
+            for reason in filter(None, reasons.split(",")):
+                by_reason[reason] += tally.total
+        total = Tally()
+        for tally in tallies["day"].values():
+            total = total.plus(tally.total, tally.unauthorized, tally.rows)
+        return AccessCounts(
+            start, end, m, total,
+            dict(sorted(tallies["provider"].items())),
+            dict(sorted(tallies["requester"].items())),
+            dict(sorted(tallies["resource"].items())),
+            dict(sorted(tallies["purpose"].items())),
+            dict(sorted(by_month.items())),
+            dict(sorted(by_reason.items())),
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ audit trail
+
+    def audit_trail(
+        self,
+        m: Moment,
+        *,
+        entity: str | None = None,
+        actor: str | None = None,
+        department: str | None = None,
+        resource: str | None = None,
+        start: date | None = None,
+        end: date | None = None,
+        limit: int = 1000,
+        after: int = 0,
+    ) -> list[AuditLine]:
+        """Ledger lines (oldest first) matching every filter given, with position and hash.
+
+        ``resource`` (a catalogue code): the resource's own events, the events of sharing
+        requests for it, and the accesses to it."""
+        where: list[str] = ["position > ?", "position <= ?"]
+        params: list[Any] = [after, m.position]
+        for column, value in (
+            ("entity", entity.replace("-", "") if entity else None),
+            ("actor_id", actor),
+            ("department", department),
+            ("resource", resource),
+        ):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if start is not None:
+            where.append("time >= ?")
+            params.append(datetime.combine(start, time(), CST).timestamp())
+        if end is not None:
+            where.append("time < ?")
+            params.append(datetime.combine(end + timedelta(days=1), time(), CST).timestamp())
+        rows = self.store.query(
+            "SELECT position, topic, entity, actor_id, role, department, time "
+            f"FROM {self.store.table('events')} WHERE {' AND '.join(where)} "
+            "ORDER BY position LIMIT ?",
+            (*params, max(1, min(limit, 10_000))),
+        )
+        # The lines' ledger rows (hash, state) in one query, not one round trip a line.
+        ledger_rows = self.projector.reader.rows_at([int(r[0]) for r in rows])
+        lines = []
+        for position, topic, ent, actor_id, role, dept, at in rows:
+            row = ledger_rows.get(int(position))
+            assert row is not None, f"the ledger lost position {position}"
+            lines.append(
+                AuditLine(
+                    int(position),
+                    bytes(row[6]).hex(),
+                    topic,
+                    ent,
+                    actor_id,
+                    role,
+                    dept,
+                    datetime.fromtimestamp(float(at), CST),
+                    _summary(topic, bytes(row[4])),
+                )
+            )
+        return lines
+
+
+def _count(values: Iterator[str] | Any) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for value in values:
+        counts[value] += 1
+    return counts
+
+
+_SUMMARY_SKIP = frozenset({"timestamp", "originator_topic", "actor"})
+
+
+def _summary(topic: str, state: bytes) -> str:
+    """The event's own fields, compact: what an auditor reads beside the position."""
+    data = json.loads(state)
+    parts = []
+    for key, value in data.items():
+        if key in _SUMMARY_SKIP:
+            continue
+        shown = value["_data_"] if isinstance(value, dict) and "_data_" in value else value
+        parts.append(f"{key}={json.dumps(shown, ensure_ascii=False, separators=(',', ':'))}")
+    return f"{topic}: " + " ".join(parts)
+
+
+def projection_positions(settings: Settings) -> dict[str, int]:
+    """Projection name -> position it has followed the ledger to (metrics)."""
+    store = ViewStore(settings)
+    try:
+        return positions_of(store)
+    finally:
+        store.close()
+
+
+def projection_lags(settings: Settings) -> dict[str, int]:
+    """Projection name -> rows of the ledger not yet projected (metrics)."""
+    positions = projection_positions(settings)
+    head = ledger_head(settings)
+    return {name: max(0, head - positions.get(name, 0)) for name in PROJECTIONS}
