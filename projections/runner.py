@@ -386,15 +386,7 @@ class Projector:
             fold, blocks = self.fold_at(position, emit=True), _Blocks(since=position)
         done = 0
         for batch in self._row_batches(position, head):
-            while True:
-                try:
-                    self._commit(fold, blocks, batch, expected=position)
-                    break
-                except set_aside.UnusableFactError as bad:
-                    # That row is set aside; the batch's fold so far is thrown away and
-                    # the batch folded again without it (nothing half-applied).
-                    self._set_aside(bad)
-                    fold, blocks = self.fold_at(position, emit=True), _Blocks(since=position)
+            fold, blocks = self._commit_surviving(fold, blocks, batch, position)
             position = batch[-1][0]
             done += len(batch)
             if progress is not None:
@@ -448,6 +440,37 @@ class Projector:
                 f"the ledger at position {position} is not the one the views followed: "
                 "verify the ledger, then `govledger projections rebuild`"
             )
+
+    def _commit_surviving(
+        self, fold: ZoneFold, blocks: _Blocks, batch: list[RowTuple], expected: int
+    ) -> tuple[ZoneFold, _Blocks]:
+        """Commit a batch; a row that cannot be folded or stored is set aside
+        (projections/set_aside.py), the batch's fold so far thrown away and the batch
+        folded again without it: nothing is half-applied. The fold and block counts to go
+        on with are returned."""
+        while True:
+            try:
+                self._commit(fold, blocks, batch, expected=expected)
+                return fold, blocks
+            except set_aside.UnusableFactError as bad:
+                self._set_aside(bad)
+            except set_aside.STORE_ERRORS as error:
+                # The views' database refused the batch's rows (rolled back): which row is
+                # found by committing them one at a time.
+                rows = [r for r in batch if r[0] not in self._pending.found]
+                if not rows:
+                    raise
+                if len(rows) > 1:
+                    fold, blocks = self.fold_at(expected, emit=True), _Blocks(since=expected)
+                    for row in batch:
+                        fold, blocks = self._commit_surviving(fold, blocks, [row], expected)
+                        expected = row[0]
+                    return fold, blocks
+                topic = short_topic(str(rows[0][3]))
+                self._set_aside(
+                    set_aside.UnusableFactError(rows[0][0], topic, set_aside.reason_of(error))
+                )
+            fold, blocks = self.fold_at(expected, emit=True), _Blocks(since=expected)
 
     def _set_aside(self, bad: set_aside.UnusableFactError) -> None:
         found = set_aside.SetAside(bad.position, bad.topic, bad.reason)

@@ -22,6 +22,7 @@ hold (the fold's own errors are caught by the runner), and the reading.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import CodeType
@@ -29,6 +30,8 @@ from typing import Annotated, Any, NamedTuple
 
 import msgspec
 import orjson
+import psycopg
+import psycopg.errors
 
 from projections.facts import (
     CST,
@@ -60,6 +63,15 @@ FOLD_ERRORS: tuple[type[BaseException], ...] = (
     KeyError,
     AttributeError,
     IndexError,
+)
+
+# What the views' database raises for a value it cannot store (never for a lost
+# connection: that stops the run, and the next run goes on).
+STORE_ERRORS: tuple[type[BaseException], ...] = (
+    OverflowError,  # sqlite3: an int beyond 64 bits
+    sqlite3.DataError,  # sqlite3: a string or blob too big
+    psycopg.DataError,  # PostgreSQL class 22: out of range, untranslatable character, ...
+    psycopg.errors.ProgramLimitExceeded,  # PostgreSQL 54000: an index row too large
 )
 
 # Any time the views keep must leave a year of headroom inside datetime's range, so

@@ -11,12 +11,14 @@ one as set aside at its position with its reason, counted as an ``L3`` finding
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 from uuid import uuid4
 
+import psycopg.errors
 import pytest
 from eventsourcing.persistence import StoredEvent
 from prometheus_client import generate_latest
@@ -31,6 +33,7 @@ from projections.query import findings_summary, open_views
 from projections.runner import run_projections
 from projections.set_aside import RULE
 from projections.sharing_terms import SharingTerms
+from projections.store import ViewStore
 from security.access import evaluate_access
 from tests.projections.scenario import PLATFORM, build_scenario, report
 from tests.promtext import value
@@ -281,3 +284,41 @@ def test_long_text_no_index_holds_is_projected_as_is(settings: Settings) -> None
         assert views.position == position
         [line] = views.audit_trail(views.moment(), after=position - 1)
     assert line.position == position
+
+
+def test_a_row_the_views_database_refuses_is_found_and_set_aside(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A storage limit no check foresaw: the batch is rolled back, committed again one row
+    at a time, and the one row the database refuses is set aside; the rest goes on."""
+    build_scenario(settings)
+    app = GovLedger(env=application_env(settings))
+    try:
+        before = _append(app, _good_access(app, 1))
+        state = json.loads(_good_access(app, 2).state)
+        state["accessor_id"] = "storage-refuses"
+        refused = _append(app, StoredEvent(uuid4(), 1, RECORDED_TOPIC, json.dumps(state).encode()))
+        after = _append(app, _good_access(app, 3))
+    finally:
+        app.close()
+    refusal = (
+        sqlite3.DataError("string or blob too big")
+        if settings.database.backend == "sqlite"
+        else psycopg.errors.ProgramLimitExceeded("index row size exceeds btree maximum")
+    )
+    insert_many = ViewStore.insert_many
+
+    def refusing(store: ViewStore, name: str, columns: Any, rows: Any) -> None:
+        if name == "events" and any("storage-refuses" in row for row in rows):
+            raise refusal
+        insert_many(store, name, columns, rows)
+
+    monkeypatch.setattr(ViewStore, "insert_many", refusing)
+    run_projections(settings.with_overrides(projection_batch_size=50))
+    with open_views(settings) as views:
+        [aside] = views.set_aside()
+        assert views.position == after
+        trail = [line.position for line in views.audit_trail(views.moment(), after=before - 1)]
+    assert (aside.position, aside.topic) == (refused, "DataAccess.Recorded")
+    assert type(refusal).__name__ in aside.reason
+    assert trail == [before, after]
