@@ -39,6 +39,8 @@ _LEDGER_FILLED_FIELDS = frozenset(
         "submitted_at",
         "decided_at",
         "occurred_at",  # business time: the clock's, unless given (docs/facts.md §1)
+        "reported_at",  # a project's progress report (docs/facts.md §7)
+        "raised_at",  # a data-quality objection (docs/facts.md §7)
         "response_due",
         "response_working_days",
     }

@@ -69,6 +69,12 @@ def system_body(name: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def refresh(event_id: str, **change: Any) -> dict[str, Any]:
+    """A refresh the exchange platform reports, of the catalogue's resource unless changed."""
+    return {"platform_event_id": event_id, "resource_code": "RK-0001",
+            "refreshed_at": "2026-03-01T23:00:00+08:00", **change}  # fmt: skip
+
+
 FILING = {
     "name": "社会救助信息系统升级", "builder": USER, "investment_fen": 120_000_000,
     "om_cost_fen": 9_000_000, "funding_channel": "区级财政资金", "mlps_filed": True,
@@ -79,6 +85,15 @@ FUNDS = {
     "outcome": "granted", "rationale": "年度预算", "project_name": "社会救助信息系统升级",
 }  # fmt: skip
 EXPIRES = "2026-12-31T00:00:00+08:00"
+PIA = {
+    "department": PROVIDER, "reference": "PIA-1", "resource_code": "RK-0001",
+    "conclusion": "acceptable", "summary": "评估",
+}  # fmt: skip
+PROCESSOR = {
+    "department": USER, "contract_reference": "运维合同〔2026〕3号", "processor_name": "某科技公司",
+    "processor_credit_code": "91110000MA01ABCD2X", "tasks": ["operate"],
+    "period_start": "2026-01-01", "period_end": "2026-12-31",
+}  # fmt: skip
 CLERK, PROVIDING = Role.DEPARTMENT_CLERK, Role.DATA_PROVIDER
 
 # In the order they are sent: later rows use the ids earlier rows created.
@@ -138,6 +153,51 @@ RETRIES = [
     Retry("/filings/{filing_id}/accept", Role.NDRC, None, ONCE,
           lambda ids: f"/filings/{ids['filing']}/accept"),
     Retry("/fund-decisions", Role.FINANCE, None, ONCE, lambda _: "/fund-decisions", FUNDS, "f-1"),
+    # The issue-14 facts (docs/facts.md §7): a refresh is keyed by its platform event id,
+    # a record of people by its natural key or an Idempotency-Key; a later step of a
+    # record (withdraw, approve, end, resolve) is taken once.
+    Retry("/resource-refreshes", Role.EXCHANGE_PLATFORM, None, ONCE,
+          lambda _: "/resource-refreshes", refresh("refresh-1")),
+    Retry("/resource-refreshes/batch", Role.EXCHANGE_PLATFORM, None, ONCE,
+          lambda _: "/resource-refreshes/batch",
+          {"refreshes": [refresh("refresh-2"), refresh("refresh-3", resource_code="NOPE")]}),
+    Retry("/impact-assessments", PROVIDING, PROVIDER, ONCE, lambda _: "/impact-assessments",
+          PIA),
+    Retry("/core-data-approvals", Role.SECURITY_OFFICER, None, ONCE,
+          lambda _: "/core-data-approvals",
+          {"reference": "核-1", "resource_code": "RK-0001", "approving_authority": "区委网信委"},
+          remember="core_data_approval"),
+    Retry("/core-data-approvals/{record_id}/withdraw", Role.SECURITY_OFFICER, None, ONCE,
+          lambda ids: f"/core-data-approvals/{ids['core_data_approval']}/withdraw",
+          {"reason": "用途已变更"}),
+    Retry("/annual-reports", Role.CIO, USER, ONCE, lambda _: "/annual-reports",
+          {"department": USER, "year": 2025, "reference": "年报", "summary": "共享情况"}),
+    Retry("/annual-reports/zone", Role.NDRC, None, ONCE, lambda _: "/annual-reports/zone",
+          {"year": 2025, "reference": "区年报", "summary": "全区共享情况"}),
+    Retry("/annual-reports/zone/{year}/approve", Role.NDRC, None, ONCE,
+          lambda _: "/annual-reports/zone/2025/approve",
+          {"approving_body": "领导小组", "reference": "会议纪要"}),
+    Retry("/processors", CLERK, USER, ONCE, lambda _: "/processors",
+          lambda ids: {**PROCESSOR, "system_ids": [ids["integrated"]]}, remember="processor"),
+    Retry("/processors/{record_id}/end", CLERK, USER, ONCE,
+          lambda ids: f"/processors/{ids['processor']}/end", {"reason": "合同期满"}),
+    Retry("/filings/{filing_id}/progress", CLERK, USER, ONCE,
+          lambda ids: f"/filings/{ids['filing']}/progress",
+          {"stage": "construction", "progress_percent": 40, "spent_fen": 20_000_000,
+           "summary": "完成主体开发"}, "progress-1"),
+    Retry("/filings/{filing_id}/evaluation", Role.NDRC, None, ONCE,
+          lambda ids: f"/filings/{ids['filing']}/evaluation",
+          {"rating": "good", "summary": "达到建设目标"}),
+    Retry("/filings/{filing_id}/amounts", Role.NDRC, None, ONCE,
+          lambda ids: f"/filings/{ids['filing']}/amounts",
+          {"reference": "调概〔2026〕1号", "investment_fen": 130_000_000,
+           "om_cost_fen": 9_500_000, "reason": "需求变更"}),
+    Retry("/quality-objections", CLERK, USER, ONCE, lambda _: "/quality-objections",
+          {"department": USER, "resource_code": "RK-0001", "items": ["姓名"],
+           "description": "姓名与户籍不符"}, "objection-1", "objection"),
+    Retry("/quality-objections/{record_id}/resolve", PROVIDING, PROVIDER, ONCE,
+          lambda ids: f"/quality-objections/{ids['objection']}/resolve",
+          {"resolution": "已校核更正"}),
 ]  # fmt: skip
 
 
@@ -169,7 +229,9 @@ def test_every_post_retried_keeps_its_promise(api: Api) -> None:
             same = again.status_code in (200, 201) and (
                 "id" not in first.json() or again.json()["id"] == first.json()["id"]
             )
+            # A refusal names why; never "another request under this key": it is the same.
             refused = 400 <= again.status_code < 500 and set(again.json()) == {"error", "detail"}
+            refused = refused and again.json()["error"] != "idempotency_key_reused"
             kept = recorded == 0 and (same or refused)
         else:
             kept = recorded == 1 and again.status_code == first.status_code
