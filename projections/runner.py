@@ -53,7 +53,9 @@ from projections.zone import CST_OFFSET_SECONDS, Rules, State, ZoneFold, day_tex
 PROJECTIONS = ("audit_trail", "accesses", "zone")
 # 2: fold snapshots merge the late reports of one day (one history pair per day); the
 # audit trail's events carry the resource of resource and sharing-request events too.
-SCHEMA_VERSION = 2
+# 3: facts set aside (views_set_aside, finding L3); changes dated by their business time
+# (docs/facts.md §4), so an older deployment's views are rebuilt once on upgrade.
+SCHEMA_VERSION = 3
 BLOCK = 10_000  # positions per access aggregate block
 # Dimension of access counts -> its column in the events table.
 BLOCK_DIMENSIONS = {

@@ -9,7 +9,7 @@ those rules a second time.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ledger.config import Settings
@@ -17,36 +17,13 @@ from ledger.domain.calendar import CHINA_STANDARD_TIME as CST
 from projections.query import Anomaly, Finding, Moment, open_views
 from projections.reports.funds import SEVERITY_ZH
 from projections.reports.model import Row, Table
-from projections.rules.catalogue import NOT_EVALUABLE, RULES
+from projections.rules.catalogue import LEDGER_RULES, NOT_EVALUABLE, RULE_ZH, RULES
 from projections.runner import run_projections
 
-RULE_TEXT = {
-    "S1": "访问不予共享资源",
-    "S2": "无有效授权访问有条件共享资源",
-    "S3": "超出授权信息项访问",
-    "S4": "超出授权用途访问",
-    "S5": "访问目录外资源",
-    "S6": "共享申请逾期未答复",
-    "S7": "拒绝共享申请未说明理由",
-    "S8": "不予共享无法律依据",
-    "S9": "基础资源基础项未无条件共享",
-    "S10": "目录元数据缺失或共享条件为空",
-    "S11": "资源未按更新周期更新",
-    "S12": "资源未明确权属或未经风险评估即共享",
-    "P1": "敏感个人信息无用途或超用途访问",
-    "P2": "提供个人信息未做影响评估",
-    "D1": "核心数据未经专门审批共享",
-    "D2": "重要数据未经风险评估共享",
-    "F1": "向应接未接系统拨付运维经费",
-    "F2": "向僵尸或已停用系统拨付经费",
-    "F3": "项目未备案即拨付经费",
-    "F4": "架构审查未通过仍拨付经费",
-    "F5": "备案未做目录预编制",
-    "I1": "在用系统180天无访问（僵尸候选）",
-    "I2": "承载个人或重要数据的系统未等保备案",
-    "I3": "部门未按时报送年度共享情况",
-    "L1": "账本核验失败或与签名检查点不一致",
-    "L2": "签名检查点超期未签发",
+# Each rule's Chinese name, as the catalogue declares it (one name in one place).
+RULE_TEXT: Mapping[str, str] = {
+    **{rule_id: rule.name_zh for rule_id, rule in LEDGER_RULES.items()},
+    **RULE_ZH,
 }
 ADVICE = {
     "S": "核查授权与目录，按51号及《政务数据共享条例》整改",

@@ -230,7 +230,7 @@ def test_prometheus_config_loads_the_shipped_rules(tmp_path: Path) -> None:
         check=False,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "9 rules found" in checked.stdout  # alerts.yml
+    assert "10 rules found" in checked.stdout  # alerts.yml
     assert "5 rules found" in checked.stdout  # witness_alerts.yml
 
 
