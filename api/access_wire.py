@@ -36,13 +36,14 @@ from ledger.domain.access import AccessReport
 _Text = Annotated[str, Meta(min_length=1, max_length=bounds.MAX_TEXT)]
 _Code = Annotated[str, Meta(min_length=1, max_length=bounds.MAX_CODE, pattern=bounds.CODE_PATTERN)]
 _Short = Annotated[str, Meta(max_length=bounds.MAX_TEXT)]
+_Id = Annotated[str, Meta(min_length=1, max_length=bounds.MAX_ID)]
 
 
 class _AccessWire(Struct, forbid_unknown_fields=True):
     """``AccessIn`` (api/schemas.py), field for field."""
 
-    platform_event_id: _Text
-    accessor_id: _Text
+    platform_event_id: _Id
+    accessor_id: _Id
     department: _Code
     resource_code: _Code
     items: Annotated[list[_Text], Meta(min_length=1, max_length=bounds.MAX_LIST)]

@@ -121,7 +121,8 @@ def _within_bounds(report: AccessReport, seen: set[tuple[object, ...]] | None) -
     """
     event_id, row_count = report.platform_event_id, report.row_count
     if not (
-        0 < len(event_id) <= bounds.MAX_TEXT
+        0 < len(event_id) <= bounds.MAX_ID
+        and 0 < len(report.accessor_id) <= bounds.MAX_ID
         and (event_id.isprintable() or bounds.plain_chars(event_id))
         and not event_id.isspace()
         and 0 <= row_count <= bounds.MAX_ROW_COUNT
@@ -170,8 +171,8 @@ def _each_short(*groups: Sequence[str]) -> bool:
 def _first_problem(report: AccessReport) -> str | None:
     """The first field outside the bounds, with why; None if all are within."""
     checks = (
-        ("platform_event_id", lambda: bounds.text(report.platform_event_id, "")),
-        ("accessor_id", lambda: bounds.text(report.accessor_id, "")),
+        ("platform_event_id", lambda: _identifier(report.platform_event_id)),
+        ("accessor_id", lambda: _identifier(report.accessor_id)),
         ("department", lambda: bounds.code(report.department, "")),
         ("system", lambda: bounds.optional_text(report.system, "")),
         ("resource_code", lambda: bounds.code(report.resource_code, "")),
@@ -190,6 +191,10 @@ def _first_problem(report: AccessReport) -> str | None:
         except (TypeError, AttributeError):
             return name
     return None
+
+
+def _identifier(value: object) -> None:
+    bounds.text(value, "", max_length=bounds.MAX_ID)
 
 
 def _grant_id(value: object) -> None:

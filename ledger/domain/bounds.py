@@ -34,6 +34,10 @@ from ledger.domain.errors import DomainError, ErrorCode
 # -- static bounds -----------------------------------------------------------------
 
 MAX_TEXT = 2_000  # characters of any text (ids, names, purposes, reasons)
+# characters of an access's platform event id and accessor id, which the views index:
+# 512 characters of at most 4 UTF-8 bytes fit a B-tree row (projections.set_aside), so
+# every access the contract accepts is judged by the views, none is set aside.
+MAX_ID = 512
 MAX_CODE = 64  # characters of a code (department, resource)
 CODE_PATTERN = r"^[A-Za-z0-9_.\-]+$"
 MAX_LIST = 500  # elements of any list (items, codes, ids)

@@ -47,8 +47,10 @@ def access_fields(obj: object) -> dict[str, Any]:
     if missing:
         raise BoundsError(missing[0], "missing")
     return {
-        "platform_event_id": bounds.text(obj["platform_event_id"], "platform_event_id"),
-        "accessor_id": bounds.text(obj["accessor_id"], "accessor_id"),
+        "platform_event_id": bounds.text(
+            obj["platform_event_id"], "platform_event_id", max_length=bounds.MAX_ID
+        ),
+        "accessor_id": bounds.text(obj["accessor_id"], "accessor_id", max_length=bounds.MAX_ID),
         "department": bounds.code(obj["department"], "department"),
         "system": bounds.optional_text(obj.get("system"), "system"),
         "resource_code": bounds.code(obj["resource_code"], "resource_code"),

@@ -26,12 +26,14 @@ from prometheus_client import generate_latest
 from api.metrics import build_metrics
 from ledger.application import GovLedger
 from ledger.config import Settings
+from ledger.domain import bounds
 from ledger.domain.access_state import RECORDED_TOPIC, AccessStateWriter
+from ledger.domain.errors import DomainError
 from ledger.domain.ids import data_access_id
 from ledger.store.connect import application_env, open_reader
 from projections.query import findings_summary, open_views
 from projections.runner import run_projections
-from projections.set_aside import RULE
+from projections.set_aside import MAX_INDEXED_BYTES, RULE
 from projections.sharing_terms import SharingTerms
 from projections.store import ViewStore
 from security.access import evaluate_access
@@ -322,3 +324,33 @@ def test_a_row_the_views_database_refuses_is_found_and_set_aside(
     assert (aside.position, aside.topic) == (refused, "DataAccess.Recorded")
     assert type(refusal).__name__ in aside.reason
     assert trail == [before, after]
+
+
+def test_every_access_the_contract_accepts_is_projected_none_set_aside(settings: Settings) -> None:
+    """The input contract bounds an access's identifiers so that the views index every
+    access it accepts (512 characters of 4 UTF-8 bytes fit MAX_INDEXED_BYTES): the longest
+    accessor id the entrances take is judged, never set aside; one character more is refused."""
+    build_scenario(settings)
+    widest = "\U00020000" * bounds.MAX_ID  # 4 UTF-8 bytes each
+    assert len(widest.encode("utf-8")) <= MAX_INDEXED_BYTES
+    when = datetime(2026, 8, 3, 10, 0, tzinfo=UTC)
+    app = GovLedger(env=application_env(settings))
+    try:
+        terms = SharingTerms(app).current()
+        longest = report("id-" + "e" * (bounds.MAX_ID - 3), when, widest, "minzheng", "RK-0001",
+                         ("姓名",), "核查")  # fmt: skip
+        app.record_accesses(PLATFORM, [(longest, evaluate_access(longest, terms))])
+        position = app.recorder.max_notification_id()
+        too_long = report(
+            "e-too-long", when, widest + "x", "minzheng", "RK-0001", ("姓名",), "核查"
+        )
+        with pytest.raises(DomainError):
+            app.record_accesses(PLATFORM, [(too_long, evaluate_access(too_long, terms))])
+        assert app.recorder.max_notification_id() == position
+    finally:
+        app.close()
+    run_projections(settings)
+    with open_views(settings) as views:
+        assert views.set_aside() == []
+        [line] = views.audit_trail(views.moment(), after=position - 1)
+    assert line.position == position
