@@ -70,6 +70,10 @@ class ErrorCode(StrEnum):
     # Anomaly reviews.
     UNKNOWN_ANOMALY = "unknown_anomaly"
     ANOMALY_CLOSED = "anomaly_closed"
+    # Rectification (docs/facts.md §8).
+    RECTIFICATION_CLOSED = "rectification_closed"
+    RECTIFICATION_REPORT_PENDING = "rectification_report_pending"
+    RECTIFICATION_NOT_REPORTED = "rectification_not_reported"
 
 
 class DomainError(LedgerError):
