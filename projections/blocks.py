@@ -119,5 +119,3 @@ def fewer_collections() -> Iterator[None]:
             _Collector.runs -= 1
             if _Collector.runs == 0:
                 gc.set_threshold(*_Collector.saved)
-
-

@@ -74,9 +74,9 @@ Progress = Callable[[int], None]
 # Which field names the department an event concerns, before the actor's own department.
 _DEPARTMENT_FIELDS = ("department", "requester_department", "provider_department", "builder")
 
+
 class _MovedError(Exception):
     """Another runner committed first: reload from its tracking record and go on."""
-
 
 
 class Projector:
@@ -199,6 +199,10 @@ class Projector:
 
     # ------------------------------------------------------------------ the loop
 
+    def _fresh(self, position: int) -> tuple[ZoneFold, Blocks]:
+        """The fold at ``position`` and empty block counts from there (nothing kept)."""
+        return self.fold_at(position, emit=True), Blocks(since=position, size=BLOCK)
+
     def _run_from_tracking(self, until: int | None, progress: Progress | None) -> int:
         position = tracked_position(self.store)
         self._check_not_rewritten(position)
@@ -211,7 +215,7 @@ class Projector:
         if last and last[0] == position:
             fold, blocks = last[1], last[2]
         else:
-            fold, blocks = self.fold_at(position, emit=True), Blocks(since=position, size=BLOCK)
+            fold, blocks = self._fresh(position)
         done = 0
         for batch in self._row_batches(position, head):
             fold, blocks = self._commit_surviving(fold, blocks, batch, position)
@@ -289,7 +293,7 @@ class Projector:
                 if not rows:
                     raise
                 if len(rows) > 1:
-                    fold, blocks = self.fold_at(expected, emit=True), Blocks(since=expected, size=BLOCK)
+                    fold, blocks = self._fresh(expected)
                     for row in batch:
                         fold, blocks = self._commit_surviving(fold, blocks, [row], expected)
                         expected = row[0]
@@ -298,16 +302,14 @@ class Projector:
                 self._set_aside(
                     set_aside.UnusableFactError(rows[0][0], topic, set_aside.reason_of(error))
                 )
-            fold, blocks = self.fold_at(expected, emit=True), Blocks(since=expected, size=BLOCK)
+            fold, blocks = self._fresh(expected)
 
     def _set_aside(self, bad: set_aside.UnusableFactError) -> None:
         found = set_aside.SetAside(bad.position, bad.topic, bad.reason)
         self._pending.found[bad.position] = found
         self._aside.add(bad.position)
 
-    def _commit(
-        self, fold: ZoneFold, blocks: Blocks, batch: list[RowTuple], expected: int
-    ) -> None:
+    def _commit(self, fold: ZoneFold, blocks: Blocks, batch: list[RowTuple], expected: int) -> None:
         last = batch[-1]
         pending = self._pending.found
         rows = [r for r in batch if r[0] not in pending] if pending else batch
@@ -533,4 +535,3 @@ def run_projections(settings: Settings, *, progress: Progress | None = None) -> 
 def positions_of(store: ViewStore) -> dict[str, int]:
     records = store.tracking()
     return {name: records[name].position if name in records else 0 for name in PROJECTIONS}
-

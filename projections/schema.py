@@ -104,6 +104,7 @@ ANOMALY_COLUMNS = (
 )  # fmt: skip
 REVIEW_COLUMNS = ("position", "anomaly_id", "action", "comment", "actor_id", "time")
 
+
 def stored_version(store: ViewStore) -> int | None:
     """The schema version the views were written at (None: no views yet)."""
     found = store.meta("schema_version")
@@ -210,4 +211,3 @@ def drop_views(store: ViewStore) -> None:
 def tracked_position(store: ViewStore) -> int:
     records = store.tracking()
     return min((records[name].position for name in PROJECTIONS if name in records), default=0)
-
