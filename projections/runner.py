@@ -34,8 +34,9 @@ from ledger.config import Settings
 from ledger.store.base import RowReader
 from ledger.store.connect import open_reader
 from projections import set_aside
+from projections.access_report import write_totals
 from projections.blocks import BLOCK_COLUMNS, DAYS, Blocks, block_rows, fewer_collections, same
-from projections.facts import ACCESS, Fact, event_time, short_topic
+from projections.facts import ACCESS, Fact, event_time, short_topic, uuid_text
 from projections.schema import (
     ANOMALY_COLUMNS,
     BLOCK,
@@ -47,6 +48,9 @@ from projections.schema import (
     REVIEW_COLUMNS,
     SCHEMA_VERSION,
     TABLES,
+    TOUCHES_NONE,
+    TOUCHES_PERSONAL,
+    TOUCHES_SENSITIVE,
     VERSION_CHECK_SECONDS,
     check_views_version,
     code_version,
@@ -70,6 +74,7 @@ __all__ = [
 ]  # fmt: skip
 
 Progress = Callable[[int], None]
+Rows = list[tuple[Any, ...]]
 
 # Which field names the department an event concerns, before the actor's own department.
 _DEPARTMENT_FIELDS = ("department", "requester_department", "provider_department", "builder")
@@ -102,6 +107,8 @@ class Projector:
         # Facts set aside (projections/set_aside.py): every position, and those not committed.
         self._aside: set[int] = set()
         self._pending = set_aside.Pending({})
+        # Resource code -> (its fold dict, personal item names, sensitive personal names).
+        self._classes: dict[str, tuple[dict[str, Any], frozenset[str], frozenset[str]]] = {}
 
     # ------------------------------------------------------------------ public
 
@@ -314,7 +321,7 @@ class Projector:
         pending = self._pending.found
         rows = [r for r in batch if r[0] not in pending] if pending else batch
         try:
-            events, kept, snapshots = self._project(fold, blocks, rows)
+            events, kept, snapshots, details = self._project(fold, blocks, rows)
         except set_aside.FOLD_ERRORS as error:
             # The row being folded when it failed (the loop's own variable: no cost per row).
             row = set_aside.row_in_frame(error, Projector._project.__code__)
@@ -343,6 +350,7 @@ class Projector:
             store.insert_many("reviews", REVIEW_COLUMNS, reviews)
             store.insert_many("clock", ("day", "position"), days)
             store.insert_many("snapshots", ("position", "state"), snapshots)
+            store.insert_many("access_details", ("position", "items", "grant_id"), details)
             store.insert_many(set_aside.NAME, set_aside.COLUMNS, set_aside.rows_of(aside))
             self._aggregate_blocks(blocks, expected, last[0])
             store.set_tracking(PROJECTIONS, last[0], bytes(last[6]), SCHEMA_VERSION)
@@ -350,8 +358,9 @@ class Projector:
 
     def _project(
         self, fold: ZoneFold, blocks: Blocks, batch: list[RowTuple]
-    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[int, bytes]]]:
-        """Fold a batch of rows; its events rows, kept facts and snapshots.
+    ) -> tuple[Rows, Rows, list[tuple[int, bytes]], Rows]:
+        """Fold a batch of rows; its events rows, kept facts, snapshots and the details of
+        its flagged accesses.
 
         Accesses (most rows) are decoded into ``AccessState`` and folded by
         ``ZoneFold.access``, their events row built here in one tuple: no ``Fact``,
@@ -360,6 +369,8 @@ class Projector:
         events: list[tuple[Any, ...]] = []
         kept: list[tuple[Any, ...]] = []
         snapshots: list[tuple[int, bytes]] = []
+        details: Rows = []
+        touching = self._touching
         state, interval, topics = fold.state, self.interval, self._topics
         resources, access, days = state["resources"], fold.access, DAYS
         block_end, by_resource, by_requester = -1, blocks.EMPTY, blocks.EMPTY
@@ -379,6 +390,7 @@ class Projector:
                 number = int((epoch + CST_OFFSET_SECONDS) // 86400)
                 day = days.get(number) or days.setdefault(number, day_text(number))
                 department, purpose, row_count = a.department, a.purpose or "", a.row_count
+                touches = touching(code, resource, a.items)
                 reasons, system = (
                     ",".join(a.verdict.data.reasons),
                     (a.system or "").replace("-", ""),
@@ -389,7 +401,11 @@ class Projector:
                 events.append((
                     position, ACCESS, entity, a.accessor_id, a.actor.data.role, department,
                     epoch, epoch, day, provider, code, purpose, reasons, row_count, system,
+                    touches,
                 ))  # fmt: skip
+                if reasons:
+                    details.append((position, orjson.dumps(list(a.items)).decode(),
+                                    uuid_text(a.grant_id)))  # fmt: skip
                 if position >= block_end:
                     block_end = (position // BLOCK + 1) * BLOCK
                     by_resource, by_requester = blocks.groupings(position // BLOCK)
@@ -407,20 +423,29 @@ class Projector:
                         found[2] += row_count
                         found[3] = max(found[3], epoch)
             else:
-                fact = _fact(row, short)
-                # Effective time of a fact: its own domain time, else the commands' clock.
-                clock = state["command_clock"]
-                found_at = fold.apply(fact)
-                event = _event_row(fact, found_at, _resource_of(fact, state))
-                unusable = set_aside.event_row_unusable(event)
-                if unusable is not None:
-                    raise set_aside.UnusableFactError(position, short, unusable)
+                event, fact_row = _project_fact(fold, row, short)
                 events.append(event)
-                effective = found_at if found_at is not None else clock
-                kept.append((position, effective, short, fact.entity, fact.state.decode()))
+                kept.append(fact_row)
             if position % interval == 0:
                 snapshots.append((position, fold.snapshot()))
-        return events, kept, snapshots
+        return events, kept, snapshots, details
+
+    def _touching(self, code: str, resource: dict[str, Any] | None, items: Any) -> int:
+        """What personal information an access reads (schema.TOUCHES): the resource's
+        items as of the access, their classes kept per resource registration."""
+        if resource is None:
+            return TOUCHES_NONE
+        known = self._classes.get(code)
+        if known is None or known[0] is not resource:
+            personal = {i["name"] for i in resource["items"] if i["sensitivity"] == "personal"}
+            sensitive = set(resource["sensitive_personal"])
+            known = self._classes[code] = (resource, frozenset(personal), frozenset(sensitive))
+        if not (known[1] or known[2]):
+            return TOUCHES_NONE
+        read = set(items)
+        if read & known[2]:
+            return TOUCHES_SENSITIVE
+        return TOUCHES_PERSONAL if read & known[1] else TOUCHES_NONE
 
     def _aggregate_blocks(self, blocks: Blocks, before: int, after: int) -> None:
         """Blocks completed by this batch: aggregate their access rows (same transaction).
@@ -438,6 +463,7 @@ class Projector:
                 self.store.insert_many("access_blocks", BLOCK_COLUMNS, aggregates)
             else:
                 self._aggregate_block_sql(block)
+            write_totals(self.store, block, BLOCK)
         blocks.drop_before(done)
 
     def _aggregate_block_sql(self, block: int) -> None:
@@ -468,6 +494,23 @@ def _fact(row: RowTuple, short: str) -> Fact:
     return Fact(position, _entity(oid), short, orjson.loads(raw), bytes(stored_hash), raw)
 
 
+def _project_fact(
+    fold: ZoneFold, row: RowTuple, short: str
+) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """Fold a fact other than an access: its events row and its ``facts`` row."""
+    fact = _fact(row, short)
+    state = fold.state
+    # Effective time of a fact: its own domain time, else the commands' clock.
+    clock = state["command_clock"]
+    found_at = fold.apply(fact)
+    event = _event_row(fact, found_at, _resource_of(fact, state))
+    unusable = set_aside.event_row_unusable(event)
+    if unusable is not None:
+        raise set_aside.UnusableFactError(row[0], short, unusable)
+    effective = found_at if found_at is not None else clock
+    return event, (row[0], effective, short, fact.entity, fact.state.decode())
+
+
 def _resource_of(fact: Fact, state: State) -> str | None:
     """The catalogue resource a fact is about, for the audit trail's resource search: a
     resource's own events, and every event of a sharing request for it (after the fold)."""
@@ -494,7 +537,7 @@ def _event_row(fact: Fact, epoch: float | None, resource: str | None) -> tuple[A
     moment = epoch if epoch is not None else event_time(fact).timestamp()
     return (
         fact.position, fact.topic, fact.entity, actor["actor_id"], actor["role"], department,
-        moment, epoch, None, None, resource, None, None, None, None,
+        moment, epoch, None, None, resource, None, None, None, None, None,
     )  # fmt: skip
 
 

@@ -23,7 +23,12 @@ PROJECTIONS = ("audit_trail", "accesses", "zone")
 # audit trail's events carry the resource of resource and sharing-request events too.
 # 3: facts set aside (views_set_aside, finding L3); changes dated by their business time
 # (docs/facts.md §4), so an older deployment's views are rebuilt once on upgrade.
-SCHEMA_VERSION = 3
+# 4: what the risk and annual reports read (issue #12 item 2): each access's personal
+# information class (events.touches) and the items and grant of each flagged access
+# (access_details), so reports read the views instead of replaying the ledger.
+SCHEMA_VERSION = 4
+# events.touches of an access: the personal information it reads (PIPL §28, domain.md P1).
+TOUCHES_NONE, TOUCHES_PERSONAL, TOUCHES_SENSITIVE = 0, 1, 2
 BLOCK = 10_000  # positions per access aggregate block
 # Dimension of access counts -> its column in the events table.
 BLOCK_DIMENSIONS = {
@@ -43,7 +48,18 @@ TABLES: dict[str, str] = {
         "actor_id TEXT NOT NULL, role TEXT NOT NULL, department TEXT, "
         "time DOUBLE PRECISION NOT NULL, "
         "epoch DOUBLE PRECISION, day TEXT, provider TEXT, resource TEXT, purpose TEXT, "
-        "reasons TEXT, row_count BIGINT, system TEXT"
+        "reasons TEXT, row_count BIGINT, system TEXT, touches SMALLINT"
+    ),
+    # The items read and the grant quoted by each access the platform flagged (reasons):
+    # the reports' 违规访问台账 shows them; a few rows per hundred accesses.
+    "access_details": "position {pk}, items TEXT NOT NULL, grant_id TEXT",
+    # The accesses of each year up to the end of each block, grouped as the reports read
+    # them (projections/access_report.py): a report sums one block's rows and the tail.
+    "access_totals": (
+        "block BIGINT NOT NULL, year INTEGER NOT NULL, department TEXT NOT NULL, "
+        "resource TEXT NOT NULL, provider TEXT, purpose TEXT, flagged INTEGER NOT NULL, "
+        "month INTEGER NOT NULL, touches INTEGER NOT NULL, total BIGINT NOT NULL, "
+        "row_count BIGINT NOT NULL"
     ),
     # One row per (block, day, dimension, key): dimension is provider | requester |
     # resource | purpose | reasons; a few hundred rows per block whatever the traffic.
@@ -88,11 +104,12 @@ INDEXES = (
     # not every dimension's of every block.
     ("blocks_dim", "access_blocks", "dim, block"),
     ("findings_position", "findings", "position"),
+    ("totals_block", "access_totals", "block, year"),
     ("anomalies_position", "anomalies", "position"),
 )
 EVENT_COLUMNS = (
     "position", "topic", "entity", "actor_id", "role", "department", "time", "epoch", "day",
-    "provider", "resource", "purpose", "reasons", "row_count", "system",
+    "provider", "resource", "purpose", "reasons", "row_count", "system", "touches",
 )  # fmt: skip
 FINDING_COLUMNS = (
     "finding_id", "rule", "severity", "subject", "subject_kind", "department", "positions",
