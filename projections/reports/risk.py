@@ -446,8 +446,7 @@ def _violations(access: FlaggedAccess) -> str:
     """The rules the views give an access; the platform's reasons if the views flag none."""
     if access.rules:
         return "；".join(f"{rule} {RULE_TEXT.get(rule, rule)}" for rule in access.rules)
-    known = {reason.value: text for reason, text in ACCESS_REASON.items()}
-    return "；".join(" ".join(known[r]) for r in access.reasons if r in known)
+    return "；".join(" ".join(ACCESS_REASON[r]) for r in access.reasons if r in ACCESS_REASON)
 
 
 def _personal(facts: ReportFacts, oversight: Oversight) -> Section:
