@@ -73,6 +73,7 @@ _DOMAIN_STATUS: dict[ErrorCode, int] = {
     ErrorCode.FILING_ALREADY_REVIEWED: 409,
     ErrorCode.FILING_ALREADY_ACCEPTED: 409,
     ErrorCode.ANOMALY_CLOSED: 409,
+    ErrorCode.REVIEW_NOT_ALLOWED: 409,
     ErrorCode.RECORD_EXISTS: 409,
     **{code: 404 for code in ErrorCode if code.value.startswith("unknown_")},
 }
