@@ -464,9 +464,12 @@ class Views(RegisterViews, AccessReportViews):
         """Every anomaly at ``m`` with its status (after its latest review then), in SQL: the
         queue sorts, counts and pages the anomalies without decoding them all."""
         reviews, day = self.store.table("reviews"), self._day_filter(m)
+        # Notes and assignments keep the status: the latest review that moved it counts.
+        moving = ", ".join(f"'{a.value}'" for a in STATUS_AFTER)
         latest = (
             f"SELECT r.anomaly_id, r.action FROM {reviews} r JOIN (SELECT MAX(position) AS "
-            f"position FROM {reviews} WHERE position <= ?{day} GROUP BY anomaly_id) l "
+            f"position FROM {reviews} WHERE position <= ?{day} AND action IN ({moving}) "
+            "GROUP BY anomaly_id) l "
             "ON r.position = l.position"
         )
         status = " ".join(f"WHEN '{a.value}' THEN '{s.value}'" for a, s in STATUS_AFTER.items())
@@ -510,7 +513,8 @@ class Views(RegisterViews, AccessReportViews):
     @staticmethod
     def _anomaly(row: tuple[Any, ...], reviews: tuple[Review, ...]) -> Anomaly:
         aid, kind, score, severity, subject, department, positions, at, detail = row
-        status = STATUS_AFTER[ReviewAction(reviews[-1].action)].value if reviews else "open"
+        moved = [r for r in reviews if r.action in STATUS_AFTER]  # notes keep the status
+        status = STATUS_AFTER[ReviewAction(moved[-1].action)].value if moved else "open"
         return Anomaly(
             aid, kind, float(score), severity, subject, department,
             tuple(json.loads(positions)), datetime.fromisoformat(at), detail, status, reviews,
