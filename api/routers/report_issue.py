@@ -43,12 +43,14 @@ def issue(
     s: ServicesDep,
     kind: ReportKind,
     year: Annotated[int, Query(ge=2000, le=2100, description="the year reported on")],
-    fmt: Annotated[Format, Query(alias="format")] = Format.PDF,
+    fmt: Annotated[Format, Query(alias="format")] = Format.JSON,
     at: Annotated[int | None, Query(ge=1, description="as of ledger position N")] = None,
 ) -> Response:
     """Render and issue: the body is the issued file; ``X-Govledger-Sha256``,
     ``X-Govledger-Issued-Position`` and ``X-Govledger-As-Of`` say what was recorded."""
     head = ledger_head(s.settings)
+    if head == 0:
+        raise DomainError(ErrorCode.INVALID_VALUE, "the ledger is empty: nothing to issue")
     if at is not None and at > head:
         raise DomainError(ErrorCode.INVALID_VALUE, f"position {at} is beyond the head ({head})")
     as_of = at or head
