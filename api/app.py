@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from api import observe
+from api.collector import serving_collector
 from api.console import mount_console
 from api.deps import Services
 from api.faults import BodySizeLimit, install_store_fault_handlers, store_unavailable
@@ -196,7 +197,8 @@ def _lifespan(
         for thread in background:
             thread.daemon = True
             thread.start()
-        yield
+        with serving_collector():  # what startup built lives as long as the worker (issue 20)
+            yield
         stop.set()
         for thread in background:
             thread.join(timeout=30)
