@@ -22,6 +22,7 @@ from ledger.config import Settings
 from ledger.domain.review import STATUS_AFTER, ReviewAction, ReviewStatus
 from ledger.errors import StoreUnavailableError
 from ledger.store.connect import open_reader
+from projections.access_report import AccessReportViews
 from projections.facts import ACCESS, CST, Fact
 from projections.model import (
     _DEPARTMENT_TOPICS,
@@ -115,7 +116,7 @@ def forget_folds() -> None:
         _FOLDS.clear()
 
 
-class Views(RegisterViews):
+class Views(RegisterViews, AccessReportViews):
     """Answers every view for a moment; open with :func:`open_views`."""
 
     def __init__(self, settings: Settings, store: ViewStore, projector: Projector) -> None:
