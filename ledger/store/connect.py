@@ -41,8 +41,9 @@ def application_env(settings: Settings, *, create: bool | None = None) -> dict[s
         env.update(
             PERSISTENCE_MODULE="ledger.store.postgres",
             POSTGRES_DBNAME=db.dbname,
-            POSTGRES_HOST=db.host,
-            POSTGRES_PORT=str(db.port),
+            POSTGRES_HOST=db.host_list,
+            POSTGRES_PORT=db.port_list,
+            POSTGRES_TARGET_SESSION_ATTRS=db.target_session_attrs,
             POSTGRES_USER=db.user,
             POSTGRES_PASSWORD=db.password,
             POSTGRES_SCHEMA=settings.postgres_schema,
@@ -57,12 +58,15 @@ def application_env(settings: Settings, *, create: bool | None = None) -> dict[s
 
 
 def postgres_conninfo(db: DatabaseURL) -> dict[str, Any]:
+    from ledger.store.postgres import session_options  # noqa: PLC0415 - one backend per run
+
     return {
-        "host": db.host,
-        "port": db.port,
+        "host": db.host_list,
+        "port": db.port_list,
         "user": db.user,
         "password": db.password,
         "dbname": db.dbname,
+        **session_options(db.target_session_attrs),
     }
 
 
