@@ -59,31 +59,13 @@ from ledger.store.base import (
     genesis_from_row,
     new_genesis,
 )
+from ledger.store.conninfo import session_options
 
 LEDGER_EVENTS_TABLE = "ledger_events"
 # Batches of at least this many events take the head's lock before chaining (see _optimistic).
 LOCK_FIRST_BATCH_SIZE = 100
-# Failover (docs/operations.md §High availability): a primary whose machine died or whose link
-# went down answers nothing, so TCP alone would wait minutes. Keepalives and a user timeout end
-# such a connection in seconds; the request that held it answers 503 and its retry reaches the
-# new primary. (A COMMIT waiting for the synchronous standby sends nothing: keepalives.)
-LIVENESS: dict[str, Any] = {
-    "keepalives": 1,
-    "keepalives_idle": 3,
-    "keepalives_interval": 1,
-    "keepalives_count": 3,
-    "tcp_user_timeout": 8000,  # ms
-}
 TARGET_SESSION_ATTRS_KEY = "POSTGRES_TARGET_SESSION_ATTRS"
 CONNECT_TIMEOUT_SECONDS = 3  # per host of a multi-host URL: a dead one is skipped quickly
-
-
-def session_options(target_session_attrs: str) -> dict[str, Any]:
-    """libpq options every connection to the ledger's PostgreSQL gets."""
-    options = dict(LIVENESS)
-    if target_session_attrs:
-        options["target_session_attrs"] = target_session_attrs
-    return options
 
 
 # ledger-format §6.1. SECURITY DEFINER: it runs as the ledger's owner, so the service needs

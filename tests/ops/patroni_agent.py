@@ -209,7 +209,7 @@ def check(args: argparse.Namespace) -> dict[str, Any]:
     import psycopg  # noqa: PLC0415
 
     from ledger.domain.ids import data_access_id  # noqa: PLC0415
-    from ledger.store.connect import postgres_conninfo  # noqa: PLC0415
+    from ledger.store.conninfo import postgres_conninfo  # noqa: PLC0415
     from projections.store import ViewStore  # noqa: PLC0415
     from tests.ops.test_projection_worker_crash import (  # noqa: PLC0415
         rebuild_elsewhere,
@@ -265,7 +265,7 @@ def heads(args: argparse.Namespace) -> dict[str, Any]:
     import psycopg  # noqa: PLC0415
 
     from ledger.config import DatabaseURL  # noqa: PLC0415
-    from ledger.store.connect import postgres_conninfo  # noqa: PLC0415
+    from ledger.store.conninfo import postgres_conninfo  # noqa: PLC0415
 
     found: dict[str, Any] = {}
     for url in args.node:
