@@ -179,19 +179,14 @@ def check_views_version(settings: Settings) -> None:
         store = ViewStore(settings, readonly=True)
     except StoreUnavailableError:
         if settings.database.backend == "sqlite":
-            return  # no views file yet: the first reader that may catches up creates it
+            return  # no views file yet: the reader reports it (the worker creates it)
         raise
     try:
         found = stored_version(store)
     finally:
         store.close()
-    # Older views where this process catches up itself (the embedded SQLite service): its
-    # reader's run rebuilds them (Projector.run).
-    if (
-        found is not None
-        and found != SCHEMA_VERSION
-        and not (found < SCHEMA_VERSION and settings.create_schema)
-    ):
+    # Reading never writes: older views are rebuilt by the worker (Projector.run), not here.
+    if found is not None and found != SCHEMA_VERSION:
         relation = "newer" if found > SCHEMA_VERSION else "older"
         raise ViewsVersionError(
             f"the views are of schema version {found}, {relation} than this service's "
@@ -787,11 +782,11 @@ def latest_snapshot(store: ViewStore, position: int) -> tuple[int, State | None]
 
 @contextmanager
 def open_projector(settings: Settings) -> Iterator[Projector]:
-    store = ViewStore(settings)
+    reader = open_reader(settings)  # first: a file that is no ledger gets no views file
     try:
-        reader = open_reader(settings)
+        store = ViewStore(settings)
     except BaseException:
-        store.close()
+        reader.close()
         raise
     try:
         yield Projector(settings, store, reader)
