@@ -22,6 +22,7 @@ from ledger.domain.errors import DomainError
 from ledger.domain.review import ReviewAction
 from projections.query import Anomaly, AuditLine, Views
 from projections.rules import SEVERITY_ZH as SEVERITY
+from projections.runner import run_projections
 from security.policy import Permission
 
 router = APIRouter()
@@ -161,6 +162,9 @@ def review(
             s.ledger.review_anomaly(actor, anomaly_id, ReviewAction(action), comment.strip())
         except DomainError as e:
             problem = f"处置未记录：{e.detail}"
+        else:  # a write request: where this service may write the views, they take it in
+            if s.settings.create_schema:
+                run_projections(s.settings)
     if problem:
         return _detail(request, session, anomaly_id, error=problem)
     return redirect(f"/anomalies/{anomaly_id}#reviews")
