@@ -536,6 +536,7 @@ class ZoneFold(FoldedRules, AnomalyDetector):
             and a.department != resource["provider_department"]
         ):
             self._shared(code, a.department, position, None, epoch)
+        self._dated_in_future(position, a, epoch)  # L4 (docs/facts.md §6)
         self._detect(position, a, resource, reasons, epoch)
         return epoch
 
