@@ -22,6 +22,7 @@ from ledger.config import Settings
 from ledger.domain.review import STATUS_AFTER, ReviewAction, ReviewStatus
 from ledger.errors import StoreUnavailableError
 from ledger.store.connect import open_reader
+from projections.access_report import AccessReportViews
 from projections.facts import ACCESS, CST, Fact
 from projections.model import (
     _DEPARTMENT_TOPICS,
@@ -115,7 +116,7 @@ def forget_folds() -> None:
         _FOLDS.clear()
 
 
-class Views(RegisterViews):
+class Views(RegisterViews, AccessReportViews):
     """Answers every view for a moment; open with :func:`open_views`."""
 
     def __init__(self, settings: Settings, store: ViewStore, projector: Projector) -> None:
@@ -463,9 +464,12 @@ class Views(RegisterViews):
         """Every anomaly at ``m`` with its status (after its latest review then), in SQL: the
         queue sorts, counts and pages the anomalies without decoding them all."""
         reviews, day = self.store.table("reviews"), self._day_filter(m)
+        # Notes and assignments keep the status: the latest review that moved it counts.
+        moving = ", ".join(f"'{a.value}'" for a in STATUS_AFTER)
         latest = (
             f"SELECT r.anomaly_id, r.action FROM {reviews} r JOIN (SELECT MAX(position) AS "
-            f"position FROM {reviews} WHERE position <= ?{day} GROUP BY anomaly_id) l "
+            f"position FROM {reviews} WHERE position <= ?{day} AND action IN ({moving}) "
+            "GROUP BY anomaly_id) l "
             "ON r.position = l.position"
         )
         status = " ".join(f"WHEN '{a.value}' THEN '{s.value}'" for a, s in STATUS_AFTER.items())
@@ -509,7 +513,8 @@ class Views(RegisterViews):
     @staticmethod
     def _anomaly(row: tuple[Any, ...], reviews: tuple[Review, ...]) -> Anomaly:
         aid, kind, score, severity, subject, department, positions, at, detail = row
-        status = STATUS_AFTER[ReviewAction(reviews[-1].action)].value if reviews else "open"
+        moved = [r for r in reviews if r.action in STATUS_AFTER]  # notes keep the status
+        status = STATUS_AFTER[ReviewAction(moved[-1].action)].value if moved else "open"
         return Anomaly(
             aid, kind, float(score), severity, subject, department,
             tuple(json.loads(positions)), datetime.fromisoformat(at), detail, status, reviews,
@@ -521,16 +526,10 @@ class Views(RegisterViews):
 
 @contextmanager
 def open_views(settings: Settings, *, catch_up: bool = False) -> Iterator[Views]:
-    """A reader of the views, which never writes (docs/projections.md §Opening and moments).
-
-    By default it reads what the projection worker (``govledger projections run
-    [--follow]``) or a rebuild wrote, read-only: no file, table or tracking record is
-    created or moved by a read, and views not built yet are ``StoreUnavailableError``.
-    ``catch_up=True`` is for callers that are writers (a command that has just recorded,
-    the tests standing in for the worker): they first project what the ledger added since.
-    The ledger is opened first: a file that is no ledger fails before any views file is
-    touched.
-    """
+    """A reader of the views, which never writes (docs/projections.md §Opening and moments):
+    it reads what the worker or a rebuild wrote; views not built: StoreUnavailableError.
+    ``catch_up=True``: the caller is a writer and first projects what the ledger added.
+    The ledger is opened first: a file that is no ledger never gets a views file."""
     reader = open_reader(settings)
     try:
         if catch_up:

@@ -103,6 +103,14 @@ def rights_register(
     return _answer(s, as_of, at, lambda v, m: v.rights_register(m, department=department))
 
 
+@router.get("/views/rectifications")
+def rectifications(
+    _: Reader, s: ServicesDep, as_of: AsOf = None, at: At = None, department: Department = None
+) -> dict[str, Any]:
+    """整改台账: each finding's rectification, open, overdue (rule R1) or accepted."""
+    return _answer(s, as_of, at, lambda v, m: v.rectifications(m, department=department))
+
+
 @router.get("/views/findings")
 def findings(
     _: Reader,
@@ -172,11 +180,15 @@ class ReviewBody(BaseModel):
 def review_anomaly(
     anomaly_id: AnomalyId, body: ReviewBody, caller: Reviewer, s: ServicesDep
 ) -> dict[str, Any]:
-    """Acknowledge, dismiss or escalate an anomaly; the review is a ledger event."""
+    """Acknowledge, dismiss, escalate, assign (comment: the officer) or note an anomaly, as
+    the review rules allow (docs/console.md); the review is a ledger event."""
     with open_views(s.settings) as views:
-        if views.anomaly(anomaly_id) is None:
-            raise DomainError(ErrorCode.UNKNOWN_ANOMALY, f"no anomaly {anomaly_id}")
-    s.ledger.review_anomaly(caller.actor, anomaly_id, body.action, body.comment)
+        anomaly = views.anomaly(anomaly_id)
+    if anomaly is None:
+        raise DomainError(ErrorCode.UNKNOWN_ANOMALY, f"no anomaly {anomaly_id}")
+    s.ledger.review_anomaly(
+        caller.actor, anomaly_id, body.action, body.comment, severity=anomaly.severity
+    )
     # A write request: where this service may write the views, they take in the review.
     with open_views(s.settings, catch_up=s.settings.create_schema) as views:
         found = views.anomaly(anomaly_id)

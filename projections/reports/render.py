@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import orjson
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from projections.reports.charts import CSS_FAMILIES, chart_svg
 from projections.reports.model import Report, Row, compress_positions
 
 # Longer evidence lists go to the appendix under a reference (E1, E2, ...).
@@ -63,15 +62,15 @@ class Evidence:
     _refs: dict[int, str] = field(default_factory=dict)
 
     def cell(self, row: Row) -> str:
-        if not row.positions:
+        if not row.positions and not row.records:
             return "—"
-        text = compress_positions(row.positions)
+        text = row.evidence
         if len(text) <= INLINE_EVIDENCE_CHARS:
             return text
         if id(row) not in self._refs:
             ref = f"E{len(self.entries) + 1}"
             self._refs[id(row)] = ref
-            self.entries.append(EvidenceEntry(ref, _label(row), _shortened(row.positions)))
+            self.entries.append(EvidenceEntry(ref, _label(row), _shortened(row)))
         return f"见附录 {self._refs[id(row)]}"
 
 
@@ -79,12 +78,13 @@ def _label(row: Row) -> str:
     return " · ".join(str(cell) for cell in row.cells[:3])
 
 
-def _shortened(positions: tuple[int, ...]) -> str:
-    ranges = compress_positions(positions).split(", ")
+def _shortened(row: Row) -> str:
+    ranges = compress_positions(row.positions).split(", ")
     if len(ranges) <= APPENDIX_RANGES:
-        return ", ".join(ranges)
+        return row.evidence
     shown = ", ".join(ranges[:APPENDIX_RANGES])
-    return f"{shown} ……（共 {len(set(positions))} 条记录，完整清单见 JSON 或 XLSX 版）"
+    total = max(row.records, len(set(row.positions)))
+    return f"{shown} ……（共 {total} 条记录，完整清单见 JSON 或 XLSX 版）"
 
 
 _environment = Environment(
@@ -96,6 +96,9 @@ _environment = Environment(
 
 
 def render_html(report: Report) -> str:
+    # matplotlib (a second to import) only when a format draws charts, not for JSON.
+    from projections.reports.charts import CSS_FAMILIES, chart_svg  # noqa: PLC0415
+
     svgs = {
         chart.title: Markup(chart_svg(chart))  # noqa: S704 - SVG drawn by matplotlib from our figures
         for section in report.sections
@@ -119,7 +122,9 @@ def render_pdf(report: Report) -> bytes:
 
 
 def render_json(report: Report) -> bytes:
-    return json.dumps(report_to_json(report), ensure_ascii=False, indent=1).encode()
+    """The report model as JSON (UTF-8, indented): orjson walks the dataclasses itself,
+    no copy of the model first (``report_to_json`` gives the same value as a dict)."""
+    return orjson.dumps(report, option=orjson.OPT_INDENT_2)
 
 
 def report_to_json(report: Report) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import pytest
 
 from ledger.config import Settings
 from ledger.domain.actor import Role
-from projections import runner
+from projections import runner, schema
 from projections.store import ViewStore, ViewsVersionError
 from tests.api.conftest import Api
 
@@ -24,7 +24,7 @@ def set_version(settings: Settings, version: int) -> None:
 def test_views_of_another_version_answer_503_until_they_are_current(
     api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(runner, "VERSION_CHECK_SECONDS", 0.0)
+    monkeypatch.setattr(schema, "VERSION_CHECK_SECONDS", 0.0)  # where the check reads it
     assert api.call("GET", "/views/findings", Role.AUDITOR).status_code == 200
     api.worker = None  # the upgrade: no worker has rebuilt the views yet
     for version, relation in (
