@@ -13,16 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from projections.query import Finding
+from projections.rules.catalogue import RULE_ZH as CATALOGUE_RULE_ZH
+from projections.rules.catalogue import SEVERITY as CATALOGUE_SEVERITY
+from projections.rules.catalogue import SEVERITY_ZH as CATALOGUE_SEVERITY_ZH
 
-SEVERITY = {"F1": "high", "F2": "high", "F3": "high", "F4": "critical", "F5": "medium"}
-SEVERITY_ZH = {"critical": "严重", "high": "高", "medium": "中", "low": "低", "info": "提示"}
-RULE_ZH = {
-    "F1": "向应接入而未接入共享交换平台的系统拨付运维经费",
-    "F2": "向僵尸或已停用系统拨付经费",
-    "F3": "项目未备案即拨付建设或运维经费",
-    "F4": "架构治理审查未通过的项目仍拨付经费",
-    "F5": "项目备案未进行资源目录预编制",
-}
+# The one catalogue's names and severities (F1–F8 included: issue 14).
+SEVERITY, SEVERITY_ZH, RULE_ZH = CATALOGUE_SEVERITY, CATALOGUE_SEVERITY_ZH, CATALOGUE_RULE_ZH
 
 
 @dataclass(frozen=True, slots=True)

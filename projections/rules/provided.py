@@ -12,11 +12,12 @@ Judged once per fact, against the assessments and approvals folded before it
 - P2 is covered by an assessment of the provider for the resource, assessed at or
   before the provision, not concluding ``not_acceptable``, matching the grant, or
   the recipient, or the whole resource (both null). One finding per (resource,
-  recipient, grant): the first uncovered provision; later ones repeat it.
+  recipient): the first uncovered provision; later ones repeat it (an access that
+  quotes no grant under a grant already found is the same finding).
 - D1 is covered by an approval for the resource in force at the provision
   (``approved_at`` ≤ t < min(``valid_until``, ``withdrawn_at``)) matching alike.
-  One finding per (resource, recipient, grant, approval that lapsed): a provision
-  after an approval ends is a new finding citing the lapsed approval.
+  One finding per (resource, recipient, approval that lapsed): a provision after an
+  approval ends is a new finding citing the lapsed approval.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class ProvidedRules(FoldCore):
         epoch: float,
     ) -> None:
         code, provider = resource["code"], resource["provider_department"]
-        key = f"P2:{code}:{recipient}:{grant or ''}"
+        key = f"P2:{code}:{recipient}"
         if key in self._flagged:
             return
         for pia in self.state.get("assessments", {}).get(code, ()):
@@ -125,7 +126,7 @@ class ProvidedRules(FoldCore):
                 return  # in force
             if lapsed is None or end > lapsed["_end"]:
                 lapsed = {**approval, "_end": end}
-        key = f"D1:{code}:{recipient}:{grant or ''}:{lapsed['reference'] if lapsed else ''}"
+        key = f"D1:{code}:{recipient}:{lapsed['reference'] if lapsed else ''}"
         if key in self._flagged:
             return
         self._flagged.add(key)
