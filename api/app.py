@@ -27,7 +27,17 @@ from api.deps import Services
 from api.faults import BodySizeLimit, install_store_fault_handlers, store_unavailable
 from api.logging import configure_logging
 from api.metrics import AnomaliesSummary, FindingsSummary, ProjectionPositions
-from api.routers import accesses, funding, ledger, obligations, proofs, registry, sharing, tlog
+from api.routers import (
+    accesses,
+    funding,
+    ledger,
+    obligations,
+    proofs,
+    rectification,
+    registry,
+    sharing,
+    tlog,
+)
 from api.routers import reports as reports_router
 from api.routers import views as views_router
 from ledger.checkpoints import checkpoint_round, default_key_paths, signer_key_file
@@ -73,7 +83,11 @@ _DOMAIN_STATUS: dict[ErrorCode, int] = {
     ErrorCode.FILING_ALREADY_REVIEWED: 409,
     ErrorCode.FILING_ALREADY_ACCEPTED: 409,
     ErrorCode.ANOMALY_CLOSED: 409,
+    ErrorCode.REVIEW_NOT_ALLOWED: 409,
     ErrorCode.RECORD_EXISTS: 409,
+    ErrorCode.RECTIFICATION_CLOSED: 409,
+    ErrorCode.RECTIFICATION_REPORT_PENDING: 409,
+    ErrorCode.RECTIFICATION_NOT_REPORTED: 409,
     **{code: 404 for code in ErrorCode if code.value.startswith("unknown_")},
 }
 
@@ -137,7 +151,16 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (registry, sharing, accesses, funding, obligations, ledger, proofs):
+    for module in (
+        registry,
+        sharing,
+        accesses,
+        funding,
+        obligations,
+        rectification,
+        ledger,
+        proofs,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(views_router.router, prefix=API_PREFIX)  # read models (projections)
     app.include_router(reports_router.router, prefix=API_PREFIX)  # the three reports

@@ -228,7 +228,7 @@ class LedgerMetrics(Collector):
         today = self.clock().astimezone(CHINA_STANDARD_TIME).date()
         pending: Counter[str] = Counter()
         overdue: Counter[str] = Counter()
-        for provider, due in counts.pending.values():
+        for provider, due in counts.due_dates():
             department = provider if provider in counts.departments else UNREGISTERED
             pending[department] += 1
             if today > due:

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 from ledger.commands.accesses import AccessBatchResult
 from ledger.commands.base import DEFAULT_DUPLICATE_RETRIES, utc_now
-from ledger.commands.obligations import ObligationCommands
+from ledger.commands.rectification import RectificationCommands
 from ledger.commands.refresh import RefreshCommands
 
 __all__ = ["DEFAULT_DUPLICATE_RETRIES", "AccessBatchResult", "GovLedger", "utc_now"]
 
 
-class GovLedger(RefreshCommands, ObligationCommands):
+class GovLedger(RefreshCommands, RectificationCommands):
     """The govledger application over eventsourcing 9.5 (one save = one transaction)."""

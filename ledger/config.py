@@ -141,6 +141,7 @@ class Settings:
     anomaly_volume_factor: int = 3  # a day above factor x baseline mean is unusual …
     anomaly_volume_min: int = 30  # … and at least this many accesses
     anomaly_first_access_warmup_days: int = 14  # first-access alerts after this much history
+    anomaly_response_hours: int = 72  # an anomaly still 待处置 after this is overdue (console)
     # Operations (docs/operations.md). Metrics files of the API's worker processes, summed at
     # scrape; empty: one process's registry (right for one worker only).
     metrics_dir: str = ""

@@ -13,14 +13,15 @@ a second row at a position, a row after PostgreSQL's head record, a gap. Every
 malformed row is a break at its position; only a run that cannot run (the
 database down, a bad setting) is an error. With a :class:`CheckpointSource`, the
 rows are also checked against the newest signed checkpoint it trusts
-(:mod:`ledger.verify_roots`, checkpoint-format §11).
+(:mod:`ledger.verify_roots`, checkpoint-format §11). The verifier's memory, and naming
+the first row that differs from it, are :mod:`ledger.verify_memory`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from ledger.chain import (
     ChainBreak,
@@ -29,22 +30,23 @@ from ledger.chain import (
     Genesis,
     RowTuple,
     check_genesis,
-    entry_hash,
     hash_function,
-    malformed_reason,
 )
-from ledger.config import Settings
 from ledger.pins import (
     PREFIX_SIZE,
     HeadRecord,
-    Identity,
-    Pin,
-    PinStore,
     VerifiedHead,
-    ledger_location,
     now,
 )
 from ledger.store.base import RowReader, VerifiableReader
+from ledger.verify_memory import (
+    Locator,
+    Memory,
+    PinnedLocation,
+    recall_legacy,
+    recall_pin,
+    truncated,
+)
 from ledger.verify_parallel import Parallel, Plan, fast_forward
 from ledger.verify_record import LastRun, LastRunRecord, LastRuns
 from ledger.verify_roots import (
@@ -70,85 +72,6 @@ __all__ = [
 
 DEFAULT_BATCH_SIZE = 5000
 Progress = Callable[[int], None]
-
-
-# ---------------------------------------------------------------- the verifier's memory
-
-
-@dataclass(frozen=True)
-class PinnedLocation:
-    """The verifier's memory of one ledger location (§8): its pin and row memory."""
-
-    store: PinStore
-    location: str
-
-    @classmethod
-    def of(cls, settings: Settings) -> PinnedLocation:
-        return cls(PinStore(settings.state_dir), ledger_location(settings))
-
-    def pin(self) -> Pin | None:
-        return self.store.load(self.location)
-
-
-@dataclass
-class _Memory:
-    """What one run starts from, and how it records its success."""
-
-    head: VerifiedHead | None
-    prefixes: bytes  # PREFIX_SIZE bytes per remembered row, position 1 first
-    rows_required: bool  # a pin: incremental runs need the row memory up to the head
-    remember: Callable[[VerifiedHead, int, bytes], None] | None
-
-    @property
-    def known(self) -> int:
-        return len(self.prefixes) // PREFIX_SIZE
-
-    def prefix(self, position: int) -> bytes | None:
-        if not 1 <= position <= self.known:
-            return None
-        return self.prefixes[(position - 1) * PREFIX_SIZE : position * PREFIX_SIZE]
-
-
-def _recall_pin(pinned: PinnedLocation, genesis: Genesis, *, adopt: bool) -> _Memory | ChainBreak:
-    """The pin of this location; another ledger there is the break ``pin`` (§8)."""
-    store, identity = pinned.store, Identity.of(genesis)
-    pin = pinned.pin()
-    if pin is None and not adopt:
-        pin = store.legacy(genesis)  # verified-heads.json, before pins: keep its memory
-        pin = replace(pin, location=pinned.location) if pin else None
-    if pin is not None and (different := pin.identity.difference(identity)):
-        if not adopt:
-            return ChainBreak(
-                0,
-                "pin",
-                f"{pinned.location} holds another ledger than the one pinned there "
-                f"({pin.identity.ledger_id}, pinned {pin.pinned_at}): {different}; "
-                "run `govledger verify --adopt` if it is meant to",
-            )
-        pin = None
-    prefixes = store.memory(pin) if pin is not None else b""
-
-    def remember(head: VerifiedHead, kept: int, new: bytes) -> None:
-        if pinned.pin() is not None and adopt and pin is None:
-            store.retire(pinned.location, f"adopted {identity.describe()}")
-        base = pin or Pin(pinned.location, identity, now(), head, None)
-        store.save(replace(base, location=pinned.location, head=head), kept=kept, prefixes=new)
-
-    return _Memory(pin.head if pin else None, prefixes, True, remember)
-
-
-def _recall_legacy(record: HeadRecord, genesis: Genesis) -> _Memory:
-    def remember(head: VerifiedHead, kept: int, new: bytes) -> None:
-        del kept, new
-        record.save(
-            genesis.ledger_id,
-            head.position,
-            head.hash,
-            frontier=head.frontier,
-            checkpoint=head.checkpoint,
-        )
-
-    return _Memory(record.load(genesis.ledger_id), b"", False, remember)
 
 
 # ---------------------------------------------------------------- verification
@@ -183,13 +106,13 @@ def verify_ledger(
         if broken := check_genesis(genesis):
             return _failed(genesis, broken)
         if isinstance(record, PinnedLocation):
-            memory = _recall_pin(record, genesis, adopt=adopt)
+            memory = recall_pin(record, genesis, adopt=adopt)
             if isinstance(memory, ChainBreak):
                 return _failed(genesis, memory)
         elif isinstance(record, HeadRecord):
-            memory = _recall_legacy(record, genesis)
+            memory = recall_legacy(record, genesis)
         else:
-            memory = _Memory(None, b"", False, None)
+            memory = Memory(None, b"", False, None)
         size = batch_size or DEFAULT_BATCH_SIZE  # read at call time: tests split runs finely
         run = _Run(reader, genesis, memory, checkpoints, size, progress, newest)
         run.parallel = parallel
@@ -216,7 +139,7 @@ class _Run:
         self,
         reader: RowReader,
         genesis: Genesis,
-        memory: _Memory,
+        memory: Memory,
         checkpoints: CheckpointSource | None,
         batch_size: int,
         progress: Progress | None,
@@ -236,6 +159,7 @@ class _Run:
         self.shaped: VerifiableReader | None = reader if verifiable else None  # type: ignore[assignment]
         self.head_record = self.shaped.head_record() if self.shaped else None
         self.parallel: Parallel | None = None
+        self.locator = Locator(reader, self.shaped, genesis, self.digest, memory, batch_size)
 
     def verify(self, *, start: int | None, full: bool) -> ChainReport:
         recorded = self.memory.head
@@ -358,112 +282,9 @@ class _Run:
             if start is not None and start > 1 and (anchor := self.reader.row_at(start - 1)):
                 expected = self.memory.prefix(start - 1)
                 if expected is not None and anchor[6][:PREFIX_SIZE] != expected:
-                    return self._locate(head)
+                    return self.locator.locate(head)
             return None
-        return self._locate(head)
-
-    def _locate(self, head: VerifiedHead) -> ChainBreak:
-        """The first row that differs from what was verified (§8), by the row memory."""
-        if found := self._first_difference():
-            return found
-        last = self.reader.max_position()
-        if head.position > last:
-            return _truncated(last, head)
-        return self._divergence(head.position)
-
-    def _first_difference(self) -> ChainBreak | None:
-        """Scan the stored hashes of rows 1 … known against the row memory."""
-        memory, expected = self.memory, 1
-        if self.shaped is None or not memory.known:
-            return None
-        for batch in self.shaped.hashes(0, self.batch_size):
-            rows = [r for r in batch if r[0] <= memory.known]
-            if not self._same_as_remembered(rows, expected):
-                for position, stored in rows:
-                    if position == expected - 1:
-                        return ChainBreak(position, "duplicate", f"a second row at {position}")
-                    if position != expected:
-                        return ChainBreak(
-                            expected,
-                            "missing",
-                            f"position {expected} is absent; next is {position}",
-                        )
-                    if _prefix(stored) != memory.prefix(position):
-                        return self._divergence(position)
-                    expected += 1
-            expected = max(expected, rows[-1][0] + 1) if rows else expected
-            if len(rows) < len(batch) or expected > memory.known:
-                break
-        return None if expected > memory.known else _truncated(expected - 1, memory.head)
-
-    def _same_as_remembered(self, rows: list[tuple[int, bytes]], expected: int) -> bool:
-        """The fast path: a batch of consecutive rows whose prefixes are the memory's."""
-        if not rows or rows[0][0] != expected or rows[-1][0] - expected != len(rows) - 1:
-            return False
-        seen = b"".join(_prefix(h) for _, h in rows)
-        return (
-            seen == self.memory.prefixes[(expected - 1) * PREFIX_SIZE : rows[-1][0] * PREFIX_SIZE]
-        )
-
-    def _divergence(self, position: int) -> ChainBreak:
-        """Name the first row that differs from what was verified: as the chain names it
-        if the chain breaks there, else by the row memory (inserted, missing, rewritten)."""
-        memory = self.memory
-        rows = self.reader.rows_at([position - 1, position, position + 1])
-        here, after = rows.get(position), rows.get(position + 1)
-        if here is None:
-            return _truncated(position - 1, memory.head)
-        before = self.genesis.genesis_hash if position == 1 else _hash_of(rows.get(position - 1))
-        was_here, was_next = memory.prefix(position), memory.prefix(position + 1)
-        if (
-            was_here is not None
-            and after is not None
-            and (
-                _prefix(after[6]) == was_here
-                or (
-                    before is not None
-                    and malformed_reason(after) is None
-                    and _prefix(entry_hash(self.digest, (position, *after[1:5], before, b"")))
-                    == was_here
-                )
-            )
-        ):
-            return ChainBreak(
-                position,
-                "inserted",
-                f"row {position} is not the row verified there: that row is now at {position + 1}",
-            )
-        if was_next is not None and _prefix(here[6]) == was_next:
-            return ChainBreak(
-                position,
-                "missing",
-                f"the row verified at {position} is gone: the row verified at {position + 1} "
-                "is there now",
-            )
-        if (
-            after is not None
-            and malformed_reason(after) is None
-            and after[5] != here[6]
-            and entry_hash(self.digest, after) == after[6]
-        ):
-            return ChainBreak(
-                position,
-                "altered",
-                f"row {position} was rewritten: row {position + 1} commits to a different "
-                "predecessor",
-            )
-        if before is not None:  # where the chain itself breaks, it names the row
-            checker = ChainVerifier(self.digest, position - 1, before)
-            if checker.feed([here]) is not None:
-                found = checker.classify(here, self.reader)
-                if found.position >= position:
-                    return found
-        return ChainBreak(
-            position,
-            "rewritten",
-            f"row {position} is not the row verified there; the rows from it on chain among "
-            "themselves: history was rewritten with recomputed hashes",
-        )
+        return self.locator.locate(head)
 
     # -------------------------------------------------------------- anchor and memory
 
@@ -591,7 +412,7 @@ class _Stream:
             if seen != memory.prefixes[(first - 1) * PREFIX_SIZE : upto * PREFIX_SIZE]:
                 for row in rows[: upto - first + 1]:
                     if row[6][:PREFIX_SIZE] != memory.prefix(row[0]):
-                        return self.job._divergence(row[0])
+                        return self.job.locator.divergence(row[0])
         head = memory.head
         if (
             head is not None
@@ -616,7 +437,7 @@ class _Stream:
         job, last = self.job, self.verifier.head_position
         head = job.memory.head
         if head is not None and head.position > last:
-            return _truncated(last, head)
+            return truncated(last, head)
         if job.head_record is not None:
             position, head_hash = job.head_record
             if position > last:
@@ -634,14 +455,6 @@ class _Stream:
         return None
 
 
-def _hash_of(row: RowTuple | None) -> bytes | None:
-    return row[6] if row is not None and isinstance(row[6], bytes) else None
-
-
-def _prefix(stored: object) -> bytes:
-    return stored[:PREFIX_SIZE] if isinstance(stored, bytes) else b""
-
-
 def _below_genesis(position: int) -> ChainBreak:
     return ChainBreak(position, "below_genesis", f"a row at position {position}, before row 1")
 
@@ -651,16 +464,6 @@ def _beyond_head(head_position: int) -> ChainBreak:
         head_position + 1,
         "beyond_head",
         f"a row after the head record's position {head_position}",
-    )
-
-
-def _truncated(last: int, head: VerifiedHead | None) -> ChainBreak:
-    if head is None:
-        return ChainBreak(last + 1, "truncated", f"the log ends at {last}")
-    return ChainBreak(
-        last + 1,
-        "truncated",
-        f"the log ends at {last}, before the head {head.position} verified at {head.verified_at}",
     )
 
 

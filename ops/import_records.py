@@ -58,6 +58,15 @@ _COMMANDS: dict[str, tuple[_Target, Callable[[GovLedger], Command]]] = {
         ("objection_id", bounds.uuid),
         lambda app: app.resolve_quality_objection,
     ),
+    "rectification_notice": (None, lambda app: app.notify_rectification),
+    "rectification_report": (
+        ("rectification_id", bounds.uuid),
+        lambda app: app.report_rectification,
+    ),
+    "rectification_verification": (
+        ("rectification_id", bounds.uuid),
+        lambda app: app.verify_rectification,
+    ),
 }
 assert set(_COMMANDS) == set(KINDS)
 RECORD_KINDS = frozenset(_COMMANDS)

@@ -189,12 +189,19 @@ def _print_text(name: str, m: Moment, result: Any) -> None:
 def cmd_anomaly_review(settings: Settings, args: argparse.Namespace) -> int:
     """A security officer's review from the command line (the same command as the API)."""
     with open_views(settings) as views:
-        if views.anomaly(args.anomaly_id) is None:
-            raise LedgerError(f"no anomaly {args.anomaly_id}")
+        anomaly = views.anomaly(args.anomaly_id)
+    if anomaly is None:
+        raise LedgerError(f"no anomaly {args.anomaly_id}")
     actor = Actor(args.actor_id, Role.SECURITY_OFFICER, None)
     app = GovLedger(env=application_env(settings, create=False))
     try:
-        app.review_anomaly(actor, args.anomaly_id, ReviewAction(args.action), args.comment)
+        app.review_anomaly(
+            actor,
+            args.anomaly_id,
+            ReviewAction(args.action),
+            args.comment,
+            severity=anomaly.severity,
+        )
     finally:
         app.close()
     print(f"anomaly {args.anomaly_id}: {args.action} recorded")

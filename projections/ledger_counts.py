@@ -10,6 +10,11 @@ It also counts the accesses **dated in the future** (docs/facts.md §6): a
 ``DataAccess.Recorded`` whose ``accessed_at`` is later than its record time plus the
 clock skew of the calendar in force at record time (else ``clock_skew_seconds`` of the
 settings). Readers must flag them, not fold them silently.
+
+A pending request's due date is not the ``response_due`` recorded at submission but the
+one :func:`projections.rules.calendars.response_due` computes from the calendar in force
+at its submission (docs/facts.md §3, §5), the same function the views' S6 uses: a
+calendar recorded later (a back-filled year) moves the overdue gauge as it moves S6.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from ledger.domain import (
     SharingType,
 )
 from ledger.domain.district_calendar import DistrictCalendar
+from projections.rules.calendars import response_due, time_limit
 
 PAGE_SIZE = 2000
 DEFAULT_CLOCK_SKEW_SECONDS = 300  # docs/facts.md §6, when no calendar says otherwise
@@ -109,11 +115,30 @@ class LedgerCounts:
     departments: set[str] = field(default_factory=set)
     resources: dict[UUID, _ResourceState] = field(default_factory=dict)
     resources_by_code: dict[str, _ResourceState] = field(default_factory=dict)
-    pending: dict[UUID, tuple[str, date]] = field(default_factory=dict)  # provider, due
+    # Pending requests: provider department and the request as the calendars read it.
+    pending: dict[UUID, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     # Accesses dated in the future (docs/facts.md §6), by requester department.
     future_dated: Counter[str] = field(default_factory=Counter)
-    # (in force from, position, clock skew seconds) of each calendar recorded.
-    skews: list[tuple[datetime, int, int]] = field(default_factory=list)
+    # The calendars recorded, shaped as the zone fold keeps them (projections/rules/calendars).
+    calendars: list[dict[str, Any]] = field(default_factory=list)
+    # Due dates computed with ``len(calendars)`` calendars known, by request.
+    _dues: tuple[int, dict[UUID, date]] = field(default_factory=lambda: (0, {}))
+
+    def due_dates(self) -> list[tuple[str, date]]:
+        """(provider department, due date) of every pending request, in the calendar in
+        force at its submission; recomputed only when a calendar has been recorded."""
+        known, dues = self._dues
+        if known != len(self.calendars):
+            known, dues = len(self.calendars), {}
+            self._dues = (known, dues)
+        state = {"calendars": self.calendars}
+        found = []
+        for request_id, (provider, request) in self.pending.items():
+            due = dues.get(request_id)
+            if due is None:
+                due = dues[request_id] = response_due(state, request)
+            found.append((provider, due))
+        return found
 
 
 class LedgerFollower:
@@ -177,17 +202,21 @@ class LedgerFollower:
                 resource.sharing_type = SharingType(changed.sharing_type)
         elif topic == _REQUEST_SUBMITTED:
             submitted = self._decode(notification)
+            resource = counts.resources_by_code.get(submitted.resource_code)
             counts.pending[submitted.originator_id] = (
                 submitted.provider_department,
-                submitted.response_due,
+                {
+                    "submitted_at": submitted.submitted_at.isoformat(),
+                    "response_due": submitted.response_due.isoformat(),
+                    "response_working_days": submitted.response_working_days,
+                    # The response limit's key: the resource's sharing type at submission.
+                    "sharing_type": resource.sharing_type.value if resource else None,
+                },
             )
         elif topic in _REQUEST_ANSWERED:
             counts.pending.pop(UUID(str(notification.originator_id)), None)
         elif topic == _CALENDAR_SET:
-            calendar = self._decode(notification)
-            skew = calendar.time_limits.get("clock_skew_seconds")
-            if isinstance(skew, int):
-                counts.skews.append((calendar.in_force_from, notification.id, skew))
+            counts.calendars.append(_folded_calendar(self._decode(notification), notification.id))
 
     def _decode(self, notification: Any) -> Any:
         """The domain event (typed by topic at run time; the attributes are the event's)."""
@@ -201,11 +230,9 @@ class LedgerFollower:
 
     def dated_in_future(self, accessed_at: datetime, recorded_at: datetime) -> bool:
         """docs/facts.md §6: later than its record time plus the calendar's clock skew."""
-        return accessed_at > recorded_at + timedelta(seconds=self._skew_at(recorded_at))
-
-    def _skew_at(self, moment: datetime) -> int:
-        in_force = [s for s in self.counts.skews if s[0] <= moment]
-        return max(in_force)[2] if in_force else self.clock_skew_seconds
+        state = {"calendars": self.counts.calendars}
+        skew = time_limit(state, recorded_at, "clock_skew_seconds", self.clock_skew_seconds)
+        return accessed_at > recorded_at + timedelta(seconds=skew)
 
     def _department(self, code: str) -> str:
         return code if code in self.counts.departments else UNREGISTERED
@@ -227,6 +254,19 @@ class LedgerFollower:
             reason_label = AccessReason(reason).value
             key = UnauthorizedKey(reason_label, provider, requester, sensitivity, sharing)
             counts.unauthorized[key] += 1
+
+
+def _folded_calendar(calendar: Any, position: int) -> dict[str, Any]:
+    """A ``DistrictCalendar.Set`` shaped as the zone fold keeps it (projections/zone.py)."""
+    return {
+        "in_force_from": calendar.in_force_from.timestamp(),
+        "position": position,
+        "years": list(calendar.years),
+        "holidays": list(calendar.holidays),
+        "adjusted_working_days": list(calendar.adjusted_working_days),
+        "response_working_days": dict(calendar.response_working_days),
+        "time_limits": dict(calendar.time_limits),
+    }
 
 
 def _sensitivity_class(resource: _ResourceState | None, items: Iterable[str]) -> str:

@@ -22,6 +22,7 @@ from ledger.config import Settings
 from ledger.domain.review import STATUS_AFTER, ReviewAction, ReviewStatus
 from ledger.errors import StoreUnavailableError
 from ledger.store.connect import open_reader
+from projections.access_report import AccessReportViews
 from projections.facts import ACCESS, CST, Fact
 from projections.model import (
     _DEPARTMENT_TOPICS,
@@ -115,7 +116,7 @@ def forget_folds() -> None:
         _FOLDS.clear()
 
 
-class Views(RegisterViews):
+class Views(RegisterViews, AccessReportViews):
     """Answers every view for a moment; open with :func:`open_views`."""
 
     def __init__(self, settings: Settings, store: ViewStore, projector: Projector) -> None:
@@ -463,9 +464,12 @@ class Views(RegisterViews):
         """Every anomaly at ``m`` with its status (after its latest review then), in SQL: the
         queue sorts, counts and pages the anomalies without decoding them all."""
         reviews, day = self.store.table("reviews"), self._day_filter(m)
+        # Notes and assignments keep the status: the latest review that moved it counts.
+        moving = ", ".join(f"'{a.value}'" for a in STATUS_AFTER)
         latest = (
             f"SELECT r.anomaly_id, r.action FROM {reviews} r JOIN (SELECT MAX(position) AS "
-            f"position FROM {reviews} WHERE position <= ?{day} GROUP BY anomaly_id) l "
+            f"position FROM {reviews} WHERE position <= ?{day} AND action IN ({moving}) "
+            "GROUP BY anomaly_id) l "
             "ON r.position = l.position"
         )
         status = " ".join(f"WHEN '{a.value}' THEN '{s.value}'" for a, s in STATUS_AFTER.items())
@@ -509,7 +513,8 @@ class Views(RegisterViews):
     @staticmethod
     def _anomaly(row: tuple[Any, ...], reviews: tuple[Review, ...]) -> Anomaly:
         aid, kind, score, severity, subject, department, positions, at, detail = row
-        status = STATUS_AFTER[ReviewAction(reviews[-1].action)].value if reviews else "open"
+        moved = [r for r in reviews if r.action in STATUS_AFTER]  # notes keep the status
+        status = STATUS_AFTER[ReviewAction(moved[-1].action)].value if moved else "open"
         return Anomaly(
             aid, kind, float(score), severity, subject, department,
             tuple(json.loads(positions)), datetime.fromisoformat(at), detail, status, reviews,

@@ -7,7 +7,6 @@ for the moment, and writes nothing.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Collection, Iterator
 from datetime import date, datetime, time, timedelta
@@ -16,6 +15,7 @@ from typing import Any
 from ledger.config import Settings
 from ledger.store.connect import ledger_head
 from projections.facts import ACCESS, CST
+from projections.labels import event_summary, topics_matching
 from projections.model import (
     AccessCounts,
     AuditLine,
@@ -205,13 +205,21 @@ class RegisterViews:
         end: date | None = None,
         limit: int = 1000,
         after: int = 0,
+        text: str | None = None,
     ) -> list[AuditLine]:
         """Ledger lines (oldest first) matching every filter given, with position and hash.
 
         ``resource`` (a catalogue code): the resource's own events, the events of sharing
-        requests for it, and the accesses to it."""
+        requests for it, and the accesses to it. ``text``: the event's Chinese name or kind,
+        or part of its actor, entity, department or resource (``projections.labels``)."""
         where: list[str] = ["position > ?", "position <= ?"]
         params: list[Any] = [after, m.position]
+        if text:
+            found, like = topics_matching(text), f"%{text}%"
+            ors = [f"{c} LIKE ?" for c in ("actor_id", "entity", "department", "resource")]
+            ors += [f"topic IN ({', '.join('?' * len(found))})"] if found else []
+            where.append(f"({' OR '.join(ors)})")
+            params.extend([like] * 4 + sorted(found))
         for column, value in (
             ("entity", entity.replace("-", "") if entity else None),
             ("actor_id", actor),
@@ -262,19 +270,9 @@ def _count(values: Iterator[str] | Any) -> dict[str, int]:
     return counts
 
 
-_SUMMARY_SKIP = frozenset({"timestamp", "originator_topic", "actor"})
-
-
 def _summary(topic: str, state: bytes) -> str:
-    """The event's own fields, compact: what an auditor reads beside the position."""
-    data = json.loads(state)
-    parts = []
-    for key, value in data.items():
-        if key in _SUMMARY_SKIP:
-            continue
-        shown = value["_data_"] if isinstance(value, dict) and "_data_" in value else value
-        parts.append(f"{key}={json.dumps(shown, ensure_ascii=False, separators=(',', ':'))}")
-    return f"{topic}: " + " ".join(parts)
+    """The event in Chinese with labelled fields (the one label table, ``projections.labels``)."""
+    return event_summary(topic, state)
 
 
 def projection_positions(settings: Settings) -> dict[str, int]:

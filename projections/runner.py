@@ -21,238 +21,67 @@ refused (rebuild).
 
 from __future__ import annotations
 
-import gc
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from importlib import metadata
-from typing import Any, ClassVar
+from typing import Any
 from uuid import UUID
 
 import orjson
 
 from ledger.chain import RowTuple
 from ledger.config import Settings
-from ledger.errors import StoreUnavailableError
 from ledger.store.base import RowReader
 from ledger.store.connect import open_reader
 from projections import set_aside
-from projections.facts import ACCESS, Fact, event_time, short_topic
-from projections.set_aside import FIRST_EPOCH, LAST_EPOCH, SHORT_TEXT, decode_access
-from projections.store import (
-    ProjectionError,
-    ViewStore,
-    ViewsVersionError,
-    clear_old_generations,
-    pg_text,
+from projections.access_report import write_totals
+from projections.blocks import BLOCK_COLUMNS, DAYS, Blocks, block_rows, fewer_collections, same
+from projections.facts import ACCESS, Fact, event_time, short_topic, uuid_text
+from projections.schema import (
+    ANOMALY_COLUMNS,
+    BLOCK,
+    BLOCK_DIMENSIONS,
+    EVENT_COLUMNS,
+    FINDING_COLUMNS,
+    INDEXES,
+    PROJECTIONS,
+    REVIEW_COLUMNS,
+    SCHEMA_VERSION,
+    TABLES,
+    TOUCHES_NONE,
+    TOUCHES_PERSONAL,
+    TOUCHES_SENSITIVE,
+    VERSION_CHECK_SECONDS,
+    check_views_version,
+    code_version,
+    create_indexes,
+    drop_views,
+    ensure_schema,
+    refuse_newer,
+    stored_version,
+    tracked_position,
 )
+from projections.set_aside import FIRST_EPOCH, LAST_EPOCH, SHORT_TEXT, decode_access
+from projections.store import ProjectionError, ViewStore, clear_old_generations, pg_text
 from projections.zone import CST_OFFSET_SECONDS, Rules, State, ZoneFold, day_text, load_state
 
-PROJECTIONS = ("audit_trail", "accesses", "zone")
-# 2: fold snapshots merge the late reports of one day (one history pair per day); the
-# audit trail's events carry the resource of resource and sharing-request events too.
-# 3: facts set aside (views_set_aside, finding L3); changes dated by their business time
-# (docs/facts.md §4), so an older deployment's views are rebuilt once on upgrade.
-# 4: the issue-14 rules (S11, P2, D1, I3, F6–F8, I4, I5) fold new facts and findings,
-# and those facts are dated by their business time (projections.facts).
-SCHEMA_VERSION = 4
-BLOCK = 10_000  # positions per access aggregate block
-# Dimension of access counts -> its column in the events table.
-BLOCK_DIMENSIONS = {
-    "provider": "provider",
-    "requester": "department",
-    "resource": "resource",
-    "purpose": "purpose",
-    "reasons": "reasons",
-    "system": "system",
-    "day": "day",  # per-day totals (by_month), whatever the other keys
-}
+_TABLES = TABLES  # the name the crash tests know
+__all__ = [
+    "BLOCK", "BLOCK_DIMENSIONS", "PROJECTIONS", "SCHEMA_VERSION", "VERSION_CHECK_SECONDS",
+    "Projector", "block_rows", "check_views_version", "code_version", "drop_views",
+    "ensure_schema", "open_projector", "positions_of", "refuse_newer", "run_projections",
+    "stored_version", "tracked_position",
+]  # fmt: skip
 
 Progress = Callable[[int], None]
+Rows = list[tuple[Any, ...]]
 
 # Which field names the department an event concerns, before the actor's own department.
 _DEPARTMENT_FIELDS = ("department", "requester_department", "provider_department", "builder")
 
-_TABLES: dict[str, str] = {
-    "events": (
-        "position {pk}, topic TEXT NOT NULL, entity TEXT NOT NULL, "
-        "actor_id TEXT NOT NULL, role TEXT NOT NULL, department TEXT, "
-        "time DOUBLE PRECISION NOT NULL, "
-        "epoch DOUBLE PRECISION, day TEXT, provider TEXT, resource TEXT, purpose TEXT, "
-        "reasons TEXT, row_count BIGINT, system TEXT"
-    ),
-    # One row per (block, day, dimension, key): dimension is provider | requester |
-    # resource | purpose | reasons; a few hundred rows per block whatever the traffic.
-    "access_blocks": (
-        "block BIGINT NOT NULL, day TEXT NOT NULL, dim TEXT NOT NULL, key TEXT NOT NULL, "
-        "total BIGINT NOT NULL, unauthorized BIGINT NOT NULL, row_count BIGINT NOT NULL, "
-        "last_time DOUBLE PRECISION NOT NULL"
-    ),
-    # Every event but accesses, as recorded, with its effective time: the zone as of any
-    # date is a fold of these few rows (docs/projections.md "As-of semantics").
-    "facts": (
-        "position {pk}, time DOUBLE PRECISION, topic TEXT NOT NULL, "
-        "entity TEXT NOT NULL, state TEXT NOT NULL"
-    ),
-    "findings": (
-        "finding_id TEXT PRIMARY KEY, rule TEXT NOT NULL, severity TEXT NOT NULL, "
-        "subject TEXT NOT NULL, subject_kind TEXT NOT NULL, department TEXT, "
-        "positions TEXT NOT NULL, position BIGINT NOT NULL, time TEXT NOT NULL, "
-        "detail TEXT NOT NULL"
-    ),
-    "anomalies": (
-        "anomaly_id TEXT PRIMARY KEY, kind TEXT NOT NULL, score DOUBLE PRECISION NOT NULL, "
-        "severity TEXT NOT NULL, subject TEXT NOT NULL, department TEXT, "
-        "positions TEXT NOT NULL, position BIGINT NOT NULL, time TEXT NOT NULL, "
-        "detail TEXT NOT NULL"
-    ),
-    "reviews": (
-        "position {pk}, anomaly_id TEXT NOT NULL, action TEXT NOT NULL, "
-        "comment TEXT NOT NULL, actor_id TEXT NOT NULL, time TEXT NOT NULL"
-    ),
-    "clock": "day TEXT PRIMARY KEY, position BIGINT NOT NULL",
-    "snapshots": "position {pk}, state {blob} NOT NULL",
-    **set_aside.TABLES,  # facts the fold cannot use (projections/set_aside.py)
-}
-_INDEXES = (
-    ("events_entity", "events", "entity, position"),
-    ("events_actor", "events", "actor_id, position"),
-    ("events_department", "events", "department, position"),
-    ("events_resource", "events", "resource, position"),
-    ("blocks_block", "access_blocks", "block, day"),
-    # Accesses per system (the inventory's counts, every zone read): one dimension's rows,
-    # not every dimension's of every block.
-    ("blocks_dim", "access_blocks", "dim, block"),
-    ("findings_position", "findings", "position"),
-    ("anomalies_position", "anomalies", "position"),
-)
-_EVENT_COLUMNS = (
-    "position", "topic", "entity", "actor_id", "role", "department", "time", "epoch", "day",
-    "provider", "resource", "purpose", "reasons", "row_count", "system",
-)  # fmt: skip
-_FINDING_COLUMNS = (
-    "finding_id", "rule", "severity", "subject", "subject_kind", "department", "positions",
-    "position", "time", "detail",
-)  # fmt: skip
-_ANOMALY_COLUMNS = (
-    "anomaly_id", "kind", "score", "severity", "subject", "department", "positions",
-    "position", "time", "detail",
-)  # fmt: skip
-_REVIEW_COLUMNS = ("position", "anomaly_id", "action", "comment", "actor_id", "time")
-
 
 class _MovedError(Exception):
     """Another runner committed first: reload from its tracking record and go on."""
-
-
-def stored_version(store: ViewStore) -> int | None:
-    """The schema version the views were written at (None: no views yet)."""
-    found = store.meta("schema_version")
-    return int(found) if found is not None else None
-
-
-def refuse_newer(store: ViewStore) -> int | None:
-    """The stored version; ViewsVersionError if a newer govledger wrote the views."""
-    found = stored_version(store)
-    if found is not None and found > SCHEMA_VERSION:
-        raise ViewsVersionError(
-            f"the views are of schema version {found}, newer than this govledger's "
-            f"{SCHEMA_VERSION}: refusing to write into them (upgrade this host's govledger; "
-            "docs/operations.md §Upgrading)"
-        )
-    return found
-
-
-VERSION_CHECK_SECONDS = 1.0  # how long a reader trusts its last check of the views' version
-_VERSION_CHECKED: dict[tuple[str, str], float] = {}
-
-
-def check_views_version(settings: Settings) -> None:
-    """For readers (the API): ViewsVersionError unless the views are of this code's schema
-    version (or not built yet, which the reader reports itself). A success is trusted for
-    ``VERSION_CHECK_SECONDS``: one query a second per process, not one per request."""
-    key = (settings.database_url, settings.postgres_schema)
-    checked = _VERSION_CHECKED.get(key)
-    if checked is not None and time.monotonic() - checked < VERSION_CHECK_SECONDS:
-        return
-    try:
-        store = ViewStore(settings, readonly=True)
-    except StoreUnavailableError:
-        if settings.database.backend == "sqlite":
-            return  # no views file yet: the first reader that may catches up creates it
-        raise
-    try:
-        found = stored_version(store)
-    finally:
-        store.close()
-    # Older views where this process catches up itself (the embedded SQLite service): its
-    # reader's run rebuilds them (Projector.run).
-    if (
-        found is not None
-        and found != SCHEMA_VERSION
-        and not (found < SCHEMA_VERSION and settings.create_schema)
-    ):
-        relation = "newer" if found > SCHEMA_VERSION else "older"
-        raise ViewsVersionError(
-            f"the views are of schema version {found}, {relation} than this service's "
-            f"{SCHEMA_VERSION}: an upgrade is under way (docs/operations.md §Upgrading)"
-        )
-    _VERSION_CHECKED[key] = time.monotonic()
-
-
-def ensure_schema(store: ViewStore, *, indexes: bool = True) -> None:
-    """Create the view tables if absent; an older schema version is dropped and rebuilt,
-    a newer one refused (ViewsVersionError): an older govledger never drops newer views.
-
-    A rebuild creates the secondary indexes after the load (``indexes=False`` first):
-    building them once is cheaper than updating them row by row. A rebuild killed
-    before that gets them from the next run.
-    """
-    store.ensure_meta()
-    if refuse_newer(store) not in (None, SCHEMA_VERSION):
-        drop_views(store)
-        store.ensure_meta()
-    # SQLite: INTEGER PRIMARY KEY is the rowid itself, no second b-tree to maintain.
-    pk = "INTEGER PRIMARY KEY" if store.backend == "sqlite" else "BIGINT PRIMARY KEY"
-    with store.transaction():
-        for name, columns in _TABLES.items():
-            store.query(
-                f"CREATE TABLE IF NOT EXISTS {store.table(name)} "
-                f"({columns.format(blob=store.blob, pk=pk)})"
-            )
-        if indexes:
-            create_indexes(store)
-        store.set_meta("schema_version", str(SCHEMA_VERSION))
-        store.set_meta("code_version", code_version())
-
-
-def code_version() -> str:
-    """This govledger's release (the installed distribution's version)."""
-    try:
-        return metadata.version("govledger")
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def create_indexes(store: ViewStore) -> None:
-    for index, table, columns in _INDEXES:
-        store.query(
-            f"CREATE INDEX IF NOT EXISTS {store.index_name(index)} "
-            f"ON {store.table(table)} ({columns})"
-        )
-
-
-def drop_views(store: ViewStore) -> None:
-    """Every view table and the tracking records: the next run starts from position 0."""
-    with store.transaction():
-        store.drop([*_TABLES, "tracking", "meta"])
-
-
-def tracked_position(store: ViewStore) -> int:
-    records = store.tracking()
-    return min((records[name].position for name in PROJECTIONS if name in records), default=0)
 
 
 class Projector:
@@ -273,11 +102,13 @@ class Projector:
         # The fold as left by this projector's last run (and the access counts of its
         # unfinished blocks): a worker's next poll goes on from it instead of
         # reloading a snapshot and replaying.
-        self._last: tuple[int, ZoneFold, _Blocks] | None = None
+        self._last: tuple[int, ZoneFold, Blocks] | None = None
         self._topics: dict[str, str] = {}  # stored topic -> short topic
         # Facts set aside (projections/set_aside.py): every position, and those not committed.
         self._aside: set[int] = set()
         self._pending = set_aside.Pending({})
+        # Resource code -> (its fold dict, personal item names, sensitive personal names).
+        self._classes: dict[str, tuple[dict[str, Any], frozenset[str], frozenset[str]]] = {}
 
     # ------------------------------------------------------------------ public
 
@@ -298,7 +129,7 @@ class Projector:
             ensure_schema(self.store, indexes=self._indexes)
             self._schema_ready = True
         done = 0
-        with _fewer_collections():
+        with fewer_collections():
             while True:
                 try:
                     return done + self._run_from_tracking(until, progress)
@@ -344,8 +175,8 @@ class Projector:
             late: list[int] = []
             self.store.swap_in(
                 side,
-                [*_TABLES, "tracking", "meta"],
-                [i for i, _, _ in _INDEXES],
+                [*TABLES, "tracking", "meta"],
+                [i for i, _, _ in INDEXES],
                 catch_up=lambda: late.append(builder.run(progress=progress)),
             )
             done += sum(late)
@@ -375,6 +206,10 @@ class Projector:
 
     # ------------------------------------------------------------------ the loop
 
+    def _fresh(self, position: int) -> tuple[ZoneFold, Blocks]:
+        """The fold at ``position`` and empty block counts from there (nothing kept)."""
+        return self.fold_at(position, emit=True), Blocks(since=position, size=BLOCK)
+
     def _run_from_tracking(self, until: int | None, progress: Progress | None) -> int:
         position = tracked_position(self.store)
         self._check_not_rewritten(position)
@@ -387,7 +222,7 @@ class Projector:
         if last and last[0] == position:
             fold, blocks = last[1], last[2]
         else:
-            fold, blocks = self.fold_at(position, emit=True), _Blocks(since=position)
+            fold, blocks = self._fresh(position)
         done = 0
         for batch in self._row_batches(position, head):
             fold, blocks = self._commit_surviving(fold, blocks, batch, position)
@@ -446,8 +281,8 @@ class Projector:
             )
 
     def _commit_surviving(
-        self, fold: ZoneFold, blocks: _Blocks, batch: list[RowTuple], expected: int
-    ) -> tuple[ZoneFold, _Blocks]:
+        self, fold: ZoneFold, blocks: Blocks, batch: list[RowTuple], expected: int
+    ) -> tuple[ZoneFold, Blocks]:
         """Commit a batch; a row that cannot be folded or stored is set aside
         (projections/set_aside.py), the batch's fold so far thrown away and the batch
         folded again without it: nothing is half-applied. The fold and block counts to go
@@ -465,7 +300,7 @@ class Projector:
                 if not rows:
                     raise
                 if len(rows) > 1:
-                    fold, blocks = self.fold_at(expected, emit=True), _Blocks(since=expected)
+                    fold, blocks = self._fresh(expected)
                     for row in batch:
                         fold, blocks = self._commit_surviving(fold, blocks, [row], expected)
                         expected = row[0]
@@ -474,21 +309,19 @@ class Projector:
                 self._set_aside(
                     set_aside.UnusableFactError(rows[0][0], topic, set_aside.reason_of(error))
                 )
-            fold, blocks = self.fold_at(expected, emit=True), _Blocks(since=expected)
+            fold, blocks = self._fresh(expected)
 
     def _set_aside(self, bad: set_aside.UnusableFactError) -> None:
         found = set_aside.SetAside(bad.position, bad.topic, bad.reason)
         self._pending.found[bad.position] = found
         self._aside.add(bad.position)
 
-    def _commit(
-        self, fold: ZoneFold, blocks: _Blocks, batch: list[RowTuple], expected: int
-    ) -> None:
+    def _commit(self, fold: ZoneFold, blocks: Blocks, batch: list[RowTuple], expected: int) -> None:
         last = batch[-1]
         pending = self._pending.found
         rows = [r for r in batch if r[0] not in pending] if pending else batch
         try:
-            events, kept, snapshots = self._project(fold, blocks, rows)
+            events, kept, snapshots, details = self._project(fold, blocks, rows)
         except set_aside.FOLD_ERRORS as error:
             # The row being folded when it failed (the loop's own variable: no cost per row).
             row = set_aside.row_in_frame(error, Projector._project.__code__)
@@ -510,32 +343,36 @@ class Projector:
                 expected
             ):
                 raise _MovedError
-            store.insert_many("events", _EVENT_COLUMNS, events)
+            store.insert_many("events", EVENT_COLUMNS, events)
             store.insert_many("facts", ("position", "time", "topic", "entity", "state"), kept)
-            store.insert_many("findings", _FINDING_COLUMNS, findings)
-            store.insert_many("anomalies", _ANOMALY_COLUMNS, anomalies)
-            store.insert_many("reviews", _REVIEW_COLUMNS, reviews)
+            store.insert_many("findings", FINDING_COLUMNS, findings)
+            store.insert_many("anomalies", ANOMALY_COLUMNS, anomalies)
+            store.insert_many("reviews", REVIEW_COLUMNS, reviews)
             store.insert_many("clock", ("day", "position"), days)
             store.insert_many("snapshots", ("position", "state"), snapshots)
+            store.insert_many("access_details", ("position", "items", "grant_id"), details)
             store.insert_many(set_aside.NAME, set_aside.COLUMNS, set_aside.rows_of(aside))
             self._aggregate_blocks(blocks, expected, last[0])
             store.set_tracking(PROJECTIONS, last[0], bytes(last[6]), SCHEMA_VERSION)
         self._pending.drop_until(last[0])
 
     def _project(
-        self, fold: ZoneFold, blocks: _Blocks, batch: list[RowTuple]
-    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[int, bytes]]]:
-        """Fold a batch of rows; its events rows, kept facts and snapshots.
+        self, fold: ZoneFold, blocks: Blocks, batch: list[RowTuple]
+    ) -> tuple[Rows, Rows, list[tuple[int, bytes]], Rows]:
+        """Fold a batch of rows; its events rows, kept facts, snapshots and the details of
+        its flagged accesses.
 
         Accesses (most rows) are decoded into ``AccessState`` and folded by
         ``ZoneFold.access``, their events row built here in one tuple: no ``Fact``,
-        no dicts. They are also counted into their block's groupings (``_Blocks``).
+        no dicts. They are also counted into their block's groupings (``Blocks``).
         """
         events: list[tuple[Any, ...]] = []
         kept: list[tuple[Any, ...]] = []
         snapshots: list[tuple[int, bytes]] = []
+        details: Rows = []
+        touching = self._touching
         state, interval, topics = fold.state, self.interval, self._topics
-        resources, access, days = state["resources"], fold.access, _DAYS
+        resources, access, days = state["resources"], fold.access, DAYS
         block_end, by_resource, by_requester = -1, blocks.EMPTY, blocks.EMPTY
         for row in batch:
             position, topic = row[0], row[3]
@@ -553,6 +390,7 @@ class Projector:
                 number = int((epoch + CST_OFFSET_SECONDS) // 86400)
                 day = days.get(number) or days.setdefault(number, day_text(number))
                 department, purpose, row_count = a.department, a.purpose or "", a.row_count
+                touches = touching(code, resource, a.items)
                 reasons, system = (
                     ",".join(a.verdict.data.reasons),
                     (a.system or "").replace("-", ""),
@@ -563,7 +401,11 @@ class Projector:
                 events.append((
                     position, ACCESS, entity, a.accessor_id, a.actor.data.role, department,
                     epoch, epoch, day, provider, code, purpose, reasons, row_count, system,
+                    touches,
                 ))  # fmt: skip
+                if reasons:
+                    details.append((position, orjson.dumps(list(a.items)).decode(),
+                                    uuid_text(a.grant_id)))  # fmt: skip
                 if position >= block_end:
                     block_end = (position // BLOCK + 1) * BLOCK
                     by_resource, by_requester = blocks.groupings(position // BLOCK)
@@ -581,22 +423,31 @@ class Projector:
                         found[2] += row_count
                         found[3] = max(found[3], epoch)
             else:
-                fact = _fact(row, short)
-                # Effective time of a fact: its own domain time, else the commands' clock.
-                clock = state["command_clock"]
-                found_at = fold.apply(fact)
-                event = _event_row(fact, found_at, _resource_of(fact, state))
-                unusable = set_aside.event_row_unusable(event)
-                if unusable is not None:
-                    raise set_aside.UnusableFactError(position, short, unusable)
+                event, fact_row = _project_fact(fold, row, short)
                 events.append(event)
-                effective = found_at if found_at is not None else clock
-                kept.append((position, effective, short, fact.entity, fact.state.decode()))
+                kept.append(fact_row)
             if position % interval == 0:
                 snapshots.append((position, fold.snapshot()))
-        return events, kept, snapshots
+        return events, kept, snapshots, details
 
-    def _aggregate_blocks(self, blocks: _Blocks, before: int, after: int) -> None:
+    def _touching(self, code: str, resource: dict[str, Any] | None, items: Any) -> int:
+        """What personal information an access reads (schema.TOUCHES): the resource's
+        items as of the access, their classes kept per resource registration."""
+        if resource is None:
+            return TOUCHES_NONE
+        known = self._classes.get(code)
+        if known is None or known[0] is not resource:
+            personal = {i["name"] for i in resource["items"] if i["sensitivity"] == "personal"}
+            sensitive = set(resource["sensitive_personal"])
+            known = self._classes[code] = (resource, frozenset(personal), frozenset(sensitive))
+        if not (known[1] or known[2]):
+            return TOUCHES_NONE
+        read = set(items)
+        if read & known[2]:
+            return TOUCHES_SENSITIVE
+        return TOUCHES_PERSONAL if read & known[1] else TOUCHES_NONE
+
+    def _aggregate_blocks(self, blocks: Blocks, before: int, after: int) -> None:
         """Blocks completed by this batch: aggregate their access rows (same transaction).
 
         A block whose every row this fold projected is aggregated from the counts
@@ -605,13 +456,14 @@ class Projector:
         (tests/projections/test_runner.py).
         """
         done = (after + 1) // BLOCK
-        text = pg_text if self.store.backend == "postgresql" else _same
+        text = pg_text if self.store.backend == "postgresql" else same
         for block in range((before + 1) // BLOCK, done):
             if blocks.covers(block):
                 aggregates = block_rows(block, blocks.groupings(block), text)
-                self.store.insert_many("access_blocks", _BLOCK_COLUMNS, aggregates)
+                self.store.insert_many("access_blocks", BLOCK_COLUMNS, aggregates)
             else:
                 self._aggregate_block_sql(block)
+            write_totals(self.store, block, BLOCK)
         blocks.drop_before(done)
 
     def _aggregate_block_sql(self, block: int) -> None:
@@ -629,108 +481,6 @@ class Projector:
             )
 
 
-Groups = dict[tuple[Any, ...], list[Any]]  # key -> [accesses, refused, rows read, latest time]
-
-
-@dataclass
-class _Blocks:
-    """Access counts of the blocks not yet aggregated, for the rows projected after ``since``.
-
-    Two groupings per block, from which every dimension rolls up (BLOCK_DIMENSIONS):
-    by (day, resource, provider) and by (day, requester, purpose, system, reasons).
-    Two dictionary updates an access, a few thousand groups a block.
-    """
-
-    since: int
-    blocks: dict[int, tuple[Groups, Groups]] = field(default_factory=dict)
-    EMPTY: ClassVar[Groups] = {}
-
-    def covers(self, block: int) -> bool:
-        """Whether every row of ``block`` was counted here (positions start at 1)."""
-        return self.since < max(block * BLOCK, 1)
-
-    def groupings(self, block: int) -> tuple[Groups, Groups]:
-        found = self.blocks.get(block)
-        if found is None:
-            found = self.blocks[block] = ({}, {})
-        return found
-
-    def drop_before(self, block: int) -> None:
-        for done in [number for number in self.blocks if number < block]:
-            del self.blocks[done]
-
-
-# dimension -> (grouping, index of its key in the grouping's key)
-_ROLL_UP = {"provider": (0, 2), "requester": (1, 1), "resource": (0, 1), "purpose": (1, 2),
-            "reasons": (1, 4), "system": (1, 3), "day": (1, 0)}  # fmt: skip
-_BLOCK_COLUMNS = ("block", "day", "dim", "key", "total", "unauthorized", "row_count", "last_time")
-_DAYS: dict[int, str] = {}  # CST day number -> its ISO text
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-def block_rows(
-    block: int, groupings: tuple[Groups, Groups], text: Callable[[Any], Any]
-) -> list[tuple[Any, ...]]:
-    """The ``access_blocks`` rows of one block: what ``_aggregate_block_sql`` selects (per
-    day and key of each dimension: count, refused, rows read, latest time).
-
-    ``text`` is the value as the database stores it (PostgreSQL: NUL as U+FFFD),
-    so keys equal there are grouped here too.
-    """
-    out: list[tuple[Any, ...]] = []
-    for dim in BLOCK_DIMENSIONS:
-        grouping, index = _ROLL_UP[dim]
-        totals: Groups = {}
-        for key, (total, refused, row_count, last) in groupings[grouping].items():
-            at = (text(key[0]), text(key[index]))
-            found = totals.get(at)
-            if found is None:
-                totals[at] = [total, refused, row_count, last]
-            else:
-                found[0] += total
-                found[1] += refused
-                found[2] += row_count
-                found[3] = max(found[3], last)
-        out.extend((block, day, dim, key, *values) for (day, key), values in totals.items())
-    return out
-
-
-class _Collector:
-    """The collector's threshold while runs go on in this process (any thread)."""
-
-    lock = threading.Lock()
-    runs = 0
-    saved: tuple[int, int, int] = (700, 10, 10)
-
-
-@contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Young collections every 50,000 allocations instead of 700, for the run.
-
-    A batch allocates tens of thousands of short-lived tuples, lists and structs that
-    form no cycles; at the default threshold the collector ran hundreds of times a
-    batch, often over the fold's whole state, finding nothing: ~15% of a rebuild.
-    Runs in several threads share it: the first in raises it, the last out restores.
-    """
-    with _Collector.lock:
-        if _Collector.runs == 0:
-            _Collector.saved = gc.get_threshold()
-            young, *older = _Collector.saved
-            if young != 0:  # 0: collection switched off by threshold, leave it so
-                gc.set_threshold(max(young, 50_000), *older)
-        _Collector.runs += 1
-    try:
-        yield
-    finally:
-        with _Collector.lock:
-            _Collector.runs -= 1
-            if _Collector.runs == 0:
-                gc.set_threshold(*_Collector.saved)
-
-
 def _entity(originator_id: Any) -> str:
     """An originator id as 32 hex digits (PostgreSQL gives a UUID, SQLite its text)."""
     if isinstance(originator_id, UUID):
@@ -742,6 +492,23 @@ def _fact(row: RowTuple, short: str) -> Fact:
     position, oid, _version, _topic, state, _prev, stored_hash = row
     raw = bytes(state)
     return Fact(position, _entity(oid), short, orjson.loads(raw), bytes(stored_hash), raw)
+
+
+def _project_fact(
+    fold: ZoneFold, row: RowTuple, short: str
+) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """Fold a fact other than an access: its events row and its ``facts`` row."""
+    fact = _fact(row, short)
+    state = fold.state
+    # Effective time of a fact: its own domain time, else the commands' clock.
+    clock = state["command_clock"]
+    found_at = fold.apply(fact)
+    event = _event_row(fact, found_at, _resource_of(fact, state))
+    unusable = set_aside.event_row_unusable(event)
+    if unusable is not None:
+        raise set_aside.UnusableFactError(row[0], short, unusable)
+    effective = found_at if found_at is not None else clock
+    return event, (row[0], effective, short, fact.entity, fact.state.decode())
 
 
 def _resource_of(fact: Fact, state: State) -> str | None:
@@ -770,7 +537,7 @@ def _event_row(fact: Fact, epoch: float | None, resource: str | None) -> tuple[A
     moment = epoch if epoch is not None else event_time(fact).timestamp()
     return (
         fact.position, fact.topic, fact.entity, actor["actor_id"], actor["role"], department,
-        moment, epoch, None, None, resource, None, None, None, None,
+        moment, epoch, None, None, resource, None, None, None, None, None,
     )  # fmt: skip
 
 

@@ -193,6 +193,18 @@ class ViewStore:
             return []
         return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in cursor]
 
+    def stream(
+        self, sql: str, params: Sequence[Any] = (), size: int = 10_000
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows of a SQLite query in batches of ``size``: a reader folds a large
+        answer without holding it (PostgreSQL: one batch, its answer is already whole)."""
+        if self.backend != "sqlite":
+            yield self.query(sql, params)
+            return
+        cursor = self._sqlite.execute(sql, params)
+        while batch := cursor.fetchmany(size):
+            yield batch
+
     def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return

@@ -49,6 +49,9 @@ class Permission(StrEnum):
     REVISE_FILED_AMOUNTS = "revise_filed_amounts"
     RAISE_QUALITY_OBJECTION = "raise_quality_objection"
     RESOLVE_QUALITY_OBJECTION = "resolve_quality_objection"
+    ISSUE_RECTIFICATION = "issue_rectification"
+    REPORT_RECTIFICATION = "report_rectification"
+    VERIFY_RECTIFICATION = "verify_rectification"
     VERIFY = "verify"
     EXPORT = "export"
     MANAGE_KEYS = "manage_keys"
@@ -107,6 +110,11 @@ POLICY: Mapping[Permission, frozenset[Role]] = MappingProxyType(
             {_R.DEPARTMENT_CLERK, _R.DATA_PROVIDER, _R.CIO}
         ),
         Permission.RESOLVE_QUALITY_OBJECTION: frozenset({_R.DATA_PROVIDER, _R.CIO}),
+        # 审计法 §45 (docs/facts.md §8): the auditor notifies and verifies; the
+        # notified department (its clerk or CIO, checked per record) reports.
+        Permission.ISSUE_RECTIFICATION: frozenset({_R.AUDITOR}),
+        Permission.REPORT_RECTIFICATION: frozenset({_R.DEPARTMENT_CLERK, _R.CIO}),
+        Permission.VERIFY_RECTIFICATION: frozenset({_R.AUDITOR}),
         Permission.VERIFY: frozenset({_R.AUDITOR, _R.SECURITY_OFFICER}),
         Permission.EXPORT: frozenset({_R.AUDITOR}),
         Permission.MANAGE_KEYS: frozenset({_R.ADMIN}),

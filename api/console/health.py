@@ -24,6 +24,7 @@ from ledger.errors import LedgerError, NoteError
 from ledger.store.connect import open_reader
 from ledger.tree import Database
 from ledger.verify import HeadRecord, VerifiedHead
+from projections.labels import cst_text
 
 # How a signature line of the newest checkpoint stands against the keys we trust.
 LOG_SIGNATURE = "log"
@@ -165,11 +166,11 @@ def _one_by_one(
 
 
 def _cosigned_at(signature: note.NoteSignature) -> str | None:
-    """The timestamp a cosignature/v1 line carries (its first 8 bytes), as UTC text."""
+    """The timestamp a cosignature/v1 line carries (its first 8 bytes), as CST text."""
     if len(signature.signature) < 8:
         return None
     seconds = int.from_bytes(signature.signature[:8], "big")
     try:
-        return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return cst_text(datetime.fromtimestamp(seconds, UTC))
     except (OverflowError, OSError, ValueError):
         return None

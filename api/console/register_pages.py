@@ -10,27 +10,32 @@ findings (domain.md S1–L2) whose subject it is.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import date
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from api.console.export import EXPORT_LIMIT, export_table
 from api.console.session import Session
 from api.console.views_common import ask, department_names, views_at
 from api.console.web import page, render
 from api.deps import services
-from projections.query import Finding
-from projections.reports.terms import (
+from projections.labels import (
     FILING_STATUS,
-    FUND_KIND,
-    FUND_OUTCOME,
+    FUND_KINDS,
+    FUND_OUTCOMES,
     REQUEST_STATUS,
+    ROLE_NAMES,
     SENSITIVITY,
-    SHARING_TYPE,
+    SHARING_TYPES,
     SYSTEM_STATUS,
-    yuan,
+    cst_text,
+    event_name,
 )
+from projections.query import AuditLine, Finding
+from projections.reports.terms import yuan
 from projections.rules import LEDGER_RULES, NOT_EVALUABLE, RULE_ZH
 from projections.rules import RULES as CATALOGUE
 from projections.rules import SEVERITY_ZH as SEVERITY
@@ -60,13 +65,13 @@ SUBJECT_KINDS: Final = {
     "funds": "fund_decision",
 }
 TERMS: Final[dict[str, Any]] = {
-    "sensitivity": {k.value: v for k, v in SENSITIVITY.items()},
-    "sharing_type": {k.value: v for k, v in SHARING_TYPE.items()},
-    "system_status": {k.value: v for k, v in SYSTEM_STATUS.items()},
-    "request_status": {k.value: v for k, v in REQUEST_STATUS.items()},
-    "filing_status": {k.value: v for k, v in FILING_STATUS.items()},
-    "fund_kind": {k.value: v for k, v in FUND_KIND.items()},
-    "fund_outcome": {k.value: v for k, v in FUND_OUTCOME.items()},
+    "sensitivity": SENSITIVITY,
+    "sharing_type": SHARING_TYPES,
+    "system_status": SYSTEM_STATUS,
+    "request_status": REQUEST_STATUS,
+    "filing_status": FILING_STATUS,
+    "fund_kind": FUND_KINDS,
+    "fund_outcome": FUND_OUTCOMES,
     "rules": RULES,
     "severities": SEVERITY,
     "yuan": yuan,
@@ -120,9 +125,11 @@ def audit_trail(
     actor: Text = "",
     entity: Text = "",
     resource: Text = "",
+    q: Text = "",
     start: Text = "",
     end: Text = "",
     after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    export: Annotated[str, Query(pattern="^(csv|xlsx)?$")] = "",
 ) -> Response:
     first, error_start = parse_day(start)
     last, error_end = parse_day(end)
@@ -133,15 +140,18 @@ def audit_trail(
             actor=actor.strip() or None,
             entity=entity.strip() or None,
             resource=resource.strip() or None,
+            text=q.strip() or None,
             start=first,
             end=last,
-            limit=TRAIL_PAGE,
+            limit=EXPORT_LIMIT if export else TRAIL_PAGE,
             after=after,
         )
         names = department_names(views, asked.moment)
+    if export:
+        return export_table(export, "审计轨迹", TRAIL_HEADER, _trail_rows(lines, names))
     query = {
         "department": department, "actor": actor, "entity": entity, "resource": resource,
-        "start": start, "end": end,
+        "q": q, "start": start, "end": end,
     }  # fmt: skip
     return render(
         request,
@@ -157,6 +167,23 @@ def audit_trail(
             "error": error_start or error_end,
         },
     )
+
+
+TRAIL_HEADER: Final = ("账本位置", "时间", "事件", "操作人", "角色", "部门", "摘要", "记录哈希")
+
+
+def _trail_rows(lines: list[AuditLine], names: dict[str, str]) -> Iterator[list[str | int]]:
+    for line in lines:
+        yield [
+            line.position,
+            cst_text(line.time),
+            event_name(line.topic),
+            line.actor_id,
+            ROLE_NAMES.get(line.role, line.role),  # type: ignore[call-overload]
+            names.get(line.department or "", line.department or ""),
+            line.summary,
+            line.hash,
+        ]
 
 
 @router.get("/inventory")

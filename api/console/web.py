@@ -21,11 +21,16 @@ from api.console.labels import ROLE_NAMES
 from api.console.session import SESSION_COOKIE, Session, SessionCodec, csrf_matches, still_valid
 from api.console.verify_jobs import VerifyJobs
 from api.deps import services
+from projections.labels import cst_text, event_name
 from security.policy import Permission, is_allowed
 
 PREFIX: Final = "/console"
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
+# One way to show a moment (China Standard Time, to the second) and an event kind (its
+# Chinese name), on every page (projections/labels.py).
+templates.env.filters["cst"] = cst_text
+templates.env.filters["event_name"] = event_name
 
 # Headers of every console page: no framing, no foreign scripts, no caching of records.
 SECURITY_HEADERS: Final = {

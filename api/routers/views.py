@@ -172,11 +172,15 @@ class ReviewBody(BaseModel):
 def review_anomaly(
     anomaly_id: AnomalyId, body: ReviewBody, caller: Reviewer, s: ServicesDep
 ) -> dict[str, Any]:
-    """Acknowledge, dismiss or escalate an anomaly; the review is a ledger event."""
+    """Acknowledge, dismiss, escalate, assign (comment: the officer) or note an anomaly, as
+    the review rules allow (docs/console.md); the review is a ledger event."""
     with open_views(s.settings) as views:
-        if views.anomaly(anomaly_id) is None:
-            raise DomainError(ErrorCode.UNKNOWN_ANOMALY, f"no anomaly {anomaly_id}")
-    s.ledger.review_anomaly(caller.actor, anomaly_id, body.action, body.comment)
+        anomaly = views.anomaly(anomaly_id)
+    if anomaly is None:
+        raise DomainError(ErrorCode.UNKNOWN_ANOMALY, f"no anomaly {anomaly_id}")
+    s.ledger.review_anomaly(
+        caller.actor, anomaly_id, body.action, body.comment, severity=anomaly.severity
+    )
     with open_views(s.settings) as views:
         found = views.anomaly(anomaly_id)
     assert found is not None

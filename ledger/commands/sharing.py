@@ -214,8 +214,11 @@ class SharingCommands(RegistryCommands):
         comment: str,
         *,
         reviewed_at: datetime | None = None,
+        severity: str = "",
     ) -> UUID:
-        """A security officer (网信办) acknowledges, dismisses or escalates an anomaly.
+        """A security officer (网信办) acknowledges, dismisses, escalates, assigns or notes an
+        anomaly, as the review machine allows (ledger/domain/review.py); ``severity``: the
+        anomaly's, as the views rate it (four eyes for high and critical).
 
         The ledger does not know which anomalies exist (projections find them):
         the caller checks the id against the anomalies view first.
@@ -225,8 +228,8 @@ class SharingCommands(RegistryCommands):
         review_id = anomaly_review_id(anomaly_id)
         if self._exists(review_id):
             review = self._load(AnomalyReview, review_id, ErrorCode.UNKNOWN_ANOMALY)
-            review.review(actor, action, comment, at)
+            review.review(actor, action, comment, at, severity)
         else:
-            review = AnomalyReview.start(actor, anomaly_id, action, comment, at)
+            review = AnomalyReview.start(actor, anomaly_id, action, comment, at, severity)
         self.save(review)
         return review.id

@@ -70,6 +70,11 @@ class ErrorCode(StrEnum):
     # Anomaly reviews.
     UNKNOWN_ANOMALY = "unknown_anomaly"
     ANOMALY_CLOSED = "anomaly_closed"
+    REVIEW_NOT_ALLOWED = "review_not_allowed"  # not a step of the review machine, or four eyes
+    # Rectification (docs/facts.md §8).
+    RECTIFICATION_CLOSED = "rectification_closed"
+    RECTIFICATION_REPORT_PENDING = "rectification_report_pending"
+    RECTIFICATION_NOT_REPORTED = "rectification_not_reported"
 
 
 class DomainError(LedgerError):

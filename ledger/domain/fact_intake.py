@@ -201,6 +201,26 @@ KINDS: dict[str, tuple[Mapping[str, Converter], Mapping[str, Converter]]] = {
         {"items": bounds.text_list, "raised_at": BUSINESS_TIME},
     ),
     "quality_objection_resolution": ({"resolution": _text}, {"resolved_at": BUSINESS_TIME}),
+    # 审计法 §45: rectification of a finding (docs/facts.md §8).
+    "rectification_notice": (
+        {
+            "finding_id": _text,
+            "department": bounds.code,
+            "reference": _text,
+            "finding": _text,
+            "requirement": _text,
+            "deadline": bounds.content_date,
+        },
+        {"rule": _opt_code, "notified_at": BUSINESS_TIME},
+    ),
+    "rectification_report": (
+        {"reference": _text, "summary": _text},
+        {"reported_at": BUSINESS_TIME},
+    ),
+    "rectification_verification": (
+        {"accepted": flag, "reason": _text},
+        {"verified_at": BUSINESS_TIME},
+    ),
 }
 
 

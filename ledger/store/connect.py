@@ -14,9 +14,13 @@ from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
 from ledger.chain import Genesis
-from ledger.config import DatabaseURL, Settings
+from ledger.config import Settings
 from ledger.errors import StoreUnavailableError
 from ledger.store.base import HASH_ALGORITHM_KEY, VerifiableReader
+from ledger.store.conninfo import postgres_conninfo
+from ledger.tree_nodes import ensure_tree_guards
+
+__all__ = ["application_env", "init_ledger", "ledger_head", "open_reader", "postgres_conninfo"]
 
 
 def application_env(settings: Settings, *, create: bool | None = None) -> dict[str, str]:
@@ -56,16 +60,6 @@ def application_env(settings: Settings, *, create: bool | None = None) -> dict[s
     return env
 
 
-def postgres_conninfo(db: DatabaseURL) -> dict[str, Any]:
-    return {
-        "host": db.host,
-        "port": db.port,
-        "user": db.user,
-        "password": db.password,
-        "dbname": db.dbname,
-    }
-
-
 def open_reader(settings: Settings) -> VerifiableReader:
     """A read-only view of the chain; never creates or changes anything."""
     db = settings.database
@@ -99,8 +93,6 @@ def init_ledger(settings: Settings, app_role: str = "") -> Genesis:
             if settings.database.backend != "postgresql":
                 raise StoreUnavailableError("an application role applies to PostgreSQL only")
             recorder.grant_append_role(role)
-        from ledger.tree import ensure_tree_guards  # noqa: PLC0415 - tree imports this module
-
         ensure_tree_guards(settings)  # a ledger made before the tree's guards gets them here
         genesis: Genesis = recorder.genesis
         return genesis

@@ -1,102 +1,90 @@
-"""Figures both the risk and the annual report use: unauthorized accesses by rule and
-month, request answer times, resource risk scores (methods stated in the reports).
+"""Figures both the risk and the annual report use: flagged accesses by month, request
+answer times, resource risk scores (methods stated in the reports).
 
-Rule ids are domain.md's (S1–S7, P1); the access verdict recorded with each
-access names its reasons (ledger/domain/access.py), so counting them needs no
-re-evaluation.
+Every figure is read from the views at the report's position: accesses grouped in the
+views' SQL (``AccessGroup``, projections/access_report.py), the rules the views give
+each flagged access (``RuleGroup``), the requests of the zone (``RequestState``). No
+rule is judged here a second time (issue #12 "one judgment").
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from ledger.domain.access import AccessReason
-from ledger.domain.catalogue import Resource, Sensitivity
-from ledger.domain.sharing import SharingRequest
+from projections.access_report import AccessGroup, RuleGroup
+from projections.model import RequestState, ResourceState
 from projections.reports.common import local
-from projections.reports.facts import AccessFact, LedgerFacts
 from projections.reports.model import Chart, ChartKind
-from projections.reports.terms import ACCESS_REASON, MONTHS
+from projections.reports.terms import MONTHS
+from projections.schema import TOUCHES_NONE
 
-# Severity weights for the risk score of a flagged access (domain.md severities).
-RULE_SEVERITY = {
-    "S1": "critical",
-    "S2": "high",
-    "S3": "high",
-    "S4": "medium",
-    "S5": "high",
-    "P1": "high",
-    "S6": "medium",
-    "S7": "low",
-}
-SEVERITY_WEIGHT = {"critical": 10, "high": 5, "medium": 2, "low": 1}
+SEVERITY_WEIGHT = {"critical": 10, "high": 5, "medium": 2, "low": 1, "info": 0}
 RESPONSE_BUCKETS = ("当日答复", "1–5天", "6–10天", "11–20天", "20天以上", "未答复")
 TOP_RESOURCES = 10
 
 
-def rules_of(access: AccessFact, resource: Resource | None) -> tuple[str, ...]:
-    """The rule ids an access's verdict proves; a purpose mismatch on sensitive personal
-    items is P1 rather than S4, as the views judge it (projections/zone.py)."""
-    sensitive = resource is not None and _touches(access, resource, Sensitivity.SENSITIVE_PERSONAL)
-    return tuple(
-        sorted(
-            {
-                "P1"
-                if reason is AccessReason.PURPOSE_MISMATCH and sensitive
-                else ACCESS_REASON[reason][0]
-                for reason in access.reasons
-            }
-        )
-    )
+def total(groups: Iterable[AccessGroup]) -> int:
+    return sum(g.count for g in groups)
 
 
-def _touches(access: AccessFact, resource: Resource, sensitivity: Sensitivity) -> bool:
-    return bool(set(access.items) & resource.items_with(sensitivity))
+def flagged(groups: Iterable[AccessGroup]) -> int:
+    return sum(g.count for g in groups if g.flagged)
 
 
-def personal(access: AccessFact, resource: Resource | None) -> bool:
-    return resource is not None and (
-        _touches(access, resource, Sensitivity.PERSONAL)
-        or _touches(access, resource, Sensitivity.SENSITIVE_PERSONAL)
-    )
+def personal(groups: Iterable[AccessGroup]) -> list[AccessGroup]:
+    """Groups of accesses that read personal or sensitive personal items."""
+    return [g for g in groups if g.touches != TOUCHES_NONE]
 
 
-def monthly_unauthorized(accesses: Sequence[AccessFact]) -> tuple[list[list[int]], Chart]:
-    """Positions of unauthorized accesses per month (index 0 = January), and the trend chart."""
-    months: list[list[int]] = [[] for _ in MONTHS]
-    for access in accesses:
-        if not access.authorized:
-            months[local(access.accessed_at).month - 1].append(access.position)
-    chart = Chart(
+def by(groups: Iterable[AccessGroup], key: str) -> dict[str, list[AccessGroup]]:
+    out: dict[str, list[AccessGroup]] = defaultdict(list)
+    for g in groups:
+        out[getattr(g, key)].append(g)
+    return out
+
+
+def cited(rules: Iterable[RuleGroup]) -> tuple[int, ...]:
+    """A few positions of the flagged accesses behind a row (first and last of groups)."""
+    return tuple(sorted({p for g in rules for p in g.sample}))[:40]
+
+
+def monthly_flagged(groups: Sequence[AccessGroup], rules: Sequence[RuleGroup]) -> Chart:
+    """Flagged accesses per month (the views' groups) and the trend chart."""
+    months = [0] * 12
+    for g in groups:
+        if g.flagged and 1 <= g.month <= 12:
+            months[g.month - 1] += g.count
+    return Chart(
         "未授权访问月度趋势",
         ChartKind.LINE,
         MONTHS,
-        tuple(float(len(m)) for m in months),
+        tuple(float(n) for n in months),
         "次数",
-        tuple(p for m in months for p in m),
+        cited(rules),
     )
-    return months, chart
 
 
-def requests_in(facts: LedgerFacts, year: int) -> list[SharingRequest]:
-    return [r for r in facts.requests() if local(r.submitted_at).year == year]
+def requests_in(requests: Iterable[RequestState], year: int) -> list[RequestState]:
+    return sorted(
+        (r for r in requests if local(r.submitted_at).year == year), key=lambda r: r.positions
+    )
 
 
-def answer_days(request: SharingRequest) -> int | None:
+def answer_days(request: RequestState) -> int | None:
     if request.decided_at is None:
         return None
     return (local(request.decided_at).date() - local(request.submitted_at).date()).days
 
 
-def answered_on_time(request: SharingRequest) -> bool:
+def answered_on_time(request: RequestState) -> bool:
     return (
         request.decided_at is not None and local(request.decided_at).date() <= request.response_due
     )
 
 
-def response_bucket(request: SharingRequest) -> str:
+def response_bucket(request: RequestState) -> str:
     days = answer_days(request)
     if days is None:
         return RESPONSE_BUCKETS[-1]
@@ -106,7 +94,7 @@ def response_bucket(request: SharingRequest) -> str:
     return RESPONSE_BUCKETS[4]
 
 
-def response_chart(facts: LedgerFacts, requests: Sequence[SharingRequest]) -> Chart:
+def response_chart(requests: Sequence[RequestState]) -> Chart:
     counts = Counter(response_bucket(r) for r in requests)
     return Chart(
         "共享申请按答复时长分布（自然日）",
@@ -114,7 +102,7 @@ def response_chart(facts: LedgerFacts, requests: Sequence[SharingRequest]) -> Ch
         RESPONSE_BUCKETS,
         tuple(float(counts[b]) for b in RESPONSE_BUCKETS),
         "申请数",
-        tuple(p for r in requests for p in facts.positions_of(r.id)),
+        tuple(p for r in requests for p in r.positions),
     )
 
 
@@ -125,32 +113,31 @@ class ResourceRisk:
     accesses: int
     flagged: int
     score: int
-    positions: tuple[int, ...]  # the flagged accesses
+    positions: tuple[int, ...]  # some of the flagged accesses
 
 
-def resource_risks(facts: LedgerFacts, accesses: Sequence[AccessFact]) -> list[ResourceRisk]:
-    """Score = sum over flagged accesses of the weight of each rule broken (critical 10,
-    high 5, medium 2, low 1); highest first."""
-    resources = facts.resources()
-    total: Counter[str] = Counter()
+def resource_risks(
+    resources: Mapping[str, ResourceState],
+    groups: Sequence[AccessGroup],
+    rules: Sequence[RuleGroup],
+) -> list[ResourceRisk]:
+    """Score = sum over the views' findings on the resource's accesses of the weight of
+    each rule's severity (critical 10, high 5, medium 2, low 1); highest first."""
     score: Counter[str] = Counter()
-    flagged: dict[str, list[int]] = defaultdict(list)
-    for access in accesses:
-        total[access.resource_code] += 1
-        rules = rules_of(access, resources.get(access.resource_code))
-        if rules:
-            flagged[access.resource_code].append(access.position)
-            score[access.resource_code] += sum(SEVERITY_WEIGHT[RULE_SEVERITY[r]] for r in rules)
+    by_resource: dict[str, list[RuleGroup]] = defaultdict(list)
+    for g in rules:
+        score[g.resource] += SEVERITY_WEIGHT.get(g.severity, 0) * g.accesses
+        by_resource[g.resource].append(g)
     risks = [
         ResourceRisk(
             code,
             resources[code].name if code in resources else "（目录外资源）",
-            total[code],
-            len(flagged[code]),
+            total(group),
+            flagged(group),
             score[code],
-            tuple(flagged[code]),
+            cited(by_resource[code]),
         )
-        for code in total
+        for code, group in by(groups, "resource").items()
     ]
     return sorted(risks, key=lambda r: (-r.score, r.code))
 

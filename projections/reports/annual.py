@@ -1,27 +1,32 @@
 """年度报告: the zone's annual sharing report (domain.md "Reports — Annual sharing
-report"; no official template, the structure follows the seed plan 苏高新办〔2019〕2号)."""
+report"; no official template, the structure follows the seed plan 苏高新办〔2019〕2号).
+
+Read from the views at the report's position (views_facts.ReportFacts, issue #12 item 2):
+the zone's systems, catalogue, requests and fund decisions as of that position, the
+year's accesses grouped in the views' SQL, the views' findings.
+"""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from ledger.domain.catalogue import OpenType, SharingType
+from ledger.domain.catalogue import SharingType
 from ledger.domain.funding import FundKind, FundOutcome
 from ledger.domain.organisation import SystemStatus
-from ledger.domain.sharing import RequestStatus, SharingRequest
+from ledger.domain.sharing import RequestStatus
+from projections.access_report import AccessGroup
+from projections.model import RequestState
 from projections.reports import analysis
 from projections.reports.common import (
     VERIFY_STEPS,
     Inputs,
-    accesses_in,
     anchor,
     department_label,
     now_text,
     scope_paragraph,
 )
-from projections.reports.facts import AccessFact, LedgerFacts
 from projections.reports.model import Report, ReportKind, Row, Section, Table
 from projections.reports.oversight import Oversight, findings_table
 from projections.reports.terms import (
@@ -32,6 +37,7 @@ from projections.reports.terms import (
     percent,
     yuan,
 )
+from projections.reports.views_facts import ReportFacts
 
 # 共享评价 weights (configurable defaults; the method is printed in section 9).
 WEIGHTS = {"shareable": 20, "open": 10, "on_time": 30, "provided": 15, "used": 15, "clean": 10}
@@ -39,8 +45,7 @@ WEIGHTS = {"shareable": 20, "open": 10, "on_time": 30, "provided": 15, "used": 1
 
 def build_annual_report(inputs: Inputs) -> Report:
     facts, year, checkpoint = inputs.facts, inputs.year, inputs.checkpoint
-    accesses = accesses_in(facts, year)
-    requests = analysis.requests_in(facts, year)
+    requests = analysis.requests_in(facts.zone.requests.values(), year)
     return Report(
         kind=ReportKind.ANNUAL,
         title=f"苏州高新区{year}年度政务信息资源共享工作报告",
@@ -51,20 +56,20 @@ def build_annual_report(inputs: Inputs) -> Report:
         sections=(
             _systems(facts, year),
             _catalogue(facts),
-            _provision(facts, accesses, requests),
-            _use(facts, accesses),
+            _provision(facts, requests),
+            _use(facts),
             _objections(),
-            _security(facts, accesses, year, inputs.oversight),
+            _security(facts, year, inputs.oversight),
             _funds(facts, year),
             _issues(inputs.oversight),
-            _evaluation(facts, accesses, requests),
+            _evaluation(facts, requests),
         ),
         verification=VERIFY_STEPS,
     )
 
 
-def _systems(facts: LedgerFacts, year: int) -> Section:
-    systems = facts.systems()
+def _systems(facts: ReportFacts, year: int) -> Section:
+    systems = list(facts.zone.systems.values())
     rows = []
     for code in sorted({s.department for s in systems}):
         own = [s for s in systems if s.department == code]
@@ -82,10 +87,10 @@ def _systems(facts: LedgerFacts, year: int) -> Section:
                     sum(1 for s in own if s.required_to_connect and not s.connected),
                     sum(1 for s in own if s.on_cloud),
                 ),
-                tuple(p for s in own for p in facts.positions_of(s.id)),
+                tuple(s.position for s in own),
             )
         )
-    cleared = sum(1 for s in systems if s.status is not SystemStatus.ACTIVE)
+    cleared = sum(1 for s in systems if s.status != SystemStatus.ACTIVE)
     connected = sum(1 for s in systems if s.connected)
     return Section(
         "一",
@@ -116,14 +121,12 @@ def _systems(facts: LedgerFacts, year: int) -> Section:
     )
 
 
-def _catalogue(facts: LedgerFacts) -> Section:
-    resources = sorted(facts.resources().values(), key=lambda r: r.code)
+def _catalogue(facts: ReportFacts) -> Section:
+    resources = sorted(facts.zone.resources.values(), key=lambda r: r.code)
     rows = tuple(
-        Row(
-            (SHARING_TYPE[t], len(group)), tuple(p for r in group for p in facts.positions_of(r.id))
-        )
+        Row((SHARING_TYPE[t], len(group)), tuple(r.position for r in group))
         for t in SharingType
-        for group in [[r for r in resources if r.sharing_type is t]]
+        for group in [[r for r in resources if r.sharing_type == t]]
     )
     ledger_rows = tuple(
         Row(
@@ -131,11 +134,11 @@ def _catalogue(facts: LedgerFacts) -> Section:
                 r.code,
                 r.name,
                 department_label(facts, r.provider_department),
-                SHARING_TYPE[r.sharing_type],
-                r.update_cycle.value,
+                SHARING_TYPE[SharingType(r.sharing_type)],
+                r.update_cycle,
                 len(r.items),
             ),
-            facts.positions_of(r.id),
+            (r.position,),
         )
         for r in resources
     )
@@ -158,55 +161,53 @@ def _catalogue(facts: LedgerFacts) -> Section:
     )
 
 
-@dataclass(frozen=True)
+@dataclass
 class Provision:
-    served: list[AccessFact]
-    received: list[SharingRequest]
+    served: list[AccessGroup] = field(default_factory=list)
+    received: list[RequestState] = field(default_factory=list)
 
     @property
-    def answered_on_time(self) -> list[SharingRequest]:
+    def served_count(self) -> int:
+        return analysis.total(self.served)
+
+    @property
+    def answered_on_time(self) -> list[RequestState]:
         return [r for r in self.received if analysis.answered_on_time(r)]
 
     @property
-    def rejected(self) -> list[SharingRequest]:
-        return [r for r in self.received if r.status is RequestStatus.REJECTED]
+    def rejected(self) -> list[RequestState]:
+        return [r for r in self.received if r.status == RequestStatus.REJECTED]
 
 
-def _provisions(
-    facts: LedgerFacts, accesses: Sequence[AccessFact], requests: Sequence[SharingRequest]
-) -> dict[str, Provision]:
-    resources = facts.resources()
-    out: dict[str, Provision] = defaultdict(lambda: Provision([], []))
-    for a in accesses:
-        provider = (
-            resources[a.resource_code].provider_department if a.resource_code in resources else None
-        )
-        if provider and provider != a.department:
-            out[provider].served.append(a)
+def _provisions(facts: ReportFacts, requests: Sequence[RequestState]) -> dict[str, Provision]:
+    """Per provider: the accesses of other departments to its resources (the provider the
+    views recorded with each access), and the requests it received."""
+    out: dict[str, Provision] = defaultdict(Provision)
+    for g in facts.accesses:
+        if g.provider and g.provider != g.department:
+            out[g.provider].served.append(g)
     for r in requests:
         out[r.provider_department].received.append(r)
     return out
 
 
-def _provision(
-    facts: LedgerFacts, accesses: Sequence[AccessFact], requests: Sequence[SharingRequest]
-) -> Section:
+def _provision(facts: ReportFacts, requests: Sequence[RequestState]) -> Section:
     rows = []
-    for code, p in sorted(_provisions(facts, accesses, requests).items()):
+    for code, p in sorted(_provisions(facts, requests).items()):
         with_reason = [r for r in p.rejected if (r.rejection_reason or "").strip()]
         rows.append(
             Row(
                 (
                     department_label(facts, code),
-                    len(p.served),
+                    p.served_count,
                     len(p.received),
                     len(p.answered_on_time),
                     percent(len(p.answered_on_time), len(p.received)),
                     len(p.rejected),
                     len(with_reason),
                 ),
-                tuple(a.position for a in p.served)
-                + tuple(x for r in p.received for x in facts.positions_of(r.id)),
+                tuple(x for r in p.received for x in r.positions),
+                p.served_count + sum(len(r.positions) for r in p.received),
             )
         )
     on_time = sum(1 for r in requests if analysis.answered_on_time(r))
@@ -234,22 +235,22 @@ def _provision(
                 tuple(rows),
             ),
         ),
-        charts=(analysis.response_chart(facts, requests),),
+        charts=(analysis.response_chart(requests),),
     )
 
 
-def _use(facts: LedgerFacts, accesses: Sequence[AccessFact]) -> Section:
-    by_key: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for a in accesses:
-        by_key[(a.department, a.purpose or "（未申报用途）")].append(a.position)
+def _use(facts: ReportFacts) -> Section:
+    by_key: dict[tuple[str, str], int] = defaultdict(int)
+    for g in facts.accesses:
+        by_key[(g.department, g.purpose or "（未申报用途）")] += g.count
     rows = tuple(
-        Row((department_label(facts, dept), purpose, len(p)), tuple(p))
-        for (dept, purpose), p in sorted(by_key.items())
+        Row((department_label(facts, dept), purpose, n), (), n)
+        for (dept, purpose), n in sorted(by_key.items())
     )
     return Section(
         "四",
         "使用共享情况",
-        (f"本年度各部门经交换平台访问共享数据 {len(accesses)} 次。",),
+        (f"本年度各部门经交换平台访问共享数据 {analysis.total(facts.accesses)} 次。",),
         tables=(Table("各使用部门按用途的访问次数", ("使用部门", "用途", "访问次数"), rows),),
     )
 
@@ -265,24 +266,25 @@ def _objections() -> Section:
     )
 
 
-def _security(
-    facts: LedgerFacts, accesses: Sequence[AccessFact], year: int, oversight: Oversight
-) -> Section:
-    resources = facts.resources()
-    personal = [a for a in accesses if analysis.personal(a, resources.get(a.resource_code))]
-    _months, trend = analysis.monthly_unauthorized(accesses)
-    risks = analysis.resource_risks(facts, accesses)
-    assessed = facts.assessments
+def _security(facts: ReportFacts, year: int, oversight: Oversight) -> Section:
+    accesses = facts.accesses
+    personal = analysis.total(analysis.personal(accesses))
+    trend = analysis.monthly_flagged(accesses, oversight.access_rules)
+    risks = analysis.resource_risks(facts.zone.resources, accesses, oversight.access_rules)
+    assessed = [r for r in facts.zone.resources.values() if r.risk_assessments]
+    tallies = oversight.by_rule()
+    flagged = analysis.flagged(accesses)
     rows = (
-        Row(("网信办风险评估（资源）", len(assessed)), tuple(a.position for a in assessed)),
         Row(
-            ("违规访问（事件）", sum(1 for a in accesses if not a.authorized)),
-            tuple(a.position for a in accesses if not a.authorized),
+            ("网信办风险评估（资源）", sum(len(r.risk_assessments) for r in assessed)),
+            tuple(r.position for r in assessed),
         ),
-        Row(("涉及个人信息的访问", len(personal)), tuple(a.position for a in personal)),
+        Row(("违规访问（事件）", flagged), analysis.cited(oversight.access_rules), flagged),
+        Row(("涉及个人信息的访问", personal), (), personal),
         Row(
-            ("合规发现", len(oversight.findings)),
-            tuple(sorted({p for f in oversight.findings for p in f.positions})),
+            ("合规发现", sum(t.count for t in tallies.values())),
+            tuple(sorted({p for t in tallies.values() for p in t.positions}))[:40],
+            sum(t.count for t in tallies.values()),
         ),
         Row(
             ("访问异常", len(oversight.anomalies)),
@@ -298,25 +300,23 @@ def _security(
     )
 
 
-def _funds(facts: LedgerFacts, year: int) -> Section:
-    decisions = [d for d in facts.decisions if d.decision.year == year]
+def _funds(facts: ReportFacts, year: int) -> Section:
+    decisions = [d for d in facts.decisions if d.year == year]
     rows = tuple(
         Row(
             (
                 FUND_KIND[kind],
                 FUND_OUTCOME[outcome],
                 len(group),
-                yuan(sum(d.decision.amount_fen for d in group)),
+                yuan(sum(d.amount_fen for d in group)),
             ),
             tuple(d.position for d in group),
         )
         for kind in FundKind
         for outcome in FundOutcome
-        for group in [
-            [d for d in decisions if d.decision.kind is kind and d.decision.outcome is outcome]
-        ]
+        for group in [[d for d in decisions if d.kind is kind and d.outcome is outcome]]
     )
-    filings = facts.filings()
+    filings = facts.filings
     return Section(
         "七",
         "项目备案与经费",
@@ -334,33 +334,33 @@ def _issues(oversight: Oversight) -> Section:
         "八",
         "问题与整改",
         ("下表列出本年度依合规规则（S1–S12、P、D、F、I、L）发现的问题及整改建议，按规则汇总。",),
-        tables=(findings_table(oversight.findings, "问题清单"),),
+        tables=(findings_table(oversight, "问题清单"),),
     )
 
 
-def _evaluation(
-    facts: LedgerFacts, accesses: Sequence[AccessFact], requests: Sequence[SharingRequest]
-) -> Section:
-    resources = list(facts.resources().values())
-    provisions = _provisions(facts, accesses, requests)
-    used = Counter(a.department for a in accesses)
-    flagged = Counter(a.department for a in accesses if not a.authorized)
-    max_provided = max((len(p.served) for p in provisions.values()), default=0)
+def _evaluation(facts: ReportFacts, requests: Sequence[RequestState]) -> Section:
+    resources = list(facts.zone.resources.values())
+    provisions = _provisions(facts, requests)
+    by_user = analysis.by(facts.accesses, "department")
+    used = {code: analysis.total(g) for code, g in by_user.items()}
+    flagged = {code: analysis.flagged(g) for code, g in by_user.items()}
+    max_provided = max((p.served_count for p in provisions.values()), default=0)
     max_used = max(used.values(), default=0)
     rows = []
     for code in sorted(facts.departments()):
         own = [r for r in resources if r.provider_department == code]
-        shareable = sum(1 for r in own if r.sharing_type is not SharingType.NOT_SHAREABLE)
-        opened = sum(1 for r in own if r.open_type is not OpenType.NOT_OPEN)
-        p = provisions.get(code, Provision([], []))
+        shareable = sum(1 for r in own if r.sharing_type != SharingType.NOT_SHAREABLE)
+        opened = sum(1 for r in own if r.open_type != "not_open")
+        p = provisions.get(code, Provision())
         on_time = len(p.answered_on_time)
+        use, bad = used.get(code, 0), flagged.get(code, 0)
         parts = {
             "shareable": shareable / len(own) if own else 0.0,
             "open": opened / len(own) if own else 0.0,
             "on_time": on_time / len(p.received) if p.received else 1.0,
-            "provided": len(p.served) / max_provided if max_provided else 0.0,
-            "used": used[code] / max_used if max_used else 0.0,
-            "clean": 1 - flagged[code] / used[code] if used[code] else 1.0,
+            "provided": p.served_count / max_provided if max_provided else 0.0,
+            "used": use / max_used if max_used else 0.0,
+            "clean": 1 - bad / use if use else 1.0,
         }
         score = sum(WEIGHTS[k] * v for k, v in parts.items())
         rows.append(
@@ -371,12 +371,13 @@ def _evaluation(
                     percent(opened, len(own)),
                     percent(on_time, len(p.received)),
                     "—",
-                    len(p.served),
-                    used[code],
-                    flagged[code],
+                    p.served_count,
+                    use,
+                    bad,
                     round(score, 1),
                 ),
-                tuple(a.position for a in accesses if a.department == code and not a.authorized),
+                (),
+                bad,
             )
         )
     method = "、".join(

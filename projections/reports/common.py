@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ledger.domain.calendar import CHINA_STANDARD_TIME
-from projections.reports.facts import AccessFact, LedgerFacts
 from projections.reports.model import LedgerAnchor
 from projections.reports.oversight import Oversight
+from projections.reports.views_facts import ReportFacts
 
 VERIFY_STEPS = (
     "1. 取得与本报告同一账本的只读副本或访问权限，执行 `govledger verify --full`，"
@@ -19,13 +19,14 @@ VERIFY_STEPS = (
     "`govledger evidence`），取得该记录的存在性证明，并与签名检查点的树根核对。",
     "3. 用可信公钥核验附录所附签名检查点（C2SP 签名注记）的签名及见证人联署；"
     "检查点的树大小不小于报告所列账本位置时，报告所引全部记录均受其保护。",
-    "4. 报告中的每个数字均可由附录所列账本位置上的记录重新计算得出；"
+    "4. 报告中的每个数字均可由账本记录重新计算得出：汇总行列出部分账本位置及记录总数，"
+    "完整清单可在同一账本位置经查询接口（`/views/...?at=N`）取得；"
     "以同一账本位置重新生成报告（`govledger report … --at N`），结果应完全一致。",
 )
 
 
 class Anchored(Protocol):
-    """What a report's anchor and scope read: the replay's facts or the views' facts."""
+    """What a report's anchor and scope read: the views' facts at the report's position."""
 
     @property
     def ledger_id(self) -> str: ...
@@ -40,10 +41,10 @@ class Anchored(Protocol):
 
 @dataclass(frozen=True)
 class Inputs:
-    """What a report is built from: the replay, the year, the newest checkpoint, and the
-    views' findings and anomalies at the same position."""
+    """What a report is built from: the views' facts at its position, the year, the
+    newest checkpoint, and the views' findings and anomalies at the same position."""
 
-    facts: LedgerFacts
+    facts: ReportFacts
     year: int
     checkpoint: str | None
     oversight: Oversight
@@ -68,18 +69,9 @@ def department_label(facts: Anchored, code: str) -> str:
     return f"{department.name}（{code}）" if department else code
 
 
-def accesses_in(facts: LedgerFacts, year: int) -> list[AccessFact]:
-    """Accesses whose business time (accessed_at, China Standard Time date) falls in ``year``."""
-    return [a for a in facts.accesses if local(a.accessed_at).year == year]
-
-
 def local(moment: datetime) -> datetime:
     """The zone's own clock: a report's year and months are China Standard Time."""
     return moment.astimezone(CHINA_STANDARD_TIME)
-
-
-def positions(items: Iterable[AccessFact]) -> tuple[int, ...]:
-    return tuple(a.position for a in items)
 
 
 def scope_paragraph(facts: Anchored, year: int) -> str:

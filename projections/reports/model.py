@@ -29,10 +29,26 @@ class ChartKind(StrEnum):
 
 @dataclass(frozen=True)
 class Row:
-    """One line of a table; ``positions`` are the ledger positions behind its figures."""
+    """One line of a table; ``positions`` are the ledger positions behind its figures.
+
+    A row that sums many records (every access of a purpose, say) cites some of them
+    and says how many there are (``records``): the report's size follows what it shows,
+    not the ledger's length; the views answer the full list at the report's position.
+    """
 
     cells: tuple[Cell, ...]
     positions: tuple[int, ...] = ()
+    records: int = 0  # records behind the row when more than ``positions`` cites
+
+    @property
+    def evidence(self) -> str:
+        """The positions as an auditor reads them, with the count of those not cited."""
+        text = compress_positions(self.positions)
+        cited = len(set(self.positions))
+        if self.records > cited:
+            more = f"共 {self.records} 条记录"
+            return f"{text} 等，{more}" if text else more
+        return text
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Findings and anomalies from the read models (``projections.query``, docs/projections.md),
-at the same ledger position as the report's own replay.
+at the report's ledger position.
 
 The views own the compliance rules of domain.md over the whole zone (S1–S12, P, D,
 I, F) and the anomaly review workflow; the reports cite them rather than judging
@@ -9,16 +9,15 @@ those rules a second time.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ledger.config import Settings
 from ledger.domain.calendar import CHINA_STANDARD_TIME as CST
-from projections.query import Anomaly, Finding, Moment, open_views
+from projections.access_report import RuleGroup
+from projections.query import Anomaly, Finding, Moment, Views
 from projections.reports.funds import SEVERITY_ZH
 from projections.reports.model import Row, Table
 from projections.rules.catalogue import LEDGER_RULES, NOT_EVALUABLE, RULE_ZH, RULES
-from projections.runner import run_projections
 
 # Each rule's Chinese name, as the catalogue declares it (one name in one place).
 RULE_TEXT: Mapping[str, str] = {
@@ -71,25 +70,34 @@ NOT_EVALUATED = {
 class Oversight:
     """Findings and anomalies of one year, as the views answer them at the report's position.
 
-    ``moment`` is the views' moment of the report; ``fund_findings`` are the views' F1–F4
-    findings on fund decisions at that moment, whatever their year (the audit report picks
-    the decisions of its fund year); ``not_evaluated`` maps each rule the views cannot
-    evaluate to the reason.
+    ``findings`` are those on anything but an access (dated in the year, or about the
+    state at the report's moment); ``access_rules`` the findings on the year's accesses,
+    counted in the views' SQL by rule, resource, requester and month (never one object
+    per access). ``fund_findings`` are the views' F1–F5 findings at that moment, whatever
+    their year (the audit report picks the decisions of its fund year); ``not_evaluated``
+    maps each rule the views cannot evaluate to the reason.
     """
 
     findings: tuple[Finding, ...]
     anomalies: tuple[Anomaly, ...]
     moment: Moment
+    access_rules: tuple[RuleGroup, ...] = ()
     fund_findings: tuple[Finding, ...] = ()
     not_evaluated: dict[str, str] = field(default_factory=lambda: dict(NOT_EVALUATED))
 
-    def access_rules(self) -> dict[str, tuple[str, ...]]:
-        """Platform event id of each access with findings -> the rules the views give it."""
-        found: dict[str, set[str]] = defaultdict(set)
-        for f in self.findings:
-            if f.subject_kind == "access":
-                found[f.subject].add(f.rule)
-        return {k: tuple(sorted(v, key=_rule_order)) for k, v in found.items()}
+    def by_rule(self, *, accesses_only: bool = False) -> dict[str, RuleTally]:
+        """Rule -> its findings of the year: severity, count and cited positions."""
+        tallies: dict[str, RuleTally] = {}
+        if not accesses_only:
+            for f in self.findings:
+                tallies[f.rule] = tallies.get(f.rule, RuleTally(f.severity)).plus(1, f.positions)
+        for g in self.access_rules:
+            tallies[g.rule] = tallies.get(g.rule, RuleTally(g.severity)).plus(g.accesses, g.sample)
+        return tallies
+
+    def count(self, rule: str) -> int:
+        found = self.by_rule().get(rule)
+        return found.count if found is not None else 0
 
     def decision_findings(self) -> dict[str, tuple[Finding, ...]]:
         """Fund decision or filing id (hex) -> the views' F findings on it, by rule."""
@@ -99,49 +107,59 @@ class Oversight:
         return {k: tuple(sorted(v, key=lambda f: _rule_order(f.rule))) for k, v in found.items()}
 
 
-def load_oversight(
-    settings: Settings, position: int, year: int, *, progress: Callable[[int], None] | None = None
-) -> Oversight:
-    """Event findings dated in ``year`` (CST), and state findings as of ``position``.
+@dataclass(frozen=True)
+class RuleTally:
+    severity: str
+    count: int = 0
+    positions: tuple[int, ...] = ()
 
-    Where this process may create tables, the views first catch up with the ledger
-    (``progress`` gets each batch's size); a least-privileged process reads what the
-    projection worker wrote (docs/projections.md).
-    """
-    if settings.create_schema:
-        run_projections(settings, progress=progress)
-    with open_views(settings, catch_up=False) as views:
-        moment = views.moment(at=position)
-        findings = tuple(
-            f
-            for f in views.findings(moment)
-            if f.time.astimezone(CST).year == year or f.time == moment.reference_time
-        )
-        anomalies = tuple(a for a in views.anomalies(moment) if a.time.astimezone(CST).year == year)
-        funds = tuple(
-            f
-            for f in views.findings(moment, subject_kinds=("fund_decision", "filing"))
-            if f.rule.startswith("F")
-        )
-    return Oversight(findings, anomalies, moment, funds)
+    def plus(self, count: int, positions: Sequence[int]) -> RuleTally:
+        cited = self.positions
+        if len(cited) < CITED:
+            cited = tuple(sorted({*cited, *positions}))[:CITED]
+        return RuleTally(self.severity, self.count + count, cited)
 
 
-def findings_table(findings: Sequence[Finding], title: str) -> Table:
-    by_rule: dict[str, list[Finding]] = defaultdict(list)
-    for f in findings:
-        by_rule[f.rule].append(f)
+CITED = 40  # positions a summary row cites; its count says how many records there are
+
+
+def load_oversight(views: Views, position: int, year: int) -> Oversight:
+    """Findings beside accesses dated in ``year`` (CST) or about the state as of
+    ``position``; the year's access findings counted in SQL; the year's anomalies."""
+    moment = views.moment(at=position)
+    findings = tuple(
+        f
+        for f in views.findings_beside_accesses(moment)
+        if f.time.astimezone(CST).year == year or f.time == moment.reference_time
+    )
+    anomalies = tuple(a for a in views.anomalies(moment) if a.time.astimezone(CST).year == year)
+    funds = tuple(
+        f
+        for f in views.findings(moment, subject_kinds=("fund_decision", "filing"))
+        if f.rule.startswith("F")
+    )
+    return Oversight(
+        findings, anomalies, moment, tuple(views.access_rule_groups(moment, year)), funds
+    )
+
+
+def findings_table(oversight: Oversight, title: str, *, accesses_only: bool = False) -> Table:
     rows = tuple(
         Row(
             (
                 rule,
                 RULE_TEXT.get(rule, rule),
-                SEVERITY_ZH.get(group[0].severity, group[0].severity),
-                len(group),
+                SEVERITY_ZH.get(t.severity, t.severity),
+                t.count,
                 ADVICE.get(rule[0], "核查整改"),
             ),
-            tuple(sorted({p for f in group for p in f.positions})),
+            t.positions,
+            t.count,
         )
-        for rule, group in sorted(by_rule.items(), key=lambda kv: _rule_order(kv[0]))
+        for rule, t in sorted(
+            oversight.by_rule(accesses_only=accesses_only).items(),
+            key=lambda kv: _rule_order(kv[0]),
+        )
     )
     return Table(title, ("规则", "问题", "严重程度", "数量", "整改建议"), rows)
 

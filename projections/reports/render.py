@@ -63,15 +63,15 @@ class Evidence:
     _refs: dict[int, str] = field(default_factory=dict)
 
     def cell(self, row: Row) -> str:
-        if not row.positions:
+        if not row.positions and not row.records:
             return "—"
-        text = compress_positions(row.positions)
+        text = row.evidence
         if len(text) <= INLINE_EVIDENCE_CHARS:
             return text
         if id(row) not in self._refs:
             ref = f"E{len(self.entries) + 1}"
             self._refs[id(row)] = ref
-            self.entries.append(EvidenceEntry(ref, _label(row), _shortened(row.positions)))
+            self.entries.append(EvidenceEntry(ref, _label(row), _shortened(row)))
         return f"见附录 {self._refs[id(row)]}"
 
 
@@ -79,12 +79,13 @@ def _label(row: Row) -> str:
     return " · ".join(str(cell) for cell in row.cells[:3])
 
 
-def _shortened(positions: tuple[int, ...]) -> str:
-    ranges = compress_positions(positions).split(", ")
+def _shortened(row: Row) -> str:
+    ranges = compress_positions(row.positions).split(", ")
     if len(ranges) <= APPENDIX_RANGES:
-        return ", ".join(ranges)
+        return row.evidence
     shown = ", ".join(ranges[:APPENDIX_RANGES])
-    return f"{shown} ……（共 {len(set(positions))} 条记录，完整清单见 JSON 或 XLSX 版）"
+    total = max(row.records, len(set(row.positions)))
+    return f"{shown} ……（共 {total} 条记录，完整清单见 JSON 或 XLSX 版）"
 
 
 _environment = Environment(

@@ -1,28 +1,31 @@
 """网信办 数据共享风险评估报告 (domain.md "Reports — Risk-assessment report": sections after
-网络数据安全管理条例 §31, §33, with an asset/threat/vulnerability breakdown after GB/T 20984)."""
+网络数据安全管理条例 §31, §33, with an asset/threat/vulnerability breakdown after GB/T 20984).
+
+Read from the views at the report's position (views_facts.ReportFacts, issue #12 item 2):
+accesses come grouped from the views' SQL, the rules on them are the views' findings,
+the 违规访问台账 lists the first flagged accesses and says how many there are.
+"""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
-from ledger.domain.catalogue import Resource, Sensitivity
-from ledger.domain.organisation import SystemStatus
-from ledger.domain.sharing import RequestStatus, SharingRequest
-from projections.query import Finding
+from ledger.domain.catalogue import RiskLevel, Sensitivity, SharingType
+from ledger.domain.sharing import RequestStatus
+from projections.access_report import AccessGroup, FlaggedAccess, RuleGroup
+from projections.model import RequestState, ResourceState
 from projections.reports import analysis
 from projections.reports.common import (
     VERIFY_STEPS,
     Inputs,
-    accesses_in,
     anchor,
     department_label,
     local,
     now_text,
     scope_paragraph,
 )
-from projections.reports.facts import AccessFact, LedgerFacts
 from projections.reports.model import Report, ReportKind, Row, Section, Table
 from projections.reports.oversight import (
     RULE_TEXT,
@@ -41,16 +44,17 @@ from projections.reports.terms import (
     day,
     percent,
 )
+from projections.reports.views_facts import ReportFacts
 
 LEVEL_HIGH, LEVEL_MEDIUM = 6, 3
 LIKELY_SHARE = 0.05  # a flagged share at or above this is "likely" (3)
+NO_PURPOSE = "（未申报用途）"
 
 
 def build_risk_report(inputs: Inputs) -> Report:
     facts, year, checkpoint = inputs.facts, inputs.year, inputs.checkpoint
-    accesses = accesses_in(facts, year)
-    requests = analysis.requests_in(facts, year)
-    matrix = _matrix(facts, accesses)
+    requests = analysis.requests_in(facts.zone.requests.values(), year)
+    matrix = _matrix(facts, inputs.oversight)
     return Report(
         kind=ReportKind.RISK,
         title=f"{year}年度政务数据共享风险评估报告",
@@ -61,13 +65,13 @@ def build_risk_report(inputs: Inputs) -> Report:
         sections=(
             _basics(facts),
             _scope(facts, year),
-            _processing(facts, accesses),
-            _legitimacy(facts, accesses, requests),
-            _analysis(facts, accesses, matrix),
-            _recipients(facts, accesses, inputs.oversight),
+            _processing(facts),
+            _legitimacy(facts, requests),
+            _analysis(facts, matrix, inputs.oversight),
+            _recipients(facts, inputs.oversight),
             _measures(facts),
-            _incidents(facts, accesses, requests, inputs.oversight),
-            _personal(facts, accesses, inputs.oversight),
+            _incidents(facts, requests, inputs.oversight),
+            _personal(facts, inputs.oversight),
             _rights(facts, inputs.oversight),
             _conclusion(facts, matrix, inputs.oversight),
         ),
@@ -75,11 +79,9 @@ def build_risk_report(inputs: Inputs) -> Report:
     )
 
 
-def _basics(facts: LedgerFacts) -> Section:
-    departments = sorted(facts.departments().values(), key=lambda d: d.code)
-    rows = tuple(
-        Row((d.name, d.code, d.cio_name or "未指定"), facts.positions_of(d.id)) for d in departments
-    )
+def _basics(facts: ReportFacts) -> Section:
+    departments = sorted(facts.zone.departments.values(), key=lambda d: d.code)
+    rows = tuple(Row((d.name, d.code, d.cio_name or "未指定"), (d.position,)) for d in departments)
     without = sum(1 for d in departments if not d.cio_name)
     return Section(
         "1",
@@ -94,7 +96,7 @@ def _basics(facts: LedgerFacts) -> Section:
     )
 
 
-def _scope(facts: LedgerFacts, year: int) -> Section:
+def _scope(facts: ReportFacts, year: int) -> Section:
     return Section(
         "2",
         "评估范围与依据",
@@ -110,30 +112,32 @@ def _scope(facts: LedgerFacts, year: int) -> Section:
     )
 
 
-def _processing(facts: LedgerFacts, accesses: Sequence[AccessFact]) -> Section:
-    purposes: dict[str, list[int]] = defaultdict(list)
-    for a in accesses:
-        purposes[a.purpose or "（未申报用途）"].append(a.position)
+def _processing(facts: ReportFacts) -> Section:
+    accesses = facts.accesses
+    purposes = analysis.by(accesses, "purpose")
     purpose_rows = tuple(
-        Row((purpose, len(p), _rows(accesses, purpose)), tuple(p))
-        for purpose, p in sorted(purposes.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        Row((purpose or NO_PURPOSE, n, sum(g.rows for g in group)), (), n)
+        for purpose, group in purposes.items()
+        for n in [analysis.total(group)]
     )
-    types: dict[str, list[Resource]] = defaultdict(list)
-    for r in facts.resources().values():
-        types[SENSITIVITY[_grade(r)]].append(r)
+    purpose_rows = tuple(sorted(purpose_rows, key=lambda r: (-int(r.cells[1]), str(r.cells[0]))))
+    resources = facts.zone.resources
+    types: dict[str, list[ResourceState]] = defaultdict(list)
+    for r in resources.values():
+        types[SENSITIVITY[Sensitivity(r.sensitivity)]].append(r)
     type_rows = tuple(
-        Row((name, len(group)), tuple(p for r in group for p in facts.positions_of(r.id)))
+        Row((name, len(group)), tuple(r.position for r in group))
         for name, group in sorted(types.items())
     )
-    systems = facts.systems()
+    systems = list(facts.zone.systems.values())
     on_cloud = [s for s in systems if s.on_cloud]
-    methods = Counter(r.share_method or "（未填写）" for r in facts.resources().values())
+    methods = Counter(r.share_method or "（未填写）" for r in resources.values())
     return Section(
         "3",
         "数据处理情况",
         (
-            f"处理目的、类型与规模：本年度经交换平台数据访问 {len(accesses)} 次，"
-            f"返回数据 {sum(a.row_count for a in accesses):,} 条。",
+            f"处理目的、类型与规模：本年度经交换平台数据访问 {analysis.total(accesses)} 次，"
+            f"返回数据 {sum(g.rows for g in accesses):,} 条。",
             "处理方式：" + "；".join(f"{m} {n} 项资源" for m, n in sorted(methods.items())) + "。",
             f"存储情况：在册政务信息系统 {len(systems)} 个，其中已上政务云 {len(on_cloud)} 个。",
         ),
@@ -144,33 +148,15 @@ def _processing(facts: LedgerFacts, accesses: Sequence[AccessFact]) -> Section:
     )
 
 
-def _rows(accesses: Sequence[AccessFact], purpose: str) -> int:
-    return sum(a.row_count for a in accesses if (a.purpose or "（未申报用途）") == purpose)
-
-
-GRADE_ORDER = (
-    Sensitivity.CORE,
-    Sensitivity.SENSITIVE_PERSONAL,
-    Sensitivity.IMPORTANT,
-    Sensitivity.PERSONAL,
-    Sensitivity.GENERAL,
-)
-
-
-def _grade(resource: Resource) -> Sensitivity:
-    present = {item.sensitivity for item in resource.items}
-    return next((g for g in GRADE_ORDER if g in present), Sensitivity.GENERAL)
-
-
-def _impact(resource: Resource | None) -> int:
+def _impact(resource: ResourceState | None) -> int:
     """Impact 3: core data or sensitive personal information; 2: important data or personal
     information; 1: general data (数据安全法 §21, PIPL §28)."""
     if resource is None:
         return 2  # unknown to the catalogue: its content cannot be ruled harmless
-    grade = _grade(resource)
-    if grade in (Sensitivity.CORE, Sensitivity.SENSITIVE_PERSONAL):
+    present = {item.sensitivity for item in resource.items}
+    if present & {Sensitivity.CORE, Sensitivity.SENSITIVE_PERSONAL}:
         return 3
-    return 2 if grade in (Sensitivity.IMPORTANT, Sensitivity.PERSONAL) else 1
+    return 2 if present & {Sensitivity.IMPORTANT, Sensitivity.PERSONAL} else 1
 
 
 def _likelihood(flagged: int, total: int, critical: bool) -> int:
@@ -184,23 +170,20 @@ def _level(score: int) -> str:
     return "高" if score >= LEVEL_HIGH else "中" if score >= LEVEL_MEDIUM else "低"
 
 
-def _legitimacy(
-    facts: LedgerFacts, accesses: Sequence[AccessFact], requests: Sequence[SharingRequest]
-) -> Section:
-    by_department: dict[str, list[SharingRequest]] = defaultdict(list)
+def _legitimacy(facts: ReportFacts, requests: Sequence[RequestState]) -> Section:
+    by_department: dict[str, list[RequestState]] = defaultdict(list)
     for r in requests:
         by_department[r.requester_department].append(r)
-    used: dict[str, list[AccessFact]] = defaultdict(list)
-    for a in accesses:
-        used[a.department].append(a)
+    used = analysis.by(facts.accesses, "department")
     rows = []
     for code in sorted(set(by_department) | set(used)):
-        reqs, acc = by_department[code], used[code]
+        reqs, acc = by_department[code], used.get(code, [])
         based = sum(1 for r in reqs if r.legal_basis.strip())
         granted = [r for r in reqs if r.granted_items]
         asked = sum(len(r.items) for r in granted)
         kept = sum(len(r.granted_items) for r in granted)
-        clean = sum(1 for a in acc if a.authorized)
+        total = analysis.total(acc)
+        clean = total - analysis.flagged(acc)
         rows.append(
             Row(
                 (
@@ -209,11 +192,11 @@ def _legitimacy(
                     based,
                     len({r.purpose for r in reqs}),
                     percent(kept, asked),
-                    len(acc),
-                    percent(clean, len(acc)),
+                    total,
+                    percent(clean, total),
                 ),
-                tuple(p for r in reqs for p in facts.positions_of(r.id))
-                + tuple(a.position for a in acc),
+                tuple(p for r in reqs for p in r.positions),
+                sum(len(r.positions) for r in reqs) + total,
             )
         )
     return Section(
@@ -238,14 +221,12 @@ def _legitimacy(
                 tuple(rows),
             ),
         ),
-        charts=(analysis.response_chart(facts, requests),),
+        charts=(analysis.response_chart(requests),),
     )
 
 
-def _analysis(
-    facts: LedgerFacts, accesses: Sequence[AccessFact], matrix: dict[str, list[Row]]
-) -> Section:
-    risks = analysis.resource_risks(facts, accesses)
+def _analysis(facts: ReportFacts, matrix: dict[str, list[Row]], oversight: Oversight) -> Section:
+    risks = analysis.resource_risks(facts.zone.resources, facts.accesses, oversight.access_rules)
     return Section(
         "5",
         "风险分析",
@@ -275,20 +256,17 @@ def _analysis(
     )
 
 
-def _matrix(facts: LedgerFacts, accesses: Sequence[AccessFact]) -> dict[str, list[Row]]:
-    resources = facts.resources()
-    by_resource: dict[str, list[AccessFact]] = defaultdict(list)
-    by_department: dict[str, list[AccessFact]] = defaultdict(list)
-    for a in accesses:
-        by_resource[a.resource_code].append(a)
-        by_department[a.department].append(a)
+def _matrix(facts: ReportFacts, oversight: Oversight) -> dict[str, list[Row]]:
+    resources = facts.zone.resources
+    rules: dict[tuple[str, str], list[RuleGroup]] = defaultdict(list)
+    for g in oversight.access_rules:
+        rules["resource", g.resource].append(g)
+        rules["department", g.department].append(g)
 
-    def row(label: str, group: list[AccessFact], impact: int) -> Row:
-        flagged = [a for a in group if analysis.rules_of(a, resources.get(a.resource_code))]
-        critical = any(
-            "S1" in analysis.rules_of(a, resources.get(a.resource_code)) for a in flagged
-        )
-        likely = _likelihood(len(flagged), len(group), critical)
+    def row(label: str, group: list[AccessGroup], impact: int, found: list[RuleGroup]) -> Row:
+        flagged = analysis.flagged(group)
+        critical = any(g.rule == "S1" for g in found)
+        likely = _likelihood(flagged, analysis.total(group), critical)
         return Row(
             (
                 label,
@@ -296,10 +274,11 @@ def _matrix(facts: LedgerFacts, accesses: Sequence[AccessFact]) -> dict[str, lis
                 likely,
                 impact * likely,
                 _level(impact * likely),
-                len(group),
-                len(flagged),
+                analysis.total(group),
+                flagged,
             ),
-            tuple(a.position for a in flagged),
+            analysis.cited(found),
+            flagged,
         )
 
     resource_rows = [
@@ -307,42 +286,46 @@ def _matrix(facts: LedgerFacts, accesses: Sequence[AccessFact]) -> dict[str, lis
             f"{code} {resources[code].name if code in resources else '（目录外资源）'}",
             group,
             _impact(resources.get(code)),
+            rules["resource", code],
         )
-        for code, group in sorted(by_resource.items())
+        for code, group in sorted(analysis.by(facts.accesses, "resource").items())
     ]
     department_rows = [
         row(
             department_label(facts, code),
             group,
-            max(_impact(resources.get(a.resource_code)) for a in group),
+            max(_impact(resources.get(g.resource)) for g in group),
+            rules["department", code],
         )
-        for code, group in sorted(by_department.items())
+        for code, group in sorted(analysis.by(facts.accesses, "department").items())
     ]
     return {"resources": resource_rows, "departments": department_rows}
 
 
-def _access_findings(findings: Sequence[Finding]) -> list[Finding]:
-    return [f for f in findings if f.subject_kind == "access"]
-
-
-def _recipients(
-    facts: LedgerFacts, accesses: Sequence[AccessFact], oversight: Oversight
-) -> Section:
+def _recipients(facts: ReportFacts, oversight: Oversight) -> Section:
     """Each recipient's compliance record: the views' findings against it, by rule."""
-    used = Counter(a.department for a in accesses)
-    against: dict[str, list[Finding]] = defaultdict(list)
+    used = {
+        code: analysis.total(g) for code, g in analysis.by(facts.accesses, "department").items()
+    }
+    against: dict[str, Counter[str]] = defaultdict(Counter)
+    cite: dict[str, set[int]] = defaultdict(set)
     for f in oversight.findings:
         if f.department:
-            against[f.department].append(f)
-    rules = sorted({f.rule for group in against.values() for f in group}, key=_rule_key)
+            against[f.department][f.rule] += 1
+            cite[f.department].update(f.positions)
+    for g in oversight.access_rules:
+        against[g.department][g.rule] += g.accesses
+        cite[g.department].update(g.sample)
+    rules = sorted({r for counts in against.values() for r in counts}, key=_rule_key)
     rows = tuple(
         Row(
             (
                 department_label(facts, code),
-                used[code],
-                *(sum(1 for f in against[code] if f.rule == r) for r in rules),
+                used.get(code, 0),
+                *(against[code][r] for r in rules),
             ),
-            tuple(sorted({p for f in against[code] for p in f.positions})),
+            tuple(sorted(cite[code]))[:40],
+            sum(against[code].values()),
         )
         for code in sorted(set(used) | set(against))
     )
@@ -358,23 +341,23 @@ def _rule_key(rule: str) -> tuple[str, int]:
     return rule[0], int(rule[1:]) if rule[1:].isdigit() else 0
 
 
-def _measures(facts: LedgerFacts) -> Section:
-    systems = [s for s in facts.systems() if s.status is not SystemStatus.DECOMMISSIONED]
+def _measures(facts: ReportFacts) -> Section:
+    systems = [s for s in facts.zone.systems.values() if s.status != "decommissioned"]
     holding = [s for s in systems if s.holds_personal_data or s.holds_important_data]
     unfiled = [s for s in holding if not s.mlps_filed]
-    resources = list(facts.resources().values())
+    resources = list(facts.zone.resources.values())
     owned = sum(1 for r in resources if r.owner_department and r.controller)
     rows = tuple(
         Row(
             (
-                s.inventory.name,
+                s.name,
                 department_label(facts, s.department),
                 s.mlps_level or "—",
                 "是" if s.mlps_filed else "否（I2）",
             ),
-            facts.positions_of(s.id),
+            (s.position,),
         )
-        for s in sorted(holding, key=lambda s: (s.department, s.inventory.name))
+        for s in sorted(holding, key=lambda s: (s.department, s.name))
     )
     return Section(
         "7",
@@ -400,89 +383,89 @@ def _measures(facts: LedgerFacts) -> Section:
 
 
 def _incidents(
-    facts: LedgerFacts,
-    accesses: Sequence[AccessFact],
-    requests: Sequence[SharingRequest],
-    oversight: Oversight,
+    facts: ReportFacts, requests: Sequence[RequestState], oversight: Oversight
 ) -> Section:
-    _months, trend = analysis.monthly_unauthorized(accesses)
-    revoked = [r for r in requests if r.status is RequestStatus.REVOKED]
+    trend = analysis.monthly_flagged(facts.accesses, oversight.access_rules)
+    revoked = [r for r in requests if r.status == RequestStatus.REVOKED]
+    reviewed = sum(1 for a in oversight.anomalies if a.status != "open")
     # Each access is listed with the rules the views give it (one judgment: a purpose
     # mismatch on sensitive personal items is P1, an expired grant and unknown items both
-    # S2 and S3), including accesses the platform let through that a rule still flags.
-    judged = oversight.access_rules()
-    flagged = sorted(
-        (a for a in accesses if not a.authorized or a.platform_event_id in judged),
-        key=lambda a: a.position,
-    )
-    reviewed = sum(1 for a in oversight.anomalies if a.status != "open")
+    # S2 and S3).
     ledger_rows = tuple(
         Row(
             (
                 a.position,
-                a.accessed_at.isoformat(timespec="minutes"),
+                local_minutes(a.epoch),
                 department_label(facts, a.department),
                 a.accessor_id,
-                a.resource_code,
-                _violations(a, judged.get(a.platform_event_id, ())),
+                a.resource,
+                "、".join(a.items) or "—",
+                a.grant_id or "—",
+                _violations(a),
             ),
             (a.position,),
         )
-        for a in flagged
+        for a in facts.flagged
+    )
+    listed = len(facts.flagged)
+    note = (
+        f"共 {facts.flagged_total} 次违规访问，本表列出账本顺序的前 {listed} 次；"
+        "完整清单见同一账本位置的合规发现查询（规则与账本位置）。"
+        if facts.flagged_total > listed
+        else ""
     )
     return Section(
         "8",
         "已发现风险与事件处置",
         (
-            f"本年度违规访问 {len(flagged)} 次（按规则计数见下表）；访问异常 "
+            f"本年度违规访问 {facts.flagged_total} 次（按规则计数见下表）；访问异常 "
             f"{len(oversight.anomalies)} 起，已复核 {reviewed} 起。",
             f"处置：提供部门撤销授权 {len(revoked)} 项；违规访问均已在账本中标记，"
             "异常复核（确认、驳回、升级）结论以账本事件记录。",
         ),
         tables=(
-            findings_table(_access_findings(oversight.findings), "违规访问按规则统计"),
+            findings_table(oversight, "违规访问按规则统计", accesses_only=True),
             anomalies_table(oversight.anomalies),
             Table(
                 "违规访问台账",
-                ("账本位置", "访问时间", "部门", "访问者", "资源", "违规情形"),
+                ("账本位置", "访问时间", "部门", "访问者", "资源", "信息项", "授权", "违规情形"),
                 ledger_rows,
                 ledger_list=True,
+                note=note,
             ),
         ),
         charts=(trend,),
     )
 
 
-def _violations(access: AccessFact, rules: Sequence[str]) -> str:
+def local_minutes(epoch: float) -> str:
+    return local(datetime.fromtimestamp(epoch, UTC)).isoformat(timespec="minutes")
+
+
+def _violations(access: FlaggedAccess) -> str:
     """The rules the views give an access; the platform's reasons if the views flag none."""
-    if rules:
-        return "；".join(f"{rule} {RULE_TEXT.get(rule, rule)}" for rule in rules)
-    return "；".join(ACCESS_REASON[r][0] + " " + ACCESS_REASON[r][1] for r in access.reasons)
+    if access.rules:
+        return "；".join(f"{rule} {RULE_TEXT.get(rule, rule)}" for rule in access.rules)
+    return "；".join(" ".join(ACCESS_REASON[r]) for r in access.reasons if r in ACCESS_REASON)
 
 
-def _personal(facts: LedgerFacts, accesses: Sequence[AccessFact], oversight: Oversight) -> Section:
-    resources = facts.resources()
-    touching = [a for a in accesses if analysis.personal(a, resources.get(a.resource_code))]
-    p1 = sum(1 for f in oversight.findings if f.rule == "P1")
-    p2 = sum(1 for f in oversight.findings if f.rule == "P2")
-    p2_text = count_or_not_evaluated("P2", p2, oversight.not_evaluated)
-    by_department = Counter(a.department for a in touching)
+def _personal(facts: ReportFacts, oversight: Oversight) -> Section:
+    touching = analysis.personal(facts.accesses)
+    p1 = oversight.count("P1")
+    p2_text = count_or_not_evaluated("P2", oversight.count("P2"), oversight.not_evaluated)
     rows = tuple(
         Row(
-            (
-                department_label(facts, code),
-                n,
-                sum(1 for a in touching if a.department == code and not a.authorized),
-            ),
-            tuple(a.position for a in touching if a.department == code),
+            (department_label(facts, code), analysis.total(group), analysis.flagged(group)),
+            (),
+            analysis.total(group),
         )
-        for code, n in sorted(by_department.items())
+        for code, group in sorted(analysis.by(touching, "department").items())
     )
     return Section(
         "9",
         "个人信息影响",
         (
-            f"本年度涉及个人信息或敏感个人信息的访问 {len(touching)} 次，"
+            f"本年度涉及个人信息或敏感个人信息的访问 {analysis.total(touching)} 次，"
             f"其中敏感个人信息无用途或超用途访问（P1）{p1} 次；"
             f"未做个人信息保护影响评估即提供个人信息（P2）：{p2_text}。",
         ),
@@ -490,26 +473,28 @@ def _personal(facts: LedgerFacts, accesses: Sequence[AccessFact], oversight: Ove
     )
 
 
-def _rights(facts: LedgerFacts, oversight: Oversight) -> Section:
+def _rights(facts: ReportFacts, oversight: Oversight) -> Section:
     """Use rights as of the report's moment: in force (已授权), run out (已到期) or revoked
-    (已撤销); every grant ever made is listed, none left out."""
+    (已撤销); every grant ever made is listed, none left out. The holders in force are the
+    views' use-rights register at the same moment."""
     moment = oversight.moment.reference_time
-    holders: dict[str, list[SharingRequest]] = defaultdict(list)
-    for r in facts.requests():
+    holders: dict[str, list[RequestState]] = defaultdict(list)
+    for r in facts.zone.requests.values():
         if r.status in GRANTED_ONCE:
             holders[r.resource_code].append(r)
-    resources = sorted(facts.resources().values(), key=lambda r: r.code)
+    register = {e.resource_code: e for e in facts.rights}
+    resources = sorted(facts.zone.resources.values(), key=lambda r: r.code)
     rows = tuple(
         Row(
             (
                 r.code,
                 r.name,
-                SHARING_TYPE[r.sharing_type],
+                SHARING_TYPE[SharingType(r.sharing_type)],
                 department_label(facts, r.owner_department) if r.owner_department else "未明确",
                 r.controller or "未明确",
-                sum(1 for g in holders[r.code] if _right_status(g, moment) == "已授权"),
+                len(register[r.code].use_rights) if r.code in register else 0,
             ),
-            facts.positions_of(r.id),
+            register[r.code].positions if r.code in register else (r.position,),
         )
         for r in resources
     )
@@ -523,10 +508,10 @@ def _rights(facts: LedgerFacts, oversight: Oversight) -> Section:
                 day(g.expires_at),
                 _right_status(g, moment),
             ),
-            facts.positions_of(g.id),
+            g.positions,
         )
         for code in sorted(holders)
-        for g in holders[code]
+        for g in sorted(holders[code], key=lambda g: g.positions)
     )
     return Section(
         "10",
@@ -556,21 +541,22 @@ def _rights(facts: LedgerFacts, oversight: Oversight) -> Section:
 GRANTED_ONCE = frozenset({RequestStatus.APPROVED, RequestStatus.REVOKED, RequestStatus.EXPIRED})
 
 
-def _right_status(grant: SharingRequest, moment: datetime) -> str:
-    """已撤销 once revoked; 已到期 once its end has passed (recorded or not); else 已授权."""
-    if grant.status is RequestStatus.REVOKED:
+def _right_status(grant: RequestState, moment: datetime) -> str:
+    """已撤销 once revoked; 已授权 while in force as the views judge it
+    (``RequestState.in_force_at``, the register's rule); else 已到期."""
+    if grant.status == RequestStatus.REVOKED:
         return REQUEST_STATUS[RequestStatus.REVOKED]
-    if grant.status is RequestStatus.EXPIRED or (
-        grant.expires_at is not None and grant.expires_at <= moment
-    ):
-        return REQUEST_STATUS[RequestStatus.EXPIRED]
-    return REQUEST_STATUS[RequestStatus.APPROVED]
+    if grant.in_force_at(moment):
+        return REQUEST_STATUS[RequestStatus.APPROVED]
+    return REQUEST_STATUS[RequestStatus.EXPIRED]
 
 
-def _conclusion(facts: LedgerFacts, matrix: dict[str, list[Row]], oversight: Oversight) -> Section:
+def _conclusion(facts: ReportFacts, matrix: dict[str, list[Row]], oversight: Oversight) -> Section:
     levels = Counter(str(row.cells[4]) for row in matrix["resources"])
     assessed = Counter(
-        RISK_LEVEL[a.risk_level] for a in facts.assessments if a.position <= facts.position
+        RISK_LEVEL[RiskLevel(r.risk_level)]
+        for r in facts.zone.resources.values()
+        if r.risk_level is not None
     )
     return Section(
         "11",
@@ -578,13 +564,13 @@ def _conclusion(facts: LedgerFacts, matrix: dict[str, list[Row]], oversight: Ove
         (
             f"按第 5 节方法，被访问资源中高风险 {levels['高']} 项、中风险 {levels['中']} 项、"
             f"低风险 {levels['低']} 项。",
-            "账本已记录的网信办资源风险评估结论："
+            "账本已记录的网信办资源风险评估结论（各资源最新结论）："
             + ("、".join(f"{k} {v} 项" for k, v in sorted(assessed.items())) or "无")
             + "。",
             "处置建议：高风险资源优先复核授权与接口控制；下表列出本年度全部合规发现及整改建议。",
         ),
         tables=(
-            findings_table(oversight.findings, "合规发现与处置建议"),
+            findings_table(oversight, "合规发现与处置建议"),
             not_evaluated_table(oversight.not_evaluated),
         ),
     )

@@ -1,11 +1,15 @@
-"""What the audit report reads from the kept views, as of one position (issue #12 item 2).
+"""What the reports read from the kept views, as of one position (issue #12 item 2).
 
 The audit report needs the fund decisions of a year, the filings, the department
 names and the views' F1–F5 findings: a few hundred rows of the views, not a replay of
 the ledger. ``read_audit_facts`` answers them from ``projections.query.Views`` at the
 report's position, plus the chain's identity (genesis) and the head hash there.
+``read_report_facts`` adds what the risk and annual reports show: the zone as of that
+position (systems, resources, requests, filings), the use-rights register, and the
+year's accesses grouped in the views' SQL (projections/access_report.py) with the
+first flagged accesses of the 违规访问台账 — never one object per access.
 
-To move into ``Views`` later: nothing here reads a views table directly.
+Nothing here reads a views table directly, nor decodes a domain event.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from typing import Any
 
 from ledger.domain.funding import FilingStatus, FundKind, FundOutcome
 from ledger.store.base import RowReader
-from projections.query import DepartmentState, Finding, Views
+from projections.access_report import AccessGroup, FlaggedAccess
+from projections.query import DepartmentState, Finding, RightsEntry, Views, ZoneState
 from projections.reports.funds import FundCheck, checks_from_views
 
 
@@ -108,4 +113,39 @@ def read_audit_facts(views: Views, reader: RowReader, position: int) -> AuditFac
             )
             for f in sorted(filings.values(), key=lambda f: f.positions)
         ),
+    )
+
+
+FLAGGED_LISTED = 500  # the 违规访问台账 lists the first ones and says how many there are
+
+
+@dataclass(frozen=True)
+class ReportFacts(AuditFacts):
+    """The audit facts and what the risk and annual reports show, for one year."""
+
+    year: int
+    zone: ZoneState
+    rights: tuple[RightsEntry, ...]
+    accesses: tuple[AccessGroup, ...]
+    flagged: tuple[FlaggedAccess, ...]
+    flagged_total: int
+
+
+def read_report_facts(views: Views, reader: RowReader, position: int, year: int) -> ReportFacts:
+    audit = read_audit_facts(views, reader, position)
+    m = views.moment(at=position)
+    return ReportFacts(
+        audit.ledger_id,
+        audit.hash_algorithm,
+        audit.position,
+        audit.head_hash,
+        audit.department_states,
+        audit.decisions,
+        audit.filings,
+        year,
+        views.zone(m),
+        tuple(views.rights_register(m)),
+        tuple(views.access_groups(m, year)),
+        tuple(views.flagged_accesses(m, year, limit=FLAGGED_LISTED)),
+        views.flagged_count(m, year),
     )

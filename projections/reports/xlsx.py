@@ -14,7 +14,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from projections.reports.model import Cell, Report, Table, compress_positions
+from projections.reports.model import Cell, Report, Table
 
 SHEET_NAME_LIMIT = 31  # Excel's limit
 _FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
@@ -65,7 +65,7 @@ def _table_sheet(sheet: Worksheet, table: Table) -> None:
         cell.font = Font(bold=True)
         cell.fill = HEADER_FILL
     for row in table.rows:
-        sheet.append([*(_cell(c) for c in row.cells), compress_positions(row.positions)])
+        sheet.append([*(_cell(c) for c in row.cells), row.evidence])
     for column in sheet.iter_cols(min_row=2):
         for cell in column:
             if isinstance(cell.value, Decimal):

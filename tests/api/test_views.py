@@ -103,8 +103,12 @@ def test_review_workflow_writes_ledger_events(api: Api, zone: Scenario) -> None:
     assert isinstance(trail, dict)
     assert [line["topic"] for line in trail["result"]] == ["AnomalyReview.Started"]
     dismiss = {"action": "dismiss", "comment": "误报：已补办授权"}
-    assert api.call("POST", path, Role.SECURITY_OFFICER, json=dismiss).status_code == 201
-    again = api.call("POST", path, Role.SECURITY_OFFICER, json=dismiss)
+    alone = api.call("POST", path, Role.SECURITY_OFFICER, json=dismiss)
+    assert alone.status_code == 409 and alone.json()["error"] == "review_not_allowed"
+    second = {"Authorization": f"Bearer {api.keys.create(Role.SECURITY_OFFICER, None).token}"}
+    by_other = api.client.post(f"/api/v1{path}", headers=second, json=dismiss)
+    assert by_other.status_code == 201, by_other.text
+    again = api.client.post(f"/api/v1{path}", headers=second, json=dismiss)
     assert again.status_code == 409 and again.json()["error"] == "anomaly_closed"
     assert api.head() == head + 2
 

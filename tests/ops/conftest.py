@@ -15,10 +15,21 @@ from pathlib import Path
 from typing import TypeVar
 
 import httpx
+import pytest
 
+from ledger.application import GovLedger
 from ledger.config import Settings
 from ledger.domain.actor import Role
+from ledger.store.connect import application_env, init_ledger
 from security.apikeys import open_api_keys
+from tests.ledger.domain.builders import (
+    NDRC,
+    PROVIDER,
+    PROVIDER_DEPT,
+    USER_DEPT,
+    FakeClock,
+    population_entry,
+)
 
 BIN = Path(sys.executable).parent
 T = TypeVar("T")
@@ -118,3 +129,16 @@ def govledger_serve(
     env = {**child_env(settings), **(extra_env or {})}
     with running(argv, env, tmp / f"serve-{port}.log", healthy, "govledger serve"):
         yield url
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[GovLedger]:
+    """A ledger with two departments and one conditional resource, on a fake clock: the
+    catalogue the import tests record against (test modules with another ``app`` override it)."""
+    init_ledger(settings)
+    opened = GovLedger(env=application_env(settings), clock=FakeClock())
+    opened.register_department(NDRC, PROVIDER_DEPT, "区公安局")
+    opened.register_department(NDRC, USER_DEPT, "区人社局")
+    opened.register_resource(PROVIDER, population_entry())
+    yield opened
+    opened.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,21 +22,8 @@ from tests.ledger.domain.builders import (
     PROVIDER_DEPT,
     USER,
     USER_DEPT,
-    FakeClock,
-    population_entry,
 )
 from tests.ops.test_importer import write
-
-
-@pytest.fixture
-def app(settings: Settings) -> Iterator[GovLedger]:
-    init_ledger(settings)
-    opened = GovLedger(env=application_env(settings), clock=FakeClock())
-    opened.register_department(NDRC, PROVIDER_DEPT, "区公安局")
-    opened.register_department(NDRC, USER_DEPT, "区人社局")
-    opened.register_resource(PROVIDER, population_entry())
-    yield opened
-    opened.close()
 
 
 def pia(reference: str, **change: Any) -> dict[str, Any]:

@@ -6,35 +6,13 @@ is written, and a second import records nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ledger.application import GovLedger
-from ledger.config import Settings
-from ledger.store.connect import application_env, init_ledger
 from ops.importer import ImportFormatError, import_file
-from tests.ledger.domain.builders import (
-    NDRC,
-    PROVIDER,
-    PROVIDER_DEPT,
-    USER_DEPT,
-    FakeClock,
-    population_entry,
-)
 from tests.ops.test_importer import line, write
-
-
-@pytest.fixture
-def app(settings: Settings) -> Iterator[GovLedger]:
-    init_ledger(settings)
-    opened = GovLedger(env=application_env(settings), clock=FakeClock())
-    opened.register_department(NDRC, PROVIDER_DEPT, "区公安局")
-    opened.register_department(NDRC, USER_DEPT, "区人社局")
-    opened.register_resource(PROVIDER, population_entry())
-    yield opened
-    opened.close()
 
 
 def refresh(event_id: str, code: str = "R-POP", at: str = "2026-03-01T23:00:00+08:00") -> dict:

@@ -212,7 +212,7 @@ def _check(views: Views, conf: Settings, position: int) -> None:
             # the access itself is the newest of its evidence (its grant was decided before)
             theirs.setdefault(max(f.positions), set()).add(f.rule)
     listed = {
-        int(r.cells[0]): {part.split(" ")[0] for part in str(r.cells[5]).split("；")}
+        int(r.cells[0]): {part.split(" ")[0] for part in str(r.cells[-1]).split("；")}
         for r in _table(risk, "违规访问台账").rows
     }
     assert {p: rules for p, rules in listed.items() if p in theirs} == theirs

@@ -60,4 +60,10 @@ document.addEventListener("DOMContentLoaded", () => {
   if (form) {
     form.addEventListener("submit", (event) => { event.preventDefault(); startVerify(form); });
   }
+  const all = document.getElementById("select-all");
+  if (all) {
+    all.addEventListener("change", () => {
+      for (const box of document.querySelectorAll("input.pick:not(:disabled)")) box.checked = all.checked;
+    });
+  }
 });

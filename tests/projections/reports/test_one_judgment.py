@@ -109,7 +109,7 @@ def test_use_rights_are_dated_as_of_the_report(zone: Settings) -> None:
 
 def test_the_ledger_list_labels_accesses_with_the_views_findings(zone: Settings) -> None:
     report = generate(zone, ReportKind.RISK, 2026)
-    labels = {r.cells[0]: str(r.cells[5]) for r in table(report, "违规访问台账").rows}
+    labels = {r.cells[0]: str(r.cells[-1]) for r in table(report, "违规访问台账").rows}
     # A3 (20): no grant, no purpose, a sensitive personal item: S2 and P1, not S4.
     assert rules_of(labels[20]) == {"S2", "P1"}
     # A6 (39): on an expired grant, with an item never granted: S2 and S3.
