@@ -430,7 +430,7 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
             ):
                 self._provided(
                     resource, recipient, request["granted_items"], fact.entity,
-                    (fact.entity, "request"), fact.position, decided.timestamp(),
+                    fact.position, decided.timestamp(),
                 )  # fmt: skip
         elif name == "Rejected":
             request["status"] = "rejected"
@@ -562,9 +562,8 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
                 self._shared(code, a.department, position, None, epoch)
             if resource.get("personal_items", True) or resource.get("core_items", True):
                 self._provided(
-                    resource, a.department, a.items, uuid_text(a.grant_id),
-                    (a.platform_event_id, "access"), position, epoch,
-                )  # fmt: skip
+                    resource, a.department, a.items, uuid_text(a.grant_id), position, epoch
+                )
         self._detect(position, a, resource, reasons, epoch)
         return epoch
 

@@ -5,7 +5,9 @@ department with no personal-information protection impact assessment on record
 (PIPL §55(3), §56); D1 — ``core`` data shared without a recorded special approval
 (数据安全法 §21). A provision is a grant approved (its granted items, at its
 ``decided_at``) or an access served (the items read, at its ``accessed_at``) to a
-department other than the provider (docs/rules-inputs.md "P2", "D1").
+department other than the provider (docs/rules-inputs.md "P2", "D1"). A finding is
+about the resource (its subject is the code, so the register marks the resource):
+its detail names the recipient, its position is the provision's.
 
 Judged once per fact, against the assessments and approvals folded before it
 (position order), dated by the provision's business time:
@@ -57,7 +59,6 @@ class ProvidedRules(FoldCore):
         recipient: str,
         items: list[str],
         grant: str | None,
-        subject: tuple[str, str],
         position: int,
         epoch: float,
     ) -> None:
@@ -68,10 +69,10 @@ class ProvidedRules(FoldCore):
         given = set(items)
         if personal and given.intersection(personal):
             self._p2(resource, recipient, sorted(given.intersection(personal)), grant,
-                     subject, position, epoch)  # fmt: skip
+                     position, epoch)  # fmt: skip
         if core and given.intersection(core):
             self._d1(resource, recipient, sorted(given.intersection(core)), grant,
-                     subject, position, epoch)  # fmt: skip
+                     position, epoch)  # fmt: skip
 
     def _p2(
         self,
@@ -79,7 +80,6 @@ class ProvidedRules(FoldCore):
         recipient: str,
         items: list[str],
         grant: str | None,
-        subject: tuple[str, str],
         position: int,
         epoch: float,
     ) -> None:
@@ -97,10 +97,11 @@ class ProvidedRules(FoldCore):
                 return
         self._flagged.add(key)
         self._finding(
-            "P2", subject[0], subject[1], provider, [*resource["positions"], position],
+            "P2", code, "resource", provider, [*resource["positions"], position],
             position, datetime.fromtimestamp(epoch, CST),
             f"personal items {', '.join(items)} of {code} provided to {recipient} "
-            "with no personal-information impact assessment on record",
+            f"(position {position}) with no personal-information impact assessment on record",
+            key=key,
         )  # fmt: skip
 
     def _d1(
@@ -109,7 +110,6 @@ class ProvidedRules(FoldCore):
         recipient: str,
         items: list[str],
         grant: str | None,
-        subject: tuple[str, str],
         position: int,
         epoch: float,
     ) -> None:
@@ -133,7 +133,9 @@ class ProvidedRules(FoldCore):
         evidence = [*resource["positions"], position, *(lapsed["positions"] if lapsed else ())]
         why = f"approval {lapsed['reference']} no longer in force" if lapsed else "no approval"
         self._finding(
-            "D1", subject[0], subject[1], provider, evidence, position,
+            "D1", code, "resource", provider, evidence, position,
             datetime.fromtimestamp(epoch, CST),
-            f"core items {', '.join(items)} of {code} provided to {recipient}: {why}",
+            f"core items {', '.join(items)} of {code} provided to {recipient} "
+            f"(position {position}): {why}",
+            key=key,
         )  # fmt: skip

@@ -182,11 +182,15 @@ def test_findings_by_subject_kind_and_their_count(views: Views, scenario: Scenar
     jiaoyu = views.findings(m, department="jiaoyu")
     assert views.finding_count(m, department="jiaoyu") == len(jiaoyu) == 5
     # Stored (S7 about a request, proven by one event) and moment-dependent (S6) alike.
-    assert [f.rule for f in views.findings(m, subject_kinds={"request"})] == ["P2", "S7", "S6"]
+    assert [f.rule for f in views.findings(m, subject_kinds={"request"})] == ["S7", "S6"]
     # I2 dates from the system's registration (05-20, its business time), F5 from 07-02.
     assert [f.rule for f in views.findings(m, subject_kinds={"system", "filing"})] == ["I2", "F5"]
-    accesses = views.findings(m, subject_kinds=["access"])  # P2 evt-6 included
-    assert accesses == [f for f in every if f.subject_kind == "access"] and len(accesses) == 7
+    accesses = views.findings(m, subject_kinds=["access"])
+    assert accesses == [f for f in every if f.subject_kind == "access"] and len(accesses) == 6
+    # P2 is about the resource (RK-0001), once per recipient: minzheng's grant, jiaoyu's evt-6.
+    p2 = views.findings(m, rule="P2")
+    assert {(f.subject, f.subject_kind) for f in p2} == {("RK-0001", "resource")}
+    assert sorted("jiaoyu" in f.detail for f in p2) == [False, True]
     assert views.findings(m, subject_kinds=()) == []
     tally: dict[tuple[str, str], int] = {}
     for f in every:
