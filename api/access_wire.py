@@ -39,8 +39,10 @@ _Short = Annotated[str, Meta(max_length=bounds.MAX_TEXT)]
 _Id = Annotated[str, Meta(min_length=1, max_length=bounds.MAX_ID)]
 
 
-class _AccessWire(Struct, forbid_unknown_fields=True):
-    """``AccessIn`` (api/schemas.py), field for field."""
+class _AccessWire(Struct, forbid_unknown_fields=True, gc=False):
+    """``AccessIn`` (api/schemas.py), field for field. Untracked by the garbage collector
+    (``gc=False``): it holds only text, numbers and lists of text, so it is in no cycle,
+    and a batch makes thousands (api/collector.py)."""
 
     platform_event_id: _Id
     accessor_id: _Id
@@ -55,7 +57,7 @@ class _AccessWire(Struct, forbid_unknown_fields=True):
     client_address: _Short | None = None
 
 
-class _BatchWire(Struct, forbid_unknown_fields=True):
+class _BatchWire(Struct, forbid_unknown_fields=True, gc=False):
     accesses: Annotated[list[_AccessWire], Meta(min_length=1)]
 
 

@@ -22,8 +22,10 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from api import observe
+from api.collector import serving_collector
 from api.console import mount_console
 from api.deps import Services
+from api.docs import install_docs
 from api.faults import BodySizeLimit, install_store_fault_handlers, store_unavailable
 from api.logging import configure_logging
 from api.metrics import AnomaliesSummary, FindingsSummary, ProjectionPositions
@@ -133,7 +135,10 @@ def create_app(
             "authenticate with `Authorization: Bearer <API key or JWT>`."
         ),
         responses=_ERROR_RESPONSES,
+        docs_url=None,  # served from the packaged assets instead (api/docs.py)
+        redoc_url=None,
     )
+    install_docs(app, API_PREFIX)
     app.state.services = Services(
         settings=settings,
         ledger=govledger,
@@ -196,7 +201,8 @@ def _lifespan(
         for thread in background:
             thread.daemon = True
             thread.start()
-        yield
+        with serving_collector():  # what startup built lives as long as the worker (issue 20)
+            yield
         stop.set()
         for thread in background:
             thread.join(timeout=30)

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 from ledger.commands.accesses import AccessBatchResult
 from ledger.commands.base import DEFAULT_DUPLICATE_RETRIES, utc_now
-from ledger.commands.rectification import RectificationCommands
 from ledger.commands.refresh import RefreshCommands
+from ledger.commands.report_issue import ReportIssueCommands
 
 __all__ = ["DEFAULT_DUPLICATE_RETRIES", "AccessBatchResult", "GovLedger", "utc_now"]
 
 
-class GovLedger(RefreshCommands, RectificationCommands):
+class GovLedger(RefreshCommands, ReportIssueCommands):
     """The govledger application over eventsourcing 9.5 (one save = one transaction)."""

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from ledger.chain import HASH_ALGORITHMS
 from ledger.errors import ConfigurationError
@@ -22,6 +22,8 @@ from ledger.errors import ConfigurationError
 ENV_PREFIX = "GOVLEDGER_"
 DEFAULT_DATABASE_URL = "sqlite:///var/govledger.db"
 LOG_FORMATS = ("json", "text")
+# libpq's choices for a multi-host URL (docs/configuration.md §High availability).
+TARGET_SESSION_ATTRS = ("any", "read-write", "read-only", "primary", "standby", "prefer-standby")
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,11 @@ class DatabaseURL:
     user: str = ""
     password: str = field(default="", repr=False)
     dbname: str = ""
+    # A multi-host URL (``postgresql://u@h1:5432,h2:5432/db``, libpq's form): every
+    # (host, port); ``host``/``port`` are the first. libpq tries them in turn and keeps
+    # the first whose session matches ``target_session_attrs`` (e.g. the primary).
+    hosts: tuple[tuple[str, int], ...] = ()
+    target_session_attrs: str = ""
 
     @classmethod
     def parse(cls, url: str) -> DatabaseURL:
@@ -47,6 +54,8 @@ class DatabaseURL:
             return cls(backend="sqlite", path=path)
         if parts.scheme in ("postgresql", "postgres"):
             dbname = parts.path.lstrip("/")
+            if "," in parts.netloc.rpartition("@")[2]:
+                return cls._parse_hosts(url, parts.netloc, dbname, parts.query)
             if not (parts.hostname and dbname):
                 raise ConfigurationError(
                     f"database URL {cls._redact(url)!r} needs a host and a database name"
@@ -62,10 +71,62 @@ class DatabaseURL:
                 user=unquote(parts.username or ""),
                 password=unquote(parts.password or ""),
                 dbname=unquote(dbname),
+                hosts=((parts.hostname, port),),
+                target_session_attrs=cls._session_attrs(url, parts.query),
             )
         raise ConfigurationError(
             f"database URL {cls._redact(url)!r}: scheme must be sqlite:/// or postgresql://"
         )
+
+    @classmethod
+    def _parse_hosts(cls, url: str, netloc: str, dbname: str, query: str) -> DatabaseURL:
+        """``user:password@h1:p1,h2:p2,…`` (libpq's multi-host URL; IPv6 in brackets)."""
+        userinfo, _, hostlist = netloc.rpartition("@")
+        user, _, password = userinfo.partition(":")
+        hosts: list[tuple[str, int]] = []
+        for item in hostlist.split(","):
+            host, port = item, "5432"
+            if item.startswith("["):
+                host, _, rest = item[1:].partition("]")
+                port = rest[1:] if rest.startswith(":") else port
+            elif ":" in item:
+                host, _, port = item.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ConfigurationError(f"database URL {cls._redact(url)!r}: bad host {item!r}")
+            hosts.append((host.lower(), int(port)))
+        if not dbname:
+            raise ConfigurationError(f"database URL {cls._redact(url)!r} needs a database name")
+        return cls(
+            backend="postgresql",
+            host=hosts[0][0],
+            port=hosts[0][1],
+            user=unquote(user),
+            password=unquote(password),
+            dbname=unquote(dbname),
+            hosts=tuple(hosts),
+            # Several hosts are there to follow the primary: read-write unless told otherwise.
+            target_session_attrs=cls._session_attrs(url, query) or "read-write",
+        )
+
+    @classmethod
+    def _session_attrs(cls, url: str, query: str) -> str:
+        values = parse_qs(query).get("target_session_attrs", [""])
+        if values[-1] and values[-1] not in TARGET_SESSION_ATTRS:
+            raise ConfigurationError(
+                f"database URL {cls._redact(url)!r}: target_session_attrs must be one of "
+                + ", ".join(TARGET_SESSION_ATTRS)
+            )
+        return values[-1]
+
+    @property
+    def host_list(self) -> str:
+        """libpq's ``host`` parameter: every host, comma-separated."""
+        return ",".join(h for h, _ in self.hosts) if self.hosts else self.host
+
+    @property
+    def port_list(self) -> str:
+        """libpq's ``port`` parameter: one port per host, comma-separated."""
+        return ",".join(str(p) for _, p in self.hosts) if self.hosts else str(self.port)
 
     @staticmethod
     def _redact(url: str) -> str:
@@ -79,7 +140,10 @@ class DatabaseURL:
         if self.backend == "sqlite":
             return f"sqlite:///{self.path}"
         user = f"{self.user}:***@" if self.password else (f"{self.user}@" if self.user else "")
-        return f"postgresql://{user}{self.host}:{self.port}/{self.dbname}"
+        hosts = ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in self.hosts)
+        hosts = hosts or f"{self.host}:{self.port}"
+        attrs = f"?target_session_attrs={self.target_session_attrs}" if len(self.hosts) > 1 else ""
+        return f"postgresql://{user}{hosts}/{self.dbname}{attrs}"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 from ledger.config import Settings
 from ledger.errors import LedgerError
-from ops import argtypes
+from ops import argtypes, report_verify_cli
 from ops.terminal import EXIT_OK, progress_bar
 
 REPORT_YEARS = range(2000, 2101)
@@ -32,12 +32,13 @@ def register(sub: Any) -> None:
     p = sub.add_parser("report", help="write a report in Chinese: risk, annual or audit")
     p.add_argument(
         "kind",
-        choices=[k.value for k in ReportKind],
-        help="risk 风险评估报告 · annual 年度报告 · audit 经费审计报告",
+        choices=[*(k.value for k in ReportKind), "verify"],
+        help="risk 风险评估报告 · annual 年度报告 · audit 经费审计报告 · verify FILE (issued?)",
     )
-    p.add_argument("--year", type=year, required=True, help="the year reported on")
+    p.add_argument("--year", type=year, help="the year reported on (required but for verify)")
     p.add_argument("--format", dest="fmt", choices=[f.value for f in Format], default="html")
-    p.add_argument("-o", "--output", required=True, help="file to write")
+    p.add_argument("-o", "--output", help="file to write (required but for verify)")
+    report_verify_cli.add_arguments(p)  # --issue, and verify's options
     p.add_argument("--at", type=argtypes.position, help="report as of ledger position N")
     p.set_defaults(func=cmd_report)
 
@@ -46,22 +47,17 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     from ledger.store.connect import ledger_head  # noqa: PLC0415
     from projections.reports import Format, ReportKind, generate, render  # noqa: PLC0415
 
+    if args.kind == "verify":
+        return report_verify_cli.cmd_verify(settings, args)
+    if args.year is None or args.output is None:
+        raise LedgerError(f"report {args.kind} needs --year and -o/--output")
     target = Path(args.output)
     if target.is_dir():
         raise LedgerError(f"{args.output} is a directory")
-    size = ledger_head(settings)
-    # Two passes: the report's replay, then the views catching up (quick when they are current).
-    with (
-        progress_bar(args.at or size, f"report {args.kind}") as advance,
-        progress_bar(size, "views catch-up") as catch_up,
-    ):
+    # The report reads the views; they first catch up with the ledger (quick when current).
+    with progress_bar(ledger_head(settings), "views catch-up") as catch_up:
         report = generate(
-            settings,
-            ReportKind(args.kind),
-            args.year,
-            at=args.at,
-            progress=advance,
-            views_progress=catch_up,
+            settings, ReportKind(args.kind), args.year, at=args.at, views_progress=catch_up
         )
     content = render(report, Format(args.fmt))
     # Write beside, then rename: an interrupted write never looks like a report.
@@ -78,4 +74,6 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
         f"{report.anchor.position})",
         file=sys.stderr,
     )
+    if args.issue:
+        print(report_verify_cli.issue_written(settings, args, content, report.anchor.position))
     return EXIT_OK

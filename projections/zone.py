@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from projections import rectification
 from projections.detector import EVIDENCE_CAP, HISTORY, AnomalyDetector
 from projections.facts import (
     ACCESS,
@@ -164,6 +165,8 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
         self._handlers.update({f"SharingRequest.{n}": self._decision for n in _REQUEST})
         self._handlers.update({f"ProjectFiling.{n}": self._filing_change for n in _FILING})
         self._handlers.update(self.obligation_handlers())
+        # docs/facts.md §8: rectifications (projections.rectification; rule R1).
+        self._handlers.update({t: self._rectification for t in rectification.TOPICS})
 
     # ------------------------------------------------------------------ driving
 
@@ -475,6 +478,9 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
                 f"project {d['name']} filed without catalogue pre-registration "
                 f"(filed by {actor['actor_id']})",
             )  # fmt: skip
+
+    def _rectification(self, fact: Fact) -> None:
+        rectification.fold(self.state, fact)
 
     def _filing_change(self, fact: Fact) -> None:
         filing = self.state["filings"].get(fact.entity)

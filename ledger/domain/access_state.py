@@ -43,15 +43,18 @@ _VERSION = DataAccess.INITIAL_VERSION
 _DATETIME = "datetime_iso"  # eventsourcing's DatetimeAsISO
 
 
-class _Tagged(msgspec.Struct, rename={"type": "_type_", "data": "_data_"}):
+class _Tagged(msgspec.Struct, rename={"type": "_type_", "data": "_data_"}, gc=False):
     """A value object as the library's transcoder writes it: ``{"_type_", "_data_"}``."""
 
     type: str
     data: str
 
 
-class _State(msgspec.Struct):
-    """The state of a ``DataAccess.Recorded`` event: keys in this order (ledger-format §12)."""
+class _State(msgspec.Struct, gc=False):
+    """The state of a ``DataAccess.Recorded`` event: keys in this order (ledger-format §12).
+
+    Untracked by the garbage collector (``gc=False``): its values are text, numbers and
+    pre-encoded JSON, in no cycle, and a batch makes thousands."""
 
     timestamp: msgspec.Raw
     originator_topic: str

@@ -181,9 +181,7 @@ class AnomalyReview(Aggregate):
         severity: str = "",
     ) -> None:
         action = parse_enum(ReviewAction, action, "action")
-        check_step(
-            self.status, action, actor.actor_id, severity, self.reviewers, self.escalators
-        )
+        check_step(self.status, action, actor.actor_id, severity, self.reviewers, self.escalators)
         self._review(
             actor=actor,
             anomaly_id=self.anomaly_id,

@@ -45,8 +45,9 @@ def application_env(settings: Settings, *, create: bool | None = None) -> dict[s
         env.update(
             PERSISTENCE_MODULE="ledger.store.postgres",
             POSTGRES_DBNAME=db.dbname,
-            POSTGRES_HOST=db.host,
-            POSTGRES_PORT=str(db.port),
+            POSTGRES_HOST=db.host_list,
+            POSTGRES_PORT=db.port_list,
+            POSTGRES_TARGET_SESSION_ATTRS=db.target_session_attrs,
             POSTGRES_USER=db.user,
             POSTGRES_PASSWORD=db.password,
             POSTGRES_SCHEMA=settings.postgres_schema,

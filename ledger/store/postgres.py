@@ -17,8 +17,8 @@ refused (pitfall 2): they would bypass the chain.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -26,6 +26,7 @@ import psycopg
 from eventsourcing import postgres as es_postgres
 from eventsourcing.persistence import (
     InterfaceError,
+    InternalError,
     OperationalError,
     ProgrammingError,
     StoredEvent,
@@ -39,6 +40,7 @@ from eventsourcing.utils import resolve_topic, retry
 from psycopg import Connection, Cursor, IsolationLevel
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier, Literal
+from psycopg_pool import PoolTimeout
 
 from ledger.chain import Digest, Genesis, RowTuple, chain_rows, hash_function
 from ledger.errors import (
@@ -57,10 +59,13 @@ from ledger.store.base import (
     genesis_from_row,
     new_genesis,
 )
+from ledger.store.conninfo import session_options
 
 LEDGER_EVENTS_TABLE = "ledger_events"
 # Batches of at least this many events take the head's lock before chaining (see _optimistic).
 LOCK_FIRST_BATCH_SIZE = 100
+TARGET_SESSION_ATTRS_KEY = "POSTGRES_TARGET_SESSION_ATTRS"
+CONNECT_TIMEOUT_SECONDS = 3  # per host of a multi-host URL: a dead one is skipped quickly
 
 
 # ledger-format §6.1. SECURITY DEFINER: it runs as the ledger's owner, so the service needs
@@ -586,12 +591,53 @@ class ChainedPostgresProcessRecorder(PostgresProcessRecorder, ChainedPostgresApp
         self.requested_algorithm = hash_algorithm
 
 
+def _failing_fast(
+    get_connection: Callable[[], AbstractContextManager[Connection[DictRow]]],
+) -> Callable[[], AbstractContextManager[Connection[DictRow]]]:
+    """The datastore's connections, with "no primary" a :class:`StoreUnavailableError`.
+
+    While Patroni elects a new primary, no connection can be had (the pool waits
+    ``postgres_timeout_seconds``) or the one held went read-only. eventsourcing
+    would retry either ten times; neither gets better within a request, so the
+    request answers 503 with ``Retry-After`` at once (docs/operations.md §HA) and
+    the client's retry, idempotent, reaches the new primary. A connection lost
+    mid-statement is still retried: the retry finds what did commit.
+    """
+
+    @contextmanager
+    def connection() -> Iterator[Connection[DictRow]]:
+        try:
+            with get_connection() as conn:
+                yield conn
+        except (OperationalError, InternalError) as e:
+            if isinstance(e.__cause__, PoolTimeout):
+                raise StoreUnavailableError("no PostgreSQL primary answered in time") from e
+            if isinstance(e.__cause__, psycopg.errors.ReadOnlySqlTransaction):
+                raise StoreUnavailableError("the PostgreSQL server is no longer primary") from e
+            raise
+
+    return connection
+
+
 # The module must expose exactly one factory class: eventsourcing finds it by scanning.
 class Factory(es_postgres.PostgresFactory):
     """``PERSISTENCE_MODULE=ledger.store.postgres``: eventsourcing's factory, chained."""
 
     application_recorder_class = ChainedPostgresApplicationRecorder
     process_recorder_class = ChainedPostgresProcessRecorder
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        # eventsourcing's pool knows host, port, user, password and dbname only: the rest of
+        # what a connection needs to follow a primary goes into its connection arguments.
+        kwargs = self.datastore.pool.kwargs
+        if not isinstance(kwargs, dict):  # eventsourcing always gives a dict
+            raise ConfigurationError("the PostgreSQL pool has no connection arguments")
+        kwargs.update(session_options(self.env.get(TARGET_SESSION_ATTRS_KEY) or ""))
+        kwargs.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
+        self.datastore.get_connection = _failing_fast(  # type: ignore[method-assign,assignment]
+            self.datastore.get_connection
+        )
 
     def _chained_class(self, key: str, default: type[Any]) -> type[Any]:
         topic = self.env.get(key)

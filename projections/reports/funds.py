@@ -2,7 +2,8 @@
 
 domain.md "Compliance rules the ledger evaluates", rows F1–F5 (seed §三(三)12,
 §三(一)3, §三(五)17). The rules are written once, in the zone fold behind the
-views (``projections.zone``); the audit report reads their findings at its own
+views (``projections.rules``, named and graded once in its catalogue); the audit
+report reads their findings at its own
 position: F1–F4 are findings on the decision, F5 a finding on the filing the
 decision funds, reported on every decision that funds it.
 """
@@ -13,12 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from projections.query import Finding
-from projections.rules.catalogue import RULE_ZH as CATALOGUE_RULE_ZH
-from projections.rules.catalogue import SEVERITY as CATALOGUE_SEVERITY
-from projections.rules.catalogue import SEVERITY_ZH as CATALOGUE_SEVERITY_ZH
+from projections.rules.catalogue import RULE_ZH, SEVERITY, SEVERITY_ZH
 
-# The one catalogue's names and severities (F1–F8 included: issue 14).
-SEVERITY, SEVERITY_ZH, RULE_ZH = CATALOGUE_SEVERITY, CATALOGUE_SEVERITY_ZH, CATALOGUE_RULE_ZH
+# F6–F8: issue 14 (projects after filing, O&M of little-used systems; seed §三(五)17).
+FUND_RULES = ("F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8")
+__all__ = ["FUND_RULES", "RULE_ZH", "SEVERITY", "SEVERITY_ZH", "FundCheck", "checks_from_views"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,7 @@ def checks_from_views(
     checks = [
         FundCheck(f.rule, f.detail, f.positions)
         for f in findings.get(decision_id, ())
-        if f.rule in SEVERITY and f.rule != "F5"
+        if f.rule in FUND_RULES and f.rule != "F5"
     ]
     if filing_id is not None:
         checks.extend(

@@ -166,6 +166,9 @@ _RULES: tuple[Rule, ...] = (
     Rule("I5", "low", "项目验收后未按期评价", "inventory", "moment",
          (*_FILING, "ProjectEvaluation.Recorded", "DistrictCalendar.Set"),
          "the filing's positions", "seed §三(五)17 评价"),
+    Rule("R1", "high", "审计整改逾期未完成", "rectification", "moment",
+         ("Rectification.Notified", "Rectification.Reported", "Rectification.Verified"),
+         "the rectification's positions", "审计法 §45; docs/facts.md §8"),
 )  # fmt: skip
 
 RULES: Mapping[str, Rule] = {rule.id: rule for rule in _RULES}

@@ -38,9 +38,10 @@ PLAN_RULES = {"F6": "high", "F7": "high", "F8": "medium", "I4": "low", "I5": "lo
 
 def test_every_rule_of_the_domain_brief_is_declared_once_with_its_severity() -> None:
     table = _domain_table()
-    assert set(RULE_IDS) == set(table) | set(PLAN_RULES)
-    assert len(RULE_IDS) == 24 + len(PLAN_RULES)
-    assert dict(SEVERITY) == {**table, **PLAN_RULES}
+    # R1 (overdue rectification) comes from issue 15 (docs/facts.md §8), not the brief's table.
+    assert set(RULE_IDS) == set(table) | set(PLAN_RULES) | {"R1"}
+    assert len(RULE_IDS) == 24 + len(PLAN_RULES) + 1
+    assert {k: v for k, v in SEVERITY.items() if k != "R1"} == {**table, **PLAN_RULES}
     assert all("seed" in RULES[r].source for r in PLAN_RULES)
 
 

@@ -1,0 +1,115 @@
+"""Issuing a report: one ledger event per rendered file, in one transaction (docs/reports.md).
+
+The 审计局, 网信办 and 区发改局 issue the reports they sign (auditor, security
+officer, ndrc). Each file's issuance is keyed by its SHA-256, so issuing the same
+bytes again records nothing and answers the first issuance's position.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import uuid4
+
+from ledger.commands.rectification import RectificationCommands
+from ledger.domain.actor import Actor, Role
+from ledger.domain.errors import DomainError, ErrorCode
+from ledger.domain.report_issue import (
+    ISSUED_TOPIC,
+    IssuedFormat,
+    IssuedKind,
+    IssuedReport,
+    issued_report_id,
+)
+from ledger.domain.values import parse_enum
+
+ISSUERS = frozenset({Role.AUDITOR, Role.SECURITY_OFFICER, Role.NDRC})
+_PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedFile:
+    """One file's issuance: its hash and the position of the event that records it."""
+
+    sha256: str
+    format: str
+    position: int
+    recorded: bool  # False: these bytes were issued before
+
+
+class ReportIssueCommands(RectificationCommands):
+    """``issue_report`` and ``issuance_position``."""
+
+    def issue_report(
+        self,
+        actor: Actor,
+        *,
+        kind: str,
+        year: int,
+        as_of_position: int,
+        files: Sequence[tuple[str, bytes]],
+        issued_at: datetime | None = None,
+    ) -> list[IssuedFile]:
+        """Record ``files`` ((format, rendered bytes)) as issued: one event each, one save."""
+        self._require_role(actor, ISSUERS, "issue a report")
+        report_kind = parse_enum(IssuedKind, kind, "kind")
+        if not files:
+            raise DomainError(ErrorCode.INVALID_VALUE, "no file to issue")
+        if not 1 <= as_of_position <= (self.recorder.max_notification_id() or 0):
+            raise DomainError(ErrorCode.INVALID_VALUE, f"no ledger position {as_of_position}")
+        at = self.business_time(issued_at, "issued_at")
+        issue_id = uuid4().hex
+        new: list[IssuedReport] = []
+        answer: list[tuple[str, str, bool]] = []
+        for fmt, content in files:
+            sha = hashlib.sha256(content).hexdigest()
+            fmt_value = parse_enum(IssuedFormat, fmt, "format").value
+            answer.append((sha, fmt_value, not self._exists(issued_report_id(sha))))
+            if answer[-1][2] and all(r.sha256 != sha for r in new):
+                new.append(
+                    IssuedReport.issue(
+                        actor,
+                        kind=report_kind,
+                        year=year,
+                        format=IssuedFormat(fmt_value),
+                        sha256=sha,
+                        size=len(content),
+                        as_of_position=as_of_position,
+                        issue_id=issue_id,
+                        issued_at=at,
+                    )
+                )
+        if new:
+            self.save(*new)
+        return [
+            IssuedFile(sha, fmt, self._issuance_position(sha), recorded)
+            for sha, fmt, recorded in answer
+        ]
+
+    def issued(self, sha256: str) -> IssuedReport | None:
+        """The issuance of the file with this hash, if any."""
+        rid = issued_report_id(sha256)
+        if not self._exists(rid):
+            return None
+        found: IssuedReport = self.repository.get(rid)
+        return found
+
+    def _issuance_position(self, sha256: str) -> int:
+        position = self.issuance_position(sha256)
+        assert position is not None, "an issuance just saved has a position"
+        return position
+
+    def issuance_position(self, sha256: str) -> int | None:
+        """The ledger position of the file's issuance event (issuances are few: a scan by topic)."""
+        wanted = issued_report_id(sha256)
+        start = 1
+        while True:
+            page = self.recorder.select_notifications(start, _PAGE, topics=[ISSUED_TOPIC])
+            for notification in page:
+                if str(notification.originator_id).replace("-", "") == wanted.hex:
+                    return int(notification.id)
+            if len(page) < _PAGE:
+                return None
+            start = int(page[-1].id) + 1

@@ -1,0 +1,284 @@
+"""Three PostgreSQL machines under Patroni and etcd, in network namespaces (issue 18).
+
+Each of ``pg1``–``pg3`` is a network namespace (tests/netns.py) running an etcd
+member and Patroni, which runs PostgreSQL 15; ``app`` is a fourth namespace
+where the service's side runs (tests/ops/patroni_agent.py). The machines reach
+each other only over the bridge, so "a machine dies" is exactly one of:
+
+* :meth:`PatroniCluster.kill_machine` — SIGKILL to every process in the
+  namespace (etcd, Patroni, the postmaster and its backends), as a power cut;
+* :meth:`PatroniCluster.cut` — the namespace's link goes down, its processes
+  keep running, as a failed switch port.
+
+The configuration is ops/deploy/patroni/patroni.yml as shipped, with per-node
+values and passwords given the way the deployment gives them (``PATRONI_*``
+variables) and three test-only changes: shorter failure-detection timing (so
+one failover takes seconds, not half a minute), ``fsync=off`` (the machines
+share one disk; a namespace kill does not lose the page cache, so durability
+is not what fsync would protect here) and the bridge's subnet in ``pg_hba``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.netns import SUBNET, Host, Network, namespaces_available
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "ops" / "deploy" / "patroni" / "patroni.yml"
+ENSURE = ROOT / "ops" / "scripts" / "ensure-patroni.sh"
+ETCD_CLIENT, ETCD_PEER, PATRONI_API, PG_PORT = 2379, 2380, 8008, 5432
+# A dead primary's leader key expires after ttl; loop_wait + 2 * retry_timeout must stay
+# within it (Patroni's rule). Shipped: 30/10/10 (a failover in about 30-40 s).
+TEST_TIMING = {"ttl": 15, "loop_wait": 1, "retry_timeout": 5}
+
+
+def cluster_unavailable() -> str | None:
+    """``None`` when the cluster can run here, else why not (Patroni is installed if root)."""
+    why = namespaces_available()
+    if why is not None:
+        return f"network namespaces unavailable: {why}"
+    ensured = subprocess.run([str(ENSURE)], capture_output=True, text=True, check=False)
+    if ensured.returncode != 0:
+        return f"Patroni/etcd unavailable: {ensured.stderr.strip()}"
+    if not Path("/usr/lib/postgresql/15/bin/postgres").exists():
+        return "PostgreSQL 15 server binaries are not installed"
+    return None
+
+
+def require_cluster() -> None:
+    """Skip with the reason where the cluster cannot run, except under CI, where it must."""
+    why = cluster_unavailable()
+    if why is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the Patroni cluster is required under CI: {why}")
+        pytest.skip(why)
+
+
+@dataclass
+class Machine:
+    name: str
+    host: Host
+
+    @property
+    def address(self) -> str:
+        return self.host.address
+
+
+class PatroniCluster:
+    """etcd + Patroni on ``pg1``–``pg3``; an ``app`` namespace for the service's side."""
+
+    def __init__(self, network: Network, home: Path, timing: dict[str, int] | None = None) -> None:
+        self.network = network
+        self.home = home
+        self.timing = timing or TEST_TIMING
+        self.machines = [Machine(f"pg{i}", network.host(f"pg{i}")) for i in (1, 2, 3)]
+        self.app = network.host("app")
+        self.superuser_password = secrets.token_hex(16)
+        self._passwords = {
+            "PATRONI_SUPERUSER_PASSWORD": self.superuser_password,
+            "PATRONI_REPLICATION_PASSWORD": secrets.token_hex(16),
+            "PATRONI_REWIND_PASSWORD": secrets.token_hex(16),
+        }
+        shutil.chown(home, "postgres")
+        for machine in self.machines:
+            config = self.config(machine)
+            config.write_text(yaml.safe_dump(self._config(machine)), encoding="utf-8")
+            shutil.chown(config, "postgres")
+
+    # ------------------------------------------------------------------ configuration
+
+    def config(self, machine: Machine) -> Path:
+        return self.home / f"patroni-{machine.name}.yml"
+
+    def _config(self, machine: Machine) -> dict[str, Any]:
+        config: dict[str, Any] = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
+        dcs = config["bootstrap"]["dcs"]
+        dcs.update(self.timing)
+        dcs["postgresql"]["parameters"].update({"fsync": "off", "wal_keep_size": "64MB"})
+        subnet = f"{SUBNET}.0/24"
+        config["postgresql"]["pg_hba"] = [
+            line.replace("10.0.0.0/24", subnet) for line in config["postgresql"]["pg_hba"]
+        ]
+        config["postgresql"]["pgpass"] = str(self.home / f"pgpass-{machine.name}")
+        # One machine's socket directory each (they share this machine's file system).
+        sockets = self.home / f"sockets-{machine.name}"
+        sockets.mkdir()
+        shutil.chown(sockets, "postgres")
+        config["postgresql"]["parameters"]["unix_socket_directories"] = str(sockets)
+        return config
+
+    def _etcd_env(self, machine: Machine) -> dict[str, str]:
+        peers = ",".join(f"{m.name}=http://{m.address}:{ETCD_PEER}" for m in self.machines)
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "ETCD_NAME": machine.name,
+            "ETCD_DATA_DIR": str(self.home / f"etcd-{machine.name}"),
+            "ETCD_LISTEN_PEER_URLS": f"http://{machine.address}:{ETCD_PEER}",
+            "ETCD_LISTEN_CLIENT_URLS": f"http://{machine.address}:{ETCD_CLIENT}",
+            "ETCD_INITIAL_ADVERTISE_PEER_URLS": f"http://{machine.address}:{ETCD_PEER}",
+            "ETCD_ADVERTISE_CLIENT_URLS": f"http://{machine.address}:{ETCD_CLIENT}",
+            "ETCD_INITIAL_CLUSTER": peers,
+            "ETCD_INITIAL_CLUSTER_STATE": "new",
+            "ETCD_INITIAL_CLUSTER_TOKEN": "govledger-test",
+            # Quicker leader elections on a busy two-core machine shared by many tests.
+            "ETCD_HEARTBEAT_INTERVAL": "200",
+            "ETCD_ELECTION_TIMEOUT": "2000",
+        }
+
+    def _patroni_env(self, machine: Machine) -> dict[str, str]:
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.home),
+            "LANG": "C.UTF-8",
+            "PATRONI_NAME": machine.name,
+            "PATRONI_RESTAPI_LISTEN": f"{machine.address}:{PATRONI_API}",
+            "PATRONI_RESTAPI_CONNECT_ADDRESS": f"{machine.address}:{PATRONI_API}",
+            "PATRONI_POSTGRESQL_LISTEN": f"{machine.address}:{PG_PORT}",
+            "PATRONI_POSTGRESQL_CONNECT_ADDRESS": f"{machine.address}:{PG_PORT}",
+            "PATRONI_POSTGRESQL_DATA_DIR": str(self.home / f"data-{machine.name}"),
+            "PATRONI_ETCD3_HOSTS": ",".join(f"{m.address}:{ETCD_CLIENT}" for m in self.machines),
+            **self._passwords,
+        }
+
+    # ------------------------------------------------------------------ life cycle
+
+    def start(self) -> None:
+        for machine in self.machines:
+            self.boot(machine)
+        self.await_members(2)
+
+    def boot(self, machine: Machine) -> None:
+        """Start (again) the machine's etcd member and its Patroni."""
+        log = (self.home / f"{machine.name}.log").open("ab")
+        etcd_dir = self.home / f"etcd-{machine.name}"
+        env = self._etcd_env(machine)
+        if etcd_dir.exists():  # a member that rejoins keeps its data: not a new cluster
+            env["ETCD_INITIAL_CLUSTER_STATE"] = "existing"
+        machine.host.start(["etcd"], env=env, cwd=self.home, log=log)
+        machine.host.start(
+            ["runuser", "-u", "postgres", "--", "patroni", str(self.config(machine))],
+            env=self._patroni_env(machine),
+            cwd=self.home,
+            log=log,
+        )
+
+    def kill_machine(self, machine: Machine) -> None:
+        """SIGKILL every process in the machine's namespace (the postmaster has its own
+        session, so process groups are not enough): a power cut."""
+        for _ in range(3):  # a process may fork while we kill: kill until none is left
+            listed = subprocess.run(
+                ["ip", "netns", "pids", machine.host.namespace],
+                capture_output=True, text=True, check=False, timeout=30,
+            ).stdout.split()  # fmt: skip
+            if not listed:
+                break
+            for pid in listed:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
+        for process in machine.host.processes:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=20)
+        machine.host.processes.clear()
+
+    def cut(self, machine: Machine) -> None:
+        machine.host.cut()
+
+    def mend(self, machine: Machine) -> None:
+        machine.host.mend()
+
+    def close(self) -> None:
+        for machine in self.machines:
+            self.kill_machine(machine)
+
+    # ------------------------------------------------------------------ the service's side
+
+    def url(self, dbname: str = "postgres") -> str:
+        """The service's URL: every node, the primary chosen by target_session_attrs."""
+        hosts = ",".join(f"{m.address}:{PG_PORT}" for m in self.machines)
+        return (
+            f"postgresql://postgres:{self.superuser_password}@{hosts}/{dbname}"
+            "?target_session_attrs=read-write"
+        )
+
+    def node_url(self, machine: Machine, dbname: str = "postgres") -> str:
+        return (
+            f"postgresql://postgres:{self.superuser_password}@{machine.address}:{PG_PORT}/{dbname}"
+        )
+
+    def agent(self, *args: str, timeout: float = 180) -> Any:
+        """``python -m tests.ops.patroni_agent ARGS`` on the app machine; its JSON answer."""
+        done = self.app.run(
+            [sys.executable, "-m", "tests.ops.patroni_agent", *args],
+            env=agent_env(),
+            cwd=ROOT,
+            timeout=timeout,
+        )
+        assert done.returncode == 0, f"agent {args[0]} failed: {done.stderr[-3000:]}"
+        return json.loads(done.stdout)
+
+    def api_urls(self) -> list[str]:
+        return [f"http://{m.address}:{PATRONI_API}" for m in self.machines]
+
+    def members(self) -> list[dict[str, Any]]:
+        """Patroni's view of the cluster (GET /cluster on any member that answers)."""
+        answer: list[dict[str, Any]] = self.agent("members", *self.api_urls())["members"]
+        return answer
+
+    def await_members(self, replicas_streaming: int, *, not_leader: str = "") -> dict[str, Any]:
+        """Until one leader runs and ``replicas_streaming`` replicas stream from it."""
+        args = ["await", "--streaming", str(replicas_streaming), *self.api_urls()]
+        if not_leader:
+            args += ["--not-leader", not_leader]
+        answer: dict[str, Any] = self.agent(*args)
+        return answer
+
+    def leader(self) -> Machine:
+        (name,) = [m["name"] for m in self.members() if m["role"] == "leader"]
+        return next(m for m in self.machines if m.name == name)
+
+    def log_text(self) -> str:
+        return "\n".join(
+            (self.home / f"{m.name}.log").read_text(encoding="utf-8", errors="replace")
+            for m in self.machines
+            if (self.home / f"{m.name}.log").exists()
+        )
+
+
+def agent_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVLEDGER_")}
+    env["GOVLEDGER_LOG_FORMAT"] = "text"
+    return env
+
+
+@contextlib.contextmanager
+def patroni_cluster(timing: dict[str, int] | None = None) -> Iterator[PatroniCluster]:
+    """A started cluster, torn down (every process killed, namespaces removed) on leaving."""
+    home = Path(tempfile.mkdtemp(prefix="govledger-patroni-"))
+    network = Network()
+    cluster: PatroniCluster | None = None
+    try:
+        cluster = PatroniCluster(network, home, timing)
+        cluster.start()
+        yield cluster
+    finally:
+        if cluster is not None:
+            cluster.close()
+        network.close()
+        if os.environ.get("GOVLEDGER_KEEP_PATRONI_HOME") != "1":
+            shutil.rmtree(home, ignore_errors=True)

@@ -1,0 +1,117 @@
+"""Issued reports anchored in the ledger: ``report … --issue`` and ``report verify FILE``.
+
+docs/reports.md "Issuance and verification"; ops/report_verify.py, ops/report_verify_cli.py,
+ledger/commands/report_issue.py. Online and offline (evidence bundle + published key); a
+one-byte-changed copy is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ledger.application import GovLedger
+from ledger.config import Settings
+from ledger.domain import Actor, DomainError, Role
+from ledger.domain.errors import ErrorCode
+from ledger.store.connect import application_env, init_ledger
+from tests.ledger.domain.builders import NDRC, USER_DEPT
+from tests.ops.test_proofs_cli import cli, run  # noqa: F401  (the fixture and the runner)
+
+AUDITOR = Actor("audit-1", Role.AUDITOR, None)
+
+
+def _ledger(settings: Settings) -> None:
+    init_ledger(settings)
+    app = GovLedger(env=application_env(settings))
+    app.register_department(NDRC, USER_DEPT, "区人社局")
+    app.close()
+
+
+def test_issue_then_verify_online_and_offline_and_refuse_a_changed_byte(
+    cli: Settings,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = str(tmp_path / "keys" / "log.key")
+    code, vkey, _ = run(capsys, "keys", "generate", "--name", "log.example", "-o", key)
+    assert code == 0
+    trusted = tmp_path / "keys" / "trusted"
+    trusted.write_text(vkey)
+    monkeypatch.setenv("GOVLEDGER_TRUSTED_KEYS_FILE", str(trusted))
+    _ledger(cli)
+    report = tmp_path / "audit.json"
+    code, out, err = run(
+        capsys, "report", "audit", "--year", "2026", "--format", "json", "-o", str(report),
+        "--issue", "--actor-id", "audit-1",
+    )  # fmt: skip
+    assert code == 0, err
+    assert out.startswith("issued: SHA-256 ") and "recorded at ledger position 2" in out
+    code, out, err = run(capsys, "report", "verify", str(report))
+    assert code == 2 and "issued at ledger position 2, but no proof yet" in err
+    assert run(capsys, "checkpoint", "issue")[0] == 0
+
+    bundle = tmp_path / "evidence.json"
+    code, out, err = run(
+        capsys, "report", "verify", str(report), "--json", "--evidence-out", str(bundle)
+    )
+    assert code == 0, err
+    answer = json.loads(out)
+    assert answer["ok"] and answer["position"] == 2
+    assert (answer["issuance"]["kind"], answer["issuance"]["year"]) == ("audit", 2026)
+    assert answer["issuance"]["as_of_position"] == 1
+    assert answer["issuance"]["actor"] == "audit-1 (auditor)"
+
+    offline = ("--evidence", str(bundle), "--log-keys-file", str(trusted))
+    code, out, _ = run(capsys, "report", "verify", str(report), *offline)
+    assert code == 0 and out.startswith("OK issued: audit report 2026 (json")
+
+    changed = tmp_path / "changed.json"
+    content = bytearray(report.read_bytes())
+    content[len(content) // 2] ^= 0x01
+    changed.write_bytes(bytes(content))
+    code, out, _ = run(capsys, "report", "verify", str(changed))
+    assert code == 1 and out.startswith("NOT ISSUED")
+    code, out, _ = run(capsys, "report", "verify", str(changed), *offline)
+    assert code == 1 and "holds no issuance" in out
+
+    other_key = tmp_path / "other"
+    other_key.write_text(vkey.replace("log.example", "log.other"))
+    code, out, _ = run(
+        capsys, "report", "verify", str(report), "--evidence", str(bundle),
+        "--log-keys-file", str(other_key),
+    )  # fmt: skip
+    assert code == 1 and "does not verify" in out
+
+
+def test_only_issuers_issue_and_a_bad_position_is_refused(settings: Settings) -> None:
+    _ledger(settings)
+    app = GovLedger(env=application_env(settings))
+    try:
+        clerk = Actor("c", Role.DEPARTMENT_CLERK, USER_DEPT)
+        for actor, position, code in (
+            (clerk, 1, ErrorCode.ROLE_NOT_PERMITTED),
+            (AUDITOR, 99, ErrorCode.INVALID_VALUE),
+        ):
+            with pytest.raises(DomainError) as refused:
+                app.issue_report(
+                    actor, kind="audit", year=2026, as_of_position=position, files=[("pdf", b"x")]
+                )
+            assert refused.value.code is code
+        assert app.recorder.max_notification_id() == 1
+        (first, second) = app.issue_report(
+            AUDITOR, kind="audit", year=2026, as_of_position=1,
+            files=[("pdf", b"%PDF-1"), ("xlsx", b"PK..")],
+        )  # fmt: skip
+        assert (first.position, second.position) == (2, 3)
+        (again,) = app.issue_report(
+            AUDITOR, kind="audit", year=2026, as_of_position=2, files=[("pdf", b"%PDF-1")]
+        )
+        assert (again.position, again.recorded) == (2, False)
+        assert app.recorder.max_notification_id() == 3
+        assert app.issued(first.sha256) is not None and app.issued("0" * 64) is None
+    finally:
+        app.close()
