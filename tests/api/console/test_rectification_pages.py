@@ -8,6 +8,7 @@ from ledger.application import GovLedger
 from ledger.domain import Actor, Role
 from ledger.domain.fact_intake import record_fields
 from ledger.store.connect import application_env
+from projections.query import open_views
 from tests.api.console.conftest import Console
 from tests.ledger.domain.builders import NDRC
 
@@ -45,6 +46,8 @@ def _record(console: Console) -> None:
         )  # fmt: skip
     finally:
         app.close()
+    with open_views(console.settings, catch_up=True):
+        pass  # the projection worker's part: reading never writes (docs/projections.md)
 
 
 def test_the_register_shows_each_rectification_with_its_status_as_of_a_date(
