@@ -77,10 +77,11 @@ def test_the_queue_pages_in_score_order_within_a_department(demo_console: Consol
 def test_a_review_is_a_ledger_event_shown_back_at_once(demo_console: Console) -> None:
     with open_views(demo_console.settings) as views:
         anomaly = views.anomalies(views.moment())[0]
-        head = views.moment().position
     demo_console.login(Role.SECURITY_OFFICER)
     path = f"/console/anomalies/{anomaly.anomaly_id}"
-    csrf = demo_console.csrf(path)
+    csrf = demo_console.csrf(path)  # opening the evidence is itself recorded
+    with open_views(demo_console.settings) as views:
+        head = views.moment().position
     reply = demo_console.client.post(
         f"{path}/review", data={"csrf": csrf, "action": "escalate", "comment": "移交区公安分局核查"}
     )
