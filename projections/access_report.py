@@ -86,6 +86,16 @@ class FlaggedAccess:
     rules: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class AnomalyGroup:
+    """Anomalies of one kind in one review state (after their latest review)."""
+
+    kind: str
+    status: str
+    count: int
+    sample: tuple[int, ...]
+
+
 class AccessReportViews:
     """Access aggregates for reports; mixed into ``projections.query.Views``."""
 
@@ -108,6 +118,23 @@ class AccessReportViews:
         subject_kinds: Collection[str] | None,
     ) -> Iterator[FindingTuple]:
         raise NotImplementedError
+
+    def _anomalies_sql(self, m: Moment, department: str | None) -> tuple[str, list[Any]]:
+        raise NotImplementedError
+
+    def anomaly_groups(self, m: Moment, year: int) -> list[AnomalyGroup]:
+        """The anomalies dated in ``year`` (CST) at ``m``, by kind and review state, counted
+        in SQL (one row per kind and state, not one object per anomaly)."""
+        sql, params = self._anomalies_sql(m, None)
+        rows = self.store.query(
+            "SELECT kind, status, COUNT(*), MIN(position), MAX(position) "
+            f"FROM ({sql}) q WHERE substr(time, 1, 4) = ? GROUP BY kind, status",
+            [*params, f"{year:04d}"],
+        )
+        return [
+            AnomalyGroup(str(kind), str(status), int(n), _ends(lo, hi, int(n)))
+            for kind, status, n, lo, hi in rows
+        ]
 
     def findings_beside_accesses(self, m: Moment) -> list[Finding]:
         """The findings at ``m`` on anything but an access (systems, resources, requests,
@@ -238,17 +265,27 @@ class AccessReportViews:
         return {p: tuple(sorted(set(r), key=rule_order)) for p, r in out.items()}
 
 
-def write_totals(store: ViewStore, block: int, size: int) -> None:
-    """The ``access_totals`` rows at the end of ``block`` (``size`` positions): those at
-    the end of the block before, plus the block's own accesses (the runner, in the
-    transaction that completes the block)."""
-    table = store.table("access_totals")
-    sums: dict[tuple[Any, ...], list[int]] = {}
-    for *key, n, rows in store.query(
-        f"SELECT year, {_TOTALS_KEY}, total, row_count FROM {table} WHERE block = ?",
-        (block - 1,),
-    ):
-        sums[tuple(key)] = [int(n), int(rows)]
+Sums = dict[tuple[Any, ...], list[int]]  # group -> [accesses, rows read]
+
+
+def write_totals(
+    store: ViewStore, block: int, size: int, previous: tuple[int, Sums] | None = None
+) -> Sums:
+    """Write the ``access_totals`` rows at the end of ``block`` (``size`` positions): those
+    at the end of the block before, plus the block's own accesses (the runner, in the
+    transaction that completes the block). ``previous``: the totals this process wrote
+    last, used when they are the block before's; returns the new totals."""
+    if previous is not None and previous[0] == block - 1:
+        # A copy: a transaction that fails after this leaves ``previous`` as it was.
+        sums = {key: list(values) for key, values in previous[1].items()}
+    else:
+        sums = {}
+        for row in store.query(
+            f"SELECT year, {_TOTALS_KEY}, total, row_count "
+            f"FROM {store.table('access_totals')} WHERE block = ?",
+            (block - 1,),
+        ):
+            sums[row[:8]] = [int(row[8]), int(row[9])]
     _add_groups(
         store, sums, "WHERE topic = ? AND position BETWEEN ? AND ?",
         (ACCESS, block * size, block * size + size - 1), with_year=True,
@@ -258,11 +295,12 @@ def write_totals(store: ViewStore, block: int, size: int) -> None:
         ("block", "year", *_TOTALS_KEY.split(", "), "total", "row_count"),
         [(block, *key, n, rows) for key, (n, rows) in sums.items()],
     )
+    return sums
 
 
 def _add_groups(
     store: ViewStore,
-    sums: dict[tuple[Any, ...], list[int]],
+    sums: Sums,
     where: str,
     params: tuple[Any, ...],
     *,
@@ -287,7 +325,7 @@ def _add_groups(
             _add(sums, row[:width], 1, row[width] or 0)
 
 
-def _add(sums: dict[tuple[Any, ...], list[int]], key: tuple[Any, ...], n: int, rows: int) -> None:
+def _add(sums: Sums, key: tuple[Any, ...], n: int, rows: int) -> None:
     found = sums.get(key)
     if found is None:
         sums[key] = [n, rows]

@@ -88,12 +88,14 @@ class FoldCore:
         position: int,
         at: datetime | None,
         detail: str,
+        key: str | None = None,
     ) -> None:
+        """Emit a finding; ``key`` names it when its subject has several (else the subject)."""
         if not self.emit:
             return
         self.findings.append(
             (
-                stable_id(rule, subject),
+                stable_id(rule, key or subject),
                 rule,
                 SEVERITY[rule],
                 subject,

@@ -26,7 +26,9 @@ PROJECTIONS = ("audit_trail", "accesses", "zone")
 # 4: what the risk and annual reports read (issue #12 item 2): each access's personal
 # information class (events.touches) and the items and grant of each flagged access
 # (access_details), so reports read the views instead of replaying the ledger.
-SCHEMA_VERSION = 4
+# 5: the issue-14 rules (S11, P2, D1, I3, F6–F8, I4, I5) fold new facts and findings,
+# and those facts are dated by their business time (projections.facts).
+SCHEMA_VERSION = 5
 # events.touches of an access: the personal information it reads (PIPL §28, domain.md P1).
 TOUCHES_NONE, TOUCHES_PERSONAL, TOUCHES_SENSITIVE = 0, 1, 2
 BLOCK = 10_000  # positions per access aggregate block

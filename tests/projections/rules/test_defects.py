@@ -108,6 +108,7 @@ def test_an_access_on_an_expired_grant_beyond_its_items_is_s2_and_s3(settings: S
     with open_views(settings) as views:
         found = views.findings(views.moment(), subject_kinds={"access"})
     by_subject = {(f.subject, f.rule) for f in found}
+    # (P2, personal items with no PIA on record, is on the grant: one per recipient.)
     assert by_subject == {("e-1", "S2"), ("e-1", "S3"), ("e-2", "S2")}
     s3 = next(f for f in found if f.rule == "S3")
     assert "住址" in s3.detail and s3.severity == "high"
