@@ -355,7 +355,7 @@ def test_every_report_figure_equals_the_views(
         mock.patch.object(access_report, "BLOCK", SMALL_BLOCK),
     ):
         conf = _build(Path(directory), requests, accesses, funds)
-        with open_views(conf) as views:
+        with open_views(conf, catch_up=True) as views:
             head = views.position
             for position in sorted({head, max(1, head * cut // 100)}):
                 _check(views, conf, position)
