@@ -13,14 +13,14 @@ from tests.api.console.conftest import Console
 
 
 def _views_recorded(console: Console) -> list[dict[str, str]]:
-    with open_views(console.settings) as views:
+    with open_views(console.settings, catch_up=True) as views:
         m = views.moment()
         lines = views.audit_trail(m, text="查阅个人信息记录", limit=100)
     return [{"actor": line.actor_id, "summary": line.summary} for line in lines]
 
 
 def test_opening_anomaly_evidence_and_the_trail_is_recorded(demo_console: Console) -> None:
-    with open_views(demo_console.settings) as views:
+    with open_views(demo_console.settings, catch_up=True) as views:
         anomaly = views.anomalies(views.moment())[0]
     demo_console.login(Role.AUDITOR)
     assert demo_console.client.get(f"/console/anomalies/{anomaly.anomaly_id}").status_code == 200
