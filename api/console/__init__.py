@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
+from api import refusals
 from api.console import (
     anomaly_pages,
     ledger_pages,
@@ -33,6 +34,7 @@ from api.console.web import (
     redirect,
 )
 from ledger.config import Settings
+from security.audit_log import RefusalKind
 
 __all__ = ["mount_console"]
 
@@ -58,6 +60,11 @@ def mount_console(app: FastAPI, settings: Settings) -> None:
 
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, exc: Forbidden) -> Response:
+        # A signed-in user refused a page or a command: recorded (api/refusals.py).
+        principal = exc.session.principal if exc.session else None
+        await refusals.record_async(
+            request, RefusalKind.COMMAND_REFUSED, f"console: {exc.reason}", principal
+        )
         return forbidden_page(request, exc.session, exc.reason)
 
     @app.exception_handler(BadCsrf)
