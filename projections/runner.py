@@ -212,6 +212,8 @@ class Projector:
 
     def _run_from_tracking(self, until: int | None, progress: Progress | None) -> int:
         position = tracked_position(self.store)
+        if self.settings.database_read_url and self.reader.max_position() < position:
+            return 0  # a read replica behind the views (docs/configuration.md): wait for it
         self._check_not_rewritten(position)
         self._pending.drop_until(position)
         self._aside = set_aside.positions(self.store) | set(self._pending.found)
@@ -558,7 +560,7 @@ def latest_snapshot(store: ViewStore, position: int) -> tuple[int, State | None]
 def open_projector(settings: Settings) -> Iterator[Projector]:
     store = ViewStore(settings)
     try:
-        reader = open_reader(settings)
+        reader = open_reader(settings.reading())  # the ledger's rows may come from a replica
     except BaseException:
         store.close()
         raise
