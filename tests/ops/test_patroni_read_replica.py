@@ -85,6 +85,4 @@ def test_the_worker_reads_the_replica_and_waits_for_it(
 
 def test_a_read_url_needs_postgresql_on_both_sides() -> None:
     with pytest.raises(ConfigurationError):
-        Settings(
-            database_url="sqlite:///x.db", database_read_url="postgresql://u@h/db"
-        ).validate()
+        Settings(database_url="sqlite:///x.db", database_read_url="postgresql://u@h/db").validate()
