@@ -25,6 +25,7 @@ from api import observe
 from api.collector import serving_collector
 from api.console import mount_console
 from api.deps import Services
+from api.docs import install_docs
 from api.faults import BodySizeLimit, install_store_fault_handlers, store_unavailable
 from api.logging import configure_logging
 from api.metrics import AnomaliesSummary, FindingsSummary, ProjectionPositions
@@ -134,7 +135,10 @@ def create_app(
             "authenticate with `Authorization: Bearer <API key or JWT>`."
         ),
         responses=_ERROR_RESPONSES,
+        docs_url=None,  # served from the packaged assets instead (api/docs.py)
+        redoc_url=None,
     )
+    install_docs(app, API_PREFIX)
     app.state.services = Services(
         settings=settings,
         ledger=govledger,

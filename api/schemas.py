@@ -96,8 +96,8 @@ class WhenIn(Body):
 
 
 class DepartmentIn(Body):
-    code: Code = Field(examples=["gongan"])
-    name: Text = Field(examples=["区公安分局"])
+    code: Code = Field(examples=["civil_defense"])
+    name: Text = Field(examples=["区人防办"])
     occurred_at: Instant | None = _when()
 
 
@@ -108,7 +108,7 @@ class CioIn(Body):
 
 
 class SystemIn(Body):
-    department: Code = Field(examples=["renshe"])
+    department: Code = Field(examples=["hrss"])
     name: Text = Field(examples=["社会保障业务系统"])
     function: Text = Field(examples=["社保参保登记与待遇发放"])
     scope_of_use: Text = Field(examples=["全区"])
@@ -181,9 +181,9 @@ class ItemIn(Body):
 
 
 class ResourceIn(Body):
-    code: Code = Field(examples=["RK-0001"])
-    name: Text = Field(examples=["人口基础信息"])
-    provider_department: Code = Field(examples=["gongan"])
+    code: Code = Field(examples=["GX-PSB-101"])
+    name: Text = Field(examples=["流动人口居住登记信息"])
+    provider_department: Code = Field(examples=["psb"])
     items: list[ItemIn] = Field(min_length=1, max_length=bounds.MAX_LIST)
     sharing_type: SharingType
     legal_basis: ShortText | None = None
@@ -236,8 +236,8 @@ class RiskAssessmentIn(Body):
 
 
 class SharingRequestIn(Body):
-    requester_department: Code = Field(examples=["minzheng"])
-    resource_code: Code = Field(examples=["RK-0001"])
+    requester_department: Code = Field(examples=["civil_affairs"])
+    resource_code: Code = Field(examples=["GX-PSB-001"])
     items: list[Text] = Field(min_length=1, max_length=bounds.MAX_LIST)
     purpose: Text = Field(examples=["最低生活保障资格核查"])
     legal_basis: Text = Field(examples=["《社会救助暂行办法》第十一条"])
@@ -280,12 +280,12 @@ class AccessIn(Body):
             raise ValueError(e.detail) from None
 
     platform_event_id: Text = Field(examples=["xchg-2026-000000123"])
-    accessor_id: Text = Field(examples=["minzheng-clerk-07"])
-    department: Code = Field(examples=["minzheng"])
+    accessor_id: Text = Field(examples=["civil_affairs-staff-01"])
+    department: Code = Field(examples=["civil_affairs"])
     system: ShortText | None = None
-    resource_code: Code = Field(examples=["RK-0001"])
+    resource_code: Code = Field(examples=["GX-PSB-001"])
     items: list[Text] = Field(
-        min_length=1, max_length=bounds.MAX_LIST, examples=[["姓名", "身份证号"]]
+        min_length=1, max_length=bounds.MAX_LIST, examples=[["姓名", "公民身份号码"]]
     )
     row_count: int = Field(ge=0, le=bounds.MAX_ROW_COUNT)
     purpose: ShortText | None = Field(default=None, examples=["最低生活保障资格核查"])
@@ -383,7 +383,7 @@ class AccessBatchOut(BaseModel):
 
 class FilingIn(Body):
     name: Text = Field(examples=["区政务数据共享交换平台二期"])
-    builder: Code = Field(examples=["fagai"])
+    builder: Code = Field(examples=["ndrc"])
     investment_fen: Fen = Field(examples=[350_000_000])
     om_cost_fen: Fen = Field(examples=[42_000_000])
     funding_channel: Text = Field(examples=["区级财政资金"])

@@ -54,19 +54,10 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     target = Path(args.output)
     if target.is_dir():
         raise LedgerError(f"{args.output} is a directory")
-    size = ledger_head(settings)
-    # Two passes: the report's replay, then the views catching up (quick when they are current).
-    with (
-        progress_bar(args.at or size, f"report {args.kind}") as advance,
-        progress_bar(size, "views catch-up") as catch_up,
-    ):
+    # The report reads the views; they first catch up with the ledger (quick when current).
+    with progress_bar(ledger_head(settings), "views catch-up") as catch_up:
         report = generate(
-            settings,
-            ReportKind(args.kind),
-            args.year,
-            at=args.at,
-            progress=advance,
-            views_progress=catch_up,
+            settings, ReportKind(args.kind), args.year, at=args.at, views_progress=catch_up
         )
     content = render(report, Format(args.fmt))
     # Write beside, then rename: an interrupted write never looks like a report.

@@ -238,17 +238,27 @@ class AccessReportViews:
         return {p: tuple(sorted(set(r), key=rule_order)) for p, r in out.items()}
 
 
-def write_totals(store: ViewStore, block: int, size: int) -> None:
-    """The ``access_totals`` rows at the end of ``block`` (``size`` positions): those at
-    the end of the block before, plus the block's own accesses (the runner, in the
-    transaction that completes the block)."""
-    table = store.table("access_totals")
-    sums: dict[tuple[Any, ...], list[int]] = {}
-    for *key, n, rows in store.query(
-        f"SELECT year, {_TOTALS_KEY}, total, row_count FROM {table} WHERE block = ?",
-        (block - 1,),
-    ):
-        sums[tuple(key)] = [int(n), int(rows)]
+Sums = dict[tuple[Any, ...], list[int]]  # group -> [accesses, rows read]
+
+
+def write_totals(
+    store: ViewStore, block: int, size: int, previous: tuple[int, Sums] | None = None
+) -> Sums:
+    """Write the ``access_totals`` rows at the end of ``block`` (``size`` positions): those
+    at the end of the block before, plus the block's own accesses (the runner, in the
+    transaction that completes the block). ``previous``: the totals this process wrote
+    last, used when they are the block before's; returns the new totals."""
+    if previous is not None and previous[0] == block - 1:
+        # A copy: a transaction that fails after this leaves ``previous`` as it was.
+        sums = {key: list(values) for key, values in previous[1].items()}
+    else:
+        sums = {}
+        for row in store.query(
+            f"SELECT year, {_TOTALS_KEY}, total, row_count "
+            f"FROM {store.table('access_totals')} WHERE block = ?",
+            (block - 1,),
+        ):
+            sums[row[:8]] = [int(row[8]), int(row[9])]
     _add_groups(
         store, sums, "WHERE topic = ? AND position BETWEEN ? AND ?",
         (ACCESS, block * size, block * size + size - 1), with_year=True,
@@ -258,11 +268,12 @@ def write_totals(store: ViewStore, block: int, size: int) -> None:
         ("block", "year", *_TOTALS_KEY.split(", "), "total", "row_count"),
         [(block, *key, n, rows) for key, (n, rows) in sums.items()],
     )
+    return sums
 
 
 def _add_groups(
     store: ViewStore,
-    sums: dict[tuple[Any, ...], list[int]],
+    sums: Sums,
     where: str,
     params: tuple[Any, ...],
     *,
@@ -287,7 +298,7 @@ def _add_groups(
             _add(sums, row[:width], 1, row[width] or 0)
 
 
-def _add(sums: dict[tuple[Any, ...], list[int]], key: tuple[Any, ...], n: int, rows: int) -> None:
+def _add(sums: Sums, key: tuple[Any, ...], n: int, rows: int) -> None:
     found = sums.get(key)
     if found is None:
         sums[key] = [n, rows]

@@ -34,6 +34,11 @@ DOMAIN_TIME_FIELD: dict[str, str] = {
     "AnomalyReview.Started": "reviewed_at",
     "AnomalyReview.Reviewed": "reviewed_at",
     "DistrictCalendar.Set": "in_force_from",
+    # docs/facts.md §8, §9
+    "Rectification.Notified": "notified_at",
+    "Rectification.Reported": "reported_at",
+    "Rectification.Verified": "verified_at",
+    "IssuedReport.Issued": "issued_at",
 }
 # Kinds that gained ``occurred_at`` at version 2 (docs/facts.md §3, §4): their business
 # time is ``occurred_at``, or, in a version 1 state, the record time (``timestamp``).

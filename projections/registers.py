@@ -14,6 +14,7 @@ from typing import Any
 
 from ledger.config import Settings
 from ledger.store.connect import ledger_head
+from projections import rectification
 from projections.facts import ACCESS, CST
 from projections.labels import event_summary, topics_matching
 from projections.model import (
@@ -60,6 +61,13 @@ class RegisterViews:
         subject_kinds: Collection[str] | None = None,
     ) -> list[Finding]:
         raise NotImplementedError
+
+    def rectifications(
+        self, m: Moment, *, department: str | None = None
+    ) -> list[rectification.RectificationEntry]:
+        """The rectification register (docs/facts.md §8): open, overdue or accepted at ``m``."""
+        entries = rectification.register(self._state(m), m.reference_time)
+        return [e for e in entries if department is None or e.department == department]
 
     # ------------------------------------------------------------------ rights and inventory
 

@@ -34,7 +34,7 @@ from ledger.config import Settings
 from ledger.store.base import RowReader
 from ledger.store.connect import open_reader
 from projections import set_aside
-from projections.access_report import write_totals
+from projections.access_report import Sums, write_totals
 from projections.blocks import BLOCK_COLUMNS, DAYS, Blocks, block_rows, fewer_collections, same
 from projections.facts import ACCESS, Fact, event_time, short_topic, uuid_text
 from projections.schema import (
@@ -109,6 +109,8 @@ class Projector:
         self._pending = set_aside.Pending({})
         # Resource code -> (its fold dict, personal item names, sensitive personal names).
         self._classes: dict[str, tuple[dict[str, Any], frozenset[str], frozenset[str]]] = {}
+        # The access totals this projector wrote last (access_report.write_totals).
+        self._totals: tuple[int, Sums] | None = None
 
     # ------------------------------------------------------------------ public
 
@@ -465,7 +467,7 @@ class Projector:
                 self.store.insert_many("access_blocks", BLOCK_COLUMNS, aggregates)
             else:
                 self._aggregate_block_sql(block)
-            write_totals(self.store, block, BLOCK)
+            self._totals = (block, write_totals(self.store, block, BLOCK, self._totals))
         blocks.drop_before(done)
 
     def _aggregate_block_sql(self, block: int) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from projections import rectification
 from projections.detector import EVIDENCE_CAP, HISTORY, AnomalyDetector
 from projections.facts import (
     ACCESS,
@@ -155,6 +156,8 @@ class ZoneFold(FoldedRules, AnomalyDetector):
         self._handlers.update({f"Resource.{n}": self._resource_change for n in _RESOURCE})
         self._handlers.update({f"SharingRequest.{n}": self._decision for n in _REQUEST})
         self._handlers.update({f"ProjectFiling.{n}": self._filing_change for n in _FILING})
+        # docs/facts.md §8: rectifications (projections.rectification; rule R1).
+        self._handlers.update({t: self._rectification for t in rectification.TOPICS})
 
     # ------------------------------------------------------------------ driving
 
@@ -454,6 +457,9 @@ class ZoneFold(FoldedRules, AnomalyDetector):
                 f"project {d['name']} filed without catalogue pre-registration "
                 f"(filed by {actor['actor_id']})",
             )  # fmt: skip
+
+    def _rectification(self, fact: Fact) -> None:
+        rectification.fold(self.state, fact)
 
     def _filing_change(self, fact: Fact) -> None:
         filing = self.state["filings"].get(fact.entity)

@@ -103,6 +103,14 @@ def rights_register(
     return _answer(s, as_of, at, lambda v, m: v.rights_register(m, department=department))
 
 
+@router.get("/views/rectifications")
+def rectifications(
+    _: Reader, s: ServicesDep, as_of: AsOf = None, at: At = None, department: Department = None
+) -> dict[str, Any]:
+    """整改台账: each finding's rectification, open, overdue (rule R1) or accepted."""
+    return _answer(s, as_of, at, lambda v, m: v.rectifications(m, department=department))
+
+
 @router.get("/views/findings")
 def findings(
     _: Reader,

@@ -53,15 +53,17 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 # Who a newcomer can be in the console and /docs: one key per role of the demo zone.
-DEMO_KEY_HOLDERS: tuple[tuple[Role, str | None], ...] = (
-    (Role.ADMIN, None),
-    (Role.AUDITOR, None),
-    (Role.SECURITY_OFFICER, None),
-    (Role.NDRC, None),
-    (Role.FINANCE, None),
-    (Role.EXCHANGE_PLATFORM, None),
-    (Role.DATA_PROVIDER, "gongan"),
-    (Role.DEPARTMENT_CLERK, "minzheng"),
+# Each key is bound to a named person (its label), whom the console shows for its actions;
+# department-bound keys name departments the demo zone has (ops/demo/zone.py DEPARTMENTS).
+DEMO_KEY_HOLDERS: tuple[tuple[Role, str | None, str], ...] = (
+    (Role.ADMIN, None, "张伟（系统管理员）"),
+    (Role.AUDITOR, None, "李静（区审计局）"),
+    (Role.SECURITY_OFFICER, None, "王丽华（区网信办）"),
+    (Role.NDRC, None, "刘建国（区发改局）"),
+    (Role.FINANCE, None, "陈敏（区财政局）"),
+    (Role.EXCHANGE_PLATFORM, None, "共享交换平台（系统账号）"),
+    (Role.DATA_PROVIDER, "psb", "赵志强（区公安局）"),
+    (Role.DEPARTMENT_CLERK, "civil_affairs", "周海燕（区民政局）"),
 )
 
 
@@ -73,8 +75,8 @@ def write_demo_tokens(settings: Settings, path: Path) -> None:
     try:
         lines = [
             f"{role.value}\t{department or '-'}\t"
-            f"{keys.create(role, department, label='demo').token}"
-            for role, department in DEMO_KEY_HOLDERS
+            f"{keys.create(role, department, label=person).token}"
+            for role, department, person in DEMO_KEY_HOLDERS
         ]
     finally:
         keys.close()

@@ -37,16 +37,12 @@ def generate(
     year: int,
     *,
     at: int | None = None,
-    progress: Callable[[int], None] = lambda _n: None,
     views_progress: Callable[[int], None] | None = None,
 ) -> Report:
     """The report of ``kind`` for ``year`` from the views at ``at`` (default: the views'
-    position, brought to the head first where this process may write them).
-
-    ``progress`` is kept for callers of the former replay; the views' catch-up reports
-    to ``views_progress``.
+    position, brought to the head first where this process may write them); the views'
+    catch-up reports its batches to ``views_progress``.
     """
-    del progress
     if settings.create_schema:
         run_projections(settings, progress=views_progress)
     reader = open_reader(settings)

@@ -2,7 +2,8 @@
 
 domain.md "Compliance rules the ledger evaluates", rows F1–F5 (seed §三(三)12,
 §三(一)3, §三(五)17). The rules are written once, in the zone fold behind the
-views (``projections.zone``); the audit report reads their findings at its own
+views (``projections.rules``, named and graded once in its catalogue); the audit
+report reads their findings at its own
 position: F1–F4 are findings on the decision, F5 a finding on the filing the
 decision funds, reported on every decision that funds it.
 """
@@ -13,16 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from projections.query import Finding
+from projections.rules.catalogue import RULE_ZH, SEVERITY, SEVERITY_ZH
 
-SEVERITY = {"F1": "high", "F2": "high", "F3": "high", "F4": "critical", "F5": "medium"}
-SEVERITY_ZH = {"critical": "严重", "high": "高", "medium": "中", "low": "低", "info": "提示"}
-RULE_ZH = {
-    "F1": "向应接入而未接入共享交换平台的系统拨付运维经费",
-    "F2": "向僵尸或已停用系统拨付经费",
-    "F3": "项目未备案即拨付建设或运维经费",
-    "F4": "架构治理审查未通过的项目仍拨付经费",
-    "F5": "项目备案未进行资源目录预编制",
-}
+FUND_RULES = ("F1", "F2", "F3", "F4", "F5")
+__all__ = ["FUND_RULES", "RULE_ZH", "SEVERITY", "SEVERITY_ZH", "FundCheck", "checks_from_views"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +43,7 @@ def checks_from_views(
     checks = [
         FundCheck(f.rule, f.detail, f.positions)
         for f in findings.get(decision_id, ())
-        if f.rule in SEVERITY and f.rule != "F5"
+        if f.rule in FUND_RULES and f.rule != "F5"
     ]
     if filing_id is not None:
         checks.extend(

@@ -149,6 +149,9 @@ _RULES: tuple[Rule, ...] = (
     Rule("I3", "medium", "部门未按期报送年度共享情况", "inventory", "moment", (),
          "the department's positions", "seed 四(二)",
          not_evaluable="the ledger records no departments' annual sharing reports"),
+    Rule("R1", "high", "审计整改逾期未完成", "rectification", "moment",
+         ("Rectification.Notified", "Rectification.Reported", "Rectification.Verified"),
+         "the rectification's positions", "审计法 §45; docs/facts.md §8"),
 )  # fmt: skip
 
 RULES: Mapping[str, Rule] = {rule.id: rule for rule in _RULES}

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from projections import rectification
 from projections.facts import CST, stable_id
 from projections.rules.calendars import response_due, time_limit
 from projections.rules.catalogue import SEVERITY
@@ -62,6 +63,8 @@ def state_findings(state: State, reference: datetime, zombie_days: int) -> Itera
     yield from _unanswered(state, reference)
     yield from _catalogue(state, reference)
     yield from _systems(state, reference, zombie_days)
+    for subject, department, positions, since, detail in rectification.overdue(state, reference):
+        yield _row("R1", subject, "rectification", department, positions, since, detail)
 
 
 def _unanswered(state: State, reference: datetime) -> Iterator[FindingTuple]:

@@ -73,6 +73,7 @@ ENDPOINTS: list[tuple[str, str, Permission]] = [
     # Read models (api/routers/views.py).
     ("GET", "/views/audit-trail", Permission.READ_AUDIT_VIEWS),
     ("GET", "/views/rights-register", Permission.READ_AUDIT_VIEWS),
+    ("GET", "/views/rectifications", Permission.READ_AUDIT_VIEWS),
     ("GET", "/views/findings", Permission.READ_AUDIT_VIEWS),
     ("GET", "/views/inventory", Permission.READ_AUDIT_VIEWS),
     ("GET", "/views/zone", Permission.READ_AUDIT_VIEWS),

@@ -33,7 +33,8 @@ from tests.served import settings_env
 
 ROOT = Path(__file__).resolve().parents[2]
 VIEW_TABLES = (
-    "events", "facts", "access_blocks", "findings", "anomalies", "reviews", "clock", "snapshots",
+    "events", "facts", "access_blocks", "access_totals", "access_details", "findings",
+    "anomalies", "reviews", "clock", "snapshots",
 )  # fmt: skip
 
 

@@ -180,11 +180,12 @@ def test_security_officer_reviews_an_anomaly_and_finds_it_in_the_audit_trail(
     sign_in(page, mint(zone, Role.SECURITY_OFFICER))
     page.get_by_role("link", name="异常访问").click()
     expect(page.get_by_role("heading", name="异常访问")).to_be_visible()
-    scores = [float(s) for s in page.locator("#queue tbody tr td:first-child").all_inner_texts()]
+    cells = page.locator("#queue tbody tr td:nth-child(2)").all_inner_texts()  # after the tick
+    scores = [float(s) for s in cells]
     assert scores and scores == sorted(scores, reverse=True)
     shot(page, "10-anomalies")
 
-    page.locator("#queue tbody tr").first.locator("td").nth(2).get_by_role("link").click()
+    page.locator("#queue tbody tr").first.locator("td").nth(3).get_by_role("link").click()
     expect(page.locator("#evidence tbody tr").first).to_contain_text("#")
     expect(page.locator("#anomaly-status")).to_have_text("待处置")
     shot(page, "11-anomaly")
@@ -200,7 +201,7 @@ def test_security_officer_reviews_an_anomaly_and_finds_it_in_the_audit_trail(
     page.get_by_role("link", name="审计轨迹").click()
     page.get_by_role("link", name="我的操作").click()
     mine = page.locator("#trail tbody tr", has_text=f"#{position}")
-    expect(mine).to_contain_text("AnomalyReview")
+    expect(mine).to_contain_text("异常复核处置")
     shot(page, "13-audit-trail")
     mine.get_by_role("link", name=f"#{position}").click()
     expect(page.get_by_role("heading", name=f"第 {position} 条记录的存在性证明")).to_be_visible()
@@ -234,3 +235,69 @@ def test_auditor_browses_rights_inventory_and_reports(
     with page.expect_download() as download_info:
         card.get_by_role("button", name="下载 XLSX").click()
     assert download_info.value.suggested_filename == f"govledger-audit-{DEMO_YEAR}.xlsx"
+
+
+def test_officer_triages_filters_assigns_bulk_acknowledges_and_exports(
+    browser: Browser, demo_url: tuple[Settings, str]
+) -> None:
+    zone, url = demo_url
+    page = new_page(browser, url)
+    sign_in(page, mint(zone, Role.SECURITY_OFFICER))
+    page.get_by_role("link", name="异常访问").click()
+    total = int(page.locator("#total").inner_text())
+    kind_cell = page.locator("#queue tbody tr").first.locator("td").nth(3).inner_text()
+    page.locator("#kind").select_option(label=kind_cell)
+    page.locator("#sort").select_option("oldest")
+    page.get_by_role("button", name="筛选").click()
+    narrowed = int(page.locator("#total").inner_text())
+    assert 0 < narrowed <= total
+    kinds = page.locator("#queue tbody tr td:nth-child(4)").all_inner_texts()
+    assert set(kinds) == {kind_cell}
+    expect(page.locator("#queue .badge.overdue").first).to_be_visible()
+    shot(page, "18-triage-filtered")
+
+    with page.expect_download() as download_info:
+        page.locator("#export-csv").click()
+    exported = Path(download_info.value.path()).read_text(encoding="utf-8-sig").splitlines()
+    assert len(exported) == 1 + min(narrowed, 10_000)
+
+    page.locator("#select-all").check()
+    picked = page.locator("input.pick:checked").count()
+    page.get_by_label("批量确认意见").fill("经核实均为正常业务访问")
+    page.get_by_role("button", name="确认所选").click()
+    expect(page.locator("#bulk-done")).to_contain_text(f"已确认 {picked} 条")
+    shot(page, "19-triage-bulk-acknowledged")
+
+    page.get_by_role("link", name="已确认").first.click()
+    page.locator("#queue tbody tr").first.locator("td").nth(3).get_by_role("link").click()
+    page.get_by_label("指派", exact=True).check()
+    page.get_by_label("承办人（指派时选择）").fill("王丽华")
+    page.get_by_role("button", name="提交处置").click()
+    expect(page.locator("#assignee-now")).to_have_text("王丽华")
+    page.get_by_label("升级处置").check()
+    page.get_by_label("处置意见 / 案件备注").fill("移交区公安局核查")
+    page.get_by_role("button", name="提交处置").click()
+    expect(page.locator("#anomaly-status")).to_contain_text("已升级")
+    page.get_by_label("排除（误报）").check()
+    page.get_by_label("处置意见 / 案件备注").fill("误报")
+    page.get_by_role("button", name="提交处置").click()
+    expect(page.get_by_role("alert")).to_contain_text("已升级的异常只能由其他安全专员排除")
+    shot(page, "20-four-eyes-refused")
+
+
+def test_auditor_searches_the_trail_in_chinese_and_exports_it(
+    browser: Browser, demo_url: tuple[Settings, str]
+) -> None:
+    zone, url = demo_url
+    page = new_page(browser, url)
+    sign_in(page, mint(zone, Role.AUDITOR))
+    page.get_by_role("link", name="审计轨迹").click()
+    page.get_by_label("检索").fill("登记部门")
+    page.get_by_role("button", name="检索").click()
+    events = page.locator("#trail tbody tr td:nth-child(3)").all_inner_texts()
+    assert events and set(events) == {"登记部门"}
+    expect(page.locator("#trail")).not_to_contain_text("_type_")
+    shot(page, "21-trail-search")
+    with page.expect_download() as download_info:
+        page.locator("#export-xlsx").click()
+    assert download_info.value.suggested_filename.endswith(".xlsx")

@@ -34,9 +34,10 @@ def _domain_table() -> dict[str, str]:
 
 def test_every_rule_of_the_domain_brief_is_declared_once_with_its_severity() -> None:
     table = _domain_table()
-    assert set(RULE_IDS) == set(table)
-    assert len(RULE_IDS) == 24
-    assert dict(SEVERITY) == table
+    # R1 (overdue rectification) comes from issue 15 (docs/facts.md §8), not the brief's table.
+    assert set(RULE_IDS) == set(table) | {"R1"}
+    assert len(RULE_IDS) == 25
+    assert {k: v for k, v in SEVERITY.items() if k != "R1"} == table
 
 
 def test_every_rule_has_a_chinese_name_and_either_inputs_or_a_reason() -> None:
