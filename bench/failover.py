@@ -79,8 +79,8 @@ def failovers(
         load.acknowledged_after(time.time(), ACKS_AFTER_FAILOVER)
         for n in range(1, count + 1):
             leader = cluster.leader()
-            killed_at = time.time()
             cluster.kill_machine(leader)
+            killed_at = time.time()  # every process of the machine is gone now
             delays.append(load.acknowledged_after(killed_at, ACKS_AFTER_FAILOVER))
             cluster.await_members(1, not_leader=leader.name)
             cluster.boot(leader)

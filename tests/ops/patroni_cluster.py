@@ -370,13 +370,18 @@ def patroni_cluster(timing: dict[str, int] | None = None) -> Iterator[PatroniClu
     home = Path(tempfile.mkdtemp(prefix="govledger-patroni-"))
     network = Network()
     cluster: PatroniCluster | None = None
+    keep = os.environ.get("GOVLEDGER_KEEP_PATRONI_HOME") == "1"
     try:
         cluster = PatroniCluster(network, home, timing)
         cluster.start()
         yield cluster
+    except BaseException:
+        keep = True  # the nodes' logs (pg1.log …) and the load's books explain a failure
+        print(f"the Patroni cluster's files are kept in {home}", file=sys.stderr)
+        raise
     finally:
         if cluster is not None:
             cluster.close()
         network.close()
-        if os.environ.get("GOVLEDGER_KEEP_PATRONI_HOME") != "1":
+        if not keep:
             shutil.rmtree(home, ignore_errors=True)

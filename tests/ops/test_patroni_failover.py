@@ -54,8 +54,8 @@ def test_acknowledged_facts_survive_two_failovers(cluster: PatroniCluster) -> No
 
         # 1. Power cut of the primary's machine.
         first = cluster.leader()
-        killed_at = time.time()
         cluster.kill_machine(first)
+        killed_at = time.time()  # every process of the machine is gone now
         after_kill = load.acknowledged_after(killed_at, ACKS_AFTER_FAILOVER)
         cluster.await_members(1, not_leader=first.name)
         cluster.agent("project", "--url", cluster.url(), "--state", state)  # views follow
@@ -64,8 +64,8 @@ def test_acknowledged_facts_survive_two_failovers(cluster: PatroniCluster) -> No
 
         # 2. The new primary's link goes down; its processes keep running.
         second = cluster.leader()
-        cut_at = time.time()
         cluster.cut(second)
+        cut_at = time.time()
         after_cut = load.acknowledged_after(cut_at, ACKS_AFTER_FAILOVER)
     finally:
         books = load.stop()
