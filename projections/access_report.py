@@ -86,6 +86,16 @@ class FlaggedAccess:
     rules: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class AnomalyGroup:
+    """Anomalies of one kind in one review state (after their latest review)."""
+
+    kind: str
+    status: str
+    count: int
+    sample: tuple[int, ...]
+
+
 class AccessReportViews:
     """Access aggregates for reports; mixed into ``projections.query.Views``."""
 
@@ -108,6 +118,23 @@ class AccessReportViews:
         subject_kinds: Collection[str] | None,
     ) -> Iterator[FindingTuple]:
         raise NotImplementedError
+
+    def _anomalies_sql(self, m: Moment, department: str | None) -> tuple[str, list[Any]]:
+        raise NotImplementedError
+
+    def anomaly_groups(self, m: Moment, year: int) -> list[AnomalyGroup]:
+        """The anomalies dated in ``year`` (CST) at ``m``, by kind and review state, counted
+        in SQL (one row per kind and state, not one object per anomaly)."""
+        sql, params = self._anomalies_sql(m, None)
+        rows = self.store.query(
+            "SELECT kind, status, COUNT(*), MIN(position), MAX(position) "
+            f"FROM ({sql}) q WHERE substr(time, 1, 4) = ? GROUP BY kind, status",
+            [*params, f"{year:04d}"],
+        )
+        return [
+            AnomalyGroup(str(kind), str(status), int(n), _ends(lo, hi, int(n)))
+            for kind, status, n, lo, hi in rows
+        ]
 
     def findings_beside_accesses(self, m: Moment) -> list[Finding]:
         """The findings at ``m`` on anything but an access (systems, resources, requests,

@@ -560,11 +560,12 @@ def latest_snapshot(store: ViewStore, position: int) -> tuple[int, State | None]
 
 @contextmanager
 def open_projector(settings: Settings) -> Iterator[Projector]:
-    store = ViewStore(settings)
+    # First: a file that is no ledger gets no views file. The rows may come from a replica.
+    reader = open_reader(settings.reading())
     try:
-        reader = open_reader(settings.reading())  # the ledger's rows may come from a replica
+        store = ViewStore(settings)
     except BaseException:
-        store.close()
+        reader.close()
         raise
     try:
         yield Projector(settings, store, reader)

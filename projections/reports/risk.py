@@ -31,6 +31,7 @@ from projections.reports.oversight import (
     RULE_TEXT,
     Oversight,
     anomalies_table,
+    anomaly_count,
     count_or_not_evaluated,
     findings_table,
     not_evaluated_table,
@@ -387,7 +388,7 @@ def _incidents(
 ) -> Section:
     trend = analysis.monthly_flagged(facts.accesses, oversight.access_rules)
     revoked = [r for r in requests if r.status == RequestStatus.REVOKED]
-    reviewed = sum(1 for a in oversight.anomalies if a.status != "open")
+    reviewed = anomaly_count(oversight.anomalies, reviewed=True)
     # Each access is listed with the rules the views give it (one judgment: a purpose
     # mismatch on sensitive personal items is P1, an expired grant and unknown items both
     # S2 and S3).
@@ -419,7 +420,7 @@ def _incidents(
         "已发现风险与事件处置",
         (
             f"本年度违规访问 {facts.flagged_total} 次（按规则计数见下表）；访问异常 "
-            f"{len(oversight.anomalies)} 起，已复核 {reviewed} 起。",
+            f"{anomaly_count(oversight.anomalies)} 起，已复核 {reviewed} 起。",
             f"处置：提供部门撤销授权 {len(revoked)} 项；违规访问均已在账本中标记，"
             "异常复核（确认、驳回、升级）结论以账本事件记录。",
         ),
