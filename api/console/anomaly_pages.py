@@ -22,7 +22,7 @@ from fastapi.responses import Response
 from api.console.export import EXPORT_LIMIT, export_table
 from api.console.register_pages import parse_day
 from api.console.session import Session
-from api.console.views_common import ask, department_names, views_at
+from api.console.views_common import ask, department_names, record_read, views_at
 from api.console.web import check_csrf, page, redirect, render
 from api.deps import services
 from ledger.domain.actor import Actor, Role
@@ -101,6 +101,7 @@ def queue(
         if export:
             found = triage.rows(views, m, filters, limit=EXPORT_LIMIT)
             names = department_names(views, m)
+            record_read(request, session, "anomaly_export", str(request.url.query))
             return export_table(export, "异常访问", QUEUE_HEADER, _queue_rows(found, names, now))
         counts = ask(
             views, m, "anomaly_counts", lambda: views.anomaly_counts(m, department=dept), dept
@@ -204,7 +205,10 @@ def _back(query: str) -> str:
 
 @router.get("/anomalies/{anomaly_id}")
 def detail(request: Request, session: Reader, anomaly_id: str) -> Response:
-    return _detail(request, session, anomaly_id)
+    page = _detail(request, session, anomaly_id)
+    if page.status_code == 200:  # evidence names accessors and client addresses: recorded
+        record_read(request, session, "anomaly", anomaly_id)
+    return page
 
 
 def officer_names(request: Request) -> list[str]:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from api import refusals
 from api.console.labels import ROLE_NAMES
 from api.console.session import LOGIN_COOKIE, SESSION_COOKIE
 from api.console.web import (
@@ -19,6 +20,7 @@ from api.console.web import (
     render,
 )
 from api.deps import services
+from security.audit_log import RefusalKind
 from security.policy import Permission, is_allowed
 from security.principal import AuthenticationFailed
 
@@ -61,7 +63,9 @@ def login(
         return _form(request, "登录表单已过期，请重新提交。", status_code=403)
     try:
         principal = services(request).authenticator.authenticate(f"Bearer {credential.strip()}")
-    except AuthenticationFailed:
+    except AuthenticationFailed as e:
+        refusals.record(request, RefusalKind.SIGN_IN_FAILED, f"console: {e.code.value}",
+                        credential=credential)  # fmt: skip
         # One message whatever was wrong: the form never tells which keys exist.
         return _form(request, "密钥或令牌无效、已过期或已被吊销。", status_code=401)
     if not is_allowed(principal, Permission.OPEN_CONSOLE):

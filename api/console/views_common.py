@@ -19,6 +19,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final, TypeVar
 
+from fastapi import Request
+
+from api.console.session import Session
+from api.deps import services
 from ledger.config import Settings
 from projections.query import Moment, Views, open_views
 
@@ -94,3 +98,11 @@ def department_names(views: Views, m: Moment) -> dict[str, str]:
         (views.settings.database_url, views.settings.postgres_schema),
         lambda: {code: d.name for code, d in views.departments(m).items()},
     )
+
+
+def record_read(request: Request, session: Session, view: str, target: str) -> None:
+    """A console read of personal data, recorded as the API records its own (a
+    ``PersonalDataView`` ledger event: GB/T 22239-2019 8.1.4.3, the watchers are watched)."""
+    client = request.client.host if request.client else None
+    actor = session.principal.to_actor(client_address=client, request_id=request.state.request_id)
+    services(request).ledger.record_personal_data_view(actor, f"console:{view}", target[:200])
