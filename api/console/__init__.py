@@ -13,7 +13,14 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from api import refusals
-from api.console import anomaly_pages, ledger_pages, login, register_pages, report_pages
+from api.console import (
+    anomaly_pages,
+    ledger_pages,
+    login,
+    rectification_pages,
+    register_pages,
+    report_pages,
+)
 from api.console.session import SessionCodec
 from api.console.verify_jobs import VerifyJobs
 from api.console.web import (
@@ -36,7 +43,14 @@ def mount_console(app: FastAPI, settings: Settings) -> None:
     app.state.console = ConsoleState(
         codec=SessionCodec.from_settings(settings), verify_jobs=VerifyJobs(settings)
     )
-    for module in (login, ledger_pages, anomaly_pages, register_pages, report_pages):
+    for module in (
+        login,
+        ledger_pages,
+        anomaly_pages,
+        register_pages,
+        rectification_pages,
+        report_pages,
+    ):
         app.include_router(module.router, prefix=PREFIX, include_in_schema=False)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="console-static")
 
