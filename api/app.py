@@ -37,6 +37,7 @@ from api.routers import (
     proofs,
     rectification,
     registry,
+    report_issue,
     sharing,
     tlog,
 )
@@ -169,6 +170,7 @@ def create_app(
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(views_router.router, prefix=API_PREFIX)  # read models (projections)
     app.include_router(reports_router.router, prefix=API_PREFIX)  # the three reports
+    app.include_router(report_issue.router, prefix=API_PREFIX)  # issuing and verifying them
     app.include_router(tlog.router, prefix="/tlog")  # static tiles (checkpoint-format §15)
     # The web console for people (issue #8): HTML pages under /console.
     mount_console(app, settings)

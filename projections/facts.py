@@ -34,6 +34,20 @@ DOMAIN_TIME_FIELD: dict[str, str] = {
     "AnomalyReview.Started": "reviewed_at",
     "AnomalyReview.Reviewed": "reviewed_at",
     "DistrictCalendar.Set": "in_force_from",
+    # The facts of issue 14 (docs/facts.md §7, docs/rules-inputs.md), v1 with it.
+    "ResourceRefresh.Reported": "refreshed_at",
+    "ImpactAssessment.Recorded": "assessed_at",
+    "CoreDataApproval.Granted": "approved_at",
+    "CoreDataApproval.Withdrawn": "withdrawn_at",
+    "AnnualSharingReport.Submitted": "submitted_at",
+    "AnnualSharingReport.Approved": "approved_at",
+    "ContractedProcessor.Entrusted": "occurred_at",
+    "ContractedProcessor.Ended": "occurred_at",
+    "ProjectProgress.Reported": "reported_at",
+    "ProjectEvaluation.Recorded": "evaluated_at",
+    "FiledAmountsRevision.Recorded": "revised_at",
+    "QualityObjection.Raised": "raised_at",
+    "QualityObjection.Resolved": "resolved_at",
     # docs/facts.md §8, §9
     "Rectification.Notified": "notified_at",
     "Rectification.Reported": "reported_at",
@@ -122,6 +136,7 @@ class AccessState(msgspec.Struct, gc=False):
     grant_id: Any
     accessed_at: _Wrapped
     verdict: _Verdict
+    timestamp: _Wrapped  # when the ledger recorded it (docs/facts.md §6: dated in future)
 
 
 decode_access = msgspec.json.Decoder(AccessState).decode

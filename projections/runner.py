@@ -558,11 +558,11 @@ def latest_snapshot(store: ViewStore, position: int) -> tuple[int, State | None]
 
 @contextmanager
 def open_projector(settings: Settings) -> Iterator[Projector]:
-    store = ViewStore(settings)
+    reader = open_reader(settings)  # first: a file that is no ledger gets no views file
     try:
-        reader = open_reader(settings)
+        store = ViewStore(settings)
     except BaseException:
-        store.close()
+        reader.close()
         raise
     try:
         yield Projector(settings, store, reader)

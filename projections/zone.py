@@ -48,7 +48,9 @@ from projections.fold_core import (
     local_day_number,
     positions_text,
 )
-from projections.rules.folded import ACCESS_RULES, FoldedRules
+from projections.fold_obligations import ObligationsFold, filing_extras
+from projections.rules.folded import ACCESS_RULES, FoldedRules, keep_recent
+from projections.rules.provided import ProvidedRules, guarded_items
 
 # Re-exported: the names other modules import from here.
 __all__ = [
@@ -95,6 +97,12 @@ def empty_state() -> State:
         # The calendars recorded (DistrictCalendar.Set), in position order: docs/facts.md
         # §3 "Which calendar a judgment uses" (projections.rules.calendars).
         "calendars": [],
+        # The facts of issue 14 (projections.fold_obligations): the latest refresh per
+        # resource code, assessments per code, core-data approvals and annual reports.
+        "refreshes": {},
+        "assessments": {},
+        "core_approvals": {},
+        "annual_reports": {},
         "shared_flagged": [],  # resource codes already found under S12 / D2 (once each)
         "detector": {"actors": {}, "resources": {}, "pairs": [], "refused": {}},
     }
@@ -115,7 +123,7 @@ def resource_sensitivity(resource: dict[str, Any]) -> str:
     return max(grades, key=SENSITIVITY_ORDER.index) if grades else "general"
 
 
-class ZoneFold(FoldedRules, AnomalyDetector):
+class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
     """Applies facts to a state; collects the rows the facts prove when ``emit`` is on."""
 
     def __init__(self, rules: Rules, state: State | None = None) -> None:
@@ -156,6 +164,7 @@ class ZoneFold(FoldedRules, AnomalyDetector):
         self._handlers.update({f"Resource.{n}": self._resource_change for n in _RESOURCE})
         self._handlers.update({f"SharingRequest.{n}": self._decision for n in _REQUEST})
         self._handlers.update({f"ProjectFiling.{n}": self._filing_change for n in _FILING})
+        self._handlers.update(self.obligation_handlers())
         # docs/facts.md §8: rectifications (projections.rectification; rule R1).
         self._handlers.update({t: self._rectification for t in rectification.TOPICS})
 
@@ -223,6 +232,7 @@ class ZoneFold(FoldedRules, AnomalyDetector):
             "code": d["code"],
             "name": d["name"],
             "cio_name": None,
+            "registered_at": self._happened_iso(),
             "position": fact.position,
         }
         self.state["department_by_entity"][fact.entity] = d["code"]
@@ -318,6 +328,7 @@ class ZoneFold(FoldedRules, AnomalyDetector):
             "positions": [fact.position],
         }
         resource["sensitivity"] = resource_sensitivity(resource)
+        resource["personal_items"], resource["core_items"] = guarded_items(resource)
         resource["sensitive_personal"] = sorted(
             i["name"] for i in resource["items"] if i["sensitivity"] == "sensitive_personal"
         )
@@ -409,12 +420,21 @@ class ZoneFold(FoldedRules, AnomalyDetector):
             request["granted_items"] = list(d["items"])
             request["expires_at"] = d["expires_at"]["_data_"]
             request["decided_at"] = d["decided_at"]["_data_"]
+            decided = when(d["decided_at"])
             self._shared(
-                request["resource_code"],
-                request["requester_department"],
-                fact.position,
-                when(d["decided_at"]),
+                request["resource_code"], request["requester_department"], fact.position, decided
             )
+            resource = self.state["resources"].get(request["resource_code"])
+            recipient = request["requester_department"]
+            if (
+                resource is not None
+                and decided is not None
+                and (recipient != resource["provider_department"])
+            ):
+                self._provided(
+                    resource, recipient, request["granted_items"], fact.entity,
+                    fact.position, decided.timestamp(),
+                )  # fmt: skip
         elif name == "Rejected":
             request["status"] = "rejected"
             request["rejection_reason"] = d["reason"]
@@ -449,6 +469,7 @@ class ZoneFold(FoldedRules, AnomalyDetector):
             "status": "filed",
             "architecture_review": None,
             "positions": [fact.position],
+            **filing_extras(),
         }
         if not d["catalogue_preregistered"]:
             self._finding(
@@ -467,6 +488,10 @@ class ZoneFold(FoldedRules, AnomalyDetector):
             return
         name = fact.topic.partition(".")[2]
         filing["positions"].append(fact.position)
+        for key, value in filing_extras().items():
+            filing.setdefault(key, value)
+        if name in ("ArchitectureApproved", "ArchitectureRejected"):
+            filing["reviewed_at"] = self._happened_iso()
         if name == "ArchitectureApproved":
             filing["status"] = "approved"
             filing["architecture_review"] = fact.data["architecture_review"]
@@ -475,6 +500,7 @@ class ZoneFold(FoldedRules, AnomalyDetector):
             filing["architecture_review"] = fact.data["architecture_review"]
         elif name == "Accepted":
             filing["status"] = "accepted"
+            filing["accepted_at"] = self._happened_iso()
 
     def _funds(self, fact: Fact) -> None:
         d = fact.data
@@ -527,6 +553,7 @@ class ZoneFold(FoldedRules, AnomalyDetector):
             system = state["systems"].get(system_id.replace("-", ""))
             if system is not None:
                 system["access_count"] += 1
+                keep_recent(system, epoch)
                 last = system["last_access_epoch"]
                 if last is None or last < epoch:
                     system["last_access_epoch"] = epoch
@@ -536,12 +563,14 @@ class ZoneFold(FoldedRules, AnomalyDetector):
         if reasons:
             at = datetime.fromtimestamp(epoch, CST)
             self._access_findings(position, a, resource, reasons, at)
-        if (
-            resource is not None
-            and code not in self._quiet
-            and a.department != resource["provider_department"]
-        ):
-            self._shared(code, a.department, position, None, epoch)
+        if resource is not None and a.department != resource["provider_department"]:
+            if code not in self._quiet:
+                self._shared(code, a.department, position, None, epoch)
+            if resource.get("personal_items", True) or resource.get("core_items", True):
+                self._provided(
+                    resource, a.department, a.items, uuid_text(a.grant_id), position, epoch
+                )
+        self._dated_in_future(position, a, epoch)  # L4 (docs/facts.md §6)
         self._detect(position, a, resource, reasons, epoch)
         return epoch
 

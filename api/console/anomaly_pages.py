@@ -37,6 +37,7 @@ from projections.labels import (
     cst_text,
 )
 from projections.query import Anomaly, AuditLine, Views
+from projections.runner import run_projections
 from security.apikeys import open_api_keys
 from security.policy import Permission
 
@@ -299,6 +300,9 @@ def review(
             )
         except DomainError as e:
             problem = f"处置未记录：{REFUSALS.get(e.code.value, e.detail)}"
+        else:  # a write request: where this service may write the views, they take it in
+            if s.settings.create_schema:
+                run_projections(s.settings)
     if problem:
         return _detail(request, session, anomaly_id, error=problem)
     return redirect(f"/anomalies/{anomaly_id}#reviews")

@@ -78,7 +78,8 @@ def ask(views: Views, m: Moment, question: str, compute: Callable[[], T], *args:
 
 @contextmanager
 def views_at(settings: Settings, as_of: date | None) -> Iterator[tuple[Views, Asked]]:
-    """Views caught up with the ledger, and the moment ``as_of`` (None: the head)."""
+    """The views as the projection worker wrote them (a read never writes), and the moment
+    ``as_of`` (None: the head)."""
     with open_views(settings) as views:
         try:
             asked = Asked(views.moment(as_of=as_of))

@@ -27,7 +27,8 @@ from projections.reports.model import (
 from projections.reports.terms import FILING_STATUS, FUND_KIND, FUND_OUTCOME, yuan
 from projections.reports.views_facts import AuditFacts, Decision
 
-RULES = ("F1", "F2", "F3", "F4", "F5")
+# F6–F8: issue 14 (projects after filing, O&M of little-used systems; seed §三(五)17).
+RULES = ("F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8")
 
 
 def build_audit_report(facts: AuditFacts, year: int, checkpoint: str | None) -> Report:
@@ -37,7 +38,7 @@ def build_audit_report(facts: AuditFacts, year: int, checkpoint: str | None) -> 
         kind=ReportKind.AUDIT,
         title=f"{year}年度信息化经费决定合规审计报告",
         year=year,
-        subtitle="区审计局 · 经费决定对照合规规则 F1–F5 的真实性、合法性和效益性审查",
+        subtitle="区审计局 · 经费决定对照合规规则 F1–F8 的真实性、合法性和效益性审查",
         generated_at=now_text(),
         anchor=anchor(facts, checkpoint),
         sections=(
@@ -188,7 +189,7 @@ def _totals(facts: AuditFacts, decisions: Sequence[Decision]) -> Section:
     return Section(
         "四",
         "不合规拨付合计",
-        (f"违反 F1–F5 至少一项而仍予拨付的经费共 {len(faulty)} 笔，合计 {yuan(total_fen)} 元。",),
+        (f"违反 F1–F8 至少一项而仍予拨付的经费共 {len(faulty)} 笔，合计 {yuan(total_fen)} 元。",),
         tables=(
             Table(
                 "按规则统计",

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from projections.query import Finding
 from projections.rules.catalogue import RULE_ZH, SEVERITY, SEVERITY_ZH
 
-FUND_RULES = ("F1", "F2", "F3", "F4", "F5")
+# F6–F8: issue 14 (projects after filing, O&M of little-used systems; seed §三(五)17).
+FUND_RULES = ("F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8")
 __all__ = ["FUND_RULES", "RULE_ZH", "SEVERITY", "SEVERITY_ZH", "FundCheck", "checks_from_views"]
 
 

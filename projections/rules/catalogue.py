@@ -6,10 +6,13 @@ views, the three reports, ``/metrics``, the console, the CLI) reads severities,
 names and the evaluation state from here instead of keeping a table of its own
 (issue 12, "One judgment, everywhere").
 
-A rule that cannot be evaluated from the facts the ledger records (P2: no PIA
-facts; S11: no refresh facts; D1: no special-approval facts; I3: no annual
-report facts) is not "0 findings": it is a first-class state, 未评估, with the
-reason, and :func:`rule_status` carries it next to the counts of the others.
+A rule that cannot be evaluated from the facts the ledger records is not "0
+findings": it is a first-class state, 未评估, with the reason, and
+:func:`rule_status` carries it next to the counts of the others. S11, P2, D1 and
+I3 are judged from the facts of docs/facts.md §7 (refreshes, impact
+assessments, core-data approvals, annual reports); F6–F8, I4 and I5 are the
+checks issue 14 adds for projects after filing and O&M of little-used systems
+(seed §三(五)17; docs/rules-inputs.md).
 L1 and L2 (the ledger's own integrity) are judged by verification and the
 checkpoint monitor, not by the views; they are listed in :data:`LEDGER_RULES`.
 """
@@ -36,10 +39,6 @@ SEVERITY_ZH: dict[str, str] = {
 NOT_EVALUATED = "not_evaluated"
 # Why a rule is 未评估, in Chinese (reports, console); keyed by rule id.
 NOT_EVALUABLE_ZH: dict[str, str] = {
-    "S11": "账本未记录资源数据更新事实，无法判断是否按更新周期更新",
-    "P2": "账本未记录个人信息保护影响评估",
-    "D1": "账本未记录核心数据共享的专门审批",
-    "I3": "账本未记录各部门年度共享情况报送",
     "L1": "由账本核验（govledger verify）与检查点监测判定",
     "L2": "由检查点监测（/metrics）判定",
 }
@@ -87,6 +86,9 @@ _RESOURCE = ("Resource.Registered", "Resource.Reclassified")
 _SYSTEM = ("InformationSystem.Registered", "InformationSystem.*")
 _FUND = ("FundDecision.Decided",)
 _FUND_EVIDENCE = "the decision, and the positions of the system or filing it names"
+_PROVISION = (*_ACCESS, "SharingRequest.Approved")
+_FILING = ("ProjectFiling.Filed", "ProjectFiling.ArchitectureApproved",
+           "ProjectFiling.ArchitectureRejected", "ProjectFiling.Accepted")  # fmt: skip
 
 _RULES: tuple[Rule, ...] = (
     Rule("S1", "critical", "跨部门访问不予共享的资源", "sharing", "event", _ACCESS,
@@ -111,10 +113,9 @@ _RULES: tuple[Rule, ...] = (
          _RESOURCE, "the resource's positions", "51号 base resources"),
     Rule("S10", "medium", "目录核心元数据缺失或共享条件为空", "catalogue", "moment",
          _RESOURCE, "the resource's positions", "编制指南"),
-    Rule("S11", "medium", "资源未按更新周期更新", "catalogue", "moment", (),
-         "the resource's positions and its last refresh", "编制指南",
-         not_evaluable="the ledger records no data-refresh facts, so timeliness of updates "
-         "cannot be judged"),
+    Rule("S11", "medium", "资源未按更新周期更新", "catalogue", "moment",
+         (*_RESOURCE, "ResourceRefresh.Reported", "DistrictCalendar.Set"),
+         "the resource's positions and its last refresh", "编制指南 动态更新"),
     Rule("S12", "medium", "未明确权属或未经风险评估即共享", "sharing", "event",
          (*_RESOURCE, "Resource.OwnerAssigned", "Resource.ControllerAssigned",
           "Resource.RiskAssessed", "SharingRequest.Approved", "DataAccess.Recorded"),
@@ -122,11 +123,12 @@ _RULES: tuple[Rule, ...] = (
     Rule("P1", "high", "无目的或超出授权目的访问敏感个人信息", "sharing", "event",
          (*_ACCESS, *_GRANT), _ACCESS_EVIDENCE, "PIPL §28, §34"),
     Rule("P2", "medium", "向其他部门提供个人信息未做个人信息保护影响评估", "sharing",
-         "event", (), "the sharing fact and the resource's positions", "PIPL §55",
-         not_evaluable="the ledger records no personal-information impact assessments (PIA)"),
-    Rule("D1", "critical", "核心数据未经专门审批即共享", "sharing", "event", (),
-         "the sharing fact and the resource's positions", "数据安全法 §21",
-         not_evaluable="the ledger records no special approvals for sharing core data"),
+         "event", (*_PROVISION, "ImpactAssessment.Recorded"),
+         "the sharing fact and the resource's positions", "PIPL §55"),
+    Rule("D1", "critical", "核心数据未经专门审批即共享", "sharing", "event",
+         (*_PROVISION, "CoreDataApproval.Granted", "CoreDataApproval.Withdrawn"),
+         "the sharing fact, the resource's positions and a lapsed approval's",
+         "数据安全法 §21"),
     Rule("D2", "high", "重要数据共享前未做风险评估", "sharing", "event",
          (*_RESOURCE, "Resource.RiskAssessed", "SharingRequest.Approved", "DataAccess.Recorded"),
          "the resource's positions and the sharing fact", "网络数据安全管理条例 §31"),
@@ -141,14 +143,29 @@ _RULES: tuple[Rule, ...] = (
          "seed §三(五)17 不予审批, 不拨付"),
     Rule("F5", "medium", "项目备案未进行资源目录预编制", "funds", "event",
          ("ProjectFiling.Filed",), "the filing", "seed §三(五)17 目录预编制"),
+    Rule("F6", "high", "项目架构治理审查未完成即拨付经费", "funds", "event",
+         (*_FUND, *_FILING), _FUND_EVIDENCE, "seed §三(五)17 审查通过后拨付"),
+    Rule("F7", "high", "拨付经费超过备案（调整）金额", "funds", "event",
+         (*_FUND, "ProjectFiling.Filed", "FiledAmountsRevision.Recorded"),
+         "the filing and every decision summed", "seed §三(五)17 全口径备案"),
+    Rule("F8", "medium", "向利用程度低的系统拨付运维经费", "funds", "event",
+         (*_FUND, *_SYSTEM, "DataAccess.Recorded", "DistrictCalendar.Set"),
+         _FUND_EVIDENCE, "seed §三(五)17 逐步减少直至取消利用程度低的运维经费"),
     Rule("I1", "info", "疑似僵尸系统（长期无数据访问）", "inventory", "moment",
          (*_SYSTEM, "DataAccess.Recorded", "DistrictCalendar.Set"),
          "the system's positions", "seed §三(一)3"),
     Rule("I2", "high", "处理个人信息或重要数据的系统未做等保备案", "inventory", "moment",
          _SYSTEM, "the system's positions", "seed §三(五)16; 网络安全法 §21"),
-    Rule("I3", "medium", "部门未按期报送年度共享情况", "inventory", "moment", (),
-         "the department's positions", "seed 四(二)",
-         not_evaluable="the ledger records no departments' annual sharing reports"),
+    Rule("I3", "medium", "部门未按期报送年度共享情况", "inventory", "moment",
+         ("Department.Registered", "AnnualSharingReport.Submitted",
+          "AnnualSharingReport.Approved", "DistrictCalendar.Set"),
+         "the department's registration, or the late report", "seed 四(二)"),
+    Rule("I4", "low", "项目建设进展未按期跟踪报告", "inventory", "moment",
+         (*_FILING, "ProjectProgress.Reported", "DistrictCalendar.Set"),
+         "the filing's positions and its last progress report", "seed §三(五)17 跟踪"),
+    Rule("I5", "low", "项目验收后未按期评价", "inventory", "moment",
+         (*_FILING, "ProjectEvaluation.Recorded", "DistrictCalendar.Set"),
+         "the filing's positions", "seed §三(五)17 评价"),
     Rule("R1", "high", "审计整改逾期未完成", "rectification", "moment",
          ("Rectification.Notified", "Rectification.Reported", "Rectification.Verified"),
          "the rectification's positions", "审计法 §45; docs/facts.md §8"),
@@ -173,6 +190,10 @@ LEDGER_RULES: Mapping[str, Rule] = {
         # L3: declared by projections.set_aside, which emits it while folding.
         Rule("L3", "high", "账本事实无法使用，已搁置待核查", "ledger", "event", (),
              "the fact set aside", "docs/projections.md 'Facts set aside'"),
+        # L4: judged by projections.business_time, raised by the fold.
+        Rule("L4", "medium", "数据访问业务时间晚于记录时间（超出允许时钟偏差）", "ledger",
+             "event", ("DataAccess.Recorded", "DistrictCalendar.Set"), "the access",
+             "docs/facts.md §6 'dated in the future'"),
     )
 }  # fmt: skip
 

@@ -200,13 +200,13 @@ def test_default_providers_read_the_views_the_worker_wrote(settings: Settings) -
     assert value(before, "govledger_collector_up", part="findings") == 0  # views not built
     assert value(before, "govledger_projection_lag_events", projection="zone") == end
     # The scenario's head, worked out in tests/projections/scenario.py: S2 x4 high, I1 for the
-    # system idle since 05-20 (the head is now, after 11-16), 15 in all; anomalies 2
+    # system idle since 05-20 (the head is now, after 11-16), P2 x2, 17 in all; anomalies 2
     # medium, 2 high.
     assert value(after, "govledger_compliance_findings_open", rule="S2", severity="high") == 4
     assert value(after, "govledger_compliance_findings_open", rule="I1", severity="info") == 1
-    assert total(after, "govledger_compliance_findings_open") == 15
-    # Rules no recorded fact can decide are 未评估, not a count of 0.
-    assert value(after, "govledger_rule_evaluated", rule="P2") == 0
+    assert total(after, "govledger_compliance_findings_open") == 17
+    # P2 is judged from the PIA facts (issue 14); the ledger's own L1 is judged elsewhere.
+    assert value(after, "govledger_rule_evaluated", rule="P2") == 1
     assert value(after, "govledger_rule_evaluated", rule="S2") == 1
     assert value(after, "govledger_anomalies_open", severity="medium") == 2
     assert value(after, "govledger_anomalies_open", severity="high") == 2

@@ -1,6 +1,6 @@
 """Issued reports anchored in the ledger: ``report … --issue`` and ``report verify FILE``.
 
-docs/reports.md "Issuance and verification"; ops/report_verify.py, ops/report_verify_cli.py,
+docs/reports.md "Issuance and verification"; ledger/report_evidence.py, ops/report_verify_cli.py,
 ledger/commands/report_issue.py. Online and offline (evidence bundle + published key); a
 one-byte-changed copy is refused.
 """

@@ -112,7 +112,7 @@ def _entry(code: str, name: str, items: list[ResourceItem], sharing: SharingType
         sharing_type=sharing,
         legal_basis=None,
         open_type=OpenType.NOT_OPEN,
-        update_cycle=UpdateCycle.DAILY,
+        update_cycle=UpdateCycle.IRREGULAR,  # S11 is worked in tests/projections/rules
         summary=f"{name}摘要",
         format="table",
         publish_date=date(2026, 1, 6),

@@ -30,7 +30,7 @@ def scenario(settings: Settings) -> Scenario:
 
 @pytest.fixture
 def views(scenario: Scenario) -> Iterator[Views]:
-    with open_views(scenario.settings) as opened:
+    with open_views(scenario.settings, catch_up=True) as opened:
         yield opened
 
 
@@ -39,16 +39,20 @@ def rules(views: Views, as_of: date) -> Counter[str]:
 
 
 def test_findings_as_of_dates(views: Views, scenario: Scenario) -> None:
-    # 06-10: S3 evt-2, S7 R3, S12 FR-0002 (evt-4), S9 RK-0001 and I2 低保系统 (state).
-    assert rules(views, date(2026, 6, 10)) == {"S3": 1, "S7": 1, "S12": 1, "S9": 1, "I2": 1}
+    # 06-10: S3 evt-2, S7 R3, S12 FR-0002 (evt-4), S9 RK-0001 and I2 低保系统 (state);
+    # P2: R1's grant of RK-0001's personal items (06-02), no PIA on record.
+    assert rules(views, date(2026, 6, 10)) == {
+        "S3": 1, "S7": 1, "S12": 1, "S9": 1, "I2": 1, "P2": 1,
+    }  # fmt: skip
     # 06-20: + S5 evt-5 (06-11), S2 evt-3 (06-16), S6 R2 (due 06-17, overdue from 06-18).
     assert rules(views, date(2026, 6, 20)) == {
-        "S2": 1, "S3": 1, "S5": 1, "S6": 1, "S7": 1, "S9": 1, "S12": 1, "I2": 1,
+        "S2": 1, "S3": 1, "S5": 1, "S6": 1, "S7": 1, "S9": 1, "S12": 1, "I2": 1, "P2": 1,
     }  # fmt: skip
-    # 07-31: + S2 evt-6..8, F1 (07-01), F5 (filing, effective 07-01), F3 (07-03).
+    # 07-31: + S2 evt-6..8, F1 (07-01), F5 (filing, effective 07-01), F3 (07-03), P2
+    # evt-6 (jiaoyu read 姓名 on 06-22, no grant, no PIA).
     assert rules(views, date(2026, 7, 31)) == {
         "S2": 4, "S3": 1, "S5": 1, "S6": 1, "S7": 1, "S9": 1, "S12": 1, "I2": 1,
-        "F1": 1, "F3": 1, "F5": 1,
+        "F1": 1, "F3": 1, "F5": 1, "P2": 2,
     }  # fmt: skip
     # 06-17 is the last day on time for R2.
     assert rules(views, date(2026, 6, 17))["S6"] == 0
@@ -174,7 +178,7 @@ def test_the_review_queue_is_sorted_counted_and_paged_by_the_views(
 def test_findings_by_subject_kind_and_their_count(views: Views, scenario: Scenario) -> None:
     m = views.moment(as_of=date(2026, 7, 31))
     every = views.findings(m)
-    assert views.finding_count(m) == len(every) == 14
+    assert views.finding_count(m) == len(every) == 16  # P2 x2 (gongan's) included
     jiaoyu = views.findings(m, department="jiaoyu")
     assert views.finding_count(m, department="jiaoyu") == len(jiaoyu) == 5
     # Stored (S7 about a request, proven by one event) and moment-dependent (S6) alike.
@@ -183,6 +187,10 @@ def test_findings_by_subject_kind_and_their_count(views: Views, scenario: Scenar
     assert [f.rule for f in views.findings(m, subject_kinds={"system", "filing"})] == ["I2", "F5"]
     accesses = views.findings(m, subject_kinds=["access"])
     assert accesses == [f for f in every if f.subject_kind == "access"] and len(accesses) == 6
+    # P2 is about the resource (RK-0001), once per recipient: minzheng's grant, jiaoyu's evt-6.
+    p2 = views.findings(m, rule="P2")
+    assert {(f.subject, f.subject_kind) for f in p2} == {("RK-0001", "resource")}
+    assert sorted("jiaoyu" in f.detail for f in p2) == [False, True]
     assert views.findings(m, subject_kinds=()) == []
     tally: dict[tuple[str, str], int] = {}
     for f in every:
@@ -204,10 +212,10 @@ def test_after_the_ledger_moved_the_zone_is_the_one_folded_afresh(
         app.assign_resource_owner(GONGAN, "FR-0002", "gongan")
     finally:
         app.close()
-    with open_views(scenario.settings) as moved:
+    with open_views(scenario.settings, catch_up=True) as moved:
         after = moved.zone(moved.moment())
     forget_folds()
-    with open_views(scenario.settings) as fresh:
+    with open_views(scenario.settings, catch_up=True) as fresh:
         afresh = fresh.zone(fresh.moment())
     assert after.moment.position == before.moment.position + 2
     assert after.departments["wenhua"].name == "区文化局" and "wenhua" not in before.departments
@@ -220,7 +228,7 @@ def test_after_the_ledger_moved_the_zone_is_the_one_folded_afresh(
 
 def test_a_different_ledger_at_the_same_place_is_folded_afresh(sqlite_settings: Settings) -> None:
     first = build_scenario(scenario_settings(sqlite_settings))
-    with open_views(first.settings) as views:
+    with open_views(first.settings, catch_up=True) as views:
         assert set(views.zone(views.moment()).requests) == {
             first.r1.hex, first.r2.hex, first.r3.hex,
         }  # fmt: skip
@@ -228,7 +236,7 @@ def test_a_different_ledger_at_the_same_place_is_folded_afresh(sqlite_settings: 
     for path in ledger.parent.glob(f"{ledger.stem}*"):
         path.unlink()
     second = build_scenario(scenario_settings(sqlite_settings))
-    with open_views(second.settings) as views:
+    with open_views(second.settings, catch_up=True) as views:
         m = views.moment()
         assert m.position == first.positions["end"]  # same length, another chain
         assert set(views.zone(m).requests) == {second.r1.hex, second.r2.hex, second.r3.hex}
@@ -352,11 +360,12 @@ def test_summaries_for_metrics(views: Views, scenario: Scenario) -> None:
     # At the head (now, after 2026-11-16): the 07-31 findings (S2 x4 high …), I1 for the
     # system idle since its registration on 05-20, and 4 anomalies, one acknowledged
     # (still open for review), none dismissed.
-    summary = findings_summary(scenario.settings)
+    summary = findings_summary(scenario.settings, catch_up=True)
     assert summary[("S2", "high")] == 4 and summary[("F3", "high")] == 1
     assert summary[("S9", "medium")] == 1 and summary[("I1", "info")] == 1
-    assert sum(summary.values()) == 15
-    assert anomalies_summary(scenario.settings) == {"medium": 2, "high": 2}
+    assert summary[("P2", "medium")] == 2
+    assert sum(summary.values()) == 17
+    assert anomalies_summary(scenario.settings, catch_up=True) == {"medium": 2, "high": 2}
     end = scenario.positions["end"]
     assert projection_positions(scenario.settings) == dict.fromkeys(
         ("audit_trail", "accesses", "zone"), end

@@ -64,6 +64,10 @@ def test_audit_figures_on_both_backends(settings: Settings) -> None:
         "F3": (1, "200,000.00"),
         "F4": (1, "300,000.00"),
         "F5": (1, "300,000.00"),
+        "F6": (0, "0.00"),
+        # D1: 100,000 of O&M in 2026 for S_a, a system of P1 filed at 10,000 a year.
+        "F7": (1, "100,000.00"),
+        "F8": (0, "0.00"),  # S_a, registered this year, is not judged for little use
         # D1–D4 once each: 100,000 + 50,000 + 300,000 + 200,000.
         "合计": (4, "650,000.00"),
     }
@@ -73,10 +77,10 @@ def test_audit_figures_on_both_backends(settings: Settings) -> None:
     assert by_rule["F4"] == (23, 24, 29)  # P1 filed, rejected; D3
     assert by_rule["F3"] == (30,)
     chart = next(c for s in report.sections for c in s.charts)
-    assert chart.values == (10, 5, 20, 30, 30)  # 万元 per rule, as above
+    assert chart.values == (10, 5, 20, 30, 30, 0, 10, 0)  # 万元 per rule, as above
     assert cells(report, "按部门统计不合规拨付") == [
         ("区公安局（gongan）", 2, "F2、F3", "250,000.00"),
-        ("区民政局（minzheng）", 2, "F1、F4、F5", "400,000.00"),
+        ("区民政局（minzheng）", 2, "F1、F4、F5、F7", "400,000.00"),
     ]
 
 
@@ -85,7 +89,7 @@ def test_audit_agrees_with_the_views_findings(settings: Settings) -> None:
     build(settings)
     report = generate(settings, ReportKind.AUDIT, 2026)
     mine = {row.cells[0]: row.positions for row in table(report, "按规则统计").rows}
-    with open_views(settings) as views:
+    with open_views(settings, catch_up=True) as views:
         theirs = [f for f in views.findings(views.moment()) if f.rule in {"F1", "F2", "F3", "F4"}]
     in_2026 = [f for f in theirs if 33 not in f.positions]  # D7 (position 33) is fund year 2025
     for rule in ("F1", "F2", "F3", "F4"):
@@ -114,7 +118,8 @@ def test_risk_figures(scenario: Settings) -> None:
         "风险等级与处置建议",
     ]
     # The views' findings for 2026 accesses A1–A4 (A5 is 2025): A2 S3, A3 S2 and P1 (a
-    # sensitive personal item read with no purpose, domain.md P1), A4 S1.
+    # sensitive personal item read with no purpose, domain.md P1), A4 S1. (R1's P2 is on
+    # its grant to minzheng, not on an access.)
     by_rule = {c[0]: c[3] for c in cells(report, "违规访问按规则统计")}
     assert by_rule == {"S1": 1, "S2": 1, "S3": 1, "P1": 1}
     # Anomalies from the views, none reviewed: A2 first access to a sensitive resource and
@@ -166,6 +171,12 @@ def test_annual_figures(scenario: Settings) -> None:
         "S7": 1,
         "S10": 1,
         "S12": 1,
+        # Issue 14: F7 on D1 and D7 (P1's O&M for S_a is filed at 10,000 a year), P2 (R1's
+        # personal items granted to minzheng with no PIA on record), S11 (R1 and R2 are
+        # daily and never refreshed).
+        "F7": 2,
+        "P2": 1,
+        "S11": 2,
     }
     # gongan: shareable 1/2 → 10, open 0 → 0, on time 1/2 → 15, provided 4/4 → 15,
     # used 0 → 0, clean (no use) → 10: 50.0. minzheng: no catalogue → 0, 0; no requests →

@@ -32,12 +32,17 @@ def _domain_table() -> dict[str, str]:
     return found
 
 
+# Issue 14's checks of the plan beyond domain.md's table (seed §三(五)17; docs/rules-inputs.md).
+PLAN_RULES = {"F6": "high", "F7": "high", "F8": "medium", "I4": "low", "I5": "low"}
+
+
 def test_every_rule_of_the_domain_brief_is_declared_once_with_its_severity() -> None:
     table = _domain_table()
     # R1 (overdue rectification) comes from issue 15 (docs/facts.md §8), not the brief's table.
-    assert set(RULE_IDS) == set(table) | {"R1"}
-    assert len(RULE_IDS) == 25
-    assert {k: v for k, v in SEVERITY.items() if k != "R1"} == table
+    assert set(RULE_IDS) == set(table) | set(PLAN_RULES) | {"R1"}
+    assert len(RULE_IDS) == 24 + len(PLAN_RULES) + 1
+    assert {k: v for k, v in SEVERITY.items() if k != "R1"} == {**table, **PLAN_RULES}
+    assert all("seed" in RULES[r].source for r in PLAN_RULES)
 
 
 def test_every_rule_has_a_chinese_name_and_either_inputs_or_a_reason() -> None:
@@ -48,8 +53,10 @@ def test_every_rule_has_a_chinese_name_and_either_inputs_or_a_reason() -> None:
         assert r.evidence and r.source
 
 
-def test_rules_without_facts_are_not_evaluated() -> None:
-    assert set(NOT_EVALUABLE) == {"S11", "P2", "D1", "I3"}
+def test_every_rule_of_the_brief_is_now_evaluated_from_recorded_facts() -> None:
+    """S11, P2, D1 and I3 are judged from the facts of docs/facts.md §7 (issue 14)."""
+    assert set(NOT_EVALUABLE) == set()
+    assert all(RULES[r].evaluated and RULES[r].inputs for r in ("S11", "P2", "D1", "I3"))
     assert rule("L1").severity == "critical"
     with pytest.raises(KeyError):
         rule("S13")
@@ -60,8 +67,9 @@ def test_status_counts_evaluated_rules_and_never_a_zero_for_the_others() -> None
     assert list(statuses) == list(RULE_IDS)
     assert statuses["S2"].count == 2 and statuses["S2"].count_zh == "2"
     assert statuses["S4"].count == 0 and statuses["S4"].count_zh == "0"
-    p2 = statuses["P2"]
-    assert p2.count is None and p2.count_zh == NOT_EVALUATED_ZH and p2.reason and p2.reason_zh
-    assert p2.as_json()["status"] == "not_evaluated"
-    # A stray tally for a rule that is not evaluated is not printed as a count.
-    assert rule_status({("P2", "medium"): 3})[RULE_IDS.index("P2")].count is None
+    # P2 is judged now (issue 14): its count is a count, 0 included.
+    assert statuses["P2"].count == 0 and statuses["P2"].as_json()["status"] == "evaluated"
+    assert rule_status({("P2", "medium"): 3})[RULE_IDS.index("P2")].count == 3
+    # The ledger's own rules keep the 未评估 state, with their reason.
+    l1 = rule("L1")
+    assert not l1.evaluated and l1.not_evaluable_zh and NOT_EVALUATED_ZH == "未评估"

@@ -1,0 +1,81 @@
+"""The thresholds the plan and the law leave open, with their defaults and sources.
+
+domain.md "Thresholds are configuration with these defaults"; docs/rules-inputs.md
+names each. Like I1's ``zombie_idle_days`` (``projections.rules.calendars``), every
+one is read from the ``time_limits`` of the district calendar in force at the moment
+judged (``DistrictCalendar.Set``, docs/facts.md §3), so an operator extends or changes
+it by recording a calendar, and a judgment as of a past date uses the value then in
+force. The defaults below apply when no recorded calendar names the limit.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from projections.facts import CST
+from projections.rules.calendars import calendar_at, time_limit
+
+State = dict[str, Any]
+
+# S11 (编制指南 "动态更新"): days in one update cycle; ``irregular`` is never judged.
+# The 编制指南 names the cycles, not their lengths: a month is taken at its longest.
+CYCLE_DAYS: dict[str, int] = {
+    "real_time": 1,
+    "daily": 1,
+    "weekly": 7,
+    "monthly": 31,
+    "quarterly": 92,
+    "semiannual": 183,
+    "annual": 366,
+}
+# S11: days of grace after a cycle ends before it is late (编制指南 leaves it open).
+REFRESH_GRACE_DAYS = 1
+# I3 (seed 四(二)): departments report by 12-31 of the year, ndrc compiles by 01-31 of
+# the next; the leading group's approval is due by then plus this grace (the plan
+# names no date for it).
+DEPARTMENT_REPORT_DUE = "12-31"
+ZONE_REPORT_DUE = "01-31"
+ZONE_APPROVAL_GRACE_DAYS = 0
+# F8 (seed §三(五)17 "利用程度低…的运维经费"): fewer recorded accesses than this in
+# the 365 days before an O&M grant is "little used" (less than once a month).
+LITTLE_USED_ACCESSES_PER_YEAR = 12
+# How many of a system's latest access times the fold keeps to judge F8: a
+# ``little_used_accesses_per_year`` above it is read as this cap.
+RECENT_ACCESSES_KEPT = 64
+# I4, I5 (seed §三(五)17 "申报、跟踪、验收、评价"): an approved project not yet
+# accepted with no progress report for this many days; an accepted project with no
+# evaluation this many days after acceptance.
+PROJECT_TRACKING_INTERVAL_DAYS = 183
+PROJECT_EVALUATION_DAYS = 365
+
+
+def limit(state: State, moment: datetime, name: str, default: int) -> int:
+    """A whole-number limit in force at ``moment`` (the calendar's, else the default)."""
+    return time_limit(state, moment, name, default)
+
+
+def cycle_days(state: State, moment: datetime, cycle: str) -> int | None:
+    """Days of ``cycle`` in force at ``moment`` (``refresh_cycle_days_<cycle>``), None:
+    the cycle is not judged (irregular, or unknown)."""
+    default = CYCLE_DAYS.get(cycle)
+    if default is None:
+        return None
+    return limit(state, moment, f"refresh_cycle_days_{cycle}", default)
+
+
+def month_day(state: State, moment: datetime, name: str, default: str) -> str:
+    """An ``MM-DD`` limit in force at ``moment`` (department_report_due, zone_report_due)."""
+    calendar = calendar_at(state, moment)
+    value = calendar["time_limits"].get(name) if calendar is not None else None
+    return value if isinstance(value, str) else default
+
+
+def end_of_day(year: int, mm_dd: str) -> datetime:
+    """The first instant after the CST day ``year-mm-dd`` (02-29 in a common year: 02-28)."""
+    month, day = (int(part) for part in mm_dd.split("-"))
+    try:
+        due = date(year, month, day)
+    except ValueError:
+        due = date(year, month, day - 1)
+    return datetime.combine(due + timedelta(days=1), time(), CST)

@@ -1,0 +1,262 @@
+"""Issue 14's rules worked by hand on small ledgers, as of several dates (both backends).
+
+S11 (not refreshed within the update cycle), P2 (personal information provided with
+no PIA), D1 (core data shared with no approval in force), I3 (annual reports late or
+missing), F6 (funds before the architecture review), F7 (above the filed or revised
+amounts), F8 (O&M for a little-used system), I4 and I5 (project not tracked, not
+evaluated). docs/rules-inputs.md gives the inputs and the defaults used here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date, datetime
+from uuid import UUID
+
+import pytest
+
+from ledger.application import GovLedger
+from ledger.config import Settings
+from ledger.domain import (
+    Actor,
+    FundKind,
+    FundOutcome,
+    ResourceItem,
+    Role,
+    Sensitivity,
+    SharingType,
+    SystemInventory,
+    UpdateCycle,
+)
+from ledger.domain.access import AccessReport
+from ledger.domain.refresh import RefreshReport
+from ledger.store.connect import application_env, init_ledger
+from projections.facts import CST
+from projections.query import Finding, open_views
+from tests.projections.scenario import (
+    ADMIN,
+    FINANCE,
+    GONGAN,
+    JIAOYU,
+    MINZHENG,
+    OFFICER,
+    PLATFORM,
+    PURPOSE,
+    Clock,
+    Recorder,
+    Scenario,
+    _entry,
+    report,
+)
+
+NDRC = Actor("ndrc-1", Role.NDRC, None)
+GONGAN_CLERK = Actor("gongan-clerk", Role.DEPARTMENT_CLERK, "gongan")
+INVENTORY = SystemInventory("低保系统", "低保审核", "全区", "每日", "区发改局", None, "财政")
+
+
+def at(y: int, m: int, d: int, h: int = 10) -> datetime:
+    return datetime(y, m, d, h, tzinfo=CST)
+
+
+@pytest.fixture
+def rec(settings: Settings) -> Iterator[Recorder]:
+    init_ledger(settings)
+    clock = Clock(at(2027, 6, 30))
+    app = GovLedger(env=application_env(settings), clock=clock)
+    for code, name in (("gongan", "区公安分局"), ("minzheng", "区民政局"), ("jiaoyu", "区教育局")):
+        app.register_department(ADMIN, code, name, occurred_at=at(2025, 3, 1))
+    try:
+        yield Recorder(app, clock, Scenario(settings))
+    finally:
+        app.close()
+
+
+def found(settings: Settings, rule: str, on: date) -> list[Finding]:
+    with open_views(settings, catch_up=True) as views:
+        return views.findings(views.moment(as_of=on), rule=rule)
+
+
+def subjects(settings: Settings, rule: str, on: date) -> set[str]:
+    return {f.subject for f in found(settings, rule, on)}
+
+
+def test_s11_a_resource_late_past_its_cycle_and_grace(settings: Settings, rec: Recorder) -> None:
+    app = rec.app
+    items = [ResourceItem("姓名", Sensitivity.GENERAL)]
+    daily = replace(_entry("RK-0001", "人口", items, SharingType.UNCONDITIONAL),
+                    update_cycle=UpdateCycle.DAILY)  # fmt: skip
+    weekly = replace(_entry("RK-0002", "法人", items, SharingType.UNCONDITIONAL),
+                     update_cycle=UpdateCycle.WEEKLY)  # fmt: skip
+    app.register_resource(GONGAN, daily, occurred_at=at(2026, 5, 20))
+    app.register_resource(GONGAN, weekly, occurred_at=at(2026, 5, 20))
+    app.record_refreshes(PLATFORM, [
+        RefreshReport("rf-1", "RK-0001", at(2026, 5, 21)),
+        RefreshReport("rf-2", "RK-0001", at(2026, 5, 25)),
+        RefreshReport("rf-x", "RK-9999", at(2026, 5, 25)),  # not in the catalogue: no S11
+    ])  # fmt: skip
+    # daily: due 1 day + 1 day's grace after the last refresh (05-21 10:00 -> 05-23 10:00)
+    assert subjects(settings, "S11", date(2026, 5, 22)) == set()
+    late = found(settings, "S11", date(2026, 5, 23))
+    assert [f.subject for f in late] == ["RK-0001"]
+    assert late[0].time.isoformat().startswith("2026-05-23T10:00") and late[0].severity == "medium"
+    assert subjects(settings, "S11", date(2026, 5, 25)) == set()  # refreshed again
+    assert subjects(settings, "S11", date(2026, 5, 27)) == {"RK-0001"}
+    # weekly, never refreshed: due 7 + 1 days after its registration (05-28 10:00)
+    assert subjects(settings, "S11", date(2026, 5, 28)) == {"RK-0001", "RK-0002"}
+
+
+def _personal_resource(app: GovLedger) -> None:
+    items = [ResourceItem("姓名", Sensitivity.PERSONAL), ResourceItem("户籍", Sensitivity.CORE)]
+    app.register_resource(GONGAN, _entry("RK-0001", "人口", items, SharingType.CONDITIONAL),
+                          occurred_at=at(2026, 5, 20))  # fmt: skip
+
+
+def _request(rec: Recorder, who: Actor, dept: str, day: int) -> UUID:
+    return rec.app.submit_request(
+        who, requester_department=dept, resource_code="RK-0001", items=["姓名"],
+        purpose=PURPOSE, legal_basis="《社会救助暂行办法》", period_start=date(2026, 6, 1),
+        period_end=date(2026, 12, 31), submitted_at=at(2026, 6, day),
+    )  # fmt: skip
+
+
+def _pia(app: GovLedger, ref: str, recipient: str | None, conclusion: str, day: int) -> None:
+    app.record_impact_assessment(
+        GONGAN, department="gongan", reference=ref, resource_code="RK-0001",
+        recipient_department=recipient, request_id=None, conclusion=conclusion,
+        summary="评估", assessed_at=at(2026, 6, day, 9),
+    )  # fmt: skip
+
+
+def test_p2_personal_items_provided_with_no_pia(settings: Settings, rec: Recorder) -> None:
+    app = rec.app
+    _personal_resource(app)
+    _pia(app, "PIA-1", "minzheng", "acceptable", 1)
+    _pia(app, "PIA-2", "jiaoyu", "not_acceptable", 1)
+    mz = _request(rec, MINZHENG, "minzheng", 1)
+    app.approve_request(GONGAN, mz, ["姓名"], at(2026, 12, 31), decided_at=at(2026, 6, 2))
+    jy = _request(rec, JIAOYU, "jiaoyu", 1)
+    app.approve_request(GONGAN, jy, ["姓名"], at(2026, 12, 31), decided_at=at(2026, 6, 5))
+    rec.accesses(
+        report("a-1", at(2026, 6, 3), "mz-1", "minzheng", "RK-0001", ("姓名",), PURPOSE, mz),
+        report("a-2", at(2026, 6, 3, 11), "mz-1", "minzheng", "RK-0001", ("姓名",), PURPOSE),
+    )  # fmt: skip
+    assert subjects(settings, "P2", date(2026, 6, 2)) == set()  # PIA-1 covers minzheng
+    # a-2 cites no grant: PIA-1 names the recipient, so it covers it too
+    assert subjects(settings, "P2", date(2026, 6, 4)) == set()
+    # jiaoyu's grant: the only PIA for it concluded not to provide
+    p2 = found(settings, "P2", date(2026, 6, 5))
+    assert [(f.subject, f.subject_kind) for f in p2] == [("RK-0001", "resource")]
+    assert "jiaoyu" in p2[0].detail and p2[0].severity == "medium"
+    assert p2[0].department == "gongan" and p2[0].time.isoformat().startswith("2026-06-05")
+
+
+def test_d1_core_items_shared_outside_an_approval_in_force(
+    settings: Settings, rec: Recorder
+) -> None:
+    app = rec.app
+    _personal_resource(app)
+    app.approve_core_data_sharing(
+        OFFICER, reference="网信核-1", resource_code="RK-0001", recipient_department="minzheng",
+        request_id=None, approving_authority="区委网信委", valid_until=at(2026, 6, 10),
+        approved_at=at(2026, 6, 1),
+    )  # fmt: skip
+    rec.accesses(
+        report("c-1", at(2026, 6, 5), "mz-1", "minzheng", "RK-0001", ("户籍",), PURPOSE),
+        report("c-2", at(2026, 6, 6), "jy-1", "jiaoyu", "RK-0001", ("户籍",), PURPOSE),
+        report("c-3", at(2026, 6, 12), "mz-1", "minzheng", "RK-0001", ("户籍",), PURPOSE),
+        report("c-4", at(2026, 6, 13), "mz-1", "minzheng", "RK-0001", ("户籍",), PURPOSE),
+        report("c-5", at(2026, 6, 14), "gongan-1", "gongan", "RK-0001", ("户籍",), PURPOSE),
+    )  # fmt: skip
+    assert subjects(settings, "D1", date(2026, 6, 5)) == set()
+    (jiaoyu,) = found(settings, "D1", date(2026, 6, 6))
+    assert jiaoyu.subject == "RK-0001" and "to jiaoyu" in jiaoyu.detail
+    d1 = found(settings, "D1", date(2026, 6, 30))
+    # c-3: the approval lapsed on 06-10 (cited); c-4 repeats c-3; c-5 is the provider's own
+    assert len(d1) == 2
+    lapsed = next(f for f in d1 if "to minzheng" in f.detail)
+    assert lapsed.severity == "critical" and "网信核-1" in lapsed.detail
+    assert lapsed.time.isoformat().startswith("2026-06-12")
+    assert len(lapsed.positions) > len(jiaoyu.positions)
+
+
+def test_i3_reports_late_or_missing(settings: Settings, rec: Recorder) -> None:
+    app = rec.app
+    for who, dept, day in (
+        (GONGAN_CLERK, "gongan", at(2025, 12, 20)),
+        (JIAOYU, "jiaoyu", at(2025, 12, 31, 23)),
+    ):
+        app.submit_department_report(who, department=dept, year=2025, reference=f"{dept}-2025",
+                                     summary="年度共享情况", submitted_at=day)  # fmt: skip
+    app.submit_department_report(MINZHENG, department="minzheng", year=2025,
+                                 reference="mz-2025", summary="年度共享情况",
+                                 submitted_at=at(2026, 1, 5))  # fmt: skip
+    zone = app.submit_zone_report(NDRC, year=2025, reference="zone-2025", summary="全区汇总",
+                                  submitted_at=at(2026, 1, 20))  # fmt: skip
+    app.approve_zone_report(NDRC, 2025, approving_body="领导小组", reference="批复-1",
+                            approved_at=at(2026, 2, 10))  # fmt: skip
+    assert zone
+    assert subjects(settings, "I3", date(2025, 12, 31)) == set()
+    assert subjects(settings, "I3", date(2026, 1, 1)) == {"minzheng:2025"}
+    late = found(settings, "I3", date(2026, 1, 10))
+    assert [f.subject for f in late] == ["minzheng:2025"] and "late" in late[0].detail
+    assert subjects(settings, "I3", date(2026, 2, 1)) == {"minzheng:2025", "zone:2025:approval"}
+    # the approval came late: the finding stays; 2026's reports are not due before 12-31
+    assert subjects(settings, "I3", date(2026, 12, 31)) == {"minzheng:2025", "zone:2025:approval"}
+    missing = subjects(settings, "I3", date(2027, 1, 1))
+    assert {"gongan:2026", "minzheng:2026", "jiaoyu:2026"} <= missing
+    assert "zone:2026" not in missing  # due 2027-01-31
+
+
+def test_projects_funds_amounts_little_use_tracking_evaluation(
+    settings: Settings, rec: Recorder
+) -> None:
+    app = rec.app
+    system = app.register_system(MINZHENG, "minzheng", INVENTORY, occurred_at=at(2024, 1, 1))
+    filing = app.file_project(
+        MINZHENG, name="低保系统建设", builder="minzheng", investment_fen=1_000_000,
+        om_cost_fen=100_000, funding_channel="财政", resource_codes=[], system_ids=[system],
+        mlps_filed=True, catalogue_preregistered=True, occurred_at=at(2025, 1, 10),
+    )  # fmt: skip
+
+    def grant(kind: FundKind, year: int, fen: int, when: datetime) -> str:
+        decided = app.decide_funds(
+            FINANCE, kind=kind, year=year, department="minzheng", amount_fen=fen,
+            outcome=FundOutcome.GRANTED, rationale="拨付", filing_id=filing,
+            system_id=system if kind is FundKind.OM_FUNDS else None, decided_at=when,
+        )  # fmt: skip
+        return decided.hex
+
+    early = grant(FundKind.CONSTRUCTION_FUNDS, 2025, 600_000, at(2025, 2, 1))
+    app.review_project(NDRC, filing, True, "通过", occurred_at=at(2025, 3, 1))
+    over = grant(FundKind.CONSTRUCTION_FUNDS, 2025, 500_000, at(2025, 4, 1))
+    app.revise_filed_amounts(
+        NDRC, filing, reference="调概-1", investment_fen=1_200_000, om_cost_fen=100_000,
+        reason="扩容", revised_at=at(2025, 5, 1),
+    )  # fmt: skip
+    within = grant(FundKind.CONSTRUCTION_FUNDS, 2025, 50_000, at(2025, 6, 1))
+    app.report_project_progress(
+        MINZHENG, filing, stage="construction", progress_percent=40, spent_fen=500_000,
+        summary="进展", reported_at=at(2025, 6, 1),
+    )  # fmt: skip
+    rec.accesses(*(
+        AccessReport(f"s-{i}", "mz-1", "minzheng", str(system), "RK-0001", ("姓名",), 1,
+                     PURPOSE, None, "10.0.0.1", at(2025, 3 + i, 1))
+        for i in range(3)
+    ))  # fmt: skip
+    om_1 = grant(FundKind.OM_FUNDS, 2026, 80_000, at(2026, 1, 15))
+    om_2 = grant(FundKind.OM_FUNDS, 2026, 30_000, at(2026, 2, 1))
+    app.accept_project(NDRC, filing, accepted_at=at(2026, 3, 1))
+
+    assert subjects(settings, "F6", date(2025, 12, 31)) == {early}
+    assert subjects(settings, "F7", date(2025, 12, 31)) == {over}  # 1.1M > 1.0M; 1.15M ≤ 1.2M
+    assert within not in subjects(settings, "F7", date(2026, 12, 31))
+    assert subjects(settings, "F7", date(2026, 2, 1)) == {over, om_2}  # 2026 O&M 110k > 100k
+    assert subjects(settings, "F8", date(2026, 2, 1)) == {om_1, om_2}  # 3 accesses in the year
+    # I4: approved, last progress 2025-06-01, due 183 days later; accepted on 2026-03-01
+    assert subjects(settings, "I4", date(2025, 11, 30)) == set()
+    assert subjects(settings, "I4", date(2025, 12, 2)) == {filing.hex}
+    assert subjects(settings, "I4", date(2026, 3, 2)) == set()
+    # I5: accepted on 2026-03-01 and never evaluated: due 365 days later
+    assert subjects(settings, "I5", date(2027, 2, 28)) == set()
+    assert subjects(settings, "I5", date(2027, 3, 1)) == {filing.hex}
