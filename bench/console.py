@@ -69,9 +69,12 @@ def prepare(args: argparse.Namespace) -> Settings:
 
 
 def _signed(settings: Settings, work: Path) -> Settings:
-    log_key, witness_key = work / "log.key", work / "witness.key"
-    if not log_key.exists():
-        generate_key_file(str(log_key), "govledger.bench")
+    # The log's key is the one `govledger init` made and listed as active (state/keys).
+    log_key, witness_key = (
+        Path(settings.state_dir) / "keys" / "checkpoint.key",
+        work / "witness.key",
+    )
+    if not witness_key.exists():
         vkey = generate_key_file(str(witness_key), "witness.bench", witness=True)
         (work / "witnesses.txt").write_text(vkey + "\n", encoding="utf-8")
     return settings.with_overrides(

@@ -22,10 +22,17 @@ from fastapi.responses import Response
 from api.console.export import EXPORT_LIMIT, export_table
 from api.console.register_pages import parse_day
 from api.console.session import Session
-from api.console.views_common import ask, department_names, record_read, views_at
+from api.console.views_common import (
+    ask,
+    department_names,
+    officer_names,
+    people,
+    record_read,
+    views_at,
+)
 from api.console.web import check_csrf, page, redirect, render
 from api.deps import services
-from ledger.domain.actor import Actor, Role
+from ledger.domain.actor import Actor
 from ledger.domain.errors import DomainError
 from ledger.domain.review import ReviewAction
 from projections import triage
@@ -38,7 +45,6 @@ from projections.labels import (
 )
 from projections.query import Anomaly, AuditLine, Views
 from projections.runner import run_projections
-from security.apikeys import open_api_keys
 from security.policy import Permission
 
 router = APIRouter()
@@ -211,14 +217,6 @@ def detail(request: Request, session: Reader, anomaly_id: str) -> Response:
     return page
 
 
-def officer_names(request: Request) -> list[str]:
-    """Named security officers a case can be assigned to: the labels of their active keys."""
-    with open_api_keys(services(request).settings) as keys:
-        return sorted(
-            {k.label for k in keys.list_keys() if k.role is Role.SECURITY_OFFICER and k.active}
-        )
-
-
 def _detail(request: Request, session: Session, anomaly_id: str, error: str = "") -> Response:
     settings = services(request).settings
     with views_at(settings, None) as (views, asked):
@@ -244,6 +242,7 @@ def _detail(request: Request, session: Session, anomaly_id: str, error: str = ""
             "departments": names,
             "error": error,
             "officers": officer_names(request),
+            "people": people(request),
             "assignee": assigned[-1] if assigned else "",
             "age": _age(anomaly, now),
             "overdue": _overdue(anomaly, now, settings.anomaly_response_hours),

@@ -22,7 +22,7 @@ from api.console.web import (
 from api.deps import services
 from security.audit_log import RefusalKind
 from security.policy import Permission, is_allowed
-from security.principal import AuthenticationFailed
+from security.principal import AuthenticationFailed, CredentialKind, Principal
 
 router = APIRouter()
 MAX_CREDENTIAL_FIELD = 8 * 1024 + 16
@@ -71,7 +71,7 @@ def login(
     if not is_allowed(principal, Permission.OPEN_CONSOLE):
         role = principal.role
         raise Forbidden(None, f"{ROLE_NAMES[role]}（{role.value}）无权使用本控制台")
-    cookie, _ = state.codec.issue(principal)
+    cookie, _ = state.codec.issue(principal, person_of(request, principal))
     response = redirect("/ledger")
     response.set_cookie(
         SESSION_COOKIE,
@@ -84,6 +84,14 @@ def login(
     )
     response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
     return response
+
+
+def person_of(request: Request, principal: Principal) -> str:
+    """The person a key is bound to: its label (``govledger keys create --label``)."""
+    if principal.kind is not CredentialKind.API_KEY:
+        return ""
+    found = services(request).authenticator.api_keys.store.find(principal.credential_id)
+    return found[0].label if found else ""
 
 
 @router.post("/logout")

@@ -19,7 +19,7 @@ from fastapi.responses import Response
 
 from api.console.export import EXPORT_LIMIT, export_table
 from api.console.session import Session
-from api.console.views_common import ask, department_names, record_read, views_at
+from api.console.views_common import ask, department_names, people, record_read, views_at
 from api.console.web import page, render
 from api.deps import services
 from projections.labels import (
@@ -175,6 +175,7 @@ def audit_trail(
             "query": query,
             "after": after,
             "next_after": lines[-1].position if len(lines) == TRAIL_PAGE else None,
+            "people": people(request),
             "departments": names,
             "moment": asked.moment,
             "error": error_start or error_end,

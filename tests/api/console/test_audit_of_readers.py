@@ -74,3 +74,20 @@ def test_a_flood_of_bad_keys_is_bounded(console: Console) -> None:
 
 def _head(console: Console) -> int:
     return int(console.client.get("/api/v1/ledger").json()["head_position"])
+
+
+def test_people_are_shown_by_name_not_by_key(demo_console: Console) -> None:
+    with open_views(demo_console.settings, catch_up=True) as views:
+        anomaly = views.anomalies(views.moment())[0]
+    demo_console.login(Role.SECURITY_OFFICER)
+    name = "console test security_officer"  # the label conftest.mint gives the key
+    ledger = demo_console.client.get("/console/ledger").text
+    assert 'class="subject" title="apikey:' in ledger and f">{name}</span>" in ledger
+    path = f"/console/anomalies/{anomaly.anomaly_id}"
+    csrf = demo_console.csrf(path)
+    page = demo_console.client.post(
+        f"{path}/review", data={"csrf": csrf, "action": "note", "comment": "已询问"}
+    )
+    assert f">{name}</td>" in page.text
+    trail = demo_console.client.get("/console/audit?q=异常复核处置").text
+    assert name in trail
