@@ -135,8 +135,29 @@ def shared_console_key(settings: Settings, workers: int) -> Iterator[None]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+EXAMPLES = """\
+examples:
+  govledger init                                  create the ledger (SQLite: var/govledger.db)
+  govledger demo --tokens var/demo-tokens.txt     load the demo year, mint one key per role
+  govledger serve                                 API, /docs and the console on :8000
+  govledger verify                                recompute every hash, name the first bad one
+  govledger view anomalies --as-of 2025-06-30     a read model as of a date
+  govledger view audit-trail | head               (stops quietly when the reader does)
+  govledger import accesses.jsonl                 record access reports (docs/import-format.md)
+  govledger report audit --year 2025 --format pdf -o audit.pdf   a report in Chinese
+  govledger keys create --role auditor --label "李静（区审计局）"
+
+  govledger COMMAND --help shows a command's own options.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="govledger", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="govledger",
+        description="govledger: the operator's command line (docs/operations.md).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--config", help="TOML settings file (GOVLEDGER_CONFIG)")
     parser.add_argument(
         "--debug", action="store_true", help="show the traceback of an unexpected error"
@@ -180,6 +201,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("govledger: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader stopped (``| head``): not an error. Python's own flush at exit would
+        # fail again and print a traceback, so the rest of stdout goes nowhere.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     except Exception as e:  # the last line of defence: one line, never a traceback
         if args.debug and not isinstance(e, LedgerError | ChainFormatError):
             raise

@@ -100,10 +100,15 @@ def parse_line(text: str, time_bounds: TimeBounds | None = None) -> Report:
     The object is read by ``ledger.domain.intake`` (what the API's ``AccessIn``
     runs too), then the ledger's configured bounds are applied.
     """
+    text = text.rstrip("\r\n")  # the line's own end: an unclosed object ends at its last column
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as e:
-        raise _LineError(f"not JSON: {e.msg} at column {e.colno}") from None
+        where = f"column {e.colno}" if e.lineno == 1 else f"line {e.lineno} column {e.colno}"
+        if e.pos >= len(text.rstrip()):
+            raise _LineError(f"not JSON: the line ends inside an object or list at {where} "
+                             "(a missing } or ]?)") from None  # fmt: skip
+        raise _LineError(f"not JSON: {e.msg} at {where}") from None
     except RecursionError:
         raise _LineError("not JSON: nested too deeply") from None
     try:
@@ -219,6 +224,8 @@ def import_file(
     once, before recording: an import creates none.
     """
     platform = actor or Actor(DEFAULT_ACTOR_ID, Role.EXCHANGE_PLATFORM, None)
+    if not path.exists():
+        raise LedgerError(f"{path}: no such file")
     if not path.is_file():
         raise LedgerError(f"{path}: not a regular file (the import reads it twice)")
     before = _stat(path)

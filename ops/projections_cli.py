@@ -122,7 +122,8 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_view(settings: Settings, args: argparse.Namespace) -> int:
-    with open_views(settings) as views:
+    """A read model; reading never writes unless ``--catch-up`` asks (docs/projections.md)."""
+    with open_views(settings, catch_up=args.catch_up) as views:
         try:
             moment = views.moment(as_of=args.as_of, at=args.at)
         except ValueError as e:
@@ -253,6 +254,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--limit", type=int, default=1000)
     p.add_argument("--rule", help="findings: rule id (S1 … L2)")
     p.add_argument("--status", help="anomalies: open | acknowledged | dismissed | escalated")
+    p.add_argument(
+        "--catch-up",
+        action="store_true",
+        help="first project what the ledger added (writes the views, as `projections run`); "
+        "without it the view only reads what the projection worker wrote",
+    )
     p.set_defaults(func=cmd_view)
 
     p = subparsers.add_parser("anomaly", help="review an access anomaly (security officer)")

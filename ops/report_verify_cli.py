@@ -3,7 +3,7 @@
 docs/reports.md "Issuance and verification". Issuing records the written file's
 SHA-256 with the report's kind, year and as-of position (ledger/commands/report_issue.py);
 verifying answers whether and where this exact file was issued, with an inclusion
-proof against a signed checkpoint, online or offline (ops/report_verify.py).
+proof against a signed checkpoint, online or offline (ledger/report_evidence.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 from ledger.config import Settings
 from ledger.domain.actor import Actor, Role
 from ledger.errors import LedgerError
-from ops.report_verify import FileVerification, NotIssuedError, file_sha256, verify_offline
+from ledger.report_evidence import FileVerification, NotIssuedError, file_sha256, verify_offline
 from ops.terminal import EXIT_OK
 
 EXIT_NOT_ISSUED = 1

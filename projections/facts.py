@@ -136,6 +136,7 @@ class AccessState(msgspec.Struct, gc=False):
     grant_id: Any
     accessed_at: _Wrapped
     verdict: _Verdict
+    timestamp: _Wrapped  # when the ledger recorded it (docs/facts.md §6: dated in future)
 
 
 decode_access = msgspec.json.Decoder(AccessState).decode

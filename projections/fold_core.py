@@ -15,8 +15,13 @@ from functools import lru_cache
 from typing import Any
 
 from ledger.config import Settings
-from projections.facts import CST, stable_id, uuid_text
-from projections.rules.catalogue import SEVERITY
+from projections.business_time import RULE as DATED_IN_FUTURE
+from projections.business_time import dated_in_future
+from projections.facts import CST, AccessState, stable_id, uuid_text
+from projections.rules.catalogue import LEDGER_RULES, SEVERITY
+
+# The fold also raises a ledger rule: L4, an access dated in the future (business_time).
+_SEVERITY = {**SEVERITY, **{r.id: r.severity for r in LEDGER_RULES.values()}}
 
 State = dict[str, Any]
 FindingRow = tuple[str, str, str, str, str, str | None, str, int, str, str]
@@ -38,6 +43,7 @@ class Rules:
     volume_factor: int = 3
     volume_min: int = 30
     first_access_warmup_days: int = 14
+    clock_skew_seconds: int = 300  # docs/facts.md §6, when no calendar in force says
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Rules:
@@ -51,6 +57,7 @@ class Rules:
             volume_factor=settings.anomaly_volume_factor,
             volume_min=settings.anomaly_volume_min,
             first_access_warmup_days=settings.anomaly_first_access_warmup_days,
+            clock_skew_seconds=settings.clock_skew_seconds,
         )
 
 
@@ -97,7 +104,7 @@ class FoldCore:
             (
                 stable_id(rule, key or subject),
                 rule,
-                SEVERITY[rule],
+                _SEVERITY[rule],
                 subject,
                 kind,
                 department,
@@ -140,6 +147,19 @@ class FoldCore:
                 detail,
             )
         )
+
+    def _dated_in_future(self, position: int, a: AccessState, epoch: float) -> None:
+        """L4 (docs/facts.md §6): the platform reported the access before it happened,
+        beyond the clock skew in force when it was recorded; dated at its recording."""
+        recorded = datetime.fromisoformat(a.timestamp.data)
+        accessed = datetime.fromtimestamp(epoch, CST)
+        if dated_in_future(self.state, accessed, recorded, self.rules.clock_skew_seconds):
+            self._finding(
+                DATED_IN_FUTURE, a.platform_event_id, "access", a.department, [position],
+                position, recorded,
+                f"{a.accessor_id} ({a.department}) read {a.resource_code} at "
+                f"{accessed.isoformat()}, recorded at {recorded.astimezone(CST).isoformat()}",
+            )  # fmt: skip
 
     def _grant_positions(self, grant_id: Any) -> list[int]:
         request = self.state["requests"].get(uuid_text(grant_id) or "")

@@ -23,7 +23,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -42,10 +42,10 @@ from ledger.domain import (
     SharingType,
 )
 from ledger.domain.district_calendar import DistrictCalendar
-from projections.rules.calendars import response_due, time_limit
+from projections.business_time import DEFAULT_CLOCK_SKEW_SECONDS, dated_in_future
+from projections.rules.calendars import response_due
 
 PAGE_SIZE = 2000
-DEFAULT_CLOCK_SKEW_SECONDS = 300  # docs/facts.md §6, when no calendar says otherwise
 UNREGISTERED = "unregistered"  # a department code the ledger has no registration for
 UNKNOWN = "unknown"  # a resource (or item) not in the catalogue
 OTHER = "other"
@@ -231,8 +231,7 @@ class LedgerFollower:
     def dated_in_future(self, accessed_at: datetime, recorded_at: datetime) -> bool:
         """docs/facts.md §6: later than its record time plus the calendar's clock skew."""
         state = {"calendars": self.counts.calendars}
-        skew = time_limit(state, recorded_at, "clock_skew_seconds", self.clock_skew_seconds)
-        return accessed_at > recorded_at + timedelta(seconds=skew)
+        return dated_in_future(state, accessed_at, recorded_at, self.clock_skew_seconds)
 
     def _department(self, code: str) -> str:
         return code if code in self.counts.departments else UNREGISTERED

@@ -525,30 +525,29 @@ class Views(RegisterViews, AccessReportViews):
 
 
 @contextmanager
-def open_views(settings: Settings, *, catch_up: bool | None = None) -> Iterator[Views]:
-    """A reader of the views; ``catch_up`` first projects what the ledger added since.
-
-    By default it catches up when this process may create tables
-    (``create_schema``); a least-privileged service (``create_schema=false``) only
-    reads what the projection worker (``govledger projections run --follow``) wrote.
-    """
-    if catch_up is None:
-        catch_up = settings.create_schema
-    store = ViewStore(settings)
+def open_views(settings: Settings, *, catch_up: bool = False) -> Iterator[Views]:
+    """A reader of the views, which never writes (docs/projections.md §Opening and moments):
+    it reads what the worker or a rebuild wrote; views not built: StoreUnavailableError.
+    ``catch_up=True``: the caller is a writer and first projects what the ledger added.
+    The ledger is opened first: a file that is no ledger never gets a views file."""
+    reader = open_reader(settings)
     try:
-        reader = open_reader(settings)
+        if catch_up:
+            writer = ViewStore(settings)
+            try:
+                Projector(settings, writer, reader).run()
+            finally:
+                writer.close()
+        store = ViewStore(settings, readonly=True)
     except BaseException:
-        store.close()
+        reader.close()
         raise
     try:
-        projector = Projector(settings, store, reader)
-        if catch_up:
-            projector.run()
-        elif not store.has_table("events"):
+        if not store.has_table("events"):
             raise StoreUnavailableError(
                 "the views are not built yet: run `govledger projections run` (or the worker)"
             )
-        yield Views(settings, store, projector)
+        yield Views(settings, store, Projector(settings, store, reader))
     finally:
         reader.close()
         store.close()
@@ -564,7 +563,7 @@ _SUMMARIES: dict[tuple[str, str, str], tuple[int, Mapping[Any, int]]] = {}
 def _summary_at_head(
     kind: str,
     settings: Settings,
-    catch_up: bool | None,
+    catch_up: bool,
     count: Callable[[Views], Mapping[Any, int]],
 ) -> Mapping[Any, int]:
     key = (kind, settings.database_url, settings.postgres_schema)
@@ -578,7 +577,7 @@ def _summary_at_head(
 
 
 def findings_summary(
-    settings: Settings, *, catch_up: bool | None = None
+    settings: Settings, *, catch_up: bool = False
 ) -> Mapping[tuple[str, str], int]:
     """Findings at the head by (rule, severity); ``catch_up`` as in :func:`open_views`."""
 
@@ -588,7 +587,7 @@ def findings_summary(
     return _summary_at_head("findings", settings, catch_up, count)
 
 
-def anomalies_summary(settings: Settings, *, catch_up: bool | None = None) -> Mapping[str, int]:
+def anomalies_summary(settings: Settings, *, catch_up: bool = False) -> Mapping[str, int]:
     """Open (not dismissed) anomalies at the head by severity; ``catch_up`` as above."""
 
     def count(views: Views) -> Mapping[str, int]:

@@ -28,7 +28,8 @@ PROJECTIONS = ("audit_trail", "accesses", "zone")
 # (access_details), so reports read the views instead of replaying the ledger.
 # 5: the issue-14 rules (S11, P2, D1, I3, F6–F8, I4, I5) fold new facts and findings,
 # and those facts are dated by their business time (projections.facts).
-SCHEMA_VERSION = 5
+# 6: finding L4, an access dated in the future (docs/facts.md §6; projections/business_time).
+SCHEMA_VERSION = 6
 # events.touches of an access: the personal information it reads (PIPL §28, domain.md P1).
 TOUCHES_NONE, TOUCHES_PERSONAL, TOUCHES_SENSITIVE = 0, 1, 2
 BLOCK = 10_000  # positions per access aggregate block
@@ -158,19 +159,14 @@ def check_views_version(settings: Settings) -> None:
         store = ViewStore(settings, readonly=True)
     except StoreUnavailableError:
         if settings.database.backend == "sqlite":
-            return  # no views file yet: the first reader that may catches up creates it
+            return  # no views file yet: the reader reports it (the worker creates it)
         raise
     try:
         found = stored_version(store)
     finally:
         store.close()
-    # Older views where this process catches up itself (the embedded SQLite service): its
-    # reader's run rebuilds them (Projector.run).
-    if (
-        found is not None
-        and found != SCHEMA_VERSION
-        and not (found < SCHEMA_VERSION and settings.create_schema)
-    ):
+    # Reading never writes: older views are rebuilt by the worker (Projector.run), not here.
+    if found is not None and found != SCHEMA_VERSION:
         relation = "newer" if found > SCHEMA_VERSION else "older"
         raise ViewsVersionError(
             f"the views are of schema version {found}, {relation} than this service's "

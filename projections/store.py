@@ -138,12 +138,17 @@ class ViewStore:
             self.path = path
             if readonly and not Path(path).is_file():
                 raise StoreUnavailableError(f"no views at {path} (run `govledger projections run`)")
-            mode = "?mode=ro" if readonly else ""
+            # A reader opens an existing file (mode=rw never creates one) and refuses writes
+            # (query_only); unlike mode=ro, its last close removes the WAL files it made, so
+            # reading leaves the files as it found them (docs/projections.md).
+            mode = "?mode=rw" if readonly else ""
             try:
                 self._sqlite = sqlite3.connect(
                     f"file:{path}{mode}", uri=True, isolation_level=None, timeout=30
                 )
-                if not readonly:
+                if readonly:
+                    self._sqlite.execute("PRAGMA query_only=ON")
+                else:
                     self._sqlite.execute("PRAGMA journal_mode=WAL")
                     # A batch (10,000 rows, a few MB) stays in the page cache until its
                     # commit; the WAL is copied into the database (two fsyncs) every ~40 MB

@@ -102,7 +102,4 @@ def rows(views: Views, m: Moment, t: Triage, *, limit: int, offset: int = 0) -> 
         [*params, max(0, limit), max(0, offset)],
     )
     reviews = views._reviews(m) if found else {}
-    return [
-        QueueRow(views._anomaly(r[:9], reviews.get(str(r[0]), ())), str(r[-1]))
-        for r in found
-    ]
+    return [QueueRow(views._anomaly(r[:9], reviews.get(str(r[0]), ())), str(r[-1])) for r in found]

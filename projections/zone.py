@@ -570,6 +570,7 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
                 self._provided(
                     resource, a.department, a.items, uuid_text(a.grant_id), position, epoch
                 )
+        self._dated_in_future(position, a, epoch)  # L4 (docs/facts.md §6)
         self._detect(position, a, resource, reasons, epoch)
         return epoch
 

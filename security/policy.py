@@ -55,6 +55,7 @@ class Permission(StrEnum):
     ISSUE_RECTIFICATION = "issue_rectification"
     REPORT_RECTIFICATION = "report_rectification"
     VERIFY_RECTIFICATION = "verify_rectification"
+    ISSUE_REPORT = "issue_report"
     VERIFY = "verify"
     EXPORT = "export"
     MANAGE_KEYS = "manage_keys"
@@ -125,6 +126,8 @@ POLICY: Mapping[Permission, frozenset[Role]] = MappingProxyType(
         Permission.ISSUE_RECTIFICATION: frozenset({_R.AUDITOR}),
         Permission.REPORT_RECTIFICATION: frozenset({_R.DEPARTMENT_CLERK, _R.CIO}),
         Permission.VERIFY_RECTIFICATION: frozenset({_R.AUDITOR}),
+        # docs/reports.md: who signs a report issues it (审计局, 网信办, 区发改局).
+        Permission.ISSUE_REPORT: frozenset({_R.AUDITOR, _R.SECURITY_OFFICER, _R.NDRC}),
         Permission.VERIFY: frozenset({_R.AUDITOR, _R.SECURITY_OFFICER}),
         Permission.EXPORT: frozenset({_R.AUDITOR}),
         Permission.MANAGE_KEYS: frozenset({_R.ADMIN}),

@@ -22,10 +22,17 @@ from fastapi.responses import Response
 from api.console.export import EXPORT_LIMIT, export_table
 from api.console.register_pages import parse_day
 from api.console.session import Session
-from api.console.views_common import ask, department_names, views_at
+from api.console.views_common import (
+    ask,
+    department_names,
+    officer_names,
+    people,
+    record_read,
+    views_at,
+)
 from api.console.web import check_csrf, page, redirect, render
 from api.deps import services
-from ledger.domain.actor import Actor, Role
+from ledger.domain.actor import Actor
 from ledger.domain.errors import DomainError
 from ledger.domain.review import ReviewAction
 from projections import triage
@@ -37,7 +44,7 @@ from projections.labels import (
     cst_text,
 )
 from projections.query import Anomaly, AuditLine, Views
-from security.apikeys import open_api_keys
+from projections.runner import run_projections
 from security.policy import Permission
 
 router = APIRouter()
@@ -100,6 +107,7 @@ def queue(
         if export:
             found = triage.rows(views, m, filters, limit=EXPORT_LIMIT)
             names = department_names(views, m)
+            record_read(request, session, "anomaly_export", str(request.url.query))
             return export_table(export, "异常访问", QUEUE_HEADER, _queue_rows(found, names, now))
         counts = ask(
             views, m, "anomaly_counts", lambda: views.anomaly_counts(m, department=dept), dept
@@ -203,15 +211,10 @@ def _back(query: str) -> str:
 
 @router.get("/anomalies/{anomaly_id}")
 def detail(request: Request, session: Reader, anomaly_id: str) -> Response:
-    return _detail(request, session, anomaly_id)
-
-
-def officer_names(request: Request) -> list[str]:
-    """Named security officers a case can be assigned to: the labels of their active keys."""
-    with open_api_keys(services(request).settings) as keys:
-        return sorted(
-            {k.label for k in keys.list_keys() if k.role is Role.SECURITY_OFFICER and k.active}
-        )
+    page = _detail(request, session, anomaly_id)
+    if page.status_code == 200:  # evidence names accessors and client addresses: recorded
+        record_read(request, session, "anomaly", anomaly_id)
+    return page
 
 
 def _detail(request: Request, session: Session, anomaly_id: str, error: str = "") -> Response:
@@ -239,6 +242,7 @@ def _detail(request: Request, session: Session, anomaly_id: str, error: str = ""
             "departments": names,
             "error": error,
             "officers": officer_names(request),
+            "people": people(request),
             "assignee": assigned[-1] if assigned else "",
             "age": _age(anomaly, now),
             "overdue": _overdue(anomaly, now, settings.anomaly_response_hours),
@@ -299,6 +303,9 @@ def review(
             )
         except DomainError as e:
             problem = f"处置未记录：{REFUSALS.get(e.code.value, e.detail)}"
+        else:  # a write request: where this service may write the views, they take it in
+            if s.settings.create_schema:
+                run_projections(s.settings)
     if problem:
         return _detail(request, session, anomaly_id, error=problem)
     return redirect(f"/anomalies/{anomaly_id}#reviews")

@@ -19,7 +19,7 @@ from fastapi.responses import Response
 
 from api.console.export import EXPORT_LIMIT, export_table
 from api.console.session import Session
-from api.console.views_common import ask, department_names, views_at
+from api.console.views_common import ask, department_names, people, record_read, views_at
 from api.console.web import page, render
 from api.deps import services
 from projections.labels import (
@@ -47,6 +47,7 @@ RULES = {**RULE_ZH, **{rule_id: r.name_zh for rule_id, r in LEDGER_RULES.items()
 Reader = Annotated[Session, Depends(page(Permission.READ_AUDIT_VIEWS))]
 Text = Annotated[str, Query(max_length=100)]
 TRAIL_PAGE: Final = 100
+RIGHTS_PAGE: Final = 20  # resources a page: the register of a year was 41,000 px long
 INVENTORY_PAGE: Final = 200
 SECTIONS: Final = {
     "systems": "政务信息系统",
@@ -89,7 +90,13 @@ def parse_day(text: str) -> tuple[date | None, str]:
 
 
 @router.get("/rights")
-def rights(request: Request, session: Reader, as_of: Text = "", department: Text = "") -> Response:
+def rights(
+    request: Request,
+    session: Reader,
+    as_of: Text = "",
+    department: Text = "",
+    page_number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+) -> Response:
     day, error = parse_day(as_of)
     with views_at(services(request).settings, day) as (views, asked):
         m = asked.moment
@@ -107,7 +114,10 @@ def rights(request: Request, session: Reader, as_of: Text = "", department: Text
         session,
         {
             **TERMS,
-            "entries": entries,
+            "entries": entries[(page_number - 1) * RIGHTS_PAGE : page_number * RIGHTS_PAGE],
+            "total": len(entries),
+            "page_number": page_number,
+            "pages": max(1, -(-len(entries) // RIGHTS_PAGE)),
             "moment": asked.moment,
             "as_of": as_of if not error else "",
             "department": department,
@@ -147,6 +157,9 @@ def audit_trail(
             after=after,
         )
         names = department_names(views, asked.moment)
+    # The trail names who read which resource from where: reading it is recorded.
+    record_read(request, session, "audit_trail_export" if export else "audit_trail",
+                str(request.url.query))  # fmt: skip
     if export:
         return export_table(export, "审计轨迹", TRAIL_HEADER, _trail_rows(lines, names))
     query = {
@@ -162,6 +175,7 @@ def audit_trail(
             "query": query,
             "after": after,
             "next_after": lines[-1].position if len(lines) == TRAIL_PAGE else None,
+            "people": people(request),
             "departments": names,
             "moment": asked.moment,
             "error": error_start or error_end,

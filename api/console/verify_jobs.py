@@ -1,24 +1,24 @@
 """The 校验 button: one incremental ``verify`` at a time, run beside the service, with progress.
 
-It runs exactly what ``govledger verify`` runs (ledger/verify.py
-:func:`verify_ledger` from the recorded head, against the newest trusted
-checkpoint) in a thread, so the page can poll its progress; a second press
-while one runs joins the running one.
+It runs exactly what ``govledger verify`` runs (ledger/verify_job.py :func:`run_verify`:
+incremental from the recorded head, against the newest trusted checkpoint, recorded in
+the last-run record the verification alert reads) in a thread, so the page can poll its
+progress; a second press while one runs joins the running one.
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from ledger.checkpoints import checkpoint_source
 from ledger.config import Settings
-from ledger.errors import LedgerError
-from ledger.store.connect import open_reader
-from ledger.verify import HeadRecord, verify_ledger
+from ledger.verify import Progress
+from ledger.verify_job import run_verify
 
 
 @dataclass(frozen=True)
@@ -91,29 +91,12 @@ class VerifyJobs:
                 self._run = replace(self._run, done=self._run.done + count)
 
     def _verify(self, run_id: str) -> None:
-        try:
-            result = self._run_verify(run_id)
-        except LedgerError as e:  # shown on the page, never raised into the server
-            result = {"ok": False, "error": str(e)}
-        self._update(run_id, finished=True, result=result)
+        # The same run as ``govledger verify``, recorded in the last-run record that the
+        # verification alert and the ledger page read (ledger/verify_job.py, contract C1).
+        outcome = run_verify(self.settings, progress_bar=lambda total: self._bar(run_id, total))
+        self._update(run_id, finished=True, result=outcome.to_json())
 
-    def _run_verify(self, run_id: str) -> dict[str, Any]:
-        record = HeadRecord(self.settings.state_dir)
-        reader = open_reader(self.settings)
-        try:
-            genesis = reader.genesis()
-            recorded = record.load(genesis.ledger_id)
-            self._update(
-                run_id, total=reader.max_position() - (recorded.position if recorded else 0)
-            )
-            with checkpoint_source(self.settings, genesis) as checkpoints:
-                report = verify_ledger(
-                    reader,
-                    record,
-                    progress=lambda n: self._advance(run_id, n),
-                    checkpoints=checkpoints,
-                )
-        finally:
-            reader.close()
-        body: dict[str, Any] = report.to_json()
-        return body
+    @contextmanager
+    def _bar(self, run_id: str, total: int) -> Iterator[Progress]:
+        self._update(run_id, total=total)
+        yield lambda n: self._advance(run_id, n)

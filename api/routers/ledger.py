@@ -40,8 +40,9 @@ def ledger_feed(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> FeedPage:
     """Rows exactly as stored, with their chain hashes (docs/ledger-format.md §7), for replay
-    and independent verification. Read on with ``after=next_after``."""
-    reader = open_reader(s.settings)
+    and independent verification. Read on with ``after=next_after`` (from the read replica
+    when one is set: a page may end short of the head, never differ from it)."""
+    reader = open_reader(s.settings.reading())
     try:
         batch = next(iter(reader.iter_batches(after, limit)), [])
     finally:

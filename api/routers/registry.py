@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
+import msgspec
 from fastapi import APIRouter, Depends, status
 from fastapi.encoders import jsonable_encoder
 
@@ -50,8 +52,16 @@ def state_of(aggregate: Any) -> dict[str, Any]:
     """An aggregate's public state, as JSON."""
     fields = {k: v for k, v in vars(aggregate).items() if not k.startswith("_")}
     fields.update(id=aggregate.id, version=aggregate.version)
-    encoded: dict[str, Any] = jsonable_encoder(fields)
+    encoded: dict[str, Any] = jsonable_encoder(fields, custom_encoder=_STRUCTS)
     return encoded
+
+
+def _struct_json(value: msgspec.Struct) -> Any:
+    return jsonable_encoder(msgspec.structs.asdict(value), custom_encoder=_STRUCTS)
+
+
+# Value objects that are msgspec structs (an access's report), as a dataclass would be.
+_STRUCTS: dict[Any, Callable[[Any], Any]] = {msgspec.Struct: _struct_json}
 
 
 # ------------------------------------------------------------------ departments

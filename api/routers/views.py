@@ -189,7 +189,8 @@ def review_anomaly(
     s.ledger.review_anomaly(
         caller.actor, anomaly_id, body.action, body.comment, severity=anomaly.severity
     )
-    with open_views(s.settings) as views:
+    # A write request: where this service may write the views, they take in the review.
+    with open_views(s.settings, catch_up=s.settings.create_schema) as views:
         found = views.anomaly(anomaly_id)
     assert found is not None
     return as_json(found)  # type: ignore[no-any-return]

@@ -111,8 +111,8 @@ class AccessStateWriter:
 
     def stored_batch(self, entries: Sequence[Entry]) -> list[StoredEvent]:
         """The stored events of these accesses, in order: the states in one encoder call."""
-        states = [self._state(report, verdict) for _, report, verdict in entries]
-        if None in states:
+        states = self._states(entries)
+        if states is None:
             return [self.stored_event(*entry) for entry in entries]
         try:
             lines = _ENCODER.encode_lines(states).split(b"\n")[:-1]  # each line ends in one
@@ -135,6 +135,60 @@ class AccessStateWriter:
         event = DataAccess.recorded_event(self.actor, report, verdict, access_id, self.timestamp)
         return self.mapper.to_stored_event(event)
 
+    def _states(self, entries: Sequence[Entry]) -> list[_State] | None:
+        """:meth:`_state` of every entry, in one loop; None if any is not of the known types.
+
+        The verdict is looked up only when it changes from one access to the next: most
+        accesses share one verdict object (``security.access.AUTHORIZED``), and a frozen
+        dataclass hashes in Python.
+        """
+        stamp, actor = self._stamp_json, self._actor_json
+        if stamp is None or actor is None:
+            return None
+        plain = self.plain
+        states: list[_State] = []
+        append = states.append
+        last_verdict: AccessVerdict | None = None
+        verdict_json = msgspec.Raw(b"")
+        for _, report, verdict in entries:
+            if not (plain or plain_types(report)) or type(verdict) is not AccessVerdict:
+                return None
+            if verdict is not last_verdict:
+                verdict_json, last_verdict = self._verdict_json(verdict), verdict
+            grant_id = report.grant_id
+            append(
+                _State(
+                    stamp,
+                    _ORIGINATOR_TOPIC,
+                    actor,
+                    report.platform_event_id,
+                    report.accessor_id,
+                    report.department,
+                    report.system,
+                    report.resource_code,
+                    report.items,
+                    report.row_count,
+                    report.purpose,
+                    None if grant_id is None else self._grant_json(grant_id),
+                    report.client_address,
+                    _Tagged(_DATETIME, report.accessed_at.isoformat()),
+                    verdict_json,
+                )
+            )
+        return states
+
+    def _verdict_json(self, verdict: AccessVerdict) -> msgspec.Raw:
+        found = self._verdicts.get(verdict)
+        if found is None:
+            found = self._verdicts[verdict] = self._encoded(verdict)
+        return found
+
+    def _grant_json(self, grant_id: UUID) -> msgspec.Raw:
+        found = self._grants.get(grant_id.int)  # keyed by the int: UUID's own hash runs in Python
+        if found is None:
+            found = self._grants[grant_id.int] = self._encoded(grant_id)
+        return found
+
     def _encoded(self, value: object) -> msgspec.Raw:
         return msgspec.Raw(self.mapper.transcoder.encode(value))
 
@@ -146,15 +200,7 @@ class AccessStateWriter:
             and type(verdict) is AccessVerdict
         ):
             return None
-        verdict_json = self._verdicts.get(verdict)
-        if verdict_json is None:
-            verdict_json = self._verdicts[verdict] = self._encoded(verdict)
         grant_id = report.grant_id
-        grant_json = None
-        if grant_id is not None:  # keyed by the int: UUID's own hash runs in Python
-            grant_json = self._grants.get(grant_id.int)
-            if grant_json is None:
-                grant_json = self._grants[grant_id.int] = self._encoded(grant_id)
         return _State(
             self._stamp_json,
             _ORIGINATOR_TOPIC,
@@ -167,8 +213,8 @@ class AccessStateWriter:
             report.items,
             report.row_count,
             report.purpose,
-            grant_json,
+            None if grant_id is None else self._grant_json(grant_id),
             report.client_address,
             _Tagged(_DATETIME, report.accessed_at.isoformat()),
-            verdict_json,
+            self._verdict_json(verdict),
         )

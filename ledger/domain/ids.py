@@ -12,8 +12,9 @@ from uuid import UUID, SafeUUID, uuid5
 
 LEDGER_NAMESPACE = UUID("9d7a003b-6bd7-47fe-8e64-0bc07908a513")
 
-# uuid5's SHA-1 state after the namespace: copied per access id instead of rehashed.
-_ACCESS_PREFIX = hashlib.sha1(LEDGER_NAMESPACE.bytes + b"data_access:", usedforsecurity=False)
+# uuid5's SHA-1 input before the platform event id (a fresh hash of the short input costs
+# less than copying a prepared hash state).
+_ACCESS_PREFIX = LEDGER_NAMESPACE.bytes + b"data_access:"
 
 
 def department_id(code: str) -> UUID:
@@ -46,15 +47,14 @@ def data_access_id(platform_event_id: str) -> UUID:
     §4.3; pinned by tests/ledger/domain/test_values.py), computed from a prepared
     hash state because batch ingestion derives thousands of these per request.
     """
-    digest = _ACCESS_PREFIX.copy()
-    digest.update(platform_event_id.encode())
+    digest = _sha1(_ACCESS_PREFIX + platform_event_id.encode(), usedforsecurity=False)
     # UUID(bytes=..., version=5), less its argument checks: the RFC 4122 variant and
     # version bits set exactly as UUID.__init__ sets them.
     number = int.from_bytes(digest.digest()[:16], "big")
     number = (number & _CLEAR_VARIANT | _RFC_4122) & _CLEAR_VERSION | _VERSION_5
     access_id = _new_uuid(UUID)
     _set(access_id, "int", number)
-    _set(access_id, "is_safe", SafeUUID.unknown)
+    _set(access_id, "is_safe", _UNKNOWN)
     return access_id
 
 
@@ -64,6 +64,8 @@ _CLEAR_VERSION = ~(0xF000 << 64)
 _VERSION_5 = 5 << 76
 _new_uuid = object.__new__
 _set = object.__setattr__
+_sha1 = hashlib.sha1
+_UNKNOWN = SafeUUID.unknown  # an enum member looked up once: each lookup runs Python code
 
 
 def anomaly_review_id(anomaly_id: str) -> UUID:

@@ -17,7 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing import sqlite as es_sqlite
-from eventsourcing.persistence import InterfaceError, StoredEvent
+from eventsourcing.persistence import IntegrityError, InterfaceError, StoredEvent
 from eventsourcing.sqlite import (
     SQLITE3_DEFAULT_LOCK_TIMEOUT,
     SQLiteApplicationRecorder,
@@ -42,6 +42,7 @@ from ledger.store.base import (
     genesis_from_row,
     new_genesis,
 )
+from ledger.store.sqlite_turn import WriterTurn
 
 # Tables a govledger SQLite file may hold besides the chain itself.
 KNOWN_TABLES = frozenset(
@@ -113,6 +114,8 @@ class ChainedSQLiteApplicationRecorder(NotificationsFromOne, SQLiteApplicationRe
         super().__init__(datastore, events_table_name)
         self.requested_algorithm = hash_algorithm
         self._genesis: Genesis | None = None
+        pool = datastore.pool
+        self._turn = WriterTurn(pool.db_name, pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT)
         self.insert_events_statement = (
             f"INSERT INTO {self.events_table_name} (rowid, originator_id, originator_version, "
             "topic, state, prev_hash, hash) VALUES (?,?,?,?,?,?,?)"
@@ -221,13 +224,31 @@ class ChainedSQLiteApplicationRecorder(NotificationsFromOne, SQLiteApplicationRe
     def insert_new_aggregates(self, stored_events: Sequence[StoredEvent]) -> NewAggregates:
         """Insert, in one transaction, the events whose originator has no events yet.
 
-        Idempotent batch ingestion, as on PostgreSQL: the existence check runs
-        after ``BEGIN IMMEDIATE``, under the write lock, so no other writer can
-        store one of these originators between the check and the insert (no
-        race to retry), and the batch costs one transaction, not two.
+        Idempotent batch ingestion, as on PostgreSQL. The usual batch is all new,
+        and the insert probes the (originator_id, originator_version) key of every
+        row anyway: so it is tried first, unchecked, and a batch holding a stored
+        originator (a retry) fails on its key, is rolled back whole, and is then
+        checked after ``BEGIN IMMEDIATE``, under the write lock, so no other writer
+        can store one of these originators between the check and the insert.
+        Only events that create their aggregate may skip the check (version 1:
+        an originator with events has its version 1).
         """
+        with self._turn.taken():  # batches of two API workers: see ledger/store/sqlite_turn.py
+            return self._insert_new(stored_events)
+
+    def _insert_new(self, stored_events: Sequence[StoredEvent]) -> NewAggregates:
         genesis = self._genesis or self.load_genesis()
         inputs = chain_input(stored_events)
+        if inputs and all(version == 1 for _, version, _, _ in inputs):
+            try:
+                with (
+                    self.datastore.get_connection(commit=True) as conn,
+                    _ImmediateTransaction(conn, commit=True) as c,
+                    c,  # closes the cursor
+                ):
+                    return NewAggregates(self._chain(c, genesis, inputs), set())
+            except IntegrityError:
+                pass  # some originator is stored already: rolled back, nothing written
         with (
             self.datastore.get_connection(commit=True) as conn,
             _ImmediateTransaction(conn, commit=True) as c,

@@ -28,7 +28,7 @@ from projections.reports.common import (
     scope_paragraph,
 )
 from projections.reports.model import Report, ReportKind, Row, Section, Table
-from projections.reports.oversight import Oversight, findings_table
+from projections.reports.oversight import Oversight, anomaly_count, findings_table
 from projections.reports.terms import (
     FUND_KIND,
     FUND_OUTCOME,
@@ -287,8 +287,9 @@ def _security(facts: ReportFacts, year: int, oversight: Oversight) -> Section:
             sum(t.count for t in tallies.values()),
         ),
         Row(
-            ("访问异常", len(oversight.anomalies)),
-            tuple(sorted({p for a in oversight.anomalies for p in a.positions})),
+            ("访问异常", anomaly_count(oversight.anomalies)),
+            tuple(sorted({p for a in oversight.anomalies for p in a.sample})),
+            anomaly_count(oversight.anomalies),
         ),
     )
     return Section(

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ledger.domain.calendar import CHINA_STANDARD_TIME as CST
-from projections.access_report import RuleGroup
-from projections.query import Anomaly, Finding, Moment, Views
+from projections.access_report import AnomalyGroup, RuleGroup
+from projections.query import Finding, Moment, Views
 from projections.reports.funds import SEVERITY_ZH
 from projections.reports.model import Row, Table
 from projections.rules.catalogue import LEDGER_RULES, NOT_EVALUABLE, RULE_ZH, RULES
@@ -79,7 +79,7 @@ class Oversight:
     """
 
     findings: tuple[Finding, ...]
-    anomalies: tuple[Anomaly, ...]
+    anomalies: tuple[AnomalyGroup, ...]
     moment: Moment
     access_rules: tuple[RuleGroup, ...] = ()
     fund_findings: tuple[Finding, ...] = ()
@@ -132,7 +132,7 @@ def load_oversight(views: Views, position: int, year: int) -> Oversight:
         for f in views.findings_beside_accesses(moment)
         if f.time.astimezone(CST).year == year or f.time == moment.reference_time
     )
-    anomalies = tuple(a for a in views.anomalies(moment) if a.time.astimezone(CST).year == year)
+    anomalies = tuple(views.anomaly_groups(moment, year))
     funds = tuple(
         f
         for f in views.findings(moment, subject_kinds=("fund_decision", "filing"))
@@ -182,21 +182,28 @@ def _rule_order(rule: str) -> tuple[str, int]:
     return rule[0], int(rule[1:]) if rule[1:].isdigit() else 0
 
 
-def anomalies_table(anomalies: Sequence[Anomaly]) -> Table:
-    by_kind: dict[str, list[Anomaly]] = defaultdict(list)
+def anomalies_table(anomalies: Sequence[AnomalyGroup]) -> Table:
+    by_kind: dict[str, list[AnomalyGroup]] = defaultdict(list)
     for a in anomalies:
         by_kind[a.kind].append(a)
     rows = tuple(
         Row(
             (
                 ANOMALY_KIND.get(kind, kind),
-                len(group),
-                *(sum(1 for a in group if a.status == s) for s in STATUSES),
+                count,
+                *(sum(a.count for a in group if a.status == s) for s in STATUSES),
             ),
-            tuple(sorted({p for a in group for p in a.positions})),
+            tuple(sorted({p for a in group for p in a.sample})),
+            count,
         )
         for kind, group in sorted(by_kind.items())
+        for count in [sum(a.count for a in group)]
     )
     return Table(
         "访问异常及复核情况", ("异常类型", "数量", *(STATUS_ZH[s] for s in STATUSES)), rows
     )
+
+
+def anomaly_count(anomalies: Sequence[AnomalyGroup], *, reviewed: bool = False) -> int:
+    """How many anomalies (``reviewed``: only those no longer open)."""
+    return sum(a.count for a in anomalies if not reviewed or a.status != "open")

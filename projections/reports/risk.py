@@ -31,6 +31,7 @@ from projections.reports.oversight import (
     RULE_TEXT,
     Oversight,
     anomalies_table,
+    anomaly_count,
     count_or_not_evaluated,
     findings_table,
     not_evaluated_table,
@@ -387,7 +388,7 @@ def _incidents(
 ) -> Section:
     trend = analysis.monthly_flagged(facts.accesses, oversight.access_rules)
     revoked = [r for r in requests if r.status == RequestStatus.REVOKED]
-    reviewed = sum(1 for a in oversight.anomalies if a.status != "open")
+    reviewed = anomaly_count(oversight.anomalies, reviewed=True)
     # Each access is listed with the rules the views give it (one judgment: a purpose
     # mismatch on sensitive personal items is P1, an expired grant and unknown items both
     # S2 and S3).
@@ -409,7 +410,8 @@ def _incidents(
     )
     listed = len(facts.flagged)
     note = (
-        f"共 {facts.flagged_total} 次违规访问，本表列出账本顺序的前 {listed} 次；"
+        f"共 {facts.flagged_total} 次（平台标记的违规访问及平台放行但规则标记的访问），"
+        f"本表列出账本顺序的前 {listed} 次；"
         "完整清单见同一账本位置的合规发现查询（规则与账本位置）。"
         if facts.flagged_total > listed
         else ""
@@ -418,8 +420,8 @@ def _incidents(
         "8",
         "已发现风险与事件处置",
         (
-            f"本年度违规访问 {facts.flagged_total} 次（按规则计数见下表）；访问异常 "
-            f"{len(oversight.anomalies)} 起，已复核 {reviewed} 起。",
+            f"本年度违规访问 {analysis.flagged(facts.accesses)} 次（按规则计数见下表）；访问异常 "
+            f"{anomaly_count(oversight.anomalies)} 起，已复核 {reviewed} 起。",
             f"处置：提供部门撤销授权 {len(revoked)} 项；违规访问均已在账本中标记，"
             "异常复核（确认、驳回、升级）结论以账本事件记录。",
         ),

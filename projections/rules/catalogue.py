@@ -190,6 +190,10 @@ LEDGER_RULES: Mapping[str, Rule] = {
         # L3: declared by projections.set_aside, which emits it while folding.
         Rule("L3", "high", "账本事实无法使用，已搁置待核查", "ledger", "event", (),
              "the fact set aside", "docs/projections.md 'Facts set aside'"),
+        # L4: judged by projections.business_time, raised by the fold.
+        Rule("L4", "medium", "数据访问业务时间晚于记录时间（超出允许时钟偏差）", "ledger",
+             "event", ("DataAccess.Recorded", "DistrictCalendar.Set"), "the access",
+             "docs/facts.md §6 'dated in the future'"),
     )
 }  # fmt: skip
 

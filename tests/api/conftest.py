@@ -13,6 +13,7 @@ from api.app import create_app
 from ledger.config import Settings
 from ledger.domain.actor import DEPARTMENT_BOUND_ROLES, Role
 from ledger.store.connect import init_ledger
+from projections.runner import run_projections
 from security.apikeys import ApiKeys, open_api_keys
 
 PROVIDER = "gongan"  # 区公安分局: provides population data
@@ -26,6 +27,10 @@ class Api:
     client: TestClient
     keys: ApiKeys
     tokens: dict[tuple[Role, str | None], str] = field(default_factory=dict)
+    # Reading never writes: the service's view reads answer what the projection worker
+    # wrote. With settings, a read of the views first runs the worker once (as a deployment's
+    # worker would have by then); without, the views are left as they are.
+    worker: Settings | None = None
 
     def headers(self, role: Role, department: str | None = None) -> dict[str, str]:
         if role in DEPARTMENT_BOUND_ROLES and department is None:
@@ -38,6 +43,8 @@ class Api:
         self, method: str, path: str, role: Role | None, department: str | None = None, **kw: Any
     ) -> Any:
         headers = self.headers(role, department) if role else {}
+        if self.worker is not None and path.startswith(("/views", "/anomalies")):
+            run_projections(self.worker)
         return self.client.request(method, f"/api/v1{path}", headers=headers, **kw)
 
     def head(self) -> int:
@@ -49,7 +56,7 @@ def api(settings: Settings) -> Iterator[Api]:
     init_ledger(settings)
     keys = open_api_keys(settings)
     with TestClient(create_app(settings)) as client:
-        yield Api(client, keys)
+        yield Api(client, keys, worker=settings)
     keys.close()
 
 

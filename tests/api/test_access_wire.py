@@ -26,7 +26,7 @@ def _by_pydantic(body: bytes) -> list[AccessReport]:
 
 def _fields(report: AccessReport) -> tuple[Any, ...]:
     """Every field, the time by its stored text (the offset matters, not only the instant)."""
-    values = [getattr(report, name) for name in report.__slots__]
+    values = [getattr(report, name) for name in report.__struct_fields__]
     return (*values, report.accessed_at.isoformat())
 
 

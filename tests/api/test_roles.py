@@ -76,6 +76,8 @@ ENDPOINTS: list[tuple[str, str, Permission]] = [
     ("GET", "/views/audit-trail", Permission.READ_AUDIT_VIEWS),
     ("GET", "/views/rights-register", Permission.READ_AUDIT_VIEWS),
     ("GET", "/views/rectifications", Permission.READ_AUDIT_VIEWS),
+    ("POST", "/reports/audit/issue?year=2026&at=999999", Permission.ISSUE_REPORT),
+    ("POST", "/reports/verify", Permission.READ_AUDIT_VIEWS),
     ("GET", "/views/findings", Permission.READ_AUDIT_VIEWS),
     ("GET", "/views/inventory", Permission.READ_AUDIT_VIEWS),
     ("GET", "/views/zone", Permission.READ_AUDIT_VIEWS),

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from enum import Enum
 from uuid import UUID, uuid4, uuid5
 
+import msgspec
 import pytest
 from eventsourcing.compressor import ZlibCompressor
 from eventsourcing.persistence import JSONTranscoder, StoredEvent
@@ -112,7 +113,7 @@ def test_one_unencodable_access_sends_only_the_batch_through_the_library():
     app = GovLedger()
     rng = random.Random(5)
     good = _report(rng, 1)
-    bad = AccessReport(**{**{f: getattr(good, f) for f in good.__slots__}, "system": "\ud800"})  # type: ignore[arg-type]
+    bad = msgspec.structs.replace(good, system="\ud800")
     writer = AccessStateWriter(app.mapper, PLATFORM)
     entries = [
         (data_access_id(good.platform_event_id), good, AccessVerdict()),
@@ -161,7 +162,7 @@ class Text(str):
 def test_unusual_but_encodable_values_store_the_librarys_bytes(changes: dict[str, object]):
     app = GovLedger()
     base = _report(random.Random(3), 3)
-    report = AccessReport(**{**{f: getattr(base, f) for f in base.__slots__}, **changes})  # type: ignore[arg-type]
+    report = msgspec.structs.replace(base, **changes)
     written = AccessStateWriter(app.mapper, PLATFORM).stored_event(
         data_access_id(report.platform_event_id), report, AccessVerdict()
     )
@@ -183,7 +184,7 @@ def test_values_orjson_knows_but_the_json_encoder_does_not_behave_as_in_the_libr
     """orjson encodes an Enum, a UUID natively; the library refuses or transcodes them."""
     app = GovLedger()
     base = _report(random.Random(5), 5)
-    fields = {f: getattr(base, f) for f in base.__slots__}
+    fields = {f: getattr(base, f) for f in base.__struct_fields__}
     report = AccessReport(**{**fields, "purpose": value})  # type: ignore[arg-type]
     writer = AccessStateWriter(app.mapper, PLATFORM)
     access_id = data_access_id(report.platform_event_id)

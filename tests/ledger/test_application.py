@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid4
 
+import msgspec
 import pytest
 
 from ledger.application import GovLedger
@@ -116,7 +117,7 @@ def access_report(
         client_address="10.2.3.4",
         accessed_at=accessed_at or datetime(2026, 3, 3, 1, 0, tzinfo=UTC),
     )
-    return replace(report, **changes)  # type: ignore[arg-type]
+    return msgspec.structs.replace(report, **changes)
 
 
 OK = AccessVerdict.authorize()

@@ -153,3 +153,61 @@ def test_found_ids_that_match_nothing_in_the_batch_fail_instead_of_looping(
         recorder.insert_new_aggregates(make_events(3))
     monkeypatch.undo()
     assert recorder.max_notification_id() == 1
+
+
+# SQLite: a batch is inserted unchecked first; one holding a stored originator fails on the
+# (originator_id, originator_version) key, is rolled back whole and inserted checked.
+
+
+@pytest.fixture
+def sqlite_ledger(sqlite_settings: Settings) -> Iterator[Ledger]:
+    opened = Ledger(sqlite_settings)
+    yield opened
+    opened.close()
+
+
+def test_sqlite_leaves_stored_originators_out_and_chains_the_rest_gaplessly(
+    sqlite_ledger: Ledger,
+) -> None:
+    known = make_events(2)
+    sqlite_ledger.recorder.insert_events(known)
+    new = make_events(3)
+    written = sqlite_ledger.recorder.insert_new_aggregates(
+        [new[0], known[0], new[1], known[1], new[2]]
+    )
+    assert written.existing == {e.originator_id for e in known}
+    assert written.ids == [3, 4, 5]
+    rows = _rows(sqlite_ledger.settings)
+    assert [row[0] for row in rows] == [1, 2, 3, 4, 5]
+    assert [row[1] for row in rows[2:]] == [e.originator_id.hex for e in new]
+
+
+def test_sqlite_writes_a_retried_batch_once(sqlite_ledger: Ledger) -> None:
+    batch = make_events(50)
+    first = sqlite_ledger.recorder.insert_new_aggregates(batch)
+    again = sqlite_ledger.recorder.insert_new_aggregates(batch[::-1])
+    assert first.ids == list(range(1, 51)) and first.existing == set()
+    assert again.ids == [] and again.existing == {e.originator_id for e in batch}
+    assert len(_rows(sqlite_ledger.settings)) == 50
+
+
+def test_sqlite_checks_events_that_do_not_create_their_aggregate(sqlite_ledger: Ledger) -> None:
+    """A later version of a stored aggregate is no new aggregate: left out, not a key clash."""
+    (created,) = make_events(1)
+    sqlite_ledger.recorder.insert_events([created])
+    later = StoredEvent(created.originator_id, 2, created.topic, created.state)
+    (fresh,) = make_events(1)
+    written = sqlite_ledger.recorder.insert_new_aggregates([later, fresh])
+    assert written.existing == {created.originator_id}
+    assert written.ids == [2]
+
+
+def test_sqlite_inserts_a_fresh_batch_without_an_existence_query(
+    sqlite_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_query(*args: Any) -> set[str]:
+        raise AssertionError("a fresh batch needs no existence query")
+
+    monkeypatch.setattr(sqlite_ledger.recorder, "_existing_texts", no_query)
+    written = sqlite_ledger.recorder.insert_new_aggregates(make_events(20))
+    assert written.ids == list(range(1, 21)) and written.existing == set()

@@ -9,6 +9,7 @@ import pytest
 
 import ops.cli
 from ledger.config import Settings
+from projections.runner import run_projections
 from projections.zone import stable_id
 from tests.projections.scenario import Scenario, build_scenario
 
@@ -19,6 +20,13 @@ def zone(monkeypatch: pytest.MonkeyPatch, sqlite_settings: Settings) -> Scenario
     monkeypatch.setenv("GOVLEDGER_DATABASE_URL", sqlite_settings.database_url)
     monkeypatch.setenv("GOVLEDGER_STATE_DIR", sqlite_settings.state_dir)
     return build_scenario(sqlite_settings)
+
+
+@pytest.fixture
+def projected(zone: Scenario) -> Scenario:
+    """The zone with its views written, as the projection worker would (reads never write)."""
+    run_projections(zone.settings)
+    return zone
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -42,19 +50,19 @@ def test_run_status_rebuild(zone: Scenario, capsys: pytest.CaptureFixture[str]) 
     assert code == 0 and f"{zone.positions['end']} rows projected" in out
 
 
-def test_view_as_of_and_at(zone: Scenario, capsys: pytest.CaptureFixture[str]) -> None:
+def test_view_as_of_and_at(projected: Scenario, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "view", "rights-register", "--as-of", "2026-06-10", "--json")
     assert code == 0
     entry = next(e for e in json.loads(out) if e["resource_code"] == "RK-0001")
     assert [u["holder_department"] for u in entry["use_rights"]] == ["minzheng"]
-    code, out, _ = run(capsys, "view", "findings", "--at", str(zone.positions["end"]))
+    code, out, _ = run(capsys, "view", "findings", "--at", str(projected.positions["end"]))
     assert code == 0 and "F3" in out and "F1" in out
-    code, out, _ = run(capsys, "view", "audit-trail", "--entity", zone.r1.hex)
+    code, out, _ = run(capsys, "view", "audit-trail", "--entity", projected.r1.hex)
     assert code == 0 and out.count("SharingRequest.") == 3
 
 
 def test_bad_input_is_one_line_and_exit_2(
-    zone: Scenario, capsys: pytest.CaptureFixture[str]
+    projected: Scenario, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _, err = run(capsys, "view", "access-counts")
     assert code == 2 and err.strip().startswith("govledger: error: access-counts needs")
@@ -62,7 +70,9 @@ def test_bad_input_is_one_line_and_exit_2(
     assert code == 2 and "outside" in err and len(err.strip().splitlines()) == 1
 
 
-def test_anomaly_review_is_recorded(zone: Scenario, capsys: pytest.CaptureFixture[str]) -> None:
+def test_anomaly_review_is_recorded(
+    projected: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
     anomaly = stable_id("off_hours_sensitive", "evt-2")
     code, out, _ = run(
         capsys, "anomaly", "review", anomaly, "--action", "dismiss", "--comment", "值班核查",
@@ -70,6 +80,8 @@ def test_anomaly_review_is_recorded(zone: Scenario, capsys: pytest.CaptureFixtur
     )  # fmt: skip
     assert code == 0 and "dismiss recorded" in out
     code, out, _ = run(capsys, "view", "anomalies", "--json", "--status", "dismissed")
+    assert json.loads(out) == []  # a read answers what the worker wrote: not yet the review
+    code, out, _ = run(capsys, "view", "anomalies", "--json", "--status", "dismissed", "--catch-up")
     assert [a["anomaly_id"] for a in json.loads(out)] == [anomaly]
     code, _, err = run(
         capsys, "anomaly", "review", "nope", "--action", "dismiss", "--comment", "x",

@@ -1,6 +1,6 @@
 """Issued reports anchored in the ledger: ``report … --issue`` and ``report verify FILE``.
 
-docs/reports.md "Issuance and verification"; ops/report_verify.py, ops/report_verify_cli.py,
+docs/reports.md "Issuance and verification"; ledger/report_evidence.py, ops/report_verify_cli.py,
 ledger/commands/report_issue.py. Online and offline (evidence bundle + published key); a
 one-byte-changed copy is refused.
 """
@@ -115,3 +115,32 @@ def test_only_issuers_issue_and_a_bad_position_is_refused(settings: Settings) ->
         assert app.issued(first.sha256) is not None and app.issued("0" * 64) is None
     finally:
         app.close()
+
+
+def test_a_concurrent_issuance_of_the_same_bytes_is_one_issuance(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _ledger(settings)
+    first = GovLedger(env=application_env(settings))
+    second = GovLedger(env=application_env(settings))
+    try:
+        (won,) = first.issue_report(
+            AUDITOR, kind="risk", year=2026, as_of_position=1, files=[("pdf", b"%PDF-same")]
+        )
+        # The second issuer checked before the first saved: its save meets the stored id.
+        checks = iter([False])
+        real = second._exists
+        monkeypatch.setattr(second, "_exists", lambda i: next(checks, None) or real(i))
+        (lost,) = second.issue_report(
+            AUDITOR, kind="risk", year=2026, as_of_position=1, files=[("pdf", b"%PDF-same")]
+        )
+        assert (lost.position, lost.recorded) == (won.position, False)
+        assert second.recorder.max_notification_id() == 2
+        with pytest.raises(DomainError) as refused:
+            second.issue_report(
+                AUDITOR, kind="risk", year=1999, as_of_position=1, files=[("pdf", b"x")]
+            )
+        assert refused.value.code is ErrorCode.INVALID_VALUE
+    finally:
+        first.close()
+        second.close()

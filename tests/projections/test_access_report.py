@@ -26,7 +26,7 @@ def test_totals_at_block_ends_equal_every_access_counted(
     monkeypatch.setattr(runner, "BLOCK", SMALL_BLOCK)
     monkeypatch.setattr(access_report, "BLOCK", SMALL_BLOCK)
     build(settings)
-    with open_views(settings) as views:
+    with open_views(settings, catch_up=True) as views:
         assert views.store.query(f"SELECT COUNT(*) FROM {views.store.table('access_totals')}")
         for position in range(1, views.position + 1):
             m = views.moment(at=position)
@@ -52,7 +52,7 @@ def test_totals_at_block_ends_equal_every_access_counted(
 
 def test_flagged_accesses_carry_the_views_rules(settings: Settings) -> None:
     build(settings)
-    with open_views(settings) as views:
+    with open_views(settings, catch_up=True) as views:
         m = views.moment()
         listed = views.flagged_accesses(m, YEAR, limit=2)
         # A2 (19) S3, A3 (20) S2 and P1; A4 (21) is the third, beyond the limit.

@@ -293,6 +293,11 @@ def _check_accesses(
     on_accesses = Counter(f.rule for f in in_year if f.subject_kind == "access")
     by_rule = {r.cells[0]: r.cells[3] for r in _table(risk, "违规访问按规则统计").rows}
     assert by_rule == dict(on_accesses)
+    # Risk §8 anomalies by kind and review state: the views' anomalies of the year.
+    anomalies = [a for a in views.anomalies(m) if a.time.astimezone(CST).year == YEAR]
+    kinds = {r.cells[0]: r.cells[1:] for r in _table(risk, "访问异常及复核情况").rows}
+    assert sum(int(c[0]) for c in kinds.values()) == len(anomalies)
+    assert sum(int(c[1]) for c in kinds.values()) == sum(a.status == "open" for a in anomalies)
     # Annual 四, 六, 八: accesses, flagged accesses, findings by rule.
     paragraph = next(p for s in annual.sections for p in s.paragraphs if "访问共享数据" in p)
     assert f"访问共享数据 {counts.total.total} 次" in paragraph
@@ -350,7 +355,7 @@ def test_every_report_figure_equals_the_views(
         mock.patch.object(access_report, "BLOCK", SMALL_BLOCK),
     ):
         conf = _build(Path(directory), requests, accesses, funds)
-        with open_views(conf) as views:
+        with open_views(conf, catch_up=True) as views:
             head = views.position
             for position in sorted({head, max(1, head * cut // 100)}):
                 _check(views, conf, position)

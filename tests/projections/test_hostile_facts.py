@@ -47,7 +47,7 @@ def test_control_characters_in_reported_text_are_projected(settings: Settings) -
 
     run_projections(settings)
 
-    with open_views(settings) as views:
+    with open_views(settings, catch_up=True) as views:
         assert views.position == position
         lines = views.audit_trail(views.moment(), after=position - 1)
     assert [line.position for line in lines] == [position], "the hostile access is projected"

@@ -94,7 +94,7 @@ def ledger(settings: Settings) -> Ledger:
 
 @pytest.fixture
 def views(ledger: Ledger) -> Iterator[Views]:
-    with open_views(ledger.settings) as opened:
+    with open_views(ledger.settings, catch_up=True) as opened:
         yield opened
 
 

@@ -206,7 +206,7 @@ def test_a_run_killed_mid_way_resumes_to_what_an_uninterrupted_run_gives(
 
 def check_planted_counts(settings: Settings, summary: DemoSummary) -> None:
     """The views find what ops/demo.py says it planted."""
-    with open_views(settings) as views:
+    with open_views(settings, catch_up=True) as views:
         m = views.moment(as_of=date(2026, 12, 31))
         found = Counter(f.rule for f in views.findings(m))
         kinds = Counter(a.kind for a in views.anomalies(m))

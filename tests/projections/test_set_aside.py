@@ -202,7 +202,7 @@ def test_one_fact_never_stops_the_views(settings: Settings) -> None:
 
     run_projections(settings)  # finishes: no fact stops it
 
-    with open_views(settings) as views:
+    with open_views(settings, catch_up=True) as views:
         assert views.position == head
         listed = {s.position: s for s in views.set_aside()}
         m = views.moment()
@@ -238,7 +238,7 @@ def test_a_fact_set_aside_stays_aside_across_runs(settings: Settings, case: str)
     finally:
         app.close()
     run_projections(settings)
-    with open_views(settings) as views:
+    with open_views(settings, catch_up=True) as views:
         assert [s.position for s in views.set_aside()] == [position]
         assert views.position == after
         m = views.moment()
@@ -281,7 +281,7 @@ def test_long_text_no_index_holds_is_projected_as_is(settings: Settings) -> None
     finally:
         app.close()
     run_projections(settings)
-    with open_views(settings) as views:
+    with open_views(settings, catch_up=True) as views:
         assert views.set_aside() == []
         assert views.position == position
         [line] = views.audit_trail(views.moment(), after=position - 1)
@@ -317,7 +317,7 @@ def test_a_row_the_views_database_refuses_is_found_and_set_aside(
 
     monkeypatch.setattr(ViewStore, "insert_many", refusing)
     run_projections(settings.with_overrides(projection_batch_size=50))
-    with open_views(settings) as views:
+    with open_views(settings, catch_up=True) as views:
         [aside] = views.set_aside()
         assert views.position == after
         trail = [line.position for line in views.audit_trail(views.moment(), after=before - 1)]
@@ -350,7 +350,7 @@ def test_every_access_the_contract_accepts_is_projected_none_set_aside(settings:
     finally:
         app.close()
     run_projections(settings)
-    with open_views(settings) as views:
+    with open_views(settings, catch_up=True) as views:
         assert views.set_aside() == []
         [line] = views.audit_trail(views.moment(), after=position - 1)
     assert line.position == position

@@ -30,7 +30,7 @@ def scenario(settings: Settings) -> Scenario:
 
 @pytest.fixture
 def views(scenario: Scenario) -> Iterator[Views]:
-    with open_views(scenario.settings) as opened:
+    with open_views(scenario.settings, catch_up=True) as opened:
         yield opened
 
 
@@ -212,10 +212,10 @@ def test_after_the_ledger_moved_the_zone_is_the_one_folded_afresh(
         app.assign_resource_owner(GONGAN, "FR-0002", "gongan")
     finally:
         app.close()
-    with open_views(scenario.settings) as moved:
+    with open_views(scenario.settings, catch_up=True) as moved:
         after = moved.zone(moved.moment())
     forget_folds()
-    with open_views(scenario.settings) as fresh:
+    with open_views(scenario.settings, catch_up=True) as fresh:
         afresh = fresh.zone(fresh.moment())
     assert after.moment.position == before.moment.position + 2
     assert after.departments["wenhua"].name == "区文化局" and "wenhua" not in before.departments
@@ -228,7 +228,7 @@ def test_after_the_ledger_moved_the_zone_is_the_one_folded_afresh(
 
 def test_a_different_ledger_at_the_same_place_is_folded_afresh(sqlite_settings: Settings) -> None:
     first = build_scenario(scenario_settings(sqlite_settings))
-    with open_views(first.settings) as views:
+    with open_views(first.settings, catch_up=True) as views:
         assert set(views.zone(views.moment()).requests) == {
             first.r1.hex, first.r2.hex, first.r3.hex,
         }  # fmt: skip
@@ -236,7 +236,7 @@ def test_a_different_ledger_at_the_same_place_is_folded_afresh(sqlite_settings: 
     for path in ledger.parent.glob(f"{ledger.stem}*"):
         path.unlink()
     second = build_scenario(scenario_settings(sqlite_settings))
-    with open_views(second.settings) as views:
+    with open_views(second.settings, catch_up=True) as views:
         m = views.moment()
         assert m.position == first.positions["end"]  # same length, another chain
         assert set(views.zone(m).requests) == {second.r1.hex, second.r2.hex, second.r3.hex}
@@ -360,12 +360,12 @@ def test_summaries_for_metrics(views: Views, scenario: Scenario) -> None:
     # At the head (now, after 2026-11-16): the 07-31 findings (S2 x4 high …), I1 for the
     # system idle since its registration on 05-20, and 4 anomalies, one acknowledged
     # (still open for review), none dismissed.
-    summary = findings_summary(scenario.settings)
+    summary = findings_summary(scenario.settings, catch_up=True)
     assert summary[("S2", "high")] == 4 and summary[("F3", "high")] == 1
     assert summary[("S9", "medium")] == 1 and summary[("I1", "info")] == 1
     assert summary[("P2", "medium")] == 2
     assert sum(summary.values()) == 17
-    assert anomalies_summary(scenario.settings) == {"medium": 2, "high": 2}
+    assert anomalies_summary(scenario.settings, catch_up=True) == {"medium": 2, "high": 2}
     end = scenario.positions["end"]
     assert projection_positions(scenario.settings) == dict.fromkeys(
         ("audit_trail", "accesses", "zone"), end

@@ -28,6 +28,7 @@ from api.app import create_app
 from ledger.config import Settings
 from ledger.domain.actor import Role
 from ledger.store.connect import init_ledger
+from projections.runner import run_projections
 from security.apikeys import open_api_keys
 from security.jwt import CLAIM_DEPARTMENT, CLAIM_ROLE
 from tests.api.conftest import (
@@ -88,6 +89,7 @@ def hostile(settings: Settings, tmp_path: Path, signing_key: rsa.RSAPrivateKey) 
             "POST", "/resources", Role.DATA_PROVIDER, PROVIDER, json=population_resource()
         )
         assert reply.status_code == 201, reply.text
+        run_projections(configured)  # the worker: views to read (reading never writes)
         yield api
     keys.close()
 

@@ -119,7 +119,7 @@ def demo_zone(directory: Path) -> Settings:
         load_demo(app, accesses=DEMO_ACCESSES, seed=7, violation_rate=0.3, requests=120)
     finally:
         app.close()
-    with open_views(settings):  # the first catch-up, paid once
+    with open_views(settings, catch_up=True):  # the first catch-up, paid once
         pass
     return settings
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -113,6 +116,9 @@ def test_posts_need_the_session_csrf_token(any_console: Console) -> None:
     assert run.finished and run.result["ok"] and run.result["head_position"] == ROWS
     status = console.client.get("/console/ledger/verify").json()
     assert status["done"] == ROWS and status["result"]["ok"]
+    # The run is recorded where `govledger verify` records it: the alert reads that record.
+    last = json.loads((Path(console.settings.state_dir) / "verify-last-run.json").read_text())
+    assert last["ok"] and last["head_position"] == ROWS
     page = console.client.get("/console/ledger").text
     assert f"校验通过：第 1 至 {ROWS} 条" in page
     out = console.client.post("/console/logout", data={"csrf": csrf}, follow_redirects=False)

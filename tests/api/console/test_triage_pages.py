@@ -17,7 +17,7 @@ QUEUE_ROW = re.compile(r'<td class="num"><a href="/console/anomalies/([0-9a-f]+)
 
 
 def _queue(console: Console) -> list:  # type: ignore[type-arg]
-    with open_views(console.settings) as views:
+    with open_views(console.settings, catch_up=True) as views:
         return views.anomalies(views.moment(), status="open", by_score=True)
 
 
@@ -75,7 +75,7 @@ def test_bulk_acknowledge_writes_one_event_per_selected_anomaly(demo_console: Co
         data={"csrf": csrf, "ids": chosen, "comment": "已核实，属正常业务", "back": "kind="},
     )
     assert reply.status_code == 200 and "已确认 3 条异常访问" in reply.text
-    with open_views(demo_console.settings) as views:
+    with open_views(demo_console.settings, catch_up=True) as views:
         statuses = {i: views.anomaly(i).status for i in chosen}  # type: ignore[union-attr]
     assert set(statuses.values()) == {"acknowledged"}
 
@@ -108,7 +108,7 @@ def test_assignment_notes_and_four_eyes_in_the_console(demo_console: Console) ->
         f"{path}/review", data={"csrf": csrf, "action": "dismiss", "comment": "误报"}
     )
     assert alone.status_code == 422 and "已升级的异常只能由其他安全专员排除" in alone.text
-    with open_views(demo_console.settings) as views:
+    with open_views(demo_console.settings, catch_up=True) as views:
         assert views.anomaly(anomaly.anomaly_id).status == "escalated"  # type: ignore[union-attr]
 
 

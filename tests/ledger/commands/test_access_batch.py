@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import pytest
 
 from ledger.application import GovLedger
@@ -49,7 +49,7 @@ def access_report(event_id: str, accessed_at: datetime | None = None, **changes:
         client_address="10.2.3.4",
         accessed_at=accessed_at or datetime(2026, 3, 3, 1, 0, tzinfo=UTC),
     )
-    return replace(report, **changes)  # type: ignore[arg-type]
+    return msgspec.structs.replace(report, **changes)
 
 
 @pytest.fixture
@@ -141,7 +141,7 @@ def test_a_repeated_event_id_within_a_batch_is_recorded_once(app: GovLedger):
 )
 def test_one_malformed_access_refuses_the_whole_batch(app: GovLedger, breach: dict[str, object]):
     reports = [access_report(f"ev-{n}") for n in range(10)]
-    reports[7] = replace(reports[7], **breach)  # type: ignore[arg-type]
+    reports[7] = msgspec.structs.replace(reports[7], **breach)
     rows = _rows(app)
     with pytest.raises(DomainError) as refused:
         app.record_accesses(PLATFORM, _judged(app, reports))

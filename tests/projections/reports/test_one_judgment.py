@@ -87,7 +87,7 @@ def zone(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 def _system_c(settings: Settings) -> UUID:
     """S_c, the connected and compliant system of the scenario."""
-    with open_views(settings) as views:
+    with open_views(settings, catch_up=True) as views:
         systems = views.zone(views.moment()).systems.values()
         return UUID(next(s.system_id for s in systems if s.name == "视频系统"))
 
@@ -114,7 +114,7 @@ def test_the_ledger_list_labels_accesses_with_the_views_findings(zone: Settings)
     assert rules_of(labels[20]) == {"S2", "P1"}
     # A6 (39): on an expired grant, with an item never granted: S2 and S3.
     assert rules_of(labels[39]) == {"S2", "S3"}
-    with open_views(zone) as views:
+    with open_views(zone, catch_up=True) as views:
         theirs = {
             f.rule
             for f in views.findings(views.moment(), subject_kinds=("access",))
@@ -130,7 +130,7 @@ def test_rules_of_issue_14_are_counted_not_left_unevaluated(zone: Settings) -> N
     assert not {"P2", "S11", "D1", "I3"} & set(rows)
     text = paragraphs(report)
     assert "（P2）：未评估（" not in text
-    with open_views(zone) as views:
+    with open_views(zone, catch_up=True) as views:
         p2 = len(views.findings(views.moment(), rule="P2"))
     assert f"（P2）：{p2} 项" in text or f"P2）{p2} 项" in text
 
@@ -138,7 +138,7 @@ def test_rules_of_issue_14_are_counted_not_left_unevaluated(zone: Settings) -> N
 def test_audit_fund_findings_equal_the_views(zone: Settings) -> None:
     report = generate(zone, ReportKind.AUDIT, 2026)
     listed = {r.cells[0]: str(r.cells[6]) for r in table(report, "经费决定逐笔检查台账").rows}
-    with open_views(zone) as views:
+    with open_views(zone, catch_up=True) as views:
         findings = views.findings(views.moment(), subject_kinds=("fund_decision",))
     by_position: dict[int, set[str]] = {}
     for f in findings:
@@ -154,6 +154,6 @@ def test_a_project_without_filing_is_f3_everywhere(zone: Settings) -> None:
     report = generate(zone, ReportKind.AUDIT, 2026)
     listed = {r.cells[0]: str(r.cells[6]) for r in table(report, "经费决定逐笔检查台账").rows}
     assert listed[40].startswith("F3 ")
-    with open_views(zone) as views:
+    with open_views(zone, catch_up=True) as views:
         rules = {f.rule for f in views.findings(views.moment()) if 40 in f.positions}
     assert "F3" in rules

@@ -89,7 +89,7 @@ def test_audit_agrees_with_the_views_findings(settings: Settings) -> None:
     build(settings)
     report = generate(settings, ReportKind.AUDIT, 2026)
     mine = {row.cells[0]: row.positions for row in table(report, "按规则统计").rows}
-    with open_views(settings) as views:
+    with open_views(settings, catch_up=True) as views:
         theirs = [f for f in views.findings(views.moment()) if f.rule in {"F1", "F2", "F3", "F4"}]
     in_2026 = [f for f in theirs if 33 not in f.positions]  # D7 (position 33) is fund year 2025
     for rule in ("F1", "F2", "F3", "F4"):

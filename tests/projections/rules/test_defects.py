@@ -77,7 +77,7 @@ def test_funds_naming_a_project_with_no_filing_are_f3_even_with_a_system(
         )  # fmt: skip
     finally:
         app.close()
-    with open_views(settings) as views:
+    with open_views(settings, catch_up=True) as views:
         found = [f for f in views.findings(views.moment()) if f.rule == "F3"]
     assert len(found) == 1 and "低保系统升级" in found[0].detail
 
@@ -105,7 +105,7 @@ def test_an_access_on_an_expired_grant_beyond_its_items_is_s2_and_s3(settings: S
         )  # fmt: skip
     finally:
         app.close()
-    with open_views(settings) as views:
+    with open_views(settings, catch_up=True) as views:
         found = views.findings(views.moment(), subject_kinds={"access"})
     by_subject = {(f.subject, f.rule) for f in found}
     # (P2, personal items with no PIA on record, is on the grant: one per recipient.)
@@ -125,7 +125,7 @@ def test_registrations_are_dated_by_business_time(settings: Settings) -> None:
         )
     finally:
         app.close()
-    with open_views(settings) as views:
+    with open_views(settings, catch_up=True) as views:
         assert not views.zone(views.moment(as_of=date(2025, 1, 9))).systems
         assert len(views.zone(views.moment(as_of=date(2025, 1, 10))).systems) == 1
         # 180 idle days from 2025-01-10 09:00 end on 2025-07-09 09:00.
@@ -155,7 +155,7 @@ def test_s6_counts_working_days_in_the_calendar_in_force(settings: Settings) -> 
         assert rec.at(cst(10, 1)).record_calendar(ADMIN, spec)  # the first: covers history
     finally:
         app.close()
-    with open_views(settings) as views:
+    with open_views(settings, catch_up=True) as views:
         assert _rules(views, date(2026, 10, 15))["S6"] == 0
         assert _rules(views, date(2026, 10, 21))["S6"] == 0
         assert _rules(views, date(2026, 10, 22))["S6"] == 1

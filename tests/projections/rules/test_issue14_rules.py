@@ -73,7 +73,7 @@ def rec(settings: Settings) -> Iterator[Recorder]:
 
 
 def found(settings: Settings, rule: str, on: date) -> list[Finding]:
-    with open_views(settings) as views:
+    with open_views(settings, catch_up=True) as views:
         return views.findings(views.moment(as_of=on), rule=rule)
 
 

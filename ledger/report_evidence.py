@@ -1,4 +1,5 @@
-"""``govledger report verify FILE``: was this exact file issued, and where (docs/reports.md).
+"""Was this exact file issued, and where: the check behind ``govledger report verify``
+and ``POST /reports/verify`` (docs/reports.md "Issuance and verification").
 
 A file is hashed (SHA-256) and its issuance looked up by the hash
 (ledger/domain/report_issue.py). Online, the answer comes with an evidence
@@ -103,7 +104,29 @@ def verify_offline(
     origin: str | None = None,
 ) -> FileVerification:
     """Verify with no database: the bundle against pinned keys, then the file's row in it."""
-    sha = file_sha256(path)
+    try:
+        content = path.read_bytes()
+    except OSError as e:
+        raise LedgerError(f"cannot read {path}: {e.strerror}") from None
+    return verify_bytes(
+        content,
+        bundle_text,
+        trusted_log_keys=trusted_log_keys,
+        revoked_log_keys=revoked_log_keys,
+        origin=origin,
+    )
+
+
+def verify_bytes(
+    content: bytes,
+    bundle_text: str,
+    *,
+    trusted_log_keys: list[str],
+    revoked_log_keys: Sequence[str] = (),
+    origin: str | None = None,
+) -> FileVerification:
+    """:func:`verify_offline` of a file's bytes."""
+    sha = hashlib.sha256(content).hexdigest()
     if not trusted_log_keys:
         raise NotIssuedError("no trusted log key: pass the log's published keys (--log-keys-file)")
     try:

@@ -1,0 +1,50 @@
+"""Issuing a report and verifying a file over HTTP (api/routers/report_issue.py)."""
+
+from __future__ import annotations
+
+from ledger.domain.actor import Role
+from tests.api.conftest import Api, setup_departments
+
+
+def test_issue_answers_the_issued_bytes_and_verify_finds_them_but_not_a_changed_copy(
+    api: Api,
+) -> None:
+    setup_departments(api)
+    head = api.head()
+    reply = api.call("POST", "/reports/audit/issue?year=2026&format=json", Role.AUDITOR)
+    assert reply.status_code == 200, reply.text
+    sha, position = (
+        reply.headers["X-Govledger-Sha256"],
+        reply.headers["X-Govledger-Issued-Position"],
+    )
+    assert reply.headers["X-Govledger-As-Of"] == str(head)
+    assert int(position) == head + 1 == api.head()
+
+    found = api.call("POST", "/reports/verify", Role.AUDITOR, content=reply.content).json()
+    assert (found["issued"], found["sha256"], found["position"]) == (True, sha, int(position))
+    assert found["issuance"]["kind"] == "audit" and found["issuance"]["as_of_position"] == head
+    assert found["proof"] is None and "no proof yet" in found["detail"]  # no checkpoint yet
+
+    changed = bytearray(reply.content)
+    changed[-2] ^= 0x01
+    other = api.call("POST", "/reports/verify", Role.AUDITOR, content=bytes(changed)).json()
+    assert other == {"issued": False, "sha256": other["sha256"]} and other["sha256"] != sha
+    assert api.head() == head + 1
+
+
+def test_who_may_issue_and_bad_input(api: Api) -> None:
+    setup_departments(api)
+    head = api.head()
+    for path, role, code in (
+        ("/reports/audit/issue?year=2026", Role.FINANCE, 403),
+        ("/reports/audit/issue?year=2026", Role.DEPARTMENT_CLERK, 403),
+        ("/reports/audit/issue?year=1999", Role.AUDITOR, 422),
+        ("/reports/audit/issue?year=2026&at=99", Role.AUDITOR, 422),
+        ("/reports/nope/issue?year=2026", Role.AUDITOR, 422),
+    ):
+        reply = api.call("POST", path, role)
+        assert reply.status_code == code, (path, reply.text)
+        assert set(reply.json()) == {"error", "detail"}
+    empty = api.call("POST", "/reports/verify", Role.AUDITOR, content=b"")
+    assert empty.status_code == 422 and set(empty.json()) == {"error", "detail"}
+    assert api.head() == head
