@@ -245,6 +245,12 @@ RECTIFICATION_STATUS: Final[dict[str, str]] = {
     "not_accepted": "整改未通过",
     "accepted": "整改已通过",
 }
+# The rectification register's status as of a date (projections/rectification.py; R1).
+RECTIFICATION_REGISTER: Final[dict[str, str]] = {
+    "open": "整改中",
+    "overdue": "逾期未完成",
+    "accepted": "已通过",
+}
 
 FIELD_NAMES: Final[dict[str, str]] = {
     "accepted_at": "验收时间", "accessed_at": "访问时间", "accessor_id": "访问人员",

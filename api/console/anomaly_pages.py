@@ -200,6 +200,8 @@ def bulk_acknowledge(
             done += 1
         except DomainError:
             continue  # already moved on (the machine refuses): left as it is
+    if done and s.settings.create_schema:  # a write request: the views take it in, as above
+        run_projections(s.settings)
     return redirect(f"/anomalies?{_back(back)}&acknowledged={done}")
 
 

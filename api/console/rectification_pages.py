@@ -24,6 +24,7 @@ from api.console.views_common import ask, department_names, views_at
 from api.console.web import check_csrf, page, render
 from api.deps import services
 from api.routers.report_issue import answer_for
+from projections.labels import RECTIFICATION_REGISTER, RECTIFICATION_STATUS
 from security.policy import Permission
 
 router = APIRouter()
@@ -31,13 +32,9 @@ Reader = Annotated[Session, Depends(page(Permission.READ_AUDIT_VIEWS))]
 Text = Annotated[str, Query(max_length=100)]
 MAX_REPORT_BYTES: Final = 64 * 1024 * 1024
 KIND_ZH: Final = {"risk": "风险评估报告", "annual": "年度报告", "audit": "经费审计报告"}
-STATUS_ZH: Final = {"open": "整改中", "overdue": "逾期未完成", "accepted": "已通过"}
-STEP_ZH: Final = {
-    "notified": "已下达整改通知",
-    "reported": "已报送整改报告，待检查",
-    "not_accepted": "检查未通过，待重新报送",
-    "accepted": "检查通过",
-}
+# The one label table (projections/labels.py): the console and the reports say the same.
+STATUS_ZH: Final = RECTIFICATION_REGISTER
+STEP_ZH: Final = RECTIFICATION_STATUS
 
 
 @router.get("/rectifications")
