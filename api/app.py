@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from api import observe
+from api import observe, refusals
 from api.collector import serving_collector
 from api.console import mount_console
 from api.deps import Services
@@ -56,6 +56,7 @@ from ledger.errors import (
 from ledger.store.connect import init_ledger
 from projections import query
 from projections.sharing_terms import SharingTerms
+from security.audit_log import RefusalKind
 from security.principal import AuthenticationFailed, PermissionDenied
 
 API_PREFIX = "/api/v1"
@@ -264,17 +265,32 @@ def _install_error_handlers(app: FastAPI) -> None:
         ]
         return _body(422, "invalid_request", detail)
 
+    # Failed sign-ins and refused commands are recorded in the ledger (api/refusals.py).
     @app.exception_handler(AuthenticationFailed)
-    async def unauthenticated(_: Request, exc: AuthenticationFailed) -> JSONResponse:
+    async def unauthenticated(request: Request, exc: AuthenticationFailed) -> JSONResponse:
+        credential = request.headers.get("authorization")
+        await refusals.record_async(
+            request, RefusalKind.SIGN_IN_FAILED, exc.code.value, credential=credential
+        )
         return _body(401, exc.code.value, exc.detail, **{"WWW-Authenticate": "Bearer"})
 
     @app.exception_handler(PermissionDenied)
-    async def forbidden(_: Request, exc: PermissionDenied) -> JSONResponse:
+    async def forbidden(request: Request, exc: PermissionDenied) -> JSONResponse:
+        principal = getattr(request.state, "principal", None)
+        await refusals.record_async(
+            request, RefusalKind.COMMAND_REFUSED, f"{exc.code.value}: {exc.detail}", principal
+        )
         return _body(403, exc.code.value, exc.detail)
 
     @app.exception_handler(DomainError)
-    async def refused(_: Request, exc: DomainError) -> JSONResponse:
-        return _body(_DOMAIN_STATUS.get(exc.code, 422), exc.code.value, exc.detail)
+    async def refused(request: Request, exc: DomainError) -> JSONResponse:
+        status = _DOMAIN_STATUS.get(exc.code, 422)
+        if status == 403:
+            principal = getattr(request.state, "principal", None)
+            await refusals.record_async(
+                request, RefusalKind.COMMAND_REFUSED, f"{exc.code.value}: {exc.detail}", principal
+            )
+        return _body(status, exc.code.value, exc.detail)
 
     @app.exception_handler(accesses.BatchTooLargeError)
     async def too_large(_: Request, exc: accesses.BatchTooLargeError) -> JSONResponse:

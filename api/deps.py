@@ -52,6 +52,7 @@ def require(permission: Permission) -> Callable[..., Caller]:
         authorization: Annotated[str | None, Header()] = None,
     ) -> Caller:
         principal = services(request).authenticator.authenticate(authorization)
+        request.state.principal = principal  # a refusal names whom it refused (api/refusals.py)
         authorize(principal, permission)
         client = request.client.host if request.client else None
         actor = principal.to_actor(client_address=client, request_id=request.state.request_id)

@@ -39,6 +39,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from api.metrics_replication import replication_metrics
 from api.metrics_trust import checkpoint_metrics, verification_metrics
 from ledger.application import GovLedger
 from ledger.config import Settings
@@ -137,6 +138,7 @@ class LedgerMetrics(Collector):
             ("ledger", self._ledger),
             ("verification", self._verification),
             ("checkpoint", self._checkpoint),
+            ("replication", lambda: replication_metrics(self.settings)),
         ]
         if self.projection_positions is not None:
             parts.append(("projections", self._lag))

@@ -1,4 +1,4 @@
-"""Web console: server time per page on a large demo ledger (issue #8: every page <= 500 ms).
+"""Web console: server time per page on a large demo ledger (issue #16: every page <= 300 ms).
 
 Loads (once, then reuses) a deterministic demo year with ``--accesses`` data
 accesses into a SQLite ledger, signs and witnesses a checkpoint, verifies the
@@ -42,7 +42,7 @@ from ledger.tree import open_ledger_tree
 from projections.query import forget_folds, open_views
 from security.apikeys import open_api_keys
 
-GOAL_MS = 500
+GOAL_MS = 300  # issue #16: every page, filtered queues and trail searches included
 
 
 def prepare(args: argparse.Namespace) -> Settings:
@@ -69,9 +69,12 @@ def prepare(args: argparse.Namespace) -> Settings:
 
 
 def _signed(settings: Settings, work: Path) -> Settings:
-    log_key, witness_key = work / "log.key", work / "witness.key"
-    if not log_key.exists():
-        generate_key_file(str(log_key), "govledger.bench")
+    # The log's key is the one `govledger init` made and listed as active (state/keys).
+    log_key, witness_key = (
+        Path(settings.state_dir) / "keys" / "checkpoint.key",
+        work / "witness.key",
+    )
+    if not witness_key.exists():
         vkey = generate_key_file(str(witness_key), "witness.bench", witness=True)
         (work / "witnesses.txt").write_text(vkey + "\n", encoding="utf-8")
     return settings.with_overrides(
@@ -156,6 +159,15 @@ def pages(settings: Settings) -> dict[str, str]:
         "rights_as_of": f"/console/rights?as_of={year}-06-30",
         "audit": f"/console/audit?department={department}&start={year}-06-01&end={year}-06-30",
         "audit_actor": f"/console/audit?actor={anomaly.subject}",
+        # Issue #16: the triage queue narrowed and sorted, and the trail's text search.
+        "anomalies_filtered": (
+            f"/console/anomalies?kind={anomaly.kind}&severity={anomaly.severity}"
+            f"&start={year}-03-01&end={year}-09-30&sort=oldest"
+        ),
+        "anomalies_overdue": f"/console/anomalies?overdue=1&department={department}&page=2",
+        "anomalies_accessor": f"/console/anomalies?status=&accessor={anomaly.subject}",
+        "audit_search_kind": "/console/audit?q=撤销共享授权",
+        "audit_search_id": f"/console/audit?q={anomaly.subject}",
         "inventory": "/console/inventory",
         "inventory_requests": "/console/inventory?section=requests",
         "reports": "/console/reports",

@@ -357,8 +357,8 @@ def print_stages(results: dict[str, dict[str, Any]]) -> None:
     for label, values in rows:
         print(f"{label:<42}" + "".join(f"{values[b]:>12.2f}" for b in backends))
     print(
-        "(1) the existence check runs inside the insert's transaction (SQLite: under its"
-        " write lock; PostgreSQL: in the chained insert statement)"
+        "(1) the existence check runs inside the insert's transaction (SQLite: only for a"
+        " batch that failed on its key, a retry; PostgreSQL: in the chained insert statement)"
     )
 
 

@@ -16,7 +16,7 @@ time on the first ledger, peak still < 300 MB. A PDF needs a CJK font (fonts-not
 without one its line says failed and it is left out of the peak.
 
     .venv/bin/python bench/reports.py [--accesses 200000] [--ledger DIR] [--repeats 1]
-                                      [--million [--million-ledger DIR]]
+                                      [--million [--million-ledger DIR]] [--formats json,pdf]
 """
 
 from __future__ import annotations
@@ -103,10 +103,12 @@ def events_of(env: dict[str, str]) -> int:
     return max((int(w) for w in done.stdout.split() if w.isdigit()), default=0)
 
 
-def measure(env: dict[str, str], repeats: int, out: Path) -> dict[str, Run]:
+def measure(
+    env: dict[str, str], repeats: int, out: Path, formats: tuple[str, ...] = FORMATS
+) -> dict[str, Run]:
     found = {"verify": repeated([GOVLEDGER, "verify", "--full"], env, repeats)}
     for kind in KINDS:
-        for fmt in FORMATS:
+        for fmt in formats:
             found[f"{kind} {fmt}"] = repeated(
                 [GOVLEDGER, "report", kind, "--year", YEAR, "--format", fmt,
                  "-o", str(out / f"{kind}.{fmt}")],
@@ -138,12 +140,17 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--million", action="store_true", help="also a ~1,000,000-event ledger")
     parser.add_argument("--million-ledger", type=Path)
+    parser.add_argument(
+        "--formats", default=",".join(FORMATS), help="comma-separated: json,pdf (default both)"
+    )
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="bench-reports-"))
     try:
         env = ensure_ledger(args.ledger or scratch / "ledger", args.accesses)
         print(f"ledger: {events_of(env):,} events; machine: {os.cpu_count()} cores, shared")
-        runs = measure(env, args.repeats, scratch)
+        # JSON always: the targets are read from it.
+        formats = ("json", *(f for f in args.formats.split(",") if f in FORMATS and f != "json"))
+        runs = measure(env, args.repeats, scratch, formats)
         show(f"{args.accesses:,} accesses", runs)
         verify, risk = runs["verify"], runs["risk json"]
         lines = [
@@ -157,7 +164,7 @@ def main() -> int:
         if args.million:
             big = ensure_ledger(args.million_ledger or scratch / "million", MILLION)
             print(f"ledger: {events_of(big):,} events")
-            large = measure(big, args.repeats, scratch)
+            large = measure(big, args.repeats, scratch, formats)
             show(f"{MILLION:,} accesses", large)
             big_risk = large["risk json"]
             growth = big_risk.seconds / risk.seconds if big_risk.ok and risk.ok else float("inf")

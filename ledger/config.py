@@ -151,6 +151,9 @@ class Settings:
     """Every setting of the service, with its default. See docs/configuration.md."""
 
     database_url: str = DEFAULT_DATABASE_URL
+    # Reads where staleness is acceptable (docs/configuration.md §Reads on a replica): a
+    # streaming replica's URL (or several hosts with target_session_attrs=prefer-standby).
+    database_read_url: str = ""
     # Only used when a ledger is created; afterwards the genesis record decides.
     hash_algorithm: str = ""
     state_dir: str = "var/state"
@@ -229,11 +232,24 @@ class Settings:
     def database(self) -> DatabaseURL:
         return DatabaseURL.parse(self.database_url)
 
+    def reading(self) -> Settings:
+        """These settings for a read that may be stale: on ``database_read_url`` when set
+        (never creating anything there), else unchanged."""
+        if not self.database_read_url:
+            return self
+        return replace(self, database_url=self.database_read_url, create_schema=False)
+
     def with_overrides(self, **overrides: Any) -> Settings:
         return replace(self, **overrides)
 
     def validate(self) -> Settings:
         self.database  # noqa: B018 - parsing raises ConfigurationError on a bad URL
+        if self.database_read_url:
+            read = DatabaseURL.parse(self.database_read_url)
+            if read.backend != "postgresql" or self.database.backend != "postgresql":
+                raise ConfigurationError(
+                    "GOVLEDGER_DATABASE_READ_URL is for a PostgreSQL replica of a PostgreSQL ledger"
+                )
         if self.hash_algorithm and self.hash_algorithm not in HASH_ALGORITHMS:
             known = ", ".join(HASH_ALGORITHMS)
             raise ConfigurationError(

@@ -4,7 +4,9 @@ No database and no network: the standard library, ``cryptography``, and the
 format modules beside it, which themselves import nothing else of govledger:
 ``ledger/errors.py``, ``chain.py`` (row hashes, ledger-format §4),
 ``merkle.py`` (RFC 9162 §2.1.3.2), ``note.py`` (c2sp.org/signed-note) and
-``checkpoint.py`` (c2sp.org/tlog-checkpoint, tlog-cosignature). So nothing is
+``checkpoint.py`` (c2sp.org/tlog-checkpoint, tlog-cosignature), and for
+``--report FILE`` ``report_evidence.py`` (docs/reports.md: the bundle holds the
+issuance of this exact file). So nothing is
 written twice, and an auditor gets them as one file::
 
     govledger evidence --position 17 -o bundle.json --verifier verify.pyz
@@ -78,7 +80,10 @@ BUNDLE_FORMAT = "govledger-evidence/1"
 BUNDLE_KEYS = ("checkpoint", "events", "format", "genesis", "log_keys", "witness_keys")
 EVENT_KEYS = ("proof", "row")
 # What the zipapp carries: this module and the format modules it needs, nothing else.
-ZIPAPP_MODULES = ("__init__", "errors", "chain", "merkle", "note", "checkpoint", "evidence_verify")
+ZIPAPP_MODULES = (
+    "__init__", "errors", "chain", "merkle", "note", "checkpoint", "evidence_verify",
+    "report_evidence",  # --report FILE: the bundle proves this file's issuance (reports.md)
+)  # fmt: skip
 # The verdicts (checkpoint-format §13) and the command's exit codes.
 VERIFIED, SELF_CONSISTENT = "verified", "self-consistent"
 EXIT_VERIFIED, EXIT_FAILED, EXIT_USAGE, EXIT_SELF_CONSISTENT = 0, 1, 2, 3
@@ -382,6 +387,10 @@ def _parser() -> argparse.ArgumentParser:
         "itself (which anyone can forge)",
     )
     parser.add_argument("--json", action="store_true", help="print a JSON report")
+    parser.add_argument(
+        "--report",
+        help="a report file: the bundle must also prove its issuance (docs/reports.md)",
+    )
     return parser
 
 
@@ -424,6 +433,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         failed = {"ok": False, "verdict": "failed", "error": str(e)}
         print(json.dumps(failed) if args.json else f"FAIL {e}", file=out)
         return EXIT_FAILED
+    return _answer(args, text, report, out)
+
+
+def _answer(args: argparse.Namespace, text: str, report: BundleReport, out: TextIO) -> int:
+    """Print the verdict on a verified bundle (and ``--report``'s file); the exit code."""
+    if args.report:
+        return _check_report(args, text, report, out)
     if args.json:
         print(json.dumps(report.to_json()), file=out)
     elif report.ok:
@@ -438,6 +454,34 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     if report.ok or args.self_consistent_only:
         return EXIT_VERIFIED
     return EXIT_SELF_CONSISTENT
+
+
+def _check_report(args: argparse.Namespace, text: str, report: BundleReport, out: TextIO) -> int:
+    """The bundle verified; does it hold the issuance of ``args.report``'s exact bytes?"""
+    from ledger.report_evidence import NotIssuedError, file_sha256, issuance_in_bundle  # noqa: PLC0415
+
+    try:
+        sha = file_sha256(Path(args.report))
+        position, issuance = issuance_in_bundle(text, sha)
+    except NotIssuedError as e:
+        print(json.dumps({"ok": False, "verdict": "failed", "error": str(e)}) if args.json
+              else f"FAIL {e}", file=out)  # fmt: skip
+        return EXIT_FAILED
+    except LedgerError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        body = {**report.to_json(), "report": {"sha256": sha, "position": position, **issuance}}
+        print(json.dumps(body, ensure_ascii=False), file=out)
+    else:
+        verdict = "OK" if report.ok else "SELF-CONSISTENT ONLY (no pinned log key)"
+        print(
+            f"{verdict} {args.report} (SHA-256 {sha}) was issued: {issuance['kind']} report "
+            f"{issuance['year']}, {issuance['format']}, as of ledger position "
+            f"{issuance['as_of_position']}, recorded at position {position}; {report.summary()}",
+            file=out,
+        )
+    return EXIT_VERIFIED if report.ok or args.self_consistent_only else EXIT_SELF_CONSISTENT
 
 
 if __name__ == "__main__":

@@ -10,6 +10,11 @@ BUNDLE --log-keys-file KEYS``), no database is opened: the bundle is verified
 against the published log keys (ledger/evidence_verify.py) and must hold the
 issuance row of this hash. A file with one byte changed has another hash: no
 issuance names it, and it is refused (exit 1).
+
+Like the evidence verifier, this module imports only the format modules (it is
+carried in the verifier's zipapp: ``python3 verify.pyz BUNDLE --log-keys-file KEYS
+--report FILE``); so the issuance's topic and id are spelled here, and
+tests/ledger/test_report_evidence.py pins them to ledger/domain/report_issue.py.
 """
 
 from __future__ import annotations
@@ -21,10 +26,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from uuid import UUID, uuid5
 
-from ledger.domain.report_issue import ISSUED_TOPIC, issued_report_id
 from ledger.errors import LedgerError
 from ledger.evidence_verify import BundleError, BundleReport, verify_bundle
+
+# ledger.domain.report_issue's topic, and its ids: uuid5(ledger.domain.ids.LEDGER_NAMESPACE,
+# "issued_report:<sha256>") (ledger.domain.obligations.natural_id).
+ISSUED_TOPIC = "ledger.domain.report_issue:IssuedReport.Issued"
+_NAMESPACE = UUID("9d7a003b-6bd7-47fe-8e64-0bc07908a513")
+
+
+def issued_report_id(sha256: str) -> UUID:
+    return uuid5(_NAMESPACE, f"issued_report:{sha256}")
 
 
 class NotIssuedError(LedgerError):

@@ -204,25 +204,37 @@ class AccessReportViews:
         ]
 
     def flagged_count(self, m: Moment, year: int) -> int:
+        """How many accesses of ``year`` the 违规访问台账 covers: those the platform
+        flagged (reasons), and those it let through that a rule of the views flags."""
         low, high = self._year_bounds(m, year)
-        rows = self.store.query(
-            f"SELECT COUNT(*) FROM {self.store.table('events')} "
+        events, findings = self.store.table("events"), self.store.table("findings")
+        flagged = self.store.query(
+            f"SELECT COUNT(*) FROM {events} "
             "WHERE topic = ? AND position <= ? AND day BETWEEN ? AND ? AND reasons <> ''",
             (ACCESS, m.position, low, high),
         )
-        return int(rows[0][0])
+        judged = self.store.query(
+            f"SELECT COUNT(DISTINCT f.position) FROM {findings} f "
+            f"JOIN {events} e ON e.position = f.position WHERE f.subject_kind = 'access' "
+            "AND f.position <= ? AND e.day BETWEEN ? AND ? AND e.reasons = ''",
+            (m.position, low, high),
+        )
+        return int(flagged[0][0]) + int(judged[0][0])
 
     def flagged_accesses(self, m: Moment, year: int, *, limit: int) -> list[FlaggedAccess]:
-        """The first ``limit`` flagged accesses of ``year`` in ledger order, with the
-        rules the views give each (none for an access whose findings are not kept)."""
+        """The first ``limit`` accesses of ``year`` in ledger order that the platform
+        flagged or a rule of the views flags, with the rules the views give each."""
         low, high = self._year_bounds(m, year)
         events, details = self.store.table("events"), self.store.table("access_details")
+        findings = self.store.table("findings")
         found = self.store.query(
             "SELECT e.position, e.epoch, e.department, e.actor_id, e.resource, e.purpose, "
             f"e.reasons, d.items, d.grant_id FROM {events} e "
             f"LEFT JOIN {details} d ON d.position = e.position "
             "WHERE e.topic = ? AND e.position <= ? AND e.day BETWEEN ? AND ? "
-            "AND e.reasons <> '' ORDER BY e.position LIMIT ?",
+            f"AND (e.reasons <> '' OR EXISTS (SELECT 1 FROM {findings} f "
+            "WHERE f.position = e.position AND f.subject_kind = 'access')) "
+            "ORDER BY e.position LIMIT ?",
             (ACCESS, m.position, low, high, limit),
         )
         if not found:

@@ -234,6 +234,22 @@ EVENT_NAMES: Final[dict[str, str]] = {
     "FiledAmountsRevision.Recorded": "调整备案金额",
     "QualityObjection.Raised": "提出数据质量异议",
     "QualityObjection.Resolved": "数据质量异议处理完毕",
+    "Rectification.Notified": "下达整改通知",
+    "Rectification.Reported": "报送整改报告",
+    "Rectification.Verified": "整改核验",
+    "IssuedReport.Issued": "签发报告",
+}
+RECTIFICATION_STATUS: Final[dict[str, str]] = {
+    "notified": "已下达整改通知",
+    "reported": "已报送整改报告",
+    "not_accepted": "整改未通过",
+    "accepted": "整改已通过",
+}
+# The rectification register's status as of a date (projections/rectification.py; R1).
+RECTIFICATION_REGISTER: Final[dict[str, str]] = {
+    "open": "整改中",
+    "overdue": "逾期未完成",
+    "accepted": "已通过",
 }
 
 FIELD_NAMES: Final[dict[str, str]] = {
@@ -277,7 +293,10 @@ FIELD_NAMES: Final[dict[str, str]] = {
     "withdrawn_at": "撤回时间", "year": "年度", "in_force_from": "施行起",
     "years": "年份", "holidays": "节假日", "adjusted_working_days": "调休工作日",
     "time_limits": "时限", "sources": "依据", "sensitivity": "敏感程度",
-    "due_at": "处置期限", "note": "备注",
+    "due_at": "处置期限", "note": "备注", "accepted": "核验通过", "as_of_position": "截至账本位置",
+    "deadline": "整改期限", "finding": "问题", "finding_id": "问题编号", "issue_id": "签发编号",
+    "issued_at": "签发时间", "notified_at": "通知时间", "requirement": "整改要求", "rule": "规则",
+    "size": "文件大小（字节）", "verified_at": "核验时间", "sha256": "文件哈希",
 }  # fmt: skip
 
 # Field -> the table its values are named in.

@@ -226,11 +226,16 @@ class RegisterViews:
         where: list[str] = ["position > ?", "position <= ?"]
         params: list[Any] = [after, m.position]
         if text:
-            found, like = topics_matching(text), f"%{text}%"
-            ors = [f"{c} LIKE ?" for c in ("actor_id", "entity", "department", "resource")]
-            ors += [f"topic IN ({', '.join('?' * len(found))})"] if found else []
-            where.append(f"({' OR '.join(ors)})")
-            params.extend([like] * 4 + sorted(found))
+            # Text naming event kinds finds those kinds; other text is part of an id. Not
+            # both: four LIKEs a row over the whole trail cost seconds on a large ledger.
+            found = topics_matching(text)
+            if found:
+                where.append(f"topic IN ({', '.join('?' * len(found))})")
+                params.extend(sorted(found))
+            else:  # the beginning of an id: a range each column's index answers
+                columns = ("actor_id", "entity", "department", "resource")
+                where.append(_prefix_sql(self.store.backend, self.store.table("events"), columns))
+                params.extend(_prefix_params(self.store.backend, text.strip()) * len(columns))
         for column, value in (
             ("entity", entity.replace("-", "") if entity else None),
             ("actor_id", actor),
@@ -272,6 +277,26 @@ class RegisterViews:
                 )
             )
         return lines
+
+
+def _prefix_sql(store_backend: str, table: str, columns: tuple[str, ...]) -> str:
+    """Any of ``columns`` begins with the parameter. On SQLite a union of ranges, each
+    answered by its column's index, drives the rows (a full scan in position order took
+    0.3 s on 200,000 events for a prefix nothing has); on PostgreSQL ``LIKE 'x%'``
+    (whose collations do not bound a range by U+FFFF)."""
+    if store_backend == "sqlite":
+        ranges = " UNION ALL ".join(
+            f"SELECT position FROM {table} WHERE {c} >= ? AND {c} < ?" for c in columns
+        )
+        return f"position IN ({ranges})"
+    return "(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in columns) + ")"
+
+
+def _prefix_params(store_backend: str, prefix: str) -> list[str]:
+    if store_backend == "sqlite":
+        return [prefix, prefix + "\U0010ffff"]
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return [escaped + "%"]
 
 
 def _count(values: Iterator[str] | Any) -> dict[str, int]:

@@ -214,6 +214,8 @@ class Projector:
 
     def _run_from_tracking(self, until: int | None, progress: Progress | None) -> int:
         position = tracked_position(self.store)
+        if self.settings.database_read_url and self.reader.max_position() < position:
+            return 0  # a read replica behind the views (docs/configuration.md): wait for it
         self._check_not_rewritten(position)
         self._pending.drop_until(position)
         self._aside = set_aside.positions(self.store) | set(self._pending.found)
@@ -558,7 +560,8 @@ def latest_snapshot(store: ViewStore, position: int) -> tuple[int, State | None]
 
 @contextmanager
 def open_projector(settings: Settings) -> Iterator[Projector]:
-    reader = open_reader(settings)  # first: a file that is no ledger gets no views file
+    # First: a file that is no ledger gets no views file. The rows may come from a replica.
+    reader = open_reader(settings.reading())
     try:
         store = ViewStore(settings)
     except BaseException:

@@ -12,7 +12,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from api.console import anomaly_pages, ledger_pages, login, register_pages, report_pages
+from api import refusals
+from api.console import (
+    anomaly_pages,
+    ledger_pages,
+    login,
+    rectification_pages,
+    register_pages,
+    report_pages,
+)
 from api.console.session import SessionCodec
 from api.console.verify_jobs import VerifyJobs
 from api.console.web import (
@@ -26,6 +34,7 @@ from api.console.web import (
     redirect,
 )
 from ledger.config import Settings
+from security.audit_log import RefusalKind
 
 __all__ = ["mount_console"]
 
@@ -34,7 +43,14 @@ def mount_console(app: FastAPI, settings: Settings) -> None:
     app.state.console = ConsoleState(
         codec=SessionCodec.from_settings(settings), verify_jobs=VerifyJobs(settings)
     )
-    for module in (login, ledger_pages, anomaly_pages, register_pages, report_pages):
+    for module in (
+        login,
+        ledger_pages,
+        anomaly_pages,
+        register_pages,
+        rectification_pages,
+        report_pages,
+    ):
         app.include_router(module.router, prefix=PREFIX, include_in_schema=False)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="console-static")
 
@@ -44,6 +60,11 @@ def mount_console(app: FastAPI, settings: Settings) -> None:
 
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, exc: Forbidden) -> Response:
+        # A signed-in user refused a page or a command: recorded (api/refusals.py).
+        principal = exc.session.principal if exc.session else None
+        await refusals.record_async(
+            request, RefusalKind.COMMAND_REFUSED, f"console: {exc.reason}", principal
+        )
         return forbidden_page(request, exc.session, exc.reason)
 
     @app.exception_handler(BadCsrf)

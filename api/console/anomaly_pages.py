@@ -22,10 +22,17 @@ from fastapi.responses import Response
 from api.console.export import EXPORT_LIMIT, export_table
 from api.console.register_pages import parse_day
 from api.console.session import Session
-from api.console.views_common import ask, department_names, views_at
+from api.console.views_common import (
+    ask,
+    department_names,
+    officer_names,
+    people,
+    record_read,
+    views_at,
+)
 from api.console.web import check_csrf, page, redirect, render
 from api.deps import services
-from ledger.domain.actor import Actor, Role
+from ledger.domain.actor import Actor
 from ledger.domain.errors import DomainError
 from ledger.domain.review import ReviewAction
 from projections import triage
@@ -38,7 +45,6 @@ from projections.labels import (
 )
 from projections.query import Anomaly, AuditLine, Views
 from projections.runner import run_projections
-from security.apikeys import open_api_keys
 from security.policy import Permission
 
 router = APIRouter()
@@ -101,6 +107,7 @@ def queue(
         if export:
             found = triage.rows(views, m, filters, limit=EXPORT_LIMIT)
             names = department_names(views, m)
+            record_read(request, session, "anomaly_export", str(request.url.query))
             return export_table(export, "异常访问", QUEUE_HEADER, _queue_rows(found, names, now))
         counts = ask(
             views, m, "anomaly_counts", lambda: views.anomaly_counts(m, department=dept), dept
@@ -193,6 +200,8 @@ def bulk_acknowledge(
             done += 1
         except DomainError:
             continue  # already moved on (the machine refuses): left as it is
+    if done and s.settings.create_schema:  # a write request: the views take it in, as above
+        run_projections(s.settings)
     return redirect(f"/anomalies?{_back(back)}&acknowledged={done}")
 
 
@@ -204,15 +213,10 @@ def _back(query: str) -> str:
 
 @router.get("/anomalies/{anomaly_id}")
 def detail(request: Request, session: Reader, anomaly_id: str) -> Response:
-    return _detail(request, session, anomaly_id)
-
-
-def officer_names(request: Request) -> list[str]:
-    """Named security officers a case can be assigned to: the labels of their active keys."""
-    with open_api_keys(services(request).settings) as keys:
-        return sorted(
-            {k.label for k in keys.list_keys() if k.role is Role.SECURITY_OFFICER and k.active}
-        )
+    page = _detail(request, session, anomaly_id)
+    if page.status_code == 200:  # evidence names accessors and client addresses: recorded
+        record_read(request, session, "anomaly", anomaly_id)
+    return page
 
 
 def _detail(request: Request, session: Session, anomaly_id: str, error: str = "") -> Response:
@@ -240,6 +244,7 @@ def _detail(request: Request, session: Session, anomaly_id: str, error: str = ""
             "departments": names,
             "error": error,
             "officers": officer_names(request),
+            "people": people(request),
             "assignee": assigned[-1] if assigned else "",
             "age": _age(anomaly, now),
             "overdue": _overdue(anomaly, now, settings.anomaly_response_hours),

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from api import refusals
 from api.console.labels import ROLE_NAMES
 from api.console.session import LOGIN_COOKIE, SESSION_COOKIE
 from api.console.web import (
@@ -19,8 +20,9 @@ from api.console.web import (
     render,
 )
 from api.deps import services
+from security.audit_log import RefusalKind
 from security.policy import Permission, is_allowed
-from security.principal import AuthenticationFailed
+from security.principal import AuthenticationFailed, CredentialKind, Principal
 
 router = APIRouter()
 MAX_CREDENTIAL_FIELD = 8 * 1024 + 16
@@ -61,13 +63,15 @@ def login(
         return _form(request, "登录表单已过期，请重新提交。", status_code=403)
     try:
         principal = services(request).authenticator.authenticate(f"Bearer {credential.strip()}")
-    except AuthenticationFailed:
+    except AuthenticationFailed as e:
+        refusals.record(request, RefusalKind.SIGN_IN_FAILED, f"console: {e.code.value}",
+                        credential=credential)  # fmt: skip
         # One message whatever was wrong: the form never tells which keys exist.
         return _form(request, "密钥或令牌无效、已过期或已被吊销。", status_code=401)
     if not is_allowed(principal, Permission.OPEN_CONSOLE):
         role = principal.role
         raise Forbidden(None, f"{ROLE_NAMES[role]}（{role.value}）无权使用本控制台")
-    cookie, _ = state.codec.issue(principal)
+    cookie, _ = state.codec.issue(principal, person_of(request, principal))
     response = redirect("/ledger")
     response.set_cookie(
         SESSION_COOKIE,
@@ -80,6 +84,14 @@ def login(
     )
     response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
     return response
+
+
+def person_of(request: Request, principal: Principal) -> str:
+    """The person a key is bound to: its label (``govledger keys create --label``)."""
+    if principal.kind is not CredentialKind.API_KEY:
+        return ""
+    found = services(request).authenticator.api_keys.store.find(principal.credential_id)
+    return found[0].label if found else ""
 
 
 @router.post("/logout")

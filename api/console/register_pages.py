@@ -19,7 +19,7 @@ from fastapi.responses import Response
 
 from api.console.export import EXPORT_LIMIT, export_table
 from api.console.session import Session
-from api.console.views_common import ask, department_names, views_at
+from api.console.views_common import ask, department_names, people, record_read, views_at
 from api.console.web import page, render
 from api.deps import services
 from projections.labels import (
@@ -157,6 +157,9 @@ def audit_trail(
             after=after,
         )
         names = department_names(views, asked.moment)
+    # The trail names who read which resource from where: reading it is recorded.
+    record_read(request, session, "audit_trail_export" if export else "audit_trail",
+                str(request.url.query))  # fmt: skip
     if export:
         return export_table(export, "审计轨迹", TRAIL_HEADER, _trail_rows(lines, names))
     query = {
@@ -172,6 +175,7 @@ def audit_trail(
             "query": query,
             "after": after,
             "next_after": lines[-1].position if len(lines) == TRAIL_PAGE else None,
+            "people": people(request),
             "departments": names,
             "moment": asked.moment,
             "error": error_start or error_end,

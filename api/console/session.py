@@ -41,6 +41,7 @@ MIN_KEY_BYTES: Final = 32
 class Session:
     principal: Principal
     csrf: str
+    name: str = ""  # the person the credential is bound to (the key's label), shown by name
 
 
 class SessionCodec:
@@ -55,8 +56,8 @@ class SessionCodec:
     def from_settings(cls, settings: Settings) -> SessionCodec:
         return cls(_session_key(settings), max(settings.console_session_minutes, 1) * 60)
 
-    def issue(self, principal: Principal) -> tuple[str, Session]:
-        session = Session(principal, secrets.token_urlsafe(32))
+    def issue(self, principal: Principal, name: str = "") -> tuple[str, Session]:
+        session = Session(principal, secrets.token_urlsafe(32), name)
         payload = {
             "sub": principal.subject,
             "role": principal.role.value,
@@ -64,6 +65,7 @@ class SessionCodec:
             "cid": principal.credential_id,
             "kind": principal.kind.value,
             "csrf": session.csrf,
+            "name": name,
         }
         return self._session.dumps(payload), session
 
@@ -80,7 +82,7 @@ class SessionCodec:
                 credential_id=str(data["cid"]),
                 kind=CredentialKind(data["kind"]),
             )
-            return Session(principal, str(data["csrf"]))
+            return Session(principal, str(data["csrf"]), str(data.get("name") or ""))
         except (BadSignature, SignatureExpired, KeyError, TypeError, ValueError):
             return None
         except InvalidPrincipalError:

@@ -19,7 +19,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final, TypeVar
 
+from fastapi import Request
+
+from api.console.session import Session
+from api.deps import services
 from ledger.config import Settings
+from ledger.domain.actor import Role
 from projections.query import Moment, Views, open_views
 
 ANSWER_SECONDS: Final = 30.0
@@ -94,3 +99,23 @@ def department_names(views: Views, m: Moment) -> dict[str, str]:
         (views.settings.database_url, views.settings.postgres_schema),
         lambda: {code: d.name for code, d in views.departments(m).items()},
     )
+
+
+def record_read(request: Request, session: Session, view: str, target: str) -> None:
+    """A console read of personal data, recorded as the API records its own (a
+    ``PersonalDataView`` ledger event: GB/T 22239-2019 8.1.4.3, the watchers are watched)."""
+    client = request.client.host if request.client else None
+    actor = session.principal.to_actor(client_address=client, request_id=request.state.request_id)
+    services(request).ledger.record_personal_data_view(actor, f"console:{view}", target[:200])
+
+
+def officer_names(request: Request) -> list[str]:
+    """Named security officers a case can be assigned to: the labels of their active keys."""
+    keys = services(request).authenticator.api_keys.list_keys()
+    return sorted({k.label for k in keys if k.role is Role.SECURITY_OFFICER and k.active})
+
+
+def people(request: Request) -> dict[str, str]:
+    """Actor id (``apikey:<id>``) -> the person its key is bound to (the key's label)."""
+    keys = services(request).authenticator.api_keys.list_keys()
+    return {f"apikey:{k.key_id}": k.label for k in keys if k.label}

@@ -58,7 +58,9 @@ NAV: list[NavItem] = [
     NavItem("/anomalies", "异常访问", Permission.READ_ANOMALIES),
     NavItem("/rights", "权属登记", Permission.READ_AUDIT_VIEWS),
     NavItem("/audit", "审计轨迹", Permission.READ_AUDIT_VIEWS),
+    NavItem("/rectifications", "整改台账", Permission.READ_AUDIT_VIEWS),
     NavItem("/reports", "报告", Permission.READ_AUDIT_VIEWS),
+    NavItem("/report-check", "报告核验", Permission.READ_AUDIT_VIEWS),
     NavItem("/inventory", "台账", Permission.READ_AUDIT_VIEWS),
 ]
 

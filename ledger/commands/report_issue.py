@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import uuid4
 
+from eventsourcing.persistence import IntegrityError
+
 from ledger.commands.rectification import RectificationCommands
 from ledger.domain.actor import Actor, Role
 from ledger.domain.errors import DomainError, ErrorCode
@@ -25,6 +27,7 @@ from ledger.domain.report_issue import (
 )
 from ledger.domain.values import parse_enum
 
+REPORT_YEARS = range(2000, 2101)
 ISSUERS = frozenset({Role.AUDITOR, Role.SECURITY_OFFICER, Role.NDRC})
 _PAGE = 1000
 
@@ -59,33 +62,41 @@ class ReportIssueCommands(RectificationCommands):
             raise DomainError(ErrorCode.INVALID_VALUE, "no file to issue")
         if not 1 <= as_of_position <= (self.recorder.max_notification_id() or 0):
             raise DomainError(ErrorCode.INVALID_VALUE, f"no ledger position {as_of_position}")
+        if year not in REPORT_YEARS:
+            raise DomainError(ErrorCode.INVALID_VALUE, f"year {year} is not within 2000-2100")
         at = self.business_time(issued_at, "issued_at")
         issue_id = uuid4().hex
-        new: list[IssuedReport] = []
-        answer: list[tuple[str, str, bool]] = []
-        for fmt, content in files:
-            sha = hashlib.sha256(content).hexdigest()
-            fmt_value = parse_enum(IssuedFormat, fmt, "format").value
-            answer.append((sha, fmt_value, not self._exists(issued_report_id(sha))))
-            if answer[-1][2] and all(r.sha256 != sha for r in new):
-                new.append(
-                    IssuedReport.issue(
-                        actor,
-                        kind=report_kind,
-                        year=year,
-                        format=IssuedFormat(fmt_value),
-                        sha256=sha,
-                        size=len(content),
-                        as_of_position=as_of_position,
-                        issue_id=issue_id,
-                        issued_at=at,
-                    )
+        listed = [
+            (hashlib.sha256(content).hexdigest(), parse_enum(IssuedFormat, fmt, "format"), content)
+            for fmt, content in files
+        ]
+        unique: dict[str, tuple[IssuedFormat, int]] = {}
+        for sha, fmt, content in listed:
+            unique.setdefault(sha, (fmt, len(content)))  # in the order given
+        recorded: set[str] = set()
+        for attempt in range(2):
+            todo = [sha for sha in unique if not self._exists(issued_report_id(sha))]
+            issuances = [
+                IssuedReport.issue(
+                    actor, kind=report_kind, year=year, format=unique[sha][0], sha256=sha,
+                    size=unique[sha][1], as_of_position=as_of_position, issue_id=issue_id,
+                    issued_at=at,
                 )
-        if new:
-            self.save(*new)
+                for sha in todo
+            ]  # fmt: skip
+            try:
+                if issuances:
+                    self.save(*issuances)
+                recorded = set(todo)
+                break
+            except IntegrityError:
+                # Another issuer recorded some of these bytes meanwhile: they are issued; the
+                # rest are recorded on the second attempt (one transaction each time).
+                if attempt:
+                    raise
         return [
-            IssuedFile(sha, fmt, self._issuance_position(sha), recorded)
-            for sha, fmt, recorded in answer
+            IssuedFile(sha, fmt.value, self._issuance_position(sha), sha in recorded)
+            for sha, fmt, _ in listed
         ]
 
     def issued(self, sha256: str) -> IssuedReport | None:

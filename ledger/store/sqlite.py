@@ -42,6 +42,7 @@ from ledger.store.base import (
     genesis_from_row,
     new_genesis,
 )
+from ledger.store.sqlite_turn import WriterTurn
 
 # Tables a govledger SQLite file may hold besides the chain itself.
 KNOWN_TABLES = frozenset(
@@ -113,6 +114,8 @@ class ChainedSQLiteApplicationRecorder(NotificationsFromOne, SQLiteApplicationRe
         super().__init__(datastore, events_table_name)
         self.requested_algorithm = hash_algorithm
         self._genesis: Genesis | None = None
+        pool = datastore.pool
+        self._turn = WriterTurn(pool.db_name, pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT)
         self.insert_events_statement = (
             f"INSERT INTO {self.events_table_name} (rowid, originator_id, originator_version, "
             "topic, state, prev_hash, hash) VALUES (?,?,?,?,?,?,?)"
@@ -230,6 +233,10 @@ class ChainedSQLiteApplicationRecorder(NotificationsFromOne, SQLiteApplicationRe
         Only events that create their aggregate may skip the check (version 1:
         an originator with events has its version 1).
         """
+        with self._turn.taken():  # batches of two API workers: see ledger/store/sqlite_turn.py
+            return self._insert_new(stored_events)
+
+    def _insert_new(self, stored_events: Sequence[StoredEvent]) -> NewAggregates:
         genesis = self._genesis or self.load_genesis()
         inputs = chain_input(stored_events)
         if inputs and all(version == 1 for _, version, _, _ in inputs):

@@ -410,7 +410,8 @@ def _incidents(
     )
     listed = len(facts.flagged)
     note = (
-        f"共 {facts.flagged_total} 次违规访问，本表列出账本顺序的前 {listed} 次；"
+        f"共 {facts.flagged_total} 次（平台标记的违规访问及平台放行但规则标记的访问），"
+        f"本表列出账本顺序的前 {listed} 次；"
         "完整清单见同一账本位置的合规发现查询（规则与账本位置）。"
         if facts.flagged_total > listed
         else ""
@@ -419,7 +420,7 @@ def _incidents(
         "8",
         "已发现风险与事件处置",
         (
-            f"本年度违规访问 {facts.flagged_total} 次（按规则计数见下表）；访问异常 "
+            f"本年度违规访问 {analysis.flagged(facts.accesses)} 次（按规则计数见下表）；访问异常 "
             f"{anomaly_count(oversight.anomalies)} 起，已复核 {reviewed} 起。",
             f"处置：提供部门撤销授权 {len(revoked)} 项；违规访问均已在账本中标记，"
             "异常复核（确认、驳回、升级）结论以账本事件记录。",

@@ -22,6 +22,7 @@ from ledger.domain.funding import FilingStatus, FundKind, FundOutcome
 from ledger.store.base import RowReader
 from projections.access_report import AccessGroup, FlaggedAccess
 from projections.query import DepartmentState, Finding, RightsEntry, Views, ZoneState
+from projections.rectification import RectificationEntry
 from projections.reports.funds import FundCheck, checks_from_views
 
 
@@ -63,6 +64,8 @@ class AuditFacts:
     department_states: Mapping[str, DepartmentState]
     decisions: tuple[Decision, ...]
     filings: tuple[Filing, ...]
+    # The rectification register at ``position`` (以往审计决定执行情况, R1).
+    rectifications: tuple[RectificationEntry, ...]
 
     def departments(self) -> Mapping[str, DepartmentState]:
         return self.department_states
@@ -113,6 +116,7 @@ def read_audit_facts(views: Views, reader: RowReader, position: int) -> AuditFac
             )
             for f in sorted(filings.values(), key=lambda f: f.positions)
         ),
+        tuple(views.rectifications(m)),
     )
 
 
@@ -142,6 +146,7 @@ def read_report_facts(views: Views, reader: RowReader, position: int, year: int)
         audit.department_states,
         audit.decisions,
         audit.filings,
+        audit.rectifications,
         year,
         views.zone(m),
         tuple(views.rights_register(m)),

@@ -16,6 +16,7 @@ from ledger.config import Settings
 from ledger.store.connect import application_env, init_ledger
 from ops.demo import load_demo
 from ops.demo.cli import write_demo_tokens
+from projections.query import open_views
 
 OUTSIDE = re.compile(r"""(?:src|href)=["']?(?:https?:)?//""")
 
@@ -32,6 +33,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient,
         load_demo(app, accesses=200, seed=7, requests=60)
     finally:
         app.close()
+    with open_views(settings, catch_up=True):  # what the projection worker does
+        pass
     write_demo_tokens(settings, directory / "tokens.txt")
     tokens = {}
     for line in (directory / "tokens.txt").read_text(encoding="utf-8").splitlines():

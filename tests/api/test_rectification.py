@@ -99,3 +99,24 @@ def test_bad_requests_are_json_4xx_and_write_nothing(api: Api) -> None:
     missing = api.call("GET", "/rectifications/00000000-0000-4000-8000-000000000000", Role.AUDITOR)
     assert missing.status_code == 404
     assert api.head() == head
+
+
+def test_the_register_view_shows_open_and_overdue_as_of_a_date(api: Api) -> None:
+    setup_departments(api)
+    body = notice(deadline="2026-03-31", notified_at="2026-03-01T10:00:00+08:00")
+    rid = api.call("POST", "/rectifications", Role.AUDITOR, json=body).json()["id"]
+
+    def register(as_of: str) -> list[tuple[str, str, str]]:
+        reply = api.call("GET", "/views/rectifications", Role.AUDITOR, params={"as_of": as_of})
+        assert reply.status_code == 200, reply.text
+        return [(e["rectification_id"], e["status"], e["step"]) for e in reply.json()["result"]]
+
+    assert register("2026-02-28") == []
+    assert register("2026-03-31") == [(rid.replace("-", ""), "open", "notified")]
+    assert register("2026-04-01") == [(rid.replace("-", ""), "overdue", "notified")]
+    findings = api.call(
+        "GET", "/views/findings", Role.AUDITOR, params={"as_of": "2026-04-01", "rule": "R1"}
+    ).json()["result"]
+    assert [f["subject"] for f in findings] == [rid.replace("-", "")]
+    refused = api.call("GET", "/views/rectifications", Role.CIO, USER)
+    assert refused.status_code == 403

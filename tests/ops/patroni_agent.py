@@ -149,6 +149,9 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
     from api.app import create_app  # noqa: PLC0415
 
     signal.signal(signal.SIGTERM, lambda *_: _STOP.set())
+    if args.seconds:  # a measured run: stop by itself
+        threading.Timer(args.seconds, _STOP.set).start()
+    began = time.monotonic()
     books = Books()
     headers = {"Authorization": f"Bearer {args.token}"}
     run = uuid.uuid4().hex[:8]
@@ -183,6 +186,7 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
                 "retried_and_found": books.retried_and_found,
                 "missing_retry_after": books.missing_retry_after,
                 "attempts": books.attempts,
+                "seconds": time.monotonic() - began,
             }
         ),
         encoding="utf-8",
@@ -305,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--grant", required=True)
             p.add_argument("--out", required=True)
             p.add_argument("--batch", type=int, default=20)
+            p.add_argument("--seconds", type=float, default=0, help="stop after (0: SIGTERM)")
         if name == "check":
             p.add_argument("--acknowledged", required=True)
     sub.add_parser("heads").add_argument("node", nargs="+")

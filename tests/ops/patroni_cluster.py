@@ -23,16 +23,19 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 import yaml
@@ -46,6 +49,7 @@ ETCD_CLIENT, ETCD_PEER, PATRONI_API, PG_PORT = 2379, 2380, 8008, 5432
 # A dead primary's leader key expires after ttl; loop_wait + 2 * retry_timeout must stay
 # within it (Patroni's rule). Shipped: 30/10/10 (a failover in about 30-40 s).
 TEST_TIMING = {"ttl": 15, "loop_wait": 1, "retry_timeout": 5}
+WRITE_AGAIN_SECONDS = 120  # Patroni's ttl is 15 s here; the rest is slack for a busy machine
 
 
 def cluster_unavailable() -> str | None:
@@ -179,22 +183,7 @@ class PatroniCluster:
         )
 
     def kill_machine(self, machine: Machine) -> None:
-        """SIGKILL every process in the machine's namespace (the postmaster has its own
-        session, so process groups are not enough): a power cut."""
-        for _ in range(3):  # a process may fork while we kill: kill until none is left
-            listed = subprocess.run(
-                ["ip", "netns", "pids", machine.host.namespace],
-                capture_output=True, text=True, check=False, timeout=30,
-            ).stdout.split()  # fmt: skip
-            if not listed:
-                break
-            for pid in listed:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(pid), signal.SIGKILL)
-        for process in machine.host.processes:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=20)
-        machine.host.processes.clear()
+        power_cut(machine.host)
 
     def cut(self, machine: Machine) -> None:
         machine.host.cut()
@@ -230,7 +219,7 @@ class PatroniCluster:
             timeout=timeout,
         )
         assert done.returncode == 0, f"agent {args[0]} failed: {done.stderr[-3000:]}"
-        return json.loads(done.stdout)
+        return json.loads(done.stdout.strip().splitlines()[-1])  # ``load`` prints progress first
 
     def api_urls(self) -> list[str]:
         return [f"http://{m.address}:{PATRONI_API}" for m in self.machines]
@@ -260,6 +249,115 @@ class PatroniCluster:
         )
 
 
+def power_cut(host: Host) -> None:
+    """SIGKILL every process in the host's namespace (the postmaster has its own session,
+    so process groups are not enough)."""
+    for _ in range(3):  # a process may fork while we kill: kill until none is left
+        listed = subprocess.run(
+            ["ip", "netns", "pids", host.namespace],
+            capture_output=True, text=True, check=False, timeout=30,
+        ).stdout.split()  # fmt: skip
+        if not listed:
+            break
+        for pid in listed:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+    for process in host.processes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=20)
+    host.processes.clear()
+
+
+class SinglePrimary:
+    """One PostgreSQL 15 server alone on its own machine (namespace), no replication:
+    what the cluster's ingestion throughput is measured against (bench/failover.py)."""
+
+    def __init__(self, network: Network, home: Path) -> None:
+        self.host = network.host("solo")
+        self.data = home / "data-solo"
+        self.password = secrets.token_hex(16)
+        bindir = Path("/usr/lib/postgresql/15/bin")
+        secret = home / "solo-password"
+        secret.write_text(self.password, encoding="ascii")
+        shutil.chown(secret, "postgres")
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+        subprocess.run(
+            [*as_postgres, str(bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
+             "--auth-host=scram-sha-256", "--auth-local=trust", f"--pwfile={secret}"],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        with (self.data / "pg_hba.conf").open("a", encoding="ascii") as hba:
+            hba.write(f"host all all {SUBNET}.0/24 scram-sha-256\n")
+        sockets = home / "sockets-solo"
+        sockets.mkdir()
+        shutil.chown(sockets, "postgres")
+        options = (
+            f"-c listen_addresses={self.host.address} -c port={PG_PORT} -c fsync=off"
+            f" -c unix_socket_directories={sockets}"
+        )
+        log = home / "solo.log"
+        done = self.host.run(
+            [*as_postgres, str(bindir / "pg_ctl"), "-D", str(self.data), "-l", str(log),
+             "-w", "-o", options, "start"],
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, cwd=home,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+
+    def url(self, dbname: str = "postgres") -> str:
+        return f"postgresql://postgres:{self.password}@{self.host.address}:{PG_PORT}/{dbname}"
+
+    def close(self) -> None:
+        power_cut(self.host)
+
+
+class Load:
+    """``patroni_agent load`` on the app machine; one line per acknowledged request."""
+
+    def __init__(
+        self, cluster: PatroniCluster, url: str, setup: dict[str, str], home: Path, *extra: str
+    ) -> None:
+        self.out = home / "books.json"
+        self.log = (home / "load.log").open("wb")
+        self.process = subprocess.Popen(
+            [
+                "ip", "netns", "exec", cluster.app.namespace,
+                sys.executable, "-m", "tests.ops.patroni_agent", "load",
+                "--url", url, "--state", str(home / "state"), *extra,
+                "--token", setup["token"], "--grant", setup["grant"], "--out", str(self.out),
+            ],
+            env=agent_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=self.log,
+        )  # fmt: skip
+        self.lines: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        assert self.process.stdout is not None
+        threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True).start()
+
+    def _read(self, stream: IO[bytes]) -> None:
+        for line in stream:
+            self.lines.put(json.loads(line))
+        self.lines.put(None)
+
+    def acknowledged_after(self, moment: float, count: int) -> float:
+        """Wait for ``count`` requests sent after ``moment`` to be acknowledged; how long
+        after ``moment`` the first one was (the time to the first successful write)."""
+        first: float | None = None
+        deadline = time.monotonic() + WRITE_AGAIN_SECONDS
+        while count:
+            line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            assert line is not None, "the load ended early (see load.log)"
+            if line["sent"] > moment:
+                first = line["t"] - moment if first is None else first
+                count -= 1
+        assert first is not None
+        return first
+
+    def stop(self) -> dict[str, Any]:
+        self.process.terminate()
+        assert self.process.wait(timeout=120) == 0
+        self.log.close()
+        books: dict[str, Any] = json.loads(self.out.read_text(encoding="utf-8"))
+        return books
+
+
 def agent_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVLEDGER_")}
     env["GOVLEDGER_LOG_FORMAT"] = "text"
@@ -272,13 +370,18 @@ def patroni_cluster(timing: dict[str, int] | None = None) -> Iterator[PatroniClu
     home = Path(tempfile.mkdtemp(prefix="govledger-patroni-"))
     network = Network()
     cluster: PatroniCluster | None = None
+    keep = os.environ.get("GOVLEDGER_KEEP_PATRONI_HOME") == "1"
     try:
         cluster = PatroniCluster(network, home, timing)
         cluster.start()
         yield cluster
+    except BaseException:
+        keep = True  # the nodes' logs (pg1.log …) and the load's books explain a failure
+        print(f"the Patroni cluster's files are kept in {home}", file=sys.stderr)
+        raise
     finally:
         if cluster is not None:
             cluster.close()
         network.close()
-        if os.environ.get("GOVLEDGER_KEEP_PATRONI_HOME") != "1":
+        if not keep:
             shutil.rmtree(home, ignore_errors=True)

@@ -23,77 +23,18 @@ be had and ``CI`` is not ``true``.
 
 from __future__ import annotations
 
-import json
-import queue
 import re
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 
-from tests.ops.patroni_cluster import (
-    ROOT,
-    PatroniCluster,
-    agent_env,
-    patroni_cluster,
-    require_cluster,
-)
+from tests.ops.patroni_cluster import Load, PatroniCluster, patroni_cluster, require_cluster
 
 pytestmark = pytest.mark.slow
 
 ACKS_AFTER_FAILOVER = 3
-WRITE_AGAIN_SECONDS = 120  # Patroni's ttl is 20 s here; the rest is slack for a busy machine
-
-
-class Load:
-    """``patroni_agent load`` on the app machine; one line per acknowledged request."""
-
-    def __init__(self, cluster: PatroniCluster, setup: dict[str, str], home: Path) -> None:
-        self.out = home / "books.json"
-        self.log = (home / "load.log").open("wb")
-        self.process = subprocess.Popen(
-            [
-                "ip", "netns", "exec", cluster.app.namespace,
-                sys.executable, "-m", "tests.ops.patroni_agent", "load",
-                "--url", cluster.url(), "--state", str(home / "state"),
-                "--token", setup["token"], "--grant", setup["grant"], "--out", str(self.out),
-            ],
-            env=agent_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=self.log,
-        )  # fmt: skip
-        self.lines: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        assert self.process.stdout is not None
-        threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True).start()
-
-    def _read(self, stream: IO[bytes]) -> None:
-        for line in stream:
-            self.lines.put(json.loads(line))
-        self.lines.put(None)
-
-    def acknowledged_after(self, moment: float, count: int) -> float:
-        """Wait for ``count`` requests sent after ``moment`` to be acknowledged; how long
-        after ``moment`` the first one was (the time to the first successful write)."""
-        first: float | None = None
-        deadline = time.monotonic() + WRITE_AGAIN_SECONDS
-        while count:
-            line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            assert line is not None, "the load ended early (see load.log)"
-            if line["sent"] > moment:
-                first = line["t"] - moment if first is None else first
-                count -= 1
-        assert first is not None
-        return first
-
-    def stop(self) -> dict[str, Any]:
-        self.process.terminate()
-        assert self.process.wait(timeout=120) == 0
-        self.log.close()
-        books: dict[str, Any] = json.loads(self.out.read_text(encoding="utf-8"))
-        return books
 
 
 @pytest.fixture(scope="module")
@@ -107,14 +48,14 @@ def test_acknowledged_facts_survive_two_failovers(cluster: PatroniCluster) -> No
     home = cluster.home
     state = str(home / "state")
     setup = cluster.agent("setup", "--url", cluster.url(), "--state", state)
-    load = Load(cluster, setup, home)
+    load = Load(cluster, cluster.url(), setup, home)
     try:
         load.acknowledged_after(time.time(), ACKS_AFTER_FAILOVER)
 
         # 1. Power cut of the primary's machine.
         first = cluster.leader()
-        killed_at = time.time()
         cluster.kill_machine(first)
+        killed_at = time.time()  # every process of the machine is gone now
         after_kill = load.acknowledged_after(killed_at, ACKS_AFTER_FAILOVER)
         cluster.await_members(1, not_leader=first.name)
         cluster.agent("project", "--url", cluster.url(), "--state", state)  # views follow
@@ -123,8 +64,8 @@ def test_acknowledged_facts_survive_two_failovers(cluster: PatroniCluster) -> No
 
         # 2. The new primary's link goes down; its processes keep running.
         second = cluster.leader()
-        cut_at = time.time()
         cluster.cut(second)
+        cut_at = time.time()
         after_cut = load.acknowledged_after(cut_at, ACKS_AFTER_FAILOVER)
     finally:
         books = load.stop()

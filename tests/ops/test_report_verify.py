@@ -8,6 +8,8 @@ one-byte-changed copy is refused.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,10 @@ from ledger.application import GovLedger
 from ledger.config import Settings
 from ledger.domain import Actor, DomainError, Role
 from ledger.domain.errors import ErrorCode
+from ledger.domain.report_issue import ISSUED_TOPIC, IssuedReport, issued_report_id
+from ledger.evidence_verify import write_zipapp
+from ledger.report_evidence import ISSUED_TOPIC as SPELLED_TOPIC
+from ledger.report_evidence import issued_report_id as spelled_id
 from ledger.store.connect import application_env, init_ledger
 from tests.ledger.domain.builders import NDRC, USER_DEPT
 from tests.ops.test_proofs_cli import cli, run  # noqa: F401  (the fixture and the runner)
@@ -78,6 +84,20 @@ def test_issue_then_verify_online_and_offline_and_refuse_a_changed_byte(
     code, out, _ = run(capsys, "report", "verify", str(changed), *offline)
     assert code == 1 and "holds no issuance" in out
 
+    # The standalone verifier (a zipapp with no govledger installed) checks the file too.
+    write_zipapp(tmp_path / "verify.pyz")
+    zipapp = [sys.executable, "-I", str(tmp_path / "verify.pyz"), str(bundle)]
+    keys = ["--log-keys-file", str(trusted)]
+    done = subprocess.run(
+        [*zipapp, *keys, "--report", str(report)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith(f"OK {report} (SHA-256 ") and "audit report 2026" in done.stdout
+    done = subprocess.run(
+        [*zipapp, *keys, "--report", str(changed)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 1 and done.stdout.startswith("FAIL the evidence holds no issuance")
+
     other_key = tmp_path / "other"
     other_key.write_text(vkey.replace("log.example", "log.other"))
     code, out, _ = run(
@@ -115,3 +135,39 @@ def test_only_issuers_issue_and_a_bad_position_is_refused(settings: Settings) ->
         assert app.issued(first.sha256) is not None and app.issued("0" * 64) is None
     finally:
         app.close()
+
+
+def test_a_concurrent_issuance_of_the_same_bytes_is_one_issuance(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _ledger(settings)
+    first = GovLedger(env=application_env(settings))
+    second = GovLedger(env=application_env(settings))
+    try:
+        (won,) = first.issue_report(
+            AUDITOR, kind="risk", year=2026, as_of_position=1, files=[("pdf", b"%PDF-same")]
+        )
+        # The second issuer checked before the first saved: its save meets the stored id.
+        checks = iter([False])
+        real = second._exists
+        monkeypatch.setattr(second, "_exists", lambda i: next(checks, None) or real(i))
+        (lost,) = second.issue_report(
+            AUDITOR, kind="risk", year=2026, as_of_position=1, files=[("pdf", b"%PDF-same")]
+        )
+        assert (lost.position, lost.recorded) == (won.position, False)
+        assert second.recorder.max_notification_id() == 2
+        with pytest.raises(DomainError) as refused:
+            second.issue_report(
+                AUDITOR, kind="risk", year=1999, as_of_position=1, files=[("pdf", b"x")]
+            )
+        assert refused.value.code is ErrorCode.INVALID_VALUE
+    finally:
+        first.close()
+        second.close()
+
+
+def test_the_verifiers_spelling_of_the_issuance_is_the_domains() -> None:
+    """ledger/report_evidence.py spells the topic and id (it travels in the zipapp)."""
+    sha = "ab" * 32
+    assert spelled_id(sha) == issued_report_id(sha)
+    assert SPELLED_TOPIC == ISSUED_TOPIC == f"{IssuedReport.__module__}:IssuedReport.Issued"

@@ -24,7 +24,9 @@ DOMAIN = [
     "obligations",
     "organisation",
     "oversight",
+    "rectification",
     "refresh",
+    "report_issue",
     "review",
     "sharing",
 ]

@@ -68,6 +68,15 @@ def shot(page: Page, name: str) -> Path:
     return target
 
 
+def _rights_on_every_page(page: Page) -> int:
+    """Use rights shown, following the pager (20 resources a page) to its end."""
+    count = page.locator("#rights .right").count()
+    while page.get_by_role("link", name="下一页").count():
+        page.get_by_role("link", name="下一页").click()
+        count += page.locator("#rights .right").count()
+    return count
+
+
 def sign_in(page: Page, token: str) -> None:
     page.goto("/console/login")
     page.get_by_label("密钥或令牌").fill(token)
@@ -178,7 +187,7 @@ def test_security_officer_reviews_an_anomaly_and_finds_it_in_the_audit_trail(
     zone, url = demo_url
     page = new_page(browser, url)
     sign_in(page, mint(zone, Role.SECURITY_OFFICER))
-    page.get_by_role("link", name="异常访问").click()
+    page.get_by_role("link", name="异常访问", exact=True).click()
     expect(page.get_by_role("heading", name="异常访问")).to_be_visible()
     cells = page.locator("#queue tbody tr td:nth-child(2)").all_inner_texts()  # after the tick
     scores = [float(s) for s in cells]
@@ -198,7 +207,7 @@ def test_security_officer_reviews_an_anomaly_and_finds_it_in_the_audit_trail(
     position = review_row.locator("td").first.inner_text().lstrip("#")
     shot(page, "12-anomaly-reviewed")
 
-    page.get_by_role("link", name="审计轨迹").click()
+    page.get_by_role("link", name="审计轨迹", exact=True).click()
     page.get_by_role("link", name="我的操作").click()
     mine = page.locator("#trail tbody tr", has_text=f"#{position}")
     expect(mine).to_contain_text("异常复核处置")
@@ -213,22 +222,23 @@ def test_auditor_browses_rights_inventory_and_reports(
     zone, url = demo_url
     page = new_page(browser, url)
     sign_in(page, mint(zone, Role.AUDITOR))
-    page.get_by_role("link", name="权属登记").click()
-    now = page.locator("#rights .right").count()
+    page.get_by_role("link", name="权属登记", exact=True).click()
+    now = _rights_on_every_page(page)
+    page.get_by_role("link", name="权属登记", exact=True).click()
     page.get_by_label("查询日期").fill(f"{DEMO_YEAR}-02-01")
     page.get_by_role("button", name="查询").click()
     expect(page.locator("main")).to_contain_text(f"按 {DEMO_YEAR}-02-01 当日终了时的状态")
-    assert page.locator("#rights .right").count() != now
+    assert _rights_on_every_page(page) != now
     shot(page, "14-rights-as-of")
 
-    page.get_by_role("link", name="台账").click()
+    page.get_by_role("link", name="台账", exact=True).click()
     expect(page.locator("#inventory tr.flagged").first).to_be_visible()
     shot(page, "15-inventory-systems")
     page.get_by_role("link", name="经费决定").click()
     expect(page.locator("#inventory tr.flagged").first).to_contain_text("F")
     shot(page, "16-inventory-funds")
 
-    page.get_by_role("link", name="报告").click()
+    page.get_by_role("link", name="报告", exact=True).click()
     shot(page, "17-reports")
     card = page.locator("#report-audit")
     card.get_by_label("年度").select_option(str(DEMO_YEAR))
@@ -243,7 +253,7 @@ def test_officer_triages_filters_assigns_bulk_acknowledges_and_exports(
     zone, url = demo_url
     page = new_page(browser, url)
     sign_in(page, mint(zone, Role.SECURITY_OFFICER))
-    page.get_by_role("link", name="异常访问").click()
+    page.get_by_role("link", name="异常访问", exact=True).click()
     total = int(page.locator("#total").inner_text())
     kind_cell = page.locator("#queue tbody tr").first.locator("td").nth(3).inner_text()
     page.locator("#kind").select_option(label=kind_cell)
@@ -291,7 +301,7 @@ def test_auditor_searches_the_trail_in_chinese_and_exports_it(
     zone, url = demo_url
     page = new_page(browser, url)
     sign_in(page, mint(zone, Role.AUDITOR))
-    page.get_by_role("link", name="审计轨迹").click()
+    page.get_by_role("link", name="审计轨迹", exact=True).click()
     page.get_by_label("检索").fill("登记部门")
     page.get_by_role("button", name="检索").click()
     events = page.locator("#trail tbody tr td:nth-child(3)").all_inner_texts()

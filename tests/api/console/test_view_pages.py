@@ -16,6 +16,7 @@ import pytest
 
 from ledger.config import Settings
 from ledger.domain.actor import Role
+from ledger.store.connect import ledger_head
 from ops.demo import DEMO_YEAR
 from projections.query import open_views
 from projections.reports import ReportKind, generate
@@ -77,10 +78,10 @@ def test_the_queue_pages_in_score_order_within_a_department(demo_console: Consol
 def test_a_review_is_a_ledger_event_shown_back_at_once(demo_console: Console) -> None:
     with open_views(demo_console.settings, catch_up=True) as views:
         anomaly = views.anomalies(views.moment())[0]
-        head = views.moment().position
     demo_console.login(Role.SECURITY_OFFICER)
     path = f"/console/anomalies/{anomaly.anomaly_id}"
-    csrf = demo_console.csrf(path)
+    csrf = demo_console.csrf(path)  # opening the evidence is itself recorded
+    head = ledger_head(demo_console.settings)
     reply = demo_console.client.post(
         f"{path}/review", data={"csrf": csrf, "action": "escalate", "comment": "移交区公安分局核查"}
     )
