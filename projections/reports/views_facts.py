@@ -21,6 +21,7 @@ from typing import Any
 from ledger.domain.funding import FilingStatus, FundKind, FundOutcome
 from ledger.store.base import RowReader
 from projections.access_report import AccessGroup, FlaggedAccess
+from projections.model import AuditLine
 from projections.query import DepartmentState, Finding, RightsEntry, Views, ZoneState
 from projections.rectification import RectificationEntry
 from projections.reports.funds import FundCheck, checks_from_views
@@ -133,6 +134,11 @@ class ReportFacts(AuditFacts):
     accesses: tuple[AccessGroup, ...]
     flagged: tuple[FlaggedAccess, ...]
     flagged_total: int
+    # 委托处理 (数据安全法 §40): the trail's ContractedProcessor lines up to ``position``.
+    entrustments: tuple[AuditLine, ...]
+
+
+ENTRUSTMENTS_LISTED = 200
 
 
 def read_report_facts(views: Views, reader: RowReader, position: int, year: int) -> ReportFacts:
@@ -153,4 +159,5 @@ def read_report_facts(views: Views, reader: RowReader, position: int, year: int)
         tuple(views.access_groups(m, year)),
         tuple(views.flagged_accesses(m, year, limit=FLAGGED_LISTED)),
         views.flagged_count(m, year),
+        tuple(views.audit_trail(m, text="ContractedProcessor", limit=ENTRUSTMENTS_LISTED)),
     )
