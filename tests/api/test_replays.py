@@ -267,18 +267,18 @@ def test_anomaly_review_retried(api: Api, settings: Settings) -> None:
         ("note", AGAIN, "", None),
         ("dismiss", ONCE, "anomaly_closed", second_officer),
     )
+
+    def send(body: dict[str, str], headers: dict[str, str] | None) -> Any:
+        if headers is None:
+            return api.call("POST", path, Role.SECURITY_OFFICER, json=body)
+        return api.client.post(f"/api/v1{path}", headers=headers, json=body)
+
     for action, promise, refusal, headers in steps:
         body = {"action": action, "comment": "已核查"}
-
-        def send() -> Any:
-            if headers is None:
-                return api.call("POST", path, Role.SECURITY_OFFICER, json=body)
-            return api.client.post(f"/api/v1{path}", headers=headers, json=body)
-
-        first = send()
+        first = send(body, headers)
         assert first.status_code == 201, first.text
         head = api.head()
-        again = send()
+        again = send(body, headers)
         if promise == AGAIN:
             assert again.status_code == 201 and api.head() == head + 1
         else:

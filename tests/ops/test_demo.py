@@ -327,7 +327,20 @@ def test_the_issue_14_violations_planted_are_found_by_the_views(
         reports = views.moment(as_of=date(DEMO_YEAR + 1, 1, 31))
         i3 = {f.subject for f in views.findings(reports, rule="I3")}
         d1 = views.findings(year_end, rule="D1")
+        # §三(五)17 / I1: every in-use system with no recorded access in the year (registered
+        # at least zombie_idle_days before the year's end) is a zombie candidate.
+        systems = views.zone(year_end).systems.values()
+        idle = {
+            s.system_id
+            for s in systems
+            if s.status == "active"
+            and s.access_count == 0
+            and s.registered_at is not None
+            and (datetime(DEMO_YEAR, 12, 31, tzinfo=CST) - s.registered_at).days >= 180
+        }
+        candidates = {s.system_id for s in views.inventory(year_end).zombie_candidates}
     assert stale == set(summary.planted["S11"])
     assert p2 == set(summary.planted["P2"])
     assert i3 == set(summary.planted["I3"])
     assert all(f.severity == "critical" for f in d1)  # core data shown, never 0 by omission
+    assert idle and idle <= candidates
