@@ -120,7 +120,7 @@ def _ledger_list(facts: AuditFacts, decisions: Sequence[Decision]) -> Table:
     rows = []
     for d in sorted(decisions, key=lambda d: d.position):
         target = d.system_name or d.filing_name or d.project_name or "—"
-        verdict = "；".join(f"{c.rule} {c.detail}" for c in d.checks) or "合规"
+        verdict = "；".join(f"{c.rule} {RULE_ZH[c.rule]}" for c in d.checks) or "合规"
         evidence = {d.position, *(p for c in d.checks for p in c.positions)}
         rows.append(
             Row(
