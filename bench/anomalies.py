@@ -89,7 +89,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="govledger-bench-anomalies-") as work:
         settings, planted = load(Path(work), args.accesses, args.seed)
         positions = planted_positions(settings, planted)
-        with open_views(settings, catch_up=True) as views:  # the bench builds them
+        with open_views(settings, catch_up=True) as views:  # the bench builds the views
             m = views.moment()
             anomalies = views.anomalies(m)
             findings = views.findings(m)

@@ -93,7 +93,10 @@ class RegisterViews:
         entries = []
         for code, raw in sorted(state["resources"].items()):
             r = _resource(raw)
-            rights = tuple(sorted(holders.get(code, ()), key=lambda u: u.position))
+            # By business time, not ledger position: back-filled grants list as live ones.
+            rights = tuple(
+                sorted(holders.get(code, ()), key=lambda u: (u.granted_at, u.request_id))
+            )
             if department is not None and department != r.provider_department:
                 rights = tuple(u for u in rights if u.holder_department == department)
                 if not rights:

@@ -32,6 +32,9 @@ class Permission(StrEnum):
     DECIDE_FUNDS = "decide_funds"
     REGISTER_CATALOGUE = "register_catalogue"
     REGISTER_SYSTEM = "register_system"
+    SET_CONNECTION_REQUIREMENT = "set_connection_requirement"
+    RECORD_CONNECTION = "record_connection"
+    MARK_ZOMBIE = "mark_zombie"
     READ_LEDGER_FEED = "read_ledger_feed"
     READ_AUDIT_VIEWS = "read_audit_views"
     READ_PERSONAL_DATA_VIEWS = "read_personal_data_views"
@@ -78,6 +81,13 @@ POLICY: Mapping[Permission, frozenset[Role]] = MappingProxyType(
         Permission.REGISTER_CATALOGUE: frozenset({_R.DATA_PROVIDER, _R.CIO, _R.NDRC}),
         # Departments inventory their systems (seed §三(一)1).
         Permission.REGISTER_SYSTEM: frozenset({_R.DEPARTMENT_CLERK, _R.CIO}),
+        # Separation of duties (issue 14): the inputs of F1 and F2 are not the funded
+        # department's to set. ndrc lists the systems that must connect (seed §三(三)12)
+        # and marks zombies (seed §三(一)3); the exchange platform's operator records a
+        # connection it sees. The actor is kept on each fact: who, and the reasons given.
+        Permission.SET_CONNECTION_REQUIREMENT: frozenset({_R.NDRC}),
+        Permission.RECORD_CONNECTION: frozenset({_R.EXCHANGE_PLATFORM}),
+        Permission.MARK_ZOMBIE: frozenset({_R.NDRC}),
         # The raw event feed: the auditor reads everything.
         Permission.READ_LEDGER_FEED: frozenset({_R.AUDITOR}),
         Permission.READ_AUDIT_VIEWS: frozenset(

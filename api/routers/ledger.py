@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from api.deps import Caller, ServicesDep, require
 from api.schemas import FeedEvent, FeedPage, LedgerHead
 from ledger.chain import row_to_json
+from ledger.domain.bounds import MAX_POSITION
 from ledger.store.connect import open_reader
 from security.policy import Permission
 
@@ -36,7 +37,9 @@ def ledger_head(s: ServicesDep) -> LedgerHead:
 def ledger_feed(
     _: FeedReader,
     s: ServicesDep,
-    after: Annotated[int, Query(ge=0, description="last position already read")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_POSITION, description="last position already read")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> FeedPage:
     """Rows exactly as stored, with their chain hashes (docs/ledger-format.md §7), for replay

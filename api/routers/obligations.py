@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, status
+from fastapi import APIRouter, Body, Depends, Path, status
 from pydantic import BaseModel
 
 from api.deps import Caller, IdempotencyKey, ServicesDep, require
@@ -166,7 +166,12 @@ def submit_zone_report(body: JsonObject, caller: Compiler, s: ServicesDep) -> Cr
 
 
 @router.post("/annual-reports/zone/{year}/approve")
-def approve_zone_report(year: int, body: JsonObject, caller: Compiler, s: ServicesDep) -> Done:
+def approve_zone_report(
+    year: Annotated[int, Path(ge=2000, le=2100, description="the year reported on")],
+    body: JsonObject,
+    caller: Compiler,
+    s: ServicesDep,
+) -> Done:
     """The leading group's approval of the zone's report, recorded by its office (ndrc)."""
     fields = record_fields("zone_report_approval", body)
     s.ledger.approve_zone_report(caller.actor, year, **fields)

@@ -9,6 +9,7 @@ from fastapi.responses import PlainTextResponse
 
 from api.deps import Caller, ServicesDep, require, services
 from ledger.checkpoints import latest_checkpoint
+from ledger.domain.bounds import MAX_POSITION
 from ledger.errors import ProofError
 from ledger.tree import LedgerTree, TreeConflictError, open_ledger_tree
 from security.policy import Permission
@@ -53,8 +54,12 @@ def _integrate(tree: LedgerTree, *, covering: int) -> None:
 def inclusion_proof(
     _: Verifier,
     s: ServicesDep,
-    position: Annotated[int, Query(ge=1, description="ledger position (leaf index + 1)")],
-    size: Annotated[int | None, Query(ge=1, description="tree size; default: the head")] = None,
+    position: Annotated[
+        int, Query(ge=1, le=MAX_POSITION, description="ledger position (leaf index + 1)")
+    ],
+    size: Annotated[
+        int | None, Query(ge=1, le=MAX_POSITION, description="tree size; default: the head")
+    ] = None,
 ) -> dict[str, Any]:
     """``{"leaf_index", "tree_size", "leaf_hash", "proof", "root"}``, hashes in base64."""
     with open_ledger_tree(s.settings) as tree:
@@ -70,8 +75,8 @@ def inclusion_proof(
 def consistency_proof(
     _: Verifier,
     s: ServicesDep,
-    size1: Annotated[int, Query(ge=1, alias="from")],
-    size2: Annotated[int | None, Query(ge=1, alias="to")] = None,
+    size1: Annotated[int, Query(ge=1, le=MAX_POSITION, alias="from")],
+    size2: Annotated[int | None, Query(ge=1, le=MAX_POSITION, alias="to")] = None,
 ) -> dict[str, Any]:
     """``{"size1", "size2", "root1", "root2", "proof"}``, hashes in base64."""
     with open_ledger_tree(s.settings) as tree:

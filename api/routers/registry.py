@@ -35,6 +35,10 @@ from security.policy import Permission
 router = APIRouter()
 Admin = Annotated[Caller, Depends(require(Permission.MANAGE_DEPARTMENTS))]
 SystemClerk = Annotated[Caller, Depends(require(Permission.REGISTER_SYSTEM))]
+# Separation of duties (issue 14): F1/F2's inputs are ndrc's and the platform's.
+RequirementSetter = Annotated[Caller, Depends(require(Permission.SET_CONNECTION_REQUIREMENT))]
+ConnectionRecorder = Annotated[Caller, Depends(require(Permission.RECORD_CONNECTION))]
+ZombieMarker = Annotated[Caller, Depends(require(Permission.MARK_ZOMBIE))]
 CatalogueClerk = Annotated[Caller, Depends(require(Permission.REGISTER_CATALOGUE))]
 RiskOfficer = Annotated[Caller, Depends(require(Permission.RECORD_RISK_ASSESSMENT))]
 Reader = Annotated[Caller, Depends(require(Permission.READ_AUDIT_VIEWS))]
@@ -114,7 +118,7 @@ def get_system(system_id: UUID, _: Reader, s: ServicesDep) -> dict[str, Any]:
 
 @router.post("/systems/{system_id}/connect", tags=["systems"])
 def connect_system(
-    system_id: UUID, caller: SystemClerk, s: ServicesDep, body: WhenIn | None = None
+    system_id: UUID, caller: ConnectionRecorder, s: ServicesDep, body: WhenIn | None = None
 ) -> Done:
     """The system is now connected to the exchange platform (接入共享交换平台)."""
     s.ledger.connect_system(caller.actor, system_id, occurred_at=_when(body))
@@ -123,7 +127,7 @@ def connect_system(
 
 @router.post("/systems/{system_id}/connection-requirement", tags=["systems"])
 def set_connection_requirement(
-    system_id: UUID, body: ConnectionRequirementIn, caller: SystemClerk, s: ServicesDep
+    system_id: UUID, body: ConnectionRequirementIn, caller: RequirementSetter, s: ServicesDep
 ) -> Done:
     s.ledger.set_connection_requirement(
         caller.actor, system_id, body.required_to_connect, occurred_at=body.occurred_at
@@ -141,7 +145,7 @@ def move_on_cloud(
 
 
 @router.post("/systems/{system_id}/zombie", tags=["systems"])
-def mark_zombie(system_id: UUID, body: ZombieIn, caller: SystemClerk, s: ServicesDep) -> Done:
+def mark_zombie(system_id: UUID, body: ZombieIn, caller: ZombieMarker, s: ServicesDep) -> Done:
     """Mark a 僵尸信息系统 (seed §三(一)3)."""
     s.ledger.mark_system_zombie(caller.actor, system_id, body.reasons, occurred_at=body.occurred_at)
     return Done()

@@ -23,6 +23,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from api.deps import Caller, ServicesDep, require
+from ledger.domain.bounds import MAX_POSITION
 from ledger.domain.errors import DomainError, ErrorCode
 from ledger.errors import LedgerError
 from ledger.evidence import build_bundle
@@ -44,7 +45,9 @@ def issue(
     kind: ReportKind,
     year: Annotated[int, Query(ge=2000, le=2100, description="the year reported on")],
     fmt: Annotated[Format, Query(alias="format")] = Format.JSON,
-    at: Annotated[int | None, Query(ge=1, description="as of ledger position N")] = None,
+    at: Annotated[
+        int | None, Query(ge=1, le=MAX_POSITION, description="as of ledger position N")
+    ] = None,
 ) -> Response:
     """Render and issue: the body is the issued file; ``X-Govledger-Sha256``,
     ``X-Govledger-Issued-Position`` and ``X-Govledger-As-Of`` say what was recorded."""

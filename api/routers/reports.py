@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from api.deps import Caller, ServicesDep, require
+from ledger.domain.bounds import MAX_POSITION
 from ledger.domain.errors import DomainError, ErrorCode
 from ledger.store.connect import ledger_head
 from projections.reports import Format, ReportKind
@@ -38,7 +39,9 @@ def report(
     kind: ReportKind,
     year: Annotated[int, Query(ge=2000, le=2100, description="the year reported on")],
     fmt: Annotated[Format, Query(alias="format")] = Format.JSON,
-    at: Annotated[int | None, Query(ge=1, description="as of ledger position N")] = None,
+    at: Annotated[
+        int | None, Query(ge=1, le=MAX_POSITION, description="as of ledger position N")
+    ] = None,
 ) -> Response:
     """风险评估报告 (risk), 年度共享工作报告 (annual) or 经费审计报告 (audit) for ``year``."""
     if at is not None and at > (head := ledger_head(s.settings)):

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from api.deps import Caller, ServicesDep, require, views_current
+from ledger.domain.bounds import MAX_POSITION
 from ledger.domain.errors import DomainError, ErrorCode
 from ledger.domain.review import ReviewAction, ReviewStatus
 from projections.query import Moment, Views, as_json, open_views, projection_lags
@@ -30,7 +31,7 @@ Reader = Annotated[Caller, Depends(require(Permission.READ_AUDIT_VIEWS))]
 AnomalyReader = Annotated[Caller, Depends(require(Permission.READ_ANOMALIES))]
 Reviewer = Annotated[Caller, Depends(require(Permission.REVIEW_ANOMALY))]
 AsOf = Annotated[date | None, Query(description="domain date YYYY-MM-DD (CST)")]
-At = Annotated[int | None, Query(ge=0, description="ledger position")]
+At = Annotated[int | None, Query(ge=0, le=MAX_POSITION, description="ledger position")]
 # Filters are typed, so a malformed one is a 422 rather than an empty answer.
 Department = Annotated[
     str | None,
@@ -85,7 +86,9 @@ def audit_trail(
     start: date | None = None,
     end: date | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    after: Annotated[int, Query(ge=0, description="page: lines after this position")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_POSITION, description="page: lines after this position")
+    ] = 0,
 ) -> dict[str, Any]:
     """Ledger lines per entity, actor, department, resource and period, each with position
     and hash."""

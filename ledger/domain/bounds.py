@@ -44,6 +44,8 @@ MAX_LIST = 500  # elements of any list (items, codes, ids)
 MAX_ROW_COUNT = 10**12  # rows of one access: far above any real answer, far below 2**63
 MAX_FEN = 10**15  # 10 trillion yuan in 分: below 2**63, above any district budget
 MAX_INT = MAX_FEN  # any other integer a fact carries
+# A ledger position or tree size: the stores keep it as a signed 64-bit integer.
+MAX_POSITION = 2**63 - 1
 
 # Instants: the ledger's absolute range. The configured earliest business time
 # (TimeBounds) is never before FIRST_INSTANT; nothing may be at or after LAST_INSTANT.

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.domain.actor import Actor
+from ledger.domain.actor import Actor, Role
 from ledger.domain.errors import DomainError, ErrorCode, require
 from ledger.domain.ids import department_id
 from ledger.domain.values import DatedSinceV2, parse_enum, require_not_before, require_text
@@ -101,6 +101,24 @@ class SystemInventory:
     approving_body: str
     approval_date: date | None
     funding_source: str
+
+
+# Separation of duties (issue 14; security/policy.py): the inputs of F1 and F2 belong to
+# ndrc (which lists the systems that must connect and marks zombies, seed §三(三)12,
+# §三(一)3) and to the exchange platform's operator (which sees a connection), never to
+# the department whose funds depend on them. Checked here, so the API, import and the
+# Python API refuse alike; the fact keeps its actor (who) and reasons.
+CONNECTION_REQUIREMENT_ROLES = frozenset({Role.NDRC})
+CONNECTION_ROLES = frozenset({Role.EXCHANGE_PLATFORM})
+ZOMBIE_ROLES = frozenset({Role.NDRC})
+
+
+def _require_owner(actor: Actor, roles: frozenset[Role], what: str) -> None:
+    require(
+        actor.role in roles,
+        ErrorCode.ROLE_NOT_PERMITTED,
+        f"{actor.role.value} may not {what} (only {', '.join(sorted(r.value for r in roles))})",
+    )
 
 
 class InformationSystem(Aggregate):
@@ -250,6 +268,7 @@ class InformationSystem(Aggregate):
         self, actor: Actor, required_to_connect: bool, at: datetime
     ) -> None:
         """Seed §三(三)12: ndrc lists the systems that must connect (F1 checks it)."""
+        _require_owner(actor, CONNECTION_REQUIREMENT_ROLES, "set a connection requirement")
         self._require_in_service(at)
         if required_to_connect == self.required_to_connect:
             return  # unchanged: nothing to record (a retry, or a repeated listing)
@@ -265,6 +284,7 @@ class InformationSystem(Aggregate):
 
     def connect(self, actor: Actor, at: datetime) -> None:
         """Connected to the district exchange platform (接入共享交换平台)."""
+        _require_owner(actor, CONNECTION_ROLES, "record a connection")
         self._require_in_service(at)
         if not self.connected:  # connected already: a retry records nothing
             self._connect(actor=actor, occurred_at=at)
@@ -285,6 +305,7 @@ class InformationSystem(Aggregate):
 
     def mark_zombie(self, actor: Actor, reasons: Sequence[ZombieReason], at: datetime) -> None:
         """Seed §三(一)3: a zombie names at least one of the five marks."""
+        _require_owner(actor, ZOMBIE_ROLES, "mark a zombie system")
         self._require_in_service(at)
         parsed = tuple(parse_enum(ZombieReason, reason, "reasons") for reason in reasons)
         require(bool(parsed), ErrorCode.INVALID_VALUE, "a zombie needs at least one reason")

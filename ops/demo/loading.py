@@ -35,6 +35,7 @@ from ledger.domain import (
 )
 from ledger.domain.district_calendar import CalendarSpec
 from ledger.errors import LedgerError
+from ops.demo import obligations
 from ops.demo.planning import (
     AccessPlanner,
     Catalogue,
@@ -189,7 +190,7 @@ class DemoLoader:
         )
         self.app.record_mlps(cio, system_id, *spec.mlps, occurred_at=when)
         if spec.connection == "connected":
-            self.app.connect_system(cio, system_id, occurred_at=when)
+            self.app.connect_system(self.cast.platform, system_id, occurred_at=when)  # its fact
         if spec.on_cloud:
             self.app.move_system_on_cloud(cio, system_id, occurred_at=when)
         self._count_system(spec)
@@ -208,7 +209,7 @@ class DemoLoader:
         cio, system_id = self.cast.cio(spec.department), self.system_ids[spec.name]
         if spec.fate == "zombie":
             reasons = self.rng.sample(list(ZombieReason), 2)
-            self.app.mark_system_zombie(cio, system_id, reasons, occurred_at=when)
+            self.app.mark_system_zombie(self.cast.ndrc, system_id, reasons, occurred_at=when)
         elif spec.fate.startswith("merged:"):
             into = self.system_ids[spec.fate.split(":", 1)[1]]
             self.app.merge_system(cio, system_id, into, occurred_at=when)
@@ -591,6 +592,8 @@ def load_demo(
     planner = AccessPlanner(rng, catalogue, plans, loader.cast, loader.using_system, violation_rate)
     planner.grant_ids = loader.request_ids  # filled as the year's requests are submitted
     actions = loader.request_actions(plans, live) + loader.fund_actions()
+    obligations.before_the_year(loader, plans)
     loader.year(actions, planner, accesses, live)
+    obligations.after_the_year(loader)
     events = (app.recorder.max_notification_id() or 0) - start
     return summary_of(loader.tally, loader.examples, seed, events)

@@ -33,6 +33,8 @@ class DemoSummary:
     anomalies: dict[str, int]
     findings: dict[str, int]
     examples: dict[str, str] = field(default_factory=dict)
+    # Issue 14 (ops/demo/obligations.py): rule -> the subjects of its planted findings.
+    planted: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -54,6 +56,8 @@ class DemoSummary:
         ):
             values: dict[str, int] = getattr(self, name)
             lines.append(f"  {name:<10} " + ", ".join(f"{k} {v}" for k, v in values.items()))
+        for rule, subjects in self.planted.items():
+            lines.append(f"  planted {rule:<4} " + ", ".join(subjects))
         return "\n".join(lines)
 
 
@@ -80,4 +84,9 @@ def summary_of(
         anomalies=part("anomalies"),
         findings=part("findings"),
         examples=dict(sorted(examples.items())),
+        planted={
+            name.split(":", 1)[1]: sorted(tally[name])
+            for name in sorted(tally)
+            if name.startswith("planted:")
+        },
     )

@@ -7,13 +7,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from ledger.domain.funding import FundOutcome
-from projections.reports.common import (
-    VERIFY_STEPS,
-    anchor,
-    department_label,
-    now_text,
-    scope_paragraph,
-)
+from projections.reports import audit_sections as sections
+from projections.reports.common import VERIFY_STEPS, anchor, department_label, now_text
 from projections.reports.funds import RULE_ZH, SEVERITY, SEVERITY_ZH
 from projections.reports.model import (
     Chart,
@@ -32,40 +27,44 @@ RULES = ("F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8")
 
 
 def build_audit_report(facts: AuditFacts, year: int, checkpoint: str | None) -> Report:
-    """The audit report from the views' funds and findings at ``facts.position``."""
+    """The audit report from the views' funds, findings and rectifications at
+    ``facts.position``, in the sections of 《国家审计准则》 第一百二十二条."""
     decisions = [d for d in facts.decisions if d.year == year]
+    faulty = [d for d in decisions if d.checks and d.outcome is FundOutcome.GRANTED]
+    rules = f"{RULES[0]}–{RULES[-1]}"
+    found = sections.problems(facts, decisions, RULES)
     return Report(
         kind=ReportKind.AUDIT,
         title=f"{year}年度信息化经费决定合规审计报告",
         year=year,
-        subtitle="区审计局 · 经费决定对照合规规则 F1–F8 的真实性、合法性和效益性审查",
+        subtitle=f"区审计局 · 经费决定对照合规规则 {rules} 的合法合规性审查",
         generated_at=now_text(),
         anchor=anchor(facts, checkpoint),
         sections=(
-            _scope(facts, year, decisions),
-            _overview(facts, decisions),
-            _ledger_list(facts, decisions),
-            _totals(facts, decisions),
-            _filings(facts),
+            sections.basis(RULES),
+            sections.scope(facts, year, decisions, rules),
+            _auditee(facts, decisions),
+            _totals(facts, decisions, sections.evaluation(decisions, faulty, rules)),
+            sections.previous(facts),
+            Section(
+                "六",
+                "审计发现的问题及处理意见",
+                _problems_lead(found),
+                tables=(found, _ledger_list(facts, decisions)),
+            ),
+            sections.referral(),
+            sections.suggestions(found),
         ),
         verification=VERIFY_STEPS,
     )
 
 
-def _scope(facts: AuditFacts, year: int, decisions: Sequence[Decision]) -> Section:
-    rules = "；".join(f"{rule} {RULE_ZH[rule]}（{SEVERITY_ZH[SEVERITY[rule]]}）" for rule in RULES)
-    return Section(
-        "一",
-        "审计范围与依据",
-        (
-            scope_paragraph(facts, year),
-            f"审计对象为区财政局 {year} 年度作出的全部建设经费和运维经费决定，"
-            f"共 {len(decisions)} 笔。",
-            "依据：苏高新办〔2019〕2号 §三(三)12（应接入共享交换平台的系统）、§三(一)3 与 "
-            "§三(五)17（僵尸系统不予安排经费、全口径备案、架构治理不予审批不拨付、"
-            "资源目录预编制）。检查规则：" + rules + "。",
-            "每笔决定按其在账本中的位置判定：系统与项目备案的状态取该决定记录之前的最新状态。",
-        ),
+def _problems_lead(found: Table) -> tuple[str, ...]:
+    if not found.rows:
+        return ("本年度未发现违反检查规则的问题。",)
+    return (
+        f"审计发现问题 {len(found.rows)} 类，逐类列明事实、定性、处理意见及依据；"
+        "逐笔检查结果见后附台账。",
     )
 
 
@@ -74,7 +73,7 @@ def _amounts(decisions: Sequence[Decision], outcome: FundOutcome) -> tuple[int, 
     return len(chosen), sum(d.amount_fen for d in chosen)
 
 
-def _overview(facts: AuditFacts, decisions: Sequence[Decision]) -> Section:
+def _auditee(facts: AuditFacts, decisions: Sequence[Decision]) -> Section:
     by_department: dict[str, list[Decision]] = defaultdict(list)
     for d in decisions:
         by_department[d.department].append(d)
@@ -109,10 +108,15 @@ def _overview(facts: AuditFacts, decisions: Sequence[Decision]) -> Section:
         ("部门", "决定笔数", "拨付笔数", "拨付金额（元）", "不予拨付笔数", "不予拨付金额（元）"),
         tuple(rows),
     )
-    return Section("二", "经费决定总览", tables=(table,))
+    return Section(
+        "三",
+        "被审计单位基本情况",
+        sections.auditee(facts, decisions) + _filings_lead(facts),
+        tables=(table, _filings(facts)),
+    )
 
 
-def _ledger_list(facts: AuditFacts, decisions: Sequence[Decision]) -> Section:
+def _ledger_list(facts: AuditFacts, decisions: Sequence[Decision]) -> Table:
     rows = []
     for d in sorted(decisions, key=lambda d: d.position):
         target = d.system_name or d.filing_name or d.project_name or "—"
@@ -139,10 +143,10 @@ def _ledger_list(facts: AuditFacts, decisions: Sequence[Decision]) -> Section:
         ledger_list=True,
         note="依据位置含决定本身及所涉系统、项目备案在决定之前的全部记录。",
     )
-    return Section("三", "逐笔合规检查", tables=(table,))
+    return table
 
 
-def _totals(facts: AuditFacts, decisions: Sequence[Decision]) -> Section:
+def _totals(facts: AuditFacts, decisions: Sequence[Decision], opinion: str) -> Section:
     rule_rows = []
     amounts: list[float] = []
     for rule in RULES:
@@ -188,8 +192,8 @@ def _totals(facts: AuditFacts, decisions: Sequence[Decision]) -> Section:
     )
     return Section(
         "四",
-        "不合规拨付合计",
-        (f"违反 F1–F8 至少一项而仍予拨付的经费共 {len(faulty)} 笔，合计 {yuan(total_fen)} 元。",),
+        "审计评价意见",
+        (opinion,),
         tables=(
             Table(
                 "按规则统计",
@@ -228,7 +232,15 @@ def _non_compliant_by_department(facts: AuditFacts, faulty: Sequence[Decision]) 
     return Table("按部门统计不合规拨付", ("部门", "笔数", "涉及规则", "金额（元）"), rows)
 
 
-def _filings(facts: AuditFacts) -> Section:
+def _filings_lead(facts: AuditFacts) -> tuple[str, ...]:
+    missing = sum(1 for f in facts.filings if not f.catalogue_preregistered)
+    return (
+        f"账本中在册项目备案 {len(facts.filings)} 项，"
+        f"其中未做信息资源目录预编制 {missing} 项（F5）。",
+    )
+
+
+def _filings(facts: AuditFacts) -> Table:
     rows = tuple(
         Row(
             (
@@ -243,17 +255,9 @@ def _filings(facts: AuditFacts) -> Section:
         )
         for f in facts.filings
     )
-    missing = sum(1 for f in facts.filings if not f.catalogue_preregistered)
-    return Section(
-        "五",
-        "项目备案情况",
-        (f"账本中在册项目备案 {len(rows)} 项，其中未做资源目录预编制 {missing} 项（F5）。",),
-        tables=(
-            Table(
-                "项目备案台账",
-                ("项目名称", "建设单位", "投资（元）", "年运维费（元）", "状态", "资源目录预编制"),
-                rows,
-                ledger_list=True,
-            ),
-        ),
+    return Table(
+        "项目备案台账",
+        ("项目名称", "建设单位", "投资（元）", "年运维费（元）", "状态", "信息资源目录预编制"),
+        rows,
+        ledger_list=True,
     )

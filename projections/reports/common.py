@@ -61,7 +61,8 @@ def anchor(facts: Anchored, checkpoint: str | None) -> LedgerAnchor:
 
 
 def now_text() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    """The moment of generation on the zone's clock (北京时间, Asia/Shanghai)."""
+    return local(datetime.now(UTC)).strftime("%Y-%m-%d %H:%M（北京时间）")
 
 
 def department_label(facts: Anchored, code: str) -> str:

@@ -17,6 +17,7 @@ from ledger.domain.sharing import RequestStatus
 from projections.access_report import AccessGroup, FlaggedAccess, RuleGroup
 from projections.model import RequestState, ResourceState
 from projections.reports import analysis
+from projections.reports import risk_sections as sections
 from projections.reports.common import (
     VERIFY_STEPS,
     Inputs,
@@ -74,6 +75,8 @@ def build_risk_report(inputs: Inputs) -> Report:
             _incidents(facts, requests, inputs.oversight),
             _personal(facts, inputs.oversight),
             _rights(facts, inputs.oversight),
+            sections.entrusting(facts, "11"),
+            sections.cross_border("12"),
             _conclusion(facts, matrix, inputs.oversight),
         ),
         verification=VERIFY_STEPS,
@@ -90,10 +93,11 @@ def _basics(facts: ReportFacts) -> Section:
         (
             "数据处理者：苏州高新区各政务部门，经区数据共享交换平台共享政务数据；区发改局牵头共享工作，"
             "区网信办负责共享风险评估与数据安全监督。",
-            f"安全组织：在册部门 {len(departments)} 个，已指定信息主管（CIO）"
+            f"安全组织：在册部门 {len(departments)} 个，已指定首席信息官"
             f"{len(departments) - without} 个，未指定 {without} 个。",
+            sections.security_lead(),
         ),
-        tables=(Table("各部门信息主管（安全责任人）", ("部门", "代码", "信息主管"), rows),),
+        tables=(Table("各部门首席信息官", ("部门", "部门代码", "首席信息官"), rows),),
     )
 
 
@@ -130,8 +134,6 @@ def _processing(facts: ReportFacts) -> Section:
         Row((name, len(group)), tuple(r.position for r in group))
         for name, group in sorted(types.items())
     )
-    systems = list(facts.zone.systems.values())
-    on_cloud = [s for s in systems if s.on_cloud]
     methods = Counter(r.share_method or "（未填写）" for r in resources.values())
     return Section(
         "3",
@@ -140,7 +142,7 @@ def _processing(facts: ReportFacts) -> Section:
             f"处理目的、类型与规模：本年度经交换平台数据访问 {analysis.total(accesses)} 次，"
             f"返回数据 {sum(g.rows for g in accesses):,} 条。",
             "处理方式：" + "；".join(f"{m} {n} 项资源" for m, n in sorted(methods.items())) + "。",
-            f"存储情况：在册政务信息系统 {len(systems)} 个，其中已上政务云 {len(on_cloud)} 个。",
+            *sections.storage(facts),
         ),
         tables=(
             Table("按申报用途统计的数据访问", ("用途", "访问次数", "返回条数"), purpose_rows),
@@ -333,7 +335,7 @@ def _recipients(facts: ReportFacts, oversight: Oversight) -> Section:
     return Section(
         "6",
         "接收方情况",
-        ("各部门本年度的合规记录：合规发现按规则计数（规则含义见第 11 节）。",),
+        ("各部门本年度的合规记录：合规发现按规则计数（规则含义见第 13 节）。",),
         tables=(Table("各部门合规记录", ("部门", "访问次数", *rules), rows),),
     )
 
@@ -371,8 +373,12 @@ def _measures(facts: ReportFacts) -> Section:
             f"等级保护：承载个人信息或重要数据的在用系统 {len(holding)} 个，"
             f"未完成等保备案 {len(unfiled)} 个（I2）。",
             "措施效果：违规访问均被记录并标记（见第 8 节），账本完整性可按附录方法独立核验。",
+            sections.RULES_ON_RECORD,
         ),
         tables=(
+            sections.measures_table(
+                facts, analysis.flagged(facts.accesses), analysis.total(facts.accesses)
+            ),
             Table(
                 "承载个人信息或重要数据的系统等保情况",
                 ("系统", "部门", "等保级别", "等保备案"),
@@ -561,7 +567,7 @@ def _conclusion(facts: ReportFacts, matrix: dict[str, list[Row]], oversight: Ove
         if r.risk_level is not None
     )
     return Section(
-        "11",
+        "13",
         "风险等级与处置建议",
         (
             f"按第 5 节方法，被访问资源中高风险 {levels['高']} 项、中风险 {levels['中']} 项、"

@@ -21,7 +21,9 @@ from typing import Any
 from ledger.domain.funding import FilingStatus, FundKind, FundOutcome
 from ledger.store.base import RowReader
 from projections.access_report import AccessGroup, FlaggedAccess
+from projections.model import AuditLine
 from projections.query import DepartmentState, Finding, RightsEntry, Views, ZoneState
+from projections.rectification import RectificationEntry
 from projections.reports.funds import FundCheck, checks_from_views
 
 
@@ -63,6 +65,8 @@ class AuditFacts:
     department_states: Mapping[str, DepartmentState]
     decisions: tuple[Decision, ...]
     filings: tuple[Filing, ...]
+    # The rectification register at ``position`` (以往审计决定执行情况, R1).
+    rectifications: tuple[RectificationEntry, ...]
 
     def departments(self) -> Mapping[str, DepartmentState]:
         return self.department_states
@@ -113,6 +117,7 @@ def read_audit_facts(views: Views, reader: RowReader, position: int) -> AuditFac
             )
             for f in sorted(filings.values(), key=lambda f: f.positions)
         ),
+        tuple(views.rectifications(m)),
     )
 
 
@@ -129,6 +134,11 @@ class ReportFacts(AuditFacts):
     accesses: tuple[AccessGroup, ...]
     flagged: tuple[FlaggedAccess, ...]
     flagged_total: int
+    # 委托处理 (数据安全法 §40): the trail's ContractedProcessor lines up to ``position``.
+    entrustments: tuple[AuditLine, ...]
+
+
+ENTRUSTMENTS_LISTED = 200
 
 
 def read_report_facts(views: Views, reader: RowReader, position: int, year: int) -> ReportFacts:
@@ -142,10 +152,12 @@ def read_report_facts(views: Views, reader: RowReader, position: int, year: int)
         audit.department_states,
         audit.decisions,
         audit.filings,
+        audit.rectifications,
         year,
         views.zone(m),
         tuple(views.rights_register(m)),
         tuple(views.access_groups(m, year)),
         tuple(views.flagged_accesses(m, year, limit=FLAGGED_LISTED)),
         views.flagged_count(m, year),
+        tuple(views.audit_trail(m, text="ContractedProcessor", limit=ENTRUSTMENTS_LISTED)),
     )

@@ -44,7 +44,7 @@ def test_commands_without_a_body_take_an_optional_one(api: Api) -> None:
     created = api.call("POST", "/systems", Role.DEPARTMENT_CLERK, json=system)
     assert created.status_code == 201, created.text
     path = f"/systems/{created.json()['id']}"
-    before = api.call("POST", f"{path}/connect", Role.DEPARTMENT_CLERK, json={"occurred_at": WHEN})
+    before = api.call("POST", f"{path}/connect", Role.EXCHANGE_PLATFORM, json={"occurred_at": WHEN})
     assert before.status_code == 200, before.text
     assert api.call("POST", f"{path}/on-cloud", Role.DEPARTMENT_CLERK).status_code == 200
     early = api.call(

@@ -18,8 +18,10 @@ ENDPOINTS: list[tuple[str, str, Permission]] = [
     ("GET", "/departments/gongan", Permission.READ_AUDIT_VIEWS),
     ("POST", "/systems", Permission.REGISTER_SYSTEM),
     ("GET", f"/systems/{ZERO}", Permission.READ_AUDIT_VIEWS),
-    ("POST", f"/systems/{ZERO}/connect", Permission.REGISTER_SYSTEM),
-    ("POST", f"/systems/{ZERO}/zombie", Permission.REGISTER_SYSTEM),
+    # Separation of duties (issue 14): not the funded department's clerk or CIO.
+    ("POST", f"/systems/{ZERO}/connect", Permission.RECORD_CONNECTION),
+    ("POST", f"/systems/{ZERO}/zombie", Permission.MARK_ZOMBIE),
+    ("POST", f"/systems/{ZERO}/connection-requirement", Permission.SET_CONNECTION_REQUIREMENT),
     ("POST", f"/systems/{ZERO}/mlps", Permission.REGISTER_SYSTEM),
     ("POST", "/resources", Permission.REGISTER_CATALOGUE),
     ("GET", "/resources/RK-0001", Permission.READ_AUDIT_VIEWS),
@@ -132,7 +134,6 @@ def test_every_documented_route_is_in_the_matrix(api: Api) -> None:
         and re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", template), concrete.split("?")[0])
     }
     siblings = {
-        ("POST", "/systems/{system_id}/connection-requirement"),
         ("POST", "/systems/{system_id}/on-cloud"),
         ("POST", "/systems/{system_id}/merge"),
         ("POST", "/systems/{system_id}/decommission"),

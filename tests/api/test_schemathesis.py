@@ -31,6 +31,7 @@ from api.app import create_app
 from ledger.config import Settings
 from ledger.domain.actor import Role
 from ledger.store.connect import init_ledger
+from projections.runner import run_projections
 from security.apikeys import open_api_keys
 from tests.api.conftest import USER
 
@@ -45,6 +46,9 @@ class Fuzzed:
             database_url=f"sqlite:///{root / 'ledger.db'}", state_dir=str(root / "state")
         )
         init_ledger(self.settings)
+        # Reading never writes: the views exist once the projection worker has run, as in
+        # a deployment (before that, /views answers 503 store_unavailable by design).
+        run_projections(self.settings)
         self.app: FastAPI = create_app(self.settings)
         with open_api_keys(self.settings) as keys:
             self.tokens = {
@@ -104,7 +108,9 @@ def fuzz(fuzzed: Fuzzed, operation: schemathesis.APIOperation, mode: GenerationM
     )
     def run(case: schemathesis.Case) -> None:
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
-        case.call_and_validate(checks=CHECKS)
+        # A first PDF render (fonts, WeasyPrint) takes seconds on a loaded machine: the
+        # fuzzer's 10 s default read timeout would report the machine, not the service.
+        case.call_and_validate(checks=CHECKS, timeout=120)
 
     run()
 

@@ -136,7 +136,7 @@ def test_department_is_registered_and_names_its_cio(world: World):
 def test_system_goes_through_its_lifecycle(world: World):
     app, sid = world.app, world.system_id
     app.set_connection_requirement(NDRC, sid, required_to_connect=True)
-    app.connect_system(PROVIDER, sid)
+    app.connect_system(PLATFORM, sid)
     app.move_system_on_cloud(PROVIDER, sid)
     app.record_mlps(PROVIDER, sid, mlps_level=3, mlps_filed=True)
     app.declare_data_holdings(PROVIDER, sid, holds_personal_data=True, holds_important_data=True)
@@ -145,7 +145,7 @@ def test_system_goes_through_its_lifecycle(world: World):
     assert (system.required_to_connect, system.connected, system.on_cloud) == (True, True, True)
     assert (system.mlps_level, system.mlps_filed, system.holds_important_data) == (3, True, True)
 
-    app.mark_system_zombie(PROVIDER, sid, [ZombieReason.LOW_USAGE, ZombieReason.UNMAINTAINED])
+    app.mark_system_zombie(NDRC, sid, [ZombieReason.LOW_USAGE, ZombieReason.UNMAINTAINED])
     assert app.system(sid).status is SystemStatus.ZOMBIE
     big = app.register_system(PROVIDER, PROVIDER_DEPT, replace(INVENTORY, name="公安大系统"))
     app.merge_system(PROVIDER, sid, big)
@@ -267,7 +267,7 @@ def test_rejected_project_keeps_its_architecture_review(world: World):
 
 def test_funds_for_a_zombie_system_are_recorded_not_refused(world: World):
     """F2 is a finding for the audit report, not a refusal of finance's decision."""
-    world.app.mark_system_zombie(PROVIDER, world.system_id, [ZombieReason.IDLE_RESOURCES])
+    world.app.mark_system_zombie(NDRC, world.system_id, [ZombieReason.IDLE_RESOURCES])
     decision_id = world.app.decide_funds(
         FINANCE,
         kind=FundKind.OM_FUNDS,
@@ -364,7 +364,7 @@ def _revoke_after_expiry(w: World) -> Callable[[], object]:
 
 def _change_decommissioned_system(w: World) -> Callable[[], object]:
     w.app.decommission_system(PROVIDER, w.system_id, "off")
-    return lambda: w.app.connect_system(PROVIDER, w.system_id)
+    return lambda: w.app.connect_system(PLATFORM, w.system_id)
 
 
 def _review_twice(w: World) -> Callable[[], object]:
@@ -544,7 +544,7 @@ BREACHES: list[tuple[str, Breach, ErrorCode]] = [
     ),
     (
         "zombie with no reason",
-        lambda w: lambda: w.app.mark_system_zombie(PROVIDER, w.system_id, []),
+        lambda w: lambda: w.app.mark_system_zombie(NDRC, w.system_id, []),
         ErrorCode.INVALID_VALUE,
     ),
     ("review twice", _review_twice, ErrorCode.FILING_ALREADY_REVIEWED),

@@ -102,7 +102,7 @@ YEAR: list[Step] = [
     ),
     (30, lambda a, w: _request(a, w, "req-2")),
     (31, lambda a, w: a.reject_request(PROVIDER, _request(a, None, "req-2"), "", decided_at=w)),
-    (40, lambda a, w: a.connect_system(PROVIDER, _system(a), occurred_at=w)),
+    (40, lambda a, w: a.connect_system(PLATFORM, _system(a), occurred_at=w)),
     (41, lambda a, w: a.move_system_on_cloud(PROVIDER, _system(a), occurred_at=w)),
     (42, lambda a, w: a.record_mlps(PROVIDER, _system(a), 3, True, occurred_at=w)),
     (43, lambda a, w: a.declare_data_holdings(PROVIDER, _system(a), True, False, occurred_at=w)),
@@ -152,7 +152,7 @@ YEAR: list[Step] = [
     ),
     (120, lambda a, w: a.revoke_grant(PROVIDER, _request(a, None, "req-1"), "停用", revoked_at=w)),
     (150, lambda a, w: a.review_anomaly(CAC, "anomaly-1", ACK, "ok", reviewed_at=w)),
-    (200, lambda a, w: a.mark_system_zombie(PROVIDER, _system(a), ["low_usage"], occurred_at=w)),
+    (200, lambda a, w: a.mark_system_zombie(NDRC, _system(a), ["low_usage"], occurred_at=w)),
     (300, lambda a, w: a.decommission_system(PROVIDER, _system(a), "停用", occurred_at=w)),
 ]  # fmt: skip
 
@@ -272,7 +272,7 @@ def test_a_version_2_state_is_the_version_1_state_with_occurred_at_appended() ->
     app = GovLedger(clock=FakeClock(datetime(2026, 3, 2, 2, 0, tzinfo=UTC)))
     app.register_department(NDRC, PROVIDER_DEPT, "区公安局", occurred_at=at(0))
     system = app.register_system(PROVIDER, PROVIDER_DEPT, INVENTORY, occurred_at=at(1))
-    app.connect_system(PROVIDER, system, occurred_at=at(2))
+    app.connect_system(PLATFORM, system, occurred_at=at(2))
     for n in app.recorder.select_notifications(start=1, limit=10):
         state = json.loads(n.state)
         assert list(state)[-2:] == ["occurred_at", "class_version"] and state["class_version"] == 2

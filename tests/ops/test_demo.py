@@ -259,6 +259,10 @@ BUSINESS_TIME = (
     "accepted_at",
     "accessed_at",
     "in_force_from",
+    # issue 14 (ops/demo/obligations.py)
+    "assessed_at",
+    "approved_at",
+    "refreshed_at",
 )
 
 
@@ -280,6 +284,8 @@ def test_every_fact_is_dated_when_it_happened_in_the_demo_year(app: GovLedger) -
             when = datetime.fromisoformat(state[field]["_data_"])
             if topic == "DistrictCalendar.Set":
                 assert when == app.time_bounds.earliest  # the calendar covers all history
+            elif topic.startswith("AnnualSharingReport."):  # the year's reports: by 01-31 next
+                assert first <= when < datetime(DEMO_YEAR + 1, 2, 1, tzinfo=CST), (topic, when)
             else:
                 assert first <= when < last, (topic, when)
         start = page[-1].id + 1
@@ -297,3 +303,44 @@ def test_response_deadlines_count_the_holidays_of_the_recorded_calendar(app: Gov
     for n in page:
         event = app.mapper.to_domain_event(n)
         assert event.response_due == spec.deadline("conditional").due(event.submitted_at)  # type: ignore[attr-defined]
+
+
+def test_the_issue_14_violations_planted_are_found_by_the_views(
+    settings: Settings, app: GovLedger
+) -> None:
+    """S11, P2 and I3 (ops/demo/obligations.py): the views find what the demo planted."""
+    from datetime import date  # noqa: PLC0415
+
+    from projections.query import open_views  # noqa: PLC0415
+    from projections.runner import run_projections  # noqa: PLC0415
+
+    summary = load_small(app)
+    run_projections(settings)  # reading never writes: the worker builds the views
+    assert summary.findings["S11"] == len(summary.planted["S11"]) == 3
+    assert summary.findings["I3"] == len(summary.planted["I3"]) == 2
+    assert summary.findings["P2"] == len(summary.planted["P2"]) > 0
+    assert "planted S11" in summary.describe()
+    with open_views(settings) as views:
+        year_end = views.moment(as_of=date(DEMO_YEAR, 12, 31))
+        stale = {f.subject for f in views.findings(year_end, rule="S11")}
+        p2 = {f.subject for f in views.findings(year_end, rule="P2")}
+        reports = views.moment(as_of=date(DEMO_YEAR + 1, 1, 31))
+        i3 = {f.subject for f in views.findings(reports, rule="I3")}
+        d1 = views.findings(year_end, rule="D1")
+        # §三(五)17 / I1: every in-use system with no recorded access in the year (registered
+        # at least zombie_idle_days before the year's end) is a zombie candidate.
+        systems = views.zone(year_end).systems.values()
+        idle = {
+            s.system_id
+            for s in systems
+            if s.status == "active"
+            and s.access_count == 0
+            and s.registered_at is not None
+            and (datetime(DEMO_YEAR, 12, 31, tzinfo=CST) - s.registered_at).days >= 180
+        }
+        candidates = {s.system_id for s in views.inventory(year_end).zombie_candidates}
+    assert stale == set(summary.planted["S11"])
+    assert p2 == set(summary.planted["P2"])
+    assert i3 == set(summary.planted["I3"])
+    assert all(f.severity == "critical" for f in d1)  # core data shown, never 0 by omission
+    assert idle and idle <= candidates

@@ -120,7 +120,7 @@ def _build(
             MINZHENG, "minzheng", _inventory("低保系统"), required_to_connect=True
         )
         s_b = app.register_system(GONGAN, "gongan", _inventory("旧户籍系统"))
-        app.mark_system_zombie(GONGAN, s_b, [ZombieReason.UNMAINTAINED])
+        app.mark_system_zombie(NDRC, s_b, [ZombieReason.UNMAINTAINED])
         s_c = app.register_system(GONGAN, "gongan", _inventory("视频系统"))
         _catalogue(app)
         p1 = _filing(app, "低保系统升级", "minzheng", s_a, preregistered=False)

@@ -11,7 +11,14 @@ import pytest
 
 from ledger.domain import Department, InformationSystem, Resource, SharingType, ZombieReason
 from ledger.domain.calendar import CHINA_STANDARD_TIME
-from tests.ledger.domain.builders import INVENTORY, NDRC, PROVIDER, PROVIDER_DEPT, population_entry
+from tests.ledger.domain.builders import (
+    INVENTORY,
+    NDRC,
+    PLATFORM,
+    PROVIDER,
+    PROVIDER_DEPT,
+    population_entry,
+)
 
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=CHINA_STANDARD_TIME)
 
@@ -26,7 +33,7 @@ SETTERS: list[tuple[str, Callable[[], Any], Setter, Setter | None]] = [
     (
         "connect",
         lambda: InformationSystem.register(PROVIDER, PROVIDER_DEPT, INVENTORY, occurred_at=AT),
-        lambda s: s.connect(PROVIDER, AT),
+        lambda s: s.connect(PLATFORM, AT),
         None,
     ),
     (
@@ -50,8 +57,8 @@ SETTERS: list[tuple[str, Callable[[], Any], Setter, Setter | None]] = [
     (
         "zombie",
         lambda: InformationSystem.register(PROVIDER, PROVIDER_DEPT, INVENTORY, occurred_at=AT),
-        lambda s: s.mark_zombie(PROVIDER, [ZombieReason.LOW_USAGE], AT),
-        lambda s: s.mark_zombie(PROVIDER, [ZombieReason.LOW_USAGE, ZombieReason.UNMAINTAINED], AT),
+        lambda s: s.mark_zombie(NDRC, [ZombieReason.LOW_USAGE], AT),
+        lambda s: s.mark_zombie(NDRC, [ZombieReason.LOW_USAGE, ZombieReason.UNMAINTAINED], AT),
     ),
     (
         "owner",

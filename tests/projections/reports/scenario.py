@@ -85,9 +85,9 @@ def _fill(app: GovLedger, clock: Clock) -> Built:
         MINZHENG, "minzheng", _inventory("低保系统"), required_to_connect=True
     )
     s_b = app.register_system(GONGAN, "gongan", _inventory("旧户籍系统"))
-    app.mark_system_zombie(GONGAN, s_b, [ZombieReason.UNMAINTAINED])
+    app.mark_system_zombie(NDRC, s_b, [ZombieReason.UNMAINTAINED])
     s_c = app.register_system(GONGAN, "gongan", _inventory("视频系统"), required_to_connect=True)
-    app.connect_system(GONGAN, s_c)
+    app.connect_system(PLATFORM, s_c)
     _catalogue(app)
     q1, q2 = _requests(app, clock)
     _accesses(app)

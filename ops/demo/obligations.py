@@ -1,0 +1,124 @@
+"""The demo's issue-14 facts, with a few planted violations of S11, P2, D1 and I3.
+
+docs/facts.md §7 and docs/rules-inputs.md: the exchange platform reports refreshes
+(S11), providers record PIAs before providing personal information (P2), 网信办
+approves sharing core data (D1), departments and ndrc report their year (I3). The
+demo records them as a compliant zone would, except for the planted cases, which it
+counts in the summary's ``findings`` (judged as of the dates below) and names in
+``planted`` (the findings' subjects):
+
+- S11: three resources with a cycle of at most a quarter last refreshed on 06-02
+  (late at the year's end); every other resource is refreshed on 12-30.
+- P2: two resources with personal items that are granted to other departments get
+  no PIA (``findings["P2"]`` counts the resources; each has a finding per recipient).
+- D1: core data is approved for one resource and recipient only; the other core
+  provisions are found (``findings["D1"]`` counts none: D1 is shown, not planted).
+- I3: one department reports its year late (01-08), one never; the zone's report is
+  compiled and approved in January (``findings["I3"]`` as of 01-31 of the next year).
+
+PIAs and the approval are recorded before the year's accesses (the rules judge a
+provision against what is on record before it, docs/rules-inputs.md).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime, time
+from typing import TYPE_CHECKING
+
+from ledger.domain import Sensitivity
+from ledger.domain.calendar import CHINA_STANDARD_TIME as CST
+from ledger.domain.refresh import RefreshReport
+from ops.demo.planning import PlannedRequest
+from ops.demo.zone import DEMO_YEAR, DEPARTMENTS
+
+if TYPE_CHECKING:
+    from ops.demo.loading import DemoLoader
+
+SHORT_CYCLES = ("daily", "weekly", "monthly", "quarterly", "real_time")
+PERSONAL = (Sensitivity.PERSONAL, Sensitivity.SENSITIVE_PERSONAL)
+STALE, LATE, MISSING = 3, "housing", "planning"
+
+
+def _at(day: date, hour: int = 10) -> datetime:
+    return datetime.combine(day, time(hour), CST)
+
+
+def before_the_year(loader: DemoLoader, plans: list[PlannedRequest]) -> None:
+    """PIAs for the personal resources but two, and one core-data approval."""
+    app, cast = loader.app, loader.cast
+    shared = Counter(p.resource for p in plans if p.outcome in ("approved", "revoked"))
+    personal: list[str] = []
+    core: list[tuple[str, str]] = []
+    for code in loader.codes.values():
+        resource = app.resource(code)
+        provider = resource.provider_department
+        if any(i.sensitivity in PERSONAL for i in resource.items):
+            personal.append(code)
+        if any(i.sensitivity is Sensitivity.CORE for i in resource.items):
+            core.append((code, provider))
+    planted = sorted((c for c in personal if shared[c]), key=lambda c: (-shared[c], c))[:2]
+    for code in personal:
+        if code in planted:
+            continue
+        resource = app.resource(code)
+        app.record_impact_assessment(
+            cast.provider(resource.provider_department),
+            department=resource.provider_department, reference=f"PIA-{DEMO_YEAR}-{code}",
+            resource_code=code, recipient_department=None, request_id=None,
+            conclusion="acceptable_with_measures", summary="去标识化、最小必要后提供",
+            assessed_at=resource.registered_at,
+        )  # fmt: skip
+    loader.tally["findings"]["P2"] += len(planted)
+    loader.tally["planted:P2"].update(planted)
+    for code, provider in core[:1]:
+        recipient = next(p.requester for p in plans if p.resource == code) if any(
+            p.resource == code for p in plans
+        ) else next(d for d, _, _ in DEPARTMENTS if d != provider)  # fmt: skip
+        app.approve_core_data_sharing(
+            cast.cac, reference=f"网信核〔{DEMO_YEAR}〕1号", resource_code=code,
+            recipient_department=recipient, request_id=None,
+            approving_authority="区委网络安全和信息化委员会", valid_until=None,
+            approved_at=app.resource(code).registered_at,
+        )  # fmt: skip
+        loader.tally["counts"]["core_data_approvals"] += 1
+
+
+def after_the_year(loader: DemoLoader) -> None:
+    """Refreshes at the year's end (three stale), and the annual reports."""
+    app, cast = loader.app, loader.cast
+    reports: list[RefreshReport] = []
+    stale: list[str] = []
+    for code in sorted(loader.codes.values()):
+        cycle = app.resource(code).update_cycle.value
+        if cycle == "irregular":
+            continue
+        when = date(DEMO_YEAR, 12, 30)
+        if cycle in SHORT_CYCLES and len(stale) < STALE:
+            stale.append(code)
+            when = date(DEMO_YEAR, 6, 2)
+        reports.append(RefreshReport(f"refresh-{code}-{when.isoformat()}", code, _at(when)))
+    app.record_refreshes(cast.platform, reports)
+    loader.tally["counts"]["refreshes"] += len(reports)
+    loader.tally["findings"]["S11"] += len(stale)
+    loader.tally["planted:S11"].update(stale)
+    for code, _, _ in DEPARTMENTS:
+        if code == MISSING:
+            continue
+        day = date(DEMO_YEAR + 1, 1, 8) if code == LATE else date(DEMO_YEAR, 12, 20)
+        app.submit_department_report(
+            cast.clerk(code), department=code, year=DEMO_YEAR, reference=f"{code}-{DEMO_YEAR}",
+            summary="年度数据共享情况", submitted_at=_at(day),
+        )  # fmt: skip
+        loader.tally["counts"]["annual_reports"] += 1
+    app.submit_zone_report(
+        cast.ndrc, year=DEMO_YEAR, reference=f"高新区{DEMO_YEAR}年度共享情况",
+        summary="全区汇总", submitted_at=_at(date(DEMO_YEAR + 1, 1, 20)),
+    )  # fmt: skip
+    app.approve_zone_report(
+        cast.ndrc, DEMO_YEAR, approving_body="区政务数据共享工作领导小组",
+        reference=f"领导小组批复〔{DEMO_YEAR + 1}〕1号",
+        approved_at=_at(date(DEMO_YEAR + 1, 1, 28)),
+    )  # fmt: skip
+    loader.tally["findings"]["I3"] += 2
+    loader.tally["planted:I3"].update([f"{MISSING}:{DEMO_YEAR}", f"{LATE}:{DEMO_YEAR}"])
