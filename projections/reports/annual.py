@@ -27,6 +27,7 @@ from projections.reports.common import (
     department_label,
     now_text,
     scope_paragraph,
+    sharing_notice,
 )
 from projections.reports.model import Report, ReportKind, Row, Section, Table
 from projections.reports.oversight import Oversight, anomaly_count, findings_table
@@ -66,6 +67,7 @@ def build_annual_report(inputs: Inputs) -> Report:
             _evaluation(facts, requests),
         ),
         verification=VERIFY_STEPS,
+        notice=sharing_notice(facts, year, len(requests)),
     )
 
 

@@ -26,6 +26,7 @@ from projections.reports.common import (
     local,
     now_text,
     scope_paragraph,
+    sharing_notice,
 )
 from projections.reports.model import Report, ReportKind, Row, Section, Table
 from projections.reports.oversight import (
@@ -80,6 +81,7 @@ def build_risk_report(inputs: Inputs) -> Report:
             _conclusion(facts, matrix, inputs.oversight),
         ),
         verification=VERIFY_STEPS,
+        notice=sharing_notice(facts, year, len(requests)),
     )
 
 
