@@ -124,7 +124,7 @@ REQUEST_STATUS: Final[dict[str, str]] = {
 FILING_STATUS: Final[dict[str, str]] = {
     "filed": "已备案",
     "approved": "审查通过",
-    "rejected": "审查未通过",
+    "rejected": "不予审批",  # seed §三(五)17: 架构治理审查不通过的不予审批
     "accepted": "已验收",
 }
 FUND_KINDS: Final[dict[str, str]] = {"construction_funds": "建设经费", "om_funds": "运维经费"}
@@ -280,8 +280,8 @@ FIELD_NAMES: Final[dict[str, str]] = {
     "refreshed_at": "更新时间", "related_resource_codes": "相关资源",
     "reported_at": "报送时间", "request_id": "申请编号",
     "requester_department": "申请部门", "required_to_connect": "应接入共享平台",
-    "resolution": "处理结果", "resolved_at": "处理时间", "resource_code": "资源编码",
-    "resource_codes": "资源编码", "response_due": "答复期限",
+    "resolution": "处理结果", "resolved_at": "处理时间", "resource_code": "信息资源代码",
+    "resource_codes": "信息资源代码", "response_due": "答复期限",
     "response_working_days": "答复时限（工作日）", "reviewed_at": "复核时间",
     "revised_at": "调整时间", "revoked_at": "撤销时间", "risk_level": "风险等级",
     "row_count": "记录条数", "scope": "范围", "scope_of_use": "使用范围",

@@ -26,7 +26,7 @@ router = APIRouter()
 Reader = Annotated[Session, Depends(page(Permission.READ_AUDIT_VIEWS))]
 KINDS: Final = {
     ReportKind.RISK: ("政务数据共享风险评估报告", "区网信办"),
-    ReportKind.ANNUAL: ("政务信息资源共享工作报告", "区发改局"),
+    ReportKind.ANNUAL: ("政务信息资源共享情况年度报告", "区发改局"),
     ReportKind.AUDIT: ("信息化经费决定合规审计报告", "区审计局"),
 }
 DOWNLOADS: Final = (Format.PDF, Format.XLSX)

@@ -17,6 +17,7 @@ from ledger.domain.funding import FundKind, FundOutcome
 from ledger.domain.organisation import SystemStatus
 from ledger.domain.sharing import RequestStatus
 from projections.access_report import AccessGroup
+from projections.labels import UPDATE_CYCLES
 from projections.model import RequestState
 from projections.reports import analysis
 from projections.reports.common import (
@@ -26,6 +27,7 @@ from projections.reports.common import (
     department_label,
     now_text,
     scope_paragraph,
+    sharing_notice,
 )
 from projections.reports.model import Report, ReportKind, Row, Section, Table
 from projections.reports.oversight import Oversight, anomaly_count, findings_table
@@ -48,7 +50,7 @@ def build_annual_report(inputs: Inputs) -> Report:
     requests = analysis.requests_in(facts.zone.requests.values(), year)
     return Report(
         kind=ReportKind.ANNUAL,
-        title=f"苏州高新区{year}年度政务信息资源共享工作报告",
+        title=f"苏州高新区政务信息资源共享情况年度报告（{year}年度）",
         year=year,
         subtitle="区发改局汇编 · 依据苏高新办〔2019〕2号",
         generated_at=now_text(),
@@ -65,6 +67,7 @@ def build_annual_report(inputs: Inputs) -> Report:
             _evaluation(facts, requests),
         ),
         verification=VERIFY_STEPS,
+        notice=sharing_notice(facts, year, len(requests)),
     )
 
 
@@ -135,7 +138,7 @@ def _catalogue(facts: ReportFacts) -> Section:
                 r.name,
                 department_label(facts, r.provider_department),
                 SHARING_TYPE[SharingType(r.sharing_type)],
-                r.update_cycle,
+                UPDATE_CYCLES.get(r.update_cycle, r.update_cycle),
                 len(r.items),
             ),
             (r.position,),
@@ -153,7 +156,7 @@ def _catalogue(facts: ReportFacts) -> Section:
             Table("目录资源按共享类型", ("共享类型", "资源数"), rows),
             Table(
                 "政务信息资源目录台账",
-                ("资源代码", "资源名称", "提供部门", "共享类型", "更新周期", "信息项数"),
+                ("信息资源代码", "资源名称", "提供部门", "共享类型", "更新周期", "信息项数"),
                 ledger_rows,
                 ledger_list=True,
             ),

@@ -8,7 +8,13 @@ from collections.abc import Sequence
 
 from ledger.domain.funding import FundOutcome
 from projections.reports import audit_sections as sections
-from projections.reports.common import VERIFY_STEPS, anchor, department_label, now_text
+from projections.reports.common import (
+    VERIFY_STEPS,
+    anchor,
+    department_label,
+    empty_year_notice,
+    now_text,
+)
 from projections.reports.funds import RULE_ZH, SEVERITY, SEVERITY_ZH
 from projections.reports.model import (
     Chart,
@@ -56,6 +62,7 @@ def build_audit_report(facts: AuditFacts, year: int, checkpoint: str | None) -> 
             sections.suggestions(found),
         ),
         verification=VERIFY_STEPS,
+        notice=empty_year_notice(year, len(decisions), "经费决定"),
     )
 
 
@@ -120,7 +127,7 @@ def _ledger_list(facts: AuditFacts, decisions: Sequence[Decision]) -> Table:
     rows = []
     for d in sorted(decisions, key=lambda d: d.position):
         target = d.system_name or d.filing_name or d.project_name or "—"
-        verdict = "；".join(f"{c.rule} {c.detail}" for c in d.checks) or "合规"
+        verdict = "；".join(f"{c.rule} {RULE_ZH[c.rule]}" for c in d.checks) or "合规"
         evidence = {d.position, *(p for c in d.checks for p in c.positions)}
         rows.append(
             Row(

@@ -81,3 +81,21 @@ def scope_paragraph(facts: Anchored, year: int) -> str:
         f"第 1 至第 {facts.position} 号记录，统计期间为 {year} 年 1 月 1 日至 12 月 31 日"
         "（以业务发生时间计）；各类在册对象的状态取该账本位置时的状态。"
     )
+
+
+def empty_year_notice(year: int, records: int, counted: str) -> str:
+    """The cover's warning when the year has none of what the report counts (``records``
+    is how many it has); empty otherwise."""
+    if records:
+        return ""
+    return (
+        f"提示：账本中没有 {year} 年度的{counted}记录。本报告各项数字均为零，"
+        "仅说明账本未记录该年度的相关业务，不表示该年度没有发生。"
+    )
+
+
+def sharing_notice(facts: ReportFacts, year: int, requests: int) -> str:
+    """The risk and annual reports' warning: no access, request or decision in ``year``."""
+    accesses = sum(g.count for g in facts.accesses)
+    decisions = sum(1 for d in facts.decisions if d.year == year)
+    return empty_year_notice(year, accesses + requests + decisions, "共享申请、数据访问和经费决定")

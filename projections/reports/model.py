@@ -117,6 +117,8 @@ class Report:
     anchor: LedgerAnchor
     sections: tuple[Section, ...]
     verification: tuple[str, ...] = field(default=())
+    # Said on the cover when the year holds no record the report counts (issue #15).
+    notice: str = ""
 
     def tables(self) -> Iterable[tuple[Section, Table]]:
         for section in self.sections:

@@ -26,6 +26,7 @@ from projections.reports.common import (
     local,
     now_text,
     scope_paragraph,
+    sharing_notice,
 )
 from projections.reports.model import Report, ReportKind, Row, Section, Table
 from projections.reports.oversight import (
@@ -80,6 +81,7 @@ def build_risk_report(inputs: Inputs) -> Report:
             _conclusion(facts, matrix, inputs.oversight),
         ),
         verification=VERIFY_STEPS,
+        notice=sharing_notice(facts, year, len(requests)),
     )
 
 
@@ -532,13 +534,13 @@ def _rights(facts: ReportFacts, oversight: Oversight) -> Section:
         tables=(
             Table(
                 "资源权属登记",
-                ("资源代码", "资源名称", "共享类型", "所有权", "控制权", "使用权持有数"),
+                ("信息资源代码", "资源名称", "共享类型", "所有权", "控制权", "使用权持有数"),
                 rows,
                 ledger_list=True,
             ),
             Table(
                 "使用权台账",
-                ("资源代码", "持有部门", "信息项", "用途", "到期日", "状态"),
+                ("信息资源代码", "持有部门", "信息项", "用途", "到期日", "状态"),
                 grant_rows,
                 ledger_list=True,
             ),

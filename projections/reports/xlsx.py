@@ -7,6 +7,7 @@ positions in the last column, so a figure can be traced without the PDF.
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from decimal import Decimal
 
 from openpyxl import Workbook
@@ -19,6 +20,11 @@ from projections.reports.model import Cell, Report, Table
 SHEET_NAME_LIMIT = 31  # Excel's limit
 _FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 _AMOUNT = re.compile(r"\d{1,3}(,\d{3})*\.\d{2}")
+_DAY = re.compile(r"\d{4}-\d\d-\d\d")
+# Report times are China Standard Time already (``local``): kept as the wall-clock time
+# a reader sees, since a spreadsheet cell holds no time zone.
+_MOMENT = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d)?(\+08:00)?")
+DAY_FORMAT, MOMENT_FORMAT = "yyyy-mm-dd", "yyyy-mm-dd hh:mm"
 HEADER_FILL = PatternFill("solid", fgColor="E8EDF5")
 
 
@@ -42,6 +48,7 @@ def _cover(sheet: Worksheet, report: Report) -> None:
         ("说明", report.subtitle),
         ("年度", report.year),
         ("生成时间", report.generated_at),
+        *((("提示", report.notice),) if report.notice else ()),
         ("账本标识", anchor.ledger_id),
         ("哈希算法", anchor.hash_algorithm),
         ("统计截至账本位置", anchor.position),
@@ -70,6 +77,10 @@ def _table_sheet(sheet: Worksheet, table: Table) -> None:
         for cell in column:
             if isinstance(cell.value, Decimal):
                 cell.number_format = "#,##0.00"
+            elif isinstance(cell.value, datetime):
+                cell.number_format = MOMENT_FORMAT
+            elif isinstance(cell.value, date):
+                cell.number_format = DAY_FORMAT
     sheet.freeze_panes = "A2"
     for index, column in enumerate((*table.columns, "账本位置"), 1):
         width = max(
@@ -82,10 +93,17 @@ def _table_sheet(sheet: Worksheet, table: Table) -> None:
         sheet.append([table.note])
 
 
-def _cell(value: Cell) -> Cell | Decimal:
-    """Amounts printed as ``1,050,000.00`` (元) become numbers a spreadsheet can add up."""
-    if isinstance(value, str) and _AMOUNT.fullmatch(value):
+def _cell(value: Cell) -> Cell | Decimal | date | datetime:
+    """Amounts printed as ``1,050,000.00`` (元) become numbers a spreadsheet can add up;
+    days and times become dates a spreadsheet can sort and filter (issue #15)."""
+    if not isinstance(value, str):
+        return value
+    if _AMOUNT.fullmatch(value):
         return Decimal(value.replace(",", ""))
+    if _DAY.fullmatch(value):
+        return date.fromisoformat(value)
+    if _MOMENT.fullmatch(value):
+        return datetime.fromisoformat(value).replace(tzinfo=None)
     return value
 
 

@@ -31,8 +31,8 @@ def test_findings_as_of_a_date(api: Api, zone: Scenario) -> None:
     assert isinstance(body, dict)
     assert body["moment"]["as_of"] == "2026-06-20"
     rules = Counter(f["rule"] for f in body["result"])
-    # As in tests/projections/test_views.py: S2 evt-3, S3, S5, S6 R2, S7 R3, S9, S12, I2.
-    # P2: R1's grant of personal items (06-02) with no PIA on record (issue 14).
+    # As in tests/projections/test_views.py: S2 evt-3, S3, S5, S6 R2, S7 R3, S9, S12, I2, and
+    # P2 (R1's grant of RK-0001's personal items, no PIA on record).
     assert rules == {
         "S2": 1, "S3": 1, "S5": 1, "S6": 1, "S7": 1, "S9": 1, "S12": 1, "I2": 1, "P2": 1,
     }  # fmt: skip

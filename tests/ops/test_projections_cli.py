@@ -57,8 +57,13 @@ def test_view_as_of_and_at(projected: Scenario, capsys: pytest.CaptureFixture[st
     assert [u["holder_department"] for u in entry["use_rights"]] == ["minzheng"]
     code, out, _ = run(capsys, "view", "findings", "--at", str(projected.positions["end"]))
     assert code == 0 and "F3" in out and "F1" in out
+    code, out, _ = run(capsys, "view", "audit-trail", "--entity", projected.r1.hex, "--json")
+    topics = [line["topic"] for line in json.loads(out)]
+    assert code == 0 and len(topics) == 3
+    assert all(topic.startswith("SharingRequest.") for topic in topics)
+    # The text form reads as the console does: Chinese event names, no class names.
     code, out, _ = run(capsys, "view", "audit-trail", "--entity", projected.r1.hex)
-    assert code == 0 and out.count("SharingRequest.") == 3
+    assert code == 0 and "撤销共享授权" in out and "SharingRequest." not in out
 
 
 def test_bad_input_is_one_line_and_exit_2(

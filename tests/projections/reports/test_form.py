@@ -1,0 +1,51 @@
+"""The reports' form (issue #15): a year with no data says so; XLSX days and times are
+dates; 生成时间 is China Standard Time. On the hand-worked zone (scenario.py, test_reports.py).
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime
+
+import pytest
+from openpyxl import load_workbook
+
+from ledger.config import Settings
+from projections.reports import Format, ReportKind, generate, render
+from tests.projections.reports.scenario import build
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    root = tmp_path_factory.mktemp("form")
+    settings = Settings(database_url=f"sqlite:///{root / 'ledger.db'}", state_dir=str(root / "s"))
+    build(settings)
+    return settings
+
+
+@pytest.mark.parametrize("kind", list(ReportKind))
+def test_a_year_with_no_data_says_so_on_the_cover(scenario: Settings, kind: ReportKind) -> None:
+    empty = generate(scenario, kind, 2024)  # the zone's records are of 2025 and 2026
+    assert empty.notice.startswith("提示：账本中没有 2024 年度的")
+    assert empty.notice in render(empty, Format.HTML).decode()
+    cover = load_workbook(io.BytesIO(render(empty, Format.XLSX)))["说明"]
+    assert ["提示", empty.notice] in [[c.value for c in row] for row in cover.iter_rows()]
+    # 2025 holds one access (A5) and one decision (D7): no notice for any kind.
+    assert generate(scenario, kind, 2025).notice == ""
+    assert generate(scenario, kind, 2026).notice == ""
+
+
+def test_generated_at_is_china_standard_time(scenario: Settings) -> None:
+    assert generate(scenario, ReportKind.AUDIT, 2026).generated_at.endswith("（北京时间）")
+
+
+def test_xlsx_days_and_times_are_dates(scenario: Settings) -> None:
+    book = load_workbook(io.BytesIO(render(generate(scenario, ReportKind.RISK, 2026), Format.XLSX)))
+    ledger = next(book[n] for n in book.sheetnames if "违规访问台账" in n)
+    # A2 at 10:00 on 15 April 2026, China Standard Time (scenario.py).
+    when = ledger.cell(row=2, column=2)
+    assert when.value == datetime(2026, 4, 15, 10, 0) and when.number_format == "yyyy-mm-dd hh:mm"
+    rights = next(book[n] for n in book.sheetnames if "使用权台账" in n)
+    expires = rights.cell(row=2, column=5)  # Q1 runs to 31 December 2026
+    assert expires.value == datetime(2026, 12, 31) and expires.is_date
+    assert isinstance(expires.value, datetime | date)
