@@ -197,9 +197,9 @@ def test_inventory_marks_findings_on_their_rows(demo_console: Console) -> None:
     assert systems.status_code == 200
     assert systems.text.count('<tr class="flagged">') == len(flagged_systems)
     assert f'id="finding-count">{len(findings)} 项' in systems.text
-    # Rules no recorded fact decides are 未评估 with the reason, never a count of 0.
+    # P2 is judged from the recorded PIAs now (issue 14): never listed as 未评估.
     p2 = "P2 向其他部门提供个人信息未做个人信息保护影响评估"
-    assert f"{p2}：未评估（账本未记录个人信息保护影响评估）" in systems.text
+    assert f"{p2}：未评估" not in systems.text
     funds = demo_console.client.get("/console/inventory?section=funds")
     assert funds.text.count('<tr class="flagged">') == len(flagged_funds)
     rules = {f.rule for f in findings if f.subject in flagged_funds}
