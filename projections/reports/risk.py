@@ -449,7 +449,8 @@ def _incidents(
 
 
 def local_minutes(epoch: float) -> str:
-    return local(datetime.fromtimestamp(epoch, UTC)).isoformat(timespec="minutes")
+    """A moment as China Standard Time to the minute (the report says 北京时间 once)."""
+    return local(datetime.fromtimestamp(epoch, UTC)).strftime("%Y-%m-%d %H:%M")
 
 
 def _violations(access: FlaggedAccess) -> str:
