@@ -31,6 +31,8 @@ LEDGER_LIST_PREVIEW = 30
 
 # A code or id (GX-PSB-001, hrss-cio) is printed whole, never broken at its hyphens.
 CODE = re.compile(r"[A-Za-z0-9_]+(-[A-Za-z0-9_]+)+")
+# An amount in 元 (``12,000,000.00``) is a number: right-aligned, never broken.
+AMOUNT = re.compile(r"-?\d{1,3}(,\d{3})*\.\d{2}")
 
 
 class Format(StrEnum):
@@ -116,6 +118,7 @@ def render_html(report: Report) -> str:
         evidence=Evidence(),
         preview=LEDGER_LIST_PREVIEW,
         code=CODE,
+        amount=AMOUNT,
         fonts=Markup(CSS_FAMILIES),  # noqa: S704
     )
 

@@ -57,3 +57,8 @@ def test_a_ledger_list_shows_its_positions_once(scenario: Settings) -> None:
     header = html[html.index("<thead>", start) : html.index("</thead>", start)]
     assert header.count("账本位置") == 1  # its first column; no evidence column beside it
     assert '<td class="code">GX-PSB-001</td>' in html  # a code is printed whole
+
+
+def test_amounts_are_numbers_in_the_pdf_layout(scenario: Settings) -> None:
+    html = render(generate(scenario, ReportKind.AUDIT, 2026), Format.HTML).decode()
+    assert '<td class="num">1,050,000.00</td>' in html  # right-aligned, never broken
