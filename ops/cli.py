@@ -53,6 +53,7 @@ from ops.terminal import (
 )
 from projections.store import ViewsVersionError, grant_views_role
 from security.apikeys import PostgresApiKeyStore, open_key_store
+from security.audit_log import prepare_postgres as prepare_refusal_record
 
 # The exit codes are re-exported: callers of main() compare its answer with them.
 __all__ = ["EXIT_ERROR", "EXIT_FAILED", "EXIT_OK", "EXIT_UNEXPECTED", "build_parser", "main"]
@@ -69,6 +70,8 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         keys.close()
     prepare_proof_tables(settings, role)
+    if settings.database.backend == "postgresql":
+        prepare_refusal_record(settings, role)  # the service cannot create it
     for done in create_log_keys(settings, genesis.ledger_id):  # checkpoint-format §11 Keys
         print(done, file=sys.stderr)
     if role:

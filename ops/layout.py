@@ -37,6 +37,7 @@ from ledger.grants import grant_reader_role, grant_service_role
 from ledger.store.connect import postgres_conninfo
 from projections.store import grant_views_role
 from security.apikeys import TABLE as API_KEYS_TABLE
+from security.audit_log import grant_refusal_append
 
 __all__ = ["LAYOUT", "OWNER", "LayoutRole", "apply_layout", "missing_roles"]
 
@@ -137,8 +138,9 @@ PROOFS_READ: Final = grant_checkpoint_reader
 LAYOUT: Final[tuple[LayoutRole, ...]] = (
     LayoutRole(
         "govledger_app",
-        "the API (govledger serve): appends facts, serves proofs, reads keys and read models",
-        (grant_service_role, PROOFS_READ, _select(API_KEYS_TABLE)),
+        "the API (govledger serve): appends facts, serves proofs, reads keys and read models, "
+        "records refused requests (security/audit_log.py)",
+        (grant_service_role, PROOFS_READ, _select(API_KEYS_TABLE), grant_refusal_append),
     ),
     LayoutRole(
         "govledger_import",

@@ -138,7 +138,10 @@ class RefusalLog:
             return digest
         table = sql.Identifier(self.settings.postgres_schema, TABLE)
         with self._postgres() as cur:
-            cur.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))
+            # One writer at a time without a right to lock the table (LOCK ... EXCLUSIVE
+            # needs UPDATE or DELETE, which the service role must not hold).
+            lock = f"{self.settings.postgres_schema}.{TABLE}"
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (lock,))
             cur.execute(sql.SQL("SELECT hash FROM {} ORDER BY seq DESC LIMIT 1").format(table))
             previous = (cur.fetchone() or (GENESIS_HASH,))[0]
             digest = row_hash(previous, refusal)
@@ -175,6 +178,35 @@ class RefusalLog:
         return None
 
 
+def prepare_postgres(settings: Settings, role: str | None = None) -> None:
+    """As the owner (``govledger init``): the table and its guard; ``role`` may append.
+
+    ``role`` gets SELECT and INSERT on the table and USAGE on its sequence, nothing more:
+    no UPDATE, DELETE or TRUNCATE (append-only), and no right to create the table itself,
+    so the service's role can record a refusal only if ``init`` ran first.
+    """
+    schema = settings.postgres_schema
+    try:
+        with psycopg.connect(**postgres_conninfo(settings.database)) as conn, conn.cursor() as cur:
+            _create_postgres(cur, schema)
+            if not role:
+                return
+            table, who = sql.Identifier(schema, TABLE), sql.Identifier(role)
+            qualified = f'"{schema}"."{TABLE}"'
+            cur.execute("SELECT pg_get_serial_sequence(%s, 'seq')", (qualified,))
+            sequence = sql.SQL((cur.fetchone() or ("",))[0])
+            cur.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(table, who))
+            cur.execute(sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(table, who))
+            cur.execute(sql.SQL("GRANT USAGE ON SEQUENCE {} TO {}").format(sequence, who))
+    except psycopg.Error as e:
+        raise StoreUnavailableError(f"the refusal record refused: {e}") from e
+
+
+def grant_refusal_append(settings: Settings, role: str) -> None:
+    """SELECT, INSERT on the refusal record and USAGE on its sequence (prepare_postgres)."""
+    prepare_postgres(settings, role)
+
+
 def _create_postgres(cur: psycopg.Cursor[tuple[Any, ...]], schema: str) -> None:
     table = sql.Identifier(schema, TABLE)
     cur.execute(
@@ -189,12 +221,13 @@ def _create_postgres(cur: psycopg.Cursor[tuple[Any, ...]], schema: str) -> None:
     cur.execute(
         sql.SQL(
             "CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-            "RAISE EXCEPTION 'the refusal record is append-only'; END $$"
+            "RAISE EXCEPTION 'the refusal record is append-only' "
+            "USING ERRCODE = 'insufficient_privilege'; END $$"
         ).format(function)
     )
     cur.execute(
         sql.SQL(
-            "CREATE TRIGGER {} BEFORE UPDATE OR DELETE OR TRUNCATE ON {} "
+            "CREATE OR REPLACE TRIGGER {} BEFORE UPDATE OR DELETE OR TRUNCATE ON {} "
             "FOR EACH STATEMENT EXECUTE FUNCTION {}()"
         ).format(sql.Identifier(f"{TABLE}_append_only"), table, function)
     )

@@ -11,9 +11,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from ledger.config import Settings
 from ops.layout import LAYOUT, OWNER
+from security.audit_log import Refusal, RefusalKind, RefusalLog
 from tests.ops.cluster import started
-from tests.ops.deployment import SQL, Deployment, build
+from tests.ops.deployment import SQL, Deployment, build, password
 
 ROLES = [OWNER, *(r.name for r in LAYOUT)]
 
@@ -179,6 +181,18 @@ MATRIX: list[tuple[str, str, frozenset[str]]] = [
     ),
     ("read the chain", "SELECT * FROM ledger_events LIMIT 1", EVERYONE),
     (
+        "record a refusal",
+        "INSERT INTO security_refusals (at, kind, subject, credential_id, client_address, "
+        "method, path, reason, suppressed, hash) "
+        "VALUES ('t', 'k', 's', '', '', '', '', '', 0, 'h')",
+        frozenset({OWNER, APP}),
+    ),
+    ("read the refusal record", "SELECT * FROM security_refusals", frozenset({OWNER, APP, BACKUP})),
+    # Append-only (issue 16): a missing grant for the roles, the trigger for the owner.
+    ("change a refusal", "UPDATE security_refusals SET subject = 'x'", frozenset()),
+    ("delete a refusal", "DELETE FROM security_refusals", frozenset()),
+    ("truncate the refusal record", "TRUNCATE security_refusals", frozenset()),
+    (
         "read the checkpoint sequence",
         "SELECT last_value FROM ledger_events_checkpoints_id_seq",
         frozenset({OWNER, APP, CHECKPOINT, WITNESS, VERIFIER, BACKUP}),
@@ -216,3 +230,25 @@ def test_role_matrix(
         if refused(conn, statement) == (role in allowed)
     }
     assert not wrong, f"{what}: {wrong}"
+
+
+def test_the_service_role_records_refusals_and_cannot_change_them(
+    deployment: Deployment,
+) -> None:
+    """The API, as the layout's service role, appends to the refusal record (issue 16)."""
+    url = deployment.url(APP).replace("@", f":{password(deployment, APP)}@", 1)
+    log = RefusalLog(Settings(database_url=url, create_schema=False))
+    refusal = Refusal.now(
+        RefusalKind.COMMAND_REFUSED, subject="apikey:probe", credential_id="probe",
+        client_address="10.0.0.7", method="POST", path="/api/v1/anomalies", reason="role",
+    )  # fmt: skip
+    log.append(refusal)
+    log.append(refusal)
+    assert [r for _, r, _ in log.rows(limit=2)] == [refusal, refusal]
+    assert log.verify() is None
+    with connect(deployment, APP) as conn:
+        for statement in (
+            "UPDATE security_refusals SET reason = 'x'",
+            "DELETE FROM security_refusals",
+        ):
+            assert refused(conn, statement), statement
