@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from ledger.domain.calendar import CHINA_STANDARD_TIME as CST
 from projections.access_report import AnomalyGroup, RuleGroup
+from projections.labels import ANOMALY_KINDS, ANOMALY_STATUS
 from projections.query import Finding, Moment, Views
 from projections.reports.funds import SEVERITY_ZH
 from projections.reports.model import Row, Table
@@ -32,23 +33,10 @@ ADVICE = {
     "I": "限期完成系统清理、等保备案与年度报送",
     "L": "立即核验账本并签发检查点",
 }
-ANOMALY_KIND = {
-    "off_hours_sensitive": "非工作时间访问敏感个人信息",
-    "after_revocation": "授权撤销后访问",
-    "after_expiry": "授权到期后访问",
-    "items_beyond_grant": "超出授权信息项",
-    "refused_burst": "短时间内集中被拒或被标记",
-    "actor_volume": "访问者访问量显著高于自身基线",
-    "resource_volume": "资源被访问量显著高于自身基线",
-    "first_sensitive_access": "首次访问敏感资源",
-}
+# The console's words for anomalies and their review (the one label table, issue #15).
+ANOMALY_KIND = ANOMALY_KINDS
 STATUSES = ("open", "acknowledged", "dismissed", "escalated")
-STATUS_ZH = {
-    "open": "待复核",
-    "acknowledged": "已确认",
-    "dismissed": "已驳回",
-    "escalated": "已升级",
-}
+STATUS_ZH = ANOMALY_STATUS
 
 
 # Why a rule no recorded fact can decide is 未评估, in the reports' language; the set of

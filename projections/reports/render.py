@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -23,9 +24,15 @@ from projections.reports.model import Report, Row, compress_positions
 # Longer evidence lists go to the appendix under a reference (E1, E2, ...).
 INLINE_EVIDENCE_CHARS = 24
 # In HTML/PDF an appendix entry shows this many ranges; JSON and XLSX carry every position.
-APPENDIX_RANGES = 60
+APPENDIX_RANGES = 10
 # A 台账 in HTML/PDF shows its first rows; XLSX and JSON carry all of them.
-LEDGER_LIST_PREVIEW = 100
+LEDGER_LIST_PREVIEW = 30
+
+
+# A code or id (GX-PSB-001, hrss-cio) is printed whole, never broken at its hyphens.
+CODE = re.compile(r"[A-Za-z0-9_]+(-[A-Za-z0-9_]+)+")
+# An amount in 元 (``12,000,000.00``) is a number: right-aligned, never broken.
+AMOUNT = re.compile(r"-?\d{1,3}(,\d{3})*\.\d{2}")
 
 
 class Format(StrEnum):
@@ -110,6 +117,8 @@ def render_html(report: Report) -> str:
         svgs=svgs,
         evidence=Evidence(),
         preview=LEDGER_LIST_PREVIEW,
+        code=CODE,
+        amount=AMOUNT,
         fonts=Markup(CSS_FAMILIES),  # noqa: S704
     )
 

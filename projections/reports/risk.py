@@ -431,7 +431,7 @@ def _incidents(
             f"本年度违规访问 {analysis.flagged(facts.accesses)} 次（按规则计数见下表）；访问异常 "
             f"{anomaly_count(oversight.anomalies)} 起，已复核 {reviewed} 起。",
             f"处置：提供部门撤销授权 {len(revoked)} 项；违规访问均已在账本中标记，"
-            "异常复核（确认、驳回、升级）结论以账本事件记录。",
+            "异常复核（确认、排除、升级）结论以账本事件记录。",
         ),
         tables=(
             findings_table(oversight, "违规访问按规则统计", accesses_only=True),
@@ -449,7 +449,8 @@ def _incidents(
 
 
 def local_minutes(epoch: float) -> str:
-    return local(datetime.fromtimestamp(epoch, UTC)).isoformat(timespec="minutes")
+    """A moment as China Standard Time to the minute (the report says 北京时间 once)."""
+    return local(datetime.fromtimestamp(epoch, UTC)).strftime("%Y-%m-%d %H:%M")
 
 
 def _violations(access: FlaggedAccess) -> str:

@@ -49,3 +49,16 @@ def test_xlsx_days_and_times_are_dates(scenario: Settings) -> None:
     expires = rights.cell(row=2, column=5)  # Q1 runs to 31 December 2026
     assert expires.value == datetime(2026, 12, 31) and expires.is_date
     assert isinstance(expires.value, datetime | date)
+
+
+def test_a_ledger_list_shows_its_positions_once(scenario: Settings) -> None:
+    html = render(generate(scenario, ReportKind.RISK, 2026), Format.HTML).decode()
+    start = html.index("违规访问台账（台账）")
+    header = html[html.index("<thead>", start) : html.index("</thead>", start)]
+    assert header.count("账本位置") == 1  # its first column; no evidence column beside it
+    assert '<td class="code">GX-PSB-001</td>' in html  # a code is printed whole
+
+
+def test_amounts_are_numbers_in_the_pdf_layout(scenario: Settings) -> None:
+    html = render(generate(scenario, ReportKind.AUDIT, 2026), Format.HTML).decode()
+    assert '<td class="num">1,050,000.00</td>' in html  # right-aligned, never broken

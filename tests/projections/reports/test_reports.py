@@ -128,7 +128,7 @@ def test_risk_figures(scenario: Settings) -> None:
     # items beyond the grant; A3 at 23:00 on a sensitive personal item.
     assert cells(report, "访问异常及复核情况") == [
         ("首次访问敏感资源", 1, 1, 0, 0, 0),
-        ("超出授权信息项", 1, 1, 0, 0, 0),
+        ("超出授权信息项访问", 1, 1, 0, 0, 0),
         ("非工作时间访问敏感个人信息", 1, 1, 0, 0, 0),
     ]
     # R1: impact 3 (sensitive personal), 2 of 3 accesses flagged ≥ 5% → likelihood 3: 9 高.
