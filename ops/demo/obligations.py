@@ -15,6 +15,9 @@ counts in the summary's ``findings`` (judged as of the dates below) and names in
   provisions are found (``findings["D1"]`` counts none: D1 is shown, not planted).
 - I3: one department reports its year late (01-08), one never; the zone's report is
   compiled and approved in January (``findings["I3"]`` as of 01-31 of the next year).
+- F6, F7 (seed §三(五)17): in December, construction funds for the filing still
+  awaiting ndrc's review, and funds beyond the filed investment of an accepted
+  project (F7 may also hold for O&M grants above a filing's O&M amount).
 
 PIAs and the approval are recorded before the year's accesses (the rules judge a
 provision against what is on record before it, docs/rules-inputs.md).
@@ -26,11 +29,11 @@ from collections import Counter
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING
 
-from ledger.domain import Sensitivity
+from ledger.domain import FundKind, FundOutcome, Sensitivity
 from ledger.domain.calendar import CHINA_STANDARD_TIME as CST
 from ledger.domain.refresh import RefreshReport
 from ops.demo.planning import PlannedRequest
-from ops.demo.zone import DEMO_YEAR, DEPARTMENTS
+from ops.demo.zone import DEMO_YEAR, DEPARTMENTS, FEN_PER_WAN, PROJECTS
 
 if TYPE_CHECKING:
     from ops.demo.loading import DemoLoader
@@ -85,8 +88,9 @@ def before_the_year(loader: DemoLoader, plans: list[PlannedRequest]) -> None:
 
 
 def after_the_year(loader: DemoLoader) -> None:
-    """Refreshes at the year's end (three stale), and the annual reports."""
+    """Refreshes at the year's end (three stale), December's funds, the annual reports."""
     app, cast = loader.app, loader.cast
+    december_funds(loader)
     reports: list[RefreshReport] = []
     stale: list[str] = []
     for code in sorted(loader.codes.values()):
@@ -122,3 +126,24 @@ def after_the_year(loader: DemoLoader) -> None:
     )  # fmt: skip
     loader.tally["findings"]["I3"] += 2
     loader.tally["planted:I3"].update([f"{MISSING}:{DEMO_YEAR}", f"{LATE}:{DEMO_YEAR}"])
+
+
+def december_funds(loader: DemoLoader) -> None:
+    """F6 and F7 planted: each a construction grant of 10 December."""
+    pending = next(p for p in PROJECTS if p.review == "pending")
+    spent = next(p for p in PROJECTS if p.review == "approved" and p.funds and p.accepted)
+    for n, (spec, wan, rule) in enumerate(
+        ((pending, pending.investment_wan // 3, "F6"), (spent, 50, "F7"))
+    ):
+        decided = loader.app.decide_funds(
+            loader.cast.finance, kind=FundKind.CONSTRUCTION_FUNDS, year=DEMO_YEAR,
+            department=spec.department, amount_fen=wan * FEN_PER_WAN,
+            outcome=FundOutcome.GRANTED, rationale="年底追加建设经费",
+            filing_id=loader.filing_ids[spec.name], project_name=spec.name,
+            decided_at=_at(date(DEMO_YEAR, 12, 10), 10 + n),
+            idempotency_key=f"demo-{DEMO_YEAR}-{rule}",  # the same id for the same seed
+        )  # fmt: skip
+        loader.tally["funds"]["construction_funds_granted"] += 1
+        loader.tally["counts"]["fund_decisions"] += 1
+        loader.tally["findings"][rule] += 1
+        loader.tally[f"planted:{rule}"][decided.hex] += 1

@@ -456,8 +456,14 @@ def local_minutes(epoch: float) -> str:
 def _violations(access: FlaggedAccess) -> str:
     """The rules the views give an access; the platform's reasons if the views flag none."""
     if access.rules:
-        return "；".join(f"{rule} {RULE_TEXT.get(rule, rule)}" for rule in access.rules)
+        return "；".join(_rule_text(rule, access) for rule in access.rules)
     return "；".join(" ".join(ACCESS_REASON[r]) for r in access.reasons if r in ACCESS_REASON)
+
+
+def _rule_text(rule: str, access: FlaggedAccess) -> str:
+    """The rule's name; S4 on an access that declared no purpose says so (未申报用途)."""
+    text = f"{rule} {RULE_TEXT.get(rule, rule)}"
+    return f"{text}{NO_PURPOSE}" if rule == "S4" and not access.purpose.strip() else text
 
 
 def _personal(facts: ReportFacts, oversight: Oversight) -> Section:

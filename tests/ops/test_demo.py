@@ -327,6 +327,8 @@ def test_the_issue_14_violations_planted_are_found_by_the_views(
         reports = views.moment(as_of=date(DEMO_YEAR + 1, 1, 31))
         i3 = {f.subject for f in views.findings(reports, rule="I3")}
         d1 = views.findings(year_end, rule="D1")
+        f6 = {f.subject for f in views.findings(year_end, rule="F6")}
+        f7 = {f.subject for f in views.findings(year_end, rule="F7")}
         # §三(五)17 / I1: every in-use system with no recorded access in the year (registered
         # at least zombie_idle_days before the year's end) is a zombie candidate.
         systems = views.zone(year_end).systems.values()
@@ -344,3 +346,5 @@ def test_the_issue_14_violations_planted_are_found_by_the_views(
     assert i3 == set(summary.planted["I3"])
     assert all(f.severity == "critical" for f in d1)  # core data shown, never 0 by omission
     assert idle and idle <= candidates
+    assert f6 == set(summary.planted["F6"]) and len(f6) == summary.findings["F6"] == 1
+    assert set(summary.planted["F7"]) <= f7 and summary.findings["F7"] == 1

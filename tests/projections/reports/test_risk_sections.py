@@ -18,9 +18,11 @@ from ledger.config import Settings
 from ledger.domain import Actor, Role
 from ledger.domain.fact_intake import record_fields
 from ledger.store.connect import application_env
+from projections.access_report import FlaggedAccess
 from projections.query import forget_folds
 from projections.reports import ReportKind, generate
 from projections.reports.model import Report, Section
+from projections.reports.risk import _violations
 from tests.ledger.domain.builders import FakeClock
 from tests.projections.reports.scenario import build
 
@@ -96,7 +98,7 @@ def test_technical_measures_and_their_effect(plain: Settings) -> None:
     assert "各部门自行制定的数据安全管理制度未记录" in text(measures)
     rows = {r.cells[0]: r for r in measures.tables[0].rows}
     assert list(rows) == ["加密", "备份", "数据标识", "访问控制", "身份认证", "记录防篡改"]
-    assert rows["加密"].cells[1].startswith("未记录")
+    assert str(rows["加密"].cells[1]).startswith("未记录")
     assert rows["数据标识"].cells[1] == "目录资源 2 项中 2 项已逐项标注信息项敏感程度"
     assert rows["数据标识"].positions == (9, 10)
     assert rows["访问控制"].cells[2] == "本年度访问 4 次，标记违规 3 次，均已记录"
@@ -120,3 +122,11 @@ def test_providing_entrusting_joint_and_cross_border(plain: Settings, entrusted:
     assert [r.positions for r in rows] == [(34,), (35,)]
     assert rows[0].cells[0] == "2026-07-01" and rows[0].cells[1] == "区公安局（gongan）"
     assert "某某科技有限公司" in str(rows[0].cells[2])
+
+
+def test_s4_on_an_access_without_purpose_says_no_purpose_was_declared() -> None:
+    def access(purpose: str) -> FlaggedAccess:
+        return FlaggedAccess(7, 0.0, "minzheng", "u", "GX-PSB-001", purpose, (), None, (), ("S4",))
+
+    assert _violations(access("")) == "S4 访问目的与授权目的不符（未申报用途）"
+    assert _violations(access("低保审核")) == "S4 访问目的与授权目的不符"
