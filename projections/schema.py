@@ -102,6 +102,10 @@ INDEXES = (
     ("events_actor", "events", "actor_id, position"),
     ("events_department", "events", "department, position"),
     ("events_resource", "events", "resource, position"),
+    # The trail searched by event kind (registers.audit_trail ``text``): a rare kind's
+    # lines without scanning the trail. An index only: not a change of what is kept, so
+    # no new SCHEMA_VERSION (no rebuild); the worker's ensure_schema creates it at start.
+    ("events_topic", "events", "topic, position"),
     ("blocks_block", "access_blocks", "block, day"),
     # Accesses per system (the inventory's counts, every zone read): one dimension's rows,
     # not every dimension's of every block.
