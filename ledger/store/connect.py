@@ -68,7 +68,7 @@ def open_reader(settings: Settings) -> VerifiableReader:
         from ledger.store.sqlite import SQLiteRowReader  # noqa: PLC0415 - one backend per run
 
         return SQLiteRowReader(db.path)
-    from ledger.store.postgres import PostgresRowReader  # noqa: PLC0415
+    from ledger.store.postgres_reader import PostgresRowReader  # noqa: PLC0415
 
     return PostgresRowReader(postgres_conninfo(db), settings.postgres_schema)
 

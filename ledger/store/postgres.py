@@ -17,16 +17,13 @@ refused (pitfall 2): they would bypass the chain.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-import psycopg
 from eventsourcing import postgres as es_postgres
 from eventsourcing.persistence import (
     InterfaceError,
-    InternalError,
     OperationalError,
     ProgrammingError,
     StoredEvent,
@@ -37,11 +34,9 @@ from eventsourcing.postgres import (
     PostgresProcessRecorder,
 )
 from eventsourcing.utils import resolve_topic, retry
-from psycopg import Connection, Cursor, IsolationLevel
+from psycopg import Connection, Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier, Literal
-from psycopg_pool import PoolTimeout
-from psycopg_pool.base import AttemptWithBackoff
 
 from ledger.chain import Digest, Genesis, RowTuple, chain_rows, hash_function
 from ledger.errors import (
@@ -52,7 +47,6 @@ from ledger.errors import (
 )
 from ledger.store.base import (
     HASH_ALGORITHM_KEY,
-    Bounds,
     NewAggregates,
     NotificationsFromOne,
     chain_input,
@@ -61,75 +55,13 @@ from ledger.store.base import (
     new_genesis,
 )
 from ledger.store.conninfo import session_options
+from ledger.store.postgres_ddl import APPEND_FUNCTION
+from ledger.store.postgres_failover import CONNECT_TIMEOUT_SECONDS, failing_fast
 
 LEDGER_EVENTS_TABLE = "ledger_events"
 # Batches of at least this many events take the head's lock before chaining (see _optimistic).
 LOCK_FIRST_BATCH_SIZE = 100
 TARGET_SESSION_ATTRS_KEY = "POSTGRES_TARGET_SESSION_ATTRS"
-# psycopg_pool refills a pool whose server went away with attempts 1, 2, 4, 8, 16 … s apart:
-# after a 20 s failover the next attempt may come 15 s after the new primary is up. Every
-# pool of this process serves the ledger, so attempts stay about a second apart instead
-# (cheap: one connect per host) — writes resume within a second of the promotion.
-AttemptWithBackoff.DELAY_BACKOFF = 1.0
-CONNECT_TIMEOUT_SECONDS = 3  # per host of a multi-host URL: a dead one is skipped quickly
-
-
-# ledger-format §6.1. SECURITY DEFINER: it runs as the ledger's owner, so the service needs
-# no INSERT on the events and no UPDATE on the head; search_path is pinned and every name
-# qualified, so nothing the caller creates can stand in for them.
-_APPEND_FUNCTION = """
-CREATE OR REPLACE FUNCTION {append}(
-    expected_position bigint, expected_hash bytea, ids {oid}[], versions bigint[],
-    topics text[], states bytea[], prevs bytea[], hashes bytea[], only_new boolean)
-RETURNS TABLE (inserted bigint, found_ids {oid}[], head_position bigint, head_hash bytea)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
-DECLARE
-    n integer := coalesce(cardinality(hashes), 0);
-    at_position bigint;
-    at_hash bytea;
-    stored {oid}[];
-BEGIN
-    IF n = 0 OR cardinality(ids) IS DISTINCT FROM n OR cardinality(versions) IS DISTINCT FROM n
-       OR cardinality(topics) IS DISTINCT FROM n OR cardinality(states) IS DISTINCT FROM n
-       OR cardinality(prevs) IS DISTINCT FROM n THEN
-        RAISE EXCEPTION 'govledger: a batch of % hashes with arrays of other lengths', n
-            USING ERRCODE = 'check_violation';
-    END IF;
-    SELECT hd.position, hd.hash INTO at_position, at_hash
-        FROM {head} AS hd WHERE hd.singleton = 1 FOR UPDATE;
-    IF at_position IS NULL THEN
-        RAISE EXCEPTION 'govledger: the ledger has no head record' USING ERRCODE = 'no_data_found';
-    END IF;
-    IF at_position IS DISTINCT FROM expected_position OR at_hash IS DISTINCT FROM expected_hash THEN
-        RETURN QUERY SELECT 0::bigint, ARRAY[]::{oid}[], at_position, at_hash;
-        RETURN;
-    END IF;
-    IF only_new THEN
-        stored := ARRAY(
-            SELECT u.x FROM unnest(ids) AS u(x),
-            LATERAL (SELECT 1 FROM {events} AS e
-                     WHERE e.originator_id = u.x AND e.notification_id >= 1 LIMIT 1) AS f);
-        IF cardinality(stored) > 0 THEN
-            RETURN QUERY SELECT 0::bigint, stored, at_position, at_hash;
-            RETURN;
-        END IF;
-    END IF;
-    -- Each row links to the one before: one pass over each array (a subscript inside a loop
-    -- would walk the array from its start each time). Hash sizes: the table's CHECK.
-    IF prevs[1] IS DISTINCT FROM at_hash
-       OR (n > 1 AND prevs[2:n] IS DISTINCT FROM hashes[1:n - 1]) THEN
-        RAISE EXCEPTION 'govledger: the batch does not chain onto the head at %', at_position
-            USING ERRCODE = 'check_violation';
-    END IF;
-    INSERT INTO {events} (notification_id, originator_id, originator_version, topic, state,
-                          prev_hash, hash)
-        SELECT at_position + u.i, u.oid_, u.ver, u.top, u.st, u.pr, u.hs
-        FROM unnest(ids, versions, topics, states, prevs, hashes) WITH ORDINALITY
-             AS u(oid_, ver, top, st, pr, hs, i);
-    UPDATE {head} SET position = at_position + n, hash = hashes[n] WHERE singleton = 1;
-    RETURN QUERY SELECT n::bigint, ARRAY[]::{oid}[], at_position + n, hashes[n];
-END $fn$
-"""
 
 
 class _HeadMovedError(Exception):
@@ -276,7 +208,7 @@ class ChainedPostgresApplicationRecorder(NotificationsFromOne, PostgresApplicati
         append, lock = self._ident(self.append_function_name), self._ident(self.lock_function_name)
         oid = Identifier(self.datastore.originator_id_type)
         return [
-            SQL(_APPEND_FUNCTION).format(append=append, events=events, head=head, oid=oid),
+            SQL(APPEND_FUNCTION).format(append=append, events=events, head=head, oid=oid),
             SQL(
                 "CREATE OR REPLACE FUNCTION {lock}() "
                 "RETURNS TABLE (head_position bigint, head_hash bytea) LANGUAGE sql "
@@ -597,34 +529,6 @@ class ChainedPostgresProcessRecorder(PostgresProcessRecorder, ChainedPostgresApp
         self.requested_algorithm = hash_algorithm
 
 
-def _failing_fast(
-    get_connection: Callable[[], AbstractContextManager[Connection[DictRow]]],
-) -> Callable[[], AbstractContextManager[Connection[DictRow]]]:
-    """The datastore's connections, with "no primary" a :class:`StoreUnavailableError`.
-
-    While Patroni elects a new primary, no connection can be had (the pool waits
-    ``postgres_timeout_seconds``) or the one held went read-only. eventsourcing
-    would retry either ten times; neither gets better within a request, so the
-    request answers 503 with ``Retry-After`` at once (docs/operations.md §HA) and
-    the client's retry, idempotent, reaches the new primary. A connection lost
-    mid-statement is still retried: the retry finds what did commit.
-    """
-
-    @contextmanager
-    def connection() -> Iterator[Connection[DictRow]]:
-        try:
-            with get_connection() as conn:
-                yield conn
-        except (OperationalError, InternalError) as e:
-            if isinstance(e.__cause__, PoolTimeout):
-                raise StoreUnavailableError("no PostgreSQL primary answered in time") from e
-            if isinstance(e.__cause__, psycopg.errors.ReadOnlySqlTransaction):
-                raise StoreUnavailableError("the PostgreSQL server is no longer primary") from e
-            raise
-
-    return connection
-
-
 # The module must expose exactly one factory class: eventsourcing finds it by scanning.
 class Factory(es_postgres.PostgresFactory):
     """``PERSISTENCE_MODULE=ledger.store.postgres``: eventsourcing's factory, chained."""
@@ -641,7 +545,7 @@ class Factory(es_postgres.PostgresFactory):
             raise ConfigurationError("the PostgreSQL pool has no connection arguments")
         kwargs.update(session_options(self.env.get(TARGET_SESSION_ATTRS_KEY) or ""))
         kwargs.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
-        self.datastore.get_connection = _failing_fast(  # type: ignore[method-assign,assignment]
+        self.datastore.get_connection = failing_fast(  # type: ignore[method-assign,assignment]
             self.datastore.get_connection
         )
 
@@ -678,155 +582,3 @@ class Factory(es_postgres.PostgresFactory):
         )
         self._prepare(recorder)
         return recorder
-
-
-# ---------------------------------------------------------------------- reading
-
-
-class PostgresRowReader:
-    """Read-only access to the chain for verify and export (server-side cursors)."""
-
-    def __init__(self, conninfo: dict[str, Any], schema: str = "public") -> None:
-        try:
-            self.conn: psycopg.Connection[Any] = psycopg.connect(
-                **conninfo, autocommit=True, connect_timeout=10
-            )
-        except psycopg.OperationalError as e:
-            first_line = str(e).strip().splitlines()[0] if str(e).strip() else "refused"
-            raise StoreUnavailableError(f"cannot connect to PostgreSQL: {first_line}") from e
-        self.schema = schema
-        self.events = SQL("{}.{}").format(Identifier(schema), Identifier(LEDGER_EVENTS_TABLE))
-        self.genesis_table = SQL("{}.{}").format(
-            Identifier(schema), Identifier(f"{LEDGER_EVENTS_TABLE}_genesis")
-        )
-        self.head_table = SQL("{}.{}").format(
-            Identifier(schema), Identifier(f"{LEDGER_EVENTS_TABLE}_head")
-        )
-        found = self.conn.execute(
-            "SELECT to_regclass(%s)", (f'"{schema}"."{LEDGER_EVENTS_TABLE}_genesis"',)
-        ).fetchone()
-        if not found or found[0] is None:
-            self.conn.close()
-            raise ForeignStoreError("this database holds no govledger ledger (no genesis record)")
-        self._select = SQL(
-            "SELECT notification_id, replace(originator_id::text, '-', ''), originator_version, "
-            "topic, state, prev_hash, hash FROM {}"
-        ).format(self.events)
-        self._cursors = 0
-
-    @contextmanager
-    def snapshot(self) -> Iterator[None]:
-        """Every read inside sees one snapshot (REPEATABLE READ, READ ONLY)."""
-        self.conn.isolation_level = IsolationLevel.REPEATABLE_READ
-        self.conn.read_only = True
-        try:
-            with self.conn.transaction():
-                yield
-        finally:
-            self.conn.isolation_level = None
-            self.conn.read_only = None
-
-    def genesis(self) -> Genesis:
-        row = self.conn.execute(
-            SQL(
-                "SELECT ledger_id, created_at, hash_algorithm, genesis_hash, format_version FROM {}"
-            ).format(self.genesis_table)
-        ).fetchone()
-        if row is None:
-            raise ForeignStoreError("the ledger has no genesis record")
-        return Genesis(row[0], row[1], row[2], bytes(row[3]), row[4])
-
-    def max_position(self) -> int:
-        row = self.conn.execute(SQL("SELECT max(notification_id) FROM {}").format(self.events))
-        value = row.fetchone()
-        return int(value[0] or 0) if value else 0
-
-    def bounds(self, *, count: bool = True) -> Bounds:
-        rows = SQL("count(*)") if count else SQL("-1")
-        low, high, found = self.conn.execute(
-            SQL("SELECT min(notification_id), max(notification_id), {} FROM {}").format(
-                rows, self.events
-            )
-        ).fetchone() or (None, None, 0)
-        # Without a valid unique index on the position, count and bounds prove nothing.
-        unique = self.conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM pg_index AS i JOIN pg_attribute AS a "
-            "ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
-            "WHERE i.indrelid = to_regclass(%s) AND i.indisunique AND i.indisvalid "
-            "AND i.indnatts = 1 AND i.indpred IS NULL AND a.attname = 'notification_id')",
-            (f'"{self.schema}"."{LEDGER_EVENTS_TABLE}"',),
-        ).fetchone()
-        return Bounds(low, int(high or 0), int(found), unique=bool(unique and unique[0]))
-
-    def head_record(self) -> tuple[int, bytes] | None:
-        row = self.conn.execute(
-            SQL("SELECT position, hash FROM {} WHERE singleton = 1").format(self.head_table)
-        ).fetchone()
-        return (int(row[0]), bytes(row[1])) if row else None
-
-    def iter_batches(self, after: int | None, batch_size: int) -> Iterator[list[RowTuple]]:
-        # Binary results: bytea arrives as bytes, without hex-decoding every state.
-        where = SQL("") if after is None else SQL(" WHERE notification_id > %s")
-        yield from self._stream(
-            self._select + where + SQL(" ORDER BY notification_id"),
-            () if after is None else (after,),
-            batch_size,
-        )
-
-    def positions(self, after: int | None = None) -> Iterator[list[int]]:
-        where = SQL("") if after is None else SQL(" WHERE notification_id > %s")
-        for batch in self._stream(
-            SQL("SELECT notification_id FROM {}").format(self.events)
-            + where
-            + SQL(" ORDER BY notification_id"),
-            () if after is None else (after,),
-            10_000,
-        ):
-            yield [row[0] for row in batch]
-
-    def hashes(self, after: int, batch_size: int) -> Iterator[list[tuple[int, bytes]]]:
-        yield from self._stream(
-            SQL(
-                "SELECT notification_id, hash FROM {} WHERE notification_id > %s "
-                "ORDER BY notification_id"
-            ).format(self.events),
-            (after,),
-            batch_size,
-        )
-
-    def _stream(self, query: Composed, params: tuple[Any, ...], size: int) -> Iterator[list[Any]]:
-        self._cursors += 1  # one name per open cursor: streams may interleave
-        name = f"govledger_rows_{self._cursors}"
-        with (
-            self.conn.transaction(),
-            self.conn.cursor(name=name, binary=True) as cursor,
-        ):
-            cursor.itersize = size
-            cursor.execute(query, params)
-            while batch := cursor.fetchmany(size):
-                yield batch
-
-    def row_at(self, position: int) -> RowTuple | None:
-        row = self.conn.execute(
-            self._select + SQL(" WHERE notification_id = %s"), (position,)
-        ).fetchone()
-        return tuple(row) if row else None
-
-    def rows_at(self, positions: Sequence[int]) -> dict[int, RowTuple]:
-        rows = self.conn.execute(
-            self._select + SQL(" WHERE notification_id = ANY(%s::bigint[])"),
-            (sorted(set(positions)),),
-        )
-        return {int(row[0]): tuple(row) for row in rows}
-
-    def position_of_hash(self, stored_hash: bytes, after: int) -> int | None:
-        row = self.conn.execute(
-            SQL(
-                "SELECT notification_id FROM {} WHERE hash = %s AND notification_id > %s LIMIT 1"
-            ).format(self.events),
-            (stored_hash, after),
-        ).fetchone()
-        return int(row[0]) if row else None
-
-    def close(self) -> None:
-        self.conn.close()
