@@ -85,7 +85,7 @@ def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     """Exit 0 written; 1 written, but the rows break (named, as ``verify`` names it)."""
-    reader = open_reader(settings)
+    reader = open_reader(settings.reading())  # a replica's prefix is an export too
     try:
         total = reader.max_position() - max(args.from_position, 1) + 1
         with output_file(args.output) as out, progress_bar(max(total, 0), "export") as advance:

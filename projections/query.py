@@ -529,7 +529,12 @@ def open_views(settings: Settings, *, catch_up: bool = False) -> Iterator[Views]
     """A reader of the views, which never writes (docs/projections.md §Opening and moments):
     it reads what the worker or a rebuild wrote; views not built: StoreUnavailableError.
     ``catch_up=True``: the caller is a writer and first projects what the ledger added.
-    The ledger is opened first: a file that is no ledger never gets a views file."""
+    The ledger is opened first: a file that is no ledger never gets a views file. A read
+    that may be stale reads ledger and views on ``database_read_url`` when one is set (a
+    replica holds both at one replayed position: docs/configuration.md §Reads on a replica);
+    a writer reads the primary it writes."""
+    if not catch_up:
+        settings = settings.reading()
     reader = open_reader(settings)
     try:
         if catch_up:
