@@ -40,7 +40,8 @@ def test_a_read_opens_ledger_and_views_on_the_read_url_only(postgres_settings: S
 def test_a_writer_reads_the_primary_it_writes(postgres_settings: Settings) -> None:
     build_scenario(postgres_settings)
     run_projections(postgres_settings)
-    with pytest.raises(StoreUnavailableError), open_views(
-        _on_replica(postgres_settings), catch_up=True
+    with (
+        pytest.raises(StoreUnavailableError),
+        open_views(_on_replica(postgres_settings), catch_up=True),
     ):
         pass
