@@ -240,7 +240,13 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
     def _cio(self, fact: Fact) -> None:
         code = self.state["department_by_entity"].get(fact.entity)
         if code in self.state["departments"]:
-            self.state["departments"][code]["cio_name"] = fact.data["cio_name"]
+            department = self.state["departments"][code]
+            department["cio_name"] = fact.data["cio_name"]
+            # I6: on record since its first naming (business time, docs/facts.md §4).
+            named = self._happened_iso()
+            if named:
+                first = department.get("cio_named_at") or named
+                department["cio_named_at"] = min(first, named, key=datetime.fromisoformat)
 
     def _system(self, fact: Fact) -> None:
         d = fact.data
