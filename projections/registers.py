@@ -227,7 +227,12 @@ class RegisterViews:
         ``resource`` (a catalogue code): the resource's own events, the events of sharing
         requests for it, and the accesses to it. ``text``: the event's Chinese name or kind,
         or part of its actor, entity, department or resource (``projections.labels``)."""
-        where: list[str] = ["position > ?", "position <= ?"]
+        # Dates and a department: read the department's rows of those dates from its
+        # index (department, time) and sort them; the position bound, hidden from the
+        # planner (``+position``), would make it walk every row of the department.
+        dated = department is not None and (start is not None or end is not None)
+        bound = "+position" if dated else "position"
+        where: list[str] = [f"{bound} > ?", f"{bound} <= ?"]
         params: list[Any] = [after, m.position]
         if text:
             # Text naming event kinds finds those kinds; other text is part of an id. Not
