@@ -107,6 +107,9 @@ INDEXES = (
     # lines without scanning the trail. An index only: not a change of what is kept, so
     # no new SCHEMA_VERSION (no rebuild); the worker's ensure_schema creates it at start.
     ("events_topic", "events", "topic, position"),
+    # A department's trail between two dates (registers.audit_trail): those dates' rows
+    # from the index, not every row of the department in position order (issue #16).
+    ("events_department_time", "events", "department, time"),
     ("blocks_block", "access_blocks", "block, day"),
     # Accesses per system (the inventory's counts, every zone read): one dimension's rows,
     # not every dimension's of every block.

@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from projections import rectification
+from projections import rectification, security_facts
 from projections.detector import EVIDENCE_CAP, HISTORY, AnomalyDetector
 from projections.facts import (
     ACCESS,
@@ -167,6 +167,8 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
         self._handlers.update(self.obligation_handlers())
         # docs/facts.md §8: rectifications (projections.rectification; rule R1).
         self._handlers.update({t: self._rectification for t in rectification.TOPICS})
+        # docs/facts.md §10: 条例 §33 declarations (projections.security_facts).
+        self._handlers.update({t: self._security_fact for t in security_facts.TOPICS})
 
     # ------------------------------------------------------------------ driving
 
@@ -487,6 +489,9 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
 
     def _rectification(self, fact: Fact) -> None:
         rectification.fold(self.state, fact)
+
+    def _security_fact(self, fact: Fact) -> None:
+        security_facts.fold(self.state, fact)
 
     def _filing_change(self, fact: Fact) -> None:
         filing = self.state["filings"].get(fact.entity)

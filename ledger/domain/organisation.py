@@ -195,7 +195,12 @@ class InformationSystem(Aggregate):
         """Only the name is required; gaps in the rest of the inventory are for review.
 
         ``aggregate_id`` is given for an idempotent create (ids.idempotent_create_id).
+        ``required_to_connect`` is ndrc's fact (CONNECTION_REQUIREMENT_ROLES): any other
+        registering actor that claims it is refused; an explicit False is the default
+        (not listed yet) and claims nothing, so it is accepted from anyone.
         """
+        if required_to_connect:
+            _require_owner(actor, CONNECTION_REQUIREMENT_ROLES, "set a connection requirement")
         # _create, unlike cls(...), takes an explicit id; it checks nothing else.
         return cls._create(
             cls.Registered,

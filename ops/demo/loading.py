@@ -183,11 +183,12 @@ class DemoLoader:
             cio,
             spec.department,
             inventory,
-            required_to_connect=spec.connection != "exempt",
             holds_personal_data="P" in spec.holds,
             holds_important_data="I" in spec.holds,
             occurred_at=when,
         )
+        if spec.connection != "exempt":  # ndrc's listing (seed §三(三)12), not the CIO's
+            self.app.set_connection_requirement(self.cast.ndrc, system_id, True, occurred_at=when)
         self.app.record_mlps(cio, system_id, *spec.mlps, occurred_at=when)
         if spec.connection == "connected":
             self.app.connect_system(self.cast.platform, system_id, occurred_at=when)  # its fact

@@ -87,3 +87,43 @@ def test_the_python_api_refuses_alike() -> None:
     # who recorded each (and the zombie's reasons) are kept on the facts
     assert [e.actor.actor_id for e in recorded] == ["ndrc-1", "exchange", "ndrc-1"]
     assert [str(r) for r in recorded[-1].reasons] == ["low_usage"]
+
+
+def test_registering_cannot_claim_the_connection_requirement(api: Api) -> None:
+    """Registration is the department's; the requirement in it is ndrc's alone (issue 14)."""
+    api.call("POST", "/departments", Role.ADMIN, json={"code": "minzheng", "name": "区民政局"})
+    head = api.head()
+    for role in (Role.DEPARTMENT_CLERK, Role.CIO):
+        refused = api.call(
+            "POST", "/systems", role, "minzheng", json={**SYSTEM, "required_to_connect": True}
+        )
+        assert refused.status_code == 403, (role, refused.text)
+        assert refused.json()["error"] == "role_not_permitted"
+    assert api.head() == head  # nothing recorded
+    # an explicit false is the default (not listed yet): it claims nothing
+    done = api.call(
+        "POST", "/systems", Role.CIO, "minzheng", json={**SYSTEM, "required_to_connect": False}
+    )
+    assert done.status_code == 201, done.text
+    assert api.head() == head + 1
+
+
+def test_the_python_api_registers_a_requirement_only_for_ndrc() -> None:
+    from ledger.application import GovLedger  # noqa: PLC0415
+    from ledger.domain import Actor, DomainError, SystemInventory  # noqa: PLC0415
+    from ledger.domain.errors import ErrorCode  # noqa: PLC0415
+
+    app = GovLedger()
+    app.register_department(Actor("admin", Role.ADMIN, None), "minzheng", "区民政局")
+    inventory = SystemInventory("低保系统", "低保审核", "全区", "每日", "区发改局", None, "财政")
+    for who in (
+        Actor("mz-clerk", Role.DEPARTMENT_CLERK, "minzheng"),
+        Actor("mz-cio", Role.CIO, "minzheng"),
+        Actor("admin", Role.ADMIN, None),
+    ):
+        with pytest.raises(DomainError) as refused:
+            app.register_system(who, "minzheng", inventory, required_to_connect=True)
+        assert refused.value.code is ErrorCode.ROLE_NOT_PERMITTED
+    ndrc = Actor("ndrc-1", Role.NDRC, None)
+    sid = app.register_system(ndrc, "minzheng", inventory, required_to_connect=True)
+    assert app.system(sid).required_to_connect

@@ -63,6 +63,9 @@ FINANCE = Actor("finance-1", Role.FINANCE, None)
 GONGAN = Actor("gongan-provider", Role.DATA_PROVIDER, "gongan")
 MINZHENG = Actor("minzheng-clerk", Role.DEPARTMENT_CLERK, "minzheng")
 JIAOYU = Actor("jiaoyu-clerk", Role.DEPARTMENT_CLERK, "jiaoyu")
+# Registers the one system and lists it as required to connect: the requirement is ndrc's
+# fact (organisation.CONNECTION_REQUIREMENT_ROLES), recorded in the same event.
+NDRC = Actor("ndrc-1", Role.NDRC, None)
 PURPOSE = "最低生活保障资格核查"
 NIL = UUID(int=0)
 SCHOOL = "入学资格审核"
@@ -183,7 +186,7 @@ def _record(rec: Recorder, sc: Scenario) -> None:
         app.register_department(ADMIN, code, name)
     inventory = SystemInventory("低保系统", "低保审核", "全区", "每日", "区发改局", None, "财政")
     sc.system = app.register_system(
-        MINZHENG, "minzheng", inventory, required_to_connect=True, holds_personal_data=True
+        NDRC, "minzheng", inventory, required_to_connect=True, holds_personal_data=True
     )
     population = [
         ResourceItem("姓名", Sensitivity.PERSONAL, True),

@@ -116,8 +116,8 @@ def _build(
     try:
         app.register_department(ADMIN, "gongan", "区公安局")
         app.register_department(ADMIN, "minzheng", "区民政局")
-        s_a = app.register_system(
-            MINZHENG, "minzheng", _inventory("低保系统"), required_to_connect=True
+        s_a = app.register_system(  # ndrc's requirement (organisation.py)
+            NDRC, "minzheng", _inventory("低保系统"), required_to_connect=True
         )
         s_b = app.register_system(GONGAN, "gongan", _inventory("旧户籍系统"))
         app.mark_system_zombie(NDRC, s_b, [ZombieReason.UNMAINTAINED])

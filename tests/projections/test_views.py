@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ledger.application import GovLedger
 from ledger.config import Settings
 from ledger.store.connect import application_env, open_reader
+from projections.facts import CST
 from projections.query import Views, as_json, forget_folds, open_views
 from projections.zone import stable_id
 from tests.projections.scenario import (
@@ -227,6 +229,41 @@ def test_after_the_ledger_moved_the_zone_is_the_one_folded_afresh(
     assert before.resources["FR-0002"].owner_department is None
     for part in ("departments", "systems", "resources", "requests", "filings", "fund_decisions"):
         assert as_json(getattr(after, part)) == as_json(getattr(afresh, part)), part
+
+
+def test_as_of_a_date_the_zone_after_the_ledger_moved_is_the_one_folded_afresh(
+    views: Views, scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The zone as of a date is kept too (issue #16: the rights page as of a date folded
+    every fact at each request): after a move only the facts since are folded, and the
+    answer is the one a fold from the first fact gives."""
+    today = datetime.now(CST).date()
+    days = (date(2026, 7, 1), today)
+    before = {d: views.zone(views.moment(as_of=d)) for d in days}
+    app = GovLedger(env=application_env(scenario.settings))
+    try:
+        app.register_department(ADMIN, "wenhua", "区文化局")
+    finally:
+        app.close()
+    folded_after: list[int] = []
+    fold_facts = Views._fold_facts
+
+    def recording(self: Views, fold: Any, m: Any, after: int) -> Any:
+        folded_after.append(after)
+        return fold_facts(self, fold, m, after)
+
+    monkeypatch.setattr(Views, "_fold_facts", recording)
+    with open_views(scenario.settings, catch_up=True) as moved:
+        after = {d: moved.zone(moved.moment(as_of=d)) for d in days}
+    assert folded_after == [before[d].moment.position for d in days]  # only the new fact
+    forget_folds()
+    with open_views(scenario.settings, catch_up=True) as fresh:
+        afresh = {d: fresh.zone(fresh.moment(as_of=d)) for d in days}
+    assert "wenhua" in after[today].departments and "wenhua" not in before[today].departments
+    assert "wenhua" not in after[days[0]].departments
+    for d in days:
+        for part in ("departments", "systems", "resources", "requests", "filings"):
+            assert as_json(getattr(after[d], part)) == as_json(getattr(afresh[d], part)), part
 
 
 def test_a_different_ledger_at_the_same_place_is_folded_afresh(sqlite_settings: Settings) -> None:
