@@ -45,6 +45,7 @@ from projections.fold_core import (
     Rules,
     State,
     day_text,
+    keep_first,
     local_day_number,
     positions_text,
 )
@@ -244,11 +245,7 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
         if code in self.state["departments"]:
             department = self.state["departments"][code]
             department["cio_name"] = fact.data["cio_name"]
-            # I6: on record since its first naming (business time, docs/facts.md §4).
-            named = self._happened_iso()
-            if named:
-                first = department.get("cio_named_at") or named
-                department["cio_named_at"] = min(first, named, key=datetime.fromisoformat)
+            keep_first(department, "cio_named_at", self._happened_iso())  # I6
 
     def _system(self, fact: Fact) -> None:
         d = fact.data
