@@ -27,6 +27,7 @@ from projections.facts import CST
 from projections.rules.limits import (
     CIO_GRACE_DAYS,
     DEPARTMENT_REPORT_DUE,
+    PROCESSOR_END_GRACE_DAYS,
     PROJECT_EVALUATION_DAYS,
     PROJECT_TRACKING_INTERVAL_DAYS,
     REFRESH_GRACE_DAYS,
@@ -185,3 +186,19 @@ def departments_without_cio(state: State, reference: datetime, row: Row) -> Iter
             yield row("I6", code, "department", code, [department["position"]], due,
                       f"department {code}: no CIO named within {grace} days of its "
                       f"registration ({datetime.fromisoformat(registered):%Y-%m-%d})")  # fmt: skip
+
+
+def lapsed_entrustments(state: State, reference: datetime, row: Row) -> Iterator[Any]:
+    """D3 at ``reference``: past ``period_end`` plus the grace, no end on record."""
+    grace = limit(state, reference, "processor_end_grace_days", PROCESSOR_END_GRACE_DAYS)
+    for pid, processor in state.get("processors", {}).items():
+        ended = processor["ended_at"]
+        if ended is not None and ended <= reference.timestamp():
+            continue
+        period_end = processor["period_end"]
+        due = end_of_day(int(period_end[:4]), period_end[5:]) + timedelta(days=grace)
+        if reference >= due:
+            name, contract = processor["processor_name"], processor["contract_reference"]
+            yield row("D3", pid, "processor", processor["department"], processor["positions"][:1],
+                      due, f"{name} ({contract}): period ended {period_end}, "
+                      "no end of the entrustment on record")  # fmt: skip
