@@ -38,6 +38,7 @@ from api.routers import (
     rectification,
     registry,
     report_issue,
+    security_facts,
     sharing,
     tlog,
 )
@@ -165,6 +166,7 @@ def create_app(
         funding,
         obligations,
         rectification,
+        security_facts,
         ledger,
         proofs,
     ):

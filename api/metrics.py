@@ -213,7 +213,19 @@ class LedgerMetrics(Collector):
             unauthorized,
             *self._requests(counts),
             self._future_dated(counts),
+            self._issued(counts),
         ]
+
+    def _issued(self, counts: LedgerCounts) -> Metric:
+        issued = CounterMetricFamily(
+            "govledger_reports_issued",
+            "Reports issued (report --issue or the worker's schedule), by kind; a report "
+            "issued in several formats at once counts once",
+            labels=["kind"],
+        )
+        for kind in ("annual", "audit", "risk"):  # zeros too, as for events
+            issued.add_metric([kind], len(counts.issued.get(kind, ())))
+        return issued
 
     def _future_dated(self, counts: LedgerCounts) -> Metric:
         future = CounterMetricFamily(

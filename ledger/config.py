@@ -198,6 +198,10 @@ class Settings:
     projection_batch_size: int = 10_000  # ledger rows per projection transaction
     projection_snapshot_interval: int = 20_000  # positions between as-of snapshots
     projection_follow_seconds: int = 2  # how often `projections run --follow` polls
+    # Scheduled issuance by the worker (ops/report_schedule.py): the annual report when the
+    # year ends; the risk report from this MM-DD on (empty: off). Both of the year ended.
+    report_issue_annual: bool = False
+    report_issue_risk_on: str = ""
     finding_zombie_days: int = 180  # I1: an active system unused this long is a candidate
     anomaly_work_start_hour: int = 8  # local (CST) working window for off-hours access
     anomaly_work_end_hour: int = 20

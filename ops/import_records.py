@@ -67,6 +67,9 @@ _COMMANDS: dict[str, tuple[_Target, Callable[[GovLedger], Command]]] = {
         ("rectification_id", bounds.uuid),
         lambda app: app.verify_rectification,
     ),
+    "security_lead": (None, lambda app: app.appoint_security_lead),
+    "resource_storage": (None, lambda app: app.declare_resource_storage),
+    "system_measures": (("system_id", bounds.uuid), lambda app: app.declare_system_measures),
 }
 assert set(_COMMANDS) == set(KINDS)
 RECORD_KINDS = frozenset(_COMMANDS)

@@ -24,6 +24,7 @@ from ledger.domain.actor import Actor, Role
 from ledger.domain.review import ReviewAction
 from ledger.errors import LedgerError
 from ledger.store.connect import application_env, ledger_head
+from ops.report_schedule import ReportSchedule
 from ops.terminal import progress_bar
 from projections.query import Moment, Views, as_json, open_views
 from projections.runner import open_projector, positions_of, tracked_position
@@ -81,8 +82,14 @@ def _follow(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     print("projection worker: following the ledger (SIGTERM to stop)", file=sys.stderr)
+    schedule = ReportSchedule(settings)  # issues the reports due (docs/configuration.md)
+
+    def after_round(seconds: float) -> None:
+        schedule.tick_safely()
+        stop.wait(seconds)
+
     with open_projector(settings) as projector:
-        total = projector.follow(stop.is_set, sleep=stop.wait)
+        total = projector.follow(stop.is_set, sleep=after_round)
         position = tracked_position(projector.store)
     print(f"projection worker stopped at position {position} ({total} rows projected)")
     return EXIT_OK

@@ -52,6 +52,9 @@ DOMAIN_TIME_FIELD: dict[str, str] = {
     "Rectification.Notified": "notified_at",
     "Rectification.Reported": "reported_at",
     "Rectification.Verified": "verified_at",
+    "SecurityLead.Appointed": "appointed_at",
+    "ResourceStorage.Declared": "declared_at",
+    "SystemMeasures.Declared": "declared_at",
     "IssuedReport.Issued": "issued_at",
 }
 # Kinds that gained ``occurred_at`` at version 2 (docs/facts.md §3, §4): their business

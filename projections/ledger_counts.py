@@ -82,6 +82,7 @@ _RESOURCE_REGISTERED = get_topic(Resource.Registered)
 _RESOURCE_RECLASSIFIED = get_topic(Resource.Reclassified)
 _REQUEST_SUBMITTED = get_topic(SharingRequest.Submitted)
 _CALENDAR_SET = get_topic(DistrictCalendar.Set)
+_ISSUED = "ledger.domain.report_issue:IssuedReport.Issued"  # report_issue.ISSUED_TOPIC
 _REQUEST_ANSWERED = {
     get_topic(SharingRequest.Approved),
     get_topic(SharingRequest.Rejected),
@@ -119,6 +120,8 @@ class LedgerCounts:
     pending: dict[UUID, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     # Accesses dated in the future (docs/facts.md §6), by requester department.
     future_dated: Counter[str] = field(default_factory=Counter)
+    # Reports issued (``report --issue`` or the worker's schedule): issue ids by kind.
+    issued: dict[str, set[str]] = field(default_factory=dict)
     # The calendars recorded, shaped as the zone fold keeps them (projections/rules/calendars).
     calendars: list[dict[str, Any]] = field(default_factory=list)
     # Due dates computed with ``len(calendars)`` calendars known, by request.
@@ -185,6 +188,9 @@ class LedgerFollower:
         counts.events[EVENT_TYPES.get(topic, OTHER)] += 1
         if topic == _ACCESS:
             self._access(self._decode(notification))
+        elif topic == _ISSUED:
+            issued = self._decode(notification)
+            counts.issued.setdefault(str(issued.kind), set()).add(issued.issue_id)
         elif topic == _DEPARTMENT:
             counts.departments.add(self._decode(notification).code)
         elif topic == _RESOURCE_REGISTERED:

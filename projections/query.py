@@ -103,9 +103,10 @@ __all__ = [
 # the ledger's hash at that position: the first page after the ledger moved folds only the
 # facts added since (most moves are accesses: none), not every request and filing again.
 # The hash chain proves the prefix folded is still the ledger's. States here are never
-# changed (a fold that goes on works on a copy).
-_FOLDS: dict[tuple[str, str, Rules], tuple[int, bytes, State]] = {}
-FOLDS_KEPT = 4
+# changed (a fold that goes on works on a copy). The same for the zone as of a date: the
+# facts effective by then, in position order, only grow at the end as the ledger moves.
+_FOLDS: dict[tuple[str, str, Rules, date | None], tuple[int, bytes, State]] = {}
+FOLDS_KEPT = 8
 _FOLDS_LOCK = threading.Lock()
 
 
@@ -191,10 +192,10 @@ class Views(RegisterViews, AccessReportViews):
 
     def _facts_fold(self, m: Moment) -> State:
         """The fold of the non-access facts up to ``m``. At a position at or after the one
-        of the memo of this ledger's folds, only the facts added since are folded."""
-        if m.as_of is not None:  # the facts effective by a date: not a prefix of the ledger
-            return self._fold_facts(ZoneFold(self.projector.rules), m, 0)
-        key = (self.settings.database_url, self.settings.postgres_schema, self.projector.rules)
+        of the memo of this ledger's folds (at the head, or as of the same date), only the
+        facts added since are folded."""
+        settings = self.settings
+        key = (settings.database_url, settings.postgres_schema, self.projector.rules, m.as_of)
         with _FOLDS_LOCK:
             memo = _FOLDS.get(key)
         if memo is not None and memo[0] <= m.position and self._hash_at(memo[0]) == memo[1]:

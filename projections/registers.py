@@ -14,7 +14,7 @@ from typing import Any
 
 from ledger.config import Settings
 from ledger.store.connect import ledger_head
-from projections import rectification
+from projections import rectification, security_facts
 from projections.facts import ACCESS, CST
 from projections.labels import event_summary, topics_matching
 from projections.model import (
@@ -68,6 +68,10 @@ class RegisterViews:
         """The rectification register (docs/facts.md §8): open, overdue or accepted at ``m``."""
         entries = rectification.register(self._state(m), m.reference_time)
         return [e for e in entries if department is None or e.department == department]
+
+    def security_facts(self, m: Moment) -> security_facts.SecurityFacts:
+        """条例 §33 declarations in force at ``m`` (docs/facts.md §10)."""
+        return security_facts.as_of(self._state(m), m.reference_time)
 
     # ------------------------------------------------------------------ rights and inventory
 
@@ -223,7 +227,12 @@ class RegisterViews:
         ``resource`` (a catalogue code): the resource's own events, the events of sharing
         requests for it, and the accesses to it. ``text``: the event's Chinese name or kind,
         or part of its actor, entity, department or resource (``projections.labels``)."""
-        where: list[str] = ["position > ?", "position <= ?"]
+        # Dates and a department: read the department's rows of those dates from its
+        # index (department, time) and sort them; the position bound, hidden from the
+        # planner (``+position``), would make it walk every row of the department.
+        dated = department is not None and (start is not None or end is not None)
+        bound = "+position" if dated else "position"
+        where: list[str] = [f"{bound} > ?", f"{bound} <= ?"]
         params: list[Any] = [after, m.position]
         if text:
             # Text naming event kinds finds those kinds; other text is part of an id. Not

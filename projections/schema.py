@@ -29,7 +29,8 @@ PROJECTIONS = ("audit_trail", "accesses", "zone")
 # 5: the issue-14 rules (S11, P2, D1, I3, F6–F8, I4, I5) fold new facts and findings,
 # and those facts are dated by their business time (projections.facts).
 # 6: finding L4, an access dated in the future (docs/facts.md §6; projections/business_time).
-SCHEMA_VERSION = 6
+# 7: finding I6, a department with no CIO on record (departments keep when it was named).
+SCHEMA_VERSION = 7
 # events.touches of an access: the personal information it reads (PIPL §28, domain.md P1).
 TOUCHES_NONE, TOUCHES_PERSONAL, TOUCHES_SENSITIVE = 0, 1, 2
 BLOCK = 10_000  # positions per access aggregate block
@@ -106,6 +107,9 @@ INDEXES = (
     # lines without scanning the trail. An index only: not a change of what is kept, so
     # no new SCHEMA_VERSION (no rebuild); the worker's ensure_schema creates it at start.
     ("events_topic", "events", "topic, position"),
+    # A department's trail between two dates (registers.audit_trail): those dates' rows
+    # from the index, not every row of the department in position order (issue #16).
+    ("events_department_time", "events", "department, time"),
     ("blocks_block", "access_blocks", "block, day"),
     # Accesses per system (the inventory's counts, every zone read): one dimension's rows,
     # not every dimension's of every block.

@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from projections import rectification
+from projections import rectification, security_facts
 from projections.detector import EVIDENCE_CAP, HISTORY, AnomalyDetector
 from projections.facts import (
     ACCESS,
@@ -45,6 +45,7 @@ from projections.fold_core import (
     Rules,
     State,
     day_text,
+    keep_first,
     local_day_number,
     positions_text,
 )
@@ -167,6 +168,8 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
         self._handlers.update(self.obligation_handlers())
         # docs/facts.md §8: rectifications (projections.rectification; rule R1).
         self._handlers.update({t: self._rectification for t in rectification.TOPICS})
+        # docs/facts.md §10: 条例 §33 declarations (projections.security_facts).
+        self._handlers.update({t: self._security_fact for t in security_facts.TOPICS})
 
     # ------------------------------------------------------------------ driving
 
@@ -240,7 +243,9 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
     def _cio(self, fact: Fact) -> None:
         code = self.state["department_by_entity"].get(fact.entity)
         if code in self.state["departments"]:
-            self.state["departments"][code]["cio_name"] = fact.data["cio_name"]
+            department = self.state["departments"][code]
+            department["cio_name"] = fact.data["cio_name"]
+            keep_first(department, "cio_named_at", self._happened_iso())  # I6
 
     def _system(self, fact: Fact) -> None:
         d = fact.data
@@ -481,6 +486,9 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
 
     def _rectification(self, fact: Fact) -> None:
         rectification.fold(self.state, fact)
+
+    def _security_fact(self, fact: Fact) -> None:
+        security_facts.fold(self.state, fact)
 
     def _filing_change(self, fact: Fact) -> None:
         filing = self.state["filings"].get(fact.entity)

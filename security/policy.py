@@ -56,6 +56,7 @@ class Permission(StrEnum):
     REPORT_RECTIFICATION = "report_rectification"
     VERIFY_RECTIFICATION = "verify_rectification"
     ISSUE_REPORT = "issue_report"
+    DECLARE_SECURITY_FACTS = "declare_security_facts"
     VERIFY = "verify"
     EXPORT = "export"
     MANAGE_KEYS = "manage_keys"
@@ -128,6 +129,10 @@ POLICY: Mapping[Permission, frozenset[Role]] = MappingProxyType(
         Permission.VERIFY_RECTIFICATION: frozenset({_R.AUDITOR}),
         # docs/reports.md: who signs a report issues it (审计局, 网信办, 区发改局).
         Permission.ISSUE_REPORT: frozenset({_R.AUDITOR, _R.SECURITY_OFFICER, _R.NDRC}),
+        # 条例 §33 facts: 网信办 or the department itself (commands narrow it per kind).
+        Permission.DECLARE_SECURITY_FACTS: frozenset(
+            {_R.SECURITY_OFFICER, _R.DEPARTMENT_CLERK, _R.DATA_PROVIDER, _R.CIO}
+        ),
         Permission.VERIFY: frozenset({_R.AUDITOR, _R.SECURITY_OFFICER}),
         Permission.EXPORT: frozenset({_R.AUDITOR}),
         Permission.MANAGE_KEYS: frozenset({_R.ADMIN}),

@@ -16,6 +16,7 @@ from typing import Any
 from ledger.domain import bounds
 from ledger.domain.bounds import BoundsError
 from ledger.domain.refresh import RefreshReport
+from ledger.domain.security_facts import read_measures
 
 Converter = Callable[[object, str], Any]
 
@@ -220,6 +221,24 @@ KINDS: dict[str, tuple[Mapping[str, Converter], Mapping[str, Converter]]] = {
     "rectification_verification": (
         {"accepted": flag, "reason": _text},
         {"verified_at": BUSINESS_TIME},
+    ),
+    # 网络数据安全管理条例 §33: lead, storage, technical measures (docs/facts.md §10).
+    "security_lead": (
+        {"scope": bounds.code, "reference": _text, "name": _text, "contact": _text},
+        {"appointed_at": BUSINESS_TIME},
+    ),
+    "resource_storage": (
+        {
+            "resource_code": bounds.code,
+            "reference": _text,
+            "storage_period": _text,
+            "storage_location": _text,
+        },
+        {"declared_at": BUSINESS_TIME},
+    ),
+    "system_measures": (
+        {"reference": _text, "measures": read_measures},
+        {"declared_at": BUSINESS_TIME},
     ),
 }
 

@@ -455,10 +455,14 @@ class SQLiteRowReader:
         return int(value or 0)
 
     def bounds(self, *, count: bool = True) -> Bounds:
-        rows = "count(*)" if count else "-1"
-        low, high, found = self.conn.execute(
-            f"SELECT min(rowid), max(rowid), {rows} FROM {self.table}"
-        ).fetchone()
+        if count:
+            query = f"SELECT min(rowid), max(rowid), count(*) FROM {self.table}"
+        else:  # min and max in one SELECT scan the table: each alone is one index probe
+            query = (
+                f"SELECT (SELECT min(rowid) FROM {self.table}), "
+                f"(SELECT max(rowid) FROM {self.table}), -1"
+            )
+        low, high, found = self.conn.execute(query).fetchone()
         # rowid is the table's key: two rows never share a position.
         return Bounds(low, high or 0, found, unique=True)
 

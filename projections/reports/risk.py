@@ -97,7 +97,7 @@ def _basics(facts: ReportFacts) -> Section:
             "区网信办负责共享风险评估与数据安全监督。",
             f"安全组织：在册部门 {len(departments)} 个，已指定首席信息官"
             f"{len(departments) - without} 个，未指定 {without} 个。",
-            sections.security_lead(),
+            sections.security_lead(facts),
         ),
         tables=(Table("各部门首席信息官", ("部门", "部门代码", "首席信息官"), rows),),
     )

@@ -13,6 +13,9 @@ guessed. Entrustments are the views' trail lines of ``ContractedProcessor`` even
 
 from __future__ import annotations
 
+from collections import Counter
+
+from ledger.domain.security_facts import ZONE_SCOPE
 from projections.model import AuditLine
 from projections.reports.common import department_label, local
 from projections.reports.model import Row, Section, Table
@@ -26,10 +29,29 @@ RULES_ON_RECORD = (
 )
 
 
-def security_lead() -> str:
-    """第三十三条(一): the 网络数据安全负责人 is not the CIO and is not on record."""
+def security_lead(facts: ReportFacts) -> str:
+    """第三十三条(一): the 网络数据安全负责人 and contact, as declared (docs/facts.md §10);
+    not the CIO. A department without a declaration is said to be 未记录."""
+    leads = facts.security.leads
+    zone = leads.get(ZONE_SCOPE)
+    zone_text = (
+        f"区级网络数据安全负责人：{zone.fields['name']}（联系方式：{zone.fields['contact']}）。"
+        if zone
+        else f"区级网络数据安全负责人及其联系方式：{NOT_RECORDED}。"
+    )
+    codes = sorted(facts.zone.departments)
+    named = [c for c in codes if c in leads]
+    listed = "；".join(
+        f"{department_label(facts, c)}：{leads[c].fields['name']}（{leads[c].fields['contact']}）"
+        for c in named
+    )
+    departments = (
+        f"已登记网络数据安全负责人的部门 {len(named)} 个：{listed}；"
+        if named
+        else "各部门网络数据安全负责人均未登记；"
+    )
     return (
-        f"网络数据安全负责人及其联系方式：{NOT_RECORDED}。"
+        f"{zone_text}{departments}其余部门 {len(codes) - len(named)} 个{NOT_RECORDED}。"
         "各部门首席信息官负责信息化工作，不等同于网络数据安全负责人。"
     )
 
@@ -44,9 +66,24 @@ def storage(facts: ReportFacts) -> tuple[str, ...]:
     return (
         f"处理范围：提供部门 {len(providers)} 个、目录资源 {len(resources)} 项，"
         f"本年度经交换平台访问数据的接收部门 {len(recipients)} 个。",
-        f"存储期限：各资源的存储期限{NOT_RECORDED}。",
-        f"存储地点：在用政务信息系统 {len(systems)} 个，其中部署于政务云 {on_cloud} 个；"
-        f"其余系统的存储地点及各资源的存储地点{NOT_RECORDED}。",
+        _storage_declared(facts, len(resources)),
+        f"系统部署：在用政务信息系统 {len(systems)} 个，其中部署于政务云 {on_cloud} 个。",
+    )
+
+
+def _storage_declared(facts: ReportFacts, resources: int) -> str:
+    """Storage period and location as the providers declared them, grouped."""
+    declared = [d for code, d in facts.security.storage.items() if code in facts.zone.resources]
+    if not declared:
+        return f"存储期限与存储地点：各资源的存储期限及存储地点{NOT_RECORDED}。"
+    groups = Counter((d.fields["storage_period"], d.fields["storage_location"]) for d in declared)
+    listed = "；".join(
+        f"存储期限{period}、存储地点{place}：{n} 项"
+        for (period, place), n in sorted(groups.items(), key=lambda g: (-g[1], g[0]))
+    )
+    return (
+        f"存储期限与存储地点：已登记 {len(declared)} 项资源（{listed}）；"
+        f"其余 {resources - len(declared)} 项资源{NOT_RECORDED}。"
     )
 
 
@@ -55,12 +92,13 @@ def measures_table(facts: ReportFacts, flagged: int, total: int) -> Table:
     resources = list(facts.zone.resources.values())
     labelled = sum(1 for r in resources if r.items)
     rows = (
-        Row(("加密", NOT_RECORDED, NOT_RECORDED)),
-        Row(("备份", NOT_RECORDED, NOT_RECORDED)),
+        _declared_row(facts, "加密", "encryption"),
+        _declared_row(facts, "备份", "backup"),
         Row(
             (
                 "数据标识",
-                f"目录资源 {len(resources)} 项中 {labelled} 项已逐项标注信息项敏感程度",
+                f"目录资源 {len(resources)} 项中 {labelled} 项已逐项标注信息项敏感程度；"
+                + _declared_text(facts, "labelling"),
                 "敏感程度用于判定访问规则与风险影响程度",
             ),
             tuple(r.position for r in resources),
@@ -68,15 +106,16 @@ def measures_table(facts: ReportFacts, flagged: int, total: int) -> Table:
         Row(
             (
                 "访问控制",
-                "交换平台按共享授权（信息项、用途、期限）核验每次访问并将结论写入账本",
+                "交换平台按共享授权（信息项、用途、期限）核验每次访问并将结论写入账本；"
+                + _declared_text(facts, "access_control"),
                 f"本年度访问 {total} 次，标记违规 {flagged} 次，均已记录",
             )
         ),
         Row(
             (
                 "身份认证",
-                "每次访问记录访问者标识及所属部门",
-                f"认证方式及其有效性{NOT_RECORDED}",
+                "每次访问记录访问者标识及所属部门；" + _declared_text(facts, "authentication"),
+                f"认证方式的有效性{NOT_RECORDED}",
             )
         ),
         Row(
@@ -88,6 +127,35 @@ def measures_table(facts: ReportFacts, flagged: int, total: int) -> Table:
         ),
     )
     return Table("技术措施及其有效性", ("措施", "账本所示情况", "有效性"), rows)
+
+
+def _in_use(facts: ReportFacts) -> list[str]:
+    return [i for i, s in facts.zone.systems.items() if s.status != "decommissioned"]
+
+
+def _declared_text(facts: ReportFacts, measure: str) -> str:
+    """What the systems' departments declared of one measure (docs/facts.md §10)."""
+    systems = _in_use(facts)
+    declared = [facts.security.measures[i] for i in systems if i in facts.security.measures]
+    if not declared:
+        return f"各系统的该项措施{NOT_RECORDED}"
+    taken = [d.fields["measures"][measure] for d in declared]
+    yes = [m for m in taken if m["in_place"]]
+    described = "、".join(sorted({m["description"] for m in yes})[:3])
+    return (
+        f"在用系统 {len(systems)} 个中已登记 {len(declared)} 个，其中采取 {len(yes)} 个、"
+        f"未采取 {len(taken) - len(yes)} 个"
+        + (f"（{described}）" if described else "")
+        + f"，未登记 {len(systems) - len(declared)} 个{NOT_RECORDED}"
+    )
+
+
+def _declared_row(facts: ReportFacts, label: str, measure: str) -> Row:
+    systems = _in_use(facts)
+    positions = tuple(
+        facts.security.measures[i].position for i in systems if i in facts.security.measures
+    )
+    return Row((label, _declared_text(facts, measure), NOT_RECORDED), positions)
 
 
 def entrusting(facts: ReportFacts, number: str) -> Section:

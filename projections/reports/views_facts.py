@@ -25,6 +25,7 @@ from projections.model import AuditLine
 from projections.query import DepartmentState, Finding, RightsEntry, Views, ZoneState
 from projections.rectification import RectificationEntry
 from projections.reports.funds import FundCheck, checks_from_views
+from projections.security_facts import SecurityFacts
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,8 @@ class ReportFacts(AuditFacts):
     flagged_total: int
     # 委托处理 (数据安全法 §40): the trail's ContractedProcessor lines up to ``position``.
     entrustments: tuple[AuditLine, ...]
+    # 条例 §33 declarations at ``position``: security leads, storage, measures (§10).
+    security: SecurityFacts
 
 
 ENTRUSTMENTS_LISTED = 200
@@ -160,4 +163,5 @@ def read_report_facts(views: Views, reader: RowReader, position: int, year: int)
         tuple(views.flagged_accesses(m, year, limit=FLAGGED_LISTED)),
         views.flagged_count(m, year),
         tuple(views.audit_trail(m, text="ContractedProcessor", limit=ENTRUSTMENTS_LISTED)),
+        views.security_facts(m),
     )

@@ -10,6 +10,7 @@ with it, so a judgment as of a past date uses the calendar that was in force the
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from ledger.domain.calendar import ResponseDeadlinePolicy, WorkingCalendar
@@ -32,9 +33,16 @@ def calendar_at(state: State, moment: datetime) -> dict[str, Any] | None:
 
 
 def working_calendar(calendar: dict[str, Any]) -> WorkingCalendar:
+    return _working_calendar(tuple(calendar["holidays"]), tuple(calendar["adjusted_working_days"]))
+
+
+@lru_cache(maxsize=64)
+def _working_calendar(holidays: tuple[str, ...], adjusted: tuple[str, ...]) -> WorkingCalendar:
+    """Parsed once per calendar, not once per request judged (S6 judges every pending
+    request: hundreds of year-long date lists parsed per page, issue #16)."""
     return WorkingCalendar(
-        frozenset(date.fromisoformat(d) for d in calendar["holidays"]),
-        frozenset(date.fromisoformat(d) for d in calendar["adjusted_working_days"]),
+        frozenset(date.fromisoformat(d) for d in holidays),
+        frozenset(date.fromisoformat(d) for d in adjusted),
     )
 
 

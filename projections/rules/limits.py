@@ -48,6 +48,9 @@ RECENT_ACCESSES_KEPT = 64
 # evaluation this many days after acceptance.
 PROJECT_TRACKING_INTERVAL_DAYS = 183
 PROJECT_EVALUATION_DAYS = 365
+# I6 (seed 四(四) "明确各部门信息主管(CIO)"): days a registered department may go with
+# no CIO on record (the plan names no period; a month to appoint one).
+CIO_GRACE_DAYS = 30
 
 
 def limit(state: State, moment: datetime, name: str, default: int) -> int:

@@ -25,6 +25,7 @@ from typing import Any
 
 from projections.facts import CST
 from projections.rules.limits import (
+    CIO_GRACE_DAYS,
     DEPARTMENT_REPORT_DUE,
     PROJECT_EVALUATION_DAYS,
     PROJECT_TRACKING_INTERVAL_DAYS,
@@ -169,3 +170,18 @@ def project_follow_up(state: State, reference: datetime, row: Row) -> Iterator[A
                           f"project {filing['name']}: accepted "
                           f"{datetime.fromisoformat(accepted):%Y-%m-%d}, not evaluated "
                           f"within {evaluate} days")  # fmt: skip
+
+
+def departments_without_cio(state: State, reference: datetime, row: Row) -> Iterator[Any]:
+    """I6 at ``reference``: no CIO on record ``cio_grace_days`` after registration."""
+    grace = limit(state, reference, "cio_grace_days", CIO_GRACE_DAYS)
+    for department in state["departments"].values():
+        registered, named = department.get("registered_at"), department.get("cio_named_at")
+        if not registered or (named and datetime.fromisoformat(named) <= reference):
+            continue
+        due = datetime.fromisoformat(registered) + timedelta(days=grace)
+        if reference > due:
+            code = department["code"]
+            yield row("I6", code, "department", code, [department["position"]], due,
+                      f"department {code}: no CIO named within {grace} days of its "
+                      f"registration ({datetime.fromisoformat(registered):%Y-%m-%d})")  # fmt: skip

@@ -589,3 +589,27 @@ def test_the_service_role_integrates_the_tree_but_cannot_change_it(
             conn.execute("UPDATE ledger_events_tree SET hashes = substring(hashes from 2)")
         with pytest.raises(psycopg.errors.CheckViolation, match="do not follow from the rows"):
             conn.execute("INSERT INTO ledger_events_tree VALUES (0, 7, %s)", (b"\x01" * 32,))
+
+
+def test_sqlite_bounds_without_count_probe_the_key_only(sqlite_settings: Settings) -> None:
+    """The tree's check before each integration (every proof page) asks the bounds without a
+    count: the same low and high, read by two key probes, not a scan of the whole log."""
+    ledger = Ledger(sqlite_settings)
+    ledger.append(5)
+    ledger.close()
+    reader: Any = open_reader(sqlite_settings)
+    traced: list[str] = []
+    try:
+        full, quick = reader.bounds(), reader.bounds(count=False)
+        reader.conn.set_trace_callback(traced.append)
+        reader.bounds(count=False)
+        plan = [
+            row[-1]
+            for sql in traced
+            for row in reader.conn.execute(f"EXPLAIN QUERY PLAN {sql}").fetchall()
+        ]
+    finally:
+        reader.close()
+    assert (quick.low, quick.high) == (full.low, full.high) == (1, 5)
+    assert full.count == 5
+    assert plan and not [step for step in plan if step.startswith("SCAN stored_events")], plan

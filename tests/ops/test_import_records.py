@@ -142,3 +142,21 @@ def test_objections_import_once_and_are_resolved_by_the_provider(
     path = write(tmp_path / "q.jsonl", objection)
     assert import_records(app, path, USER).recorded == 1
     assert import_records(app, path, USER).already_recorded == 1
+
+
+def test_security_facts_import_once_by_their_owners(app: GovLedger, tmp_path: Path) -> None:
+    """条例 §33 declarations (docs/facts.md §10): a department's lead by its own staff,
+    the zone's by 网信办, storage by the resource's provider; all or nothing."""
+    lead = {"kind": "security_lead", "scope": USER_DEPT, "reference": "任1", "name": "李娜",
+            "contact": "0512-1"}  # fmt: skip
+    zone = {**lead, "scope": "zone", "reference": "网信1", "name": "王强"}
+    storage = {"kind": "resource_storage", "resource_code": "R-POP", "reference": "存1",
+               "storage_period": "长期", "storage_location": "区政务云"}  # fmt: skip
+    assert import_records(app, write(tmp_path / "l.jsonl", lead), USER).recorded == 1
+    assert import_records(app, write(tmp_path / "z.jsonl", zone), CAC).recorded == 1
+    both = write(tmp_path / "s.jsonl", storage, {**lead, "reference": "任2"})
+    with pytest.raises(LedgerError):  # the provider may not name the user's lead
+        import_records(app, both, PROVIDER)
+    assert import_records(app, write(tmp_path / "s1.jsonl", storage), PROVIDER).recorded == 1
+    again = import_records(app, write(tmp_path / "s2.jsonl", storage), PROVIDER)
+    assert again.already_recorded == 1

@@ -10,6 +10,7 @@ R1 (position 34) and ends it (35).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from uuid import UUID
 
 import pytest
 
@@ -17,9 +18,10 @@ from ledger.application import GovLedger
 from ledger.config import Settings
 from ledger.domain import Actor, Role
 from ledger.domain.fact_intake import record_fields
+from ledger.domain.security_facts import MEASURES
 from ledger.store.connect import application_env
 from projections.access_report import FlaggedAccess
-from projections.query import forget_folds
+from projections.query import forget_folds, open_views
 from projections.reports import ReportKind, generate
 from projections.reports.model import Report, Section
 from projections.reports.risk import _violations
@@ -89,7 +91,7 @@ def test_processor_and_security_lead(plain: Settings) -> None:
 def test_processing_scope_storage_period_and_location(plain: Settings) -> None:
     processing = text(section(generate(plain, ReportKind.RISK, 2026), "数据处理情况"))
     assert "提供部门 1 个、目录资源 2 项，本年度经交换平台访问数据的接收部门 1 个" in processing
-    assert "存储期限：各资源的存储期限未记录" in processing
+    assert "存储期限与存储地点：各资源的存储期限及存储地点未记录" in processing
     assert "在用政务信息系统 3 个，其中部署于政务云 0 个" in processing
 
 
@@ -98,8 +100,10 @@ def test_technical_measures_and_their_effect(plain: Settings) -> None:
     assert "各部门自行制定的数据安全管理制度未记录" in text(measures)
     rows = {r.cells[0]: r for r in measures.tables[0].rows}
     assert list(rows) == ["加密", "备份", "数据标识", "访问控制", "身份认证", "记录防篡改"]
-    assert str(rows["加密"].cells[1]).startswith("未记录")
-    assert rows["数据标识"].cells[1] == "目录资源 2 项中 2 项已逐项标注信息项敏感程度"
+    assert rows["加密"].cells[1] == "各系统的该项措施未记录（不在账本记录范围）"
+    assert rows["数据标识"].cells[1] == (
+        "目录资源 2 项中 2 项已逐项标注信息项敏感程度；各系统的该项措施未记录（不在账本记录范围）"
+    )
     assert rows["数据标识"].positions == (9, 10)
     assert rows["访问控制"].cells[2] == "本年度访问 4 次，标记违规 3 次，均已记录"
 
@@ -130,3 +134,63 @@ def test_s4_on_an_access_without_purpose_says_no_purpose_was_declared() -> None:
 
     assert _violations(access("")) == "S4 访问目的与授权目的不符（未申报用途）"
     assert _violations(access("低保审核")) == "S4 访问目的与授权目的不符"
+
+
+@pytest.fixture(scope="module")
+def declared(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The zone plus, by hand: gongan's security lead (and a later one under another
+    reference, which supersedes it), R1's storage, and the measures of one gongan system."""
+    settings = settings_in(tmp_path_factory.mktemp("risk-declared"))
+    build(settings)
+    with open_views(settings, catch_up=True) as views:
+        systems = views.zone(views.moment()).systems
+    system_id = next(i for i, s in systems.items() if s.name == "视频系统")
+    clock = FakeClock(datetime(2026, 7, 1, 2, tzinfo=UTC))
+    app = GovLedger(env=application_env(settings), clock=clock)
+    taken = {m: {"in_place": m != "backup", "description": f"{m}措施"} for m in MEASURES}
+    taken["encryption"]["description"] = "国密SM4存储加密"
+    try:
+        for body in (
+            {"scope": "gongan", "reference": "公任1号", "name": "赵一", "contact": "0512-1",
+             "appointed_at": "2026-03-01T10:00:00+08:00"},
+            {"scope": "gongan", "reference": "公任2号", "name": "钱二", "contact": "0512-2",
+             "appointed_at": "2026-05-01T10:00:00+08:00"},
+        ):  # fmt: skip
+            app.appoint_security_lead(GA_CLERK, **record_fields("security_lead", body))
+        storage = {
+            "resource_code": "GX-PSB-001",
+            "reference": "存储1",
+            "storage_period": "长期",
+            "storage_location": "区政务云",
+        }
+        app.declare_resource_storage(GA_CLERK, **record_fields("resource_storage", storage))
+        fields = record_fields("system_measures", {"reference": "措施1", "measures": taken})
+        app.declare_system_measures(GA_CLERK, UUID(system_id), **fields)
+    finally:
+        app.close()
+    forget_folds()
+    return settings
+
+
+def test_declared_lead_storage_and_measures_are_shown(declared: Settings) -> None:
+    report = generate(declared, ReportKind.RISK, 2026)
+    basics = text(section(report, "基本情况"))
+    assert "区级网络数据安全负责人及其联系方式：未记录" in basics
+    assert "已登记网络数据安全负责人的部门 1 个：区公安局（gongan）：钱二（0512-2）" in basics
+    assert "赵一" not in basics  # superseded by the later appointment
+    assert "其余部门 1 个未记录" in basics
+    processing = text(section(report, "数据处理情况"))
+    assert "已登记 1 项资源（存储期限长期、存储地点区政务云：1 项）；其余 1 项资源未记录" in (
+        processing
+    )
+    rows = {r.cells[0]: r for r in section(report, "安全措施").tables[0].rows}
+    encryption = str(rows["加密"].cells[1])
+    assert "在用系统 3 个中已登记 1 个，其中采取 1 个、未采取 0 个（国密SM4存储加密）" in encryption
+    assert "未登记 2 个未记录" in encryption
+    assert "采取 0 个、未采取 1 个，未登记 2 个" in str(rows["备份"].cells[1])
+    assert len(rows["加密"].positions) == 1
+
+
+def test_a_report_before_the_declarations_says_not_recorded(declared: Settings) -> None:
+    report = generate(declared, ReportKind.RISK, 2026, at=33)  # the scenario's last position
+    assert "各部门网络数据安全负责人均未登记" in text(section(report, "基本情况"))

@@ -260,3 +260,20 @@ def test_projects_funds_amounts_little_use_tracking_evaluation(
     # I5: accepted on 2026-03-01 and never evaluated: due 365 days later
     assert subjects(settings, "I5", date(2027, 2, 28)) == set()
     assert subjects(settings, "I5", date(2027, 3, 1)) == {filing.hex}
+
+
+def test_i6_department_without_a_cio(settings: Settings, rec: Recorder) -> None:
+    app = rec.app
+    # all three registered 2025-03-01 10:00; 30 days' grace: due 2025-03-31 10:00
+    app.name_cio(GONGAN_CLERK, "gongan", "张伟", occurred_at=at(2025, 3, 15))
+    app.name_cio(GONGAN_CLERK, "gongan", "李娜", occurred_at=at(2025, 6, 1))  # a successor
+    app.name_cio(MINZHENG, "minzheng", "王芳", occurred_at=at(2025, 5, 1))  # late
+    assert subjects(settings, "I6", date(2025, 3, 30)) == set()
+    late = found(settings, "I6", date(2025, 3, 31))
+    assert {f.subject for f in late} == {"minzheng", "jiaoyu"}
+    assert all(f.time.isoformat().startswith("2025-03-31T10:00") for f in late)
+    assert {f.severity for f in late} == {"low"}
+    assert subjects(settings, "I6", date(2025, 4, 30)) == {"minzheng", "jiaoyu"}
+    # named on 05-01: no longer without a CIO; jiaoyu never names one
+    assert subjects(settings, "I6", date(2025, 5, 1)) == {"jiaoyu"}
+    assert subjects(settings, "I6", date(2026, 1, 1)) == {"jiaoyu"}
