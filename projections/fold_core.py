@@ -61,6 +61,14 @@ class Rules:
         )
 
 
+def keep_first(entity: dict[str, Any], key: str, happened: str | None) -> None:
+    """Keep under ``key`` the earliest business time (CST ISO) of a repeated fact: I6
+    reads when a department's CIO was first named (docs/rules-inputs.md)."""
+    if happened:
+        first = entity.get(key) or happened
+        entity[key] = min(first, happened, key=datetime.fromisoformat)
+
+
 def positions_text(positions: list[int]) -> str:
     """Evidence positions as ``json.dumps`` writes a sorted list of ints, without its cost."""
     return "[" + ", ".join(map(str, sorted(set(positions)))) + "]"

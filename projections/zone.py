@@ -45,6 +45,7 @@ from projections.fold_core import (
     Rules,
     State,
     day_text,
+    keep_first,
     local_day_number,
     positions_text,
 )
@@ -242,7 +243,9 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
     def _cio(self, fact: Fact) -> None:
         code = self.state["department_by_entity"].get(fact.entity)
         if code in self.state["departments"]:
-            self.state["departments"][code]["cio_name"] = fact.data["cio_name"]
+            department = self.state["departments"][code]
+            department["cio_name"] = fact.data["cio_name"]
+            keep_first(department, "cio_named_at", self._happened_iso())  # I6
 
     def _system(self, fact: Fact) -> None:
         d = fact.data

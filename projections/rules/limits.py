@@ -48,6 +48,13 @@ RECENT_ACCESSES_KEPT = 64
 # evaluation this many days after acceptance.
 PROJECT_TRACKING_INTERVAL_DAYS = 183
 PROJECT_EVALUATION_DAYS = 365
+# I6 (seed 四(四) "明确各部门信息主管(CIO)"): days a registered department may go with
+# no CIO on record (the plan names no period; a month to appoint one).
+CIO_GRACE_DAYS = 30
+# D3 (数据安全法 §40; 个人信息保护法 §21 "委托合同…终止的，受托人应当…返还…或者予以删除"):
+# days after an entrustment's period_end by which its end must be on record (the law
+# names no period; a month to return or delete the data and record it).
+PROCESSOR_END_GRACE_DAYS = 30
 
 
 def limit(state: State, moment: datetime, name: str, default: int) -> int:

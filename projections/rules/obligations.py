@@ -25,7 +25,9 @@ from typing import Any
 
 from projections.facts import CST
 from projections.rules.limits import (
+    CIO_GRACE_DAYS,
     DEPARTMENT_REPORT_DUE,
+    PROCESSOR_END_GRACE_DAYS,
     PROJECT_EVALUATION_DAYS,
     PROJECT_TRACKING_INTERVAL_DAYS,
     REFRESH_GRACE_DAYS,
@@ -169,3 +171,34 @@ def project_follow_up(state: State, reference: datetime, row: Row) -> Iterator[A
                           f"project {filing['name']}: accepted "
                           f"{datetime.fromisoformat(accepted):%Y-%m-%d}, not evaluated "
                           f"within {evaluate} days")  # fmt: skip
+
+
+def departments_without_cio(state: State, reference: datetime, row: Row) -> Iterator[Any]:
+    """I6 at ``reference``: no CIO on record ``cio_grace_days`` after registration."""
+    grace = limit(state, reference, "cio_grace_days", CIO_GRACE_DAYS)
+    for department in state["departments"].values():
+        registered, named = department.get("registered_at"), department.get("cio_named_at")
+        if not registered or (named and datetime.fromisoformat(named) <= reference):
+            continue
+        due = datetime.fromisoformat(registered) + timedelta(days=grace)
+        if reference > due:
+            code = department["code"]
+            yield row("I6", code, "department", code, [department["position"]], due,
+                      f"department {code}: no CIO named within {grace} days of its "
+                      f"registration ({datetime.fromisoformat(registered):%Y-%m-%d})")  # fmt: skip
+
+
+def lapsed_entrustments(state: State, reference: datetime, row: Row) -> Iterator[Any]:
+    """D3 at ``reference``: past ``period_end`` plus the grace, no end on record."""
+    grace = limit(state, reference, "processor_end_grace_days", PROCESSOR_END_GRACE_DAYS)
+    for pid, processor in state.get("processors", {}).items():
+        ended = processor["ended_at"]
+        if ended is not None and ended <= reference.timestamp():
+            continue
+        period_end = processor["period_end"]
+        due = end_of_day(int(period_end[:4]), period_end[5:]) + timedelta(days=grace)
+        if reference >= due:
+            name, contract = processor["processor_name"], processor["contract_reference"]
+            yield row("D3", pid, "processor", processor["department"], processor["positions"][:1],
+                      due, f"{name} ({contract}): period ended {period_end}, "
+                      "no end of the entrustment on record")  # fmt: skip

@@ -200,11 +200,11 @@ def test_default_providers_read_the_views_the_worker_wrote(settings: Settings) -
     assert value(before, "govledger_collector_up", part="findings") == 0  # views not built
     assert value(before, "govledger_projection_lag_events", projection="zone") == end
     # The scenario's head, worked out in tests/projections/scenario.py: S2 x4 high, I1 for the
-    # system idle since 05-20 (the head is now, after 11-16), P2 x2, 17 in all; anomalies 2
-    # medium, 2 high.
+    # system idle since 05-20 (the head is now, after 11-16), P2 x2, I6 x3 (no department
+    # names a CIO), 20 in all; anomalies 2 medium, 2 high.
     assert value(after, "govledger_compliance_findings_open", rule="S2", severity="high") == 4
     assert value(after, "govledger_compliance_findings_open", rule="I1", severity="info") == 1
-    assert total(after, "govledger_compliance_findings_open") == 17
+    assert total(after, "govledger_compliance_findings_open") == 20
     # P2 is judged from the PIA facts (issue 14); the ledger's own L1 is judged elsewhere.
     assert value(after, "govledger_rule_evaluated", rule="P2") == 1
     assert value(after, "govledger_rule_evaluated", rule="S2") == 1

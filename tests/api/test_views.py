@@ -32,9 +32,10 @@ def test_findings_as_of_a_date(api: Api, zone: Scenario) -> None:
     assert body["moment"]["as_of"] == "2026-06-20"
     rules = Counter(f["rule"] for f in body["result"])
     # As in tests/projections/test_views.py: S2 evt-3, S3, S5, S6 R2, S7 R3, S9, S12, I2, and
-    # P2 (R1's grant of RK-0001's personal items, no PIA on record).
+    # P2 (R1's grant of RK-0001's personal items, no PIA on record), I6 x3 (no CIO named).
     assert rules == {
         "S2": 1, "S3": 1, "S5": 1, "S6": 1, "S7": 1, "S9": 1, "S12": 1, "I2": 1, "P2": 1,
+        "I6": 3,
     }  # fmt: skip
     s2 = next(f for f in body["result"] if f["rule"] == "S2")
     assert s2["positions"][-1] == zone.positions["evt-3"] and s2["severity"] == "high"

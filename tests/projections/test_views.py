@@ -46,15 +46,17 @@ def test_findings_as_of_dates(views: Views, scenario: Scenario) -> None:
     assert rules(views, date(2026, 6, 10)) == {
         "S3": 1, "S7": 1, "S12": 1, "S9": 1, "I2": 1, "P2": 1,
     }  # fmt: skip
-    # 06-20: + S5 evt-5 (06-11), S2 evt-3 (06-16), S6 R2 (due 06-17, overdue from 06-18).
+    # 06-20: + S5 evt-5 (06-11), S2 evt-3 (06-16), S6 R2 (due 06-17, overdue from 06-18);
+    # I6: none of the three departments (registered 05-20 09:00) named a CIO by 06-19 09:00.
     assert rules(views, date(2026, 6, 20)) == {
         "S2": 1, "S3": 1, "S5": 1, "S6": 1, "S7": 1, "S9": 1, "S12": 1, "I2": 1, "P2": 1,
+        "I6": 3,
     }  # fmt: skip
     # 07-31: + S2 evt-6..8, F1 (07-01), F5 (filing, effective 07-01), F3 (07-03), P2
     # evt-6 (jiaoyu read 姓名 on 06-22, no grant, no PIA).
     assert rules(views, date(2026, 7, 31)) == {
         "S2": 4, "S3": 1, "S5": 1, "S6": 1, "S7": 1, "S9": 1, "S12": 1, "I2": 1,
-        "F1": 1, "F3": 1, "F5": 1, "P2": 2,
+        "F1": 1, "F3": 1, "F5": 1, "P2": 2, "I6": 3,
     }  # fmt: skip
     # 06-17 is the last day on time for R2.
     assert rules(views, date(2026, 6, 17))["S6"] == 0
@@ -180,9 +182,10 @@ def test_the_review_queue_is_sorted_counted_and_paged_by_the_views(
 def test_findings_by_subject_kind_and_their_count(views: Views, scenario: Scenario) -> None:
     m = views.moment(as_of=date(2026, 7, 31))
     every = views.findings(m)
-    assert views.finding_count(m) == len(every) == 16  # P2 x2 (gongan's) included
+    # P2 x2 (gongan's) and I6 x3 (no department named a CIO) included
+    assert views.finding_count(m) == len(every) == 19
     jiaoyu = views.findings(m, department="jiaoyu")
-    assert views.finding_count(m, department="jiaoyu") == len(jiaoyu) == 5
+    assert views.finding_count(m, department="jiaoyu") == len(jiaoyu) == 6
     # Stored (S7 about a request, proven by one event) and moment-dependent (S6) alike.
     assert [f.rule for f in views.findings(m, subject_kinds={"request"})] == ["S7", "S6"]
     # I2 dates from the system's registration (05-20, its business time), F5 from 07-02.
@@ -400,8 +403,8 @@ def test_summaries_for_metrics(views: Views, scenario: Scenario) -> None:
     summary = findings_summary(scenario.settings, catch_up=True)
     assert summary[("S2", "high")] == 4 and summary[("F3", "high")] == 1
     assert summary[("S9", "medium")] == 1 and summary[("I1", "info")] == 1
-    assert summary[("P2", "medium")] == 2
-    assert sum(summary.values()) == 17
+    assert summary[("P2", "medium")] == 2 and summary[("I6", "low")] == 3  # no CIO named
+    assert sum(summary.values()) == 20
     assert anomalies_summary(scenario.settings, catch_up=True) == {"medium": 2, "high": 2}
     end = scenario.positions["end"]
     assert projection_positions(scenario.settings) == dict.fromkeys(

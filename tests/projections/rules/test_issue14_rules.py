@@ -260,3 +260,47 @@ def test_projects_funds_amounts_little_use_tracking_evaluation(
     # I5: accepted on 2026-03-01 and never evaluated: due 365 days later
     assert subjects(settings, "I5", date(2027, 2, 28)) == set()
     assert subjects(settings, "I5", date(2027, 3, 1)) == {filing.hex}
+
+
+def test_i6_department_without_a_cio(settings: Settings, rec: Recorder) -> None:
+    app = rec.app
+    # all three registered 2025-03-01 10:00; 30 days' grace: due 2025-03-31 10:00
+    app.name_cio(GONGAN_CLERK, "gongan", "张伟", occurred_at=at(2025, 3, 15))
+    app.name_cio(GONGAN_CLERK, "gongan", "李娜", occurred_at=at(2025, 6, 1))  # a successor
+    app.name_cio(MINZHENG, "minzheng", "王芳", occurred_at=at(2025, 5, 1))  # late
+    assert subjects(settings, "I6", date(2025, 3, 30)) == set()
+    late = found(settings, "I6", date(2025, 3, 31))
+    assert {f.subject for f in late} == {"minzheng", "jiaoyu"}
+    assert all(f.time.isoformat().startswith("2025-03-31T10:00") for f in late)
+    assert {f.severity for f in late} == {"low"}
+    assert subjects(settings, "I6", date(2025, 4, 30)) == {"minzheng", "jiaoyu"}
+    # named on 05-01: no longer without a CIO; jiaoyu never names one
+    assert subjects(settings, "I6", date(2025, 5, 1)) == {"jiaoyu"}
+    assert subjects(settings, "I6", date(2026, 1, 1)) == {"jiaoyu"}
+
+
+def test_d3_entrustment_past_its_period_with_no_end(settings: Settings, rec: Recorder) -> None:
+    app = rec.app
+    system = app.register_system(GONGAN_CLERK, "gongan", INVENTORY, occurred_at=at(2025, 4, 1))
+
+    def entrust(reference: str, end: date) -> UUID:
+        return app.entrust_processor(
+            GONGAN_CLERK, department="gongan", contract_reference=reference,
+            processor_name="某科技公司", processor_credit_code="91320505MA1XXXXX0X",
+            tasks=["operate"], system_ids=(system,), period_start=date(2025, 5, 1),
+            period_end=end, occurred_at=at(2025, 4, 20),
+        )  # fmt: skip
+
+    lapsed = entrust("HT-1", date(2025, 12, 31))  # never ended: due 2026-01-31 00:00
+    ended = entrust("HT-2", date(2025, 12, 31))
+    app.end_processor(GONGAN_CLERK, ended, reason="数据已返还", occurred_at=at(2026, 1, 10))
+    late = entrust("HT-3", date(2025, 12, 31))
+    app.end_processor(GONGAN_CLERK, late, reason="合同期满", occurred_at=at(2026, 3, 1))
+    assert subjects(settings, "D3", date(2026, 1, 30)) == set()
+    due = found(settings, "D3", date(2026, 1, 31))
+    assert {f.subject for f in due} == {lapsed.hex, late.hex}
+    assert all(f.time.isoformat().startswith("2026-01-31T00:00") for f in due)
+    assert {(f.severity, f.department) for f in due} == {("medium", "gongan")}
+    # HT-3's end is recorded on 03-01: no longer lapsed from then on
+    assert subjects(settings, "D3", date(2026, 3, 1)) == {lapsed.hex}
+    assert subjects(settings, "D3", date(2027, 1, 1)) == {lapsed.hex}
