@@ -266,6 +266,7 @@ FIELD_NAMES: Final[dict[str, str]] = {
     "code": "编码", "comment": "意见", "conclusion": "结论",
     "contract_reference": "合同编号", "controller": "管理部门", "decided_at": "决定时间",
     "department": "部门", "description": "说明", "evaluated_at": "评价时间",
+    "evidence": "依据",
     "expired_at": "到期时间", "expires_at": "有效期至", "filing_id": "备案编号",
     "format": "格式", "function": "功能", "funding_channel": "资金渠道",
     "funding_source": "资金来源", "grant_id": "授权编号",

@@ -55,6 +55,10 @@ CIO_GRACE_DAYS = 30
 # days after an entrustment's period_end by which its end must be on record (the law
 # names no period; a month to return or delete the data and record it).
 PROCESSOR_END_GRACE_DAYS = 30
+# S13 (51号 数据质量异议 "及时校核"): working days a provider has to resolve an
+# objection to its data; the text says 及时 only, so the count a request's answer
+# gets (51号 §14, 10 working days) is used by analogy.
+QUALITY_OBJECTION_WORKING_DAYS = 10
 
 
 def limit(state: State, moment: datetime, name: str, default: int) -> int:

@@ -304,3 +304,28 @@ def test_d3_entrustment_past_its_period_with_no_end(settings: Settings, rec: Rec
     # HT-3's end is recorded on 03-01: no longer lapsed from then on
     assert subjects(settings, "D3", date(2026, 3, 1)) == {lapsed.hex}
     assert subjects(settings, "D3", date(2027, 1, 1)) == {lapsed.hex}
+
+
+def test_s13_quality_objection_unresolved_past_the_working_days(
+    settings: Settings, rec: Recorder
+) -> None:
+    app = rec.app
+    _personal_resource(app)  # RK-0001, provided by gongan
+
+    def objection(text: str) -> UUID:
+        return app.raise_quality_objection(
+            MINZHENG, department="minzheng", resource_code="RK-0001", items=("姓名",),
+            description=text, raised_at=at(2026, 6, 1),  # a Monday
+        )  # fmt: skip
+
+    open_, on_time, late = objection("姓名为空"), objection("姓名错字"), objection("重复记录")
+    app.resolve_quality_objection(GONGAN, on_time, resolution="已更正", resolved_at=at(2026, 6, 10))
+    app.resolve_quality_objection(GONGAN, late, resolution="已去重", resolved_at=at(2026, 6, 20))
+    # 10 working days after 06-01 (Mon–Fri, no calendar recorded): the last is 06-15
+    assert subjects(settings, "S13", date(2026, 6, 15)) == set()
+    due = found(settings, "S13", date(2026, 6, 16))
+    assert {f.subject for f in due} == {open_.hex, late.hex}
+    assert all(f.time.isoformat().startswith("2026-06-16T00:00") for f in due)
+    assert {(f.severity, f.department) for f in due} == {("low", "gongan")}
+    assert subjects(settings, "S13", date(2026, 6, 20)) == {open_.hex}  # resolved late
+    assert subjects(settings, "S13", date(2026, 12, 31)) == {open_.hex}
