@@ -2,7 +2,8 @@
 
 Refreshes (S11), impact assessments (P2), core-data approvals (D1), annual
 sharing reports (I3), and a filing's life after review — progress (跟踪),
-evaluation (评价), revised amounts (调整概算) — as the rules of
+evaluation (评价), revised amounts (调整概算), entrustments of 受托方 (D3),
+data-quality objections (S13) — as the rules of
 ``projections.rules`` read them (docs/rules-inputs.md). Each is kept in the
 plain-JSON state with its business time (epoch seconds) and its positions, so a
 finding cites them. A refresh dated later than its record time plus the clock
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.facts import Fact, uuid_text, when
+from projections.facts import Fact, day, uuid_text, when
 from projections.fold_core import FoldCore
 from projections.rules.calendars import time_limit
 
@@ -52,7 +53,48 @@ class ObligationsFold(FoldCore):
             "ProjectProgress.Reported": self._progress,
             "ProjectEvaluation.Recorded": self._evaluation,
             "FiledAmountsRevision.Recorded": self._revision,
+            "ContractedProcessor.Entrusted": self._entrusted,
+            "ContractedProcessor.Ended": self._entrustment_ended,
+            "QualityObjection.Raised": self._objection,
+            "QualityObjection.Resolved": self._objection_resolved,
         }
+
+    # ------------------------------------------------------------------ S13
+
+    def _objection(self, fact: Fact) -> None:
+        d = fact.data
+        self.state.setdefault("objections", {})[fact.entity] = {
+            "department": d["department"],
+            "resource_code": d["resource_code"],
+            "raised_at": _epoch(d["raised_at"]),
+            "resolved_at": None,
+            "positions": [fact.position],
+        }
+
+    def _objection_resolved(self, fact: Fact) -> None:
+        objection = self.state.get("objections", {}).get(fact.entity)
+        if objection is not None:
+            objection["resolved_at"] = _epoch(fact.data["resolved_at"])
+            objection["positions"].append(fact.position)
+
+    # ------------------------------------------------------------------ D3
+
+    def _entrusted(self, fact: Fact) -> None:
+        d = fact.data
+        self.state.setdefault("processors", {})[fact.entity] = {
+            "department": d["department"],
+            "processor_name": d["processor_name"],
+            "contract_reference": d["contract_reference"],
+            "period_end": str(day(d["period_end"])),
+            "ended_at": None,  # epoch of ContractedProcessor.Ended's business time
+            "positions": [fact.position],
+        }
+
+    def _entrustment_ended(self, fact: Fact) -> None:
+        processor = self.state.get("processors", {}).get(fact.entity)
+        if processor is not None:
+            processor["ended_at"] = _epoch(fact.data["occurred_at"])
+            processor["positions"].append(fact.position)
 
     # ------------------------------------------------------------------ S11
 

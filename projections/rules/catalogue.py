@@ -12,7 +12,9 @@ findings": it is a first-class state, 未评估, with the reason, and
 I3 are judged from the facts of docs/facts.md §7 (refreshes, impact
 assessments, core-data approvals, annual reports); F6–F8, I4 and I5 are the
 checks issue 14 adds for projects after filing and O&M of little-used systems
-(seed §三(五)17; docs/rules-inputs.md); I6 a department with no CIO (seed 四(四)).
+(seed §三(五)17; docs/rules-inputs.md); I6 a department with no CIO (seed 四(四)),
+D3 an entrustment past its period with no end on record (数据安全法 §40), S13 a
+data-quality objection unresolved in time (51号).
 L1 and L2 (the ledger's own integrity) are judged by verification and the
 checkpoint monitor, not by the views; they are listed in :data:`LEDGER_RULES`.
 """
@@ -166,6 +168,13 @@ _RULES: tuple[Rule, ...] = (
     Rule("I5", "low", "项目验收后未按期评价", "inventory", "moment",
          (*_FILING, "ProjectEvaluation.Recorded", "DistrictCalendar.Set"),
          "the filing's positions", "seed §三(五)17 评价"),
+    Rule("S13", "low", "数据质量异议逾期未处理", "inventory", "moment",
+         ("QualityObjection.Raised", "QualityObjection.Resolved", "Resource.Registered",
+          "DistrictCalendar.Set"),
+         "the objection's positions", "国办发〔2016〕51号 数据质量异议 及时校核"),
+    Rule("D3", "medium", "委托处理合同期满未终止或续签", "inventory", "moment",
+         ("ContractedProcessor.Entrusted", "ContractedProcessor.Ended", "DistrictCalendar.Set"),
+         "the entrustment's positions", "数据安全法 §40; 个人信息保护法 §21"),
     Rule("I6", "low", "部门未明确信息主管（CIO）", "inventory", "moment",
          ("Department.Registered", "Department.CioNamed", "DistrictCalendar.Set"),
          "the department's registration", "seed 四(四) 明确各部门信息主管(CIO)"),

@@ -51,6 +51,14 @@ PROJECT_EVALUATION_DAYS = 365
 # I6 (seed 四(四) "明确各部门信息主管(CIO)"): days a registered department may go with
 # no CIO on record (the plan names no period; a month to appoint one).
 CIO_GRACE_DAYS = 30
+# D3 (数据安全法 §40; 个人信息保护法 §21 "委托合同…终止的，受托人应当…返还…或者予以删除"):
+# days after an entrustment's period_end by which its end must be on record (the law
+# names no period; a month to return or delete the data and record it).
+PROCESSOR_END_GRACE_DAYS = 30
+# S13 (51号 数据质量异议 "及时校核"): working days a provider has to resolve an
+# objection to its data; the text says 及时 only, so the count a request's answer
+# gets (51号 §14, 10 working days) is used by analogy.
+QUALITY_OBJECTION_WORKING_DAYS = 10
 
 
 def limit(state: State, moment: datetime, name: str, default: int) -> int:

@@ -23,12 +23,16 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+from ledger.domain.calendar import WorkingCalendar
 from projections.facts import CST
+from projections.rules.calendars import calendar_at, working_calendar
 from projections.rules.limits import (
     CIO_GRACE_DAYS,
     DEPARTMENT_REPORT_DUE,
+    PROCESSOR_END_GRACE_DAYS,
     PROJECT_EVALUATION_DAYS,
     PROJECT_TRACKING_INTERVAL_DAYS,
+    QUALITY_OBJECTION_WORKING_DAYS,
     REFRESH_GRACE_DAYS,
     ZONE_APPROVAL_GRACE_DAYS,
     ZONE_REPORT_DUE,
@@ -185,3 +189,42 @@ def departments_without_cio(state: State, reference: datetime, row: Row) -> Iter
             yield row("I6", code, "department", code, [department["position"]], due,
                       f"department {code}: no CIO named within {grace} days of its "
                       f"registration ({datetime.fromisoformat(registered):%Y-%m-%d})")  # fmt: skip
+
+
+def lapsed_entrustments(state: State, reference: datetime, row: Row) -> Iterator[Any]:
+    """D3 at ``reference``: past ``period_end`` plus the grace, no end on record."""
+    grace = limit(state, reference, "processor_end_grace_days", PROCESSOR_END_GRACE_DAYS)
+    for pid, processor in state.get("processors", {}).items():
+        ended = processor["ended_at"]
+        if ended is not None and ended <= reference.timestamp():
+            continue
+        period_end = processor["period_end"]
+        due = end_of_day(int(period_end[:4]), period_end[5:]) + timedelta(days=grace)
+        if reference >= due:
+            name, contract = processor["processor_name"], processor["contract_reference"]
+            yield row("D3", pid, "processor", processor["department"], processor["positions"][:1],
+                      due, f"{name} ({contract}): period ended {period_end}, "
+                      "no end of the entrustment on record")  # fmt: skip
+
+
+def unresolved_objections(state: State, reference: datetime, row: Row) -> Iterator[Any]:
+    """S13 at ``reference``: unresolved past the working days in force when raised."""
+    now = reference.timestamp()
+    for oid, objection in state.get("objections", {}).items():
+        resolved = objection["resolved_at"]
+        if objection["raised_at"] > now or (resolved is not None and resolved <= now):
+            continue
+        raised = _at(objection["raised_at"])
+        days = limit(state, raised, "quality_objection_working_days",
+                     QUALITY_OBJECTION_WORKING_DAYS)  # fmt: skip
+        calendar = calendar_at(state, raised)
+        working = working_calendar(calendar) if calendar is not None else WorkingCalendar()
+        last = working.add_working_days(raised.date(), days)
+        due = end_of_day(last.year, f"{last:%m-%d}")
+        if reference >= due:
+            code = objection["resource_code"]
+            provider = state["resources"].get(code, {}).get("provider_department")
+            yield row("S13", oid, "objection", provider or objection["department"],
+                      objection["positions"], due,
+                      f"{objection['department']}'s objection to {code} raised "
+                      f"{raised:%Y-%m-%d}, unresolved after {days} working days")  # fmt: skip

@@ -277,3 +277,55 @@ def test_i6_department_without_a_cio(settings: Settings, rec: Recorder) -> None:
     # named on 05-01: no longer without a CIO; jiaoyu never names one
     assert subjects(settings, "I6", date(2025, 5, 1)) == {"jiaoyu"}
     assert subjects(settings, "I6", date(2026, 1, 1)) == {"jiaoyu"}
+
+
+def test_d3_entrustment_past_its_period_with_no_end(settings: Settings, rec: Recorder) -> None:
+    app = rec.app
+    system = app.register_system(GONGAN_CLERK, "gongan", INVENTORY, occurred_at=at(2025, 4, 1))
+
+    def entrust(reference: str, end: date) -> UUID:
+        return app.entrust_processor(
+            GONGAN_CLERK, department="gongan", contract_reference=reference,
+            processor_name="某科技公司", processor_credit_code="91320505MA1XXXXX0X",
+            tasks=["operate"], system_ids=(system,), period_start=date(2025, 5, 1),
+            period_end=end, occurred_at=at(2025, 4, 20),
+        )  # fmt: skip
+
+    lapsed = entrust("HT-1", date(2025, 12, 31))  # never ended: due 2026-01-31 00:00
+    ended = entrust("HT-2", date(2025, 12, 31))
+    app.end_processor(GONGAN_CLERK, ended, reason="数据已返还", occurred_at=at(2026, 1, 10))
+    late = entrust("HT-3", date(2025, 12, 31))
+    app.end_processor(GONGAN_CLERK, late, reason="合同期满", occurred_at=at(2026, 3, 1))
+    assert subjects(settings, "D3", date(2026, 1, 30)) == set()
+    due = found(settings, "D3", date(2026, 1, 31))
+    assert {f.subject for f in due} == {lapsed.hex, late.hex}
+    assert all(f.time.isoformat().startswith("2026-01-31T00:00") for f in due)
+    assert {(f.severity, f.department) for f in due} == {("medium", "gongan")}
+    # HT-3's end is recorded on 03-01: no longer lapsed from then on
+    assert subjects(settings, "D3", date(2026, 3, 1)) == {lapsed.hex}
+    assert subjects(settings, "D3", date(2027, 1, 1)) == {lapsed.hex}
+
+
+def test_s13_quality_objection_unresolved_past_the_working_days(
+    settings: Settings, rec: Recorder
+) -> None:
+    app = rec.app
+    _personal_resource(app)  # RK-0001, provided by gongan
+
+    def objection(text: str) -> UUID:
+        return app.raise_quality_objection(
+            MINZHENG, department="minzheng", resource_code="RK-0001", items=("姓名",),
+            description=text, raised_at=at(2026, 6, 1),  # a Monday
+        )  # fmt: skip
+
+    open_, on_time, late = objection("姓名为空"), objection("姓名错字"), objection("重复记录")
+    app.resolve_quality_objection(GONGAN, on_time, resolution="已更正", resolved_at=at(2026, 6, 10))
+    app.resolve_quality_objection(GONGAN, late, resolution="已去重", resolved_at=at(2026, 6, 20))
+    # 10 working days after 06-01 (Mon–Fri, no calendar recorded): the last is 06-15
+    assert subjects(settings, "S13", date(2026, 6, 15)) == set()
+    due = found(settings, "S13", date(2026, 6, 16))
+    assert {f.subject for f in due} == {open_.hex, late.hex}
+    assert all(f.time.isoformat().startswith("2026-06-16T00:00") for f in due)
+    assert {(f.severity, f.department) for f in due} == {("low", "gongan")}
+    assert subjects(settings, "S13", date(2026, 6, 20)) == {open_.hex}  # resolved late
+    assert subjects(settings, "S13", date(2026, 12, 31)) == {open_.hex}
