@@ -133,8 +133,19 @@ class SystemIn(Body):
         )
 
 
+def _evidence(example: str = "苏高新发改〔2026〕12号") -> Any:
+    """``evidence`` (issue 14): optional but recommended, on what the owner records the fact."""
+    return Field(default="", examples=[example])
+
+
 class ZombieIn(Body):
     reasons: list[ZombieReason] = Field(min_length=1, max_length=len(ZombieReason))
+    evidence: ShortText = _evidence()
+    occurred_at: Instant | None = _when()
+
+
+class ConnectionIn(Body):
+    evidence: ShortText = _evidence("平台接入记录 JR-2026-0412")
     occurred_at: Instant | None = _when()
 
 
@@ -168,6 +179,7 @@ class MlpsIn(Body):
 
 class ConnectionRequirementIn(Body):
     required_to_connect: bool
+    evidence: ShortText = _evidence()
     occurred_at: Instant | None = _when()
 
 

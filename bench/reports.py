@@ -15,6 +15,10 @@ every report's peak RSS < 300 MB; at a million events the risk JSON within 2 x i
 time on the first ledger, peak still < 300 MB. A PDF needs a CJK font (fonts-noto-cjk):
 without one its line says failed and it is left out of the peak.
 
+Layout (issue #15): the risk PDF of ``govledger demo`` at its default size (20,000
+accesses) has at most 25 pages (``pdfinfo``); a test would take about 30 s of a shared
+machine's time, so it is a target here (``--no-pages`` skips it).
+
     .venv/bin/python bench/reports.py [--accesses 200000] [--ledger DIR] [--repeats 1]
                                       [--million [--million-ledger DIR]] [--formats json,pdf]
 """
@@ -39,6 +43,7 @@ YEAR = "2025"  # the demo's year
 KINDS = ("risk", "annual", "audit")
 FORMATS = ("json", "pdf")
 PEAK_MB, RATIO, GROWTH = 300.0, 1.0, 2.0
+DEMO_ACCESSES, DEMO_RISK_PAGES = 20_000, 25
 MILLION = 1_000_000
 
 
@@ -96,6 +101,24 @@ def ensure_ledger(directory: Path, accesses: int) -> dict[str, str]:
     return env
 
 
+def demo_risk_pages(scratch: Path) -> float:
+    """Pages of the risk PDF of the default demo (``pdfinfo``); inf when it cannot be made."""
+    env = ensure_ledger(scratch / "demo", DEMO_ACCESSES)
+    pdf = scratch / "demo-risk.pdf"
+    made = run([GOVLEDGER, "report", "risk", "--year", YEAR, "--format", "pdf", "-o", str(pdf)],
+               env)  # fmt: skip
+    if not made.ok or shutil.which("pdfinfo") is None:
+        print(f"demo risk PDF: not made ({made.error or 'no pdfinfo'})")
+        return float("inf")
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=False)
+    pages = next(
+        (int(line.split()[-1]) for line in info.stdout.splitlines() if line.startswith("Pages:")),
+        None,
+    )
+    print(f"demo risk PDF: {pages} pages in {made.seconds:.1f} s")
+    return float("inf") if pages is None else float(pages)
+
+
 def events_of(env: dict[str, str]) -> int:
     done = subprocess.run(
         [GOVLEDGER, "projections", "status"], env=env, capture_output=True, text=True, check=False
@@ -143,6 +166,7 @@ def main() -> int:
     parser.add_argument(
         "--formats", default=",".join(FORMATS), help="comma-separated: json,pdf (default both)"
     )
+    parser.add_argument("--no-pages", action="store_true", help="skip the demo risk PDF's pages")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="bench-reports-"))
     try:
@@ -161,6 +185,10 @@ def main() -> int:
             target("audit_json_over_verify", runs["audit json"].seconds / verify.seconds
                    if runs["audit json"].ok else float("inf"), RATIO, higher_is_better=False),
         ]  # fmt: skip
+        if not args.no_pages:
+            pages = demo_risk_pages(scratch)
+            lines.append(target("demo_risk_pdf_pages", pages, DEMO_RISK_PAGES,
+                                higher_is_better=False))  # fmt: skip
         if args.million:
             big = ensure_ledger(args.million_ledger or scratch / "million", MILLION)
             print(f"ledger: {events_of(big):,} events")

@@ -17,6 +17,7 @@ from typing import Any
 
 from projections.facts import CST, AccessState
 from projections.fold_core import CST_OFFSET_SECONDS, FoldCore, day_text
+from projections.labels import SENSITIVITY
 
 EVIDENCE_CAP = 50  # positions kept per volume anomaly; the count says how many there were
 # Fields of a volume record (a list: see AnomalyDetector._volume).
@@ -70,14 +71,14 @@ class AnomalyDetector(FoldCore):
         at = datetime.fromtimestamp(epoch, CST)
         evidence = [position, *self._grant_positions(a.grant_id)]
         for reason, kind, score, what in (
-            ("grant_revoked", "after_revocation", 0.9, "on a revoked grant"),
-            ("grant_expired", "after_expiry", 0.6, "on an expired grant"),
-            ("items_beyond_grant", "items_beyond_grant", 0.8, "beyond the grant's items"),
+            ("grant_revoked", "after_revocation", 0.9, "在授权撤销后访问"),
+            ("grant_expired", "after_expiry", 0.6, "在授权过期后访问"),
+            ("items_beyond_grant", "items_beyond_grant", 0.8, "超出授权信息项访问"),
         ):
             if reason in reasons:
                 self._anomaly(
                     kind, event_id, score, accessor, department, evidence, position, at,
-                    f"{accessor} read {a.resource_code} {what}",
+                    f"{accessor} {what} {a.resource_code}",
                 )  # fmt: skip
         self._burst(accessor, department, position, epoch)
 
@@ -90,8 +91,8 @@ class AnomalyDetector(FoldCore):
         self._anomaly(
             "off_hours_sensitive", a.platform_event_id, 0.5 + 0.5 * min(outside / 6, 1.0),
             a.accessor_id, a.department, [position], position, at,
-            f"{a.accessor_id} read sensitive personal items {sorted(items)} "
-            f"at {at:%H:%M} CST",
+            f"{a.accessor_id} 于北京时间 {at:%H:%M}（工作时间外）读取敏感个人信息项 "
+            f"{'、'.join(sorted(items))}",
         )  # fmt: skip
 
     def _burst(self, accessor: str, department: str, position: int, epoch: float) -> None:
@@ -106,8 +107,7 @@ class AnomalyDetector(FoldCore):
                 "refused_burst", f"{accessor}|{positions[0]}",
                 min(1.0, 0.5 + len(window) / (4 * self.rules.burst_count)), accessor,
                 department, positions, position, datetime.fromtimestamp(epoch, CST),
-                f"{len(window)} flagged accesses by {accessor} within "
-                f"{self.rules.burst_minutes} minutes",
+                f"{accessor} 在 {self.rules.burst_minutes} 分钟内被标记的访问 {len(window)} 次",
             )  # fmt: skip
             window.clear()
 
@@ -184,7 +184,7 @@ class AnomalyDetector(FoldCore):
         self._anomaly(
             kind, f"{subject}|{day}", 1 - mean / count, subject, department,
             record[POSITIONS], position, datetime.fromtimestamp(epoch, CST),
-            f"{subject}: {count} accesses on {day} against a daily mean of {mean:.1f}",
+            f"{subject}：{day} 访问 {count} 次，日均 {mean:.1f} 次",
         )  # fmt: skip
 
     def _first_access(
@@ -205,5 +205,6 @@ class AnomalyDetector(FoldCore):
             self._anomaly(
                 "first_sensitive_access", pair, 0.3, accessor, department, [position], position,
                 datetime.fromtimestamp(epoch, CST),
-                f"first access by {accessor} to {resource['code']} ({resource['sensitivity']})",
+                f"{accessor} 首次访问 {resource['code']}"
+                f"（{SENSITIVITY.get(resource['sensitivity'], resource['sensitivity'])}）",
             )  # fmt: skip

@@ -33,7 +33,7 @@ ROLE_NAMES: Final[dict[Role, str]] = {
     Role.APPROVAL_BUREAU: "区行政审批局",
     Role.DEPARTMENT_CLERK: "部门经办人员",
     Role.DATA_PROVIDER: "数据提供部门",
-    Role.CIO: "部门信息主管（CIO）",
+    Role.CIO: "首席信息官",
     Role.EXCHANGE_PLATFORM: "数据共享交换平台",
     Role.ADMIN: "系统管理员",
 }
@@ -192,7 +192,7 @@ EVENT_NAMES: Final[dict[str, str]] = {
     "DistrictCalendar.Started": "建立区工作日历",
     "DistrictCalendar.Set": "设定工作日历",
     "Department.Registered": "登记部门",
-    "Department.CioNamed": "任命部门信息主管",
+    "Department.CioNamed": "任命首席信息官",
     "InformationSystem.Registered": "登记信息系统",
     "InformationSystem.ConnectionRequirementSet": "设定接入共享平台要求",
     "InformationSystem.Connected": "系统接入共享交换平台",
@@ -238,6 +238,9 @@ EVENT_NAMES: Final[dict[str, str]] = {
     "Rectification.Reported": "报送整改报告",
     "Rectification.Verified": "整改核验",
     "IssuedReport.Issued": "签发报告",
+    "SecurityLead.Appointed": "登记网络数据安全负责人",
+    "ResourceStorage.Declared": "登记资源存储期限与地点",
+    "SystemMeasures.Declared": "登记系统技术措施",
 }
 RECTIFICATION_STATUS: Final[dict[str, str]] = {
     "notified": "已下达整改通知",
@@ -263,6 +266,7 @@ FIELD_NAMES: Final[dict[str, str]] = {
     "code": "编码", "comment": "意见", "conclusion": "结论",
     "contract_reference": "合同编号", "controller": "管理部门", "decided_at": "决定时间",
     "department": "部门", "description": "说明", "evaluated_at": "评价时间",
+    "evidence": "依据",
     "expired_at": "到期时间", "expires_at": "有效期至", "filing_id": "备案编号",
     "format": "格式", "function": "功能", "funding_channel": "资金渠道",
     "funding_source": "资金来源", "grant_id": "授权编号",
@@ -297,6 +301,12 @@ FIELD_NAMES: Final[dict[str, str]] = {
     "deadline": "整改期限", "finding": "问题", "finding_id": "问题编号", "issue_id": "签发编号",
     "issued_at": "签发时间", "notified_at": "通知时间", "requirement": "整改要求", "rule": "规则",
     "size": "文件大小（字节）", "verified_at": "核验时间", "sha256": "文件哈希",
+    "clock_skew_seconds": "时钟偏差容限（秒）", "department_report_due": "部门年度报告报送期限",
+    "zone_report_due": "全区年度报告报送期限", "zombie_idle_days": "僵尸系统认定闲置天数",
+    "appointed_at": "任命时间", "contact": "联系方式", "declared_at": "登记时间",
+    "storage_period": "存储期限", "storage_location": "存储地点", "measures": "技术措施",
+    "encryption": "加密", "backup": "备份", "labelling": "数据标识", "access_control": "访问控制",
+    "authentication": "身份认证", "in_place": "已采取",
 }  # fmt: skip
 
 # Field -> the table its values are named in.

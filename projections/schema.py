@@ -30,7 +30,9 @@ PROJECTIONS = ("audit_trail", "accesses", "zone")
 # and those facts are dated by their business time (projections.facts).
 # 6: finding L4, an access dated in the future (docs/facts.md §6; projections/business_time).
 # 7: finding I6, a department with no CIO on record (departments keep when it was named).
-SCHEMA_VERSION = 7
+# 8: anomaly explanations in Chinese (issue #15 "Form"); 条例 §33 declarations folded
+# (projections/security_facts.py).
+SCHEMA_VERSION = 8
 # events.touches of an access: the personal information it reads (PIPL §28, domain.md P1).
 TOUCHES_NONE, TOUCHES_PERSONAL, TOUCHES_SENSITIVE = 0, 1, 2
 BLOCK = 10_000  # positions per access aggregate block

@@ -14,6 +14,7 @@ from fastapi.encoders import jsonable_encoder
 from api.deps import Caller, IdempotencyKey, ServicesDep, require
 from api.schemas import (
     CioIn,
+    ConnectionIn,
     ConnectionRequirementIn,
     ControllerIn,
     Created,
@@ -118,10 +119,13 @@ def get_system(system_id: UUID, _: Reader, s: ServicesDep) -> dict[str, Any]:
 
 @router.post("/systems/{system_id}/connect", tags=["systems"])
 def connect_system(
-    system_id: UUID, caller: ConnectionRecorder, s: ServicesDep, body: WhenIn | None = None
+    system_id: UUID, caller: ConnectionRecorder, s: ServicesDep, body: ConnectionIn | None = None
 ) -> Done:
     """The system is now connected to the exchange platform (接入共享交换平台)."""
-    s.ledger.connect_system(caller.actor, system_id, occurred_at=_when(body))
+    body = body or ConnectionIn()
+    s.ledger.connect_system(
+        caller.actor, system_id, evidence=body.evidence, occurred_at=body.occurred_at
+    )
     return Done()
 
 
@@ -130,7 +134,11 @@ def set_connection_requirement(
     system_id: UUID, body: ConnectionRequirementIn, caller: RequirementSetter, s: ServicesDep
 ) -> Done:
     s.ledger.set_connection_requirement(
-        caller.actor, system_id, body.required_to_connect, occurred_at=body.occurred_at
+        caller.actor,
+        system_id,
+        body.required_to_connect,
+        evidence=body.evidence,
+        occurred_at=body.occurred_at,
     )
     return Done()
 
@@ -147,7 +155,9 @@ def move_on_cloud(
 @router.post("/systems/{system_id}/zombie", tags=["systems"])
 def mark_zombie(system_id: UUID, body: ZombieIn, caller: ZombieMarker, s: ServicesDep) -> Done:
     """Mark a 僵尸信息系统 (seed §三(一)3)."""
-    s.ledger.mark_system_zombie(caller.actor, system_id, body.reasons, occurred_at=body.occurred_at)
+    s.ledger.mark_system_zombie(
+        caller.actor, system_id, body.reasons, evidence=body.evidence, occurred_at=body.occurred_at
+    )
     return Done()
 
 

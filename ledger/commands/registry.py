@@ -117,19 +117,29 @@ class RegistryCommands(LedgerBase):
         system_id: UUID,
         required_to_connect: bool,
         *,
+        evidence: str = "",
         occurred_at: datetime | None = None,
     ) -> None:
+        """ndrc's listing; ``evidence`` (issue 14): on what, e.g. the listing's 文号."""
         self._change_system(
             actor,
             system_id,
             occurred_at,
-            lambda s, at: s.set_connection_requirement(actor, required_to_connect, at),
+            lambda s, at: s.set_connection_requirement(actor, required_to_connect, at, evidence),
         )
 
     def connect_system(
-        self, actor: Actor, system_id: UUID, *, occurred_at: datetime | None = None
+        self,
+        actor: Actor,
+        system_id: UUID,
+        *,
+        evidence: str = "",
+        occurred_at: datetime | None = None,
     ) -> None:
-        self._change_system(actor, system_id, occurred_at, lambda s, at: s.connect(actor, at))
+        """The platform's fact; ``evidence``: e.g. its connection record id."""
+        self._change_system(
+            actor, system_id, occurred_at, lambda s, at: s.connect(actor, at, evidence)
+        )
 
     def move_system_on_cloud(
         self, actor: Actor, system_id: UUID, *, occurred_at: datetime | None = None
@@ -142,10 +152,12 @@ class RegistryCommands(LedgerBase):
         system_id: UUID,
         reasons: Sequence[ZombieReason],
         *,
+        evidence: str = "",
         occurred_at: datetime | None = None,
     ) -> None:
+        """ndrc's mark; ``evidence``: e.g. the 文号 of the finding."""
         self._change_system(
-            actor, system_id, occurred_at, lambda s, at: s.mark_zombie(actor, reasons, at)
+            actor, system_id, occurred_at, lambda s, at: s.mark_zombie(actor, reasons, at, evidence)
         )
 
     def merge_system(

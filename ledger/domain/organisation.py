@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from ledger.domain import bounds
 from ledger.domain.actor import Actor, Role
 from ledger.domain.errors import DomainError, ErrorCode, require
 from ledger.domain.ids import department_id
@@ -121,6 +122,11 @@ def _require_owner(actor: Actor, roles: frozenset[Role], what: str) -> None:
     )
 
 
+def _evidence(evidence: str) -> str:
+    """Optional but recommended: a document reference or record id, within MAX_TEXT."""
+    return bounds.text(evidence, "evidence", required=False)
+
+
 class InformationSystem(Aggregate):
     """A department's IT system, from inventory to decommissioning."""
 
@@ -139,13 +145,18 @@ class InformationSystem(Aggregate):
         holds_important_data: bool
         occurred_at: datetime
 
+    # ``evidence`` (issue 14): on what the owner records the fact (a 文号, the platform's
+    # connection record id), "" when none was given. Added without a version bump: a
+    # state stored before it has no key and reads the class default "" (docs/facts.md).
     class ConnectionRequirementSet(DatedSinceV2, Aggregate.Event):
         actor: Actor
         required_to_connect: bool
+        evidence: str = field(default="", kw_only=True)
         occurred_at: datetime
 
     class Connected(DatedSinceV2, Aggregate.Event):
         actor: Actor
+        evidence: str = field(default="", kw_only=True)
         occurred_at: datetime
 
     class MovedOnCloud(DatedSinceV2, Aggregate.Event):
@@ -155,6 +166,7 @@ class InformationSystem(Aggregate):
     class MarkedZombie(DatedSinceV2, Aggregate.Event):
         actor: Actor
         reasons: tuple[ZombieReason, ...]
+        evidence: str = field(default="", kw_only=True)
         occurred_at: datetime
 
     class MergedInto(DatedSinceV2, Aggregate.Event):
@@ -270,32 +282,34 @@ class InformationSystem(Aggregate):
         require_not_before(at, self.registered_at, "occurred_at")
 
     def set_connection_requirement(
-        self, actor: Actor, required_to_connect: bool, at: datetime
+        self, actor: Actor, required_to_connect: bool, at: datetime, evidence: str = ""
     ) -> None:
         """Seed §三(三)12: ndrc lists the systems that must connect (F1 checks it)."""
         _require_owner(actor, CONNECTION_REQUIREMENT_ROLES, "set a connection requirement")
         self._require_in_service(at)
+        evidence = _evidence(evidence)
         if required_to_connect == self.required_to_connect:
             return  # unchanged: nothing to record (a retry, or a repeated listing)
         self._set_connection_requirement(
-            actor=actor, required_to_connect=required_to_connect, occurred_at=at
+            actor=actor, required_to_connect=required_to_connect, evidence=evidence, occurred_at=at
         )
 
     @event(ConnectionRequirementSet)
     def _set_connection_requirement(
-        self, actor: Actor, required_to_connect: bool, occurred_at: datetime
+        self, actor: Actor, required_to_connect: bool, occurred_at: datetime, evidence: str = ""
     ) -> None:
         self.required_to_connect = required_to_connect
 
-    def connect(self, actor: Actor, at: datetime) -> None:
+    def connect(self, actor: Actor, at: datetime, evidence: str = "") -> None:
         """Connected to the district exchange platform (接入共享交换平台)."""
         _require_owner(actor, CONNECTION_ROLES, "record a connection")
         self._require_in_service(at)
+        evidence = _evidence(evidence)
         if not self.connected:  # connected already: a retry records nothing
-            self._connect(actor=actor, occurred_at=at)
+            self._connect(actor=actor, evidence=evidence, occurred_at=at)
 
     @event(Connected)
-    def _connect(self, actor: Actor, occurred_at: datetime) -> None:
+    def _connect(self, actor: Actor, occurred_at: datetime, evidence: str = "") -> None:
         self.connected = True
 
     def move_on_cloud(self, actor: Actor, at: datetime) -> None:
@@ -308,19 +322,26 @@ class InformationSystem(Aggregate):
     def _move_on_cloud(self, actor: Actor, occurred_at: datetime) -> None:
         self.on_cloud = True
 
-    def mark_zombie(self, actor: Actor, reasons: Sequence[ZombieReason], at: datetime) -> None:
+    def mark_zombie(
+        self, actor: Actor, reasons: Sequence[ZombieReason], at: datetime, evidence: str = ""
+    ) -> None:
         """Seed §三(一)3: a zombie names at least one of the five marks."""
         _require_owner(actor, ZOMBIE_ROLES, "mark a zombie system")
         self._require_in_service(at)
         parsed = tuple(parse_enum(ZombieReason, reason, "reasons") for reason in reasons)
         require(bool(parsed), ErrorCode.INVALID_VALUE, "a zombie needs at least one reason")
+        evidence = _evidence(evidence)
         if self.status is SystemStatus.ZOMBIE and parsed == self.zombie_reasons:
             return  # so marked already, for the same reasons: a retry records nothing
-        self._mark_zombie(actor=actor, reasons=parsed, occurred_at=at)
+        self._mark_zombie(actor=actor, reasons=parsed, evidence=evidence, occurred_at=at)
 
     @event(MarkedZombie)
     def _mark_zombie(
-        self, actor: Actor, reasons: tuple[ZombieReason, ...], occurred_at: datetime
+        self,
+        actor: Actor,
+        reasons: tuple[ZombieReason, ...],
+        occurred_at: datetime,
+        evidence: str = "",
     ) -> None:
         self.status = SystemStatus.ZOMBIE
         self.zombie_reasons = tuple(ZombieReason(reason) for reason in reasons)

@@ -180,13 +180,9 @@ class DemoLoader:
             funding_source=rng.choice(("区级财政资金", "上级专项资金", "部门预算")),
         )
         system_id = self.app.register_system(
-            cio,
-            spec.department,
-            inventory,
-            holds_personal_data="P" in spec.holds,
-            holds_important_data="I" in spec.holds,
-            occurred_at=when,
-        )
+            cio, spec.department, inventory, holds_personal_data="P" in spec.holds,
+            holds_important_data="I" in spec.holds, occurred_at=when,
+        )  # fmt: skip
         if spec.connection != "exempt":  # ndrc's listing (seed §三(三)12), not the CIO's
             self.app.set_connection_requirement(self.cast.ndrc, system_id, True, occurred_at=when)
         self.app.record_mlps(cio, system_id, *spec.mlps, occurred_at=when)

@@ -127,3 +127,23 @@ def test_the_python_api_registers_a_requirement_only_for_ndrc() -> None:
     ndrc = Actor("ndrc-1", Role.NDRC, None)
     sid = app.register_system(ndrc, "minzheng", inventory, required_to_connect=True)
     assert app.system(sid).required_to_connect
+
+
+@pytest.mark.parametrize(("change", "body", "owner"), CHANGES, ids=[c[0] for c in CHANGES])
+def test_the_owner_records_on_what_evidence(
+    api: Api, system: str, change: str, body: dict[str, Any] | None, owner: Role
+) -> None:
+    import base64  # noqa: PLC0415
+    import json  # noqa: PLC0415
+
+    head = api.head()
+    too_long = {**(body or {}), "evidence": "x" * 2001}
+    refused = api.call("POST", f"/systems/{system}/{change}", owner, json=too_long)
+    assert refused.status_code == 422 and set(refused.json()) >= {"error", "detail"}
+    assert api.head() == head
+    given = {**(body or {}), "evidence": "苏高新发改〔2026〕12号"}
+    assert api.call("POST", f"/systems/{system}/{change}", owner, json=given).status_code == 200
+    (row,) = api.call("GET", f"/ledger/events?after={head}", Role.AUDITOR).json()["events"]
+    state = json.loads(base64.b64decode(row["state"]))
+    assert state["evidence"] == "苏高新发改〔2026〕12号"
+    assert state["actor"]["_data_"]["role"] == owner.value

@@ -82,9 +82,7 @@ def _fill(app: GovLedger, clock: Clock) -> Built:
     app.name_cio(GONGAN, "gongan", "张伟")
     # Systems: S_a must connect and is not connected (F1); S_b is a zombie (F2); S_c is fine.
     # S_a and S_c are registered by ndrc, whose fact the connection requirement is.
-    s_a = app.register_system(
-        NDRC, "minzheng", _inventory("低保系统"), required_to_connect=True
-    )
+    s_a = app.register_system(NDRC, "minzheng", _inventory("低保系统"), required_to_connect=True)
     s_b = app.register_system(GONGAN, "gongan", _inventory("旧户籍系统"))
     app.mark_system_zombie(NDRC, s_b, [ZombieReason.UNMAINTAINED])
     s_c = app.register_system(NDRC, "gongan", _inventory("视频系统"), required_to_connect=True)
