@@ -69,6 +69,16 @@ def keep_first(entity: dict[str, Any], key: str, happened: str | None) -> None:
         entity[key] = min(first, happened, key=datetime.fromisoformat)
 
 
+# The system changes whose business time I7 reads (on the cloud, retired by a year end).
+DATED_CHANGES = frozenset({"MovedOnCloud", "MergedInto", "Decommissioned"})
+
+
+def date_change(system: dict[str, Any], change: str, happened: str | None) -> None:
+    """Keep when ``change`` first happened to ``system`` (``<change>_at``), if I7 reads it."""
+    if change in DATED_CHANGES:
+        keep_first(system, f"{change}_at", happened)
+
+
 def positions_text(positions: list[int]) -> str:
     """Evidence positions as ``json.dumps`` writes a sorted list of ints, without its cost."""
     return "[" + ", ".join(map(str, sorted(set(positions)))) + "]"

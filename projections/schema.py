@@ -32,7 +32,9 @@ PROJECTIONS = ("audit_trail", "accesses", "zone")
 # 7: finding I6, a department with no CIO on record (departments keep when it was named).
 # 8: anomaly explanations in Chinese (issue #15 "Form"); 条例 §33 declarations folded
 # (projections/security_facts.py).
-SCHEMA_VERSION = 8
+# 9: I7 (and D3, S13) fold when a system moved on the cloud or was retired, entrustments
+# and quality objections.
+SCHEMA_VERSION = 9
 # events.touches of an access: the personal information it reads (PIPL §28, domain.md P1).
 TOUCHES_NONE, TOUCHES_PERSONAL, TOUCHES_SENSITIVE = 0, 1, 2
 BLOCK = 10_000  # positions per access aggregate block

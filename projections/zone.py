@@ -44,6 +44,7 @@ from projections.fold_core import (
     ReviewRow,
     Rules,
     State,
+    date_change,
     day_text,
     keep_first,
     local_day_number,
@@ -243,9 +244,8 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
     def _cio(self, fact: Fact) -> None:
         code = self.state["department_by_entity"].get(fact.entity)
         if code in self.state["departments"]:
-            department = self.state["departments"][code]
-            department["cio_name"] = fact.data["cio_name"]
-            keep_first(department, "cio_named_at", self._happened_iso())  # I6
+            self.state["departments"][code]["cio_name"] = fact.data["cio_name"]
+            keep_first(self.state["departments"][code], "cio_named_at", self._happened_iso())
 
     def _system(self, fact: Fact) -> None:
         d = fact.data
@@ -283,6 +283,7 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
             return
         d, name = fact.data, fact.topic.partition(".")[2]
         system["positions"].append(fact.position)
+        date_change(system, name, self._happened_iso())  # I7 (seed §三(二)6)
         if name == "ConnectionRequirementSet":
             system["required_to_connect"] = d["required_to_connect"]
         elif name == "Connected":

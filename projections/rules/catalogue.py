@@ -14,7 +14,8 @@ assessments, core-data approvals, annual reports); F6–F8, I4 and I5 are the
 checks issue 14 adds for projects after filing and O&M of little-used systems
 (seed §三(五)17; docs/rules-inputs.md); I6 a department with no CIO (seed 四(四)),
 D3 an entrustment past its period with no end on record (数据安全法 §40), S13 a
-data-quality objection unresolved in time (51号).
+data-quality objection unresolved in time (51号), I7 the zone's cloud target missed
+at a year end (seed §三(二)6).
 L1 and L2 (the ledger's own integrity) are judged by verification and the
 checkpoint monitor, not by the views; they are listed in :data:`LEDGER_RULES`.
 """
@@ -175,6 +176,9 @@ _RULES: tuple[Rule, ...] = (
     Rule("D3", "medium", "委托处理合同期满未终止或续签", "inventory", "moment",
          ("ContractedProcessor.Entrusted", "ContractedProcessor.Ended", "DistrictCalendar.Set"),
          "the entrustment's positions", "数据安全法 §40; 个人信息保护法 §21"),
+    Rule("I7", "medium", "年底信息系统上云比例未达目标", "inventory", "moment",
+         (*_SYSTEM, "DistrictCalendar.Set"),
+         "the systems not on the cloud at the year end", "seed §三(二)6 上云目标"),
     Rule("I6", "low", "部门未明确信息主管（CIO）", "inventory", "moment",
          ("Department.Registered", "Department.CioNamed", "DistrictCalendar.Set"),
          "the department's registration", "seed 四(四) 明确各部门信息主管(CIO)"),

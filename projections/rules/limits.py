@@ -59,6 +59,12 @@ PROCESSOR_END_GRACE_DAYS = 30
 # objection to its data; the text says 及时 only, so the count a request's answer
 # gets (51号 §14, 10 working days) is used by analogy.
 QUALITY_OBJECTION_WORKING_DAYS = 10
+# I7 (seed §三(二)6 "2019年底…50%以上…上云，2020年底…全部上云"): the share (percent)
+# of the zone's systems on the government cloud at the end of 2019, and of every
+# later year. Years before 2019 have no target.
+CLOUD_TARGET_2019_PERCENT = 50
+CLOUD_TARGET_PERCENT = 100
+CLOUD_FIRST_TARGET_YEAR = 2019
 
 
 def limit(state: State, moment: datetime, name: str, default: int) -> int:

@@ -3,7 +3,7 @@
 domain.md "Compliance rules": S6 (unanswered past the deadline), S8 (not
 shareable without a legal basis), S9 (base items not unconditional), S10
 (catalogue metadata gaps), I1 (zombie candidates) and I2 (no MLPS filing); S11,
-I3, I4, I5, I6, D3 and S13 in ``projections.rules.obligations``.
+I3–I7, D3 and S13 in ``projections.rules.obligations``.
 Rules proven by one event (S1–S5, S7, S12, P1, D2, F1–F5) are emitted by
 ``projections.zone`` while folding. Each function returns plain tuples in the
 column order of the findings table so both kinds are read alike.
@@ -22,6 +22,7 @@ from projections.rules.calendars import response_due, time_limit
 from projections.rules.catalogue import SEVERITY
 from projections.rules.obligations import (
     annual_reports,
+    cloud_targets,
     departments_without_cio,
     lapsed_entrustments,
     project_follow_up,
@@ -78,6 +79,7 @@ def state_findings(state: State, reference: datetime, zombie_days: int) -> Itera
     yield from departments_without_cio(state, reference, _row)
     yield from lapsed_entrustments(state, reference, _row)
     yield from unresolved_objections(state, reference, _row)
+    yield from cloud_targets(state, reference, _row)
     for subject, department, positions, since, detail in rectification.overdue(state, reference):
         yield _row("R1", subject, "rectification", department, positions, since, detail)
 

@@ -329,3 +329,27 @@ def test_s13_quality_objection_unresolved_past_the_working_days(
     assert {(f.severity, f.department) for f in due} == {("low", "gongan")}
     assert subjects(settings, "S13", date(2026, 6, 20)) == {open_.hex}  # resolved late
     assert subjects(settings, "S13", date(2026, 12, 31)) == {open_.hex}
+
+
+def test_i7_cloud_targets_at_each_year_end(settings: Settings, rec: Recorder) -> None:
+    app = rec.app
+
+    def system(name: str, registered: datetime) -> UUID:
+        inventory = replace(INVENTORY, name=name)
+        return app.register_system(GONGAN_CLERK, "gongan", inventory, occurred_at=registered)
+
+    a, b, c, d = (system(n, at(2019, 3, 1)) for n in ("甲系统", "乙系统", "丙系统", "丁系统"))
+    e = system("戊系统", at(2020, 6, 1))
+    for sid, moved in ((a, at(2019, 6, 1)), (b, at(2020, 3, 1)), (d, at(2019, 12, 31, 23)),
+                       (e, at(2021, 5, 1))):  # fmt: skip
+        app.move_system_on_cloud(GONGAN_CLERK, sid, occurred_at=moved)
+    app.decommission_system(GONGAN_CLERK, c, "停用", occurred_at=at(2019, 12, 20))  # not counted
+    # 2019-12-31: a and d of a, b, d on the cloud (66.7% ≥ 50%)
+    assert subjects(settings, "I7", date(2020, 1, 1)) == set()
+    assert subjects(settings, "I7", date(2020, 12, 31)) == set()  # 2020 not ended yet
+    # 2020-12-31: a, b, d of a, b, d, e (75% < 100%)
+    (missed,) = found(settings, "I7", date(2021, 1, 1))
+    assert (missed.subject, missed.department, missed.severity) == ("zone:2020:cloud", "ndrc",
+                                                                    "medium")  # fmt: skip
+    assert missed.time.isoformat().startswith("2021-01-01T00:00") and "3 of 4" in missed.detail
+    assert subjects(settings, "I7", date(2022, 1, 1)) == {"zone:2020:cloud"}  # 2021 met
