@@ -70,6 +70,12 @@ _COMMANDS: dict[str, tuple[_Target, Callable[[GovLedger], Command]]] = {
     "security_lead": (None, lambda app: app.appoint_security_lead),
     "resource_storage": (None, lambda app: app.declare_resource_storage),
     "system_measures": (("system_id", bounds.uuid), lambda app: app.declare_system_measures),
+    "connection_requirement": (
+        ("system_id", bounds.uuid),
+        lambda app: app.set_connection_requirement,
+    ),
+    "system_connection": (("system_id", bounds.uuid), lambda app: app.connect_system),
+    "zombie_mark": (("system_id", bounds.uuid), lambda app: app.mark_system_zombie),
 }
 assert set(_COMMANDS) == set(KINDS)
 RECORD_KINDS = frozenset(_COMMANDS)
@@ -170,7 +176,8 @@ def import_records(app: GovLedger, path: Path, actor: Actor) -> RecordsSummary:
                     already += 1  # withdrawn, approved or ended already: the first is the fact
                     continue
                 raise LedgerError(f"{path}:{line.line_no}: {e.code.value}: {e.detail}") from None
-            if len(pending) > before:
+            # a system change that was so already is saved with no new event: not recorded
+            if any(getattr(a, "pending_events", True) for a in pending[before:]):
                 recorded += 1
             else:
                 already += 1

@@ -94,6 +94,12 @@ def refresh_report(obj: object) -> RefreshReport:
 BUSINESS_TIME = optional(bounds.instant)  # absent: the command's clock (docs/facts.md §1)
 _text = bounds.text
 _opt_text = optional(bounds.text)
+
+
+def _evidence(value: object, field: str) -> str:
+    return bounds.text(value, field, required=False)  # optional but recommended: "" is none
+
+
 _opt_code = optional(bounds.code)
 _opt_uuid = optional(bounds.uuid)
 
@@ -239,6 +245,16 @@ KINDS: dict[str, tuple[Mapping[str, Converter], Mapping[str, Converter]]] = {
     "system_measures": (
         {"reference": _text, "measures": read_measures},
         {"declared_at": BUSINESS_TIME},
+    ),
+    # Separation of duties (issue 14): F1's and F2's inputs, by their owners, on evidence.
+    "connection_requirement": (
+        {"required_to_connect": flag},
+        {"evidence": _evidence, "occurred_at": BUSINESS_TIME},
+    ),
+    "system_connection": ({}, {"evidence": _evidence, "occurred_at": BUSINESS_TIME}),
+    "zombie_mark": (
+        {"reasons": bounds.text_list},
+        {"evidence": _evidence, "occurred_at": BUSINESS_TIME},
     ),
 }
 
