@@ -16,8 +16,9 @@ time on the first ledger, peak still < 300 MB. A PDF needs a CJK font (fonts-not
 without one its line says failed and it is left out of the peak.
 
 Layout (issue #15): the risk PDF of ``govledger demo`` at its default size (20,000
-accesses) has at most 25 pages (``pdfinfo``); a test would take about 30 s of a shared
-machine's time, so it is a target here (``--no-pages`` skips it).
+accesses) has at most 25 pages (``pdfinfo``): tested by
+tests/projections/reports/test_pages.py, and reported here as a target (``--no-pages``
+skips it).
 
     .venv/bin/python bench/reports.py [--accesses 200000] [--ledger DIR] [--repeats 1]
                                       [--million [--million-ledger DIR]] [--formats json,pdf]

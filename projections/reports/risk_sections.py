@@ -97,8 +97,8 @@ def measures_table(facts: ReportFacts, flagged: int, total: int) -> Table:
         Row(
             (
                 "数据标识",
-                f"目录资源 {len(resources)} 项中 {labelled} 项已逐项标注信息项敏感程度；"
-                + _declared_text(facts, "labelling"),
+                f"目录资源 {len(resources)} 项中 {labelled} 项已逐项标注信息项敏感程度"
+                + _also_declared(facts, "labelling"),
                 "敏感程度用于判定访问规则与风险影响程度",
             ),
             tuple(r.position for r in resources),
@@ -106,15 +106,15 @@ def measures_table(facts: ReportFacts, flagged: int, total: int) -> Table:
         Row(
             (
                 "访问控制",
-                "交换平台按共享授权（信息项、用途、期限）核验每次访问并将结论写入账本；"
-                + _declared_text(facts, "access_control"),
+                "交换平台按共享授权（信息项、用途、期限）核验每次访问并将结论写入账本"
+                + _also_declared(facts, "access_control"),
                 f"本年度访问 {total} 次，标记违规 {flagged} 次，均已记录",
             )
         ),
         Row(
             (
                 "身份认证",
-                "每次访问记录访问者标识及所属部门；" + _declared_text(facts, "authentication"),
+                "每次访问记录访问者标识及所属部门" + _also_declared(facts, "authentication"),
                 f"认证方式的有效性{NOT_RECORDED}",
             )
         ),
@@ -148,6 +148,12 @@ def _declared_text(facts: ReportFacts, measure: str) -> str:
         + (f"（{described}）" if described else "")
         + f"，未登记 {len(systems) - len(declared)} 个{NOT_RECORDED}"
     )
+
+
+def _also_declared(facts: ReportFacts, measure: str) -> str:
+    """A measure the ledger shows on its own, plus what the systems declared of it, if any
+    did (none declared: the row keeps its length; encryption and backup say 未记录)."""
+    return f"；{_declared_text(facts, measure)}" if facts.security.measures else ""
 
 
 def _declared_row(facts: ReportFacts, label: str, measure: str) -> Row:

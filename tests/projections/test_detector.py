@@ -35,6 +35,8 @@ def access(position: int, accessor: str, code: str, when: datetime) -> Fact:
         "row_count": 1, "purpose": "p", "grant_id": None,
         "accessed_at": {"_data_": when.isoformat()},
         "verdict": {"_data_": {"authorized": True, "reasons": []}},
+        # recorded when it happened: no access here is dated ahead of its recording (L4)
+        "timestamp": {"_data_": when.isoformat()},
     }  # fmt: skip
     return Fact(position, f"a{position}", "DataAccess.Recorded", data, b"", b"")
 

@@ -101,9 +101,7 @@ def test_technical_measures_and_their_effect(plain: Settings) -> None:
     rows = {r.cells[0]: r for r in measures.tables[0].rows}
     assert list(rows) == ["加密", "备份", "数据标识", "访问控制", "身份认证", "记录防篡改"]
     assert rows["加密"].cells[1] == "各系统的该项措施未记录（不在账本记录范围）"
-    assert rows["数据标识"].cells[1] == (
-        "目录资源 2 项中 2 项已逐项标注信息项敏感程度；各系统的该项措施未记录（不在账本记录范围）"
-    )
+    assert rows["数据标识"].cells[1] == "目录资源 2 项中 2 项已逐项标注信息项敏感程度"
     assert rows["数据标识"].positions == (9, 10)
     assert rows["访问控制"].cells[2] == "本年度访问 4 次，标记违规 3 次，均已记录"
 
@@ -188,6 +186,7 @@ def test_declared_lead_storage_and_measures_are_shown(declared: Settings) -> Non
     assert "在用系统 3 个中已登记 1 个，其中采取 1 个、未采取 0 个（国密SM4存储加密）" in encryption
     assert "未登记 2 个未记录" in encryption
     assert "采取 0 个、未采取 1 个，未登记 2 个" in str(rows["备份"].cells[1])
+    assert "；在用系统 3 个中已登记 1 个，其中采取 1 个" in str(rows["身份认证"].cells[1])
     assert len(rows["加密"].positions) == 1
 
 
