@@ -405,6 +405,7 @@ class DemoLoader:
             mlps_filed=True,
             catalogue_preregistered=spec.preregistered,
             occurred_at=when,
+            idempotency_key=f"demo-{DEMO_YEAR}-filing-{PROJECTS.index(spec)}",  # same id, one seed
         )
         self.filing_ids[spec.name] = filing_id
         if spec.review != "pending":

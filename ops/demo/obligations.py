@@ -18,6 +18,9 @@ counts in the summary's ``findings`` (judged as of the dates below) and names in
 - F6, F7 (seed §三(五)17): in December, construction funds for the filing still
   awaiting ndrc's review, and funds beyond the filed investment of an accepted
   project (F7 may also hold for O&M grants above a filing's O&M amount).
+- I4 (seed §三(五)17 跟踪): every approved project not yet accepted reports its
+  progress on 07-01 and 12-01, but one, which never does (reviewed in February, so
+  late by the year's end).
 
 PIAs and the approval are recorded before the year's accesses (the rules judge a
 provision against what is on record before it, docs/rules-inputs.md).
@@ -91,6 +94,7 @@ def after_the_year(loader: DemoLoader) -> None:
     """Refreshes at the year's end (three stale), December's funds, the annual reports."""
     app, cast = loader.app, loader.cast
     december_funds(loader)
+    progress_reports(loader)
     reports: list[RefreshReport] = []
     stale: list[str] = []
     for code in sorted(loader.codes.values()):
@@ -147,3 +151,22 @@ def december_funds(loader: DemoLoader) -> None:
         loader.tally["counts"]["fund_decisions"] += 1
         loader.tally["findings"][rule] += 1
         loader.tally[f"planted:{rule}"][decided.hex] += 1
+
+
+def progress_reports(loader: DemoLoader) -> None:
+    """I4 planted: one approved, not yet accepted project never reports its progress."""
+    building = [p for p in PROJECTS if p.review == "approved" and not p.accepted]
+    for n, spec in enumerate(building):
+        filing = loader.filing_ids[spec.name]
+        if n == 0:
+            loader.tally["findings"]["I4"] += 1
+            loader.tally["planted:I4"][filing.hex] += 1
+            continue
+        for month, percent in ((7, 40), (12, 80)):
+            loader.app.report_project_progress(
+                loader.cast.clerk(spec.department), filing, stage="construction",
+                progress_percent=percent, spent_fen=0, summary="按计划建设",
+                reported_at=_at(date(DEMO_YEAR, month, 1)),
+                idempotency_key=f"demo-{DEMO_YEAR}-I4-{n}-{month}",
+            )  # fmt: skip
+            loader.tally["counts"]["progress_reports"] += 1

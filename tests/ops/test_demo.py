@@ -263,6 +263,7 @@ BUSINESS_TIME = (
     "assessed_at",
     "approved_at",
     "refreshed_at",
+    "reported_at",
 )
 
 
@@ -329,6 +330,7 @@ def test_the_issue_14_violations_planted_are_found_by_the_views(
         d1 = views.findings(year_end, rule="D1")
         f6 = {f.subject for f in views.findings(year_end, rule="F6")}
         f7 = {f.subject for f in views.findings(year_end, rule="F7")}
+        i4 = {f.subject for f in views.findings(year_end, rule="I4")}
         # §三(五)17 / I1: every in-use system with no recorded access in the year (registered
         # at least zombie_idle_days before the year's end) is a zombie candidate.
         systems = views.zone(year_end).systems.values()
@@ -348,3 +350,4 @@ def test_the_issue_14_violations_planted_are_found_by_the_views(
     assert idle and idle <= candidates
     assert f6 == set(summary.planted["F6"]) and len(f6) == summary.findings["F6"] == 1
     assert set(summary.planted["F7"]) <= f7 and summary.findings["F7"] == 1
+    assert i4 == set(summary.planted["I4"]) and summary.findings["I4"] == 1
