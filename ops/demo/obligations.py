@@ -21,6 +21,8 @@ counts in the summary's ``findings`` (judged as of the dates below) and names in
 - I4 (seed §三(五)17 跟踪): every approved project not yet accepted reports its
   progress on 07-01 and 12-01, but one, which never does (reviewed in February, so
   late by the year's end).
+- I5 (评价): ndrc evaluates every project accepted in November on 12-20, but one,
+  found once 365 days have passed since its acceptance (as of the next year's end).
 
 PIAs and the approval are recorded before the year's accesses (the rules judge a
 provision against what is on record before it, docs/rules-inputs.md).
@@ -95,6 +97,7 @@ def after_the_year(loader: DemoLoader) -> None:
     app, cast = loader.app, loader.cast
     december_funds(loader)
     progress_reports(loader)
+    evaluations(loader)
     reports: list[RefreshReport] = []
     stale: list[str] = []
     for code in sorted(loader.codes.values()):
@@ -170,3 +173,18 @@ def progress_reports(loader: DemoLoader) -> None:
                 idempotency_key=f"demo-{DEMO_YEAR}-I4-{n}-{month}",
             )  # fmt: skip
             loader.tally["counts"]["progress_reports"] += 1
+
+
+def evaluations(loader: DemoLoader) -> None:
+    """I5 planted: one project accepted in November is never evaluated."""
+    for n, spec in enumerate(p for p in PROJECTS if p.review == "approved" and p.accepted):
+        filing = loader.filing_ids[spec.name]
+        if n == 0:
+            loader.tally["findings"]["I5"] += 1
+            loader.tally["planted:I5"][filing.hex] += 1
+            continue
+        loader.app.evaluate_project(
+            loader.cast.ndrc, filing, rating="good", summary="按期建成，共享接入到位",
+            evaluated_at=_at(date(DEMO_YEAR, 12, 20)),
+        )  # fmt: skip
+        loader.tally["counts"]["project_evaluations"] += 1

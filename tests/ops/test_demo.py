@@ -264,6 +264,7 @@ BUSINESS_TIME = (
     "approved_at",
     "refreshed_at",
     "reported_at",
+    "evaluated_at",
 )
 
 
@@ -331,6 +332,8 @@ def test_the_issue_14_violations_planted_are_found_by_the_views(
         f6 = {f.subject for f in views.findings(year_end, rule="F6")}
         f7 = {f.subject for f in views.findings(year_end, rule="F7")}
         i4 = {f.subject for f in views.findings(year_end, rule="I4")}
+        next_year_end = views.moment(as_of=date(DEMO_YEAR + 1, 12, 31))
+        i5 = {f.subject for f in views.findings(next_year_end, rule="I5")}
         # §三(五)17 / I1: every in-use system with no recorded access in the year (registered
         # at least zombie_idle_days before the year's end) is a zombie candidate.
         systems = views.zone(year_end).systems.values()
@@ -351,3 +354,4 @@ def test_the_issue_14_violations_planted_are_found_by_the_views(
     assert f6 == set(summary.planted["F6"]) and len(f6) == summary.findings["F6"] == 1
     assert set(summary.planted["F7"]) <= f7 and summary.findings["F7"] == 1
     assert i4 == set(summary.planted["I4"]) and summary.findings["I4"] == 1
+    assert i5 == set(summary.planted["I5"]) and summary.findings["I5"] == 1
