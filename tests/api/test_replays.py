@@ -24,6 +24,7 @@ from typing import Any
 
 from ledger.config import Settings
 from ledger.domain.actor import Role
+from ledger.domain.security_facts import MEASURES
 from projections.zone import stable_id
 from tests.api.conftest import (
     PROVIDER,
@@ -208,6 +209,15 @@ RETRIES = [
     Retry("/rectifications/{rectification_id}/verification", Role.AUDITOR, None, ONCE,
           lambda ids: f"/rectifications/{ids['notice']}/verification",
           {"accepted": True, "reason": "核实"}),
+    Retry("/security-leads", Role.CIO, USER, ONCE, lambda _: "/security-leads",
+          {"scope": USER, "reference": "民任〔2026〕3号", "name": "李娜", "contact": "0512-1"}),
+    Retry("/resource-storage", PROVIDING, PROVIDER, ONCE, lambda _: "/resource-storage",
+          {"resource_code": "RK-0001", "reference": "GA-CC-1", "storage_period": "长期",
+           "storage_location": "区政务云"}),
+    Retry("/systems/{system_id}/measures", CLERK, USER, ONCE,
+          lambda ids: f"/systems/{ids['integrated']}/measures",
+          {"reference": "MZ-SEC-2026-1",
+           "measures": {m: {"in_place": True, "description": "已实施"} for m in MEASURES}}),
     # As of a fixed position the rendered bytes are the same: one issuance.
     Retry("/reports/{kind}/issue", Role.AUDITOR, None, ONCE,
           lambda _: "/reports/audit/issue?year=2026&at=1"),
