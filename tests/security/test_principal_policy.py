@@ -88,6 +88,7 @@ def test_table_follows_the_issue() -> None:
     assert permissions_of(Role.EXCHANGE_PLATFORM) == {
         Permission.INGEST_ACCESS,
         Permission.REPORT_REFRESH,  # S11: only the platform sees a refresh land
+        Permission.RECORD_CONNECTION,  # issue 14: the platform's fact, not the department's
     }
     assert permissions_of(Role.FINANCE) == {Permission.DECIDE_FUNDS, Permission.READ_AUDIT_VIEWS}
     assert Permission.REVIEW_PROJECT in permissions_of(Role.NDRC)
