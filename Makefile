@@ -17,7 +17,11 @@ $(BIN)/.installed: pyproject.toml
 run: $(BIN)/.installed report-deps
 	$(BIN)/govledger init
 	$(BIN)/govledger demo --if-empty --tokens var/demo-tokens.txt
-	$(BIN)/govledger serve
+	$(BIN)/govledger projections run
+	@# Reading never writes: the projection worker keeps the views current beside the
+	@# service (docs/projections.md), and stops with it.
+	$(BIN)/govledger projections run --follow & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT; $(BIN)/govledger serve
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
