@@ -5,7 +5,7 @@ format modules beside it, which themselves import nothing else of govledger:
 ``ledger/errors.py``, ``chain.py`` (row hashes, ledger-format §4),
 ``merkle.py`` (RFC 9162 §2.1.3.2), ``note.py`` (c2sp.org/signed-note) and
 ``checkpoint.py`` (c2sp.org/tlog-checkpoint, tlog-cosignature), and for
-``--report FILE`` ``report_evidence.py`` (docs/reports.md: the bundle holds the
+``--report FILE`` ``report_issuance.py`` (docs/reports.md: the bundle holds the
 issuance of this exact file). So nothing is
 written twice, and an auditor gets them as one file::
 
@@ -59,6 +59,7 @@ from ledger.checkpoint import (
 )
 from ledger.errors import LedgerError, NoteError
 from ledger.merkle import verify_inclusion
+from ledger.report_issuance import NotIssuedError, file_sha256, issuance_in_bundle
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -82,7 +83,7 @@ EVENT_KEYS = ("proof", "row")
 # What the zipapp carries: this module and the format modules it needs, nothing else.
 ZIPAPP_MODULES = (
     "__init__", "errors", "chain", "merkle", "note", "checkpoint", "evidence_verify",
-    "report_evidence",  # --report FILE: the bundle proves this file's issuance (reports.md)
+    "report_issuance",  # --report FILE: the bundle proves this file's issuance (reports.md)
 )  # fmt: skip
 # The verdicts (checkpoint-format §13) and the command's exit codes.
 VERIFIED, SELF_CONSISTENT = "verified", "self-consistent"
@@ -458,8 +459,6 @@ def _answer(args: argparse.Namespace, text: str, report: BundleReport, out: Text
 
 def _check_report(args: argparse.Namespace, text: str, report: BundleReport, out: TextIO) -> int:
     """The bundle verified; does it hold the issuance of ``args.report``'s exact bytes?"""
-    from ledger.report_evidence import NotIssuedError, file_sha256, issuance_in_bundle  # noqa: PLC0415
-
     try:
         sha = file_sha256(Path(args.report))
         position, issuance = issuance_in_bundle(text, sha)
