@@ -55,7 +55,7 @@ from ledger.errors import (
     VerificationError,
 )
 from ledger.store.connect import init_ledger
-from projections import query
+from projections import query, summaries
 from projections.sharing_terms import SharingTerms
 from security.audit_log import RefusalKind
 from security.principal import AuthenticationFailed, PermissionDenied
@@ -109,9 +109,11 @@ def create_app(
     positions (beside this process's own ``sharing_terms``). By default they read the
     views as the projection worker left them: a scrape never runs a projection."""
     settings = settings or load_settings()
-    findings_summary = findings_summary or partial(query.findings_summary, settings, catch_up=False)
+    findings_summary = findings_summary or partial(
+        summaries.findings_summary, settings, catch_up=False
+    )
     anomalies_summary = anomalies_summary or partial(
-        query.anomalies_summary, settings, catch_up=False
+        summaries.anomalies_summary, settings, catch_up=False
     )
     projection_positions = projection_positions or partial(query.projection_positions, settings)
     configure_logging(settings)

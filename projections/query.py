@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -88,9 +88,7 @@ __all__ = [
     "UseRight",
     "Views",
     "ZoneState",
-    "anomalies_summary",
     "as_json",
-    "findings_summary",
     "forget_folds",
     "open_views",
     "projection_lags",
@@ -557,46 +555,3 @@ def open_views(settings: Settings, *, catch_up: bool = False) -> Iterator[Views]
     finally:
         reader.close()
         store.close()
-
-
-# The newest summary per (kind, ledger), with the views' position it was computed at. At the
-# head a summary depends on nothing but that position (the moment's reference time is the
-# newest event's), and /metrics asks every scrape in every worker: recompute only when the
-# views have moved.
-_SUMMARIES: dict[tuple[str, str, str], tuple[int, Mapping[Any, int]]] = {}
-
-
-def _summary_at_head(
-    kind: str,
-    settings: Settings,
-    catch_up: bool,
-    count: Callable[[Views], Mapping[Any, int]],
-) -> Mapping[Any, int]:
-    key = (kind, settings.database_url, settings.postgres_schema)
-    with open_views(settings, catch_up=catch_up) as views:
-        cached = _SUMMARIES.get(key)
-        if cached is not None and cached[0] == views.position:
-            return cached[1]
-        summary = count(views)
-        _SUMMARIES[key] = (views.position, summary)
-        return summary
-
-
-def findings_summary(
-    settings: Settings, *, catch_up: bool = False
-) -> Mapping[tuple[str, str], int]:
-    """Findings at the head by (rule, severity); ``catch_up`` as in :func:`open_views`."""
-
-    def count(views: Views) -> Mapping[tuple[str, str], int]:
-        return views.finding_tally(views.moment())
-
-    return _summary_at_head("findings", settings, catch_up, count)
-
-
-def anomalies_summary(settings: Settings, *, catch_up: bool = False) -> Mapping[str, int]:
-    """Open (not dismissed) anomalies at the head by severity; ``catch_up`` as above."""
-
-    def count(views: Views) -> Mapping[str, int]:
-        return views.open_anomalies_by_severity(views.moment())
-
-    return _summary_at_head("anomalies", settings, catch_up, count)

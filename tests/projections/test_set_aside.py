@@ -31,11 +31,12 @@ from ledger.domain.access_state import RECORDED_TOPIC, AccessStateWriter
 from ledger.domain.errors import DomainError
 from ledger.domain.ids import data_access_id
 from ledger.store.connect import application_env, open_reader
-from projections.query import findings_summary, open_views
+from projections.query import open_views
 from projections.runner import run_projections
 from projections.set_aside import MAX_INDEXED_BYTES, RULE
 from projections.sharing_terms import SharingTerms
 from projections.store import ViewStore
+from projections.summaries import findings_summary
 from security.access import evaluate_access
 from tests.projections.scenario import PLATFORM, build_scenario, report
 from tests.promtext import value
