@@ -22,12 +22,12 @@ from __future__ import annotations
 
 from ledger.commands.accesses import AccessBatchResult
 from ledger.commands.base import DEFAULT_DUPLICATE_RETRIES, utc_now
+from ledger.commands.declarations import DeclarationCommands
 from ledger.commands.refresh import RefreshCommands
 from ledger.commands.report_issue import ReportIssueCommands
-from ledger.commands.security_facts import SecurityFactsCommands
 
 __all__ = ["DEFAULT_DUPLICATE_RETRIES", "AccessBatchResult", "GovLedger", "utc_now"]
 
 
-class GovLedger(RefreshCommands, ReportIssueCommands, SecurityFactsCommands):
+class GovLedger(RefreshCommands, ReportIssueCommands, DeclarationCommands):
     """The govledger application over eventsourcing 9.5 (one save = one transaction)."""

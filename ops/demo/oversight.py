@@ -17,8 +17,16 @@ the date named here:
 - F8 (seed §三(五)17 利用程度低…的运维经费): in January of the next year 区财政局
   grants that year's O&M funds to two systems no one used in the demo year
   (judged once a system is a year on record: found as of 01-31 of the next year).
-- I7 (seed §三(二)6): not every system moved to the government cloud by the year's
-  end, so the zone misses the 100% target (as of 01-31 of the next year).
+- I7 (seed §三(二)6–8): not every system moved to the government cloud by the year's
+  end, two departments' public services are partly off it, and two base resources'
+  data is not on it: three zone-level findings of 100% targets missed (as of 01-31
+  of the next year).
+- I8 (seed §三(一)4): 区发改局's survey finds the market regulator's food-safety system
+  kept under a 科's name (the civil-affairs one it also finds is merged that day).
+- I9 (seed §三(一)1 自查报告): every department reports in March but the planning
+  bureau (May, late) and the Huxuguan zone (never), due 90 days after registration.
+- I10 (seed §三(五)17 分级保护): 区网信办's situational-awareness platform is declared
+  classified (秘密) with no 分级保护 filing; the police video platform is filed.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from uuid import UUID
 from ledger.domain import FundKind, FundOutcome, SharingType
 from ledger.domain.calendar import CHINA_STANDARD_TIME as CST
 from ops.demo.obligations import Loader
-from ops.demo.zone import DEMO_YEAR, FEN_PER_WAN, SYSTEMS
+from ops.demo.zone import DEMO_YEAR, DEPARTMENTS, FEN_PER_WAN, SETUP_DAY, SYSTEMS
 
 NO_CIO = "staffing_office"  # I6: 区编办 names no CIO (it registers no system)
 NEXT = DEMO_YEAR + 1
@@ -43,6 +51,16 @@ ENTRUSTED: tuple[tuple[str, str, tuple[str, ...], date, date, date | None], ...]
     ("housing", "房屋交易管理系统", ("operate",), date(DEMO_YEAR, 1, 1), date(DEMO_YEAR, 10, 31),
      None),
 )  # fmt: skip
+# I9: (department, report day) late; the second never reports.
+SELF_INSPECTION_LATE, SELF_INSPECTION_MISSING = ("planning", date(DEMO_YEAR, 5, 12)), "hsg"
+# I8: (system, 处室) found by ndrc's survey; the second is merged into its 大系统.
+INTERNAL_UNITS = (("食品安全监管系统", "食品经营监管科"), ("养老补贴发放系统", "养老服务科"))
+# I10: (system, 密级, filed)
+CLASSIFIED = (("网络安全态势感知平台", "mimi", False), ("视频监控联网共享平台", "jimi", True))
+# I7: departments whose public services are partly off the cloud (of, on); base
+# resources whose data is not on the cloud.
+SERVICES_OFF_CLOUD = {"amr": (20, 12), "hsg": (8, 3)}
+BASE_DATA_OFF_CLOUD = 2
 UNRESOLVED_OBJECTIONS = 1  # S13: the last objection is never answered
 LITTLE_USED = 2  # F8: next year's O&M for two systems unused in the demo year
 
@@ -58,6 +76,7 @@ def plant(loader: Loader) -> None:
     objections(loader)
     little_used_om(loader)
     cloud_share(loader)
+    declared_records(loader)
 
 
 def without_cio(loader: Loader) -> None:
@@ -151,3 +170,63 @@ def cloud_share(loader: Loader) -> None:
     if any(not s.on_cloud and not s.fate.startswith(("merged", "decommissioned")) for s in SYSTEMS):
         loader.tally["findings"]["I7"] += 1
         loader.tally["planted:I7"][f"zone:{DEMO_YEAR}:cloud"] += 1
+
+
+def declared_records(loader: Loader) -> None:
+    """I7 (services, data), I8, I9 and I10 from the plan's declared records (§11)."""
+    app, cast, tally = loader.app, loader.cast, loader.tally
+    for code, _, _ in DEPARTMENTS:
+        if code == SELF_INSPECTION_MISSING:
+            continue
+        day = SELF_INSPECTION_LATE[1] if code == SELF_INSPECTION_LATE[0] else date(DEMO_YEAR, 3, 10)
+        app.declare(
+            cast.clerk(code), "self_inspection", department=code, declared_at=_at(day),
+            reference=f"{code}-自查-{DEMO_YEAR}", summary="本部门政务信息系统自查",
+            systems_inventoried=sum(1 for s in SYSTEMS if s.department == code),
+        )  # fmt: skip
+        tally["counts"]["self_inspections"] += 1
+    for code in (SELF_INSPECTION_LATE[0], SELF_INSPECTION_MISSING):
+        tally["findings"]["I9"] += 1
+        tally["planted:I9"][code] += 1
+    for n, (name, unit) in enumerate(INTERNAL_UNITS):
+        survey = _at(date(DEMO_YEAR, 3, 20)) if n == 0 else _at(SETUP_DAY, 14)
+        app.declare(
+            cast.ndrc, "system_unit", system_id=loader.system_ids[name], internal_unit=unit,
+            reference=f"整合共享专项调查-{DEMO_YEAR}-{n + 1}", declared_at=survey,
+            evidence=f"苏高新发改〔{DEMO_YEAR}〕专项调查记录",
+        )  # fmt: skip
+    tally["findings"]["I8"] += 1
+    tally["planted:I8"][loader.system_ids[INTERNAL_UNITS[0][0]].hex] += 1
+    for name, level, filed in CLASSIFIED:
+        spec = next(s for s in SYSTEMS if s.name == name)
+        app.declare(
+            cast.cio(spec.department), "classified_protection", system_id=loader.system_ids[name],
+            reference=f"定密-{spec.department}-{DEMO_YEAR}", classified=True, level=level,
+            filed=filed, declared_at=_at(date(DEMO_YEAR, 2, 10)),
+        )  # fmt: skip
+        if not filed:
+            tally["findings"]["I10"] += 1
+            tally["planted:I10"][loader.system_ids[name].hex] += 1
+    cloud_lists(loader)
+
+
+def cloud_lists(loader: Loader) -> None:
+    """I7: the departments' service lists and the base resources' data on the cloud."""
+    app, cast, tally = loader.app, loader.cast, loader.tally
+    for n, (code, _, _) in enumerate(DEPARTMENTS):
+        services, on = SERVICES_OFF_CLOUD.get(code, (10 + n % 5, 10 + n % 5))
+        app.declare(
+            cast.clerk(code), "service_cloud", department=code, services=services, on_cloud=on,
+            reference=f"{code}-服务清单-{DEMO_YEAR}", declared_at=_at(date(DEMO_YEAR, 12, 15)),
+        )  # fmt: skip
+    base = sorted(c for c in loader.codes.values() if app.resource(c).base_resource)
+    for n, code in enumerate(base):
+        app.declare(
+            cast.provider(app.resource(code).provider_department), "resource_cloud",
+            resource_code=code, on_cloud=n >= BASE_DATA_OFF_CLOUD,
+            reference=f"{code}-上云-{DEMO_YEAR}", declared_at=_at(date(DEMO_YEAR, 11, 20)),
+        )  # fmt: skip
+    tally["counts"]["declarations"] += len(DEPARTMENTS) + len(base)
+    for kind in ("cloud_services", "cloud_data"):
+        tally["findings"]["I7"] += 1
+        tally["planted:I7"][f"zone:{DEMO_YEAR}:{kind}"] += 1

@@ -267,6 +267,7 @@ BUSINESS_TIME = (
     "evaluated_at",
     "raised_at",
     "resolved_at",
+    "declared_at",
 )
 
 
@@ -341,7 +342,7 @@ def test_the_issue_14_violations_planted_are_found_by_the_views(
         i5 = {f.subject for f in views.findings(next_year_end, rule="I5")}
         found = {
             rule: {f.subject for f in views.findings(year_end, rule=rule)}
-            for rule in ("I6", "D3", "S13")
+            for rule in ("I6", "D3", "S13", "I8", "I9", "I10")
         }
         found.update(
             {rule: {f.subject for f in views.findings(reports, rule=rule)} for rule in ("F8", "I7")}
@@ -368,7 +369,7 @@ def test_the_issue_14_violations_planted_are_found_by_the_views(
     assert set(summary.planted["F7"]) <= f7 and summary.findings["F7"] == 1
     assert i4 == set(summary.planted["I4"]) and summary.findings["I4"] == 1
     assert i5 == set(summary.planted["I5"]) and summary.findings["I5"] == 1
-    for rule in ("I6", "D3", "S13", "F8", "I7"):
+    for rule in ("I6", "D3", "S13", "F8", "I7", "I8", "I9", "I10"):
         assert found[rule] == set(summary.planted[rule]), rule
         assert summary.findings[rule] == len(found[rule]) > 0, rule
         assert f"planted {rule}" in summary.describe()
