@@ -10,9 +10,11 @@ where an access's time goes: each in-process stage of the batch path timed
 alone on one batch (µs per access), beside the HTTP figure, whose remainder is
 the HTTP server, FastAPI and the transfer. Targets (issue 20): on each backend,
 one HTTP worker >= 0.5 x raw append and two workers >= 0.8 x raw append; and
->= 10,000 access events/s into PostgreSQL.
+>= 10,000 access events/s into PostgreSQL. Issue 19: the Python API with 1-10
+data subjects per access (sealed, blind-indexed: docs/ledger-format.md §9.1)
+over the plain case, side by side, >= 0.7 (``--subjects-only``: that alone).
 
-    .venv/bin/python bench/ingest.py [--events N] [--batch B] [--repeats R]
+    .venv/bin/python bench/ingest.py [--events N] [--batch B] [--repeats R] [--subjects-only]
 """
 
 from __future__ import annotations
@@ -57,11 +59,14 @@ from ledger.domain.access import check_report
 from ledger.domain.access_state import AccessStateWriter
 from ledger.domain.ids import data_access_id
 from ledger.store.connect import application_env, init_ledger
+from ledger.subjects import SubjectVault
 from projections.sharing_terms import SharingTerms
 from security.access import evaluate_access
 from security.apikeys import open_api_keys
 
 T = TypeVar("T")
+
+
 PLATFORM = Actor("exchange", Role.EXCHANGE_PLATFORM, None, "127.0.0.1", None)
 PROVIDER_DEPT, USER_DEPT = "gongan", "renshe"
 PROVIDER = Actor("psb-clerk", Role.DATA_PROVIDER, PROVIDER_DEPT, "10.1.0.1", None)
@@ -144,9 +149,19 @@ def report_of(body: dict[str, Any]) -> AccessReport:
     )
 
 
-def python_api_rate(app: GovLedger, grant: Any, events: int, batch: int) -> float:
+def subjects_of(i: int) -> tuple[str, ...]:
+    """1-10 citizen id numbers per access (issue 19), mostly distinct across a batch."""
+    return tuple(f"11010519{(i * 7919 + k * 104729) % 10**10:010d}" for k in range(1 + i % 10))
+
+
+def python_api_rate(
+    app: GovLedger, grant: Any, events: int, batch: int, *, subjects: bool = False
+) -> float:
     terms = SharingTerms(app)
     bodies = [access_json(i, grant, f"py{uuid.uuid4().hex[:6]}") for i in range(events)]
+    if subjects:
+        for i, body in enumerate(bodies):
+            body["subjects"] = subjects_of(i)
     started = time.perf_counter()
     for i in range(0, events, batch):
         model = terms.current()
@@ -308,8 +323,26 @@ def _checked_id(
     return data_access_id(report.platform_event_id)
 
 
-def measure(settings: Settings, events: int, batch: int, repeats: int) -> dict[str, Any]:
+def subjects_ratio(
+    settings: Settings, app: GovLedger, grant: Any, events: int, batch: int, repeats: int
+) -> float:
+    """Python API with 1-10 data subjects per access over the plain case, side by side."""
+    app.subjects = SubjectVault(settings, os.urandom(32))
+    plain, named = [], []
+    for _ in range(repeats):
+        plain.append(python_api_rate(app, grant, events, batch))
+        named.append(python_api_rate(app, grant, events, batch, subjects=True))
+    return statistics.median(named) / statistics.median(plain)
+
+
+def measure(
+    settings: Settings, events: int, batch: int, repeats: int, *, only_subjects: bool = False
+) -> dict[str, Any]:
     app, grant = prepare(settings)
+    result_subjects = subjects_ratio(settings, app, grant, events, batch, repeats)
+    if only_subjects:
+        app.close()
+        return {"subjects": result_subjects}
     sample = app.recorder.select_notifications(start=1, limit=10)[-1]
     state_size = len(sample.state)  # a recorded access is about this size; see below
     rates: dict[str, list[float]] = {"raw": [], "python": [], "http": [], "http2": []}
@@ -320,6 +353,7 @@ def measure(settings: Settings, events: int, batch: int, repeats: int) -> dict[s
         rates["http2"].append(http_rate(settings, grant, events, batch, workers=2, senders=2))
     result: dict[str, Any] = {name: statistics.median(values) for name, values in rates.items()}
     result["stages"] = stage_costs(app, grant, batch, max(repeats, 5))
+    result["subjects"] = result_subjects
     app.close()
     return result
 
@@ -367,16 +401,29 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=2_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--subjects-only", action="store_true", help="only the data-subjects ratio (issue 19)"
+    )
     args = parser.parse_args()
+    only = args.subjects_only
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as directory:
         sqlite = Settings(database_url=f"sqlite:///{directory}/ingest.db", state_dir=directory)
-        results["sqlite"] = measure(sqlite, args.events, args.batch, args.repeats)
+        results["sqlite"] = measure(
+            sqlite, args.events, args.batch, args.repeats, only_subjects=only
+        )
         url = postgres_url()
         if url:
             with scratch_schema(url) as schema:
                 pg = pg_settings(url, schema, directory)
-                results["postgresql"] = measure(pg, args.events, args.batch, args.repeats)
+                results["postgresql"] = measure(
+                    pg, args.events, args.batch, args.repeats, only_subjects=only
+                )
+    for backend, r in results.items():
+        print(f"python API, 1-10 data subjects per access / plain, {backend}: {r['subjects']:.2f}")
+        print(target(f"ingest_subjects_ratio_{backend}", r["subjects"], 0.7))
+    if only:
+        return
     print_rates(results, args.batch, args.repeats)
     print_stages(results)
     print()

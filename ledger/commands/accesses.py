@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
@@ -18,7 +19,7 @@ from ledger.commands.sharing import SharingCommands
 from ledger.domain.access import AccessReport, AccessVerdict, DataAccess, check_report
 from ledger.domain.access_state import AccessStateWriter, Entry
 from ledger.domain.actor import Actor, Role
-from ledger.domain.errors import ErrorCode
+from ledger.domain.errors import ErrorCode, require
 from ledger.domain.ids import data_access_id
 from ledger.errors import ChainWriteError
 
@@ -76,6 +77,7 @@ class AccessCommands(SharingCommands):
         repeated: list[UUID] = []
         plain = True  # every report of built-in types: the writer need not check again
         seen: set[tuple[object, ...]] = set()  # what repeats across the batch, once checked
+        named: list[tuple[UUID, tuple[str, ...]]] = []  # accesses naming data subjects
         for report, verdict in entries:  # one pass: checks, ids, repeats and the future
             plain = check_report(report, seen) and plain
             moment = report.accessed_at
@@ -86,12 +88,16 @@ class AccessCommands(SharingCommands):
             if access_id is None:
                 access_id = first[key] = data_access_id(key)
                 unique.append((access_id, report, verdict))
+                if report.subjects:
+                    named.append((access_id, report.subjects))
             else:
                 repeated.append(access_id)
             ids.append(access_id)
             if moment > latest:
                 in_future.append(access_id)
         writer = AccessStateWriter(self.mapper, actor, plain=plain)
+        if named:
+            writer.sealed = self._sealed_subjects(named)
         for _attempt in range(self.duplicate_retries + 1):
             try:
                 existing = self._save_new_accesses(writer, unique)
@@ -108,6 +114,18 @@ class AccessCommands(SharingCommands):
         raise ChainWriteError(
             f"access batch still colliding after {self.duplicate_retries} retries"
         )
+
+    def _sealed_subjects(self, named: list[tuple[UUID, tuple[str, ...]]]) -> dict[UUID, Any]:
+        """The sealed ``subjects`` of these accesses (ledger-format §9.1): keys are created
+        first, in their own transaction, so no stored access names a key never stored."""
+        require(
+            self.subjects is not None,
+            ErrorCode.SUBJECTS_UNAVAILABLE,
+            "accesses name data subjects, but no subject index secret is configured "
+            "(GOVLEDGER_SUBJECT_INDEX_KEY_FILE, docs/privacy.md)",
+        )
+        assert self.subjects is not None
+        return self.subjects.seal_batch(named)
 
     def _save_new_accesses(self, writer: AccessStateWriter, unique: list[Entry]) -> set[UUID]:
         """Store, in one transaction, the accesses not stored yet; return the ids that were.
