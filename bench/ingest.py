@@ -10,9 +10,11 @@ where an access's time goes: each in-process stage of the batch path timed
 alone on one batch (µs per access), beside the HTTP figure, whose remainder is
 the HTTP server, FastAPI and the transfer. Targets (issue 20): on each backend,
 one HTTP worker >= 0.5 x raw append and two workers >= 0.8 x raw append; and
->= 10,000 access events/s into PostgreSQL. Issue 19: the Python API with 1-10
-data subjects per access (sealed, blind-indexed: docs/ledger-format.md §9.1)
-over the plain case, side by side, >= 0.7 (``--subjects-only``: that alone).
+>= 10,000 access events/s into PostgreSQL.
+
+Issue 19: the Python API with 1-10 data subjects per access (sealed,
+blind-indexed: docs/ledger-format.md §9.1) over the plain case, side by side,
+on a ledger of its own, >= 0.7 (``--subjects-only``: that alone).
 
     .venv/bin/python bench/ingest.py [--events N] [--batch B] [--repeats R] [--subjects-only]
 """
@@ -65,8 +67,6 @@ from security.access import evaluate_access
 from security.apikeys import open_api_keys
 
 T = TypeVar("T")
-
-
 PLATFORM = Actor("exchange", Role.EXCHANGE_PLATFORM, None, "127.0.0.1", None)
 PROVIDER_DEPT, USER_DEPT = "gongan", "renshe"
 PROVIDER = Actor("psb-clerk", Role.DATA_PROVIDER, PROVIDER_DEPT, "10.1.0.1", None)
@@ -146,6 +146,7 @@ def report_of(body: dict[str, Any]) -> AccessReport:
         grant_id=uuid.UUID(body["grant_id"]),
         client_address=body["client_address"],
         accessed_at=datetime.fromisoformat(body["accessed_at"]),
+        subjects=body.get("subjects", ()),
     )
 
 
@@ -323,39 +324,56 @@ def _checked_id(
     return data_access_id(report.platform_event_id)
 
 
-def subjects_ratio(
-    settings: Settings, app: GovLedger, grant: Any, events: int, batch: int, repeats: int
-) -> float:
-    """Python API with 1-10 data subjects per access over the plain case, side by side."""
-    app.subjects = SubjectVault(settings, os.urandom(32))
-    plain, named = [], []
-    for _ in range(repeats):
-        plain.append(python_api_rate(app, grant, events, batch))
-        named.append(python_api_rate(app, grant, events, batch, subjects=True))
-    return statistics.median(named) / statistics.median(plain)
-
-
 def measure(
-    settings: Settings, events: int, batch: int, repeats: int, *, only_subjects: bool = False
+    settings: Settings, events: int, batch: int, repeats: int, *, stages_only: bool = False
 ) -> dict[str, Any]:
     app, grant = prepare(settings)
-    result_subjects = subjects_ratio(settings, app, grant, events, batch, repeats)
-    if only_subjects:
-        app.close()
-        return {"subjects": result_subjects}
     sample = app.recorder.select_notifications(start=1, limit=10)[-1]
     state_size = len(sample.state)  # a recorded access is about this size; see below
     rates: dict[str, list[float]] = {"raw": [], "python": [], "http": [], "http2": []}
     for _ in range(repeats):
         rates["raw"].append(raw_append_rate(settings, state_size, events, batch))
         rates["python"].append(python_api_rate(app, grant, events, batch))
+        if stages_only:  # iterating on the batch path: no servers (no target lines either)
+            continue
         rates["http"].append(http_rate(settings, grant, events, batch, workers=1))
         rates["http2"].append(http_rate(settings, grant, events, batch, workers=2, senders=2))
-    result: dict[str, Any] = {name: statistics.median(values) for name, values in rates.items()}
+    result: dict[str, Any] = {
+        name: statistics.median(values) if values else float("nan")
+        for name, values in rates.items()
+    }
     result["stages"] = stage_costs(app, grant, batch, max(repeats, 5))
-    result["subjects"] = result_subjects
     app.close()
     return result
+
+
+def subjects_ratio(settings: Settings, events: int, batch: int, repeats: int) -> float:
+    """Python API with 1-10 data subjects per access over the plain case, side by side."""
+    app, grant = prepare(settings)
+    app.subjects = SubjectVault(settings, os.urandom(32))
+    plain, named = [], []
+    for _ in range(repeats):
+        plain.append(python_api_rate(app, grant, events, batch))
+        named.append(python_api_rate(app, grant, events, batch, subjects=True))
+    app.close()
+    return statistics.median(named) / statistics.median(plain)
+
+
+def print_subjects(directory: str, events: int, batch: int, repeats: int) -> None:
+    """The issue-19 ratio on each backend, each on a ledger of its own."""
+    ratios = {"sqlite": subjects_ratio(
+        Settings(database_url=f"sqlite:///{directory}/subjects.db", state_dir=directory),
+        events, batch, repeats,
+    )}  # fmt: skip
+    url = postgres_url()
+    if url:
+        with scratch_schema(url) as schema:
+            ratios["postgresql"] = subjects_ratio(
+                pg_settings(url, schema, directory), events, batch, repeats
+            )
+    for backend, ratio in ratios.items():
+        print(f"python API, 1-10 data subjects per access / plain ({backend}): {ratio:.2f}")
+        print(target(f"ingest_subjects_ratio_{backend}", ratio, 0.7))
 
 
 def print_rates(results: dict[str, dict[str, Any]], batch: int, repeats: int) -> None:
@@ -402,30 +420,36 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=2_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
+        "--stages-only",
+        action="store_true",
+        help="raw append, Python API and the stage table only: no HTTP server, no targets",
+    )
+    parser.add_argument(
         "--subjects-only", action="store_true", help="only the data-subjects ratio (issue 19)"
     )
     args = parser.parse_args()
-    only = args.subjects_only
+    only = args.stages_only
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as directory:
+        if args.subjects_only or not only:
+            print_subjects(directory, args.events, args.batch, args.repeats)
+        if args.subjects_only:
+            return
         sqlite = Settings(database_url=f"sqlite:///{directory}/ingest.db", state_dir=directory)
         results["sqlite"] = measure(
-            sqlite, args.events, args.batch, args.repeats, only_subjects=only
+            sqlite, args.events, args.batch, args.repeats, stages_only=only
         )
         url = postgres_url()
         if url:
             with scratch_schema(url) as schema:
                 pg = pg_settings(url, schema, directory)
                 results["postgresql"] = measure(
-                    pg, args.events, args.batch, args.repeats, only_subjects=only
+                    pg, args.events, args.batch, args.repeats, stages_only=only
                 )
-    for backend, r in results.items():
-        print(f"python API, 1-10 data subjects per access / plain, {backend}: {r['subjects']:.2f}")
-        print(target(f"ingest_subjects_ratio_{backend}", r["subjects"], 0.7))
-    if only:
-        return
     print_rates(results, args.batch, args.repeats)
     print_stages(results)
+    if only:
+        return
     print()
     for backend, r in results.items():
         print(target(f"ingest_http_1worker_ratio_{backend}", r["http"] / r["raw"], 0.5))

@@ -79,6 +79,10 @@ class ErrorCode(StrEnum):
     SUBJECTS_UNAVAILABLE = "subjects_unavailable"  # no index secret configured
     UNKNOWN_SUBJECT = "unknown_subject"
     SUBJECT_ALREADY_ERASED = "subject_already_erased"
+    # Audit suggestions and their adoption (docs/facts.md §8).
+    SUGGESTION_CLOSED = "suggestion_closed"
+    SUGGESTION_RESPONSE_PENDING = "suggestion_response_pending"
+    SUGGESTION_NOT_RESPONDED = "suggestion_not_responded"
 
 
 class DomainError(LedgerError):

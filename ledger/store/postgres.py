@@ -35,6 +35,7 @@ from eventsourcing.postgres import (
 )
 from eventsourcing.utils import resolve_topic, retry
 from psycopg import Connection, Cursor
+from psycopg.errors import UniqueViolation
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
@@ -55,7 +56,7 @@ from ledger.store.base import (
     new_genesis,
 )
 from ledger.store.conninfo import session_options
-from ledger.store.postgres_ddl import APPEND_FUNCTION
+from ledger.store.postgres_ddl import APPEND_FUNCTION, grant_statements
 from ledger.store.postgres_failover import CONNECT_TIMEOUT_SECONDS, failing_fast
 
 LEDGER_EVENTS_TABLE = "ledger_events"
@@ -114,6 +115,10 @@ class ChainedPostgresApplicationRecorder(NotificationsFromOne, PostgresApplicati
             "LATERAL (SELECT 1 FROM {} AS e WHERE e.originator_id = u.originator_id "
             "AND e.notification_id >= 1 LIMIT 1) AS stored"
         ).format(Identifier(self.datastore.originator_id_type), self._ident(self.events_table_name))
+        self._select_position = SQL(
+            "SELECT notification_id FROM {} WHERE originator_id = ANY(%(o)b::{}[]) "
+            "AND originator_version = %(v)s AND notification_id >= 1"
+        ).format(self._ident(self.events_table_name), Identifier(self.datastore.originator_id_type))
         self._append_statement = SQL(
             "SELECT inserted, found_ids AS found FROM {}(%(position)s, %(hash)s, "
             "%(o)b::{}[], %(v)b::bigint[], %(t)b::text[], %(s)b::bytea[], %(p)b::bytea[], "
@@ -293,29 +298,15 @@ class ChainedPostgresApplicationRecorder(NotificationsFromOne, PostgresApplicati
         self._grant(role, writer=False)
 
     def _grant(self, role: str, *, writer: bool) -> None:
-        r = Identifier(role)
         tables = [self.events_table_name, self.genesis_table_name, self.head_table_name]
-        append, lock = self._ident(self.append_function_name), self._ident(self.lock_function_name)
-        append_signature = SQL(
-            "{}(bigint, bytea, {}[], bigint[], text[], bytea[], bytea[], bytea[], boolean)"
-        ).format(append, Identifier(self.datastore.originator_id_type))
-        statements = [
-            SQL("GRANT USAGE ON SCHEMA {} TO {}").format(Identifier(self.datastore.schema), r)
-        ]
-        for name in tables:
-            statements += [
-                SQL("REVOKE ALL ON {} FROM {}").format(self._ident(name), r),
-                SQL("GRANT SELECT ON {} TO {}").format(self._ident(name), r),
-            ]
-        grant_or_revoke = (
-            "GRANT EXECUTE ON FUNCTION {} TO {}"
-            if writer
-            else ("REVOKE ALL ON FUNCTION {} FROM {}")
+        statements = grant_statements(
+            self.datastore.schema,
+            role,
+            [self._ident(name) for name in tables],
+            (self._ident(self.append_function_name), self._ident(self.lock_function_name)),
+            self.datastore.originator_id_type,
+            writer=writer,
         )
-        statements += [
-            SQL(grant_or_revoke).format(append_signature, r),
-            SQL(grant_or_revoke).format(SQL("{}()").format(lock), r),
-        ]
         with self.datastore.transaction(commit=True) as curs:
             for statement in statements:
                 curs.execute(statement)
@@ -344,25 +335,48 @@ class ChainedPostgresApplicationRecorder(NotificationsFromOne, PostgresApplicati
     def _write(
         self, stored_events: Sequence[StoredEvent], *, only_new: bool, **kwargs: Any
     ) -> NewAggregates:
+        """Chain and insert; ``only_new``: leave out the originators already stored.
+
+        A batch of events that each create their aggregate (version 1) is inserted
+        unchecked first, as on SQLite: the insert probes the (originator_id,
+        originator_version) key of every row anyway, so the usual batch, all new,
+        needs no existence query. One holding a stored originator (a retry) fails on
+        that key, is rolled back whole, and goes again checked, under the head's lock.
+        """
         digest = hash_function(self.genesis.hash_algorithm)
         pending: list[StoredEvent] = list(stored_events)
-        existing: set[UUID] = set()
         with self.datastore.get_connection() as conn:
             try:
-                while (head := self._head) is not None and self._optimistic(len(pending)):
+                if only_new and pending and all(e.originator_version == 1 for e in pending):
                     try:
-                        ids = self._append(conn, digest, head, pending, only_new, **kwargs)
-                        return NewAggregates(ids, existing)
-                    except _HeadMovedError:
-                        self._contended = True
-                    except _AlreadyStoredError as e:  # nothing written: the head still holds
-                        existing |= e.found
-                        pending = _without(pending, e.found)
-                written = self._append_locked(conn, digest, pending, only_new, **kwargs)
-                return NewAggregates(written.ids, existing | written.existing)
+                        return self._write_once(conn, digest, pending, False, **kwargs)
+                    except UniqueViolation:
+                        pass  # a stored originator: nothing was written; now checked
+                return self._write_once(conn, digest, pending, only_new, **kwargs)
             except BaseException:
                 self._forget_head()
                 raise
+
+    def _write_once(
+        self,
+        conn: Connection[DictRow],
+        digest: Digest,
+        pending: list[StoredEvent],
+        only_new: bool,
+        **kwargs: Any,
+    ) -> NewAggregates:
+        existing: set[UUID] = set()
+        while (head := self._head) is not None and self._optimistic(len(pending)):
+            try:
+                ids = self._append(conn, digest, head, pending, only_new, **kwargs)
+                return NewAggregates(ids, existing)
+            except _HeadMovedError:
+                self._contended = True
+            except _AlreadyStoredError as e:  # nothing written: the head still holds
+                existing |= e.found
+                pending = _without(pending, e.found)
+        written = self._append_locked(conn, digest, pending, only_new, **kwargs)
+        return NewAggregates(written.ids, existing | written.existing)
 
     def _optimistic(self, size: int) -> bool:
         """Whether to bet on the remembered head rather than wait for the head's lock.
@@ -500,6 +514,13 @@ class ChainedPostgresApplicationRecorder(NotificationsFromOne, PostgresApplicati
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self._select_existing, {"o": list(originator_ids)})
             return {row["originator_id"] for row in curs.fetchall()}
+
+    def position_of_originator(self, originator_id: UUID, version: int = 1) -> int | None:
+        """The position of one aggregate event: a primary-key probe, whatever the ledger's size."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._select_position, {"o": [originator_id], "v": version})
+            row = curs.fetchone()
+        return int(row["notification_id"]) if row else None
 
 
 def _without(events: list[StoredEvent], found: set[UUID]) -> list[StoredEvent]:

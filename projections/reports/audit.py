@@ -51,7 +51,7 @@ def build_audit_report(facts: AuditFacts, year: int, checkpoint: str | None) -> 
             sections.scope(facts, year, decisions, rules),
             _auditee(facts, decisions),
             _totals(facts, decisions, sections.evaluation(decisions, faulty, rules)),
-            sections.previous(facts),
+            sections.previous(facts, year),
             Section(
                 "六",
                 "审计发现的问题及处理意见",
@@ -59,7 +59,7 @@ def build_audit_report(facts: AuditFacts, year: int, checkpoint: str | None) -> 
                 tables=(found, _ledger_list(facts, decisions)),
             ),
             sections.referral(),
-            sections.suggestions(found),
+            sections.suggestions(found, facts, year),
         ),
         verification=VERIFY_STEPS,
         notice=empty_year_notice(year, len(decisions), "经费决定"),

@@ -16,7 +16,8 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import DataError, StoredEvent
+from psycopg.sql import SQL
 
 from ledger.config import Settings
 from ledger.errors import ChainWriteError
@@ -56,13 +57,31 @@ def test_stored_originators_are_left_out_and_the_rest_chained_gaplessly(pg_ledge
     assert [row[1] for row in rows[2:]] == [e.originator_id.hex for e in new]
 
 
-def test_a_retried_batch_writes_nothing(pg_ledger: Ledger) -> None:
-    batch = make_events(50)
+@pytest.mark.parametrize("size", [50, 2 * LOCK_FIRST_BATCH_SIZE])
+def test_a_retried_batch_writes_nothing(pg_ledger: Ledger, size: int) -> None:
+    batch = make_events(size)
     first = pg_ledger.recorder.insert_new_aggregates(batch)
-    again = pg_ledger.recorder.insert_new_aggregates(batch)
-    assert first.ids == list(range(1, 51)) and first.existing == set()
+    again = pg_ledger.recorder.insert_new_aggregates(batch[::-1])
+    assert first.ids == list(range(1, size + 1)) and first.existing == set()
     assert again.ids == [] and again.existing == {e.originator_id for e in batch}
-    assert len(_rows(pg_ledger.settings)) == 50
+    assert len(_rows(pg_ledger.settings)) == size
+
+
+def test_a_fresh_batch_is_inserted_without_asking_what_exists(
+    pg_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The usual batch, all new, goes unchecked: the (originator_id, version) key is the check.
+    A batch holding a stored originator does ask (and is then recorded once, above)."""
+    recorder, size = pg_ledger.recorder, 2 * LOCK_FIRST_BATCH_SIZE  # the locked path
+    stored = make_events(1)
+    recorder.insert_new_aggregates(stored)
+    monkeypatch.setattr(recorder, "_select_existing", SQL("SELECT 1 / 0"))
+    written = recorder.insert_new_aggregates(make_events(size))
+    assert written.ids == list(range(2, size + 2)) and written.existing == set()
+    with pytest.raises(DataError):  # the stand-in for the existence query refuses
+        recorder.insert_new_aggregates([*make_events(size), *stored])
+    monkeypatch.undo()
+    assert len(_rows(pg_ledger.settings)) == size + 1
 
 
 def test_a_stale_head_waits_for_the_lock_and_still_skips_what_the_other_wrote(
