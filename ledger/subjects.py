@@ -5,7 +5,7 @@ were read (citizen id numbers or other identifiers). None is ever stored in
 clear (个人信息保护法 §47, §51):
 
 - in the access event, each subject is a sealed value (``ledger/erasure.py``,
-  AES-256-GCM) under the subject's own key; the key id is a random UUID;
+  AES-256-GCM) under the subject's own key; the key id is 128 random bits (32 hex);
 - the key table ``<events>_subject_keys`` (beside the chain, not chained) finds
   a subject's keys by a **blind index**: HMAC-SHA256 of the normalised
   identifier under the *index secret*, a file outside the database (mode 0600,
@@ -23,12 +23,10 @@ hands the batch writer each access's ``subjects`` array as pre-encoded JSON.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import os
 import stat
 import unicodedata
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,7 +50,7 @@ INDEX_CONTEXT: Final = b"govledger-subject-index-v1\n"
 SECRET_SIZE: Final = 32
 KEYS_SUFFIX: Final = "subject_keys"
 DEFAULT_INDEX_KEY: Final = "subject-index.key"
-_CHUNK: Final = 400  # placeholders per statement (SQLite allows 999 at least)
+_CHUNK: Final = 900  # placeholders per statement (SQLite allows 999 at least)
 
 
 def normalise(identifier: str) -> str:
@@ -64,7 +62,7 @@ def normalise(identifier: str) -> str:
 def blind_index(secret: bytes, identifier: str) -> str:
     """HMAC-SHA256(secret, "govledger-subject-index-v1\\n" || UTF-8(normalised)), hex."""
     message = INDEX_CONTEXT + normalise(identifier).encode()
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+    return hmac.digest(secret, message, "sha256").hex()
 
 
 def associated_data() -> bytes:
@@ -181,34 +179,35 @@ class SubjectKeys:
         self.db.create(statements)
 
     def live_keys(self, blinds: Sequence[str]) -> dict[str, tuple[str, bytes]]:
-        """Each blind index's live (key id, key), created where there is none (one write)."""
-        found = self._live(blinds)
-        missing = [b for b in dict.fromkeys(blinds) if b not in found]
-        if missing:
-            ignore = "OR IGNORE " if self.db.backend == "sqlite" else ""
-            conflict = "" if self.db.backend == "sqlite" else " ON CONFLICT DO NOTHING"
-            rows = [(str(uuid.uuid4()), b, AESGCM.generate_key(bit_length=256)) for b in missing]
-            with self.db.transaction("subject_keys"):
+        """Each blind index's live (key id, key), created where there is none: one
+        transaction under the table's writer lock, so no other writer creates one between."""
+        unique = list(dict.fromkeys(blinds))
+        with self.db.transaction("subject_keys"):
+            found = self._live(unique)
+            missing = [b for b in unique if b not in found]
+            if missing:
+                ids, keys = os.urandom(16 * len(missing)).hex(), os.urandom(32 * len(missing))
+                rows = [
+                    (ids[32 * i : 32 * i + 32], blind, keys[32 * i : 32 * i + 32])
+                    for i, blind in enumerate(missing)
+                ]
                 self.db.execute_many(
-                    f"INSERT {ignore}INTO {self.table} (key_id, blind, key) VALUES (?, ?, ?)"
-                    f"{conflict}",
-                    rows,
+                    f"INSERT INTO {self.table} (key_id, blind, key) VALUES (?, ?, ?)", rows
                 )
-            found.update(self._live(missing))
+                found.update((blind, (key_id, key)) for key_id, blind, key in rows)
         return found
 
-    def _live(self, blinds: Sequence[str]) -> dict[str, tuple[str, bytes]]:
+    def _live(self, unique: Sequence[str]) -> dict[str, tuple[str, bytes]]:
         found: dict[str, tuple[str, bytes]] = {}
-        unique = list(dict.fromkeys(blinds))
         for i in range(0, len(unique), _CHUNK):
             chunk = unique[i : i + _CHUNK]
             marks = ", ".join("?" * len(chunk))
-            for key_id, blind, key in self.db.query(
-                f"SELECT key_id, blind, key FROM {self.table} "
+            rows = self.db.query(
+                f"SELECT blind, key_id, key FROM {self.table} "
                 f"WHERE blind IN ({marks}) AND key IS NOT NULL",
                 chunk,
-            ):
-                found[blind] = (key_id, bytes(key))
+            )
+            found.update((blind, (key_id, bytes(key))) for blind, key_id, key in rows)
         return found
 
     def rows_of(self, blind: str) -> list[KeyRow]:
@@ -315,9 +314,9 @@ class SubjectVault:
             forms = [normalise(subject) for subject in subjects]
             for form in forms:
                 if form not in blinds:
-                    blinds[form] = hmac.new(
-                        secret, INDEX_CONTEXT + form.encode(), hashlib.sha256
-                    ).hexdigest()
+                    blinds[form] = hmac.digest(
+                        secret, INDEX_CONTEXT + form.encode(), "sha256"
+                    ).hex()
             per_access.append((access_id, forms))
         with self.keys() as keys:
             live = keys.live_keys(list(blinds.values()))
