@@ -436,9 +436,7 @@ def main() -> None:
         if args.subjects_only:
             return
         sqlite = Settings(database_url=f"sqlite:///{directory}/ingest.db", state_dir=directory)
-        results["sqlite"] = measure(
-            sqlite, args.events, args.batch, args.repeats, stages_only=only
-        )
+        results["sqlite"] = measure(sqlite, args.events, args.batch, args.repeats, stages_only=only)
         url = postgres_url()
         if url:
             with scratch_schema(url) as schema:

@@ -128,7 +128,7 @@ FILING_STATUS: Final[dict[str, str]] = {
     "accepted": "已验收",
 }
 FUND_KINDS: Final[dict[str, str]] = {"construction_funds": "建设经费", "om_funds": "运维经费"}
-FUND_OUTCOMES: Final[dict[str, str]] = {"granted": "拨付", "withheld": "不予拨付"}
+FUND_OUTCOMES: Final[dict[str, str]] = {"granted": "予以安排", "withheld": "不予安排"}
 SYSTEM_STATUS: Final[dict[str, str]] = {
     "active": "在用",
     "zombie": "僵尸系统",

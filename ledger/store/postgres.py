@@ -17,7 +17,7 @@ refused (pitfall 2): they would bypass the chain.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -58,6 +58,7 @@ from ledger.store.base import (
 from ledger.store.conninfo import session_options
 from ledger.store.postgres_ddl import APPEND_FUNCTION, grant_statements
 from ledger.store.postgres_failover import CONNECT_TIMEOUT_SECONDS, failing_fast
+from ledger.store.postgres_stream import append_params, insert_new_stream
 
 LEDGER_EVENTS_TABLE = "ledger_events"
 # Batches of at least this many events take the head's lock before chaining (see _optimistic).
@@ -321,19 +322,32 @@ class ChainedPostgresApplicationRecorder(NotificationsFromOne, PostgresApplicati
         # conflicts on (originator_id, originator_version) when chained again.
         return self._write(stored_events, only_new=False, **kwargs).ids
 
+    def insert_new_stream(self, chunks: Iterable[Sequence[StoredEvent]]) -> NewAggregates:
+        """``insert_new_aggregates`` of the chunks' events, each chunk sent on as it is built
+        (ledger/store/postgres_stream.py): the database inserts one while the next is built."""
+        return insert_new_stream(self, chunks)
+
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def insert_new_aggregates(self, stored_events: Sequence[StoredEvent]) -> NewAggregates:
+    def insert_new_aggregates(
+        self, stored_events: Sequence[StoredEvent], *, checked: bool = False
+    ) -> NewAggregates:
         """Insert, in one transaction, the events whose originator has no events yet.
 
         Idempotent batch ingestion: the existence check travels inside the
         insert statement (one round trip for a fresh batch). Found originators
         are left out and the rest is chained again, so positions stay gapless.
         A retry after a lost connection finds what did commit and skips it.
+        ``checked``: ask first (the batch is known to hold stored originators).
         """
-        return self._write(stored_events, only_new=True)
+        return self._write(stored_events, only_new=True, checked=checked)
 
     def _write(
-        self, stored_events: Sequence[StoredEvent], *, only_new: bool, **kwargs: Any
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        only_new: bool,
+        checked: bool = False,
+        **kwargs: Any,
     ) -> NewAggregates:
         """Chain and insert; ``only_new``: leave out the originators already stored.
 
@@ -347,7 +361,8 @@ class ChainedPostgresApplicationRecorder(NotificationsFromOne, PostgresApplicati
         pending: list[StoredEvent] = list(stored_events)
         with self.datastore.get_connection() as conn:
             try:
-                if only_new and pending and all(e.originator_version == 1 for e in pending):
+                creations = pending and all(e.originator_version == 1 for e in pending)
+                if only_new and not checked and creations:
                     try:
                         return self._write_once(conn, digest, pending, False, **kwargs)
                     except UniqueViolation:
@@ -461,9 +476,7 @@ class ChainedPostgresApplicationRecorder(NotificationsFromOne, PostgresApplicati
         ids: list[int] = []
         if rows:
             curs.execute(self._notify)
-            curs.execute(
-                self._append_statement, self._append_params(head, rows, stored_events, only_new)
-            )
+            curs.execute(self._append_statement, append_params(head, rows, stored_events, only_new))
             answer = curs.fetchone()
             if answer is None:
                 raise ChainWriteError("the chained insert gave no answer")
@@ -475,26 +488,6 @@ class ChainedPostgresApplicationRecorder(NotificationsFromOne, PostgresApplicati
         # Tracking (process recorder) after the events: any failure rolls both back.
         self._insert_events(curs, stored_events, **kwargs)
         return ids
-
-    @staticmethod
-    def _append_params(
-        head: tuple[int, bytes],
-        rows: list[RowTuple],
-        stored_events: Sequence[StoredEvent],
-        only_new: bool,
-    ) -> dict[str, Any]:
-        # No positions: the append function assigns head + 1 ... itself (§6.1).
-        return {
-            "position": head[0],
-            "hash": head[1],
-            "o": [e.originator_id for e in stored_events],
-            "v": [r[2] for r in rows],
-            "t": [r[3] for r in rows],
-            "s": [r[4] for r in rows],
-            "p": [r[5] for r in rows],
-            "h": [r[6] for r in rows],
-            "only_new": only_new,
-        }
 
     def _remember_head(self, rows: list[RowTuple]) -> None:
         if not rows:

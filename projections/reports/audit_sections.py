@@ -37,11 +37,11 @@ NOT_ON_RECORD = "不在账本记录范围"
 # 审计法 §45 for rectification). The auditor signs them; the ledger does not decide them.
 HANDLING_ZH: dict[str, str] = {
     "F1": "责令有关部门限期将系统接入共享交换平台；接入前不予安排运维经费。",
-    "F2": "责令停止向僵尸或已停用系统安排经费，对已拨付经费予以清理。",
-    "F3": "责令补办项目全口径备案；未备案前不予拨付。",
-    "F4": "架构治理审查未通过的项目不予审批、不拨付；对已拨付经费予以纠正。",
+    "F2": "责令停止向僵尸或已停用系统安排经费，对已安排经费予以清理。",
+    "F3": "责令补办项目全口径备案；未备案前不予安排经费。",
+    "F4": "架构治理审查未通过的项目不予审批、不安排经费；对已安排经费予以纠正。",
     "F5": "责令补做信息资源目录预编制。",
-    "F6": "架构治理审查通过前暂停拨付。",
+    "F6": "架构治理审查通过前暂缓安排经费。",
     "F7": "超出备案（调整）金额的部分予以纠正，按规定办理备案调整。",
     "F8": "逐步减少直至取消利用程度低的系统的运维经费。",
     "R1": "督促有关部门限期完成整改，并报送整改结果。",
@@ -49,11 +49,11 @@ HANDLING_ZH: dict[str, str] = {
 SUGGESTION_ZH: dict[str, str] = {
     "F1": "财政部门在安排运维经费前核对系统接入共享交换平台的情况。",
     "F2": "财政部门在安排经费前核对系统是否已认定为僵尸或已停用系统。",
-    "F3": "坚持信息化项目全口径备案，备案前不予拨付。",
-    "F4": "严格执行架构治理审查结论，未通过审查的项目不予审批、不拨付。",
+    "F3": "坚持信息化项目全口径备案，备案前不予安排经费。",
+    "F4": "严格执行架构治理审查结论，未通过审查的项目不予审批、不安排经费。",
     "F5": "项目备案时同步完成信息资源目录预编制。",
-    "F6": "架构治理审查完成后再行拨付。",
-    "F7": "拨付金额以备案（调整）金额为限，调整须先行备案。",
+    "F6": "架构治理审查完成后再行安排经费。",
+    "F7": "安排金额以备案（调整）金额为限，调整须先行备案。",
     "F8": "对利用程度低的系统逐年压减运维经费。",
     "R1": "对逾期未完成的整改事项加强督办，必要时依法追究责任。",
 }
@@ -131,7 +131,7 @@ def evaluation(decisions: Sequence[Decision], faulty: Sequence[Decision], rules:
     return (
         f"经逐笔审查，本年度 {len(decisions)} 笔经费决定中 {compliant} 笔"
         f"未发现违反 {rules} 的情形；"
-        f"违反至少一项规则而仍予拨付的 {len(faulty)} 笔，金额 "
+        f"违反至少一项规则而仍予安排的 {len(faulty)} 笔，金额 "
         f"{yuan(sum(d.amount_fen for d in faulty))} 元。"
         "本评价仅限经费决定的合法合规性，不涉及其真实性和效益性。"
     )
@@ -224,7 +224,7 @@ def problems(facts: AuditFacts, decisions: Sequence[Decision], rules: Sequence[s
         granted = [d for d in hit if d.outcome is FundOutcome.GRANTED]
         departments = "、".join(sorted({department_label(facts, d.department) for d in hit}))
         fact = (
-            f"{departments} 涉及经费决定 {len(hit)} 笔，其中拨付 {len(granted)} 笔，"
+            f"{departments} 涉及经费决定 {len(hit)} 笔，其中予以安排 {len(granted)} 笔，"
             f"金额 {yuan(sum(d.amount_fen for d in granted))} 元"
         )
         positions = {d.position for d in hit}

@@ -150,6 +150,56 @@ def test_concurrent_writers_of_overlapping_batches_store_each_originator_once(
     assert sorted(UUID(row[1]) for row in rows) == sorted(e.originator_id for e in events)
 
 
+def test_a_streamed_batch_is_chained_as_one_and_a_retry_recorded_once(pg_ledger: Ledger) -> None:
+    """Chunks are sent as they are built, in one transaction (ledger/store/postgres_stream.py):
+    the rows are those of one batch; a stored originator in any chunk sends the whole batch
+    again, checked."""
+    recorder = pg_ledger.recorder
+    known = make_events(2)
+    recorder.insert_events(known)
+    new = make_events(7)
+    written = recorder.insert_new_stream([new[:3], [], new[3:7]])
+    assert written.ids == list(range(3, 10)) and written.existing == set()
+    later = make_events(4)
+    again = recorder.insert_new_stream(iter([later[:2], [new[5], *later[2:]], [known[1]]]))
+    assert again.existing == {new[5].originator_id, known[1].originator_id}
+    assert again.ids == [10, 11, 12, 13]
+    rows = _rows(pg_ledger.settings)
+    assert [row[0] for row in rows] == list(range(1, 14))
+    assert [row[1] for row in rows] == [e.originator_id.hex for e in [*known, *new, *later]]
+
+
+def test_a_failure_while_a_chunk_is_built_writes_nothing(pg_ledger: Ledger) -> None:
+    """The chunk builder refuses a malformed access mid-batch: the open transaction, with
+    the chunks already sent, rolls back whole, and the next batch chains onto the head."""
+    recorder = pg_ledger.recorder
+    recorder.insert_new_aggregates(make_events(1))
+
+    def chunks() -> Iterator[list[StoredEvent]]:
+        yield make_events(3)
+        yield make_events(3)
+        raise ValueError("a malformed access")
+
+    with pytest.raises(ValueError, match="malformed"):
+        recorder.insert_new_stream(chunks())
+    assert recorder.max_notification_id() == 1
+    assert recorder.insert_new_stream([make_events(2)]).ids == [2, 3]
+    assert len(_rows(pg_ledger.settings)) == 3
+
+
+def test_a_streamed_event_that_does_not_create_its_aggregate_is_checked(
+    pg_ledger: Ledger,
+) -> None:
+    recorder = pg_ledger.recorder
+    (created,) = make_events(1)
+    recorder.insert_events([created])
+    later = StoredEvent(created.originator_id, 2, created.topic, created.state)
+    fresh = make_events(2)
+    written = recorder.insert_new_stream([fresh[:1], [later, fresh[1]]])
+    assert written.existing == {created.originator_id}
+    assert written.ids == [2, 3]
+
+
 def test_an_empty_batch_writes_nothing(pg_ledger: Ledger) -> None:
     nothing: list[StoredEvent] = []
     written = pg_ledger.recorder.insert_new_aggregates(nothing)
