@@ -308,7 +308,9 @@ def _checked_id(
     return data_access_id(report.platform_event_id)
 
 
-def measure(settings: Settings, events: int, batch: int, repeats: int) -> dict[str, Any]:
+def measure(
+    settings: Settings, events: int, batch: int, repeats: int, *, stages_only: bool = False
+) -> dict[str, Any]:
     app, grant = prepare(settings)
     sample = app.recorder.select_notifications(start=1, limit=10)[-1]
     state_size = len(sample.state)  # a recorded access is about this size; see below
@@ -316,9 +318,14 @@ def measure(settings: Settings, events: int, batch: int, repeats: int) -> dict[s
     for _ in range(repeats):
         rates["raw"].append(raw_append_rate(settings, state_size, events, batch))
         rates["python"].append(python_api_rate(app, grant, events, batch))
+        if stages_only:  # iterating on the batch path: no servers (no target lines either)
+            continue
         rates["http"].append(http_rate(settings, grant, events, batch, workers=1))
         rates["http2"].append(http_rate(settings, grant, events, batch, workers=2, senders=2))
-    result: dict[str, Any] = {name: statistics.median(values) for name, values in rates.items()}
+    result: dict[str, Any] = {
+        name: statistics.median(values) if values else float("nan")
+        for name, values in rates.items()
+    }
     result["stages"] = stage_costs(app, grant, batch, max(repeats, 5))
     app.close()
     return result
@@ -367,18 +374,28 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=2_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--stages-only",
+        action="store_true",
+        help="raw append, Python API and the stage table only: no HTTP server, no targets",
+    )
     args = parser.parse_args()
+    only = args.stages_only
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as directory:
         sqlite = Settings(database_url=f"sqlite:///{directory}/ingest.db", state_dir=directory)
-        results["sqlite"] = measure(sqlite, args.events, args.batch, args.repeats)
+        results["sqlite"] = measure(sqlite, args.events, args.batch, args.repeats, stages_only=only)
         url = postgres_url()
         if url:
             with scratch_schema(url) as schema:
                 pg = pg_settings(url, schema, directory)
-                results["postgresql"] = measure(pg, args.events, args.batch, args.repeats)
+                results["postgresql"] = measure(
+                    pg, args.events, args.batch, args.repeats, stages_only=only
+                )
     print_rates(results, args.batch, args.repeats)
     print_stages(results)
+    if only:
+        return
     print()
     for backend, r in results.items():
         print(target(f"ingest_http_1worker_ratio_{backend}", r["http"] / r["raw"], 0.5))

@@ -75,6 +75,10 @@ class ErrorCode(StrEnum):
     RECTIFICATION_CLOSED = "rectification_closed"
     RECTIFICATION_REPORT_PENDING = "rectification_report_pending"
     RECTIFICATION_NOT_REPORTED = "rectification_not_reported"
+    # Audit suggestions and their adoption (docs/facts.md §8).
+    SUGGESTION_CLOSED = "suggestion_closed"
+    SUGGESTION_RESPONSE_PENDING = "suggestion_response_pending"
+    SUGGESTION_NOT_RESPONDED = "suggestion_not_responded"
 
 
 class DomainError(LedgerError):
