@@ -116,6 +116,10 @@ class ChainedPostgresApplicationRecorder(NotificationsFromOne, PostgresApplicati
             "LATERAL (SELECT 1 FROM {} AS e WHERE e.originator_id = u.originator_id "
             "AND e.notification_id >= 1 LIMIT 1) AS stored"
         ).format(Identifier(self.datastore.originator_id_type), self._ident(self.events_table_name))
+        self._select_position = SQL(
+            "SELECT notification_id FROM {} WHERE originator_id = ANY(%(o)b::{}[]) "
+            "AND originator_version = %(v)s AND notification_id >= 1"
+        ).format(self._ident(self.events_table_name), Identifier(self.datastore.originator_id_type))
         self._append_statement = SQL(
             "SELECT inserted, found_ids AS found FROM {}(%(position)s, %(hash)s, "
             "%(o)b::{}[], %(v)b::bigint[], %(t)b::text[], %(s)b::bytea[], %(p)b::bytea[], "
@@ -503,6 +507,13 @@ class ChainedPostgresApplicationRecorder(NotificationsFromOne, PostgresApplicati
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self._select_existing, {"o": list(originator_ids)})
             return {row["originator_id"] for row in curs.fetchall()}
+
+    def position_of_originator(self, originator_id: UUID, version: int = 1) -> int | None:
+        """The position of one aggregate event: a primary-key probe, whatever the ledger's size."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._select_position, {"o": [originator_id], "v": version})
+            row = curs.fetchone()
+        return int(row["notification_id"]) if row else None
 
 
 def _without(events: list[StoredEvent], found: set[UUID]) -> list[StoredEvent]:
