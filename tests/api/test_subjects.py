@@ -25,6 +25,7 @@ from ledger.store.connect import init_ledger, open_reader
 from ledger.subjects import SubjectKeys, normalise, prepare_subject_keys
 from ledger.tree_database import Database
 from ledger.verify import verify_ledger
+from projections.runner import run_projections
 from security.apikeys import open_api_keys
 from tests.api.conftest import PROVIDER, USER, Api, access, population_resource, setup_departments
 from tests.ledger.test_subjects import _database_bytes
@@ -117,6 +118,8 @@ def test_who_read_my_records_then_erasure(
     assert first["items"] == ["姓名"] and first["purpose"] == "最低生活保障资格核查"
     assert first["authorized"] is False and first["reasons"] == ["no_grant"]
     assert first["subject_erased"] is False
+    # The answer names the department and system, never the civil servant (docs/privacy.md).
+    assert "accessor_id" not in first and "client_address" not in first
     assert api.head() == head + 1  # the lookup itself is a ledger event
     bob = _lookup(api, BOB).json()["accesses"]
     assert [a["platform_event_id"] for a in bob] == ["a-1", "a-2"]
@@ -164,6 +167,11 @@ def test_who_read_my_records_then_erasure(
     assert [a["subject_erased"] for a in _lookup(api, BOB).json()["accesses"]] == [False, False]
     _verified(subject_settings)
     _check_proofs(subject_settings, after["accesses"])
+    run_projections(subject_settings)  # the views take the new kinds in their stride
+    # The access fact stays for the audit, the civil servant's fields with it.
+    fact = api.call("GET", "/accesses/a-1", Role.AUDITOR)
+    assert fact.status_code == 200, fact.text
+    assert "minzheng-clerk-07" in fact.text and "10.12.0.31" in fact.text
     proof = api.call("GET", f"/proofs/inclusion?position={first['position']}", OFFICER)
     assert proof.status_code == 200
 
