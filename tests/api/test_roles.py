@@ -37,6 +37,7 @@ ENDPOINTS: list[tuple[str, str, Permission]] = [
     ("GET", "/accesses/evt-1", Permission.READ_PERSONAL_DATA_VIEWS),
     # Issue 19: a person's requests (api/routers/subjects.py).
     ("POST", "/subjects/accesses", Permission.ANSWER_SUBJECT_REQUEST),
+    ("POST", "/subjects/accesses/letter", Permission.ANSWER_SUBJECT_REQUEST),
     ("POST", "/subjects/erase", Permission.ERASE_SUBJECT),
     ("POST", "/filings", Permission.FILE_PROJECT),
     ("GET", f"/filings/{ZERO}", Permission.READ_AUDIT_VIEWS),
