@@ -1,0 +1,98 @@
+"""Column widths of a report table in HTML/PDF, from what its columns hold (issue #15 Layout).
+
+A browser's automatic table layout gives a column the width its longest text asks for
+and squeezes the rest: a long 检查结果 left 经费类别 two characters wide and broke
+department codes letter by letter. Here every table gets explicit widths (the template
+sets ``table-layout: fixed`` with one ``<col>`` each), by one rule:
+
+- each column's *floor* is what must not break: a short cell (at most ``WHOLE`` display
+  units, e.g. 运维经费, 已验收, a date), a code or amount (never broken, docs/reports.md),
+  the longest ASCII word of a longer cell (``approval_bureau``), and a short header;
+- each column's *want* is its longest line of text, header included, capped at ``CAP``;
+- every column gets its floor, and the space left goes to the columns that want more, in
+  proportion to how much more they want; when even the floors do not fit, the floors are
+  shared in proportion.
+
+Display units: a CJK character or full-width sign is 2, anything else 1 (a Latin letter is
+about half an ideograph wide in the report's fonts). The renderer lays out only (no figure
+is computed here), and the fonts and the PDF engine are not this module's concern.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+from projections.reports.model import Row, Table
+
+WHOLE = 12  # a cell this narrow (6 ideographs) is kept on one line
+HEADER_WHOLE = 8  # a header of up to 4 ideographs is not broken either
+CAP = 60  # no column asks for more than this many units
+PADDING = 3  # a cell's left and right padding and borders, in units (with some slack)
+# The width of the text block (A4, 15 mm margins: 180 mm) in units at each table's type
+# size: 9 pt tables, 8 pt 台账 (class list), 6.5 pt tables of more than 12 columns.
+LINE_UNITS = {"": 114, "list": 128, "wide": 158}
+_WORD = re.compile(r"[\x21-\x7e]+")
+
+
+def units(text: str) -> int:
+    """Display width: 2 for a wide (CJK) character, 1 otherwise."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _floor(text: str, whole: bool) -> int:
+    """What of ``text`` must stay on one line."""
+    width = units(text)
+    if whole or width <= WHOLE:
+        return width
+    return max((units(w) for w in _WORD.findall(text)), default=2)
+
+
+def _column(texts: Sequence[tuple[str, bool]], header: str) -> tuple[int, int]:
+    floor = units(header) if units(header) <= HEADER_WHOLE else 4
+    want = min(units(header), CAP)
+    for text, whole in texts:
+        floor = max(floor, _floor(text, whole))
+        want = max(want, min(max(units(line) for line in text.split("\n")), CAP))
+    return floor, max(want, floor)
+
+
+def widths(
+    table: Table,
+    rows: Sequence[Row],
+    evidence: Sequence[str] | None,
+    *,
+    whole: re.Pattern[str],
+    size: str = "",
+) -> list[float]:
+    """Percent widths of ``table``'s columns (and the evidence column when ``evidence``
+    holds its cells) for the ``rows`` shown; ``whole`` matches cells never broken."""
+    columns = []
+    for index, header in enumerate(table.columns):
+        texts = [(str(row.cells[index]), _unbroken(row.cells[index], whole)) for row in rows]
+        columns.append(_column(texts, header))
+    if evidence is not None:
+        columns.append(_column([(text, False) for text in evidence], "证据（账本位置）"))
+    line = LINE_UNITS.get(size, LINE_UNITS[""]) - PADDING * len(columns)
+    floors = [floor for floor, _ in columns]
+    wants = [want for _, want in columns]
+    extra = [want - floor for floor, want in columns]
+    if sum(floors) >= line:  # even the floors do not fit: shared in proportion
+        text = [float(floor) for floor in floors]
+    elif sum(wants) <= line:  # everything fits as wanted: the rest shared by want
+        text = [want * line / sum(wants) for want in wants]
+    else:
+        share = (line - sum(floors)) / sum(extra)
+        text = [floor + more * share for floor, more in zip(floors, extra, strict=True)]
+    # A <col> width is the cell's outer width: its text and its padding.
+    return _percent([width + PADDING for width in text])
+
+
+def _unbroken(cell: object, whole: re.Pattern[str]) -> bool:
+    return isinstance(cell, int | float) or (isinstance(cell, str) and bool(whole.fullmatch(cell)))
+
+
+def _percent(parts: Sequence[float]) -> list[float]:
+    total = sum(parts) or 1
+    return [round(100 * part / total, 3) for part in parts]
