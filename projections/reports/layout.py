@@ -7,15 +7,17 @@ sets ``table-layout: fixed`` with one ``<col>`` each), by one rule:
 
 - each column's *floor* is what must not break: a short cell (at most ``WHOLE`` display
   units, e.g. 运维经费, 已验收, a date), a code or amount (never broken, docs/reports.md),
-  the longest ASCII word of a longer cell (``approval_bureau``), and a short header;
+  the longest ASCII word or document number of a longer cell (``approval_bureau``,
+  苏高新办〔2019〕2号), and a short header;
 - each column's *want* is its longest line of text, header included, capped at ``CAP``;
 - every column gets its floor, and the space left goes to the columns that want more, in
   proportion to how much more they want; when even the floors do not fit, the floors are
   shared in proportion.
 
-Display units: a CJK character or full-width sign is 2, anything else 1 (a Latin letter is
-about half an ideograph wide in the report's fonts). The renderer lays out only (no figure
-is computed here), and the fonts and the PDF engine are not this module's concern.
+Display units: a CJK character or full-width sign is 2, anything else ``NARROW`` (a Latin
+letter or digit is a little over half an ideograph wide in the report's fonts). The renderer
+lays out only (no figure is computed here); the fonts and the PDF engine are not this
+module's concern.
 """
 
 from __future__ import annotations
@@ -29,19 +31,22 @@ from projections.reports.model import Row, Table
 WHOLE = 12  # a cell this narrow (6 ideographs) is kept on one line
 HEADER_WHOLE = 8  # a header of up to 4 ideographs is not broken either
 CAP = 60  # no column asks for more than this many units
+NARROW = 1.15  # a Latin letter or digit: a little over half an ideograph in the fonts used
 PADDING = 3  # a cell's left and right padding and borders, in units (with some slack)
 # The width of the text block (A4, 15 mm margins: 180 mm) in units at each table's type
 # size: 9 pt tables, 8 pt 台账 (class list), 6.5 pt tables of more than 12 columns.
 LINE_UNITS = {"": 114, "list": 128, "wide": 158}
-_WORD = re.compile(r"[\x21-\x7e]+")
+# What a longer cell must not break: an ASCII word, or a document number (苏高新办〔2019〕2号).
+# (With the full-width brackets around it: a closing bracket never starts a line.)
+_WORD = re.compile(r"[（(]?[\x21-\x7e]+[）)]?|[\u4e00-\u9fff]{2,8}〔\d{4}〕\d+号")
 
 
-def units(text: str) -> int:
-    """Display width: 2 for a wide (CJK) character, 1 otherwise."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+def units(text: str) -> float:
+    """Display width: 2 for a wide (CJK) character, ``NARROW`` otherwise."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else NARROW for c in text)
 
 
-def _floor(text: str, whole: bool) -> int:
+def _floor(text: str, whole: bool) -> float:
     """What of ``text`` must stay on one line."""
     width = units(text)
     if whole or width <= WHOLE:
@@ -49,7 +54,7 @@ def _floor(text: str, whole: bool) -> int:
     return max((units(w) for w in _WORD.findall(text)), default=2)
 
 
-def _column(texts: Sequence[tuple[str, bool]], header: str) -> tuple[int, int]:
+def _column(texts: Sequence[tuple[str, bool]], header: str) -> tuple[float, float]:
     floor = units(header) if units(header) <= HEADER_WHOLE else 4
     want = min(units(header), CAP)
     for text, whole in texts:
@@ -79,7 +84,7 @@ def widths(
     wants = [want for _, want in columns]
     extra = [want - floor for floor, want in columns]
     if sum(floors) >= line:  # even the floors do not fit: shared in proportion
-        text = [float(floor) for floor in floors]
+        text = floors
     elif sum(wants) <= line:  # everything fits as wanted: the rest shared by want
         text = [want * line / sum(wants) for want in wants]
     else:
