@@ -8,7 +8,7 @@ sets ``table-layout: fixed`` with one ``<col>`` each), by one rule:
 - each column's *floor* is what must not break: a short cell (at most ``WHOLE`` display
   units, e.g. 运维经费, 已验收, a date), a code or amount (never broken, docs/reports.md),
   the longest ASCII word or document number of a longer cell (``approval_bureau``,
-  苏高新办〔2019〕2号), and a short header;
+  苏高新办〔2019〕2号); a header may wrap (it costs one row a table, not a line a row);
 - each column's *want* is its longest line of text, header included, capped at ``CAP``;
 - every column gets its floor, and the space left goes to the columns that want more, in
   proportion to how much more they want; when even the floors do not fit, the floors are
@@ -29,13 +29,16 @@ from collections.abc import Sequence
 from projections.reports.model import Row, Table
 
 WHOLE = 12  # a cell this narrow (6 ideographs) is kept on one line
-HEADER_WHOLE = 8  # a header of up to 4 ideographs is not broken either
+ASCII_WHOLE = 20  # so is a plain ASCII cell this narrow (a time: 2025-01-13 10:02)
+WORD_CAP = 16  # a longer ASCII word (a 32-digit id) may break, as it would anyway
+HEADER_FLOOR = 4  # a header may wrap down to two ideographs a line (it is one row a table)
 CAP = 60  # no column asks for more than this many units
 NARROW = 1.15  # a Latin letter or digit: a little over half an ideograph in the fonts used
-PADDING = 3  # a cell's left and right padding and borders, in units (with some slack)
 # The width of the text block (A4, 15 mm margins: 180 mm) in units at each table's type
-# size: 9 pt tables, 8 pt 台账 (class list), 6.5 pt tables of more than 12 columns.
-LINE_UNITS = {"": 114, "list": 128, "wide": 158}
+# size: 9 pt tables, 8 pt 台账 (class list), 6.5 pt tables of more than 12 columns; and a
+# cell's left and right padding with its border there (the template's 4 pt, 1.5 pt wide).
+LINE_UNITS = {"": 113, "list": 127, "wide": 156}
+PADDING = {"": 2.0, "list": 2.2, "wide": 1.2}
 # What a longer cell must not break: an ASCII word, or a document number (苏高新办〔2019〕2号).
 # (With the full-width brackets around it: a closing bracket never starts a line.)
 _WORD = re.compile(r"[（(]?[\x21-\x7e]+[）)]?|[\u4e00-\u9fff]{2,8}〔\d{4}〕\d+号")
@@ -49,14 +52,16 @@ def units(text: str) -> float:
 def _floor(text: str, whole: bool) -> float:
     """What of ``text`` must stay on one line."""
     width = units(text)
-    if whole or width <= WHOLE:
+    if whole or width <= WHOLE or (text.isascii() and width <= ASCII_WHOLE):
         return width
-    return max((units(w) for w in _WORD.findall(text)), default=2)
+    words = max((units(w) for w in _WORD.findall(text)), default=2)
+    # A column of text is not squeezed below six ideographs a line either.
+    return max(min(words, WORD_CAP), WHOLE)
 
 
 def _column(texts: Sequence[tuple[str, bool]], header: str) -> tuple[float, float]:
-    floor = units(header) if units(header) <= HEADER_WHOLE else 4
-    want = min(units(header), CAP)
+    floor = min(units(header), HEADER_FLOOR)
+    want = min(units(header) / 2, CAP)  # a header on two lines is no cost per row
     for text, whole in texts:
         floor = max(floor, _floor(text, whole))
         want = max(want, min(max(units(line) for line in text.split("\n")), CAP))
@@ -79,7 +84,8 @@ def widths(
         columns.append(_column(texts, header))
     if evidence is not None:
         columns.append(_column([(text, False) for text in evidence], "证据（账本位置）"))
-    line = LINE_UNITS.get(size, LINE_UNITS[""]) - PADDING * len(columns)
+    padding = PADDING.get(size, PADDING[""])
+    line = LINE_UNITS.get(size, LINE_UNITS[""]) - padding * len(columns)
     floors = [floor for floor, _ in columns]
     wants = [want for _, want in columns]
     extra = [want - floor for floor, want in columns]
@@ -91,7 +97,7 @@ def widths(
         share = (line - sum(floors)) / sum(extra)
         text = [floor + more * share for floor, more in zip(floors, extra, strict=True)]
     # A <col> width is the cell's outer width: its text and its padding.
-    return _percent([width + PADDING for width in text])
+    return _percent([width + padding for width in text])
 
 
 def _unbroken(cell: object, whole: re.Pattern[str]) -> bool:

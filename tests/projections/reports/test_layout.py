@@ -26,7 +26,7 @@ def test_short_cells_codes_and_amounts_get_room_to_stay_whole() -> None:
     # A column's text gets its share of the line less the cell's padding; percentages
     # are rounded to 0.001 %: a hundredth of a unit either way.
     line = LINE_UNITS["list"]
-    room = {c: line * w / 100 - PADDING + 0.01 for c, w in zip(COLUMNS, found, strict=True)}
+    room = {c: line * w / 100 - PADDING["list"] + 0.01 for c, w in zip(COLUMNS, found, strict=True)}
     assert room["经费类别"] >= units("运维经费")  # was two characters wide
     assert room["决定"] >= units("予以安排")
     assert room["金额（元）"] >= units("12,000,000.00")
@@ -57,4 +57,19 @@ def test_a_document_number_is_a_floor_of_its_column() -> None:
     basis = "苏高新办〔2019〕2号 §三(五)17 不予审批, 不拨付"
     table = Table("问题", ("依据", "事实"), (Row((basis, LONG * 3)),))
     found = widths(table, table.rows, None, whole=UNBROKEN)
-    assert LINE_UNITS[""] * found[0] / 100 - PADDING + 0.01 >= units("苏高新办〔2019〕2号")
+    assert LINE_UNITS[""] * found[0] / 100 - PADDING[""] + 0.01 >= units("苏高新办〔2019〕2号")
+
+
+def test_a_time_stays_whole_and_a_long_id_does_not_crowd_out_the_text() -> None:
+    columns = ("账本位置", "访问时间", "访问者", "授权", "违规情形")
+    rows = tuple(
+        Row((763 + n, "2025-01-13 10:02", "planning-staff-03", "ab" * 16 if n else "—",
+             "S5 访问目录以外的未知资源；S2 无有效授权访问有条件共享资源"))
+        for n in range(3)
+    )  # fmt: skip
+    table = Table("违规访问台账", columns, rows, ledger_list=True)
+    found = widths(table, rows, None, whole=UNBROKEN, size="list")
+    room = dict(zip(columns, (LINE_UNITS["list"] * w / 100 - PADDING["list"] for w in found),
+                    strict=True))  # fmt: skip
+    assert room["访问时间"] >= units("2025-01-13 10:02") - 0.01
+    assert room["违规情形"] > room["授权"] >= 12
