@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
@@ -24,7 +26,7 @@ from ledger.commands.sharing import SharingCommands
 from ledger.domain.access import AccessReport, AccessVerdict, DataAccess, check_report
 from ledger.domain.access_state import AccessStateWriter, Entry
 from ledger.domain.actor import Actor, Role
-from ledger.domain.errors import ErrorCode
+from ledger.domain.errors import ErrorCode, require
 from ledger.domain.ids import data_access_id
 from ledger.errors import ChainWriteError
 
@@ -76,7 +78,7 @@ class AccessCommands(SharingCommands):
         """
         self._require_role(actor, {Role.EXCHANGE_PLATFORM}, "record data accesses")
         batch = _Batch(self.time_bounds.earliest, self.clock() + self.time_bounds.clock_skew)
-        chunks = self._stored_chunks(actor, list(entries), batch)
+        chunks = self._stored_chunks(actor, iter(entries), batch)
         stream = getattr(self.recorder, "insert_new_stream", None)
         if stream is not None:  # PostgreSQL: each chunk goes to the database as it is built
             existing: set[UUID] = stream(chunks).existing
@@ -90,7 +92,7 @@ class AccessCommands(SharingCommands):
         return AccessBatchResult(recorded, stored + repeated, ids, in_future)
 
     def _stored_chunks(
-        self, actor: Actor, entries: list[tuple[AccessReport, AccessVerdict]], batch: _Batch
+        self, actor: Actor, entries: Iterator[tuple[AccessReport, AccessVerdict]], batch: _Batch
     ) -> Iterator[list[StoredEvent]]:
         """The stored events of the batch's first occurrences, a chunk at a time, each chunk
         checked (``check_report``) as it is built: one pass over the batch.
@@ -102,10 +104,11 @@ class AccessCommands(SharingCommands):
         time_bounds, earliest, latest = self.time_bounds, batch.earliest, batch.latest
         first, seen = batch.first, batch.seen
         ids, unique, repeated, in_future = batch.ids, batch.unique, batch.repeated, batch.in_future
-        for start in range(0, len(entries), STREAM_CHUNK):
+        while chunk := list(islice(entries, STREAM_CHUNK)):
             fresh: list[Entry] = []
+            named: list[tuple[UUID, tuple[str, ...]]] = []  # accesses naming data subjects
             plain = True  # every report of built-in types: the writer need not check again
-            for report, verdict in entries[start : start + STREAM_CHUNK]:
+            for report, verdict in chunk:
                 plain = check_report(report, seen) and plain
                 moment = report.accessed_at
                 if moment < earliest:
@@ -116,13 +119,29 @@ class AccessCommands(SharingCommands):
                     access_id = first[key] = data_access_id(key)
                     fresh.append((access_id, report, verdict))
                     unique.append(access_id)
+                    if report.subjects:
+                        named.append((access_id, report.subjects))
                 else:
                     repeated.append(access_id)
                 ids.append(access_id)
                 if moment > latest:
                     in_future.append(access_id)
             writer.plain = plain
+            writer.sealed = self._sealed_subjects(named) if named else {}
             yield writer.stored_batch(fresh)
+
+    def _sealed_subjects(self, named: list[tuple[UUID, tuple[str, ...]]]) -> dict[UUID, Any]:
+        """The sealed ``subjects`` of these accesses (ledger-format §9.1). Their keys are
+        stored first, in a transaction of their own, so no stored access names a key that
+        was never stored (a batch that then fails leaves unused keys, nothing else)."""
+        require(
+            self.subjects is not None,
+            ErrorCode.SUBJECTS_UNAVAILABLE,
+            "accesses name data subjects, but no subject index secret is configured "
+            "(GOVLEDGER_SUBJECT_INDEX_KEY_FILE, docs/privacy.md)",
+        )
+        assert self.subjects is not None
+        return self.subjects.seal_batch(named)
 
     def _save_new_accesses(self, stored: list[StoredEvent]) -> set[UUID]:
         """Store, in one transaction, the events of accesses not stored yet; return the ids
