@@ -33,6 +33,7 @@ ASCII_WHOLE = 20  # so is a plain ASCII cell this narrow (a time: 2025-01-13 10:
 WORD_CAP = 16  # a longer ASCII word (a 32-digit id) may break, as it would anyway
 HEADER_FLOOR = 4  # a header may wrap down to two ideographs a line (it is one row a table)
 CAP = 60  # no column asks for more than this many units
+SLACK = 1.0  # what a cell kept whole gets beyond its estimate (glyph widths, borders)
 NARROW = 1.15  # a Latin letter or digit: a little over half an ideograph in the fonts used
 # The width of the text block (A4, 15 mm margins: 180 mm) in units at each table's type
 # size: 9 pt tables, 8 pt 台账 (class list), 6.5 pt tables of more than 12 columns; and a
@@ -53,7 +54,7 @@ def _floor(text: str, whole: bool) -> float:
     """What of ``text`` must stay on one line."""
     width = units(text)
     if whole or width <= WHOLE or (text.isascii() and width <= ASCII_WHOLE):
-        return width
+        return width + SLACK
     words = max((units(w) for w in _WORD.findall(text)), default=2)
     # A column of text is not squeezed below six ideographs a line either.
     return max(min(words, WORD_CAP), WHOLE)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from projections.reports.layout import LINE_UNITS, PADDING, units, widths
-from projections.reports.model import Row, Table
-from projections.reports.render import UNBROKEN
+from projections.reports.model import LedgerAnchor, Report, ReportKind, Row, Section, Table
+from projections.reports.render import UNBROKEN, render_html
 
 COLUMNS = ("账本位置", "部门", "经费类别", "系统或项目", "金额（元）", "决定", "检查结果")
 LONG = "F1 向应接入而未接入共享交换平台的系统安排运维经费；F2 向僵尸或已停用系统安排经费"
@@ -73,3 +73,17 @@ def test_a_time_stays_whole_and_a_long_id_does_not_crowd_out_the_text() -> None:
                     strict=True))  # fmt: skip
     assert room["访问时间"] >= units("2025-01-13 10:02") - 0.01
     assert room["违规情形"] > room["授权"] >= 12
+
+
+def test_every_table_of_the_html_gets_one_col_per_column() -> None:
+    anchor = LedgerAnchor("id", "sha256", 9, "ab" * 32, None)
+    summary = Table("汇总", ("部门", "笔数"), (Row(("区民政局", 3), (1,)),))
+    sections = (
+        Section("一", "甲", tables=(audit_list(),)),
+        Section("二", "乙", tables=(summary,)),
+    )
+    report = Report(ReportKind.AUDIT, "审计", 2026, "副", "2026-01-01 00:00", anchor, sections)
+    html = render_html(report)
+    assert html.count("<colgroup>") == 2 and 'class="fixed' in html
+    # The audit list (first column 账本位置) has no evidence column; the summary has one.
+    assert [block.count("<col ") for block in html.split("<colgroup>")[1:]] == [7, 3]
