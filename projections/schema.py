@@ -34,7 +34,8 @@ PROJECTIONS = ("audit_trail", "accesses", "zone")
 # (projections/security_facts.py).
 # 9: I7 (and D3, S13) fold when a system moved on the cloud or was retired, entrustments
 # and quality objections.
-SCHEMA_VERSION = 9
+# 10: the seed plan's declared records (projections/declarations.py; rules I7–I10).
+SCHEMA_VERSION = 10
 # events.touches of an access: the personal information it reads (PIPL §28, domain.md P1).
 TOUCHES_NONE, TOUCHES_PERSONAL, TOUCHES_SENSITIVE = 0, 1, 2
 BLOCK = 10_000  # positions per access aggregate block
@@ -100,6 +101,15 @@ TABLES: dict[str, str] = {
     ),
     "clock": "day TEXT PRIMARY KEY, position BIGINT NOT NULL",
     "snapshots": "position {pk}, state {blob} NOT NULL",
+    # The fold of the non-access facts at a few positions (projections/fact_snapshots.py):
+    # a fresh reader folds only the facts after one. Its rows carry their own format and
+    # fold fingerprint, so adding the table is no new SCHEMA_VERSION (ensure_schema creates
+    # it at the worker's start; a reader without it folds from the first fact).
+    "fact_snapshots": (
+        "position {pk}, kind TEXT NOT NULL, facts BIGINT NOT NULL, "
+        "max_time DOUBLE PRECISION, fingerprint TEXT NOT NULL, hash {blob} NOT NULL, "
+        "state {blob} NOT NULL"
+    ),
     **set_aside.TABLES,  # facts the fold cannot use (projections/set_aside.py)
 }
 INDEXES = (
