@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.subject_letter import letter_html, mask
 from ledger.config import Settings
 from ledger.configured import open_ledger
 from ledger.domain.actor import Role
@@ -131,6 +132,16 @@ def test_who_read_my_records_then_erasure(
         "accesses"
     ]] == ["a-1", "a-3"]  # fmt: skip
     _check_proofs(subject_settings, alice + bob)
+    head = api.head()
+    letter = api.call(
+        "POST", "/subjects/accesses/letter", OFFICER,
+        json={"subject": BOB, **PERIOD, "reference": "网信查〔2026〕7号"},
+    )  # fmt: skip
+    assert letter.status_code == 200 and letter.headers["content-type"] == "application/pdf"
+    assert letter.content.startswith(b"%PDF") and api.head() == head + 1
+    text = letter_html(BOB, _lookup(api, BOB).json())
+    assert "个人信息查阅答复函" in text and "共有 2 次访问" in text and "低保审核系统" in text
+    assert BOB not in text and mask(BOB) in text
 
     # Who may ask, and bad input: 4xx, ledger unchanged.
     head = api.head()
