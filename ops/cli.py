@@ -29,6 +29,7 @@ from ledger.checkpoints import create_log_keys, prepare_proof_tables
 from ledger.config import ENV_PREFIX, Settings, load_settings
 from ledger.errors import LedgerError
 from ledger.store.connect import init_ledger
+from ledger.subjects import prepare_subject_keys
 from ops import (
     backup_cli,
     calendar_cli,
@@ -41,6 +42,7 @@ from ops import (
     proofs_cli,
     report_cli,
     status_cli,
+    subjects_cli,
 )
 from ops.layout import apply_layout
 from ops.terminal import (
@@ -73,6 +75,8 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
     if settings.database.backend == "postgresql":
         prepare_refusal_record(settings, role)  # the service cannot create it
     for done in create_log_keys(settings, genesis.ledger_id):  # checkpoint-format §11 Keys
+        print(done, file=sys.stderr)
+    for done in prepare_subject_keys(settings, role):  # ledger-format §9.1
         print(done, file=sys.stderr)
     if role:
         grant_views_role(settings, role)
@@ -187,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     backup_cli.register(sub)  # backup, restore (PostgreSQL)
     calendar_cli.register(sub)  # calendar: the configured calendar against the one in force
     status_cli.register(sub)  # status: versions running (code, ledger, views) and worker lag
+    subjects_cli.register(sub)  # erase: a data subject's erasure, the erasure log re-applied
 
     p = sub.add_parser("serve", help="serve the API and console")
     p.add_argument("--host")

@@ -31,6 +31,7 @@ DOMAIN_TIME_FIELD: dict[str, str] = {
     "FundDecision.Decided": "decided_at",
     "ProjectFiling.Accepted": "accepted_at",
     "PersonalDataView.Recorded": "viewed_at",
+    "DataSubject.Erased": "erased_at",  # docs/privacy.md
     "AnomalyReview.Started": "reviewed_at",
     "AnomalyReview.Reviewed": "reviewed_at",
     "DistrictCalendar.Set": "in_force_from",
@@ -52,6 +53,9 @@ DOMAIN_TIME_FIELD: dict[str, str] = {
     "Rectification.Notified": "notified_at",
     "Rectification.Reported": "reported_at",
     "Rectification.Verified": "verified_at",
+    "AuditSuggestion.Issued": "issued_at",
+    "AuditSuggestion.Responded": "responded_at",
+    "AuditSuggestion.Confirmed": "confirmed_at",
     "SecurityLead.Appointed": "appointed_at",
     "ResourceStorage.Declared": "declared_at",
     "SystemMeasures.Declared": "declared_at",
