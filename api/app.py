@@ -31,6 +31,7 @@ from api.logging import configure_logging
 from api.metrics import AnomaliesSummary, FindingsSummary, ProjectionPositions
 from api.routers import (
     accesses,
+    declarations,
     funding,
     ledger,
     obligations,
@@ -176,6 +177,7 @@ def create_app(
         obligations,
         rectification,
         security_facts,
+        declarations,
         ledger,
         proofs,
         subjects,

@@ -35,6 +35,7 @@ import orjson
 
 from ledger.store.base import RowReader
 from projections.facts import CST, Fact
+from projections.schema import code_version
 from projections.store import ViewStore
 from projections.zone import Rules, State, ZoneFold, load_state
 
@@ -52,11 +53,14 @@ _FOLD_SOURCES = ("projections", "projections/rules")
 @cache
 def _source_digest() -> str:
     root = Path(__file__).resolve().parent.parent
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(code_version().encode())  # the release, if no source is readable
     for folder in _FOLD_SOURCES:
         for path in sorted((root / folder).glob("*.py")):
             digest.update(f"{folder}/{path.name}\0".encode())
-            digest.update(path.read_bytes())
+            try:
+                digest.update(path.read_bytes())
+            except OSError:
+                digest.update(b"\0unreadable\0")
     return digest.hexdigest()
 
 

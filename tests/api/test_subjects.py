@@ -217,3 +217,40 @@ def test_who_read_my_records_then_erasure(
         assert identifier not in metrics
         assert identifier not in logs
         assert identifier.encode() not in stored
+
+
+@pytest.mark.parametrize(
+    "subjects",
+    [[ALICE, ALICE], [""], ["   "], ["a\u0000b"], ["x" * 513], "11010519491231002X", [12]],
+)
+def test_bad_subjects_are_refused_and_write_nothing(api: Api, subjects: object) -> None:
+    _record(api)
+    head = api.head()
+    body = {"accesses": [access("bad-1", subjects=subjects)]}
+    reply = api.call("POST", "/accesses/batch", Role.EXCHANGE_PLATFORM, json=body)
+    assert reply.status_code == 422, reply.text
+    assert set(reply.json()) >= {"error", "detail"}
+    assert ALICE not in reply.text
+    assert api.head() == head
+
+
+def test_without_an_index_secret_subjects_are_refused(settings: Settings) -> None:
+    init_ledger(settings)  # no GOVLEDGER_SUBJECT_INDEX_KEY_FILE, none at the default place
+    keys = open_api_keys(settings)
+    with TestClient(create_app(settings)) as client:
+        plain = Api(client, keys)
+        _record_plain = plain.call(
+            "POST", "/accesses", Role.EXCHANGE_PLATFORM, json=access("n-1", subjects=[ALICE])
+        )
+        assert _record_plain.status_code == 422
+        assert _record_plain.json()["error"] == "subjects_unavailable"
+        lookup = plain.call(
+            "POST", "/subjects/accesses", OFFICER, json={"subject": ALICE, **PERIOD}
+        )
+        assert lookup.status_code == 422 and lookup.json()["error"] == "subjects_unavailable"
+        head = plain.head()
+        assert plain.call(
+            "POST", "/accesses", Role.EXCHANGE_PLATFORM, json=access("n-2")
+        ).status_code in (200, 201)
+        assert plain.head() == head + 1  # accesses without subjects are unaffected
+    keys.close()
