@@ -61,7 +61,7 @@ def _floor(text: str, whole: bool) -> float:
 
 
 def _column(texts: Sequence[tuple[str, bool]], header: str) -> tuple[float, float]:
-    floor = min(units(header), HEADER_FLOOR)
+    floor = min(units(header), HEADER_FLOOR) + SLACK
     want = min(units(header) / 2, CAP)  # a header on two lines is no cost per row
     for text, whole in texts:
         floor = max(floor, _floor(text, whole))
