@@ -193,14 +193,34 @@ class SubjectKeys:
                     (ids[32 * i : 32 * i + 32], blind, keys[32 * i : 32 * i + 32])
                     for i, blind in enumerate(missing)
                 ]
-                self.db.execute_many(
-                    f"INSERT INTO {self.table} (key_id, blind, key) VALUES (?, ?, ?)", rows
-                )
+                self._insert(rows)
                 found.update((blind, (key_id, key)) for key_id, blind, key in rows)
         return found
 
+    def _insert(self, rows: list[tuple[str, str, bytes]]) -> None:
+        if self.db.backend == "sqlite":
+            self.db.execute_many(
+                f"INSERT INTO {self.table} (key_id, blind, key) VALUES (?, ?, ?)", rows
+            )
+            return
+        # PostgreSQL: one statement over three arrays, not one round trip a row.
+        key_ids, blinds, keys = (list(column) for column in zip(*rows, strict=True))
+        self.db.query(
+            f"INSERT INTO {self.table} (key_id, blind, key) "
+            "SELECT * FROM unnest(?::text[], ?::text[], ?::bytea[])",
+            (key_ids, blinds, keys),
+        )
+
     def _live(self, unique: Sequence[str]) -> dict[str, tuple[str, bytes]]:
         found: dict[str, tuple[str, bytes]] = {}
+        if self.db.backend == "postgresql":  # one statement, an array parameter
+            rows = self.db.query(
+                f"SELECT blind, key_id, key FROM {self.table} "
+                "WHERE blind = ANY(?::text[]) AND key IS NOT NULL",
+                (list(unique),),
+            )
+            found.update((blind, (key_id, bytes(key))) for blind, key_id, key in rows)
+            return found
         for i in range(0, len(unique), _CHUNK):
             chunk = unique[i : i + _CHUNK]
             marks = ", ".join("?" * len(chunk))
