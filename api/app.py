@@ -93,6 +93,10 @@ _DOMAIN_STATUS: dict[ErrorCode, int] = {
     ErrorCode.RECTIFICATION_CLOSED: 409,
     ErrorCode.RECTIFICATION_REPORT_PENDING: 409,
     ErrorCode.RECTIFICATION_NOT_REPORTED: 409,
+    ErrorCode.SUBJECT_ALREADY_ERASED: 409,
+    ErrorCode.SUGGESTION_CLOSED: 409,
+    ErrorCode.SUGGESTION_RESPONSE_PENDING: 409,
+    ErrorCode.SUGGESTION_NOT_RESPONDED: 409,
     **{code: 404 for code in ErrorCode if code.value.startswith("unknown_")},
 }
 

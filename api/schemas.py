@@ -304,6 +304,12 @@ class AccessIn(Body):
     grant_id: UUID | None = None
     client_address: ShortText | None = Field(default=None, examples=["10.12.0.31"])
     accessed_at: Instant
+    subjects: list[Text] = Field(
+        default_factory=list,
+        max_length=bounds.MAX_LIST,
+        description="the data subjects whose records were read (e.g. citizen id numbers); "
+        "stored only sealed, found by a blind index (docs/ledger-format.md §9.1)",
+    )
 
     def report(self) -> AccessReport:
         return access_report(self, self.accessed_at)
@@ -322,6 +328,7 @@ class AccessFields(Protocol):
     purpose: str | None
     grant_id: UUID | None
     client_address: str | None
+    subjects: list[str]
 
 
 def access_report(body: AccessFields, accessed_at: datetime) -> AccessReport:
@@ -337,6 +344,7 @@ def access_report(body: AccessFields, accessed_at: datetime) -> AccessReport:
         grant_id=body.grant_id,
         client_address=body.client_address,
         accessed_at=accessed_at,
+        subjects=tuple(body.subjects),
     )
 
 

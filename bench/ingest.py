@@ -12,7 +12,11 @@ the HTTP server, FastAPI and the transfer. Targets (issue 20): on each backend,
 one HTTP worker >= 0.5 x raw append and two workers >= 0.8 x raw append; and
 >= 10,000 access events/s into PostgreSQL.
 
-    .venv/bin/python bench/ingest.py [--events N] [--batch B] [--repeats R]
+Issue 19: the Python API with 1-10 data subjects per access (sealed,
+blind-indexed: docs/ledger-format.md §9.1) over the plain case, side by side,
+on a ledger of its own, >= 0.7 (``--subjects-only``: that alone).
+
+    .venv/bin/python bench/ingest.py [--events N] [--batch B] [--repeats R] [--subjects-only]
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ from ledger.domain.access import check_report
 from ledger.domain.access_state import AccessStateWriter
 from ledger.domain.ids import data_access_id
 from ledger.store.connect import application_env, init_ledger
+from ledger.subjects import SubjectVault
 from projections.sharing_terms import SharingTerms
 from security.access import evaluate_access
 from security.apikeys import open_api_keys
@@ -141,12 +146,23 @@ def report_of(body: dict[str, Any]) -> AccessReport:
         grant_id=uuid.UUID(body["grant_id"]),
         client_address=body["client_address"],
         accessed_at=datetime.fromisoformat(body["accessed_at"]),
+        subjects=body.get("subjects", ()),
     )
 
 
-def python_api_rate(app: GovLedger, grant: Any, events: int, batch: int) -> float:
+def subjects_of(i: int) -> tuple[str, ...]:
+    """1-10 citizen id numbers per access (issue 19), mostly distinct across a batch."""
+    return tuple(f"11010519{(i * 7919 + k * 104729) % 10**10:010d}" for k in range(1 + i % 10))
+
+
+def python_api_rate(
+    app: GovLedger, grant: Any, events: int, batch: int, *, subjects: bool = False
+) -> float:
     terms = SharingTerms(app)
     bodies = [access_json(i, grant, f"py{uuid.uuid4().hex[:6]}") for i in range(events)]
+    if subjects:
+        for i, body in enumerate(bodies):
+            body["subjects"] = subjects_of(i)
     started = time.perf_counter()
     for i in range(0, events, batch):
         model = terms.current()
@@ -308,7 +324,9 @@ def _checked_id(
     return data_access_id(report.platform_event_id)
 
 
-def measure(settings: Settings, events: int, batch: int, repeats: int) -> dict[str, Any]:
+def measure(
+    settings: Settings, events: int, batch: int, repeats: int, *, stages_only: bool = False
+) -> dict[str, Any]:
     app, grant = prepare(settings)
     sample = app.recorder.select_notifications(start=1, limit=10)[-1]
     state_size = len(sample.state)  # a recorded access is about this size; see below
@@ -316,12 +334,46 @@ def measure(settings: Settings, events: int, batch: int, repeats: int) -> dict[s
     for _ in range(repeats):
         rates["raw"].append(raw_append_rate(settings, state_size, events, batch))
         rates["python"].append(python_api_rate(app, grant, events, batch))
+        if stages_only:  # iterating on the batch path: no servers (no target lines either)
+            continue
         rates["http"].append(http_rate(settings, grant, events, batch, workers=1))
         rates["http2"].append(http_rate(settings, grant, events, batch, workers=2, senders=2))
-    result: dict[str, Any] = {name: statistics.median(values) for name, values in rates.items()}
+    result: dict[str, Any] = {
+        name: statistics.median(values) if values else float("nan")
+        for name, values in rates.items()
+    }
     result["stages"] = stage_costs(app, grant, batch, max(repeats, 5))
     app.close()
     return result
+
+
+def subjects_ratio(settings: Settings, events: int, batch: int, repeats: int) -> float:
+    """Python API with 1-10 data subjects per access over the plain case, side by side."""
+    app, grant = prepare(settings)
+    app.subjects = SubjectVault(settings, os.urandom(32))
+    plain, named = [], []
+    for _ in range(repeats):
+        plain.append(python_api_rate(app, grant, events, batch))
+        named.append(python_api_rate(app, grant, events, batch, subjects=True))
+    app.close()
+    return statistics.median(named) / statistics.median(plain)
+
+
+def print_subjects(directory: str, events: int, batch: int, repeats: int) -> None:
+    """The issue-19 ratio on each backend, each on a ledger of its own."""
+    ratios = {"sqlite": subjects_ratio(
+        Settings(database_url=f"sqlite:///{directory}/subjects.db", state_dir=directory),
+        events, batch, repeats,
+    )}  # fmt: skip
+    url = postgres_url()
+    if url:
+        with scratch_schema(url) as schema:
+            ratios["postgresql"] = subjects_ratio(
+                pg_settings(url, schema, directory), events, batch, repeats
+            )
+    for backend, ratio in ratios.items():
+        print(f"python API, 1-10 data subjects per access / plain ({backend}): {ratio:.2f}")
+        print(target(f"ingest_subjects_ratio_{backend}", ratio, 0.7))
 
 
 def print_rates(results: dict[str, dict[str, Any]], batch: int, repeats: int) -> None:
@@ -367,18 +419,35 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=2_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--stages-only",
+        action="store_true",
+        help="raw append, Python API and the stage table only: no HTTP server, no targets",
+    )
+    parser.add_argument(
+        "--subjects-only", action="store_true", help="only the data-subjects ratio (issue 19)"
+    )
     args = parser.parse_args()
+    only = args.stages_only
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as directory:
+        if args.subjects_only or not only:
+            print_subjects(directory, args.events, args.batch, args.repeats)
+        if args.subjects_only:
+            return
         sqlite = Settings(database_url=f"sqlite:///{directory}/ingest.db", state_dir=directory)
-        results["sqlite"] = measure(sqlite, args.events, args.batch, args.repeats)
+        results["sqlite"] = measure(sqlite, args.events, args.batch, args.repeats, stages_only=only)
         url = postgres_url()
         if url:
             with scratch_schema(url) as schema:
                 pg = pg_settings(url, schema, directory)
-                results["postgresql"] = measure(pg, args.events, args.batch, args.repeats)
+                results["postgresql"] = measure(
+                    pg, args.events, args.batch, args.repeats, stages_only=only
+                )
     print_rates(results, args.batch, args.repeats)
     print_stages(results)
+    if only:
+        return
     print()
     for backend, r in results.items():
         print(target(f"ingest_http_1worker_ratio_{backend}", r["http"] / r["raw"], 0.5))

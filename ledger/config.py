@@ -223,6 +223,10 @@ class Settings:
     # so sessions end when the service restarts) and how long a session lasts.
     console_session_key_file: str = ""
     console_session_minutes: int = 15
+    # Data subjects of accesses (docs/ledger-format.md §9.1, docs/privacy.md): the secret of
+    # the blind index, a file outside the database (mode 0600; default on SQLite
+    # <state_dir>/keys/subject-index.key, created by `govledger init`).
+    subject_index_key_file: str = ""
     # Facts and their business time (docs/facts.md §6, docs/configuration.md "Facts"): no
     # business time before this CST day; none later than the clock plus this skew.
     earliest_business_date: str = "2018-01-01"

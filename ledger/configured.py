@@ -41,6 +41,7 @@ from ledger.domain.errors import DomainError
 from ledger.domain.holidays import NOTICES, HolidayNotice, days_of
 from ledger.errors import ConfigurationError
 from ledger.store.connect import application_env
+from ledger.subjects import SubjectVault
 
 
 def time_bounds(settings: Settings) -> TimeBounds:
@@ -114,6 +115,7 @@ def open_ledger(
         env=application_env(settings, create=create),
         time_bounds=time_bounds(settings),
         calendar=configured_calendar(settings),
+        subjects=SubjectVault.configured(settings),
     )
     if record_calendar:
         try:

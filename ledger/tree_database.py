@@ -69,6 +69,14 @@ class Database:
         cursor = self._pg.execute(sql.replace("?", "%s"), params or None)
         return [_bytes_row(row) for row in cursor.fetchall()] if cursor.description else []
 
+    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement for many rows (inside :meth:`transaction`)."""
+        if self.backend == "sqlite":
+            self._sqlite.executemany(sql, rows)
+        else:
+            with self._pg.cursor() as cursor:
+                cursor.executemany(sql.replace("?", "%s"), rows)
+
     @contextmanager
     def transaction(self, lock_name: str, *, durable: bool = True) -> Iterator[Database]:
         """One write transaction holding the writer lock ``lock_name`` (all or nothing).

@@ -29,6 +29,7 @@ from ledger.checkpoints import create_log_keys, prepare_proof_tables
 from ledger.config import ENV_PREFIX, Settings, load_settings
 from ledger.errors import LedgerError
 from ledger.store.connect import init_ledger
+from ledger.subjects import prepare_subject_keys
 from ops import (
     backup_cli,
     calendar_cli,
@@ -73,6 +74,8 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
     if settings.database.backend == "postgresql":
         prepare_refusal_record(settings, role)  # the service cannot create it
     for done in create_log_keys(settings, genesis.ledger_id):  # checkpoint-format §11 Keys
+        print(done, file=sys.stderr)
+    for done in prepare_subject_keys(settings, role):  # ledger-format §9.1
         print(done, file=sys.stderr)
     if role:
         grant_views_role(settings, role)

@@ -67,6 +67,15 @@ _COMMANDS: dict[str, tuple[_Target, Callable[[GovLedger], Command]]] = {
         ("rectification_id", bounds.uuid),
         lambda app: app.verify_rectification,
     ),
+    "audit_suggestion": (None, lambda app: app.issue_audit_suggestion),
+    "audit_suggestion_response": (
+        ("suggestion_id", bounds.uuid),
+        lambda app: app.respond_audit_suggestion,
+    ),
+    "audit_suggestion_confirmation": (
+        ("suggestion_id", bounds.uuid),
+        lambda app: app.confirm_audit_suggestion,
+    ),
     "security_lead": (None, lambda app: app.appoint_security_lead),
     "resource_storage": (None, lambda app: app.declare_resource_storage),
     "system_measures": (("system_id", bounds.uuid), lambda app: app.declare_system_measures),

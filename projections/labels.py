@@ -128,7 +128,7 @@ FILING_STATUS: Final[dict[str, str]] = {
     "accepted": "已验收",
 }
 FUND_KINDS: Final[dict[str, str]] = {"construction_funds": "建设经费", "om_funds": "运维经费"}
-FUND_OUTCOMES: Final[dict[str, str]] = {"granted": "拨付", "withheld": "不予拨付"}
+FUND_OUTCOMES: Final[dict[str, str]] = {"granted": "予以安排", "withheld": "不予安排"}
 SYSTEM_STATUS: Final[dict[str, str]] = {
     "active": "在用",
     "zombie": "僵尸系统",
@@ -237,6 +237,9 @@ EVENT_NAMES: Final[dict[str, str]] = {
     "Rectification.Notified": "下达整改通知",
     "Rectification.Reported": "报送整改报告",
     "Rectification.Verified": "整改核验",
+    "AuditSuggestion.Issued": "提出审计建议",
+    "AuditSuggestion.Responded": "反馈审计建议采纳情况",
+    "AuditSuggestion.Confirmed": "核实审计建议采纳情况",
     "IssuedReport.Issued": "签发报告",
     "SecurityLead.Appointed": "登记网络数据安全负责人",
     "ResourceStorage.Declared": "登记资源存储期限与地点",
@@ -253,6 +256,18 @@ RECTIFICATION_REGISTER: Final[dict[str, str]] = {
     "open": "整改中",
     "overdue": "逾期未完成",
     "accepted": "已通过",
+}
+# 审计建议采纳情况 (ledger/domain/audit_suggestion.py, projections/audit_suggestion.py).
+ADOPTION: Final[dict[str, str]] = {
+    "adopted": "已采纳",
+    "partially": "部分采纳",
+    "not_adopted": "未采纳",
+}
+SUGGESTION_STATUS: Final[dict[str, str]] = {
+    "issued": "待反馈",
+    "responded": "已反馈待核实",
+    "returned": "核实未通过",
+    "confirmed": "已核实",
 }
 
 FIELD_NAMES: Final[dict[str, str]] = {
@@ -307,6 +322,8 @@ FIELD_NAMES: Final[dict[str, str]] = {
     "storage_period": "存储期限", "storage_location": "存储地点", "measures": "技术措施",
     "encryption": "加密", "backup": "备份", "labelling": "数据标识", "access_control": "访问控制",
     "authentication": "身份认证", "in_place": "已采取",
+    "adoption": "采纳情况", "explanation": "说明", "confirmed": "核实确认", "number": "序号",
+    "suggestion": "审计建议", "responded_at": "反馈时间", "confirmed_at": "核实时间",
 }  # fmt: skip
 
 # Field -> the table its values are named in.
@@ -318,6 +335,7 @@ VALUE_NAMES: Final[dict[str, Mapping[str, str]]] = {
     "update_cycle": UPDATE_CYCLES,
     "risk_level": RISK_LEVELS,
     "outcome": FUND_OUTCOMES,
+    "adoption": ADOPTION,
     "reasons": {**ZOMBIE_REASONS, **ACCESS_REASONS},
     "conclusion": PIA_CONCLUSIONS,
     "tasks": PROCESSOR_TASKS,

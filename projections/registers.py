@@ -14,7 +14,7 @@ from typing import Any
 
 from ledger.config import Settings
 from ledger.store.connect import ledger_head
-from projections import rectification, security_facts
+from projections import audit_suggestion, rectification, security_facts
 from projections.facts import ACCESS, CST
 from projections.labels import event_summary, topics_matching
 from projections.model import (
@@ -67,6 +67,13 @@ class RegisterViews:
     ) -> list[rectification.RectificationEntry]:
         """The rectification register (docs/facts.md §8): open, overdue or accepted at ``m``."""
         entries = rectification.register(self._state(m), m.reference_time)
+        return [e for e in entries if department is None or e.department == department]
+
+    def audit_suggestions(
+        self, m: Moment, *, department: str | None = None
+    ) -> list[audit_suggestion.SuggestionEntry]:
+        """Audit suggestions and their adoption as of ``m`` (docs/facts.md §8)."""
+        entries = audit_suggestion.register(self._state(m), m.reference_time)
         return [e for e in entries if department is None or e.department == department]
 
     def security_facts(self, m: Moment) -> security_facts.SecurityFacts:

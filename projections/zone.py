@@ -1,17 +1,15 @@
 """The zone's state folded from the ledger, and what the fold finds on the way.
 
-``ZoneFold`` applies facts in position order to a plain-JSON state (departments,
-systems, resources, requests, filings, fund decisions, the domain clock and the
-anomaly detector). The state is a pure function of the prefix of the ledger it
-has seen, which is what makes snapshots, as-of answers and "rebuild equals
-incremental" possible (docs/projections.md).
+``ZoneFold`` applies facts in position order to a plain-JSON state (departments, systems,
+resources, requests, filings, fund decisions, the domain clock and the anomaly detector):
+a pure function of the ledger's prefix it has seen, which is what makes snapshots, as-of
+answers and "rebuild equals incremental" possible (docs/projections.md).
 
-While folding it emits rows for findings that an event proves at the moment
-it happens (S1–S5, S7, S12, P1, D2, F1–F5: domain.md "Compliance rules"; the
-rule families in ``projections.rules.folded``) and for anomalies (domain.md
-"Anomalies"; ``projections.detector``); rules that depend on the moment asked
-about (S6, S8–S10, I1, I2) are judged at query time in ``projections.rules``.
-Facts are dated by their business time (docs/facts.md §1).
+While folding it emits rows for findings that an event proves at the moment it happens
+(S1–S5, S7, S12, P1, D2, F1–F5: domain.md "Compliance rules"; the rule families in
+``projections.rules.folded``) and for anomalies (domain.md "Anomalies";
+``projections.detector``); rules that depend on the moment asked about (S6, S8–S10, I1,
+I2) are judged at query time in ``projections.rules``. Dated by business time (facts.md §1).
 """
 
 from __future__ import annotations
@@ -20,7 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from projections import rectification, security_facts
+from projections import audit_suggestion, rectification, security_facts
 from projections.detector import EVIDENCE_CAP, HISTORY, AnomalyDetector
 from projections.facts import (
     ACCESS,
@@ -161,8 +159,9 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
         self._handlers.update({f"SharingRequest.{n}": self._decision for n in _REQUEST})
         self._handlers.update({f"ProjectFiling.{n}": self._filing_change for n in _FILING})
         self._handlers.update(self.obligation_handlers())
-        # docs/facts.md §8: rectifications (projections.rectification; rule R1).
-        self._handlers.update({t: self._rectification for t in rectification.TOPICS})
+        # docs/facts.md §8: rectifications (rule R1) and audit suggestions' adoption.
+        section_8 = (*rectification.TOPICS, *audit_suggestion.TOPICS)
+        self._handlers.update(dict.fromkeys(section_8, self._rectification))
         # docs/facts.md §10: 条例 §33 declarations (projections.security_facts).
         self._handlers.update({t: self._security_fact for t in security_facts.TOPICS})
 
@@ -480,7 +479,8 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
             )  # fmt: skip
 
     def _rectification(self, fact: Fact) -> None:
-        rectification.fold(self.state, fact)
+        kind = audit_suggestion if fact.topic in audit_suggestion.TOPICS else rectification
+        kind.fold(self.state, fact)
 
     def _security_fact(self, fact: Fact) -> None:
         security_facts.fold(self.state, fact)

@@ -55,6 +55,9 @@ class Permission(StrEnum):
     ISSUE_RECTIFICATION = "issue_rectification"
     REPORT_RECTIFICATION = "report_rectification"
     VERIFY_RECTIFICATION = "verify_rectification"
+    ISSUE_AUDIT_SUGGESTION = "issue_audit_suggestion"
+    RESPOND_AUDIT_SUGGESTION = "respond_audit_suggestion"
+    CONFIRM_AUDIT_SUGGESTION = "confirm_audit_suggestion"
     ISSUE_REPORT = "issue_report"
     DECLARE_SECURITY_FACTS = "declare_security_facts"
     VERIFY = "verify"
@@ -127,6 +130,11 @@ POLICY: Mapping[Permission, frozenset[Role]] = MappingProxyType(
         Permission.ISSUE_RECTIFICATION: frozenset({_R.AUDITOR}),
         Permission.REPORT_RECTIFICATION: frozenset({_R.DEPARTMENT_CLERK, _R.CIO}),
         Permission.VERIFY_RECTIFICATION: frozenset({_R.AUDITOR}),
+        # 国家审计准则 §122: the auditor suggests and checks the answer; the addressed
+        # department (its clerk or CIO, checked per record) says whether it adopts it.
+        Permission.ISSUE_AUDIT_SUGGESTION: frozenset({_R.AUDITOR}),
+        Permission.RESPOND_AUDIT_SUGGESTION: frozenset({_R.DEPARTMENT_CLERK, _R.CIO}),
+        Permission.CONFIRM_AUDIT_SUGGESTION: frozenset({_R.AUDITOR}),
         # docs/reports.md: who signs a report issues it (审计局, 网信办, 区发改局).
         Permission.ISSUE_REPORT: frozenset({_R.AUDITOR, _R.SECURITY_OFFICER, _R.NDRC}),
         # 条例 §33 facts: 网信办 or the department itself (commands narrow it per kind).

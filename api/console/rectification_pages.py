@@ -4,7 +4,10 @@
 The register of ``Views.rectifications`` (projections/rectification.py): the
 notice (文号, department, what to rectify, deadline), the last step by the date
 and the status — 整改中, 逾期未完成 (rule R1) or 已通过 — with the positions of
-every step linking to their proofs.
+every step linking to their proofs. Below it, 审计建议采纳情况 from
+``Views.audit_suggestions`` (projections/audit_suggestion.py): each suggestion, the
+department's last answer (已采纳 / 部分采纳 / 未采纳, with its explanation) and
+whether the auditor has checked it.
 
 报告核验 (docs/reports.md "Issuance and verification"): an uploaded file is
 answered as ``POST /reports/verify`` answers it — issued or not, where, and the
@@ -24,7 +27,12 @@ from api.console.views_common import ask, department_names, views_at
 from api.console.web import check_csrf, page, render
 from api.deps import services
 from api.routers.report_issue import answer_for
-from projections.labels import RECTIFICATION_REGISTER, RECTIFICATION_STATUS
+from projections.labels import (
+    ADOPTION,
+    RECTIFICATION_REGISTER,
+    RECTIFICATION_STATUS,
+    SUGGESTION_STATUS,
+)
 from security.policy import Permission
 
 router = APIRouter()
@@ -51,6 +59,13 @@ def rectifications(
             lambda: views.rectifications(m, department=department or None),
             department,
         )
+        suggestions = ask(
+            views,
+            m,
+            "audit_suggestions",
+            lambda: views.audit_suggestions(m, department=department or None),
+            department,
+        )
         names = department_names(views, m)
     counts = {status: sum(1 for e in entries if e.status == status) for status in STATUS_ZH}
     return render(
@@ -59,6 +74,9 @@ def rectifications(
         session,
         {
             "entries": entries,
+            "suggestions": suggestions,
+            "adoption_zh": ADOPTION,
+            "suggestion_zh": SUGGESTION_STATUS,
             "counts": counts,
             "status_zh": STATUS_ZH,
             "step_zh": STEP_ZH,

@@ -114,6 +114,14 @@ def rectifications(
     return _answer(s, as_of, at, lambda v, m: v.rectifications(m, department=department))
 
 
+@router.get("/views/audit-suggestions")
+def audit_suggestions(
+    _: Reader, s: ServicesDep, as_of: AsOf = None, at: At = None, department: Department = None
+) -> dict[str, Any]:
+    """审计建议采纳情况: each suggestion's last response (adopted, partially, not) and check."""
+    return _answer(s, as_of, at, lambda v, m: v.audit_suggestions(m, department=department))
+
+
 @router.get("/views/findings")
 def findings(
     _: Reader,

@@ -1,6 +1,11 @@
 """Recording the data accesses the exchange platform reports: facts, never refused for
 their verdict, in batches of one transaction each (ledger-format §6, §12).
 
+Each batch is checked, given its ids and written as stored events in one pass,
+a chunk at a time; on PostgreSQL the chunks are streamed into the batch's one
+transaction as they are built (issue 20: the database's half and the service's
+half of a batch overlap instead of taking turns).
+
 An access dated later than the ledger's clock plus the clock skew is recorded
 all the same (the platform's facts are never dropped) and reported back as
 dated in the future (docs/facts.md §6).
@@ -8,19 +13,26 @@ dated in the future (docs/facts.md §6).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from ledger.commands.sharing import SharingCommands
 from ledger.domain.access import AccessReport, AccessVerdict, DataAccess, check_report
 from ledger.domain.access_state import AccessStateWriter, Entry
 from ledger.domain.actor import Actor, Role
-from ledger.domain.errors import ErrorCode
+from ledger.domain.errors import ErrorCode, require
 from ledger.domain.ids import data_access_id
 from ledger.errors import ChainWriteError
+
+# Accesses built and sent to the store at a time (PostgreSQL streams the chunks of a batch,
+# ledger/store/postgres_stream.py): small enough that the database starts early, large
+# enough that a chunk's statement costs little beside its rows.
+STREAM_CHUNK = 250
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,71 +69,123 @@ class AccessCommands(SharingCommands):
         Accesses are facts: never refused for their verdict, only when malformed
         or dated before the earliest business time (then the whole batch is
         refused, nothing saved). Ids are uuid5 of the platform event id, so a
-        retry maps to the same ids; ids already stored are skipped. On the
-        chained stores (SQLite, PostgreSQL) the check runs inside the insert's
-        transaction, under the head's serialisation. Elsewhere (the in-memory
-        store), if a concurrent writer stores one of our ids between the check
-        and the save, the recorder raises ``IntegrityError`` on (originator_id,
-        version 1), the transaction rolls back whole, and we re-check and save
-        the rest again (``ChainWriteError`` after
-        ``duplicate_retries`` lost races in a row).
+        retry maps to the same ids; ids already stored are skipped
+        (:meth:`_save_new_accesses`). One pass over the batch checks each report,
+        derives its id and builds its stored event, a chunk at a time; PostgreSQL
+        takes each chunk as it is built, so the database inserts one while the next
+        is being built (ledger/store/postgres_stream.py), still in one transaction.
         """
         self._require_role(actor, {Role.EXCHANGE_PLATFORM}, "record data accesses")
-        earliest = self.time_bounds.earliest
-        latest = self.clock() + self.time_bounds.clock_skew
-        ids: list[UUID] = []
-        in_future: list[UUID] = []
-        first: dict[str, UUID] = {}  # by platform event id: a str hashes in C, a UUID in Python
-        unique: list[Entry] = []
-        repeated: list[UUID] = []
-        plain = True  # every report of built-in types: the writer need not check again
-        seen: set[tuple[object, ...]] = set()  # what repeats across the batch, once checked
-        for report, verdict in entries:  # one pass: checks, ids, repeats and the future
-            plain = check_report(report, seen) and plain
-            moment = report.accessed_at
-            if moment < earliest:
-                self.time_bounds.check_past(moment, "accessed_at")  # raises
-            key = report.platform_event_id
-            access_id = first.get(key)
-            if access_id is None:
-                access_id = first[key] = data_access_id(key)
-                unique.append((access_id, report, verdict))
-            else:
-                repeated.append(access_id)
-            ids.append(access_id)
-            if moment > latest:
-                in_future.append(access_id)
-        writer = AccessStateWriter(self.mapper, actor, plain=plain)
+        batch = _Batch(self.time_bounds.earliest, self.clock() + self.time_bounds.clock_skew)
+        chunks = self._stored_chunks(actor, list(entries), batch)
+        stream = getattr(self.recorder, "insert_new_stream", None)
+        if stream is not None:  # PostgreSQL: each chunk goes to the database as it is built
+            existing: set[UUID] = stream(chunks).existing
+        else:
+            existing = self._save_new_accesses([event for chunk in chunks for event in chunk])
+        ids, repeated, in_future = tuple(batch.ids), tuple(batch.repeated), tuple(batch.in_future)
+        if not existing:  # the usual batch: all of it new, no id hashed to find out
+            return AccessBatchResult(tuple(batch.unique), repeated, ids, in_future)
+        recorded = tuple(i for i in batch.unique if i not in existing)
+        stored = tuple(i for i in batch.unique if i in existing)
+        return AccessBatchResult(recorded, stored + repeated, ids, in_future)
+
+    def _stored_chunks(
+        self, actor: Actor, entries: list[tuple[AccessReport, AccessVerdict]], batch: _Batch
+    ) -> Iterator[list[StoredEvent]]:
+        """The stored events of the batch's first occurrences, a chunk at a time, each chunk
+        checked (``check_report``) as it is built: one pass over the batch.
+
+        A report that fails its check raises where it is met: the store's transaction,
+        if open, rolls back whole, and nothing of the batch is saved.
+        """
+        writer = AccessStateWriter(self.mapper, actor)
+        time_bounds, earliest, latest = self.time_bounds, batch.earliest, batch.latest
+        first, seen = batch.first, batch.seen
+        ids, unique, repeated, in_future = batch.ids, batch.unique, batch.repeated, batch.in_future
+        for start in range(0, len(entries), STREAM_CHUNK):
+            fresh: list[Entry] = []
+            named: list[tuple[UUID, tuple[str, ...]]] = []  # accesses naming data subjects
+            plain = True  # every report of built-in types: the writer need not check again
+            for report, verdict in entries[start : start + STREAM_CHUNK]:
+                plain = check_report(report, seen) and plain
+                moment = report.accessed_at
+                if moment < earliest:
+                    time_bounds.check_past(moment, "accessed_at")  # raises
+                key = report.platform_event_id
+                access_id = first.get(key)
+                if access_id is None:
+                    access_id = first[key] = data_access_id(key)
+                    fresh.append((access_id, report, verdict))
+                    unique.append(access_id)
+                    if report.subjects:
+                        named.append((access_id, report.subjects))
+                else:
+                    repeated.append(access_id)
+                ids.append(access_id)
+                if moment > latest:
+                    in_future.append(access_id)
+            writer.plain = plain
+            writer.sealed = self._sealed_subjects(named) if named else {}
+            yield writer.stored_batch(fresh)
+
+    def _sealed_subjects(self, named: list[tuple[UUID, tuple[str, ...]]]) -> dict[UUID, Any]:
+        """The sealed ``subjects`` of these accesses (ledger-format §9.1). Their keys are
+        stored first, in a transaction of their own, so no stored access names a key that
+        was never stored (a batch that then fails leaves unused keys, nothing else)."""
+        require(
+            self.subjects is not None,
+            ErrorCode.SUBJECTS_UNAVAILABLE,
+            "accesses name data subjects, but no subject index secret is configured "
+            "(GOVLEDGER_SUBJECT_INDEX_KEY_FILE, docs/privacy.md)",
+        )
+        assert self.subjects is not None
+        return self.subjects.seal_batch(named)
+
+    def _save_new_accesses(self, stored: list[StoredEvent]) -> set[UUID]:
+        """Store, in one transaction, the events of accesses not stored yet; return the ids
+        that were. The chained stores check inside the insert's transaction (SQLite: only a
+        batch that fails on its key). Elsewhere (the in-memory store), if a concurrent
+        writer stores one of our ids between the check and the save, the recorder raises
+        ``IntegrityError``, the transaction rolls back whole, and we re-check and save the
+        rest again (``ChainWriteError`` after ``duplicate_retries`` lost races in a row).
+        """
+        insert_new = getattr(self.recorder, "insert_new_aggregates", None)
+        if insert_new is not None:
+            found: set[UUID] = insert_new(stored).existing
+            return found
         for _attempt in range(self.duplicate_retries + 1):
+            existing = self._existing([access_id(event) for event in stored])
+            fresh = [e for e in stored if e.originator_id not in existing] if existing else stored
             try:
-                existing = self._save_new_accesses(writer, unique)
+                if fresh:
+                    self.recorder.insert_events(fresh)
             except IntegrityError:
                 continue  # lost a race on some id: re-check, then save the rest
-            if not existing:  # the usual batch: all of it new, no id hashed to find out
-                recorded = tuple(access_id for access_id, _, _ in unique)
-                return AccessBatchResult(recorded, tuple(repeated), tuple(ids), tuple(in_future))
-            recorded = tuple(i for i, _, _ in unique if i not in existing)
-            stored = tuple(i for i, _, _ in unique if i in existing)
-            return AccessBatchResult(
-                recorded, stored + tuple(repeated), tuple(ids), tuple(in_future)
-            )
+            return existing
         raise ChainWriteError(
             f"access batch still colliding after {self.duplicate_retries} retries"
         )
 
-    def _save_new_accesses(self, writer: AccessStateWriter, unique: list[Entry]) -> set[UUID]:
-        """Store, in one transaction, the accesses not stored yet; return the ids that were.
 
-        Stored events are built directly (ledger/domain/access_state.py).
-        """
-        insert_new = getattr(self.recorder, "insert_new_aggregates", None)
-        if insert_new is not None:
-            # The chained stores check existence inside the insert's transaction, under
-            # the write lock (PostgreSQL: in the insert statement itself).
-            found: set[UUID] = insert_new(writer.stored_batch(unique)).existing
-            return found
-        existing = self._existing([access_id for access_id, _, _ in unique])
-        fresh = [entry for entry in unique if entry[0] not in existing] if existing else unique
-        if fresh:
-            self.recorder.insert_events(writer.stored_batch(fresh))
-        return existing
+def access_id(event: StoredEvent) -> UUID:
+    """The access's id: stored events of accesses are built with UUID originators."""
+    originator_id = event.originator_id
+    assert isinstance(originator_id, UUID)
+    return originator_id
+
+
+@dataclass(slots=True)
+class _Batch:
+    """What one pass over a batch learns: every entry's id, the first occurrences, the
+    repeats, the accesses dated in the future; and what the checks remember."""
+
+    earliest: datetime
+    latest: datetime
+    ids: list[UUID] = field(default_factory=list)
+    unique: list[UUID] = field(default_factory=list)
+    repeated: list[UUID] = field(default_factory=list)
+    in_future: list[UUID] = field(default_factory=list)
+    # By platform event id: a str hashes in C, a UUID in Python.
+    first: dict[str, UUID] = field(default_factory=dict)
+    seen: set[tuple[object, ...]] = field(default_factory=set)  # what repeats, once checked

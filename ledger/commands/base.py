@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -43,6 +43,10 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+if TYPE_CHECKING:
+    from ledger.subjects import SubjectVault
+
+
 class LedgerBase(Application[UUID]):
     """The application over eventsourcing 9.5 (one save = one transaction), and its rules."""
 
@@ -55,7 +59,11 @@ class LedgerBase(Application[UUID]):
         time_bounds: TimeBounds | None = None,
         clock: Callable[[], datetime] = utc_now,
         duplicate_retries: int = DEFAULT_DUPLICATE_RETRIES,
+        subjects: SubjectVault | None = None,
     ) -> None:
+        # The index secret and key table of data subjects (ledger-format §9.1); None:
+        # accesses naming subjects are refused (``subjects_unavailable``).
+        self.subjects = subjects
         # Before any calendar is recorded (docs/facts.md §3): Monday-Friday, 10 days.
         self.deadline = deadline or ResponseDeadlinePolicy()
         # The configured calendar: recorded with the first request that needs it

@@ -11,7 +11,8 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from uuid import uuid4
+from typing import Protocol
+from uuid import UUID, uuid4
 
 from eventsourcing.persistence import IntegrityError
 
@@ -19,7 +20,6 @@ from ledger.commands.rectification import RectificationCommands
 from ledger.domain.actor import Actor, Role
 from ledger.domain.errors import DomainError, ErrorCode
 from ledger.domain.report_issue import (
-    ISSUED_TOPIC,
     IssuedFormat,
     IssuedKind,
     IssuedReport,
@@ -27,9 +27,15 @@ from ledger.domain.report_issue import (
 )
 from ledger.domain.values import parse_enum
 
+
+class PositionLookup(Protocol):
+    """What the chained recorders (ledger/store/sqlite.py, postgres.py) answer by key."""
+
+    def position_of_originator(self, originator_id: UUID, version: int = 1) -> int | None: ...
+
+
 REPORT_YEARS = range(2000, 2101)
 ISSUERS = frozenset({Role.AUDITOR, Role.SECURITY_OFFICER, Role.NDRC})
-_PAGE = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,14 +119,8 @@ class ReportIssueCommands(RectificationCommands):
         return position
 
     def issuance_position(self, sha256: str) -> int | None:
-        """The ledger position of the file's issuance event (issuances are few: a scan by topic)."""
-        wanted = issued_report_id(sha256)
-        start = 1
-        while True:
-            page = self.recorder.select_notifications(start, _PAGE, topics=[ISSUED_TOPIC])
-            for notification in page:
-                if str(notification.originator_id).replace("-", "") == wanted.hex:
-                    return int(notification.id)
-            if len(page) < _PAGE:
-                return None
-            start = int(page[-1].id) + 1
+        """The ledger position of the file's issuance event, or None: its aggregate's first
+        event found by the events' primary key (originator id, version 1), so the cost of
+        ``report verify`` does not grow with the ledger."""
+        recorder: PositionLookup = self.recorder  # type: ignore[assignment]  # chained stores
+        return recorder.position_of_originator(issued_report_id(sha256))

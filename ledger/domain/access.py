@@ -87,6 +87,9 @@ class AccessReport(msgspec.Struct, frozen=True, gc=False):
     grant_id: UUID | None
     client_address: str | None
     accessed_at: datetime
+    # The data subjects whose records were read (ledger-format §9.1): sealed before they
+    # are stored (ledger/subjects.py), never in clear. Empty: none reported.
+    subjects: tuple[str, ...] = ()
 
 
 def check_report(report: AccessReport, seen: set[tuple[object, ...]] | None = None) -> bool:
@@ -103,7 +106,7 @@ def check_report(report: AccessReport, seen: set[tuple[object, ...]] | None = No
     few of them. Returns whether the report holds only plain built-in types
     (:func:`plain_types`), which spares the batch writer asking again.
     """
-    if plain_types(report) and _within_bounds(report, seen):
+    if plain_types(report) and _within_bounds(report, seen) and _subjects_ok(report.subjects):
         return True
     problem = _first_problem(report)
     if problem is not None:
@@ -187,6 +190,7 @@ def _first_problem(report: AccessReport) -> str | None:
         ("grant_id", lambda: _grant_id(report.grant_id)),
         ("client_address", lambda: bounds.optional_text(report.client_address, "")),
         ("accessed_at", lambda: _aware(report.accessed_at)),
+        ("subjects", lambda: _subjects(report.subjects)),
     )
     for name, check in checks:
         try:
@@ -196,6 +200,35 @@ def _first_problem(report: AccessReport) -> str | None:
         except (TypeError, AttributeError):
             return name
     return None
+
+
+def _subjects_ok(subjects: tuple[str, ...]) -> bool:
+    """No subjects, or 1..MAX_LIST distinct printable identifiers of at most MAX_ID chars
+    (tested together: the batch path names thousands)."""
+    if not subjects:
+        return True
+    if type(subjects) is not tuple or len(subjects) > bounds.MAX_LIST:
+        return False
+    if not _TEXT_ONLY.issuperset(map(type, subjects)) or len(set(subjects)) != len(subjects):
+        return False
+    lengths = list(map(len, subjects))
+    joined = " ".join(subjects)
+    return (
+        min(lengths) > 0
+        and max(lengths) <= bounds.MAX_ID
+        and (joined.isprintable() or bounds.plain_chars(joined))
+        and not any(map(str.isspace, subjects))
+    )
+
+
+def _subjects(value: object) -> None:
+    if value == ():
+        return
+    if not isinstance(value, tuple):
+        raise bounds.BoundsError("subjects", "not a list")
+    bounds.text_list(list(value), "", max_items=bounds.MAX_LIST)
+    for subject in value:
+        _identifier(subject)
 
 
 def _identifier(value: object) -> None:

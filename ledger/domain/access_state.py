@@ -73,6 +73,12 @@ class _State(msgspec.Struct, gc=False):
     verdict: msgspec.Raw
 
 
+class _SubjectsState(_State, gc=False):
+    """A state that names data subjects: ``subjects`` last, sealed (ledger-format §9.1)."""
+
+    subjects: msgspec.Raw
+
+
 # Compact, non-ASCII as itself, the same escapes as json.dumps(ensure_ascii=False).
 _ENCODER = msgspec.json.Encoder()
 _JSON_LIBRARY = JSONTranscoder
@@ -103,6 +109,8 @@ class AccessStateWriter:
         self._actor_json = self._encoded(actor) if self.usable else None
         self._verdicts: dict[AccessVerdict, msgspec.Raw] = {}
         self._grants: dict[int, msgspec.Raw] = {}
+        # Each access's sealed ``subjects`` array, pre-encoded (ledger/subjects.py), by id.
+        self.sealed: dict[UUID, msgspec.Raw] = {}
 
     def stored_events(
         self, entries: Mapping[UUID, tuple[AccessReport, AccessVerdict]]
@@ -112,6 +120,8 @@ class AccessStateWriter:
     def stored_batch(self, entries: Sequence[Entry]) -> list[StoredEvent]:
         """The stored events of these accesses, in order: the states in one encoder call."""
         states = self._states(entries)
+        if states is not None and self.sealed:
+            states = self._with_subjects(entries, states)
         if states is None:
             return [self.stored_event(*entry) for entry in entries]
         try:
@@ -123,16 +133,29 @@ class AccessStateWriter:
             for (access_id, _, _), state in zip(entries, lines, strict=True)
         ]
 
+    def _with_subjects(self, entries: Sequence[Entry], states: list[_State]) -> list[_State]:
+        sealed = self.sealed
+        for index, (access_id, _, _) in enumerate(entries):
+            raw = sealed.get(access_id)
+            if raw is not None:
+                states[index] = _SubjectsState(*msgspec.structs.astuple(states[index]), raw)  # type: ignore[call-arg]
+        return states
+
     def stored_event(
         self, access_id: UUID, report: AccessReport, verdict: AccessVerdict
     ) -> StoredEvent:
         state = self._state(report, verdict)
+        raw = self.sealed.get(access_id)
+        if state is not None and raw is not None:
+            state = _SubjectsState(*msgspec.structs.astuple(state), raw)  # type: ignore[call-arg]
         if state is not None:
             try:
                 return StoredEvent(access_id, _VERSION, RECORDED_TOPIC, _ENCODER.encode(state))
             except (UnicodeEncodeError, TypeError, msgspec.EncodeError):
                 pass  # e.g. a lone surrogate: let the library raise its own error
         event = DataAccess.recorded_event(self.actor, report, verdict, access_id, self.timestamp)
+        if raw is not None:  # the state's last key (ledger-format §9.1)
+            object.__setattr__(event, "subjects", msgspec.json.decode(raw))
         return self.mapper.to_stored_event(event)
 
     def _states(self, entries: Sequence[Entry]) -> list[_State] | None:

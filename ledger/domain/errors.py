@@ -75,6 +75,14 @@ class ErrorCode(StrEnum):
     RECTIFICATION_CLOSED = "rectification_closed"
     RECTIFICATION_REPORT_PENDING = "rectification_report_pending"
     RECTIFICATION_NOT_REPORTED = "rectification_not_reported"
+    # Data subjects (docs/ledger-format.md §9.1, docs/privacy.md).
+    SUBJECTS_UNAVAILABLE = "subjects_unavailable"  # no index secret configured
+    UNKNOWN_SUBJECT = "unknown_subject"
+    SUBJECT_ALREADY_ERASED = "subject_already_erased"
+    # Audit suggestions and their adoption (docs/facts.md §8).
+    SUGGESTION_CLOSED = "suggestion_closed"
+    SUGGESTION_RESPONSE_PENDING = "suggestion_response_pending"
+    SUGGESTION_NOT_RESPONDED = "suggestion_not_responded"
 
 
 class DomainError(LedgerError):

@@ -228,6 +228,25 @@ KINDS: dict[str, tuple[Mapping[str, Converter], Mapping[str, Converter]]] = {
         {"accepted": flag, "reason": _text},
         {"verified_at": BUSINESS_TIME},
     ),
+    # 国家审计准则 §122: audit suggestions and their adoption (docs/facts.md §8).
+    "audit_suggestion": (
+        {
+            "reference": _text,
+            "number": lambda v, f: bounds.count(v, f, maximum=10_000),
+            "department": bounds.code,
+            "year": lambda v, f: bounds.count(v, f, maximum=2100),
+            "suggestion": _text,
+        },
+        {"finding_id": optional(_text), "issued_at": BUSINESS_TIME},
+    ),
+    "audit_suggestion_response": (
+        {"reference": _text, "adoption": _text, "explanation": _text},
+        {"responded_at": BUSINESS_TIME},
+    ),
+    "audit_suggestion_confirmation": (
+        {"confirmed": flag, "reason": _text},
+        {"confirmed_at": BUSINESS_TIME},
+    ),
     # 网络数据安全管理条例 §33: lead, storage, technical measures (docs/facts.md §10).
     "security_lead": (
         {"scope": bounds.code, "reference": _text, "name": _text, "contact": _text},

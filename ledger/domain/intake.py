@@ -26,7 +26,7 @@ REQUIRED_FIELDS = (
     "row_count",
     "accessed_at",
 )
-OPTIONAL_FIELDS = ("system", "purpose", "grant_id", "client_address")
+OPTIONAL_FIELDS = ("system", "purpose", "grant_id", "client_address", "subjects")
 ACCESS_FIELDS = frozenset((*REQUIRED_FIELDS, *OPTIONAL_FIELDS))
 
 
@@ -60,7 +60,18 @@ def access_fields(obj: object) -> dict[str, Any]:
         "grant_id": bounds.optional_uuid(obj.get("grant_id"), "grant_id"),
         "client_address": bounds.optional_text(obj.get("client_address"), "client_address"),
         "accessed_at": bounds.instant(obj["accessed_at"], "accessed_at"),
+        "subjects": _subjects(obj.get("subjects")),
     }
+
+
+def _subjects(value: object) -> tuple[str, ...]:
+    """The data subjects (ledger-format §9.1): absent, null or [] is none; else ids."""
+    if value is None or value == []:
+        return ()
+    subjects = bounds.text_list(value, "subjects")
+    for subject in subjects:
+        bounds.text(subject, "subjects", max_length=bounds.MAX_ID)
+    return subjects
 
 
 def access_report(obj: object) -> AccessReport:

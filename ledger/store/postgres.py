@@ -17,7 +17,7 @@ refused (pitfall 2): they would bypass the chain.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -35,6 +35,7 @@ from eventsourcing.postgres import (
 )
 from eventsourcing.utils import resolve_topic, retry
 from psycopg import Connection, Cursor
+from psycopg.errors import UniqueViolation
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
@@ -55,8 +56,9 @@ from ledger.store.base import (
     new_genesis,
 )
 from ledger.store.conninfo import session_options
-from ledger.store.postgres_ddl import APPEND_FUNCTION
+from ledger.store.postgres_ddl import APPEND_FUNCTION, grant_statements
 from ledger.store.postgres_failover import CONNECT_TIMEOUT_SECONDS, failing_fast
+from ledger.store.postgres_stream import append_params, insert_new_stream
 
 LEDGER_EVENTS_TABLE = "ledger_events"
 # Batches of at least this many events take the head's lock before chaining (see _optimistic).
@@ -114,6 +116,10 @@ class ChainedPostgresApplicationRecorder(NotificationsFromOne, PostgresApplicati
             "LATERAL (SELECT 1 FROM {} AS e WHERE e.originator_id = u.originator_id "
             "AND e.notification_id >= 1 LIMIT 1) AS stored"
         ).format(Identifier(self.datastore.originator_id_type), self._ident(self.events_table_name))
+        self._select_position = SQL(
+            "SELECT notification_id FROM {} WHERE originator_id = ANY(%(o)b::{}[]) "
+            "AND originator_version = %(v)s AND notification_id >= 1"
+        ).format(self._ident(self.events_table_name), Identifier(self.datastore.originator_id_type))
         self._append_statement = SQL(
             "SELECT inserted, found_ids AS found FROM {}(%(position)s, %(hash)s, "
             "%(o)b::{}[], %(v)b::bigint[], %(t)b::text[], %(s)b::bytea[], %(p)b::bytea[], "
@@ -293,29 +299,15 @@ class ChainedPostgresApplicationRecorder(NotificationsFromOne, PostgresApplicati
         self._grant(role, writer=False)
 
     def _grant(self, role: str, *, writer: bool) -> None:
-        r = Identifier(role)
         tables = [self.events_table_name, self.genesis_table_name, self.head_table_name]
-        append, lock = self._ident(self.append_function_name), self._ident(self.lock_function_name)
-        append_signature = SQL(
-            "{}(bigint, bytea, {}[], bigint[], text[], bytea[], bytea[], bytea[], boolean)"
-        ).format(append, Identifier(self.datastore.originator_id_type))
-        statements = [
-            SQL("GRANT USAGE ON SCHEMA {} TO {}").format(Identifier(self.datastore.schema), r)
-        ]
-        for name in tables:
-            statements += [
-                SQL("REVOKE ALL ON {} FROM {}").format(self._ident(name), r),
-                SQL("GRANT SELECT ON {} TO {}").format(self._ident(name), r),
-            ]
-        grant_or_revoke = (
-            "GRANT EXECUTE ON FUNCTION {} TO {}"
-            if writer
-            else ("REVOKE ALL ON FUNCTION {} FROM {}")
+        statements = grant_statements(
+            self.datastore.schema,
+            role,
+            [self._ident(name) for name in tables],
+            (self._ident(self.append_function_name), self._ident(self.lock_function_name)),
+            self.datastore.originator_id_type,
+            writer=writer,
         )
-        statements += [
-            SQL(grant_or_revoke).format(append_signature, r),
-            SQL(grant_or_revoke).format(SQL("{}()").format(lock), r),
-        ]
         with self.datastore.transaction(commit=True) as curs:
             for statement in statements:
                 curs.execute(statement)
@@ -330,39 +322,76 @@ class ChainedPostgresApplicationRecorder(NotificationsFromOne, PostgresApplicati
         # conflicts on (originator_id, originator_version) when chained again.
         return self._write(stored_events, only_new=False, **kwargs).ids
 
+    def insert_new_stream(self, chunks: Iterable[Sequence[StoredEvent]]) -> NewAggregates:
+        """``insert_new_aggregates`` of the chunks' events, each chunk sent on as it is built
+        (ledger/store/postgres_stream.py): the database inserts one while the next is built."""
+        return insert_new_stream(self, chunks)
+
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def insert_new_aggregates(self, stored_events: Sequence[StoredEvent]) -> NewAggregates:
+    def insert_new_aggregates(
+        self, stored_events: Sequence[StoredEvent], *, checked: bool = False
+    ) -> NewAggregates:
         """Insert, in one transaction, the events whose originator has no events yet.
 
         Idempotent batch ingestion: the existence check travels inside the
         insert statement (one round trip for a fresh batch). Found originators
         are left out and the rest is chained again, so positions stay gapless.
         A retry after a lost connection finds what did commit and skips it.
+        ``checked``: ask first (the batch is known to hold stored originators).
         """
-        return self._write(stored_events, only_new=True)
+        return self._write(stored_events, only_new=True, checked=checked)
 
     def _write(
-        self, stored_events: Sequence[StoredEvent], *, only_new: bool, **kwargs: Any
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        only_new: bool,
+        checked: bool = False,
+        **kwargs: Any,
     ) -> NewAggregates:
+        """Chain and insert; ``only_new``: leave out the originators already stored.
+
+        A batch of events that each create their aggregate (version 1) is inserted
+        unchecked first, as on SQLite: the insert probes the (originator_id,
+        originator_version) key of every row anyway, so the usual batch, all new,
+        needs no existence query. One holding a stored originator (a retry) fails on
+        that key, is rolled back whole, and goes again checked, under the head's lock.
+        """
         digest = hash_function(self.genesis.hash_algorithm)
         pending: list[StoredEvent] = list(stored_events)
-        existing: set[UUID] = set()
         with self.datastore.get_connection() as conn:
             try:
-                while (head := self._head) is not None and self._optimistic(len(pending)):
+                creations = pending and all(e.originator_version == 1 for e in pending)
+                if only_new and not checked and creations:
                     try:
-                        ids = self._append(conn, digest, head, pending, only_new, **kwargs)
-                        return NewAggregates(ids, existing)
-                    except _HeadMovedError:
-                        self._contended = True
-                    except _AlreadyStoredError as e:  # nothing written: the head still holds
-                        existing |= e.found
-                        pending = _without(pending, e.found)
-                written = self._append_locked(conn, digest, pending, only_new, **kwargs)
-                return NewAggregates(written.ids, existing | written.existing)
+                        return self._write_once(conn, digest, pending, False, **kwargs)
+                    except UniqueViolation:
+                        pass  # a stored originator: nothing was written; now checked
+                return self._write_once(conn, digest, pending, only_new, **kwargs)
             except BaseException:
                 self._forget_head()
                 raise
+
+    def _write_once(
+        self,
+        conn: Connection[DictRow],
+        digest: Digest,
+        pending: list[StoredEvent],
+        only_new: bool,
+        **kwargs: Any,
+    ) -> NewAggregates:
+        existing: set[UUID] = set()
+        while (head := self._head) is not None and self._optimistic(len(pending)):
+            try:
+                ids = self._append(conn, digest, head, pending, only_new, **kwargs)
+                return NewAggregates(ids, existing)
+            except _HeadMovedError:
+                self._contended = True
+            except _AlreadyStoredError as e:  # nothing written: the head still holds
+                existing |= e.found
+                pending = _without(pending, e.found)
+        written = self._append_locked(conn, digest, pending, only_new, **kwargs)
+        return NewAggregates(written.ids, existing | written.existing)
 
     def _optimistic(self, size: int) -> bool:
         """Whether to bet on the remembered head rather than wait for the head's lock.
@@ -447,9 +476,7 @@ class ChainedPostgresApplicationRecorder(NotificationsFromOne, PostgresApplicati
         ids: list[int] = []
         if rows:
             curs.execute(self._notify)
-            curs.execute(
-                self._append_statement, self._append_params(head, rows, stored_events, only_new)
-            )
+            curs.execute(self._append_statement, append_params(head, rows, stored_events, only_new))
             answer = curs.fetchone()
             if answer is None:
                 raise ChainWriteError("the chained insert gave no answer")
@@ -461,26 +488,6 @@ class ChainedPostgresApplicationRecorder(NotificationsFromOne, PostgresApplicati
         # Tracking (process recorder) after the events: any failure rolls both back.
         self._insert_events(curs, stored_events, **kwargs)
         return ids
-
-    @staticmethod
-    def _append_params(
-        head: tuple[int, bytes],
-        rows: list[RowTuple],
-        stored_events: Sequence[StoredEvent],
-        only_new: bool,
-    ) -> dict[str, Any]:
-        # No positions: the append function assigns head + 1 ... itself (§6.1).
-        return {
-            "position": head[0],
-            "hash": head[1],
-            "o": [e.originator_id for e in stored_events],
-            "v": [r[2] for r in rows],
-            "t": [r[3] for r in rows],
-            "s": [r[4] for r in rows],
-            "p": [r[5] for r in rows],
-            "h": [r[6] for r in rows],
-            "only_new": only_new,
-        }
 
     def _remember_head(self, rows: list[RowTuple]) -> None:
         if not rows:
@@ -500,6 +507,13 @@ class ChainedPostgresApplicationRecorder(NotificationsFromOne, PostgresApplicati
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self._select_existing, {"o": list(originator_ids)})
             return {row["originator_id"] for row in curs.fetchall()}
+
+    def position_of_originator(self, originator_id: UUID, version: int = 1) -> int | None:
+        """The position of one aggregate event: a primary-key probe, whatever the ledger's size."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._select_position, {"o": [originator_id], "v": version})
+            row = curs.fetchone()
+        return int(row["notification_id"]) if row else None
 
 
 def _without(events: list[StoredEvent], found: set[UUID]) -> list[StoredEvent]:

@@ -1,8 +1,10 @@
-"""The chained append as a PostgreSQL function (docs/ledger-format.md §6.1): its text, kept
-apart from the recorder that creates it (``ledger/store/postgres.py``) so the format's
-database side reads as one piece."""
+"""The chained append as a PostgreSQL function (docs/ledger-format.md §6.1) and the roles'
+grants on the chain (§6.2): kept apart from the recorder that issues them
+(``ledger/store/postgres.py``) so the format's database side reads as one piece."""
 
 from __future__ import annotations
+
+from psycopg.sql import SQL, Composed, Identifier
 
 # ledger-format §6.1. SECURITY DEFINER: it runs as the ledger's owner, so the service needs
 # no INSERT on the events and no UPDATE on the head; search_path is pinned and every name
@@ -60,3 +62,35 @@ BEGIN
     RETURN QUERY SELECT n::bigint, ARRAY[]::{oid}[], at_position + n, hashes[n];
 END $fn$
 """
+
+
+def grant_statements(
+    schema: str,
+    role: str,
+    tables: list[Composed],
+    functions: tuple[Composed, Composed],
+    originator_id_type: str,
+    *,
+    writer: bool,
+) -> list[Composed]:
+    """The grants of ledger-format §6.2 on the chain's tables and its two functions (append,
+    lock): SELECT on the tables for every role; EXECUTE on the functions for the writer."""
+    r = Identifier(role)
+    append, lock = functions
+    append_signature = SQL(
+        "{}(bigint, bytea, {}[], bigint[], text[], bytea[], bytea[], bytea[], boolean)"
+    ).format(append, Identifier(originator_id_type))
+    statements = [SQL("GRANT USAGE ON SCHEMA {} TO {}").format(Identifier(schema), r)]
+    for table in tables:
+        statements += [
+            SQL("REVOKE ALL ON {} FROM {}").format(table, r),
+            SQL("GRANT SELECT ON {} TO {}").format(table, r),
+        ]
+    grant_or_revoke = (
+        "GRANT EXECUTE ON FUNCTION {} TO {}" if writer else "REVOKE ALL ON FUNCTION {} FROM {}"
+    )
+    statements += [
+        SQL(grant_or_revoke).format(append_signature, r),
+        SQL(grant_or_revoke).format(SQL("{}()").format(lock), r),
+    ]
+    return statements

@@ -269,6 +269,17 @@ class ChainedSQLiteApplicationRecorder(NotificationsFromOne, SQLiteApplicationRe
             found = self._existing_texts(c, [i.hex for i in originator_ids])
         return {UUID(text) for text in found}
 
+    def position_of_originator(self, originator_id: UUID, version: int = 1) -> int | None:
+        """The position of one aggregate event: a primary-key probe, whatever the ledger's size."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT rowid FROM {self.events_table_name} WHERE originator_id = ? "
+                "AND originator_version = ? AND rowid >= 1",
+                (originator_id.hex, version),
+            )
+            row = c.fetchone()
+        return int(row[0]) if row else None
+
     def _existing_texts(self, c: SQLiteCursor, ids: Sequence[str]) -> set[str]:
         """Which of these originator texts (§2) have rows at positions >= 1."""
         found: set[str] = set()

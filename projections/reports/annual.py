@@ -329,7 +329,7 @@ def _funds(facts: ReportFacts, year: int) -> Section:
             f"{sum(1 for f in filings if not f.catalogue_preregistered)} 项。"
             f"{year} 年度经费决定 {len(decisions)} 笔，明细与合规检查见审计报告。",
         ),
-        tables=(Table("经费拨付与不予拨付", ("经费类别", "决定", "笔数", "金额（元）"), rows),),
+        tables=(Table("经费安排与不予安排", ("经费类别", "决定", "笔数", "金额（元）"), rows),),
     )
 
 

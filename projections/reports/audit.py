@@ -51,7 +51,7 @@ def build_audit_report(facts: AuditFacts, year: int, checkpoint: str | None) -> 
             sections.scope(facts, year, decisions, rules),
             _auditee(facts, decisions),
             _totals(facts, decisions, sections.evaluation(decisions, faulty, rules)),
-            sections.previous(facts),
+            sections.previous(facts, year),
             Section(
                 "六",
                 "审计发现的问题及处理意见",
@@ -59,7 +59,7 @@ def build_audit_report(facts: AuditFacts, year: int, checkpoint: str | None) -> 
                 tables=(found, _ledger_list(facts, decisions)),
             ),
             sections.referral(),
-            sections.suggestions(found),
+            sections.suggestions(found, facts, year),
         ),
         verification=VERIFY_STEPS,
         notice=empty_year_notice(year, len(decisions), "经费决定"),
@@ -112,7 +112,7 @@ def _auditee(facts: AuditFacts, decisions: Sequence[Decision]) -> Section:
     )
     table = Table(
         "各部门经费决定",
-        ("部门", "决定笔数", "拨付笔数", "拨付金额（元）", "不予拨付笔数", "不予拨付金额（元）"),
+        ("部门", "决定笔数", "安排笔数", "安排金额（元）", "不予安排笔数", "不予安排金额（元）"),
         tuple(rows),
     )
     return Section(
@@ -180,7 +180,7 @@ def _totals(facts: AuditFacts, decisions: Sequence[Decision], opinion: str) -> S
         Row(
             (
                 "合计",
-                "违反至少一项规则的拨付（每笔只计一次）",
+                "违反至少一项规则的经费安排（每笔只计一次）",
                 "—",
                 len(faulty),
                 len(faulty),
@@ -191,7 +191,7 @@ def _totals(facts: AuditFacts, decisions: Sequence[Decision], opinion: str) -> S
     )
     per_department = _non_compliant_by_department(facts, faulty)
     chart = Chart(
-        "各规则涉及的不合规拨付金额",
+        "各规则涉及的不合规经费安排金额",
         ChartKind.BAR,
         RULES,
         tuple(amounts),
@@ -204,7 +204,7 @@ def _totals(facts: AuditFacts, decisions: Sequence[Decision], opinion: str) -> S
         tables=(
             Table(
                 "按规则统计",
-                ("规则", "内容", "严重程度", "涉及决定笔数", "其中拨付笔数", "拨付金额（元）"),
+                ("规则", "内容", "严重程度", "涉及决定笔数", "其中安排笔数", "安排金额（元）"),
                 tuple(rule_rows),
             ),
             per_department,
@@ -236,7 +236,7 @@ def _non_compliant_by_department(facts: AuditFacts, faulty: Sequence[Decision]) 
         )
         for code, group in sorted(by_department.items())
     )
-    return Table("按部门统计不合规拨付", ("部门", "笔数", "涉及规则", "金额（元）"), rows)
+    return Table("按部门统计不合规经费安排", ("部门", "笔数", "涉及规则", "金额（元）"), rows)
 
 
 def _filings_lead(facts: AuditFacts) -> tuple[str, ...]:

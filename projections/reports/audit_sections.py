@@ -3,11 +3,12 @@
 审计依据; 审计范围、内容、方式和实施的起止时间; 被审计单位基本情况; 审计评价意见;
 以往审计决定执行情况和审计建议采纳情况; 审计发现问题的事实、定性、处理处罚意见以及
 依据的法律法规和标准; 移送处理事项; 审计建议. Each is filled from what the views keep at
-the report's position: the fund decisions with their F1–F8 findings and the
-rectification register (R1). A section that needs facts the ledger does not hold says
-so plainly (不在账本记录范围) instead of inventing them. Rules, their Chinese names,
-severities and sources come from the one catalogue (projections/rules/catalogue.py);
-nothing here judges a rule.
+the report's position: the fund decisions with their F1–F8 findings, the
+rectification register (R1) and earlier years' audit suggestions with the departments'
+answers (adopted, partially, not adopted; docs/facts.md §8). A section that needs
+facts the ledger does not hold says so plainly (不在账本记录范围) instead of inventing
+them. Rules, their Chinese names, severities and sources come from the one catalogue
+(projections/rules/catalogue.py); nothing here judges a rule.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ledger.domain.funding import FundOutcome
-from projections.labels import RECTIFICATION_REGISTER, RECTIFICATION_STATUS
+from projections.audit_suggestion import SuggestionEntry
+from projections.labels import (
+    ADOPTION,
+    RECTIFICATION_REGISTER,
+    RECTIFICATION_STATUS,
+    SUGGESTION_STATUS,
+)
 from projections.rectification import RectificationEntry
 from projections.reports.common import department_label
 from projections.reports.model import Row, Section, Table
@@ -30,11 +37,11 @@ NOT_ON_RECORD = "不在账本记录范围"
 # 审计法 §45 for rectification). The auditor signs them; the ledger does not decide them.
 HANDLING_ZH: dict[str, str] = {
     "F1": "责令有关部门限期将系统接入共享交换平台；接入前不予安排运维经费。",
-    "F2": "责令停止向僵尸或已停用系统安排经费，对已拨付经费予以清理。",
-    "F3": "责令补办项目全口径备案；未备案前不予拨付。",
-    "F4": "架构治理审查未通过的项目不予审批、不拨付；对已拨付经费予以纠正。",
+    "F2": "责令停止向僵尸或已停用系统安排经费，对已安排经费予以清理。",
+    "F3": "责令补办项目全口径备案；未备案前不予安排经费。",
+    "F4": "架构治理审查未通过的项目不予审批、不安排经费；对已安排经费予以纠正。",
     "F5": "责令补做信息资源目录预编制。",
-    "F6": "架构治理审查通过前暂停拨付。",
+    "F6": "架构治理审查通过前暂缓安排经费。",
     "F7": "超出备案（调整）金额的部分予以纠正，按规定办理备案调整。",
     "F8": "逐步减少直至取消利用程度低的系统的运维经费。",
     "R1": "督促有关部门限期完成整改，并报送整改结果。",
@@ -42,11 +49,11 @@ HANDLING_ZH: dict[str, str] = {
 SUGGESTION_ZH: dict[str, str] = {
     "F1": "财政部门在安排运维经费前核对系统接入共享交换平台的情况。",
     "F2": "财政部门在安排经费前核对系统是否已认定为僵尸或已停用系统。",
-    "F3": "坚持信息化项目全口径备案，备案前不予拨付。",
-    "F4": "严格执行架构治理审查结论，未通过审查的项目不予审批、不拨付。",
+    "F3": "坚持信息化项目全口径备案，备案前不予安排经费。",
+    "F4": "严格执行架构治理审查结论，未通过审查的项目不予审批、不安排经费。",
     "F5": "项目备案时同步完成信息资源目录预编制。",
-    "F6": "架构治理审查完成后再行拨付。",
-    "F7": "拨付金额以备案（调整）金额为限，调整须先行备案。",
+    "F6": "架构治理审查完成后再行安排经费。",
+    "F7": "安排金额以备案（调整）金额为限，调整须先行备案。",
     "F8": "对利用程度低的系统逐年压减运维经费。",
     "R1": "对逾期未完成的整改事项加强督办，必要时依法追究责任。",
 }
@@ -124,32 +131,71 @@ def evaluation(decisions: Sequence[Decision], faulty: Sequence[Decision], rules:
     return (
         f"经逐笔审查，本年度 {len(decisions)} 笔经费决定中 {compliant} 笔"
         f"未发现违反 {rules} 的情形；"
-        f"违反至少一项规则而仍予拨付的 {len(faulty)} 笔，金额 "
+        f"违反至少一项规则而仍予安排的 {len(faulty)} 笔，金额 "
         f"{yuan(sum(d.amount_fen for d in faulty))} 元。"
         "本评价仅限经费决定的合法合规性，不涉及其真实性和效益性。"
     )
 
 
-def previous(facts: AuditFacts) -> Section:
-    """以往审计决定执行情况: the rectification register at the report's position."""
+def previous(facts: AuditFacts, year: int) -> Section:
+    """以往审计决定执行情况和审计建议采纳情况: the rectification register and the
+    suggestions of earlier years' audits, with the departments' answers, at the report's
+    position."""
     entries = facts.rectifications
+    tables: list[Table] = []
     if not entries:
-        paragraphs: tuple[str, ...] = ("账本中无以往审计决定（整改通知）记录，无执行情况可报告。",)
-        return Section("五", "以往审计决定执行情况和审计建议采纳情况", paragraphs)
-    count = {s: sum(1 for e in entries if e.status == s) for s in RECTIFICATION_REGISTER}
-    paragraphs = (
-        f"账本中记录整改通知 {len(entries)} 项：已通过整改核验 {count['accepted']} 项，"
-        f"整改中 {count['open']} 项，逾期未完成 {count['overdue']} 项"
-        f"（R1 {RULE_ZH['R1']}，{SEVERITY_ZH[SEVERITY['R1']]}）。",
-        f"以往审计建议的采纳情况{NOT_ON_RECORD}。",
+        paragraphs = ["账本中无以往审计决定（整改通知）记录，无执行情况可报告。"]
+    else:
+        count = {s: sum(1 for e in entries if e.status == s) for s in RECTIFICATION_REGISTER}
+        paragraphs = [
+            f"账本中记录整改通知 {len(entries)} 项：已通过整改核验 {count['accepted']} 项，"
+            f"整改中 {count['open']} 项，逾期未完成 {count['overdue']} 项"
+            f"（R1 {RULE_ZH['R1']}，{SEVERITY_ZH[SEVERITY['R1']]}）。"
+        ]
+        columns = ("整改通知文号", "部门", "规则", "整改要求", "整改期限", "整改报告")
+        rows = tuple(_rectification_row(facts, e) for e in entries)
+        tables.append(Table("整改事项执行情况", (*columns, "最新进展", "状态"), rows, True))
+    earlier = [e for e in facts.suggestions if e.year < year]
+    paragraphs.append(_adoption_summary(earlier))
+    if earlier:
+        tables.append(
+            Table(
+                "以往审计建议采纳情况",
+                ("审计报告文号", "部门", "审计建议", "采纳情况", "说明", "核实"),
+                tuple(_suggestion_row(facts, e) for e in earlier),
+                ledger_list=True,
+            )
+        )
+    return Section("五", "以往审计决定执行情况和审计建议采纳情况", tuple(paragraphs), tuple(tables))
+
+
+def _adoption_summary(earlier: Sequence[SuggestionEntry]) -> str:
+    if not earlier:
+        return "账本中无以往年度审计建议记录，无采纳情况可报告。"
+    said = {a: sum(1 for e in earlier if e.adoption == a) for a in ADOPTION}
+    silent = sum(1 for e in earlier if e.adoption is None)
+    checked = sum(1 for e in earlier if e.status == "confirmed")
+    return (
+        f"账本中记录以往年度审计建议 {len(earlier)} 项："
+        f"{ADOPTION['adopted']} {said['adopted']} 项，"
+        f"{ADOPTION['partially']} {said['partially']} 项，"
+        f"{ADOPTION['not_adopted']} {said['not_adopted']} 项，被审计单位尚未反馈 {silent} 项；"
+        f"采纳情况经审计核实的 {checked} 项。"
     )
-    table = Table(
-        "整改事项执行情况",
-        ("整改通知文号", "部门", "规则", "整改要求", "整改期限", "整改报告", "最新进展", "状态"),
-        tuple(_rectification_row(facts, e) for e in entries),
-        ledger_list=True,
+
+
+def _suggestion_row(facts: AuditFacts, e: SuggestionEntry) -> Row:
+    return Row(
+        (
+            f"{e.reference} 第 {e.number} 项（{e.year} 年度）",
+            department_label(facts, e.department),
+            e.suggestion,
+            ADOPTION[e.adoption] if e.adoption else "未反馈",
+            e.explanation or "—",
+            SUGGESTION_STATUS[e.status],
+        ),
+        e.positions,
     )
-    return Section("五", "以往审计决定执行情况和审计建议采纳情况", paragraphs, (table,))
 
 
 def _rectification_row(facts: AuditFacts, e: RectificationEntry) -> Row:
@@ -178,7 +224,7 @@ def problems(facts: AuditFacts, decisions: Sequence[Decision], rules: Sequence[s
         granted = [d for d in hit if d.outcome is FundOutcome.GRANTED]
         departments = "、".join(sorted({department_label(facts, d.department) for d in hit}))
         fact = (
-            f"{departments} 涉及经费决定 {len(hit)} 笔，其中拨付 {len(granted)} 笔，"
+            f"{departments} 涉及经费决定 {len(hit)} 笔，其中予以安排 {len(granted)} 笔，"
             f"金额 {yuan(sum(d.amount_fen for d in granted))} 元"
         )
         positions = {d.position for d in hit}
@@ -221,9 +267,19 @@ def referral() -> Section:
     )
 
 
-def suggestions(found: Table) -> Section:
+def suggestions(found: Table, facts: AuditFacts, year: int) -> Section:
+    """审计建议: one per rule broken, then those the auditor recorded for this year's audit
+    (docs/facts.md §8), which next year's report follows up."""
     hit = [str(row.cells[0]) for row in found.rows]
+    paragraphs = [f"{n}. {SUGGESTION_ZH[rule]}" for n, rule in enumerate(hit, start=1)]
     if not hit:
-        return Section("八", "审计建议", ("本年度未发现问题，无审计建议。",))
-    paragraphs = tuple(f"{n}. {SUGGESTION_ZH[rule]}" for n, rule in enumerate(hit, start=1))
-    return Section("八", "审计建议", paragraphs)
+        paragraphs.append("本年度未发现问题，无审计建议。")
+    recorded = [e for e in facts.suggestions if e.year == year]
+    if recorded:
+        paragraphs.append(f"已向被审计单位提出并记入账本的本年度审计建议 {len(recorded)} 项：")
+        paragraphs.extend(
+            f"{e.reference} 第 {e.number} 项（{department_label(facts, e.department)}）："
+            f"{e.suggestion}"
+            for e in recorded
+        )
+    return Section("八", "审计建议", tuple(paragraphs))

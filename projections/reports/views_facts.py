@@ -21,6 +21,7 @@ from typing import Any
 from ledger.domain.funding import FilingStatus, FundKind, FundOutcome
 from ledger.store.base import RowReader
 from projections.access_report import AccessGroup, FlaggedAccess
+from projections.audit_suggestion import SuggestionEntry
 from projections.model import AuditLine
 from projections.query import DepartmentState, Finding, RightsEntry, Views, ZoneState
 from projections.rectification import RectificationEntry
@@ -68,6 +69,8 @@ class AuditFacts:
     filings: tuple[Filing, ...]
     # The rectification register at ``position`` (以往审计决定执行情况, R1).
     rectifications: tuple[RectificationEntry, ...]
+    # Audit suggestions and their adoption at ``position`` (审计建议采纳情况).
+    suggestions: tuple[SuggestionEntry, ...]
 
     def departments(self) -> Mapping[str, DepartmentState]:
         return self.department_states
@@ -119,6 +122,7 @@ def read_audit_facts(views: Views, reader: RowReader, position: int) -> AuditFac
             for f in sorted(filings.values(), key=lambda f: f.positions)
         ),
         tuple(views.rectifications(m)),
+        tuple(views.audit_suggestions(m)),
     )
 
 
@@ -156,6 +160,7 @@ def read_report_facts(views: Views, reader: RowReader, position: int, year: int)
         audit.decisions,
         audit.filings,
         audit.rectifications,
+        audit.suggestions,
         year,
         views.zone(m),
         tuple(views.rights_register(m)),

@@ -16,7 +16,8 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import DataError, StoredEvent
+from psycopg.sql import SQL
 
 from ledger.config import Settings
 from ledger.errors import ChainWriteError
@@ -56,13 +57,31 @@ def test_stored_originators_are_left_out_and_the_rest_chained_gaplessly(pg_ledge
     assert [row[1] for row in rows[2:]] == [e.originator_id.hex for e in new]
 
 
-def test_a_retried_batch_writes_nothing(pg_ledger: Ledger) -> None:
-    batch = make_events(50)
+@pytest.mark.parametrize("size", [50, 2 * LOCK_FIRST_BATCH_SIZE])
+def test_a_retried_batch_writes_nothing(pg_ledger: Ledger, size: int) -> None:
+    batch = make_events(size)
     first = pg_ledger.recorder.insert_new_aggregates(batch)
-    again = pg_ledger.recorder.insert_new_aggregates(batch)
-    assert first.ids == list(range(1, 51)) and first.existing == set()
+    again = pg_ledger.recorder.insert_new_aggregates(batch[::-1])
+    assert first.ids == list(range(1, size + 1)) and first.existing == set()
     assert again.ids == [] and again.existing == {e.originator_id for e in batch}
-    assert len(_rows(pg_ledger.settings)) == 50
+    assert len(_rows(pg_ledger.settings)) == size
+
+
+def test_a_fresh_batch_is_inserted_without_asking_what_exists(
+    pg_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The usual batch, all new, goes unchecked: the (originator_id, version) key is the check.
+    A batch holding a stored originator does ask (and is then recorded once, above)."""
+    recorder, size = pg_ledger.recorder, 2 * LOCK_FIRST_BATCH_SIZE  # the locked path
+    stored = make_events(1)
+    recorder.insert_new_aggregates(stored)
+    monkeypatch.setattr(recorder, "_select_existing", SQL("SELECT 1 / 0"))
+    written = recorder.insert_new_aggregates(make_events(size))
+    assert written.ids == list(range(2, size + 2)) and written.existing == set()
+    with pytest.raises(DataError):  # the stand-in for the existence query refuses
+        recorder.insert_new_aggregates([*make_events(size), *stored])
+    monkeypatch.undo()
+    assert len(_rows(pg_ledger.settings)) == size + 1
 
 
 def test_a_stale_head_waits_for_the_lock_and_still_skips_what_the_other_wrote(
@@ -129,6 +148,56 @@ def test_concurrent_writers_of_overlapping_batches_store_each_originator_once(
     assert sorted(i for ids in written for i in ids) == list(range(1, len(events) + 1))
     rows = _rows(pg_ledger.settings)
     assert sorted(UUID(row[1]) for row in rows) == sorted(e.originator_id for e in events)
+
+
+def test_a_streamed_batch_is_chained_as_one_and_a_retry_recorded_once(pg_ledger: Ledger) -> None:
+    """Chunks are sent as they are built, in one transaction (ledger/store/postgres_stream.py):
+    the rows are those of one batch; a stored originator in any chunk sends the whole batch
+    again, checked."""
+    recorder = pg_ledger.recorder
+    known = make_events(2)
+    recorder.insert_events(known)
+    new = make_events(7)
+    written = recorder.insert_new_stream([new[:3], [], new[3:7]])
+    assert written.ids == list(range(3, 10)) and written.existing == set()
+    later = make_events(4)
+    again = recorder.insert_new_stream(iter([later[:2], [new[5], *later[2:]], [known[1]]]))
+    assert again.existing == {new[5].originator_id, known[1].originator_id}
+    assert again.ids == [10, 11, 12, 13]
+    rows = _rows(pg_ledger.settings)
+    assert [row[0] for row in rows] == list(range(1, 14))
+    assert [row[1] for row in rows] == [e.originator_id.hex for e in [*known, *new, *later]]
+
+
+def test_a_failure_while_a_chunk_is_built_writes_nothing(pg_ledger: Ledger) -> None:
+    """The chunk builder refuses a malformed access mid-batch: the open transaction, with
+    the chunks already sent, rolls back whole, and the next batch chains onto the head."""
+    recorder = pg_ledger.recorder
+    recorder.insert_new_aggregates(make_events(1))
+
+    def chunks() -> Iterator[list[StoredEvent]]:
+        yield make_events(3)
+        yield make_events(3)
+        raise ValueError("a malformed access")
+
+    with pytest.raises(ValueError, match="malformed"):
+        recorder.insert_new_stream(chunks())
+    assert recorder.max_notification_id() == 1
+    assert recorder.insert_new_stream([make_events(2)]).ids == [2, 3]
+    assert len(_rows(pg_ledger.settings)) == 3
+
+
+def test_a_streamed_event_that_does_not_create_its_aggregate_is_checked(
+    pg_ledger: Ledger,
+) -> None:
+    recorder = pg_ledger.recorder
+    (created,) = make_events(1)
+    recorder.insert_events([created])
+    later = StoredEvent(created.originator_id, 2, created.topic, created.state)
+    fresh = make_events(2)
+    written = recorder.insert_new_stream([fresh[:1], [later, fresh[1]]])
+    assert written.existing == {created.originator_id}
+    assert written.ids == [2, 3]
 
 
 def test_an_empty_batch_writes_nothing(pg_ledger: Ledger) -> None:

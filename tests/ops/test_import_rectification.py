@@ -1,4 +1,5 @@
-"""``govledger import --role``: rectification lines, as the auditor and the department (§8).
+"""``govledger import --role``: rectification and audit-suggestion lines, as the auditor
+and the department (§8).
 
 ops/import_records.py; docs/import-format.md; docs/facts.md §8.
 """
@@ -14,6 +15,7 @@ import pytest
 from ledger.application import GovLedger
 from ledger.config import Settings
 from ledger.domain import Actor, Role
+from ledger.domain.audit_suggestion import Adoption, SuggestionStatus, audit_suggestion_id
 from ledger.domain.rectification import RectificationStatus, rectification_id
 from ledger.errors import LedgerError
 from ledger.store.connect import application_env, init_ledger
@@ -82,6 +84,60 @@ def test_a_refused_step_writes_nothing(app: GovLedger, tmp_path: Path) -> None:
         (VERIFY, AUDITOR, "rectification_not_reported"),
         ({**REPORT, "summery": "x"}, USER, "unknown field"),
         ({**NOTICE, "finding_id": "F9"}, USER, "role_not_permitted"),
+    ):
+        with pytest.raises(LedgerError, match=message):
+            import_records(app, write(tmp_path / "bad.jsonl", line), actor)
+        assert app.recorder.max_notification_id() == head
+
+
+SID = str(audit_suggestion_id("审〔2026〕9号", 1))
+SUGGESTION: dict[str, Any] = {
+    "kind": "audit_suggestion",
+    "reference": "审〔2026〕9号",
+    "number": 1,
+    "department": USER_DEPT,
+    "year": 2026,
+    "suggestion": "下线僵尸系统后再安排运维经费",
+    "issued_at": "2026-02-01T10:00:00+08:00",
+}
+RESPONSE: dict[str, Any] = {
+    "kind": "audit_suggestion_response",
+    "suggestion_id": SID,
+    "reference": "人社函〔2026〕3号",
+    "adoption": "not_adopted",
+    "explanation": "系统仍承担业务，暂不下线",
+    "responded_at": "2026-02-20T10:00:00+08:00",
+}
+CONFIRM: dict[str, Any] = {
+    "kind": "audit_suggestion_confirmation",
+    "suggestion_id": SID,
+    "confirmed": True,
+    "reason": "说明属实",
+    "confirmed_at": "2026-02-25T10:00:00+08:00",
+}
+
+
+def test_audit_suggestion_lines_each_by_its_role_once(app: GovLedger, tmp_path: Path) -> None:
+    for name, line, actor in (
+        ("suggestion", SUGGESTION, AUDITOR),
+        ("response", RESPONSE, USER),
+        ("confirm", CONFIRM, AUDITOR),
+    ):
+        path = write(tmp_path / f"{name}.jsonl", line)
+        assert import_records(app, path, actor).recorded == 1, name
+        assert import_records(app, path, actor).already_recorded == 1, name
+    state = app.audit_suggestion(audit_suggestion_id("审〔2026〕9号", 1))
+    assert (state.status, state.adoption) == (SuggestionStatus.CONFIRMED, Adoption.NOT_ADOPTED)
+
+
+def test_a_refused_suggestion_step_writes_nothing(app: GovLedger, tmp_path: Path) -> None:
+    import_records(app, write(tmp_path / "s.jsonl", SUGGESTION), AUDITOR)
+    head = app.recorder.max_notification_id()
+    for line, actor, message in (
+        (RESPONSE, OTHER, "department_mismatch"),
+        (CONFIRM, AUDITOR, "suggestion_not_responded"),
+        ({**RESPONSE, "adoption": "later"}, USER, "adoption"),
+        ({**SUGGESTION, "number": 2}, USER, "role_not_permitted"),
     ):
         with pytest.raises(LedgerError, match=message):
             import_records(app, write(tmp_path / "bad.jsonl", line), actor)

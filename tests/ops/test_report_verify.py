@@ -7,6 +7,7 @@ one-byte-changed copy is refused.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from ledger.application import GovLedger
 from ledger.config import Settings
 from ledger.domain import Actor, DomainError, Role
 from ledger.domain.errors import ErrorCode
+from ledger.domain.ids import department_id
 from ledger.domain.report_issue import ISSUED_TOPIC, IssuedReport, issued_report_id
 from ledger.evidence_verify import write_zipapp
 from ledger.report_evidence import ISSUED_TOPIC as SPELLED_TOPIC
@@ -133,6 +135,41 @@ def test_only_issuers_issue_and_a_bad_position_is_refused(settings: Settings) ->
         assert (again.position, again.recorded) == (2, False)
         assert app.recorder.max_notification_id() == 3
         assert app.issued(first.sha256) is not None and app.issued("0" * 64) is None
+    finally:
+        app.close()
+
+
+def test_an_issuance_is_found_by_its_key_not_by_scanning_the_ledger(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``issuance_position`` probes the events' primary key: it finds issuances before and
+    after other facts, refuses a changed hash and an id of another kind, and never pages
+    through notifications (its cost does not grow with the ledger)."""
+    _ledger(settings)
+    app = GovLedger(env=application_env(settings))
+    try:
+        (early,) = app.issue_report(
+            AUDITOR, kind="audit", year=2025, as_of_position=1, files=[("pdf", b"%PDF-early")]
+        )
+        for n in range(5):
+            app.register_department(NDRC, f"dept-{n}", f"部门{n}")
+        (late,) = app.issue_report(
+            AUDITOR, kind="risk", year=2026, as_of_position=6, files=[("xlsx", b"PK-late")]
+        )
+
+        def no_scan(*_: object, **__: object) -> None:
+            raise AssertionError("an issuance lookup paged through the ledger")
+
+        monkeypatch.setattr(app.recorder, "select_notifications", no_scan)
+        assert (early.position, late.position) == (2, 8)
+        assert app.issuance_position(early.sha256) == 2
+        assert app.issuance_position(late.sha256) == 8
+        changed = hashlib.sha256(b"%PDF-earlz").hexdigest()
+        assert app.issuance_position(changed) is None
+        assert app.issuance_position("0" * 64) is None
+        # Only an issuance's first event is an issuance: a department is not found.
+        assert app.recorder.position_of_originator(department_id("dept-0")) == 3
+        assert app.recorder.position_of_originator(department_id("dept-0"), 2) is None
     finally:
         app.close()
 

@@ -326,7 +326,7 @@ def _check_rights_and_funds(views: Views, m: Moment, risk: Report, annual: Repor
     decisions = [d for d in zone.fund_decisions.values() if d.year == YEAR]
     funds = {
         (r.cells[0], r.cells[1]): (r.cells[2], r.cells[3])
-        for r in _table(annual, "经费拨付与不予拨付").rows
+        for r in _table(annual, "经费安排与不予安排").rows
     }
     for kind in FundKind:
         for outcome in FundOutcome:

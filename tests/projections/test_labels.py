@@ -9,6 +9,7 @@ import json
 from eventsourcing.domain import CanMutateAggregate
 
 from ledger.domain.access import AccessReason
+from ledger.domain.audit_suggestion import Adoption, SuggestionStatus
 from ledger.domain.catalogue import OpenType, Sensitivity, SharingType
 from ledger.domain.funding import FilingStatus, FundKind, FundOutcome
 from ledger.domain.review import ReviewStatus
@@ -18,6 +19,7 @@ from projections.rules.catalogue import RULE_ZH
 
 DOMAIN = [
     "access",
+    "audit_suggestion",
     "catalogue",
     "district_calendar",
     "funding",
@@ -65,6 +67,8 @@ def test_every_enum_value_is_named() -> None:
         (FundOutcome, labels.FUND_OUTCOMES),
         (AccessReason, labels.ACCESS_REASONS),
         (ReviewStatus, labels.ANOMALY_STATUS),
+        (Adoption, labels.ADOPTION),
+        (SuggestionStatus, labels.SUGGESTION_STATUS),
     ):
         assert {e.value for e in enum} <= set(table), enum
     assert labels.RULE_NAMES is RULE_ZH

@@ -390,12 +390,8 @@ def test_moment_refuses_both_or_a_future_position(views: Views) -> None:
 
 
 def test_summaries_for_metrics(views: Views, scenario: Scenario) -> None:
-    from projections.query import (  # noqa: PLC0415
-        anomalies_summary,
-        findings_summary,
-        projection_lags,
-        projection_positions,
-    )
+    from projections.query import projection_lags, projection_positions  # noqa: PLC0415
+    from projections.summaries import anomalies_summary, findings_summary  # noqa: PLC0415
 
     # At the head (now, after 2026-11-16): the 07-31 findings (S2 x4 high …), I1 for the
     # system idle since its registration on 05-20, and 4 anomalies, one acknowledged

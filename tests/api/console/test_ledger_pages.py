@@ -150,3 +150,12 @@ def test_the_ledger_page_shows_awaiting_witnesses_as_its_own_state(console: Cons
     page = console.client.get("/console/ledger").text
     assert 'class="witnessing-awaiting-witnesses"' in page
     assert "等待见证：1 个较新的检查点" in page and "不是篡改" in page
+
+
+def test_without_a_witness_quorum_the_page_says_signed_not_witnessed(console: Console) -> None:
+    """With no quorum set (a newcomer's `make run`), 0 cosignatures must not read 已见证."""
+    services = console.client.app.state.services  # type: ignore[attr-defined]
+    services.settings = services.settings.with_overrides(witness_quorum=0)
+    console.login(Role.AUDITOR)
+    page = console.client.get("/console/ledger").text
+    assert "未要求见证人副署" in page and "已见证" not in page

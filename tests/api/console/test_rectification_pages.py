@@ -44,6 +44,22 @@ def _record(console: Console) -> None:
             Actor("mz", Role.CIO, "minzheng"), rid, reference="民报1号", summary="已补办",
             reported_at=datetime.fromisoformat("2026-02-20T10:00+08:00"),
         )  # fmt: skip
+        sid = app.issue_audit_suggestion(
+            AUDITOR,
+            **record_fields(
+                "audit_suggestion",
+                {
+                    "reference": "审〔2026〕2号", "number": 3, "department": "minzheng",
+                    "year": 2025, "suggestion": "备案前不予拨付",
+                    "issued_at": "2026-01-10T10:00:00+08:00",
+                },
+            ),
+        )  # fmt: skip
+        app.respond_audit_suggestion(
+            Actor("mz", Role.CIO, "minzheng"), sid, reference="民函2号", adoption="partially",
+            explanation="新项目已执行，存量项目逐步补办",
+            responded_at=datetime.fromisoformat("2026-02-15T10:00+08:00"),
+        )  # fmt: skip
     finally:
         app.close()
     with open_views(console.settings, catch_up=True):
@@ -63,8 +79,11 @@ def test_the_register_shows_each_rectification_with_its_status_as_of_a_date(
     assert "整改中 1 项 · 逾期未完成 0 项 · 已通过 0 项" in text
     later = console.client.get("/console/rectifications?as_of=2026-03-01").text
     assert "逾期未完成 1 项" in later and "已报送整改报告" in later
+    # 审计建议采纳情况 below it: unanswered on 1 February, adopted in part by 1 March.
+    assert "审〔2026〕2号 第 3 项" in text and "备案前不予拨付" in text and "未反馈" in text
+    assert "部分采纳" in later and "存量项目逐步补办" in later and "已反馈待核实" in later
     other = console.client.get("/console/rectifications?department=gongan").text
-    assert "没有整改事项" in other
+    assert "没有整改事项" in other and "没有审计建议" in other
     assert 'href="/console/rectifications"' in console.client.get("/console/ledger").text
 
 

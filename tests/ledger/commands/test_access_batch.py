@@ -16,6 +16,8 @@ import msgspec
 import pytest
 
 from ledger.application import GovLedger
+from ledger.commands import accesses
+from ledger.commands.accesses import STREAM_CHUNK
 from ledger.config import Settings
 from ledger.domain import AccessReason, AccessReport, AccessVerdict, DataAccess, DomainError
 from ledger.domain.errors import ErrorCode
@@ -52,8 +54,12 @@ def access_report(event_id: str, accessed_at: datetime | None = None, **changes:
     return msgspec.structs.replace(report, **changes)
 
 
-@pytest.fixture
-def app(settings: Settings) -> Iterator[GovLedger]:
+@pytest.fixture(params=[STREAM_CHUNK, 3], ids=["one chunk", "chunks of 3"])
+def app(
+    settings: Settings, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[GovLedger]:
+    # Chunks of 3: every batch here spans chunks, which PostgreSQL streams into one transaction.
+    monkeypatch.setattr(accesses, "STREAM_CHUNK", request.param)
     init_ledger(settings)
     ledger = GovLedger(env=application_env(settings), clock=FakeClock())
     ledger.register_department(NDRC, PROVIDER_DEPT, "区公安局")

@@ -115,7 +115,7 @@ def test_evaluation_opinion_counts_compliant_and_faulty_grants(plain: Settings) 
     # D1–D4 granted against a rule: 650,000.00 (test_reports.py works the figures).
     opinion = text(section(generate(plain, ReportKind.AUDIT, 2026, catch_up=True), "审计评价意见"))
     assert "6 笔经费决定中 2 笔未发现违反" in opinion
-    assert "仍予拨付的 4 笔，金额 650,000.00 元" in opinion
+    assert "仍予安排的 4 笔，金额 650,000.00 元" in opinion
 
 
 def test_each_problem_has_facts_characterisation_handling_and_basis(plain: Settings) -> None:
@@ -125,10 +125,10 @@ def test_each_problem_has_facts_characterisation_handling_and_basis(plain: Setti
     rows = {r.cells[0]: r for r in problems.rows}
     assert sorted(rows) == ["F1", "F2", "F3", "F4", "F5", "F7"]  # F6, F8: no decision hit
     f4 = rows["F4"]
-    fact = "区民政局（minzheng） 涉及经费决定 1 笔，其中拨付 1 笔，金额 300,000.00 元"
+    fact = "区民政局（minzheng） 涉及经费决定 1 笔，其中予以安排 1 笔，金额 300,000.00 元"
     assert f4.cells[1] == fact
-    assert f4.cells[2] == "架构治理审查未通过的项目仍拨付经费（严重）"
-    assert "不予审批、不拨付" in str(f4.cells[3])
+    assert f4.cells[2] == "架构治理审查未通过的项目仍安排经费（严重）"
+    assert "不予审批、不安排经费" in str(f4.cells[3])
     assert f4.cells[4] == "苏高新办〔2019〕2号 §三(五)17 不予审批, 不拨付"
     assert f4.positions == (23, 24, 29)
     suggestions = section(report, "审计建议").paragraphs

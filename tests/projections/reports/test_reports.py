@@ -78,7 +78,7 @@ def test_audit_figures_on_both_backends(settings: Settings) -> None:
     assert by_rule["F3"] == (30,)
     chart = next(c for s in report.sections for c in s.charts)
     assert chart.values == (10, 5, 20, 30, 30, 0, 10, 0)  # 万元 per rule, as above
-    assert cells(report, "按部门统计不合规拨付") == [
+    assert cells(report, "按部门统计不合规经费安排") == [
         ("区公安局（gongan）", 2, "F2、F3", "250,000.00"),
         ("区民政局（minzheng）", 2, "F1、F4、F5、F7", "400,000.00"),
     ]
@@ -186,8 +186,8 @@ def test_annual_figures(scenario: Settings) -> None:
     # 30; provided 0; used 4/4 → 15; clean 1 − 3/4 → 2.5: 47.5.
     scores = {c[0]: c[-1] for c in cells(report, "各部门共享评价")}
     assert scores == {"区公安局（gongan）": 50.0, "区民政局（minzheng）": 47.5}
-    funds = cells(report, "经费拨付与不予拨付")
-    assert ("运维经费", "拨付", 2, "150,000.00") in funds  # D1 + D2 (D7 is 2025)
+    funds = cells(report, "经费安排与不予安排")
+    assert ("运维经费", "予以安排", 2, "150,000.00") in funds  # D1 + D2 (D7 is 2025)
 
 
 @pytest.mark.parametrize("kind", list(ReportKind))
@@ -237,7 +237,7 @@ def test_xlsx_amounts_are_numbers(scenario: Settings) -> None:
     book = load_workbook(io.BytesIO(render(report, Format.XLSX)))
     sheet = next(book[n] for n in book.sheetnames if "各部门经费决定" in n)
     total = [c.value for c in sheet[sheet.max_row]]
-    assert total[0] == "合计" and float(total[3]) == 1_050_000.00  # 拨付金额（元）
+    assert total[0] == "合计" and float(total[3]) == 1_050_000.00  # 安排金额（元）
 
 
 def test_html_escapes_ledger_text() -> None:
