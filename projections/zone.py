@@ -273,6 +273,7 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
             return
         d, name = fact.data, fact.topic.partition(".")[2]
         system["positions"].append(fact.position)
+        self._system_changed(system, name, d, fact.position)  # F1/F2 as of a decision
         date_change(system, name, self._happened_iso())  # I7 (seed §三(二)6)
         if name == "ConnectionRequirementSet":
             system["required_to_connect"] = d["required_to_connect"]
@@ -504,6 +505,8 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
         elif name == "Accepted":
             filing["status"] = "accepted"
             filing["accepted_at"] = self._happened_iso()
+        if name in ("ArchitectureApproved", "ArchitectureRejected"):
+            self._rejudge_funds("filing_id", fact.entity)  # F4/F6 of decisions recorded before
 
     def _funds(self, fact: Fact) -> None:
         d = fact.data

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from projections.facts import CST, AccessState, uuid_text
-from projections.fold_core import FoldCore
+from projections.rules.fund_state import FundStateRules
 from projections.rules.limits import (
     LITTLE_USED_ACCESSES_PER_YEAR,
     RECENT_ACCESSES_KEPT,
@@ -43,7 +43,7 @@ ACCESS_RULES: dict[str, str] = {
 SAFEGUARDS = (("owner", "owner"), ("controller", "controller"), ("assessment", "risk assessment"))
 
 
-class FoldedRules(FoldCore):
+class FoldedRules(FundStateRules):
     """The rule families of ``ZoneFold`` proven by one fact."""
 
     _by_user: dict[tuple[str, str], list[str]] | None
@@ -118,26 +118,12 @@ class FoldedRules(FoldCore):
                 self._withdraw(rule, code)
 
     def _fund_rules(self, decision: dict[str, Any], position: int, at: datetime | None) -> None:
-        """F1–F4 against the state at the decision (seed §三(三)12, §三(一)3, §三(五)17)."""
+        """F1–F8 against the state at the decision (seed §三(三)12, §三(一)3, §三(五)17);
+        F1, F2, F4 and F6 as of its business time (``projections.rules.fund_state``)."""
         subject, department = decision["decision_id"], decision["department"]
         amount = f"{decision['amount_fen'] / 100:,.2f} yuan {decision['kind']}"
+        self._fund_state_rules(decision, position, at)  # F1, F2, F4, F6 (fund_state)
         system = self.state["systems"].get(decision["system_id"] or "")
-        if system is not None:
-            evidence = [*system["positions"], position]
-            if (
-                decision["kind"] == "om_funds"
-                and system["required_to_connect"]
-                and not system["connected"]
-            ):
-                self._finding(
-                    "F1", subject, "fund_decision", department, evidence, position, at,
-                    f"{amount} granted to {system['name']}, required to connect but not connected",
-                )  # fmt: skip
-            if system["status"] in ("zombie", "decommissioned"):
-                self._finding(
-                    "F2", subject, "fund_decision", department, evidence, position, at,
-                    f"{amount} granted to {system['name']} in state {system['status']}",
-                )  # fmt: skip
         filing = self.state["filings"].get(decision["filing_id"] or "")
         # F3: funds for a project that no filing on record covers. A decision that names
         # a project (or names nothing) needs one; O&M funds for a system alone do not.
@@ -146,23 +132,6 @@ class FoldedRules(FoldCore):
                 "F3", subject, "fund_decision", department, [position], position, at,
                 f"{amount} granted to project {decision['project_name']!r} with no filing",
             )  # fmt: skip
-        if filing is not None and filing["status"] == "rejected":
-            self._finding(
-                "F4", subject, "fund_decision", department,
-                [*filing["positions"], position], position, at,
-                f"{amount} granted to {filing['name']}, whose architecture review was rejected",
-            )  # fmt: skip
-        elif filing is not None and at is not None:
-            reviewed = filing.get("reviewed_at")
-            if (reviewed is None and filing["status"] == "filed") or (
-                reviewed is not None and datetime.fromisoformat(reviewed) > at
-            ):
-                self._finding(
-                    "F6", subject, "fund_decision", department,
-                    [*filing["positions"], position], position, at,
-                    f"{amount} granted to {filing['name']} while its architecture review "
-                    "was still pending",
-                )  # fmt: skip
         self._above_filed(decision, system, filing, position, at)
         if system is not None and decision["kind"] == "om_funds" and at is not None:
             self._little_used(decision, system, position, at)

@@ -2,8 +2,9 @@
 
 Each family of rules whose judgment reads "the first X before Y" is worked by hand on
 a history recorded out of order: S12 and D2 (the first share, the safeguards on record
-before it), P2 (the earliest provision no impact assessment covers) and D1 (a provision
-outside every core-data approval in force). A fact recorded late with a business time
+before it), P2 (the earliest provision no impact assessment covers), D1 (a provision
+outside every core-data approval in force) and F1, F2, F4, F6 (the system's and the
+filing's state at the fund decision). A fact recorded late with a business time
 before the share re-dates the finding or withdraws it, as of every date after, on both
 backends (projections/rules/folded.py, projections/rules/provided.py).
 """
@@ -17,14 +18,27 @@ import pytest
 
 from ledger.application import GovLedger
 from ledger.config import Settings
-from ledger.domain import ResourceItem, RiskLevel, Sensitivity, SharingType
+from ledger.domain import (
+    FundKind,
+    FundOutcome,
+    ResourceItem,
+    RiskLevel,
+    Sensitivity,
+    SharingType,
+    SystemInventory,
+    ZombieReason,
+)
 from ledger.store.connect import application_env, init_ledger
 from projections.facts import CST
 from projections.query import open_views
 from tests.projections.scenario import (
     ADMIN,
+    FINANCE,
     GONGAN,
+    MINZHENG,
+    NDRC,
     OFFICER,
+    PLATFORM,
     PURPOSE,
     Clock,
     Recorder,
@@ -149,3 +163,36 @@ def test_d1_cleared_by_an_approval_recorded_late_and_re_dated_by_its_withdrawal(
     ((day, detail),) = dated(settings, "D1", date(2026, 10, 31))
     assert day == "2026-09-08" and "网信核-7 no longer in force" in detail
     assert days(settings, "D1", date(2026, 9, 7)) == []
+
+
+def test_fund_rules_read_the_system_and_filing_as_of_the_decision(
+    settings: Settings, rec: Recorder
+) -> None:
+    app = rec.app
+    inventory = SystemInventory("救助系统", "救助审核", "全区", "每日", "区发改局", None, "财政")
+    system = app.register_system(NDRC, "minzheng", inventory, required_to_connect=True,
+                                 occurred_at=at(4, 2))  # fmt: skip
+    filing = app.file_project(
+        MINZHENG, name="救助系统升级", builder="minzheng", investment_fen=90_000_000,
+        om_cost_fen=7_000_000, funding_channel="财政", resource_codes=[], system_ids=[system],
+        mlps_filed=True, catalogue_preregistered=True, occurred_at=at(4, 20),
+    )  # fmt: skip
+    decided = app.decide_funds(
+        FINANCE, kind=FundKind.OM_FUNDS, year=2026, department="minzheng",
+        amount_fen=3_150_000, outcome=FundOutcome.GRANTED, rationale="运维",
+        system_id=system, filing_id=filing, decided_at=at(9, 15),
+    ).hex  # fmt: skip
+
+    def rules(on: date) -> set[str]:
+        with open_views(settings, catch_up=True) as views:
+            return {f.rule for f in views.findings(views.moment(as_of=on)) if f.subject == decided}
+
+    assert rules(date(2026, 9, 15)) == {"F1", "F6"}  # not connected, review pending
+    # Recorded after the decision, each dated before it:
+    app.connect_system(PLATFORM, system, occurred_at=at(9, 1))
+    assert rules(date(2026, 9, 15)) == {"F6"}
+    app.mark_system_zombie(NDRC, system, [ZombieReason.UNMAINTAINED], occurred_at=at(9, 10))
+    assert rules(date(2026, 9, 15)) == {"F2", "F6"}
+    app.review_project(NDRC, filing, False, "架构不合规", occurred_at=at(9, 5))
+    assert rules(date(2026, 9, 14)) == set()
+    assert rules(date(2026, 11, 30)) == {"F2", "F4"}
