@@ -40,6 +40,7 @@ from api.routers import (
     report_issue,
     security_facts,
     sharing,
+    subjects,
     tlog,
 )
 from api.routers import reports as reports_router
@@ -125,6 +126,8 @@ def create_app(
         init_ledger(settings)
     # Time bounds and the configured calendar (docs/facts.md §3, §6).
     govledger = open_ledger(settings, create=False)
+    if govledger.subjects is not None:  # a restored key table follows the erasure log (§9.1)
+        govledger.reapply_erasures()
     sharing_terms = SharingTerms(govledger)
     metrics = observe.metrics_of(  # docs/operations.md
         settings,
@@ -175,6 +178,7 @@ def create_app(
         security_facts,
         ledger,
         proofs,
+        subjects,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(views_router.router, prefix=API_PREFIX)  # read models (projections)

@@ -10,8 +10,9 @@ page's server time, "cold" (the console's memo of view answers emptied before ea
 the first request after the ledger moved) and "warm" (the same position asked again within
 30 s). After a move the views fold only the facts added since their last head
 (projections.query: most moves are accesses, which add none), so "cold" keeps that fold;
-"first" empties it too: the first request of a process. Report generation (a replay of the
-whole ledger) is shown for reference; it is a download, not a page.
+"first" empties it too: the first request of a process, which folds only the facts after the
+worker's newest facts snapshot (``--without-fact-snapshots``: from the first fact). Report
+generation (a replay of the whole ledger) is shown for reference; it is a download, not a page.
 
     .venv/bin/python bench/console.py [--ledger var/bench-console.db] [--accesses 1000000]
 """
@@ -39,6 +40,7 @@ from ledger.config import Settings
 from ledger.domain.actor import Role
 from ledger.store.connect import ledger_head
 from ledger.tree import open_ledger_tree
+from projections import fact_snapshots
 from projections.query import forget_folds, open_views
 from security.apikeys import open_api_keys
 
@@ -180,8 +182,15 @@ def main() -> None:
     parser.add_argument("--accesses", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--report-year", type=int, default=0, help="also time one report (0: no)")
+    parser.add_argument(
+        "--without-fact-snapshots",
+        action="store_true",
+        help="fold from the first fact on a first request (what the worker's snapshots save)",
+    )
     args = parser.parse_args()
     settings = prepare(args)
+    if args.without_fact_snapshots:
+        fact_snapshots.load = lambda *_: (0, None)
     events = ledger_head(settings)
     with open_api_keys(settings) as keys:
         officer_token = keys.create(Role.SECURITY_OFFICER, label="bench").token

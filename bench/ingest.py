@@ -63,7 +63,6 @@ from ledger.domain.ids import data_access_id
 from ledger.store.connect import application_env, init_ledger
 from ledger.subjects import SubjectVault
 from projections.sharing_terms import SharingTerms
-from security.access import evaluate_access
 from security.apikeys import open_api_keys
 
 T = TypeVar("T")
@@ -165,9 +164,9 @@ def python_api_rate(
             body["subjects"] = subjects_of(i)
     started = time.perf_counter()
     for i in range(0, events, batch):
-        model = terms.current()
+        evaluate = terms.evaluator()
         reports = [report_of(b) for b in bodies[i : i + batch]]
-        app.record_accesses(PLATFORM, [(r, evaluate_access(r, model)) for r in reports])
+        app.record_accesses(PLATFORM, ((r, evaluate(r)) for r in reports))
     return events / (time.perf_counter() - started)
 
 
@@ -288,8 +287,8 @@ def _time_stages(app: GovLedger, terms: SharingTerms, grant: Any, timer: _StageT
     reports = decoded
     # The route bodies msgspec leaves alone take (json.loads, models, reports): not summed.
     timer("pydantic", lambda: [a.report() for a in _pydantic_route(body).accesses])
-    model = terms.current()
-    verdicts = timer("evaluate", lambda: [evaluate_access(r, model) for r in reports])
+    evaluate = terms.evaluator()  # as the route: what it remembers lasts while the model does
+    verdicts = timer("evaluate", lambda: [evaluate(r) for r in reports])
     seen: set[tuple[object, ...]] = set()  # as GovLedger.record_accesses checks a batch
     plain = [True]
     ids = timer("ids", lambda: [_checked_id(r, seen, plain) for r in reports])

@@ -42,6 +42,7 @@ from ops import (
     proofs_cli,
     report_cli,
     status_cli,
+    subjects_cli,
 )
 from ops.layout import apply_layout
 from ops.terminal import (
@@ -190,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     backup_cli.register(sub)  # backup, restore (PostgreSQL)
     calendar_cli.register(sub)  # calendar: the configured calendar against the one in force
     status_cli.register(sub)  # status: versions running (code, ledger, views) and worker lag
+    subjects_cli.register(sub)  # erase: a data subject's erasure, the erasure log re-applied
 
     p = sub.add_parser("serve", help="serve the API and console")
     p.add_argument("--host")

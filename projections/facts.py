@@ -31,6 +31,7 @@ DOMAIN_TIME_FIELD: dict[str, str] = {
     "FundDecision.Decided": "decided_at",
     "ProjectFiling.Accepted": "accepted_at",
     "PersonalDataView.Recorded": "viewed_at",
+    "DataSubject.Erased": "erased_at",  # docs/privacy.md
     "AnomalyReview.Started": "reviewed_at",
     "AnomalyReview.Reviewed": "reviewed_at",
     "DistrictCalendar.Set": "in_force_from",

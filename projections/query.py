@@ -16,14 +16,13 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-import orjson
-
 from ledger.config import Settings
 from ledger.domain.review import STATUS_AFTER, ReviewAction, ReviewStatus
 from ledger.errors import StoreUnavailableError
 from ledger.store.connect import open_reader
+from projections import fact_snapshots
 from projections.access_report import AccessReportViews
-from projections.facts import ACCESS, CST, Fact
+from projections.facts import ACCESS, CST
 from projections.model import (
     _DEPARTMENT_TOPICS,
     OPEN_STATUSES,
@@ -202,8 +201,12 @@ class Views(RegisterViews, AccessReportViews):
             # A copy goes on folding: the memo's state may be in use by other requests.
             fold = ZoneFold(self.projector.rules, load_state(dump_state(memo[2])))
             state = self._fold_facts(fold, m, memo[0])
-        else:
-            state = self._fold_facts(ZoneFold(self.projector.rules), m, 0)
+        else:  # from the worker's newest usable snapshot (projections/fact_snapshots.py)
+            reference = m.reference_time.timestamp() if m.as_of is not None else None
+            start, snapshot = fact_snapshots.load(
+                self.store, self.projector.rules, m.position, reference, self._hash_at
+            )
+            state = self._fold_facts(ZoneFold(self.projector.rules, snapshot), m, start)
         with _FOLDS_LOCK:
             newest = _FOLDS.get(key)
             if newest is None or newest[0] <= m.position:
@@ -215,12 +218,8 @@ class Views(RegisterViews, AccessReportViews):
 
     def _fold_facts(self, fold: ZoneFold, m: Moment, after: int) -> State:
         sql, params = self._facts_sql(m)
-        fold.emit = False
-        for position, topic, entity, raw in self.store.query(
-            f"{sql} AND position > ? ORDER BY position", [*params, after]
-        ):
-            fold.apply(Fact(int(position), entity, topic, orjson.loads(raw), b"", b""))
-        return fold.state
+        rows = self.store.query(f"{sql} AND position > ? ORDER BY position", [*params, after])
+        return fact_snapshots.fold_rows(fold, rows).state
 
     def _hash_at(self, position: int) -> bytes:
         """The ledger's hash at ``position``: the same hash, the same chain up to there."""
@@ -268,15 +267,14 @@ class Views(RegisterViews, AccessReportViews):
         if self._cached is not None and self._cached[0] == (m.position, m.as_of):
             found = self._cached[1]["departments"]  # the zone is folded already
         else:
-            fold = ZoneFold(self.projector.rules)
-            fold.emit = False
             sql, params = self._facts_sql(m)
             topics = ", ".join("?" * len(_DEPARTMENT_TOPICS))
-            for position, topic, entity, raw in self.store.query(
+            rows = self.store.query(
                 f"{sql} AND topic IN ({topics}) ORDER BY position", [*params, *_DEPARTMENT_TOPICS]
-            ):
-                fold.apply(Fact(int(position), entity, topic, orjson.loads(raw), b"", b""))
-            found = fold.state["departments"]
+            )
+            found = fact_snapshots.fold_rows(ZoneFold(self.projector.rules), rows).state[
+                "departments"
+            ]
         return {
             code: DepartmentState(d["code"], d["name"], d["cio_name"], d["position"])
             for code, d in found.items()

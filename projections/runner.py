@@ -33,7 +33,7 @@ from ledger.chain import RowTuple
 from ledger.config import Settings
 from ledger.store.base import RowReader
 from ledger.store.connect import open_reader
-from projections import set_aside
+from projections import fact_snapshots, set_aside
 from projections.access_report import Sums, write_totals
 from projections.blocks import BLOCK_COLUMNS, DAYS, Blocks, block_rows, fewer_collections, same
 from projections.facts import ACCESS, Fact, event_time, short_topic, uuid_text
@@ -130,13 +130,16 @@ class Projector:
         if not (self._schema_ready and self.store.has_table("tracking")):
             ensure_schema(self.store, indexes=self._indexes)
             self._schema_ready = True
-        done = 0
         with fewer_collections():
             while True:
                 try:
-                    return done + self._run_from_tracking(until, progress)
+                    done = self._run_from_tracking(until, progress)
+                    break
                 except _MovedError:
                     continue
+        # The facts-only snapshots a fresh reader starts from (projections/fact_snapshots.py).
+        fact_snapshots.write(self.store, self.reader, self.rules, tracked_position(self.store))
+        return done
 
     def follow(
         self,

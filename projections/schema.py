@@ -102,6 +102,15 @@ TABLES: dict[str, str] = {
     ),
     "clock": "day TEXT PRIMARY KEY, position BIGINT NOT NULL",
     "snapshots": "position {pk}, state {blob} NOT NULL",
+    # The fold of the non-access facts at a few positions (projections/fact_snapshots.py):
+    # a fresh reader folds only the facts after one. Its rows carry their own format and
+    # fold fingerprint, so adding the table is no new SCHEMA_VERSION (ensure_schema creates
+    # it at the worker's start; a reader without it folds from the first fact).
+    "fact_snapshots": (
+        "position {pk}, kind TEXT NOT NULL, facts BIGINT NOT NULL, "
+        "max_time DOUBLE PRECISION, fingerprint TEXT NOT NULL, hash {blob} NOT NULL, "
+        "state {blob} NOT NULL"
+    ),
     **set_aside.TABLES,  # facts the fold cannot use (projections/set_aside.py)
 }
 INDEXES = (

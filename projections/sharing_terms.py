@@ -4,7 +4,9 @@ A read model over the ledger: it follows the Resource and SharingRequest
 events by position (topic-filtered notifications, so data-access events cost
 nothing), reloads each aggregate that changed, and rebuilds the immutable
 :class:`security.access.SharingReadModel` the evaluator reads. Catching up is
-incremental; a new process starts from position 0.
+incremental; a new process starts from position 0. :meth:`SharingTerms.evaluator`
+judges against the current model and remembers verdicts while it stays current
+(issue 20: a batch's evaluation amortised).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ledger.domain.catalogue import Resource
 from ledger.domain.sharing import SharingRequest
 from projections.set_aside import FOLD_ERRORS, reason_of
 from security.access import (
+    Evaluator,
     GrantTerms,
     ResourceTerms,
     SharingReadModel,
@@ -57,6 +60,7 @@ class SharingTerms:
         self._resources: dict[str, ResourceTerms] = {}
         self._grants: dict[UUID, GrantTerms] = {}
         self._model = SharingReadModel.build((), ())
+        self._evaluator = Evaluator(self._model)
         self._topics = _event_topics(Resource, SharingRequest)
         self._lock = threading.Lock()
         self.unreadable: dict[UUID, str] = {}  # aggregates left out, and why
@@ -66,6 +70,16 @@ class SharingTerms:
         with self._lock:
             self._catch_up()
             return self._model
+
+    def evaluator(self) -> Evaluator:
+        """An :class:`security.access.Evaluator` of the model as of the ledger's head: the
+        same one (and what it remembers) for as long as the model does not change. The
+        model is never changed in place: every change builds a new one."""
+        with self._lock:
+            self._catch_up()
+            if self._evaluator.model is not self._model:
+                self._evaluator = Evaluator(self._model)
+            return self._evaluator
 
     def _catch_up(self) -> None:
         head = self.app.recorder.max_notification_id() or 0

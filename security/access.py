@@ -186,6 +186,68 @@ def evaluate_access(access: AccessReport, model: SharingReadModel) -> AccessVerd
     return AccessVerdict(reasons) if reasons else AUTHORIZED
 
 
+class Evaluator:
+    """:func:`evaluate_access` against one model that does not change, remembering verdicts.
+
+    A platform's batch repeats a few (resource, department, quoted grant, items,
+    purpose) many times, and the verdict depends on nothing else but the access's
+    time, and on that only through which candidate grants had begun or ended by
+    then: it is the same between one grant's start or end and the next (the
+    verdict's *stretch*). So each verdict is kept with its stretch, and an access
+    alike in those five and inside the stretch gets it without being judged
+    again. The judgment itself stays :func:`evaluate_access`'s alone.
+
+    Only for a model nobody changes in place (``projections.sharing_terms``
+    builds a new one on every change); a model whose mappings are updated in
+    place (the demo's) is judged with :func:`evaluate_access` itself.
+    """
+
+    MEMO_LIMIT = 4096  # forgotten whole past this: a platform names few combinations
+
+    def __init__(self, model: SharingReadModel) -> None:
+        self.model = model
+        self._memo: dict[tuple[object, ...], tuple[AccessVerdict, Stretch]] = {}
+
+    def __call__(self, access: AccessReport) -> AccessVerdict:
+        items = access.items
+        if type(items) is not tuple:  # e.g. a list: not a key; judged as it is
+            return evaluate_access(access, self.model)
+        key = (access.resource_code, access.department, access.grant_id, items, access.purpose)
+        moment = access.accessed_at
+        known = self._memo.get(key)
+        if known is not None:
+            verdict, (start, end) = known
+            if (start is None or start <= moment) and (end is None or moment < end):
+                return verdict
+        verdict = evaluate_access(access, self.model)
+        if len(self._memo) >= self.MEMO_LIMIT:
+            self._memo.clear()
+        self._memo[key] = (verdict, _stretch(access, self.model))
+        return verdict
+
+
+# From (inclusive) and until (exclusive); None: unbounded on that side.
+Stretch = tuple[datetime | None, datetime | None]
+
+
+def _stretch(access: AccessReport, model: SharingReadModel) -> Stretch:
+    """The times around ``access.accessed_at`` at which no candidate grant begins or ends:
+    ``in_force_at`` and ``lapse_reason`` give the same answers all through it."""
+    resource = model.resources.get(access.resource_code)
+    if resource is None or resource.sharing_type is not SharingType.CONDITIONAL:
+        return (None, None)  # the verdict does not depend on time
+    moment = access.accessed_at
+    start: datetime | None = None
+    end: datetime | None = None
+    for grant in _candidate_grants(access, model):
+        for edge in (grant.approved_at, grant.ended_at):
+            if edge <= moment:
+                start = edge if start is None else max(start, edge)
+            else:
+                end = edge if end is None else min(end, edge)
+    return (start, end)
+
+
 def resource_terms(resource: Resource) -> ResourceTerms:
     return ResourceTerms(
         code=resource.code,

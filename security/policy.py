@@ -65,6 +65,8 @@ class Permission(StrEnum):
     MANAGE_KEYS = "manage_keys"
     MANAGE_DEPARTMENTS = "manage_departments"
     OPEN_CONSOLE = "open_console"
+    ANSWER_SUBJECT_REQUEST = "answer_subject_request"
+    ERASE_SUBJECT = "erase_subject"
 
 
 _R = Role
@@ -145,6 +147,10 @@ POLICY: Mapping[Permission, frozenset[Role]] = MappingProxyType(
         Permission.EXPORT: frozenset({_R.AUDITOR}),
         Permission.MANAGE_KEYS: frozenset({_R.ADMIN}),
         Permission.MANAGE_DEPARTMENTS: frozenset({_R.ADMIN}),
+        # 个人信息保护法 §44-47 (docs/privacy.md): 网信办 answers a person's request to know
+        # who read their records, and erases their personal data.
+        Permission.ANSWER_SUBJECT_REQUEST: frozenset({_R.SECURITY_OFFICER}),
+        Permission.ERASE_SUBJECT: frozenset({_R.SECURITY_OFFICER}),
         # The web console (api/console) is for oversight; each page also asks its own permission.
         Permission.OPEN_CONSOLE: frozenset({_R.AUDITOR, _R.SECURITY_OFFICER, _R.ADMIN}),
     }

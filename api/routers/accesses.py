@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.message
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -18,8 +19,7 @@ from api.access_wire import decode_reports
 from api.deps import Caller, Services, ServicesDep, require
 from api.routers.registry import state_of
 from api.schemas import AccessBatchIn, AccessBatchOut, AccessIn, AccessOut
-from ledger.domain.access import AccessReport
-from security.access import evaluate_access
+from ledger.domain.access import AccessReport, AccessVerdict
 from security.policy import Permission
 
 router = APIRouter(tags=["accesses"])
@@ -41,9 +41,20 @@ def _record(
 ) -> _Recorded:
     """Record the accesses; the outcome of each (``everyone``) or of the flagged only:
     unauthorized, or dated in the future (recorded all the same, docs/facts.md §6)."""
-    model = s.sharing_terms.current()
-    entries = [(report, evaluate_access(report, model)) for report in reports]
-    result = s.ledger.record_accesses(caller.actor, entries)
+    evaluate = s.sharing_terms.evaluator()
+    verdicts: list[AccessVerdict] = []
+
+    def judged() -> Iterator[tuple[AccessReport, AccessVerdict]]:
+        # Judged as the ledger takes them, a chunk at a time: on PostgreSQL, while the
+        # database inserts the chunk before (ledger/commands/accesses.py).
+        keep = verdicts.append
+        for report in reports:
+            verdict = evaluate(report)
+            keep(verdict)
+            yield report, verdict
+
+    result = s.ledger.record_accesses(caller.actor, judged())
+    entries = zip(reports, verdicts, strict=True)
     # Sets only when needed: a UUID hashes in Python, and a usual batch is all new, none ahead.
     new = set(result.recorded) if result.already_recorded else None
     future = set(result.in_future)

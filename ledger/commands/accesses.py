@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import Any
 from uuid import UUID
 
@@ -77,7 +78,7 @@ class AccessCommands(SharingCommands):
         """
         self._require_role(actor, {Role.EXCHANGE_PLATFORM}, "record data accesses")
         batch = _Batch(self.time_bounds.earliest, self.clock() + self.time_bounds.clock_skew)
-        chunks = self._stored_chunks(actor, list(entries), batch)
+        chunks = self._stored_chunks(actor, iter(entries), batch)
         stream = getattr(self.recorder, "insert_new_stream", None)
         if stream is not None:  # PostgreSQL: each chunk goes to the database as it is built
             existing: set[UUID] = stream(chunks).existing
@@ -91,7 +92,7 @@ class AccessCommands(SharingCommands):
         return AccessBatchResult(recorded, stored + repeated, ids, in_future)
 
     def _stored_chunks(
-        self, actor: Actor, entries: list[tuple[AccessReport, AccessVerdict]], batch: _Batch
+        self, actor: Actor, entries: Iterator[tuple[AccessReport, AccessVerdict]], batch: _Batch
     ) -> Iterator[list[StoredEvent]]:
         """The stored events of the batch's first occurrences, a chunk at a time, each chunk
         checked (``check_report``) as it is built: one pass over the batch.
@@ -103,11 +104,11 @@ class AccessCommands(SharingCommands):
         time_bounds, earliest, latest = self.time_bounds, batch.earliest, batch.latest
         first, seen = batch.first, batch.seen
         ids, unique, repeated, in_future = batch.ids, batch.unique, batch.repeated, batch.in_future
-        for start in range(0, len(entries), STREAM_CHUNK):
+        while chunk := list(islice(entries, STREAM_CHUNK)):
             fresh: list[Entry] = []
             named: list[tuple[UUID, tuple[str, ...]]] = []  # accesses naming data subjects
             plain = True  # every report of built-in types: the writer need not check again
-            for report, verdict in entries[start : start + STREAM_CHUNK]:
+            for report, verdict in chunk:
                 plain = check_report(report, seen) and plain
                 moment = report.accessed_at
                 if moment < earliest:

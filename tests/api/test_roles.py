@@ -35,6 +35,9 @@ ENDPOINTS: list[tuple[str, str, Permission]] = [
     ("POST", "/accesses", Permission.INGEST_ACCESS),
     ("POST", "/accesses/batch", Permission.INGEST_ACCESS),
     ("GET", "/accesses/evt-1", Permission.READ_PERSONAL_DATA_VIEWS),
+    # Issue 19: a person's requests (api/routers/subjects.py).
+    ("POST", "/subjects/accesses", Permission.ANSWER_SUBJECT_REQUEST),
+    ("POST", "/subjects/erase", Permission.ERASE_SUBJECT),
     ("POST", "/filings", Permission.FILE_PROJECT),
     ("GET", f"/filings/{ZERO}", Permission.READ_AUDIT_VIEWS),
     ("POST", f"/filings/{ZERO}/review", Permission.REVIEW_PROJECT),

@@ -21,6 +21,7 @@ DOMAIN = [
     "access",
     "audit_suggestion",
     "catalogue",
+    "data_subject",
     "district_calendar",
     "funding",
     "obligations",

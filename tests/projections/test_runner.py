@@ -34,7 +34,7 @@ from tests.served import settings_env
 ROOT = Path(__file__).resolve().parents[2]
 VIEW_TABLES = (
     "events", "facts", "access_blocks", "access_totals", "access_details", "findings",
-    "anomalies", "reviews", "clock", "snapshots",
+    "anomalies", "reviews", "clock", "snapshots", "fact_snapshots",
 )  # fmt: skip
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import msgspec
+
 from ledger.application import GovLedger
 from ledger.config import Settings
 from ledger.domain import AccessReport
@@ -81,4 +83,43 @@ def test_follows_grants_and_revocations_incrementally(sqlite_settings: Settings)
     assert [str(r) for r in verdict.reasons] == ["grant_revoked"]
     # A fresh follower built from position 0 agrees with the incremental one.
     assert SharingTerms(app).current() == terms.current()
+    app.close()
+
+
+def test_the_evaluator_forgets_its_verdicts_when_the_terms_change(
+    sqlite_settings: Settings,
+) -> None:
+    """A remembered 'no grant' must not outlive the grant's approval, nor 'authorized'
+    its revocation: the evaluator is renewed with every new model."""
+    init_ledger(sqlite_settings)
+    clock = FakeClock()
+    app = GovLedger(env=application_env(sqlite_settings), clock=clock)
+    app.register_department(PROVIDER, PROVIDER_DEPT, "区公安局")
+    app.register_department(USER, USER_DEPT, "区人社局")
+    app.register_resource(PROVIDER, population_entry(sharing_type=SharingType.CONDITIONAL))
+    terms = SharingTerms(app)
+    clock.advance(hours=1)
+    unquoted = msgspec.structs.replace(_report(clock, None, 1), accessed_at=clock.now)
+    assert not terms.evaluator()(unquoted).authorized  # no grant yet: remembered
+    same = terms.evaluator()
+    assert terms.evaluator() is same  # nothing changed: what it remembers still holds
+    request_id = app.submit_request(
+        USER,
+        requester_department=USER_DEPT,
+        resource_code="R-POP",
+        items=["name"],
+        purpose="pension eligibility",
+        legal_basis="社会保险法",
+        period_start=date(2026, 3, 1),
+        period_end=date(2026, 12, 31),
+    )
+    app.approve_request(PROVIDER, request_id, ["name"], clock.now + timedelta(days=30))
+    clock.advance(hours=1)
+    later = msgspec.structs.replace(unquoted, accessed_at=clock.now)
+    approved = terms.evaluator()
+    assert approved is not same and approved(later).authorized
+    app.revoke_grant(PROVIDER, request_id, "purpose fulfilled")
+    clock.advance(hours=1)
+    after = msgspec.structs.replace(unquoted, accessed_at=clock.now)
+    assert not terms.evaluator()(after).authorized
     app.close()

@@ -1,0 +1,189 @@
+"""Who read my records: one data subject's accesses, from the chain, with proofs (issue 19).
+
+个人信息保护法 §44–45 give a person the right to know and to consult how their
+personal information is processed. docs/ledger-format.md §9.1: the subject's
+identifier gives its blind index, the blind index its key ids (live or erased)
+in the key table, the key ids the ``DataAccess.Recorded`` rows whose sealed
+``subjects`` name them. Each access is read from its stored row (the bytes the
+chain hashes), with its ledger position and an inclusion proof in the current
+tree; a subject whose key is destroyed reads as erased. docs/privacy.md says
+what the answer holds and why (the department, not the civil servant, answers).
+
+Reading only: the caller (``GovLedger.subject_accesses``) records the lookup.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from ledger.domain.calendar import CHINA_STANDARD_TIME
+from ledger.erasure import Erased, is_sealed
+from ledger.subjects import ACCESS_TOPIC, SUBJECTS_FIELD, SubjectVault, open_sealed
+from ledger.tree import TreeConflictError, open_ledger_tree
+from ledger.tree_database import Database
+
+ERASED_TEXT = "[已删除 erased]"
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectAccess:
+    """One access to the subject's records, as its row states it."""
+
+    position: int
+    access_id: str
+    platform_event_id: str
+    accessed_at: str
+    department: str
+    system: str | None
+    resource_code: str
+    items: tuple[str, ...]
+    purpose: str | None
+    grant_id: str | None
+    authorized: bool
+    reasons: tuple[str, ...]
+    subject_erased: bool
+    proof: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "position": self.position,
+            "access_id": self.access_id,
+            "platform_event_id": self.platform_event_id,
+            "accessed_at": self.accessed_at,
+            "department": self.department,
+            "system": self.system,
+            "resource_code": self.resource_code,
+            "items": list(self.items),
+            "purpose": self.purpose,
+            "grant_id": self.grant_id,
+            "authorized": self.authorized,
+            "reasons": list(self.reasons),
+            "subject": ERASED_TEXT if self.subject_erased else "本人",
+            "subject_erased": self.subject_erased,
+            "inclusion_proof": self.proof,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectAnswer:
+    """The answer to one request: the subject's accesses in the period, oldest first."""
+
+    key_ids: tuple[str, ...]
+    erased: bool  # every key the subject had is destroyed
+    start: date
+    end: date
+    accesses: tuple[SubjectAccess, ...]
+    tree_size: int
+
+
+def find_accesses(vault: SubjectVault, identifier: str, start: date, end: date) -> SubjectAnswer:
+    """Every access naming the subject, ``start``..``end`` (CST days, inclusive)."""
+    with vault.keys() as keys:
+        rows = keys.rows_of(vault.blind(identifier))
+    key_of = {row.key_id: row.key for row in rows}
+    found: list[tuple[int, str, dict[str, Any], bool]] = []
+    if key_of:
+        found = _rows_naming(vault, key_of, start, end)
+    with open_ledger_tree(vault.settings) as tree:
+        covering = max((position for position, *_ in found), default=0)
+        try:
+            tree.integrate()
+        except TreeConflictError:
+            if tree.refresh() < covering:
+                raise
+        size = tree.size
+        accesses = tuple(
+            _access(position, originator, state, erased, tree.inclusion(position, size).to_json())
+            for position, originator, state, erased in found
+        )
+    return SubjectAnswer(
+        key_ids=tuple(key_of),
+        erased=bool(key_of) and all(key is None for key in key_of.values()),
+        start=start,
+        end=end,
+        accesses=accesses,
+        tree_size=size,
+    )
+
+
+def _rows_naming(
+    vault: SubjectVault, key_of: dict[str, bytes | None], start: date, end: date
+) -> list[tuple[int, str, dict[str, Any], bool]]:
+    """(position, access id, state, subject erased) of the access rows naming these keys."""
+    low = datetime.combine(start, datetime.min.time(), CHINA_STANDARD_TIME)
+    high = datetime.combine(end + timedelta(days=1), datetime.min.time(), CHINA_STANDARD_TIME)
+    database = Database(vault.settings)
+    try:
+        table, position = _events(database)
+        contains = (
+            "instr(state, ?) > 0" if database.backend == "sqlite" else "position(? in state) > 0"
+        )
+        where = " OR ".join([contains] * len(key_of))
+        rows = database.query(
+            f"SELECT {position}, originator_id, state FROM {table} "
+            f"WHERE topic = ? AND ({where}) ORDER BY {position}",
+            [ACCESS_TOPIC, *(f'"kid":"{kid}"'.encode() for kid in key_of)],
+        )
+    finally:
+        database.close()
+    found = []
+    for pos, originator, raw in rows:
+        state = json.loads(bytes(raw))
+        named = [
+            s for s in state.get(SUBJECTS_FIELD, ()) if is_sealed(s) and s.get("kid") in key_of
+        ]
+        if not named:  # the key id appeared elsewhere in the row (e.g. in a purpose)
+            continue
+        accessed = datetime.fromisoformat(state["accessed_at"]["_data_"])
+        if not low <= accessed < high:
+            continue
+        opened = [open_sealed(s, key_of[s["kid"]]) for s in named]
+        erased = all(isinstance(value, Erased) for value in opened)
+        found.append((int(pos), str(originator).replace("-", ""), state, erased))
+    return found
+
+
+def _events(database: Database) -> tuple[str, str]:
+    """The chained events table and its position column (ledger-format §2)."""
+    if database.backend == "sqlite":
+        return database.events, "rowid"
+    schema = database.table("x").split(".")[0]
+    return f'{schema}."{database.events}"', "notification_id"
+
+
+def _access(
+    position: int, originator: str, state: dict[str, Any], erased: bool, proof: dict[str, Any]
+) -> SubjectAccess:
+    verdict = state["verdict"]["_data_"]
+    grant = state.get("grant_id")
+    return SubjectAccess(
+        position=position,
+        access_id=originator,
+        platform_event_id=state["platform_event_id"],
+        accessed_at=state["accessed_at"]["_data_"],
+        department=state["department"],
+        system=state.get("system"),
+        resource_code=state["resource_code"],
+        items=tuple(state["items"]),
+        purpose=state.get("purpose"),
+        grant_id=None if grant is None else str(grant["_data_"]).replace("-", ""),
+        authorized=bool(verdict["authorized"]),
+        reasons=tuple(verdict["reasons"]),
+        subject_erased=erased,
+        proof=proof,
+    )
+
+
+def erased_key_ids(database: Database) -> list[str]:
+    """Every key id an erasure event names: the erasure log (ledger-format §9.1)."""
+    table, position = _events(database)
+    rows = database.query(
+        f"SELECT state FROM {table} WHERE topic = ? ORDER BY {position}", (ERASED_TOPIC,)
+    )
+    return [kid for (raw,) in rows for kid in json.loads(bytes(raw))["key_ids"]]
+
+
+ERASED_TOPIC = "ledger.domain.data_subject:DataSubject.Erased"
