@@ -209,10 +209,7 @@ def _without_positions(value: Any) -> Any:
 def _answers(views: Views, as_of: date | None) -> dict[str, Any]:
     m = views.moment(as_of=as_of)
     return {
-        "findings": sorted(
-            (f.rule, f.subject, f.time.isoformat())
-            for f in views.findings(m)
-        ),
+        "findings": sorted((f.rule, f.subject, f.time.isoformat()) for f in views.findings(m)),
         "rights": _without_positions(as_json(views.rights_register(m))),
         "requests": sorted(
             (r.request_id, r.status, str(r.decided_at), str(r.revoked_at))
