@@ -173,11 +173,12 @@ def test_annual_figures(scenario: Settings) -> None:
         "S7": 1,
         "S10": 1,
         "S12": 1,
-        # Issue 14: F7 on D1 and D7 (P1's O&M for S_a is filed at 10,000 a year), P2 (R1's
-        # personal items granted to minzheng with no PIA on record), S11 (R1 and R2 are
-        # daily and never refreshed), I6 (minzheng never names a CIO).
+        # Issue 14: F7 on D1 and D7 (P1's O&M for S_a is filed at 10,000 a year), S11 (R1
+        # and R2 are daily and never refreshed), I6 (minzheng never names a CIO). R1's
+        # personal items went to minzheng with no PIA on record (P2), and R1 lacked its
+        # safeguards (S12), first by A5 on 2025-12-31 (business time, recorded late): both
+        # are 2025 findings, outside every 2026 figure (docs/projections.md §Recorded late).
         "F7": 2,
-        "P2": 1,
         "S11": 2,
         "I6": 1,
     }
