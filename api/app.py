@@ -8,6 +8,7 @@ terms read model, and the authenticator. Every error leaves as
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,6 +16,7 @@ from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -31,6 +33,7 @@ from api.logging import configure_logging
 from api.metrics import AnomaliesSummary, FindingsSummary, ProjectionPositions
 from api.routers import (
     accesses,
+    declarations,
     funding,
     ledger,
     obligations,
@@ -45,6 +48,7 @@ from api.routers import (
 )
 from api.routers import reports as reports_router
 from api.routers import views as views_router
+from ledger.application import GovLedger
 from ledger.checkpoints import checkpoint_round, default_key_paths, signer_key_file
 from ledger.config import Settings, load_settings
 from ledger.configured import open_ledger
@@ -102,6 +106,23 @@ _DOMAIN_STATUS: dict[ErrorCode, int] = {
 }
 
 
+def _reapply_erasures(govledger: GovLedger) -> None:
+    """Re-apply the erasure log at start (docs/privacy.md); a database that refuses (a read
+    replica, a role without the grant) is logged, not fatal: the primary's service and
+    ``govledger erase --reapply`` apply it."""
+    try:
+        destroyed = govledger.reapply_erasures()
+    except (LedgerError, psycopg.Error, sqlite3.Error) as e:
+        logging.getLogger("govledger.api").error(
+            "erasure log not re-applied at start", extra={"problem": type(e).__name__}
+        )
+        return
+    if destroyed:
+        logging.getLogger("govledger.api").warning(
+            "erasure log re-applied at start", extra={"keys_destroyed": destroyed}
+        )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -127,7 +148,7 @@ def create_app(
     # Time bounds and the configured calendar (docs/facts.md §3, §6).
     govledger = open_ledger(settings, create=False)
     if govledger.subjects is not None:  # a restored key table follows the erasure log (§9.1)
-        govledger.reapply_erasures()
+        _reapply_erasures(govledger)
     sharing_terms = SharingTerms(govledger)
     metrics = observe.metrics_of(  # docs/operations.md
         settings,
@@ -176,6 +197,7 @@ def create_app(
         obligations,
         rectification,
         security_facts,
+        declarations,
         ledger,
         proofs,
         subjects,

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 from ledger.commands.accesses import AccessBatchResult
 from ledger.commands.base import DEFAULT_DUPLICATE_RETRIES, utc_now
+from ledger.commands.declarations import DeclarationCommands
 from ledger.commands.refresh import RefreshCommands
 from ledger.commands.report_issue import ReportIssueCommands
-from ledger.commands.security_facts import SecurityFactsCommands
 from ledger.commands.subjects import SubjectCommands
 
 __all__ = ["DEFAULT_DUPLICATE_RETRIES", "AccessBatchResult", "GovLedger", "utc_now"]
 
 
-class GovLedger(RefreshCommands, ReportIssueCommands, SecurityFactsCommands, SubjectCommands):
+class GovLedger(RefreshCommands, ReportIssueCommands, DeclarationCommands, SubjectCommands):
     """The govledger application over eventsourcing 9.5 (one save = one transaction)."""

@@ -20,6 +20,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from eventsourcing.persistence import IntegrityError
 from ledger.application import GovLedger
 from ledger.domain import Actor, DomainError, bounds
 from ledger.domain.bounds import BoundsError
+from ledger.domain.declarations import DeclarationKind
 from ledger.domain.errors import ErrorCode
 from ledger.domain.fact_intake import KINDS, read_fields
 from ledger.errors import LedgerError
@@ -38,6 +40,13 @@ _BOM = "\ufeff"
 # kind -> (the line's target field and its converter, or None; the command)
 Command = Callable[..., Any]
 _Target = tuple[str, Callable[[object, str], Any]] | None
+
+
+def _declaring(kind: str) -> Callable[[GovLedger], Command]:
+    """A declared record's command (docs/facts.md §11): ``declare`` for that kind."""
+    return lambda app: partial(app.declare, kind=kind)
+
+
 _COMMANDS: dict[str, tuple[_Target, Callable[[GovLedger], Command]]] = {
     "impact_assessment": (None, lambda app: app.record_impact_assessment),
     "core_data_approval": (None, lambda app: app.approve_core_data_sharing),
@@ -79,6 +88,7 @@ _COMMANDS: dict[str, tuple[_Target, Callable[[GovLedger], Command]]] = {
     "security_lead": (None, lambda app: app.appoint_security_lead),
     "resource_storage": (None, lambda app: app.declare_resource_storage),
     "system_measures": (("system_id", bounds.uuid), lambda app: app.declare_system_measures),
+    **{kind.value: (None, _declaring(kind.value)) for kind in DeclarationKind},
     "connection_requirement": (
         ("system_id", bounds.uuid),
         lambda app: app.set_connection_requirement,

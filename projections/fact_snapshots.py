@@ -24,6 +24,7 @@ keep is a function of the ledger prefix, so a rebuild writes the same rows as th
 from __future__ import annotations
 
 import hashlib
+import zlib
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import cache
@@ -34,11 +35,14 @@ import orjson
 
 from ledger.store.base import RowReader
 from projections.facts import CST, Fact
+from projections.schema import code_version
 from projections.store import ViewStore
 from projections.zone import Rules, State, ZoneFold, load_state
 
 # The layout of a snapshot row and its state; a change bumps it (older rows are rebuilt).
-FORMAT = 1
+# 2: the state's JSON compressed with zlib (about 8x smaller: the 1,000,000-event demo's
+# newest is 1.7 MB of JSON, 0.2 MB stored; inflating costs a few ms).
+FORMAT = 2
 EVERY = 256  # facts between two ``count`` snapshots: what a reader at the head folds at most
 NAME = "fact_snapshots"
 COLUMNS = ("position", "kind", "facts", "max_time", "fingerprint", "hash", "state")
@@ -49,11 +53,14 @@ _FOLD_SOURCES = ("projections", "projections/rules")
 @cache
 def _source_digest() -> str:
     root = Path(__file__).resolve().parent.parent
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(code_version().encode())  # the release, if no source is readable
     for folder in _FOLD_SOURCES:
         for path in sorted((root / folder).glob("*.py")):
             digest.update(f"{folder}/{path.name}\0".encode())
-            digest.update(path.read_bytes())
+            try:
+                digest.update(path.read_bytes())
+            except OSError:
+                digest.update(b"\0unreadable\0")
     return digest.hexdigest()
 
 
@@ -94,7 +101,7 @@ def load(
     rows = store.query(f"{sql} ORDER BY position DESC LIMIT 1", params)
     if not rows or hash_at(int(rows[0][0])) != bytes(rows[0][1]):
         return 0, None
-    return int(rows[0][0]), load_state(bytes(rows[0][2]))
+    return int(rows[0][0]), _unpack(rows[0][2])
 
 
 def _month(epoch: float) -> tuple[int, int]:
@@ -165,7 +172,8 @@ def write(store: ViewStore, reader: RowReader, rules: Rules, upto: int) -> int:
             row = reader.row_at(position)
             if row is None:
                 break  # the ledger is not the views' (the worker refuses it next pass)
-            rows.append((position, kind, count, latest, mark, bytes(row[6]), fold.snapshot()))
+            packed = zlib.compress(fold.snapshot(), 6)
+            rows.append((position, kind, count, latest, mark, bytes(row[6]), packed))
             done = position
     with store.transaction():
         if store.query(newest_sql, (mark,)) != newest:
@@ -186,4 +194,8 @@ def _state_at(store: ViewStore, position: int, mark: str) -> State:
         f"SELECT state FROM {store.table(NAME)} WHERE position = ? AND fingerprint = ?",
         (position, mark),
     )
-    return load_state(bytes(rows[0][0]))
+    return _unpack(rows[0][0])
+
+
+def _unpack(blob: Any) -> State:
+    return load_state(zlib.decompress(bytes(blob)))

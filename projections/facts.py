@@ -60,6 +60,8 @@ DOMAIN_TIME_FIELD: dict[str, str] = {
     "ResourceStorage.Declared": "declared_at",
     "SystemMeasures.Declared": "declared_at",
     "IssuedReport.Issued": "issued_at",
+    # docs/facts.md §11: the plan's declared records
+    "Declaration.Declared": "declared_at",
 }
 # Kinds that gained ``occurred_at`` at version 2 (docs/facts.md §3, §4): their business
 # time is ``occurred_at``, or, in a version 1 state, the record time (``timestamp``).

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from projections import declarations
 from projections.facts import Fact, day, uuid_text, when
 from projections.fold_core import FoldCore
 from projections.rules.calendars import time_limit
@@ -57,6 +58,8 @@ class ObligationsFold(FoldCore):
             "ContractedProcessor.Ended": self._entrustment_ended,
             "QualityObjection.Raised": self._objection,
             "QualityObjection.Resolved": self._objection_resolved,
+            # docs/facts.md §11: the plan's declared records (projections.declarations).
+            declarations.TOPIC: lambda fact: declarations.fold(self.state, fact),
         }
 
     # ------------------------------------------------------------------ S13

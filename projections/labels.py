@@ -245,6 +245,7 @@ EVENT_NAMES: Final[dict[str, str]] = {
     "SecurityLead.Appointed": "登记网络数据安全负责人",
     "ResourceStorage.Declared": "登记资源存储期限与地点",
     "SystemMeasures.Declared": "登记系统技术措施",
+    "Declaration.Declared": "登记整合共享事项",
 }
 RECTIFICATION_STATUS: Final[dict[str, str]] = {
     "notified": "已下达整改通知",
@@ -324,9 +325,21 @@ FIELD_NAMES: Final[dict[str, str]] = {
     "storage_period": "存储期限", "storage_location": "存储地点", "measures": "技术措施",
     "encryption": "加密", "backup": "备份", "labelling": "数据标识", "access_control": "访问控制",
     "authentication": "身份认证", "in_place": "已采取",
+    # docs/facts.md §11 declared records
+    "subject": "对象", "content": "内容", "internal_unit": "所属处室（内设机构）",
+    "systems_inventoried": "自查系统数", "to_integrate": "拟清理整合系统",
+    "to_connect": "拟接入共享平台系统", "classified": "涉密", "level": "密级",
+    "filed": "已分级保护备案", "on_cloud": "已上云", "services": "政务服务事项数",
     "adoption": "采纳情况", "explanation": "说明", "confirmed": "核实确认", "number": "序号",
     "suggestion": "审计建议", "responded_at": "反馈时间", "confirmed_at": "核实时间",
 }  # fmt: skip
+# The declared records' kinds (ledger/domain/declarations.py; docs/facts.md §11).
+DECLARATION_KINDS: Final[dict[str, str]] = {
+    "system_unit": "以处室名义存在的系统", "self_inspection": "信息系统自查报告",
+    "classified_protection": "分级保护备案", "resource_cloud": "数据上云",
+    "service_cloud": "服务上云",
+}  # fmt: skip
+CLASSIFIED_LEVELS: Final[dict[str, str]] = {"mimi": "秘密", "jimi": "机密", "juemi": "绝密"}
 
 # Field -> the table its values are named in.
 VALUE_NAMES: Final[dict[str, Mapping[str, str]]] = {
@@ -343,9 +356,11 @@ VALUE_NAMES: Final[dict[str, Mapping[str, str]]] = {
     "tasks": PROCESSOR_TASKS,
     "stage": PROJECT_STAGES,
     "rating": EVALUATION_RATINGS,
+    "level": CLASSIFIED_LEVELS,
 }
-# ``kind`` names a fund kind on a fund decision, an anomaly kind elsewhere.
-_KIND_NAMES: Final[Mapping[str, str]] = {**FUND_KINDS, **ANOMALY_KINDS}
+# ``kind`` names a fund kind on a fund decision, an anomaly kind or a declaration's
+# kind elsewhere.
+_KIND_NAMES: Final[Mapping[str, str]] = {**FUND_KINDS, **ANOMALY_KINDS, **DECLARATION_KINDS}
 
 # Fields an auditor does not read in the summary: the line shows them in its own columns,
 # or they are the codec's bookkeeping.
@@ -434,6 +449,8 @@ def _scalar(field: str, value: Any) -> str:
 
 def _value(field: str, value: Any) -> str:
     value = _unwrap(value)
+    if field == "subjects" and isinstance(value, list):  # sealed (docs/privacy.md): a count only
+        return f"{len(value)} 人（加密存储，经个人信息查阅可见）"
     if isinstance(value, list):
         shown = "、".join(_scalar(field, v) for v in value[:_LIST_SHOWN])
         more = len(value) - _LIST_SHOWN

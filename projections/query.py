@@ -20,7 +20,7 @@ from ledger.config import Settings
 from ledger.domain.review import STATUS_AFTER, ReviewAction, ReviewStatus
 from ledger.errors import StoreUnavailableError
 from ledger.store.connect import open_reader
-from projections import fact_snapshots
+from projections import declarations, fact_snapshots
 from projections.access_report import AccessReportViews
 from projections.facts import ACCESS, CST
 from projections.model import (
@@ -294,6 +294,11 @@ class Views(RegisterViews, AccessReportViews):
             filings=_Converted(s["filings"], _filing),
             fund_decisions=_Converted(s["funds"], _fund),
         )
+
+    def declared(self, m: Moment, kind: str) -> dict[str, declarations.Declared]:
+        """The plan's declared records of ``kind`` in force at ``m``, by subject (a system's
+        id, a department or resource code; docs/facts.md §11)."""
+        return declarations.in_force(self._state(m), kind, m.reference_time)
 
     # ------------------------------------------------------------------ findings
 

@@ -60,6 +60,7 @@ class Permission(StrEnum):
     CONFIRM_AUDIT_SUGGESTION = "confirm_audit_suggestion"
     ISSUE_REPORT = "issue_report"
     DECLARE_SECURITY_FACTS = "declare_security_facts"
+    DECLARE_PLAN_FACTS = "declare_plan_facts"
     VERIFY = "verify"
     EXPORT = "export"
     MANAGE_KEYS = "manage_keys"
@@ -142,6 +143,12 @@ POLICY: Mapping[Permission, frozenset[Role]] = MappingProxyType(
         # 条例 §33 facts: 网信办 or the department itself (commands narrow it per kind).
         Permission.DECLARE_SECURITY_FACTS: frozenset(
             {_R.SECURITY_OFFICER, _R.DEPARTMENT_CLERK, _R.DATA_PROVIDER, _R.CIO}
+        ),
+        # Declared records of the seed plan (docs/facts.md §11): 处室 systems are ndrc's
+        # finding, self-inspections the department's, 分级保护 the department's or 网信办's,
+        # 上云 the department's or ndrc's (ledger/commands/declarations.py narrows per kind).
+        Permission.DECLARE_PLAN_FACTS: frozenset(
+            {_R.NDRC, _R.SECURITY_OFFICER, _R.DEPARTMENT_CLERK, _R.DATA_PROVIDER, _R.CIO}
         ),
         Permission.VERIFY: frozenset({_R.AUDITOR, _R.SECURITY_OFFICER}),
         Permission.EXPORT: frozenset({_R.AUDITOR}),

@@ -20,6 +20,7 @@ from api.console import (
     rectification_pages,
     register_pages,
     report_pages,
+    subject_pages,
 )
 from api.console.session import SessionCodec
 from api.console.verify_jobs import VerifyJobs
@@ -50,6 +51,7 @@ def mount_console(app: FastAPI, settings: Settings) -> None:
         register_pages,
         rectification_pages,
         report_pages,
+        subject_pages,
     ):
         app.include_router(module.router, prefix=PREFIX, include_in_schema=False)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="console-static")

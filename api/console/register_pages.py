@@ -23,6 +23,7 @@ from api.console.views_common import ask, department_names, people, record_read,
 from api.console.web import page, render
 from api.deps import services
 from projections.labels import (
+    CLASSIFIED_LEVELS,
     FILING_STATUS,
     FUND_KINDS,
     FUND_OUTCOMES,
@@ -229,6 +230,9 @@ def inventory(
         finding_count = ask(
             views, m, "finding_count", lambda: views.finding_count(m, department=dept), dept
         )
+        declared = ask(views, m, "declared", lambda: {
+            kind: views.declared(m, kind) for kind in ("system_unit", "classified_protection")
+        })  # fmt: skip
         names = department_names(views, m)
     marks = _marks(findings)
     rows = _section_rows(section, zone, department or None)
@@ -249,6 +253,10 @@ def inventory(
             "page_number": page_number,
             "pages": max(1, -(-len(rows) // INVENTORY_PAGE)),
             "marks": marks,
+            # docs/facts.md §11: the 处室 a system is kept under, its 分级保护 (in force).
+            "units": declared["system_unit"],
+            "classified": declared["classified_protection"],
+            "classified_levels": CLASSIFIED_LEVELS,
             "subject_of": lambda r: _subject(section, r),
             "finding_count": finding_count,
             # Rules no recorded fact decides: printed 未评估 with why, never counted as 0.

@@ -67,7 +67,7 @@ def _record(
             bool(future) and access_id in future,
         )
         for access_id, (report, verdict) in zip(result.ids, entries, strict=True)
-        if everyone or not verdict.authorized or (future and access_id in future)
+        if everyone or verdict.reasons or (future and access_id in future)
     ]
     if future:
         logger.warning(

@@ -10,11 +10,14 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import Response
 from pydantic import Field
 
-from api.deps import Caller, ServicesDep, require
+from api.deps import Caller, Services, ServicesDep, require
 from api.schemas import Body, Text
+from api.subject_letter import letter_pdf
 from ledger.domain import bounds
+from ledger.domain.errors import DomainError
 from security.policy import Permission
 
 router = APIRouter(tags=["data subjects"])
@@ -42,6 +45,36 @@ class SubjectErasureIn(Body):
 def subject_accesses(body: SubjectLookupIn, caller: Handler, s: ServicesDep) -> dict[str, Any]:
     """Every access to one person's records in a period: department, system, items,
     purpose, grant and verdict, each with its ledger position and inclusion proof."""
+    return _answer(body, caller, s)
+
+
+_PDF: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the letter", "content": {"application/pdf": {}}}
+}
+
+
+@router.post("/subjects/accesses/letter", response_class=Response, responses=_PDF)
+def subject_letter(body: SubjectLookupIn, caller: Handler, s: ServicesDep) -> Response:
+    """The same answer as a PDF letter in Chinese (个人信息查阅答复函); recorded alike."""
+    answer = _answer(body, caller, s)
+    for access in answer["accesses"]:
+        access["department"] = _department_name(s, access["department"])
+    pdf = letter_pdf(body.subject, answer, body.reference)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": 'attachment; filename="subject-letter.pdf"'},
+    )
+
+
+def _department_name(s: Services, code: str) -> str:
+    try:
+        return f"{s.ledger.department(code).name}（{code}）"
+    except DomainError:
+        return code
+
+
+def _answer(body: SubjectLookupIn, caller: Caller, s: Services) -> dict[str, Any]:
     answer = s.ledger.subject_accesses(
         caller.actor, body.subject, body.start, body.end, body.reference
     )

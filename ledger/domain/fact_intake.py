@@ -127,6 +127,10 @@ def _year(value: object, field: str) -> int:
     return year
 
 
+# Every declared record (ledger/domain/declarations.py) may cite its evidence (文号)
+# and carries the business time it is in force from.
+_DECLARED: Mapping[str, Converter] = {"evidence": _evidence, "declared_at": BUSINESS_TIME}
+
 KINDS: dict[str, tuple[Mapping[str, Converter], Mapping[str, Converter]]] = {
     # PIPL §55: the providing department's PIA.
     "impact_assessment": (
@@ -264,6 +268,32 @@ KINDS: dict[str, tuple[Mapping[str, Converter], Mapping[str, Converter]]] = {
     "system_measures": (
         {"reference": _text, "measures": read_measures},
         {"declared_at": BUSINESS_TIME},
+    ),
+    # Declared records of the seed plan (docs/facts.md §11; ledger/domain/declarations.py).
+    "system_unit": (
+        {"system_id": bounds.uuid, "reference": _text, "internal_unit": _evidence},
+        _DECLARED,
+    ),
+    "self_inspection": (
+        {
+            "department": bounds.code,
+            "reference": _text,
+            "summary": _text,
+            "systems_inventoried": whole,
+        },
+        {"to_integrate": _uuids, "to_connect": _uuids, **_DECLARED},
+    ),
+    "classified_protection": (
+        {"system_id": bounds.uuid, "reference": _text, "classified": flag},
+        {"level": _opt_text, "filed": flag, **_DECLARED},
+    ),
+    "resource_cloud": (
+        {"resource_code": bounds.code, "reference": _text, "on_cloud": flag},
+        _DECLARED,
+    ),
+    "service_cloud": (
+        {"department": bounds.code, "reference": _text, "services": whole, "on_cloud": whole},
+        _DECLARED,
     ),
     # Separation of duties (issue 14): F1's and F2's inputs, by their owners, on evidence.
     "connection_requirement": (

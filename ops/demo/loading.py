@@ -30,12 +30,11 @@ from ledger.domain import (
     Sensitivity,
     SharingType,
     SystemInventory,
-    UpdateCycle,
     ZombieReason,
 )
 from ledger.domain.district_calendar import CalendarSpec
 from ledger.errors import LedgerError
-from ops.demo import obligations
+from ops.demo import obligations, oversight
 from ops.demo.planning import (
     AccessPlanner,
     Catalogue,
@@ -51,6 +50,7 @@ from ops.demo.zone import (
     DEFAULT_ACCESSES,
     DEFAULT_SEED,
     DEFAULT_VIOLATION_RATE,
+    DEMO_CYCLES,
     DEMO_YEAR,
     DEPARTMENT_NAMES,
     DEPARTMENTS,
@@ -155,8 +155,9 @@ class DemoLoader:
         for i, (code, name, _) in enumerate(DEPARTMENTS):
             self.app.register_department(self.cast.ndrc, code, name, occurred_at=registered)
             cio = SURNAMES[i % len(SURNAMES)] + GIVEN_NAMES[i % len(GIVEN_NAMES)]
-            cio_id = self.cast.cio(code).actor_id
-            self.app.name_cio(self.cast.clerk(code), code, cio, cio_id, occurred_at=named)
+            if code != oversight.NO_CIO:  # I6 planted
+                cio_id = self.cast.cio(code).actor_id
+                self.app.name_cio(self.cast.clerk(code), code, cio, cio_id, occurred_at=named)
             self.tally["counts"]["departments"] += 1
 
     def systems(self) -> None:
@@ -257,15 +258,7 @@ class DemoLoader:
             sharing_type=sharing,
             legal_basis=spec.legal_basis,
             open_type=open_type,
-            update_cycle=rng.choice(
-                (
-                    UpdateCycle.REAL_TIME,
-                    UpdateCycle.DAILY,
-                    UpdateCycle.WEEKLY,
-                    UpdateCycle.MONTHLY,
-                    UpdateCycle.QUARTERLY,
-                )
-            ),
+            update_cycle=rng.choice(DEMO_CYCLES),
             summary=f"{DEPARTMENT_NAMES[spec.department]}提供的{spec.name}",
             format=rng.choice(("数据库表", "接口服务", "电子文件")),
             publish_date=SETUP_DAY,
@@ -593,5 +586,6 @@ def load_demo(
     obligations.before_the_year(loader, plans)
     loader.year(actions, planner, accesses, live)
     obligations.after_the_year(loader)
+    oversight.plant(loader)
     events = (app.recorder.max_notification_id() or 0) - start
     return summary_of(loader.tally, loader.examples, seed, events)

@@ -32,27 +32,39 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime, time
-from typing import TYPE_CHECKING
+from typing import Protocol
+from uuid import UUID
 
+from ledger.application import GovLedger
 from ledger.domain import FundKind, FundOutcome, Sensitivity
 from ledger.domain.calendar import CHINA_STANDARD_TIME as CST
 from ledger.domain.refresh import RefreshReport
 from ops.demo.planning import PlannedRequest
-from ops.demo.zone import DEMO_YEAR, DEPARTMENTS, FEN_PER_WAN, PROJECTS
-
-if TYPE_CHECKING:
-    from ops.demo.loading import DemoLoader
+from ops.demo.zone import DEMO_YEAR, DEPARTMENTS, FEN_PER_WAN, PROJECTS, Cast
 
 SHORT_CYCLES = ("daily", "weekly", "monthly", "quarterly", "real_time")
 PERSONAL = (Sensitivity.PERSONAL, Sensitivity.SENSITIVE_PERSONAL)
 STALE, LATE, MISSING = 3, "housing", "planning"
 
 
+class Loader(Protocol):
+    """What the plants use of ``ops.demo.loading.DemoLoader`` (named here, so this module
+    needs nothing of the loader's and the loader imports it without a circle)."""
+
+    app: GovLedger
+    cast: Cast
+    codes: dict[str, str]  # resource name -> code
+    system_ids: dict[str, UUID]  # system name -> id
+    using_system: dict[str, str]  # department -> the system its staff use (id text)
+    filing_ids: dict[str, UUID]  # project name -> filing id
+    tally: dict[str, Counter[str]]
+
+
 def _at(day: date, hour: int = 10) -> datetime:
     return datetime.combine(day, time(hour), CST)
 
 
-def before_the_year(loader: DemoLoader, plans: list[PlannedRequest]) -> None:
+def before_the_year(loader: Loader, plans: list[PlannedRequest]) -> None:
     """PIAs for the personal resources but two, and one core-data approval."""
     app, cast = loader.app, loader.cast
     shared = Counter(p.resource for p in plans if p.outcome in ("approved", "revoked"))
@@ -92,7 +104,7 @@ def before_the_year(loader: DemoLoader, plans: list[PlannedRequest]) -> None:
         loader.tally["counts"]["core_data_approvals"] += 1
 
 
-def after_the_year(loader: DemoLoader) -> None:
+def after_the_year(loader: Loader) -> None:
     """Refreshes at the year's end (three stale), December's funds, the annual reports."""
     app, cast = loader.app, loader.cast
     december_funds(loader)
@@ -135,7 +147,7 @@ def after_the_year(loader: DemoLoader) -> None:
     loader.tally["planted:I3"].update([f"{MISSING}:{DEMO_YEAR}", f"{LATE}:{DEMO_YEAR}"])
 
 
-def december_funds(loader: DemoLoader) -> None:
+def december_funds(loader: Loader) -> None:
     """F6 and F7 planted: each a construction grant of 10 December."""
     pending = next(p for p in PROJECTS if p.review == "pending")
     spent = next(p for p in PROJECTS if p.review == "approved" and p.funds and p.accepted)
@@ -156,7 +168,7 @@ def december_funds(loader: DemoLoader) -> None:
         loader.tally[f"planted:{rule}"][decided.hex] += 1
 
 
-def progress_reports(loader: DemoLoader) -> None:
+def progress_reports(loader: Loader) -> None:
     """I4 planted: one approved, not yet accepted project never reports its progress."""
     building = [p for p in PROJECTS if p.review == "approved" and not p.accepted]
     for n, spec in enumerate(building):
@@ -175,7 +187,7 @@ def progress_reports(loader: DemoLoader) -> None:
             loader.tally["counts"]["progress_reports"] += 1
 
 
-def evaluations(loader: DemoLoader) -> None:
+def evaluations(loader: Loader) -> None:
     """I5 planted: one project accepted in November is never evaluated."""
     for n, spec in enumerate(p for p in PROJECTS if p.review == "approved" and p.accepted):
         filing = loader.filing_ids[spec.name]

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from ledger.domain import Actor, Role, Sensitivity
+from ledger.domain import Actor, Role, Sensitivity, UpdateCycle
 from ledger.domain.calendar import CHINA_STANDARD_TIME as CST
 
 # A past year: a back-filled fact is never dated after the ledger's clock (docs/facts.md §6).
@@ -27,6 +27,14 @@ SETUP_DAY = date(DEMO_YEAR, 1, 6)  # departments, systems and the catalogue are 
 ACCESS_START = date(DEMO_YEAR, 1, 13)  # the catalogue goes live the week before
 YEAR_END = date(DEMO_YEAR, 12, 31)
 FEN_PER_WAN = 1_000_000  # 1 万元 = 10,000 元 = 1,000,000 分
+# The update cycles the demo's catalogue entries draw from (S11 judges each).
+DEMO_CYCLES = (
+    UpdateCycle.REAL_TIME,
+    UpdateCycle.DAILY,
+    UpdateCycle.WEEKLY,
+    UpdateCycle.MONTHLY,
+    UpdateCycle.QUARTERLY,
+)
 
 # ---------------------------------------------------------------------------------
 # The zone (seed plan and domain.md). Codes are English ids; names are Chinese.

@@ -29,6 +29,7 @@ from projections.reports.common import (
     scope_paragraph,
     sharing_notice,
 )
+from projections.reports.declared import integration_sentence
 from projections.reports.model import Report, ReportKind, Row, Section, Table
 from projections.reports.oversight import Oversight, anomaly_count, findings_table
 from projections.reports.terms import (
@@ -103,6 +104,7 @@ def _systems(facts: ReportFacts, year: int) -> Section:
             f"全区在册政务信息系统 {len(systems)} 个；清理（认定僵尸、整合、停用）{cleared} 个；"
             f"已接入共享交换平台 {connected} 个；"
             f"已上政务云 {sum(1 for s in systems if s.on_cloud)} 个。",
+            integration_sentence(facts.zone, facts.declared),
         ),
         tables=(
             Table(

@@ -19,7 +19,8 @@ import orjson
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from projections.reports.model import Report, Row, compress_positions
+from projections.reports.layout import widths
+from projections.reports.model import Report, Row, Table, compress_positions
 
 # Longer evidence lists go to the appendix under a reference (E1, E2, ...).
 INLINE_EVIDENCE_CHARS = 24
@@ -33,6 +34,7 @@ LEDGER_LIST_PREVIEW = 30
 CODE = re.compile(r"[A-Za-z0-9_]+(-[A-Za-z0-9_]+)+")
 # An amount in 元 (``12,000,000.00``) is a number: right-aligned, never broken.
 AMOUNT = re.compile(r"-?\d{1,3}(,\d{3})*\.\d{2}")
+UNBROKEN = re.compile(rf"(?:{CODE.pattern})|(?:{AMOUNT.pattern})")
 
 
 class Format(StrEnum):
@@ -81,6 +83,17 @@ class Evidence:
         return f"见附录 {self._refs[id(row)]}"
 
 
+def _columns(evidence: Evidence) -> Callable[[Table, list[Row], bool, str], list[float]]:
+    """The template's column widths (projections/reports/layout.py) of a table as shown:
+    its rows and, when cited, their evidence cells (the same refs the cells will print)."""
+
+    def column_widths(table: Table, rows: list[Row], cited: bool, size: str) -> list[float]:
+        cells = [evidence.cell(row) for row in rows] if cited else None
+        return widths(table, rows, cells, whole=UNBROKEN, size=size)
+
+    return column_widths
+
+
 def _label(row: Row) -> str:
     return " · ".join(str(cell) for cell in row.cells[:3])
 
@@ -112,10 +125,12 @@ def render_html(report: Report) -> str:
         for chart in section.charts
     }
     template = _environment.get_template("report.html.j2")
+    evidence = Evidence()
     return template.render(
         report=report,
         svgs=svgs,
-        evidence=Evidence(),
+        evidence=evidence,
+        column_widths=_columns(evidence),
         preview=LEDGER_LIST_PREVIEW,
         code=CODE,
         amount=AMOUNT,

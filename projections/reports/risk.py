@@ -28,6 +28,7 @@ from projections.reports.common import (
     scope_paragraph,
     sharing_notice,
 )
+from projections.reports.declared import classified_sentence
 from projections.reports.model import Report, ReportKind, Row, Section, Table
 from projections.reports.oversight import (
     RULE_TEXT,
@@ -374,6 +375,7 @@ def _measures(facts: ReportFacts) -> Section:
             f"已开展风险评估的资源 {sum(1 for r in resources if r.risk_assessments)} 项。",
             f"等级保护：承载个人信息或重要数据的在用系统 {len(holding)} 个，"
             f"未完成等保备案 {len(unfiled)} 个（I2）。",
+            classified_sentence(facts.zone, facts.declared),
             "措施效果：违规访问均被记录并标记（见第 8 节），账本完整性可按附录方法独立核验。",
             sections.RULES_ON_RECORD,
         ),

@@ -15,16 +15,18 @@ Nothing here reads a views table directly, nor decodes a domain event.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.domain.funding import FilingStatus, FundKind, FundOutcome
 from ledger.store.base import RowReader
 from projections.access_report import AccessGroup, FlaggedAccess
 from projections.audit_suggestion import SuggestionEntry
+from projections.declarations import Declared
 from projections.model import AuditLine
 from projections.query import DepartmentState, Finding, RightsEntry, Views, ZoneState
 from projections.rectification import RectificationEntry
+from projections.reports.declared import KINDS as DECLARED_KINDS
 from projections.reports.funds import FundCheck, checks_from_views
 from projections.security_facts import SecurityFacts
 
@@ -143,6 +145,8 @@ class ReportFacts(AuditFacts):
     entrustments: tuple[AuditLine, ...]
     # 条例 §33 declarations at ``position``: security leads, storage, measures (§10).
     security: SecurityFacts
+    # The plan's declared records in force at ``position``, by kind and subject (§11).
+    declared: Mapping[str, Mapping[str, Declared]] = field(default_factory=dict)
 
 
 ENTRUSTMENTS_LISTED = 200
@@ -169,4 +173,5 @@ def read_report_facts(views: Views, reader: RowReader, position: int, year: int)
         views.flagged_count(m, year),
         tuple(views.audit_trail(m, text="ContractedProcessor", limit=ENTRUSTMENTS_LISTED)),
         views.security_facts(m),
+        {kind: views.declared(m, kind) for kind in DECLARED_KINDS},
     )

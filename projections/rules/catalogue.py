@@ -14,8 +14,11 @@ assessments, core-data approvals, annual reports); F6–F8, I4 and I5 are the
 checks issue 14 adds for projects after filing and O&M of little-used systems
 (seed §三(五)17; docs/rules-inputs.md); I6 a department with no CIO (seed 四(四)),
 D3 an entrustment past its period with no end on record (数据安全法 §40), S13 a
-data-quality objection unresolved in time (51号), I7 the zone's cloud target missed
-at a year end (seed §三(二)6).
+data-quality objection unresolved in time (51号), I7 the zone's cloud targets
+(applications, services, base data) missed at a year end (seed §三(二)6–8); I8–I10
+from the plan's declared records (docs/facts.md §11): a system kept under a 处室's
+name (§三(一)4), no self-inspection report (§三(一)1), a classified system with no
+分级保护 filing (§三(五)17).
 L1 and L2 (the ledger's own integrity) are judged by verification and the
 checkpoint monitor, not by the views; they are listed in :data:`LEDGER_RULES`.
 """
@@ -176,10 +179,21 @@ _RULES: tuple[Rule, ...] = (
     Rule("D3", "medium", "委托处理合同期满未终止或续签", "inventory", "moment",
          ("ContractedProcessor.Entrusted", "ContractedProcessor.Ended", "DistrictCalendar.Set"),
          "the entrustment's positions", "数据安全法 §40; 个人信息保护法 §21"),
-    Rule("I7", "medium", "年底信息系统上云比例未达目标", "inventory", "moment",
-         (*_SYSTEM, "DistrictCalendar.Set"),
-         "the systems not on the cloud at the year end", "seed §三(二)6 上云目标"),
-    Rule("I6", "low", "部门未明确信息主管（CIO）", "inventory", "moment",
+    Rule("I7", "medium", "年底应用、服务或数据上云比例未达目标", "inventory", "moment",
+         (*_SYSTEM, *_RESOURCE, "Declaration.Declared", "DistrictCalendar.Set"),
+         "the systems, services' lists or base resources not on the cloud at the year end",
+         "seed §三(二)6–8 上云目标; 附件1 第7项"),
+    Rule("I8", "medium", "以处室等内设机构名义存在的独立信息系统", "inventory", "moment",
+         (*_SYSTEM, "Declaration.Declared", "DistrictCalendar.Set"),
+         "the system's registration and ndrc's declaration", "seed §三(一)4"),
+    Rule("I9", "low", "部门未按期报送信息系统自查报告", "inventory", "moment",
+         ("Department.Registered", "Declaration.Declared", "DistrictCalendar.Set"),
+         "the department's registration, or the late report", "seed §三(一)1 自查报告"),
+    Rule("I10", "high", "涉密信息系统未做分级保护备案", "inventory", "moment",
+         (*_SYSTEM, "Declaration.Declared"),
+         "the system's registration and the declaration", "seed §三(五)17 分级保护备案; "
+         "保守国家秘密法 涉密信息系统分级保护"),
+    Rule("I6", "low", "部门未明确信息主管（首席信息官）", "inventory", "moment",
          ("Department.Registered", "Department.CioNamed", "DistrictCalendar.Set"),
          "the department's registration", "seed 四(四) 明确各部门信息主管(CIO)"),
     Rule("R1", "high", "审计整改逾期未完成", "rectification", "moment",

@@ -65,6 +65,23 @@ QUALITY_OBJECTION_WORKING_DAYS = 10
 CLOUD_TARGET_2019_PERCENT = 50
 CLOUD_TARGET_PERCENT = 100
 CLOUD_FIRST_TARGET_YEAR = 2019
+# I7, services (seed §三(二)8 "2019 年完成 50%的服务上云，2020 年基本实现政务服务全部
+# 上云"): the share of the departments' declared public services on the cloud.
+CLOUD_SERVICES_TARGET_2019_PERCENT = 50
+CLOUD_SERVICES_TARGET_PERCENT = 100
+# I7, data (附件1 第7项 "基本完成…基础数据资源上云", 2019年12月底前; §三(二)7): the
+# share of base resources (基础信息资源) whose data is on the cloud at each year end
+# from 2019. "基本完成" is read as all; lower it to tolerate stragglers.
+CLOUD_DATA_TARGET_PERCENT = 100
+# I8 (seed §三(一)4 "杜绝以处室等内设机构名义存在的独立信息系统", 2019年12月底前):
+# from the end of this year a system kept under an internal division's name is found.
+INTERNAL_UNIT_SYSTEMS_DUE_YEAR = 2019
+# I9 (seed §三(一)1 自查报告, 2018年11月底前): the plan's date, and for a department
+# registered later the days it has after registration (the plan names none for it:
+# a quarter, the time the plan gave the first survey).
+SELF_INSPECTION_DUE_YEAR = 2018
+SELF_INSPECTION_DUE = "11-30"
+SELF_INSPECTION_GRACE_DAYS = 90
 
 
 def limit(state: State, moment: datetime, name: str, default: int) -> int:

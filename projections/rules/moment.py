@@ -3,7 +3,8 @@
 domain.md "Compliance rules": S6 (unanswered past the deadline), S8 (not
 shareable without a legal basis), S9 (base items not unconditional), S10
 (catalogue metadata gaps), I1 (zombie candidates) and I2 (no MLPS filing); S11,
-I3–I7, D3 and S13 in ``projections.rules.obligations``.
+I3–I6, D3 and S13 in ``projections.rules.obligations``; I7–I10 (from the plan's
+declared records) in ``projections.rules.declared``.
 Rules proven by one event (S1–S5, S7, S12, P1, D2, F1–F5) are emitted by
 ``projections.zone`` while folding. Each function returns plain tuples in the
 column order of the findings table so both kinds are read alike.
@@ -20,9 +21,14 @@ from projections import rectification
 from projections.facts import CST, stable_id
 from projections.rules.calendars import response_due, time_limit
 from projections.rules.catalogue import SEVERITY
+from projections.rules.declared import (
+    classified_unfiled,
+    cloud_targets,
+    internal_unit_systems,
+    self_inspections,
+)
 from projections.rules.obligations import (
     annual_reports,
-    cloud_targets,
     departments_without_cio,
     lapsed_entrustments,
     project_follow_up,
@@ -80,6 +86,9 @@ def state_findings(state: State, reference: datetime, zombie_days: int) -> Itera
     yield from lapsed_entrustments(state, reference, _row)
     yield from unresolved_objections(state, reference, _row)
     yield from cloud_targets(state, reference, _row)
+    yield from internal_unit_systems(state, reference, _row)
+    yield from self_inspections(state, reference, _row)
+    yield from classified_unfiled(state, reference, _row)
     for subject, department, positions, since, detail in rectification.overdue(state, reference):
         yield _row("R1", subject, "rectification", department, positions, since, detail)
 

@@ -28,9 +28,6 @@ from projections.facts import CST
 from projections.rules.calendars import calendar_at, working_calendar
 from projections.rules.limits import (
     CIO_GRACE_DAYS,
-    CLOUD_FIRST_TARGET_YEAR,
-    CLOUD_TARGET_2019_PERCENT,
-    CLOUD_TARGET_PERCENT,
     DEPARTMENT_REPORT_DUE,
     PROCESSOR_END_GRACE_DAYS,
     PROJECT_EVALUATION_DAYS,
@@ -231,31 +228,3 @@ def unresolved_objections(state: State, reference: datetime, row: Row) -> Iterat
                       objection["positions"], due,
                       f"{objection['department']}'s objection to {code} raised "
                       f"{raised:%Y-%m-%d}, unresolved after {days} working days")  # fmt: skip
-
-
-def cloud_targets(state: State, reference: datetime, row: Row) -> Iterator[Any]:
-    """I7 at ``reference``: each year end passed whose cloud share is below its target."""
-    for year in range(CLOUD_FIRST_TARGET_YEAR, reference.astimezone(CST).year):
-        end = end_of_day(year, "12-31")
-        first = year == CLOUD_FIRST_TARGET_YEAR
-        target = limit(state, end, "cloud_target_2019_percent" if first else "cloud_target_percent",
-                       CLOUD_TARGET_2019_PERCENT if first else CLOUD_TARGET_PERCENT)  # fmt: skip
-        counted, off = 0, []
-        for system in state["systems"].values():
-            if not _before(system.get("registered_at"), end) or any(
-                _before(system.get(f"{change}_at"), end)
-                for change in ("MergedInto", "Decommissioned")
-            ):
-                continue
-            counted += 1
-            if not _before(system.get("MovedOnCloud_at"), end):
-                off.append(system["positions"][0])
-        if counted and (counted - len(off)) * 100 < target * counted:
-            share = (counted - len(off)) * 100 / counted
-            yield row("I7", f"{ZONE}:{year}:cloud", "zone", "ndrc", sorted(off)[:100], end,
-                      f"{year}-12-31: {counted - len(off)} of {counted} systems on the cloud "
-                      f"({share:.1f}%), target {target}%")  # fmt: skip
-
-
-def _before(iso: str | None, moment: datetime) -> bool:
-    return iso is not None and datetime.fromisoformat(iso) < moment

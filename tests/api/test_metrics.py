@@ -201,10 +201,12 @@ def test_default_providers_read_the_views_the_worker_wrote(settings: Settings) -
     assert value(before, "govledger_projection_lag_events", projection="zone") == end
     # The scenario's head, worked out in tests/projections/scenario.py: S2 x4 high, I1 for the
     # system idle since 05-20 (the head is now, after 11-16), P2 x2, I6 x3 (no department
-    # names a CIO), 20 in all; anomalies 2 medium, 2 high.
+    # names a CIO), I9 x3 (none sends a self-inspection report within 90 days of its
+    # registration on 05-20), 23 in all; anomalies 2 medium, 2 high.
     assert value(after, "govledger_compliance_findings_open", rule="S2", severity="high") == 4
     assert value(after, "govledger_compliance_findings_open", rule="I1", severity="info") == 1
-    assert total(after, "govledger_compliance_findings_open") == 20
+    assert value(after, "govledger_compliance_findings_open", rule="I9", severity="low") == 3
+    assert total(after, "govledger_compliance_findings_open") == 23
     # P2 is judged from the PIA facts (issue 14); the ledger's own L1 is judged elsewhere.
     assert value(after, "govledger_rule_evaluated", rule="P2") == 1
     assert value(after, "govledger_rule_evaluated", rule="S2") == 1

@@ -227,6 +227,9 @@ RETRIES = [
           lambda ids: f"/systems/{ids['integrated']}/measures",
           {"reference": "MZ-SEC-2026-1",
            "measures": {m: {"in_place": True, "description": "已实施"} for m in MEASURES}}),
+    # docs/facts.md §11: one record per (kind, subject, reference).
+    Retry("/declarations/{kind}", Role.CIO, USER, ONCE, lambda _: "/declarations/service_cloud",
+          {"department": USER, "reference": "清单-1", "services": 5, "on_cloud": 2}),
     # As of a fixed position the rendered bytes are the same: one issuance.
     Retry("/reports/{kind}/issue", Role.AUDITOR, None, ONCE,
           lambda _: "/reports/audit/issue?year=2026&at=1"),

@@ -37,6 +37,7 @@ ENDPOINTS: list[tuple[str, str, Permission]] = [
     ("GET", "/accesses/evt-1", Permission.READ_PERSONAL_DATA_VIEWS),
     # Issue 19: a person's requests (api/routers/subjects.py).
     ("POST", "/subjects/accesses", Permission.ANSWER_SUBJECT_REQUEST),
+    ("POST", "/subjects/accesses/letter", Permission.ANSWER_SUBJECT_REQUEST),
     ("POST", "/subjects/erase", Permission.ERASE_SUBJECT),
     ("POST", "/filings", Permission.FILE_PROJECT),
     ("GET", f"/filings/{ZERO}", Permission.READ_AUDIT_VIEWS),
@@ -82,6 +83,9 @@ ENDPOINTS: list[tuple[str, str, Permission]] = [
     ("GET", f"/resource-storage/{ZERO}", Permission.READ_AUDIT_VIEWS),
     ("POST", f"/systems/{ZERO}/measures", Permission.DECLARE_SECURITY_FACTS),
     ("GET", f"/system-measures/{ZERO}", Permission.READ_AUDIT_VIEWS),
+    ("POST", "/declarations/system_unit", Permission.DECLARE_PLAN_FACTS),
+    ("POST", "/declarations/service_cloud", Permission.DECLARE_PLAN_FACTS),
+    ("GET", f"/declarations/{ZERO}", Permission.READ_AUDIT_VIEWS),
     ("GET", "/ledger/events", Permission.READ_LEDGER_FEED),
     ("GET", "/proofs/inclusion?position=1", Permission.VERIFY),
     ("GET", "/proofs/consistency?from=1", Permission.VERIFY),

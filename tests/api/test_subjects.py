@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.subject_letter import letter_html, mask
 from ledger.config import Settings
 from ledger.configured import open_ledger
 from ledger.domain.actor import Role
@@ -131,6 +132,16 @@ def test_who_read_my_records_then_erasure(
         "accesses"
     ]] == ["a-1", "a-3"]  # fmt: skip
     _check_proofs(subject_settings, alice + bob)
+    head = api.head()
+    letter = api.call(
+        "POST", "/subjects/accesses/letter", OFFICER,
+        json={"subject": BOB, **PERIOD, "reference": "网信查〔2026〕7号"},
+    )  # fmt: skip
+    assert letter.status_code == 200 and letter.headers["content-type"] == "application/pdf"
+    assert letter.content.startswith(b"%PDF") and api.head() == head + 1
+    text = letter_html(BOB, _lookup(api, BOB).json())
+    assert "个人信息查阅答复函" in text and "共有 2 次访问" in text and "低保审核系统" in text
+    assert BOB not in text and mask(BOB) in text
 
     # Who may ask, and bad input: 4xx, ledger unchanged.
     head = api.head()
@@ -206,3 +217,40 @@ def test_who_read_my_records_then_erasure(
         assert identifier not in metrics
         assert identifier not in logs
         assert identifier.encode() not in stored
+
+
+@pytest.mark.parametrize(
+    "subjects",
+    [[ALICE, ALICE], [""], ["   "], ["a\u0000b"], ["x" * 513], "11010519491231002X", [12]],
+)
+def test_bad_subjects_are_refused_and_write_nothing(api: Api, subjects: object) -> None:
+    _record(api)
+    head = api.head()
+    body = {"accesses": [access("bad-1", subjects=subjects)]}
+    reply = api.call("POST", "/accesses/batch", Role.EXCHANGE_PLATFORM, json=body)
+    assert reply.status_code == 422, reply.text
+    assert set(reply.json()) >= {"error", "detail"}
+    assert ALICE not in reply.text
+    assert api.head() == head
+
+
+def test_without_an_index_secret_subjects_are_refused(settings: Settings) -> None:
+    init_ledger(settings)  # no GOVLEDGER_SUBJECT_INDEX_KEY_FILE, none at the default place
+    keys = open_api_keys(settings)
+    with TestClient(create_app(settings)) as client:
+        plain = Api(client, keys)
+        _record_plain = plain.call(
+            "POST", "/accesses", Role.EXCHANGE_PLATFORM, json=access("n-1", subjects=[ALICE])
+        )
+        assert _record_plain.status_code == 422
+        assert _record_plain.json()["error"] == "subjects_unavailable"
+        lookup = plain.call(
+            "POST", "/subjects/accesses", OFFICER, json={"subject": ALICE, **PERIOD}
+        )
+        assert lookup.status_code == 422 and lookup.json()["error"] == "subjects_unavailable"
+        head = plain.head()
+        assert plain.call(
+            "POST", "/accesses", Role.EXCHANGE_PLATFORM, json=access("n-2")
+        ).status_code in (200, 201)
+        assert plain.head() == head + 1  # accesses without subjects are unaffected
+    keys.close()

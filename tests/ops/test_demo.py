@@ -265,6 +265,9 @@ BUSINESS_TIME = (
     "refreshed_at",
     "reported_at",
     "evaluated_at",
+    "raised_at",
+    "resolved_at",
+    "declared_at",
 )
 
 
@@ -286,7 +289,9 @@ def test_every_fact_is_dated_when_it_happened_in_the_demo_year(app: GovLedger) -
             when = datetime.fromisoformat(state[field]["_data_"])
             if topic == "DistrictCalendar.Set":
                 assert when == app.time_bounds.earliest  # the calendar covers all history
-            elif topic.startswith("AnnualSharingReport."):  # the year's reports: by 01-31 next
+            elif topic.startswith("AnnualSharingReport.") or (  # the year's reports: by 01-31
+                topic == "FundDecision.Decided" and state["year"] == DEMO_YEAR + 1  # next O&M (F8)
+            ):
                 assert first <= when < datetime(DEMO_YEAR + 1, 2, 1, tzinfo=CST), (topic, when)
             else:
                 assert first <= when < last, (topic, when)
@@ -310,7 +315,8 @@ def test_response_deadlines_count_the_holidays_of_the_recorded_calendar(app: Gov
 def test_the_issue_14_violations_planted_are_found_by_the_views(
     settings: Settings, app: GovLedger
 ) -> None:
-    """S11, P2 and I3 (ops/demo/obligations.py): the views find what the demo planted."""
+    """Each issue-14 rule (ops/demo/obligations.py, oversight.py): the views find what the
+    demo planted, as of the dates the demo names."""
     from datetime import date  # noqa: PLC0415
 
     from projections.query import open_views  # noqa: PLC0415
@@ -334,6 +340,14 @@ def test_the_issue_14_violations_planted_are_found_by_the_views(
         i4 = {f.subject for f in views.findings(year_end, rule="I4")}
         next_year_end = views.moment(as_of=date(DEMO_YEAR + 1, 12, 31))
         i5 = {f.subject for f in views.findings(next_year_end, rule="I5")}
+        found = {
+            rule: {f.subject for f in views.findings(year_end, rule=rule)}
+            for rule in ("I6", "D3", "S13", "I8", "I9", "I10")
+        }
+        found.update(
+            {rule: {f.subject for f in views.findings(reports, rule=rule)} for rule in ("F8", "I7")}
+        )
+        before = {rule: views.findings(year_end, rule=rule) for rule in ("F8", "I7")}
         # §三(五)17 / I1: every in-use system with no recorded access in the year (registered
         # at least zombie_idle_days before the year's end) is a zombie candidate.
         systems = views.zone(year_end).systems.values()
@@ -355,3 +369,8 @@ def test_the_issue_14_violations_planted_are_found_by_the_views(
     assert set(summary.planted["F7"]) <= f7 and summary.findings["F7"] == 1
     assert i4 == set(summary.planted["I4"]) and summary.findings["I4"] == 1
     assert i5 == set(summary.planted["I5"]) and summary.findings["I5"] == 1
+    for rule in ("I6", "D3", "S13", "F8", "I7", "I8", "I9", "I10"):
+        assert found[rule] == set(summary.planted[rule]), rule
+        assert summary.findings[rule] == len(found[rule]) > 0, rule
+        assert f"planted {rule}" in summary.describe()
+    assert before == {"F8": [], "I7": []}  # judged only once the next year has begun

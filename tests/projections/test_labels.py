@@ -111,3 +111,13 @@ def test_search_text_finds_event_kinds_by_chinese_name() -> None:
         "AnomalyReview.Started",
         "AnomalyReview.Reviewed",
     }
+
+
+def test_sealed_subjects_show_as_a_count_only() -> None:
+    """docs/privacy.md: an auditor's trail line never shows the sealed values' parts."""
+    sealed = {"sealed": "v1", "kid": "ab" * 16, "n": "AAECAwQFBgcICQoL", "ct": "bWNt"}
+    line = labels.event_summary(
+        "ledger.domain.access:DataAccess.Recorded",
+        {"platform_event_id": "e-1", "subjects": [sealed, dict(sealed, kid="cd" * 16)]},
+    )
+    assert "2 人（加密存储" in line and "ab" * 16 not in line and "bWNt" not in line

@@ -200,6 +200,10 @@ def test_inventory_marks_findings_on_their_rows(demo_console: Console) -> None:
     # P2 is judged from the recorded PIAs now (issue 14): never listed as 未评估.
     p2 = "P2 向其他部门提供个人信息未做个人信息保护影响评估"
     assert f"{p2}：未评估" not in systems.text
+    # docs/facts.md §11: the demo's 处室 system (I8) and unfiled classified one (I10) are shown
+    every = demo_console.client.get("/console/inventory?section=systems").text
+    assert "<th>分级保护</th><th>所属处室</th>" in every
+    assert "食品经营监管科" in every and "秘密<span" in every and "机密（已备案）" in every
     funds = demo_console.client.get("/console/inventory?section=funds")
     assert funds.text.count('<tr class="flagged">') == len(flagged_funds)
     rules = {f.rule for f in findings if f.subject in flagged_funds}

@@ -174,13 +174,15 @@ def test_annual_figures(scenario: Settings) -> None:
         "S10": 1,
         "S12": 1,
         # Issue 14: F7 on D1 and D7 (P1's O&M for S_a is filed at 10,000 a year), S11 (R1
-        # and R2 are daily and never refreshed), I6 (minzheng never names a CIO). R1's
-        # personal items went to minzheng with no PIA on record (P2), and R1 lacked its
+        # and R2 are daily and never refreshed), I6 (minzheng never names a CIO); I9 (neither
+        # department sends a self-inspection report within 90 days of its registration).
+        # R1's personal items went to minzheng with no PIA on record (P2), and R1 lacked its
         # safeguards (S12), first by A5 on 2025-12-31 (business time, recorded late): both
         # are 2025 findings, outside every 2026 figure (docs/projections.md §Recorded late).
         "F7": 2,
         "S11": 2,
         "I6": 1,
+        "I9": 2,
     }
     # gongan: shareable 1/2 → 10, open 0 → 0, on time 1/2 → 15, provided 4/4 → 15,
     # used 0 → 0, clean (no use) → 10: 50.0. minzheng: no catalogue → 0, 0; no requests →

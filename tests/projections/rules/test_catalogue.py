@@ -35,7 +35,7 @@ def _domain_table() -> dict[str, str]:
 # Issue 14's checks of the plan beyond domain.md's table (seed §三(五)17; docs/rules-inputs.md).
 PLAN_RULES = {
     "F6": "high", "F7": "high", "F8": "medium", "I4": "low", "I5": "low", "I6": "low",
-    "D3": "medium", "S13": "low", "I7": "medium",
+    "D3": "medium", "S13": "low", "I7": "medium", "I8": "medium", "I9": "low", "I10": "high",
 }  # fmt: skip
 
 
