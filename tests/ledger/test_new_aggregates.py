@@ -1,10 +1,12 @@
 """PostgreSQL's one-statement idempotent batch: only new originators are chained, once.
 
-``insert_new_aggregates`` checks which originators already have events inside
-the chained insert itself (ledger/store/postgres.py); these tests hold it to
-the ledger's rules: gapless positions over the rows actually written, a
-retried batch writes nothing, and concurrent writers with stale heads keep
-one valid chain.
+``insert_new_aggregates`` inserts a batch of creations unchecked first (the
+(originator_id, originator_version) key is the check) and a batch that fails on
+it checked, inside the chained insert (ledger/store/postgres.py);
+``insert_new_stream`` sends a batch in chunks as they are built
+(ledger/store/postgres_stream.py). These tests hold both to the ledger's rules:
+gapless positions over the rows actually written, a retried batch writes
+nothing, and concurrent writers with stale heads keep one valid chain.
 """
 
 from __future__ import annotations
