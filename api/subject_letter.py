@@ -19,7 +19,8 @@ from markupsafe import Markup
 
 from ledger.domain.calendar import CHINA_STANDARD_TIME
 from projections.labels import ACCESS_REASONS
-from projections.reports.fonts import CSS_FAMILIES
+from projections.reports.fonts import PDF_FAMILIES
+from projections.reports.render import html_to_pdf
 
 _TEMPLATE = """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><style>
@@ -90,7 +91,7 @@ def letter_html(identifier: str, answer: dict[str, Any], reference: str = "") ->
             }
         )
     return _environment.from_string(_TEMPLATE).render(
-        fonts=Markup(CSS_FAMILIES),  # noqa: S704 - a constant of ours
+        fonts=Markup(PDF_FAMILIES),  # noqa: S704 - a constant of ours
         reference=reference,
         masked=mask(identifier),
         start=_day(answer["from"]),
@@ -109,7 +110,5 @@ def _day(iso: str) -> str:
 
 
 def letter_pdf(identifier: str, answer: dict[str, Any], reference: str = "") -> bytes:
-    from weasyprint import HTML  # noqa: PLC0415 - pango is loaded only when a PDF is asked for
-
-    pdf: bytes = HTML(string=letter_html(identifier, answer, reference)).write_pdf()
-    return pdf
+    """The letter as a PDF, its CJK faces subset like the reports' (render.html_to_pdf)."""
+    return html_to_pdf(letter_html(identifier, answer, reference))

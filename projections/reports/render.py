@@ -149,18 +149,20 @@ def render_html(report: Report, fonts: str = CSS_FAMILIES, mono: str = MONO_FAMI
 
 
 def render_pdf(report: Report) -> bytes:
-    """The HTML laid out by WeasyPrint, with the CJK faces subset to the characters it
-    prints (fonts.py: the whole collection would cost some 250 MB more)."""
+    """The report's HTML laid out by WeasyPrint (:func:`html_to_pdf`)."""
+    html = render_html(report, PDF_FAMILIES, PDF_MONO_FAMILIES)
+    return html_to_pdf(html, mono=bool(report.anchor.checkpoint))
+
+
+def html_to_pdf(html: str, *, mono: bool = False) -> bytes:
+    """HTML whose fonts are :data:`PDF_FAMILIES` as a PDF, with the CJK faces subset to the
+    characters it prints (fonts.py: the whole collection would cost some 250 MB more)."""
     # pango is loaded only when a PDF is asked for
     from weasyprint import CSS, HTML  # noqa: PLC0415
     from weasyprint.text.fonts import FontConfiguration  # noqa: PLC0415
 
-    html = render_html(report, PDF_FAMILIES, PDF_MONO_FAMILIES)
     config = FontConfiguration()
-    faces = CSS(
-        string=font_faces_css(html, mono=bool(report.anchor.checkpoint)),
-        font_config=config,
-    )
+    faces = CSS(string=font_faces_css(html, mono=mono), font_config=config)
     pdf: bytes = HTML(string=html).write_pdf(stylesheets=[faces], font_config=config)
     return pdf
 

@@ -17,15 +17,22 @@ endpoint has to say how its retries behave:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
 from ledger.config import Settings
 from ledger.domain.actor import Role
 from ledger.domain.security_facts import MEASURES
+from ledger.store.connect import init_ledger
+from ledger.subjects import prepare_subject_keys
 from projections.zone import stable_id
+from security.apikeys import open_api_keys
 from tests.api.conftest import (
     PROVIDER,
     USER,
@@ -38,6 +45,7 @@ from tests.api.conftest import (
 from tests.projections.scenario import build_scenario
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
+SUBJECT = "320102198001010011"
 ONCE, AGAIN = "once", "again"
 Ids = dict[str, str]
 
@@ -144,9 +152,18 @@ RETRIES = [
     Retry("/sharing-requests/{request_id}/reject", PROVIDING, PROVIDER, ONCE,
           lambda ids: f"/sharing-requests/{ids['other_request']}/reject", {"reason": "无依据"}),
     Retry("/accesses", Role.EXCHANGE_PLATFORM, None, ONCE, lambda _: "/accesses",
-          access("retry-1")),
+          access("retry-1", subjects=[SUBJECT])),
     Retry("/accesses/batch", Role.EXCHANGE_PLATFORM, None, ONCE, lambda _: "/accesses/batch",
           {"accesses": [access("retry-2"), access("retry-3")]}),
+    # A person's request (docs/privacy.md): every lookup is itself recorded, so a retried
+    # one is a second record; a retried erasure is 409 subject_already_erased.
+    Retry("/subjects/accesses", Role.SECURITY_OFFICER, None, AGAIN, lambda _: "/subjects/accesses",
+          {"subject": SUBJECT, "from": "2026-06-01", "to": "2026-06-30"}),
+    Retry("/subjects/accesses/letter", Role.SECURITY_OFFICER, None, AGAIN,
+          lambda _: "/subjects/accesses/letter",
+          {"subject": SUBJECT, "from": "2026-06-01", "to": "2026-06-30"}),
+    Retry("/subjects/erase", Role.SECURITY_OFFICER, None, ONCE, lambda _: "/subjects/erase",
+          {"subject": SUBJECT, "reason": "处理目的已实现", "legal_basis": "个人信息保护法第47条"}),
     Retry("/filings", CLERK, USER, ONCE, lambda _: "/filings", FILING, "filing-1", "filing"),
     Retry("/filings/{filing_id}/review", Role.NDRC, None, ONCE,
           lambda ids: f"/filings/{ids['filing']}/review",
@@ -236,6 +253,18 @@ RETRIES = [
     Retry("/reports/verify", Role.AUDITOR, None, ONCE, lambda _: "/reports/verify",
           {"not": "an issued report"}),
 ]  # fmt: skip
+
+
+@pytest.fixture
+def api(settings: Settings, tmp_path: Path) -> Iterator[Api]:
+    """The API with a blind-index secret, so accesses may name data subjects."""
+    configured = settings.with_overrides(subject_index_key_file=str(tmp_path / "index.key"))
+    init_ledger(configured)
+    prepare_subject_keys(configured)
+    keys = open_api_keys(configured)
+    with TestClient(create_app(configured)) as client:
+        yield Api(client, keys, worker=configured)
+    keys.close()
 
 
 def prepare(api: Api) -> Ids:
