@@ -41,6 +41,7 @@ from msgspec import Raw
 
 from ledger.config import Settings
 from ledger.erasure import NONCE_SIZE, SEAL_VERSION, Erased, ErasureError, is_sealed
+from ledger.erasure import associated_data as sealed_field_data
 from ledger.errors import ConfigurationError
 from ledger.tree_database import Database
 
@@ -67,7 +68,7 @@ def blind_index(secret: bytes, identifier: str) -> str:
 
 def associated_data() -> bytes:
     """What every sealed subject is bound to (ledger-format §9): its topic and field."""
-    return f"govledger-seal-{SEAL_VERSION}\n{ACCESS_TOPIC}\n{SUBJECTS_FIELD}".encode()
+    return sealed_field_data(ACCESS_TOPIC, SUBJECTS_FIELD)
 
 
 _AD: Final = associated_data()
