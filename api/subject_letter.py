@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from ledger.domain.calendar import CHINA_STANDARD_TIME
 from projections.labels import ACCESS_REASONS
-from projections.reports.charts import CSS_FAMILIES
+from projections.reports.fonts import CSS_FAMILIES
 
 _TEMPLATE = """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><style>

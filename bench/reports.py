@@ -11,9 +11,14 @@ operator would: ``govledger verify --full`` and ``govledger report KIND --year 2
 build: reuse it with ``--million-ledger DIR``) and compares it with the first ledger.
 
 Targets: risk JSON <= 1.0 x verify (and the audit JSON, which reads only the views);
-every report's peak RSS < 300 MB; at a million events the risk JSON within 2 x its
-time on the first ledger, peak still < 300 MB. A PDF needs a CJK font (fonts-noto-cjk):
-without one its line says failed and it is left out of the peak.
+every report's peak RSS < 300 MB, PDFs included; at a million events the risk JSON within
+2 x its time on the first ledger, peak still < 300 MB. A PDF needs a CJK font
+(fonts-noto-cjk): without one its line says failed and it is left out of the peak.
+
+The peak is the report process's own (``ru_maxrss`` from ``wait4``): the whole PDF, the
+font subsetting before the layout included (docs/reports.md "Fonts in the PDF"), is made
+in that one process, which starts no child (a child's peak would count only as a max,
+not added).
 
 Layout (issue #15): the risk PDF of ``govledger demo`` at its default size (20,000
 accesses) has at most 25 pages (``pdfinfo``): tested by

@@ -138,7 +138,7 @@ class ReportSchedule:
         from ledger.configured import open_ledger  # noqa: PLC0415
         from projections.reports import Format, ReportKind, generate, render  # noqa: PLC0415
 
-        report = generate(self.settings, ReportKind(due.kind), due.year)
+        report = generate(self.settings, ReportKind(due.kind), due.year, catch_up=True)
         files = [(fmt, render(report, Format(fmt))) for fmt in self.formats]
         folder = Path(self.settings.state_dir) / "issued"
         folder.mkdir(parents=True, exist_ok=True)

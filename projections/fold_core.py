@@ -14,6 +14,8 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from ledger.config import Settings
 from projections.business_time import RULE as DATED_IN_FUTURE
 from projections.business_time import dated_in_future
@@ -61,6 +63,15 @@ class Rules:
         )
 
 
+def dump_state(state: State) -> bytes:
+    return orjson.dumps(state)
+
+
+def load_state(blob: bytes) -> State:
+    loaded: State = orjson.loads(blob)
+    return loaded
+
+
 def keep_first(entity: dict[str, Any], key: str, happened: str | None) -> None:
     """Keep under ``key`` the earliest business time (CST ISO) of a repeated fact: I6
     reads when a department's CIO was first named (docs/rules-inputs.md)."""
@@ -102,6 +113,9 @@ class FoldCore:
     emit: bool
     findings: list[FindingRow]
     anomalies: list[AnomalyRow]
+    # Finding ids whose stored row a fact folded later (recorded late, dated earlier)
+    # replaces or withdraws: the runner deletes them before it stores the new rows.
+    withdrawn: set[str]
 
     def _finding(
         self,
@@ -114,13 +128,19 @@ class FoldCore:
         at: datetime | None,
         detail: str,
         key: str | None = None,
+        replace: bool = False,
     ) -> None:
-        """Emit a finding; ``key`` names it when its subject has several (else the subject)."""
+        """Emit a finding; ``key`` names it when its subject has several (else the subject).
+        ``replace``: the finding may be stored already (judged again on a fact recorded
+        late): its row is replaced."""
         if not self.emit:
             return
+        finding_id = stable_id(rule, key or subject)
+        if replace:
+            self._drop(finding_id)
         self.findings.append(
             (
-                stable_id(rule, key or subject),
+                finding_id,
                 rule,
                 _SEVERITY[rule],
                 subject,
@@ -134,6 +154,20 @@ class FoldCore:
                 detail,
             )
         )
+
+    def _withdraw(self, rule: str, key: str) -> None:
+        """A finding a fact recorded late disproves (docs/projections.md §Recorded late)."""
+        if self.emit:
+            self._drop(stable_id(rule, key))
+
+    def _drop(self, finding_id: str) -> None:
+        self.withdrawn.add(finding_id)
+        if any(row[0] == finding_id for row in self.findings):
+            self.findings = [row for row in self.findings if row[0] != finding_id]
+
+    def take_withdrawn(self) -> set[str]:
+        out, self.withdrawn = self.withdrawn, set()
+        return out
 
     def _anomaly(
         self,

@@ -101,6 +101,9 @@ class ObligationsFold(FoldCore):
 
     # ------------------------------------------------------------------ S11
 
+    def _rejudge_provided(self, code: str) -> None:
+        """P2 and D1 of ``code`` judged again (``projections.rules.provided``)."""
+
     def _refresh(self, fact: Fact) -> None:
         d = fact.data
         refreshed = _epoch(d["refreshed_at"])
@@ -131,6 +134,7 @@ class ObligationsFold(FoldCore):
                 "position": fact.position,
             }
         )
+        self._rejudge_provided(d["resource_code"])
 
     def _core_approval(self, fact: Fact) -> None:
         d = fact.data
@@ -145,12 +149,14 @@ class ObligationsFold(FoldCore):
             "withdrawn_at": None,
             "positions": [fact.position],
         }
+        self._rejudge_provided(d["resource_code"])
 
     def _core_withdrawn(self, fact: Fact) -> None:
         approval = self.state.get("core_approvals", {}).get(fact.entity)
         if approval is not None:
             approval["withdrawn_at"] = _epoch(fact.data["withdrawn_at"])
             approval["positions"].append(fact.position)
+            self._rejudge_provided(approval["resource_code"])
 
     # ------------------------------------------------------------------ I3
 

@@ -206,6 +206,7 @@ class Projector:
                 else:
                     fold.apply(_fact(row, short))
         fold.take_outputs()
+        fold.take_withdrawn()
         fold.emit = emit
         return fold
 
@@ -338,6 +339,7 @@ class Projector:
                 row[0], short_topic(str(row[3])), set_aside.reason_of(error)
             ) from error
         findings, anomalies, reviews, days = fold.take_outputs()
+        withdrawn = [(f,) for f in sorted(fold.take_withdrawn())]
         aside = self._pending.between(expected, last[0])
         if aside:
             findings.extend(set_aside.finding_rows(aside, fold.clock_iso()))
@@ -352,6 +354,10 @@ class Projector:
                 raise _MovedError
             store.insert_many("events", EVENT_COLUMNS, events)
             store.insert_many("facts", ("position", "time", "topic", "entity", "state"), kept)
+            # Findings judged again on a fact recorded late: their old rows go first.
+            store.execute_many(
+                f"DELETE FROM {store.table('findings')} WHERE finding_id = ?", withdrawn
+            )
             store.insert_many("findings", FINDING_COLUMNS, findings)
             store.insert_many("anomalies", ANOMALY_COLUMNS, anomalies)
             store.insert_many("reviews", REVIEW_COLUMNS, reviews)

@@ -18,8 +18,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from projections import audit_suggestion, rectification, security_facts
 from projections.detector import EVIDENCE_CAP, HISTORY, AnomalyDetector
 from projections.facts import (
@@ -44,7 +42,9 @@ from projections.fold_core import (
     State,
     date_change,
     day_text,
+    dump_state,
     keep_first,
+    load_state,
     local_day_number,
     positions_text,
 )
@@ -103,18 +103,15 @@ def empty_state() -> State:
         "assessments": {},
         "core_approvals": {},
         "annual_reports": {},
-        "shared_flagged": [],  # resource codes already found under S12 / D2 (once each)
+        # Judged by business time whatever the recording order (projections.rules.folded,
+        # .provided): the first share per code, the findings found (key -> their time),
+        # the accesses on a lapsed grant (S3 judged again when a grant changes).
+        "first_shares": {},
+        "shared_found": {},
+        "provided_found": {},
+        "lapsed_accesses": {},
         "detector": {"actors": {}, "resources": {}, "pairs": [], "refused": {}},
     }
-
-
-def dump_state(state: State) -> bytes:
-    return orjson.dumps(state)
-
-
-def load_state(blob: bytes) -> State:
-    loaded: State = orjson.loads(blob)
-    return loaded
 
 
 def resource_sensitivity(resource: dict[str, Any]) -> str:
@@ -134,19 +131,16 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
         self.anomalies: list[AnomalyRow] = []
         self.reviews: list[ReviewRow] = []
         self.clock_days: list[tuple[str, int]] = []
+        for key in ("first_shares", "shared_found", "provided_found", "lapsed_accesses"):
+            self.state.setdefault(key, {})  # a state from before these keys
         self.state.setdefault("calendars", [])  # a snapshot from before calendars
-        self._flagged = set(self.state["shared_flagged"])
+        self.withdrawn = set()
         # The business time of the fact being applied (docs/facts.md §1).
         self._happened: datetime | None = None
         # (department, resource code) -> request ids: the grants S3 checks a lapsed
         # access against. A cache: rebuilt from the state when None.
         self._by_user: dict[tuple[str, str], list[str]] | None = None
-        self._lapsed_id: str | None = None
         self._pairs = set(self.state["detector"]["pairs"])
-        # Resource codes whose S12 and D2 are settled (found, or impossible) until the
-        # resource changes: the accesses that share them skip _shared. A cache only:
-        # it is rebuilt from the state, so a reloaded fold finds the same.
-        self._quiet: set[str] = set()
         self._volume_min = rules.volume_min
         self._handlers: dict[str, Callable[[Fact], None]] = {
             "Department.Registered": self._department,
@@ -209,7 +203,6 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
         return out
 
     def snapshot(self) -> bytes:
-        self.state["shared_flagged"] = sorted(self._flagged)
         self.state["detector"]["pairs"] = sorted(self._pairs)
         return dump_state(self.state)
 
@@ -224,8 +217,6 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
             state["clock_day"] = today
             if self.emit:
                 self.clock_days.append((day_text(today), position))
-
-    # ------------------------------------------------------------------ outputs
 
     # ------------------------------------------------------------------ organisation
 
@@ -282,6 +273,7 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
             return
         d, name = fact.data, fact.topic.partition(".")[2]
         system["positions"].append(fact.position)
+        self._system_changed(system, name, d, fact.position)  # F1/F2 as of a decision
         date_change(system, name, self._happened_iso())  # I7 (seed §三(二)6)
         if name == "ConnectionRequirementSet":
             system["required_to_connect"] = d["required_to_connect"]
@@ -339,16 +331,17 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
         )
         self.state["resources"][d["code"]] = resource
         self.state["resource_by_entity"][fact.entity] = d["code"]
-        self._quiet.discard(d["code"])
 
     def _resource_change(self, fact: Fact) -> None:
         code = self.state["resource_by_entity"].get(fact.entity)
         resource = self.state["resources"].get(code)
         if resource is None:
             return
-        self._quiet.discard(resource["code"])
         d, name = fact.data, fact.topic.partition(".")[2]
         resource["positions"].append(fact.position)
+        if name in _SAFEGUARD:  # S12 and D2 read since when (projections.rules.folded)
+            happened = self._happened.timestamp() if self._happened else self.state["clock_epoch"]
+            self._safeguarded(resource, _SAFEGUARD[name], happened or 0.0)
         if name == "OwnerAssigned":
             resource["owner_department"] = d["owner_department"]
         elif name == "ControllerAssigned":
@@ -413,6 +406,7 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
             "positions": [fact.position],
         }
         self._by_user = None
+        self._rejudge_lapsed(self.state["requests"][fact.entity])  # S3, recorded late
 
     def _decision(self, fact: Fact) -> None:
         request = self.state["requests"].get(fact.entity)
@@ -455,6 +449,7 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
             request["revoked_at"] = d["revoked_at"]["_data_"]
         elif name == "Expired":
             request["status"] = "expired"
+        self._rejudge_lapsed(request)  # S3 on an access recorded before this
 
     # ------------------------------------------------------------------ filings and funds
 
@@ -510,6 +505,8 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
         elif name == "Accepted":
             filing["status"] = "accepted"
             filing["accepted_at"] = self._happened_iso()
+        if name in ("ArchitectureApproved", "ArchitectureRejected"):
+            self._rejudge_funds("filing_id", fact.entity)  # F4/F6 of decisions recorded before
 
     def _funds(self, fact: Fact) -> None:
         d = fact.data
@@ -573,7 +570,8 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
             at = datetime.fromtimestamp(epoch, CST)
             self._access_findings(position, a, resource, reasons, at)
         if resource is not None and a.department != resource["provider_department"]:
-            if code not in self._quiet:
+            first = state["first_shares"].get(code)
+            if first is None or epoch < first[0]:  # S12/D2: the first share only
                 self._shared(code, a.department, position, None, epoch)
             if resource.get("personal_items", True) or resource.get("core_items", True):
                 self._provided(
@@ -595,5 +593,7 @@ _SYSTEM = (
     "DataHoldingsDeclared",
 )
 _RESOURCE = ("OwnerAssigned", "ControllerAssigned", "Reclassified", "RiskAssessed")
+_SAFEGUARD = {"OwnerAssigned": "owner", "ControllerAssigned": "controller",
+              "RiskAssessed": "assessment"}  # fmt: skip
 _REQUEST = ("Approved", "Rejected", "Revoked", "Expired")
 _FILING = ("ArchitectureApproved", "ArchitectureRejected", "Accepted")

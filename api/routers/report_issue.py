@@ -57,7 +57,8 @@ def issue(
     if at is not None and at > head:
         raise DomainError(ErrorCode.INVALID_VALUE, f"position {at} is beyond the head ({head})")
     as_of = at or head
-    body = REPORTS.get(s.settings, kind, year, fmt, at=as_of)
+    # Issuing is a write: where this service may write the views, they take in the head.
+    body = REPORTS.get(s.settings, kind, year, fmt, at=as_of, catch_up=s.settings.create_schema)
     (issued,) = s.ledger.issue_report(
         caller.actor, kind=kind.value, year=year, as_of_position=as_of, files=[(fmt.value, body)]
     )

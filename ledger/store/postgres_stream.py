@@ -11,6 +11,12 @@ order is commit order), so a batch is stored whole or not at all, and the
 rows and hashes are exactly those of one ``insert_new_aggregates`` of the
 whole batch.
 
+Only a writer that is alone streams: the head's lock is held from the first
+chunk to the commit, so with another writer about (the head moved since our
+last batch: the recorder's ``_contended``, cleared when a batch finds the head
+where it left it) the batch is built first and inserted as one, and the other
+writer never waits on our Python.
+
 The chunks are inserted unchecked, as ``insert_new_aggregates`` first tries
 a batch of creations: the (originator_id, originator_version) key is the
 check. A batch holding a stored originator (a retry) fails on that key, is
@@ -46,6 +52,12 @@ def insert_new_stream(
     recorder: ChainedPostgresApplicationRecorder, chunks: Iterable[Sequence[StoredEvent]]
 ) -> NewAggregates:
     """``insert_new_aggregates`` of the chunks' events, in order, each chunk sent on when built."""
+    if recorder._contended:
+        # Another writer is about: the head's lock is held from the first chunk to the
+        # commit, so building the batch under it would make the other writer wait on our
+        # Python. The batch is built first, then inserted as one (insert_new_aggregates).
+        whole: NewAggregates = recorder.insert_new_aggregates([e for c in chunks for e in c])
+        return whole
     pending = iter(chunks)
     sent: list[StoredEvent] = []
     try:
@@ -76,7 +88,8 @@ def _stream(
                 if found is None:
                     raise ForeignStoreError("the ledger has no head record (run `govledger init`)")
                 head = (int(found["position"]), bytes(found["hash"]))
-                recorder._contended = recorder._contended and head != recorder._head
+                if recorder._head is not None and head != recorder._head:
+                    recorder._contended = True  # another writer wrote since our last batch
                 position, prev = head
                 answers: list[tuple[Cursor[DictRow], int]] = []
                 written: list[int] = []

@@ -196,7 +196,7 @@ def declared_records(loader: Loader) -> None:
             evidence=f"苏高新发改〔{DEMO_YEAR}〕专项调查记录",
         )  # fmt: skip
     tally["findings"]["I8"] += 1
-    tally["planted:I8"][loader.system_ids[INTERNAL_UNITS[0][0]].hex] += 1
+    tally["planted:I8"][INTERNAL_UNITS[0][0]] += 1  # by name: system ids are uuid4
     for name, level, filed in CLASSIFIED:
         spec = next(s for s in SYSTEMS if s.name == name)
         app.declare(
@@ -206,7 +206,7 @@ def declared_records(loader: Loader) -> None:
         )  # fmt: skip
         if not filed:
             tally["findings"]["I10"] += 1
-            tally["planted:I10"][loader.system_ids[name].hex] += 1
+            tally["planted:I10"][name] += 1
     cloud_lists(loader)
 
 

@@ -38,12 +38,15 @@ def generate(
     *,
     at: int | None = None,
     views_progress: Callable[[int], None] | None = None,
+    catch_up: bool = False,
 ) -> Report:
     """The report of ``kind`` for ``year`` from the views at ``at`` (default: the views'
-    position, brought to the head first where this process may write them); the views'
-    catch-up reports its batches to ``views_progress``.
+    position). Reading never writes (docs/projections.md §Opening and moments): only a
+    writer passes ``catch_up=True`` (the worker's schedule, ``govledger report
+    --catch-up``) to bring the views to the head first; that catch-up reports its
+    batches to ``views_progress``. Views not built yet raise ``StoreUnavailableError``.
     """
-    if settings.create_schema:
+    if catch_up:
         run_projections(settings, progress=views_progress)
     reader = open_reader(settings)
     try:

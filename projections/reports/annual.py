@@ -58,10 +58,10 @@ def build_annual_report(inputs: Inputs) -> Report:
         anchor=anchor(facts, checkpoint),
         sections=(
             _systems(facts, year),
-            _catalogue(facts),
+            _catalogue(facts, inputs.oversight),
             _provision(facts, requests),
             _use(facts),
-            _objections(),
+            _objections(inputs.oversight),
             _security(facts, year, inputs.oversight),
             _funds(facts, year),
             _issues(inputs.oversight),
@@ -126,7 +126,16 @@ def _systems(facts: ReportFacts, year: int) -> Section:
     )
 
 
-def _catalogue(facts: ReportFacts) -> Section:
+def _judged(oversight: Oversight, rule: str, counted: str) -> str:
+    """What the views judge of ``rule`` at the report's moment: ``counted`` N 项, or 未评估
+    with the reason (a report never prints 0 for a rule it did not evaluate)."""
+    reason = oversight.not_evaluated.get(rule)
+    if reason is not None:
+        return f"{counted}（{rule}）：未评估（{reason}）"
+    return f"{counted} {oversight.count(rule)} 项（{rule}）"
+
+
+def _catalogue(facts: ReportFacts, oversight: Oversight) -> Section:
     resources = sorted(facts.zone.resources.values(), key=lambda r: r.code)
     rows = tuple(
         Row((SHARING_TYPE[t], len(group)), tuple(r.position for r in group))
@@ -152,7 +161,9 @@ def _catalogue(facts: ReportFacts) -> Section:
         "目录情况",
         (
             f"政务信息资源目录在册资源 {len(resources)} 项。",
-            "更新及时性：账本尚未记录资源数据更新事件，按更新周期按时更新的情况（S11）暂无法据账本统计。",
+            "更新及时性："
+            + _judged(oversight, "S11", "以本报告时点计，未按更新周期（含宽限期）逾期未更新的资源")
+            + "。",
         ),
         tables=(
             Table("目录资源按共享类型", ("共享类型", "资源数"), rows),
@@ -260,13 +271,15 @@ def _use(facts: ReportFacts) -> Section:
     )
 
 
-def _objections() -> Section:
+def _objections(oversight: Oversight) -> Section:
     return Section(
         "五",
         "数据质量异议",
         (
-            "账本尚未设立数据质量异议及其处理的记录事件，本年度无可据账本统计的异议；"
-            "建议交换平台将异议登记与答复纳入账本。",
+            _judged(
+                oversight, "S13", "以本报告时点计，超过处理时限（工作日）逾期未处理的数据质量异议"
+            )
+            + "。",
         ),
     )
 

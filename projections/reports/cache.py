@@ -3,7 +3,10 @@
 A report is kept per (ledger, kind, year, ledger position): the document model
 once per key (the replay is the cost), and each format rendered from it once.
 A new event makes a new key, so a kept report is never stale. The console's
-downloads and the API's ``GET /reports/{kind}`` share one cache per process.
+downloads and the API's ``GET /reports/{kind}`` share one cache per process. Reading
+never writes (docs/projections.md §Opening and moments): a read reports at the views'
+position as the worker keeps them; only a writer (issuing a report) passes
+``catch_up=True`` to bring the views to the ledger's head first.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from typing import Final, TypeVar
 
 from ledger.config import Settings
 from ledger.store.connect import ledger_head
+from projections.query import open_views
 from projections.reports import Format, Report, ReportKind, generate, render
+from projections.runner import run_projections
 
 CACHED_REPORTS: Final = 12
 K = TypeVar("K")
@@ -31,10 +36,26 @@ class ReportCache:
         self._bodies: OrderedDict[tuple[ModelKey, str], bytes] = OrderedDict()
 
     def get(
-        self, settings: Settings, kind: ReportKind, year: int, fmt: Format, *, at: int | None = None
+        self,
+        settings: Settings,
+        kind: ReportKind,
+        year: int,
+        fmt: Format,
+        *,
+        at: int | None = None,
+        catch_up: bool = False,
     ) -> bytes:
-        """The report over positions 1..``at`` (default: the head) rendered as ``fmt``."""
-        position = ledger_head(settings) if at is None else at
+        """The report over positions 1..``at`` rendered as ``fmt``; by default at the
+        views' position, or at the ledger's head with ``catch_up`` (a writer's)."""
+        if catch_up:
+            run_projections(settings)
+        if at is None:
+            if catch_up:
+                at = ledger_head(settings)
+            else:
+                with open_views(settings) as views:
+                    at = views.position
+        position = at
         key = (settings.database_url, settings.postgres_schema, kind.value, year, position)
         body = _recall(self._lock, self._bodies, (key, fmt.value))
         if body is None:

@@ -22,6 +22,7 @@ from matplotlib import font_manager
 from matplotlib import pyplot as plt
 from matplotlib.axes import Axes
 
+from projections.reports.fonts import CSS_FAMILIES, installed_fonts
 from projections.reports.model import Chart, ChartKind
 
 # Font files of Debian's CJK packages, best first, and the family each's first face has.
@@ -29,7 +30,6 @@ CJK_FONTS = (
     ("NotoSansCJK-Regular.ttc", "Noto Sans CJK SC"),
     ("wqy-zenhei.ttc", "WenQuanYi Zen Hei"),
 )
-CSS_FAMILIES = "'Noto Sans CJK SC', 'WenQuanYi Zen Hei', sans-serif"
 
 
 class MissingFontError(RuntimeError):
@@ -39,7 +39,7 @@ class MissingFontError(RuntimeError):
 @cache
 def cjk_font() -> tuple[Path, str]:
     """The installed CJK font file, and the family name matplotlib registers for it."""
-    installed = {Path(f).name: Path(f) for f in font_manager.findSystemFonts()}
+    installed = installed_fonts()
     for filename, _family in CJK_FONTS:
         if filename in installed:
             path = installed[filename]
@@ -49,8 +49,8 @@ def cjk_font() -> tuple[Path, str]:
     raise MissingFontError("no CJK font found: install Debian's fonts-noto-cjk (make installs it)")
 
 
-def chart_svg(chart: Chart) -> str:
-    """The chart as an inline SVG document (UTF-8 text)."""
+def chart_svg(chart: Chart, families: str = CSS_FAMILIES) -> str:
+    """The chart as an inline SVG document (UTF-8 text), its text in the CSS ``families``."""
     _path, family = cjk_font()
     with plt.rc_context(
         {
@@ -72,7 +72,7 @@ def chart_svg(chart: Chart) -> str:
             plt.close(figure)
     svg = out.getvalue()
     # The same .ttc's Simplified Chinese face: Chinese glyph forms, not Japanese ones.
-    svg = svg.replace(f"'{family}'", CSS_FAMILIES)
+    svg = svg.replace(f"'{family}'", families)
     return svg[svg.index("<svg") :]
 
 

@@ -19,6 +19,13 @@ import orjson
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from projections.reports.fonts import (
+    CSS_FAMILIES,
+    MONO_FAMILIES,
+    PDF_FAMILIES,
+    PDF_MONO_FAMILIES,
+    font_faces_css,
+)
 from projections.reports.layout import widths
 from projections.reports.model import Report, Row, Table, compress_positions
 
@@ -115,12 +122,14 @@ _environment = Environment(
 )
 
 
-def render_html(report: Report) -> str:
+def render_html(report: Report, fonts: str = CSS_FAMILIES, mono: str = MONO_FAMILIES) -> str:
+    """The report as one HTML document, its text in the CSS families ``fonts`` (code in
+    ``mono``): the installed fonts by default, the PDF's subset faces first for a PDF."""
     # matplotlib (a second to import) only when a format draws charts, not for JSON.
-    from projections.reports.charts import CSS_FAMILIES, chart_svg  # noqa: PLC0415
+    from projections.reports.charts import chart_svg  # noqa: PLC0415
 
     svgs = {
-        chart.title: Markup(chart_svg(chart))  # noqa: S704 - SVG drawn by matplotlib from our figures
+        chart.title: Markup(chart_svg(chart, fonts))  # noqa: S704 - SVG drawn by matplotlib from our figures
         for section in report.sections
         for chart in section.charts
     }
@@ -134,14 +143,25 @@ def render_html(report: Report) -> str:
         preview=LEDGER_LIST_PREVIEW,
         code=CODE,
         amount=AMOUNT,
-        fonts=Markup(CSS_FAMILIES),  # noqa: S704
+        fonts=Markup(fonts),  # noqa: S704 - our constant
+        mono=Markup(mono),  # noqa: S704 - our constant
     )
 
 
 def render_pdf(report: Report) -> bytes:
-    from weasyprint import HTML  # noqa: PLC0415 - pango is loaded only when a PDF is asked for
+    """The HTML laid out by WeasyPrint, with the CJK faces subset to the characters it
+    prints (fonts.py: the whole collection would cost some 250 MB more)."""
+    # pango is loaded only when a PDF is asked for
+    from weasyprint import CSS, HTML  # noqa: PLC0415
+    from weasyprint.text.fonts import FontConfiguration  # noqa: PLC0415
 
-    pdf: bytes = HTML(string=render_html(report)).write_pdf()
+    html = render_html(report, PDF_FAMILIES, PDF_MONO_FAMILIES)
+    config = FontConfiguration()
+    faces = CSS(
+        string=font_faces_css(html, mono=bool(report.anchor.checkpoint)),
+        font_config=config,
+    )
+    pdf: bytes = HTML(string=html).write_pdf(stylesheets=[faces], font_config=config)
     return pdf
 
 

@@ -5,7 +5,9 @@ a lapsed grant: an access on an expired or revoked grant that reads items the gr
 never gave is S2 and S3), S12 and D2 when a resource is shared without its
 safeguards, F1–F4 at a fund decision against the state then. F5 and S7 are one line
 each where their fact is folded (``projections.zone``). Severities and names come
-from the one catalogue (``projections.rules.catalogue``).
+from the one catalogue (``projections.rules.catalogue``). S12, D2 and S3 on a lapsed
+grant are judged by business time whatever the recording order: a fact recorded late
+re-dates or withdraws them (docs/projections.md §Recorded late).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from projections.facts import CST, AccessState, uuid_text
-from projections.fold_core import FoldCore
+from projections.rules.fund_state import FundStateRules
 from projections.rules.limits import (
     LITTLE_USED_ACCESSES_PER_YEAR,
     RECENT_ACCESSES_KEPT,
@@ -37,13 +39,14 @@ ACCESS_RULES: dict[str, str] = {
 }
 
 
-class FoldedRules(FoldCore):
+# The safeguards S12 asks of a shared resource (domain.md S12): state key -> name.
+SAFEGUARDS = (("owner", "owner"), ("controller", "controller"), ("assessment", "risk assessment"))
+
+
+class FoldedRules(FundStateRules):
     """The rule families of ``ZoneFold`` proven by one fact."""
 
-    _flagged: set[str]
-    _quiet: set[str]
     _by_user: dict[tuple[str, str], list[str]] | None
-    _lapsed_id: str | None
 
     def _shared(
         self,
@@ -53,68 +56,74 @@ class FoldedRules(FoldCore):
         at: datetime | None,
         epoch: float | None = None,
     ) -> None:
-        """S12 and D2: a resource shared (grant approved, access served) without its safeguards."""
+        """S12 and D2: a resource shared (grant approved, access served) without its
+        safeguards, judged at its first share in business time (``state["first_shares"]``:
+        code -> [epoch, position, department]), whatever the order it was recorded in."""
         resource = self.state["resources"].get(code)
         if resource is None or department == resource["provider_department"]:
             return
-        # After this call S12 is found or impossible, and so is D2 (found, assessed, or
-        # no important items): nothing more to find for the code until the resource changes.
-        self._quiet.add(code)
-        if resource["owner_department"] and resource["controller"] and resource["risk_assessments"]:
-            return  # neither S12 nor D2 can hold
-        if ("S12:" + code) in self._flagged and ("D2:" + code) in self._flagged:
-            return
-        if at is None and epoch is not None:
-            at = datetime.fromtimestamp(epoch, CST)
-        evidence = [*resource["positions"], position]
-        if "S12:" + code not in self._flagged and (
-            not resource["owner_department"]
-            or not resource["controller"]
-            or not resource["risk_assessments"]
-        ):
-            self._flagged.add("S12:" + code)
-            missing = [
-                name
-                for name, ok in (
-                    ("owner", resource["owner_department"]),
-                    ("controller", resource["controller"]),
-                    ("risk assessment", resource["risk_assessments"]),
-                )
-                if not ok
-            ]
-            self._finding(
-                "S12", code, "resource", resource["provider_department"], evidence,
-                position, at, f"{code} shared with {department} without {', '.join(missing)}",
-            )  # fmt: skip
+        if at is not None:
+            epoch = at.timestamp()
+        if epoch is None:
+            epoch = self.state["clock_epoch"] or 0.0
+        first = self.state["first_shares"].get(code)
+        if first is not None and first[0] <= epoch:
+            return  # an earlier share is judged already
+        self.state["first_shares"][code] = [epoch, position, department]
+        self._judge_shared(resource)
+
+    def _safeguarded(self, resource: dict[str, Any], safeguard: str, epoch: float) -> None:
+        """An owner, a controller or a risk assessment on record from ``epoch`` (its
+        business time): S12 and D2 judged again if the resource was shared."""
+        since = resource.setdefault("safeguarded_at", {})
+        if since.get(safeguard) is None or epoch < since[safeguard]:
+            since[safeguard] = epoch
+            if resource["code"] in self.state["first_shares"]:
+                self._judge_shared(resource)
+
+    def _judge_shared(self, resource: dict[str, Any]) -> None:
+        code = resource["code"]
+        epoch, position, department = self.state["first_shares"][code]
+        since = resource.get("safeguarded_at") or {}
+
+        def lacked(safeguard: str) -> bool:
+            on_record = since.get(safeguard)
+            return on_record is None or on_record > epoch
+
+        missing = [
+            name
+            for safeguard, name in SAFEGUARDS
+            if lacked(safeguard)
+        ]  # fmt: skip
         important = any(i["sensitivity"] == "important" for i in resource["items"])
-        if important and not resource["risk_assessments"] and "D2:" + code not in self._flagged:
-            self._flagged.add("D2:" + code)
-            self._finding(
-                "D2", code, "resource", resource["provider_department"], evidence,
-                position, at, f"important data of {code} shared before any risk assessment",
-            )  # fmt: skip
+        found = self.state["shared_found"]
+        for rule, due, detail in (
+            ("S12", bool(missing), f"{code} shared with {department} without {', '.join(missing)}"),
+            (
+                "D2",
+                important and lacked("assessment"),
+                f"important data of {code} shared before any risk assessment",
+            ),
+        ):
+            before = found.get(f"{rule}:{code}")  # [time, detail] as found
+            if due and before != [epoch, detail]:
+                found[f"{rule}:{code}"] = [epoch, detail]
+                self._finding(
+                    rule, code, "resource", resource["provider_department"],
+                    [*resource["positions"], position], position,
+                    datetime.fromtimestamp(epoch, CST), detail, replace=before is not None,
+                )  # fmt: skip
+            elif not due and before is not None:
+                del found[f"{rule}:{code}"]
+                self._withdraw(rule, code)
 
     def _fund_rules(self, decision: dict[str, Any], position: int, at: datetime | None) -> None:
-        """F1–F4 against the state at the decision (seed §三(三)12, §三(一)3, §三(五)17)."""
+        """F1–F8 against the state at the decision (seed §三(三)12, §三(一)3, §三(五)17);
+        F1, F2, F4 and F6 as of its business time (``projections.rules.fund_state``)."""
         subject, department = decision["decision_id"], decision["department"]
         amount = f"{decision['amount_fen'] / 100:,.2f} yuan {decision['kind']}"
+        self._fund_state_rules(decision, position, at)  # F1, F2, F4, F6 (fund_state)
         system = self.state["systems"].get(decision["system_id"] or "")
-        if system is not None:
-            evidence = [*system["positions"], position]
-            if (
-                decision["kind"] == "om_funds"
-                and system["required_to_connect"]
-                and not system["connected"]
-            ):
-                self._finding(
-                    "F1", subject, "fund_decision", department, evidence, position, at,
-                    f"{amount} granted to {system['name']}, required to connect but not connected",
-                )  # fmt: skip
-            if system["status"] in ("zombie", "decommissioned"):
-                self._finding(
-                    "F2", subject, "fund_decision", department, evidence, position, at,
-                    f"{amount} granted to {system['name']} in state {system['status']}",
-                )  # fmt: skip
         filing = self.state["filings"].get(decision["filing_id"] or "")
         # F3: funds for a project that no filing on record covers. A decision that names
         # a project (or names nothing) needs one; O&M funds for a system alone do not.
@@ -123,23 +132,6 @@ class FoldedRules(FoldCore):
                 "F3", subject, "fund_decision", department, [position], position, at,
                 f"{amount} granted to project {decision['project_name']!r} with no filing",
             )  # fmt: skip
-        if filing is not None and filing["status"] == "rejected":
-            self._finding(
-                "F4", subject, "fund_decision", department,
-                [*filing["positions"], position], position, at,
-                f"{amount} granted to {filing['name']}, whose architecture review was rejected",
-            )  # fmt: skip
-        elif filing is not None and at is not None:
-            reviewed = filing.get("reviewed_at")
-            if (reviewed is None and filing["status"] == "filed") or (
-                reviewed is not None and datetime.fromisoformat(reviewed) > at
-            ):
-                self._finding(
-                    "F6", subject, "fund_decision", department,
-                    [*filing["positions"], position], position, at,
-                    f"{amount} granted to {filing['name']} while its architecture review "
-                    "was still pending",
-                )  # fmt: skip
         self._above_filed(decision, system, filing, position, at)
         if system is not None and decision["kind"] == "om_funds" and at is not None:
             self._little_used(decision, system, position, at)
@@ -223,10 +215,10 @@ class FoldedRules(FoldCore):
         evidence = [position, *self._grant_positions(a.grant_id)]
         sensitive = set(resource["sensitive_personal"]) if resource else set()
         found: dict[str, list[str]] = {}
-        beyond = self._beyond_lapsed_grant(a, reasons)
-        if beyond is not None:
-            found["S3"] = [f"items_beyond_grant ({', '.join(beyond)} never granted)"]
-            evidence.extend(self._grant_positions(self._lapsed_id))
+        if "items_beyond_grant" not in reasons and (
+            "grant_expired" in reasons or "grant_revoked" in reasons
+        ):
+            self._lapsed_access(position, a, at.timestamp())
         for reason in reasons:
             rule = ACCESS_RULES[reason]
             if reason == "purpose_mismatch" and sensitive & set(a.items):
@@ -239,26 +231,53 @@ class FoldedRules(FoldCore):
                 f"{a.accessor_id} ({a.department}) read {a.resource_code}: " + ", ".join(why),
             )  # fmt: skip
 
-    def _beyond_lapsed_grant(self, a: AccessState, reasons: list[str]) -> list[str] | None:
-        """S3 on an access under a grant no longer in force (S2: expired or revoked):
-        the items it read that the grant never gave (domain.md S2 and S3 both hold)."""
-        if "items_beyond_grant" in reasons or not (
-            "grant_expired" in reasons or "grant_revoked" in reasons
-        ):
-            return None
-        lapsed = self._lapsed_grant(a)
-        if lapsed is None:
-            return None
-        self._lapsed_id = lapsed["request_id"]
-        beyond = sorted(set(a.items) - set(lapsed["granted_items"]))
-        return beyond or None
+    def _lapsed_access(self, position: int, a: AccessState, epoch: float) -> None:
+        """S3 on an access under a grant no longer in force (S2: expired or revoked): the
+        items it read that the grant never gave (domain.md S2 and S3 both hold). The
+        access is kept (``state["lapsed_accesses"]``) and judged again when a grant of
+        its department for its resource changes: the grant may be recorded after it."""
+        kept = [a.platform_event_id, epoch, list(a.items), position,
+                uuid_text(a.grant_id), a.accessor_id, ""]  # fmt: skip
+        key = f"{a.department}\x1f{a.resource_code}"
+        self.state["lapsed_accesses"].setdefault(key, []).append(kept)
+        self._judge_lapsed(a.department, a.resource_code, kept)
 
-    def _lapsed_grant(self, a: AccessState) -> dict[str, Any] | None:
+    def _rejudge_lapsed(self, request: dict[str, Any]) -> None:
+        """A grant submitted, decided, revoked or expired: S3 of the lapsed accesses of
+        its department for its resource judged again."""
+        department, code = request["requester_department"], request["resource_code"]
+        for kept in self.state["lapsed_accesses"].get(f"{department}\x1f{code}", ()):
+            self._judge_lapsed(department, code, kept)
+
+    def _judge_lapsed(self, department: str, code: str, kept: list[Any]) -> None:
+        event_id, epoch, items, position, grant, accessor, judged = kept
+        lapsed = self._lapsed_grant(department, code, grant, epoch)
+        beyond = sorted(set(items) - set(lapsed["granted_items"])) if lapsed else []
+        now = f"{lapsed['request_id']}:{','.join(beyond)}" if lapsed and beyond else ""
+        if now == judged:
+            return
+        kept[6] = now
+        if not now:
+            self._withdraw("S3", event_id)
+            return
+        assert lapsed is not None
+        self._finding(
+            "S3", event_id, "access", department,
+            [position, *self._grant_positions(grant), *lapsed["positions"]], position,
+            datetime.fromtimestamp(epoch, CST),
+            f"{accessor} ({department}) read {code}: "
+            f"items_beyond_grant ({', '.join(beyond)} never granted)",
+            replace=bool(judged),
+        )  # fmt: skip
+
+    def _lapsed_grant(
+        self, department: str, code: str, grant: str | None, epoch: float
+    ) -> dict[str, Any] | None:
         """The grant the S2 verdict names: the quoted one if it is this department's for
         this resource, else theirs that ended last before the access (security.access)."""
         requests = self.state["requests"]
-        user = (a.department, a.resource_code)
-        quoted = requests.get(uuid_text(a.grant_id) or "")
+        user = (department, code)
+        quoted = requests.get(grant or "")
         if quoted is not None:
             ok = (quoted["requester_department"], quoted["resource_code"]) == user
             return quoted if ok and quoted["expires_at"] else None
@@ -267,16 +286,15 @@ class FoldedRules(FoldCore):
             for request_id, r in requests.items():
                 key = (r["requester_department"], r["resource_code"])
                 self._by_user.setdefault(key, []).append(request_id)
-        accessed = datetime.fromisoformat(a.accessed_at.data)
-        ended: list[tuple[datetime, dict[str, Any]]] = []
+        ended: list[tuple[float, dict[str, Any]]] = []
         for request_id in self._by_user.get(user, ()):
             r = requests[request_id]
             if not r["expires_at"]:
                 continue
-            end = datetime.fromisoformat(r["expires_at"])
+            end = datetime.fromisoformat(r["expires_at"]).timestamp()
             if r["revoked_at"]:
-                end = min(end, datetime.fromisoformat(r["revoked_at"]))
-            if end <= accessed:
+                end = min(end, datetime.fromisoformat(r["revoked_at"]).timestamp())
+            if end <= epoch:
                 ended.append((end, r))
         return max(ended, key=lambda pair: pair[0])[1] if ended else None
 

@@ -9,21 +9,27 @@ department other than the provider (docs/rules-inputs.md "P2", "D1"). A finding 
 about the resource (its subject is the code, so the register marks the resource):
 its detail names the recipient, its position is the provision's.
 
-Judged once per fact, against the assessments and approvals folded before it
-(position order), dated by the provision's business time:
+Judged by business time, whatever the order facts are recorded in (issue 12 item 3:
+recording a history late gives the findings recording it live gives). The state keeps,
+per (resource, recipient, grant quoted), the provisions the judgment needs: for P2 the
+earliest (an assessment covers every provision at or after it, so the earliest is the
+one to cover), for D1 each distinct instant (an approval covers an interval). A
+provision, an assessment or an approval folded later is judged again against them, and
+a finding is re-dated or withdrawn (``FoldCore._finding(replace=True)``, ``_withdraw``).
 - P2 is covered by an assessment of the provider for the resource, assessed at or
   before the provision, not concluding ``not_acceptable``, matching the grant, or
   the recipient, or the whole resource (both null). One finding per (resource,
-  recipient): the first uncovered provision; later ones repeat it (an access that
-  quotes no grant under a grant already found is the same finding).
+  recipient), dated by the earliest uncovered provision.
 - D1 is covered by an approval for the resource in force at the provision
   (``approved_at`` ≤ t < min(``valid_until``, ``withdrawn_at``)) matching alike.
-  One finding per (resource, recipient, approval that lapsed): a provision after an
-  approval ends is a new finding citing the lapsed approval.
+  One finding per (resource, recipient, approval that lapsed), dated by the earliest
+  uncovered provision: a provision after an approval ends is a new finding citing the
+  lapsed approval.
 """
 
 from __future__ import annotations
 
+import bisect
 from datetime import datetime
 from typing import Any
 
@@ -49,9 +55,8 @@ def _matches(cover: dict[str, Any], recipient: str, grant: str | None) -> bool:
 
 
 class ProvidedRules(FoldCore):
-    """P2 and D1 of ``ZoneFold``; ``_flagged`` keeps what is already found."""
-
-    _flagged: set[str]
+    """P2 and D1 of ``ZoneFold``; ``state["provided_found"]`` keeps what is found (key ->
+    the finding's business time)."""
 
     def _provided(
         self,
@@ -83,25 +88,47 @@ class ProvidedRules(FoldCore):
         position: int,
         epoch: float,
     ) -> None:
+        groups = _groups(self.state, "provisions", resource["code"], recipient)
+        first = groups.get(grant or "")
+        if first is not None and first[0] <= epoch:
+            return  # an earlier provision of the same grant is judged already
+        groups[grant or ""] = [epoch, position, items]
+        self._judge_p2(resource, recipient)
+
+    def _judge_p2(self, resource: dict[str, Any], recipient: str) -> None:
         code, provider = resource["code"], resource["provider_department"]
+        pias = [
+            pia for pia in self.state.get("assessments", {}).get(code, ())
+            if pia["department"] == provider and pia["conclusion"] != "not_acceptable"
+        ]  # fmt: skip
+        uncovered = [
+            (epoch, position, items)
+            for grant, (epoch, position, items) in _groups(
+                self.state, "provisions", code, recipient
+            ).items()
+            if not any(
+                pia["assessed_at"] <= epoch and _matches(pia, recipient, grant or None)
+                for pia in pias
+            )
+        ]
         key = f"P2:{code}:{recipient}"
-        if key in self._flagged:
+        found = self.state.setdefault("provided_found", {})
+        before = found.get(key)
+        if not uncovered:
+            if before is not None:
+                del found[key]
+                self._withdraw("P2", key)
             return
-        for pia in self.state.get("assessments", {}).get(code, ()):
-            if (
-                pia["department"] == provider
-                and pia["assessed_at"] <= epoch
-                and pia["conclusion"] != "not_acceptable"
-                and _matches(pia, recipient, grant)
-            ):
-                return
-        self._flagged.add(key)
+        epoch, position, items = min(uncovered, key=lambda u: (u[0], u[1]))
+        if before == epoch:
+            return
+        found[key] = epoch
         self._finding(
             "P2", code, "resource", provider, [*resource["positions"], position],
             position, datetime.fromtimestamp(epoch, CST),
             f"personal items {', '.join(items)} of {code} provided to {recipient} "
             f"(position {position}) with no personal-information impact assessment on record",
-            key=key,
+            key=key, replace=before is not None,
         )  # fmt: skip
 
     def _d1(
@@ -113,29 +140,96 @@ class ProvidedRules(FoldCore):
         position: int,
         epoch: float,
     ) -> None:
-        code, provider = resource["code"], resource["provider_department"]
-        lapsed: dict[str, Any] | None = None
+        times = _groups(self.state, "core_provisions", resource["code"], recipient)
+        provisions = times.setdefault(grant or "", [])
+        at = bisect.bisect_left(provisions, [epoch])
+        if at < len(provisions) and provisions[at][0] == epoch:
+            return  # the same instant, the same judgment
+        provisions.insert(at, [epoch, position, items])
+        lapsed = self._d1_lapsed(resource["code"], recipient, grant or "", epoch)
+        if lapsed is None:
+            return
+        key = _d1_key(resource["code"], recipient, lapsed)
+        before = self.state.setdefault("provided_found", {}).get(key)
+        if before is None or epoch < before:
+            self._d1_finding(resource, recipient, key, lapsed, [epoch, position, items], before)
+
+    def _d1_lapsed(
+        self, code: str, recipient: str, grant: str, epoch: float
+    ) -> dict[str, Any] | None:
+        """None if an approval covers the provision; else the approval that lapsed last
+        before it (``{}``: none was ever in force)."""
+        lapsed: dict[str, Any] = {}
         for approval in self.state.get("core_approvals", {}).values():
-            if approval["resource_code"] != code or not _matches(approval, recipient, grant):
+            if approval["resource_code"] != code or not _matches(
+                approval, recipient, grant or None
+            ):
                 continue
             if approval["approved_at"] > epoch:
                 continue
             ends = [t for t in (approval["valid_until"], approval["withdrawn_at"]) if t is not None]
             end = min(ends) if ends else None
             if end is None or epoch < end:
-                return  # in force
-            if lapsed is None or end > lapsed["_end"]:
+                return None  # in force
+            if not lapsed or end > lapsed["_end"]:
                 lapsed = {**approval, "_end": end}
-        key = f"D1:{code}:{recipient}:{lapsed['reference'] if lapsed else ''}"
-        if key in self._flagged:
-            return
-        self._flagged.add(key)
-        evidence = [*resource["positions"], position, *(lapsed["positions"] if lapsed else ())]
+        return lapsed
+
+    def _d1_finding(
+        self,
+        resource: dict[str, Any],
+        recipient: str,
+        key: str,
+        lapsed: dict[str, Any],
+        provision: list[Any],
+        before: float | None,
+    ) -> None:
+        epoch, position, items = provision
+        code = resource["code"]
+        self.state.setdefault("provided_found", {})[key] = epoch
+        evidence = [*resource["positions"], position, *lapsed.get("positions", ())]
         why = f"approval {lapsed['reference']} no longer in force" if lapsed else "no approval"
         self._finding(
-            "D1", code, "resource", provider, evidence, position,
+            "D1", code, "resource", resource["provider_department"], evidence, position,
             datetime.fromtimestamp(epoch, CST),
             f"core items {', '.join(items)} of {code} provided to {recipient} "
             f"(position {position}): {why}",
-            key=key,
+            key=key, replace=before is not None,
         )  # fmt: skip
+
+    def _rejudge_provided(self, code: str) -> None:
+        """An assessment or an approval folded (perhaps recorded late): P2 and D1 of
+        ``code`` judged again over every provision kept."""
+        resource = self.state["resources"].get(code)
+        if resource is None:
+            return
+        for recipient in self.state.get("provisions", {}).get(code, {}):
+            self._judge_p2(resource, recipient)
+        found = self.state.setdefault("provided_found", {})
+        for recipient, grants in self.state.get("core_provisions", {}).get(code, {}).items():
+            earliest: dict[str, tuple[list[Any], dict[str, Any]]] = {}
+            for grant, provisions in grants.items():
+                for provision in provisions:
+                    lapsed = self._d1_lapsed(code, recipient, grant, provision[0])
+                    if lapsed is None:
+                        continue
+                    key = _d1_key(code, recipient, lapsed)
+                    if key not in earliest or provision[0] < earliest[key][0][0]:
+                        earliest[key] = (provision, lapsed)
+            prefix = f"D1:{code}:{recipient}:"
+            for key in [k for k in found if k.startswith(prefix) and k not in earliest]:
+                del found[key]
+                self._withdraw("D1", key)
+            for key, (provision, lapsed) in earliest.items():
+                if found.get(key) != provision[0]:
+                    self._d1_finding(resource, recipient, key, lapsed, provision, found.get(key))
+
+
+def _groups(state: dict[str, Any], name: str, code: str, recipient: str) -> dict[str, Any]:
+    """The provisions kept for (``code``, ``recipient``), by grant quoted ("" for none)."""
+    by_code: dict[str, dict[str, Any]] = state.setdefault(name, {}).setdefault(code, {})
+    return by_code.setdefault(recipient, {})
+
+
+def _d1_key(code: str, recipient: str, lapsed: dict[str, Any]) -> str:
+    return f"D1:{code}:{recipient}:{lapsed['reference'] if lapsed else ''}"

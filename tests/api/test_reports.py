@@ -10,13 +10,17 @@ from ledger.config import Settings
 from ledger.domain.actor import Role
 from projections.reports import ReportKind, generate
 from projections.reports import cache as report_cache
+from projections.runner import run_projections
 from tests.api.conftest import Api
 from tests.projections.scenario import Scenario, build_scenario
 
 
 @pytest.fixture
 def zone(api: Api, settings: Settings) -> Scenario:
-    return build_scenario(settings)
+    """The scenario, and the worker's run over it: a report reads the kept views."""
+    built = build_scenario(settings)
+    run_projections(settings)
+    return built
 
 
 @pytest.fixture

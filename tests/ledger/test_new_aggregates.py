@@ -1,10 +1,12 @@
 """PostgreSQL's one-statement idempotent batch: only new originators are chained, once.
 
-``insert_new_aggregates`` checks which originators already have events inside
-the chained insert itself (ledger/store/postgres.py); these tests hold it to
-the ledger's rules: gapless positions over the rows actually written, a
-retried batch writes nothing, and concurrent writers with stale heads keep
-one valid chain.
+``insert_new_aggregates`` inserts a batch of creations unchecked first (the
+(originator_id, originator_version) key is the check) and a batch that fails on
+it checked, inside the chained insert (ledger/store/postgres.py);
+``insert_new_stream`` sends a batch in chunks as they are built
+(ledger/store/postgres_stream.py). These tests hold both to the ledger's rules:
+gapless positions over the rows actually written, a retried batch writes
+nothing, and concurrent writers with stale heads keep one valid chain.
 """
 
 from __future__ import annotations
@@ -198,6 +200,39 @@ def test_a_streamed_event_that_does_not_create_its_aggregate_is_checked(
     written = recorder.insert_new_stream([fresh[:1], [later, fresh[1]]])
     assert written.existing == {created.originator_id}
     assert written.ids == [2, 3]
+
+
+def test_a_writer_that_is_not_alone_builds_the_batch_before_taking_the_lock(
+    pg_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Streaming holds the head's lock while the batch is built: only a lone writer does it.
+    Once another writer moved the head, the batch is built first, then inserted as one."""
+    mine, other = pg_ledger.recorder, Ledger(pg_ledger.settings)
+    calls: list[str] = []
+    insert_new = mine.insert_new_aggregates
+
+    def spied(events: list[StoredEvent], **kwargs: Any) -> Any:
+        calls.append(f"insert {len(events)}")
+        return insert_new(events, **kwargs)
+
+    def chunks(count: int) -> Iterator[list[StoredEvent]]:
+        for n in range(count):
+            calls.append(f"chunk {n}")
+            yield make_events(2)
+
+    monkeypatch.setattr(mine, "insert_new_aggregates", spied)
+    try:
+        mine.insert_new_stream(chunks(2))  # alone: streamed, no whole-batch insert
+        other.recorder.insert_new_aggregates(make_events(1))
+        mine.insert_new_stream(chunks(2))  # finds the head moved: still streamed, now wary
+        assert calls == ["chunk 0", "chunk 1"] * 2
+        calls.clear()
+        written = mine.insert_new_stream(chunks(3))
+        assert calls == ["chunk 0", "chunk 1", "chunk 2", "insert 6"]
+        assert written.ids == list(range(10, 16))
+    finally:
+        other.close()
+    assert len(_rows(pg_ledger.settings)) == 15
 
 
 def test_an_empty_batch_writes_nothing(pg_ledger: Ledger) -> None:

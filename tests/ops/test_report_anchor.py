@@ -28,7 +28,7 @@ def test_the_pdf_cover_shows_its_anchor_and_its_issuance_names_its_bytes(tmp_pat
         database_url=f"sqlite:///{tmp_path / 'ledger.db'}", state_dir=str(tmp_path / "s")
     )
     build(settings)
-    report = generate(settings, ReportKind.RISK, 2026)
+    report = generate(settings, ReportKind.RISK, 2026, catch_up=True)
     pdf = render(report, Format.PDF)
     (tmp_path / "r.pdf").write_bytes(pdf)
     cover = subprocess.run(

@@ -22,7 +22,12 @@ def configured(sqlite_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Se
 def test_report_json(configured: Settings, tmp_path: Path) -> None:
     build(configured)
     out = tmp_path / "audit.json"
-    assert main(["report", "audit", "--year", "2026", "--format", "json", "-o", str(out)]) == 0
+    assert (
+        main(
+            ["report", "audit", "--year", "2026", "--format", "json", "-o", str(out), "--catch-up"]
+        )
+        == 0
+    )
     data = json.loads(out.read_text(encoding="utf-8"))
     assert data["title"] == "2026年度信息化经费决定合规审计报告"
     assert not (tmp_path / "audit.json.partial").exists()
@@ -32,7 +37,7 @@ def test_report_into_a_directory_is_refused(
     configured: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     build(configured)
-    assert main(["report", "risk", "--year", "2026", "-o", str(tmp_path)]) == 2
+    assert main(["report", "risk", "--year", "2026", "-o", str(tmp_path), "--catch-up"]) == 2
     assert capsys.readouterr().err.strip().startswith("govledger: error:")
 
 

@@ -201,9 +201,9 @@ def _check(views: Views, conf: Settings, position: int) -> None:
         for f in views.findings(m)
         if f.time.astimezone(CST).year == YEAR or f.time == m.reference_time
     ]
-    risk = generate(conf, ReportKind.RISK, YEAR, at=position)
-    audit = generate(conf, ReportKind.AUDIT, YEAR, at=position)
-    annual = generate(conf, ReportKind.ANNUAL, YEAR, at=position)
+    risk = generate(conf, ReportKind.RISK, YEAR, at=position, catch_up=True)
+    audit = generate(conf, ReportKind.AUDIT, YEAR, at=position, catch_up=True)
+    annual = generate(conf, ReportKind.ANNUAL, YEAR, at=position, catch_up=True)
     for report in (risk, audit, annual):
         assert report.anchor.position == position
 

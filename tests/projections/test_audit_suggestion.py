@@ -118,7 +118,7 @@ def test_adoption_as_of_dates_across_two_years(views: Views) -> None:
 
 
 def section(settings: Settings, year: int, title: str) -> Section:
-    report = generate(settings, ReportKind.AUDIT, year)
+    report = generate(settings, ReportKind.AUDIT, year, catch_up=True)
     return next(s for s in report.sections if s.title == title)
 
 

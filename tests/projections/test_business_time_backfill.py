@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -49,11 +48,6 @@ from tests.projections.scenario import (
 ITEMS = ("姓名", "住址", "身份证号")
 CLERKS = {"minzheng": MINZHENG, "jiaoyu": JIAOYU}
 LATE = cst(11, 30, 9)  # the day the late ledger records everything
-# Findings whose judgment still follows ledger order (known gaps, each pinned by a strict
-# xfail below): S12/D2/P2 are raised once per resource at the first share *folded*
-# (projections/rules/folded.py ``_shared``), dated by it; S3 on a lapsed grant reads the
-# grant as folded when the access is, so a grant recorded after the access is not seen.
-ORDER_DEPENDENT = frozenset({"S12", "D2", "P2", "S3"})
 
 
 @dataclass(frozen=True)
@@ -212,16 +206,10 @@ def _without_positions(value: Any) -> Any:
     return value
 
 
-def _answers(
-    views: Views, as_of: date | None, ignored: frozenset[str] = ORDER_DEPENDENT
-) -> dict[str, Any]:
+def _answers(views: Views, as_of: date | None) -> dict[str, Any]:
     m = views.moment(as_of=as_of)
     return {
-        "findings": sorted(
-            (f.rule, f.subject, f.time.isoformat())
-            for f in views.findings(m)
-            if f.rule not in ignored
-        ),
+        "findings": sorted((f.rule, f.subject, f.time.isoformat()) for f in views.findings(m)),
         "rights": _without_positions(as_json(views.rights_register(m))),
         "requests": sorted(
             (r.request_id, r.status, str(r.decided_at), str(r.revoked_at))
@@ -230,10 +218,10 @@ def _answers(
     }
 
 
-def _views_of(conf: Settings, days: list[date], ignored: frozenset[str]) -> dict[str, Any]:
+def _views_of(conf: Settings, days: list[date]) -> dict[str, Any]:
     with open_views(conf) as views:
-        found = {str(d): _answers(views, d, ignored) for d in days}
-        found["head"] = _answers(views, None, ignored)["findings"]  # reference time: now
+        found = {str(d): _answers(views, d) for d in days}
+        found["head"] = _answers(views, None)["findings"]  # reference time: now
     return found
 
 
@@ -241,7 +229,6 @@ def _live_and_late(
     requests: list[RequestPlan],
     accesses: list[AccessPlan],
     order: list[int],
-    ignored: frozenset[str] = ORDER_DEPENDENT,
 ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     verdicts: dict[str, AccessVerdict] = {}
     chains = _steps(requests, accesses, verdicts)
@@ -256,7 +243,7 @@ def _live_and_late(
             where.mkdir()
             conf = Settings(database_url=f"sqlite:///{where / 'l.db'}", state_dir=str(where))
             _record(conf, steps, is_late)
-            found.append(_views_of(conf, days, ignored))
+            found.append(_views_of(conf, days))
     return found[0], found[1], [s[1] for s in late]
 
 
@@ -285,13 +272,15 @@ _FIRST_SHARE = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: S3 on a lapsed grant follows ledger order")
 def test_s3_on_a_lapsed_grant_recorded_after_the_access() -> None:
-    live, late, _ = _live_and_late(*_LAPSED, ignored=frozenset())
+    live, late, _ = _live_and_late(*_LAPSED)
     assert late == live
+    findings = {(rule, time[:10]) for rule, _, time in late["head"]}
+    assert {("S2", "2026-06-04"), ("S3", "2026-06-04")} <= findings
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: first-share findings follow ledger order")
 def test_first_share_findings_dated_by_business_time() -> None:
-    live, late, _ = _live_and_late(*_FIRST_SHARE, ignored=frozenset())
+    live, late, _ = _live_and_late(*_FIRST_SHARE)
     assert late == live
+    dated = {rule: time[:10] for rule, _, time in late["head"] if rule in ("S12", "P2")}
+    assert dated == {"S12": "2026-06-02", "P2": "2026-06-02"}

@@ -164,8 +164,19 @@ def test_a_snapshot_of_another_ledger_is_not_used(small: Settings) -> None:
         )
 
 
-def test_a_rebuild_writes_the_snapshots_the_worker_wrote(small: Settings) -> None:
+def test_a_rebuild_discards_the_snapshots_and_writes_those_the_worker_wrote(
+    small: Settings,
+) -> None:
     incremental = snapshot_rows(small)
+    store = ViewStore(small)
+    try:  # a row of this very fold that no pass would write: the rebuild drops it
+        store.query(
+            f"INSERT INTO {store.table(fact_snapshots.NAME)} "
+            f"({', '.join(fact_snapshots.COLUMNS)}) VALUES (?, 'month', 1, NULL, ?, ?, ?)",
+            (1, incremental[0][4], b"", b"stale"),
+        )
+    finally:
+        store.close()
     with open_projector(small) as projector:
         projector.rebuild()
     assert snapshot_rows(small) == incremental

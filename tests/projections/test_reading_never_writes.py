@@ -1,8 +1,10 @@
 """Reading never writes (guide; docs/projections.md §Opening and moments).
 
 Opening the views for a read — ``open_views``, ``GET /api/v1/views/...``, ``govledger
-view`` — creates no file, table or tracking record and does not catch the fold up: the
-projection worker (``govledger projections run [--follow]``) and a rebuild write. A
+view``, and generating a report (``projections.reports.generate``, ``govledger report``,
+``GET /api/v1/reports/...``) — creates no file, table or tracking record and does not
+catch the fold up: the projection worker (``govledger projections run [--follow]``), a
+rebuild, and the writers that pass ``catch_up``/``--catch-up`` write. A
 ``view`` of a file that is no ledger fails and leaves no ``*.views.db`` behind. Both
 backends: the footprint is the files beside the ledger and the state directory, the
 tables of both databases (SQLite) or of the schema (PostgreSQL), and the tracking records.
@@ -25,6 +27,7 @@ from ledger.domain import Role
 from ledger.errors import StoreUnavailableError
 from ledger.store.connect import application_env, postgres_conninfo
 from projections.query import open_views
+from projections.reports import ReportKind, generate
 from projections.runner import run_projections
 from projections.store import ViewStore, views_path
 from security.apikeys import open_api_keys
@@ -119,7 +122,62 @@ def test_reads_leave_files_tables_and_tracking_as_they_were(
         )
         assert reply.status_code == 200, reply.text
         assert reply.json()["result"]
+        reply = client.get(
+            "/api/v1/reports/risk",
+            params={"year": 2026},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["anchor"]["position"] < head  # the kept views' position
 
+    assert footprint(settings) == before
+
+
+def test_generating_reports_reads_the_kept_views(
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    build_scenario(settings)
+    run_projections(settings)  # the worker
+    app = GovLedger(env=application_env(settings))
+    try:  # recorded after the worker's run: a report that caught up would move the tracking
+        app.register_department(ADMIN, "caizheng", "区财政局")
+        head = app.recorder.max_notification_id()
+    finally:
+        app.close()
+    before = footprint(settings)
+    for kind in ReportKind:
+        report = generate(settings, kind, 2026)
+        assert report.anchor.position < head
+    out = tmp_path_factory.mktemp("reports") / "risk.json"
+    argv = ("report", "risk", "--year", "2026", "--format", "json", "-o", str(out))
+    assert _cli(monkeypatch, settings, *argv) == 0
+    capsys.readouterr()
+    assert out.is_file()
+    assert footprint(settings) == before
+    # A writer asks for the catch-up: then, and only then, the views move.
+    assert _cli(monkeypatch, settings, *argv, "--catch-up") == 0
+    assert dict(footprint(settings)[2])["zone"] == head
+
+
+def test_a_report_on_views_not_built_yet_creates_nothing(
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    build_scenario(settings)
+    before = footprint(settings)
+    with pytest.raises(StoreUnavailableError, match="projections run"):
+        generate(settings, ReportKind.RISK, 2026)
+    out = tmp_path_factory.mktemp("reports") / "risk.json"
+    argv = ("report", "risk", "--year", "2026", "--format", "json", "-o", str(out))
+    assert _cli(monkeypatch, settings, *argv) != 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("govledger: error:")
+    assert not out.exists()
     assert footprint(settings) == before
 
 

@@ -99,7 +99,7 @@ def text(s: Section) -> str:
 
 
 def test_sections_follow_article_122_in_order(plain: Settings) -> None:
-    report = generate(plain, ReportKind.AUDIT, 2026)
+    report = generate(plain, ReportKind.AUDIT, 2026, catch_up=True)
     assert [s.title for s in report.sections] == TITLES
     assert "真实性" not in report.subtitle and "效益性" not in report.subtitle
     # Facts the ledger does not hold are said to be missing, not invented.
@@ -113,13 +113,13 @@ def test_sections_follow_article_122_in_order(plain: Settings) -> None:
 def test_evaluation_opinion_counts_compliant_and_faulty_grants(plain: Settings) -> None:
     # 2026: D1–D6; D5 compliant, D6 withheld without findings: 2 with no finding;
     # D1–D4 granted against a rule: 650,000.00 (test_reports.py works the figures).
-    opinion = text(section(generate(plain, ReportKind.AUDIT, 2026), "审计评价意见"))
+    opinion = text(section(generate(plain, ReportKind.AUDIT, 2026, catch_up=True), "审计评价意见"))
     assert "6 笔经费决定中 2 笔未发现违反" in opinion
     assert "仍予安排的 4 笔，金额 650,000.00 元" in opinion
 
 
 def test_each_problem_has_facts_characterisation_handling_and_basis(plain: Settings) -> None:
-    report = generate(plain, ReportKind.AUDIT, 2026)
+    report = generate(plain, ReportKind.AUDIT, 2026, catch_up=True)
     problems = next(t for t in section(report, "审计发现的问题及处理意见").tables)
     assert problems.columns == ("规则", "事实", "定性", "处理意见", "依据")
     rows = {r.cells[0]: r for r in problems.rows}
@@ -136,14 +136,14 @@ def test_each_problem_has_facts_characterisation_handling_and_basis(plain: Setti
 
 
 def test_no_previous_decision_and_no_referral_are_said(plain: Settings) -> None:
-    report = generate(plain, ReportKind.AUDIT, 2026)
+    report = generate(plain, ReportKind.AUDIT, 2026, catch_up=True)
     previous = section(report, "以往审计决定执行情况和审计建议采纳情况")
     assert previous.tables == () and "无以往审计决定" in text(previous)
     assert text(section(report, "移送处理事项")).startswith("无。")
 
 
 def test_previous_decisions_show_the_rectification_register(rectified: Settings) -> None:
-    report = generate(rectified, ReportKind.AUDIT, 2026)
+    report = generate(rectified, ReportKind.AUDIT, 2026, catch_up=True)
     previous = section(report, "以往审计决定执行情况和审计建议采纳情况")
     assert "整改通知 2 项：已通过整改核验 1 项，整改中 0 项，逾期未完成 1 项" in text(previous)
     assert [r.cells for r in previous.tables[0].rows] == [

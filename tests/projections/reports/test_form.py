@@ -25,22 +25,26 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.mark.parametrize("kind", list(ReportKind))
 def test_a_year_with_no_data_says_so_on_the_cover(scenario: Settings, kind: ReportKind) -> None:
-    empty = generate(scenario, kind, 2024)  # the zone's records are of 2025 and 2026
+    empty = generate(scenario, kind, 2024, catch_up=True)  # the zone's records are of 2025 and 2026
     assert empty.notice.startswith("提示：账本中没有 2024 年度的")
     assert empty.notice in render(empty, Format.HTML).decode()
     cover = load_workbook(io.BytesIO(render(empty, Format.XLSX)))["说明"]
     assert ["提示", empty.notice] in [[c.value for c in row] for row in cover.iter_rows()]
     # 2025 holds one access (A5) and one decision (D7): no notice for any kind.
-    assert generate(scenario, kind, 2025).notice == ""
-    assert generate(scenario, kind, 2026).notice == ""
+    assert generate(scenario, kind, 2025, catch_up=True).notice == ""
+    assert generate(scenario, kind, 2026, catch_up=True).notice == ""
 
 
 def test_generated_at_is_china_standard_time(scenario: Settings) -> None:
-    assert generate(scenario, ReportKind.AUDIT, 2026).generated_at.endswith("（北京时间）")
+    assert generate(scenario, ReportKind.AUDIT, 2026, catch_up=True).generated_at.endswith(
+        "（北京时间）"
+    )
 
 
 def test_xlsx_days_and_times_are_dates(scenario: Settings) -> None:
-    book = load_workbook(io.BytesIO(render(generate(scenario, ReportKind.RISK, 2026), Format.XLSX)))
+    book = load_workbook(
+        io.BytesIO(render(generate(scenario, ReportKind.RISK, 2026, catch_up=True), Format.XLSX))
+    )
     ledger = next(book[n] for n in book.sheetnames if "违规访问台账" in n)
     # A2 at 10:00 on 15 April 2026, China Standard Time (scenario.py).
     when = ledger.cell(row=2, column=2)
@@ -52,7 +56,7 @@ def test_xlsx_days_and_times_are_dates(scenario: Settings) -> None:
 
 
 def test_a_ledger_list_shows_its_positions_once(scenario: Settings) -> None:
-    html = render(generate(scenario, ReportKind.RISK, 2026), Format.HTML).decode()
+    html = render(generate(scenario, ReportKind.RISK, 2026, catch_up=True), Format.HTML).decode()
     start = html.index("违规访问台账（台账）")
     header = html[html.index("<thead>", start) : html.index("</thead>", start)]
     assert header.count("账本位置") == 1  # its first column; no evidence column beside it
@@ -60,5 +64,5 @@ def test_a_ledger_list_shows_its_positions_once(scenario: Settings) -> None:
 
 
 def test_amounts_are_numbers_in_the_pdf_layout(scenario: Settings) -> None:
-    html = render(generate(scenario, ReportKind.AUDIT, 2026), Format.HTML).decode()
+    html = render(generate(scenario, ReportKind.AUDIT, 2026, catch_up=True), Format.HTML).decode()
     assert '<td class="num">1,050,000.00</td>' in html  # right-aligned, never broken

@@ -90,7 +90,7 @@ def html_text(html: str) -> str:
 def test_no_english_word_in_a_report(
     demo: Settings, codes: frozenset[str], kind: ReportKind
 ) -> None:
-    report = generate(demo, kind, DEMO_YEAR)
+    report = generate(demo, kind, DEMO_YEAR, catch_up=True)
     fields = orjson.loads(render(report, Format.JSON))
     in_json = {w for text in strings(fields) for w in english(text, codes)}
     in_html = english(html_text(render(report, Format.HTML).decode()), codes)

@@ -36,7 +36,9 @@ def test_the_demo_risk_pdf_has_at_most_25_pages(tmp_path: Path) -> None:
     finally:
         app.close()
     pdf = tmp_path / "risk.pdf"
-    pdf.write_bytes(render(generate(settings, ReportKind.RISK, DEMO_YEAR), Format.PDF))
+    pdf.write_bytes(
+        render(generate(settings, ReportKind.RISK, DEMO_YEAR, catch_up=True), Format.PDF)
+    )
     info = subprocess.run([pdfinfo, str(pdf)], capture_output=True, text=True, check=True)
     (pages,) = [
         int(line.split()[-1]) for line in info.stdout.splitlines() if line.startswith("Pages:")

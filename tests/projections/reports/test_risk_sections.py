@@ -79,7 +79,7 @@ def text(s: Section) -> str:
 
 
 def test_processor_and_security_lead(plain: Settings) -> None:
-    basics = section(generate(plain, ReportKind.RISK, 2026), "基本情况")
+    basics = section(generate(plain, ReportKind.RISK, 2026, catch_up=True), "基本情况")
     assert "网络数据安全负责人及其联系方式：未记录" in text(basics)
     assert "已指定首席信息官1 个，未指定 1 个" in text(basics)
     assert [r.cells for r in basics.tables[0].rows] == [
@@ -89,14 +89,16 @@ def test_processor_and_security_lead(plain: Settings) -> None:
 
 
 def test_processing_scope_storage_period_and_location(plain: Settings) -> None:
-    processing = text(section(generate(plain, ReportKind.RISK, 2026), "数据处理情况"))
+    processing = text(
+        section(generate(plain, ReportKind.RISK, 2026, catch_up=True), "数据处理情况")
+    )
     assert "提供部门 1 个、目录资源 2 项，本年度经交换平台访问数据的接收部门 1 个" in processing
     assert "存储期限与存储地点：各资源的存储期限及存储地点未记录" in processing
     assert "在用政务信息系统 3 个，其中部署于政务云 0 个" in processing
 
 
 def test_technical_measures_and_their_effect(plain: Settings) -> None:
-    measures = section(generate(plain, ReportKind.RISK, 2026), "安全措施")
+    measures = section(generate(plain, ReportKind.RISK, 2026, catch_up=True), "安全措施")
     assert "各部门自行制定的数据安全管理制度未记录" in text(measures)
     rows = {r.cells[0]: r for r in measures.tables[0].rows}
     assert list(rows) == ["加密", "备份", "数据标识", "访问控制", "身份认证", "记录防篡改"]
@@ -107,7 +109,7 @@ def test_technical_measures_and_their_effect(plain: Settings) -> None:
 
 
 def test_providing_entrusting_joint_and_cross_border(plain: Settings, entrusted: Settings) -> None:
-    report = generate(plain, ReportKind.RISK, 2026)
+    report = generate(plain, ReportKind.RISK, 2026, catch_up=True)
     assessed = section(report, "提供、委托处理与共同处理数据的风险评估")
     # Shared: R1 (granted, accessed) and R2 (accessed); only R1 is risk-assessed.
     assert "被共享（获授权或被访问）的资源 2 项，其中已有网信办风险评估结论的 1 项" in text(
@@ -117,7 +119,8 @@ def test_providing_entrusting_joint_and_cross_border(plain: Settings, entrusted:
     assert "共同处理：未记录" in text(assessed) and assessed.tables == ()
     assert text(section(report, "数据出境情况")).startswith("无。")
     with_processor = section(
-        generate(entrusted, ReportKind.RISK, 2026), "提供、委托处理与共同处理数据的风险评估"
+        generate(entrusted, ReportKind.RISK, 2026, catch_up=True),
+        "提供、委托处理与共同处理数据的风险评估",
     )
     assert "受托方）1 项，终止委托 1 项" in text(with_processor)
     rows = with_processor.tables[0].rows
@@ -171,7 +174,7 @@ def declared(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 def test_declared_lead_storage_and_measures_are_shown(declared: Settings) -> None:
-    report = generate(declared, ReportKind.RISK, 2026)
+    report = generate(declared, ReportKind.RISK, 2026, catch_up=True)
     basics = text(section(report, "基本情况"))
     assert "区级网络数据安全负责人及其联系方式：未记录" in basics
     assert "已登记网络数据安全负责人的部门 1 个：区公安局（gongan）：钱二（0512-2）" in basics
@@ -191,5 +194,7 @@ def test_declared_lead_storage_and_measures_are_shown(declared: Settings) -> Non
 
 
 def test_a_report_before_the_declarations_says_not_recorded(declared: Settings) -> None:
-    report = generate(declared, ReportKind.RISK, 2026, at=33)  # the scenario's last position
+    report = generate(
+        declared, ReportKind.RISK, 2026, at=33, catch_up=True
+    )  # the scenario's last position
     assert "各部门网络数据安全负责人均未登记" in text(section(report, "基本情况"))

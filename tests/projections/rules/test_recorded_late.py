@@ -1,0 +1,198 @@
+"""Rules judged by business time when their facts are recorded late (issue 12 item 3).
+
+Each family of rules whose judgment reads "the first X before Y" is worked by hand on
+a history recorded out of order: S12 and D2 (the first share, the safeguards on record
+before it), P2 (the earliest provision no impact assessment covers), D1 (a provision
+outside every core-data approval in force) and F1, F2, F4, F6 (the system's and the
+filing's state at the fund decision). A fact recorded late with a business time
+before the share re-dates the finding or withdraws it, as of every date after, on both
+backends (projections/rules/folded.py, projections/rules/provided.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+
+import pytest
+
+from ledger.application import GovLedger
+from ledger.config import Settings
+from ledger.domain import (
+    FundKind,
+    FundOutcome,
+    ResourceItem,
+    RiskLevel,
+    Sensitivity,
+    SharingType,
+    SystemInventory,
+    ZombieReason,
+)
+from ledger.store.connect import application_env, init_ledger
+from projections.facts import CST
+from projections.query import open_views
+from tests.projections.scenario import (
+    ADMIN,
+    FINANCE,
+    GONGAN,
+    MINZHENG,
+    NDRC,
+    OFFICER,
+    PLATFORM,
+    PURPOSE,
+    Clock,
+    Recorder,
+    Scenario,
+    _entry,
+    report,
+)
+
+
+def at(m: int, d: int, h: int = 10) -> datetime:
+    return datetime(2026, m, d, h, tzinfo=CST)
+
+
+@pytest.fixture
+def rec(settings: Settings) -> Iterator[Recorder]:
+    init_ledger(settings)
+    clock = Clock(at(11, 20))  # everything is recorded on 11-20, dated earlier
+    app = GovLedger(env=application_env(settings), clock=clock)
+    for code, name in (("gongan", "区公安分局"), ("minzheng", "区民政局"), ("jiaoyu", "区教育局")):
+        app.register_department(ADMIN, code, name, occurred_at=at(3, 1))
+    items = [
+        ResourceItem("姓名", Sensitivity.PERSONAL),
+        ResourceItem("纳税额", Sensitivity.IMPORTANT),
+        ResourceItem("户籍", Sensitivity.CORE),
+    ]
+    entry = _entry("RK-0007", "人口与税收", items, SharingType.CONDITIONAL)
+    app.register_resource(GONGAN, entry, occurred_at=at(4, 1))
+    try:
+        yield Recorder(app, clock, Scenario(settings))
+    finally:
+        app.close()
+
+
+def dated(settings: Settings, rule: str, on: date) -> list[tuple[str, str]]:
+    """(finding day, detail) of ``rule`` as of ``on``."""
+    with open_views(settings, catch_up=True) as views:
+        return sorted(
+            (f.time.date().isoformat(), f.detail)
+            for f in views.findings(views.moment(as_of=on), rule=rule)
+        )
+
+
+def days(settings: Settings, rule: str, on: date) -> list[str]:
+    return [day for day, _ in dated(settings, rule, on)]
+
+
+def test_s12_and_d2_dated_by_the_first_share_and_cleared_by_safeguards_recorded_late(
+    settings: Settings, rec: Recorder
+) -> None:
+    app = rec.app
+    rec.accesses(report("e-1", at(7, 14), "mz-7", "minzheng", "RK-0007", ("纳税额",), PURPOSE))
+    assert days(settings, "S12", date(2026, 7, 31)) == ["2026-07-14"]
+    assert days(settings, "D2", date(2026, 7, 13)) == []
+    # A share two weeks earlier, recorded after: both findings are dated by it.
+    rec.accesses(report("e-0", at(6, 29), "jy-3", "jiaoyu", "RK-0007", ("纳税额",), PURPOSE))
+    assert days(settings, "S12", date(2026, 6, 30)) == ["2026-06-29"]
+    assert days(settings, "D2", date(2026, 6, 30)) == ["2026-06-29"]
+    ((_, detail),) = dated(settings, "S12", date(2026, 7, 31))
+    assert "jiaoyu" in detail and "owner, controller, risk assessment" in detail
+    # The owner and controller on record since 06-20: S12 still (no risk assessment).
+    app.assign_resource_owner(GONGAN, "RK-0007", "gongan", occurred_at=at(6, 20))
+    app.assign_resource_controller(GONGAN, "RK-0007", "区公安分局数据科", occurred_at=at(6, 20))
+    ((day, detail),) = dated(settings, "S12", date(2026, 7, 31))
+    assert day == "2026-06-29" and detail.endswith("without risk assessment")
+    # A risk assessment after the first share clears neither.
+    app.record_risk_assessment(OFFICER, "RK-0007", "评估-2", RiskLevel.LOW, "评估",
+                               occurred_at=at(7, 1))  # fmt: skip
+    assert days(settings, "D2", date(2026, 7, 31)) == ["2026-06-29"]
+    # One dated before the first share, recorded last: neither rule ever held.
+    app.record_risk_assessment(OFFICER, "RK-0007", "评估-1", RiskLevel.LOW, "评估",
+                               occurred_at=at(6, 25))  # fmt: skip
+    for on in (date(2026, 6, 29), date(2026, 7, 14), date(2026, 11, 30)):
+        assert days(settings, "S12", on) == [] and days(settings, "D2", on) == []
+
+
+def _pia(app: GovLedger, ref: str, day: tuple[int, int], recipient: str | None) -> None:
+    app.record_impact_assessment(
+        GONGAN, department="gongan", reference=ref, resource_code="RK-0007",
+        recipient_department=recipient, request_id=None, conclusion="acceptable",
+        summary="评估", assessed_at=at(*day, 9),
+    )  # fmt: skip
+
+
+def test_p2_re_dated_by_an_earlier_provision_and_cleared_by_a_pia_recorded_late(
+    settings: Settings, rec: Recorder
+) -> None:
+    app = rec.app
+    rec.accesses(report("p-2", at(8, 18), "mz-7", "minzheng", "RK-0007", ("姓名",), PURPOSE))
+    assert days(settings, "P2", date(2026, 8, 31)) == ["2026-08-18"]
+    # A PIA after the provision does not cover it.
+    _pia(app, "PIA-9", (8, 20), "minzheng")
+    assert days(settings, "P2", date(2026, 8, 31)) == ["2026-08-18"]
+    # An earlier provision recorded after: the finding is dated by it.
+    rec.accesses(report("p-1", at(8, 3), "mz-7", "minzheng", "RK-0007", ("姓名",), PURPOSE))
+    assert days(settings, "P2", date(2026, 8, 5)) == ["2026-08-03"]
+    # A PIA for the whole resource assessed 07-30, recorded last: P2 never held.
+    _pia(app, "PIA-1", (7, 30), None)
+    for on in (date(2026, 8, 3), date(2026, 8, 18), date(2026, 11, 30)):
+        assert days(settings, "P2", on) == []
+
+
+def test_d1_cleared_by_an_approval_recorded_late_and_re_dated_by_its_withdrawal(
+    settings: Settings, rec: Recorder
+) -> None:
+    app = rec.app
+    rec.accesses(
+        report("d-1", at(9, 8), "mz-7", "minzheng", "RK-0007", ("户籍",), PURPOSE),
+        report("d-2", at(10, 12), "mz-7", "minzheng", "RK-0007", ("户籍",), PURPOSE),
+    )  # fmt: skip
+    assert days(settings, "D1", date(2026, 10, 31)) == ["2026-09-08"]
+    approval = app.approve_core_data_sharing(
+        OFFICER, reference="网信核-7", resource_code="RK-0007", recipient_department="minzheng",
+        request_id=None, approving_authority="区委网信委", valid_until=at(9, 30),
+        approved_at=at(9, 1),
+    )  # fmt: skip
+    # d-1 is covered now; d-2 (10-12) is after the approval ended, citing it.
+    assert days(settings, "D1", date(2026, 9, 30)) == []
+    ((day, detail),) = dated(settings, "D1", date(2026, 10, 31))
+    assert day == "2026-10-12" and "网信核-7 no longer in force" in detail
+    # Withdrawn on 09-05 (recorded last): d-1 was outside it too, the finding moves back.
+    app.withdraw_core_data_approval(OFFICER, approval, reason="撤回", withdrawn_at=at(9, 5))
+    ((day, detail),) = dated(settings, "D1", date(2026, 10, 31))
+    assert day == "2026-09-08" and "网信核-7 no longer in force" in detail
+    assert days(settings, "D1", date(2026, 9, 7)) == []
+
+
+def test_fund_rules_read_the_system_and_filing_as_of_the_decision(
+    settings: Settings, rec: Recorder
+) -> None:
+    app = rec.app
+    inventory = SystemInventory("救助系统", "救助审核", "全区", "每日", "区发改局", None, "财政")
+    system = app.register_system(NDRC, "minzheng", inventory, required_to_connect=True,
+                                 occurred_at=at(4, 2))  # fmt: skip
+    filing = app.file_project(
+        MINZHENG, name="救助系统升级", builder="minzheng", investment_fen=90_000_000,
+        om_cost_fen=7_000_000, funding_channel="财政", resource_codes=[], system_ids=[system],
+        mlps_filed=True, catalogue_preregistered=True, occurred_at=at(4, 20),
+    )  # fmt: skip
+    decided = app.decide_funds(
+        FINANCE, kind=FundKind.OM_FUNDS, year=2026, department="minzheng",
+        amount_fen=3_150_000, outcome=FundOutcome.GRANTED, rationale="运维",
+        system_id=system, filing_id=filing, decided_at=at(9, 15),
+    ).hex  # fmt: skip
+
+    def rules(on: date) -> set[str]:
+        with open_views(settings, catch_up=True) as views:
+            return {f.rule for f in views.findings(views.moment(as_of=on)) if f.subject == decided}
+
+    assert rules(date(2026, 9, 15)) == {"F1", "F6"}  # not connected, review pending
+    # Recorded after the decision, each dated before it:
+    app.connect_system(PLATFORM, system, occurred_at=at(9, 1))
+    assert rules(date(2026, 9, 15)) == {"F6"}
+    app.mark_system_zombie(NDRC, system, [ZombieReason.UNMAINTAINED], occurred_at=at(9, 10))
+    assert rules(date(2026, 9, 15)) == {"F2", "F6"}
+    app.review_project(NDRC, filing, False, "架构不合规", occurred_at=at(9, 5))
+    assert rules(date(2026, 9, 14)) == set()
+    assert rules(date(2026, 11, 30)) == {"F2", "F4"}
