@@ -150,7 +150,9 @@ def pages(settings: Settings) -> dict[str, str]:
         m = views.moment()
         anomaly = max(views.anomalies(m), key=lambda a: a.score)
         department = anomaly.department or ""
-        year = m.reference_time.year
+        # The ledger's domain year (its clock at the head: the latest business time), not
+        # now's: as of a date after every fact asks nothing mid-year.
+        year = views.moment(at=m.position).reference_time.year
     return {
         "ledger": "/console/ledger",
         "proof": f"/console/ledger/proof?position={head // 2}",
