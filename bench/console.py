@@ -150,7 +150,10 @@ def pages(settings: Settings) -> dict[str, str]:
         m = views.moment()
         anomaly = max(views.anomalies(m), key=lambda a: a.score)
         department = anomaly.department or ""
-        year = m.reference_time.year
+        # The ledger's domain year, not now's (as of a date after every fact asks nothing
+        # mid-year): the domain clock halfway through the ledger. Not at the head: a demo
+        # year's last facts (annual reports, …) are dated in the January after it.
+        year = views.moment(at=m.position // 2).reference_time.year
     return {
         "ledger": "/console/ledger",
         "proof": f"/console/ledger/proof?position={head // 2}",

@@ -8,9 +8,9 @@ for the moment, and writes nothing.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Final, NamedTuple
 
 from ledger.config import Settings
 from ledger.store.connect import ledger_head
@@ -28,6 +28,9 @@ from projections.model import (
     SystemState,
     Tally,
     UseRight,
+    _dt,
+    _filing,
+    _fund,
     _request,
     _resource,
     _system,
@@ -41,6 +44,39 @@ from projections.runner import (
 )
 from projections.store import ViewStore
 from projections.zone import State
+
+
+class _Section(NamedTuple):
+    """One section of the inventory page: its state table, the key naming a row (the
+    subject of findings about it), the departments a row belongs to, its order, and the
+    typed state a shown row is converted to."""
+
+    table: str
+    subject: str
+    departments: tuple[str, ...]
+    order: Callable[[dict[str, Any]], Any]
+    convert: Callable[[dict[str, Any]], Any]
+
+
+# docs/projections.md "Query API" (inventory): the order each section lists in. The keys
+# read the raw state, so a page sorts every row but converts only the rows it shows.
+INVENTORY_SECTIONS: Final = {
+    "systems": _Section(
+        "systems", "system_id", ("department",), lambda s: (s["department"], s["name"]), _system
+    ),
+    "resources": _Section(
+        "resources", "code", ("provider_department",), lambda r: r["code"], _resource
+    ),
+    "requests": _Section(
+        "requests",
+        "request_id",
+        ("requester_department", "provider_department"),
+        lambda r: _dt(r["submitted_at"]),
+        _request,
+    ),
+    "filings": _Section("filings", "filing_id", ("builder",), lambda f: f["positions"][0], _filing),
+    "funds": _Section("funds", "decision_id", ("department",), lambda d: d["position"], _fund),
+}
 
 
 class RegisterViews:
@@ -162,6 +198,32 @@ class RegisterViews:
             share(sum(s.connected for s in in_service)),
             share(sum(s.on_cloud for s in in_service)),
         )
+
+    def inventory_page(
+        self,
+        m: Moment,
+        section: str,
+        *,
+        department: str | None = None,
+        subjects: Collection[str] | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> tuple[int, list[Any]]:
+        """(how many rows, the rows ``offset``.. ``offset + limit``) of one inventory
+        section (:data:`INVENTORY_SECTIONS`) at ``m``, in its order: rows of ``department``
+        (as either party of a request), ``subjects``: only rows named so (the flagged ones).
+        Only the rows returned are converted to typed states: a page of 200 requests does
+        not build the other 1,800."""
+        spec = INVENTORY_SECTIONS[section]
+        found = [
+            row
+            for row in self._state(m)[spec.table].values()
+            if (department is None or any(row[k] == department for k in spec.departments))
+            and (subjects is None or row[spec.subject] in subjects)
+        ]
+        found.sort(key=spec.order)  # stable: ties keep the fold's order, as before
+        end = None if limit is None else offset + limit
+        return len(found), [spec.convert(row) for row in found[offset:end]]
 
     # ------------------------------------------------------------------ access counts
 

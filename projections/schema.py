@@ -131,6 +131,9 @@ INDEXES = (
     # not every dimension's of every block.
     ("blocks_dim", "access_blocks", "dim, block"),
     ("findings_position", "findings", "position"),
+    # The findings counted by rule and severity at a position (finding_tally: every
+    # inventory page and /metrics) from the index alone, not each row of the table.
+    ("findings_tally", "findings", "position, rule, severity, department, subject_kind"),
     ("totals_block", "access_totals", "block, year"),
     ("anomalies_position", "anomalies", "position"),
 )

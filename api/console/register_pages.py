@@ -36,6 +36,7 @@ from projections.labels import (
     event_name,
 )
 from projections.query import AuditLine, Finding
+from projections.registers import INVENTORY_SECTIONS
 from projections.reports.terms import yuan
 from projections.rules import LEDGER_RULES, NOT_EVALUABLE, RULE_ZH
 from projections.rules import RULES as CATALOGUE
@@ -217,7 +218,6 @@ def inventory(
         m = asked.moment
         dept = department or None
         summary = ask(views, m, "inventory", lambda: views.inventory(m, department=dept), dept)
-        zone = ask(views, m, "zone", lambda: views.zone(m))
         kinds = {SUBJECT_KINDS[section]}
         findings = ask(
             views,
@@ -233,12 +233,18 @@ def inventory(
         declared = ask(views, m, "declared", lambda: {
             kind: views.declared(m, kind) for kind in ("system_unit", "classified_protection")
         })  # fmt: skip
+        marks = _marks(findings)
+        # One page, sorted and cut where the rows are kept (projections.registers): only
+        # the rows shown are built.
+        total, rows = ask(views, m, "inventory_page", lambda: views.inventory_page(
+            m,
+            section,
+            department=dept,
+            subjects=marks.keys() if flagged else None,
+            offset=(page_number - 1) * INVENTORY_PAGE,
+            limit=INVENTORY_PAGE,
+        ), dept, section, bool(flagged), page_number)  # fmt: skip
         names = department_names(views, m)
-    marks = _marks(findings)
-    rows = _section_rows(section, zone, department or None)
-    if flagged:
-        rows = [r for r in rows if _subject(section, r) in marks]
-    start = (page_number - 1) * INVENTORY_PAGE
     return render(
         request,
         "inventory.html",
@@ -248,16 +254,16 @@ def inventory(
             "summary": summary,
             "sections": SECTIONS,
             "section": section,
-            "rows": rows[start : start + INVENTORY_PAGE],
-            "total": len(rows),
+            "rows": rows,
+            "total": total,
             "page_number": page_number,
-            "pages": max(1, -(-len(rows) // INVENTORY_PAGE)),
+            "pages": max(1, -(-total // INVENTORY_PAGE)),
             "marks": marks,
             # docs/facts.md §11: the 处室 a system is kept under, its 分级保护 (in force).
             "units": declared["system_unit"],
             "classified": declared["classified_protection"],
             "classified_levels": CLASSIFIED_LEVELS,
-            "subject_of": lambda r: _subject(section, r),
+            "subject_of": lambda r: str(getattr(r, INVENTORY_SECTIONS[section].subject)),
             "finding_count": finding_count,
             # Rules no recorded fact decides: printed 未评估 with why, never counted as 0.
             "not_evaluated": [CATALOGUE[rule_id] for rule_id in NOT_EVALUABLE],
@@ -277,37 +283,3 @@ def _marks(findings: list[Finding]) -> dict[str, list[Finding]]:
     for finding in findings:
         marks[finding.subject].append(finding)
     return dict(marks)
-
-
-def _section_rows(section: str, zone: Any, department: str | None) -> list[Any]:
-    def mine(*departments: str | None) -> bool:
-        return department is None or department in departments
-
-    if section == "systems":
-        found = [s for s in zone.systems.values() if mine(s.department)]
-        return sorted(found, key=lambda s: (s.department, s.name))
-    if section == "resources":
-        found = [r for r in zone.resources.values() if mine(r.provider_department)]
-        return sorted(found, key=lambda r: r.code)
-    if section == "requests":
-        found = [
-            r for r in zone.requests.values() if mine(r.requester_department, r.provider_department)
-        ]
-        return sorted(found, key=lambda r: r.submitted_at)
-    if section == "filings":
-        return sorted(
-            (f for f in zone.filings.values() if mine(f.builder)), key=lambda f: f.positions[0]
-        )
-    found = [d for d in zone.fund_decisions.values() if mine(d.department)]
-    return sorted(found, key=lambda d: d.position)
-
-
-def _subject(section: str, row: Any) -> str:
-    key = {
-        "systems": "system_id",
-        "resources": "code",
-        "requests": "request_id",
-        "filings": "filing_id",
-        "funds": "decision_id",
-    }[section]
-    return str(getattr(row, key))

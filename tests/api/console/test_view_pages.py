@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from api.console import register_pages
 from ledger.config import Settings
 from ledger.domain.actor import Role
 from ledger.store.connect import ledger_head
@@ -246,3 +247,48 @@ def test_department_clerk_reaches_none_of_the_view_pages(demo_console: Console) 
     for path in pages:
         denied = demo_console.client.get(path)
         assert denied.status_code == 403 and "系统管理员无权访问此页面" in denied.text, path
+
+
+ROW = re.compile(r"<tr[ >].*?</tr>", re.S)
+PROOF = re.compile(r"/console/ledger/proof\?position=(\d+)")
+
+
+@pytest.mark.parametrize("department", [None, "busiest"])
+@pytest.mark.parametrize("flagged", [False, True])
+def test_inventory_pages_list_the_whole_section_in_its_order(
+    demo_console: Console, monkeypatch: pytest.MonkeyPatch, department: str | None, flagged: bool
+) -> None:
+    """Paged where the rows are kept (projections.registers.inventory_page): page after
+    page shows the rows, order and total of the whole section, sorted, filtered by
+    department (either party of a request) and flagged as the console listed them."""
+    size = 1 if flagged else 3  # several pages on the demo: few requests are flagged
+    monkeypatch.setattr(register_pages, "INVENTORY_PAGE", size)
+    with open_views(demo_console.settings, catch_up=True) as views:
+        m = views.moment()
+        requests = list(views.zone(m).requests.values())
+        marked = {f.subject for f in views.findings(m, subject_kinds={"request"})}
+    if flagged:
+        requests = [r for r in requests if r.request_id in marked]
+    parties = Counter(d for r in requests for d in {r.requester_department, r.provider_department})
+    dept = parties.most_common(1)[0][0] if department else None
+    expected = sorted(
+        (
+            r
+            for r in requests
+            if dept is None or dept in (r.requester_department, r.provider_department)
+        ),
+        key=lambda r: r.submitted_at,
+    )
+    assert len(expected) > size, "the demo zone has several pages of requests"
+    demo_console.login(Role.AUDITOR)
+    shown: list[int] = []
+    query = f"section=requests&department={dept or ''}{'&flagged=1' if flagged else ''}"
+    for number in range(1, -(-len(expected) // size) + 2):  # one page past the last: empty
+        page = demo_console.client.get(f"/console/inventory?{query}&page={number}")
+        assert page.status_code == 200
+        assert f"共 {len(expected)} 条" in page.text
+        body = page.text.split('id="inventory"')[1].split("<tbody>")[1].split("</tbody>")[0]
+        rows = ROW.findall(body)
+        assert len(rows) <= size
+        shown.extend(int(PROOF.findall(row)[0]) for row in rows)
+    assert shown == [r.positions[0] for r in expected]
