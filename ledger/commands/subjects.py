@@ -38,6 +38,12 @@ class Erasure:
 class SubjectCommands(LedgerBase):
     """``subject_accesses``, ``erase_subject``, ``reapply_erasures``."""
 
+    def close(self) -> None:
+        """Close the data subjects' key table connection too (kept on PostgreSQL)."""
+        if self.subjects is not None:
+            self.subjects.close()
+        super().close()
+
     def _vault(self) -> SubjectVault:
         require(
             self.subjects is not None,
