@@ -104,6 +104,9 @@ class ObligationsFold(FoldCore):
     def _rejudge_provided(self, code: str) -> None:
         """P2 and D1 of ``code`` judged again (``projections.rules.provided``)."""
 
+    def _rejudge_above_filed(self, filing: dict[str, Any], after: Any = None) -> None:
+        """F7 of the decisions ``filing`` bounds judged again (``projections.rules.fund_sums``)."""
+
     def _refresh(self, fact: Fact) -> None:
         d = fact.data
         refreshed = _epoch(d["refreshed_at"])
@@ -223,3 +226,4 @@ class ObligationsFold(FoldCore):
                     "position": fact.position,
                 }
             )
+            self._rejudge_above_filed(filing)  # F7 as of each decision (recorded late)

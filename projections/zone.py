@@ -49,7 +49,7 @@ from projections.fold_core import (
     positions_text,
 )
 from projections.fold_obligations import ObligationsFold, filing_extras
-from projections.rules.folded import ACCESS_RULES, FoldedRules, keep_recent
+from projections.rules.folded import ACCESS_RULES, FoldedRules
 from projections.rules.provided import ProvidedRules, guarded_items
 
 # Re-exported: the names other modules import from here.
@@ -103,9 +103,8 @@ def empty_state() -> State:
         "assessments": {},
         "core_approvals": {},
         "annual_reports": {},
-        # Judged by business time whatever the recording order (projections.rules.folded,
-        # .provided): the first share per code, the findings found (key -> their time),
-        # the accesses on a lapsed grant (S3 judged again when a grant changes).
+        # Judged by business time whatever the recording order (rules.folded, .provided): first
+        # share per code, findings found (key -> time), accesses on a lapsed grant (S3 again).
         "first_shares": {},
         "shared_found": {},
         "provided_found": {},
@@ -471,6 +470,7 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
             "positions": [fact.position],
             **filing_extras(),
         }
+        self._rejudge_above_filed(self.state["filings"][fact.entity])  # F7 of decisions before
         if not d["catalogue_preregistered"]:
             self._finding(
                 "F5", fact.entity, "filing", d["builder"], [fact.position],
@@ -556,10 +556,10 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
             self._advance_clock(epoch, position)
         system_id = a.system
         if system_id:
-            system = state["systems"].get(system_id.replace("-", ""))
+            system = state["systems"].get(system_id := system_id.replace("-", ""))
+            self._system_used(system_id, epoch)  # F8, by business day (rules.fund_sums)
             if system is not None:
                 system["access_count"] += 1
-                keep_recent(system, epoch)
                 last = system["last_access_epoch"]
                 if last is None or last < epoch:
                     system["last_access_epoch"] = epoch

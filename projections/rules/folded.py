@@ -12,19 +12,12 @@ re-dates or withdraws them (docs/projections.md §Recorded late).
 
 from __future__ import annotations
 
-import bisect
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from projections.facts import CST, AccessState, uuid_text
 from projections.rules.fund_state import FundStateRules
-from projections.rules.limits import (
-    LITTLE_USED_ACCESSES_PER_YEAR,
-    RECENT_ACCESSES_KEPT,
-    limit,
-)
-
-YEAR_SECONDS = 365 * 86400
+from projections.rules.fund_sums import FundSumRules
 
 # AccessReason value -> rule (severities: projections.rules.catalogue). PURPOSE_MISMATCH
 # is P1 on sensitive items.
@@ -43,7 +36,7 @@ ACCESS_RULES: dict[str, str] = {
 SAFEGUARDS = (("owner", "owner"), ("controller", "controller"), ("assessment", "risk assessment"))
 
 
-class FoldedRules(FundStateRules):
+class FoldedRules(FundStateRules, FundSumRules):
     """The rule families of ``ZoneFold`` proven by one fact."""
 
     _by_user: dict[tuple[str, str], list[str]] | None
@@ -119,7 +112,8 @@ class FoldedRules(FundStateRules):
 
     def _fund_rules(self, decision: dict[str, Any], position: int, at: datetime | None) -> None:
         """F1–F8 against the state at the decision (seed §三(三)12, §三(一)3, §三(五)17);
-        F1, F2, F4 and F6 as of its business time (``projections.rules.fund_state``)."""
+        F1, F2, F4 and F6 as of its business time (``projections.rules.fund_state``), F7
+        and F8 over the decisions and accesses by business time (``.fund_sums``)."""
         subject, department = decision["decision_id"], decision["department"]
         amount = f"{decision['amount_fen'] / 100:,.2f} yuan {decision['kind']}"
         self._fund_state_rules(decision, position, at)  # F1, F2, F4, F6 (fund_state)
@@ -132,77 +126,7 @@ class FoldedRules(FundStateRules):
                 "F3", subject, "fund_decision", department, [position], position, at,
                 f"{amount} granted to project {decision['project_name']!r} with no filing",
             )  # fmt: skip
-        self._above_filed(decision, system, filing, position, at)
-        if system is not None and decision["kind"] == "om_funds" and at is not None:
-            self._little_used(decision, system, position, at)
-
-    def _above_filed(
-        self,
-        decision: dict[str, Any],
-        system: dict[str, Any] | None,
-        filing: dict[str, Any] | None,
-        position: int,
-        at: datetime | None,
-    ) -> None:
-        """F7: granted above the filed (or revised) amounts (seed §三(五)17; 调整概算):
-        a filing's construction funds over all years beyond ``investment_fen``, or its
-        (and its systems') O&M funds of one year beyond ``om_cost_fen``."""
-        if filing is None and system is not None:
-            filing = next(
-                (f for f in self.state["filings"].values()
-                 if system["system_id"] in f["system_ids"]),
-                None,
-            )  # fmt: skip
-        if filing is None or at is None:
-            return
-        construction = decision["kind"] == "construction_funds"
-        investment, om_cost = filing["investment_fen"], filing["om_cost_fen"]
-        for revision in sorted(
-            filing.get("revisions", ()), key=lambda r: (r["revised_at"], r["position"])
-        ):
-            if revision["revised_at"] <= at.timestamp():
-                investment, om_cost = revision["investment_fen"], revision["om_cost_fen"]
-        ceiling = investment if construction else om_cost
-        systems = set(filing["system_ids"])
-        summed = [
-            d for d in self.state["funds"].values()
-            if d["outcome"] == "granted" and d["kind"] == decision["kind"]
-            and (construction or d["year"] == decision["year"])
-            and (d["filing_id"] == filing["filing_id"]
-                 or (d["filing_id"] is None and d["system_id"] in systems))
-        ]  # fmt: skip
-        total = sum(d["amount_fen"] for d in summed)
-        if total > ceiling:
-            scope = "over all years" if construction else f"in {decision['year']}"
-            self._finding(
-                "F7", decision["decision_id"], "fund_decision", decision["department"],
-                [*filing["positions"], *(d["position"] for d in summed)], position, at,
-                f"{decision['kind']} granted for {filing['name']} {scope} total "
-                f"{total / 100:,.2f} yuan, above the filed {ceiling / 100:,.2f} yuan",
-            )  # fmt: skip
-
-    def _little_used(
-        self, decision: dict[str, Any], system: dict[str, Any], position: int, at: datetime
-    ) -> None:
-        """F8: O&M funds for a little-used system (seed §三(五)17 "逐步减少直至取消…利用
-        程度低…的运维经费"): fewer accesses than ``little_used_accesses_per_year`` in the
-        365 days before the decision; a system registered less than a year before is
-        not judged."""
-        registered = system.get("registered_at")
-        if registered and at - datetime.fromisoformat(registered) < timedelta(days=365):
-            return
-        wanted = limit(self.state, at, "little_used_accesses_per_year",
-                       LITTLE_USED_ACCESSES_PER_YEAR)  # fmt: skip
-        wanted = min(wanted, RECENT_ACCESSES_KEPT)
-        end = at.timestamp()
-        used = sum(1 for t in system.get("recent_accesses", ()) if end - YEAR_SECONDS <= t <= end)
-        if used < wanted:
-            self._finding(
-                "F8", decision["decision_id"], "fund_decision", decision["department"],
-                [*system["positions"], position], position, at,
-                f"{decision['amount_fen'] / 100:,.2f} yuan om_funds granted to {system['name']}, "
-                f"used {used} times in the year before (little used: fewer than {wanted})",
-            )  # fmt: skip
+        self._fund_sums(decision)  # F7, F8 (fund_sums)
 
     def _access_findings(
         self,
@@ -297,15 +221,3 @@ class FoldedRules(FundStateRules):
             if end <= epoch:
                 ended.append((end, r))
         return max(ended, key=lambda pair: pair[0])[1] if ended else None
-
-
-def keep_recent(system: dict[str, Any], epoch: float) -> None:
-    """Keep a system's latest ``RECENT_ACCESSES_KEPT`` access times (sorted), for F8."""
-    recent: list[float] | None = system.get("recent_accesses")
-    if recent is None:
-        recent = system["recent_accesses"] = []
-    if len(recent) < RECENT_ACCESSES_KEPT:
-        bisect.insort(recent, epoch)
-    elif epoch > recent[0]:
-        recent.pop(0)
-        bisect.insort(recent, epoch)

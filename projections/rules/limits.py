@@ -37,12 +37,10 @@ REFRESH_GRACE_DAYS = 1
 DEPARTMENT_REPORT_DUE = "12-31"
 ZONE_REPORT_DUE = "01-31"
 ZONE_APPROVAL_GRACE_DAYS = 0
-# F8 (seed §三(五)17 "利用程度低…的运维经费"): fewer recorded accesses than this in
-# the 365 days before an O&M grant is "little used" (less than once a month).
+# F8 (seed §三(五)17 "利用程度低…的运维经费"): fewer recorded accesses than this on
+# the 365 days (CST) ending with an O&M grant's day is "little used" (less than once a
+# month; projections.rules.fund_sums).
 LITTLE_USED_ACCESSES_PER_YEAR = 12
-# How many of a system's latest access times the fold keeps to judge F8: a
-# ``little_used_accesses_per_year`` above it is read as this cap.
-RECENT_ACCESSES_KEPT = 64
 # I4, I5 (seed §三(五)17 "申报、跟踪、验收、评价"): an approved project not yet
 # accepted with no progress report for this many days; an accepted project with no
 # evaluation this many days after acceptance.

@@ -3,10 +3,12 @@
 Each family of rules whose judgment reads "the first X before Y" is worked by hand on
 a history recorded out of order: S12 and D2 (the first share, the safeguards on record
 before it), P2 (the earliest provision no impact assessment covers), D1 (a provision
-outside every core-data approval in force) and F1, F2, F4, F6 (the system's and the
-filing's state at the fund decision). A fact recorded late with a business time
-before the share re-dates the finding or withdraws it, as of every date after, on both
-backends (projections/rules/folded.py, projections/rules/provided.py).
+outside every core-data approval in force), F1, F2, F4, F6 (the system's and the
+filing's state at the fund decision), F7 (the decisions summed up to the decision, the
+amounts revised in force then) and F8 (the system's accesses in the year up to the
+decision). A fact recorded late with a business time before the share re-dates the
+finding or withdraws it, as of every date after, on both backends
+(projections/rules/folded.py, projections/rules/provided.py, projections/rules/fund_sums.py).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ledger.domain import (
     SystemInventory,
     ZombieReason,
 )
+from ledger.domain.access import AccessReport
 from ledger.store.connect import application_env, init_ledger
 from projections.facts import CST
 from projections.query import open_views
@@ -196,3 +199,132 @@ def test_fund_rules_read_the_system_and_filing_as_of_the_decision(
     app.review_project(NDRC, filing, False, "架构不合规", occurred_at=at(9, 5))
     assert rules(date(2026, 9, 14)) == set()
     assert rules(date(2026, 11, 30)) == {"F2", "F4"}
+
+
+INVENTORY = SystemInventory("低保系统", "低保审核", "全区", "每日", "区发改局", None, "财政")
+
+
+def _om(app: GovLedger, system: object, filing: object, fen: int, when: datetime) -> str:
+    return app.decide_funds(
+        FINANCE, kind=FundKind.OM_FUNDS, year=2026, department="minzheng", amount_fen=fen,
+        outcome=FundOutcome.GRANTED, rationale="运维", system_id=system, filing_id=filing,
+        decided_at=when,
+    ).hex  # fmt: skip
+
+
+def _fund_findings(settings: Settings, rule: str, on: date) -> list[tuple[str, str, str]]:
+    """(subject, finding day, detail) of ``rule`` as of ``on``."""
+    with open_views(settings, catch_up=True) as views:
+        return sorted(
+            (f.subject, f.time.date().isoformat(), f.detail)
+            for f in views.findings(views.moment(as_of=on), rule=rule)
+        )
+
+
+def test_f7_sums_the_decisions_up_to_each_one_and_the_revision_then(
+    settings: Settings, rec: Recorder
+) -> None:
+    app = rec.app
+    system = app.register_system(NDRC, "minzheng", INVENTORY, occurred_at=at(4, 2))
+    filing = app.file_project(
+        MINZHENG, name="低保系统运维", builder="minzheng", investment_fen=1_000_000,
+        om_cost_fen=100_000, funding_channel="财政", resource_codes=[], system_ids=[system],
+        mlps_filed=True, catalogue_preregistered=True, occurred_at=at(4, 20),
+    )  # fmt: skip
+    later = _om(app, system, filing, 70_000, at(9, 15))
+    assert _fund_findings(settings, "F7", date(2026, 11, 30)) == []  # 700 ≤ 1,000
+    # An earlier grant recorded after: 09-15 leaves 1,200 granted, 08-01 only 500.
+    earlier = _om(app, system, filing, 50_000, at(8, 1))
+    ((subject, day, detail),) = _fund_findings(settings, "F7", date(2026, 11, 30))
+    assert (subject, day) == (later, "2026-09-15") and "total 1,200.00 yuan" in detail
+    assert "above the filed 1,000.00 yuan" in detail
+    assert _fund_findings(settings, "F7", date(2026, 9, 14)) == []
+    # The amounts revised to 1,500 from 07-01, recorded last: never above.
+    app.revise_filed_amounts(
+        NDRC, filing, reference="调概-1", investment_fen=1_000_000, om_cost_fen=150_000,
+        reason="扩容", revised_at=at(7, 1),
+    )  # fmt: skip
+    for on in (date(2026, 8, 1), date(2026, 9, 15), date(2026, 11, 30)):
+        assert _fund_findings(settings, "F7", on) == []
+    # Revised down to 600 from 08-10: 08-01 (500 under 1,500) is not, 09-15 (1,200) is.
+    app.revise_filed_amounts(
+        NDRC, filing, reference="调概-2", investment_fen=1_000_000, om_cost_fen=60_000,
+        reason="压减", revised_at=at(8, 10),
+    )  # fmt: skip
+    ((subject, day, detail),) = _fund_findings(settings, "F7", date(2026, 11, 30))
+    assert (subject, day) == (later, "2026-09-15") and "above the filed 600.00 yuan" in detail
+    assert earlier not in {s for s, _, _ in _fund_findings(settings, "F7", date(2026, 11, 30))}
+
+
+def test_f7_of_a_grant_for_a_system_before_its_filing_is_recorded(
+    settings: Settings, rec: Recorder
+) -> None:
+    app = rec.app
+    system = app.register_system(NDRC, "minzheng", INVENTORY, occurred_at=at(4, 2))
+    granted = _om(app, system, None, 120_000, at(6, 1))  # O&M for the system alone
+    assert _fund_findings(settings, "F7", date(2026, 11, 30)) == []
+    # The filing that covers the system, recorded after the grant: 1,200 above 1,000.
+    app.file_project(
+        MINZHENG, name="低保系统运维", builder="minzheng", investment_fen=1_000_000,
+        om_cost_fen=100_000, funding_channel="财政", resource_codes=[], system_ids=[system],
+        mlps_filed=True, catalogue_preregistered=True, occurred_at=at(4, 20),
+    )  # fmt: skip
+    assert [(s, d) for s, d, _ in _fund_findings(settings, "F7", date(2026, 11, 30))] == [
+        (granted, "2026-06-01")
+    ]
+
+
+def _used(event_id: str, system: object, when: datetime) -> AccessReport:
+    return AccessReport(
+        event_id, "ga-1", "gongan", str(system), "RK-0007", ("姓名",), 1, PURPOSE, None,
+        "10.0.0.1", when,
+    )  # fmt: skip
+
+
+def test_f8_counts_the_accesses_of_the_year_by_business_time(
+    settings: Settings, rec: Recorder
+) -> None:
+    app = rec.app
+    system = app.register_system(NDRC, "minzheng", INVENTORY,
+                                 occurred_at=datetime(2025, 1, 2, 10, tzinfo=CST))  # fmt: skip
+    decided = _om(app, system, None, 30_000, at(9, 15))
+    ((subject, day, detail),) = _fund_findings(settings, "F8", date(2026, 9, 15))
+    assert (subject, day) == (decided, "2026-09-15") and "used 0 times" in detail
+    # Eleven accesses in the year before, recorded after the grant: still little used.
+    rec.accesses(*(_used(f"u-{m}", system, at(m, 3)) for m in range(1, 9)))  # 01..08
+    rec.accesses(*(_used(f"u-9-{d}", system, at(9, d)) for d in (3, 4, 5)))
+    ((_, _, detail),) = _fund_findings(settings, "F8", date(2026, 11, 30))
+    assert "used 11 times" in detail and "fewer than 12" in detail
+    # Outside the year (2025-09-15 is 365 days before) or after the grant: not counted.
+    rec.accesses(
+        _used("u-old", system, datetime(2025, 9, 15, 9, tzinfo=CST)),
+        _used("u-next", system, at(9, 16)),
+    )  # fmt: skip
+    ((_, _, detail),) = _fund_findings(settings, "F8", date(2026, 11, 30))
+    assert "used 11 times" in detail
+    # The twelfth, on the day of the grant: the system was used enough, F8 never held.
+    rec.accesses(_used("u-12", system, at(9, 15, 8)))
+    for on in (date(2026, 9, 15), date(2026, 11, 30)):
+        assert _fund_findings(settings, "F8", on) == []
+
+
+def test_f8_the_same_whether_the_accesses_are_recorded_before_or_after(
+    settings: Settings, rec: Recorder
+) -> None:
+    app = rec.app
+    first = app.register_system(NDRC, "minzheng", INVENTORY,
+                                occurred_at=datetime(2025, 1, 2, 10, tzinfo=CST))  # fmt: skip
+    second = app.register_system(NDRC, "minzheng", INVENTORY,
+                                 occurred_at=datetime(2025, 1, 2, 10, tzinfo=CST))  # fmt: skip
+    live = [_used(f"a-{m}", first, at(m, 5)) for m in range(2, 8)]
+    rec.accesses(*live)
+    before = _om(app, first, None, 30_000, at(8, 20))
+    after = _om(app, second, None, 30_000, at(8, 20))
+    rec.accesses(*(_used(f"b-{m}", second, at(m, 5)) for m in range(2, 8)))
+    found = {s: (d, detail.split(", ", 1)[1]) for s, d, detail in
+             _fund_findings(settings, "F8", date(2026, 11, 30))}  # fmt: skip
+    assert (
+        found[before]
+        == found[after]
+        == ("2026-08-20", "used 6 times in the year before (little used: fewer than 12)")
+    )
