@@ -1,14 +1,17 @@
 """Back-filling gives the views that recording live gives (issue 12 item 3; hypothesis).
 
 The same facts — departments, a conditional resource, requests submitted, approved,
-rejected or revoked, and the exchange platform's accesses with their verdicts — are
-recorded twice: live (each on the day it happened, in business-time order) and late
-(all of them on one later day, each with its own business time, aggregates interleaved
-in a random order; within one aggregate the order is the domain's). The views as of
-every day the facts name, and at the head, must be equal: findings (rule, subject,
-time), the rights register and the requests' states (docs/projections.md §As-of
-semantics). Anomalies are not compared: the detector's rolling baselines follow the
-order in which accesses arrive (docs/projections.md §Anomalies).
+rejected or revoked, the exchange platform's accesses with their verdicts (some on a
+system), and O&M grants for that system (citing its filing or not) with a revision of
+the filed amounts — are recorded twice: live (each on the day it happened, in
+business-time order) and late (all of them on one later day, each with its own business
+time, aggregates interleaved in a random order; within one aggregate the order is the
+domain's). The views as of every day the facts name, and at the head, must be equal:
+findings (rule, subject, time; F7's total and F8's count too; the system, filing and
+grants named, their ids differ), the rights register and the requests' states
+(docs/projections.md §As-of semantics). Anomalies are not compared: the detector's
+rolling baselines follow the order in which accesses arrive (docs/projections.md
+§Anomalies).
 """
 
 from __future__ import annotations
@@ -26,7 +29,16 @@ from hypothesis import strategies as st
 
 from ledger.application import GovLedger
 from ledger.config import Settings
-from ledger.domain import AccessVerdict, ResourceItem, Sensitivity, SharingType
+from ledger.domain import (
+    AccessVerdict,
+    FundKind,
+    FundOutcome,
+    ResourceItem,
+    Sensitivity,
+    SharingType,
+    SystemInventory,
+)
+from ledger.domain.access import AccessReport
 from ledger.store.connect import application_env, init_ledger
 from projections.query import Views, as_json, open_views
 from projections.runner import run_projections
@@ -34,9 +46,11 @@ from projections.sharing_terms import SharingTerms
 from security.access import evaluate_access
 from tests.projections.scenario import (
     ADMIN,
+    FINANCE,
     GONGAN,
     JIAOYU,
     MINZHENG,
+    NDRC,
     PLATFORM,
     PURPOSE,
     Clock,
@@ -46,6 +60,8 @@ from tests.projections.scenario import (
 )
 
 ITEMS = ("姓名", "住址", "身份证号")
+INVENTORY = SystemInventory("低保系统", "低保审核", "全区", "每日", "区发改局", None, "财政")
+SUMS = ("F7", "F8")  # their detail is compared too: F7's total, F8's count
 CLERKS = {"minzheng": MINZHENG, "jiaoyu": JIAOYU}
 LATE = cst(11, 30, 9)  # the day the late ledger records everything
 
@@ -71,10 +87,30 @@ class AccessPlan:
     hour: int
     items: tuple[str, ...]
     cites: int | None  # index of the request whose grant it cites
+    on_system: bool = False  # through the system the grants below fund (F8)
+
+
+@dataclass(frozen=True)
+class FundPlan:
+    """An O&M grant for the system (F7 against its filing, F8 on its accesses)."""
+
+    day: int
+    hour: int
+    fen: int
+    cites_filing: bool
+
+
+@dataclass(frozen=True)
+class Funds:
+    grants: tuple[FundPlan, ...] = ()
+    revision: tuple[int, int] | None = None  # (June day, om_cost_fen) of a revision
+
+
+Zone = tuple[list[RequestPlan], list[AccessPlan], list[int], Funds]
 
 
 @st.composite
-def zones(draw: Any) -> tuple[list[RequestPlan], list[AccessPlan], list[int]]:
+def zones(draw: Any) -> Zone:
     requests = []
     for i in range(draw(st.integers(1, 3))):
         items = tuple(draw(st.lists(st.sampled_from(ITEMS), min_size=1, max_size=3, unique=True)))
@@ -92,20 +128,32 @@ def zones(draw: Any) -> tuple[list[RequestPlan], list[AccessPlan], list[int]]:
             f"evt-{j}", draw(st.sampled_from(sorted(CLERKS))), draw(st.integers(2, 28)),
             draw(st.integers(7, 22)),
             tuple(draw(st.lists(st.sampled_from(ITEMS), min_size=1, max_size=2, unique=True))),
-            draw(st.none() | st.integers(0, len(requests) - 1)),
+            draw(st.none() | st.integers(0, len(requests) - 1)), draw(st.booleans()),
         )
         for j in range(draw(st.integers(0, 6)))
     ]  # fmt: skip
+    grants = tuple(
+        FundPlan(draw(st.integers(2, 28)), draw(st.integers(8, 18)),
+                 draw(st.sampled_from((30_000, 50_000, 70_000))), draw(st.booleans()))
+        for _ in range(draw(st.integers(0, 3)))
+    )  # fmt: skip
+    revision = draw(st.none() | st.tuples(st.integers(2, 28), st.sampled_from((60_000, 150_000))))
+    funds = Funds(grants, revision)
     # The order of the late ledger: a random interleaving of the aggregates' steps.
-    order = draw(st.permutations(range(len(requests) + len(accesses))))
-    return requests, accesses, list(order)
+    chains = len(requests) + len(accesses) + len(grants) + (revision is not None)
+    order = draw(st.permutations(range(chains)))
+    return requests, accesses, list(order), funds
 
 
 Step = tuple[datetime, str, Callable[[GovLedger, bool], None]]
 
 
 def _steps(
-    requests: list[RequestPlan], accesses: list[AccessPlan], verdicts: dict[str, AccessVerdict]
+    requests: list[RequestPlan],
+    accesses: list[AccessPlan],
+    verdicts: dict[str, AccessVerdict],
+    funds: Funds,
+    refs: dict[str, UUID],
 ) -> list[list[Step]]:
     """Each aggregate's steps in its own order: (business time, what, record it)."""
     ids: dict[int, UUID] = {}
@@ -165,29 +213,71 @@ def _steps(
         def access(app: GovLedger, late: bool, a: AccessPlan = a, at: datetime = at) -> None:
             grant = ids.get(a.cites) if a.cites is not None else None
             seen = report(a.event_id, at, "u-1", a.department, "RK-0001", a.items, PURPOSE, grant)
+            if a.on_system:
+                seen = AccessReport(
+                    platform_event_id=seen.platform_event_id, accessor_id=seen.accessor_id,
+                    department=seen.department, system=str(refs["system"]),
+                    resource_code=seen.resource_code, items=seen.items,
+                    row_count=seen.row_count, purpose=seen.purpose, grant_id=seen.grant_id,
+                    client_address=seen.client_address, accessed_at=seen.accessed_at,
+                )  # fmt: skip
             if not late:  # live: judged by the platform's terms then; late: the same verdict
                 verdicts[a.event_id] = evaluate_access(seen, SharingTerms(app).current())
             app.record_accesses(PLATFORM, [(seen, verdicts[a.event_id])])
 
         chains.append([(at, f"access {a.event_id}", access)])
+    for n, g in enumerate(funds.grants):
+        decided = cst(6, g.day, g.hour, 30)
+
+        def grant(
+            app: GovLedger, late: bool, n: int = n, g: FundPlan = g, decided: datetime = decided
+        ) -> None:
+            refs[f"grant {n}"] = app.decide_funds(
+                FINANCE, kind=FundKind.OM_FUNDS, year=2026, department="minzheng",
+                amount_fen=g.fen, outcome=FundOutcome.GRANTED, rationale="运维",
+                system_id=refs["system"], filing_id=refs["filing"] if g.cites_filing else None,
+                decided_at=decided,
+            )  # fmt: skip
+
+        chains.append([(decided, f"grant {n}", grant)])
+    if funds.revision is not None:
+        day, om_cost = funds.revision
+        revised = cst(6, day, 9)
+
+        def revise(app: GovLedger, late: bool, revised: datetime = revised) -> None:
+            app.revise_filed_amounts(
+                NDRC, refs["filing"], reference="调概-1", investment_fen=1_000_000,
+                om_cost_fen=om_cost, reason="调整", revised_at=revised,
+            )  # fmt: skip
+
+        chains.append([(revised, "revise", revise)])
     return chains
 
 
-def _catalogue(app: GovLedger, at: datetime | None) -> None:
+def _catalogue(app: GovLedger, at: datetime | None, refs: dict[str, UUID]) -> None:
     for code, name in (("gongan", "区公安分局"), ("minzheng", "区民政局"), ("jiaoyu", "区教育局")):
         app.register_department(ADMIN, code, name, occurred_at=at)
     items = [ResourceItem(n, Sensitivity.PERSONAL) for n in ITEMS[:2]]
     items.append(ResourceItem(ITEMS[2], Sensitivity.SENSITIVE_PERSONAL))
     entry = _entry("RK-0001", "人口基础信息", items, SharingType.CONDITIONAL)
     app.register_resource(GONGAN, entry, occurred_at=at)
+    # A system in use for over a year (F8 judges it), and its filing (F7: 1,000 a year).
+    since = cst(6, 1, 8) - timedelta(days=400)
+    refs["system"] = app.register_system(NDRC, "minzheng", INVENTORY, occurred_at=since)
+    refs["filing"] = app.file_project(
+        MINZHENG, name="低保系统运维", builder="minzheng", investment_fen=1_000_000,
+        om_cost_fen=100_000, funding_channel="财政", resource_codes=[],
+        system_ids=[refs["system"]], mlps_filed=True, catalogue_preregistered=True,
+        occurred_at=at,
+    )  # fmt: skip
 
 
-def _record(conf: Settings, steps: list[Step], late: bool) -> None:
+def _record(conf: Settings, steps: list[Step], late: bool, refs: dict[str, UUID]) -> None:
     init_ledger(conf)
     clock = Clock(LATE if late else cst(6, 1, 8))
     app = GovLedger(env=application_env(conf), clock=clock)
     try:
-        _catalogue(app, cst(6, 1, 8) if late else None)
+        _catalogue(app, cst(6, 1, 8) if late else None, refs)
         for when, _, record in steps:
             if not late:
                 clock.now = when
@@ -206,10 +296,18 @@ def _without_positions(value: Any) -> Any:
     return value
 
 
-def _answers(views: Views, as_of: date | None) -> dict[str, Any]:
+def _answers(views: Views, as_of: date | None, names: dict[str, str]) -> dict[str, Any]:
     m = views.moment(as_of=as_of)
     return {
-        "findings": sorted((f.rule, f.subject, f.time.isoformat()) for f in views.findings(m)),
+        "findings": sorted(
+            (
+                f.rule,
+                names.get(f.subject, f.subject),
+                f.time.isoformat(),
+                f.detail if f.rule in SUMS else "",
+            )
+            for f in views.findings(m)
+        ),
         "rights": _without_positions(as_json(views.rights_register(m))),
         "requests": sorted(
             (r.request_id, r.status, str(r.decided_at), str(r.revoked_at))
@@ -218,10 +316,11 @@ def _answers(views: Views, as_of: date | None) -> dict[str, Any]:
     }
 
 
-def _views_of(conf: Settings, days: list[date]) -> dict[str, Any]:
+def _views_of(conf: Settings, days: list[date], refs: dict[str, UUID]) -> dict[str, Any]:
+    names = {id_.hex: name for name, id_ in refs.items()}  # ids differ between the ledgers
     with open_views(conf) as views:
-        found = {str(d): _answers(views, d) for d in days}
-        found["head"] = _answers(views, None)["findings"]  # reference time: now
+        found = {str(d): _answers(views, d, names) for d in days}
+        found["head"] = _answers(views, None, names)["findings"]  # reference time: now
     return found
 
 
@@ -229,9 +328,11 @@ def _live_and_late(
     requests: list[RequestPlan],
     accesses: list[AccessPlan],
     order: list[int],
+    funds: Funds | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     verdicts: dict[str, AccessVerdict] = {}
-    chains = _steps(requests, accesses, verdicts)
+    refs: dict[str, UUID] = {}
+    chains = _steps(requests, accesses, verdicts, funds or Funds(), refs)
     live = sorted((s for chain in chains for s in chain), key=lambda s: s[0])
     queues = [list(c) for c in chains]
     late = [queues[i].pop(0) for i in order for _ in range(len(chains[i]))]
@@ -242,18 +343,16 @@ def _live_and_late(
             where = Path(tmp, name)
             where.mkdir()
             conf = Settings(database_url=f"sqlite:///{where / 'l.db'}", state_dir=str(where))
-            _record(conf, steps, is_late)
-            found.append(_views_of(conf, days))
+            _record(conf, steps, is_late, refs)
+            found.append(_views_of(conf, days, refs))
     return found[0], found[1], [s[1] for s in late]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(zones())
-def test_recording_history_late_gives_the_views_recorded_live(
-    zone: tuple[list[RequestPlan], list[AccessPlan], list[int]],
-) -> None:
+def test_recording_history_late_gives_the_views_recorded_live(zone: Zone) -> None:
     live, late, order = _live_and_late(*zone)
-    assert late == live, (zone[0], zone[1], order)
+    assert late == live, (zone[0], zone[1], zone[3], order)
 
 
 # An access on 06-04 under a grant of 06-02 that expired on 06-03, reading an item the
@@ -275,12 +374,42 @@ _FIRST_SHARE = (
 def test_s3_on_a_lapsed_grant_recorded_after_the_access() -> None:
     live, late, _ = _live_and_late(*_LAPSED)
     assert late == live
-    findings = {(rule, time[:10]) for rule, _, time in late["head"]}
+    findings = {(rule, time[:10]) for rule, _, time, _ in late["head"]}
     assert {("S2", "2026-06-04"), ("S3", "2026-06-04")} <= findings
 
 
 def test_first_share_findings_dated_by_business_time() -> None:
     live, late, _ = _live_and_late(*_FIRST_SHARE)
     assert late == live
-    dated = {rule: time[:10] for rule, _, time in late["head"] if rule in ("S12", "P2")}
+    dated = {rule: time[:10] for rule, _, time, _ in late["head"] if rule in ("S12", "P2")}
     assert dated == {"S12": "2026-06-02", "P2": "2026-06-02"}
+
+
+# Two grants (06-10 citing the filing, 06-20 for the system alone) recorded latest first,
+# accesses on the system before, between and after them: F7 on the second only (1,200
+# above 1,000), F8 on both, each with the accesses of its own year.
+_SUMS: Zone = (
+    [],
+    [
+        AccessPlan("evt-0", "jiaoyu", 5, 9, ("姓名",), None, True),
+        AccessPlan("evt-1", "jiaoyu", 15, 9, ("姓名",), None, True),
+        AccessPlan("evt-2", "jiaoyu", 25, 9, ("姓名",), None, True),
+    ],
+    [4, 3, 2, 1, 0],
+    Funds((FundPlan(10, 12, 70_000, True), FundPlan(20, 12, 50_000, False))),
+)
+
+
+def test_fund_sums_by_business_time_whatever_the_recording_order() -> None:
+    live, late, _ = _live_and_late(*_SUMS)
+    assert late == live
+    found = {(rule, time[:10], detail) for rule, _, time, detail in late["head"] if detail}
+    assert {(rule, day) for rule, day, _ in found} == {
+        ("F7", "2026-06-20"),
+        ("F8", "2026-06-10"),
+        ("F8", "2026-06-20"),
+    }
+    assert {d.split(", ")[-1] for r, _, d in found if r == "F8"} == {
+        "used 1 times in the year before (little used: fewer than 12)",
+        "used 2 times in the year before (little used: fewer than 12)",
+    }
