@@ -37,7 +37,8 @@ PROJECTIONS = ("audit_trail", "accesses", "zone")
 # 10: the seed plan's declared records (projections/declarations.py; rules I7–I10).
 # 11: S12, D2, P2, D1, S3 on a lapsed grant and F1, F2, F4, F6 judged by business time
 # (recorded late: findings re-dated or withdrawn; docs/projections.md §Recorded late).
-SCHEMA_VERSION = 11
+# 12: F7 and F8 by business time (the fold keeps accesses per system per day).
+SCHEMA_VERSION = 12
 # events.touches of an access: the personal information it reads (PIPL §28, domain.md P1).
 TOUCHES_NONE, TOUCHES_PERSONAL, TOUCHES_SENSITIVE = 0, 1, 2
 BLOCK = 10_000  # positions per access aggregate block

@@ -103,12 +103,13 @@ def empty_state() -> State:
         "assessments": {},
         "core_approvals": {},
         "annual_reports": {},
-        # Judged by business time whatever the recording order (rules.folded, .provided): first
-        # share per code, findings found (key -> time), accesses on a lapsed grant (S3 again).
+        # Judged by business time whatever the recording order (rules.folded, .provided, ...).
         "first_shares": {},
         "shared_found": {},
         "provided_found": {},
         "lapsed_accesses": {},
+        "access_days": {},  # system id -> CST day number (text) -> accesses (F8)
+        "little_used": {},  # system id -> the O&M decisions F8 judged on it
         "detector": {"actors": {}, "resources": {}, "pairs": [], "refused": {}},
     }
 
@@ -130,9 +131,8 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
         self.anomalies: list[AnomalyRow] = []
         self.reviews: list[ReviewRow] = []
         self.clock_days: list[tuple[str, int]] = []
-        for key in ("first_shares", "shared_found", "provided_found", "lapsed_accesses"):
-            self.state.setdefault(key, {})  # a state from before these keys
-        self.state.setdefault("calendars", [])  # a snapshot from before calendars
+        for key, empty in empty_state().items():
+            self.state.setdefault(key, empty)  # a snapshot from before these keys
         self.withdrawn = set()
         # The business time of the fact being applied (docs/facts.md §1).
         self._happened: datetime | None = None

@@ -151,21 +151,26 @@ class FundSumRules(FoldCore):
         if registered and at - datetime.fromisoformat(registered) < timedelta(days=365):
             return
         last = local_day_number(at.timestamp())
-        days = self.state.setdefault("access_days", {}).get(system["system_id"], {})
+        days = self.state["access_days"].get(system["system_id"], {})
         decision["used"] = sum(days.get(str(d), 0) for d in range(last - WINDOW_DAYS + 1, last + 1))
         decision["wanted"] = limit(self.state, at, "little_used_accesses_per_year",
                                    LITTLE_USED_ACCESSES_PER_YEAR)  # fmt: skip
-        judged = self.state.setdefault("little_used", {})
-        judged.setdefault(system["system_id"], []).append(decision["decision_id"])
+        self.state["little_used"].setdefault(system["system_id"], []).append(
+            decision["decision_id"]
+        )
         self._judge_little_used(decision, again=False)
 
     def _system_used(self, system_id: str, epoch: float) -> None:
         """An access of ``system_id`` (hex id) on its business day: kept per day, and
-        counted for the decisions whose F8 window holds it."""
+        counted for the decisions whose F8 window holds it (the short path of accesses)."""
         day = local_day_number(epoch)
-        days = self.state.setdefault("access_days", {}).setdefault(system_id, {})
-        days[str(day)] = days.get(str(day), 0) + 1
-        decisions = self.state.get("little_used", {}).get(system_id)
+        by_system = self.state["access_days"]
+        days = by_system.get(system_id)
+        if days is None:
+            days = by_system[system_id] = {}
+        key = str(day)
+        days[key] = days.get(key, 0) + 1
+        decisions = self.state["little_used"].get(system_id)
         if not decisions:
             return
         for decision_id in decisions:
