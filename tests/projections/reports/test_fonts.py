@@ -77,7 +77,7 @@ def test_the_pdf_lays_its_text_out_in_the_subset_faces(scenario: Settings, tmp_p
     pdffonts = shutil.which("pdffonts")
     assert pdffonts is not None, "poppler-utils is needed (make installs it)"
     pdf = tmp_path / "risk.pdf"
-    pdf.write_bytes(render(generate(scenario, ReportKind.RISK, 2026), Format.PDF))
+    pdf.write_bytes(render(generate(scenario, ReportKind.RISK, 2026, catch_up=True), Format.PDF))
     listed = subprocess.run([pdffonts, str(pdf)], capture_output=True, check=True, text=True)
     names = [line.split()[0] for line in listed.stdout.splitlines()[2:]]
     cjk = [n for n in names if "CJK" in n]
