@@ -29,19 +29,41 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.postgres import PostgresDatastore
 from psycopg import Cursor
 from psycopg.errors import UniqueViolation
 from psycopg.rows import DictRow
+from psycopg.sql import Composed
 
-from ledger.chain import RowTuple, chain_rows, hash_function
+from ledger.chain import Genesis, RowTuple, chain_rows, hash_function
 from ledger.errors import ChainWriteError, ForeignStoreError
 from ledger.store.base import NewAggregates, chain_input
 
-if TYPE_CHECKING:
-    from ledger.store.postgres import ChainedPostgresApplicationRecorder
+
+class ChainedRecorder(Protocol):
+    """What the stream uses of ``ChainedPostgresApplicationRecorder`` (ledger/store/postgres.py),
+    whose write path this module is: named here so the two modules do not import each other."""
+
+    datastore: PostgresDatastore
+    _head: tuple[int, bytes] | None
+    _contended: bool
+    _lock_head: Composed
+    _notify: Composed
+    _append_statement: Composed
+
+    @property
+    def genesis(self) -> Genesis: ...
+
+    def insert_new_aggregates(
+        self, stored_events: Sequence[StoredEvent], *, checked: bool = False
+    ) -> NewAggregates: ...
+
+    def _remember_head(self, rows: list[RowTuple]) -> None: ...
+
+    def _forget_head(self) -> None: ...
 
 
 class _NotCreationsError(Exception):
@@ -49,7 +71,7 @@ class _NotCreationsError(Exception):
 
 
 def insert_new_stream(
-    recorder: ChainedPostgresApplicationRecorder, chunks: Iterable[Sequence[StoredEvent]]
+    recorder: ChainedRecorder, chunks: Iterable[Sequence[StoredEvent]]
 ) -> NewAggregates:
     """``insert_new_aggregates`` of the chunks' events, in order, each chunk sent on when built."""
     if recorder._contended:
@@ -73,7 +95,7 @@ def insert_new_stream(
 
 
 def _stream(
-    recorder: ChainedPostgresApplicationRecorder,
+    recorder: ChainedRecorder,
     chunks: Iterator[Sequence[StoredEvent]],
     sent: list[StoredEvent],
 ) -> list[int] | None:
