@@ -46,21 +46,8 @@ def subjects_lookup(
     csrf: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
     check_csrf(session, csrf)
-    form = {"start": start, "end": end, "reference": reference}
     answer, error = _answer(request, session, subject, start, end, reference)
-    return render(
-        request,
-        "subjects.html",
-        session,
-        {
-            "answer": answer,
-            "error": error,
-            "form": form,
-            "masked": mask(subject) if subject.strip() else "",
-            "reasons_zh": ACCESS_REASONS,
-        },
-        status_code=200 if error is None else 422,
-    )
+    return _page(request, session, subject, start, end, reference, answer, error)
 
 
 @router.post("/subjects/letter")
@@ -76,16 +63,38 @@ def subjects_letter(
     check_csrf(session, csrf)
     answer, error = _answer(request, session, subject, start, end, reference)
     if answer is None:
-        form = {"start": start, "end": end, "reference": reference}
-        return render(
-            request, "subjects.html", session, {"answer": None, "error": error, "form": form},
-            status_code=422,
-        )  # fmt: skip
+        return _page(request, session, subject, start, end, reference, None, error)
     pdf = letter_pdf(subject, answer, reference)
     return Response(
         pdf,
         media_type="application/pdf",
         headers={"Content-Disposition": 'attachment; filename="subject-letter.pdf"'},
+    )
+
+
+def _page(
+    request: Request,
+    session: Session,
+    subject: str,
+    start: str,
+    end: str,
+    reference: str,
+    answer: dict[str, Any] | None,
+    error: str | None,
+) -> Response:
+    """The lookup page with the form as filled in and the answer, or the error (422)."""
+    return render(
+        request,
+        "subjects.html",
+        session,
+        {
+            "answer": answer,
+            "error": error,
+            "form": {"start": start, "end": end, "reference": reference},
+            "masked": mask(subject) if subject.strip() else "",
+            "reasons_zh": ACCESS_REASONS,
+        },
+        status_code=200 if error is None else 422,
     )
 
 
