@@ -28,6 +28,7 @@ from api.deps import services
 from projections.labels import FINDING_SUBJECTS
 from projections.model import Finding
 from projections.rules.catalogue import FINDING_SUBJECT_KINDS
+from projections.rules.catalogue import SUBJECT_KINDS as RULE_KINDS
 
 router = APIRouter()
 FINDINGS_PAGE: Final = 100
@@ -97,15 +98,18 @@ def findings(
     as_of: Text = "",
     department: Text = "",
     kind: Text = ZONE,
+    rule: Text = "",
     page_number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
 ) -> Response:
     day, error = parse_day(as_of)
     kind = kind if kind in FINDING_SUBJECTS else ZONE
+    rules = [r for r, kinds in RULE_KINDS.items() if kind in kinds]  # this kind's rules
+    chosen = rule if rule in rules else None
     dept = department or None
     with views_at(services(request).settings, day) as (views, asked):
         m = asked.moment
         found = ask(views, m, "findings", lambda: views.findings(
-            m, department=dept, subject_kinds={kind}), dept, kind)  # fmt: skip
+            m, rule=chosen, department=dept, subject_kinds={kind}), chosen, dept, kind)  # fmt: skip
         names = department_names(views, m)
     newest_first = found[::-1]
     start = (page_number - 1) * FINDINGS_PAGE
@@ -117,6 +121,8 @@ def findings(
             **TERMS,
             "kinds": {k: FINDING_SUBJECTS[k] for k in FINDING_SUBJECT_KINDS},
             "kind": kind,
+            "kind_rules": rules,
+            "rule": chosen or "",
             "inventory_section": next((s for s, k in SUBJECT_KINDS.items() if k == kind), None),
             "section_names": SECTIONS,
             "found": newest_first[start : start + FINDINGS_PAGE],

@@ -90,6 +90,13 @@ def test_each_demo_finding_is_of_a_declared_kind_and_on_its_page(demo_console: C
             assert f.time.astimezone(CST).strftime("%Y-%m-%d") in row
             for p in f.positions[:10]:
                 assert f'/console/ledger/proof?position={p}"' in row
+    # One rule of a kind; a rule of another kind is no filter.
+    s1 = sum(f.rule == "S1" for f in by_kind["access"])
+    only = demo_console.client.get("/console/findings?kind=access&rule=S1").text
+    assert f'id="findings-total">{s1}<' in only and 0 < s1 < len(by_kind["access"])
+    assert set(BADGE.findall(only)) and {r for _, _, r in BADGE.findall(only)} == {"S1"}
+    other = demo_console.client.get("/console/findings?kind=access&rule=I3").text
+    assert f'id="findings-total">{len(by_kind["access"])}<' in other
 
 
 def at(y: int, m: int, d: int, h: int = 10) -> datetime:
