@@ -192,7 +192,7 @@ _RULES: tuple[Rule, ...] = (
     Rule("I10", "high", "涉密信息系统未做分级保护备案", "inventory", "moment",
          (*_SYSTEM, "Declaration.Declared"),
          "the system's registration and the declaration", "seed §三(五)17 分级保护备案; "
-         "保守国家秘密法 涉密信息系统分级保护"),
+         "保守国家秘密法第三十条 涉密信息系统分级保护"),
     Rule("I6", "low", "部门未明确信息主管（首席信息官）", "inventory", "moment",
          ("Department.Registered", "Department.CioNamed", "DistrictCalendar.Set"),
          "the department's registration", "seed 四(四) 明确各部门信息主管(CIO)"),

@@ -13,29 +13,21 @@ finding or withdraws it, as of every date after, on both backends
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime
-
-import pytest
 
 from ledger.application import GovLedger
 from ledger.config import Settings
 from ledger.domain import (
     FundKind,
     FundOutcome,
-    ResourceItem,
     RiskLevel,
-    Sensitivity,
-    SharingType,
     SystemInventory,
     ZombieReason,
 )
 from ledger.domain.access import AccessReport
-from ledger.store.connect import application_env, init_ledger
 from projections.facts import CST
 from projections.query import open_views
 from tests.projections.scenario import (
-    ADMIN,
     FINANCE,
     GONGAN,
     MINZHENG,
@@ -43,36 +35,13 @@ from tests.projections.scenario import (
     OFFICER,
     PLATFORM,
     PURPOSE,
-    Clock,
     Recorder,
-    Scenario,
-    _entry,
     report,
 )
 
 
 def at(m: int, d: int, h: int = 10) -> datetime:
     return datetime(2026, m, d, h, tzinfo=CST)
-
-
-@pytest.fixture
-def rec(settings: Settings) -> Iterator[Recorder]:
-    init_ledger(settings)
-    clock = Clock(at(11, 20))  # everything is recorded on 11-20, dated earlier
-    app = GovLedger(env=application_env(settings), clock=clock)
-    for code, name in (("gongan", "区公安分局"), ("minzheng", "区民政局"), ("jiaoyu", "区教育局")):
-        app.register_department(ADMIN, code, name, occurred_at=at(3, 1))
-    items = [
-        ResourceItem("姓名", Sensitivity.PERSONAL),
-        ResourceItem("纳税额", Sensitivity.IMPORTANT),
-        ResourceItem("户籍", Sensitivity.CORE),
-    ]
-    entry = _entry("RK-0007", "人口与税收", items, SharingType.CONDITIONAL)
-    app.register_resource(GONGAN, entry, occurred_at=at(4, 1))
-    try:
-        yield Recorder(app, clock, Scenario(settings))
-    finally:
-        app.close()
 
 
 def dated(settings: Settings, rule: str, on: date) -> list[tuple[str, str]]:
