@@ -62,6 +62,7 @@ Actor = Annotated[
         description="actor or accessor id, verbatim",
     ),
 ]
+MAX_OFFSET = 10**12  # offset + limit stays a 64-bit SQL integer
 AnomalyId = Annotated[str, Path(pattern=r"^[0-9a-f]{20}$", description="anomaly id")]
 
 
@@ -134,9 +135,7 @@ def findings(
     rule: Rule = None,
     department: Department = None,
     limit: Annotated[int, Query(ge=1, le=10_000, description="findings per page")] = 1000,
-    offset: Annotated[
-        int, Query(ge=0, le=MAX_POSITION, description="findings before the page")
-    ] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="findings before the page")] = 0,
 ) -> dict[str, Any]:
     """Compliance findings (domain.md S1–L2) with severity and proving positions, oldest
     first, a page at a time: ``page.total`` counts them all; ask the next pages ``at`` the

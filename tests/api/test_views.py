@@ -56,7 +56,9 @@ def test_findings_come_a_page_at_a_time_of_one_moment(api: Api, zone: Scenario) 
     assert [f["finding_id"] for f in pages] != sorted(f["finding_id"] for f in pages)
     i6 = get(api, "/views/findings", as_of="2026-06-20", rule="I6", limit=2)
     assert isinstance(i6, dict) and len(i6["result"]) == 2 and i6["page"]["total"] == 3
-    for bad in ({"limit": 0}, {"limit": 10_001}, {"offset": -1}):
+    far = api.call("GET", "/views/findings", Role.AUDITOR, params={"offset": 10**12})
+    assert far.status_code == 200 and far.json()["result"] == []
+    for bad in ({"limit": 0}, {"limit": 10_001}, {"offset": -1}, {"offset": 10**12 + 1}):
         reply = api.call("GET", "/views/findings", Role.AUDITOR, params=bad)
         assert reply.status_code == 422 and reply.json()["error"] == "invalid_request"
 
