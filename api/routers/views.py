@@ -62,6 +62,7 @@ Actor = Annotated[
         description="actor or accessor id, verbatim",
     ),
 ]
+MAX_OFFSET = 10**12  # offset + limit stays a 64-bit SQL integer
 AnomalyId = Annotated[str, Path(pattern=r"^[0-9a-f]{20}$", description="anomaly id")]
 
 
@@ -133,9 +134,22 @@ def findings(
     at: At = None,
     rule: Rule = None,
     department: Department = None,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="findings per page")] = 1000,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="findings before the page")] = 0,
 ) -> dict[str, Any]:
-    """Compliance findings (domain.md S1–L2) with severity and proving positions."""
-    return _answer(s, as_of, at, lambda v, m: v.findings(m, rule=rule, department=department))
+    """Compliance findings (domain.md S1–L2) with severity and proving positions, oldest
+    first, a page at a time: ``page.total`` counts them all; ask the next pages ``at`` the
+    answer's ``moment.position`` so they are of the same moment."""
+
+    def page(views: Views, m: Moment) -> dict[str, Any]:
+        found = views.findings(m, rule=rule, department=department, limit=limit, offset=offset)
+        total = views.finding_total(m, rule=rule, department=department)
+        return {"findings": found, "offset": offset, "limit": limit, "total": total}
+
+    answer = _answer(s, as_of, at, page)
+    paged = answer.pop("result")
+    answer["result"], answer["page"] = paged.pop("findings"), paged
+    return answer
 
 
 @router.get("/views/anomalies")
