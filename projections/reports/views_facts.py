@@ -23,7 +23,8 @@ from ledger.store.base import RowReader
 from projections.access_report import AccessGroup, FlaggedAccess
 from projections.audit_suggestion import SuggestionEntry
 from projections.declarations import Declared
-from projections.model import AuditLine
+from projections.model import AuditLine, SystemState
+from projections.obligation_registers import AnnualReportEntry, CoreData, FilingFollowUp
 from projections.query import DepartmentState, Finding, RightsEntry, Views, ZoneState
 from projections.rectification import RectificationEntry
 from projections.reports.declared import KINDS as DECLARED_KINDS
@@ -73,6 +74,9 @@ class AuditFacts:
     rectifications: tuple[RectificationEntry, ...]
     # Audit suggestions and their adoption at ``position`` (审计建议采纳情况).
     suggestions: tuple[SuggestionEntry, ...]
+    # Each filing's 跟踪、验收、评价 at ``position`` and the views' I4/I5 findings by filing.
+    follow_up: tuple[FilingFollowUp, ...]
+    follow_up_findings: Mapping[str, tuple[Finding, ...]]
 
     def departments(self) -> Mapping[str, DepartmentState]:
         return self.department_states
@@ -82,9 +86,12 @@ def read_audit_facts(views: Views, reader: RowReader, position: int) -> AuditFac
     m = views.moment(at=position)
     zone = views.zone(m)
     found: dict[str, list[Finding]] = {}
+    follow_up: dict[str, list[Finding]] = {}
     for f in views.findings(m, subject_kinds=("fund_decision", "filing")):
         if f.rule.startswith("F"):
             found.setdefault(f.subject, []).append(f)
+        elif f.rule in ("I4", "I5"):
+            follow_up.setdefault(f.subject, []).append(f)
     systems: dict[str, Any] = dict(zone.systems)
     filings = dict(zone.filings)
     decisions = tuple(
@@ -125,6 +132,8 @@ def read_audit_facts(views: Views, reader: RowReader, position: int) -> AuditFac
         ),
         tuple(views.rectifications(m)),
         tuple(views.audit_suggestions(m)),
+        tuple(views.filing_follow_up(m)),
+        {k: tuple(sorted(v, key=lambda f: f.rule)) for k, v in follow_up.items()},
     )
 
 
@@ -147,6 +156,13 @@ class ReportFacts(AuditFacts):
     security: SecurityFacts
     # The plan's declared records in force at ``position``, by kind and subject (§11).
     declared: Mapping[str, Mapping[str, Declared]] = field(default_factory=dict)
+    # seed 四(二): each department's and the zone's sharing report of ``year`` (I3's inputs).
+    annual_reports: tuple[AnnualReportEntry, ...] = ()
+    annual_report_findings: tuple[Finding, ...] = ()  # the views' I3 at ``position``
+    # I1's zombie candidates at ``position`` (the inventory's, projections.registers).
+    zombie_candidates: tuple[SystemState, ...] = ()
+    # 数据安全法 §21: core resources, their special approvals, the D1 findings named.
+    core_data: CoreData = field(default_factory=lambda: CoreData((), (), ()))
 
 
 ENTRUSTMENTS_LISTED = 200
@@ -165,6 +181,8 @@ def read_report_facts(views: Views, reader: RowReader, position: int, year: int)
         audit.filings,
         audit.rectifications,
         audit.suggestions,
+        audit.follow_up,
+        audit.follow_up_findings,
         year,
         views.zone(m),
         tuple(views.rights_register(m)),
@@ -174,4 +192,8 @@ def read_report_facts(views: Views, reader: RowReader, position: int, year: int)
         tuple(views.audit_trail(m, text="ContractedProcessor", limit=ENTRUSTMENTS_LISTED)),
         views.security_facts(m),
         {kind: views.declared(m, kind) for kind in DECLARED_KINDS},
+        tuple(views.annual_reports(m, year)),
+        tuple(views.findings(m, rule="I3")),
+        views.inventory(m).zombie_candidates,
+        views.core_data(m),
     )
