@@ -1,4 +1,4 @@
-"""审计局 audit report: fund decisions of a year checked against F1–F5 (issue #4 item 4;
+"""审计局 audit report: fund decisions of a year checked against F1–F8 (issue #4 item 4;
 domain.md "Reports — Audit report")."""
 
 from __future__ import annotations

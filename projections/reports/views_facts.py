@@ -1,7 +1,7 @@
 """What the reports read from the kept views, as of one position (issue #12 item 2).
 
 The audit report needs the fund decisions of a year, the filings, the department
-names and the views' F1–F5 findings: a few hundred rows of the views, not a replay of
+names and the views' F1–F8 findings: a few hundred rows of the views, not a replay of
 the ledger. ``read_audit_facts`` answers them from ``projections.query.Views`` at the
 report's position, plus the chain's identity (genesis) and the head hash there.
 ``read_report_facts`` adds what the risk and annual reports show: the zone as of that
@@ -34,7 +34,7 @@ from projections.security_facts import SecurityFacts
 
 @dataclass(frozen=True)
 class Decision:
-    """One fund decision with the views' F1–F5 findings on it."""
+    """One fund decision with the views' F1–F8 findings on it."""
 
     position: int
     department: str
