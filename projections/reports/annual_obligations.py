@@ -68,13 +68,13 @@ def reporting(facts: ReportFacts, oversight: Oversight) -> tuple[str, Table]:
             )
         )
     counted = "、".join(f"{k} {v} 个" for k, v in sorted(tally.items())) or "无在册部门"
-    found_count = len(facts.annual_report_findings)
+    found_count = sum(1 for f in facts.annual_report_findings if f"{year}" in f.subject.split(":"))
     judged = count_or_not_evaluated("I3", found_count, oversight.not_evaluated)
     lead = (
         f"年度共享情况报送（{PLAN} 四(二)：各部门于 12 月底前报送本部门年度共享情况，"
         "区发改局于次年 1 月底前汇编全区报告并报领导小组审定）："
-        f"{year} 年度各部门 {counted}。以本报告时点计，逾期或未报送（I3）{judged}"
-        "（含以往年度）。“未逾期”指期限未届满或该部门期限届满后方登记。"
+        f"{year} 年度各部门 {counted}；以本报告时点计，{year} 年度逾期或未报送、未按期审定（I3）"
+        f"{judged}。“未逾期”指期限未届满或该部门期限届满后方登记。"
     )
     return lead, Table(
         f"{year} 年度共享情况报送",
