@@ -158,6 +158,7 @@ class CoreDataShared:
     resource_code: str
     recipient: str | None
     lapsed_reference: str | None
+    position: int | None  # the first uncovered provision's (the grant or the access)
 
 
 @dataclass(frozen=True)
@@ -204,13 +205,14 @@ def core_data(state: State, reference: datetime, d1: Sequence[Finding]) -> CoreD
     return CoreData(core, tuple(sorted(approvals, key=lambda a: a.positions)), shared)
 
 
-_D1_DETAIL = re.compile(r" provided to (?P<recipient>\S+) \(position \d+\): "
+_D1_DETAIL = re.compile(r" provided to (?P<recipient>\S+) \(position (?P<position>\d+)\): "
                         r"(?:approval (?P<lapsed>.+) no longer in force|no approval)$")  # fmt: skip
 
 
-def _named(detail: str) -> tuple[str | None, str | None]:
-    """(recipient, lapsed approval) of a D1 finding's detail; (None, None) if unreadable."""
+def _named(detail: str) -> tuple[str | None, str | None, int | None]:
+    """(recipient, lapsed approval, provision's position) of a D1 finding's detail; Nones
+    if unreadable."""
     match = _D1_DETAIL.search(detail)
     if match is None:
-        return None, None
-    return match["recipient"], match["lapsed"]
+        return None, None, None
+    return match["recipient"], match["lapsed"], int(match["position"])

@@ -6,10 +6,16 @@ each D1 finding named, core data shared with no special approval in force
 The findings are the views' D1 of the report's year at its position, named by the
 recipient and the approval that lapsed (``projections.obligation_registers.core_data``);
 nothing is judged here. A rule the views cannot evaluate prints 未评估 and why, never 0.
+The findings are a 台账, one line per resource, led by the provisions' ledger positions
+(small type, no evidence column: the demo's risk PDF keeps its 25 pages); the
+approvals, few, are one sentence.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+
+from projections.obligation_registers import CoreApproval, CoreDataShared
 from projections.reports.common import department_label, local
 from projections.reports.model import Row, Table
 from projections.reports.oversight import Oversight, count_or_not_evaluated
@@ -17,56 +23,65 @@ from projections.reports.terms import day
 from projections.reports.views_facts import ReportFacts
 
 ANY_RECIPIENT = "任一接收部门"
+RECIPIENTS = "接收部门及首次提供日期"
 
 
 def core_data(facts: ReportFacts, oversight: Oversight) -> tuple[str, tuple[Table, ...]]:
-    """The paragraph, the approvals and the year's D1 findings named."""
+    """The paragraph (with the approvals) and the 台账 of the year's D1 findings named."""
     core = facts.core_data
     shared = [s for s in core.shared if local(s.finding.time).year == facts.year]
     judged = count_or_not_evaluated("D1", len(shared), oversight.not_evaluated)
+    approvals = "；".join(_approval(facts, a) for a in core.approvals)
     lead = (
         "核心数据（《数据安全法》第二十一条）：目录内含核心数据信息项的资源 "
-        f"{len(core.core_resources)} 项，账本记录的核心数据共享专门审批 {len(core.approvals)} 项；"
-        f"本年度核心数据未经专门审批即共享（D1）{judged}，逐项列于下表。"
+        f"{len(core.core_resources)} 项；账本记录的核心数据共享专门审批 {len(core.approvals)} 项"
+        + (f"（{approvals}）" if approvals else "")
+        + f"；本年度核心数据未经专门审批即共享（D1）{judged}，逐项列于下表"
+        "（按资源；未注明者为从无专门审批，审批已失效的注明文号）。"
     )
-    approvals = tuple(
+    by_resource: dict[str, list[CoreDataShared]] = defaultdict(list)
+    for s in shared:
+        by_resource[s.resource_code].append(s)
+    rows = tuple(
         Row(
             (
-                a.reference,
-                a.resource_code,
-                department_label(facts, a.recipient_department)
-                if a.recipient_department
-                else ANY_RECIPIENT,
-                day(a.approved_at),
-                day(a.valid_until),
-                day(a.withdrawn_at),
+                "、".join(str(s.position) for s in group if s.position is not None) or "—",
+                code,
+                department_label(facts, group[0].finding.department or ""),
+                "；".join(_named(facts, s) for s in group),
             ),
-            a.positions,
+            tuple(sorted({p for s in group for p in s.finding.positions})),
         )
-        for a in core.approvals
-    )
-    found = tuple(
-        Row(
-            (
-                s.resource_code,
-                department_label(facts, s.finding.department or ""),
-                department_label(facts, s.recipient) if s.recipient else "未记录",
-                day(s.finding.time),
-                f"专门审批 {s.lapsed_reference} 已失效" if s.lapsed_reference else "无专门审批",
-            ),
-            s.finding.positions,
-        )
-        for s in shared
+        for code, group in sorted(by_resource.items())
     )
     return lead, (
         Table(
-            "核心数据共享专门审批",
-            ("审批文号", "资源", "接收部门", "批准日期", "有效期至", "撤回日期"),
-            approvals,
-        ),
-        Table(
             "核心数据未经专门审批即共享（D1）",
-            ("资源", "提供部门", "接收部门", "发现日期", "情况"),
-            found,
+            ("账本位置", "资源", "提供部门", RECIPIENTS),
+            rows,
+            ledger_list=True,
         ),
     )
+
+
+def _approval(facts: ReportFacts, a: CoreApproval) -> str:
+    """``网信核-1：RK-0001 → 区民政局（minzheng），2025-06-01 至 2025-06-10，账本位置 12``."""
+    recipient = (
+        department_label(facts, a.recipient_department) if a.recipient_department else ANY_RECIPIENT
+    )
+    until = f"至 {day(a.valid_until)}" if a.valid_until else "未定期限"
+    withdrawn = f"，{day(a.withdrawn_at)} 撤回" if a.withdrawn_at else ""
+    positions = "、".join(str(p) for p in a.positions)
+    return (
+        f"{a.reference}：{a.resource_code} 提供给{recipient}，{day(a.approved_at)} 批准，"
+        f"{until}{withdrawn}，账本位置 {positions}"
+    )
+
+
+def _named(facts: ReportFacts, shared: CoreDataShared) -> str:
+    """``区民政局 2025-06-12（专门审批 网信核-1 已失效）``: one D1 finding named (the
+    department by its name: the table is kept short, codes are in the other tables)."""
+    department = facts.departments().get(shared.recipient or "")
+    recipient = department.name if department else (shared.recipient or "未记录")
+    lapsed = f"（专门审批 {shared.lapsed_reference} 已失效）" if shared.lapsed_reference else ""
+    return f"{recipient} {day(shared.finding.time)}{lapsed}"

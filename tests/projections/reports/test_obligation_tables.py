@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -19,19 +20,16 @@ from openpyxl import load_workbook
 from ledger.application import GovLedger
 from ledger.config import Settings
 from ledger.domain import (
-    Actor,
     FundKind,
     FundOutcome,
     ResourceItem,
-    Role,
     Sensitivity,
     SharingType,
-    SystemInventory,
 )
 from ledger.store.connect import application_env, init_ledger
-from projections.facts import CST
 from projections.reports import Format, ReportKind, generate, render
 from projections.reports.model import Report, Table
+from tests.projections.rules.test_issue14_rules import GONGAN_CLERK, INVENTORY, NDRC, at
 from tests.projections.scenario import (
     ADMIN,
     FINANCE,
@@ -46,14 +44,6 @@ from tests.projections.scenario import (
     report,
 )
 
-NDRC = Actor("ndrc-1", Role.NDRC, None)
-GONGAN_CLERK = Actor("gongan-clerk", Role.DEPARTMENT_CLERK, "gongan")
-INVENTORY = SystemInventory("甲系统", "低保审核", "全区", "每日", "区发改局", None, "财政")
-
-
-def at(y: int, m: int, d: int, h: int = 10) -> datetime:
-    return datetime(y, m, d, h, tzinfo=CST)
-
 
 def table(report: Report, title: str) -> Table:
     return next(t for _, t in report.tables() if t.title == title)
@@ -64,15 +54,17 @@ def cells(t: Table) -> list[tuple[object, ...]]:
 
 
 @pytest.fixture
-def zone(settings: Settings) -> Iterator[Settings]:
+def zone(settings: Settings) -> Iterator[Scenario]:
+    """The zone recorded; its ``positions`` name the accesses' ledger positions."""
     init_ledger(settings)
     clock = Clock(at(2026, 3, 1))
     app = GovLedger(env=application_env(settings), clock=clock)
+    scenario = Scenario(settings)
     try:
-        _record(Recorder(app, clock, Scenario(settings)))
+        _record(Recorder(app, clock, scenario))
     finally:
         app.close()
-    yield settings
+    yield scenario
 
 
 def _record(rec: Recorder) -> None:
@@ -92,7 +84,8 @@ def _record(rec: Recorder) -> None:
     # I1 and F8: 甲系统, registered 2024-01-01, never accessed (idle over 180 days); an O&M
     # grant of 2025 to it (0 accesses in the year before 06-01: little-used, F8) and one
     # withheld (not counted)
-    system = app.register_system(MINZHENG, "minzheng", INVENTORY, occurred_at=at(2024, 1, 1))
+    inventory = replace(INVENTORY, name="甲系统")
+    system = app.register_system(MINZHENG, "minzheng", inventory, occurred_at=at(2024, 1, 1))
     tracked = app.file_project(
         MINZHENG, name="低保系统运维", builder="minzheng", investment_fen=0,
         om_cost_fen=500_000, funding_channel="财政", resource_codes=[], system_ids=[system],
@@ -129,15 +122,16 @@ def _record(rec: Recorder) -> None:
         request_id=None, approving_authority="区委网信委", valid_until=at(2025, 6, 10),
         approved_at=at(2025, 6, 1),
     )  # fmt: skip
-    rec.accesses(
+    for access in (
         report("c-1", at(2025, 6, 5), "mz-1", "minzheng", "RK-0001", ("户籍",), PURPOSE),
         report("c-2", at(2025, 6, 6), "jy-1", "jiaoyu", "RK-0001", ("户籍",), PURPOSE),
         report("c-3", at(2025, 6, 12), "mz-1", "minzheng", "RK-0001", ("户籍",), PURPOSE),
-    )  # fmt: skip
+    ):
+        rec.accesses(access)  # one at a time: the scenario keeps each one's position
 
 
-def test_annual_reports_and_zombie_candidates(zone: Settings) -> None:
-    annual = generate(zone, ReportKind.ANNUAL, 2025, catch_up=True)
+def test_annual_reports_and_zombie_candidates(zone: Scenario) -> None:
+    annual = generate(zone.settings, ReportKind.ANNUAL, 2025, catch_up=True)
     reporting = table(annual, "2025 年度共享情况报送")
     assert cells(reporting) == [
         ("区公安分局（gongan）", "gongan-2025", "2025-12-20", "按期报送", "—", "—"),
@@ -156,8 +150,8 @@ def test_annual_reports_and_zombie_candidates(zone: Settings) -> None:
     _same_in_html_and_xlsx(annual, reporting)
 
 
-def test_audit_lists_each_filings_follow_up(zone: Settings) -> None:
-    audit = generate(zone, ReportKind.AUDIT, 2025, catch_up=True)
+def test_audit_lists_each_filings_follow_up(zone: Scenario) -> None:
+    audit = generate(zone.settings, ReportKind.AUDIT, 2025, catch_up=True)
     follow_up = table(audit, "项目跟踪、验收与评价")
     assert follow_up.ledger_list
     assert cells(follow_up) == [
@@ -171,18 +165,22 @@ def test_audit_lists_each_filings_follow_up(zone: Settings) -> None:
     _same_in_html_and_xlsx(audit, follow_up)
 
 
-def test_risk_names_core_data_shared_without_approval(zone: Settings) -> None:
-    risk = generate(zone, ReportKind.RISK, 2025, catch_up=True)
-    (approval,) = table(risk, "核心数据共享专门审批").rows
-    assert approval.cells == ("网信核-1", "RK-0001", "区民政局（minzheng）", "2025-06-01",
-                              "2025-06-10", "—")  # fmt: skip
+def test_risk_names_core_data_shared_without_approval(zone: Scenario) -> None:
+    risk = generate(zone.settings, ReportKind.RISK, 2025, catch_up=True)
     d1 = table(risk, "核心数据未经专门审批即共享（D1）")
-    # c-1 within the approval; c-2 to jiaoyu, none; c-3 after it lapsed on 06-10
-    assert cells(d1) == [
-        ("RK-0001", "区公安分局（gongan）", "区教育局（jiaoyu）", "2025-06-06", "无专门审批"),
-        ("RK-0001", "区公安分局（gongan）", "区民政局（minzheng）", "2025-06-12",
-         "专门审批 网信核-1 已失效"),
-    ]  # fmt: skip
+    assert d1.ledger_list
+    # c-1 within the approval; c-2 to jiaoyu, none; c-3 after it lapsed on 06-10: one line
+    # for RK-0001 led by the two accesses' positions
+    (row,) = d1.rows
+    assert row.cells[1:] == (
+        "RK-0001", "区公安分局（gongan）",
+        "区教育局 2025-06-06；区民政局 2025-06-12（专门审批 网信核-1 已失效）",
+    )  # fmt: skip
+    c2, c3 = zone.positions["c-2"], zone.positions["c-3"]
+    assert row.cells[0] == f"{c2}、{c3}" and {c2, c3} <= set(row.positions)
+    assert "网信核-1：RK-0001 提供给区民政局（minzheng），2025-06-01 批准，至 2025-06-10" in (
+        "\n".join(p for s in risk.sections for p in s.paragraphs)
+    )
     text = "\n".join(p for s in risk.sections if s.number == "3" for p in s.paragraphs)
     assert "核心数据未经专门审批即共享（D1）2 项" in text
     _same_in_html_and_xlsx(risk, d1)
