@@ -1,13 +1,14 @@
-"""Registers of the plan's follow-up obligations as the views hold them at a moment: the
-annual sharing reports (seed 四(二)), each filing's life after review (seed §三(五)17
-申报、跟踪、验收、评价) and the core-data approvals beside the D1 findings named
-(数据安全法 §21). docs/reports.md "How figures are computed".
+"""Registers of the plan's follow-up obligations as the views hold them at a moment: each
+filing's life after review (seed §三(五)17 申报、跟踪、验收、评价) and the core-data
+approvals beside the D1 findings named (数据安全法 §21). docs/reports.md "How figures
+are computed". (The annual sharing reports, seed 四(二), are the departments' register's:
+``projections.department_register``.)
 
 These are readers, not rules: they list the recorded facts (business time at or before
-the moment) so a report can print them next to the views' findings of I3, I4, I5 and
-D1; whether a report is late, a project untracked or a provision unapproved is the
-rules' judgment (``projections.rules.obligations``, ``projections.rules.provided``),
-never decided here. Pure functions over the zone's folded state; nothing is written.
+the moment) so a report can print them next to the views' findings of I4, I5 and D1;
+whether a project is untracked or a provision unapproved is the rules' judgment
+(``projections.rules.obligations``, ``projections.rules.provided``), never decided here.
+Pure functions over the zone's folded state; nothing is written.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from projections.facts import CST
 from projections.model import Finding
 
 State = dict[str, Any]
-ZONE = "zone"  # the scope of the zone's compiled report (projections.rules.obligations)
 
 
 def _at(epoch: float | None, reference: datetime) -> datetime | None:
@@ -37,48 +37,6 @@ def _iso(text: str | None, reference: datetime) -> datetime | None:
         return None
     moment = datetime.fromisoformat(text)
     return moment.astimezone(CST) if moment <= reference else None
-
-
-@dataclass(frozen=True)
-class AnnualReportEntry:
-    """One department's (or the zone's, ``scope`` ``zone``) sharing report of ``year``:
-    submitted and approved at or before the moment, else None."""
-
-    scope: str
-    year: int
-    reference: str | None
-    submitted_at: datetime | None
-    approved_at: datetime | None
-    positions: tuple[int, ...]
-
-
-def annual_reports(state: State, reference: datetime, year: int) -> list[AnnualReportEntry]:
-    """Every department registered at or before ``reference`` (by code), then the zone:
-    its report of ``year`` as recorded by then (I3's inputs, docs/rules-inputs.md)."""
-    reports = state.get("annual_reports", {})
-    scopes = sorted(
-        d["code"]
-        for d in state["departments"].values()
-        if d.get("registered_at") and datetime.fromisoformat(d["registered_at"]) <= reference
-    )
-    entries = []
-    for scope in (*scopes, ZONE):
-        report = reports.get(f"{scope}:{year}")
-        submitted = _at(report["submitted_at"], reference) if report else None
-        if report is None or submitted is None:
-            entries.append(AnnualReportEntry(scope, year, None, None, None, ()))
-            continue
-        entries.append(
-            AnnualReportEntry(
-                scope,
-                year,
-                report["reference"],
-                submitted,
-                _at(report["approved_at"], reference),
-                tuple(report["positions"]),
-            )
-        )
-    return entries
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ from projections.runner import (
     Projector,
     tracked_position,
 )
+from projections.schema import standing_at, standing_params
 from projections.set_aside import SetAside
 from projections.set_aside import read as read_set_aside
 from projections.store import ViewStore
@@ -359,8 +360,10 @@ class Views(RegisterViews, AccessReportViews):
         subject_kinds: Collection[str] | None,
     ) -> tuple[str, list[Any]]:
         """The findings table's WHERE clause: the filters are pushed into SQL, because the
-        access findings (most of the table) are decoded for nothing otherwise."""
-        where, params = [f"position <= ?{self._day_filter(m)}"], [m.position, *self._day_param(m)]
+        access findings (most of the table) are decoded for nothing otherwise. The
+        versions standing at ``m`` (docs/projections.md §Findings are versions)."""
+        where = [f"{standing_at()}{self._day_filter(m)}"]
+        params: list[Any] = [*standing_params(m.position), *self._day_param(m)]
         for column, value in (("rule", rule), ("department", department)):
             if value is not None:
                 where.append(f"{column} = ?")

@@ -3,19 +3,21 @@ department's annual sharing report and the zone's compiled report (seed 四(二)
 the zombie candidates (seed §三(一)3; I1) with the O&M funds still granted to them
 (seed §三(五)17 "逐步减少直至取消…利用程度低…的运维经费"; F8).
 
-Every status comes from the views at the report's position: the recorded reports
-(``projections.obligation_registers``), the views' I3, I1 and F8 findings. Whether a
+Every status comes from the views at the report's position: the recorded reports (the
+departments' register, ``projections.department_register``), the views' I3, I1 and F8
+findings. Whether a
 report is late is I3's judgment: a report with no I3 finding is on time, or not yet due;
 nothing is judged here. A rule the views cannot evaluate prints 未评估 and why.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from ledger.domain.funding import FundKind, FundOutcome
+from projections.department_register import ZONE, ReportOnRecord
 from projections.model import Finding
-from projections.obligation_registers import ZONE, AnnualReportEntry
 from projections.reports.common import department_label
 from projections.reports.model import Row, Table
 from projections.reports.oversight import Oversight, count_or_not_evaluated
@@ -26,55 +28,67 @@ PLAN = "苏高新办〔2019〕2号"
 ZONE_ZH = "全区汇总报告（区发改局）"
 
 
-def _status(entry: AnnualReportEntry, finding: Finding | None) -> str:
-    if entry.submitted_at is not None:
+def _status(report: ReportOnRecord | None, finding: Finding | None) -> str:
+    if report is not None:
         return "逾期报送（I3）" if finding else "按期报送"
     return "未报送（I3）" if finding else "尚未报送（未逾期）"
 
 
-def _approval(entry: AnnualReportEntry, finding: Finding | None) -> str:
-    if entry.scope != ZONE:
-        return "—"
-    if entry.approved_at is not None:
+def _approval(report: ReportOnRecord | None, finding: Finding | None) -> str:
+    if report is not None and report.approved_at is not None:
         return "已审定，逾期（I3）" if finding else "已审定"
     return "未审定（I3）" if finding else "尚未审定（未逾期）"
 
 
+def _row(
+    label: str, report: ReportOnRecord | None, found: Sequence[Finding | None], cited: int | None
+) -> Row:
+    late, approval = found
+    positions = {*(report.positions if report else ()), *(() if cited is None else (cited,))}
+    for f in found:
+        positions.update(f.positions if f else ())
+    return Row(
+        (
+            label,
+            report.reference if report else "—",
+            day(report.submitted_at if report else None),
+            _status(report, late),
+            day(report.approved_at if report else None) if cited is None else "—",
+            _approval(report, approval) if cited is None else "—",
+        ),
+        tuple(sorted(positions)),
+    )
+
+
 def reporting(facts: ReportFacts, oversight: Oversight) -> tuple[str, Table]:
-    """The paragraph and table of the year's annual sharing reports (seed 四(二))."""
-    year = facts.year
+    """The paragraph and table of the year's annual sharing reports (seed 四(二)), from the
+    departments' register at the report's position and the views' I3 findings."""
+    year, register = facts.year, facts.departments_register
     found = {f.subject: f for f in facts.annual_report_findings}
-    rows = []
+    rows: list[Row] = []
     tally: dict[str, int] = {}
-    for e in facts.annual_reports:
-        late = found.get(f"{e.scope}:{year}")
-        approval = found.get(f"{ZONE}:{year}:approval") if e.scope == ZONE else None
-        status = _status(e, late)
-        if e.scope != ZONE:
-            tally[status] = tally.get(status, 0) + 1
-        cited = {*e.positions, *(late.positions if late else ()),
-                 *(approval.positions if approval else ())}  # fmt: skip
-        rows.append(
-            Row(
-                (
-                    ZONE_ZH if e.scope == ZONE else department_label(facts, e.scope),
-                    e.reference or "—",
-                    day(e.submitted_at),
-                    status,
-                    day(e.approved_at),
-                    _approval(e, approval),
-                ),
-                tuple(sorted(cited)),
-            )
-        )
+    for d in register.departments if register else ():
+        late = found.get(f"{d.code}:{year}")
+        label = department_label(facts, d.code)
+        rows.append(_row(label, d.annual_report, (late, None), d.position))
+        status = _status(d.annual_report, late)
+        tally[status] = tally.get(status, 0) + 1
+    if register is not None:
+        zone = (found.get(f"{ZONE}:{year}"), found.get(f"{ZONE}:{year}:approval"))
+        rows.append(_row(ZONE_ZH, register.zone_report, zone, None))
     counted = "、".join(f"{k} {v} 个" for k, v in sorted(tally.items())) or "无在册部门"
-    found_count = sum(1 for f in facts.annual_report_findings if f"{year}" in f.subject.split(":"))
-    judged = count_or_not_evaluated("I3", found_count, oversight.not_evaluated)
+    in_year = sum(1 for f in facts.annual_report_findings if str(year) in f.subject.split(":"))
+    judged = count_or_not_evaluated("I3", in_year, oversight.not_evaluated)
+    dues = (
+        f"（本年度各部门截止 {register.report_due}，全区汇总截止 {register.zone_report_due}）"
+        if register
+        else ""
+    )
     lead = (
         f"年度共享情况报送（{PLAN} 四(二)：各部门于 12 月底前报送本部门年度共享情况，"
-        "区发改局于次年 1 月底前汇编全区报告并报领导小组审定）："
-        f"{year} 年度各部门 {counted}；以本报告时点计，{year} 年度逾期或未报送、未按期审定（I3）"
-        f"{judged}。“未逾期”指期限未届满或该部门期限届满后方登记。"
+        "区发改局于次年 1 月底前汇编全区报告并报领导小组审定）"
+        f"{dues}：{year} 年度各部门 {counted}；以本报告时点计，{year} 年度逾期或未报送、"
+        f"未按期审定（I3）{judged}。“未逾期”指期限未届满或该部门期限届满后方登记。"
     )
     return lead, Table(
         f"{year} 年度共享情况报送",

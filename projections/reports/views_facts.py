@@ -23,8 +23,9 @@ from ledger.store.base import RowReader
 from projections.access_report import AccessGroup, FlaggedAccess
 from projections.audit_suggestion import SuggestionEntry
 from projections.declarations import Declared
+from projections.department_register import DepartmentRegister
 from projections.model import AuditLine, SystemState
-from projections.obligation_registers import AnnualReportEntry, CoreData, FilingFollowUp
+from projections.obligation_registers import CoreData, FilingFollowUp
 from projections.query import DepartmentState, Finding, RightsEntry, Views, ZoneState
 from projections.rectification import RectificationEntry
 from projections.reports.declared import KINDS as DECLARED_KINDS
@@ -157,7 +158,7 @@ class ReportFacts(AuditFacts):
     # The plan's declared records in force at ``position``, by kind and subject (§11).
     declared: Mapping[str, Mapping[str, Declared]] = field(default_factory=dict)
     # seed 四(二): each department's and the zone's sharing report of ``year`` (I3's inputs).
-    annual_reports: tuple[AnnualReportEntry, ...] = ()
+    departments_register: DepartmentRegister | None = None
     annual_report_findings: tuple[Finding, ...] = ()  # the views' I3 at ``position``
     # I1's zombie candidates at ``position`` (the inventory's, projections.registers).
     zombie_candidates: tuple[SystemState, ...] = ()
@@ -192,7 +193,7 @@ def read_report_facts(views: Views, reader: RowReader, position: int, year: int)
         tuple(views.audit_trail(m, text="ContractedProcessor", limit=ENTRUSTMENTS_LISTED)),
         views.security_facts(m),
         {kind: views.declared(m, kind) for kind in DECLARED_KINDS},
-        tuple(views.annual_reports(m, year)),
+        views.department_register(m, year=year),
         tuple(views.findings(m, rule="I3")),
         views.inventory(m).zombie_candidates,
         views.core_data(m),
