@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from projections.obligation_registers import CoreApproval, CoreDataShared
-from projections.reports.common import department_label, local
+from projections.reports.common import local
 from projections.reports.model import Row, Table
 from projections.reports.oversight import Oversight, count_or_not_evaluated
 from projections.reports.terms import day
@@ -36,8 +36,8 @@ def core_data(facts: ReportFacts, oversight: Oversight) -> tuple[str, tuple[Tabl
         "核心数据（《数据安全法》第二十一条）：目录内含核心数据信息项的资源 "
         f"{len(core.core_resources)} 项；账本记录的核心数据共享专门审批 {len(core.approvals)} 项"
         + (f"（{approvals}）" if approvals else "")
-        + f"；本年度核心数据未经专门审批即共享（D1）{judged}，逐项列于下表"
-        "（按资源；未注明者为从无专门审批，审批已失效的注明文号）。"
+        + f"；本年度核心数据未经专门审批即共享（D1）{judged}，按资源列于下表"
+        "（审批已失效的注明文号，余为从无审批；提供部门即资源的提供部门）。"
     )
     by_resource: dict[str, list[CoreDataShared]] = defaultdict(list)
     for s in shared:
@@ -47,7 +47,6 @@ def core_data(facts: ReportFacts, oversight: Oversight) -> tuple[str, tuple[Tabl
             (
                 "、".join(str(s.position) for s in group if s.position is not None) or "—",
                 code,
-                department_label(facts, group[0].finding.department or ""),
                 "；".join(_named(facts, s) for s in group),
             ),
             tuple(sorted({p for s in group for p in s.finding.positions})),
@@ -57,7 +56,7 @@ def core_data(facts: ReportFacts, oversight: Oversight) -> tuple[str, tuple[Tabl
     return lead, (
         Table(
             "核心数据未经专门审批即共享（D1）",
-            ("账本位置", "资源", "提供部门", RECIPIENTS),
+            ("账本位置", "资源", RECIPIENTS),
             rows,
             ledger_list=True,
         ),
@@ -65,16 +64,15 @@ def core_data(facts: ReportFacts, oversight: Oversight) -> tuple[str, tuple[Tabl
 
 
 def _approval(facts: ReportFacts, a: CoreApproval) -> str:
-    """``网信核-1：RK-0001 → 区民政局（minzheng），2025-06-01 至 2025-06-10，账本位置 12``."""
-    recipient = (
-        department_label(facts, a.recipient_department) if a.recipient_department else ANY_RECIPIENT
-    )
+    """``网信核-1：RK-0001 提供给区民政局，2025-06-01 至 2025-06-10，位置 12``."""
+    department = facts.departments().get(a.recipient_department or "")
+    recipient = department.name if department else (a.recipient_department or ANY_RECIPIENT)
     until = f"至 {day(a.valid_until)}" if a.valid_until else "未定期限"
     withdrawn = f"，{day(a.withdrawn_at)} 撤回" if a.withdrawn_at else ""
     positions = "、".join(str(p) for p in a.positions)
     return (
-        f"{a.reference}：{a.resource_code} 提供给{recipient}，{day(a.approved_at)} 批准，"
-        f"{until}{withdrawn}，账本位置 {positions}"
+        f"{a.reference}：{a.resource_code} 提供给{recipient}，{day(a.approved_at)} {until}"
+        f"{withdrawn}，位置 {positions}"
     )
 
 

@@ -173,12 +173,12 @@ def test_risk_names_core_data_shared_without_approval(zone: Scenario) -> None:
     # for RK-0001 led by the two accesses' positions
     (row,) = d1.rows
     assert row.cells[1:] == (
-        "RK-0001", "区公安分局（gongan）",
+        "RK-0001",
         "区教育局 2025-06-06；区民政局 2025-06-12（专门审批 网信核-1 已失效）",
     )  # fmt: skip
     c2, c3 = zone.positions["c-2"], zone.positions["c-3"]
     assert row.cells[0] == f"{c2}、{c3}" and {c2, c3} <= set(row.positions)
-    assert "网信核-1：RK-0001 提供给区民政局（minzheng），2025-06-01 批准，至 2025-06-10" in (
+    assert "网信核-1：RK-0001 提供给区民政局，2025-06-01 至 2025-06-10，位置" in (
         "\n".join(p for s in risk.sections for p in s.paragraphs)
     )
     text = "\n".join(p for s in risk.sections if s.number == "3" for p in s.paragraphs)
