@@ -8,12 +8,12 @@ router is only: authorise, convert, call, answer.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, ClassVar, Protocol
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from ledger.domain import bounds, intake
+from ledger.domain import bounds, fact_intake, intake
 from ledger.domain.access import AccessReport, AccessVerdict
 from ledger.domain.catalogue import (
     CatalogueEntry,
@@ -78,6 +78,23 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+class Decoded(Body):
+    """A body read first by its kind's one decoder (ledger/domain/fact_intake.py), exactly
+    as a line of ``govledger import`` of that kind is: both take and refuse the same
+    objects (docs/import-format.md, "Bounds"). The fields below document the body and
+    check the decoded values again."""
+
+    fact_kind: ClassVar[str]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _the_contract(cls, data: Any) -> Any:
+        try:
+            return fact_intake.record_fields(cls.fact_kind, data)
+        except bounds.BoundsError as e:
+            raise ValueError(e.detail) from None
+
+
 class Created(BaseModel):
     id: UUID
 
@@ -101,7 +118,9 @@ class DepartmentIn(Body):
     occurred_at: Instant | None = _when()
 
 
-class CioIn(Body):
+class CioIn(Decoded):
+    fact_kind: ClassVar[str] = "department_cio"
+
     cio_name: Text = Field(examples=["王明"])
     cio_actor_id: Code | None = None
     occurred_at: Instant | None = _when()
@@ -268,7 +287,9 @@ class ApproveIn(Body):
     )
 
 
-class AcceptIn(Body):
+class AcceptIn(Decoded):
+    fact_kind: ClassVar[str] = "project_acceptance"
+
     accepted_at: Instant | None = _when("When the project was accepted (验收); default: now.")
 
 
@@ -401,7 +422,9 @@ class AccessBatchOut(BaseModel):
 # ------------------------------------------------------------- filings and funds
 
 
-class FilingIn(Body):
+class FilingIn(Decoded):
+    fact_kind: ClassVar[str] = "project_filing"
+
     name: Text = Field(examples=["区政务数据共享交换平台二期"])
     builder: Code = Field(examples=["ndrc"])
     investment_fen: Fen = Field(examples=[350_000_000])
@@ -414,13 +437,17 @@ class FilingIn(Body):
     occurred_at: Instant | None = _when()
 
 
-class ReviewIn(Body):
+class ReviewIn(Decoded):
+    fact_kind: ClassVar[str] = "project_review"
+
     approved: bool
     architecture_review: Text
     occurred_at: Instant | None = _when()
 
 
-class FundDecisionIn(Body):
+class FundDecisionIn(Decoded):
+    fact_kind: ClassVar[str] = "fund_decision"
+
     kind: FundKind
     year: int = Field(ge=2000, le=2100)
     department: Code

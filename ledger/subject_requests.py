@@ -21,11 +21,13 @@ from typing import Any
 
 from ledger.domain.calendar import CHINA_STANDARD_TIME
 from ledger.erasure import Erased, is_sealed
-from ledger.subjects import ACCESS_TOPIC, SUBJECTS_FIELD, SubjectVault, open_sealed
+from ledger.subject_keys import ACCESS_TOPIC, events_table
+from ledger.subjects import SUBJECTS_FIELD, SubjectVault, open_sealed
 from ledger.tree import TreeConflictError, open_ledger_tree
 from ledger.tree_database import Database
 
 ERASED_TEXT = "[已删除 erased]"
+CHUNK = 900  # ids per statement (SQLite allows 999 placeholders at least)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,30 +114,21 @@ def find_accesses(vault: SubjectVault, identifier: str, start: date, end: date) 
 def _rows_naming(
     vault: SubjectVault, key_of: dict[str, bytes | None], start: date, end: date
 ) -> list[tuple[int, str, dict[str, Any], bool]]:
-    """(position, access id, state, subject erased) of the access rows naming these keys."""
+    """(position, access id, state, subject erased) of the access rows naming these keys:
+    the access index gives their ids, each row is read by its primary key and checked
+    (the index may name an access a failed batch never stored; ledger/subject_keys.py)."""
     low = datetime.combine(start, datetime.min.time(), CHINA_STANDARD_TIME)
     high = datetime.combine(end + timedelta(days=1), datetime.min.time(), CHINA_STANDARD_TIME)
-    database = Database(vault.settings)
-    try:
-        table, position = _events(database)
-        contains = (
-            "instr(state, ?) > 0" if database.backend == "sqlite" else "position(? in state) > 0"
-        )
-        where = " OR ".join([contains] * len(key_of))
-        rows = database.query(
-            f"SELECT {position}, originator_id, state FROM {table} "
-            f"WHERE topic = ? AND ({where}) ORDER BY {position}",
-            [ACCESS_TOPIC, *(f'"kid":"{kid}"'.encode() for kid in key_of)],
-        )
-    finally:
-        database.close()
+    with vault.keys() as keys:
+        access_ids = keys.accesses_of(list(key_of))
+        rows = _access_rows(keys.db, access_ids)
     found = []
-    for pos, originator, raw in rows:
+    for pos, originator, raw in sorted(rows, key=lambda row: int(row[0])):
         state = json.loads(bytes(raw))
         named = [
             s for s in state.get(SUBJECTS_FIELD, ()) if is_sealed(s) and s.get("kid") in key_of
         ]
-        if not named:  # the key id appeared elsewhere in the row (e.g. in a purpose)
+        if not named:  # indexed, but the stored row does not name the key (a retried batch)
             continue
         accessed = datetime.fromisoformat(state["accessed_at"]["_data_"])
         if not low <= accessed < high:
@@ -146,12 +139,23 @@ def _rows_naming(
     return found
 
 
-def _events(database: Database) -> tuple[str, str]:
-    """The chained events table and its position column (ledger-format §2)."""
-    if database.backend == "sqlite":
-        return database.events, "rowid"
-    schema = database.table("x").split(".")[0]
-    return f'{schema}."{database.events}"', "notification_id"
+def _access_rows(database: Database, access_ids: list[str]) -> list[tuple[Any, ...]]:
+    """(position, originator id, state) of these accesses' rows, by primary key."""
+    table, position = events_table(database)
+    rows: list[tuple[Any, ...]] = []
+    for i in range(0, len(access_ids), CHUNK):
+        chunk = access_ids[i : i + CHUNK]
+        if database.backend == "sqlite":
+            where = f"originator_id IN ({', '.join('?' * len(chunk))}) AND rowid >= 1"
+        else:
+            where = "originator_id = ANY(string_to_array(?, ',')::uuid[]) AND notification_id >= 1"
+            chunk = [",".join(chunk)]
+        rows += database.query(
+            f"SELECT {position}, originator_id, state FROM {table} "
+            f"WHERE {where} AND originator_version = 1 AND topic = ?",
+            [*chunk, ACCESS_TOPIC],
+        )
+    return rows
 
 
 def _access(
@@ -179,7 +183,7 @@ def _access(
 
 def erased_key_ids(database: Database) -> list[str]:
     """Every key id an erasure event names: the erasure log (ledger-format §9.1)."""
-    table, position = _events(database)
+    table, position = events_table(database)
     rows = database.query(
         f"SELECT state FROM {table} WHERE topic = ? ORDER BY {position}", (ERASED_TOPIC,)
     )

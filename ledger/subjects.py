@@ -9,29 +9,32 @@ clear (个人信息保护法 §47, §51):
 - the key table ``<events>_subject_keys`` (beside the chain, not chained) finds
   a subject's keys by a **blind index**: HMAC-SHA256 of the normalised
   identifier under the *index secret*, a file outside the database (mode 0600,
-  ``GOVLEDGER_SUBJECT_INDEX_KEY_FILE``, created by ``govledger init``);
+  ``GOVLEDGER_SUBJECT_INDEX_KEY_FILE``, created by ``govledger init``); the
+  table, the access index and the erasure generation are ``ledger/subject_keys.py``;
 - erasing a subject destroys its keys (the rows stay as tombstones, key NULL,
   so a later lookup can still show the entries as erased). The erasure is a
   ledger event (``DataSubject.Erased``) naming the key ids: re-applying those
-  events to a restored key table (:meth:`SubjectKeys.reapply`) erases again.
+  events to a restored key table (``govledger erase --reapply``) erases again.
 
-Batch ingest seals each distinct subject of a batch once (one HMAC, one
-AES-GCM call), fetches or creates all the batch's keys in two statements, and
-hands the batch writer each access's ``subjects`` array as pre-encoded JSON.
+Batch ingest seals each distinct subject of a chunk once (one HMAC; one AES-GCM
+call unless the process still holds the subject's sealed value from an earlier
+chunk of the same erasure generation), finds or creates the keys it lacks and
+writes the access index in one transaction, and hands the batch writer each
+access's ``subjects`` array as pre-encoded JSON.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import os
 import stat
 import threading
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 from uuid import UUID
@@ -44,15 +47,18 @@ from ledger.config import Settings
 from ledger.erasure import NONCE_SIZE, SEAL_VERSION, Erased, ErasureError, is_sealed
 from ledger.erasure import associated_data as sealed_field_data
 from ledger.errors import ConfigurationError
+from ledger.subject_keys import (
+    ACCESS_TOPIC,
+    SUFFIXES,
+    SubjectKeys,
+)
 from ledger.tree_database import Database
 
 SUBJECTS_FIELD: Final = "subjects"
-ACCESS_TOPIC: Final = "ledger.domain.access:DataAccess.Recorded"
 INDEX_CONTEXT: Final = b"govledger-subject-index-v1\n"
 SECRET_SIZE: Final = 32
-KEYS_SUFFIX: Final = "subject_keys"
 DEFAULT_INDEX_KEY: Final = "subject-index.key"
-_CHUNK: Final = 900  # placeholders per statement (SQLite allows 999 at least)
+CACHE_SIZE: Final = 32_768  # sealed subjects kept in memory per process (about 16 MB)
 
 
 def normalise(identifier: str) -> str:
@@ -144,173 +150,38 @@ def read_index_key(path: str) -> bytes:
     return secret
 
 
-# -- the key table ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class KeyRow:
-    key_id: str
-    blind: str
-    key: bytes | None
-    erased_at: str | None
-
-
-class SubjectKeys:
-    """``<events>_subject_keys``: key id, blind index, key (NULL once erased), erased at.
-
-    Mutable on purpose (ledger-format §9): erasure sets the key to NULL. At most one
-    live key per blind index (keys are created under the table's writer lock); erased
-    rows stay as tombstones. Keyed by (blind, key id), clustered on SQLite (WITHOUT
-    ROWID), with the key id unique: two B-trees to maintain per new subject.
-    """
-
-    def __init__(self, database: Database) -> None:
-        self.db = database
-        self.table = database.table(KEYS_SUFFIX)
-
-    def create(self, app_role: str = "") -> None:
-        t, name = self.table, f"{self.db.events}_{KEYS_SUFFIX}"
-        binary = "BLOB" if self.db.backend == "sqlite" else "bytea"
-        clustered = " WITHOUT ROWID" if self.db.backend == "sqlite" else ""
-        statements = [
-            f"CREATE TABLE IF NOT EXISTS {t} (blind TEXT NOT NULL, key_id TEXT NOT NULL, "
-            f"key {binary}, erased_at TEXT, PRIMARY KEY (blind, key_id)){clustered}",
-            f'CREATE UNIQUE INDEX IF NOT EXISTS "{name}_key_id" ON {t} (key_id)',
-        ]
-        if app_role and self.db.backend == "postgresql":
-            role = '"' + app_role.replace('"', '""') + '"'
-            statements.append(f"GRANT SELECT, INSERT, UPDATE ON {t} TO {role}")
-        self.db.create(statements)
-
-    def live_keys(self, blinds: Sequence[str]) -> dict[str, tuple[str, bytes]]:
-        """Each blind index's live (key id, key), created where there is none: one
-        transaction under the table's writer lock, so no other writer creates one between."""
-        unique = list(dict.fromkeys(blinds))
-        with self.db.transaction("subject_keys"):
-            found = self._live(unique)
-            missing = [b for b in unique if b not in found]
-            if missing:
-                ids, keys = os.urandom(16 * len(missing)).hex(), os.urandom(32 * len(missing))
-                rows = [
-                    (ids[32 * i : 32 * i + 32], blind, keys[32 * i : 32 * i + 32])
-                    for i, blind in enumerate(missing)
-                ]
-                self._insert(rows)
-                found.update((blind, (key_id, key)) for key_id, blind, key in rows)
-        return found
-
-    def _insert(self, rows: list[tuple[str, str, bytes]]) -> None:
-        if self.db.backend == "sqlite":
-            self.db.execute_many(
-                f"INSERT INTO {self.table} (key_id, blind, key) VALUES (?, ?, ?)", rows
-            )
-            return
-        # PostgreSQL: one statement, not one round trip a row. Every column is hex, so each
-        # goes as one comma-joined text: psycopg's text-array dumper quotes element by
-        # element in Python (about 40 µs a subject, more than the sealing).
-        key_ids, blinds, keys = zip(*rows, strict=True)
-        self.db.query(
-            f"INSERT INTO {self.table} (key_id, blind, key) "
-            "SELECT k, b, decode(x, 'hex') FROM unnest(string_to_array(?, ','), "
-            "string_to_array(?, ','), string_to_array(?, ',')) AS t(k, b, x)",
-            (",".join(key_ids), ",".join(blinds), ",".join(key.hex() for key in keys)),
-        )
-
-    def _live(self, unique: Sequence[str]) -> dict[str, tuple[str, bytes]]:
-        found: dict[str, tuple[str, bytes]] = {}
-        if self.db.backend == "postgresql":  # one statement; blinds are hex: one joined text
-            rows = self.db.query(
-                f"SELECT blind, key_id, key FROM {self.table} "
-                "WHERE blind = ANY(string_to_array(?, ',')) AND key IS NOT NULL",
-                (",".join(unique),),
-            )
-            found.update((blind, (key_id, bytes(key))) for blind, key_id, key in rows)
-            return found
-        for i in range(0, len(unique), _CHUNK):
-            chunk = unique[i : i + _CHUNK]
-            marks = ", ".join("?" * len(chunk))
-            rows = self.db.query(
-                f"SELECT blind, key_id, key FROM {self.table} "
-                f"WHERE blind IN ({marks}) AND key IS NOT NULL",
-                chunk,
-            )
-            found.update((blind, (key_id, bytes(key))) for blind, key_id, key in rows)
-        return found
-
-    def rows_of(self, blind: str) -> list[KeyRow]:
-        """Every key the subject had, live or erased (reading: creates nothing)."""
-        rows = self.db.query(
-            f"SELECT key_id, blind, key, erased_at FROM {self.table} WHERE blind = ? "
-            "ORDER BY key_id",
-            (blind,),
-        )
-        return [KeyRow(k, b, None if key is None else bytes(key), e) for k, b, key, e in rows]
-
-    def keys_by_id(self, key_ids: Iterable[str]) -> dict[str, bytes | None]:
-        ids = list(dict.fromkeys(key_ids))
-        found: dict[str, bytes | None] = {}
-        for i in range(0, len(ids), _CHUNK):
-            chunk = ids[i : i + _CHUNK]
-            marks = ", ".join("?" * len(chunk))
-            for key_id, key in self.db.query(
-                f"SELECT key_id, key FROM {self.table} WHERE key_id IN ({marks})", chunk
-            ):
-                found[key_id] = None if key is None else bytes(key)
-        return found
-
-    def erase(self, key_ids: Sequence[str], at: datetime | None = None) -> int:
-        """Destroy these keys (idempotent); the number destroyed now. Writes only when one
-        of them still has its key (a replayed erasure log usually finds none)."""
-        live = [kid for kid, key in self.keys_by_id(key_ids).items() if key is not None]
-        if not live:
-            return 0
-        moment = (at or datetime.now(UTC)).isoformat()
-        with self.db.transaction("subject_keys"):
-            for i in range(0, len(live), _CHUNK):
-                chunk = live[i : i + _CHUNK]
-                marks = ", ".join("?" * len(chunk))
-                self.db.query(
-                    f"UPDATE {self.table} SET key = NULL, erased_at = ? "
-                    f"WHERE key_id IN ({marks}) AND key IS NOT NULL",
-                    [moment, *chunk],
-                )
-        return len(live)
-
-    def all_rows(self) -> list[KeyRow]:
-        """The whole table (a key-table backup; tests and ``govledger erase --reapply``)."""
-        rows = self.db.query(f"SELECT key_id, blind, key, erased_at FROM {self.table}")
-        return [KeyRow(k, b, None if key is None else bytes(key), e) for k, b, key, e in rows]
-
-    def restore(self, rows: Sequence[KeyRow]) -> None:
-        """Put a backup back (replacing the table's rows): then :meth:`reapply` the log."""
-        with self.db.transaction("subject_keys"):
-            self.db.query(f"DELETE FROM {self.table}")
-            self.db.execute_many(
-                f"INSERT INTO {self.table} (key_id, blind, key, erased_at) VALUES (?, ?, ?, ?)",
-                [(r.key_id, r.blind, r.key, r.erased_at) for r in rows],
-            )
-
-
 # -- the vault: the secret and the key table, for the commands ------------------------------
 
 
 class SubjectVault:
-    """The index secret and the key table of one ledger.
+    """The index secret and the key table of one ledger, and the subjects it keeps sealed.
 
     On SQLite the table is opened per use (cheap; a connection stays in its thread). On
     PostgreSQL one connection is kept and shared under a lock: a batch seals its
     subjects a chunk at a time, and a connection per chunk cost more than the sealing
     (about 9 ms each). Key creation is serialised by the table's writer lock anyway.
     A connection that failed is dropped and the next use opens another.
+
+    A subject's sealed value is kept in memory once computed (blind index -> key id and
+    sealed JSON, at most ``cache_size``, least recently used out), so a subject named
+    again costs one HMAC, not a key-table read and an AES-GCM call. The kept values
+    belong to one erasure generation (``ledger/subject_keys.py``), read in every
+    chunk's transaction under the table's writer lock: when any process erased or
+    restored keys since, everything kept is forgotten before use.
     """
 
-    def __init__(self, settings: Settings, secret: bytes) -> None:
+    def __init__(self, settings: Settings, secret: bytes, cache_size: int = CACHE_SIZE) -> None:
         self.settings = settings
         self.secret = secret
+        self._blinder = _Blinder(secret)
         self._ready = False
         self._shared = settings.database.backend == "postgresql"
         self._lock = threading.RLock()
         self._database: Database | None = None
+        self._cache: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
+        self._cache_size = cache_size
+        self._cache_lock = threading.Lock()
+        self._generation: str | None = None  # of what the cache holds
 
     @classmethod
     def configured(cls, settings: Settings) -> SubjectVault | None:
@@ -345,7 +216,7 @@ class SubjectVault:
     def _prepared(self, database: Database) -> SubjectKeys:
         keys = SubjectKeys(database)
         if not self._ready:
-            if not database.has_table(KEYS_SUFFIX):
+            if not all(database.has_table(suffix) for suffix in SUFFIXES):
                 keys.create()
             self._ready = True
         return keys
@@ -358,32 +229,93 @@ class SubjectVault:
                 self._database = None
 
     def seal_batch(self, entries: Sequence[tuple[UUID, tuple[str, ...]]]) -> dict[UUID, Raw]:
-        """Each access's ``subjects`` array, sealed (ledger-format §9.1): one HMAC and one
-        AES-GCM call per distinct subject of the batch, its keys in two statements."""
-        secret = self.secret
+        """Each access's ``subjects`` array, sealed (ledger-format §9.1).
+
+        One HMAC per distinct subject of the chunk; then one transaction (the erasure
+        generation, the keys of subjects not kept in memory, found or created, and the
+        access index rows), committed before the accesses are; then one AES-GCM call
+        per subject not kept in memory.
+        """
+        blind_of = self._blinder.blind
         blinds: dict[str, str] = {}  # normal form -> blind index
         per_access: list[tuple[UUID, list[str]]] = []
         for access_id, subjects in entries:
             forms = [normalise(subject) for subject in subjects]
             for form in forms:
                 if form not in blinds:
-                    blinds[form] = hmac.digest(
-                        secret, INDEX_CONTEXT + form.encode(), "sha256"
-                    ).hex()
+                    blinds[form] = blind_of(form)
             per_access.append((access_id, forms))
-        with self.keys() as keys:
-            live = keys.live_keys(list(blinds.values()))
-        nonces = os.urandom(NONCE_SIZE * len(blinds))
-        sealed: dict[str, bytes] = {}
-        for i, (form, blind) in enumerate(blinds.items()):
-            key_id, key = live[blind]
-            sealed[form] = sealed_json(
-                key_id, key, form, nonces[i * NONCE_SIZE : (i + 1) * NONCE_SIZE]
-            )
+        with self.keys() as keys, keys.writing():
+            generation = keys.generation()
+            kept = self._kept(generation, blinds.values())
+            missing = [blind for blind in blinds.values() if blind not in kept]
+            live = keys.live_or_new(missing) if missing else {}
+            key_id_of = {form: (kept.get(b) or live[b])[0] for form, b in blinds.items()}
+            keys.add_index([(key_id_of[form], a.hex) for a, forms in per_access for form in forms])
+        sealed = {form: kept[b][1] for form, b in blinds.items() if b in kept}
+        if live:
+            fresh: list[tuple[str, tuple[str, bytes]]] = []
+            nonces = os.urandom(NONCE_SIZE * len(live))
+            i = 0
+            for form, blind in blinds.items():
+                if blind in kept:
+                    continue
+                key_id, key = live[blind]
+                value = sealed_json(key_id, key, form, nonces[i : i + NONCE_SIZE])
+                i += NONCE_SIZE
+                sealed[form] = value
+                fresh.append((blind, (key_id, value)))
+            self._keep(generation, fresh)
         return {
             access_id: Raw(b"[" + b",".join([sealed[form] for form in forms]) + b"]")
             for access_id, forms in per_access
         }
+
+    def _kept(self, generation: str, blinds: Iterable[str]) -> dict[str, tuple[str, bytes]]:
+        """What the cache holds for these blind indexes, after forgetting everything if
+        the erasure generation changed (read under the key table's writer lock)."""
+        with self._cache_lock:
+            cache = self._cache
+            if generation != self._generation:
+                cache.clear()
+                self._generation = generation
+                return {}
+            kept = {}
+            for blind in blinds:
+                value = cache.get(blind)
+                if value is not None:
+                    cache.move_to_end(blind)
+                    kept[blind] = value
+            return kept
+
+    def _keep(self, generation: str, values: list[tuple[str, tuple[str, bytes]]]) -> None:
+        with self._cache_lock:
+            if generation != self._generation or self._cache_size <= 0:
+                return  # another thread saw a newer generation meanwhile: keep nothing
+            cache = self._cache
+            cache.update(values)
+            while len(cache) > self._cache_size:
+                cache.popitem(last=False)
+
+
+class _Blinder:
+    """:func:`blind_index` under one secret, its HMAC pads hashed once (RFC 2104): half
+    the cost of ``hmac.digest`` a subject. Secrets are 32 bytes, within SHA-256's block."""
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) > 64:
+            secret = hashlib.sha256(secret).digest()
+        key = secret.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key) + INDEX_CONTEXT)
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def blind(self, form: str) -> str:
+        """The blind index of a normal form (:func:`normalise`)."""
+        inner = self._inner.copy()
+        inner.update(form.encode())
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
 
 
 def prepare_subject_keys(settings: Settings, app_role: str = "") -> list[str]:

@@ -3,15 +3,16 @@
 The exchange platform's reports (accesses, refreshes) are imported as the
 platform (ops/importer.py). The issue-14 records of people — PIAs, core-data
 approvals, annual reports, processors, project progress and evaluation
-(docs/facts.md §7) — are recorded by the role that owns each, so such a file
-is imported as that role (and department). All or nothing, in one
+(docs/facts.md §7), and the filings, reviews, acceptances, fund decisions,
+CIOs and moves to the cloud those rules judge — are recorded by the role that
+owns each, so such a file is imported as that role (and department). All or nothing, in one
 transaction: pass 1 decodes every line (``ledger.domain.fact_intake``, the
 API's decoder); pass 2 runs every command with its saves deferred (roles,
 departments, references, business time checked as over the API) and only
 then saves everything at once. A line may refer only to records in the
 ledger before the import. Re-importing a file records nothing: a record with
 a natural key is the same record; a progress report's key is derived from its
-line; a withdrawal, approval or end already on record is skipped.
+line; a withdrawal, approval, review, acceptance or end already on record is skipped.
 """
 
 from __future__ import annotations
@@ -95,18 +96,42 @@ _COMMANDS: dict[str, tuple[_Target, Callable[[GovLedger], Command]]] = {
     ),
     "system_connection": (("system_id", bounds.uuid), lambda app: app.connect_system),
     "zombie_mark": (("system_id", bounds.uuid), lambda app: app.mark_system_zombie),
+    "department_cio": (("department", bounds.code), lambda app: app.name_cio),
+    "system_on_cloud": (("system_id", bounds.uuid), lambda app: app.move_system_on_cloud),
+    "project_filing": (
+        None,
+        lambda app: partial(_with_lists, app.file_project, ("resource_codes", "system_ids")),
+    ),
+    "project_review": (("filing_id", bounds.uuid), lambda app: app.review_project),
+    "project_acceptance": (("filing_id", bounds.uuid), lambda app: app.accept_project),
+    "fund_decision": (None, lambda app: app.decide_funds),
 }
 assert set(_COMMANDS) == set(KINDS)
 RECORD_KINDS = frozenset(_COMMANDS)
-_CHANGES = frozenset(
-    {
-        "core_data_withdrawal",
-        "zone_report_approval",
-        "processor_end",
-        "quality_objection_resolution",
-    }
-)
-_KEYED = frozenset({"project_progress", "quality_objection"})  # no natural key: keyed by line
+# A line's ``kind`` is the record's kind, so a body field named ``kind`` has another name
+# on a line: line name -> the body's (the API's) name.
+_LINE_NAMES: dict[str, dict[str, str]] = {"fund_decision": {"fund_kind": "kind"}}
+# A change that can happen once: on a re-import the first on record is the fact.
+_ONCE: dict[str, frozenset[ErrorCode]] = {
+    **dict.fromkeys(
+        (
+            "core_data_withdrawal",
+            "zone_report_approval",
+            "processor_end",
+            "quality_objection_resolution",
+        ),
+        frozenset({ErrorCode.RECORD_EXISTS}),
+    ),
+    "project_review": frozenset({ErrorCode.FILING_ALREADY_REVIEWED}),
+    "project_acceptance": frozenset({ErrorCode.FILING_ALREADY_ACCEPTED}),
+}
+# No natural key: the record's id is derived from the line (an idempotency key).
+_KEYED = frozenset({"project_progress", "quality_objection", "project_filing", "fund_decision"})
+
+
+def _with_lists(command: Command, names: tuple[str, ...], *args: Any, **fields: Any) -> Any:
+    """``command`` with the list fields a line may leave out given as empty (as the API)."""
+    return command(*args, **({name: () for name in names} | fields))
 
 
 @dataclass(frozen=True)
@@ -146,8 +171,16 @@ def _decode(obj: object) -> tuple[str, Any, dict[str, Any]]:
         if name not in fields:
             raise BoundsError(name, "missing")
         target = convert(fields.pop(name), name)
+    renamed = _LINE_NAMES.get(kind, {})
+    fields = {renamed.get(name, name): value for name, value in fields.items()}
     required, optional_fields = KINDS[kind]
-    return kind, target, read_fields(fields, kind, required, optional_fields)
+    try:
+        return kind, target, read_fields(fields, kind, required, optional_fields)
+    except BoundsError as e:
+        line_names = {body: line for line, body in renamed.items()}
+        if e.field in line_names:
+            raise BoundsError(line_names[e.field], e.problem) from None
+        raise
 
 
 def read_records(path: Path) -> list[_Line]:
@@ -191,8 +224,8 @@ def import_records(app: GovLedger, path: Path, actor: Actor) -> RecordsSummary:
             try:
                 _run(app, actor, line)
             except DomainError as e:
-                if line.kind in _CHANGES and e.code is ErrorCode.RECORD_EXISTS:
-                    already += 1  # withdrawn, approved or ended already: the first is the fact
+                if e.code in _ONCE.get(line.kind, frozenset()):
+                    already += 1  # withdrawn, reviewed, ended already: the first is the fact
                     continue
                 raise LedgerError(f"{path}:{line.line_no}: {e.code.value}: {e.detail}") from None
             # a system change that was so already is saved with no new event: not recorded

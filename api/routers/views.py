@@ -4,14 +4,15 @@ Every ``GET /views/...`` takes ``as_of=YYYY-MM-DD`` (domain date, China
 Standard Time) or ``at=N`` (ledger position); neither means the head. Auditors,
 ndrc, finance, the performance office and security officers read the views
 (``read_audit_views``); anomalies are for security officers and auditors
-(``read_anomalies``); department-bound roles read none of them. A review is a
+(``read_anomalies``); department-bound roles read none of them. ``/views/declared/{kind}``
+answers the plan's declared records in force (docs/facts.md §11). A review is a
 ledger event written through ``GovLedger.review_anomaly``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -20,8 +21,10 @@ from pydantic import BaseModel, Field
 
 from api.deps import Caller, ServicesDep, require, views_current
 from ledger.domain.bounds import MAX_POSITION
+from ledger.domain.declarations import DeclarationKind
 from ledger.domain.errors import DomainError, ErrorCode
 from ledger.domain.review import ReviewAction, ReviewStatus
+from projections.facts import CST
 from projections.query import Moment, Views, as_json, open_views, projection_lags
 from projections.runner import PROJECTIONS
 from security.policy import Permission
@@ -59,6 +62,7 @@ Actor = Annotated[
         description="actor or accessor id, verbatim",
     ),
 ]
+MAX_OFFSET = 10**12  # offset + limit stays a 64-bit SQL integer
 AnomalyId = Annotated[str, Path(pattern=r"^[0-9a-f]{20}$", description="anomaly id")]
 
 
@@ -130,9 +134,22 @@ def findings(
     at: At = None,
     rule: Rule = None,
     department: Department = None,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="findings per page")] = 1000,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="findings before the page")] = 0,
 ) -> dict[str, Any]:
-    """Compliance findings (domain.md S1–L2) with severity and proving positions."""
-    return _answer(s, as_of, at, lambda v, m: v.findings(m, rule=rule, department=department))
+    """Compliance findings (domain.md S1–L2) with severity and proving positions, oldest
+    first, a page at a time: ``page.total`` counts them all; ask the next pages ``at`` the
+    answer's ``moment.position`` so they are of the same moment."""
+
+    def page(views: Views, m: Moment) -> dict[str, Any]:
+        found = views.findings(m, rule=rule, department=department, limit=limit, offset=offset)
+        total = views.finding_total(m, rule=rule, department=department)
+        return {"findings": found, "offset": offset, "limit": limit, "total": total}
+
+    answer = _answer(s, as_of, at, page)
+    paged = answer.pop("result")
+    answer["result"], answer["page"] = paged.pop("findings"), paged
+    return answer
 
 
 @router.get("/views/anomalies")
@@ -173,6 +190,26 @@ def access_counts(
 def zone(_: Reader, s: ServicesDep, as_of: AsOf = None, at: At = None) -> dict[str, Any]:
     """The zone's state: departments, systems, resources, requests and grants, filings, funds."""
     return _answer(s, as_of, at, lambda v, m: v.zone(m))
+
+
+@router.get("/views/declared/{kind}")
+def declared(
+    kind: Annotated[DeclarationKind, Path(description="declared record kind (docs/facts.md §11)")],
+    _: Reader,
+    s: ServicesDep,
+    as_of: AsOf = None,
+    at: At = None,
+) -> dict[str, Any]:
+    """The plan's declared records of ``kind`` in force at the moment, by subject (a system's
+    id as 32 hex digits, a department or resource code): content, reference, evidence,
+    business time (``declared_at``, CST) and ledger position (docs/facts.md §11)."""
+    return _answer(s, as_of, at, lambda v, m: {
+        subject: {
+            "content": d.content, "reference": d.reference, "evidence": d.evidence,
+            "declared_at": datetime.fromtimestamp(d.at, CST), "position": d.position,
+        }
+        for subject, d in sorted(v.declared(m, kind.value).items())
+    })  # fmt: skip
 
 
 @router.get("/views/projections")

@@ -11,7 +11,7 @@ from datetime import datetime
 from uuid import UUID
 
 from ledger.commands.accesses import AccessCommands
-from ledger.domain.actor import Actor, Role
+from ledger.domain.actor import DEPARTMENT_BOUND_ROLES, Actor, Role
 from ledger.domain.errors import ErrorCode
 from ledger.domain.funding import FundDecision, FundKind, FundOutcome, ProjectFiling
 from ledger.idempotency import create_id_for
@@ -42,7 +42,11 @@ class FundingCommands(AccessCommands):
         idempotency_key: str | None = None,
         occurred_at: datetime | None = None,
     ) -> UUID:
-        """Seed §三(五)17: 全口径备案 with ndrc before funds are requested (once per key)."""
+        """Seed §三(五)17: 全口径备案 with ndrc before funds are requested (once per key).
+
+        The building department files, for itself (the API narrows it to its clerk or
+        CIO: security/policy.py)."""
+        self._require_role(actor, DEPARTMENT_BOUND_ROLES, "file a project")
         self._check_acts_for(actor, builder)
         at = self.business_time(occurred_at, "occurred_at")
         self._require_department(builder)

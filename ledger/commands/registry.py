@@ -13,7 +13,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from ledger.commands.base import LedgerBase
-from ledger.domain.actor import Actor, Role
+from ledger.domain.actor import DEPARTMENT_BOUND_ROLES, Actor, Role
 from ledger.domain.catalogue import CatalogueEntry, Resource, RiskLevel, SharingType
 from ledger.domain.errors import DomainError, ErrorCode
 from ledger.domain.ids import department_id, resource_id
@@ -24,6 +24,9 @@ from ledger.domain.organisation import (
     ZombieReason,
 )
 from ledger.idempotency import create_id_for
+
+# Who may record a department's CIO (I6's input).
+CIO_NAMERS = DEPARTMENT_BOUND_ROLES | {Role.NDRC, Role.ADMIN}
 
 
 class RegistryCommands(LedgerBase):
@@ -62,6 +65,9 @@ class RegistryCommands(LedgerBase):
         *,
         occurred_at: datetime | None = None,
     ) -> None:
+        """Seed 四(四): the department names its 信息主管 — itself, or ndrc or the admin
+        for it; no other role (the API narrows it to the admin: security/policy.py)."""
+        self._require_role(actor, CIO_NAMERS, "name a department's CIO")
         self._check_acts_for(actor, department_code)
         at = self.business_time(occurred_at, "occurred_at")
         department = self.department(department_code)

@@ -13,7 +13,7 @@ docs/facts.md §11 and docs/rules-inputs.md; the declarations are folded by
 - I9 (seed §三(一)1 自查报告, 附件1 第1项, due 2018-11-30): a department with no
   self-inspection report by the plan's date, or within ``self_inspection_grace_days``
   of its registration if it was registered later. A late report stays a finding.
-- I10 (seed §三(五)17 分级保护备案; 保守国家秘密法 涉密信息系统分级保护): a system
+- I10 (seed §三(五)17 分级保护备案; 保守国家秘密法 (2024) 第三十条 涉密信息系统分级保护): a system
   still in use, declared to store or process state secrets, with no 分级保护 filing.
 
 Every finding is dated when it became due, and cites the positions of the facts

@@ -76,3 +76,53 @@ def test_wrong_roles_and_bad_bodies_are_json_4xx_and_write_nothing(api: Api) -> 
         assert set(reply.json()) >= {"error", "detail"}
         assert detail in reply.text
     assert api.head() == head
+
+
+def test_declared_records_read_back_as_of_a_date_or_position(api: Api) -> None:
+    """GET /views/declared/{kind}: the record in force at the moment asked, by subject;
+    before its business time (or its position) it is not there yet."""
+    system_id = _setup(api)
+    positions = {}
+    for kind, role, department, body in bodies(system_id):
+        created = api.call("POST", f"/declarations/{kind}", role, department, json=body)
+        assert created.status_code == 201, (kind, created.text)
+        positions[kind] = api.head()
+    for kind, _role, _department, body in bodies(system_id):
+        reply = api.call("GET", f"/views/declared/{kind}", Role.AUDITOR)
+        assert reply.status_code == 200, reply.text
+        subject = body.get("system_id") or body.get("department") or body["resource_code"]
+        found = reply.json()["result"]
+        assert list(found) == [subject.replace("-", "") if kind in _BY_SYSTEM else subject]
+        record = next(iter(found.values()))
+        assert record["reference"] == body["reference"] and record["position"] == positions[kind]
+        before = api.call("GET", f"/views/declared/{kind}", Role.NDRC, params={
+            "at": positions[kind] - 1})  # fmt: skip
+        assert before.status_code == 200 and before.json()["result"] == {}
+    services = api.call("GET", "/views/declared/service_cloud", Role.SECURITY_OFFICER,
+                        params={"as_of": "2026-02-28"})  # fmt: skip
+    assert services.json()["result"] == {}  # declared_at 2026-03-01: not yet in force
+    later = api.call("GET", "/views/declared/service_cloud", Role.AUDITOR,
+                     params={"as_of": "2026-03-01"})  # fmt: skip
+    (record,) = later.json()["result"].values()
+    assert record["content"] == {"services": 12, "on_cloud": 9}
+    assert record["declared_at"] == "2026-03-01T10:00:00+08:00"
+
+
+def test_declared_view_refuses_unknown_kinds_and_department_roles(api: Api) -> None:
+    _setup(api)
+    head = api.head()
+    for path, role, params, code in (
+        ("/views/declared/cloud", Role.AUDITOR, {}, 422),
+        ("/views/declared/self_inspection", Role.AUDITOR, {"as_of": "2026-01-01", "at": 1}, 422),
+        ("/views/declared/self_inspection", Role.AUDITOR, {"as_of": "yesterday"}, 422),
+        ("/views/declared/self_inspection", Role.CIO, {}, 403),
+        ("/views/declared/self_inspection", None, {}, 401),
+    ):
+        reply = api.call("GET", path, role, params=params)
+        assert reply.status_code == code, (path, params, reply.text)
+        assert set(reply.json()) == {"error", "detail"}
+    assert api.head() == head  # reading never writes, refused or not
+    assert api.call("GET", "/views/declared/system_unit", Role.AUDITOR).json()["result"] == {}
+
+
+_BY_SYSTEM = ("system_unit", "classified_protection")

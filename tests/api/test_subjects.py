@@ -23,7 +23,8 @@ from ledger.domain.actor import Role
 from ledger.export import export_jsonl
 from ledger.merkle import leaf_hash, sha256, sm3, verify_inclusion
 from ledger.store.connect import init_ledger, open_reader
-from ledger.subjects import SubjectKeys, normalise, prepare_subject_keys
+from ledger.subject_keys import SubjectKeys
+from ledger.subjects import normalise, prepare_subject_keys
 from ledger.tree_database import Database
 from ledger.verify import verify_ledger
 from projections.runner import run_projections

@@ -16,7 +16,7 @@ import ops.cli
 from ledger.config import Settings
 from ledger.configured import open_ledger
 from ledger.evidence_verify import main as verify_bundle
-from ledger.subjects import SubjectKeys
+from ledger.subject_keys import SubjectKeys
 from ledger.tree_database import Database
 from tests.ledger.commands.test_access_batch import _judged, access_report
 from tests.ledger.domain.builders import (

@@ -1,0 +1,156 @@
+"""The subjects' key table, access index and erasure generation (ledger/subject_keys.py;
+docs/ledger-format.md §9.1), with the vault's kept sealed values, on each backend.
+
+What could go wrong: a lookup missing an access or listing another subject's; a key
+destroyed in one process used again from another process's memory; a restored key-table
+backup leaving a process with keys the table no longer has."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from datetime import date
+from typing import Any
+
+import pytest
+
+from ledger.application import GovLedger
+from ledger.config import Settings
+from ledger.store.connect import application_env
+from ledger.subject_keys import SubjectKeys
+from ledger.subjects import SubjectVault, _Blinder, blind_index, normalise
+from ledger.tree_database import Database
+from tests.ledger import test_subjects as subjects_tests
+from tests.ledger.commands.test_access_batch import _judged, access_report
+from tests.ledger.domain.builders import CAC, PLATFORM, FakeClock
+from tests.ledger.test_subjects import ALICE, BOB, SECRET, _database_bytes, _verified
+
+vault_settings, app = subjects_tests.vault_settings, subjects_tests.app  # the fixtures
+
+CAROL = "440301199912120022"
+MARCH = (date(2026, 3, 1), date(2026, 3, 31))
+
+
+def _kids(app: GovLedger, event_id: str) -> list[str]:
+    (stored,) = app.recorder.select_events(app.access(event_id).id, limit=1)
+    return [s["kid"] for s in json.loads(bytes(stored.state))["subjects"]]
+
+
+def _lookup(app: GovLedger, identifier: str) -> list[tuple[str, bool]]:
+    answer = app.subject_accesses(CAC, identifier, *MARCH)
+    return [(a.platform_event_id, a.subject_erased) for a in answer.accesses]
+
+
+def _with_keys(settings: Settings, work: Any) -> Any:
+    database = Database(settings)
+    try:
+        return work(SubjectKeys(database))
+    finally:
+        database.close()
+
+
+def test_the_blinder_is_the_documented_hmac() -> None:
+    for secret in (SECRET, os.urandom(32), os.urandom(64), os.urandom(80)):
+        blinder = _Blinder(secret)
+        for identifier in (ALICE, BOB, "张三-0001", " x "):
+            assert blinder.blind(normalise(identifier)) == blind_index(secret, identifier)
+
+
+def test_a_lookup_reads_exactly_the_subjects_accesses(
+    app: GovLedger, vault_settings: Settings
+) -> None:
+    reports = [
+        access_report("s-1", subjects=(ALICE, BOB)),
+        access_report("s-2", subjects=(BOB,)),
+        access_report("s-3"),
+        access_report("s-4", subjects=(CAROL, normalise(ALICE))),
+    ]
+    app.record_accesses(PLATFORM, _judged(app, reports))
+    app.record_accesses(PLATFORM, _judged(app, reports))  # a retry: nothing new, no twins
+    # An index row naming an access no batch stored (a batch that failed after its keys).
+    vault = app.subjects
+    assert vault is not None
+    vault.seal_batch([(uuid.uuid4(), (ALICE,)), (uuid.uuid4(), (CAROL,))])
+    assert _lookup(app, ALICE) == [("s-1", False), ("s-4", False)]
+    assert _lookup(app, BOB) == [("s-1", False), ("s-2", False)]
+    assert _lookup(app, CAROL) == [("s-4", False)]
+    assert _lookup(app, "110000000000000000") == []
+    indexed = _with_keys(vault_settings, lambda keys: keys.accesses_of(_kids(app, "s-1")))
+    assert app.access("s-1").id.hex in indexed
+    # The index is filled for a ledger older than it, from the chain.
+    database = Database(vault_settings)
+    try:
+        database.query(f"DROP TABLE {database.table('subject_accesses')}")
+        SubjectKeys(database).create()
+    finally:
+        database.close()
+    assert _lookup(app, ALICE) == [("s-1", False), ("s-4", False)]
+    assert _lookup(app, CAROL) == [("s-4", False)]
+    stored = _database_bytes(vault_settings)
+    for identifier in (ALICE, normalise(ALICE), BOB, CAROL):
+        assert identifier.encode() not in stored
+
+
+def test_an_erasure_elsewhere_is_never_undone_by_a_kept_key(
+    app: GovLedger, vault_settings: Settings
+) -> None:
+    """Another worker (its own vault and connections) erases a subject this one keeps in
+    memory: this one's next access names a new key, the destroyed one stays destroyed."""
+    vault = app.subjects
+    assert vault is not None
+    app.record_accesses(PLATFORM, _judged(app, [access_report("e-1", subjects=(ALICE, BOB))]))
+    app.record_accesses(PLATFORM, _judged(app, [access_report("e-2", subjects=(ALICE,))]))
+    first = _kids(app, "e-1")[0]
+    assert _kids(app, "e-2") == [first]  # from memory or the table, the same live key
+    assert vault.blind(ALICE) in vault._cache
+    other = GovLedger(
+        env=application_env(vault_settings),
+        clock=FakeClock(),
+        subjects=SubjectVault.configured(vault_settings),
+    )
+    try:
+        other.erase_subject(CAC, ALICE, "处理目的已实现", "个人信息保护法第四十七条")
+    finally:
+        other.close()
+    app.record_accesses(PLATFORM, _judged(app, [access_report("e-3", subjects=(ALICE, BOB))]))
+    fresh, bob = _kids(app, "e-3")
+    assert fresh != first and bob == _kids(app, "e-1")[1]
+    found = _with_keys(vault_settings, lambda keys: keys.keys_by_id([first, fresh]))
+    assert found[first] is None and found[fresh] is not None
+    assert _lookup(app, ALICE) == [("e-1", True), ("e-2", True), ("e-3", False)]
+    _verified(vault_settings)
+
+
+def test_a_restored_backup_makes_every_process_forget(
+    app: GovLedger, vault_settings: Settings
+) -> None:
+    """Keys created after a backup are gone once it is restored: no process may keep
+    sealing under them (the accesses would name keys the table cannot find)."""
+    vault = app.subjects
+    assert vault is not None
+    backup = _with_keys(vault_settings, lambda keys: keys.all_rows())
+    before = _with_keys(vault_settings, lambda keys: keys.generation())
+    app.record_accesses(PLATFORM, _judged(app, [access_report("r-1", subjects=(ALICE,))]))
+    lost = _kids(app, "r-1")[0]
+    _with_keys(vault_settings, lambda keys: keys.restore(backup))
+    assert _with_keys(vault_settings, lambda keys: keys.generation()) != before
+    app.record_accesses(PLATFORM, _judged(app, [access_report("r-2", subjects=(ALICE,))]))
+    (kept,) = _kids(app, "r-2")
+    assert kept != lost
+    rows = _with_keys(vault_settings, lambda keys: keys.rows_of(vault.blind(ALICE)))
+    assert [row.key_id for row in rows] == [kept]
+
+
+@pytest.mark.parametrize("size", [0, 1])
+def test_a_small_or_no_cache_seals_the_same(vault_settings: Settings, size: int) -> None:
+    vault = SubjectVault(vault_settings, SECRET, cache_size=size)
+    try:
+        one, two = uuid.uuid4(), uuid.uuid4()
+        first = vault.seal_batch([(one, (ALICE, BOB))])
+        again = vault.seal_batch([(two, (BOB, ALICE))])
+        kids = [s["kid"] for s in json.loads(bytes(first[one]))]
+        assert [s["kid"] for s in json.loads(bytes(again[two]))] == kids[::-1]
+        assert len(vault._cache) == size
+    finally:
+        vault.close()
