@@ -154,3 +154,18 @@ def test_a_small_or_no_cache_seals_the_same(vault_settings: Settings, size: int)
         assert len(vault._cache) == size
     finally:
         vault.close()
+
+
+def test_a_new_postgresql_connection_forgets_the_kept_keys(vault_settings: Settings) -> None:
+    """Keys commit without their own flush: a PostgreSQL server that restarted may have lost
+    the newest, so what was kept through the old connection is not used through a new one."""
+    vault = SubjectVault(vault_settings, SECRET)
+    try:
+        vault.seal_batch([(uuid.uuid4(), (ALICE,))])
+        assert len(vault._cache) == 1
+        vault.close()
+        with vault.keys():
+            pass
+        assert len(vault._cache) == (0 if vault_settings.database.backend == "postgresql" else 1)
+    finally:
+        vault.close()
