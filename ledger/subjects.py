@@ -259,7 +259,7 @@ class SubjectVault:
             missing = [blind for blind in blinds.values() if blind not in kept]
             live = keys.live_or_new(missing) if missing else {}
             key_id_of = {form: (kept.get(b) or live[b])[0] for form, b in blinds.items()}
-            keys.add_index([(key_id_of[form], a.hex) for a, forms in per_access for form in forms])
+            keys.add_index([(a.hex, [key_id_of[f] for f in forms]) for a, forms in per_access])
         sealed = {form: kept[b][1] for form, b in blinds.items() if b in kept}
         if live:
             fresh: list[tuple[str, tuple[str, bytes]]] = []

@@ -81,7 +81,7 @@ def test_a_lookup_reads_exactly_the_subjects_accesses(
     # The index is filled for a ledger older than it, from the chain.
     database = Database(vault_settings)
     try:
-        database.query(f"DROP TABLE {database.table('subject_accesses')}")
+        database.query(f"DROP TABLE {database.table('subject_index')}")
         SubjectKeys(database).create()
     finally:
         database.close()
