@@ -12,6 +12,16 @@ the HTTP server, FastAPI and the transfer. Targets (issue 20): on each backend,
 one HTTP worker >= 0.5 x raw append and two workers >= 0.8 x raw append; and
 >= 10,000 access events/s into PostgreSQL.
 
+The denominator, raw append: stored events the size of a recorded access,
+built before the clock starts, through the recorder's own chained insert (the
+chain's hashes, the write, one transaction per batch of ``--batch``), in one
+process. So the ratio measures what the service adds to the store, and nothing
+else: work made faster *inside* the store speeds both sides and lowers the
+ratio (with the service's Python overlapping PostgreSQL's insert, it can only
+lower it). The HTTP runs share the machine's cores with their own client (one
+sender a worker); on a machine loaded by other work both sides slow down, but
+not alike: quote ratios measured quiet.
+
 Issue 19: the Python API with 1-10 data subjects per access (sealed,
 blind-indexed: docs/ledger-format.md §9.1) over the plain case, side by side,
 on a ledger of its own, >= 0.7 (``--subjects-only``: that alone); beside the

@@ -31,7 +31,7 @@ import orjson
 from projections.facts import ACCESS
 from projections.model import Finding, Moment, _finding
 from projections.rules import FindingTuple
-from projections.schema import BLOCK
+from projections.schema import BLOCK, standing_at, standing_params
 from projections.store import ViewStore
 
 # The same grouping as kept in ``access_totals`` (its columns, in the same order).
@@ -192,9 +192,9 @@ class AccessReportViews:
             "CAST(substr(e.day, 6, 2) AS INTEGER), "
             "COUNT(*), MIN(f.position), MAX(f.position) "
             f"FROM {findings} f JOIN {events} e ON e.position = f.position "
-            "WHERE f.subject_kind = 'access' AND f.position <= ? AND e.day BETWEEN ? AND ? "
+            f"WHERE f.subject_kind = 'access' AND {standing_at('f.')} AND e.day BETWEEN ? AND ? "
             "GROUP BY 1, 2, 3, 4, 5",
-            (m.position, low, high),
+            (*standing_params(m.position), low, high),
         )
         return [
             RuleGroup(
@@ -216,8 +216,8 @@ class AccessReportViews:
         judged = self.store.query(
             f"SELECT COUNT(DISTINCT f.position) FROM {findings} f "
             f"JOIN {events} e ON e.position = f.position WHERE f.subject_kind = 'access' "
-            "AND f.position <= ? AND e.day BETWEEN ? AND ? AND e.reasons = ''",
-            (m.position, low, high),
+            f"AND {standing_at('f.')} AND e.day BETWEEN ? AND ? AND e.reasons = ''",
+            (*standing_params(m.position), low, high),
         )
         return int(flagged[0][0]) + int(judged[0][0])
 
@@ -233,13 +233,13 @@ class AccessReportViews:
             f"LEFT JOIN {details} d ON d.position = e.position "
             "WHERE e.topic = ? AND e.position <= ? AND e.day BETWEEN ? AND ? "
             f"AND (e.reasons <> '' OR EXISTS (SELECT 1 FROM {findings} f "
-            "WHERE f.position = e.position AND f.subject_kind = 'access')) "
-            "ORDER BY e.position LIMIT ?",
-            (ACCESS, m.position, low, high, limit),
+            f"WHERE f.position = e.position AND f.subject_kind = 'access' AND {standing_at('f.')}"
+            ")) ORDER BY e.position LIMIT ?",
+            (ACCESS, m.position, low, high, *standing_params(m.position), limit),
         )
         if not found:
             return []
-        rules = self._rules_between(int(found[0][0]), int(found[-1][0]))
+        rules = self._rules_between(m, int(found[0][0]), int(found[-1][0]))
         return [
             FlaggedAccess(
                 int(position),
@@ -266,12 +266,13 @@ class AccessReportViews:
             ) in found
         ]
 
-    def _rules_between(self, first: int, last: int) -> dict[int, tuple[str, ...]]:
+    def _rules_between(self, m: Moment, first: int, last: int) -> dict[int, tuple[str, ...]]:
+        """The rules of the access findings standing at ``m`` on accesses first..last."""
         out: dict[int, list[str]] = {}
         for position, rule in self.store.query(
             f"SELECT position, rule FROM {self.store.table('findings')} "
-            "WHERE subject_kind = 'access' AND position BETWEEN ? AND ?",
-            (first, last),
+            f"WHERE subject_kind = 'access' AND position BETWEEN ? AND ? AND {standing_at()}",
+            (first, last, *standing_params(m.position)),
         ):
             out.setdefault(int(position), []).append(str(rule))
         return {p: tuple(sorted(set(r), key=rule_order)) for p, r in out.items()}

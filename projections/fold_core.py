@@ -26,7 +26,9 @@ from projections.rules.catalogue import LEDGER_RULES, SEVERITY
 _SEVERITY = {**SEVERITY, **{r.id: r.severity for r in LEDGER_RULES.values()}}
 
 State = dict[str, Any]
-FindingRow = tuple[str, str, str, str, str, str | None, str, int, str, str]
+# The findings table's columns (projections.schema.FINDING_COLUMNS): the last two are the
+# version's ``judged_at`` and ``withdrawn_at`` (docs/projections.md §Findings are versions).
+FindingRow = tuple[str, str, str, str, str, str | None, str, int, str, str, int, int | None]
 AnomalyRow = tuple[str, str, float, str, str, str | None, str, int, str, str]
 ReviewRow = tuple[int, str, str, str, str, str]
 CST_OFFSET_SECONDS = 8 * 3600
@@ -80,6 +82,21 @@ def keep_first(entity: dict[str, Any], key: str, happened: str | None) -> None:
         entity[key] = min(first, happened, key=datetime.fromisoformat)
 
 
+def name_cio(department: dict[str, Any], name: str, happened: str | None) -> None:
+    """A CIO named (seed 四(四)): the department's CIO is the one named latest in business
+    time (``cio_since``; a tie goes to the one recorded last), so a predecessor recorded
+    late does not replace a successor; I6 reads ``cio_named_at``, the first naming."""
+    since = department.get("cio_since")
+    later = (
+        since is None
+        or happened is None
+        or (datetime.fromisoformat(happened) >= datetime.fromisoformat(since))
+    )
+    if later:
+        department["cio_name"], department["cio_since"] = name, happened or since
+    keep_first(department, "cio_named_at", happened)
+
+
 # The system changes whose business time I7 reads (on the cloud, retired by a year end).
 DATED_CHANGES = frozenset({"MovedOnCloud", "MergedInto", "Decommissioned"})
 
@@ -113,9 +130,12 @@ class FoldCore:
     emit: bool
     findings: list[FindingRow]
     anomalies: list[AnomalyRow]
-    # Finding ids whose stored row a fact folded later (recorded late, dated earlier)
-    # replaces or withdraws: the runner deletes them before it stores the new rows.
-    withdrawn: set[str]
+    # Finding id -> the position of the fact folded later (recorded late, dated earlier)
+    # that re-dates or withdraws its stored standing version: the runner closes that
+    # version (``withdrawn_at``) before it stores the new rows.
+    withdrawn: dict[str, int]
+    # The ledger position of the fact being folded: a finding's version is judged at it.
+    folding: int
 
     def _finding(
         self,
@@ -132,7 +152,8 @@ class FoldCore:
     ) -> None:
         """Emit a finding; ``key`` names it when its subject has several (else the subject).
         ``replace``: the finding may be stored already (judged again on a fact recorded
-        late): its row is replaced."""
+        late): its standing version is closed and this one opened, both at the fact
+        being folded (docs/projections.md §Findings are versions)."""
         if not self.emit:
             return
         finding_id = stable_id(rule, key or subject)
@@ -152,6 +173,8 @@ class FoldCore:
                 .astimezone(CST)
                 .isoformat(),
                 detail,
+                self.folding,
+                None,
             )
         )
 
@@ -161,12 +184,24 @@ class FoldCore:
             self._drop(stable_id(rule, key))
 
     def _drop(self, finding_id: str) -> None:
-        self.withdrawn.add(finding_id)
-        if any(row[0] == finding_id for row in self.findings):
-            self.findings = [row for row in self.findings if row[0] != finding_id]
+        """Close the standing version of ``finding_id`` at the fact being folded: one
+        emitted earlier in this batch is closed here (or dropped if opened by this very
+        fact: it never stood at any position), one stored is closed by the runner."""
+        at = self.folding
+        findings = self.findings
+        for i in range(len(findings) - 1, -1, -1):
+            row = findings[i]
+            if row[0] == finding_id and row[11] is None:
+                if row[10] == at:
+                    del findings[i]
+                else:
+                    findings[i] = (*row[:11], at)
+                return
+        # The stored version stands until the first fact of the batch that closes it.
+        self.withdrawn.setdefault(finding_id, at)
 
-    def take_withdrawn(self) -> set[str]:
-        out, self.withdrawn = self.withdrawn, set()
+    def take_withdrawn(self) -> dict[str, int]:
+        out, self.withdrawn = self.withdrawn, {}
         return out
 
     def _anomaly(

@@ -43,7 +43,7 @@ from projections.schema import (
     BLOCK_DIMENSIONS,
     EVENT_COLUMNS,
     FINDING_COLUMNS,
-    INDEXES,
+    INDEX_NAMES,
     PROJECTIONS,
     REVIEW_COLUMNS,
     SCHEMA_VERSION,
@@ -181,7 +181,7 @@ class Projector:
             self.store.swap_in(
                 side,
                 [*TABLES, "tracking", "meta"],
-                [i for i, _, _ in INDEXES],
+                INDEX_NAMES,
                 catch_up=lambda: late.append(builder.run(progress=progress)),
             )
             done += sum(late)
@@ -339,7 +339,7 @@ class Projector:
                 row[0], short_topic(str(row[3])), set_aside.reason_of(error)
             ) from error
         findings, anomalies, reviews, days = fold.take_outputs()
-        withdrawn = [(f,) for f in sorted(fold.take_withdrawn())]
+        withdrawn = [(at, f) for f, at in sorted(fold.take_withdrawn().items())]
         aside = self._pending.between(expected, last[0])
         if aside:
             findings.extend(set_aside.finding_rows(aside, fold.clock_iso()))
@@ -354,9 +354,12 @@ class Projector:
                 raise _MovedError
             store.insert_many("events", EVENT_COLUMNS, events)
             store.insert_many("facts", ("position", "time", "topic", "entity", "state"), kept)
-            # Findings judged again on a fact recorded late: their old rows go first.
+            # Findings judged again on a fact recorded late: their standing versions are
+            # closed first (docs/projections.md §Findings are versions).
             store.execute_many(
-                f"DELETE FROM {store.table('findings')} WHERE finding_id = ?", withdrawn
+                f"UPDATE {store.table('findings')} SET withdrawn_at = ? "
+                "WHERE finding_id = ? AND withdrawn_at IS NULL",
+                withdrawn,
             )
             store.insert_many("findings", FINDING_COLUMNS, findings)
             store.insert_many("anomalies", ANOMALY_COLUMNS, anomalies)

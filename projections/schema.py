@@ -38,7 +38,10 @@ PROJECTIONS = ("audit_trail", "accesses", "zone")
 # 11: S12, D2, P2, D1, S3 on a lapsed grant and F1, F2, F4, F6 judged by business time
 # (recorded late: findings re-dated or withdrawn; docs/projections.md §Recorded late).
 # 12: F7 and F8 by business time (the fold keeps accesses per system per day).
-SCHEMA_VERSION = 12
+# 13: findings are versions (judged_at, withdrawn_at): a finding re-dated or withdrawn by
+# a fact recorded late is closed, not deleted, so the views at a past position answer what
+# they answered then (docs/projections.md §Findings are versions).
+SCHEMA_VERSION = 13
 # events.touches of an access: the personal information it reads (PIPL §28, domain.md P1).
 TOUCHES_NONE, TOUCHES_PERSONAL, TOUCHES_SENSITIVE = 0, 1, 2
 BLOCK = 10_000  # positions per access aggregate block
@@ -86,11 +89,15 @@ TABLES: dict[str, str] = {
         "position {pk}, time DOUBLE PRECISION, topic TEXT NOT NULL, "
         "entity TEXT NOT NULL, state TEXT NOT NULL"
     ),
+    # One row per version of a finding (docs/projections.md §Findings are versions):
+    # standing from judged_at (the position of the fact whose fold judged it) until
+    # withdrawn_at (NULL while it stands); position is the judged fact's (the evidence).
     "findings": (
-        "finding_id TEXT PRIMARY KEY, rule TEXT NOT NULL, severity TEXT NOT NULL, "
+        "finding_id TEXT NOT NULL, rule TEXT NOT NULL, severity TEXT NOT NULL, "
         "subject TEXT NOT NULL, subject_kind TEXT NOT NULL, department TEXT, "
         "positions TEXT NOT NULL, position BIGINT NOT NULL, time TEXT NOT NULL, "
-        "detail TEXT NOT NULL"
+        "detail TEXT NOT NULL, judged_at BIGINT NOT NULL, withdrawn_at BIGINT, "
+        "PRIMARY KEY (finding_id, judged_at)"
     ),
     "anomalies": (
         "anomaly_id TEXT PRIMARY KEY, kind TEXT NOT NULL, score DOUBLE PRECISION NOT NULL, "
@@ -133,8 +140,13 @@ INDEXES = (
     ("blocks_dim", "access_blocks", "dim, block"),
     ("findings_position", "findings", "position"),
     # The findings counted by rule and severity at a position (finding_tally: every
-    # inventory page and /metrics) from the index alone, not each row of the table.
-    ("findings_tally", "findings", "position, rule, severity, department, subject_kind"),
+    # inventory page and /metrics) from the index alone, not each row of the table: the
+    # versions judged by then, withdrawn_at read from the index too.
+    (
+        "findings_tally",
+        "findings",
+        "judged_at, rule, severity, department, subject_kind, withdrawn_at",
+    ),
     ("totals_block", "access_totals", "block, year"),
     ("anomalies_position", "anomalies", "position"),
 )
@@ -144,12 +156,31 @@ EVENT_COLUMNS = (
 )  # fmt: skip
 FINDING_COLUMNS = (
     "finding_id", "rule", "severity", "subject", "subject_kind", "department", "positions",
-    "position", "time", "detail",
+    "position", "time", "detail", "judged_at", "withdrawn_at",
 )  # fmt: skip
+# One standing version per finding (what the primary key on finding_id was until version
+# 13): created with the tables, not after a rebuild's load, so a fact that would make a
+# second one is refused in the same place on both paths (and set aside, L3).
+STANDING_INDEX = ("findings_standing", "findings", "finding_id")
+# Every index a rebuild's side views carry (renamed with their tables on the swap).
+INDEX_NAMES = (*(name for name, _, _ in INDEXES), STANDING_INDEX[0])
 ANOMALY_COLUMNS = (
     "anomaly_id", "kind", "score", "severity", "subject", "department", "positions",
     "position", "time", "detail",
 )  # fmt: skip
+
+
+def standing_at(alias: str = "") -> str:
+    """SQL: the versions of findings standing at a position — judged by then, not yet
+    withdrawn (docs/projections.md §Findings are versions); its two parameters are
+    :func:`standing_params`. ``alias``: the findings table's alias with its dot."""
+    return f"{alias}judged_at <= ? AND ({alias}withdrawn_at IS NULL OR {alias}withdrawn_at > ?)"
+
+
+def standing_params(position: int) -> tuple[int, int]:
+    return position, position
+
+
 REVIEW_COLUMNS = ("position", "anomaly_id", "action", "comment", "actor_id", "time")
 
 
@@ -223,6 +254,11 @@ def ensure_schema(store: ViewStore, *, indexes: bool = True) -> None:
                 f"CREATE TABLE IF NOT EXISTS {store.table(name)} "
                 f"({columns.format(blob=store.blob, pk=pk)})"
             )
+        index, table, column = STANDING_INDEX
+        store.query(
+            f"CREATE UNIQUE INDEX IF NOT EXISTS {store.index_name(index)} "
+            f"ON {store.table(table)} ({column}) WHERE withdrawn_at IS NULL"
+        )
         if indexes:
             create_indexes(store)
         store.set_meta("schema_version", str(SCHEMA_VERSION))

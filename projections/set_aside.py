@@ -253,7 +253,8 @@ def rows_of(found: list[SetAside]) -> list[tuple[int, str, str]]:
 
 
 def finding_rows(found: list[SetAside], clock_iso: str | None) -> list[tuple[Any, ...]]:
-    """The ``L3`` findings of facts set aside (findings table columns)."""
+    """The ``L3`` findings of facts set aside (findings table columns): each judged at
+    its fact's position and never withdrawn."""
     from projections.zone import positions_text  # noqa: PLC0415 (zone imports store)
 
     at = clock_iso or datetime.fromtimestamp(0, CST).isoformat()
@@ -262,7 +263,8 @@ def finding_rows(found: list[SetAside], clock_iso: str | None) -> list[tuple[Any
         detail = f"{s.topic} at position {s.position} set aside: {s.reason}"
         subject = str(s.position)
         rows.append((stable_id(RULE, subject), RULE, SEVERITY, subject, "fact", None,
-                     positions_text([s.position]), s.position, at, detail))  # fmt: skip
+                     positions_text([s.position]), s.position, at, detail,
+                     s.position, None))  # fmt: skip
     return rows
 
 

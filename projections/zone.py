@@ -43,9 +43,9 @@ from projections.fold_core import (
     date_change,
     day_text,
     dump_state,
-    keep_first,
     load_state,
     local_day_number,
+    name_cio,
     positions_text,
 )
 from projections.fold_obligations import ObligationsFold, filing_extras
@@ -133,7 +133,7 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
         self.clock_days: list[tuple[str, int]] = []
         for key, empty in empty_state().items():
             self.state.setdefault(key, empty)  # a snapshot from before these keys
-        self.withdrawn = set()
+        self.withdrawn, self.folding = {}, 0
         # The business time of the fact being applied (docs/facts.md §1).
         self._happened: datetime | None = None
         # (department, resource code) -> request ids: the grants S3 checks a lapsed
@@ -170,7 +170,7 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
         """Fold one fact; returns its domain time (epoch seconds) if it has one."""
         if fact.topic == ACCESS:  # the runner folds accesses with ``access`` directly
             return self.access(fact.position, access_state(fact.data))
-        happened = domain_time(fact)
+        self.folding, happened = fact.position, domain_time(fact)
         found = happened.timestamp() if happened is not None else None
         if found is not None:
             self._advance_clock(found, fact.position)
@@ -233,8 +233,7 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
     def _cio(self, fact: Fact) -> None:
         code = self.state["department_by_entity"].get(fact.entity)
         if code in self.state["departments"]:
-            self.state["departments"][code]["cio_name"] = fact.data["cio_name"]
-            keep_first(self.state["departments"][code], "cio_named_at", self._happened_iso())
+            name_cio(self.state["departments"][code], fact.data["cio_name"], self._happened_iso())
 
     def _system(self, fact: Fact) -> None:
         d = fact.data
@@ -549,7 +548,7 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
 
     def access(self, position: int, a: AccessState) -> float:
         """Fold one access (most rows of any ledger: the short path); returns its epoch."""
-        epoch = datetime.fromisoformat(a.accessed_at.data).timestamp()
+        self.folding, epoch = position, datetime.fromisoformat(a.accessed_at.data).timestamp()
         state = self.state
         clock = state["clock_epoch"]
         if clock is None or clock < epoch:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 from uuid import UUID
@@ -29,6 +29,7 @@ from ledger.domain.actor import Actor, Role
 from ledger.domain.errors import ErrorCode, require
 from ledger.domain.ids import data_access_id
 from ledger.errors import ChainWriteError
+from ledger.gc_pause import collector_paused
 
 # Accesses built and sent to the store at a time (PostgreSQL streams the chunks of a batch,
 # ledger/store/postgres_stream.py): small enough that the database starts early, large
@@ -77,7 +78,16 @@ class AccessCommands(SharingCommands):
         is being built (ledger/store/postgres_stream.py), still in one transaction.
         """
         self._require_role(actor, {Role.EXCHANGE_PLATFORM}, "record data accesses")
-        batch = _Batch(self.time_bounds.earliest, self.clock() + self.time_bounds.clock_skew)
+        with collector_paused():  # the batch's objects are freed with it (ledger/gc_pause.py)
+            return self._record_accesses(actor, entries)
+
+    def _record_accesses(
+        self, actor: Actor, entries: Iterable[tuple[AccessReport, AccessVerdict]]
+    ) -> AccessBatchResult:
+        bounds = self.time_bounds
+        # In UTC: a time reported in UTC then compares without converting (same tzinfo).
+        latest = self.clock() + bounds.clock_skew
+        batch = _Batch(bounds.earliest.astimezone(UTC), latest.astimezone(UTC))
         chunks = self._stored_chunks(actor, iter(entries), batch)
         stream = getattr(self.recorder, "insert_new_stream", None)
         if stream is not None:  # PostgreSQL: each chunk goes to the database as it is built

@@ -50,18 +50,15 @@ def data_access_id(platform_event_id: str) -> UUID:
     digest = _sha1(_ACCESS_PREFIX + platform_event_id.encode(), usedforsecurity=False)
     # UUID(bytes=..., version=5), less its argument checks: the RFC 4122 variant and
     # version bits set exactly as UUID.__init__ sets them.
-    number = int.from_bytes(digest.digest()[:16], "big")
-    number = (number & _CLEAR_VARIANT | _RFC_4122) & _CLEAR_VERSION | _VERSION_5
     access_id = _new_uuid(UUID)
-    _set(access_id, "int", number)
+    _set(access_id, "int", int.from_bytes(digest.digest()[:16]) & _CLEAR_BITS | _V5_RFC_4122)
     _set(access_id, "is_safe", _UNKNOWN)
     return access_id
 
 
-_CLEAR_VARIANT = ~(0xC000 << 48)
-_RFC_4122 = 0x8000 << 48
-_CLEAR_VERSION = ~(0xF000 << 64)
-_VERSION_5 = 5 << 76
+# The variant bits and the version bits cleared, then set, in one operation each.
+_CLEAR_BITS = ~(0xC000 << 48) & ~(0xF000 << 64)
+_V5_RFC_4122 = 0x8000 << 48 | 5 << 76
 _new_uuid = object.__new__
 _set = object.__setattr__
 _sha1 = hashlib.sha1

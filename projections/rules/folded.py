@@ -159,19 +159,46 @@ class FoldedRules(FundStateRules, FundSumRules):
         """S3 on an access under a grant no longer in force (S2: expired or revoked): the
         items it read that the grant never gave (domain.md S2 and S3 both hold). The
         access is kept (``state["lapsed_accesses"]``) and judged again when a grant of
-        its department for its resource changes: the grant may be recorded after it."""
+        its department for its resource changes, the grant may be recorded after it,
+        until its judgment is final (``_settled``): then it is no longer kept, so the
+        state grows with the accesses a fact recorded late can still change, not with
+        every lapsed access."""
         kept = [a.platform_event_id, epoch, list(a.items), position,
                 uuid_text(a.grant_id), a.accessor_id, ""]  # fmt: skip
-        key = f"{a.department}\x1f{a.resource_code}"
-        self.state["lapsed_accesses"].setdefault(key, []).append(kept)
         self._judge_lapsed(a.department, a.resource_code, kept)
+        if not self._settled(a.department, a.resource_code, kept):
+            key = f"{a.department}\x1f{a.resource_code}"
+            self.state["lapsed_accesses"].setdefault(key, []).append(kept)
 
     def _rejudge_lapsed(self, request: dict[str, Any]) -> None:
         """A grant submitted, decided, revoked or expired: S3 of the lapsed accesses of
-        its department for its resource judged again."""
+        its department for its resource judged again; those now settled are let go."""
         department, code = request["requester_department"], request["resource_code"]
-        for kept in self.state["lapsed_accesses"].get(f"{department}\x1f{code}", ()):
+        key = f"{department}\x1f{code}"
+        accesses = self.state["lapsed_accesses"].get(key)
+        if not accesses:
+            return
+        for kept in accesses:
             self._judge_lapsed(department, code, kept)
+        left = [kept for kept in accesses if not self._settled(department, code, kept)]
+        if len(left) < len(accesses):
+            if left:
+                self.state["lapsed_accesses"][key] = left
+            else:
+                del self.state["lapsed_accesses"][key]
+
+    def _settled(self, department: str, code: str, kept: list[Any]) -> bool:
+        """No fact recorded later can change this access's S3 (docs/projections.md
+        §Recorded late): it quotes a grant on record that is another department's or
+        resource's (never its lapsed grant) or is decided (a request is decided once:
+        its granted items and expiry never change, ``_lapsed_grant`` reads only it). An
+        access quoting no grant, or one not yet recorded or decided, stays kept: a grant
+        recorded late may be the one that lapsed before it."""
+        quoted = self.state["requests"].get(kept[4] or "")
+        if quoted is None:
+            return False
+        mine = (quoted["requester_department"], quoted["resource_code"]) == (department, code)
+        return not mine or quoted["status"] != "pending"
 
     def _judge_lapsed(self, department: str, code: str, kept: list[Any]) -> None:
         event_id, epoch, items, position, grant, accessor, judged = kept

@@ -11,7 +11,9 @@ findings (rule, subject, time; F7's total and F8's count too; the system, filing
 grants named, their ids differ), the rights register and the requests' states
 (docs/projections.md §As-of semantics). Anomalies are not compared: the detector's
 rolling baselines follow the order in which accesses arrive (docs/projections.md
-§Anomalies).
+§Anomalies). The late ledger's views at every position also equal what views following
+it one position at a time said when their head was there (docs/projections.md §Findings
+are versions).
 """
 
 from __future__ import annotations
@@ -39,10 +41,11 @@ from ledger.domain import (
     SystemInventory,
 )
 from ledger.domain.access import AccessReport
-from ledger.store.connect import application_env, init_ledger
-from projections.query import Views, as_json, open_views
-from projections.runner import run_projections
+from ledger.store.connect import application_env, init_ledger, open_reader
+from projections.query import Moment, Views, as_json, open_views
+from projections.runner import Projector, run_projections
 from projections.sharing_terms import SharingTerms
+from projections.store import ViewStore
 from security.access import evaluate_access
 from tests.projections.scenario import (
     ADMIN,
@@ -324,6 +327,33 @@ def _views_of(conf: Settings, days: list[date], refs: dict[str, UUID]) -> dict[s
     return found
 
 
+def _every_position_as_then(conf: Settings) -> None:
+    """The views (built in one batch) at every position equal what views following the
+    ledger one position at a time said when their head was there: findings re-dated or
+    withdrawn by a fact recorded late are versions (docs/projections.md §Findings are
+    versions), never rewritten in place."""
+    reader = open_reader(conf)
+    side = ViewStore(conf, side=True)
+    try:
+        follower, stepped = (
+            Projector(conf, side, reader),
+            Views(conf, side, Projector(conf, side, reader)),
+        )
+        with open_views(conf) as views:
+            for n in range(1, views.position + 1):
+                follower.run(until=n)
+                then, now = stepped.moment(at=n), views.moment(at=n)
+                assert _versions(stepped, then) == _versions(views, now), n
+    finally:
+        side.close()
+        reader.close()
+
+
+def _versions(views: Views, m: Moment) -> list[tuple[Any, ...]]:
+    found = views.findings(m)
+    return sorted((f.finding_id, f.time.isoformat(), f.detail, f.positions) for f in found)
+
+
 def _live_and_late(
     requests: list[RequestPlan],
     accesses: list[AccessPlan],
@@ -345,6 +375,8 @@ def _live_and_late(
             conf = Settings(database_url=f"sqlite:///{where / 'l.db'}", state_dir=str(where))
             _record(conf, steps, is_late, refs)
             found.append(_views_of(conf, days, refs))
+            if is_late:
+                _every_position_as_then(conf)
     return found[0], found[1], [s[1] for s in late]
 
 

@@ -13,29 +13,23 @@ finding or withdraws it, as of every date after, on both backends
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime
-
-import pytest
+from uuid import UUID
 
 from ledger.application import GovLedger
 from ledger.config import Settings
 from ledger.domain import (
     FundKind,
     FundOutcome,
-    ResourceItem,
     RiskLevel,
-    Sensitivity,
-    SharingType,
     SystemInventory,
     ZombieReason,
 )
-from ledger.domain.access import AccessReport
-from ledger.store.connect import application_env, init_ledger
+from ledger.domain.access import AccessReason, AccessReport, AccessVerdict
 from projections.facts import CST
 from projections.query import open_views
+from projections.runner import open_projector
 from tests.projections.scenario import (
-    ADMIN,
     FINANCE,
     GONGAN,
     MINZHENG,
@@ -43,36 +37,13 @@ from tests.projections.scenario import (
     OFFICER,
     PLATFORM,
     PURPOSE,
-    Clock,
     Recorder,
-    Scenario,
-    _entry,
     report,
 )
 
 
 def at(m: int, d: int, h: int = 10) -> datetime:
     return datetime(2026, m, d, h, tzinfo=CST)
-
-
-@pytest.fixture
-def rec(settings: Settings) -> Iterator[Recorder]:
-    init_ledger(settings)
-    clock = Clock(at(11, 20))  # everything is recorded on 11-20, dated earlier
-    app = GovLedger(env=application_env(settings), clock=clock)
-    for code, name in (("gongan", "区公安分局"), ("minzheng", "区民政局"), ("jiaoyu", "区教育局")):
-        app.register_department(ADMIN, code, name, occurred_at=at(3, 1))
-    items = [
-        ResourceItem("姓名", Sensitivity.PERSONAL),
-        ResourceItem("纳税额", Sensitivity.IMPORTANT),
-        ResourceItem("户籍", Sensitivity.CORE),
-    ]
-    entry = _entry("RK-0007", "人口与税收", items, SharingType.CONDITIONAL)
-    app.register_resource(GONGAN, entry, occurred_at=at(4, 1))
-    try:
-        yield Recorder(app, clock, Scenario(settings))
-    finally:
-        app.close()
 
 
 def dated(settings: Settings, rule: str, on: date) -> list[tuple[str, str]]:
@@ -328,3 +299,69 @@ def test_f8_the_same_whether_the_accesses_are_recorded_before_or_after(
         == found[after]
         == ("2026-08-20", "used 6 times in the year before (little used: fewer than 12)")
     )
+
+
+def _kept_lapsed(settings: Settings) -> list[str]:
+    """The lapsed accesses the fold still keeps for S3 (its state at the head)."""
+    with open_projector(settings) as projector:
+        projector.run()
+        fold = projector.fold_at(projector.reader.max_position())
+    kept = fold.state["lapsed_accesses"].values()
+    return sorted(access[0] for accesses in kept for access in accesses)
+
+
+def _s3(settings: Settings) -> list[tuple[str, str]]:
+    """(subject, day) of S3 at the head."""
+    with open_views(settings, catch_up=True) as views:
+        return sorted(
+            (f.subject, f.time.date().isoformat())
+            for f in views.findings(views.moment(), rule="S3")
+        )
+
+
+def test_s3_on_a_lapsed_grant_kept_only_while_a_late_fact_can_change_it(
+    settings: Settings, rec: Recorder
+) -> None:
+    """The boundary of ``FoldedRules._settled``: an access on a lapsed grant is kept for
+    S3 while it quotes no grant, or one not on record or not yet decided; once its grant
+    is decided its judgment is final and the fold lets it go."""
+    app = rec.app
+    expired = AccessVerdict((AccessReason.GRANT_EXPIRED,))
+
+    def request(key: str, day: int) -> UUID:
+        return app.submit_request(
+            MINZHENG, requester_department="minzheng", resource_code="RK-0007",
+            items=["姓名", "户籍"], purpose=PURPOSE, legal_basis="《社会救助暂行办法》",
+            period_start=date(2026, 6, 1), period_end=date(2026, 12, 31),
+            idempotency_key=key, submitted_at=at(6, day, 9),
+        )  # fmt: skip
+
+    def read(event_id: str, when: datetime, grant: UUID | None) -> None:
+        seen = report(event_id, when, "mz-7", "minzheng", "RK-0007", ("姓名", "户籍"),
+                      PURPOSE, grant)  # fmt: skip
+        app.record_accesses(PLATFORM, [(seen, expired)])
+
+    # R1: 姓名 granted 06-02, expired 06-03. e-1 (06-04) quotes it: S3 (户籍 never
+    # granted), final at once: not kept.
+    r1 = request("r1", 1)
+    app.approve_request(GONGAN, r1, ["姓名"], at(6, 3), decided_at=at(6, 2))
+    read("e-1", at(6, 4), r1)
+    assert _s3(settings) == [("e-1", "2026-06-04")]
+    assert _kept_lapsed(settings) == []
+    # e-2 (06-05) quotes no grant: judged by the grant that lapsed last before it (R1),
+    # S3, and kept: a grant recorded later may have lapsed after R1.
+    read("e-2", at(6, 5), None)
+    assert _s3(settings) == [("e-1", "2026-06-04"), ("e-2", "2026-06-05")]
+    assert _kept_lapsed(settings) == ["e-2"]
+    # e-3 (06-07) quotes R3, submitted on 06-04 but not yet decided: no lapsed grant
+    # yet (no S3), kept.
+    r3 = request("r3", 4)
+    read("e-3", at(6, 7), r3)
+    assert _kept_lapsed(settings) == ["e-2", "e-3"]
+    assert [s for s, _ in _s3(settings)] == ["e-1", "e-2"]
+    # R3 approved late (姓名 and 户籍, 06-04 10:00 to 18:00): e-3's lapsed grant, giving
+    # all it read (no S3); the one that lapsed last before e-2 (S3 withdrawn). e-3 is let
+    # go (decided); e-2 still quotes nothing and stays; e-1's judgment, final, holds.
+    app.approve_request(GONGAN, r3, ["姓名", "户籍"], at(6, 4, 18), decided_at=at(6, 4, 10))
+    assert _s3(settings) == [("e-1", "2026-06-04")]
+    assert _kept_lapsed(settings) == ["e-2"]
