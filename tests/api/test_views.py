@@ -113,6 +113,21 @@ def test_bad_moments_are_4xx_with_an_error_body(api: Api, zone: Scenario) -> Non
     assert bad_date.status_code == 422 and bad_date.json()["error"] == "invalid_request"
 
 
+def test_anomalies_come_a_page_at_a_time(api: Api, zone: Scenario) -> None:
+    whole = get(api, "/views/anomalies", Role.SECURITY_OFFICER, limit=10_000)
+    assert isinstance(whole, dict) and whole["page"]["total"] == len(whole["result"]) >= 2
+    at = whole["moment"]["position"]
+    pages = [
+        a
+        for offset in range(len(whole["result"]))
+        for a in get(api, "/views/anomalies", Role.SECURITY_OFFICER, at=at, limit=1,
+                     offset=offset)["result"]  # type: ignore[index]
+    ]  # fmt: skip
+    assert pages == whole["result"]
+    none = get(api, "/views/anomalies", Role.SECURITY_OFFICER, status="dismissed")
+    assert isinstance(none, dict) and none["page"]["total"] == 0 == len(none["result"])
+
+
 def test_review_workflow_writes_ledger_events(api: Api, zone: Scenario) -> None:
     anomalies = get(api, "/views/anomalies", Role.SECURITY_OFFICER)
     assert isinstance(anomalies, dict)
