@@ -340,6 +340,14 @@ DECLARATION_KINDS: Final[dict[str, str]] = {
     "service_cloud": "服务上云",
 }  # fmt: skip
 CLASSIFIED_LEVELS: Final[dict[str, str]] = {"mimi": "秘密", "jimi": "机密", "juemi": "绝密"}
+# What a finding is about (``Finding.subject_kind``; projections/rules/catalogue.py).
+FINDING_SUBJECTS: Final[dict[str, str]] = {
+    "access": "数据访问", "resource": "政务信息资源", "request": "共享申请",
+    "fund_decision": "经费决定", "filing": "项目备案", "system": "政务信息系统",
+    "department": "部门", "annual_report": "年度共享情况报告", "processor": "委托处理",
+    "objection": "数据质量异议", "zone": "全区", "rectification": "审计整改",
+    "fact": "搁置的账本事实",
+}  # fmt: skip
 
 # Field -> the table its values are named in.
 VALUE_NAMES: Final[dict[str, Mapping[str, str]]] = {

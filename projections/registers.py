@@ -14,7 +14,7 @@ from typing import Any, Final, NamedTuple
 
 from ledger.config import Settings
 from ledger.store.connect import ledger_head
-from projections import audit_suggestion, rectification, security_facts
+from projections import audit_suggestion, department_register, rectification, security_facts
 from projections.facts import ACCESS, CST
 from projections.labels import event_summary, topics_matching
 from projections.model import (
@@ -111,6 +111,15 @@ class RegisterViews:
         """Audit suggestions and their adoption as of ``m`` (docs/facts.md §8)."""
         entries = audit_suggestion.register(self._state(m), m.reference_time)
         return [e for e in entries if department is None or e.department == department]
+
+    def department_register(
+        self, m: Moment, *, year: int | None = None, department: str | None = None
+    ) -> department_register.DepartmentRegister:
+        """Each department's CIO, annual sharing report of ``year`` (default: the latest
+        due by ``m``) and self-inspection report, as of ``m`` (seed 四(二), 四(四), §三(一)1)."""
+        state, at = self._state(m), m.reference_time
+        chosen = department_register.default_year(state, at) if year is None else year
+        return department_register.register(state, at, chosen, department)
 
     def security_facts(self, m: Moment) -> security_facts.SecurityFacts:
         """条例 §33 declarations in force at ``m`` (docs/facts.md §10)."""

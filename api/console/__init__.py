@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from api import refusals
 from api.console import (
     anomaly_pages,
+    finding_pages,
     ledger_pages,
     login,
     rectification_pages,
@@ -49,6 +50,7 @@ def mount_console(app: FastAPI, settings: Settings) -> None:
         ledger_pages,
         anomaly_pages,
         register_pages,
+        finding_pages,
         rectification_pages,
         report_pages,
         subject_pages,

@@ -62,6 +62,8 @@ NAV: list[NavItem] = [
     NavItem("/reports", "报告", Permission.READ_AUDIT_VIEWS),
     NavItem("/report-check", "报告核验", Permission.READ_AUDIT_VIEWS),
     NavItem("/inventory", "台账", Permission.READ_AUDIT_VIEWS),
+    NavItem("/departments", "部门", Permission.READ_AUDIT_VIEWS),
+    NavItem("/findings", "合规发现项", Permission.READ_AUDIT_VIEWS),
     NavItem("/subjects", "个人信息查阅", Permission.ANSWER_SUBJECT_REQUEST),
 ]
 

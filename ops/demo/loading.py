@@ -34,7 +34,7 @@ from ledger.domain import (
 )
 from ledger.domain.district_calendar import CalendarSpec
 from ledger.errors import LedgerError
-from ops.demo import obligations, oversight
+from ops.demo import follow_up, obligations, oversight
 from ops.demo.planning import (
     AccessPlanner,
     Catalogue,
@@ -536,6 +536,7 @@ class DemoLoader:
                 f"{access.report.platform_event_id}: planted {access.kind} {access.expected}, "
                 f"evaluated {verdict.reasons}"
             )
+        obligations.provided(self, access.report)  # D1's plant
         counts = self.tally["accesses"]
         counts["recorded"] += 1
         counts["authorized" if verdict.authorized else "unauthorized"] += 1
@@ -587,5 +588,6 @@ def load_demo(
     loader.year(actions, planner, accesses, live)
     obligations.after_the_year(loader)
     oversight.plant(loader)
+    follow_up.record(loader)
     events = (app.recorder.max_notification_id() or 0) - start
     return summary_of(loader.tally, loader.examples, seed, events)

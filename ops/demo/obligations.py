@@ -11,8 +11,12 @@ counts in the summary's ``findings`` (judged as of the dates below) and names in
   (late at the year's end); every other resource is refreshed on 12-30.
 - P2: two resources with personal items that are granted to other departments get
   no PIA (``findings["P2"]`` counts the resources; each has a finding per recipient).
-- D1: core data is approved for one resource and recipient only; the other core
-  provisions are found (``findings["D1"]`` counts none: D1 is shown, not planted).
+- D1 (数据安全法 §21): the catalogue holds core data only in not_shareable resources
+  (51号: they are never granted), so core data is provided only by the planted
+  ``resource_not_shareable`` accesses that read a core item. 网信办 specially approves
+  sharing the first core resource (the whole resource: every recipient), so its
+  provisions are covered; every other core resource so provided is planted
+  (``findings["D1"]`` counts the resources; each has a finding per recipient).
 - I3: one department reports its year late (01-08), one never; the zone's report is
   compiled and approved in January (``findings["I3"]`` as of 01-31 of the next year).
 - F6, F7 (seed §三(五)17): in December, construction funds for the filing still
@@ -36,11 +40,11 @@ from typing import Protocol
 from uuid import UUID
 
 from ledger.application import GovLedger
-from ledger.domain import FundKind, FundOutcome, Sensitivity
+from ledger.domain import AccessReport, FundKind, FundOutcome, Sensitivity
 from ledger.domain.calendar import CHINA_STANDARD_TIME as CST
 from ledger.domain.refresh import RefreshReport
 from ops.demo.planning import PlannedRequest
-from ops.demo.zone import DEMO_YEAR, DEPARTMENTS, FEN_PER_WAN, PROJECTS, Cast
+from ops.demo.zone import DEMO_YEAR, DEPARTMENTS, FEN_PER_WAN, ITEM_SENSITIVITY, PROJECTS, Cast
 
 SHORT_CYCLES = ("daily", "weekly", "monthly", "quarterly", "real_time")
 PERSONAL = (Sensitivity.PERSONAL, Sensitivity.SENSITIVE_PERSONAL)
@@ -91,22 +95,41 @@ def before_the_year(loader: Loader, plans: list[PlannedRequest]) -> None:
         )  # fmt: skip
     loader.tally["findings"]["P2"] += len(planted)
     loader.tally["planted:P2"].update(planted)
-    for code, provider in core[:1]:
-        recipient = next(p.requester for p in plans if p.resource == code) if any(
-            p.resource == code for p in plans
-        ) else next(d for d, _, _ in DEPARTMENTS if d != provider)  # fmt: skip
+    for code, _provider in core[:1]:  # D1's contrast: approved for every recipient
         app.approve_core_data_sharing(
             cast.cac, reference=f"网信核〔{DEMO_YEAR}〕1号", resource_code=code,
-            recipient_department=recipient, request_id=None,
+            recipient_department=None, request_id=None,
             approving_authority="区委网络安全和信息化委员会", valid_until=None,
             approved_at=app.resource(code).registered_at,
         )  # fmt: skip
         loader.tally["counts"]["core_data_approvals"] += 1
+        loader.tally["core_approved"][code] += 1
+
+
+def provided(loader: Loader, report: AccessReport) -> None:
+    """D1's plant, noted as each access is judged: a catalogued resource whose core items
+    are read by a department other than its provider (the approved one included)."""
+    if not any(ITEM_SENSITIVITY.get(item) is Sensitivity.CORE for item in report.items):
+        return
+    if report.resource_code not in loader.codes.values():
+        return  # an unknown resource: nothing is provided
+    if loader.app.resource(report.resource_code).provider_department != report.department:
+        loader.tally["core_provided"][report.resource_code] += 1
+
+
+def core_unapproved(loader: Loader) -> None:
+    """D1 planted: the core resources provided in the year, but the approved one."""
+    planted = sorted(set(loader.tally["core_provided"]) - set(loader.tally["core_approved"]))
+    loader.tally["counts"]["core_data_provisions"] = sum(loader.tally["core_provided"].values())
+    if planted:
+        loader.tally["findings"]["D1"] += len(planted)
+        loader.tally["planted:D1"].update(planted)
 
 
 def after_the_year(loader: Loader) -> None:
     """Refreshes at the year's end (three stale), December's funds, the annual reports."""
     app, cast = loader.app, loader.cast
+    core_unapproved(loader)
     december_funds(loader)
     progress_reports(loader)
     evaluations(loader)

@@ -33,7 +33,8 @@ class DemoSummary:
     anomalies: dict[str, int]
     findings: dict[str, int]
     examples: dict[str, str] = field(default_factory=dict)
-    # Issue 14 (ops/demo/obligations.py): rule -> the subjects of its planted findings.
+    # Issues 14, 15 (obligations.py, oversight.py, follow_up.py): rule -> the subjects of
+    # its planted findings.
     planted: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:

@@ -436,6 +436,7 @@ class Cast:
         self.ndrc = Actor("ndrc-zhangwei", Role.NDRC, None, "10.1.0.11")
         self.finance = Actor("finance-lihua", Role.FINANCE, None, "10.2.0.11")
         self.cac = Actor("cac-wangqiang", Role.SECURITY_OFFICER, None, "10.3.0.11")
+        self.auditor = Actor("audit-lijing", Role.AUDITOR, None, "10.4.0.11")
         self.platform = Actor("exchange-platform", Role.EXCHANGE_PLATFORM, None, "10.0.0.10")
         self.index = {code: i for i, (code, _, _) in enumerate(DEPARTMENTS, start=1)}
         self._accessors = {

@@ -227,6 +227,30 @@ LEDGER_RULES: Mapping[str, Rule] = {
     )
 }  # fmt: skip
 
+# What each rule's findings are about (``Finding.subject_kind``): the console shows every
+# kind somewhere (api/console/finding_pages.py ``CONSOLE_SECTIONS``, tested against this).
+# L1 and L2 raise no finding row: verification and the checkpoint monitor report them.
+_BY_KIND: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("access", ("S1", "S2", "S3", "S4", "S5", "P1", "L4")),
+    ("resource", ("S8", "S9", "S10", "S11", "S12", "P2", "D1", "D2")),
+    ("request", ("S6", "S7")),
+    ("fund_decision", ("F1", "F2", "F3", "F4", "F6", "F7", "F8")),
+    ("filing", ("F5", "I4", "I5")),
+    ("system", ("I1", "I2", "I8", "I10")),
+    ("department", ("I6", "I9")),
+    ("annual_report", ("I3",)),
+    ("processor", ("D3",)),
+    ("objection", ("S13",)),
+    ("zone", ("I7",)),
+    ("rectification", ("R1",)),
+    ("fact", ("L3",)),
+)
+SUBJECT_KINDS: Mapping[str, tuple[str, ...]] = {
+    rule_id: tuple(kind for kind, rules in _BY_KIND if rule_id in rules)
+    for rule_id in (*RULES, *LEDGER_RULES)
+}
+FINDING_SUBJECT_KINDS: tuple[str, ...] = tuple(kind for kind, _ in _BY_KIND)
+
 
 def rule(rule_id: str) -> Rule:
     """The rule ``rule_id`` (S1…I3, L1, L2); KeyError for an id domain.md does not have."""

@@ -25,10 +25,13 @@ from ledger.domain import (
     InformationSystem,
     ProjectFiling,
     Resource,
+    Sensitivity,
     SharingRequest,
     SharingType,
 )
 from ledger.domain.calendar import CHINA_STANDARD_TIME as CST
+from ledger.domain.obligations import CoreDataApproval
+from ledger.domain.rectification import Rectification
 from ledger.store.connect import application_env, init_ledger
 from ops.demo import DEMO_YEAR, DemoError, DemoSummary, load_demo, register
 from projections.sharing_terms import SharingTerms
@@ -268,6 +271,12 @@ BUSINESS_TIME = (
     "raised_at",
     "resolved_at",
     "declared_at",
+    # issue 15 (ops/demo/follow_up.py)
+    "notified_at",
+    "verified_at",
+    "issued_at",
+    "responded_at",
+    "confirmed_at",
 )
 
 
@@ -335,6 +344,7 @@ def test_the_issue_14_violations_planted_are_found_by_the_views(
         reports = views.moment(as_of=date(DEMO_YEAR + 1, 1, 31))
         i3 = {f.subject for f in views.findings(reports, rule="I3")}
         d1 = views.findings(year_end, rule="D1")
+        r1 = {f.subject for f in views.findings(year_end, rule="R1")}
         f6 = {f.subject for f in views.findings(year_end, rule="F6")}
         f7 = {f.subject for f in views.findings(year_end, rule="F7")}
         i4 = {f.subject for f in views.findings(year_end, rule="I4")}
@@ -366,7 +376,15 @@ def test_the_issue_14_violations_planted_are_found_by_the_views(
     assert stale == set(summary.planted["S11"])
     assert p2 == set(summary.planted["P2"])
     assert i3 == set(summary.planted["I3"])
-    assert all(f.severity == "critical" for f in d1)  # core data shown, never 0 by omission
+    # D1 (数据安全法 §21): found for exactly the core resources provided without approval,
+    # never for the one specially approved, though its core items were read too.
+    approved = core_approvals(app)
+    provided = core_provided(app)
+    assert len(approved) == 1 and approved <= provided
+    assert {f.subject for f in d1} == set(summary.planted["D1"]) == provided - approved
+    assert summary.findings["D1"] == len(summary.planted["D1"]) > 0
+    assert all(f.severity == "critical" for f in d1) and "planted D1" in summary.describe()
+    assert r1 == set(summary.planted["R1"]) and summary.findings["R1"] == 1  # issue 15
     assert idle and idle <= candidates
     assert f6 == set(summary.planted["F6"]) and len(f6) == summary.findings["F6"] == 1
     assert set(summary.planted["F7"]) <= f7 and summary.findings["F7"] == 1
@@ -377,3 +395,75 @@ def test_the_issue_14_violations_planted_are_found_by_the_views(
         assert summary.findings[rule] == len(found[rule]) > 0, rule
         assert f"planted {rule}" in summary.describe()
     assert before == {"F8": [], "I7": []}  # judged only once the next year has begun
+
+
+def core_approvals(app: GovLedger) -> set[str]:
+    """The resources whose core-data sharing the ledger's approvals cover, read back."""
+    topic = get_topic(CoreDataApproval.Granted)
+    page = app.recorder.select_notifications(start=1, limit=10_000, topics=[topic])
+    return {json.loads(n.state)["resource_code"] for n in page}
+
+
+def core_provided(app: GovLedger) -> set[str]:
+    """The resources whose core items an access read for a department not their provider,
+    from the ledger (not from the demo's tally)."""
+    codes = {e.resource_code for e in access_verdicts(app)}
+    resources = {}
+    for code in codes:
+        try:
+            resources[code] = app.resource(code)
+        except DomainError:
+            continue  # an unknown resource (planted)
+    return {
+        e.resource_code
+        for e in access_verdicts(app)
+        if e.resource_code in resources
+        and e.department != resources[e.resource_code].provider_department
+        and set(e.items) & set(resources[e.resource_code].items_with(Sensitivity.CORE))
+    }
+
+
+def test_the_demo_reports_its_core_data_and_audit_follow_up(sqlite_settings: Settings) -> None:
+    """The risk report lists the planted D1 findings; the audit report's §五 lists the
+    demo's rectifications and earlier audit suggestions (issue 15), as of the year's end."""
+    from projections.query import open_views  # noqa: PLC0415
+    from projections.reports import ReportKind, generate  # noqa: PLC0415
+    from projections.reports.render import report_to_json  # noqa: PLC0415
+    from projections.runner import run_projections  # noqa: PLC0415
+
+    app = open_app(sqlite_settings)
+    summary = load_small(app)
+    app.close()
+    run_projections(sqlite_settings)
+    with open_views(sqlite_settings) as views:
+        d1 = views.findings(views.moment(), rule="D1")
+        cited = {f.finding_id for f in views.findings(views.moment())}
+    risk = report_to_json(generate(sqlite_settings, ReportKind.RISK, DEMO_YEAR))
+    rows = [r for s in risk["sections"] for t in s["tables"] for r in t["rows"]]
+    d1_rows = [r for r in rows if r["cells"][0] == "D1"]
+    assert d1_rows and all(r["cells"][3] == len(d1) for r in d1_rows)
+    assert {p for f in d1 for p in f.positions[-1:]} <= {p for r in d1_rows for p in r["positions"]}
+
+    audit = report_to_json(generate(sqlite_settings, ReportKind.AUDIT, DEMO_YEAR))
+    five = next(s for s in audit["sections"] if s["number"] == "五")
+    text = "".join(five["paragraphs"])
+    assert "无以往" not in text and "无采纳" not in text
+    assert "整改通知 3 项：已通过整改核验 2 项，整改中 0 项，逾期未完成 1 项" in text
+    assert "以往年度审计建议 3 项：已采纳 1 项，部分采纳 1 项，未采纳 1 项" in text
+    register, adoption = (t["rows"] for t in five["tables"])
+    assert [r["cells"][-1] for r in register].count("逾期未完成") == 1
+    assert sorted(r["cells"][3] for r in adoption) == ["已采纳", "未采纳", "部分采纳"]
+    assert summary.counts["rectifications"] == 3 and summary.counts["audit_suggestions"] == 3
+    notices = read_notices(sqlite_settings)
+    assert len(notices) == 3 and notices <= cited  # each notice names a finding the views hold
+
+
+def read_notices(settings: Settings) -> set[str]:
+    """The finding ids the ledger's rectification notices cite."""
+    app = open_app(settings)
+    try:
+        topic = get_topic(Rectification.Notified)
+        page = app.recorder.select_notifications(start=1, limit=10_000, topics=[topic])
+        return {json.loads(n.state)["finding_id"] for n in page}
+    finally:
+        app.close()

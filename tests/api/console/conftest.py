@@ -109,7 +109,7 @@ def any_console(settings: Settings, tmp_path: Path) -> Iterator[Console]:
 
 def demo_zone(directory: Path) -> Settings:
     """A small demo year (ops/demo.py) with its read models caught up: anomalies to review,
-    findings to mark, rights and an audit trail. Built once per module, then copied."""
+    findings to mark, rights and an audit trail. Built once per session, then copied."""
     settings = Settings(
         database_url=f"sqlite:///{directory / 'ledger.db'}", state_dir=str(directory / "state")
     )
@@ -136,8 +136,10 @@ def copy_zone(template: Settings, directory: Path) -> Settings:
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Read only: every test works on its own copy (``copy_zone``), so six modules share
+    one build instead of paying for one each."""
     return demo_zone(tmp_path_factory.mktemp("demo-zone"))
 
 
