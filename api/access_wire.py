@@ -35,7 +35,9 @@ from ledger.domain.access import AccessReport
 
 # The constraints of api.schemas.Text, Code and ShortText (ledger/domain/bounds.py).
 _Text = Annotated[str, Meta(min_length=1, max_length=bounds.MAX_TEXT)]
-_Code = Annotated[str, Meta(min_length=1, max_length=bounds.MAX_CODE, pattern=bounds.CODE_PATTERN)]
+# A code's pattern is matched once per distinct code of the batch (:func:`_codes`), not by
+# the decoder once per access: a batch names few departments and resources.
+_Code = Annotated[str, Meta(min_length=1, max_length=bounds.MAX_CODE)]
 _Short = Annotated[str, Meta(max_length=bounds.MAX_TEXT)]
 _Id = Annotated[str, Meta(min_length=1, max_length=bounds.MAX_ID)]
 
@@ -79,7 +81,8 @@ def decode_reports(body: bytes) -> list[AccessReport] | None:
         wires = _DECODER.decode(body).accesses
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
-    if not (_unpadded(wires) and _INSTANTS.fullmatch("\n".join([w.accessed_at for w in wires]))):
+    times = "\n".join([w.accessed_at for w in wires])
+    if not (_codes(wires) and _unpadded(wires) and _INSTANTS.fullmatch(times)):
         return None
     parse = datetime.fromisoformat
     try:
@@ -106,6 +109,18 @@ def decode_reports(body: bytes) -> list[AccessReport] | None:
 
 # Every time of a batch, joined by newlines, in the contract's RFC 3339 form.
 _INSTANTS = re.compile(f"(?:{bounds.INSTANT.pattern}\n)*{bounds.INSTANT.pattern}")
+
+
+def _codes(wires: list[_AccessWire]) -> bool:
+    """Every department and resource code of the batch matches ``CODE_PATTERN``, searched as
+    msgspec searches a ``Meta`` pattern: the same answer, once per distinct code."""
+    codes = set(map(_DEPARTMENT, wires))
+    codes.update(map(_RESOURCE, wires))
+    return all(map(_CODE_SEARCH, codes))
+
+
+_DEPARTMENT, _RESOURCE = attrgetter("department"), attrgetter("resource_code")
+_CODE_SEARCH = re.compile(bounds.CODE_PATTERN).search
 
 
 def _unpadded(wires: list[_AccessWire]) -> bool:

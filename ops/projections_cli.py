@@ -248,9 +248,9 @@ def register(subparsers: Any) -> None:
 
     p = subparsers.add_parser("view", help="a read model as of a date or a position")
     p.add_argument("name", choices=VIEW_NAMES)
-    when = p.add_mutually_exclusive_group()
-    when.add_argument("--as-of", type=_day, help="domain date YYYY-MM-DD (China Standard Time)")
-    when.add_argument("--at", type=_at, help="ledger position")
+    p.add_argument("--as-of", type=_day, help="domain date YYYY-MM-DD (China Standard Time)")
+    p.add_argument("--at", type=_at, help="ledger position (with --as-of: the date as the "
+                   "ledger stood at the position)")  # fmt: skip
     p.add_argument("--json", action="store_true")
     p.add_argument("--entity", help="audit-trail: aggregate id")
     p.add_argument("--actor", help="audit-trail: actor id")

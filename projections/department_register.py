@@ -78,7 +78,7 @@ def register(
     for code, d in sorted(state["departments"].items()):
         if department is not None and code != department:
             continue
-        named = d.get("cio_named_at")
+        named = d.get("cio_since") or d.get("cio_named_at")  # when the CIO shown was named
         named_at = datetime.fromisoformat(named) if named else None
         if named_at is not None and named_at > reference:
             named_at = None  # named later in business time than the moment asked

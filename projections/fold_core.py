@@ -82,6 +82,21 @@ def keep_first(entity: dict[str, Any], key: str, happened: str | None) -> None:
         entity[key] = min(first, happened, key=datetime.fromisoformat)
 
 
+def name_cio(department: dict[str, Any], name: str, happened: str | None) -> None:
+    """A CIO named (seed 四(四)): the department's CIO is the one named latest in business
+    time (``cio_since``; a tie goes to the one recorded last), so a predecessor recorded
+    late does not replace a successor; I6 reads ``cio_named_at``, the first naming."""
+    since = department.get("cio_since")
+    later = (
+        since is None
+        or happened is None
+        or (datetime.fromisoformat(happened) >= datetime.fromisoformat(since))
+    )
+    if later:
+        department["cio_name"], department["cio_since"] = name, happened or since
+    keep_first(department, "cio_named_at", happened)
+
+
 # The system changes whose business time I7 reads (on the cloud, retired by a year end).
 DATED_CHANGES = frozenset({"MovedOnCloud", "MergedInto", "Decommissioned"})
 

@@ -139,16 +139,19 @@ class Views(RegisterViews, AccessReportViews):
         return read_set_aside(self.store, self.position)
 
     def moment(self, *, as_of: date | None = None, at: int | None = None) -> Moment:
-        if as_of is not None and at is not None:
-            raise ValueError("ask as_of a date or at a position, not both")
+        """The head; ``at`` a position; ``as_of`` a date (as the ledger stands now); or both:
+        as of the date as the ledger stood at the position (docs/projections.md "As-of
+        semantics"), which is what the pages of one answer about a date are asked at."""
         tracked = self.position
-        if at is not None:
-            if not 0 <= at <= tracked:
-                raise ValueError(f"position {at} is outside 0..{tracked} (the views' position)")
-            return Moment(at, self._clock_at(at) or datetime.now(UTC).astimezone(CST))
+        if at is not None and not 0 <= at <= tracked:
+            raise ValueError(f"position {at} is outside 0..{tracked} (the views' position)")
         if as_of is not None:
             end_of_day = datetime.combine(as_of + timedelta(days=1), time(), CST)
-            return Moment(tracked, end_of_day - timedelta(microseconds=1), as_of)
+            return Moment(
+                tracked if at is None else at, end_of_day - timedelta(microseconds=1), as_of
+            )
+        if at is not None:
+            return Moment(at, self._clock_at(at) or datetime.now(UTC).astimezone(CST))
         clock = self._clock_at(tracked)
         now = datetime.now(UTC).astimezone(CST)
         return Moment(tracked, max(clock, now) if clock else now)
@@ -310,21 +313,49 @@ class Views(RegisterViews, AccessReportViews):
         rule: str | None = None,
         department: str | None = None,
         subject_kinds: Collection[str] | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[Finding]:
-        """Findings at ``m``, oldest first; ``subject_kinds``: only about these kinds of
-        subject (system, resource, request, filing, fund_decision, access)."""
+        """Findings at ``m``, oldest first (or ``newest_first``), by time, rule, subject and
+        id; ``subject_kinds``: only about these kinds of subject (system, resource, request,
+        filing, fund_decision, access). A page (``limit`` after ``offset``) is cut in SQL, so
+        a page of a million access findings reads a page of rows."""
         where, params = self._finding_filter(m, rule, department, subject_kinds)
-        rows: list[tuple[Any, ...]] = list(
-            self.store.query(
-                f"SELECT finding_id, rule, severity, subject, subject_kind, department, "
-                f"positions, position, time, detail FROM {self.store.table('findings')} "
-                f"WHERE {where}",
-                params,
-            )
+        order = " DESC" if newest_first else ""
+        sql = (
+            f"SELECT finding_id, rule, severity, subject, subject_kind, department, "
+            f"positions, position, time, detail FROM {self.store.table('findings')} "
+            f"WHERE {where} ORDER BY time{order}, rule{order}, subject{order}, "
+            f"finding_id{order}"
         )
+        if limit is not None:  # the state's few findings may fall anywhere in the page
+            sql, params = f"{sql} LIMIT ?", [*params, offset + limit]
+        rows: list[tuple[Any, ...]] = list(self.store.query(sql, params))
         rows.extend(self._state_findings(m, rule, department, subject_kinds))
-        found = [_finding(r) for r in rows]
-        return sorted(found, key=lambda f: (f.time, f.rule, f.subject))
+        found = sorted(
+            (_finding(r) for r in rows),
+            key=lambda f: (f.time, f.rule, f.subject, f.finding_id),
+            reverse=newest_first,
+        )
+        return found[offset:] if limit is None else found[offset : offset + limit]
+
+    def finding_total(
+        self,
+        m: Moment,
+        *,
+        rule: str | None = None,
+        department: str | None = None,
+        subject_kinds: Collection[str] | None = None,
+    ) -> int:
+        """How many findings :meth:`findings` answers with these filters, counted in SQL."""
+        where, params = self._finding_filter(m, rule, department, subject_kinds)
+        ((stored,),) = self.store.query(
+            f"SELECT COUNT(*) FROM {self.store.table('findings')} WHERE {where}", params
+        )
+        return int(stored) + sum(
+            1 for _ in self._state_findings(m, rule, department, subject_kinds)
+        )
 
     def finding_count(self, m: Moment, *, department: str | None = None) -> int:
         """How many findings :meth:`findings` answers at ``m``, counted without reading them."""

@@ -43,9 +43,9 @@ from projections.fold_core import (
     date_change,
     day_text,
     dump_state,
-    keep_first,
     load_state,
     local_day_number,
+    name_cio,
     positions_text,
 )
 from projections.fold_obligations import ObligationsFold, filing_extras
@@ -233,8 +233,7 @@ class ZoneFold(FoldedRules, ProvidedRules, ObligationsFold, AnomalyDetector):
     def _cio(self, fact: Fact) -> None:
         code = self.state["department_by_entity"].get(fact.entity)
         if code in self.state["departments"]:
-            self.state["departments"][code]["cio_name"] = fact.data["cio_name"]
-            keep_first(self.state["departments"][code], "cio_named_at", self._happened_iso())
+            name_cio(self.state["departments"][code], fact.data["cio_name"], self._happened_iso())
 
     def _system(self, fact: Fact) -> None:
         d = fact.data

@@ -108,11 +108,14 @@ def findings(
     dept = department or None
     with views_at(services(request).settings, day) as (views, asked):
         m = asked.moment
-        found = ask(views, m, "findings", lambda: views.findings(
+        start = (page_number - 1) * FINDINGS_PAGE  # the page is cut in SQL (a million
+        # access findings are not decoded for a hundred)
+        page = ask(views, m, "findings_page", lambda: views.findings(
+            m, rule=chosen, department=dept, subject_kinds={kind}, newest_first=True,
+            limit=FINDINGS_PAGE, offset=start), chosen, dept, kind, start)  # fmt: skip
+        total = ask(views, m, "finding_total", lambda: views.finding_total(
             m, rule=chosen, department=dept, subject_kinds={kind}), chosen, dept, kind)  # fmt: skip
         names = department_names(views, m)
-    newest_first = found[::-1]
-    start = (page_number - 1) * FINDINGS_PAGE
     return render(
         request,
         "findings.html",
@@ -125,10 +128,10 @@ def findings(
             "rule": chosen or "",
             "inventory_section": next((s for s, k in SUBJECT_KINDS.items() if k == kind), None),
             "section_names": SECTIONS,
-            "found": newest_first[start : start + FINDINGS_PAGE],
-            "total": len(found),
+            "found": page,
+            "total": total,
             "page_number": page_number,
-            "pages": max(1, -(-len(found) // FINDINGS_PAGE)),
+            "pages": max(1, -(-total // FINDINGS_PAGE)),
             "moment": m,
             "as_of": as_of if not error else "",
             "department": department,

@@ -20,6 +20,7 @@ from api.deps import Caller, Services, ServicesDep, require
 from api.routers.registry import state_of
 from api.schemas import AccessBatchIn, AccessBatchOut, AccessIn, AccessOut
 from ledger.domain.access import AccessReport, AccessVerdict
+from ledger.gc_pause import collector_paused
 from security.policy import Permission
 
 router = APIRouter(tags=["accesses"])
@@ -108,6 +109,11 @@ async def report_accesses(request: Request, caller: Platform, s: ServicesDep) ->
 
 
 def _record_batch(s: Services, caller: Caller, body: bytes, json_body: bool) -> AccessBatchOut:
+    with collector_paused():  # the batch's objects are freed with it (ledger/gc_pause.py)
+        return _recorded_batch(s, caller, body, json_body)
+
+
+def _recorded_batch(s: Services, caller: Caller, body: bytes, json_body: bool) -> AccessBatchOut:
     reports = decode_reports(body) if json_body else None
     if reports is None:
         reports = [access.report() for access in _validated_batch(body, json_body).accesses]

@@ -62,6 +62,10 @@ Actor = Annotated[
         description="actor or accessor id, verbatim",
     ),
 ]
+MAX_OFFSET = 10**12  # offset + limit stays a 64-bit SQL integer
+PageLimit = Annotated[int, Query(ge=1, le=10_000, description="rows per page")]
+PageOffset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows before the page")]
+Page = tuple[list[Any], int]  # one page of rows, and how many there are in all
 AnomalyId = Annotated[str, Path(pattern=r"^[0-9a-f]{20}$", description="anomaly id")]
 
 
@@ -74,6 +78,20 @@ def _answer(
         except ValueError as e:
             raise DomainError(ErrorCode.INVALID_VALUE, str(e)) from None
         return {"moment": as_json(moment), "result": as_json(ask(views, moment))}
+
+
+def _paged(
+    s: ServicesDep,
+    as_of: date | None,
+    at: int | None,
+    limit: int,
+    offset: int,
+    ask: Callable[[Views, Moment], Page],
+) -> dict[str, Any]:
+    """One page of a long answer: ``{"moment", "result", "page": {offset, limit, total}}``."""
+    answer = _answer(s, as_of, at, lambda v, m: list(ask(v, m)))
+    rows, total = answer.pop("result")
+    return {**answer, "result": rows, "page": {"offset": offset, "limit": limit, "total": total}}
 
 
 @router.get("/views/audit-trail")
@@ -133,9 +151,18 @@ def findings(
     at: At = None,
     rule: Rule = None,
     department: Department = None,
+    limit: PageLimit = 1000,
+    offset: PageOffset = 0,
 ) -> dict[str, Any]:
-    """Compliance findings (domain.md S1–L2) with severity and proving positions."""
-    return _answer(s, as_of, at, lambda v, m: v.findings(m, rule=rule, department=department))
+    """Compliance findings (domain.md S1–L2) with severity and proving positions, oldest
+    first, a page at a time: ``page.total`` counts them all; ask the next pages ``at`` the
+    answer's ``moment.position`` (and the same ``as_of``) so they are of the same moment."""
+
+    def page(views: Views, m: Moment) -> Page:
+        found = views.findings(m, rule=rule, department=department, limit=limit, offset=offset)
+        return found, views.finding_total(m, rule=rule, department=department)
+
+    return _paged(s, as_of, at, limit, offset, page)
 
 
 @router.get("/views/anomalies")
@@ -146,9 +173,20 @@ def anomalies(
     at: At = None,
     status: ReviewStatus | None = None,
     department: Department = None,
+    limit: PageLimit = 1000,
+    offset: PageOffset = 0,
 ) -> dict[str, Any]:
-    """Access anomalies with score, evidence positions and review state."""
-    return _answer(s, as_of, at, lambda v, m: v.anomalies(m, status=status, department=department))
+    """Access anomalies with score, evidence positions and review state, in ledger order,
+    a page at a time (as ``/views/findings``)."""
+
+    def page(views: Views, m: Moment) -> Page:
+        found = views.anomalies(m, status=status, department=department, limit=limit,
+                                offset=offset)  # fmt: skip
+        counts = views.anomaly_counts(m, department=department)
+        total = counts.get(status, 0) if status is not None else sum(counts.values())
+        return found, total
+
+    return _paged(s, as_of, at, limit, offset, page)
 
 
 @router.get("/views/inventory")

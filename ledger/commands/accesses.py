@@ -29,6 +29,7 @@ from ledger.domain.actor import Actor, Role
 from ledger.domain.errors import ErrorCode, require
 from ledger.domain.ids import data_access_id
 from ledger.errors import ChainWriteError
+from ledger.gc_pause import collector_paused
 
 # Accesses built and sent to the store at a time (PostgreSQL streams the chunks of a batch,
 # ledger/store/postgres_stream.py): small enough that the database starts early, large
@@ -77,6 +78,12 @@ class AccessCommands(SharingCommands):
         is being built (ledger/store/postgres_stream.py), still in one transaction.
         """
         self._require_role(actor, {Role.EXCHANGE_PLATFORM}, "record data accesses")
+        with collector_paused():  # the batch's objects are freed with it (ledger/gc_pause.py)
+            return self._record_accesses(actor, entries)
+
+    def _record_accesses(
+        self, actor: Actor, entries: Iterable[tuple[AccessReport, AccessVerdict]]
+    ) -> AccessBatchResult:
         bounds = self.time_bounds
         # In UTC: a time reported in UTC then compares without converting (same tzinfo).
         latest = self.clock() + bounds.clock_skew

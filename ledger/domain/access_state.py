@@ -185,9 +185,10 @@ class AccessStateWriter:
     def _states(self, entries: Sequence[Entry]) -> list[_State] | None:
         """:meth:`_state` of every entry, in one loop; None if any is not of the known types.
 
-        The verdict is looked up only when it changes from one access to the next: most
-        accesses share one verdict object (``security.access.AUTHORIZED``), and a frozen
-        dataclass hashes in Python.
+        The verdict is looked up (and its type checked) only when it changes from one
+        access to the next: most accesses share one verdict object
+        (``security.access.AUTHORIZED``), and a frozen dataclass hashes in Python. So is
+        the quoted grant's JSON, by the id's number: each access holds its own UUID object.
         """
         stamp, actor = self._stamp_json, self._actor_json
         if stamp is None or actor is None:
@@ -197,12 +198,20 @@ class AccessStateWriter:
         append = states.append
         last_verdict: AccessVerdict | None = None
         verdict_json = msgspec.Raw(b"")
+        last_grant: int | None = None
+        grant_json: msgspec.Raw | None = None
         for _, report, verdict in entries:
-            if not (plain or plain_types(report)) or type(verdict) is not AccessVerdict:
+            if not (plain or plain_types(report)):
                 return None
             if verdict is not last_verdict:
+                if type(verdict) is not AccessVerdict:
+                    return None
                 verdict_json, last_verdict = self._verdict_json(verdict), verdict
             grant_id = report.grant_id
+            if grant_id is None:
+                grant_json = last_grant = None
+            elif grant_id.int != last_grant:
+                grant_json, last_grant = self._grant_json(grant_id), grant_id.int
             append(
                 _State(
                     stamp,
@@ -216,7 +225,7 @@ class AccessStateWriter:
                     report.items,
                     report.row_count,
                     report.purpose,
-                    None if grant_id is None else self._grant_json(grant_id),
+                    grant_json,
                     report.client_address,
                     _Tagged(_DATETIME, report.accessed_at.isoformat()),
                     verdict_json,

@@ -73,6 +73,8 @@ def test_valid_batches_decode_to_what_the_pydantic_models_give():
         ({"accessed_at": "2026-06-30T09:15:00"}, "no offset: pydantic explains the refusal"),
         ({"colour": "red"}, "unknown field: pydantic explains the refusal"),
         ({"row_count": -1}, "out of range: pydantic explains the refusal"),
+        ({"department": "min zheng"}, "not a code: pydantic explains the refusal"),
+        ({"resource_code": "R-POP/2"}, "not a code, in the batch's second access"),
     ],
 )
 def test_bodies_where_the_decoders_could_differ_are_left_to_pydantic(

@@ -60,3 +60,25 @@ def test_cio_reports_and_due_dates_as_of_several_dates(settings: Settings) -> No
     assert later.zone_report is not None and later.zone_report.approved_at == at(2026, 2, 10)
     assert len(later.zone_report.positions) == 2  # the report and its approval
     assert register(date(2026, 3, 1), year=2026).departments[0].annual_report is None
+
+
+def test_a_predecessor_recorded_late_does_not_replace_the_cio(settings: Settings) -> None:
+    """The CIO is the one named latest in business time, whatever the recording order
+    (recorded late = recorded live); I6's first naming is the earliest."""
+    init_ledger(settings)
+    app = GovLedger(env=application_env(settings), clock=Clock(at(2026, 6, 30)))
+    try:
+        app.register_department(ADMIN, "minzheng", "区民政局", occurred_at=at(2025, 3, 1))
+        app.name_cio(MINZHENG, "minzheng", "李娜", occurred_at=at(2025, 9, 1))  # the successor
+        app.name_cio(MINZHENG, "minzheng", "王芳", occurred_at=at(2025, 5, 1))  # back-filled
+    finally:
+        app.close()
+    with open_views(settings, catch_up=True) as views:
+        (head,) = views.department_register(views.moment()).departments
+        assert (head.cio_name, head.cio_named_at) == ("李娜", at(2025, 9, 1))
+        assert views.zone(views.moment()).departments["minzheng"].cio_name == "李娜"
+        (june,) = views.department_register(views.moment(as_of=date(2025, 6, 1))).departments
+        assert (june.cio_name, june.cio_named_at) == ("王芳", at(2025, 5, 1))
+        (april,) = views.department_register(views.moment(as_of=date(2025, 4, 1))).departments
+        assert april.cio_name is None
+        assert not views.findings(views.moment(as_of=date(2025, 12, 31)), rule="I6")

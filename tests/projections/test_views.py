@@ -14,7 +14,7 @@ from ledger.application import GovLedger
 from ledger.config import Settings
 from ledger.store.connect import application_env, open_reader
 from projections.facts import CST
-from projections.query import Views, as_json, forget_folds, open_views
+from projections.query import Moment, Views, as_json, forget_folds, open_views
 from projections.zone import stable_id
 from tests.projections.scenario import (
     ADMIN,
@@ -382,11 +382,28 @@ def test_inventory(views: Views, scenario: Scenario) -> None:
     assert [s.name for s in later.zombie_candidates] == ["低保系统"]
 
 
-def test_moment_refuses_both_or_a_future_position(views: Views) -> None:
-    with pytest.raises(ValueError, match="not both"):
-        views.moment(as_of=date(2026, 6, 1), at=1)
+def test_as_of_a_date_as_the_ledger_stood_at_a_position(views: Views, scenario: Scenario) -> None:
+    """Both: business time up to the date, among the facts recorded up to the position."""
+    revoked = scenario.positions["r1_revoked"]
+
+    def holders(m: Moment) -> list[str]:
+        register = {e.resource_code: e for e in views.rights_register(m)}
+        return [u.holder_department for u in register["RK-0001"].use_rights]
+
+    june_20 = date(2026, 6, 20)
+    assert holders(views.moment(as_of=june_20)) == []
+    before = views.moment(as_of=june_20, at=revoked - 1)  # the revocation not yet recorded
+    assert (before.position, before.as_of) == (revoked - 1, june_20)
+    assert holders(before) == ["minzheng"]
+    assert holders(views.moment(as_of=june_20, at=revoked)) == []
+    assert holders(views.moment(as_of=date(2026, 6, 10), at=revoked)) == ["minzheng"]
+
+
+def test_moment_refuses_a_future_position(views: Views) -> None:
     with pytest.raises(ValueError, match="outside"):
         views.moment(at=views.position + 1)
+    with pytest.raises(ValueError, match="outside"):
+        views.moment(as_of=date(2026, 6, 1), at=views.position + 1)
 
 
 def test_summaries_for_metrics(views: Views, scenario: Scenario) -> None:
