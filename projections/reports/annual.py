@@ -20,6 +20,7 @@ from projections.access_report import AccessGroup
 from projections.labels import UPDATE_CYCLES
 from projections.model import RequestState
 from projections.reports import analysis
+from projections.reports import annual_obligations as obligations
 from projections.reports.common import (
     VERIFY_STEPS,
     Inputs,
@@ -57,14 +58,14 @@ def build_annual_report(inputs: Inputs) -> Report:
         generated_at=now_text(),
         anchor=anchor(facts, checkpoint),
         sections=(
-            _systems(facts, year),
+            _systems(facts, year, inputs.oversight),
             _catalogue(facts, inputs.oversight),
             _provision(facts, requests),
             _use(facts),
             _objections(inputs.oversight),
             _security(facts, year, inputs.oversight),
             _funds(facts, year),
-            _issues(inputs.oversight),
+            _issues(facts, inputs.oversight),
             _evaluation(facts, requests),
         ),
         verification=VERIFY_STEPS,
@@ -72,7 +73,7 @@ def build_annual_report(inputs: Inputs) -> Report:
     )
 
 
-def _systems(facts: ReportFacts, year: int) -> Section:
+def _systems(facts: ReportFacts, year: int, oversight: Oversight) -> Section:
     systems = list(facts.zone.systems.values())
     rows = []
     for code in sorted({s.department for s in systems}):
@@ -96,6 +97,7 @@ def _systems(facts: ReportFacts, year: int) -> Section:
         )
     cleared = sum(1 for s in systems if s.status != SystemStatus.ACTIVE)
     connected = sum(1 for s in systems if s.connected)
+    zombie_lead, zombie_table = obligations.zombies(facts, oversight)
     return Section(
         "一",
         "系统清理与接入",
@@ -105,6 +107,7 @@ def _systems(facts: ReportFacts, year: int) -> Section:
             f"已接入共享交换平台 {connected} 个；"
             f"已上政务云 {sum(1 for s in systems if s.on_cloud)} 个。",
             integration_sentence(facts.zone, facts.declared),
+            zombie_lead,
         ),
         tables=(
             Table(
@@ -122,6 +125,7 @@ def _systems(facts: ReportFacts, year: int) -> Section:
                 ),
                 tuple(rows),
             ),
+            zombie_table,
         ),
     )
 
@@ -348,12 +352,16 @@ def _funds(facts: ReportFacts, year: int) -> Section:
     )
 
 
-def _issues(oversight: Oversight) -> Section:
+def _issues(facts: ReportFacts, oversight: Oversight) -> Section:
+    reporting_lead, reporting = obligations.reporting(facts, oversight)
     return Section(
         "八",
         "问题与整改",
-        ("下表列出本年度依合规规则（S1–S12、P、D、F、I、L）发现的问题及整改建议，按规则汇总。",),
-        tables=(findings_table(oversight, "问题清单"),),
+        (
+            "下表列出本年度依合规规则（S1–S13、P、D、F、I、L）发现的问题及整改建议，按规则汇总。",
+            reporting_lead,
+        ),
+        tables=(findings_table(oversight, "问题清单"), reporting),
     )
 
 
