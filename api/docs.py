@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import fastapi_offline
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
@@ -27,28 +27,11 @@ SCHEME: Final = "bearerAuth"
 def install_docs(app: FastAPI, api_prefix: str) -> None:
     """Serve /docs, /redoc and their assets; add the bearer scheme to the OpenAPI."""
     app.mount(ASSETS_PATH, StaticFiles(directory=ASSETS), name="docs-static")
-    title = f"{app.title} API"
-
-    @app.get("/docs", include_in_schema=False)
-    def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json",
-            title=title,
-            swagger_js_url=f"{ASSETS_PATH}/swagger-ui-bundle.js",
-            swagger_css_url=f"{ASSETS_PATH}/swagger-ui.css",
-            swagger_favicon_url=f"{ASSETS_PATH}/favicon.png",
-            swagger_ui_parameters={"persistAuthorization": True},
-        )
-
-    @app.get("/redoc", include_in_schema=False)
-    def redoc() -> HTMLResponse:
-        return get_redoc_html(
-            openapi_url=app.openapi_url or "/openapi.json",
-            title=title,
-            redoc_js_url=f"{ASSETS_PATH}/redoc.standalone.js",
-            redoc_favicon_url=f"{ASSETS_PATH}/favicon.png",
-            with_google_fonts=False,
-        )
+    # The pages are module functions reading ``request.app``, not closures over ``app``:
+    # FastAPI keeps process-wide caches keyed by endpoint function, so a closure per app
+    # would keep every app a process ever built alive (a test process builds hundreds).
+    app.get("/docs", include_in_schema=False)(swagger_ui)
+    app.get("/redoc", include_in_schema=False)(redoc)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -64,6 +47,29 @@ def install_docs(app: FastAPI, api_prefix: str) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def swagger_ui(request: Request) -> HTMLResponse:
+    app: FastAPI = request.app
+    return get_swagger_ui_html(
+        openapi_url=app.openapi_url or "/openapi.json",
+        title=f"{app.title} API",
+        swagger_js_url=f"{ASSETS_PATH}/swagger-ui-bundle.js",
+        swagger_css_url=f"{ASSETS_PATH}/swagger-ui.css",
+        swagger_favicon_url=f"{ASSETS_PATH}/favicon.png",
+        swagger_ui_parameters={"persistAuthorization": True},
+    )
+
+
+def redoc(request: Request) -> HTMLResponse:
+    app: FastAPI = request.app
+    return get_redoc_html(
+        openapi_url=app.openapi_url or "/openapi.json",
+        title=f"{app.title} API",
+        redoc_js_url=f"{ASSETS_PATH}/redoc.standalone.js",
+        redoc_favicon_url=f"{ASSETS_PATH}/favicon.png",
+        with_google_fonts=False,
+    )
 
 
 def with_bearer(schema: dict[str, Any], api_prefix: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -59,10 +59,15 @@ def install(app: FastAPI, metrics: Metrics, *, api_prefix: str) -> None:
     app.state.metrics = metrics
     app.add_middleware(ObserveRequests, metrics=metrics.requests, api_prefix=api_prefix)
 
-    @app.get("/metrics", tags=["ops"], include_in_schema=False)
-    def prometheus_metrics() -> Response:
-        """Prometheus text exposition (docs/operations.md §Metrics); no secrets, no user ids."""
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    # A module function, not a closure over ``metrics``: FastAPI caches by endpoint function
+    # for the whole process, and would keep every app's metrics alive (api/docs.py).
+    app.get("/metrics", tags=["ops"], include_in_schema=False)(prometheus_metrics)
+
+
+def prometheus_metrics(request: Request) -> Response:
+    """Prometheus text exposition (docs/operations.md §Metrics); no secrets, no user ids."""
+    metrics: Metrics = request.app.state.metrics
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 def _with_sharing_terms(

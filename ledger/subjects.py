@@ -167,7 +167,9 @@ class SubjectVault:
     again costs one HMAC, not a key-table read and an AES-GCM call. The kept values
     belong to one erasure generation (``ledger/subject_keys.py``), read in every
     chunk's transaction under the table's writer lock: when any process erased or
-    restored keys since, everything kept is forgotten before use.
+    restored keys since, everything kept is forgotten before use. On PostgreSQL they
+    are forgotten too whenever the connection is opened again (keys are committed
+    without a flush of their own: a server that restarted may have lost the newest).
     """
 
     def __init__(self, settings: Settings, secret: bytes, cache_size: int = CACHE_SIZE) -> None:
@@ -182,6 +184,7 @@ class SubjectVault:
         self._cache_size = cache_size
         self._cache_lock = threading.Lock()
         self._generation: str | None = None  # of what the cache holds
+        self._epoch = 0  # counts the times it was forgotten
 
     @classmethod
     def configured(cls, settings: Settings) -> SubjectVault | None:
@@ -204,14 +207,19 @@ class SubjectVault:
                 database.close()
             return
         with self._lock:
-            database = self._database or Database(self.settings)
+            shared = self._database
+            if shared is None:
+                shared = Database(self.settings)
+                # The server may have restarted (or failed over) since the last connection,
+                # losing keys committed without a flush: forget what was kept from them.
+                self._forget()
             self._database = None  # kept again only if this use ends well
             try:
-                yield self._prepared(database)
+                yield self._prepared(shared)
             except BaseException:
-                database.close()
+                shared.close()
                 raise
-            self._database = database
+            self._database = shared
 
     def _prepared(self, database: Database) -> SubjectKeys:
         keys = SubjectKeys(database)
@@ -247,11 +255,11 @@ class SubjectVault:
             per_access.append((access_id, forms))
         with self.keys() as keys, keys.writing():
             generation = keys.generation()
-            kept = self._kept(generation, blinds.values())
+            kept, epoch = self._kept(generation, blinds.values())
             missing = [blind for blind in blinds.values() if blind not in kept]
             live = keys.live_or_new(missing) if missing else {}
             key_id_of = {form: (kept.get(b) or live[b])[0] for form, b in blinds.items()}
-            keys.add_index([(key_id_of[form], a.hex) for a, forms in per_access for form in forms])
+            keys.add_index([(a.hex, [key_id_of[f] for f in forms]) for a, forms in per_access])
         sealed = {form: kept[b][1] for form, b in blinds.items() if b in kept}
         if live:
             fresh: list[tuple[str, tuple[str, bytes]]] = []
@@ -265,33 +273,45 @@ class SubjectVault:
                 i += NONCE_SIZE
                 sealed[form] = value
                 fresh.append((blind, (key_id, value)))
-            self._keep(generation, fresh)
+            self._keep(epoch, fresh)
         return {
             access_id: Raw(b"[" + b",".join([sealed[form] for form in forms]) + b"]")
             for access_id, forms in per_access
         }
 
-    def _kept(self, generation: str, blinds: Iterable[str]) -> dict[str, tuple[str, bytes]]:
+    def _kept(
+        self, generation: str, blinds: Iterable[str]
+    ) -> tuple[dict[str, tuple[str, bytes]], int]:
         """What the cache holds for these blind indexes, after forgetting everything if
-        the erasure generation changed (read under the key table's writer lock)."""
+        the erasure generation changed (read under the key table's writer lock); and the
+        epoch that what this chunk adds belongs to."""
         with self._cache_lock:
             cache = self._cache
             if generation != self._generation:
-                cache.clear()
+                self._forget_locked()
                 self._generation = generation
-                return {}
+                return {}, self._epoch
             kept = {}
             for blind in blinds:
                 value = cache.get(blind)
                 if value is not None:
                     cache.move_to_end(blind)
                     kept[blind] = value
-            return kept
+            return kept, self._epoch
 
-    def _keep(self, generation: str, values: list[tuple[str, tuple[str, bytes]]]) -> None:
+    def _forget(self) -> None:
         with self._cache_lock:
-            if generation != self._generation or self._cache_size <= 0:
-                return  # another thread saw a newer generation meanwhile: keep nothing
+            self._forget_locked()
+            self._generation = None
+
+    def _forget_locked(self) -> None:
+        self._cache.clear()
+        self._epoch += 1
+
+    def _keep(self, epoch: int, values: list[tuple[str, tuple[str, bytes]]]) -> None:
+        with self._cache_lock:
+            if epoch != self._epoch or self._cache_size <= 0:
+                return  # forgotten meanwhile (another thread saw an erasure): keep nothing
             cache = self._cache
             cache.update(values)
             while len(cache) > self._cache_size:

@@ -14,7 +14,13 @@ from typing import Any, Final, NamedTuple
 
 from ledger.config import Settings
 from ledger.store.connect import ledger_head
-from projections import audit_suggestion, department_register, rectification, security_facts
+from projections import (
+    audit_suggestion,
+    department_register,
+    obligation_registers,
+    rectification,
+    security_facts,
+)
 from projections.facts import ACCESS, CST
 from projections.labels import event_summary, topics_matching
 from projections.model import (
@@ -124,6 +130,15 @@ class RegisterViews:
     def security_facts(self, m: Moment) -> security_facts.SecurityFacts:
         """条例 §33 declarations in force at ``m`` (docs/facts.md §10)."""
         return security_facts.as_of(self._state(m), m.reference_time)
+
+    def filing_follow_up(self, m: Moment) -> list[obligation_registers.FilingFollowUp]:
+        """Each filing's progress, acceptance and evaluation at ``m`` (seed §三(五)17)."""
+        return obligation_registers.filing_follow_up(self._state(m), m.reference_time)
+
+    def core_data(self, m: Moment) -> obligation_registers.CoreData:
+        """Core resources, their special approvals and the D1 findings named, at ``m``."""
+        d1 = self.findings(m, rule="D1")
+        return obligation_registers.core_data(self._state(m), m.reference_time, d1)
 
     # ------------------------------------------------------------------ rights and inventory
 

@@ -20,6 +20,7 @@ from projections.access_report import AccessGroup
 from projections.labels import UPDATE_CYCLES
 from projections.model import RequestState
 from projections.reports import analysis
+from projections.reports import annual_obligations as obligations
 from projections.reports.common import (
     VERIFY_STEPS,
     Inputs,
@@ -43,7 +44,15 @@ from projections.reports.terms import (
 from projections.reports.views_facts import ReportFacts
 
 # 共享评价 weights (configurable defaults; the method is printed in section 9).
-WEIGHTS = {"shareable": 20, "open": 10, "on_time": 30, "provided": 15, "used": 15, "clean": 10}
+WEIGHTS = {
+    "shareable": 20,
+    "open": 10,
+    "on_time": 20,
+    "updated": 10,  # S11 (编制指南 更新周期): own resources not overdue at the report's moment
+    "provided": 15,
+    "used": 15,
+    "clean": 10,
+}
 
 
 def build_annual_report(inputs: Inputs) -> Report:
@@ -57,22 +66,22 @@ def build_annual_report(inputs: Inputs) -> Report:
         generated_at=now_text(),
         anchor=anchor(facts, checkpoint),
         sections=(
-            _systems(facts, year),
+            _systems(facts, year, inputs.oversight),
             _catalogue(facts, inputs.oversight),
             _provision(facts, requests),
             _use(facts),
             _objections(inputs.oversight),
             _security(facts, year, inputs.oversight),
             _funds(facts, year),
-            _issues(inputs.oversight),
-            _evaluation(facts, requests),
+            _issues(facts, inputs.oversight),
+            _evaluation(facts, requests, inputs.oversight),
         ),
         verification=VERIFY_STEPS,
         notice=sharing_notice(facts, year, len(requests)),
     )
 
 
-def _systems(facts: ReportFacts, year: int) -> Section:
+def _systems(facts: ReportFacts, year: int, oversight: Oversight) -> Section:
     systems = list(facts.zone.systems.values())
     rows = []
     for code in sorted({s.department for s in systems}):
@@ -96,6 +105,7 @@ def _systems(facts: ReportFacts, year: int) -> Section:
         )
     cleared = sum(1 for s in systems if s.status != SystemStatus.ACTIVE)
     connected = sum(1 for s in systems if s.connected)
+    zombie_lead, zombie_table = obligations.zombies(facts, oversight)
     return Section(
         "一",
         "系统清理与接入",
@@ -105,6 +115,7 @@ def _systems(facts: ReportFacts, year: int) -> Section:
             f"已接入共享交换平台 {connected} 个；"
             f"已上政务云 {sum(1 for s in systems if s.on_cloud)} 个。",
             integration_sentence(facts.zone, facts.declared),
+            zombie_lead,
         ),
         tables=(
             Table(
@@ -122,6 +133,7 @@ def _systems(facts: ReportFacts, year: int) -> Section:
                 ),
                 tuple(rows),
             ),
+            zombie_table,
         ),
     )
 
@@ -348,17 +360,25 @@ def _funds(facts: ReportFacts, year: int) -> Section:
     )
 
 
-def _issues(oversight: Oversight) -> Section:
+def _issues(facts: ReportFacts, oversight: Oversight) -> Section:
+    reporting_lead, reporting = obligations.reporting(facts, oversight)
     return Section(
         "八",
         "问题与整改",
-        ("下表列出本年度依合规规则（S1–S12、P、D、F、I、L）发现的问题及整改建议，按规则汇总。",),
-        tables=(findings_table(oversight, "问题清单"),),
+        (
+            "下表列出本年度依合规规则（S1–S13、P、D、F、I、L）发现的问题及整改建议，按规则汇总。",
+            reporting_lead,
+        ),
+        tables=(findings_table(oversight, "问题清单"), reporting),
     )
 
 
-def _evaluation(facts: ReportFacts, requests: Sequence[RequestState]) -> Section:
+def _evaluation(
+    facts: ReportFacts, requests: Sequence[RequestState], oversight: Oversight
+) -> Section:
     resources = list(facts.zone.resources.values())
+    judged = "S11" not in oversight.not_evaluated
+    overdue = {f.subject for f in oversight.findings if f.rule == "S11"}
     provisions = _provisions(facts, requests)
     by_user = analysis.by(facts.accesses, "department")
     used = {code: analysis.total(g) for code, g in by_user.items()}
@@ -372,11 +392,13 @@ def _evaluation(facts: ReportFacts, requests: Sequence[RequestState]) -> Section
         opened = sum(1 for r in own if r.open_type != "not_open")
         p = provisions.get(code, Provision())
         on_time = len(p.answered_on_time)
+        updated = sum(1 for r in own if r.code not in overdue)
         use, bad = used.get(code, 0), flagged.get(code, 0)
         parts = {
             "shareable": shareable / len(own) if own else 0.0,
             "open": opened / len(own) if own else 0.0,
             "on_time": on_time / len(p.received) if p.received else 1.0,
+            "updated": updated / len(own) if own and judged else 1.0,
             "provided": p.served_count / max_provided if max_provided else 0.0,
             "used": use / max_used if max_used else 0.0,
             "clean": 1 - bad / use if use else 1.0,
@@ -389,7 +411,7 @@ def _evaluation(facts: ReportFacts, requests: Sequence[RequestState]) -> Section
                     percent(shareable, len(own)),
                     percent(opened, len(own)),
                     percent(on_time, len(p.received)),
-                    "—",
+                    percent(updated, len(own)) if judged else "未评估",
                     p.served_count,
                     use,
                     bad,
@@ -405,6 +427,7 @@ def _evaluation(facts: ReportFacts, requests: Sequence[RequestState]) -> Section
             ("shareable", "可共享资源占比"),
             ("open", "可开放资源占比"),
             ("on_time", "按期答复率"),
+            ("updated", "更新及时率（未逾期未更新的资源占比，S11）"),
             ("provided", "提供调用量（与最高部门之比）"),
             ("used", "使用调用量（与最高部门之比）"),
             ("clean", "合规访问占比"),
@@ -415,8 +438,13 @@ def _evaluation(facts: ReportFacts, requests: Sequence[RequestState]) -> Section
         "共享评价结果",
         (
             f"评价方法（满分 100）：{method}。"
-            "无申请的部门按期答复率计满分；更新及时性暂无账本数据，"
-            "不计分（表中以“—”表示）。证据列为该部门的违规访问位置。",
+            "无申请的部门按期答复率计满分，无在册资源的部门更新及时率计满分"
+            + (
+                ""
+                if judged
+                else f"；S11 未评估（{oversight.not_evaluated['S11']}），更新及时率计满分"
+            )
+            + "。证据列为该部门的违规访问位置。",
         ),
         tables=(
             Table(

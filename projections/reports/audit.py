@@ -1,4 +1,4 @@
-"""审计局 audit report: fund decisions of a year checked against F1–F5 (issue #4 item 4;
+"""审计局 audit report: fund decisions of a year checked against F1–F8 (issue #4 item 4;
 domain.md "Reports — Audit report")."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from ledger.domain.funding import FundOutcome
+from projections.reports import audit_projects as projects
 from projections.reports import audit_sections as sections
 from projections.reports.common import (
     VERIFY_STEPS,
@@ -118,8 +119,8 @@ def _auditee(facts: AuditFacts, decisions: Sequence[Decision]) -> Section:
     return Section(
         "三",
         "被审计单位基本情况",
-        sections.auditee(facts, decisions) + _filings_lead(facts),
-        tables=(table, _filings(facts)),
+        (*sections.auditee(facts, decisions), *_filings_lead(facts), projects.lead(facts)),
+        tables=(table, _filings(facts), projects.table(facts)),
     )
 
 

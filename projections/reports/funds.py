@@ -1,11 +1,11 @@
-"""F1–F5 on each fund decision, as the views judge them (one judgment, issue #12).
+"""F1–F8 on each fund decision, as the views judge them (one judgment, issue #12).
 
 domain.md "Compliance rules the ledger evaluates", rows F1–F5 (seed §三(三)12,
-§三(一)3, §三(五)17). The rules are written once, in the zone fold behind the
-views (``projections.rules``, named and graded once in its catalogue); the audit
-report reads their findings at its own
-position: F1–F4 are findings on the decision, F5 a finding on the filing the
-decision funds, reported on every decision that funds it.
+§三(一)3, §三(五)17), and F6–F8 of issue 14 (docs/rules-inputs.md). The rules are
+written once, in the zone fold behind the views (``projections.rules``, named and
+graded once in its catalogue); the audit report reads their findings at its own
+position: F1–F4 and F6–F8 are findings on the decision, F5 a finding on the filing
+the decision funds, reported on every decision that funds it.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def checks_from_views(
     filing_id: str | None,
     findings: Mapping[str, Sequence[Finding]],
 ) -> tuple[FundCheck, ...]:
-    """The views' F1–F4 findings on the decision ``decision_id`` (32 hex digits), then F5
+    """The views' F1–F4 and F6–F8 findings on the decision ``decision_id`` (32 hex digits), then F5
     if the filing it funds has one; ``findings``: subject -> its F findings."""
     checks = [
         FundCheck(f.rule, f.detail, f.positions)

@@ -1,8 +1,8 @@
 """Findings and anomalies from the read models (``projections.query``, docs/projections.md),
 at the report's ledger position.
 
-The views own the compliance rules of domain.md over the whole zone (S1–S12, P, D,
-I, F) and the anomaly review workflow; the reports cite them rather than judging
+The views own the compliance rules of domain.md over the whole zone (S1–S13, P, D,
+I, F, R) and the anomaly review workflow; the reports cite them rather than judging
 those rules a second time.
 """
 
@@ -40,16 +40,10 @@ STATUS_ZH = ANOMALY_STATUS
 
 
 # Why a rule no recorded fact can decide is 未评估, in the reports' language; the set of
-# such rules is the catalogue's (projections.rules.catalogue): a report says 未评估 and
-# why, never 0.
-REASON_ZH = {
-    "P2": "账本尚无个人信息保护影响评估（PIPL 第五十五条）事件，无法判定提供个人信息前是否已评估",
-    "S11": "账本尚无资源数据更新事件，无法判定资源是否按更新周期更新",
-    "D1": "账本尚无核心数据专门审批事件，无法判定核心数据共享是否经审批",
-    "I3": "账本尚无部门年度共享情况报送事件，无法判定是否按时报送",
-}
+# such rules and the reason are the catalogue's (projections.rules.catalogue, empty of
+# domain.md's rules since issue 14): a report says 未评估 and why, never 0.
 NOT_EVALUATED = {
-    rule_id: REASON_ZH.get(rule_id) or str(RULES[rule_id].not_evaluable)
+    rule_id: RULES[rule_id].not_evaluable_zh or str(RULES[rule_id].not_evaluable)
     for rule_id in NOT_EVALUABLE
 }
 
@@ -61,7 +55,7 @@ class Oversight:
     ``findings`` are those on anything but an access (dated in the year, or about the
     state at the report's moment); ``access_rules`` the findings on the year's accesses,
     counted in the views' SQL by rule, resource, requester and month (never one object
-    per access). ``fund_findings`` are the views' F1–F5 findings at that moment, whatever
+    per access). ``fund_findings`` are the views' F1–F8 findings at that moment, whatever
     their year (the audit report picks the decisions of its fund year); ``not_evaluated``
     maps each rule the views cannot evaluate to the reason.
     """

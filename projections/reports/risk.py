@@ -16,7 +16,7 @@ from ledger.domain.catalogue import RiskLevel, Sensitivity, SharingType
 from ledger.domain.sharing import RequestStatus
 from projections.access_report import AccessGroup, FlaggedAccess, RuleGroup
 from projections.model import RequestState, ResourceState
-from projections.reports import analysis
+from projections.reports import analysis, risk_core
 from projections.reports import risk_sections as sections
 from projections.reports.common import (
     VERIFY_STEPS,
@@ -69,7 +69,7 @@ def build_risk_report(inputs: Inputs) -> Report:
         sections=(
             _basics(facts),
             _scope(facts, year),
-            _processing(facts),
+            _processing(facts, inputs.oversight),
             _legitimacy(facts, requests),
             _analysis(facts, matrix, inputs.oversight),
             _recipients(facts, inputs.oversight),
@@ -120,7 +120,7 @@ def _scope(facts: ReportFacts, year: int) -> Section:
     )
 
 
-def _processing(facts: ReportFacts) -> Section:
+def _processing(facts: ReportFacts, oversight: Oversight) -> Section:
     accesses = facts.accesses
     purposes = analysis.by(accesses, "purpose")
     purpose_rows = tuple(
@@ -138,6 +138,7 @@ def _processing(facts: ReportFacts) -> Section:
         for name, group in sorted(types.items())
     )
     methods = Counter(r.share_method or "（未填写）" for r in resources.values())
+    core_lead, core_tables = risk_core.core_data(facts, oversight)
     return Section(
         "3",
         "数据处理情况",
@@ -146,10 +147,12 @@ def _processing(facts: ReportFacts) -> Section:
             f"返回数据 {sum(g.rows for g in accesses):,} 条。",
             "处理方式：" + "；".join(f"{m} {n} 项资源" for m, n in sorted(methods.items())) + "。",
             *sections.storage(facts),
+            core_lead,
         ),
         tables=(
             Table("按申报用途统计的数据访问", ("用途", "访问次数", "返回条数"), purpose_rows),
             Table("资源按最高敏感程度分类", ("敏感程度", "资源数"), type_rows),
+            *core_tables,
         ),
     )
 

@@ -1,7 +1,7 @@
 """What the reports read from the kept views, as of one position (issue #12 item 2).
 
 The audit report needs the fund decisions of a year, the filings, the department
-names and the views' F1–F5 findings: a few hundred rows of the views, not a replay of
+names and the views' F1–F8 findings: a few hundred rows of the views, not a replay of
 the ledger. ``read_audit_facts`` answers them from ``projections.query.Views`` at the
 report's position, plus the chain's identity (genesis) and the head hash there.
 ``read_report_facts`` adds what the risk and annual reports show: the zone as of that
@@ -23,7 +23,9 @@ from ledger.store.base import RowReader
 from projections.access_report import AccessGroup, FlaggedAccess
 from projections.audit_suggestion import SuggestionEntry
 from projections.declarations import Declared
-from projections.model import AuditLine
+from projections.department_register import DepartmentRegister
+from projections.model import AuditLine, SystemState
+from projections.obligation_registers import CoreData, FilingFollowUp
 from projections.query import DepartmentState, Finding, RightsEntry, Views, ZoneState
 from projections.rectification import RectificationEntry
 from projections.reports.declared import KINDS as DECLARED_KINDS
@@ -33,7 +35,7 @@ from projections.security_facts import SecurityFacts
 
 @dataclass(frozen=True)
 class Decision:
-    """One fund decision with the views' F1–F5 findings on it."""
+    """One fund decision with the views' F1–F8 findings on it."""
 
     position: int
     department: str
@@ -73,6 +75,9 @@ class AuditFacts:
     rectifications: tuple[RectificationEntry, ...]
     # Audit suggestions and their adoption at ``position`` (审计建议采纳情况).
     suggestions: tuple[SuggestionEntry, ...]
+    # Each filing's 跟踪、验收、评价 at ``position`` and the views' I4/I5 findings by filing.
+    follow_up: tuple[FilingFollowUp, ...]
+    follow_up_findings: Mapping[str, tuple[Finding, ...]]
 
     def departments(self) -> Mapping[str, DepartmentState]:
         return self.department_states
@@ -82,9 +87,12 @@ def read_audit_facts(views: Views, reader: RowReader, position: int) -> AuditFac
     m = views.moment(at=position)
     zone = views.zone(m)
     found: dict[str, list[Finding]] = {}
+    follow_up: dict[str, list[Finding]] = {}
     for f in views.findings(m, subject_kinds=("fund_decision", "filing")):
         if f.rule.startswith("F"):
             found.setdefault(f.subject, []).append(f)
+        elif f.rule in ("I4", "I5"):
+            follow_up.setdefault(f.subject, []).append(f)
     systems: dict[str, Any] = dict(zone.systems)
     filings = dict(zone.filings)
     decisions = tuple(
@@ -125,6 +133,8 @@ def read_audit_facts(views: Views, reader: RowReader, position: int) -> AuditFac
         ),
         tuple(views.rectifications(m)),
         tuple(views.audit_suggestions(m)),
+        tuple(views.filing_follow_up(m)),
+        {k: tuple(sorted(v, key=lambda f: f.rule)) for k, v in follow_up.items()},
     )
 
 
@@ -147,6 +157,13 @@ class ReportFacts(AuditFacts):
     security: SecurityFacts
     # The plan's declared records in force at ``position``, by kind and subject (§11).
     declared: Mapping[str, Mapping[str, Declared]] = field(default_factory=dict)
+    # seed 四(二): each department's and the zone's sharing report of ``year`` (I3's inputs).
+    departments_register: DepartmentRegister | None = None
+    annual_report_findings: tuple[Finding, ...] = ()  # the views' I3 at ``position``
+    # I1's zombie candidates at ``position`` (the inventory's, projections.registers).
+    zombie_candidates: tuple[SystemState, ...] = ()
+    # 数据安全法 §21: core resources, their special approvals, the D1 findings named.
+    core_data: CoreData = field(default_factory=lambda: CoreData((), (), ()))
 
 
 ENTRUSTMENTS_LISTED = 200
@@ -165,6 +182,8 @@ def read_report_facts(views: Views, reader: RowReader, position: int, year: int)
         audit.filings,
         audit.rectifications,
         audit.suggestions,
+        audit.follow_up,
+        audit.follow_up_findings,
         year,
         views.zone(m),
         tuple(views.rights_register(m)),
@@ -174,4 +193,8 @@ def read_report_facts(views: Views, reader: RowReader, position: int, year: int)
         tuple(views.audit_trail(m, text="ContractedProcessor", limit=ENTRUSTMENTS_LISTED)),
         views.security_facts(m),
         {kind: views.declared(m, kind) for kind in DECLARED_KINDS},
+        views.department_register(m, year=year),
+        tuple(views.findings(m, rule="I3")),
+        views.inventory(m).zombie_candidates,
+        views.core_data(m),
     )

@@ -81,7 +81,7 @@ def test_a_lookup_reads_exactly_the_subjects_accesses(
     # The index is filled for a ledger older than it, from the chain.
     database = Database(vault_settings)
     try:
-        database.query(f"DROP TABLE {database.table('subject_accesses')}")
+        database.query(f"DROP TABLE {database.table('subject_index')}")
         SubjectKeys(database).create()
     finally:
         database.close()
@@ -152,5 +152,20 @@ def test_a_small_or_no_cache_seals_the_same(vault_settings: Settings, size: int)
         kids = [s["kid"] for s in json.loads(bytes(first[one]))]
         assert [s["kid"] for s in json.loads(bytes(again[two]))] == kids[::-1]
         assert len(vault._cache) == size
+    finally:
+        vault.close()
+
+
+def test_a_new_postgresql_connection_forgets_the_kept_keys(vault_settings: Settings) -> None:
+    """Keys commit without their own flush: a PostgreSQL server that restarted may have lost
+    the newest, so what was kept through the old connection is not used through a new one."""
+    vault = SubjectVault(vault_settings, SECRET)
+    try:
+        vault.seal_batch([(uuid.uuid4(), (ALICE,))])
+        assert len(vault._cache) == 1
+        vault.close()
+        with vault.keys():
+            pass
+        assert len(vault._cache) == (0 if vault_settings.database.backend == "postgresql" else 1)
     finally:
         vault.close()

@@ -92,10 +92,34 @@ def _console(settings: Settings, tmp_path: Path) -> Iterator[Console]:
         yield Console(client, zone)
 
 
+@pytest.fixture(scope="session")
+def witnessed_template(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """``witnessed_ledger`` on SQLite, built once: read only, each test copies it."""
+    root = tmp_path_factory.mktemp("witnessed")
+    settings = Settings(
+        database_url=f"sqlite:///{root / 'ledger.db'}", state_dir=str(root / "state")
+    )
+    return witnessed_ledger(settings, root)
+
+
+def copy_witnessed(template: Settings, directory: Path) -> Settings:
+    """The template's directory (ledger, views, state, keys) copied into ``directory``: the
+    same files at the same names a ``witnessed_ledger`` built there would have."""
+    shutil.copytree(Path(template.database.path).parent, directory, dirs_exist_ok=True)
+    return template.with_overrides(
+        database_url=f"sqlite:///{directory / 'ledger.db'}",
+        state_dir=str(directory / "state"),
+        trusted_keys_file=str(directory / "log-keys.txt"),
+        witness_keys_file=str(directory / "witnesses.txt"),
+    )
+
+
 @pytest.fixture
-def console(sqlite_settings: Settings, tmp_path: Path) -> Iterator[Console]:
+def console(witnessed_template: Settings, tmp_path: Path) -> Iterator[Console]:
     """Session and page logic does not depend on the backend: SQLite keeps these tests quick."""
-    yield from _console(sqlite_settings, tmp_path)
+    zone = copy_witnessed(witnessed_template, tmp_path)
+    with TestClient(create_app(zone), base_url="http://127.0.0.1") as client:
+        yield Console(client, zone)
 
 
 @pytest.fixture
@@ -109,7 +133,7 @@ def any_console(settings: Settings, tmp_path: Path) -> Iterator[Console]:
 
 def demo_zone(directory: Path) -> Settings:
     """A small demo year (ops/demo.py) with its read models caught up: anomalies to review,
-    findings to mark, rights and an audit trail. Built once per module, then copied."""
+    findings to mark, rights and an audit trail. Built once per session, then copied."""
     settings = Settings(
         database_url=f"sqlite:///{directory / 'ledger.db'}", state_dir=str(directory / "state")
     )
@@ -136,8 +160,10 @@ def copy_zone(template: Settings, directory: Path) -> Settings:
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Read only: every test works on its own copy (``copy_zone``), so six modules share
+    one build instead of paying for one each."""
     return demo_zone(tmp_path_factory.mktemp("demo-zone"))
 
 

@@ -184,11 +184,15 @@ def test_annual_figures(scenario: Settings) -> None:
         "I6": 1,
         "I9": 2,
     }
-    # gongan: shareable 1/2 → 10, open 0 → 0, on time 1/2 → 15, provided 4/4 → 15,
-    # used 0 → 0, clean (no use) → 10: 50.0. minzheng: no catalogue → 0, 0; no requests →
-    # 30; provided 0; used 4/4 → 15; clean 1 − 3/4 → 2.5: 47.5.
-    scores = {c[0]: c[-1] for c in cells(report, "各部门共享评价")}
-    assert scores == {"区公安局（gongan）": 50.0, "区民政局（minzheng）": 47.5}
+    # gongan: shareable 1/2 → 10, open 0 → 0, on time 1/2 → 10, updated 0/2 (both daily
+    # resources overdue: the two S11) → 0, provided 4/4 → 15, used 0 → 0, clean (no use) →
+    # 10: 45.0. minzheng: no catalogue → 0, 0; no requests → 20; no resources → updated 10;
+    # provided 0; used 4/4 → 15; clean 1 − 3/4 → 2.5: 47.5.
+    evaluation = cells(report, "各部门共享评价")
+    assert {c[0]: (c[4], c[-1]) for c in evaluation} == {
+        "区公安局（gongan）": ("0.0%", 45.0),
+        "区民政局（minzheng）": ("—", 47.5),
+    }
     funds = cells(report, "经费安排与不予安排")
     assert ("运维经费", "予以安排", 2, "150,000.00") in funds  # D1 + D2 (D7 is 2025)
 

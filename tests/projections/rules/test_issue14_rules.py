@@ -4,14 +4,17 @@ S11 (not refreshed within the update cycle), P2 (personal information provided w
 no PIA), D1 (core data shared with no approval in force), I3 (annual reports late or
 missing), F6 (funds before the architecture review), F7 (above the filed or revised
 amounts), F8 (O&M for a little-used system), I4 and I5 (project not tracked, not
-evaluated). docs/rules-inputs.md gives the inputs and the defaults used here.
+evaluated), one test each. docs/rules-inputs.md gives the inputs and the defaults used
+here; the expectations are worked by hand from it (in the comments), before the due
+date, at it, and after a later fact that clears it or not, with a case that must not be
+flagged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from uuid import UUID
 
 import pytest
@@ -208,58 +211,213 @@ def test_i3_reports_late_or_missing(settings: Settings, rec: Recorder) -> None:
     assert "zone:2026" not in missing  # due 2027-01-31
 
 
-def test_projects_funds_amounts_little_use_tracking_evaluation(
-    settings: Settings, rec: Recorder
-) -> None:
-    app = rec.app
-    system = app.register_system(MINZHENG, "minzheng", INVENTORY, occurred_at=at(2024, 1, 1))
-    filing = app.file_project(
-        MINZHENG, name="低保系统建设", builder="minzheng", investment_fen=1_000_000,
-        om_cost_fen=100_000, funding_channel="财政", resource_codes=[], system_ids=[system],
+def _filing(rec: Recorder, name: str, systems: tuple[UUID, ...] = ()) -> UUID:
+    """A filing of minzheng's: construction 1,000,000 fen, O&M 100,000 fen a year."""
+    return rec.app.file_project(
+        MINZHENG, name=name, builder="minzheng", investment_fen=1_000_000,
+        om_cost_fen=100_000, funding_channel="财政", resource_codes=[], system_ids=list(systems),
         mlps_filed=True, catalogue_preregistered=True, occurred_at=at(2025, 1, 10),
     )  # fmt: skip
 
-    def grant(kind: FundKind, year: int, fen: int, when: datetime) -> str:
-        decided = app.decide_funds(
-            FINANCE, kind=kind, year=year, department="minzheng", amount_fen=fen,
-            outcome=FundOutcome.GRANTED, rationale="拨付", filing_id=filing,
-            system_id=system if kind is FundKind.OM_FUNDS else None, decided_at=when,
-        )  # fmt: skip
-        return decided.hex
 
-    early = grant(FundKind.CONSTRUCTION_FUNDS, 2025, 600_000, at(2025, 2, 1))
-    app.review_project(NDRC, filing, True, "通过", occurred_at=at(2025, 3, 1))
-    over = grant(FundKind.CONSTRUCTION_FUNDS, 2025, 500_000, at(2025, 4, 1))
+def _decide(
+    rec: Recorder,
+    filing: UUID | None,
+    kind: FundKind,
+    year: int,
+    fen: int,
+    when: datetime,
+    *,
+    system: UUID | None = None,
+    outcome: FundOutcome = FundOutcome.GRANTED,
+) -> str:
+    return rec.app.decide_funds(
+        FINANCE, kind=kind, year=year, department="minzheng", amount_fen=fen, outcome=outcome,
+        rationale="经费安排", filing_id=filing, system_id=system, decided_at=when,
+    ).hex  # fmt: skip
+
+
+def head(settings: Settings, rule: str) -> set[str]:
+    """The rule's subjects at the views' head (every finding, whatever its date)."""
+    with open_views(settings, catch_up=True) as views:
+        return {f.subject for f in views.findings(views.moment(at=views.position), rule=rule)}
+
+
+def test_f6_funds_granted_before_the_architecture_review(settings: Settings, rec: Recorder) -> None:
+    """F6 (docs/rules-inputs.md "Funds granted while the filing still awaits review"): a
+    grant citing a filing with neither approval nor rejection dated at or before its
+    ``decided_at``. Dated at the decision; an approval dated later does not clear it, one
+    recorded late but dated before the decision does."""
+    app, build = rec.app, FundKind.CONSTRUCTION_FUNDS
+    pending = _filing(rec, "甲项目")  # approved on 03-01, after its first grant
+    early = _decide(rec, pending, build, 2025, 100_000, at(2025, 2, 1))
+    withheld = _decide(rec, pending, build, 2025, 100_000, at(2025, 2, 15),
+                       outcome=FundOutcome.WITHHELD)  # not granted: no F6  # fmt: skip
+    app.review_project(NDRC, pending, True, "通过", occurred_at=at(2025, 3, 1))
+    after = _decide(rec, pending, build, 2025, 100_000, at(2025, 4, 1))  # reviewed: no F6
+    rejected = _filing(rec, "乙项目")
+    app.review_project(NDRC, rejected, False, "不通过", occurred_at=at(2025, 2, 10))
+    to_rejected = _decide(rec, rejected, build, 2025, 100_000, at(2025, 3, 1))  # F4, not F6
+    back_dated = _filing(rec, "丙项目")
+    late = _decide(rec, back_dated, build, 2025, 100_000, at(2025, 5, 1))
+
+    assert subjects(settings, "F6", date(2025, 1, 31)) == set()
+    f6 = found(settings, "F6", date(2025, 2, 1))
+    assert [f.subject for f in f6] == [early]
+    assert f6[0].severity == "high" and f6[0].time.isoformat().startswith("2025-02-01T10:00")
+    # the approval dated 03-01 is later than the grant: the finding stays
+    assert subjects(settings, "F6", date(2025, 4, 30)) == {early}
+    assert subjects(settings, "F6", date(2025, 5, 1)) == {early, late}
+    assert {withheld, after, to_rejected}.isdisjoint(head(settings, "F6"))
+    assert to_rejected in head(settings, "F4")
+    # 丙's approval recorded now, dated 04-20: it was reviewed before the grant of 05-01
+    app.review_project(NDRC, back_dated, True, "通过", occurred_at=at(2025, 4, 20))
+    assert head(settings, "F6") == {early}
+    assert subjects(settings, "F6", date(2025, 12, 31)) == {early}
+
+
+def test_f7_granted_above_the_filed_or_revised_amounts(settings: Settings, rec: Recorder) -> None:
+    """F7 (docs/rules-inputs.md "Granted above filed amounts"): construction grants of a
+    filing summed over all years, O&M grants per year, each against the amounts in force
+    at the decision (the latest revision dated at or before it); one finding per decision
+    that leaves the sum above them."""
+    app, build, om = rec.app, FundKind.CONSTRUCTION_FUNDS, FundKind.OM_FUNDS
+    system = app.register_system(MINZHENG, "minzheng", INVENTORY, occurred_at=at(2024, 1, 1))
+    filing = _filing(rec, "低保系统建设", (system,))
+    other = _filing(rec, "另一项目")  # its grants are not summed with the first's
+    app.review_project(NDRC, filing, True, "通过", occurred_at=at(2025, 1, 20))
+    app.review_project(NDRC, other, True, "通过", occurred_at=at(2025, 1, 20))
+    _decide(rec, filing, build, 2025, 600_000, at(2025, 2, 1))  # 600k ≤ 1.0M
+    _decide(rec, other, build, 2025, 900_000, at(2025, 2, 1))  # the other filing: 900k
+    c2 = _decide(rec, filing, build, 2025, 500_000, at(2025, 4, 1))  # 1.1M > 1.0M
     app.revise_filed_amounts(
         NDRC, filing, reference="调概-1", investment_fen=1_200_000, om_cost_fen=100_000,
         reason="扩容", revised_at=at(2025, 5, 1),
     )  # fmt: skip
-    within = grant(FundKind.CONSTRUCTION_FUNDS, 2025, 50_000, at(2025, 6, 1))
-    app.report_project_progress(
-        MINZHENG, filing, stage="construction", progress_percent=40, spent_fen=500_000,
-        summary="进展", reported_at=at(2025, 6, 1),
-    )  # fmt: skip
-    rec.accesses(*(
-        AccessReport(f"s-{i}", "mz-1", "minzheng", str(system), "RK-0001", ("姓名",), 1,
-                     PURPOSE, None, "10.0.0.1", at(2025, 3 + i, 1))
-        for i in range(3)
-    ))  # fmt: skip
-    om_1 = grant(FundKind.OM_FUNDS, 2026, 80_000, at(2026, 1, 15))
-    om_2 = grant(FundKind.OM_FUNDS, 2026, 30_000, at(2026, 2, 1))
-    app.accept_project(NDRC, filing, accepted_at=at(2026, 3, 1))
+    _decide(rec, filing, build, 2025, 50_000, at(2025, 6, 1))  # 1.15M ≤ 1.2M
+    _decide(rec, filing, build, 2025, 500_000, at(2025, 6, 15), outcome=FundOutcome.WITHHELD)
+    c5 = _decide(rec, filing, build, 2026, 100_000, at(2025, 7, 1))  # 1.25M > 1.2M
+    _decide(rec, filing, om, 2026, 80_000, at(2026, 1, 15), system=system)  # 80k ≤ 100k
+    o2 = _decide(rec, filing, om, 2026, 30_000, at(2026, 2, 1), system=system)  # 110k > 100k
+    _decide(rec, filing, om, 2027, 90_000, at(2027, 1, 10), system=system)  # 2027: 90k
 
-    assert subjects(settings, "F6", date(2025, 12, 31)) == {early}
-    assert subjects(settings, "F7", date(2025, 12, 31)) == {over}  # 1.1M > 1.0M; 1.15M ≤ 1.2M
-    assert within not in subjects(settings, "F7", date(2026, 12, 31))
-    assert subjects(settings, "F7", date(2026, 2, 1)) == {over, om_2}  # 2026 O&M 110k > 100k
-    assert subjects(settings, "F8", date(2026, 2, 1)) == {om_1, om_2}  # 3 accesses in the year
-    # I4: approved, last progress 2025-06-01, due 183 days later; accepted on 2026-03-01
+    assert subjects(settings, "F7", date(2025, 3, 31)) == set()
+    (crossing,) = found(settings, "F7", date(2025, 4, 1))
+    assert crossing.subject == c2 and crossing.severity == "high"
+    assert crossing.time.isoformat().startswith("2025-04-01T10:00")
+    assert subjects(settings, "F7", date(2025, 6, 30)) == {c2}
+    assert subjects(settings, "F7", date(2025, 7, 1)) == {c2, c5}
+    assert subjects(settings, "F7", date(2026, 1, 31)) == {c2, c5}
+    assert subjects(settings, "F7", date(2027, 12, 31)) == {c2, c5, o2}
+    # a revision recorded now, dated 06-20, raises the amount to 1.5M: 07-01's 1.25M is
+    # within it; 04-01's 1.1M was judged against the 1.0M then in force and stays
+    app.revise_filed_amounts(
+        NDRC, filing, reference="调概-2", investment_fen=1_500_000, om_cost_fen=100_000,
+        reason="再次调整", revised_at=at(2025, 6, 20),
+    )  # fmt: skip
+    assert head(settings, "F7") == {c2, o2}
+    assert subjects(settings, "F7", date(2025, 12, 31)) == {c2}
+
+
+def test_f8_om_funds_for_a_little_used_system(settings: Settings, rec: Recorder) -> None:
+    """F8 (docs/rules-inputs.md "O&M for little-used systems"): an O&M grant to a system
+    with fewer than 12 accesses in the 365 days ending with the decision's day (business
+    time, whenever recorded), unless registered less than a year before."""
+    app, om = rec.app, FundKind.OM_FUNDS
+
+    def system(name: str, registered: datetime) -> UUID:
+        inventory = replace(INVENTORY, name=name)
+        return app.register_system(MINZHENG, "minzheng", inventory, occurred_at=registered)
+
+    def use(sid: UUID, prefix: str, days: list[date]) -> None:
+        rec.accesses(*(
+            AccessReport(f"{prefix}-{i}", "mz-1", "minzheng", str(sid), "RK-0001", ("姓名",), 1,
+                         PURPOSE, None, "10.0.0.1", datetime.combine(d, time(10), CST))
+            for i, d in enumerate(days)
+        ))  # fmt: skip
+
+    little = system("甲系统", at(2024, 1, 1))
+    busy = system("乙系统", at(2024, 1, 1))
+    new = system("丙系统", at(2025, 6, 1))  # less than a year before the grant: not judged
+    use(little, "l", [date(2025, m, 1) for m in (3, 6, 9)])  # 3 in the year
+    use(busy, "b", [date(2025, 2, 1) + timedelta(days=25 * i) for i in range(12)])  # 12
+    filing = _filing(rec, "运维项目", (little, busy, new))
+    app.review_project(NDRC, filing, True, "通过", occurred_at=at(2025, 1, 20))
+    to_little = _decide(rec, filing, om, 2026, 10_000, at(2026, 1, 15), system=little)
+    to_busy = _decide(rec, filing, om, 2026, 10_000, at(2026, 1, 15), system=busy)
+    to_new = _decide(rec, filing, om, 2026, 10_000, at(2026, 1, 15), system=new)
+    withheld = _decide(rec, filing, om, 2026, 10_000, at(2026, 1, 20), system=little,
+                       outcome=FundOutcome.WITHHELD)  # fmt: skip
+
+    assert subjects(settings, "F8", date(2026, 1, 14)) == set()
+    (f8,) = found(settings, "F8", date(2026, 1, 15))
+    assert f8.subject == to_little and f8.severity == "medium"
+    assert f8.time.isoformat().startswith("2026-01-15T10:00")
+    assert subjects(settings, "F8", date(2026, 12, 31)) == {to_little}
+    assert {to_busy, to_new, withheld}.isdisjoint(head(settings, "F8"))
+    # the platform back-fills 9 accesses of 2025 to 甲系统: 12 in the year, not little-used
+    use(little, "l-late", [date(2025, 4, d) for d in range(1, 10)])
+    assert head(settings, "F8") == set()
+    assert subjects(settings, "F8", date(2026, 1, 15)) == set()
+
+
+def test_i4_project_not_tracked_within_the_interval(settings: Settings, rec: Recorder) -> None:
+    """I4 (docs/rules-inputs.md "Projects after filing"): an approved, not yet accepted
+    filing with no progress report for 183 days since the last one (else its review).
+    Dated when due; a later report clears it from its day."""
+    app = rec.app
+    tracked_late = _filing(rec, "甲项目")
+    accepted = _filing(rec, "乙项目")
+    _filing(rec, "丙项目")  # never reviewed: not tracked, not judged
+    for filing in (tracked_late, accepted):
+        app.review_project(NDRC, filing, True, "通过", occurred_at=at(2025, 3, 1))
+
+    def progress(filing: UUID, when: datetime) -> None:
+        app.report_project_progress(
+            MINZHENG, filing, stage="construction", progress_percent=40, spent_fen=100_000,
+            summary="进展", reported_at=when,
+        )  # fmt: skip
+
+    progress(tracked_late, at(2025, 6, 1))  # due 2025-12-01 10:00
+    progress(accepted, at(2025, 6, 1))
+    progress(accepted, at(2025, 11, 1))  # due 2026-05-03 10:00, but accepted before
+    progress(tracked_late, at(2025, 12, 10))  # due again 2026-06-11 10:00
+    app.accept_project(NDRC, accepted, accepted_at=at(2026, 2, 1))
+
     assert subjects(settings, "I4", date(2025, 11, 30)) == set()
-    assert subjects(settings, "I4", date(2025, 12, 2)) == {filing.hex}
-    assert subjects(settings, "I4", date(2026, 3, 2)) == set()
-    # I5: accepted on 2026-03-01 and never evaluated: due 365 days later
-    assert subjects(settings, "I5", date(2027, 2, 28)) == set()
-    assert subjects(settings, "I5", date(2027, 3, 1)) == {filing.hex}
+    (due,) = found(settings, "I4", date(2025, 12, 1))
+    assert (due.subject, due.severity, due.department) == (tracked_late.hex, "low", "minzheng")
+    assert due.time.isoformat().startswith("2025-12-01T10:00")
+    assert subjects(settings, "I4", date(2025, 12, 9)) == {tracked_late.hex}
+    assert subjects(settings, "I4", date(2025, 12, 10)) == set()  # reported again
+    assert subjects(settings, "I4", date(2026, 6, 10)) == set()  # 乙 accepted on 02-01
+    assert subjects(settings, "I4", date(2026, 6, 11)) == {tracked_late.hex}
+
+
+def test_i5_accepted_project_not_evaluated_in_time(settings: Settings, rec: Recorder) -> None:
+    """I5 (docs/rules-inputs.md "Projects after filing"): an accepted project with no
+    evaluation within 365 days of its acceptance. A late evaluation does not clear it
+    (none was made within the period); one within it, even at the last hour, does."""
+    app = rec.app
+    late, on_time, last_hour = (_filing(rec, n) for n in ("甲项目", "乙项目", "丙项目"))
+    for filing in (late, on_time, last_hour):
+        app.review_project(NDRC, filing, True, "通过", occurred_at=at(2025, 2, 1))
+        app.accept_project(NDRC, filing, accepted_at=at(2025, 3, 1))  # due 2026-03-01 10:00
+
+    def evaluate(filing: UUID, when: datetime) -> None:
+        app.evaluate_project(NDRC, filing, rating="good", summary="评价", evaluated_at=when)
+
+    evaluate(on_time, at(2025, 12, 1))
+    evaluate(last_hour, at(2026, 3, 1, 9))
+    evaluate(late, at(2026, 4, 1))
+
+    assert subjects(settings, "I5", date(2026, 2, 28)) == set()
+    (due,) = found(settings, "I5", date(2026, 3, 1))
+    assert (due.subject, due.severity, due.department) == (late.hex, "low", "minzheng")
+    assert due.time.isoformat().startswith("2026-03-01T10:00")
+    assert subjects(settings, "I5", date(2026, 3, 31)) == {late.hex}
+    assert subjects(settings, "I5", date(2026, 4, 1)) == {late.hex}  # evaluated late
+    assert subjects(settings, "I5", date(2027, 1, 1)) == {late.hex}
 
 
 def test_i6_department_without_a_cio(settings: Settings, rec: Recorder) -> None:
