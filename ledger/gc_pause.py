@@ -12,6 +12,11 @@ collector waits for the batch to end, as it would for any short burst of
 allocation, and runs as usual afterwards: a cycle made meanwhile elsewhere in
 the process is collected then, only later.
 
+A serving worker already collects its young generation only every 50,000
+allocations and keeps its startup objects out of collections (api/collector.py,
+for the whole process); the pause is for the batch alone, wherever it runs (a
+worker, the Python API, a CLI import), so that no collection falls inside one.
+
 Batches of concurrent requests (threads of one process) share the pause: the
 collector resumes when the last of them ends, and only if it was running before
 the first began.
