@@ -98,6 +98,7 @@ ENDPOINTS: list[tuple[str, str, Permission]] = [
     ("POST", "/reports/verify", Permission.READ_AUDIT_VIEWS),
     ("GET", "/views/findings", Permission.READ_AUDIT_VIEWS),
     ("GET", "/views/inventory", Permission.READ_AUDIT_VIEWS),
+    ("GET", "/views/declared/self_inspection", Permission.READ_AUDIT_VIEWS),
     ("GET", "/views/zone", Permission.READ_AUDIT_VIEWS),
     ("GET", "/views/projections", Permission.READ_AUDIT_VIEWS),
     ("GET", "/views/access-counts?start=2026-01-01&end=2026-12-31", Permission.READ_AUDIT_VIEWS),
