@@ -326,11 +326,15 @@ class Views(RegisterViews, AccessReportViews):
         sql = (
             f"SELECT finding_id, rule, severity, subject, subject_kind, department, "
             f"positions, position, time, detail FROM {self.store.table('findings')} "
-            f"WHERE {where} ORDER BY time{order}, rule{order}, subject{order}, "
-            f"finding_id{order}"
+            f"WHERE {where}"
         )
-        if limit is not None:  # the state's few findings may fall anywhere in the page
-            sql, params = f"{sql} LIMIT ?", [*params, offset + limit]
+        if limit is not None:  # the page's rows in SQL; the state's few findings may fall
+            # anywhere in it, so both are sorted below (a whole answer is sorted only there)
+            sql = (
+                f"{sql} ORDER BY time{order}, rule{order}, subject{order}, finding_id{order} "
+                "LIMIT ?"
+            )
+            params = [*params, offset + limit]
         rows: list[tuple[Any, ...]] = list(self.store.query(sql, params))
         rows.extend(self._state_findings(m, rule, department, subject_kinds))
         found = sorted(
