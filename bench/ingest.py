@@ -4,8 +4,10 @@ For each backend, in one run: the raw append rate of stored events the size
 of a recorded access (no application, no evaluation), ``GovLedger.record_accesses``
 with evaluation (the Python API), and ``POST /api/v1/accesses/batch`` against a
 real ``govledger serve`` on loopback (1 worker and 1 sender; 2 workers and 2
-senders), each warmed up by a few one-access requests first (a worker's first
-request builds FastAPI's routes: a one-off of about 0.5 s per process). Then
+senders, each sender on a keep-alive connection served by a worker of its own:
+bench/_workers.py says why), each warmed up by a few one-access requests first
+(a worker's first request builds FastAPI's routes: a one-off of about 0.5 s per
+process). Then
 where an access's time goes: each in-process stage of the batch path timed
 alone on one batch (µs per access), beside the HTTP figure, whose remainder is
 the HTTP server, FastAPI and the transfer. Targets (issue 20): on each backend,
@@ -42,14 +44,18 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import count
 from pathlib import Path
+from queue import Empty, SimpleQueue
 from typing import Any, TypeVar
 
 import httpx
 from _common import ROOT, pg_settings, postgres_url, scratch_schema, target
+from _workers import connection_owner, worker_pids
 from eventsourcing.persistence import InfrastructureFactory, StoredEvent
 from eventsourcing.utils import Environment
 
@@ -210,6 +216,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+BATCH_PATH = "/api/v1/accesses/batch"
+
+
 def http_rate(
     settings: Settings, grant: Any, events: int, batch: int, workers: int, senders: int = 1
 ) -> float:
@@ -235,29 +244,77 @@ def http_rate(
         for j in range(0, events, batch)
     ]
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    base_url = f"http://127.0.0.1:{port}"
+    clients: list[httpx.Client] = []
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-            _wait_until_up(client)
+        with httpx.Client(base_url=base_url, timeout=120) as probe:
+            _wait_until_up(probe)
+        warm_up = (json.dumps({"accesses": [access_json(i, grant, f"{run}w{i}")]}) for i in count())
+        # Untimed: each sender's connection is placed on a worker of its own (bench/_workers.py),
+        # and each worker's first requests build FastAPI's routes and fill its pool (about
+        # 0.5 s, once per process): the rate is that of a running service.
+        place = _Placement(server.pid, port, workers, headers)
+        taken: set[int] = set()
+        clients = [place.sender(taken, warm_up) for _ in range(senders)]
+        queue: SimpleQueue[str] = SimpleQueue()
+        for body in bodies:
+            queue.put(body)
 
-            def send(body: str) -> None:
-                reply = client.post("/api/v1/accesses/batch", content=body, headers=headers)
+        def send(client: httpx.Client) -> None:  # each sender on its own connection
+            while True:
+                try:
+                    body = queue.get_nowait()
+                except Empty:
+                    return
+                reply = client.post(BATCH_PATH, content=body, headers=headers)
                 reply.raise_for_status()
 
-            # Untimed: a worker's first request builds FastAPI's routes and fills its pool
-            # (about 0.5 s, once per process); the rate is that of a running service.
-            warm_up = [
-                json.dumps({"accesses": [access_json(i, grant, f"{run}w")]})
-                for i in range(2 * workers)
-            ]
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                list(pool.map(send, warm_up))
-            started = time.perf_counter()
-            with ThreadPoolExecutor(max_workers=senders) as pool:
-                list(pool.map(send, bodies))
-            return events / (time.perf_counter() - started)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=senders) as pool:
+            list(pool.map(send, clients))
+        return events / (time.perf_counter() - started)
     finally:
+        for client in clients:
+            client.close()
         server.terminate()
         server.wait(timeout=30)
+
+
+# How long a sender may reconnect to find a worker no other sender uses: each try is about
+# a coin flip, once every worker is up (a loaded machine starts a worker slowly).
+PLACEMENT_SECONDS = 120
+
+
+@dataclass
+class _Placement:
+    """One client (one keep-alive connection) a sender, served by a worker no other sender's
+    connection is on while there are workers to spare (bench/_workers.py)."""
+
+    server_pid: int
+    port: int
+    workers: int
+    headers: dict[str, str]
+
+    def sender(self, taken: set[int], warm_up: Iterator[str]) -> httpx.Client:
+        """A client warmed up twice on a worker not in ``taken`` (then added to it)."""
+        deadline = time.monotonic() + PLACEMENT_SECONDS
+        while time.monotonic() < deadline:
+            client = httpx.Client(
+                base_url=f"http://127.0.0.1:{self.port}",
+                timeout=120,
+                limits=httpx.Limits(max_connections=1),
+            )
+            for _ in range(2):
+                reply = client.post(BATCH_PATH, content=next(warm_up), headers=self.headers)
+                reply.raise_for_status()
+            client_port = reply.extensions["network_stream"].get_extra_info("client_addr")[1]
+            processes = [self.server_pid, *worker_pids(self.server_pid)]
+            owner = connection_owner(self.port, client_port, processes)
+            if owner is not None and (owner not in taken or len(taken) >= self.workers):
+                taken.add(owner)
+                return client
+            client.close()  # on a worker another sender has: reconnect
+        raise RuntimeError(f"no worker of its own for sender {len(taken) + 1}")
 
 
 def _wait_until_up(client: httpx.Client) -> None:

@@ -16,7 +16,6 @@ refused (pitfall 2): they would bypass the chain.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
@@ -58,11 +57,10 @@ from ledger.store.base import (
 from ledger.store.conninfo import session_options
 from ledger.store.postgres_ddl import APPEND_FUNCTION, grant_statements
 from ledger.store.postgres_failover import CONNECT_TIMEOUT_SECONDS, failing_fast
+from ledger.store.postgres_head import WriterHead
 from ledger.store.postgres_stream import append_params, insert_new_stream
 
 LEDGER_EVENTS_TABLE = "ledger_events"
-# Batches of at least this many events take the head's lock before chaining (see _optimistic).
-LOCK_FIRST_BATCH_SIZE = 100
 TARGET_SESSION_ATTRS_KEY = "POSTGRES_TARGET_SESSION_ATTRS"
 
 
@@ -78,8 +76,11 @@ class _AlreadyStoredError(Exception):
         self.found = found
 
 
-class ChainedPostgresApplicationRecorder(NotificationsFromOne, PostgresApplicationRecorder):
-    """PostgreSQL application recorder whose rows form the hash chain."""
+class ChainedPostgresApplicationRecorder(
+    WriterHead, NotificationsFromOne, PostgresApplicationRecorder
+):
+    """PostgreSQL application recorder whose rows form the hash chain; what it knows of the
+    head, and whether it writes alone: ``WriterHead`` (ledger/store/postgres_head.py)."""
 
     def __init__(
         self,
@@ -105,9 +106,7 @@ class ChainedPostgresApplicationRecorder(NotificationsFromOne, PostgresApplicati
             "SELECT * FROM {} WHERE notification_id >= 1 AND originator_id = %s"
         ).format(self._ident(self.events_table_name))
         self._genesis: Genesis | None = None
-        self._head: tuple[int, bytes] | None = None
-        self._head_lock = threading.Lock()
-        self._contended = False
+        self._init_writer_head()
         self._rewrite_create_statements()
         # One primary-key probe per id: the LIMIT keeps the planner from turning this
         # into a join, which it did as a sequential scan of the whole ledger.
@@ -393,15 +392,6 @@ class ChainedPostgresApplicationRecorder(NotificationsFromOne, PostgresApplicati
         written = self._append_locked(conn, digest, pending, only_new, **kwargs)
         return NewAggregates(written.ids, existing | written.existing)
 
-    def _optimistic(self, size: int) -> bool:
-        """Whether to bet on the remembered head rather than wait for the head's lock.
-
-        A large batch always waits: the lock's round trip is small beside its
-        insert, while a lost bet would have sent and checked the whole batch for
-        nothing (with two writers, about every other batch lost it).
-        """
-        return not self._contended and size < LOCK_FIRST_BATCH_SIZE
-
     def _append(
         self,
         conn: Connection[DictRow],
@@ -488,17 +478,6 @@ class ChainedPostgresApplicationRecorder(NotificationsFromOne, PostgresApplicati
         # Tracking (process recorder) after the events: any failure rolls both back.
         self._insert_events(curs, stored_events, **kwargs)
         return ids
-
-    def _remember_head(self, rows: list[RowTuple]) -> None:
-        if not rows:
-            return
-        with self._head_lock:
-            if self._head is None or rows[-1][0] > self._head[0]:
-                self._head = (rows[-1][0], rows[-1][6])
-
-    def _forget_head(self) -> None:
-        with self._head_lock:
-            self._head = None
 
     def existing_originators(self, originator_ids: Sequence[UUID]) -> set[UUID]:
         """Which of these aggregates already have events: one query for the whole batch."""

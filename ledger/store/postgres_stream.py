@@ -12,10 +12,10 @@ rows and hashes are exactly those of one ``insert_new_aggregates`` of the
 whole batch.
 
 Only a writer that is alone streams: the head's lock is held from the first
-chunk to the commit, so with another writer about (the head moved since our
-last batch: the recorder's ``_contended``, cleared when a batch finds the head
-where it left it) the batch is built first and inserted as one, and the other
-writer never waits on our Python.
+chunk to the commit, so with another writer about (another process moved the
+head since our last batch, or another batch of this process is in the store's
+hands, streamed or built: ``_batch_in_hand``, ledger/store/postgres_head.py) the batch is built
+first and inserted as one, and the other writer never waits on our Python.
 
 The chunks are inserted unchecked, as ``insert_new_aggregates`` first tries
 a batch of creations: the (originator_id, originator_version) key is the
@@ -28,6 +28,7 @@ once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from itertools import chain
 from typing import Any, Protocol
 
@@ -65,6 +66,8 @@ class ChainedRecorder(Protocol):
 
     def _forget_head(self) -> None: ...
 
+    def _batch_in_hand(self) -> AbstractContextManager[bool]: ...
+
 
 class _NotCreationsError(Exception):
     """A chunk holds an event that does not create its aggregate: check the whole batch."""
@@ -74,12 +77,19 @@ def insert_new_stream(
     recorder: ChainedRecorder, chunks: Iterable[Sequence[StoredEvent]]
 ) -> NewAggregates:
     """``insert_new_aggregates`` of the chunks' events, in order, each chunk sent on when built."""
-    if recorder._contended:
+    with recorder._batch_in_hand() as alone:
+        if alone:
+            return _streamed(recorder, chunks)
         # Another writer is about: the head's lock is held from the first chunk to the
         # commit, so building the batch under it would make the other writer wait on our
         # Python. The batch is built first, then inserted as one (insert_new_aggregates).
         whole: NewAggregates = recorder.insert_new_aggregates([e for c in chunks for e in c])
         return whole
+
+
+def _streamed(recorder: ChainedRecorder, chunks: Iterable[Sequence[StoredEvent]]) -> NewAggregates:
+    """The stream, or, when it wrote nothing (a stored originator, a lost connection), the
+    whole batch checked."""
     pending = iter(chunks)
     sent: list[StoredEvent] = []
     try:

@@ -24,7 +24,8 @@ from psycopg.sql import SQL
 from ledger.config import Settings
 from ledger.errors import ChainWriteError
 from ledger.store.connect import open_reader
-from ledger.store.postgres import LOCK_FIRST_BATCH_SIZE, _AlreadyStoredError
+from ledger.store.postgres import _AlreadyStoredError
+from ledger.store.postgres_head import LOCK_FIRST_BATCH_SIZE
 from ledger.verify import verify_ledger
 from tests.conftest import Ledger, make_events
 
@@ -233,6 +234,105 @@ def test_a_writer_that_is_not_alone_builds_the_batch_before_taking_the_lock(
     finally:
         other.close()
     assert len(_rows(pg_ledger.settings)) == 15
+
+
+class _Held:
+    """A streamed batch that stops between its chunks, holding the head's lock, until let go."""
+
+    def __init__(self, chunks: list[list[StoredEvent]]) -> None:
+        self.chunks = chunks
+        self.holding = threading.Event()
+        self.go_on = threading.Event()
+
+    def __iter__(self) -> Iterator[list[StoredEvent]]:
+        yield self.chunks[0]
+        # Asked for the next chunk: the first is chained, so the head's lock is ours.
+        self.holding.set()
+        assert self.go_on.wait(timeout=60)
+        yield from self.chunks[1:]
+
+
+def _in_thread(work: Any, results: list[Any]) -> threading.Thread:
+    def run() -> None:
+        try:
+            results.append(work())
+        except BaseException as e:  # asserted on by the test
+            results.append(e)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_two_writers_streaming_at_once_chain_one_batch_after_the_other(
+    pg_ledger: Ledger,
+) -> None:
+    """Two recorders (two workers' pools), each alone as far as it knows, stream at once: the
+    second waits for the first's lock, chains onto its commit, and is wary from then on."""
+    first, second = pg_ledger.recorder, Ledger(pg_ledger.settings)
+    try:
+        early = second.recorder.insert_new_stream([make_events(2)])  # a head it remembers
+        held = _Held([make_events(3), make_events(3)])
+        mine: list[Any] = []
+        holder = _in_thread(lambda: first.insert_new_stream(held), mine)
+        assert held.holding.wait(timeout=60)
+        pulled = threading.Event()
+
+        def chunks() -> Iterator[list[StoredEvent]]:
+            pulled.set()  # the second's lock request is on its way
+            yield from (make_events(2), make_events(2))
+
+        theirs: list[Any] = []
+        waiter = _in_thread(lambda: second.recorder.insert_new_stream(chunks()), theirs)
+        assert pulled.wait(timeout=60)
+        held.go_on.set()
+        holder.join(timeout=60)
+        waiter.join(timeout=60)
+        assert early.ids == [1, 2]
+        assert mine[0].ids == list(range(3, 9)) and theirs[0].ids == list(range(9, 13))
+        assert second.recorder._contended  # it found the head moved: it builds first now
+    finally:
+        second.close()
+    assert [row[0] for row in _rows(pg_ledger.settings)] == list(range(1, 13))
+
+
+def test_a_second_batch_of_one_process_is_built_before_it_waits_for_the_lock(
+    pg_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two threads of one process share its remembered head: the second batch, while the
+    first streams, is built whole and inserted as one, never streamed under the lock."""
+    recorder = pg_ledger.recorder
+    recorder.insert_new_stream([make_events(1)])
+    held = _Held([make_events(3), make_events(3)])
+    calls: list[str] = []
+    inserting = threading.Event()
+    insert_new = recorder.insert_new_aggregates
+
+    def spied(events: list[StoredEvent], **kwargs: Any) -> Any:
+        calls.append(f"insert {len(events)}")
+        inserting.set()
+        return insert_new(events, **kwargs)
+
+    def chunks() -> Iterator[list[StoredEvent]]:
+        for n in range(3):
+            calls.append(f"chunk {n}")
+            yield make_events(2)
+
+    monkeypatch.setattr(recorder, "insert_new_aggregates", spied)
+    mine: list[Any] = []
+    holder = _in_thread(lambda: recorder.insert_new_stream(held), mine)
+    assert held.holding.wait(timeout=60)
+    theirs: list[Any] = []
+    waiter = _in_thread(lambda: recorder.insert_new_stream(chunks()), theirs)
+    assert inserting.wait(timeout=60)
+    held.go_on.set()
+    holder.join(timeout=60)
+    waiter.join(timeout=60)
+    assert calls == ["chunk 0", "chunk 1", "chunk 2", "insert 6"]  # the first: streamed
+    assert mine[0].ids == list(range(2, 8)) and theirs[0].ids == list(range(8, 14))
+    assert recorder.insert_new_stream(chunks()).ids == list(range(14, 20))
+    assert calls[4:] == ["chunk 0", "chunk 1", "chunk 2"]  # alone again: streamed
+    assert [row[0] for row in _rows(pg_ledger.settings)] == list(range(1, 20))
 
 
 def test_an_empty_batch_writes_nothing(pg_ledger: Ledger) -> None:
