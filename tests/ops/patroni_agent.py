@@ -5,23 +5,37 @@
 reachable from. Each command answers one JSON object on stdout, except
 ``load``, which prints one line per acknowledged request while it runs:
 
-* ``members URL…`` — Patroni's ``GET /cluster`` from the first member that answers;
-* ``await --streaming N URL…`` — until one leader runs and N replicas stream
-  from it on its timeline (deadline 120 s);
+* ``members NAME=URL…`` — what each member that answers says of itself
+  (Patroni's ``GET /patroni``: role, timeline, the primary's replication);
+* ``await --streaming N [--within S] NAME=URL…`` — until one member runs as
+  primary and N others stream from it, one synchronously (deadline S, 120 s
+  unless given);
+* ``await-replica [--within S] NAME=URL`` — until that member says its
+  PostgreSQL runs as a replica (run on the member's own machine when its
+  link is cut);
+* ``cached URL`` — the member's ``GET /cluster``, its cached copy of etcd;
+* ``keys URL…`` — Patroni's ``leader``, ``sync`` and ``history`` keys as etcd
+  holds them (a linearizable read through etcd's JSON gateway), to explain a
+  failover;
 * ``setup`` — the ledger created through the multi-host URL, with the
   departments, resource and grant the accesses name, and a platform key;
 * ``load`` — the exchange platform: batches and single accesses through the
   service (the FastAPI app in-process, its real exception handlers), each
-  retried after a 503 until acknowledged, until SIGTERM; then the books;
-* ``check`` — every acknowledged access present exactly once, ``govledger
-  verify --full`` on the primary, every node holding the same chain, and the
-  views (caught up incrementally across the failovers) equal to a rebuild.
+  retried after a 503 until acknowledged, until SIGTERM; then the books (as
+  they stand if a request still waits 20 s later: ``in_flight``);
+* ``present`` — read only: how many acknowledged accesses the primary lacks
+  or holds twice, and its chain head;
+* ``check`` — ``present``, ``govledger verify --full`` on the primary, and
+  (unless ``--no-views``) the views, caught up incrementally across the
+  failovers, equal to a rebuild.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -37,54 +51,120 @@ import httpx
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 _DEADLINE_SECONDS = 120
 _RETRY_PAUSE_SECONDS = 0.1
+_STOP_GRACE_SECONDS = 20
 
 
 # ------------------------------------------------------------------ Patroni
 
 
-def _cluster(client: httpx.Client, urls: list[str]) -> list[dict[str, Any]] | None:
-    for url in urls:
-        try:
-            reply = client.get(f"{url}/cluster", timeout=2)
-        except httpx.TransportError:
-            continue
-        if reply.status_code == 200:
-            members: list[dict[str, Any]] = reply.json().get("members", [])
-            return members
-    return None
+def _own_view(client: httpx.Client, name: str, url: str) -> dict[str, Any] | None:
+    """What one member says of itself (``GET /patroni``): its PostgreSQL's role and
+    timeline and, on a primary, its ``pg_stat_replication``. Never ``GET /cluster``: that
+    is the member's cached copy of etcd, stale on a member that was cut off."""
+    try:
+        status: dict[str, Any] = client.get(f"{url}/patroni", timeout=2).json()
+    except (httpx.TransportError, ValueError):  # cut off, or answering half a reply
+        return None
+    primary = status.get("role") in ("master", "primary")
+    role = "leader" if primary else "sync_standby" if status.get("sync_standby") else "replica"
+    return {
+        "name": name,
+        "role": role,
+        "state": status.get("state", ""),
+        "timeline": status.get("timeline"),
+        "replication": status.get("replication", []) if primary else [],
+    }
+
+
+def _views(client: httpx.Client, urls: list[str]) -> list[dict[str, Any]]:
+    named = (url.split("=", 1) for url in urls)
+    return [v for name, url in named if (v := _own_view(client, name, url)) is not None]
 
 
 def members(urls: list[str]) -> dict[str, Any]:
+    """Each reachable member's own view (``NAME=URL`` arguments)."""
     with httpx.Client() as client:
-        return {"members": _cluster(client, urls) or []}
+        return {"members": _views(client, urls)}
 
 
 def _settled(found: list[dict[str, Any]], streaming: int, not_leader: str) -> bool:
+    """One primary, and ``streaming`` of the others in its ``pg_stat_replication`` as
+    streaming, one of them synchronous: a replica streams only on the primary's history."""
     leaders = [m for m in found if m["role"] == "leader" and m["state"] == "running"]
     if len(leaders) != 1 or leaders[0]["name"] == not_leader:
         return False
-    timeline = leaders[0].get("timeline")
-    replicas = [
-        m
-        for m in found
-        if m["role"] in ("sync_standby", "replica")
-        and m["state"] in ("streaming", "running")
-        and m.get("timeline") == timeline
-        and isinstance(m.get("lag"), int)
+    others = {m["name"] for m in found} - {leaders[0]["name"]}
+    senders = [
+        r
+        for r in leaders[0]["replication"]
+        if r.get("application_name") in others and r.get("state") == "streaming"
     ]
-    return len(replicas) >= streaming and any(m["role"] == "sync_standby" for m in replicas)
+    return len(senders) >= streaming and any(r.get("sync_state") == "sync" for r in senders)
 
 
-def await_members(urls: list[str], streaming: int, not_leader: str) -> dict[str, Any]:
-    deadline = time.monotonic() + _DEADLINE_SECONDS
+def await_members(
+    urls: list[str], streaming: int, not_leader: str, within: float = _DEADLINE_SECONDS
+) -> dict[str, Any]:
+    deadline = time.monotonic() + within
     found: list[dict[str, Any]] = []
     with httpx.Client() as client:
         while time.monotonic() < deadline:
-            found = _cluster(client, urls) or []
+            found = _views(client, urls)
             if _settled(found, streaming, not_leader):
                 return {"ok": True, "members": found}
             time.sleep(0.2)  # poll Patroni while it elects and replicas stream, bounded
-    raise SystemExit(f"the cluster did not settle: {json.dumps(found)}")
+    raise SystemExit(f"the cluster did not settle within {within:.0f} s: {json.dumps(found)}")
+
+
+def await_replica(url: str, within: float) -> dict[str, Any]:
+    """Until the member (``NAME=URL``) says its PostgreSQL runs, as a replica."""
+    name, _, url = url.partition("=")
+    deadline = time.monotonic() + within
+    with httpx.Client() as client:
+        while time.monotonic() < deadline:
+            view = _own_view(client, name, url)
+            if view is not None and view["role"] != "leader" and view["state"] == "running":
+                return {"ok": True, "member": view}
+            time.sleep(0.2)  # poll while it demotes, bounded
+    raise SystemExit(f"{name} did not demote within {within:.0f} s")
+
+
+def cached(url: str) -> dict[str, Any]:
+    """The member's ``GET /cluster``: its cached copy of etcd, not necessarily the truth."""
+    with httpx.Client() as client:
+        members: list[dict[str, Any]] = client.get(f"{url}/cluster", timeout=5).json()["members"]
+    return {"members": members}
+
+
+_KEYS = ("leader", "sync", "history")
+
+
+def keys(urls: list[str], scope: str = "/service/govledger/") -> dict[str, Any]:
+    """Patroni's keys from the first etcd member that answers (linearizable: the truth,
+    not what one member's possibly stale copy says)."""
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    with httpx.Client() as client:
+        for url in urls:
+            try:
+                reply = client.post(
+                    f"{url}/v3/kv/range",
+                    json={"key": b64(scope), "range_end": b64(scope[:-1] + "0")},
+                    timeout=3,
+                )
+            except httpx.TransportError:
+                continue
+            if reply.status_code != 200:
+                continue
+            found = {}
+            for kv in reply.json().get("kvs", []):
+                name = base64.b64decode(kv["key"]).decode()[len(scope) :]
+                if name in _KEYS:
+                    found[name] = base64.b64decode(kv.get("value", "")).decode()
+            return {"keys": found, "from": url}
+    return {"keys": {}, "from": None}
 
 
 # ------------------------------------------------------------------ the ledger
@@ -148,11 +228,36 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
 
     from api.app import create_app  # noqa: PLC0415
 
-    signal.signal(signal.SIGTERM, lambda *_: _STOP.set())
-    if args.seconds:  # a measured run: stop by itself
-        threading.Timer(args.seconds, _STOP.set).start()
     began = time.monotonic()
     books = Books()
+
+    def write_books(in_flight: bool) -> None:
+        Path(args.out).write_text(
+            json.dumps(
+                {
+                    "acknowledged": list(books.acknowledged),
+                    "statuses": {str(k): v for k, v in books.statuses.items()},
+                    "retried_and_found": books.retried_and_found,
+                    "missing_retry_after": books.missing_retry_after,
+                    "attempts": list(books.attempts),
+                    "seconds": time.monotonic() - began,
+                    "in_flight": in_flight,
+                }
+            ),
+            encoding="utf-8",
+        )
+
+    def stop(*_: Any) -> None:
+        _STOP.set()
+        # A request whose COMMIT waits for a synchronous standby that never comes would hold
+        # the books forever: after a grace period they are written as they stand.
+        grace = threading.Timer(_STOP_GRACE_SECONDS, lambda: (write_books(True), os._exit(0)))
+        grace.daemon = True
+        grace.start()
+
+    signal.signal(signal.SIGTERM, stop)
+    if args.seconds:  # a measured run: stop by itself
+        threading.Timer(args.seconds, _STOP.set).start()
     headers = {"Authorization": f"Bearer {args.token}"}
     run = uuid.uuid4().hex[:8]
     n = 0
@@ -178,19 +283,7 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
             line = {"sent": sent, "t": time.time(), "acknowledged": len(books.acknowledged)}
             print(json.dumps(line))
             sys.stdout.flush()
-    Path(args.out).write_text(
-        json.dumps(
-            {
-                "acknowledged": books.acknowledged,
-                "statuses": {str(k): v for k, v in books.statuses.items()},
-                "retried_and_found": books.retried_and_found,
-                "missing_retry_after": books.missing_retry_after,
-                "attempts": books.attempts,
-                "seconds": time.monotonic() - began,
-            }
-        ),
-        encoding="utf-8",
-    )
+    write_books(False)
     return {"done": True}
 
 
@@ -209,10 +302,37 @@ def project(args: argparse.Namespace) -> dict[str, Any]:
         store.close()
 
 
-def check(args: argparse.Namespace) -> dict[str, Any]:
+def present(args: argparse.Namespace) -> dict[str, Any]:
+    """Read only, on the primary: the acknowledged accesses it lacks or holds twice."""
     import psycopg  # noqa: PLC0415
 
     from ledger.domain.ids import data_access_id  # noqa: PLC0415
+    from ledger.store.conninfo import postgres_conninfo  # noqa: PLC0415
+
+    settings = _settings(args)
+    acknowledged = json.loads(Path(args.acknowledged).read_text(encoding="utf-8"))["acknowledged"]
+    ids = [data_access_id(p) for p in acknowledged]
+    conninfo = postgres_conninfo(settings.database)
+    with psycopg.connect(**conninfo, autocommit=True, connect_timeout=10) as conn:
+        rows = conn.execute(
+            "SELECT originator_id, count(*) FROM ledger_events"
+            " WHERE originator_id = ANY(%s) GROUP BY originator_id",
+            (ids,),
+        ).fetchall()
+        (head,) = conn.execute("SELECT max(notification_id) FROM ledger_events").fetchone() or (0,)
+    counts = {row[0]: int(row[1]) for row in rows}
+    return {
+        "acknowledged": len(ids),
+        "distinct_acknowledged": len(set(ids)),
+        "missing": sum(1 for i in set(ids) if i not in counts),
+        "duplicated": sum(1 for c in counts.values() if c != 1),
+        "head": head,
+    }
+
+
+def check(args: argparse.Namespace) -> dict[str, Any]:
+    import psycopg  # noqa: PLC0415
+
     from ledger.store.conninfo import postgres_conninfo  # noqa: PLC0415
     from projections.store import ViewStore  # noqa: PLC0415
     from tests.ops.test_projection_worker_crash import (  # noqa: PLC0415
@@ -221,16 +341,7 @@ def check(args: argparse.Namespace) -> dict[str, Any]:
     )
 
     settings = _settings(args)
-    acknowledged = json.loads(Path(args.acknowledged).read_text(encoding="utf-8"))["acknowledged"]
-    ids = [data_access_id(p) for p in acknowledged]
-    with psycopg.connect(**postgres_conninfo(settings.database), autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT originator_id, count(*) FROM ledger_events"
-            " WHERE originator_id = ANY(%s) GROUP BY originator_id",
-            (ids,),
-        ).fetchall()
-        (head,) = conn.execute("SELECT max(notification_id) FROM ledger_events").fetchone() or (0,)
-    counts = {row[0]: int(row[1]) for row in rows}
+    found = present(args)
     verified = subprocess.run(
         [str(Path(sys.executable).parent / "govledger"), "verify", "--full", "--json"],
         env={**_env(settings), "PATH": "/usr/bin:/bin"},
@@ -239,6 +350,13 @@ def check(args: argparse.Namespace) -> dict[str, Any]:
         check=False,
         timeout=300,
     )
+    checked = {
+        **found,
+        "verify_returncode": verified.returncode,
+        "verify_output": (verified.stdout + verified.stderr)[-2000:],
+    }
+    if args.no_views:
+        return checked
     project(args)
     store = ViewStore(settings)
     try:
@@ -252,13 +370,7 @@ def check(args: argparse.Namespace) -> dict[str, Any]:
     rebuilt = rebuild_elsewhere(settings, elsewhere)
     differing = sorted(name for name in incremental if incremental[name] != rebuilt.get(name))
     return {
-        "acknowledged": len(ids),
-        "distinct_acknowledged": len(set(ids)),
-        "missing": sum(1 for i in set(ids) if i not in counts),
-        "duplicated": sum(1 for c in counts.values() if c != 1),
-        "head": head,
-        "verify_returncode": verified.returncode,
-        "verify_output": (verified.stdout + verified.stderr)[-2000:],
+        **checked,
         "views_differing": differing,
         "view_rows": sum(len(v) for v in incremental.values()),
     }
@@ -299,8 +411,14 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("await")
     p.add_argument("--streaming", type=int, required=True)
     p.add_argument("--not-leader", default="")
+    p.add_argument("--within", type=float, default=_DEADLINE_SECONDS)
     p.add_argument("urls", nargs="+")
-    for name in ("setup", "load", "project", "check"):
+    sub.add_parser("keys").add_argument("urls", nargs="+")
+    p = sub.add_parser("await-replica")
+    p.add_argument("--within", type=float, default=_DEADLINE_SECONDS)
+    p.add_argument("url")
+    sub.add_parser("cached").add_argument("url")
+    for name in ("setup", "load", "project", "present", "check"):
         p = sub.add_parser(name)
         p.add_argument("--url", required=True)
         p.add_argument("--state", required=True)
@@ -310,16 +428,22 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--out", required=True)
             p.add_argument("--batch", type=int, default=20)
             p.add_argument("--seconds", type=float, default=0, help="stop after (0: SIGTERM)")
-        if name == "check":
+        if name in ("present", "check"):
             p.add_argument("--acknowledged", required=True)
+        if name == "check":
+            p.add_argument("--no-views", action="store_true", help="the ledger only")
     sub.add_parser("heads").add_argument("node", nargs="+")
     args = parser.parse_args(argv)
     commands = {
         "members": lambda: members(args.urls),
-        "await": lambda: await_members(args.urls, args.streaming, args.not_leader),
+        "await": lambda: await_members(args.urls, args.streaming, args.not_leader, args.within),
+        "keys": lambda: keys(args.urls),
+        "await-replica": lambda: await_replica(args.url, args.within),
+        "cached": lambda: cached(args.url),
         "setup": lambda: setup(args),
         "load": lambda: load(args),
         "project": lambda: project(args),
+        "present": lambda: present(args),
         "check": lambda: check(args),
         "heads": lambda: heads(args),
     }

@@ -10,12 +10,14 @@ each other only over the bridge, so "a machine dies" is exactly one of:
 * :meth:`PatroniCluster.cut` — the namespace's link goes down, its processes
   keep running, as a failed switch port.
 
-The configuration is ops/deploy/patroni/patroni.yml as shipped, with per-node
-values and passwords given the way the deployment gives them (``PATRONI_*``
-variables) and three test-only changes: shorter failure-detection timing (so
-one failover takes seconds, not half a minute), ``fsync=off`` (the machines
-share one disk; a namespace kill does not lose the page cache, so durability
-is not what fsync would protect here) and the bridge's subnet in ``pg_hba``.
+The configuration is ops/deploy/patroni/patroni.yml as shipped (Patroni pinned
+by ops/deploy/patroni/requirements.txt, etcd with pre-vote as etcd.env.example
+has it), with per-node values and passwords given the way the deployment gives
+them (``PATRONI_*`` variables) and three test-only changes: shorter
+failure-detection timing (Patroni's, etcd's and ``wal_sender_timeout``, so one
+failover takes seconds, not half a minute), ``fsync=off`` (the machines share
+one disk; a namespace kill does not lose the page cache, so durability is not
+what fsync would protect here) and the bridge's subnet in ``pg_hba``.
 """
 
 from __future__ import annotations
@@ -45,11 +47,13 @@ from tests.netns import SUBNET, Host, Network, namespaces_available
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "ops" / "deploy" / "patroni" / "patroni.yml"
 ENSURE = ROOT / "ops" / "scripts" / "ensure-patroni.sh"
+PATRONI = "/opt/patroni/bin/patroni"  # the pinned one ENSURE installs (requirements.txt there)
 ETCD_CLIENT, ETCD_PEER, PATRONI_API, PG_PORT = 2379, 2380, 8008, 5432
 # A dead primary's leader key expires after ttl; loop_wait + 2 * retry_timeout must stay
-# within it (Patroni's rule). Shipped: 30/10/10 (a failover in about 30-40 s).
-TEST_TIMING = {"ttl": 15, "loop_wait": 1, "retry_timeout": 5}
-WRITE_AGAIN_SECONDS = 120  # Patroni's ttl is 15 s here; the rest is slack for a busy machine
+# within it (Patroni's rule), and ttl is at least 20 (Patroni raises a smaller one).
+# Shipped: 30/10/10 (a failover in about 30-40 s).
+TEST_TIMING = {"ttl": 20, "loop_wait": 1, "retry_timeout": 5}
+WRITE_AGAIN_SECONDS = 120  # Patroni's ttl is 20 s here; the rest is slack for a busy machine
 
 
 def cluster_unavailable() -> str | None:
@@ -114,7 +118,11 @@ class PatroniCluster:
         config: dict[str, Any] = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
         dcs = config["bootstrap"]["dcs"]
         dcs.update(self.timing)
-        dcs["postgresql"]["parameters"].update({"fsync": "off", "wal_keep_size": "64MB"})
+        # wal_sender_timeout: a cut-off primary's shutdown (its demotion) waits for its
+        # walsenders to give up on the unreachable standbys: 20 s here, not 60.
+        dcs["postgresql"]["parameters"].update(
+            {"fsync": "off", "wal_keep_size": "64MB", "wal_sender_timeout": "20s"}
+        )
         subnet = f"{SUBNET}.0/24"
         config["postgresql"]["pg_hba"] = [
             line.replace("10.0.0.0/24", subnet) for line in config["postgresql"]["pg_hba"]
@@ -143,6 +151,9 @@ class PatroniCluster:
             # Quicker leader elections on a busy two-core machine shared by many tests.
             "ETCD_HEARTBEAT_INTERVAL": "200",
             "ETCD_ELECTION_TIMEOUT": "2000",
+            # As shipped (etcd.env.example): a member back from a cut link does not depose
+            # the etcd leader.
+            "ETCD_PRE_VOTE": "true",
         }
 
     def _patroni_env(self, machine: Machine) -> dict[str, str]:
@@ -176,7 +187,7 @@ class PatroniCluster:
             env["ETCD_INITIAL_CLUSTER_STATE"] = "existing"
         machine.host.start(["etcd"], env=env, cwd=self.home, log=log)
         machine.host.start(
-            ["runuser", "-u", "postgres", "--", "patroni", str(self.config(machine))],
+            ["runuser", "-u", "postgres", "--", PATRONI, str(self.config(machine))],
             env=self._patroni_env(machine),
             cwd=self.home,
             log=log,
@@ -210,9 +221,10 @@ class PatroniCluster:
             f"postgresql://postgres:{self.superuser_password}@{machine.address}:{PG_PORT}/{dbname}"
         )
 
-    def agent(self, *args: str, timeout: float = 180) -> Any:
-        """``python -m tests.ops.patroni_agent ARGS`` on the app machine; its JSON answer."""
-        done = self.app.run(
+    def agent(self, *args: str, timeout: float = 180, on: Host | None = None) -> Any:
+        """``python -m tests.ops.patroni_agent ARGS`` on the app machine (or ``on`` another:
+        a machine whose link is cut still reaches its own addresses); its JSON answer."""
+        done = (on or self.app).run(
             [sys.executable, "-m", "tests.ops.patroni_agent", *args],
             env=agent_env(),
             cwd=ROOT,
@@ -222,20 +234,42 @@ class PatroniCluster:
         return json.loads(done.stdout.strip().splitlines()[-1])  # ``load`` prints progress first
 
     def api_urls(self) -> list[str]:
-        return [f"http://{m.address}:{PATRONI_API}" for m in self.machines]
+        """``NAME=URL`` of each member's Patroni REST API."""
+        return [f"{m.name}=http://{m.address}:{PATRONI_API}" for m in self.machines]
 
     def members(self) -> list[dict[str, Any]]:
-        """Patroni's view of the cluster (GET /cluster on any member that answers)."""
+        """What each member that answers says of itself (its PostgreSQL's role, timeline)."""
         answer: list[dict[str, Any]] = self.agent("members", *self.api_urls())["members"]
         return answer
 
-    def await_members(self, replicas_streaming: int, *, not_leader: str = "") -> dict[str, Any]:
-        """Until one leader runs and ``replicas_streaming`` replicas stream from it."""
-        args = ["await", "--streaming", str(replicas_streaming), *self.api_urls()]
+    def await_members(
+        self, replicas_streaming: int, *, not_leader: str = "", within: float = 120
+    ) -> dict[str, Any]:
+        """Until one leader runs and ``replicas_streaming`` replicas stream from it (the
+        agent fails after ``within`` seconds)."""
+        args = ["await", "--streaming", str(replicas_streaming), "--within", str(within)]
         if not_leader:
             args += ["--not-leader", not_leader]
-        answer: dict[str, Any] = self.agent(*args)
+        answer: dict[str, Any] = self.agent(*args, *self.api_urls(), timeout=within + 60)
         return answer
+
+    def await_demoted(self, machine: Machine, within: float = 120) -> None:
+        """Until the machine's Patroni says its PostgreSQL runs as a replica, asked on the
+        machine itself (its link may be cut)."""
+        url = f"{machine.name}=http://{machine.address}:{PATRONI_API}"
+        self.agent("await-replica", "--within", str(within), url, on=machine.host)
+
+    def cached_view(self, machine: Machine) -> list[dict[str, Any]]:
+        """The machine's Patroni's copy of etcd (``GET /cluster``), asked on the machine."""
+        url = f"http://{machine.address}:{PATRONI_API}"
+        members: list[dict[str, Any]] = self.agent("cached", url, on=machine.host)["members"]
+        return members
+
+    def dcs_keys(self) -> dict[str, str]:
+        """Patroni's ``leader``, ``sync`` and ``history`` keys as the etcd cluster holds them."""
+        urls = [f"http://{m.address}:{ETCD_CLIENT}" for m in self.machines]
+        found: dict[str, str] = self.agent("keys", *urls)["keys"]
+        return found
 
     def leader(self) -> Machine:
         (name,) = [m["name"] for m in self.members() if m["role"] == "leader"]
@@ -314,10 +348,16 @@ class Load:
     """``patroni_agent load`` on the app machine; one line per acknowledged request."""
 
     def __init__(
-        self, cluster: PatroniCluster, url: str, setup: dict[str, str], home: Path, *extra: str
+        self,
+        cluster: PatroniCluster,
+        url: str,
+        setup: dict[str, str],
+        home: Path,
+        *extra: str,
+        name: str = "load",
     ) -> None:
-        self.out = home / "books.json"
-        self.log = (home / "load.log").open("wb")
+        self.out = home / f"books-{name}.json"
+        self.log = (home / f"{name}.log").open("wb")
         self.process = subprocess.Popen(
             [
                 "ip", "netns", "exec", cluster.app.namespace,
