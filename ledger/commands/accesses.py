@@ -137,13 +137,14 @@ class AccessCommands(SharingCommands):
                 if moment > latest:
                     in_future.append(access_id)
             writer.plain = plain
-            writer.sealed = self._sealed_subjects(named) if named else {}
+            writer.sealed = self._subjects_json(named) if named else {}
             yield writer.stored_batch(fresh)
 
-    def _sealed_subjects(self, named: list[tuple[UUID, tuple[str, ...]]]) -> dict[UUID, Any]:
-        """The sealed ``subjects`` of these accesses (ledger-format §9.1). Their keys are
-        stored first, in a transaction of their own, so no stored access names a key that
-        was never stored (a batch that then fails leaves unused keys, nothing else)."""
+    def _subjects_json(self, named: list[tuple[UUID, tuple[str, ...]]]) -> dict[UUID, Any]:
+        """The ``subjects`` of these accesses: their subjects' key ids (ledger-format §9.1).
+        Keys not in the table yet are stored first, in a transaction of their own, so no
+        stored access names a key that was never stored (a batch that then fails leaves
+        unused keys, nothing else)."""
         require(
             self.subjects is not None,
             ErrorCode.SUBJECTS_UNAVAILABLE,
@@ -151,7 +152,7 @@ class AccessCommands(SharingCommands):
             "(GOVLEDGER_SUBJECT_INDEX_KEY_FILE, docs/privacy.md)",
         )
         assert self.subjects is not None
-        return self.subjects.seal_batch(named)
+        return self.subjects.subjects_json(named)
 
     def _save_new_accesses(self, stored: list[StoredEvent]) -> set[UUID]:
         """Store, in one transaction, the events of accesses not stored yet; return the ids
