@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from ledger.domain.calendar import CHINA_STANDARD_TIME
-from ledger.subject_keys import ACCESS_TOPIC, events_table, subject_key_ids
+from ledger.subject_keys import ACCESS_TOPIC, SubjectKeys, events_table, subject_key_ids
 from ledger.subjects import SUBJECTS_FIELD, SubjectVault
 from ledger.tree import TreeConflictError, open_ledger_tree
 from ledger.tree_database import Database
@@ -118,10 +118,16 @@ def _rows_naming(
     access a failed batch never stored; ledger/subject_keys.py)."""
     low = datetime.combine(start, datetime.min.time(), CHINA_STANDARD_TIME)
     high = datetime.combine(end + timedelta(days=1), datetime.min.time(), CHINA_STANDARD_TIME)
-    with vault.keys() as keys:
+    # A connection of its own: the vault's (shared on PostgreSQL) stays free for ingest
+    # while a long catch-up runs.
+    database = Database(vault.settings)
+    try:
+        keys = SubjectKeys(database)
         keys.catch_up(size)
         access_ids = keys.accesses_of(list(key_of))
-        rows = _access_rows(keys.db, access_ids, size)
+        rows = _access_rows(database, access_ids, size)
+    finally:
+        database.close()
     found = []
     for pos, originator, raw in sorted(rows, key=lambda row: int(row[0])):
         state = json.loads(bytes(raw))
