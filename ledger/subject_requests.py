@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from ledger.config import Settings
 from ledger.domain.calendar import CHINA_STANDARD_TIME
 from ledger.subject_keys import ACCESS_TOPIC, SubjectKeys, events_table, subject_key_ids
 from ledger.subjects import SUBJECTS_FIELD, SubjectVault
-from ledger.tree import TreeConflictError, open_ledger_tree
+from ledger.tree import LedgerTree, TreeConflictError, open_ledger_tree
 from ledger.tree_database import Database
 
 ERASED_TEXT = "[已删除 erased]"
@@ -89,12 +90,8 @@ def find_accesses(vault: SubjectVault, identifier: str, start: date, end: date) 
         rows = keys.rows_of(vault.blind(identifier))
     key_of = {row.key_id: row.key for row in rows}
     with open_ledger_tree(vault.settings) as tree:
-        try:
-            tree.integrate()
-        except TreeConflictError:
-            tree.refresh()  # another integrator is at it: answer for the tree it left
-        size = tree.size
-        found = _rows_naming(vault, key_of, start, end, size) if key_of else []
+        size = _integrated(tree)
+        found = _rows_naming(vault.settings, key_of, start, end, size) if key_of else []
         accesses = tuple(
             _access(position, originator, state, erased, tree.inclusion(position, size).to_json())
             for position, originator, state, erased in found
@@ -109,8 +106,31 @@ def find_accesses(vault: SubjectVault, identifier: str, start: date, end: date) 
     )
 
 
+def catch_up_index(settings: Settings) -> int:
+    """Bring the tree and then the access index up to the chain's head; the index's head.
+
+    What the service runs between lookups (``api/app.py``, every checkpoint interval),
+    so that a lookup reads only what came since, not a day's ingest."""
+    with open_ledger_tree(settings) as tree:
+        size = _integrated(tree)
+    database = Database(settings)
+    try:
+        return SubjectKeys(database).catch_up(size)
+    finally:
+        database.close()
+
+
+def _integrated(tree: LedgerTree) -> int:
+    """The tree's size once integrated (or as another integrator left it)."""
+    try:
+        tree.integrate()
+    except TreeConflictError:
+        tree.refresh()  # another integrator is at it: answer for the tree it left
+    return tree.size
+
+
 def _rows_naming(
-    vault: SubjectVault, key_of: dict[str, bytes | None], start: date, end: date, size: int
+    settings: Settings, key_of: dict[str, bytes | None], start: date, end: date, size: int
 ) -> list[tuple[int, str, dict[str, Any], bool]]:
     """(position, access id, state, subject erased) of the access rows up to ``size``
     naming these keys: the access index, caught up to ``size``, gives their ids; each row
@@ -120,7 +140,7 @@ def _rows_naming(
     high = datetime.combine(end + timedelta(days=1), datetime.min.time(), CHINA_STANDARD_TIME)
     # A connection of its own: the vault's (shared on PostgreSQL) stays free for ingest
     # while a long catch-up runs.
-    database = Database(vault.settings)
+    database = Database(settings)
     try:
         keys = SubjectKeys(database)
         keys.catch_up(size)
