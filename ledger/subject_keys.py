@@ -182,7 +182,7 @@ class SubjectKeys:
             return
         # PostgreSQL: one statement, not one round trip a row. Every column is hex, so each
         # goes as one comma-joined text: psycopg's text-array dumper quotes element by
-        # element in Python (about 40 µs a subject, more than the sealing).
+        # element in Python (about 40 µs a subject, more than the rest of a new subject).
         key_ids, blinds, keys = zip(*rows, strict=True)
         self.db.query(
             f"INSERT INTO {self.table} (key_id, blind, key) "

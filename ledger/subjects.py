@@ -21,14 +21,14 @@ stored, in clear or sealed (个人信息保护法 §6, §47, §51):
 
 Why key ids and not sealed values: a sealed value cost an AES-GCM call and ~130
 bytes per subject per access, hashed, checked and written (issue 19: batch
-ingest with 1-10 subjects an access ran at 0.2-0.3 of the plain case), and it
-protected nothing the key id does not: the key beside it in the same database
-opened it. Batch ingest keeps each subject's key id in memory by the identifier
+ingest with 1-10 subjects an access ran at 0.2-0.3 of the plain case), and the
+identifier it carried was a copy more, not a protection: the key that opened it
+sat in the same database. Batch ingest keeps each subject's key id in memory by the identifier
 as given (one dict look-up a mention; the normal form and the HMAC only for a
 subject not kept), finds or creates the key ids it lacks in one transaction a
 chunk, and hands the batch writer each access's ``subjects`` array as
-pre-encoded JSON. The access index is caught up from the chain before lookups,
-not written by ingest.
+pre-encoded JSON. The access index is brought up to the chain by the service and
+before lookups (``ledger/subject_requests.py``), not written by ingest.
 """
 
 from __future__ import annotations
