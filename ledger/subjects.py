@@ -177,12 +177,13 @@ class SubjectVault:
     given, at most ``cache_size``, least recently used out), so a subject named again
     costs one dict look-up: no normal form, HMAC or key-table read. The kept key ids
     belong to one erasure generation (``ledger/subject_keys.py``), read before every
-    chunk: when any process erased or restored keys since, everything kept is
-    forgotten before use. On PostgreSQL they are forgotten too whenever the connection
-    is opened again (keys are committed without a flush of their own: a server that
-    restarted may have lost the newest). Identifiers are held in clear in this
-    process's memory as long as they are kept, beside the index secret that can test
-    any identifier against the key table anyway (docs/privacy.md).
+    batch (once a batch, not a chunk: under load a PostgreSQL round trip a chunk was a
+    tenth of a batch with subjects): when any process erased or restored keys since,
+    everything kept is forgotten before use. On PostgreSQL they are forgotten too
+    whenever the connection is opened again (keys are committed without a flush of
+    their own: a server that restarted may have lost the newest). Identifiers are held
+    in clear in this process's memory as long as they are kept, beside the index
+    secret that can test any identifier against the key table anyway (docs/privacy.md).
     """
 
     def __init__(self, settings: Settings, secret: bytes, cache_size: int = CACHE_SIZE) -> None:
@@ -249,17 +250,22 @@ class SubjectVault:
                 self._database.close()
                 self._database = None
 
-    def subjects_json(self, entries: Sequence[tuple[UUID, tuple[str, ...]]]) -> dict[UUID, Raw]:
-        """Each access's ``subjects`` array: its subjects' live key ids (ledger-format §9.1).
+    def subjects_json(
+        self, entries: Sequence[tuple[UUID, tuple[str, ...]]], generation: str | None = None
+    ) -> tuple[dict[UUID, Raw], str]:
+        """Each access's ``subjects`` array: its subjects' live key ids (ledger-format §9.1);
+        and the erasure generation they belong to.
 
-        The erasure generation is read first (one statement); the subjects kept in
-        memory from it cost a dict look-up each. The others of the chunk get their
-        normal form and blind index, then their keys are found or created in one
-        transaction under the key table's writer lock, committed before the accesses
-        are (a batch that then fails leaves unused keys, nothing else).
+        ``generation``: what the batch read before its first chunk (None: read it now, one
+        statement). The subjects kept in memory from it cost a dict look-up each. The
+        others of the chunk get their normal form and blind index, then their keys are
+        found or created in one transaction under the key table's writer lock, committed
+        before the accesses are (a batch that then fails leaves unused keys, nothing else).
         """
         with self.keys() as keys:
-            arrays, pending, epoch = self._kept(keys.generation(), entries)
+            if generation is None:
+                generation = keys.generation()
+            arrays, pending, epoch = self._kept(generation, entries)
             if pending:
                 missing = {s: None for _, subjects, _ in pending for s in subjects}
                 with keys.writing():
@@ -269,7 +275,7 @@ class SubjectVault:
                     arrays[access_id] = _array(
                         [kid or found[s] for s, kid in zip(subjects, kids, strict=True)]
                     )
-        return arrays
+        return arrays, generation
 
     def _found(self, keys: SubjectKeys, identifiers: list[str]) -> dict[str, bytes]:
         """The live key id of each identifier, created where there is none (inside the

@@ -130,7 +130,7 @@ def test_an_older_rows_sealed_subjects_are_read_and_erased(
     lookup lists them beside the newer rows, and erasure reads both as erased."""
     vault = app.subjects
     assert vault is not None
-    monkeypatch.setattr(vault, "subjects_json", lambda entries: _sealed_form(vault, entries))
+    monkeypatch.setattr(vault, "subjects_json", lambda entries, _: _sealed_form(vault, entries))
     app.record_accesses(PLATFORM, _judged(app, [access_report("o-1", subjects=(ALICE, BOB))]))
     monkeypatch.undo()
     app.record_accesses(PLATFORM, _judged(app, [access_report("o-2", subjects=(ALICE,))]))
@@ -149,7 +149,7 @@ def test_an_older_rows_sealed_subjects_are_read_and_erased(
     _verified(vault_settings)
 
 
-def _sealed_form(vault: SubjectVault, entries: Any) -> dict[uuid.UUID, msgspec.Raw]:
+def _sealed_form(vault: SubjectVault, entries: Any) -> tuple[dict[uuid.UUID, msgspec.Raw], str]:
     """What versions before the key-id form stored: each subject sealed under its key."""
     with vault.keys() as keys:
         live = keys.live_keys([vault.blind(s) for _, subjects in entries for s in subjects])
@@ -158,10 +158,11 @@ def _sealed_form(vault: SubjectVault, entries: Any) -> dict[uuid.UUID, msgspec.R
         for _, subjects in entries
         for s in subjects
     }
-    return {
+    arrays = {
         access_id: msgspec.Raw(b"[" + b",".join(sealed[s] for s in subjects) + b"]")
         for access_id, subjects in entries
     }
+    return arrays, ""
 
 
 def _drop(settings: Settings, *suffixes: str) -> None:
@@ -229,8 +230,8 @@ def test_a_small_or_no_cache_names_the_same(vault_settings: Settings, size: int)
     vault = SubjectVault(vault_settings, SECRET, cache_size=size)
     try:
         one, two = uuid.uuid4(), uuid.uuid4()
-        first = vault.subjects_json([(one, (ALICE, BOB))])
-        again = vault.subjects_json([(two, (BOB, normalise(ALICE)))])
+        first, generation = vault.subjects_json([(one, (ALICE, BOB))])
+        again, _ = vault.subjects_json([(two, (BOB, normalise(ALICE)))], generation)
         kids = json.loads(bytes(first[one]))
         assert json.loads(bytes(again[two])) == kids[::-1]
         assert len(vault._cache) == size
@@ -251,3 +252,19 @@ def test_a_new_postgresql_connection_forgets_the_kept_keys(vault_settings: Setti
         assert len(vault._cache) == (0 if vault_settings.database.backend == "postgresql" else 1)
     finally:
         vault.close()
+
+
+def test_a_batch_reads_the_erasure_generation_once(
+    app: GovLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a batch, not a chunk (ledger/subjects.py): the batch is the unit an erasure
+    precedes or not."""
+    reads = []
+    generation = SubjectKeys.generation
+    monkeypatch.setattr(SubjectKeys, "generation", lambda keys: reads.append(1) or generation(keys))
+    monkeypatch.setattr("ledger.commands.accesses.STREAM_CHUNK", 1)
+    batch = [access_report(f"g-{i}", subjects=(ALICE,)) for i in range(3)]
+    app.record_accesses(PLATFORM, _judged(app, batch))
+    assert len(reads) == 1 and _kids(app, "g-0") == _kids(app, "g-2")
+    app.record_accesses(PLATFORM, _judged(app, [access_report("g-3", subjects=(BOB,))]))
+    assert len(reads) == 2
