@@ -257,24 +257,25 @@ class SubjectVault:
         and the erasure generation they belong to.
 
         ``generation``: what the batch read before its first chunk (None: read it now, one
-        statement). The subjects kept in memory from it cost a dict look-up each. The
-        others of the chunk get their normal form and blind index, then their keys are
-        found or created in one transaction under the key table's writer lock, committed
-        before the accesses are (a batch that then fails leaves unused keys, nothing else).
+        statement). The subjects kept in memory from it cost a dict look-up each, and no
+        statement. The others of the chunk get their normal form and blind index, then
+        their keys are found or created in one transaction under the key table's writer
+        lock, committed before the accesses are (a batch that then fails leaves unused
+        keys, nothing else).
         """
-        with self.keys() as keys:
-            if generation is None:
+        if generation is None:
+            with self.keys() as keys:
                 generation = keys.generation()
-            arrays, pending, epoch = self._kept(generation, entries)
-            if pending:
-                missing = {s: None for _, subjects, _ in pending for s in subjects}
-                with keys.writing():
-                    found = self._found(keys, list(missing))
-                self._keep(epoch, found)
-                for access_id, subjects, kids in pending:
-                    arrays[access_id] = _array(
-                        [kid or found[s] for s, kid in zip(subjects, kids, strict=True)]
-                    )
+        arrays, pending, epoch = self._kept(generation, entries)
+        if pending:  # the database only for subjects not kept
+            missing = {s: None for _, subjects, _ in pending for s in subjects}
+            with self.keys() as keys, keys.writing():
+                found = self._found(keys, list(missing))
+            self._keep(epoch, found)
+            for access_id, subjects, kids in pending:
+                arrays[access_id] = _array(
+                    [kid or found[s] for s, kid in zip(subjects, kids, strict=True)]
+                )
         return arrays, generation
 
     def _found(self, keys: SubjectKeys, identifiers: list[str]) -> dict[str, bytes]:
