@@ -60,6 +60,8 @@ from ledger.errors import (
     VerificationError,
 )
 from ledger.store.connect import init_ledger
+from ledger.subject_requests import catch_up_index
+from ledger.subjects import SubjectVault, index_key_path
 from projections import query, summaries
 from projections.sharing_terms import SharingTerms
 from security.audit_log import RefusalKind
@@ -220,7 +222,9 @@ def _lifespan(
     """While serving, run a checkpoint round every ``checkpoint_interval_seconds`` (issue a
     signed checkpoint, collect its witnesses' cosignatures, write the tiles)
     (when the log's signer key is configured, or on SQLite may appear under the state
-    directory: ``govledger init`` creates it there); on shutdown, close the database pools.
+    directory: ``govledger init`` creates it there), and bring the data subjects' access
+    index up to the chain (when their index secret is: ledger-format §9.1, so that a
+    lookup reads only what came since); on shutdown, close the database pools.
 
     Issuing is idempotent (an unchanged tree reuses the newest checkpoint); run one
     scheduling process per ledger. ``warm_up`` runs once in the background at start
@@ -233,7 +237,7 @@ def _lifespan(
         background: list[threading.Thread] = []
         if warm_up is not None:
             background.append(threading.Thread(target=warm_up, name="metrics-warm-up"))
-        if signer_key_file(settings) or default_key_paths(settings):
+        if signer_key_file(settings) or default_key_paths(settings) or index_key_path(settings):
             background.append(
                 threading.Thread(target=_issue_until, args=(settings, stop), name="checkpoints")
             )
@@ -267,6 +271,11 @@ def _issue_until(settings: Settings, stop: threading.Event) -> None:
                 checkpoint_round(settings)  # issue, ask the witnesses, write the tiles
         except LedgerError as e:  # reported, retried next interval; never kills the service
             logger.error("checkpoint not issued: %s", e)
+        try:
+            if SubjectVault.configured(settings) is not None:
+                catch_up_index(settings)  # the tree is integrated: cheap after a round
+        except (LedgerError, psycopg.Error, sqlite3.Error) as e:  # as above; lookups catch up
+            logger.error("subjects' access index not caught up: %s", type(e).__name__)
         if stop.wait(settings.checkpoint_interval_seconds):
             return
 

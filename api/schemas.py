@@ -329,7 +329,8 @@ class AccessIn(Body):
         default_factory=list,
         max_length=bounds.MAX_LIST,
         description="the data subjects whose records were read (e.g. citizen id numbers); "
-        "stored only sealed, found by a blind index (docs/ledger-format.md §9.1)",
+        "never stored: an access names each by a random key id, found by a blind index "
+        "(docs/ledger-format.md §9.1)",
     )
 
     def report(self) -> AccessReport:

@@ -1,46 +1,60 @@
 """The data subjects' key table, its access index and its erasure generation (ledger-format §9.1).
 
-Three small tables beside the chain, none chained, none holding an identifier:
+Four small tables beside the chain, none chained, none holding an identifier:
 
 - ``<events>_subject_keys``: key id, blind index, key (NULL once erased), erased at;
 - ``<events>_subject_index``: per access naming subjects, its id and the key ids its
-  sealed ``subjects`` name, under an inverted index (SQLite FTS5, PostgreSQL GIN),
-  so "who read my records" reads only the subject's accesses (blind index → key
-  ids → access ids → rows by primary key) instead of scanning every access. An
-  inverted index appends what a chunk adds (FTS5 writes one segment a
-  transaction; GIN's pending list takes it), where a B-tree keyed by key id
-  touched one random page per (access, subject): that halved batch ingest. Key
-  ids and access ids are both in the chain in clear: the index holds nothing the
-  chain does not. It is written *before* the accesses (with the keys), so it can
-  name an access that a failed batch never stored, never miss one that is
-  stored; readers check each row (§9.1);
+  ``subjects`` name, under an inverted index (SQLite FTS5, PostgreSQL GIN), so "who
+  read my records" reads only the subject's accesses (blind index → key ids →
+  access ids → rows by primary key) instead of scanning every access. Key ids and
+  access ids are both in the chain in clear: the index holds nothing the chain
+  does not;
+- ``<events>_subject_index_head``: the last chain position the index has read. The
+  index is derived from the chain after the fact, like the Merkle tree: a lookup
+  first catches it up to the tree's size (:meth:`SubjectKeys.catch_up`). Batch
+  ingest writes nothing to it: written with the keys, one row an access, it cost
+  PostgreSQL a GIN insert and SQLite an FTS5 segment per chunk, about a third of a
+  batch with subjects (issue 19). Rows written that way by earlier versions may
+  name an access a failed batch never stored, or one twice: readers check each row;
 - ``<events>_subject_generation``: one random token, replaced by every erasure and
   every restore of a key-table backup, in the same transaction. A process that
-  keeps subject keys in memory (``ledger/subjects.py``) reads it under the table's
-  writer lock before it uses them, and forgets them all when it changed: a key
-  destroyed in any process is never used again from another's memory.
+  keeps subjects' key ids in memory (``ledger/subjects.py``) reads it before it
+  uses them, and forgets them all when it changed: a key destroyed in any process
+  is not named again from another's memory once it has seen the erasure.
 
-The vault (``ledger/subjects.py``) uses these in one transaction a chunk of accesses.
+The vault (``ledger/subjects.py``) finds or creates keys in one transaction a chunk
+of accesses.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
+import msgspec
+
+from ledger.erasure import is_sealed
 from ledger.tree_database import Database
 
 KEYS_SUFFIX: Final = "subject_keys"
 INDEX_SUFFIX: Final = "subject_index"
 GENERATION_SUFFIX: Final = "subject_generation"
+HEAD_SUFFIX: Final = "subject_index_head"
 ACCESS_TOPIC: Final = "ledger.domain.access:DataAccess.Recorded"
-SUFFIXES: Final = (KEYS_SUFFIX, INDEX_SUFFIX, GENERATION_SUFFIX)
+SUFFIXES: Final = (KEYS_SUFFIX, INDEX_SUFFIX, GENERATION_SUFFIX, HEAD_SUFFIX)
 _CHUNK: Final = 900  # placeholders per statement (SQLite allows 999 at least)
+_SCAN: Final = 20_000  # chain positions read per catch-up transaction
+
+
+class _Named(msgspec.Struct):
+    """The one key of an access state the index reads (the others are skipped unread)."""
+
+    subjects: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,15 +80,17 @@ class SubjectKeys:
         self.table = database.table(KEYS_SUFFIX)
         self.index = database.table(INDEX_SUFFIX)
         self.generation_table = database.table(GENERATION_SUFFIX)
+        self.head_table = database.table(HEAD_SUFFIX)
 
     def create(self, app_role: str = "") -> None:
-        """The three tables (idempotent); an access index created now is filled from the
-        chain's access rows that name subjects (a ledger older than the index)."""
+        """The tables (idempotent). A head created now starts at 0 (the index is filled
+        from the chain at the next catch-up), or at the chain's last position when the
+        index already existed: earlier versions wrote it before every access they stored."""
         t, name = self.table, f"{self.db.events}_{KEYS_SUFFIX}"
         sqlite = self.db.backend == "sqlite"
         binary = "BLOB" if sqlite else "bytea"
         clustered = " WITHOUT ROWID" if sqlite else ""
-        new_index = not self.db.has_table(INDEX_SUFFIX)
+        filled = self.db.has_table(INDEX_SUFFIX) and not self.db.has_table(HEAD_SUFFIX)
         statements = [
             f"CREATE TABLE IF NOT EXISTS {t} (blind TEXT NOT NULL, key_id TEXT NOT NULL, "
             f"key {binary}, erased_at TEXT, PRIMARY KEY (blind, key_id)){clustered}",
@@ -82,6 +98,8 @@ class SubjectKeys:
             *self._index_statements(),
             f"CREATE TABLE IF NOT EXISTS {self.generation_table} "
             "(one INTEGER PRIMARY KEY CHECK (one = 1), token TEXT NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self.head_table} "
+            "(one INTEGER PRIMARY KEY CHECK (one = 1), position BIGINT NOT NULL)",
         ]
         if app_role and not sqlite:
             role = '"' + app_role.replace('"', '""') + '"'
@@ -89,10 +107,14 @@ class SubjectKeys:
                 f"GRANT SELECT, INSERT, UPDATE ON {t} TO {role}",
                 f"GRANT SELECT, INSERT ON {self.index} TO {role}",
                 f"GRANT SELECT, INSERT, UPDATE ON {self.generation_table} TO {role}",
+                f"GRANT SELECT, INSERT, UPDATE ON {self.head_table} TO {role}",
             ]
         self.db.create(statements)
-        if new_index:
-            self._fill_index()
+        if filled:
+            table, position = events_table(self.db)
+            (last,) = self.db.query(f"SELECT coalesce(max({position}), 0) FROM {table}")[0]
+            with self.db.transaction("subject_index", durable=False):
+                self._set_head(int(last))
 
     def _index_statements(self) -> list[str]:
         name = f"{self.db.events}_{INDEX_SUFFIX}"
@@ -108,32 +130,13 @@ class SubjectKeys:
             "USING gin (key_ids) WITH (fastupdate = on)",
         ]
 
-    def _fill_index(self) -> None:
-        """Index the access rows stored before the index existed (a one-off scan)."""
-        table, _ = events_table(self.db)
-        sqlite = self.db.backend == "sqlite"
-        contains = "instr(state, ?) > 0" if sqlite else "position(? in state) > 0"
-        rows = self.db.query(
-            f"SELECT originator_id, state FROM {table} WHERE topic = ? AND {contains}",
-            (ACCESS_TOPIC, b'"subjects":['),
-        )
-        named = []
-        for originator, raw in rows:
-            subjects = json.loads(bytes(raw)).get("subjects", ())
-            kids = [s["kid"] for s in subjects if isinstance(s, dict) and "kid" in s]
-            if kids:
-                named.append((str(originator).replace("-", ""), kids))
-        if named:
-            with self.db.transaction("subject_keys"):
-                self.add_index(named)
-
     @contextmanager
     def writing(self) -> Iterator[SubjectKeys]:
         """A transaction under the table's writer lock, without a flush of its own at
         commit: the accesses that use what it writes commit after it, and their durable
         commit flushes the write-ahead log up to and past it (SQLite WAL, PostgreSQL
-        WAL: one log, flushed in order). A crash before that loses keys and index
-        rows that no stored access names (ledger-format §9.1)."""
+        WAL: one log, flushed in order). A crash before that loses keys that no
+        stored access names (ledger-format §9.1)."""
         with self.db.transaction("subject_keys", durable=False):
             yield self
 
@@ -179,7 +182,7 @@ class SubjectKeys:
             return
         # PostgreSQL: one statement, not one round trip a row. Every column is hex, so each
         # goes as one comma-joined text: psycopg's text-array dumper quotes element by
-        # element in Python (about 40 µs a subject, more than the sealing).
+        # element in Python (about 40 µs a subject, more than the rest of a new subject).
         key_ids, blinds, keys = zip(*rows, strict=True)
         self.db.query(
             f"INSERT INTO {self.table} (key_id, blind, key) "
@@ -190,8 +193,7 @@ class SubjectKeys:
 
     def add_index(self, named: Sequence[tuple[str, Sequence[str]]]) -> None:
         """Index accesses: (access id as 32 hex, the key ids its subjects name). Inside the
-        caller's transaction. A batch retried adds its rows again: readers take each
-        access once."""
+        caller's transaction (:meth:`catch_up`)."""
         rows = [(access_id, " ".join(key_ids)) for access_id, key_ids in named]
         if self.db.backend == "sqlite":
             self.db.execute_many(
@@ -204,6 +206,50 @@ class SubjectKeys:
             "SELECT a::uuid, string_to_array(k, ' ') "
             "FROM unnest(string_to_array(?, ','), string_to_array(?, ',')) AS t(a, k)",
             (",".join(access_ids), ",".join(key_ids)),
+        )
+
+    def catch_up(self, upto: int) -> int:
+        """Index the access rows after the index's head up to position ``upto`` (the
+        tree's size: rows committed, in order); return the head. A transaction a
+        stretch of positions, each moving the head with the rows it indexed; under
+        the index's own writer lock, so two lookups never index a row twice."""
+        table, position = events_table(self.db)
+        sqlite = self.db.backend == "sqlite"
+        contains = "instr(state, ?) > 0" if sqlite else "position(? in state) > 0"
+        select = (
+            f"SELECT originator_id, state FROM {table} WHERE {position} > ? "
+            f"AND {position} <= ? AND topic = ? AND {contains}"
+        )
+        head = self.head()
+        while head < upto:
+            with self.db.transaction("subject_index", durable=False):
+                head = self.head()  # another lookup may have moved it
+                end = min(upto, head + _SCAN)
+                if head >= end:
+                    break
+                named = []
+                for originator, raw in self.db.query(
+                    select, (head, end, ACCESS_TOPIC, b'"subjects":[')
+                ):
+                    kids = _key_ids(bytes(raw))
+                    if kids:
+                        named.append((str(originator).replace("-", ""), kids))
+                if named:
+                    self.add_index(named)
+                self._set_head(end)
+                head = end
+        return head
+
+    def head(self) -> int:
+        """The last chain position the access index has read (0 before the first)."""
+        rows = self.db.query(f"SELECT position FROM {self.head_table} WHERE one = 1")
+        return int(rows[0][0]) if rows else 0
+
+    def _set_head(self, position: int) -> None:
+        self.db.query(
+            f"INSERT INTO {self.head_table} (one, position) VALUES (1, ?) "
+            "ON CONFLICT (one) DO UPDATE SET position = excluded.position",
+            (position,),
         )
 
     def accesses_of(self, key_ids: Sequence[str]) -> list[str]:
@@ -304,6 +350,35 @@ class SubjectKeys:
                 [(r.key_id, r.blind, r.key, r.erased_at) for r in rows],
             )
             self._next_generation()
+
+
+def subject_key_ids(subjects: Any) -> list[str]:
+    """The key ids an access's decoded ``subjects`` name, in order, in either form
+    (ledger-format §9.1): a string is a key id, a sealed value (older rows) names its
+    ``kid``. Anything else names nobody. The one reader of the field."""
+    if not isinstance(subjects, list):
+        return []
+    found: list[str] = []
+    for subject in subjects:
+        if isinstance(subject, str):
+            found.append(subject)
+        elif is_sealed(subject) and isinstance(subject.get("kid"), str):
+            found.append(subject["kid"])
+    return found
+
+
+def _key_ids(state: bytes) -> list[str]:
+    """The key ids a stored access state names (only its ``subjects`` key decoded); hex
+    only, as the index's tokens must be."""
+    try:
+        subjects = _NAMED.decode(state).subjects
+    except msgspec.DecodeError:
+        return []
+    return [kid for kid in subject_key_ids(subjects) if _KEY_ID.fullmatch(kid)]
+
+
+_NAMED: Final = msgspec.json.Decoder(_Named)
+_KEY_ID: Final = re.compile("[0-9a-f]{32}")
 
 
 def events_table(database: Database) -> tuple[str, str]:

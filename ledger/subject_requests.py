@@ -3,10 +3,12 @@
 个人信息保护法 §44–45 give a person the right to know and to consult how their
 personal information is processed. docs/ledger-format.md §9.1: the subject's
 identifier gives its blind index, the blind index its key ids (live or erased)
-in the key table, the key ids the ``DataAccess.Recorded`` rows whose sealed
-``subjects`` name them. Each access is read from its stored row (the bytes the
-chain hashes), with its ledger position and an inclusion proof in the current
-tree; a subject whose key is destroyed reads as erased. docs/privacy.md says
+in the key table, the key ids the ``DataAccess.Recorded`` rows whose
+``subjects`` name them (key ids, or in older rows sealed values naming them),
+through the access index caught up to the tree's size first. Each access is
+read from its stored row (the bytes the chain hashes), with its ledger position
+and an inclusion proof in that tree; a subject whose key is destroyed reads as
+erased. docs/privacy.md says
 what the answer holds and why (the department, not the civil servant, answers).
 
 Reading only: the caller (``GovLedger.subject_accesses``) records the lookup.
@@ -19,11 +21,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from ledger.config import Settings
 from ledger.domain.calendar import CHINA_STANDARD_TIME
-from ledger.erasure import Erased, is_sealed
-from ledger.subject_keys import ACCESS_TOPIC, events_table
-from ledger.subjects import SUBJECTS_FIELD, SubjectVault, open_sealed
-from ledger.tree import TreeConflictError, open_ledger_tree
+from ledger.subject_keys import ACCESS_TOPIC, SubjectKeys, events_table, subject_key_ids
+from ledger.subjects import SUBJECTS_FIELD, SubjectVault
+from ledger.tree import LedgerTree, TreeConflictError, open_ledger_tree
 from ledger.tree_database import Database
 
 ERASED_TEXT = "[已删除 erased]"
@@ -82,21 +84,14 @@ class SubjectAnswer:
 
 
 def find_accesses(vault: SubjectVault, identifier: str, start: date, end: date) -> SubjectAnswer:
-    """Every access naming the subject, ``start``..``end`` (CST days, inclusive)."""
+    """Every access naming the subject, ``start``..``end`` (CST days, inclusive), among
+    the rows the tree covers once brought up to the chain's head."""
     with vault.keys() as keys:
         rows = keys.rows_of(vault.blind(identifier))
     key_of = {row.key_id: row.key for row in rows}
-    found: list[tuple[int, str, dict[str, Any], bool]] = []
-    if key_of:
-        found = _rows_naming(vault, key_of, start, end)
     with open_ledger_tree(vault.settings) as tree:
-        covering = max((position for position, *_ in found), default=0)
-        try:
-            tree.integrate()
-        except TreeConflictError:
-            if tree.refresh() < covering:
-                raise
-        size = tree.size
+        size = _integrated(tree)
+        found = _rows_naming(vault.settings, key_of, start, end, size) if key_of else []
         accesses = tuple(
             _access(position, originator, state, erased, tree.inclusion(position, size).to_json())
             for position, originator, state, erased in found
@@ -111,49 +106,81 @@ def find_accesses(vault: SubjectVault, identifier: str, start: date, end: date) 
     )
 
 
+def catch_up_index(settings: Settings) -> int:
+    """Bring the tree and then the access index up to the chain's head; the index's head.
+
+    What the service runs between lookups (``api/app.py``, every checkpoint interval),
+    so that a lookup reads only what came since, not a day's ingest."""
+    with open_ledger_tree(settings) as tree:
+        size = _integrated(tree)
+    database = Database(settings)
+    try:
+        return SubjectKeys(database).catch_up(size)
+    finally:
+        database.close()
+
+
+def _integrated(tree: LedgerTree) -> int:
+    """The tree's size once integrated (or as another integrator left it)."""
+    try:
+        tree.integrate()
+    except TreeConflictError:
+        tree.refresh()  # another integrator is at it: answer for the tree it left
+    return tree.size
+
+
 def _rows_naming(
-    vault: SubjectVault, key_of: dict[str, bytes | None], start: date, end: date
+    settings: Settings, key_of: dict[str, bytes | None], start: date, end: date, size: int
 ) -> list[tuple[int, str, dict[str, Any], bool]]:
-    """(position, access id, state, subject erased) of the access rows naming these keys:
-    the access index gives their ids, each row is read by its primary key and checked
-    (the index may name an access a failed batch never stored; ledger/subject_keys.py)."""
+    """(position, access id, state, subject erased) of the access rows up to ``size``
+    naming these keys: the access index, caught up to ``size``, gives their ids; each row
+    is read by its primary key and checked (rows indexed by earlier versions may name an
+    access a failed batch never stored; ledger/subject_keys.py)."""
     low = datetime.combine(start, datetime.min.time(), CHINA_STANDARD_TIME)
     high = datetime.combine(end + timedelta(days=1), datetime.min.time(), CHINA_STANDARD_TIME)
-    with vault.keys() as keys:
+    # A connection of its own: the vault's (shared on PostgreSQL) stays free for ingest
+    # while a long catch-up runs.
+    database = Database(settings)
+    try:
+        keys = SubjectKeys(database)
+        keys.catch_up(size)
         access_ids = keys.accesses_of(list(key_of))
-        rows = _access_rows(keys.db, access_ids)
+        rows = _access_rows(database, access_ids, size)
+    finally:
+        database.close()
     found = []
     for pos, originator, raw in sorted(rows, key=lambda row: int(row[0])):
         state = json.loads(bytes(raw))
-        named = [
-            s for s in state.get(SUBJECTS_FIELD, ()) if is_sealed(s) and s.get("kid") in key_of
-        ]
+        named = [kid for kid in subject_key_ids(state.get(SUBJECTS_FIELD)) if kid in key_of]
         if not named:  # indexed, but the stored row does not name the key (a retried batch)
             continue
         accessed = datetime.fromisoformat(state["accessed_at"]["_data_"])
         if not low <= accessed < high:
             continue
-        opened = [open_sealed(s, key_of[s["kid"]]) for s in named]
-        erased = all(isinstance(value, Erased) for value in opened)
+        erased = all(key_of[kid] is None for kid in named)
         found.append((int(pos), str(originator).replace("-", ""), state, erased))
     return found
 
 
-def _access_rows(database: Database, access_ids: list[str]) -> list[tuple[Any, ...]]:
-    """(position, originator id, state) of these accesses' rows, by primary key."""
+def _access_rows(database: Database, access_ids: list[str], size: int) -> list[tuple[Any, ...]]:
+    """(position, originator id, state) of these accesses' rows at positions 1..``size``,
+    by primary key."""
     table, position = events_table(database)
     rows: list[tuple[Any, ...]] = []
     for i in range(0, len(access_ids), CHUNK):
         chunk = access_ids[i : i + CHUNK]
         if database.backend == "sqlite":
-            where = f"originator_id IN ({', '.join('?' * len(chunk))}) AND rowid >= 1"
+            where = f"originator_id IN ({', '.join('?' * len(chunk))}) AND rowid BETWEEN 1 AND ?"
         else:
-            where = "originator_id = ANY(string_to_array(?, ',')::uuid[]) AND notification_id >= 1"
+            where = (
+                "originator_id = ANY(string_to_array(?, ',')::uuid[]) "
+                "AND notification_id BETWEEN 1 AND ?"
+            )
             chunk = [",".join(chunk)]
         rows += database.query(
             f"SELECT {position}, originator_id, state FROM {table} "
             f"WHERE {where} AND originator_version = 1 AND topic = ?",
-            [*chunk, ACCESS_TOPIC],
+            [*chunk, size, ACCESS_TOPIC],
         )
     return rows
 

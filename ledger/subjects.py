@@ -1,13 +1,16 @@
-"""Data subjects of accesses: sealed in the ledger, found by a blind index (ledger-format §9.1).
+"""Data subjects of accesses: named by random key ids, found by a blind index (ledger-format §9.1).
 
 The exchange platform may name, per access, the data subjects whose records
-were read (citizen id numbers or other identifiers). None is ever stored in
-clear (个人信息保护法 §47, §51):
+were read (citizen id numbers or other identifiers). No identifier is ever
+stored, in clear or sealed (个人信息保护法 §6, §47, §51):
 
-- in the access event, each subject is a sealed value (``ledger/erasure.py``,
-  AES-256-GCM) under the subject's own key; the key id is 128 random bits (32 hex);
+- in the access event, each subject is its key id: 128 random bits (32 hex),
+  the same for all of a subject's accesses until it is erased. Rows written
+  before 2026-12 hold sealed values instead (``ledger/erasure.py``, AES-256-GCM
+  of the identifier under the subject's key); ``subject_key_ids`` is the one
+  reader of both forms (``ledger/subject_keys.py``);
 - the key table ``<events>_subject_keys`` (beside the chain, not chained) finds
-  a subject's keys by a **blind index**: HMAC-SHA256 of the normalised
+  a subject's key ids by a **blind index**: HMAC-SHA256 of the normalised
   identifier under the *index secret*, a file outside the database (mode 0600,
   ``GOVLEDGER_SUBJECT_INDEX_KEY_FILE``, created by ``govledger init``); the
   table, the access index and the erasure generation are ``ledger/subject_keys.py``;
@@ -16,11 +19,16 @@ clear (个人信息保护法 §47, §51):
   ledger event (``DataSubject.Erased``) naming the key ids: re-applying those
   events to a restored key table (``govledger erase --reapply``) erases again.
 
-Batch ingest seals each distinct subject of a chunk once (one HMAC; one AES-GCM
-call unless the process still holds the subject's sealed value from an earlier
-chunk of the same erasure generation), finds or creates the keys it lacks and
-writes the access index in one transaction, and hands the batch writer each
-access's ``subjects`` array as pre-encoded JSON.
+Why key ids and not sealed values: a sealed value cost an AES-GCM call and ~130
+bytes per subject per access, hashed, checked and written (issue 19: batch
+ingest with 1-10 subjects an access ran at 0.2-0.3 of the plain case), and the
+identifier it carried was a copy more, not a protection: the key that opened it
+sat in the same database. Batch ingest keeps each subject's key id in memory by the identifier
+as given (one dict look-up a mention; the normal form and the HMAC only for a
+subject not kept), finds or creates the key ids it lacks in one transaction a
+chunk, and hands the batch writer each access's ``subjects`` array as
+pre-encoded JSON. The access index is brought up to the chain by the service and
+before lookups (``ledger/subject_requests.py``), not written by ingest.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ import stat
 import threading
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
@@ -44,7 +52,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from msgspec import Raw
 
 from ledger.config import Settings
-from ledger.erasure import NONCE_SIZE, SEAL_VERSION, Erased, ErasureError, is_sealed
+from ledger.erasure import SEAL_VERSION, Erased, ErasureError, is_sealed
 from ledger.erasure import associated_data as sealed_field_data
 from ledger.errors import ConfigurationError
 from ledger.subject_keys import (
@@ -58,12 +66,12 @@ SUBJECTS_FIELD: Final = "subjects"
 INDEX_CONTEXT: Final = b"govledger-subject-index-v1\n"
 SECRET_SIZE: Final = 32
 DEFAULT_INDEX_KEY: Final = "subject-index.key"
-CACHE_SIZE: Final = 32_768  # sealed subjects kept in memory per process (about 16 MB)
+CACHE_SIZE: Final = 262_144  # key ids kept in memory per process (about 55 MB)
 
 
 def normalise(identifier: str) -> str:
-    """The form that is hashed and sealed: NFKC, no surrounding white space, letters upper
-    case (a citizen id number's check character ``x`` is ``X``)."""
+    """The form that is hashed: NFKC, no surrounding white space, letters upper case (a
+    citizen id number's check character ``x`` is ``X``)."""
     return unicodedata.normalize("NFKC", identifier).strip().upper()
 
 
@@ -71,6 +79,9 @@ def blind_index(secret: bytes, identifier: str) -> str:
     """HMAC-SHA256(secret, "govledger-subject-index-v1\\n" || UTF-8(normalised)), hex."""
     message = INDEX_CONTEXT + normalise(identifier).encode()
     return hmac.digest(secret, message, "sha256").hex()
+
+
+# -- the sealed form of older rows (written no more; §9.1 pins it) ------------------------
 
 
 def associated_data() -> bytes:
@@ -82,8 +93,8 @@ _AD: Final = associated_data()
 
 
 def sealed_json(key_id: str, key: bytes, form: str, nonce: bytes) -> bytes:
-    """One sealed subject (``form``: its :func:`normalise`d identifier) as the JSON the
-    state holds (compact, keys in this order)."""
+    """One sealed subject (``form``: its :func:`normalise`d identifier) as the JSON older
+    rows hold (compact, keys in this order)."""
     ct = AESGCM(key).encrypt(nonce, form.encode(), _AD)
     return (
         b'{"sealed":"' + SEAL_VERSION.encode() + b'","kid":"' + key_id.encode()
@@ -154,22 +165,25 @@ def read_index_key(path: str) -> bytes:
 
 
 class SubjectVault:
-    """The index secret and the key table of one ledger, and the subjects it keeps sealed.
+    """The index secret and the key table of one ledger, and the key ids it keeps in memory.
 
     On SQLite the table is opened per use (cheap; a connection stays in its thread). On
-    PostgreSQL one connection is kept and shared under a lock: a batch seals its
-    subjects a chunk at a time, and a connection per chunk cost more than the sealing
+    PostgreSQL one connection is kept and shared under a lock: a batch names its
+    subjects a chunk at a time, and a connection per chunk cost more than the naming
     (about 9 ms each). Key creation is serialised by the table's writer lock anyway.
     A connection that failed is dropped and the next use opens another.
 
-    A subject's sealed value is kept in memory once computed (blind index -> key id and
-    sealed JSON, at most ``cache_size``, least recently used out), so a subject named
-    again costs one HMAC, not a key-table read and an AES-GCM call. The kept values
-    belong to one erasure generation (``ledger/subject_keys.py``), read in every
-    chunk's transaction under the table's writer lock: when any process erased or
-    restored keys since, everything kept is forgotten before use. On PostgreSQL they
-    are forgotten too whenever the connection is opened again (keys are committed
-    without a flush of their own: a server that restarted may have lost the newest).
+    A subject's key id is kept in memory once found or created (by the identifier as
+    given, at most ``cache_size``, least recently used out), so a subject named again
+    costs one dict look-up: no normal form, HMAC or key-table read. The kept key ids
+    belong to one erasure generation (``ledger/subject_keys.py``), read before every
+    batch (once a batch, not a chunk: under load a PostgreSQL round trip a chunk was a
+    tenth of a batch with subjects): when any process erased or restored keys since,
+    everything kept is forgotten before use. On PostgreSQL they are forgotten too
+    whenever the connection is opened again (keys are committed without a flush of
+    their own: a server that restarted may have lost the newest). Identifiers are held
+    in clear in this process's memory as long as they are kept, beside the index
+    secret that can test any identifier against the key table anyway (docs/privacy.md).
     """
 
     def __init__(self, settings: Settings, secret: bytes, cache_size: int = CACHE_SIZE) -> None:
@@ -180,7 +194,7 @@ class SubjectVault:
         self._shared = settings.database.backend == "postgresql"
         self._lock = threading.RLock()
         self._database: Database | None = None
-        self._cache: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
+        self._cache: OrderedDict[str, bytes] = OrderedDict()  # identifier -> key id (ASCII)
         self._cache_size = cache_size
         self._cache_lock = threading.Lock()
         self._generation: str | None = None  # of what the cache holds
@@ -236,68 +250,67 @@ class SubjectVault:
                 self._database.close()
                 self._database = None
 
-    def seal_batch(self, entries: Sequence[tuple[UUID, tuple[str, ...]]]) -> dict[UUID, Raw]:
-        """Each access's ``subjects`` array, sealed (ledger-format §9.1).
+    def subjects_json(
+        self, entries: Sequence[tuple[UUID, tuple[str, ...]]], generation: str | None = None
+    ) -> tuple[dict[UUID, Raw], str]:
+        """Each access's ``subjects`` array: its subjects' live key ids (ledger-format §9.1);
+        and the erasure generation they belong to.
 
-        One HMAC per distinct subject of the chunk; then one transaction (the erasure
-        generation, the keys of subjects not kept in memory, found or created, and the
-        access index rows), committed before the accesses are; then one AES-GCM call
-        per subject not kept in memory.
+        ``generation``: what the batch read before its first chunk (None: read it now, one
+        statement). The subjects kept in memory from it cost a dict look-up each, and no
+        statement. The others of the chunk get their normal form and blind index, then
+        their keys are found or created in one transaction under the key table's writer
+        lock, committed before the accesses are (a batch that then fails leaves unused
+        keys, nothing else).
         """
+        if generation is None:
+            with self.keys() as keys:
+                generation = keys.generation()
+        arrays, pending, epoch = self._kept(generation, entries)
+        if pending:  # the database only for subjects not kept
+            missing = {s: None for _, subjects, _ in pending for s in subjects}
+            with self.keys() as keys, keys.writing():
+                found = self._found(keys, list(missing))
+            self._keep(epoch, found)
+            for access_id, subjects, kids in pending:
+                arrays[access_id] = _array(
+                    [kid or found[s] for s, kid in zip(subjects, kids, strict=True)]
+                )
+        return arrays, generation
+
+    def _found(self, keys: SubjectKeys, identifiers: list[str]) -> dict[str, bytes]:
+        """The live key id of each identifier, created where there is none (inside the
+        caller's transaction)."""
         blind_of = self._blinder.blind
-        blinds: dict[str, str] = {}  # normal form -> blind index
-        per_access: list[tuple[UUID, list[str]]] = []
-        for access_id, subjects in entries:
-            forms = [normalise(subject) for subject in subjects]
-            for form in forms:
-                if form not in blinds:
-                    blinds[form] = blind_of(form)
-            per_access.append((access_id, forms))
-        with self.keys() as keys, keys.writing():
-            generation = keys.generation()
-            kept, epoch = self._kept(generation, blinds.values())
-            missing = [blind for blind in blinds.values() if blind not in kept]
-            live = keys.live_or_new(missing) if missing else {}
-            key_id_of = {form: (kept.get(b) or live[b])[0] for form, b in blinds.items()}
-            keys.add_index([(a.hex, [key_id_of[f] for f in forms]) for a, forms in per_access])
-        sealed = {form: kept[b][1] for form, b in blinds.items() if b in kept}
-        if live:
-            fresh: list[tuple[str, tuple[str, bytes]]] = []
-            nonces = os.urandom(NONCE_SIZE * len(live))
-            i = 0
-            for form, blind in blinds.items():
-                if blind in kept:
-                    continue
-                key_id, key = live[blind]
-                value = sealed_json(key_id, key, form, nonces[i : i + NONCE_SIZE])
-                i += NONCE_SIZE
-                sealed[form] = value
-                fresh.append((blind, (key_id, value)))
-            self._keep(epoch, fresh)
+        blinds = [blind_of(normalise(identifier)) for identifier in identifiers]
+        live = keys.live_or_new(blinds)
         return {
-            access_id: Raw(b"[" + b",".join([sealed[form] for form in forms]) + b"]")
-            for access_id, forms in per_access
+            identifier: live[blind][0].encode()
+            for identifier, blind in zip(identifiers, blinds, strict=True)
         }
 
     def _kept(
-        self, generation: str, blinds: Iterable[str]
-    ) -> tuple[dict[str, tuple[str, bytes]], int]:
-        """What the cache holds for these blind indexes, after forgetting everything if
-        the erasure generation changed (read under the key table's writer lock); and the
-        epoch that what this chunk adds belongs to."""
+        self, generation: str, entries: Sequence[tuple[UUID, tuple[str, ...]]]
+    ) -> tuple[dict[UUID, Raw], list[_Pending], int]:
+        """The arrays of the accesses whose subjects are all kept in memory; the others,
+        with what is kept of theirs; the epoch that what this chunk adds belongs to. After
+        forgetting everything if the erasure generation changed."""
         with self._cache_lock:
-            cache = self._cache
             if generation != self._generation:
                 self._forget_locked()
                 self._generation = generation
-                return {}, self._epoch
-            kept = {}
-            for blind in blinds:
-                value = cache.get(blind)
-                if value is not None:
-                    cache.move_to_end(blind)
-                    kept[blind] = value
-            return kept, self._epoch
+            arrays: dict[UUID, Raw] = {}
+            pending: list[_Pending] = []
+            get, touch = self._cache.get, self._cache.move_to_end
+            for access_id, subjects in entries:
+                kids = [get(identifier) for identifier in subjects]
+                if None in kids:
+                    pending.append((access_id, subjects, kids))
+                    continue
+                for identifier in subjects:
+                    touch(identifier)  # least recently used out
+                arrays[access_id] = _array(kids)
+            return arrays, pending, self._epoch
 
     def _forget(self) -> None:
         with self._cache_lock:
@@ -308,14 +321,23 @@ class SubjectVault:
         self._cache.clear()
         self._epoch += 1
 
-    def _keep(self, epoch: int, values: list[tuple[str, tuple[str, bytes]]]) -> None:
+    def _keep(self, epoch: int, found: dict[str, bytes]) -> None:
         with self._cache_lock:
             if epoch != self._epoch or self._cache_size <= 0:
                 return  # forgotten meanwhile (another thread saw an erasure): keep nothing
             cache = self._cache
-            cache.update(values)
+            cache.update(found)
             while len(cache) > self._cache_size:
                 cache.popitem(last=False)
+
+
+# An access whose subjects are not all kept: its id, subjects, and kept key ids (None: not).
+_Pending = tuple[UUID, tuple[str, ...], list[bytes | None]]
+
+
+def _array(kids: Sequence[bytes | None]) -> Raw:
+    """An access's ``subjects`` as its state holds them: ``["<key id>",…]``."""
+    return Raw(b'["' + b'","'.join(kids) + b'"]')  # type: ignore[arg-type]  # no None left
 
 
 class _Blinder:

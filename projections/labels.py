@@ -457,8 +457,8 @@ def _scalar(field: str, value: Any) -> str:
 
 def _value(field: str, value: Any) -> str:
     value = _unwrap(value)
-    if field == "subjects" and isinstance(value, list):  # sealed (docs/privacy.md): a count only
-        return f"{len(value)} 人（加密存储，经个人信息查阅可见）"
+    if field == "subjects" and isinstance(value, list):  # key ids (docs/privacy.md): a count only
+        return f"{len(value)} 人（不存身份信息，经个人信息查阅可见）"
     if isinstance(value, list):
         shown = "、".join(_scalar(field, v) for v in value[:_LIST_SHOWN])
         more = len(value) - _LIST_SHOWN

@@ -89,7 +89,7 @@ def _answer(body: SubjectLookupIn, caller: Caller, s: Services) -> dict[str, Any
 
 @router.post("/subjects/erase")
 def erase_subject(body: SubjectErasureIn, caller: Eraser, s: ServicesDep) -> dict[str, Any]:
-    """Destroy the person's keys (个人信息保护法 §47): their sealed fields read as erased
+    """Destroy the person's keys (个人信息保护法 §47): their key ids read as erased
     everywhere; the access facts and every proof stay."""
     erasure = s.ledger.erase_subject(caller.actor, body.subject, body.reason, body.legal_basis)
     return {

@@ -137,13 +137,16 @@ class AccessCommands(SharingCommands):
                 if moment > latest:
                     in_future.append(access_id)
             writer.plain = plain
-            writer.sealed = self._sealed_subjects(named) if named else {}
+            writer.sealed = self._subjects_json(named, batch) if named else {}
             yield writer.stored_batch(fresh)
 
-    def _sealed_subjects(self, named: list[tuple[UUID, tuple[str, ...]]]) -> dict[UUID, Any]:
-        """The sealed ``subjects`` of these accesses (ledger-format §9.1). Their keys are
-        stored first, in a transaction of their own, so no stored access names a key that
-        was never stored (a batch that then fails leaves unused keys, nothing else)."""
+    def _subjects_json(
+        self, named: list[tuple[UUID, tuple[str, ...]]], batch: _Batch
+    ) -> dict[UUID, Any]:
+        """The ``subjects`` of these accesses: their subjects' key ids (ledger-format §9.1).
+        Keys not in the table yet are stored first, in a transaction of their own, so no
+        stored access names a key that was never stored (a batch that then fails leaves
+        unused keys, nothing else). The erasure generation is read once a batch."""
         require(
             self.subjects is not None,
             ErrorCode.SUBJECTS_UNAVAILABLE,
@@ -151,7 +154,10 @@ class AccessCommands(SharingCommands):
             "(GOVLEDGER_SUBJECT_INDEX_KEY_FILE, docs/privacy.md)",
         )
         assert self.subjects is not None
-        return self.subjects.seal_batch(named)
+        arrays, batch.erasure_generation = self.subjects.subjects_json(
+            named, batch.erasure_generation
+        )
+        return arrays
 
     def _save_new_accesses(self, stored: list[StoredEvent]) -> set[UUID]:
         """Store, in one transaction, the events of accesses not stored yet; return the ids
@@ -200,3 +206,5 @@ class _Batch:
     # By platform event id: a str hashes in C, a UUID in Python.
     first: dict[str, UUID] = field(default_factory=dict)
     seen: set[tuple[object, ...]] = field(default_factory=set)  # what repeats, once checked
+    # Of the data subjects' keys, read before the first chunk naming any (ledger/subjects.py).
+    erasure_generation: str | None = None

@@ -74,7 +74,7 @@ class _State(msgspec.Struct, gc=False):
 
 
 class _SubjectsState(_State, gc=False):
-    """A state that names data subjects: ``subjects`` last, sealed (ledger-format §9.1)."""
+    """A state that names data subjects: ``subjects`` last, their key ids (ledger-format §9.1)."""
 
     subjects: msgspec.Raw
 
@@ -135,7 +135,7 @@ class AccessStateWriter:
         self._actor_json = self._encoded(actor) if self.usable else None
         self._verdicts: dict[AccessVerdict, msgspec.Raw] = {}
         self._grants: dict[int, msgspec.Raw] = {}
-        # Each access's sealed ``subjects`` array, pre-encoded (ledger/subjects.py), by id.
+        # Each access's ``subjects`` array (key ids), pre-encoded (ledger/subjects.py), by id.
         self.sealed: dict[UUID, msgspec.Raw] = {}
 
     def stored_events(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import io
 import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.app import _issue_until, create_app
 from api.subject_letter import letter_html, mask
+from ledger.application import GovLedger
 from ledger.config import Settings
 from ledger.configured import open_ledger
 from ledger.domain.actor import Role
@@ -30,7 +32,12 @@ from ledger.verify import verify_ledger
 from projections.runner import run_projections
 from security.apikeys import open_api_keys
 from tests.api.conftest import PROVIDER, USER, Api, access, population_resource, setup_departments
+from tests.ledger import test_subjects as subjects_tests
+from tests.ledger.commands.test_access_batch import _judged, access_report
+from tests.ledger.domain.builders import PLATFORM
 from tests.ledger.test_subjects import _database_bytes
+
+vault_settings, app = subjects_tests.vault_settings, subjects_tests.app  # the fixtures
 
 ALICE, BOB, CAROL = "11010519491231002x", "320102198001010011", "440301199912120022"
 OFFICER = Role.SECURITY_OFFICER
@@ -255,3 +262,28 @@ def test_without_an_index_secret_subjects_are_refused(settings: Settings) -> Non
         ).status_code in (200, 201)
         assert plain.head() == head + 1  # accesses without subjects are unaffected
     keys.close()
+
+
+def test_the_service_brings_the_access_index_up_between_lookups(
+    app: GovLedger, vault_settings: Settings
+) -> None:
+    """Ingest leaves the access index behind (ledger-format §9.1); the service's background
+    round brings it up to the chain, so a lookup later reads only what came since."""
+    app.record_accesses(PLATFORM, _judged(app, [access_report("b-1", subjects=(ALICE,))]))
+    vault = app.subjects
+    assert vault is not None
+
+    def index() -> tuple[int, list[str]]:
+        database = Database(vault_settings)
+        try:
+            keys = SubjectKeys(database)
+            kids = [row.key_id for row in keys.rows_of(vault.blind(ALICE))]
+            return keys.head(), keys.accesses_of(kids)
+        finally:
+            database.close()
+
+    assert index() == (0, [])
+    stop = threading.Event()
+    stop.set()  # one round, then stop
+    _issue_until(vault_settings, stop)
+    assert index() == (app.recorder.max_notification_id(), [app.access("b-1").id.hex])

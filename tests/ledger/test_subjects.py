@@ -1,5 +1,6 @@
 """Data subjects of accesses (ledger/subjects.py; docs/ledger-format.md §9.1): the pinned
-vector, the key table on each backend, and accesses recorded with sealed subjects."""
+vectors (the key-id form accesses are written in, the sealed form of older rows), the key
+table on each backend, and accesses recorded naming subjects by key id."""
 
 from __future__ import annotations
 
@@ -52,7 +53,8 @@ ALICE, BOB = "11010519491231002x", "320102198001010011"
 
 
 def test_pinned_vector() -> None:
-    """docs/ledger-format.md §9.1, byte for byte."""
+    """docs/ledger-format.md §9.1, byte for byte: the blind index, and the sealed form
+    older rows hold."""
     assert blind_index(SECRET, ALICE) == (
         "df10dc081691f35d6348728736fad32ebd0c3fbb839c996eac500cf562f88b88"
     )
@@ -175,7 +177,21 @@ def _database_bytes(settings: Settings) -> bytes:
         db.close()
 
 
-def test_accesses_with_subjects_are_sealed(app: GovLedger, vault_settings: Settings) -> None:
+def test_pinned_key_id_form(app: GovLedger, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/ledger-format.md §9.1: the key-id form, byte for byte (key ids drawn from a
+    pinned "random" source: the first two subjects get KID_1 and KID_2)."""
+    report = access_report("v-1", subjects=(ALICE, BOB))
+    judged = _judged(app, [report])
+    monkeypatch.setattr(os, "urandom", lambda n: bytes(i % 256 for i in range(n)))
+    app.record_accesses(PLATFORM, judged)
+    monkeypatch.undo()
+    state = _state(app, report)
+    assert state.endswith(  # the verdict's object closes, then the subjects
+        b'}},"subjects":["000102030405060708090a0b0c0d0e0f","101112131415161718191a1b1c1d1e1f"]}'
+    )
+
+
+def test_accesses_name_subjects_by_key_id(app: GovLedger, vault_settings: Settings) -> None:
     plain = access_report("x-1")
     named = access_report("x-2", subjects=(ALICE, BOB))
     also = access_report("x-3", subjects=(BOB,))
@@ -183,15 +199,16 @@ def test_accesses_with_subjects_are_sealed(app: GovLedger, vault_settings: Setti
     assert b"subjects" not in _state(app, plain)  # §12 bytes, unchanged
     state = json.loads(_state(app, named))
     assert list(state)[-1] == "subjects" and list(state)[-2] == "verdict"
-    assert [list(s) for s in state["subjects"]] == [["sealed", "kid", "n", "ct"]] * 2
+    kids = state["subjects"]
+    assert [len(kid) for kid in kids] == [32, 32] and kids[0] != kids[1]
+    assert all(int(kid, 16) >= 0 for kid in kids)
     vault = app.subjects
     assert vault is not None
     with vault.keys() as keys:
-        found = keys.keys_by_id(s["kid"] for s in state["subjects"])
-    opened = [open_sealed(s, found[s["kid"]]) for s in state["subjects"]]
-    assert opened == [normalise(ALICE), BOB]
-    bob_again = json.loads(_state(app, also))["subjects"][0]
-    assert bob_again["kid"] == state["subjects"][1]["kid"]
+        assert [row.key_id for row in keys.rows_of(vault.blind(ALICE))] == [kids[0]]
+        assert [row.key_id for row in keys.rows_of(vault.blind(BOB))] == [kids[1]]
+        assert all(key is not None for key in keys.keys_by_id(kids).values())
+    assert json.loads(_state(app, also))["subjects"] == [kids[1]]
     # The aggregate still loads (the library skips the extra key) and the chain verifies.
     assert app.access("x-2").report.platform_event_id == "x-2"
     _verified(vault_settings)
@@ -212,7 +229,8 @@ def test_library_path_writes_the_same_bytes(app: GovLedger) -> None:
     app.record_accesses(PLATFORM, _judged(app, [report]))
     state = _state(app, report)
     assert list(json.loads(state))[-1] == "subjects"
-    assert b'"subjects":[{"sealed":"v1","kid":"' in state
+    (kid,) = json.loads(state)["subjects"]
+    assert state.endswith(b',"subjects":["' + kid.encode() + b'"]}')
 
 
 def test_refused_without_a_secret_and_when_malformed(vault_settings: Settings) -> None:

@@ -6,6 +6,7 @@ import importlib
 import inspect
 import json
 
+import pytest
 from eventsourcing.domain import CanMutateAggregate
 
 from ledger.domain.access import AccessReason
@@ -113,11 +114,16 @@ def test_search_text_finds_event_kinds_by_chinese_name() -> None:
     }
 
 
-def test_sealed_subjects_show_as_a_count_only() -> None:
-    """docs/privacy.md: an auditor's trail line never shows the sealed values' parts."""
+@pytest.mark.parametrize("form", ["key ids", "sealed"])
+def test_data_subjects_show_as_a_count_only(form: str) -> None:
+    """docs/privacy.md: an auditor's trail line never shows a subject's key id, nor the
+    parts of an older row's sealed value (ledger-format §9.1: both forms)."""
     sealed = {"sealed": "v1", "kid": "ab" * 16, "n": "AAECAwQFBgcICQoL", "ct": "bWNt"}
+    subjects = (
+        ["ab" * 16, "cd" * 16] if form == "key ids" else [sealed, dict(sealed, kid="cd" * 16)]
+    )
     line = labels.event_summary(
         "ledger.domain.access:DataAccess.Recorded",
-        {"platform_event_id": "e-1", "subjects": [sealed, dict(sealed, kid="cd" * 16)]},
+        {"platform_event_id": "e-1", "subjects": subjects},
     )
-    assert "2 人（加密存储" in line and "ab" * 16 not in line and "bWNt" not in line
+    assert "2 人（不存身份信息" in line and "ab" * 16 not in line and "bWNt" not in line
