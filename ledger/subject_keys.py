@@ -38,6 +38,7 @@ from typing import Any, Final
 
 import msgspec
 
+from ledger.config import Settings
 from ledger.erasure import is_sealed
 from ledger.tree_database import Database
 
@@ -102,19 +103,31 @@ class SubjectKeys:
             "(one INTEGER PRIMARY KEY CHECK (one = 1), position BIGINT NOT NULL)",
         ]
         if app_role and not sqlite:
-            role = '"' + app_role.replace('"', '""') + '"'
-            statements += [
-                f"GRANT SELECT, INSERT, UPDATE ON {t} TO {role}",
-                f"GRANT SELECT, INSERT ON {self.index} TO {role}",
-                f"GRANT SELECT, INSERT, UPDATE ON {self.generation_table} TO {role}",
-                f"GRANT SELECT, INSERT, UPDATE ON {self.head_table} TO {role}",
-            ]
+            statements += self.grant_statements(app_role)
         self.db.create(statements)
         if filled:
             table, position = events_table(self.db)
             (last,) = self.db.query(f"SELECT coalesce(max({position}), 0) FROM {table}")[0]
             with self.db.transaction("subject_index", durable=False):
                 self._set_head(int(last))
+
+    def grant_statements(self, role: str, *, answers: bool = True) -> list[str]:
+        """What a role that records accesses naming subjects needs (PostgreSQL): find and
+        create keys, read the erasure generation. ``answers``: also what answering and
+        erasing for a person takes (the API): a key set to NULL and a new generation, the
+        access index caught up. Never DELETE: only the owner restores a key-table backup."""
+        who = '"' + role.replace('"', '""') + '"'
+        if not answers:
+            return [
+                f"GRANT SELECT, INSERT ON {self.table} TO {who}",
+                f"GRANT SELECT ON {self.generation_table} TO {who}",
+            ]
+        return [
+            f"GRANT SELECT, INSERT, UPDATE ON {self.table} TO {who}",
+            f"GRANT SELECT, INSERT ON {self.index} TO {who}",
+            f"GRANT SELECT, INSERT, UPDATE ON {self.generation_table} TO {who}",
+            f"GRANT SELECT, INSERT, UPDATE ON {self.head_table} TO {who}",
+        ]
 
     def _index_statements(self) -> list[str]:
         name = f"{self.db.events}_{INDEX_SUFFIX}"
@@ -387,3 +400,24 @@ def events_table(database: Database) -> tuple[str, str]:
         return database.events, "rowid"
     schema = database.table("x").split(".")[0]
     return f'{schema}."{database.events}"', "notification_id"
+
+
+def grant_subject_answerer(settings: Settings, role: str) -> None:
+    """The layout's grant (ops/layout.py) to the API's role: records accesses naming data
+    subjects, answers a person's request and erases (tables created first if missing)."""
+    _grant(settings, role, answers=True)
+
+
+def grant_subject_recorder(settings: Settings, role: str) -> None:
+    """The layout's grant to ``govledger import``'s role: records accesses naming subjects."""
+    _grant(settings, role, answers=False)
+
+
+def _grant(settings: Settings, role: str, *, answers: bool) -> None:
+    database = Database(settings)
+    try:
+        keys = SubjectKeys(database)
+        keys.create()
+        database.create(keys.grant_statements(role, answers=answers))
+    finally:
+        database.close()

@@ -192,6 +192,37 @@ MATRIX: list[tuple[str, str, frozenset[str]]] = [
     ("change a refusal", "UPDATE security_refusals SET subject = 'x'", frozenset()),
     ("delete a refusal", "DELETE FROM security_refusals", frozenset()),
     ("truncate the refusal record", "TRUNCATE security_refusals", frozenset()),
+    # Data subjects (privacy.md, ledger-format §9.1): the API and import create keys; only the
+    # API erases (key NULL) and changes the erasure generation; only the owner restores.
+    (
+        "create a data subject's key",
+        "INSERT INTO ledger_events_subject_keys (blind, key_id, key) "
+        "VALUES ('probe', 'probe', '\\x00')",
+        frozenset({OWNER, APP, IMPORT}),
+    ),
+    (
+        "read the data subjects' blind indexes",
+        "SELECT blind FROM ledger_events_subject_keys",
+        frozenset({OWNER, APP, IMPORT, BACKUP}),
+    ),
+    (
+        "erase a data subject's key",
+        "UPDATE ledger_events_subject_keys SET key = NULL",
+        frozenset({OWNER, APP}),
+    ),
+    ("delete data subjects' keys", "DELETE FROM ledger_events_subject_keys", frozenset({OWNER})),
+    (
+        "change the erasure generation",
+        "INSERT INTO ledger_events_subject_generation (one, token) VALUES (1, 'probe') "
+        "ON CONFLICT (one) DO UPDATE SET token = excluded.token",
+        frozenset({OWNER, APP}),
+    ),
+    (
+        "catch the subjects' access index up",
+        "INSERT INTO ledger_events_subject_index (access_id, key_ids) "
+        "VALUES (gen_random_uuid(), '{}')",
+        frozenset({OWNER, APP}),
+    ),
     (
         "read the checkpoint sequence",
         "SELECT last_value FROM ledger_events_checkpoints_id_seq",
