@@ -13,8 +13,9 @@ create anything in the ledger's schema (docs/security.md).
 
 The grants on each owner's tables (contracts C2) compose here: the chain's come from
 ledger.grants (the service appends only through the validating function), the checkpoints'
-from ledger.checkpoints; the others (the tree for the issuer, API keys, backup) name tables
-and privileges directly, one entry each in :data:`LAYOUT`.
+from ledger.checkpoints, the data subjects' from ledger.subject_keys; the others (the tree
+for the issuer, API keys, backup) name tables and privileges directly, one entry each in
+:data:`LAYOUT`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ledger.config import Settings
 from ledger.errors import ConfigurationError, StoreUnavailableError
 from ledger.grants import grant_reader_role, grant_service_role
 from ledger.store.connect import postgres_conninfo
+from ledger.subject_keys import grant_subject_answerer, grant_subject_recorder
 from projections.store import grant_views_role
 from security.apikeys import TABLE as API_KEYS_TABLE
 from security.audit_log import grant_refusal_append
@@ -140,12 +142,19 @@ LAYOUT: Final[tuple[LayoutRole, ...]] = (
         "govledger_app",
         "the API (govledger serve): appends facts, serves proofs, reads keys and read models, "
         "records refused requests (security/audit_log.py)",
-        (grant_service_role, PROOFS_READ, _select(API_KEYS_TABLE), grant_refusal_append),
+        (
+            grant_service_role,
+            PROOFS_READ,
+            _select(API_KEYS_TABLE),
+            grant_refusal_append,
+            grant_subject_answerer,
+        ),
     ),
     LayoutRole(
         "govledger_import",
-        "govledger import: appends the exchange platform's access reports",
-        (grant_service_role,),
+        "govledger import: appends the exchange platform's access reports (with their "
+        "data subjects' keys, ledger-format §9.1)",
+        (grant_service_role, grant_subject_recorder),
     ),
     LayoutRole(
         "govledger_projector",
