@@ -66,7 +66,7 @@ from ledger.store.sqlite_turn import ImmediateTransaction, WriterTurn
 
 # How long the builder gives the GIL up after handing a chunk to the writer (see below).
 HANDOFF_SECONDS = 0.0001
-COLUMNS = "rowid, originator_id, originator_version, topic, state, prev_hash, hash"
+COLUMNS = ("rowid", "originator_id", "originator_version", "topic", "state", "prev_hash", "hash")
 
 
 class ChainedRecorder(Protocol):
@@ -176,6 +176,8 @@ def _stream(
             c as cursor,
         ):
             position, prev = recorder._read_head(c, genesis)
+            # SQLite binds at most so many parameters a statement (32,766; 999 before 3.32).
+            most = cursor.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(COLUMNS)
             inserts: deque[Future[Any]] = deque()
             written: list[RowTuple] = []
             try:
@@ -188,9 +190,11 @@ def _stream(
                     while inserts and inserts[0].done():  # a chunk that failed: stop here
                         inserts.popleft().result()
                     rows = chain_rows(digest, position, prev, chain_input(chunk))
-                    params = list(chain.from_iterable(rows))
-                    statement = insert_rows_statement(table, len(rows))
-                    inserts.append(recorder._chunk_writer.insert(cursor, statement, params))
+                    for start in range(0, len(rows), most):
+                        part = rows[start : start + most]
+                        statement = insert_rows_statement(table, len(part))
+                        params = list(chain.from_iterable(part))
+                        inserts.append(recorder._chunk_writer.insert(cursor, statement, params))
                     written += rows
                     position, prev = rows[-1][0], rows[-1][6]
             finally:
@@ -205,4 +209,5 @@ def _stream(
 @lru_cache(maxsize=64)
 def insert_rows_statement(table: str, count: int) -> str:
     """One ``INSERT`` of ``count`` rows: one ``sqlite3_step``, the GIL given up once."""
-    return f"INSERT INTO {table} ({COLUMNS}) VALUES " + ",".join(("(?,?,?,?,?,?,?)",) * count)
+    row = "(" + ",".join("?" * len(COLUMNS)) + ")"
+    return f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES " + ",".join((row,) * count)

@@ -21,6 +21,7 @@ from eventsourcing.persistence import StoredEvent
 import ledger.store.sqlite_stream as sqlite_stream
 from ledger.config import Settings
 from ledger.store.connect import open_reader
+from ledger.store.sqlite import _StatementCachingPool
 from ledger.store.sqlite_turn import WriterTurn
 from ledger.verify import verify_ledger
 from tests.conftest import Ledger, make_events
@@ -82,6 +83,40 @@ def test_a_streamed_batch_stores_the_bytes_of_one_unstreamed_insert(
     assert streamed.ids == whole.ids == list(range(4, 604))
     assert streamed.existing == whole.existing == set()
     assert _rows(sqlite_ledger.settings) == _rows(twin.settings)
+
+
+def test_a_chunk_over_the_parameter_limit_is_inserted_in_parts(
+    sqlite_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite binds a bounded number of parameters a statement: a chunk over it goes in
+    several statements of the same transaction, the same rows as one insert."""
+    create = _StatementCachingPool._create_connection
+
+    def limited(pool: _StatementCachingPool) -> Any:
+        conn = create(pool)
+        conn._sqlite_conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 70)  # 10 rows
+        return conn
+
+    statements: list[int] = []
+    insert = sqlite_stream._insert
+
+    def counted(cursor: sqlite3.Cursor, statement: str, params: list[Any]) -> None:
+        statements.append(len(params) // 7)
+        insert(cursor, statement, params)
+
+    monkeypatch.setattr(_StatementCachingPool, "_create_connection", limited)
+    monkeypatch.setattr(sqlite_stream, "_insert", counted)
+    streamed = Ledger(sqlite_settings)
+    twin = Ledger(_copy(sqlite_settings, tmp_path, "twin.db"))
+    try:
+        batch = make_events(25)
+        assert streamed.recorder.insert_new_stream([batch]).ids == list(range(1, 26))
+        twin.recorder.insert_new_aggregates(batch)
+    finally:
+        streamed.close()
+        twin.close()
+    assert statements == [10, 10, 5]
+    assert _rows(sqlite_settings) == _rows(twin.settings)
 
 
 def test_chunks_are_inserted_by_the_writer_while_the_next_is_built(
