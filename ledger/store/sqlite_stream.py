@@ -66,6 +66,9 @@ from ledger.store.sqlite_turn import ImmediateTransaction, WriterTurn
 
 # How long the builder gives the GIL up after handing a chunk to the writer (see below).
 HANDOFF_SECONDS = 0.0001
+# Fewer rows are inserted by the builder itself (after what the writer was given): handing
+# them over costs more than their insert, and nothing follows a batch's short last chunk.
+INLINE_ROWS = 32
 COLUMNS = ("rowid", "originator_id", "originator_version", "topic", "state", "prev_hash", "hash")
 
 
@@ -194,7 +197,11 @@ def _stream(
                         part = rows[start : start + most]
                         statement = insert_rows_statement(table, len(part))
                         params = list(chain.from_iterable(part))
-                        inserts.append(recorder._chunk_writer.insert(cursor, statement, params))
+                        if len(part) < INLINE_ROWS:
+                            wait(inserts)
+                            _insert(cursor, statement, params)
+                        else:
+                            inserts.append(recorder._chunk_writer.insert(cursor, statement, params))
                     written += rows
                     position, prev = rows[-1][0], rows[-1][6]
             finally:

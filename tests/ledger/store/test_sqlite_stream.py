@@ -123,6 +123,7 @@ def test_chunks_are_inserted_by_the_writer_while_the_next_is_built(
     sqlite_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Chunk 0's insert completes in another thread before chunk 1 is handed over."""
+    assert sqlite_stream.INLINE_ROWS <= 40
     inserted = threading.Event()
     threads: list[int] = []
     insert = sqlite_stream._insert
@@ -133,14 +134,19 @@ def test_chunks_are_inserted_by_the_writer_while_the_next_is_built(
         inserted.set()
 
     def chunks() -> Iterator[list[StoredEvent]]:
-        yield make_events(5)
+        yield make_events(40)
         assert inserted.wait(WRITER_TIMEOUT), "chunk 0 was not inserted while chunk 1 was built"
-        yield make_events(5)
+        yield make_events(40)
 
     monkeypatch.setattr(sqlite_stream, "_insert", spied)
     written = sqlite_ledger.recorder.insert_new_stream(chunks())
-    assert written.ids == list(range(1, 11))
+    assert written.ids == list(range(1, 81))
     assert len(threads) == 2 and threading.get_ident() not in threads
+    threads.clear()  # a short chunk is inserted by the builder, after the writer's
+    assert sqlite_ledger.recorder.insert_new_stream([make_events(40), make_events(3)]).ids == list(
+        range(81, 124)
+    )
+    assert len(threads) == 2 and threads[1] == threading.get_ident() != threads[0]
 
 
 def test_a_failure_while_a_chunk_is_built_writes_nothing_and_frees_the_lock(
@@ -152,8 +158,8 @@ def test_a_failure_while_a_chunk_is_built_writes_nothing_and_frees_the_lock(
     recorder.insert_new_aggregates(make_events(1))
 
     def chunks() -> Iterator[list[StoredEvent]]:
-        yield make_events(3)
-        yield make_events(3)
+        yield make_events(40)  # to the writer thread
+        yield make_events(40)
         raise ValueError("a malformed access")
 
     with pytest.raises(ValueError, match="malformed"):
@@ -170,13 +176,13 @@ def test_a_retried_batch_is_rolled_back_whole_and_recorded_once(sqlite_ledger: L
     recorder = sqlite_ledger.recorder
     known = make_events(2)
     recorder.insert_events(known)
-    new = make_events(7)
-    assert recorder.insert_new_stream([new[:3], new[3:]]).ids == list(range(3, 10))
-    later = make_events(4)
-    again = recorder.insert_new_stream(iter([later[:2], [new[5], *later[2:]], [known[1]]]))
+    new = make_events(70)  # chunks of 40 go to the writer thread, shorter ones inline
+    assert recorder.insert_new_stream([new[:3], new[3:43], new[43:]]).ids == list(range(3, 73))
+    later = make_events(44)
+    again = recorder.insert_new_stream(iter([later[:40], [new[5], *later[40:]], [known[1]]]))
     assert again.existing == {new[5].originator_id, known[1].originator_id}
-    assert again.ids == [10, 11, 12, 13]
-    repeat = recorder.insert_new_stream([new[:4], new[4:]])
+    assert again.ids == list(range(73, 117))
+    repeat = recorder.insert_new_stream([new[:40], new[40:]])
     assert repeat.ids == [] and repeat.existing == {e.originator_id for e in new}
     _assert_lock_free(sqlite_ledger.settings)
     rows = _rows(sqlite_ledger.settings)
@@ -279,7 +285,7 @@ def test_two_writers_streaming_overlapping_batches_keep_one_chain(
         try:
             start.wait()
             for batch in mine:
-                chunks = (batch[i : i + 30] for i in range(0, len(batch), 30))
+                chunks = (batch[i : i + 40] for i in range(0, len(batch), 40))
                 written.append(recorder.insert_new_stream(chunks).ids)
         except BaseException as e:  # reported below
             errors.append(e)
