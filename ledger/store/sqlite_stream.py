@@ -20,8 +20,12 @@ in memory, ledger/store/sqlite.py.) The hashes are computed where the chunk
 is built: they hold the GIL wherever they run (``hashlib`` releases it only
 for inputs over 2 KiB), and there the writer needs the GIL only to bind the
 chunk; the builder hands it over as it hands the chunk (``ChunkWriter``).
-What overlaps is SQLite's own work, about 5 µs of the 7 µs an access costs the
-store; the commit's flush still follows the last chunk.
+Measured (issue 20): hashing a row costs about 1.9 µs and inserting it 5.5 µs
+of CPU (1-2 µs of it binding the values); placing the hashes in the writer
+instead changed nothing measurable. What overlaps is SQLite's step; the
+commit's flush still follows the last chunk. It pays only with a core to
+spare: on a machine loaded by other work, the writer waits for a core and the
+handoffs cost more than the overlap saves.
 
 The builder must not write to the database meanwhile (the lock is ours until
 the commit): ``stream_locks_database`` on the recorder says so to its callers
