@@ -19,7 +19,7 @@ built before the clock starts, through the recorder's own chained insert (the
 chain's hashes, the write, one transaction per batch of ``--batch``), in one
 process. So the ratio measures what the service adds to the store, and nothing
 else: work made faster *inside* the store speeds both sides and lowers the
-ratio (with the service's Python overlapping PostgreSQL's insert, it can only
+ratio (with the service's Python overlapping the store's insert, it can only
 lower it). The HTTP runs share the machine's cores with their own client (one
 sender a worker); on a machine loaded by other work both sides slow down, but
 not alike: quote ratios measured quiet.

@@ -2,7 +2,7 @@
 their verdict, in batches of one transaction each (ledger-format §6, §12).
 
 Each batch is checked, given its ids and written as stored events in one pass,
-a chunk at a time; on PostgreSQL the chunks are streamed into the batch's one
+a chunk at a time; the chained stores take the chunks into the batch's one
 transaction as they are built (issue 20: the database's half and the service's
 half of a batch overlap instead of taking turns).
 
@@ -31,9 +31,9 @@ from ledger.domain.ids import data_access_id
 from ledger.errors import ChainWriteError
 from ledger.gc_pause import collector_paused
 
-# Accesses built and sent to the store at a time (PostgreSQL streams the chunks of a batch,
-# ledger/store/postgres_stream.py): small enough that the database starts early, large
-# enough that a chunk's statement costs little beside its rows.
+# Accesses built and sent to the store at a time (the chained stores stream the chunks of a
+# batch, ledger/store/postgres_stream.py, sqlite_stream.py): small enough that the database
+# starts early, large enough that a chunk's statement costs little beside its rows.
 STREAM_CHUNK = 250
 
 
@@ -73,9 +73,10 @@ class AccessCommands(SharingCommands):
         refused, nothing saved). Ids are uuid5 of the platform event id, so a
         retry maps to the same ids; ids already stored are skipped
         (:meth:`_save_new_accesses`). One pass over the batch checks each report,
-        derives its id and builds its stored event, a chunk at a time; PostgreSQL
-        takes each chunk as it is built, so the database inserts one while the next
-        is being built (ledger/store/postgres_stream.py), still in one transaction.
+        derives its id and builds its stored event, a chunk at a time; the chained
+        stores take each chunk as it is built, so the database inserts one while the
+        next is being built (ledger/store/postgres_stream.py, sqlite_stream.py), still
+        in one transaction.
         """
         self._require_role(actor, {Role.EXCHANGE_PLATFORM}, "record data accesses")
         with collector_paused():  # the batch's objects are freed with it (ledger/gc_pause.py)
@@ -88,9 +89,16 @@ class AccessCommands(SharingCommands):
         # In UTC: a time reported in UTC then compares without converting (same tzinfo).
         latest = self.clock() + bounds.clock_skew
         batch = _Batch(bounds.earliest.astimezone(UTC), latest.astimezone(UTC))
-        chunks = self._stored_chunks(actor, iter(entries), batch)
         stream = getattr(self.recorder, "insert_new_stream", None)
-        if stream is not None:  # PostgreSQL: each chunk goes to the database as it is built
+        if stream is not None and getattr(self.recorder, "stream_locks_database", False):
+            # SQLite's stream holds the database's one write lock while the batch is built,
+            # and a batch naming data subjects stores their keys meanwhile, in transactions
+            # of their own (_sealed_subjects): such a batch is built first, then inserted.
+            entries = list(entries)
+            if any(report.subjects for report, _ in entries):
+                stream = None
+        chunks = self._stored_chunks(actor, iter(entries), batch)
+        if stream is not None:  # each chunk goes to the database as it is built
             existing: set[UUID] = stream(chunks).existing
         else:
             existing = self._save_new_accesses([event for chunk in chunks for event in chunk])

@@ -4,13 +4,15 @@ The position is the table's ``rowid``, assigned by the writer: inside a
 ``BEGIN IMMEDIATE`` transaction (the database write lock is taken before the
 head is read, so two processes can never chain onto the same head), the
 writer reads the last row, computes positions and hashes, and inserts every
-column in one ``executemany``.
+column in one ``executemany``. A batch of accesses may instead arrive in
+chunks, each inserted by a writer thread while the next is built, still in one
+such transaction (``insert_new_stream``, ledger/store/sqlite_stream.py).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,6 @@ from eventsourcing.sqlite import (
     SQLiteCursor,
     SQLiteDatastore,
     SQLiteProcessRecorder,
-    SQLiteTransaction,
 )
 from eventsourcing.utils import resolve_topic
 
@@ -42,7 +43,8 @@ from ledger.store.base import (
     genesis_from_row,
     new_genesis,
 )
-from ledger.store.sqlite_turn import WriterTurn
+from ledger.store.sqlite_stream import ChunkWriter, insert_new_stream, remember_batch
+from ledger.store.sqlite_turn import ImmediateTransaction, WriterTurn
 
 # Tables a govledger SQLite file may hold besides the chain itself.
 KNOWN_TABLES = frozenset(
@@ -50,17 +52,9 @@ KNOWN_TABLES = frozenset(
 )
 
 
-class _ImmediateTransaction(SQLiteTransaction):
-    """The library's transaction, but taking the write lock up front."""
-
-    def __enter__(self) -> SQLiteCursor:
-        cursor = self.connection.cursor()
-        cursor.execute("BEGIN IMMEDIATE")
-        return cursor
-
-
 class _StatementCachingPool(SQLiteConnectionPool):
-    """The library's pool, with a real prepared-statement cache on each connection.
+    """The library's pool, with a real prepared-statement cache on each connection
+    (and temporary tables in memory, below).
 
     eventsourcing 9.5 opens connections with ``cached_statements=True``, a cache of
     ONE statement: an append (BEGIN IMMEDIATE, read the head, insert) re-prepares all
@@ -86,6 +80,10 @@ class _StatementCachingPool(SQLiteConnectionPool):
                 c.execute("PRAGMA journal_mode=WAL")
                 self.journal_mode_was_changed_to_wal = True
             self.is_journal_mode_wal = True
+        # A multi-row INSERT into a table with row triggers (a streamed chunk,
+        # ledger/store/sqlite_stream.py) first copies its rows into a temporary table:
+        # kept in memory, not a file created and removed per chunk (a third of its cost).
+        c.execute("PRAGMA temp_store=MEMORY")
         c.row_factory = sqlite3.Row
         return SQLiteConnection(sqlite_conn=c, max_age=self.max_age)
 
@@ -103,6 +101,10 @@ def _cache_statements(datastore: SQLiteDatastore) -> None:
 class ChainedSQLiteApplicationRecorder(NotificationsFromOne, SQLiteApplicationRecorder):
     """SQLite application recorder whose rows form the hash chain."""
 
+    # A streamed batch holds the database's one write lock while it is built: whoever
+    # builds it must not write meanwhile (ledger/commands/accesses.py).
+    stream_locks_database = True
+
     def __init__(
         self,
         datastore: SQLiteDatastore,
@@ -116,6 +118,11 @@ class ChainedSQLiteApplicationRecorder(NotificationsFromOne, SQLiteApplicationRe
         self._genesis: Genesis | None = None
         pool = datastore.pool
         self._turn = WriterTurn(pool.db_name, pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT)
+        # The last batch's head, whether another writer is about, and the thread that
+        # inserts a streamed batch's chunks (ledger/store/sqlite_stream.py).
+        self._head: tuple[int, bytes] | None = None
+        self._contended = False
+        self._chunk_writer = ChunkWriter()
         self.insert_events_statement = (
             f"INSERT INTO {self.events_table_name} (rowid, originator_id, originator_version, "
             "topic, state, prev_hash, hash) VALUES (?,?,?,?,?,?,?)"
@@ -193,7 +200,7 @@ class ChainedSQLiteApplicationRecorder(NotificationsFromOne, SQLiteApplicationRe
         # managers costs as much as the hashing (bench/append.py).
         with (
             self.datastore.get_connection(commit=True) as conn,
-            _ImmediateTransaction(conn, commit=True) as c,
+            ImmediateTransaction(conn, commit=True) as c,
             c,  # closes the cursor
         ):
             # Through _insert_events, so the process recorder adds its tracking record here.
@@ -205,23 +212,34 @@ class ChainedSQLiteApplicationRecorder(NotificationsFromOne, SQLiteApplicationRe
         if not stored_events:
             return []
         genesis: Genesis = kwargs.get("genesis") or self.genesis
-        return self._chain(c, genesis, chain_input(stored_events))
+        return [row[0] for row in self._chain(c, genesis, chain_input(stored_events))]
 
     def _chain(
         self, c: SQLiteCursor, genesis: Genesis, inputs: list[tuple[str, int, str, bytes]]
-    ) -> list[int]:
+    ) -> list[RowTuple]:
         """Chain these rows onto the head and insert them (under the caller's write lock)."""
-        c.execute(self.select_head_statement)
-        head = c.fetchone()
-        head_position, head_hash = (head[0], head[1]) if head else (0, genesis.genesis_hash)
+        head_position, head_hash = self._read_head(c, genesis)
         rows = chain_rows(hash_function(genesis.hash_algorithm), head_position, head_hash, inputs)
         if len(rows) == 1:  # executemany costs twice execute for one row
             c.execute(self.insert_events_statement, rows[0])
         else:
             c.executemany(self.insert_events_statement, rows)
-        return [row[0] for row in rows]
+        return rows
 
-    def insert_new_aggregates(self, stored_events: Sequence[StoredEvent]) -> NewAggregates:
+    def _read_head(self, c: SQLiteCursor, genesis: Genesis) -> tuple[int, bytes]:
+        """The head's position and hash (0 and the genesis hash for an empty chain)."""
+        c.execute(self.select_head_statement)
+        head = c.fetchone()
+        return (head[0], head[1]) if head else (0, genesis.genesis_hash)
+
+    def insert_new_stream(self, chunks: Iterable[Sequence[StoredEvent]]) -> NewAggregates:
+        """``insert_new_aggregates`` of the chunks' events, each chunk inserted as the next is
+        built, in one transaction (ledger/store/sqlite_stream.py)."""
+        return insert_new_stream(self, chunks)
+
+    def insert_new_aggregates(
+        self, stored_events: Sequence[StoredEvent], *, checked: bool = False
+    ) -> NewAggregates:
         """Insert, in one transaction, the events whose originator has no events yet.
 
         Idempotent batch ingestion, as on PostgreSQL. The usual batch is all new,
@@ -231,34 +249,39 @@ class ChainedSQLiteApplicationRecorder(NotificationsFromOne, SQLiteApplicationRe
         checked after ``BEGIN IMMEDIATE``, under the write lock, so no other writer
         can store one of these originators between the check and the insert.
         Only events that create their aggregate may skip the check (version 1:
-        an originator with events has its version 1).
+        an originator with events has its version 1). ``checked``: a batch known
+        to hold a stored originator (a streamed one that failed on the key) goes
+        straight to the check.
         """
         with self._turn.taken():  # batches of two API workers: see ledger/store/sqlite_turn.py
-            return self._insert_new(stored_events)
+            return self._insert_new(stored_events, checked)
 
-    def _insert_new(self, stored_events: Sequence[StoredEvent]) -> NewAggregates:
+    def _insert_new(self, stored_events: Sequence[StoredEvent], checked: bool) -> NewAggregates:
         genesis = self._genesis or self.load_genesis()
         inputs = chain_input(stored_events)
-        if inputs and all(version == 1 for _, version, _, _ in inputs):
+        if not checked and inputs and all(version == 1 for _, version, _, _ in inputs):
             try:
                 with (
                     self.datastore.get_connection(commit=True) as conn,
-                    _ImmediateTransaction(conn, commit=True) as c,
+                    ImmediateTransaction(conn, commit=True) as c,
                     c,  # closes the cursor
                 ):
-                    return NewAggregates(self._chain(c, genesis, inputs), set())
+                    rows = self._chain(c, genesis, inputs)
+                remember_batch(self, rows, self._turn.waited)
+                return NewAggregates([row[0] for row in rows], set())
             except IntegrityError:
                 pass  # some originator is stored already: rolled back, nothing written
         with (
             self.datastore.get_connection(commit=True) as conn,
-            _ImmediateTransaction(conn, commit=True) as c,
+            ImmediateTransaction(conn, commit=True) as c,
             c,  # closes the cursor
         ):
             found = self._existing_texts(c, [row[0] for row in inputs])
             if found:
                 inputs = [row for row in inputs if row[0] not in found]
-            ids = self._chain(c, genesis, inputs) if inputs else []
-        return NewAggregates(ids, {UUID(text) for text in found})
+            rows = self._chain(c, genesis, inputs) if inputs else []
+        remember_batch(self, rows, self._turn.waited)
+        return NewAggregates([row[0] for row in rows], {UUID(text) for text in found})
 
     def existing_originators(self, originator_ids: Sequence[UUID]) -> set[UUID]:
         """Which of these aggregates already have events: one query per 900 ids.
@@ -310,7 +333,7 @@ class ChainedSQLiteProcessRecorder(SQLiteProcessRecorder, ChainedSQLiteApplicati
 
 @contextmanager
 def _immediate(conn: SQLiteConnection) -> Iterator[SQLiteCursor]:
-    with _ImmediateTransaction(conn, commit=True) as curs, curs:
+    with ImmediateTransaction(conn, commit=True) as curs, curs:
         yield curs
 
 

@@ -27,6 +27,28 @@ def test_a_turn_held_by_one_open_file_is_refused_to_another_until_given_back(
     assert theirs._wait(other) is True
 
 
+def test_a_turn_says_whether_another_writer_held_it(tmp_path: Path) -> None:
+    """``waited`` and ``taken_if_free`` tell a streamed batch whether it is alone
+    (ledger/store/sqlite_stream.py)."""
+    path = tmp_path / "ledger.db"
+    path.write_bytes(b"")
+    mine, theirs = WriterTurn(str(path), timeout=5), WriterTurn(str(path), timeout=0.01)
+    with mine.taken():
+        assert mine.waited is False
+        with theirs.taken_if_free() as free:
+            assert free is False  # nothing held: the batch is built first
+        with theirs.taken():  # waits out its timeout, then goes on to SQLite's own wait
+            assert theirs.waited is True
+    with mine.taken_if_free() as free:
+        assert free is True and mine.waited is False
+        with theirs.taken_if_free() as also:
+            assert also is False
+        with mine.taken_if_free() as again:  # another thread of this recorder: not free
+            assert again is False
+    with mine.taken():
+        assert mine.waited is False
+
+
 def test_no_file_no_turns() -> None:
     for name in (":memory:", "file:ledger?mode=memory&cache=shared"):
         turn = WriterTurn(name, timeout=1)

@@ -2,7 +2,7 @@
 batch, idempotent by platform event id, all or nothing, improper accesses recorded and flagged.
 
 The stored bytes are those of the library's event (docs/ledger-format.md §12) whichever
-store takes them: SQLite checks existence before its insert, PostgreSQL inside it.
+store takes them, streamed a chunk at a time into the batch's one transaction.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def access_report(event_id: str, accessed_at: datetime | None = None, **changes:
 def app(
     settings: Settings, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[GovLedger]:
-    # Chunks of 3: every batch here spans chunks, which PostgreSQL streams into one transaction.
+    # Chunks of 3: every batch here spans chunks, which both stores stream into one transaction.
     monkeypatch.setattr(accesses, "STREAM_CHUNK", request.param)
     init_ledger(settings)
     ledger = GovLedger(env=application_env(settings), clock=FakeClock())
