@@ -259,6 +259,14 @@ class PatroniCluster:
         url = f"{machine.name}=http://{machine.address}:{PATRONI_API}"
         self.agent("await-replica", "--within", str(within), url, on=machine.host)
 
+    def reinit(self, name: str) -> dict[str, Any]:
+        """``patronictl reinit`` of one member (docs/runbooks/NoSynchronousStandby.md)."""
+        machine = next(m for m in self.machines if m.name == name)
+        answer: dict[str, Any] = self.agent(
+            "reinit", f"{name}=http://{machine.address}:{PATRONI_API}"
+        )
+        return answer
+
     def cached_view(self, machine: Machine) -> list[dict[str, Any]]:
         """The machine's Patroni's copy of etcd (``GET /cluster``), asked on the machine."""
         url = f"http://{machine.address}:{PATRONI_API}"
