@@ -23,11 +23,10 @@ from psycopg.sql import SQL
 
 from ledger.config import Settings
 from ledger.errors import ChainWriteError
-from ledger.store.connect import open_reader
 from ledger.store.postgres import _AlreadyStoredError
 from ledger.store.postgres_head import LOCK_FIRST_BATCH_SIZE
-from ledger.verify import verify_ledger
 from tests.conftest import Ledger, make_events
+from tests.ledger._rows import verified_rows
 
 
 @pytest.fixture
@@ -35,16 +34,6 @@ def pg_ledger(postgres_settings: Settings) -> Iterator[Ledger]:
     opened = Ledger(postgres_settings)
     yield opened
     opened.close()
-
-
-def _rows(settings: Settings) -> list[Any]:
-    reader = open_reader(settings)
-    try:
-        report = verify_ledger(reader, full=True)
-        assert report.ok, report.failure
-        return [row for batch in reader.iter_batches(0, 1000) for row in batch]
-    finally:
-        reader.close()
 
 
 def test_stored_originators_are_left_out_and_the_rest_chained_gaplessly(pg_ledger: Ledger) -> None:
@@ -55,7 +44,7 @@ def test_stored_originators_are_left_out_and_the_rest_chained_gaplessly(pg_ledge
     written = pg_ledger.recorder.insert_new_aggregates(batch)
     assert written.existing == {e.originator_id for e in known}
     assert written.ids == [3, 4, 5]
-    rows = _rows(pg_ledger.settings)
+    rows = verified_rows(pg_ledger.settings)
     assert [row[0] for row in rows] == [1, 2, 3, 4, 5]
     assert [row[1] for row in rows[2:]] == [e.originator_id.hex for e in new]
 
@@ -67,7 +56,7 @@ def test_a_retried_batch_writes_nothing(pg_ledger: Ledger, size: int) -> None:
     again = pg_ledger.recorder.insert_new_aggregates(batch[::-1])
     assert first.ids == list(range(1, size + 1)) and first.existing == set()
     assert again.ids == [] and again.existing == {e.originator_id for e in batch}
-    assert len(_rows(pg_ledger.settings)) == size
+    assert len(verified_rows(pg_ledger.settings)) == size
 
 
 def test_a_fresh_batch_is_inserted_without_asking_what_exists(
@@ -84,7 +73,7 @@ def test_a_fresh_batch_is_inserted_without_asking_what_exists(
     with pytest.raises(DataError):  # the stand-in for the existence query refuses
         recorder.insert_new_aggregates([*make_events(size), *stored])
     monkeypatch.undo()
-    assert len(_rows(pg_ledger.settings)) == size + 1
+    assert len(verified_rows(pg_ledger.settings)) == size + 1
 
 
 def test_a_stale_head_waits_for_the_lock_and_still_skips_what_the_other_wrote(
@@ -105,7 +94,7 @@ def test_a_stale_head_waits_for_the_lock_and_still_skips_what_the_other_wrote(
         pg_ledger.recorder.insert_new_aggregates(make_events(1))
     finally:
         other.close()
-    rows = _rows(pg_ledger.settings)
+    rows = verified_rows(pg_ledger.settings)
     assert [row[0] for row in rows] == list(range(1, 10))
 
 
@@ -149,7 +138,7 @@ def test_concurrent_writers_of_overlapping_batches_store_each_originator_once(
         other.close()
     assert errors == []
     assert sorted(i for ids in written for i in ids) == list(range(1, len(events) + 1))
-    rows = _rows(pg_ledger.settings)
+    rows = verified_rows(pg_ledger.settings)
     assert sorted(UUID(row[1]) for row in rows) == sorted(e.originator_id for e in events)
 
 
@@ -167,7 +156,7 @@ def test_a_streamed_batch_is_chained_as_one_and_a_retry_recorded_once(pg_ledger:
     again = recorder.insert_new_stream(iter([later[:2], [new[5], *later[2:]], [known[1]]]))
     assert again.existing == {new[5].originator_id, known[1].originator_id}
     assert again.ids == [10, 11, 12, 13]
-    rows = _rows(pg_ledger.settings)
+    rows = verified_rows(pg_ledger.settings)
     assert [row[0] for row in rows] == list(range(1, 14))
     assert [row[1] for row in rows] == [e.originator_id.hex for e in [*known, *new, *later]]
 
@@ -187,7 +176,7 @@ def test_a_failure_while_a_chunk_is_built_writes_nothing(pg_ledger: Ledger) -> N
         recorder.insert_new_stream(chunks())
     assert recorder.max_notification_id() == 1
     assert recorder.insert_new_stream([make_events(2)]).ids == [2, 3]
-    assert len(_rows(pg_ledger.settings)) == 3
+    assert len(verified_rows(pg_ledger.settings)) == 3
 
 
 def test_a_streamed_event_that_does_not_create_its_aggregate_is_checked(
@@ -233,7 +222,7 @@ def test_a_writer_that_is_not_alone_builds_the_batch_before_taking_the_lock(
         assert written.ids == list(range(10, 16))
     finally:
         other.close()
-    assert len(_rows(pg_ledger.settings)) == 15
+    assert len(verified_rows(pg_ledger.settings)) == 15
 
 
 class _Held:
@@ -293,7 +282,7 @@ def test_two_writers_streaming_at_once_chain_one_batch_after_the_other(
         assert second.recorder._contended  # it found the head moved: it builds first now
     finally:
         second.close()
-    assert [row[0] for row in _rows(pg_ledger.settings)] == list(range(1, 13))
+    assert [row[0] for row in verified_rows(pg_ledger.settings)] == list(range(1, 13))
 
 
 def test_a_second_batch_of_one_process_is_built_before_it_waits_for_the_lock(
@@ -332,7 +321,7 @@ def test_a_second_batch_of_one_process_is_built_before_it_waits_for_the_lock(
     assert mine[0].ids == list(range(2, 8)) and theirs[0].ids == list(range(8, 14))
     assert recorder.insert_new_stream(chunks()).ids == list(range(14, 20))
     assert calls[4:] == ["chunk 0", "chunk 1", "chunk 2"]  # alone again: streamed
-    assert [row[0] for row in _rows(pg_ledger.settings)] == list(range(1, 20))
+    assert [row[0] for row in verified_rows(pg_ledger.settings)] == list(range(1, 20))
 
 
 def test_an_empty_batch_writes_nothing(pg_ledger: Ledger) -> None:
@@ -381,7 +370,7 @@ def test_sqlite_leaves_stored_originators_out_and_chains_the_rest_gaplessly(
     )
     assert written.existing == {e.originator_id for e in known}
     assert written.ids == [3, 4, 5]
-    rows = _rows(sqlite_ledger.settings)
+    rows = verified_rows(sqlite_ledger.settings)
     assert [row[0] for row in rows] == [1, 2, 3, 4, 5]
     assert [row[1] for row in rows[2:]] == [e.originator_id.hex for e in new]
 
@@ -392,7 +381,7 @@ def test_sqlite_writes_a_retried_batch_once(sqlite_ledger: Ledger) -> None:
     again = sqlite_ledger.recorder.insert_new_aggregates(batch[::-1])
     assert first.ids == list(range(1, 51)) and first.existing == set()
     assert again.ids == [] and again.existing == {e.originator_id for e in batch}
-    assert len(_rows(sqlite_ledger.settings)) == 50
+    assert len(verified_rows(sqlite_ledger.settings)) == 50
 
 
 def test_sqlite_checks_events_that_do_not_create_their_aggregate(sqlite_ledger: Ledger) -> None:

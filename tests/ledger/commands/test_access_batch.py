@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import msgspec
 import pytest
@@ -21,11 +20,11 @@ from ledger.commands.accesses import STREAM_CHUNK
 from ledger.config import Settings
 from ledger.domain import AccessReason, AccessReport, AccessVerdict, DataAccess, DomainError
 from ledger.domain.errors import ErrorCode
-from ledger.store.connect import application_env, init_ledger, open_reader
-from ledger.verify import verify_ledger
+from ledger.store.connect import application_env, init_ledger
 from projections.sharing_terms import SharingTerms
 from security.access import evaluate_access
 from tests.conftest import Ledger, make_events
+from tests.ledger._rows import verified_rows
 from tests.ledger.domain.builders import (
     NDRC,
     PLATFORM,
@@ -190,7 +189,7 @@ def test_the_store_leaves_known_originators_out_and_chains_the_rest_gaplessly(le
     assert written.ids == [3, 4, 5]
     again = ledger.recorder.insert_new_aggregates(new)
     assert again.ids == [] and again.existing == {e.originator_id for e in new}
-    rows = _verified_rows(ledger.settings)
+    rows = verified_rows(ledger.settings)
     assert [row[0] for row in rows] == [1, 2, 3, 4, 5]
     assert [row[1] for row in rows[2:]] == [e.originator_id.hex for e in new]
 
@@ -216,14 +215,4 @@ def test_two_writers_of_one_batch_store_each_access_once(settings: Settings):
             writer.close()
     written = sorted(len(r.ids) for r in results)  # type: ignore[attr-defined]
     assert written == [0, 300]
-    assert len(_verified_rows(settings)) == 300
-
-
-def _verified_rows(settings: Settings) -> list[Any]:
-    reader = open_reader(settings)
-    try:
-        report = verify_ledger(reader, full=True)
-        assert report.ok, report.failure
-        return [row for batch in reader.iter_batches(0, 1000) for row in batch]
-    finally:
-        reader.close()
+    assert len(verified_rows(settings)) == 300

@@ -20,11 +20,10 @@ from eventsourcing.persistence import StoredEvent
 
 import ledger.store.sqlite_stream as sqlite_stream
 from ledger.config import Settings
-from ledger.store.connect import open_reader
 from ledger.store.sqlite import _StatementCachingPool
 from ledger.store.sqlite_turn import WriterTurn
-from ledger.verify import verify_ledger
 from tests.conftest import Ledger, make_events
+from tests.ledger._rows import verified_rows
 
 # Bounds a wait for the writer thread; reached only when the test fails.
 WRITER_TIMEOUT = 30
@@ -35,16 +34,6 @@ def sqlite_ledger(sqlite_settings: Settings) -> Iterator[Ledger]:
     opened = Ledger(sqlite_settings)
     yield opened
     opened.close()
-
-
-def _rows(settings: Settings) -> list[Any]:
-    reader = open_reader(settings)
-    try:
-        report = verify_ledger(reader, full=True)
-        assert report.ok, report.failure
-        return [row for batch in reader.iter_batches(0, 1000) for row in batch]
-    finally:
-        reader.close()
 
 
 def _path(settings: Settings) -> str:
@@ -82,7 +71,7 @@ def test_a_streamed_batch_stores_the_bytes_of_one_unstreamed_insert(
         twin.close()
     assert streamed.ids == whole.ids == list(range(4, 604))
     assert streamed.existing == whole.existing == set()
-    assert _rows(sqlite_ledger.settings) == _rows(twin.settings)
+    assert verified_rows(sqlite_ledger.settings) == verified_rows(twin.settings)
 
 
 def test_a_chunk_over_the_parameter_limit_is_inserted_in_parts(
@@ -116,7 +105,7 @@ def test_a_chunk_over_the_parameter_limit_is_inserted_in_parts(
         streamed.close()
         twin.close()
     assert statements == [10, 10, 5]
-    assert _rows(sqlite_settings) == _rows(twin.settings)
+    assert verified_rows(sqlite_settings) == verified_rows(twin.settings)
 
 
 def test_chunks_are_inserted_by_the_writer_while_the_next_is_built(
@@ -167,7 +156,7 @@ def test_a_failure_while_a_chunk_is_built_writes_nothing_and_frees_the_lock(
     _assert_lock_free(sqlite_ledger.settings)
     assert recorder.max_notification_id() == 1
     assert recorder.insert_new_stream([make_events(2)]).ids == [2, 3]
-    assert len(_rows(sqlite_ledger.settings)) == 3
+    assert len(verified_rows(sqlite_ledger.settings)) == 3
 
 
 def test_a_retried_batch_is_rolled_back_whole_and_recorded_once(sqlite_ledger: Ledger) -> None:
@@ -185,7 +174,7 @@ def test_a_retried_batch_is_rolled_back_whole_and_recorded_once(sqlite_ledger: L
     repeat = recorder.insert_new_stream([new[:40], new[40:]])
     assert repeat.ids == [] and repeat.existing == {e.originator_id for e in new}
     _assert_lock_free(sqlite_ledger.settings)
-    rows = _rows(sqlite_ledger.settings)
+    rows = verified_rows(sqlite_ledger.settings)
     assert [row[1] for row in rows] == [e.originator_id.hex for e in [*known, *new, *later]]
 
 
@@ -233,7 +222,7 @@ def test_a_writer_that_is_not_alone_builds_the_batch_before_taking_the_lock(
         assert calls == ["chunk 0", "chunk 1", "chunk 2", "insert 6", "chunk 0"]
     finally:
         other.close()
-    assert len(_rows(sqlite_ledger.settings)) == 17
+    assert len(verified_rows(sqlite_ledger.settings)) == 17
 
 
 def test_a_batch_that_finds_the_turn_taken_builds_first(
@@ -303,6 +292,6 @@ def test_two_writers_streaming_overlapping_batches_keep_one_chain(
         other.close()
     assert errors == []
     assert sorted(i for ids in written for i in ids) == list(range(1, len(events) + 1))
-    rows = _rows(sqlite_ledger.settings)
+    rows = verified_rows(sqlite_ledger.settings)
     assert sorted(UUID(row[1]) for row in rows) == sorted(e.originator_id for e in events)
     _assert_lock_free(sqlite_ledger.settings)
