@@ -2,9 +2,10 @@
 business time*, whatever the order the facts were recorded in.
 
 domain.md "Compliance rules" F1 (O&M funds for a system required to connect but not
-connected), F2 (funds for a zombie or decommissioned system), F4 (funds for a project
-whose architecture review was rejected) and F6 (funds while that review is pending;
-seed §三(三)12, §三(一)3, §三(五)17). Each reads the state of the system or filing
+connected; from 2019, seed §三(三)12 "2019年起", setting ``connection_funds_from_year``),
+F2 (funds for a zombie or decommissioned system), F4 (funds for a project whose
+architecture review was rejected) and F6 (funds while that review is pending; seed
+§三(三)12, §三(一)3, §三(五)17). Each reads the state of the system or filing
 *at the decision*. A system keeps its changes with their business times
 (``system["changes"]``, from the state before its first change), a filing its review
 time (``reviewed_at``), so the state at any time is computed, not the state folded so
@@ -19,7 +20,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from projections.facts import CST
 from projections.fold_core import FoldCore
+from projections.rules.limits import CONNECTION_FUNDS_FROM_YEAR, limit
 
 # The system changes F1 and F2 read.
 JUDGED_CHANGES = frozenset(
@@ -70,7 +73,12 @@ class FundStateRules(FoldCore):
         if system is not None:
             required, connected, status = _system_at(system, at)
             evidence = [*system["positions"], position]
-            if decision["kind"] == "om_funds" and required and not connected:
+            if (
+                decision["kind"] == "om_funds"
+                and required
+                and not connected
+                and self._connection_required_then(decision, at)
+            ):
                 found["F1"] = (evidence, f"{amount} granted to {system['name']}, "
                                "required to connect but not connected")  # fmt: skip
             if status in ("zombie", "decommissioned"):
@@ -100,6 +108,14 @@ class FundStateRules(FoldCore):
                     replace=again,
                 )  # fmt: skip
         decision["state_rules"] = sorted(found)
+
+    def _connection_required_then(self, decision: dict[str, Any], at: datetime | None) -> bool:
+        """F1 applies from ``connection_funds_from_year`` (seed §三(三)12 "2019年起"): to
+        O&M funds for that year or later, or decided (CST) in it or later."""
+        if at is None:
+            return True
+        since = limit(self.state, at, "connection_funds_from_year", CONNECTION_FUNDS_FROM_YEAR)
+        return decision["year"] >= since or at.astimezone(CST).year >= since
 
 
 def _system_at(system: dict[str, Any], at: datetime | None) -> tuple[bool, bool, str]:

@@ -18,6 +18,10 @@ from projections.rules.calendars import calendar_at, time_limit
 
 State = dict[str, Any]
 
+# F1 (seed §三(三)12 "2019年起，凡已明确须接入而实际未接入…财政部门原则上不予安排运维
+# 经费"): O&M funds are judged against the connection requirement from this year on;
+# a decision both made and for a year before it is not (projections.rules.fund_state).
+CONNECTION_FUNDS_FROM_YEAR = 2019
 # S11 (编制指南 "动态更新"): days in one update cycle; ``irregular`` is never judged.
 # The 编制指南 names the cycles, not their lengths: a month is taken at its longest.
 CYCLE_DAYS: dict[str, int] = {
