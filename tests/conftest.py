@@ -164,6 +164,22 @@ def ledger(settings: Settings) -> Iterator[Ledger]:
     opened.close()
 
 
+@pytest.fixture
+def sqlite_ledger(sqlite_settings: Settings) -> Iterator[Ledger]:
+    """A ledger on SQLite only: for what only that store does."""
+    opened = Ledger(sqlite_settings)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def pg_ledger(postgres_settings: Settings) -> Iterator[Ledger]:
+    """A ledger on PostgreSQL only (skips as ``postgres_urls`` does)."""
+    opened = Ledger(postgres_settings)
+    yield opened
+    opened.close()
+
+
 class Attacker:
     """Someone with full database access who bypasses the database's guards: the
     append-only and append-at-head triggers, and on PostgreSQL the constraints on the

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
-from typing import Any
-from uuid import UUID
 
-from ledger.config import Settings
-from ledger.store.connect import open_reader
 from ledger.store.sqlite_turn import WriterTurn
-from ledger.verify import verify_ledger
 from tests.conftest import Ledger, make_events
+from tests.ledger._race import inserted_whole, race_to_one_chain
 
 
 def test_a_turn_held_by_one_open_file_is_refused_to_another_until_given_back(
@@ -57,37 +52,8 @@ def test_no_file_no_turns() -> None:
             pass
 
 
-def test_two_recorders_writing_batches_at_once_keep_one_chain(sqlite_settings: Settings) -> None:
-    first, second = Ledger(sqlite_settings), Ledger(sqlite_settings)
+def test_two_recorders_writing_batches_at_once_keep_one_chain(sqlite_ledger: Ledger) -> None:
     events = make_events(400, state_size=32)
     batches = [events[i : i + 20] for i in range(0, len(events), 20)]
-    errors: list[BaseException] = []
-
-    def send(recorder: Any, mine: list[Any]) -> None:
-        try:
-            for batch in mine:
-                recorder.insert_new_aggregates(batch)
-        except BaseException as e:  # reported below
-            errors.append(e)
-
-    threads = [
-        threading.Thread(target=send, args=(ledger.recorder, batches[start::2] + batches))
-        for start, ledger in enumerate([first, second, first, second])
-    ]
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        first.close()
-        second.close()
-    assert errors == []
-    reader = open_reader(sqlite_settings)
-    try:
-        assert verify_ledger(reader, full=True).ok
-        rows = [row for batch in reader.iter_batches(0, 1000) for row in batch]
-    finally:
-        reader.close()
-    assert sorted(UUID(row[1]) for row in rows) == sorted(e.originator_id for e in events)
-    assert [row[0] for row in rows] == list(range(1, len(events) + 1))
+    orders = [batches[start::2] + batches for start in range(4)]
+    race_to_one_chain(sqlite_ledger, events, orders, inserted_whole)
