@@ -8,6 +8,7 @@ terms read model, and the authenticator. Every error leaves as
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 import threading
 import uuid
@@ -68,6 +69,11 @@ from security.audit_log import RefusalKind
 from security.principal import AuthenticationFailed, PermissionDenied
 
 API_PREFIX = "/api/v1"
+# A caller's X-Request-ID goes into the actor record of every event the request writes, and
+# into the log: kept only as 1-64 printable ASCII characters. A tab, a C1 control or other
+# bytes (which the input contract refuses in every other field, docs/security.md "One input
+# contract") would bypass the contract through the actor record: such an id is replaced.
+_REQUEST_ID = re.compile(r"[\x20-\x7e]{1,64}")
 _MAX_ERRORS_SHOWN = 20
 logger = logging.getLogger("govledger.api")
 
@@ -285,7 +291,7 @@ async def _request_id(
 ) -> Response:
     """Every request gets an id: it goes into the events it writes and its response header."""
     supplied = request.headers.get("x-request-id", "")
-    request.state.request_id = supplied if 0 < len(supplied) <= 64 else uuid.uuid4().hex
+    request.state.request_id = supplied if _REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
     response = await call_next(request)
     response.headers["X-Request-ID"] = request.state.request_id
     return response

@@ -22,6 +22,7 @@ from api.console.session import Session
 from api.console.views_common import ask, department_names, people, record_read, views_at
 from api.console.web import page, render
 from api.deps import services
+from ledger.domain import bounds
 from projections.labels import (
     CLASSIFIED_LEVELS,
     FILING_STATUS,
@@ -86,9 +87,12 @@ def parse_day(text: str) -> tuple[date | None, str]:
     if not text.strip():
         return None, ""
     try:
-        return date.fromisoformat(text.strip()), ""
-    except ValueError:
-        return None, f"日期格式应为 YYYY-MM-DD：{text[:20]}"
+        # The input contract's range (bounds.content_date): a day past 2100 would
+        # overflow the views' end-of-day arithmetic (a 500) instead of being refused.
+        return bounds.content_date(text.strip(), "date"), ""
+    except bounds.BoundsError:
+        span = f"{bounds.FIRST_DATE} 至 {bounds.LAST_DATE}"
+        return None, f"日期格式应为 YYYY-MM-DD，{span}：{text[:20]}"
 
 
 @router.get("/rights")

@@ -17,9 +17,10 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from api.deps import Caller, ServicesDep, require, views_current
+from ledger.domain import bounds
 from ledger.domain.bounds import MAX_POSITION
 from ledger.domain.declarations import DeclarationKind
 from ledger.domain.errors import DomainError, ErrorCode
@@ -33,7 +34,21 @@ router = APIRouter(tags=["views"], dependencies=[Depends(views_current)])
 Reader = Annotated[Caller, Depends(require(Permission.READ_AUDIT_VIEWS))]
 AnomalyReader = Annotated[Caller, Depends(require(Permission.READ_ANOMALIES))]
 Reviewer = Annotated[Caller, Depends(require(Permission.REVIEW_ANOMALY))]
-AsOf = Annotated[date | None, Query(description="domain date YYYY-MM-DD (CST)")]
+
+
+def _day(value: object) -> object:
+    """A query date within the input contract's range (1970-01-01 … 2100-12-31,
+    ``bounds.content_date``): a day past it is a 422, not a date overflow (500) in the views."""
+    if value is None:
+        return None
+    try:
+        return bounds.content_date(value, "date")
+    except bounds.BoundsError as e:
+        raise ValueError(e.problem) from None
+
+
+Day = Annotated[date, BeforeValidator(_day)]
+AsOf = Annotated[Day | None, Query(description="domain date YYYY-MM-DD (CST)")]
 At = Annotated[int | None, Query(ge=0, le=MAX_POSITION, description="ledger position")]
 # Filters are typed, so a malformed one is a 422 rather than an empty answer.
 Department = Annotated[
@@ -104,8 +119,8 @@ def audit_trail(
     actor: Actor = None,
     department: Department = None,
     resource: ResourceCode = None,
-    start: date | None = None,
-    end: date | None = None,
+    start: Day | None = None,
+    end: Day | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     after: Annotated[
         int, Query(ge=0, le=MAX_POSITION, description="page: lines after this position")
@@ -201,8 +216,8 @@ def inventory(
 def access_counts(
     _: Reader,
     s: ServicesDep,
-    start: date,
-    end: date,
+    start: Day,
+    end: Day,
     as_of: AsOf = None,
     at: At = None,
 ) -> dict[str, Any]:

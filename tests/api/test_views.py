@@ -113,6 +113,38 @@ def test_bad_moments_are_4xx_with_an_error_body(api: Api, zone: Scenario) -> Non
     assert bad_date.status_code == 422 and bad_date.json()["error"] == "invalid_request"
 
 
+def test_days_past_the_input_contracts_range_are_422_not_500(api: Api, zone: Scenario) -> None:
+    """A day past 2100 (``bounds.content_date``) overflowed the views' end-of-day arithmetic:
+    ``as_of=9999-12-31`` on every view, and the audit trail's or access counts' ``end``."""
+    head = api.head()
+    asked = [
+        (path, {"as_of": day})
+        for path in (
+            "/views/audit-trail", "/views/rights-register", "/views/rectifications",
+            "/views/audit-suggestions", "/views/findings", "/views/anomalies",
+            "/views/inventory", "/views/zone", "/views/declared/self_inspection",
+        )
+        for day in ("9999-12-31", "0001-01-01")
+    ]  # fmt: skip
+    asked += [
+        ("/views/audit-trail", {"end": "9999-12-31"}),
+        ("/views/audit-trail", {"start": "0001-01-01"}),
+        ("/views/access-counts", {"start": "2026-01-01", "end": "9999-12-31"}),
+        (
+            "/views/access-counts",
+            {"start": "2026-01-01", "end": "2026-12-31", "as_of": "2101-01-01"},
+        ),
+    ]
+    for path, params in asked:
+        reply = api.call("GET", path, Role.AUDITOR, params=params)
+        assert reply.status_code == 422, (path, params, reply.text)
+        assert set(reply.json()) == {"error", "detail"}
+        assert "2100-12-31" in reply.text, reply.text
+    within = get(api, "/views/findings", as_of="2100-12-31")
+    assert isinstance(within, dict) and within["moment"]["as_of"] == "2100-12-31"
+    assert api.head() == head
+
+
 def test_anomalies_come_a_page_at_a_time(api: Api, zone: Scenario) -> None:
     whole = get(api, "/views/anomalies", Role.SECURITY_OFFICER, limit=10_000)
     assert isinstance(whole, dict) and whole["page"]["total"] == len(whole["result"]) >= 2

@@ -292,3 +292,20 @@ def test_inventory_pages_list_the_whole_section_in_its_order(
         assert len(rows) <= size
         shown.extend(int(PROOF.findall(row)[0]) for row in rows)
     assert shown == [r.positions[0] for r in expected]
+
+
+def test_days_past_the_input_contracts_range_are_refused_on_the_page(any_console: Console) -> None:
+    """``as_of`` or ``end`` of 9999-12-31 overflowed the views' end-of-day arithmetic (a 500):
+    now the page says the date is outside 1970-01-01 … 2100-12-31, as for a malformed one."""
+    with open_views(any_console.settings, catch_up=True):
+        pass  # the views built, as the projection worker would
+    any_console.login(Role.AUDITOR)
+    for query in (
+        "/console/findings?as_of=9999-12-31", "/console/departments?as_of=9999-12-31",
+        "/console/rights?as_of=9999-12-31", "/console/inventory?as_of=9999-12-31",
+        "/console/rectifications?as_of=9999-12-31", "/console/audit?end=9999-12-31",
+        "/console/audit?start=0001-01-01", "/console/anomalies?end=9999-12-31",
+    ):  # fmt: skip
+        reply = any_console.client.get(query)
+        assert reply.status_code == 200, (query, reply.status_code)
+        assert "日期格式应为 YYYY-MM-DD，1970-01-01 至 2100-12-31" in reply.text, query
