@@ -223,7 +223,7 @@ def healthz() -> dict[str, str]:
 
 
 def _lifespan(
-    settings: Settings, warm_up: Callable[[], None] | None = None
+    settings: Settings, warm_up: Callable[[threading.Event], None] | None = None
 ) -> Callable[[FastAPI], Any]:
     """While serving, run a checkpoint round every ``checkpoint_interval_seconds`` (issue a
     signed checkpoint, collect its witnesses' cosignatures, write the tiles)
@@ -234,7 +234,8 @@ def _lifespan(
 
     Issuing is idempotent (an unchanged tree reuses the newest checkpoint); run one
     scheduling process per ledger. ``warm_up`` runs once in the background at start
-    (the metrics follower reads the ledger then, not in the first scrape).
+    (the metrics follower reads the ledger then, not in the first scrape) and stops
+    early when the service does.
     """
 
     @asynccontextmanager
@@ -242,7 +243,9 @@ def _lifespan(
         stop = threading.Event()
         background: list[threading.Thread] = []
         if warm_up is not None:
-            background.append(threading.Thread(target=warm_up, name="metrics-warm-up"))
+            background.append(
+                threading.Thread(target=warm_up, args=(stop,), name="metrics-warm-up")
+            )
         if signer_key_file(settings) or default_key_paths(settings) or index_key_path(settings):
             background.append(
                 threading.Thread(target=_issue_until, args=(settings, stop), name="checkpoints")

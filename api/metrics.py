@@ -9,7 +9,9 @@ worker processes answer the scrapes:
   unauthorized accesses, pending and overdue sharing requests; it reads the
   verifier's records, the newest checkpoint and the projections' positions.
   Every worker computes the same figures from the same ledger, so whichever
-  answers a scrape answers right.
+  answers a scrape answers right. A worker still reading the ledger at start
+  answers without them (``govledger_collector_up{part="ledger"} 0``), at once:
+  never the counts of an old prefix, never a scrape held past its timeout.
 * **Request latencies and ingest batch sizes** are observed in the process
   that served the request. With ``GOVLEDGER_METRICS_DIR`` set they use
   prometheus-client's multiprocess mode (one mmap file per worker, summed at
@@ -69,8 +71,16 @@ SEVERITIES = ("info", "low", "medium", "high", "critical")
 _RULE_ID = re.compile(r"[A-Z][0-9]{1,2}")
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
+# How long a scrape follows the ledger (or waits for the worker's follower) before it
+# answers without the ledger's part: well inside Prometheus' default 10 s scrape timeout.
+SCRAPE_FOLLOW_SECONDS = 2.0
+
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BATCH_BUCKETS = (1, 10, 50, 100, 500, 1000, 2500, 5000, 10_000)
+
+
+class LedgerCountsNotReadyError(Exception):
+    """This worker's ledger counts cannot be shown yet (``LedgerFollower.counted``)."""
 
 
 def _rules_evaluated() -> Metric:
@@ -108,6 +118,7 @@ class LedgerMetrics(Collector):
         findings_summary: FindingsSummary | None = None,
         anomalies_summary: AnomaliesSummary | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        scrape_seconds: float = SCRAPE_FOLLOW_SECONDS,
     ) -> None:
         self.settings = settings
         self.follower = follower
@@ -115,15 +126,17 @@ class LedgerMetrics(Collector):
         self.findings_summary = findings_summary
         self.anomalies_summary = anomalies_summary
         self.clock = clock
+        self.scrape_seconds = scrape_seconds
 
-    def warm_up(self) -> None:
-        """Read the ledger once before the first scrape (which would otherwise pay for it:
-        about 3,500 events/s on the reference machine). Failures only log: the scrape
-        retries."""
+    def warm_up(self, stop: threading.Event | None = None) -> None:
+        """Read the ledger once, in the background, a page at a time (about 3,500 events/s
+        on the reference machine): until it is read, scrapes answer at once with the ledger
+        part down, never with the counts of an old prefix. Failures only log: the scrape
+        follows on."""
         try:
-            self.follower.catch_up()
+            self.follower.warm_up(stop)
         except Exception:  # a background convenience; the scrape reports real failures
-            logger.warning("metrics warm-up failed; the first scrape will catch up", exc_info=True)
+            logger.warning("metrics warm-up failed; the scrapes will follow on", exc_info=True)
 
     def describe(self) -> Iterable[Metric]:
         return []  # collected at scrape time only; nothing to check at registration
@@ -149,6 +162,10 @@ class LedgerMetrics(Collector):
         for name, part in parts:
             try:
                 metrics = part()
+            except LedgerCountsNotReadyError as e:  # a worker still reading the ledger
+                logger.info("metrics part %s not ready: %s", name, e)
+                up.add_metric([name], 0)
+                continue
             except Exception:  # a failing part must not take the whole scrape down
                 logger.exception("metrics part %s failed", name)
                 up.add_metric([name], 0)
@@ -160,7 +177,15 @@ class LedgerMetrics(Collector):
     # -- the ledger ------------------------------------------------------------
 
     def _ledger(self) -> list[Metric]:
-        counts, head = self.follower.catch_up()
+        found = self.follower.counted(self._ledger_metrics, seconds=self.scrape_seconds)
+        if found is None:
+            raise LedgerCountsNotReadyError(
+                f"counted to position {self.follower.position}; the ledger is still being read"
+            )
+        return found
+
+    def _ledger_metrics(self, counts: LedgerCounts, head: int) -> list[Metric]:
+        """The ledger's families, built under the follower's lock (the counts do not move)."""
         events = CounterMetricFamily(
             "govledger_ledger_events",
             "Events appended to the ledger, by event type (Aggregate.Event of ledger.domain)",
@@ -174,6 +199,12 @@ class LedgerMetrics(Collector):
             "govledger_ledger_head_position", "Position of the newest event in the ledger"
         )
         head_gauge.add_metric([], head)
+        counted = GaugeMetricFamily(
+            "govledger_ledger_counted_position",
+            "Position up to which this worker's ledger counts are exact (the head, or a "
+            "little behind it while a scrape follows a burst)",
+        )
+        counted.add_metric([], counts.position)
         accesses = CounterMetricFamily(
             "govledger_data_accesses",
             "Data accesses recorded, by verdict and the resource's sharing type",
@@ -209,6 +240,7 @@ class LedgerMetrics(Collector):
         return [
             events,
             head_gauge,
+            counted,
             accesses,
             unauthorized,
             *self._requests(counts),

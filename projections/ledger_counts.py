@@ -11,6 +11,11 @@ Accesses, most rows, are decoded by the projections' one access decoder
 not by the application's mapper: a process starting on a large ledger reads every
 row once, and the mapper's domain objects cost several times the decoding.
 
+A worker starting on a large ledger reads it a page at a time (``warm_up``), and its
+counts are shown only once they have reached the head (``counted``): counts of an old
+prefix would rise, scrape by scrape, as if every old unauthorized access were new
+(docs/operations.md §Metrics, "A worker's first minutes").
+
 It also counts the accesses **dated in the future** (docs/facts.md §6): a
 ``DataAccess.Recorded`` whose ``accessed_at`` is later than its record time plus the
 clock skew of the calendar in force at record time (else ``clock_skew_seconds`` of the
@@ -25,11 +30,12 @@ calendar recorded later (a back-filled year) moves the overdue gauge as it moves
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import DomainEvent
@@ -52,6 +58,7 @@ from projections.facts import AccessState, decode_access
 from projections.rules.calendars import response_due
 
 PAGE_SIZE = 2000
+T = TypeVar("T")
 UNREGISTERED = "unregistered"  # a department code the ledger has no registration for
 UNKNOWN = "unknown"  # a resource (or item) not in the catalogue
 OTHER = "other"
@@ -165,6 +172,9 @@ class LedgerFollower:
         self.clock_skew_seconds = clock_skew_seconds
         self.counts = LedgerCounts()
         self._lock = threading.Lock()
+        # Whether the counts once reached the ledger's head: until then they are those of
+        # an old prefix, and shown they would read as a burst of new events (``counted``).
+        self._warm = False
 
     @property
     def position(self) -> int:
@@ -173,20 +183,63 @@ class LedgerFollower:
     def catch_up(self) -> tuple[LedgerCounts, int]:
         """Follow to the head; returns the counts and the head position."""
         with self._lock:
-            head = self.app.recorder.max_notification_id() or 0
-            start = self.counts.position + 1
-            while start <= head:
-                page = self.app.recorder.select_notifications(
-                    start=start, limit=PAGE_SIZE, stop=head
-                )
-                if not page:
-                    break
-                for notification in page:
-                    self._count(notification)
-                start = page[-1].id + 1
-                self.counts.position = page[-1].id
-            self.counts.position = max(self.counts.position, head)
+            head = self._head()
+            self._follow(head)
             return self.counts, head
+
+    def warm_up(self, stop: threading.Event | None = None) -> None:
+        """Follow to the head as it is now, a page at a time, giving the lock back between
+        pages so that a scrape meanwhile answers at once (not ready) instead of waiting for
+        the whole ledger; ends early when ``stop`` is set (the service is stopping)."""
+        head = self._head()
+        while stop is None or not stop.is_set():
+            with self._lock:
+                if self._follow(head, pages=1):
+                    return
+
+    def counted(self, use: Callable[[LedgerCounts, int], T], *, seconds: float) -> T | None:
+        """``use(counts, head)``, under the follower's lock, after following toward the head
+        for about ``seconds`` at most; None when the counts are not ready to be shown.
+
+        Not ready: the follower has never reached the head (a worker still reading a large
+        ledger at start: counts of an old prefix, shown, would make ``increase()`` see every
+        old unauthorized access as new), or another thread held it for ``seconds``. Once
+        warm, counts a little behind the head are exact for their prefix
+        (``counts.position``) and only rise with events recorded since: they are shown.
+        """
+        if not self._lock.acquire(timeout=seconds):
+            return None
+        try:
+            head = self._head()
+            self._follow(head, deadline=time.monotonic() + seconds)
+            return use(self.counts, head) if self._warm else None
+        finally:
+            self._lock.release()
+
+    def _head(self) -> int:
+        return self.app.recorder.max_notification_id() or 0
+
+    def _follow(
+        self, head: int, *, deadline: float | None = None, pages: int | None = None
+    ) -> bool:
+        """Count the events after the position up to ``head`` (under the lock); stop early
+        at ``deadline`` (monotonic) or after ``pages`` pages. Whether the head was reached."""
+        start = self.counts.position + 1
+        read = 0
+        while start <= head:
+            if (deadline is not None and time.monotonic() >= deadline) or read == pages:
+                return False
+            page = self.app.recorder.select_notifications(start=start, limit=PAGE_SIZE, stop=head)
+            if not page:
+                break
+            for notification in page:
+                self._count(notification)
+            start = page[-1].id + 1
+            self.counts.position = page[-1].id
+            read += 1
+        self.counts.position = max(self.counts.position, head)
+        self._warm = True
+        return True
 
     def _count(self, notification: Any) -> None:
         topic: str = notification.topic

@@ -9,18 +9,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry, generate_latest
 
 from api.app import create_app
+from api.metrics import LedgerMetrics
+from ledger.application import GovLedger
 from ledger.config import Settings
-from ledger.domain.actor import Role
-from ledger.store.connect import init_ledger
+from ledger.domain.actor import Actor, Role
+from ledger.store.connect import application_env, init_ledger
 from ops.ledger_cli import cmd_verify
+from projections.ledger_counts import LedgerFollower
 from security.apikeys import open_api_keys
 from tests.api.conftest import PROVIDER, USER, Api, access, population_resource, setup_departments
 from tests.conftest import Attacker, Ledger
 from tests.promtext import label_values, total, value
 
 UNAUTHORIZED = "govledger_unauthorized_accesses_total"
+ADMIN = Actor("admin-1", Role.ADMIN, None)
 
 
 def conditional_resource(api: Api) -> None:
@@ -231,3 +236,39 @@ def test_accesses_dated_in_future_are_counted(api: Api) -> None:
     future = "govledger_accesses_dated_in_future_total"
     assert value(text, future, requester_department=USER) == 1
     assert value(text, future, requester_department=PROVIDER) == 0
+
+
+def test_a_worker_still_reading_the_ledger_answers_at_once_without_its_counts(
+    tmp_path: Path,
+) -> None:
+    """Until its follower has reached the head, a worker's scrape shows the ledger part down
+    and no ledger counts (an old prefix's counts would fire UnauthorizedSharing for old
+    accesses), while the other parts answer; then the counts, exact to the head."""
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'ledger.db'}", state_dir=str(tmp_path / "state")
+    )
+    init_ledger(settings)
+    app = GovLedger(env=application_env(settings))
+    try:
+        app.register_department(ADMIN, "gongan", "区公安分局")
+        head = app.recorder.max_notification_id()
+        follower = LedgerFollower(app)
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(LedgerMetrics(settings, follower, scrape_seconds=0))
+        cold = generate_latest(registry).decode()
+        assert value(cold, "govledger_collector_up", part="ledger") == 0
+        assert value(cold, "govledger_collector_up", part="checkpoint") == 1
+        assert value(cold, "govledger_ledger_head_position") is None
+        assert (
+            total(cold, "govledger_data_accesses_total")
+            == 0
+            == total(cold, "govledger_ledger_events_total")
+        )
+        follower.warm_up()
+        warm = generate_latest(registry).decode()
+        assert value(warm, "govledger_collector_up", part="ledger") == 1
+        assert value(warm, "govledger_ledger_head_position") == head
+        assert value(warm, "govledger_ledger_counted_position") == head
+        assert total(warm, "govledger_ledger_events_total") == head
+    finally:
+        app.close()

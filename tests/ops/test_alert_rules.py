@@ -16,6 +16,7 @@ PROMETHEUS = ROOT / "ops" / "prometheus"
 ALERTS = {
     "UnauthorizedSharing",
     "UnauthorizedSharingSpike",
+    "LedgerCountsUnavailable",
     "LedgerVerificationFailed",
     "LedgerVerificationNotRunning",
     "CheckpointStale",

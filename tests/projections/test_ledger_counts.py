@@ -1,4 +1,5 @@
-"""The ``/metrics`` follower (projections/ledger_counts.py) judges due dates as S6 does.
+"""The ``/metrics`` follower (projections/ledger_counts.py): due dates as S6 judges them, and
+counts shown only once they have reached the head (docs/operations.md §Metrics).
 
 A pending request's due date comes from the calendar in force at its submission
 (docs/facts.md §3, §5) through the one function the views use
@@ -8,14 +9,20 @@ at submission: a calendar recorded after the request moves the overdue gauge.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
+
+import pytest
 
 from ledger.application import GovLedger
 from ledger.config import Settings
 from ledger.domain import ResourceItem, Sensitivity, SharingType
 from ledger.domain.district_calendar import CalendarSpec
 from ledger.store.connect import application_env, init_ledger
-from projections.ledger_counts import LedgerFollower
+from projections import ledger_counts
+from projections.ledger_counts import LedgerCounts, LedgerFollower
 from tests.projections.scenario import (
     ADMIN,
     GONGAN,
@@ -61,3 +68,76 @@ def test_pending_due_dates_follow_the_calendar_in_force_at_submission(
         assert counts.due_dates() == [("gongan", date(2026, 10, 21))]
     finally:
         app.close()
+
+
+@contextmanager
+def _departments_ledger(settings: Settings, count: int) -> Iterator[GovLedger]:
+    """A ledger of ``count`` department registrations (one event each)."""
+    init_ledger(settings)
+    app = GovLedger(env=application_env(settings))
+    try:
+        for n in range(count):
+            app.register_department(ADMIN, f"dept{n}", f"部门{n}")
+        yield app
+    finally:
+        app.close()
+
+
+def _position_and_head(counts: LedgerCounts, head: int) -> tuple[int, int]:
+    return counts.position, head
+
+
+def test_counts_are_shown_only_once_they_have_reached_the_head(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker's first read of the ledger: counts of an old prefix are never shown (they
+    would rise like new events); read a page at a time, they equal one catch-up's."""
+    monkeypatch.setattr(ledger_counts, "PAGE_SIZE", 2)
+    with _departments_ledger(settings, 7) as app:
+        head = app.recorder.max_notification_id()
+        follower = LedgerFollower(app)
+        assert follower.counted(_position_and_head, seconds=0) is None  # nothing read yet
+        follower.warm_up()
+        assert follower.counted(_position_and_head, seconds=0) == (head, head)
+        whole, _ = LedgerFollower(app).catch_up()
+        assert follower.counts.events == whole.events and sum(whole.events.values()) == head
+        assert follower.counts.departments == whole.departments == {f"dept{n}" for n in range(7)}
+
+
+def test_once_warm_counts_behind_the_head_are_shown_and_then_follow(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ledger_counts, "PAGE_SIZE", 2)
+    with _departments_ledger(settings, 3) as app:
+        follower = LedgerFollower(app)
+        follower.warm_up()
+        before = app.recorder.max_notification_id()
+        for n in range(3, 8):
+            app.register_department(ADMIN, f"dept{n}", f"部门{n}")
+        head = app.recorder.max_notification_id()
+        # No time to follow: exact for their prefix, shown with the ledger's head.
+        assert follower.counted(_position_and_head, seconds=0) == (before, head)
+        assert follower.counted(_position_and_head, seconds=30) == (head, head)
+        assert len(follower.counts.departments) == 8
+
+
+def test_a_scrape_never_waits_on_a_follower_in_use(settings: Settings) -> None:
+    with _departments_ledger(settings, 2) as app:
+        follower = LedgerFollower(app)
+        follower.warm_up()
+        with follower._lock:  # another thread following (the warm-up, another scrape)
+            assert follower.counted(_position_and_head, seconds=0.01) is None
+        assert follower.counted(_position_and_head, seconds=0.01) is not None
+
+
+def test_the_warm_up_stops_with_the_service(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ledger_counts, "PAGE_SIZE", 1)
+    with _departments_ledger(settings, 3) as app:
+        follower = LedgerFollower(app)
+        stop = threading.Event()
+        stop.set()
+        follower.warm_up(stop)
+        assert follower.position == 0
+        assert follower.counted(_position_and_head, seconds=0) is None
