@@ -100,6 +100,24 @@ def test_a_wholly_forged_bundle_is_refused(console: Console, tmp_path: Path) -> 
     assert_refused(console, build_bundle(forged, [3]).encode(), "核验失败")
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"checkpoint": ' + b"9" * 5000 + b"}",  # more digits than int() converts
+        b"[" * 100_000 + b"]" * 100_000,  # deeper than the stack
+        b'{"a": ' * 5000 + b"1" + b"}" * 5000,
+    ],
+    ids=["huge_integer", "deep_array", "deep_object"],
+)
+def test_json_that_python_cannot_read_is_refused_not_a_500(
+    console: Console, content: bytes
+) -> None:
+    """json.loads raises ValueError or RecursionError, not its JSONDecodeError, for these:
+    the page refuses them as it refuses any malformed bundle."""
+    console.login(Role.AUDITOR)
+    assert_refused(console, content, "不是可读的 JSON")
+
+
 def test_a_bundle_of_a_diverged_copy_of_this_ledger_is_refused(
     console: Console, tmp_path: Path
 ) -> None:
