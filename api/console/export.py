@@ -3,6 +3,12 @@
 CSV is UTF-8 with a byte-order mark, so a spreadsheet opened by double-click reads the
 Chinese correctly; XLSX is written by openpyxl (the reports' 台账 use it too). At most
 ``EXPORT_LIMIT`` rows: an export is a working list, the full record is the ledger export.
+
+Cells carry text that others wrote (an accessor id or a purpose the exchange platform
+reported, a clerk's summary): a spreadsheet must never run it. XLSX cells are written as
+strings, never as formulas (openpyxl makes any text starting with ``=`` one); in CSV, where a
+spreadsheet guesses, text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+return gets a leading ``'`` (OWASP "CSV Injection").
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ FORMATS: Final = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 Cell = str | int | float | None
+_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
 def export_table(
@@ -46,8 +53,16 @@ def _csv(header: Sequence[str], rows: Iterable[Sequence[Cell]]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
-    writer.writerows(["" if c is None else c for c in row] for row in rows)
+    writer.writerows([_csv_cell(c) for c in row] for row in rows)
     return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def _csv_cell(cell: Cell) -> str | int | float:
+    if cell is None:
+        return ""
+    if isinstance(cell, str) and cell.startswith(_FORMULA_START):
+        return "'" + cell
+    return cell
 
 
 def _xlsx(name: str, header: Sequence[str], rows: Iterable[Sequence[Cell]]) -> bytes:
@@ -60,6 +75,9 @@ def _xlsx(name: str, header: Sequence[str], rows: Iterable[Sequence[Cell]]) -> b
         cell.font = Font(bold=True)
     for row in rows:
         sheet.append(list(row))
+        for cell in sheet[sheet.max_row]:
+            if cell.data_type == "f":  # text that starts with "=": kept as the text it is
+                cell.data_type = "s"
     sheet.freeze_panes = "A2"
     out = io.BytesIO()
     book.save(out)
