@@ -17,6 +17,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import services
+from api.logging import scrub
 from security.audit import RefusalLimiter
 from security.audit_log import Refusal, RefusalKind, RefusalLog
 from security.principal import Principal
@@ -62,8 +63,10 @@ def record(
                 else credential_id_of(credential),
                 client_address=client,
                 method=request.method,
-                path=request.url.path,
-                reason=reason,
+                # A credential a client misplaced in the path (/accesses/glk_…) never
+                # reaches the database (docs/security.md "Secrets"), nor one in a reason.
+                path=scrub(request.url.path),
+                reason=scrub(reason),
                 suppressed=suppressed,
             )
         )
