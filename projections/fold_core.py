@@ -1,10 +1,12 @@
 """What every part of the zone fold shares: the state's shape, thresholds, output rows.
 
 ``projections.zone.ZoneFold`` is assembled from the parts that fold facts into the
-state (``projections.zone``), judge the rules proven by one fact
-(``projections.rules.folded``) and detect anomalies (``projections.detector``); this
-module holds what they all use: the row types, the thresholds (``Rules``) and the
-methods that emit a finding or an anomaly row (docs/projections.md).
+state (``projections.zone``, ``projections.fold_registers``,
+``projections.fold_decisions``, ``projections.fold_obligations``), judge the rules
+proven by one fact (``projections.rules.folded``) and detect anomalies
+(``projections.detector``); this module holds what they all use: the row types, the
+thresholds (``Rules``), the business time of the fact being folded and the methods
+that emit a finding or an anomaly row (docs/projections.md).
 """
 
 from __future__ import annotations
@@ -136,6 +138,19 @@ class FoldCore:
     withdrawn: dict[str, int]
     # The ledger position of the fact being folded: a finding's version is judged at it.
     folding: int
+    # The business time of the fact being applied (docs/facts.md §1).
+    _happened: datetime | None
+
+    def _happened_iso(self) -> str | None:
+        """When the fact being applied happened (CST ISO), else the domain clock."""
+        if self._happened is None:
+            return self.clock_iso()
+        return self._happened.astimezone(CST).isoformat()
+
+    def clock_iso(self) -> str | None:
+        """The domain clock as a CST ISO time (None before any domain time)."""
+        epoch = self.state["clock_epoch"]
+        return None if epoch is None else datetime.fromtimestamp(epoch, CST).isoformat()
 
     def _finding(
         self,

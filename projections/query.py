@@ -4,20 +4,22 @@ Every view is answered for a :class:`Moment`: a prefix of the ledger (positions
 1..``position``) and the reference time the question is asked at. ``as_of`` a
 date is the prefix the ledger's domain clock had reached by the end of that day
 (China Standard Time); ``at`` a position is that prefix, at the clock there.
+
+This module opens the views, makes moments and folds the zone for them; the other
+answers are its mixins: ``projections.query_findings`` (findings, rule status),
+``projections.query_anomalies`` (anomalies and reviews), ``projections.registers``
+(registers) and ``projections.access_report`` (access aggregates for reports).
 """
 
 from __future__ import annotations
 
-import json
 import threading
-from collections import defaultdict
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from ledger.config import Settings
-from ledger.domain.review import STATUS_AFTER, ReviewAction, ReviewStatus
 from ledger.errors import StoreUnavailableError
 from ledger.store.connect import open_reader
 from projections import declarations, fact_snapshots
@@ -25,7 +27,6 @@ from projections.access_report import AccessReportViews
 from projections.facts import ACCESS, CST
 from projections.model import (
     _DEPARTMENT_TOPICS,
-    OPEN_STATUSES,
     AccessCounts,
     Anomaly,
     AuditLine,
@@ -47,21 +48,21 @@ from projections.model import (
     ZoneState,
     _Converted,
     _filing,
-    _finding,
     _fund,
     _request,
     _resource,
     _system,
     as_json,
 )
+from projections.query_anomalies import AnomalyViews
+from projections.query_findings import FindingViews
 from projections.registers import RegisterViews, projection_lags, projection_positions
-from projections.rules import FindingTuple, RuleStatus, rule_status, state_findings
+from projections.rules import FindingTuple
 from projections.runner import (
     BLOCK,
     Projector,
     tracked_position,
 )
-from projections.schema import standing_at, standing_params
 from projections.set_aside import SetAside
 from projections.set_aside import read as read_set_aside
 from projections.store import ViewStore
@@ -115,7 +116,7 @@ def forget_folds() -> None:
         _FOLDS.clear()
 
 
-class Views(RegisterViews, AccessReportViews):
+class Views(FindingViews, AnomalyViews, RegisterViews, AccessReportViews):
     """Answers every view for a moment; open with :func:`open_views`."""
 
     def __init__(self, settings: Settings, store: ViewStore, projector: Projector) -> None:
@@ -303,262 +304,6 @@ class Views(RegisterViews, AccessReportViews):
         """The plan's declared records of ``kind`` in force at ``m``, by subject (a system's
         id, a department or resource code; docs/facts.md §11)."""
         return declarations.in_force(self._state(m), kind, m.reference_time)
-
-    # ------------------------------------------------------------------ findings
-
-    def findings(
-        self,
-        m: Moment,
-        *,
-        rule: str | None = None,
-        department: str | None = None,
-        subject_kinds: Collection[str] | None = None,
-        newest_first: bool = False,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> list[Finding]:
-        """Findings at ``m``, oldest first (or ``newest_first``), by time, rule, subject and
-        id; ``subject_kinds``: only about these kinds of subject (system, resource, request,
-        filing, fund_decision, access). A page (``limit`` after ``offset``) is cut in SQL, so
-        a page of a million access findings reads a page of rows."""
-        where, params = self._finding_filter(m, rule, department, subject_kinds)
-        order = " DESC" if newest_first else ""
-        sql = (
-            f"SELECT finding_id, rule, severity, subject, subject_kind, department, "
-            f"positions, position, time, detail FROM {self.store.table('findings')} "
-            f"WHERE {where}"
-        )
-        if limit is not None:  # the page's rows in SQL; the state's few findings may fall
-            # anywhere in it, so both are sorted below (a whole answer is sorted only there)
-            sql = (
-                f"{sql} ORDER BY time{order}, rule{order}, subject{order}, finding_id{order} "
-                "LIMIT ?"
-            )
-            params = [*params, offset + limit]
-        rows: list[tuple[Any, ...]] = list(self.store.query(sql, params))
-        rows.extend(self._state_findings(m, rule, department, subject_kinds))
-        found = sorted(
-            (_finding(r) for r in rows),
-            key=lambda f: (f.time, f.rule, f.subject, f.finding_id),
-            reverse=newest_first,
-        )
-        return found[offset:] if limit is None else found[offset : offset + limit]
-
-    def finding_total(
-        self,
-        m: Moment,
-        *,
-        rule: str | None = None,
-        department: str | None = None,
-        subject_kinds: Collection[str] | None = None,
-    ) -> int:
-        """How many findings :meth:`findings` answers with these filters, counted in SQL."""
-        where, params = self._finding_filter(m, rule, department, subject_kinds)
-        ((stored,),) = self.store.query(
-            f"SELECT COUNT(*) FROM {self.store.table('findings')} WHERE {where}", params
-        )
-        return int(stored) + sum(
-            1 for _ in self._state_findings(m, rule, department, subject_kinds)
-        )
-
-    def finding_count(self, m: Moment, *, department: str | None = None) -> int:
-        """How many findings :meth:`findings` answers at ``m``, counted without reading them."""
-        return sum(self.finding_tally(m, department=department).values())
-
-    def finding_tally(
-        self, m: Moment, *, department: str | None = None
-    ) -> dict[tuple[str, str], int]:
-        """(rule, severity) -> how many findings :meth:`findings` answers at ``m``, grouped
-        in SQL: the metrics ask at every new head, and most findings are access findings."""
-        where, params = self._finding_filter(m, None, department, None)
-        tally: dict[tuple[str, str], int] = defaultdict(int)
-        for rule, severity, count in self.store.query(
-            f"SELECT rule, severity, COUNT(*) FROM {self.store.table('findings')} "
-            f"WHERE {where} GROUP BY rule, severity",
-            params,
-        ):
-            tally[str(rule), str(severity)] += int(count)
-        for row in self._state_findings(m, None, department, None):
-            tally[row[1], row[2]] += 1
-        return dict(tally)
-
-    def rule_status(self, m: Moment, *, department: str | None = None) -> list[RuleStatus]:
-        """Every rule of the catalogue at ``m``: its count of findings, or 未评估 and why
-        (projections.rules.catalogue) — what reports, /metrics, console and CLI print."""
-        return rule_status(self.finding_tally(m, department=department))
-
-    def _finding_filter(
-        self,
-        m: Moment,
-        rule: str | None,
-        department: str | None,
-        subject_kinds: Collection[str] | None,
-    ) -> tuple[str, list[Any]]:
-        """The findings table's WHERE clause: the filters are pushed into SQL, because the
-        access findings (most of the table) are decoded for nothing otherwise. The
-        versions standing at ``m`` (docs/projections.md §Findings are versions)."""
-        where = [f"{standing_at()}{self._day_filter(m)}"]
-        params: list[Any] = [*standing_params(m.position), *self._day_param(m)]
-        for column, value in (("rule", rule), ("department", department)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        if subject_kinds is not None:
-            kinds = sorted(subject_kinds) or [""]
-            where.append(f"subject_kind IN ({', '.join('?' * len(kinds))})")
-            params.extend(kinds)
-        return " AND ".join(where), params
-
-    def _state_findings(
-        self,
-        m: Moment,
-        rule: str | None,
-        department: str | None,
-        subject_kinds: Collection[str] | None,
-    ) -> Iterator[FindingTuple]:
-        """The moment-dependent findings (projections.rules) that pass the same filters."""
-        key = (m.position, m.as_of, m.reference_time)
-        if self._judged is None or self._judged[0] != key:
-            judged = state_findings(
-                self._state(m), m.reference_time, self.settings.finding_zombie_days
-            )
-            self._judged = (key, list(judged))
-        for row in self._judged[1]:
-            if (
-                (rule is None or row[1] == rule)
-                and (department is None or row[5] == department)
-                and (subject_kinds is None or row[4] in subject_kinds)
-            ):
-                yield row
-
-    # ------------------------------------------------------------------ anomalies
-
-    @staticmethod
-    def _day_filter(m: Moment, column: str = "time") -> str:
-        """As of a date: rows whose (CST ISO) time falls on or before it."""
-        return "" if m.as_of is None else f" AND substr({column}, 1, 10) <= ?"
-
-    @staticmethod
-    def _day_param(m: Moment) -> list[str]:
-        return [] if m.as_of is None else [m.as_of.isoformat()]
-
-    def anomalies(
-        self,
-        m: Moment,
-        *,
-        status: str | None = None,
-        department: str | None = None,
-        by_score: bool = False,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> list[Anomaly]:
-        """Anomalies at ``m`` in ledger order, or ``by_score`` (highest first, then the most
-        recent, then by id: the review queue); ``limit``/``offset``: one page of them."""
-        order = (
-            f"score DESC, time{self._bytewise} DESC, anomaly_id{self._bytewise}"
-            if by_score
-            else "position, anomaly_id"
-        )
-        sql, params = self._anomalies_sql(m, department)
-        sql = f"SELECT * FROM ({sql}) q"
-        if status is not None:
-            sql += " WHERE status = ?"
-            params.append(status)
-        sql += f" ORDER BY {order}"
-        if limit is not None:
-            sql += " LIMIT ? OFFSET ?"
-            params.extend([max(0, limit), max(0, offset)])
-        elif offset:
-            raise ValueError("an offset needs a limit")
-        rows = self.store.query(sql, params)
-        reviews = self._reviews(m) if rows else {}
-        return [self._anomaly(r[:9], reviews.get(r[0], ())) for r in rows]
-
-    def anomaly_counts(self, m: Moment, *, department: str | None = None) -> dict[str, int]:
-        """Status -> how many anomalies at ``m`` have it (every status, zeros included)."""
-        sql, params = self._anomalies_sql(m, department)
-        counts = dict.fromkeys((s.value for s in ReviewStatus), 0)
-        for status, count in self.store.query(
-            f"SELECT status, COUNT(*) FROM ({sql}) q GROUP BY status", params
-        ):
-            counts[str(status)] = int(count)
-        return counts
-
-    def open_anomalies_by_severity(self, m: Moment) -> dict[str, int]:
-        """Severity -> how many anomalies at ``m`` are open (not dismissed), grouped in SQL."""
-        sql, params = self._anomalies_sql(m, None)
-        statuses = sorted(OPEN_STATUSES)
-        rows = self.store.query(
-            f"SELECT severity, COUNT(*) FROM ({sql}) q "
-            f"WHERE status IN ({', '.join('?' * len(statuses))}) GROUP BY severity",
-            [*params, *statuses],
-        )
-        return {str(severity): int(count) for severity, count in rows}
-
-    @property
-    def _bytewise(self) -> str:
-        """Order text by code point, as Python does (PostgreSQL's default collation may not)."""
-        return ' COLLATE "C"' if self.store.backend == "postgresql" else ""
-
-    def _anomalies_sql(self, m: Moment, department: str | None) -> tuple[str, list[Any]]:
-        """Every anomaly at ``m`` with its status (after its latest review then), in SQL: the
-        queue sorts, counts and pages the anomalies without decoding them all."""
-        reviews, day = self.store.table("reviews"), self._day_filter(m)
-        # Notes and assignments keep the status: the latest review that moved it counts.
-        moving = ", ".join(f"'{a.value}'" for a in STATUS_AFTER)
-        latest = (
-            f"SELECT r.anomaly_id, r.action FROM {reviews} r JOIN (SELECT MAX(position) AS "
-            f"position FROM {reviews} WHERE position <= ?{day} AND action IN ({moving}) "
-            "GROUP BY anomaly_id) l "
-            "ON r.position = l.position"
-        )
-        status = " ".join(f"WHEN '{a.value}' THEN '{s.value}'" for a, s in STATUS_AFTER.items())
-        sql = (
-            "SELECT a.anomaly_id, a.kind, a.score, a.severity, a.subject, a.department, "
-            "a.positions, a.time, a.detail, a.position, "
-            f"CASE v.action {status} ELSE '{ReviewStatus.OPEN.value}' END AS status "
-            f"FROM {self.store.table('anomalies')} a LEFT JOIN ({latest}) v "
-            f"ON v.anomaly_id = a.anomaly_id WHERE a.position <= ?{self._day_filter(m, 'a.time')}"
-        )
-        params: list[Any] = [m.position, *self._day_param(m), m.position, *self._day_param(m)]
-        if department is not None:
-            sql += " AND a.department = ?"
-            params.append(department)
-        return sql, params
-
-    def anomaly(self, anomaly_id: str) -> Anomaly | None:
-        rows = self.store.query(
-            f"SELECT anomaly_id, kind, score, severity, subject, department, positions, time, "
-            f"detail FROM {self.store.table('anomalies')} WHERE anomaly_id = ?",
-            (anomaly_id,),
-        )
-        if not rows:
-            return None
-        head = Moment(self.position, datetime.now(UTC))
-        return self._anomaly(rows[0], self._reviews(head).get(anomaly_id, ()))
-
-    def _reviews(self, m: Moment) -> dict[str, tuple[Review, ...]]:
-        found: dict[str, list[Review]] = defaultdict(list)
-        for pos, anomaly_id, action, comment, actor_id, at in self.store.query(
-            f"SELECT position, anomaly_id, action, comment, actor_id, time "
-            f"FROM {self.store.table('reviews')} WHERE position <= ?{self._day_filter(m)} "
-            "ORDER BY position",
-            (m.position, *self._day_param(m)),
-        ):
-            found[anomaly_id].append(
-                Review(action, comment, actor_id, datetime.fromisoformat(at), int(pos))
-            )
-        return {k: tuple(v) for k, v in found.items()}
-
-    @staticmethod
-    def _anomaly(row: tuple[Any, ...], reviews: tuple[Review, ...]) -> Anomaly:
-        aid, kind, score, severity, subject, department, positions, at, detail = row
-        moved = [r for r in reviews if r.action in STATUS_AFTER]  # notes keep the status
-        status = STATUS_AFTER[ReviewAction(moved[-1].action)].value if moved else "open"
-        return Anomaly(
-            aid, kind, float(score), severity, subject, department,
-            tuple(json.loads(positions)), datetime.fromisoformat(at), detail, status, reviews,
-        )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- opening

@@ -2,21 +2,26 @@
 "Tracking", docs/operations.md §Upgrading).
 
 One place says what the views keep: the runner (projections/runner.py) writes these
-tables, the readers (projections/query.py, projections/registers.py,
-projections/access_report.py) read them. A change of what is kept bumps
-``SCHEMA_VERSION``; views of an older version are rebuilt beside the current ones and
-swapped in (``Projector.rebuild``), views of a newer one are never written nor dropped.
+tables, the readers (projections/query.py, projections/query_findings.py,
+projections/query_anomalies.py, projections/registers.py, projections/access_report.py)
+read them. A change of what is kept bumps ``SCHEMA_VERSION``; views of an older version
+are rebuilt beside the current ones and swapped in (``Projector.rebuild``), views of a
+newer one are never written nor dropped.
 """
 
 from __future__ import annotations
 
 import time
 from importlib import metadata
+from typing import TYPE_CHECKING
 
 from ledger.config import Settings
 from ledger.errors import StoreUnavailableError
 from projections import set_aside
 from projections.store import ViewStore, ViewsVersionError
+
+if TYPE_CHECKING:
+    from projections.model import Moment
 
 PROJECTIONS = ("audit_trail", "accesses", "zone")
 # 2: fold snapshots merge the late reports of one day (one history pair per day); the
@@ -179,6 +184,16 @@ def standing_at(alias: str = "") -> str:
 
 def standing_params(position: int) -> tuple[int, int]:
     return position, position
+
+
+def day_filter(m: Moment, column: str = "time") -> str:
+    """SQL: as of a date, rows whose (CST ISO) time falls on or before it; its parameters
+    are :func:`day_params` (none at a position, docs/projections.md "As-of semantics")."""
+    return "" if m.as_of is None else f" AND substr({column}, 1, 10) <= ?"
+
+
+def day_params(m: Moment) -> list[str]:
+    return [] if m.as_of is None else [m.as_of.isoformat()]
 
 
 REVIEW_COLUMNS = ("position", "anomaly_id", "action", "comment", "actor_id", "time")

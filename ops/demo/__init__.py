@@ -19,9 +19,10 @@ and the events' own ``timestamp`` is when the load ran. The year is a past
 one, so no fact is dated in the future.
 
 Modules, one concern each: ``zone`` (the data), ``planning`` (the year drawn
-from the RNG), ``loading`` (the commands), ``obligations`` and ``oversight`` (the
-issue-14 facts and plants), ``follow_up`` (rectifications and audit suggestions),
-``summary``, ``cli``.
+from the RNG), ``registration`` (the set-up's commands), ``actions`` (the year's
+requests, filings and funds), ``loading`` (the year walked, accesses judged and
+recorded), ``obligations`` and ``oversight`` (the issue-14 facts and plants),
+``follow_up`` (rectifications and audit suggestions), ``summary``, ``cli``.
 """
 
 from ops.demo.cli import register, write_demo_tokens

@@ -80,7 +80,7 @@ def plant(loader: Loader) -> None:
 
 
 def without_cio(loader: Loader) -> None:
-    """I6: ``ops.demo.loading`` names every department's CIO but :data:`NO_CIO`'s."""
+    """I6: ``ops.demo.registration`` names every department's CIO but :data:`NO_CIO`'s."""
     loader.tally["findings"]["I6"] += 1
     loader.tally["planted:I6"][NO_CIO] += 1
 

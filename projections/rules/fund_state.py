@@ -35,8 +35,6 @@ class FundStateRules(FoldCore):
     """F1, F2, F4, F6 of ``ZoneFold``; a decision keeps the rules it was found under
     (``decision["state_rules"]``) so a later fact changes only what it disproves."""
 
-    _happened: datetime | None
-
     def _system_changed(
         self, system: dict[str, Any], change: str, data: dict[str, Any], position: int
     ) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ledger.config import Settings
-from projections import access_report, runner
+from projections import access_report, runner, view_rows
 from projections.access_report import _add_groups
 from projections.facts import ACCESS
 from projections.query import open_views
@@ -24,6 +24,7 @@ def test_totals_at_block_ends_equal_every_access_counted(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(runner, "BLOCK", SMALL_BLOCK)
+    monkeypatch.setattr(view_rows, "BLOCK", SMALL_BLOCK)
     monkeypatch.setattr(access_report, "BLOCK", SMALL_BLOCK)
     build(settings)
     with open_views(settings, catch_up=True) as views:

@@ -31,7 +31,7 @@ from ledger.config import Settings
 from ledger.domain import AccessReason, FundKind, FundOutcome, ZombieReason
 from ledger.domain.calendar import CHINA_STANDARD_TIME as CST
 from ledger.store.connect import application_env, init_ledger
-from projections import access_report, runner
+from projections import access_report, runner, view_rows
 from projections.query import Finding, Moment, Views, open_views
 from projections.reports import ReportKind, generate
 from projections.reports.model import Report, Table
@@ -352,6 +352,7 @@ def test_every_report_figure_equals_the_views(
         tempfile.TemporaryDirectory() as directory,
         # Small blocks: the reports read the access totals kept at block ends, and the tail.
         mock.patch.object(runner, "BLOCK", SMALL_BLOCK),
+        mock.patch.object(view_rows, "BLOCK", SMALL_BLOCK),
         mock.patch.object(access_report, "BLOCK", SMALL_BLOCK),
     ):
         conf = _build(Path(directory), requests, accesses, funds)

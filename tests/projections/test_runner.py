@@ -23,7 +23,7 @@ from ledger.store.connect import application_env, init_ledger, ledger_head
 from ops.cli import main
 from ops.demo import DemoSummary, load_demo
 from ops.terminal import EXIT_VERSION
-from projections import runner
+from projections import runner, view_rows
 from projections.query import open_views
 from projections.runner import PROJECTIONS, Projector, open_projector, tracked_position
 from projections.store import ProjectionError, ViewStore, ViewsVersionError
@@ -89,8 +89,9 @@ def test_access_blocks_from_memory_equal_those_from_sql(
     the run by SQL over the events table: the two give the same rows."""
     block = 64
     monkeypatch.setattr(runner, "BLOCK", block)  # many blocks in a small ledger
+    monkeypatch.setattr(view_rows, "BLOCK", block)
     paths: Counter[str] = Counter()
-    in_memory, by_sql = runner.block_rows, Projector._aggregate_block_sql
+    in_memory, by_sql = view_rows.block_rows, Projector._aggregate_block_sql
 
     def memory_spy(*args: Any) -> list[tuple[Any, ...]]:
         paths["memory"] += 1
@@ -100,7 +101,7 @@ def test_access_blocks_from_memory_equal_those_from_sql(
         paths["sql"] += 1
         by_sql(self, number)
 
-    monkeypatch.setattr(runner, "block_rows", memory_spy)
+    monkeypatch.setattr(view_rows, "block_rows", memory_spy)
     monkeypatch.setattr(Projector, "_aggregate_block_sql", sql_spy)
     small = settings.with_overrides(projection_batch_size=9, projection_snapshot_interval=50)
     load_small_demo(small)

@@ -24,7 +24,7 @@ from projections.access_report import FlaggedAccess
 from projections.query import forget_folds, open_views
 from projections.reports import ReportKind, generate
 from projections.reports.model import Report, Section
-from projections.reports.risk import _violations
+from projections.reports.risk_findings import _violations
 from tests.ledger.domain.builders import FakeClock
 from tests.projections.reports.scenario import build
 
