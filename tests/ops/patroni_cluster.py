@@ -53,6 +53,8 @@ ETCD_CLIENT, ETCD_PEER, PATRONI_API, PG_PORT = 2379, 2380, 8008, 5432
 # within it (Patroni's rule), and ttl is at least 20 (Patroni raises a smaller one).
 # Shipped: 30/10/10 (a failover in about 30-40 s).
 TEST_TIMING = {"ttl": 20, "loop_wait": 1, "retry_timeout": 5}
+# Patroni's lines of every loop (loop_wait is 1 s here), left out of a failure's log tail.
+ROUTINE = ("INFO: Lock owner:", "INFO: no action.", " in progress")
 WRITE_AGAIN_SECONDS = 120  # Patroni's ttl is 20 s here; the rest is slack for a busy machine
 
 
@@ -98,6 +100,8 @@ class PatroniCluster:
         self.machines = [Machine(f"pg{i}", network.host(f"pg{i}")) for i in (1, 2, 3)]
         self.app = network.host("app")
         self.superuser_password = secrets.token_hex(16)
+        # Set by a test that failed (its fixture): the nodes' logs are kept, not removed.
+        self.keep_home = False
         self._passwords = {
             "PATRONI_SUPERUSER_PASSWORD": self.superuser_password,
             "PATRONI_REPLICATION_PASSWORD": secrets.token_hex(16),
@@ -259,14 +263,6 @@ class PatroniCluster:
         url = f"{machine.name}=http://{machine.address}:{PATRONI_API}"
         self.agent("await-replica", "--within", str(within), url, on=machine.host)
 
-    def reinit(self, name: str) -> dict[str, Any]:
-        """``patronictl reinit`` of one member (docs/runbooks/NoSynchronousStandby.md)."""
-        machine = next(m for m in self.machines if m.name == name)
-        answer: dict[str, Any] = self.agent(
-            "reinit", f"{name}=http://{machine.address}:{PATRONI_API}"
-        )
-        return answer
-
     def cached_view(self, machine: Machine) -> list[dict[str, Any]]:
         """The machine's Patroni's copy of etcd (``GET /cluster``), asked on the machine."""
         url = f"http://{machine.address}:{PATRONI_API}"
@@ -282,6 +278,19 @@ class PatroniCluster:
     def leader(self) -> Machine:
         (name,) = [m["name"] for m in self.members() if m["role"] == "leader"]
         return next(m for m in self.machines if m.name == name)
+
+    def log_tail(self, name: str, lines: int = 80) -> str:
+        """The last ``lines`` of one machine's log (its etcd, Patroni and PostgreSQL), less
+        Patroni's once-a-loop lines, for a failure message: CI keeps no files, only what
+        the failure says."""
+        log = self.home / f"{name}.log"
+        if not log.exists():
+            return f"({log} missing)"
+        text = log.read_text(encoding="utf-8", errors="replace").splitlines()
+        kept = [line for line in text if not any(r in line for r in ROUTINE)][-lines:]
+        return f"--- {name}: the last {len(kept)} lines of {log} (less {ROUTINE}):\n" + "\n".join(
+            kept
+        )
 
     def log_text(self) -> str:
         return "\n".join(
@@ -430,6 +439,9 @@ def patroni_cluster(timing: dict[str, int] | None = None) -> Iterator[PatroniClu
     finally:
         if cluster is not None:
             cluster.close()
+            if cluster.keep_home and not keep:
+                keep = True
+                print(f"the Patroni cluster's files are kept in {home}", file=sys.stderr)
         network.close()
         if not keep:
             shutil.rmtree(home, ignore_errors=True)
