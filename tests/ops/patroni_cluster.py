@@ -26,6 +26,7 @@ import contextlib
 import json
 import os
 import queue
+import re
 import secrets
 import shutil
 import signal
@@ -55,6 +56,9 @@ ETCD_CLIENT, ETCD_PEER, PATRONI_API, PG_PORT = 2379, 2380, 8008, 5432
 TEST_TIMING = {"ttl": 20, "loop_wait": 1, "retry_timeout": 5}
 # Patroni's lines of every loop (loop_wait is 1 s here), left out of a failure's log tail.
 ROUTINE = ("INFO: Lock owner:", "INFO: no action.", " in progress")
+# What tells why a member did not rejoin (docs/operations.md §HA, "The former primary rejoins").
+KEY_LINES = ("rewind", "removing", "bootstrap", "FATAL:", "PANIC:", "demot")
+STAMP = re.compile(r"^[\d-]+ [\d:.,]+ (UTC )?(\[\d+\] )?")  # a log line's time and pid
 WRITE_AGAIN_SECONDS = 120  # Patroni's ttl is 20 s here; the rest is slack for a busy machine
 
 
@@ -279,18 +283,25 @@ class PatroniCluster:
         (name,) = [m["name"] for m in self.members() if m["role"] == "leader"]
         return next(m for m in self.machines if m.name == name)
 
-    def log_tail(self, name: str, lines: int = 80) -> str:
-        """The last ``lines`` of one machine's log (its etcd, Patroni and PostgreSQL), less
-        Patroni's once-a-loop lines, for a failure message: CI keeps no files, only what
-        the failure says."""
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        """For a failure message (CI keeps no files, only what the failure says): one
+        machine's log (its etcd, Patroni and PostgreSQL) as its last lines about rewinds,
+        rebuilds and fatal errors, then its last ``lines`` less Patroni's once-a-loop lines
+        and its ``pg_controldata`` dumps."""
         log = self.home / f"{name}.log"
         if not log.exists():
-            return f"({log} missing)"
+            return f"--- {name}: {log} missing"
         text = log.read_text(encoding="utf-8", errors="replace").splitlines()
-        kept = [line for line in text if not any(r in line for r in ROUTINE)][-lines:]
-        return f"--- {name}: the last {len(kept)} lines of {log} (less {ROUTINE}):\n" + "\n".join(
-            kept
-        )
+        kept = [t for t in text if not t.startswith("  ") and not any(r in t for r in ROUTINE)]
+        key: dict[str, list[str]] = {}  # each message once (its first line), with its count
+        for line in kept:
+            if any(k in line for k in KEY_LINES):
+                key.setdefault(STAMP.sub("", line), []).append(line)
+        said = [seen[0] + (f" (x{len(seen)})" if len(seen) > 1 else "") for seen in key.values()]
+        return "\n".join(
+            [f"--- {name}: {log}, what it says of {KEY_LINES}:", *said[-25:],
+             f"--- {name}: the last {lines} lines (less {ROUTINE}):", *kept[-lines:]]
+        )  # fmt: skip
 
     def log_text(self) -> str:
         return "\n".join(
