@@ -50,8 +50,8 @@ ACKS_AFTER_FAILOVER = 3
 # Each of the mended link's two waits: a primary with its synchronous standby (1-6 s
 # measured), then the third member streaming too: the cut primary's next loop sees the new
 # leader, then pg_rewind and a restart, or, where the rewind fails, a copy from the primary
-# (10-16 s measured either way); the rest is slack for a two-core machine shared with other
-# tests. Both stay within pytest's 300 s for the test.
+# (8-13 s after the mend, measured either way); the rest is slack for a two-core machine
+# shared with other tests. Both stay within pytest's 300 s for the test.
 CONVERGE_SECONDS = 90
 
 
