@@ -129,15 +129,6 @@ def await_replica(url: str, within: float) -> dict[str, Any]:
     raise SystemExit(f"{name} did not demote within {within:.0f} s")
 
 
-def reinit(url: str) -> dict[str, Any]:
-    """The runbook's ``patronictl reinit govledger <member>`` through the member's REST API
-    (``NAME=URL``): Patroni rebuilds its data directory from the primary."""
-    name, _, url = url.partition("=")
-    with httpx.Client() as client:
-        reply = client.post(f"{url}/reinitialize", json={"force": True}, timeout=30)
-    return {"member": name, "status": reply.status_code, "reply": reply.text[:300]}
-
-
 def cached(url: str) -> dict[str, Any]:
     """The member's ``GET /cluster``: its cached copy of etcd, not necessarily the truth."""
     with httpx.Client() as client:
@@ -427,7 +418,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--within", type=float, default=_DEADLINE_SECONDS)
     p.add_argument("url")
     sub.add_parser("cached").add_argument("url")
-    sub.add_parser("reinit").add_argument("url")
     for name in ("setup", "load", "project", "present", "check"):
         p = sub.add_parser(name)
         p.add_argument("--url", required=True)
@@ -448,7 +438,6 @@ def main(argv: list[str] | None = None) -> int:
         "members": lambda: members(args.urls),
         "await": lambda: await_members(args.urls, args.streaming, args.not_leader, args.within),
         "keys": lambda: keys(args.urls),
-        "reinit": lambda: reinit(args.url),
         "await-replica": lambda: await_replica(args.url, args.within),
         "cached": lambda: cached(args.url),
         "setup": lambda: setup(args),

@@ -26,6 +26,7 @@ import contextlib
 import json
 import os
 import queue
+import re
 import secrets
 import shutil
 import signal
@@ -53,6 +54,11 @@ ETCD_CLIENT, ETCD_PEER, PATRONI_API, PG_PORT = 2379, 2380, 8008, 5432
 # within it (Patroni's rule), and ttl is at least 20 (Patroni raises a smaller one).
 # Shipped: 30/10/10 (a failover in about 30-40 s).
 TEST_TIMING = {"ttl": 20, "loop_wait": 1, "retry_timeout": 5}
+# Patroni's lines of every loop (loop_wait is 1 s here), left out of a failure's log tail.
+ROUTINE = ("INFO: Lock owner:", "INFO: no action.", " in progress")
+# What tells why a member did not rejoin (docs/operations.md §HA, "The former primary rejoins").
+KEY_LINES = ("rewind", "removing", "bootstrap", "FATAL:", "PANIC:", "demot")
+STAMP = re.compile(r"^[\d-]+ [\d:.,]+ (UTC )?(\[\d+\] )?")  # a log line's time and pid
 WRITE_AGAIN_SECONDS = 120  # Patroni's ttl is 20 s here; the rest is slack for a busy machine
 
 
@@ -98,6 +104,8 @@ class PatroniCluster:
         self.machines = [Machine(f"pg{i}", network.host(f"pg{i}")) for i in (1, 2, 3)]
         self.app = network.host("app")
         self.superuser_password = secrets.token_hex(16)
+        # Set by a test that failed (its fixture): the nodes' logs are kept, not removed.
+        self.keep_home = False
         self._passwords = {
             "PATRONI_SUPERUSER_PASSWORD": self.superuser_password,
             "PATRONI_REPLICATION_PASSWORD": secrets.token_hex(16),
@@ -259,14 +267,6 @@ class PatroniCluster:
         url = f"{machine.name}=http://{machine.address}:{PATRONI_API}"
         self.agent("await-replica", "--within", str(within), url, on=machine.host)
 
-    def reinit(self, name: str) -> dict[str, Any]:
-        """``patronictl reinit`` of one member (docs/runbooks/NoSynchronousStandby.md)."""
-        machine = next(m for m in self.machines if m.name == name)
-        answer: dict[str, Any] = self.agent(
-            "reinit", f"{name}=http://{machine.address}:{PATRONI_API}"
-        )
-        return answer
-
     def cached_view(self, machine: Machine) -> list[dict[str, Any]]:
         """The machine's Patroni's copy of etcd (``GET /cluster``), asked on the machine."""
         url = f"http://{machine.address}:{PATRONI_API}"
@@ -282,6 +282,26 @@ class PatroniCluster:
     def leader(self) -> Machine:
         (name,) = [m["name"] for m in self.members() if m["role"] == "leader"]
         return next(m for m in self.machines if m.name == name)
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        """For a failure message (CI keeps no files, only what the failure says): one
+        machine's log (its etcd, Patroni and PostgreSQL) as its last lines about rewinds,
+        rebuilds and fatal errors, then its last ``lines`` less Patroni's once-a-loop lines
+        and its ``pg_controldata`` dumps."""
+        log = self.home / f"{name}.log"
+        if not log.exists():
+            return f"--- {name}: {log} missing"
+        text = log.read_text(encoding="utf-8", errors="replace").splitlines()
+        kept = [t for t in text if not t.startswith("  ") and not any(r in t for r in ROUTINE)]
+        key: dict[str, list[str]] = {}  # each message once (its first line), with its count
+        for line in kept:
+            if any(k in line for k in KEY_LINES):
+                key.setdefault(STAMP.sub("", line), []).append(line)
+        said = [seen[0] + (f" (x{len(seen)})" if len(seen) > 1 else "") for seen in key.values()]
+        return "\n".join(
+            [f"--- {name}: {log}, what it says of {KEY_LINES}:", *said[-25:],
+             f"--- {name}: the last {lines} lines (less {ROUTINE}):", *kept[-lines:]]
+        )  # fmt: skip
 
     def log_text(self) -> str:
         return "\n".join(
@@ -430,6 +450,9 @@ def patroni_cluster(timing: dict[str, int] | None = None) -> Iterator[PatroniClu
     finally:
         if cluster is not None:
             cluster.close()
+            if cluster.keep_home and not keep:
+                keep = True
+                print(f"the Patroni cluster's files are kept in {home}", file=sys.stderr)
         network.close()
         if not keep:
             shutil.rmtree(home, ignore_errors=True)
