@@ -231,6 +231,8 @@ def _parse(text: str) -> dict[str, Any]:
         bundle = json.loads(text)
     except json.JSONDecodeError as e:
         raise BundleError(f"not JSON: {e.msg} at character {e.pos}") from None
+    except (ValueError, RecursionError):  # a number of too many digits; nested past the stack
+        raise BundleError("not readable JSON: a number too long or nesting too deep") from None
     if not isinstance(bundle, dict) or tuple(sorted(bundle)) != BUNDLE_KEYS:
         raise BundleError(f"a bundle is an object with exactly the keys {', '.join(BUNDLE_KEYS)}")
     if canonical_json(bundle) != text:

@@ -197,9 +197,11 @@ def read_records(path: Path) -> list[_Line]:
             if not text.strip():
                 continue
             try:
-                kind, target, fields = _decode(json.loads(text))
-            except (json.JSONDecodeError, RecursionError):
+                obj = json.loads(text)
+            except (ValueError, RecursionError):  # also a number of too many digits
                 raise LedgerError(f"{path}:{line_no}: not JSON") from None
+            try:
+                kind, target, fields = _decode(obj)
             except DomainError as e:
                 raise LedgerError(f"{path}:{line_no}: {e.detail}") from None
             key = hashlib.sha256(text.strip().encode()).hexdigest()

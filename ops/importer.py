@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -36,6 +37,9 @@ from ops.import_records import import_records
 from ops.terminal import EXIT_OK, progress_bar
 from projections.sharing_terms import SharingTerms
 from security.access import SharingReadModel, evaluate_access
+
+# The longest integer Python's JSON reader converts (sys.get_int_max_str_digits).
+_MAX_DIGITS = sys.get_int_max_str_digits()
 
 BATCH_SIZE = 1_000
 DEFAULT_ACTOR_ID = "exchange-platform"
@@ -111,6 +115,8 @@ def parse_line(text: str, time_bounds: TimeBounds | None = None) -> Report:
         raise _LineError(f"not JSON: {e.msg} at {where}") from None
     except RecursionError:
         raise _LineError("not JSON: nested too deeply") from None
+    except ValueError:  # a number of more digits than Python converts (JSON allows it)
+        raise _LineError(f"not JSON: a number of more than {_MAX_DIGITS:,} digits") from None
     try:
         report = _decode(obj)
         if time_bounds is not None:

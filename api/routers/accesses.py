@@ -140,7 +140,9 @@ def _validated_batch(body: bytes, json_body: bool) -> AccessBatchIn:
             payload = json.loads(body)
         except json.JSONDecodeError as e:
             raise _json_invalid(e.pos, e.msg) from e
-        except (UnicodeDecodeError, RecursionError) as e:  # not UTF-8; nested past the stack
+        except (ValueError, RecursionError) as e:
+            # Not UTF-8 (UnicodeDecodeError), a number of more digits than Python converts
+            # (ValueError: sys.get_int_max_str_digits), nested past the stack.
             raise _json_invalid(0, type(e).__name__) from e
     try:
         return AccessBatchIn.model_validate(payload)

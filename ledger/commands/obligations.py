@@ -21,7 +21,7 @@ from eventsourcing.domain import Aggregate
 
 from ledger.commands.funding import FundingCommands
 from ledger.domain.actor import Actor, Role
-from ledger.domain.errors import DomainError, ErrorCode
+from ledger.domain.errors import DomainError, ErrorCode, require
 from ledger.domain.funding import FilingStatus
 from ledger.domain.obligations import (
     ZONE,
@@ -75,7 +75,15 @@ class ObligationCommands(FundingCommands):
         self._require_role(actor, PROVIDER_STAFF, "record a PIA")
         self._check_acts_for(actor, fields["department"])
         self._require_department(fields["department"])
-        self.resource(fields["resource_code"])
+        provider = self.resource(fields["resource_code"]).provider_department
+        # PIPL §55: the department providing the personal information assesses it; a PIA
+        # another department records for this resource is none (P2 would not read it).
+        require(
+            fields["department"] == provider,
+            ErrorCode.DEPARTMENT_MISMATCH,
+            f"a PIA of {fields['resource_code']} is its provider's ({provider}), "
+            f"not {fields['department']}'s",
+        )
         self._known_optional(fields)
         fields["assessed_at"] = self.business_time(fields.get("assessed_at"), "assessed_at")
         fields.setdefault("recipient_department", None)

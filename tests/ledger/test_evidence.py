@@ -269,3 +269,14 @@ def test_retired_keys_verify_and_revoked_keys_fail(witnessed: Settings, tmp_path
         published.write_text(f"{new}\n{standing} {old}\n", encoding="utf-8")
         got, out, _ = run_verifier(str(bundle), "--log-keys-file", str(published))
         assert (got, out.startswith(word)) == (code, True), out
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"format": ' + "9" * 5_000 + "}", "[" * 100_000 + "]" * 100_000],
+    ids=["5000 digits", "100k-deep nesting"],
+)
+def test_json_python_cannot_read_is_a_bundle_error(text: str) -> None:
+    """Not a crash: the verifier names it (the console's upload and the offline zipapp)."""
+    with pytest.raises(BundleError, match="not readable JSON"):
+        verify_bundle(text)

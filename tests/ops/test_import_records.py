@@ -62,6 +62,7 @@ def test_a_refused_line_writes_nothing(app: GovLedger, tmp_path: Path) -> None:
         ({"kind": "access"}, PROVIDER, ":2: kind"),
         (pia("P-3"), USER, ":1: role_not_permitted"),
         (pia("P-1", summary="other"), PROVIDER, "same record"),
+        ('{"kind": "impact_assessment", "n": ' + "9" * 5_000 + "}", PROVIDER, ":2: not JSON"),
     ]
     for bad, actor, message in cases:
         path = write(tmp_path / "bad.jsonl", pia("P-1"), bad)

@@ -237,6 +237,7 @@ def test_command_imports_and_reports(
         (json.dumps(line("x", None, accessed_at="0001-01-01T00:00:00+14:00")), "accessed_at"),
         (json.dumps(line("x", None, accessor_id="x" * 20_000_000)), "longer than"),
         (json.dumps(line("x", None, accessor_id="x" * 3_000)), "longer than 512"),
+        ('{"platform_event_id": "x", "row_count": ' + "9" * 5_000 + "}", "more than 4,300 digits"),
     ],
     ids=[
         "lone surrogate",
@@ -245,6 +246,7 @@ def test_command_imports_and_reports(
         "year 1 at +14:00",
         "20 MB id",
         "3k id",
+        "5000 digits",
     ],
 )
 def test_a_bad_line_1500_of_2500_writes_nothing_and_names_its_line(

@@ -113,9 +113,10 @@ def test_json_that_python_cannot_read_is_refused_not_a_500(
     console: Console, content: bytes
 ) -> None:
     """json.loads raises ValueError or RecursionError, not its JSONDecodeError, for these:
-    the page refuses them as it refuses any malformed bundle."""
+    the verifier names them (ledger/evidence_verify.py), and the page refuses them as it
+    refuses any malformed bundle."""
     console.login(Role.AUDITOR)
-    assert_refused(console, content, "不是可读的 JSON")
+    assert_refused(console, content, "核验失败：not readable JSON")
 
 
 def test_a_bundle_of_a_diverged_copy_of_this_ledger_is_refused(

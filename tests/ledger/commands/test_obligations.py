@@ -80,6 +80,9 @@ def test_a_pia_is_the_providers_once_with_its_business_time(app: GovLedger) -> N
     _refused(ErrorCode.ROLE_NOT_PERMITTED, app.record_impact_assessment, CAC, **pia())
     other = Actor("hrb-cio", Role.CIO, USER_DEPT)
     _refused(ErrorCode.DEPARTMENT_MISMATCH, app.record_impact_assessment, other, **pia())
+    # Nor for its own department about a resource another department provides (PIPL §55).
+    mine = pia(reference="4", department=USER_DEPT)
+    _refused(ErrorCode.DEPARTMENT_MISMATCH, app.record_impact_assessment, other, **mine)
     _refused(
         ErrorCode.UNKNOWN_RESOURCE,
         app.record_impact_assessment,
