@@ -24,6 +24,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from ledger.domain.errors import DomainError, ErrorCode
+from projections.reports.xlsx import keep_as_text
 
 EXPORT_LIMIT: Final = 10_000
 FORMATS: Final = {
@@ -75,9 +76,7 @@ def _xlsx(name: str, header: Sequence[str], rows: Iterable[Sequence[Cell]]) -> b
         cell.font = Font(bold=True)
     for row in rows:
         sheet.append(list(row))
-        for cell in sheet[sheet.max_row]:
-            if cell.data_type == "f":  # text that starts with "=": kept as the text it is
-                cell.data_type = "s"
+        keep_as_text(sheet[sheet.max_row])  # text that starts with "=": never a formula
     sheet.freeze_panes = "A2"
     out = io.BytesIO()
     book.save(out)

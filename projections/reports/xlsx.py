@@ -2,13 +2,20 @@
 
 openpyxl writes the file; every table row keeps its full list of ledger
 positions in the last column, so a figure can be traced without the PDF.
+
+Cells carry text others wrote (an accessor id or a purpose the exchange platform
+reported, a clerk's summary): a spreadsheet must never run it. openpyxl stores any
+text starting with ``=`` as a formula; :func:`keep_as_text` stores it as the text it
+is (OWASP "CSV Injection"; the console's exports use it too).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -38,7 +45,17 @@ def workbook(report: Report) -> Workbook:
     for section, table in report.tables():
         name = _sheet_name(f"{section.number}-{table.title}", used)
         _table_sheet(book.create_sheet(name), table)
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            keep_as_text(row)
     return book
+
+
+def keep_as_text(cells: Iterable[Any]) -> None:
+    """Text that openpyxl took for a formula (it starts with ``=``) kept as the text it is."""
+    for cell in cells:
+        if cell.data_type == "f":
+            cell.data_type = "s"
 
 
 def _cover(sheet: Worksheet, report: Report) -> None:

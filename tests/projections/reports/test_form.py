@@ -12,6 +12,8 @@ from openpyxl import load_workbook
 
 from ledger.config import Settings
 from projections.reports import Format, ReportKind, generate, render
+from projections.reports.model import LedgerAnchor, Report, Row, Section, Table
+from projections.reports.xlsx import workbook
 from tests.projections.reports.scenario import build
 
 
@@ -66,3 +68,21 @@ def test_a_ledger_list_shows_its_positions_once(scenario: Settings) -> None:
 def test_amounts_are_numbers_in_the_pdf_layout(scenario: Settings) -> None:
     html = render(generate(scenario, ReportKind.AUDIT, 2026, catch_up=True), Format.HTML).decode()
     assert '<td class="num">1,050,000.00</td>' in html  # right-aligned, never broken
+
+
+def test_xlsx_text_that_looks_like_a_formula_stays_text() -> None:
+    """A purpose the exchange platform reported as "=HYPERLINK(…)" is shown, never run."""
+    hostile = '=HYPERLINK("http://example.invalid","x")'
+    table = Table("访问台账", ("用途", "次数"), (Row((hostile, "1"), (7,)),), ledger_list=True)
+    anchor = LedgerAnchor("ledger-1", "sha256", 7, "00" * 32, None)
+    report = Report(
+        ReportKind.RISK, "风险评估报告", 2026, "", "2026-12-07", anchor,
+        (Section("8", "已发现风险", tables=(table,)),),
+    )  # fmt: skip
+    saved = io.BytesIO()
+    workbook(report).save(saved)
+    book = load_workbook(io.BytesIO(saved.getvalue()))
+    sheet = next(book[n] for n in book.sheetnames if "访问台账" in n)
+    cell = sheet.cell(row=2, column=1)
+    assert (cell.value, cell.data_type) == (hostile, "s")
+    assert all(c.data_type != "f" for s in book.worksheets for row in s.iter_rows() for c in row)
