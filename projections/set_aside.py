@@ -84,7 +84,7 @@ LAST_EPOCH = datetime(9998, 12, 31, tzinfo=UTC).timestamp()
 MAX_INDEXED_BYTES = 2_048
 MAX_COUNT = 10**12  # rows of one access: the input contract's bound, sums stay in BIGINT
 
-# events columns (projections.runner._EVENT_COLUMNS) that are indexed text
+# events columns (projections.schema.EVENT_COLUMNS) that are indexed text
 _INDEXED = {2: "entity", 3: "actor_id", 5: "department", 10: "resource"}
 _TEXT = {1: "topic", 4: "role", 8: "day", 9: "provider", 11: "purpose", 12: "reasons",
          14: "system"}  # fmt: skip
