@@ -3,13 +3,13 @@
 Pure functions over a small read model the caller supplies (built from the
 ledger's projections, or from aggregates with :func:`resource_terms` and
 :func:`grant_terms`). No I/O, no clock: the access's own time decides, so a
-replay gives the same verdict. Every rule is judged by **business time**: the
+replay gives the same verdict. The rules are judged by **business time**: the
 terms in force at ``accessed_at`` among those the model knows (docs/projections.md
-§Findings, "the access rules"): the catalogue entry registered by then, its sharing
-type in force then (a reclassification counts from its ``occurred_at``), the grants
-approved and not yet ended then. Rules (domain.md "Compliance rules"):
+§Findings, "the access rules"): the resource's sharing type in force then (a
+reclassification counts from its ``occurred_at``), the grants approved and not yet
+ended then. Rules (domain.md "Compliance rules"):
 
-* S5 ``unknown_resource``       resource not in the catalogue at the access time
+* S5 ``unknown_resource``       resource not in the catalogue on record
 * S1 ``resource_not_shareable`` another department reads a resource not_shareable then
 * S2 ``no_grant`` / ``grant_expired`` / ``grant_revoked``
                                  conditional resource, no grant in force at access time
@@ -50,23 +50,20 @@ AUTHORIZED = AccessVerdict.authorize()
 class ResourceTerms:
     """What the evaluator needs of a catalogue entry.
 
-    ``sharing_type`` is the current one; ``registered_at`` (None: always in the
-    catalogue) and ``classified`` (each classification with the time it is in force
-    from, registration's first, sorted by that time, ties in recording order) date it:
-    :meth:`sharing_type_at` is the one in force at a moment."""
+    ``sharing_type`` is the current one; ``classified`` (each classification with the
+    time it is in force from, registration's first, sorted by that time, ties in
+    recording order; empty: ``sharing_type`` always) dates it: :meth:`sharing_type_at`
+    is the one in force at a moment."""
 
     code: str
     provider_department: str
     sharing_type: SharingType
     sensitive_personal_items: frozenset[str] = frozenset()
-    registered_at: datetime | None = None
     classified: tuple[tuple[datetime, SharingType], ...] = ()
 
-    def registered_by(self, moment: datetime) -> bool:
-        return self.registered_at is None or self.registered_at <= moment
-
     def sharing_type_at(self, moment: datetime) -> SharingType:
-        """The classification in force at ``moment``: the last from at or before it."""
+        """The classification in force at ``moment``: the last from at or before it (before
+        the first, the first: a resource is judged S5 only when not on record)."""
         found = self.sharing_type if not self.classified else self.classified[0][1]
         for since, sharing in self.classified:
             if since > moment:
@@ -75,9 +72,8 @@ class ResourceTerms:
         return found
 
     def edges(self) -> tuple[datetime, ...]:
-        """The instants at which what this entry says of a moment changes."""
-        dated = tuple(since for since, _ in self.classified)
-        return dated if self.registered_at is None else (self.registered_at, *dated)
+        """The instants at which the classification in force changes."""
+        return tuple(since for since, _ in self.classified)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +197,7 @@ def evaluate_access(access: AccessReport, model: SharingReadModel) -> AccessVerd
     """The verdict for one access, judged at ``access.accessed_at`` (business time)."""
     moment = access.accessed_at
     resource = model.resources.get(access.resource_code)
-    if resource is None or not resource.registered_by(moment):
+    if resource is None:
         return AccessVerdict.refuse(AccessReason.UNKNOWN_RESOURCE)
     if access.department == resource.provider_department:
         return AUTHORIZED  # ownership stays with the provider (51号); no grant needed
@@ -262,10 +258,9 @@ Stretch = tuple[datetime | None, datetime | None]
 
 
 def _stretch(access: AccessReport, model: SharingReadModel) -> Stretch:
-    """The times around ``access.accessed_at`` at which the resource is neither registered
-    nor reclassified and no candidate grant begins or ends: ``registered_by``,
-    ``sharing_type_at``, ``in_force_at`` and ``lapse_reason`` give the same answers all
-    through it."""
+    """The times around ``access.accessed_at`` at which the resource is not reclassified
+    and no candidate grant begins or ends: ``sharing_type_at``, ``in_force_at`` and
+    ``lapse_reason`` give the same answers all through it."""
     resource = model.resources.get(access.resource_code)
     if resource is None:
         return (None, None)  # the verdict does not depend on time
@@ -292,7 +287,6 @@ def resource_terms(resource: Resource) -> ResourceTerms:
         provider_department=resource.provider_department,
         sharing_type=resource.sharing_type,
         sensitive_personal_items=resource.items_with(Sensitivity.SENSITIVE_PERSONAL),
-        registered_at=resource.registered_at,
         classified=resource.classified,
     )
 

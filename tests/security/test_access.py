@@ -39,7 +39,7 @@ SECRET = ResourceTerms("R-SECRET", "STATE", SharingType.NOT_SHAREABLE)
 # Registered conditional at T0, not_shareable from T0 + 20 days, unconditional from
 # T0 + 40 days (each in force from its business time).
 RECLASSIFIED = ResourceTerms(
-    "R-RECLASS", "PSB", SharingType.UNCONDITIONAL, frozenset({"id_no"}), registered_at=T0,
+    "R-RECLASS", "PSB", SharingType.UNCONDITIONAL, frozenset({"id_no"}),
     classified=((T0, SharingType.CONDITIONAL), (T0 + 20 * DAY, SharingType.NOT_SHAREABLE),
                 (T0 + 40 * DAY, SharingType.UNCONDITIONAL)),
 )  # fmt: skip
@@ -165,11 +165,6 @@ CASES = [
         (R.RESOURCE_NOT_SHAREABLE, R.PURPOSE_MISMATCH),
     ),
     (
-        "before the resource was registered (S5)",
-        access(resource="R-RECLASS", at=T0 - TICK),
-        (R.UNKNOWN_RESOURCE,),
-    ),
-    (
         "registered, conditional, no grant yet (S2)",
         access(resource="R-RECLASS", at=T0),
         (R.NO_GRANT,),
@@ -184,11 +179,6 @@ CASES = [
         "unconditional since, no grant needed",
         access(department="FIN", resource="R-RECLASS", purpose=None, at=T0 + 40 * DAY),
         (),
-    ),
-    (
-        "own department before it was registered (S5)",
-        access(department="PSB", resource="R-RECLASS", at=T0 - DAY),
-        (R.UNKNOWN_RESOURCE,),
     ),
 ]
 
@@ -272,7 +262,6 @@ def test_resource_terms_date_each_classification_by_its_business_time():
             reason="定密", occurred_at=when,
         )  # fmt: skip
     terms = resource_terms(app.resource("R-POP"))
-    assert terms.registered_at == T0 and not terms.registered_by(T0 - TICK)
     assert [terms.sharing_type_at(T0 + d * DAY) for d in (0, 10, 19, 20)] == [
         SharingType.CONDITIONAL, SharingType.NOT_SHAREABLE, SharingType.NOT_SHAREABLE,
         SharingType.UNCONDITIONAL,

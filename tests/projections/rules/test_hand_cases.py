@@ -342,21 +342,6 @@ def test_s1_once_a_reclassification_dated_before_the_access_is_recorded(
     assert rules_of(settings, "e12") == {"S1"}
 
 
-def test_s5_for_an_access_before_the_resource_was_registered(
-    settings: Settings, rec: Recorder
-) -> None:
-    """domain.md S5 "unknown resource" at the access time: RK-0012 is registered (and
-    recorded) dated 06-10; minzheng's read of 06-05, reported after, is S5; the read of
-    06-10 is not (unconditional then)."""
-    items = [ResourceItem("名称", Sensitivity.GENERAL)]
-    entry = _entry("RK-0012", "公开名录", items, SharingType.UNCONDITIONAL)
-    rec.app.register_resource(GONGAN, entry, occurred_at=at(6, 10))
-    rec.accesses(
-        report("u1", at(6, 5), "mz", "minzheng", "RK-0012", ("名称",), PURPOSE),
-        report("u2", at(6, 10), "mz", "minzheng", "RK-0012", ("名称",), PURPOSE),
-    )  # fmt: skip
-    assert (rules_of(settings, "u1"), rules_of(settings, "u2")) == ({"S5"}, set())
-
 
 def test_purposes_items_and_sensitive_personal_items(settings: Settings, rec: Recorder) -> None:
     """RK-0009 conditional (姓名 personal, 身份证号 sensitive_personal), granted [姓名] for
