@@ -3,15 +3,20 @@
 Pure functions over a small read model the caller supplies (built from the
 ledger's projections, or from aggregates with :func:`resource_terms` and
 :func:`grant_terms`). No I/O, no clock: the access's own time decides, so a
-replay gives the same verdict. Rules (domain.md):
+replay gives the same verdict. The rules are judged by **business time**: the
+terms in force at ``accessed_at`` among those the model knows (docs/projections.md
+§Findings, "the access rules"): the resource's sharing type in force then (a
+reclassification counts from its ``occurred_at``), the grants approved and not yet
+ended then. Rules (domain.md "Compliance rules"):
 
-* S5 ``unknown_resource``       resource not in the catalogue
-* S1 ``resource_not_shareable`` another department reads a not_shareable resource
+* S5 ``unknown_resource``       resource not in the catalogue on record
+* S1 ``resource_not_shareable`` another department reads a resource not_shareable then
 * S2 ``no_grant`` / ``grant_expired`` / ``grant_revoked``
                                  conditional resource, no grant in force at access time
 * S3 ``items_beyond_grant``     items outside the grant's items
 * S4 ``purpose_mismatch``       purpose differs from the grant's purpose
 * P1 ``purpose_mismatch``       sensitive_personal items read with no recorded purpose
+                                 (with or without S1/S2: P1 stands on its own)
 
 Not findings: the provider reading its own resource; any department reading
 an unconditional resource (51号: used directly from the exchange platform).
@@ -43,12 +48,32 @@ AUTHORIZED = AccessVerdict.authorize()
 
 @dataclass(frozen=True, slots=True)
 class ResourceTerms:
-    """What the evaluator needs of a catalogue entry."""
+    """What the evaluator needs of a catalogue entry.
+
+    ``sharing_type`` is the current one; ``classified`` (each classification with the
+    time it is in force from, registration's first, sorted by that time, ties in
+    recording order; empty: ``sharing_type`` always) dates it: :meth:`sharing_type_at`
+    is the one in force at a moment."""
 
     code: str
     provider_department: str
     sharing_type: SharingType
     sensitive_personal_items: frozenset[str] = frozenset()
+    classified: tuple[tuple[datetime, SharingType], ...] = ()
+
+    def sharing_type_at(self, moment: datetime) -> SharingType:
+        """The classification in force at ``moment``: the last from at or before it (before
+        the first, the first: a resource is judged S5 only when not on record)."""
+        found = self.sharing_type if not self.classified else self.classified[0][1]
+        for since, sharing in self.classified:
+            if since > moment:
+                break
+            found = sharing
+        return found
+
+    def edges(self) -> tuple[datetime, ...]:
+        """The instants at which the classification in force changes."""
+        return tuple(since for since, _ in self.classified)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,19 +194,21 @@ def _sensitive_without_purpose(access: AccessReport, resource: ResourceTerms) ->
 
 
 def evaluate_access(access: AccessReport, model: SharingReadModel) -> AccessVerdict:
-    """The verdict for one access, judged at ``access.accessed_at``."""
+    """The verdict for one access, judged at ``access.accessed_at`` (business time)."""
+    moment = access.accessed_at
     resource = model.resources.get(access.resource_code)
     if resource is None:
         return AccessVerdict.refuse(AccessReason.UNKNOWN_RESOURCE)
     if access.department == resource.provider_department:
         return AUTHORIZED  # ownership stays with the provider (51号); no grant needed
-    if resource.sharing_type is SharingType.NOT_SHAREABLE:
-        return AccessVerdict.refuse(AccessReason.RESOURCE_NOT_SHAREABLE)
+    sharing = resource.sharing_type_at(moment)
     reasons: tuple[AccessReason, ...] = ()
-    if resource.sharing_type is SharingType.CONDITIONAL:
+    if sharing is SharingType.NOT_SHAREABLE:
+        reasons = (AccessReason.RESOURCE_NOT_SHAREABLE,)
+    elif sharing is SharingType.CONDITIONAL:
         reasons = _conditional_reasons(access, model)
     if _sensitive_without_purpose(access, resource):
-        # P1 stands on its own, with or without a grant in force.
+        # P1 stands on its own: beside S1, with or without a grant in force.
         reasons = (*reasons, AccessReason.PURPOSE_MISMATCH)
     return AccessVerdict(reasons) if reasons else AUTHORIZED
 
@@ -231,20 +258,26 @@ Stretch = tuple[datetime | None, datetime | None]
 
 
 def _stretch(access: AccessReport, model: SharingReadModel) -> Stretch:
-    """The times around ``access.accessed_at`` at which no candidate grant begins or ends:
-    ``in_force_at`` and ``lapse_reason`` give the same answers all through it."""
+    """The times around ``access.accessed_at`` at which the resource is not reclassified
+    and no candidate grant begins or ends: ``sharing_type_at``, ``in_force_at`` and
+    ``lapse_reason`` give the same answers all through it."""
     resource = model.resources.get(access.resource_code)
-    if resource is None or resource.sharing_type is not SharingType.CONDITIONAL:
+    if resource is None:
         return (None, None)  # the verdict does not depend on time
+    edges: list[datetime] = list(resource.edges())
+    if resource.sharing_type is SharingType.CONDITIONAL or any(
+        sharing is SharingType.CONDITIONAL for _, sharing in resource.classified
+    ):
+        for grant in _candidate_grants(access, model):
+            edges += (grant.approved_at, grant.ended_at)
     moment = access.accessed_at
     start: datetime | None = None
     end: datetime | None = None
-    for grant in _candidate_grants(access, model):
-        for edge in (grant.approved_at, grant.ended_at):
-            if edge <= moment:
-                start = edge if start is None else max(start, edge)
-            else:
-                end = edge if end is None else min(end, edge)
+    for edge in edges:
+        if edge <= moment:
+            start = edge if start is None else max(start, edge)
+        else:
+            end = edge if end is None else min(end, edge)
     return (start, end)
 
 
@@ -254,6 +287,7 @@ def resource_terms(resource: Resource) -> ResourceTerms:
         provider_department=resource.provider_department,
         sharing_type=resource.sharing_type,
         sensitive_personal_items=resource.items_with(Sensitivity.SENSITIVE_PERSONAL),
+        classified=resource.classified,
     )
 
 

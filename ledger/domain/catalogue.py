@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from operator import itemgetter
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -235,6 +236,11 @@ class Resource(Aggregate):
         self.base_resource = base_resource
         self.related_resource_codes: tuple[str, ...] = tuple(related_resource_codes)
         self.registered_at = occurred_at
+        # Each classification with the business time it is in force from (docs/facts.md
+        # §1), sorted by it: security.access judges an access by the one at its time.
+        self.classified: tuple[tuple[datetime, SharingType], ...] = (
+            (occurred_at, self.sharing_type),
+        )
         self.owner_department: str | None = None
         self.controller: str | None = None
         self.risk_assessments: tuple[str, ...] = ()
@@ -316,6 +322,8 @@ class Resource(Aggregate):
         self.sharing_type = SharingType(sharing_type)
         self.legal_basis = legal_basis
         self.share_condition = share_condition
+        classified = (*self.classified, (occurred_at, self.sharing_type))
+        self.classified = tuple(sorted(classified, key=itemgetter(0)))  # stable: ties in order
 
     def record_risk_assessment(
         self, actor: Actor, reference: str, risk_level: RiskLevel, summary: str, at: datetime

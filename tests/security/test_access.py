@@ -30,11 +30,19 @@ from tests.ledger.domain.builders import (
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
+TICK = timedelta(microseconds=1)
 PURPOSE = "social insurance eligibility"
 
 POP = ResourceTerms("R-POP", "PSB", SharingType.CONDITIONAL, frozenset({"id_no"}))
 OPEN = ResourceTerms("R-LICENCE", "MKT", SharingType.UNCONDITIONAL, frozenset({"rep_id_no"}))
 SECRET = ResourceTerms("R-SECRET", "STATE", SharingType.NOT_SHAREABLE)
+# Registered conditional at T0, not_shareable from T0 + 20 days, unconditional from
+# T0 + 40 days (each in force from its business time).
+RECLASSIFIED = ResourceTerms(
+    "R-RECLASS", "PSB", SharingType.UNCONDITIONAL, frozenset({"id_no"}),
+    classified=((T0, SharingType.CONDITIONAL), (T0 + 20 * DAY, SharingType.NOT_SHAREABLE),
+                (T0 + 40 * DAY, SharingType.UNCONDITIONAL)),
+)  # fmt: skip
 
 HRB_GRANT = GrantTerms(
     UUID(int=1), "HRB", "R-POP", frozenset({"name", "id_no"}), PURPOSE, T0, T0 + 30 * DAY
@@ -48,9 +56,13 @@ EDU_EXPIRED = GrantTerms(
 EDU_RENEWED = GrantTerms(
     UUID(int=4), "EDU", "R-POP", frozenset({"name"}), "enrolment", T0 + 7 * DAY, T0 + 60 * DAY
 )
+HRB_RECLASS = GrantTerms(
+    UUID(int=6), "HRB", "R-RECLASS", frozenset({"name"}), PURPOSE, T0 + DAY, T0 + 60 * DAY
+)
 
 MODEL = SharingReadModel.build(
-    [POP, OPEN, SECRET], [HRB_GRANT, CIVIL_REVOKED, EDU_EXPIRED, EDU_RENEWED]
+    [POP, OPEN, SECRET, RECLASSIFIED],
+    [HRB_GRANT, CIVIL_REVOKED, EDU_EXPIRED, EDU_RENEWED, HRB_RECLASS],
 )
 
 
@@ -147,6 +159,27 @@ CASES = [
         access(department="FIN", items=("id_no",), purpose=None),
         (R.NO_GRANT, R.PURPOSE_MISMATCH),
     ),
+    (
+        "sensitive_personal, no purpose, not shareable (S1 and P1)",
+        access(resource="R-RECLASS", items=("id_no",), purpose=None, at=T0 + 21 * DAY),
+        (R.RESOURCE_NOT_SHAREABLE, R.PURPOSE_MISMATCH),
+    ),
+    (
+        "registered, conditional, no grant yet (S2)",
+        access(resource="R-RECLASS", at=T0),
+        (R.NO_GRANT,),
+    ),
+    ("conditional then, granted", access(resource="R-RECLASS", at=T0 + 20 * DAY - TICK), ()),
+    (
+        "not shareable from the reclassification's time (S1)",
+        access(resource="R-RECLASS", at=T0 + 20 * DAY),
+        (R.RESOURCE_NOT_SHAREABLE,),
+    ),
+    (
+        "unconditional since, no grant needed",
+        access(department="FIN", resource="R-RECLASS", purpose=None, at=T0 + 40 * DAY),
+        (),
+    ),
 ]
 
 
@@ -211,3 +244,25 @@ def test_pending_request_gives_no_grant():
         period_end=date(2026, 3, 31),
     )
     assert grant_terms(app.request(request_id)) is None
+
+
+def test_resource_terms_date_each_classification_by_its_business_time():
+    """Resource.Reclassified counts from its ``occurred_at``, not its recording: recorded
+    in any order, the classification in force at an access is the last dated before it."""
+    clock = FakeClock(now=T0 + 30 * DAY)
+    app = GovLedger(clock=clock)
+    app.register_department(NDRC, PROVIDER_DEPT, "区公安局")
+    app.register_resource(PROVIDER, population_entry(), occurred_at=T0)
+    for sharing, when in (
+        (SharingType.UNCONDITIONAL, T0 + 20 * DAY),
+        (SharingType.NOT_SHAREABLE, T0 + 10 * DAY),  # recorded later, dated earlier
+    ):
+        app.reclassify_resource(
+            PROVIDER, "R-POP", sharing_type=sharing, legal_basis="保密法", share_condition="",
+            reason="定密", occurred_at=when,
+        )  # fmt: skip
+    terms = resource_terms(app.resource("R-POP"))
+    assert [terms.sharing_type_at(T0 + d * DAY) for d in (0, 10, 19, 20)] == [
+        SharingType.CONDITIONAL, SharingType.NOT_SHAREABLE, SharingType.NOT_SHAREABLE,
+        SharingType.UNCONDITIONAL,
+    ]  # fmt: skip

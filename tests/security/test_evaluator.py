@@ -1,6 +1,7 @@
 """The remembering evaluator (security/access.py ``Evaluator``) gives exactly the verdicts
 of ``evaluate_access``, whatever order the accesses come in: at, just before and just after
-every grant's start, expiry and revocation, quoted grant or not, on every kind of resource."""
+every grant's start, expiry and revocation and a resource's registration and
+reclassifications, quoted grant or not, on every kind of resource."""
 
 from __future__ import annotations
 
@@ -17,15 +18,18 @@ from tests.security.test_access import (
     EDU_EXPIRED,
     EDU_RENEWED,
     HRB_GRANT,
+    HRB_RECLASS,
     MODEL,
     PURPOSE,
+    RECLASSIFIED,
     T0,
     access,
 )
 
-GRANTS = [HRB_GRANT, CIVIL_REVOKED, EDU_EXPIRED, EDU_RENEWED]
+GRANTS = [HRB_GRANT, CIVIL_REVOKED, EDU_EXPIRED, EDU_RENEWED, HRB_RECLASS]
 EDGES = sorted(
     {edge for g in GRANTS for edge in (g.approved_at, g.expires_at, g.revoked_at) if edge}
+    | set(RECLASSIFIED.edges())  # registration and reclassifications
 )
 TICK = timedelta(microseconds=1)
 TIMES = st.one_of(
@@ -35,7 +39,7 @@ TIMES = st.one_of(
 ACCESSES = st.builds(
     access,
     department=st.sampled_from(["HRB", "CIVIL", "EDU", "FIN", "PSB", "MKT"]),
-    resource=st.sampled_from(["R-POP", "R-LICENCE", "R-SECRET", "R-NONE"]),
+    resource=st.sampled_from(["R-POP", "R-LICENCE", "R-SECRET", "R-RECLASS", "R-NONE"]),
     items=st.sampled_from([("name",), ("name", "id_no"), ("address",), ("rep_id_no",)]),
     purpose=st.sampled_from([PURPOSE, "aid", "enrolment", "marketing", None, " "]),
     at=TIMES,
@@ -60,3 +64,10 @@ def test_a_verdict_is_not_carried_past_a_grants_end() -> None:
         evaluate(access(at=T0 - TICK)).reasons
         == evaluate_access(access(at=T0 - TICK), MODEL).reasons
     )
+
+
+def test_a_verdict_is_not_carried_past_a_reclassification() -> None:
+    evaluate = Evaluator(MODEL)
+    moved = RECLASSIFIED.classified[1][0]  # not_shareable from here
+    assert evaluate(access(resource="R-RECLASS", at=moved - TICK)).authorized
+    assert not evaluate(access(resource="R-RECLASS", at=moved)).authorized
