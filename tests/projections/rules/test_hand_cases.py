@@ -394,7 +394,6 @@ def test_s1_once_a_reclassification_dated_before_the_access_is_recorded(
     assert rules_of(settings, "e12") == {"S1"}
 
 
-
 def test_purposes_items_and_sensitive_personal_items(settings: Settings, rec: Recorder) -> None:
     """RK-0009 conditional (姓名 personal, 身份证号 sensitive_personal), granted [姓名] for
     PURPOSE; RK-0011 unconditional, RK-0010 not_shareable, same items.
