@@ -139,9 +139,12 @@ class DecisionsFold(FoldedRules, ProvidedRules):
             "status": "filed",
             "architecture_review": None,
             "positions": [fact.position],
+            "filed_at": self._happened_iso(),  # F3: no filing before it (rules.fund_state)
             **filing_extras(),
         }
-        self._rejudge_above_filed(self.state["filings"][fact.entity])  # F7 of decisions before
+        filing = self.state["filings"][fact.entity]
+        self._rejudge_above_filed(filing)  # F7 of decisions before
+        self._rejudge_filing(filing)  # F4 of decisions for its systems recorded before
         if not d["catalogue_preregistered"]:
             self._finding(
                 "F5", fact.entity, "filing", d["builder"], [fact.position],
@@ -170,7 +173,7 @@ class DecisionsFold(FoldedRules, ProvidedRules):
             filing["status"] = "accepted"
             filing["accepted_at"] = self._happened_iso()
         if name in ("ArchitectureApproved", "ArchitectureRejected"):
-            self._rejudge_funds("filing_id", fact.entity)  # F4/F6 of decisions recorded before
+            self._rejudge_filing(filing)  # F4/F6 of decisions recorded before
 
     def _funds(self, fact: Fact) -> None:
         d = fact.data

@@ -46,7 +46,9 @@ PROJECTIONS = ("audit_trail", "accesses", "zone")
 # 13: findings are versions (judged_at, withdrawn_at): a finding re-dated or withdrawn by
 # a fact recorded late is closed, not deleted, so the views at a past position answer what
 # they answered then (docs/projections.md §Findings are versions).
-SCHEMA_VERSION = 13
+# 14: F3 by the filing's own date (a decision before the filing it cites), F4 through the
+# system a rejected filing lists (projections.rules.fund_state).
+SCHEMA_VERSION = 14
 # events.touches of an access: the personal information it reads (PIPL §28, domain.md P1).
 TOUCHES_NONE, TOUCHES_PERSONAL, TOUCHES_SENSITIVE = 0, 1, 2
 BLOCK = 10_000  # positions per access aggregate block

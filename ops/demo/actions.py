@@ -4,7 +4,8 @@ Each action is a command with its business time (docs/facts.md §1), walked in t
 order with the year's accesses by ``ops.demo.loading.DemoLoader.year``: requests
 submitted, approved, rejected and revoked (``LiveTerms``, the evaluator's read model,
 follows the grants), projects filed, reviewed and accepted, construction and O&M
-funds decided, with the planted F1–F5, S6 and S7 counted. Split from
+funds decided, with the planted F1–F5, S6 and S7 counted (F4 also for O&M granted to
+a system whose bounding filing was rejected). Split from
 ``ops.demo.loading`` to keep modules of one concern (docs/architecture.md, under 600
 lines).
 """
@@ -138,11 +139,7 @@ class ActionsLoader(RegistrationLoader):
 
     def _file(self, spec: ProjectSpec, when: datetime) -> None:
         own = [self.codes[r.name] for r in RESOURCES if r.department == spec.department][:2]
-        systems = [
-            self.system_ids[s.name]
-            for s in SYSTEMS
-            if s.department == spec.department and not s.fate
-        ][:1]
+        systems = [self.system_ids[name] for name in filed_systems(spec.department)]
         filing_id = self.app.file_project(
             self.cast.cio(spec.department),
             name=spec.name,
@@ -228,6 +225,10 @@ class ActionsLoader(RegistrationLoader):
         granted = spec.name in OM_GRANTED_DESPITE_RULES or not (unconnected or zombie)
         self.tally["findings"]["F1"] += granted and unconnected
         self.tally["findings"]["F2"] += granted and zombie
+        # F4 through the system (seed §三(五)17 不拨付运维经费): the first filing listing
+        # it, the one that bounds its O&M (projections.rules.fund_state), was rejected.
+        bound = next((p for p in PROJECTS if spec.name in filed_systems(p.department)), None)
+        self.tally["findings"]["F4"] += granted and bound is not None and bound.review == "rejected"
         rationale = (
             "年度运维经费" if granted else "未接入共享交换平台或为僵尸系统，不予安排运维经费"
         )
@@ -240,3 +241,8 @@ class ActionsLoader(RegistrationLoader):
             when,
             system_id=self.system_ids[spec.name],
         )
+
+
+def filed_systems(department: str) -> list[str]:
+    """The systems a filing of ``department`` lists: its first one still in service."""
+    return [s.name for s in SYSTEMS if s.department == department and not s.fate][:1]

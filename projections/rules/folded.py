@@ -112,20 +112,9 @@ class FoldedRules(FundStateRules, FundSumRules):
 
     def _fund_rules(self, decision: dict[str, Any], position: int, at: datetime | None) -> None:
         """F1–F8 against the state at the decision (seed §三(三)12, §三(一)3, §三(五)17);
-        F1, F2, F4 and F6 as of its business time (``projections.rules.fund_state``), F7
-        and F8 over the decisions and accesses by business time (``.fund_sums``)."""
-        subject, department = decision["decision_id"], decision["department"]
-        amount = f"{decision['amount_fen'] / 100:,.2f} yuan {decision['kind']}"
-        self._fund_state_rules(decision, position, at)  # F1, F2, F4, F6 (fund_state)
-        system = self.state["systems"].get(decision["system_id"] or "")
-        filing = self.state["filings"].get(decision["filing_id"] or "")
-        # F3: funds for a project that no filing on record covers. A decision that names
-        # a project (or names nothing) needs one; O&M funds for a system alone do not.
-        if filing is None and (decision["project_name"] or system is None):
-            self._finding(
-                "F3", subject, "fund_decision", department, [position], position, at,
-                f"{amount} granted to project {decision['project_name']!r} with no filing",
-            )  # fmt: skip
+        F1–F4 and F6 as of its business time (``projections.rules.fund_state``), F7 and F8
+        over the decisions and accesses by business time (``.fund_sums``)."""
+        self._fund_state_rules(decision, position, at)  # F1–F4, F6 (fund_state)
         self._fund_sums(decision)  # F7, F8 (fund_sums)
 
     def _access_findings(

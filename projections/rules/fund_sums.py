@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from projections.fold_core import FoldCore, local_day_number
+from projections.rules.fund_state import in_scope, scope_filing
 from projections.rules.limits import LITTLE_USED_ACCESSES_PER_YEAR, limit
 
 # F8's window: the decision's day and the 364 days before it.
@@ -42,21 +43,11 @@ class FundSumRules(FoldCore):
 
     # ------------------------------------------------------------------ F7
 
-    def _scope_filing(self, decision: dict[str, Any]) -> dict[str, Any] | None:
-        """The filing whose amounts bound ``decision``: the one it cites, else the first
-        listing its system."""
-        filings = self.state["filings"]
-        filing: dict[str, Any] | None = filings.get(decision["filing_id"] or "")
-        system_id = decision["system_id"]
-        if filing is None and decision["filing_id"] is None and system_id:
-            filing = next((f for f in filings.values() if system_id in f["system_ids"]), None)
-        return filing
-
     def _above_filed(self, decision: dict[str, Any], again: bool = False) -> None:
         """F7 (seed §三(五)17; 调整概算): the filing's construction funds over all years
         beyond ``investment_fen``, or its (and its systems') O&M funds of one year beyond
         ``om_cost_fen``, summed over the decisions decided on or before this one."""
-        filing = self._scope_filing(decision)
+        filing = scope_filing(self.state["filings"], decision)
         found: tuple[list[int], str] | None = None
         if filing is not None:
             found = self._sum_above(decision, filing)
@@ -90,7 +81,7 @@ class FundSumRules(FoldCore):
                 investment, om_cost = revision["investment_fen"], revision["om_cost_fen"]
         ceiling = investment if construction else om_cost
         summed = [
-            d for d in self._in_scope(filing, decision["kind"])
+            d for d in in_scope(self.state, filing, decision["kind"])
             if (construction or d["year"] == decision["year"]) and _epoch(d) <= end
         ]  # fmt: skip
         total = sum(d["amount_fen"] for d in summed)
@@ -103,17 +94,6 @@ class FundSumRules(FoldCore):
             f"{total / 100:,.2f} yuan, above the filed {ceiling / 100:,.2f} yuan",
         )
 
-    def _in_scope(self, filing: dict[str, Any], kind: str | None = None) -> list[dict[str, Any]]:
-        """The granted decisions (of ``kind``) whose bounding filing is ``filing``."""
-        systems = set(filing["system_ids"])
-        return [
-            d for d in self.state["funds"].values()
-            if d["outcome"] == "granted" and (kind is None or d["kind"] == kind)
-            and (d["filing_id"] == filing["filing_id"]
-                 or (d["filing_id"] is None and d["system_id"] in systems))
-            and self._scope_filing(d) is filing
-        ]  # fmt: skip
-
     def _rejudge_above_filed(
         self, filing: dict[str, Any], after: dict[str, Any] | None = None
     ) -> None:
@@ -121,18 +101,18 @@ class FundSumRules(FoldCore):
         filing recorded (every decision), or a decision ``after`` (those decided on or
         after it, of its kind)."""
         if after is None:
-            for decision in self._in_scope(filing):
+            for decision in in_scope(self.state, filing):
                 self._above_filed(decision, again=True)
             return
         start = _epoch(after)
-        for decision in self._in_scope(filing, after["kind"]):
+        for decision in in_scope(self.state, filing, after["kind"]):
             if decision is not after and _epoch(decision) >= start:
                 self._above_filed(decision, again=True)
 
     def _fund_sums(self, decision: dict[str, Any]) -> None:
         """F7 and F8 of a granted decision, and F7 again of the later ones it adds to."""
         self._above_filed(decision)
-        filing = self._scope_filing(decision)
+        filing = scope_filing(self.state["filings"], decision)
         if filing is not None:
             self._rejudge_above_filed(filing, after=decision)
         self._little_used(decision)

@@ -34,10 +34,13 @@ from ledger.domain.obligations import CoreDataApproval
 from ledger.domain.rectification import Rectification
 from ledger.store.connect import application_env, init_ledger
 from ops.demo import DEMO_YEAR, DemoError, DemoSummary, load_demo, register
+from ops.demo.zone import FUNDED_DESPITE_REJECTION
 from projections.sharing_terms import SharingTerms
 from security.access import evaluate_access
 
 SMALL_ACCESSES = 700
+
+FUND_RULES = ("F1", "F2", "F3", "F4")
 
 
 def load_small(app: GovLedger, progress: Callable[[int], None] = lambda _n: None) -> DemoSummary:
@@ -358,6 +361,7 @@ def test_the_issue_14_violations_planted_are_found_by_the_views(
             {rule: {f.subject for f in views.findings(reports, rule=rule)} for rule in ("F8", "I7")}
         )
         before = {rule: views.findings(year_end, rule=rule) for rule in ("F8", "I7")}
+        funds = {rule: len(views.findings(year_end, rule=rule)) for rule in FUND_RULES}
         names = {sid: s.name for sid, s in views.zone(year_end).systems.items()}
         for rule in ("I8", "I10"):  # planted by name: system ids are uuid4
             found[rule] = {names[sid] for sid in found[rule]}
@@ -395,6 +399,9 @@ def test_the_issue_14_violations_planted_are_found_by_the_views(
         assert summary.findings[rule] == len(found[rule]) > 0, rule
         assert f"planted {rule}" in summary.describe()
     assert before == {"F8": [], "I7": []}  # judged only once the next year has begun
+    # F1–F4 as the demo counts them; F4 also for O&M to a system a rejected filing bounds.
+    assert funds == {rule: summary.findings[rule] for rule in FUND_RULES}
+    assert funds["F4"] == len(FUNDED_DESPITE_REJECTION) + 1  # + housing's system (seed §三(五)17)
 
 
 def core_approvals(app: GovLedger) -> set[str]:

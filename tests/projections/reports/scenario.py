@@ -269,7 +269,7 @@ def _funds(app: GovLedger, clock: Clock, s_a: UUID, s_b: UUID, s_c: UUID) -> Non
     grant, withhold = FundOutcome.GRANTED, FundOutcome.WITHHELD
     om, build = FundKind.OM_FUNDS, FundKind.CONSTRUCTION_FUNDS
     for kind, dept, fen, outcome, target, year in (
-        (om, "minzheng", 10_000_000, grant, {"system_id": s_a}, 2026),  # D1: F1
+        (om, "minzheng", 10_000_000, grant, {"system_id": s_a}, 2026),  # D1: F1 + F4 (P1's)
         (om, "gongan", 5_000_000, grant, {"system_id": s_b}, 2026),  # D2: F2
         (build, "minzheng", 30_000_000, grant, {"filing_id": p1}, 2026),  # D3: F4 + F5
         (build, "gongan", 20_000_000, grant, {"project_name": "无备案项目"}, 2026),  # D4: F3

@@ -125,12 +125,13 @@ def test_each_problem_has_facts_characterisation_handling_and_basis(plain: Setti
     rows = {r.cells[0]: r for r in problems.rows}
     assert sorted(rows) == ["F1", "F2", "F3", "F4", "F5", "F7"]  # F6, F8: no decision hit
     f4 = rows["F4"]
-    fact = "区民政局（minzheng） 涉及经费决定 1 笔，其中予以安排 1 笔，金额 300,000.00 元"
+    # D3 (P1's construction) and D1 (O&M for S_a, which the rejected P1 lists).
+    fact = "区民政局（minzheng） 涉及经费决定 2 笔，其中予以安排 2 笔，金额 400,000.00 元"
     assert f4.cells[1] == fact
     assert f4.cells[2] == "架构治理审查未通过的项目仍安排经费（严重）"
     assert "不予审批、不安排经费" in str(f4.cells[3])
     assert f4.cells[4] == "苏高新办〔2019〕2号 §三(五)17 不予审批, 不拨付"
-    assert f4.positions == (23, 24, 29)
+    assert f4.positions == (23, 24, 27, 29)
     suggestions = section(report, "审计建议").paragraphs
     assert len(suggestions) == 6 and suggestions[0].startswith("1. ")
 

@@ -184,12 +184,6 @@ def test_f7_exactly_the_filed_amount_then_one_fen_over(settings: Settings, rec: 
     assert rules_of(settings, first) == rules_of(settings, second) == set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="F4 reads only the filing a decision cites (projections/rules/fund_state.py), not "
-    "the filing listing its system as F7 does; extending it plants new F4 in the demo, whose "
-    "tally is ops/demo/loading.py's",
-)
 def test_f4_om_funds_for_a_system_of_a_rejected_project(settings: Settings, rec: Recorder) -> None:
     """Seed §三(五)17 "对不符合共建共享要求的项目，区发改局不予审批，区财政局不拨付运维经费":
     the filing lists the system and was rejected on 05-11; O&M granted to the system on
@@ -202,20 +196,78 @@ def test_f4_om_funds_for_a_system_of_a_rejected_project(settings: Settings, rec:
     )  # fmt: skip
     rec.app.review_project(NDRC, filing, False, "不符合共建共享要求", occurred_at=at(5, 11))
     assert "F4" in rules_of(settings, grant_funds(rec, at(6, 1), system=system))
+    # Decided the minute before the rejection: not F4 (and not F6, cited no filing).
+    assert rules_of(settings, grant_funds(rec, at(5, 11, 9, 59), system=system)) == set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="F3 needs the filing's business time, which projections/zone.py _filed does not "
-    "keep (filed_at); the decision below cites a filing dated after it: F6 only",
-)
+def test_f4_through_the_system_when_the_rejected_filing_is_recorded_late(
+    settings: Settings, rec: Recorder
+) -> None:
+    """O&M to the system on 06-01 is recorded first: nothing (O&M for a system alone
+    needs no filing). The filing listing the system (05-10) and its rejection (05-11)
+    are recorded after: F4 from the rejection's position, a new version; the views at
+    the position before it still answer nothing."""
+    system = rec.app.register_system(NDRC, "minzheng", INVENTORY, occurred_at=at(4, 2))
+    decided = grant_funds(rec, at(6, 1), system=system)
+    with open_views(settings, catch_up=True) as views:
+        before = views.position
+    assert rules_of(settings, decided) == set()
+    filing = rec.app.file_project(
+        MINZHENG, name="救助系统升级", builder="minzheng", investment_fen=1_000_000,
+        om_cost_fen=100, funding_channel="财政", resource_codes=[], system_ids=[system],
+        mlps_filed=True, catalogue_preregistered=True, occurred_at=at(5, 10),
+    )  # fmt: skip
+    assert rules_of(settings, decided) == set()  # pending: F6 is for a cited filing only
+    rec.app.review_project(NDRC, filing, False, "不符合共建共享要求", occurred_at=at(5, 11))
+    assert rules_of(settings, decided) == {"F4"}
+    with open_views(settings, catch_up=True) as views:
+        then = {f.subject for f in views.findings(views.moment(at=before), rule="F4")}
+    assert then == set()
+
+
+def test_f4_reads_the_filing_that_bounds_the_system_as_f7_does(
+    settings: Settings, rec: Recorder
+) -> None:
+    """Two filings list the system: the first recorded (approved) bounds its O&M
+    (docs/projections.md: a filing recorded later changes no decision's bound), so the
+    later rejected one makes no F4; O&M citing the rejected filing is F4."""
+    system = rec.app.register_system(NDRC, "minzheng", INVENTORY, occurred_at=at(4, 2))
+    filings = [
+        rec.app.file_project(
+            MINZHENG, name=name, builder="minzheng", investment_fen=1_000_000,
+            om_cost_fen=1_000, funding_channel="财政", resource_codes=[], system_ids=[system],
+            mlps_filed=True, catalogue_preregistered=True, occurred_at=at(5, day),
+        )
+        for name, day in (("救助系统", 10), ("救助系统二期", 12))
+    ]  # fmt: skip
+    rec.app.review_project(NDRC, filings[0], True, "通过", occurred_at=at(5, 11))
+    rec.app.review_project(NDRC, filings[1], False, "重复建设", occurred_at=at(5, 13))
+    alone = grant_funds(rec, at(6, 1), system=system)
+    cited = grant_funds(rec, at(6, 1), system=system, filing=filings[1])
+    assert (rules_of(settings, alone), rules_of(settings, cited)) == (set(), {"F4"})
+
+
 def test_f3_funds_decided_before_the_filing_they_cite(settings: Settings, rec: Recorder) -> None:
     """Seed §三(五)17 "申请…经费时，应及时…全口径备案": the filing dated 05-10 was not on
     record when the funds were decided on 05-01, though the decision (recorded after it)
     cites it: F3 at the decision."""
     filing = file_project(rec, at(5, 10))
     early = grant_funds(rec, at(5, 1), filing=filing, kind=FundKind.CONSTRUCTION_FUNDS)
-    assert "F3" in rules_of(settings, early)
+    assert rules_of(settings, early) == {"F3"}  # not F6: no review can be pending then
+
+
+def test_f3_not_for_a_filing_dated_at_the_decision_instant(
+    settings: Settings, rec: Recorder
+) -> None:
+    """Filed 05-10 10:00. Construction funds citing it at 09:59 are F3 (no filing then);
+    at 10:00 the filing is on record, its review pending: F6, not F3. As of 05-09 the
+    views show neither (the decisions are dated later)."""
+    filing = file_project(rec, at(5, 10))
+    build = FundKind.CONSTRUCTION_FUNDS
+    before = grant_funds(rec, at(5, 10, 9, 59), filing=filing, kind=build)
+    same = grant_funds(rec, at(5, 10, 10, 0), filing=filing, kind=build)
+    assert (rules_of(settings, before), rules_of(settings, same)) == ({"F3"}, {"F6"})
+    assert subjects(settings, "F3", date(2026, 5, 9)) == set()
 
 
 # ---------------------------------------------------------------------- sharing
@@ -340,7 +392,6 @@ def test_s1_once_a_reclassification_dated_before_the_access_is_recorded(
         share_condition="涉密", reason="定密", occurred_at=at(6, 10),
     )  # fmt: skip
     assert rules_of(settings, "e12") == {"S1"}
-
 
 
 def test_purposes_items_and_sensitive_personal_items(settings: Settings, rec: Recorder) -> None:
