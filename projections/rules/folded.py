@@ -183,7 +183,7 @@ class FoldedRules(FundStateRules, FundSumRules):
         its granted items and expiry never change, ``_lapsed_grant`` reads only it). An
         access quoting no grant, or one not yet recorded or decided, stays kept: a grant
         recorded late may be the one that lapsed before it."""
-        quoted = self.state["requests"].get(kept[4] or "")
+        quoted = self._quoted(kept[4], kept[1])
         if quoted is None:
             return False
         mine = (quoted["requester_department"], quoted["resource_code"]) == (department, code)
@@ -210,6 +210,15 @@ class FoldedRules(FundStateRules, FundSumRules):
             replace=bool(judged),
         )  # fmt: skip
 
+    def _quoted(self, grant: str | None, epoch: float) -> dict[str, Any] | None:
+        """The request an access quotes, if it had been submitted by the access's time: one
+        submitted later was not there to be quoted then (business time), whatever the
+        order the two were recorded in, and the access is judged as quoting none."""
+        quoted: dict[str, Any] | None = self.state["requests"].get(grant or "")
+        if quoted is None or datetime.fromisoformat(quoted["submitted_at"]).timestamp() > epoch:
+            return None
+        return quoted
+
     def _lapsed_grant(
         self, department: str, code: str, grant: str | None, epoch: float
     ) -> dict[str, Any] | None:
@@ -217,7 +226,7 @@ class FoldedRules(FundStateRules, FundSumRules):
         this resource, else theirs that ended last before the access (security.access)."""
         requests = self.state["requests"]
         user = (department, code)
-        quoted = requests.get(grant or "")
+        quoted = self._quoted(grant, epoch)
         if quoted is not None:
             ok = (quoted["requester_department"], quoted["resource_code"]) == user
             return quoted if ok and quoted["expires_at"] else None

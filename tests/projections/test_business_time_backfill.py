@@ -403,6 +403,29 @@ _FIRST_SHARE = (
 )
 
 
+# An access at 07:05 on 06-04 quoting a request submitted later that day (never answered),
+# under the department's grant that lapsed on 06-03 and never gave 住址 (found by the
+# property test above): the quoted request was not there at the access's time, so the
+# access is judged as quoting none, S2 and S3 on the lapsed grant, whichever is recorded
+# first.
+_QUOTES_A_LATER_REQUEST = (
+    [
+        RequestPlan("req-0", "jiaoyu", 2, ("姓名",), "none", 0, ("姓名",), 1, None),
+        RequestPlan("req-1", "jiaoyu", 2, ("姓名",), "approve", 0, ("姓名",), 1, None),
+        RequestPlan("req-2", "jiaoyu", 4, ("姓名",), "none", 0, ("姓名",), 1, None),
+    ],
+    [AccessPlan("evt-0", "jiaoyu", 4, 7, ("姓名", "住址"), 2)],
+    [0, 1, 2, 3],
+)
+
+
+def test_a_request_submitted_after_the_access_it_is_quoted_by_is_not_its_grant() -> None:
+    live, late, _ = _live_and_late(*_QUOTES_A_LATER_REQUEST)
+    assert late == live
+    findings = {(rule, time[:10]) for rule, _, time, _ in late["head"]}
+    assert {("S2", "2026-06-04"), ("S3", "2026-06-04")} <= findings
+
+
 def test_s3_on_a_lapsed_grant_recorded_after_the_access() -> None:
     live, late, _ = _live_and_late(*_LAPSED)
     assert late == live
