@@ -100,6 +100,20 @@ def request(rec: Recorder, code: str = "RK-0007", items: tuple[str, ...] = ("姓
     )  # fmt: skip
 
 
+def granted_name(rec: Recorder) -> UUID:
+    """RK-0007's 姓名 granted to minzheng from 06-02 to the year's end."""
+    grant = request(rec)
+    rec.app.approve_request(GONGAN, grant, ["姓名"], at(12, 31), decided_at=at(6, 2))
+    return grant
+
+
+def made_not_shareable_on_06_10(rec: Recorder) -> None:
+    rec.app.reclassify_resource(
+        GONGAN, "RK-0007", sharing_type=SharingType.NOT_SHAREABLE, legal_basis="《保密法》",
+        share_condition="涉密", reason="定密", occurred_at=at(6, 10),
+    )  # fmt: skip
+
+
 def read_name(rec: Recorder, event: str, when: datetime, grant: UUID) -> None:
     """minzheng reads RK-0007's 姓名 for PURPOSE quoting ``grant``, judged as reported."""
     rec.accesses(report(event, when, "mz-01", "minzheng", "RK-0007", ("姓名",), PURPOSE, grant))
@@ -322,8 +336,7 @@ def test_s2_on_a_revocation_recorded_after_the_access_it_precedes(
 ) -> None:
     """domain.md S2: "no grant in force at the access time (none, expired, revoked)". The
     access of 06-20 is reported first; the revocation dated 06-15 is recorded after it."""
-    grant = request(rec)
-    rec.app.approve_request(GONGAN, grant, ["姓名"], at(12, 31), decided_at=at(6, 2))
+    grant = granted_name(rec)
     read_name(rec, "e5", at(6, 20), grant)
     rec.app.revoke_grant(GONGAN, grant, "用途已完成", revoked_at=at(6, 15))
     assert subjects(settings, "S2") == {"e5"}
@@ -348,12 +361,8 @@ def test_no_s1_for_an_access_before_the_resource_became_not_shareable(
 ) -> None:
     """Conditional and granted on 06-05, reclassified not_shareable on 06-10; the access of
     06-05 is reported after: at its time the resource was shareable with a grant."""
-    grant = request(rec)
-    rec.app.approve_request(GONGAN, grant, ["姓名"], at(12, 31), decided_at=at(6, 2))
-    rec.app.reclassify_resource(
-        GONGAN, "RK-0007", sharing_type=SharingType.NOT_SHAREABLE, legal_basis="《保密法》",
-        share_condition="涉密", reason="定密", occurred_at=at(6, 10),
-    )  # fmt: skip
+    grant = granted_name(rec)
+    made_not_shareable_on_06_10(rec)
     read_name(rec, "e1", at(6, 5), grant)
     assert rules_of(settings, "e1") == set()
 
@@ -364,12 +373,8 @@ def test_s1_for_an_access_after_the_reclassification_it_follows(
     """The converse, recorded in either order of business time: the reclassification dated
     06-10 is recorded before both accesses; the read of 06-12 is S1 (not_shareable then,
     whatever the grant), the read of 06-09 is not."""
-    grant = request(rec)
-    rec.app.approve_request(GONGAN, grant, ["姓名"], at(12, 31), decided_at=at(6, 2))
-    rec.app.reclassify_resource(
-        GONGAN, "RK-0007", sharing_type=SharingType.NOT_SHAREABLE, legal_basis="《保密法》",
-        share_condition="涉密", reason="定密", occurred_at=at(6, 10),
-    )  # fmt: skip
+    grant = granted_name(rec)
+    made_not_shareable_on_06_10(rec)
     read_name(rec, "e12", at(6, 12), grant)
     read_name(rec, "e9", at(6, 9), grant)
     assert (rules_of(settings, "e12"), rules_of(settings, "e9")) == ({"S1"}, set())
@@ -384,13 +389,9 @@ def test_s1_for_an_access_after_the_reclassification_it_follows(
 def test_s1_once_a_reclassification_dated_before_the_access_is_recorded(
     settings: Settings, rec: Recorder
 ) -> None:
-    grant = request(rec)
-    rec.app.approve_request(GONGAN, grant, ["姓名"], at(12, 31), decided_at=at(6, 2))
+    grant = granted_name(rec)
     read_name(rec, "e12", at(6, 12), grant)
-    rec.app.reclassify_resource(
-        GONGAN, "RK-0007", sharing_type=SharingType.NOT_SHAREABLE, legal_basis="《保密法》",
-        share_condition="涉密", reason="定密", occurred_at=at(6, 10),
-    )  # fmt: skip
+    made_not_shareable_on_06_10(rec)
     assert rules_of(settings, "e12") == {"S1"}
 
 
