@@ -31,6 +31,25 @@ def median_rate(run: Callable[[], int], repeats: int) -> float:
     return statistics.median(rates)
 
 
+def busy_cpu_seconds() -> float | None:
+    """CPU seconds the whole machine has spent busy since boot (every process: the service,
+    the bench's own senders, the database server), from /proc/stat; None where there is none.
+
+    Two readings around a timed run say how many cores the run kept busy and how much CPU
+    an item cost in all, which a rate alone hides: on a machine of few cores a rate can be
+    capped by the CPU every process of the run shares, not by the code measured.
+    """
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()[1:]
+    except OSError:
+        return None
+    # user, nice, system, idle, iowait, irq, softirq: all but idle and iowait are busy.
+    ticks = [int(field) for field in fields[:7]]
+    busy = sum(ticks) - ticks[3] - ticks[4]
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 def target(name: str, measured: float, goal: float, *, higher_is_better: bool = True) -> str:
     ok = measured >= goal if higher_is_better else measured <= goal
     shown = f"{measured:.0f}" if measured >= 1000 else f"{measured:.3g}"

@@ -14,6 +14,11 @@ the HTTP server, FastAPI and the transfer. Targets (issue 20): on each backend,
 one HTTP worker >= 0.5 x raw append and two workers >= 0.8 x raw append; and
 >= 10,000 access events/s into PostgreSQL.
 
+Beside the rates, the whole machine's busy CPU over each timed run, in µs an access (Linux's
+/proc/stat: the workers, the bench's senders and the database server alike): on a machine
+of few cores, the two workers' rate cannot pass ``cores / that``, and its ratio to raw append
+is printed as the ceiling the two-worker target has on this machine.
+
 The denominator, raw append: stored events the size of a recorded access,
 built before the clock starts, through the recorder's own chained insert (the
 chain's hashes, the write, one transaction per batch of ``--batch``), in one
@@ -56,7 +61,7 @@ from queue import Empty, SimpleQueue
 from typing import Any, TypeVar
 
 import httpx
-from _common import ROOT, pg_settings, postgres_url, scratch_schema, target
+from _common import ROOT, busy_cpu_seconds, pg_settings, postgres_url, scratch_schema, target
 from _workers import connection_owner, worker_pids
 from eventsourcing.persistence import InfrastructureFactory, StoredEvent
 from eventsourcing.utils import Environment
@@ -193,7 +198,10 @@ def python_api_rate(
     return events / (time.perf_counter() - started)
 
 
-def raw_append_rate(settings: Settings, state_size: int, events: int, batch: int) -> float:
+def raw_append_rate(
+    settings: Settings, state_size: int, events: int, batch: int, cpu: list[float] | None = None
+) -> float:
+    """Accesses/s of the raw chained append; ``cpu``: gets the machine's CPU µs an access."""
     factory = InfrastructureFactory.construct(Environment(env=application_env(settings)))
     recorder = factory.application_recorder()
     state = os.urandom(state_size)
@@ -204,12 +212,31 @@ def raw_append_rate(settings: Settings, state_size: int, events: int, batch: int
         ]
         for _ in range(events // batch)
     ]
-    started = time.perf_counter()
-    for b in batches:
-        recorder.insert_events(b)
-    rate = events / (time.perf_counter() - started)
+    with _CpuMeter(cpu, events):
+        started = time.perf_counter()
+        for b in batches:
+            recorder.insert_events(b)
+        rate = events / (time.perf_counter() - started)
     factory.close()
     return rate
+
+
+class _CpuMeter:
+    """The whole machine's busy CPU over a timed run, in µs an access, appended to ``into``
+    (when given and the machine says: Linux's /proc/stat). With the cores busy beside it,
+    it says whether a rate is capped by the CPU every process of the run shares."""
+
+    def __init__(self, into: list[float] | None, events: int) -> None:
+        self.into, self.events = into, events
+        self.before: float | None = None
+
+    def __enter__(self) -> None:
+        self.before = busy_cpu_seconds()
+
+    def __exit__(self, *exc: object) -> None:
+        after = busy_cpu_seconds()
+        if self.into is not None and self.before is not None and after is not None:
+            self.into.append((after - self.before) / self.events * 1e6)
 
 
 def free_port() -> int:
@@ -222,8 +249,16 @@ BATCH_PATH = "/api/v1/accesses/batch"
 
 
 def http_rate(
-    settings: Settings, grant: Any, events: int, batch: int, workers: int, senders: int = 1
+    settings: Settings,
+    grant: Any,
+    events: int,
+    batch: int,
+    workers: int,
+    senders: int = 1,
+    cpu: list[float] | None = None,
 ) -> float:
+    """Accesses/s through ``POST /accesses/batch``; ``cpu``: gets the machine's CPU µs an
+    access over the timed part (workers, senders and database server alike)."""
     with open_api_keys(settings) as keys:  # closed: a collected pool warns from its own thread
         token = keys.create(Role.EXCHANGE_PLATFORM, label="bench").token
     port = free_port()
@@ -271,10 +306,12 @@ def http_rate(
                 reply = client.post(BATCH_PATH, content=body, headers=headers)
                 reply.raise_for_status()
 
-        started = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=senders) as pool:
-            list(pool.map(send, clients))
-        return events / (time.perf_counter() - started)
+        with _CpuMeter(cpu, events):
+            started = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=senders) as pool:
+                list(pool.map(send, clients))
+            elapsed = time.perf_counter() - started
+        return events / elapsed
     finally:
         for client in clients:
             client.close()
@@ -404,17 +441,19 @@ def measure(
     sample = app.recorder.select_notifications(start=1, limit=10)[-1]
     state_size = len(sample.state)  # a recorded access is about this size; see below
     rates: dict[str, list[float]] = {"raw": [], "python": [], "http": [], "http2": []}
+    cpu: dict[str, list[float]] = {"raw": [], "http": [], "http2": []}
     for _ in range(repeats):
-        rates["raw"].append(raw_append_rate(settings, state_size, events, batch))
+        rates["raw"].append(raw_append_rate(settings, state_size, events, batch, cpu["raw"]))
         rates["python"].append(python_api_rate(app, grant, events, batch))
         if stages_only:  # iterating on the batch path: no servers (no target lines either)
             continue
-        rates["http"].append(http_rate(settings, grant, events, batch, workers=1))
-        rates["http2"].append(http_rate(settings, grant, events, batch, workers=2, senders=2))
+        rates["http"].append(http_rate(settings, grant, events, batch, 1, cpu=cpu["http"]))
+        rates["http2"].append(http_rate(settings, grant, events, batch, 2, 2, cpu["http2"]))
     result: dict[str, Any] = {
         name: statistics.median(values) if values else float("nan")
         for name, values in rates.items()
     }
+    result["cpu"] = {name: statistics.median(values) for name, values in cpu.items() if values}
     result["stages"] = stage_costs(app, grant, batch, max(repeats, 5))
     app.close()
     return result
@@ -506,6 +545,28 @@ def print_rates(results: dict[str, dict[str, Any]], batch: int, repeats: int) ->
         )
 
 
+def print_cpu(results: dict[str, dict[str, Any]]) -> None:
+    """The machine's CPU an access in each run, and what it allows the two workers.
+
+    The two-worker run shares the machine's cores among the workers, the senders and the
+    database server; at ``c`` µs of CPU an access in all, no code can take it past
+    ``cores / c`` accesses a second. Its ceiling over raw append says how far the
+    two-worker ratio could go on this machine with every core busy.
+    """
+    cores = os.cpu_count() or 1
+    shown = {b: r["cpu"] for b, r in results.items() if {"raw", "http2"} <= r.get("cpu", {}).keys()}
+    if not shown:
+        return
+    print(f"\nmachine CPU µs an access, all processes (service, senders, database); {cores} cores")
+    print(f"{'backend':<11} {'raw append':>11} {'HTTP':>8} {'HTTP x2':>8} {'x2 ceiling/raw':>15}")
+    for backend, cpu in shown.items():
+        ceiling = cores * 1e6 / cpu["http2"]
+        print(
+            f"{backend:<11} {cpu['raw']:>11.1f} {cpu.get('http', float('nan')):>8.1f} "
+            f"{cpu['http2']:>8.1f} {ceiling / results[backend]['raw']:>15.2f}"
+        )
+
+
 def print_stages(results: dict[str, dict[str, Any]]) -> None:
     """µs per access by stage; the HTTP row is the measured 1-worker figure."""
     backends = list(results)
@@ -562,6 +623,7 @@ def main() -> None:
                     pg, args.events, args.batch, args.repeats, stages_only=only
                 )
     print_rates(results, args.batch, args.repeats)
+    print_cpu(results)
     print_stages(results)
     if only:
         return
