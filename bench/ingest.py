@@ -36,6 +36,9 @@ target's case, people all new and people named the run before; and the rate at
 which a lookup then brings the access index (no longer written by ingest) up to
 the chain.
 
+The zone it records into and the bodies it sends are bench/_ingest_ledger.py's; the stage
+table is bench/_ingest_stages.py's.
+
     .venv/bin/python bench/ingest.py [--events N] [--batch B] [--repeats R] [--subjects-only]
 """
 
@@ -51,10 +54,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from itertools import count
 from pathlib import Path
 from queue import Empty, SimpleQueue
@@ -62,123 +64,23 @@ from typing import Any, TypeVar
 
 import httpx
 from _common import ROOT, busy_cpu_seconds, pg_settings, postgres_url, scratch_schema, target
+from _ingest_ledger import PLATFORM, access_json, prepare, report_of, subjects_of
+from _ingest_stages import print_stages, stage_costs
 from _workers import connection_owner, worker_pids
 from eventsourcing.persistence import InfrastructureFactory, StoredEvent
 from eventsourcing.utils import Environment
 
-from api.access_wire import decode_reports
-from api.schemas import AccessBatchIn
 from ledger.application import GovLedger
 from ledger.config import Settings
 from ledger.domain import (
-    AccessReport,
-    Actor,
-    CatalogueEntry,
-    OpenType,
-    ResourceItem,
     Role,
-    Sensitivity,
-    SharingType,
-    UpdateCycle,
 )
-from ledger.domain.access import check_report
-from ledger.domain.access_state import AccessStateWriter
-from ledger.domain.ids import data_access_id
-from ledger.store.connect import application_env, init_ledger
+from ledger.store.connect import application_env
 from ledger.subjects import SubjectVault
 from projections.sharing_terms import SharingTerms
 from security.apikeys import open_api_keys
 
 T = TypeVar("T")
-PLATFORM = Actor("exchange", Role.EXCHANGE_PLATFORM, None, "127.0.0.1", None)
-PROVIDER_DEPT, USER_DEPT = "gongan", "renshe"
-PROVIDER = Actor("psb-clerk", Role.DATA_PROVIDER, PROVIDER_DEPT, "10.1.0.1", None)
-USER = Actor("hrb-clerk", Role.DEPARTMENT_CLERK, USER_DEPT, "10.2.0.1", None)
-
-
-def population_entry() -> CatalogueEntry:
-    return CatalogueEntry(
-        code="R-POP",
-        name="户籍人口",
-        provider_department=PROVIDER_DEPT,
-        items=(
-            ResourceItem("name", Sensitivity.PERSONAL, base_item=True),
-            ResourceItem("address", Sensitivity.PERSONAL),
-            ResourceItem("id_no", Sensitivity.SENSITIVE_PERSONAL, base_item=True),
-        ),
-        sharing_type=SharingType.CONDITIONAL,
-        legal_basis=None,
-        open_type=OpenType.NOT_OPEN,
-        update_cycle=UpdateCycle.DAILY,
-        share_condition="依法履职需要",
-        base_resource=True,
-    )
-
-
-# The grant is approved "now" (the application clock); accesses follow it, as in service.
-START = datetime.now(UTC) + timedelta(minutes=1)
-
-
-def prepare(settings: Settings) -> tuple[GovLedger, Any]:
-    """A ledger with two departments, a conditional resource and one grant."""
-    init_ledger(settings)
-    app = GovLedger(env=application_env(settings))
-    app.register_department(PROVIDER, PROVIDER_DEPT, "区公安局")
-    app.register_department(USER, USER_DEPT, "区人社局")
-    app.register_resource(PROVIDER, population_entry())
-    grant = app.submit_request(
-        USER,
-        requester_department=USER_DEPT,
-        resource_code="R-POP",
-        items=["name", "address"],
-        purpose="pension eligibility",
-        legal_basis="社会保险法",
-        period_start=START.date(),
-        period_end=(START + timedelta(days=365)).date(),
-    )
-    app.approve_request(PROVIDER, grant, ["name", "address"], START + timedelta(days=3650))
-    return app, grant
-
-
-def access_json(i: int, grant: Any, run: str) -> dict[str, Any]:
-    return {
-        "platform_event_id": f"{run}-{i}",
-        "accessor_id": f"hrb-clerk-{i % 40}",
-        "department": USER_DEPT,
-        "system": "社保业务系统",
-        "resource_code": "R-POP",
-        "items": ["name"] if i % 50 else ["name", "id_no"],  # 2% beyond the grant
-        "row_count": 1 + i % 20,
-        "purpose": "pension eligibility",
-        "grant_id": str(grant),
-        "client_address": "10.2.0.1",
-        "accessed_at": (START + timedelta(milliseconds=i)).isoformat(),
-    }
-
-
-def report_of(body: dict[str, Any]) -> AccessReport:
-    return AccessReport(
-        platform_event_id=body["platform_event_id"],
-        accessor_id=body["accessor_id"],
-        department=body["department"],
-        system=body["system"],
-        resource_code=body["resource_code"],
-        items=tuple(body["items"]),
-        row_count=body["row_count"],
-        purpose=body["purpose"],
-        grant_id=uuid.UUID(body["grant_id"]),
-        client_address=body["client_address"],
-        accessed_at=datetime.fromisoformat(body["accessed_at"]),
-        subjects=body.get("subjects", ()),
-    )
-
-
-def subjects_of(i: int, cohort: int = 0) -> tuple[str, ...]:
-    """1-10 citizen id numbers per access (issue 19), mostly distinct across a batch; each
-    ``cohort`` (0-99) is its own set of people."""
-    return tuple(
-        f"1101{cohort:02d}19{(i * 7919 + k * 104729) % 10**10:010d}" for k in range(1 + i % 10)
-    )
 
 
 def python_api_rate(
@@ -368,72 +270,6 @@ def _wait_until_up(client: httpx.Client) -> None:
 
 
 # In-process stages of one batch on its way through POST /accesses/batch, in order.
-STAGES = (
-    ("decode", "JSON body -> AccessReport (msgspec)"),
-    ("evaluate", "evaluate against grants"),
-    ("ids", "check reports, uuid5 ids"),
-    ("exists", "idempotency: existence query (1)"),
-    ("encode", "stored events (state bytes, msgspec)"),
-    ("insert", "chained insert (hash, write) (1)"),
-)
-
-
-PYDANTIC = ("pydantic", "  (pydantic route instead: not summed)")
-
-
-def stage_costs(app: GovLedger, grant: Any, batch: int, repeats: int) -> dict[str, float]:
-    """Median µs per access of each stage, each timed alone on a fresh batch."""
-    terms = SharingTerms(app)
-    costs: dict[str, list[float]] = {name: [] for name, _ in (*STAGES, PYDANTIC)}
-    for _ in range(repeats):
-        _time_stages(app, terms, grant, _StageTimer(costs, batch))
-    return {name: statistics.median(values) for name, values in costs.items()}
-
-
-def _time_stages(app: GovLedger, terms: SharingTerms, grant: Any, timer: _StageTimer) -> None:
-    run = f"st{uuid.uuid4().hex[:6]}"
-    body = json.dumps({"accesses": [access_json(i, grant, run) for i in range(timer.batch)]})
-    decoded = timer("decode", lambda: decode_reports(body.encode()))
-    assert decoded is not None  # plain bodies never need the pydantic route
-    reports = decoded
-    # The route bodies msgspec leaves alone take (json.loads, models, reports): not summed.
-    timer("pydantic", lambda: [a.report() for a in _pydantic_route(body).accesses])
-    evaluate = terms.evaluator()  # as the route: what it remembers lasts while the model does
-    verdicts = timer("evaluate", lambda: [evaluate(r) for r in reports])
-    seen: set[tuple[object, ...]] = set()  # as GovLedger.record_accesses checks a batch
-    plain = [True]
-    ids = timer("ids", lambda: [_checked_id(r, seen, plain) for r in reports])
-    recorder: Any = app.recorder  # a chained recorder: the check is in the insert's transaction
-    writer = AccessStateWriter(app.mapper, PLATFORM, plain=plain[0])
-    fresh = list(zip(ids, reports, verdicts, strict=True))
-    timer("exists", lambda: None)
-    stored = timer("encode", lambda: writer.stored_batch(fresh))
-    timer("insert", lambda: recorder.insert_new_aggregates(stored))
-
-
-class _StageTimer:
-    def __init__(self, costs: dict[str, list[float]], batch: int) -> None:
-        self.costs, self.batch = costs, batch
-
-    def __call__(self, name: str, work: Callable[[], T]) -> T:
-        started = time.perf_counter()
-        result = work()
-        self.costs[name].append((time.perf_counter() - started) / self.batch * 1e6)
-        return result
-
-
-def _pydantic_route(body: str) -> AccessBatchIn:
-    return AccessBatchIn.model_validate(json.loads(body))
-
-
-def _checked_id(
-    report: AccessReport, seen: set[tuple[object, ...]], plain: list[bool]
-) -> uuid.UUID:
-    """The input contract's check (ledger/domain/bounds.py) and the id, as the batch path does."""
-    plain[0] = check_report(report, seen) and plain[0]
-    return data_access_id(report.platform_event_id)
-
-
 def measure(
     settings: Settings, events: int, batch: int, repeats: int, *, stages_only: bool = False
 ) -> dict[str, Any]:
@@ -565,31 +401,6 @@ def print_cpu(results: dict[str, dict[str, Any]]) -> None:
             f"{backend:<11} {cpu['raw']:>11.1f} {cpu.get('http', float('nan')):>8.1f} "
             f"{cpu['http2']:>8.1f} {ceiling / results[backend]['raw']:>15.2f}"
         )
-
-
-def print_stages(results: dict[str, dict[str, Any]]) -> None:
-    """µs per access by stage; the HTTP row is the measured 1-worker figure."""
-    backends = list(results)
-    print("\nwhere an access's time goes (µs per access; stages timed alone, in process)")
-    print(f"{'stage':<42}" + "".join(f"{b:>12}" for b in backends))
-    for name, label in (*STAGES, PYDANTIC):
-        print(f"{label:<42}" + "".join(f"{results[b]['stages'][name]:>12.2f}" for b in backends))
-    sums = {b: sum(results[b]["stages"][name] for name, _ in STAGES) for b in backends}
-    http = {b: 1e6 / results[b]["http"] for b in backends}
-    outside = {b: sums[b] - results[b]["stages"]["insert"] for b in backends}
-    rows = (
-        ("sum of stages", sums),
-        ("  of which outside the store", outside),
-        ("raw append (no application)", {b: 1e6 / results[b]["raw"] for b in backends}),
-        ("HTTP batch, measured", http),
-        ("  HTTP server, FastAPI, transfer (rest)", {b: http[b] - sums[b] for b in backends}),
-    )
-    for label, values in rows:
-        print(f"{label:<42}" + "".join(f"{values[b]:>12.2f}" for b in backends))
-    print(
-        "(1) the existence check runs inside the insert's transaction (SQLite: only for a"
-        " batch that failed on its key, a retry; PostgreSQL: in the chained insert statement)"
-    )
 
 
 def main() -> None:

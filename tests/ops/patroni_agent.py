@@ -178,7 +178,7 @@ def _settings(args: argparse.Namespace) -> Any:
 
 def setup(args: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, str(BENCH))
-    from ingest import prepare  # noqa: PLC0415 - bench/ingest.py's zone: one grant
+    from _ingest_ledger import prepare  # noqa: PLC0415 - bench/ingest.py's zone: one grant
 
     from ledger.domain import Role  # noqa: PLC0415
     from security.apikeys import open_api_keys  # noqa: PLC0415
@@ -224,7 +224,7 @@ _STOP = threading.Event()
 def load(args: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, str(BENCH))
     from fastapi.testclient import TestClient  # noqa: PLC0415
-    from ingest import access_json  # noqa: PLC0415
+    from _ingest_ledger import access_json  # noqa: PLC0415
 
     from api.app import create_app  # noqa: PLC0415
 
