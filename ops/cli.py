@@ -56,6 +56,7 @@ from ops.terminal import (
 from projections.store import ViewsVersionError, grant_views_role
 from security.apikeys import PostgresApiKeyStore, open_key_store
 from security.audit_log import prepare_postgres as prepare_refusal_record
+from security.ended_sessions import prepare_postgres as prepare_ended_sessions
 
 # The exit codes are re-exported: callers of main() compare its answer with them.
 __all__ = ["EXIT_ERROR", "EXIT_FAILED", "EXIT_OK", "EXIT_UNEXPECTED", "build_parser", "main"]
@@ -74,6 +75,7 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
     prepare_proof_tables(settings, role)
     if settings.database.backend == "postgresql":
         prepare_refusal_record(settings, role)  # the service cannot create it
+        prepare_ended_sessions(settings, role)  # console logout (docs/console.md)
     for done in create_log_keys(settings, genesis.ledger_id):  # checkpoint-format §11 Keys
         print(done, file=sys.stderr)
     for done in prepare_subject_keys(settings, role):  # ledger-format §9.1

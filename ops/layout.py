@@ -40,6 +40,7 @@ from ledger.subject_keys import grant_subject_answerer, grant_subject_recorder
 from projections.store import grant_views_role
 from security.apikeys import TABLE as API_KEYS_TABLE
 from security.audit_log import grant_refusal_append
+from security.ended_sessions import grant_session_ending
 
 __all__ = ["LAYOUT", "OWNER", "LayoutRole", "apply_layout", "missing_roles"]
 
@@ -141,12 +142,14 @@ LAYOUT: Final[tuple[LayoutRole, ...]] = (
     LayoutRole(
         "govledger_app",
         "the API (govledger serve): appends facts, serves proofs, reads keys and read models, "
-        "records refused requests (security/audit_log.py)",
+        "records refused requests (security/audit_log.py), ends console sessions at logout "
+        "(security/ended_sessions.py)",
         (
             grant_service_role,
             PROOFS_READ,
             _select(API_KEYS_TABLE),
             grant_refusal_append,
+            grant_session_ending,
             grant_subject_answerer,
         ),
     ),

@@ -31,6 +31,7 @@ from psycopg import sql
 from ledger.config import Settings
 from ledger.errors import StoreUnavailableError
 from ledger.store.connect import postgres_conninfo
+from security.owner import owner_cursor
 
 TABLE: Final = "security_refusals"
 RETENTION_DAYS: Final = 183  # six months at least (网络安全法 §21)
@@ -186,20 +187,17 @@ def prepare_postgres(settings: Settings, role: str | None = None) -> None:
     so the service's role can record a refusal only if ``init`` ran first.
     """
     schema = settings.postgres_schema
-    try:
-        with psycopg.connect(**postgres_conninfo(settings.database)) as conn, conn.cursor() as cur:
-            _create_postgres(cur, schema)
-            if not role:
-                return
-            table, who = sql.Identifier(schema, TABLE), sql.Identifier(role)
-            qualified = f'"{schema}"."{TABLE}"'
-            cur.execute("SELECT pg_get_serial_sequence(%s, 'seq')", (qualified,))
-            sequence = sql.SQL((cur.fetchone() or ("",))[0])
-            cur.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(table, who))
-            cur.execute(sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(table, who))
-            cur.execute(sql.SQL("GRANT USAGE ON SEQUENCE {} TO {}").format(sequence, who))
-    except psycopg.Error as e:
-        raise StoreUnavailableError(f"the refusal record refused: {e}") from e
+    with owner_cursor(settings, "the refusal record") as cur:
+        _create_postgres(cur, schema)
+        if not role:
+            return
+        table, who = sql.Identifier(schema, TABLE), sql.Identifier(role)
+        qualified = f'"{schema}"."{TABLE}"'
+        cur.execute("SELECT pg_get_serial_sequence(%s, 'seq')", (qualified,))
+        sequence = sql.SQL((cur.fetchone() or ("",))[0])
+        cur.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(table, who))
+        cur.execute(sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(table, who))
+        cur.execute(sql.SQL("GRANT USAGE ON SEQUENCE {} TO {}").format(sequence, who))
 
 
 def grant_refusal_append(settings: Settings, role: str) -> None:

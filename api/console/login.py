@@ -1,4 +1,9 @@
-"""登录 / 退出: the user presents an API key or JWT once and gets a session cookie (session.py)."""
+"""登录 / 退出: the user presents an API key or JWT once and gets a session cookie (session.py).
+
+退出 ends the session on the server (security/ended_sessions.py), not only in this browser:
+a copy of the cookie is refused afterwards by every worker. A cookie that is no session
+(expired, forged, already ended) is simply cleared. docs/console.md "Sign-in and sessions".
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from fastapi.responses import Response
 
 from api import refusals
 from api.console.labels import ROLE_NAMES
-from api.console.session import LOGIN_COOKIE, SESSION_COOKIE
+from api.console.session import LOGIN_COOKIE, SESSION_COOKIE, end_session
 from api.console.web import (
     PREFIX,
     Forbidden,
@@ -98,7 +103,8 @@ def person_of(request: Request, principal: Principal) -> str:
 def logout(request: Request, csrf: Annotated[str, Form(max_length=128)] = "") -> Response:
     session = current_session(request)
     if session is not None:
-        check_csrf(session, csrf)
+        check_csrf(session, csrf)  # another site cannot sign the user out
+        end_session(session, services(request).authenticator.api_keys)
     response = redirect("/login")
     response.delete_cookie(SESSION_COOKIE, path=PREFIX)
     return response

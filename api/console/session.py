@@ -2,14 +2,19 @@
 
 The browser presents its API key or JWT once, on the login form; the cookie
 that follows carries only who the principal is (subject, role, department,
-credential id) and a random CSRF token, signed with HMAC (itsdangerous) and
-stamped with its issue time. It never carries the credential, so nothing
-secret sits client-side in clear. The cookie is ``HttpOnly``,
+credential id), a random session id, its expiry and a random CSRF token, signed
+with HMAC (itsdangerous) and stamped with its issue time. It never carries the
+credential, so nothing secret sits client-side in clear. The cookie is ``HttpOnly``,
 ``SameSite=Strict`` and ``Secure`` when the request came over https.
 
 An API-key session is re-checked against the key store on every request, so a
 revoked key ends its sessions at once (security/apikeys.py reads the row
 every time, and so do we). A JWT session lasts at most the session lifetime.
+
+退出 ends the session on the server: its id goes into the ended sessions that
+every worker process reads on every request (security/ended_sessions.py), so a
+copy of the cookie taken before logout is refused by all of them; docs/console.md
+"Sign-in and sessions".
 
 CSRF: every POST form carries the session's token (``csrf`` field or
 ``X-CSRF-Token`` header), compared in constant time; the login form, which
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -29,6 +35,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from ledger.config import Settings
 from ledger.errors import ConfigurationError
 from security.apikeys import ApiKeys
+from security.ended_sessions import ended_sessions
 from security.principal import CredentialKind, InvalidPrincipalError, Principal
 
 SESSION_COOKIE: Final = "govledger_console"
@@ -41,6 +48,8 @@ MIN_KEY_BYTES: Final = 32
 class Session:
     principal: Principal
     csrf: str
+    session_id: str  # random; the server records it (hashed) when the session is ended
+    expires_at: int  # Unix seconds, fixed at sign-in
     name: str = ""  # the person the credential is bound to (the key's label), shown by name
 
 
@@ -57,7 +66,10 @@ class SessionCodec:
         return cls(_session_key(settings), max(settings.console_session_minutes, 1) * 60)
 
     def issue(self, principal: Principal, name: str = "") -> tuple[str, Session]:
-        session = Session(principal, secrets.token_urlsafe(32), name)
+        expires_at = int(time.time()) + self.lifetime_seconds
+        session = Session(
+            principal, secrets.token_urlsafe(32), secrets.token_urlsafe(32), expires_at, name
+        )
         payload = {
             "sub": principal.subject,
             "role": principal.role.value,
@@ -65,12 +77,19 @@ class SessionCodec:
             "cid": principal.credential_id,
             "kind": principal.kind.value,
             "csrf": session.csrf,
+            "sid": session.session_id,
+            "exp": expires_at,
             "name": name,
         }
         return self._session.dumps(payload), session
 
     def open(self, cookie: str | None) -> Session | None:
-        """The session of a cookie that is ours, intact and young enough; else ``None``."""
+        """The session of a cookie that is ours, intact and young enough; else ``None``.
+
+        Young enough: within the lifetime configured now and before the expiry written
+        at sign-in (which the ended-session record keeps: a longer lifetime configured
+        later cannot outlive a pruned row).
+        """
         if not cookie:
             return None
         try:
@@ -82,7 +101,11 @@ class SessionCodec:
                 credential_id=str(data["cid"]),
                 kind=CredentialKind(data["kind"]),
             )
-            return Session(principal, str(data["csrf"]), str(data.get("name") or ""))
+            session_id, expires_at = str(data["sid"]), int(data["exp"])
+            if not session_id or expires_at <= time.time():
+                return None
+            name = str(data.get("name") or "")
+            return Session(principal, str(data["csrf"]), session_id, expires_at, name)
         except (BadSignature, SignatureExpired, KeyError, TypeError, ValueError):
             return None
         except InvalidPrincipalError:
@@ -108,7 +131,10 @@ def csrf_matches(session: Session, supplied: str | None) -> bool:
 
 
 def still_valid(session: Session, api_keys: ApiKeys) -> bool:
-    """An API-key session holds only while its key is unrevoked and unchanged."""
+    """A session holds until it is ended (logout, any worker); an API-key session only
+    while its key is unrevoked and unchanged too. Reads only."""
+    if ended_sessions(api_keys.store).is_ended(session.session_id):
+        return False
     principal = session.principal
     if principal.kind is not CredentialKind.API_KEY:
         return True
@@ -121,6 +147,11 @@ def still_valid(session: Session, api_keys: ApiKeys) -> bool:
         and record.role == principal.role
         and record.department_code == principal.department_code
     )
+
+
+def end_session(session: Session, api_keys: ApiKeys) -> None:
+    """Logout: the session is refused from now on by every worker sharing the database."""
+    ended_sessions(api_keys.store).end(session.session_id, session.expires_at)
 
 
 def _session_key(settings: Settings) -> bytes:

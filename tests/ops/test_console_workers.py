@@ -1,7 +1,8 @@
 """The web console as shipped (issue 21 item 5): ``govledger serve --workers 4``, as the API
 unit runs it, with no session key file configured. Every worker signs and opens the console's
 cookies with one key, so a login form served by one worker is accepted by any other; the key
-made for the run is private and gone when the service stops."""
+made for the run is private and gone when the service stops. 退出 on one worker ends the
+session for all of them (security/ended_sessions.py)."""
 
 from __future__ import annotations
 
@@ -56,3 +57,34 @@ def test_sign_in_works_whichever_of_four_workers_answers(
         ]
         assert all("govledger_console" in a.cookies for a in answers)
     assert not key_dir.exists()
+
+
+def test_logout_on_one_worker_refuses_the_copied_cookie_on_all(
+    sqlite_settings: Settings, tmp_path: Path
+) -> None:
+    settings = sqlite_settings.with_overrides(metrics_dir=str(tmp_path / "metrics"))
+    init_ledger(settings)
+    token = bearer(settings, Role.AUDITOR)["Authorization"].removeprefix("Bearer ")
+
+    def ledger_page(cookie: str) -> list[int]:
+        """The ledger page asked with ``cookie``, each time on a new connection."""
+        answers = []
+        for _ in range(ATTEMPTS):
+            with httpx.Client(base_url=url, timeout=10) as client:
+                client.cookies.set("govledger_console", cookie)
+                answers.append(client.get("/console/ledger").status_code)
+        return answers
+
+    with govledger_serve(settings, tmp_path, workers=4) as url:
+        signed_in = sign_in(url, token)
+        assert signed_in.status_code == 303, signed_in.text
+        copied = signed_in.cookies["govledger_console"]
+        with httpx.Client(base_url=url, timeout=10) as user:
+            user.cookies.set("govledger_console", copied)
+            page = user.get("/console/ledger")
+            assert ledger_page(copied) == [200] * ATTEMPTS
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert csrf is not None
+            out = user.post("/console/logout", data={"csrf": csrf[1]})
+            assert out.status_code == 303 and out.headers["location"] == "/console/login"
+        assert ledger_page(copied) == [303] * ATTEMPTS

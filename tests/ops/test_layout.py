@@ -192,6 +192,25 @@ MATRIX: list[tuple[str, str, frozenset[str]]] = [
     ("change a refusal", "UPDATE security_refusals SET subject = 'x'", frozenset()),
     ("delete a refusal", "DELETE FROM security_refusals", frozenset()),
     ("truncate the refusal record", "TRUNCATE security_refusals", frozenset()),
+    # Console logout (security/ended_sessions.py): the API ends sessions and prunes expired
+    # ones; no one revives a session (the trigger refuses UPDATE and TRUNCATE).
+    (
+        "end a console session",
+        "INSERT INTO console_sessions_ended (session_hash, expires_at) VALUES ('probe', 0)",
+        frozenset({OWNER, APP}),
+    ),
+    (
+        "read the ended console sessions",
+        "SELECT * FROM console_sessions_ended",
+        frozenset({OWNER, APP, BACKUP}),
+    ),
+    (
+        "prune ended console sessions",
+        "DELETE FROM console_sessions_ended WHERE expires_at < 0",
+        frozenset({OWNER, APP}),
+    ),
+    ("change an ended session", "UPDATE console_sessions_ended SET expires_at = 0", frozenset()),
+    ("truncate the ended sessions", "TRUNCATE console_sessions_ended", frozenset()),
     # Data subjects (privacy.md, ledger-format §9.1): the API and import create keys; only the
     # API erases (key NULL) and changes the erasure generation; only the owner restores.
     (
