@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from ledger.chain import ChainReport
 from ledger.config import Settings
 from ledger.store.connect import open_reader
 from ledger.verify import verify_ledger
+
+
+def full_report(settings: Settings) -> ChainReport:
+    """``verify --full``'s report on the ledger, whatever it says."""
+    reader = open_reader(settings)
+    try:
+        return verify_ledger(reader, full=True)
+    finally:
+        reader.close()
 
 
 def verified_rows(settings: Settings) -> list[Any]:
