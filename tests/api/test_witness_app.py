@@ -21,18 +21,13 @@ from api.metrics_witness import witness_round_metrics
 from api.witness_app import create_witness_app
 from ledger import note
 from ledger.checkpoint import Checkpoint, CosignatureSigner, sign_checkpoint
-from ledger.checkpoints import (
-    Witnessing,
-    checkpoint_round,
-    generate_key_file,
-    load_signer,
-)
+from ledger.checkpoints import Witnessing, checkpoint_round, generate_key_file, load_signer
 from ledger.config import Settings
 from ledger.merkle import MerkleTree, leaf_hash
 from ledger.tree import open_ledger_tree
 from ledger.witness_client import RoundOutcome, RoundRecord, collect_cosignatures
 from ledger.witness_protocol import AddCheckpoint, origin_hash
-from tests.ledger.test_checkpoints import append_rows, status_of
+from tests.ledger._checkpoints import append_rows, status_of
 from tests.promtext import value
 
 ORIGIN = "district.example/log"

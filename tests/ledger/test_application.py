@@ -1,19 +1,17 @@
-"""GovLedger commands: happy paths, refusals that save nothing, idempotent access batches."""
+"""GovLedger commands: happy paths and idempotent access batches (refusals that save
+nothing: test_application_refusals.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import replace
+from datetime import date, timedelta
 from uuid import UUID, uuid4
 
-import msgspec
 import pytest
 
 from ledger.application import GovLedger
 from ledger.domain import (
     AccessReason,
-    AccessReport,
     AccessVerdict,
     Actor,
     DataAccess,
@@ -25,11 +23,11 @@ from ledger.domain import (
     RequestStatus,
     ResponseDeadlinePolicy,
     RiskLevel,
-    Role,
     SharingType,
     SystemStatus,
     ZombieReason,
 )
+from tests.ledger._world import OK, World, access_report
 from tests.ledger.domain.builders import (
     CAC,
     FINANCE,
@@ -43,85 +41,6 @@ from tests.ledger.domain.builders import (
     FakeClock,
     population_entry,
 )
-
-
-@dataclass
-class World:
-    """An application with two departments, a system, a conditional resource and a request."""
-
-    app: GovLedger
-    clock: FakeClock
-    system_id: UUID
-    request_id: UUID
-
-    def approve(self, items: tuple[str, ...] = ("name",), days: int = 30) -> None:
-        expires = self.clock.now + timedelta(days=days)
-        self.app.approve_request(PROVIDER, self.request_id, list(items), expires)
-
-    def submit(self, resource_code: str = "R-POP", items: tuple[str, ...] = ("name",)) -> UUID:
-        return self.app.submit_request(
-            USER,
-            requester_department=USER_DEPT,
-            resource_code=resource_code,
-            items=list(items),
-            purpose="social insurance eligibility",
-            legal_basis="社会保险法 §4",
-            period_start=date(2026, 3, 1),
-            period_end=date(2026, 12, 31),
-        )
-
-    def filing(self) -> UUID:
-        return self.app.file_project(
-            PROVIDER,
-            name="人口库升级",
-            builder=PROVIDER_DEPT,
-            investment_fen=120_000_00,
-            om_cost_fen=8_000_00,
-            funding_channel="district budget",
-            resource_codes=["R-POP"],
-            system_ids=[self.system_id],
-            mlps_filed=True,
-            catalogue_preregistered=True,
-        )
-
-    def notifications(self) -> int:
-        return self.app.recorder.max_notification_id() or 0
-
-
-@pytest.fixture
-def world() -> World:
-    clock = FakeClock()
-    app = GovLedger(clock=clock)
-    app.register_department(NDRC, PROVIDER_DEPT, "区公安局")
-    app.register_department(NDRC, USER_DEPT, "区人社局")
-    system_id = app.register_system(PROVIDER, PROVIDER_DEPT, INVENTORY, holds_personal_data=True)
-    app.register_resource(PROVIDER, population_entry())
-    w = World(app, clock, system_id, request_id=UUID(int=0))
-    w.request_id = w.submit()
-    return w
-
-
-def access_report(
-    event_id: str, accessed_at: datetime | None = None, **changes: object
-) -> AccessReport:
-    report = AccessReport(
-        platform_event_id=event_id,
-        accessor_id="hrb-officer-7",
-        department=USER_DEPT,
-        system="社保核定系统",
-        resource_code="R-POP",
-        items=("name",),
-        row_count=12,
-        purpose="social insurance eligibility",
-        grant_id=None,
-        client_address="10.2.3.4",
-        accessed_at=accessed_at or datetime(2026, 3, 3, 1, 0, tzinfo=UTC),
-    )
-    return msgspec.structs.replace(report, **changes)
-
-
-OK = AccessVerdict.authorize()
-
 
 # -- happy paths -------------------------------------------------------------
 
@@ -315,305 +234,6 @@ def test_queries_refuse_unknown_ids_and_ids_of_another_kind(world: World):
     with pytest.raises(DomainError) as caught:
         world.app.request(world.system_id)
     assert caught.value.code is ErrorCode.UNKNOWN_REQUEST
-
-
-# -- refusals save nothing ---------------------------------------------------
-
-Breach = Callable[[World], Callable[[], object]]
-
-
-def _approve_twice(w: World) -> Callable[[], object]:
-    w.approve()
-    return w.approve
-
-
-def _reject_after_approval(w: World) -> Callable[[], object]:
-    w.approve()
-    return lambda: w.app.reject_request(PROVIDER, w.request_id, "changed mind")
-
-
-def _approve_after_reclassification(w: World) -> Callable[[], object]:
-    w.app.reclassify_resource(
-        PROVIDER,
-        "R-POP",
-        sharing_type=SharingType.NOT_SHAREABLE,
-        legal_basis="居民身份证法 §19",
-        share_condition="",
-        reason="statute",
-    )
-    return w.approve
-
-
-def _approve_not_shareable(w: World) -> Callable[[], object]:
-    entry = population_entry("R-SECRET", SharingType.NOT_SHAREABLE, legal_basis="保守国家秘密法")
-    w.app.register_resource(PROVIDER, entry)
-    w.request_id = w.submit("R-SECRET")
-    return w.approve
-
-
-def _expire_too_early(w: World) -> Callable[[], object]:
-    w.approve(days=3)
-    return lambda: w.app.expire_grant(NDRC, w.request_id)
-
-
-def _revoke_after_expiry(w: World) -> Callable[[], object]:
-    w.approve(days=1)
-    w.clock.advance(days=1)
-    return lambda: w.app.revoke_grant(PROVIDER, w.request_id, "late")
-
-
-def _change_decommissioned_system(w: World) -> Callable[[], object]:
-    w.app.decommission_system(PROVIDER, w.system_id, "off")
-    return lambda: w.app.connect_system(PLATFORM, w.system_id)
-
-
-def _review_twice(w: World) -> Callable[[], object]:
-    filing_id = w.filing()
-    w.app.review_project(NDRC, filing_id, approved=False, architecture_review="no")
-    return lambda: w.app.review_project(NDRC, filing_id, True, "yes after all")
-
-
-def _accept_twice(w: World) -> Callable[[], object]:
-    filing_id = w.filing()
-    w.app.review_project(NDRC, filing_id, approved=True, architecture_review="fine")
-    w.app.accept_project(NDRC, filing_id)
-    return lambda: w.app.accept_project(NDRC, filing_id)
-
-
-def _on_new_filing(command: Callable[[World, UUID], object]) -> Breach:
-    def breach(w: World) -> Callable[[], object]:
-        filing_id = w.filing()
-        return lambda: command(w, filing_id)
-
-    return breach
-
-
-def _funds(**changes: object) -> Breach:
-    def breach(w: World) -> Callable[[], object]:
-        arguments: dict[str, object] = {
-            "kind": FundKind.OM_FUNDS,
-            "year": 2026,
-            "department": PROVIDER_DEPT,
-            "amount_fen": 100,
-            "outcome": FundOutcome.GRANTED,
-            "rationale": "",
-            "system_id": w.system_id,
-        }
-        arguments.update(changes)
-        actor = arguments.pop("actor", FINANCE)
-        return lambda: w.app.decide_funds(actor, **arguments)  # type: ignore[arg-type]
-
-    return breach
-
-
-UNKNOWN_SHARING_TYPE = replace(population_entry("R-Z"), sharing_type="sometimes")  # type: ignore[arg-type]
-OTHER_CLERK = Actor("hrb-2", Role.DATA_PROVIDER, USER_DEPT)
-
-BREACHES: list[tuple[str, Breach, ErrorCode]] = [
-    (
-        "department registered twice",
-        lambda w: lambda: w.app.register_department(NDRC, PROVIDER_DEPT, "again"),
-        ErrorCode.DEPARTMENT_EXISTS,
-    ),
-    (
-        "clerk registers a system for another department",
-        lambda w: lambda: w.app.register_system(USER, PROVIDER_DEPT, INVENTORY),
-        ErrorCode.DEPARTMENT_MISMATCH,
-    ),
-    (
-        "system of an unknown department",
-        lambda w: lambda: w.app.register_system(NDRC, "NOPE", INVENTORY),
-        ErrorCode.UNKNOWN_DEPARTMENT,
-    ),
-    (
-        "not_shareable without legal basis",
-        lambda w: (
-            lambda: w.app.register_resource(
-                PROVIDER, population_entry("R-X", SharingType.NOT_SHAREABLE, legal_basis=" ")
-            )
-        ),
-        ErrorCode.LEGAL_BASIS_REQUIRED,
-    ),
-    (
-        "reclassified not_shareable without legal basis",
-        lambda w: (
-            lambda: w.app.reclassify_resource(
-                PROVIDER,
-                "R-POP",
-                sharing_type=SharingType.NOT_SHAREABLE,
-                legal_basis=None,
-                share_condition="",
-                reason="",
-            )
-        ),
-        ErrorCode.LEGAL_BASIS_REQUIRED,
-    ),
-    (
-        "resource code registered twice",
-        lambda w: lambda: w.app.register_resource(PROVIDER, population_entry()),
-        ErrorCode.RESOURCE_EXISTS,
-    ),
-    (
-        "resource with duplicate items",
-        lambda w: (
-            lambda: w.app.register_resource(
-                PROVIDER,
-                replace(population_entry("R-Y"), items=tuple(population_entry().items) * 2),
-            )
-        ),
-        ErrorCode.INVALID_ITEMS,
-    ),
-    (
-        "resource with an unknown sharing type",
-        lambda w: lambda: w.app.register_resource(PROVIDER, UNKNOWN_SHARING_TYPE),
-        ErrorCode.INVALID_VALUE,
-    ),
-    (
-        "owner other than the provider",
-        lambda w: lambda: w.app.assign_resource_owner(NDRC, "R-POP", USER_DEPT),
-        ErrorCode.OWNER_MUST_BE_PROVIDER,
-    ),
-    (
-        "risk assessment by a clerk",
-        lambda w: lambda: w.app.record_risk_assessment(PROVIDER, "R-POP", "ref", RiskLevel.LOW, ""),
-        ErrorCode.ROLE_NOT_PERMITTED,
-    ),
-    (
-        "request for items not in the resource",
-        lambda w: lambda: w.submit(items=("name", "salary")),
-        ErrorCode.UNKNOWN_ITEMS,
-    ),
-    (
-        "request for an unknown resource",
-        lambda w: lambda: w.submit(resource_code="R-NONE"),
-        ErrorCode.UNKNOWN_RESOURCE,
-    ),
-    ("approve twice", _approve_twice, ErrorCode.REQUEST_ALREADY_DECIDED),
-    ("reject after approval", _reject_after_approval, ErrorCode.REQUEST_ALREADY_DECIDED),
-    ("approve a not_shareable resource", _approve_not_shareable, ErrorCode.NOT_SHAREABLE),
-    (
-        "approve after reclassification to not_shareable",
-        _approve_after_reclassification,
-        ErrorCode.NOT_SHAREABLE,
-    ),
-    (
-        "approve items beyond the request",
-        lambda w: lambda: w.approve(items=("name", "id_no")),
-        ErrorCode.SCOPE_BEYOND_REQUEST,
-    ),
-    (
-        "approve with an expiry in the past",
-        lambda w: lambda: w.approve(days=-1),
-        ErrorCode.INVALID_EXPIRY,
-    ),
-    (
-        "provider of another department approves",
-        lambda w: (
-            lambda: w.app.approve_request(
-                OTHER_CLERK, w.request_id, ["name"], w.clock.now + timedelta(days=1)
-            )
-        ),
-        ErrorCode.DEPARTMENT_MISMATCH,
-    ),
-    (
-        "ndrc approves on the provider's behalf",
-        lambda w: (
-            lambda: w.app.approve_request(
-                NDRC, w.request_id, ["name"], w.clock.now + timedelta(days=1)
-            )
-        ),
-        ErrorCode.ROLE_NOT_PERMITTED,
-    ),
-    (
-        "revoke a pending request",
-        lambda w: lambda: w.app.revoke_grant(PROVIDER, w.request_id, "x"),
-        ErrorCode.GRANT_NOT_IN_FORCE,
-    ),
-    ("revoke an expired grant", _revoke_after_expiry, ErrorCode.GRANT_NOT_IN_FORCE),
-    ("expire a grant before its expiry", _expire_too_early, ErrorCode.GRANT_NOT_EXPIRED),
-    ("change a decommissioned system", _change_decommissioned_system, ErrorCode.SYSTEM_RETIRED),
-    (
-        "MLPS level 5",
-        lambda w: lambda: w.app.record_mlps(PROVIDER, w.system_id, 5, True),
-        ErrorCode.INVALID_MLPS_LEVEL,
-    ),
-    (
-        "merge a system into itself",
-        lambda w: lambda: w.app.merge_system(PROVIDER, w.system_id, w.system_id),
-        ErrorCode.INTEGRATED_SYSTEM_MISMATCH,
-    ),
-    (
-        "zombie with no reason",
-        lambda w: lambda: w.app.mark_system_zombie(NDRC, w.system_id, []),
-        ErrorCode.INVALID_VALUE,
-    ),
-    ("review twice", _review_twice, ErrorCode.FILING_ALREADY_REVIEWED),
-    ("accept twice", _accept_twice, ErrorCode.FILING_ALREADY_ACCEPTED),
-    (
-        "review without text",
-        _on_new_filing(lambda w, f: w.app.review_project(NDRC, f, False, "  ")),
-        ErrorCode.ARCHITECTURE_REVIEW_REQUIRED,
-    ),
-    (
-        "accept an unreviewed project",
-        _on_new_filing(lambda w, f: w.app.accept_project(NDRC, f)),
-        ErrorCode.FILING_NOT_APPROVED,
-    ),
-    (
-        "project review by a department",
-        _on_new_filing(lambda w, f: w.app.review_project(PROVIDER, f, True, "ok")),
-        ErrorCode.ROLE_NOT_PERMITTED,
-    ),
-    ("funds decided by ndrc", _funds(actor=NDRC), ErrorCode.ROLE_NOT_PERMITTED),
-    ("funds for nothing", _funds(system_id=None), ErrorCode.FUND_TARGET_REQUIRED),
-    ("negative funds", _funds(amount_fen=-1), ErrorCode.INVALID_AMOUNT),
-    ("funds as a float", _funds(amount_fen=10.5), ErrorCode.INVALID_AMOUNT),
-    ("funds for an unknown system", _funds(system_id=uuid4()), ErrorCode.UNKNOWN_SYSTEM),
-    ("funds for an unknown filing", _funds(filing_id=uuid4()), ErrorCode.UNKNOWN_FILING),
-    (
-        "access recorded by a clerk",
-        lambda w: lambda: w.app.record_access(USER, access_report("ev-1"), OK),
-        ErrorCode.ROLE_NOT_PERMITTED,
-    ),
-    (
-        "access with a naive time",
-        lambda w: (
-            lambda: w.app.record_access(
-                PLATFORM, access_report("ev-1", accessed_at=datetime(2026, 3, 3, 9)), OK
-            )
-        ),
-        ErrorCode.MALFORMED_ACCESS,
-    ),
-    (
-        "batch with one malformed access",
-        lambda w: (
-            lambda: w.app.record_accesses(
-                PLATFORM, [(access_report("ev-1"), OK), (access_report("ev-2", row_count=-1), OK)]
-            )
-        ),
-        ErrorCode.MALFORMED_ACCESS,
-    ),
-    (
-        "access with no items",
-        lambda w: lambda: w.app.record_access(PLATFORM, access_report("ev-1", items=()), OK),
-        ErrorCode.MALFORMED_ACCESS,
-    ),
-]
-
-
-@pytest.mark.parametrize(
-    ("breach", "code"),
-    [pytest.param(breach, code, id=name) for name, breach, code in BREACHES],
-)
-def test_refused_command_raises_its_code_and_saves_nothing(
-    world: World, breach: Breach, code: ErrorCode
-):
-    command = breach(world)
-    before = world.notifications()
-    with pytest.raises(DomainError) as caught:
-        command()
-    assert caught.value.code is code
-    assert world.notifications() == before
 
 
 # -- idempotent access batches -----------------------------------------------

@@ -35,7 +35,7 @@ from ledger.errors import ConfigurationError, ProofError
 from ledger.store.connect import init_ledger
 from ledger.tree import Database
 from tests.conftest import Ledger, PostgresURLs, pg_connect
-from tests.ledger.test_checkpoints import append_rows, verify
+from tests.ledger._checkpoints import append_rows, verify
 
 SERVICE = "govledger_app"  # the least-privileged service role of ops/scripts/test-postgres.sh
 ISSUER = "govledger_test_checkpoint_issuer"

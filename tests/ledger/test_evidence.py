@@ -24,7 +24,7 @@ from ledger.errors import LedgerError
 from ledger.evidence import build_bundle
 from ledger.evidence_verify import BundleError, verify_bundle, write_zipapp
 from tests.conftest import Ledger
-from tests.ledger.test_checkpoints import append_rows
+from tests.ledger._checkpoints import append_rows
 
 
 @pytest.fixture

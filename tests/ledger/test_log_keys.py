@@ -31,7 +31,7 @@ from ledger.errors import ConfigurationError
 from ledger.store.connect import open_reader
 from ledger.tree import Database
 from tests.conftest import Ledger
-from tests.ledger.test_checkpoints import verify
+from tests.ledger._checkpoints import verify
 
 
 def ledger_id(settings: Settings) -> str:

@@ -223,8 +223,8 @@ _STOP = threading.Event()
 
 def load(args: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, str(BENCH))
-    from fastapi.testclient import TestClient  # noqa: PLC0415
     from _ingest_ledger import access_json  # noqa: PLC0415
+    from fastapi.testclient import TestClient  # noqa: PLC0415
 
     from api.app import create_app  # noqa: PLC0415
 

@@ -17,7 +17,7 @@ from ledger.config import Settings
 from ledger.domain.actor import Role
 from ledger.evidence import build_bundle
 from tests.api.console.conftest import Console
-from tests.ledger.test_checkpoints import append_rows
+from tests.ledger._checkpoints import append_rows
 
 
 def check(console: Console, content: bytes) -> tuple[int, str]:
