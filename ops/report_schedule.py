@@ -10,7 +10,10 @@ SHA-256 with kind, year and as-of position, recorded by the kind's issuer role
 worker before a restart, or by hand — is not issued again: the ledger is asked only
 when a report is due and not yet known to be issued. The clock is injected, so a test
 drives the schedule without waiting. Both are off unless set: issuing is a decision
-of the deployment, not of a default.
+of the deployment, not of a default. Before anything is written or recorded, the views
+the report was built from are checked against the ledger (projections/view_check.py,
+docs/reports.md §Issued from checked views): views that differ are logged as an error
+naming the table and row, and tried again an hour later (``RETRY_REFUSED``), not every round.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from ledger.commands.base import utc_now
@@ -32,6 +35,9 @@ logger = logging.getLogger(__name__)
 ISSUER = {"risk": Role.SECURITY_OFFICER, "annual": Role.NDRC}  # as ISSUER_OF of the CLI
 WORKER_ACTOR = "projection-worker"
 _PAGE = 1000
+# After views found not the ledger's, the next try waits this long: each one folds the
+# whole ledger, and the views stay wrong until an operator rebuilds them.
+RETRY_REFUSED = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,7 @@ class ReportSchedule:
         self.annual = settings.report_issue_annual
         self.risk_on = risk_day(settings.report_issue_risk_on)
         self._done: set[Due] = set()
+        self._refused_at: datetime | None = None  # views found not the ledger's, then
 
     @property
     def enabled(self) -> bool:
@@ -95,26 +102,39 @@ class ReportSchedule:
         """Issue what is due and not yet issued; returns what this tick issued."""
         if not self.enabled:
             return []
-        due = due_reports(self.clock(), annual=self.annual, risk_on=self.risk_on)
+        now = self.clock()
+        due = due_reports(now, annual=self.annual, risk_on=self.risk_on)
         todo = [d for d in due if d not in self._done]
-        if not todo:
+        if not todo or (self._refused_at and now - self._refused_at < RETRY_REFUSED):
             return []
+        from projections.view_check import ViewsMismatchError  # noqa: PLC0415
+
         self._done |= self._issued_on_ledger()
         issued = []
         for d in (d for d in todo if d not in self._done):
-            self._issue(d)
+            try:
+                self._issue(d)
+            except ViewsMismatchError:
+                self._refused_at = now  # each try folds the ledger: not every round
+                raise
             self._done.add(d)
             issued.append(d)
+        self._refused_at = None
         return issued
 
     def tick_safely(self) -> None:
-        """:meth:`tick` for the worker: a failure is logged and retried next round, and
-        never stops the projections."""
+        """:meth:`tick` for the worker: a failure is logged and retried next round (views
+        that differ from the ledger: in an hour), and never stops the projections."""
         try:
             for d in self.tick():
                 logger.info("issued the %s report of %s", d.kind, d.year)
-        except Exception:  # the worker's projections must go on; the next round retries
-            logger.exception("scheduled report issuance failed; retried next round")
+        except Exception as e:  # the worker's projections must go on; the next round retries
+            from projections.view_check import ViewsMismatchError  # noqa: PLC0415
+
+            if isinstance(e, ViewsMismatchError):
+                logger.error("scheduled report issuance refused: %s (tried again in an hour)", e)
+            else:
+                logger.exception("scheduled report issuance failed; retried next round")
 
     def _issued_on_ledger(self) -> set[Due]:
         from ledger.configured import open_ledger  # noqa: PLC0415
@@ -137,8 +157,10 @@ class ReportSchedule:
     def _issue(self, due: Due) -> None:
         from ledger.configured import open_ledger  # noqa: PLC0415
         from projections.reports import Format, ReportKind, generate, render  # noqa: PLC0415
+        from projections.view_check import check_issue  # noqa: PLC0415
 
         report = generate(self.settings, ReportKind(due.kind), due.year, catch_up=True)
+        check_issue(self.settings, report)  # nothing written nor recorded from other views
         files = [(fmt, render(report, Format(fmt))) for fmt in self.formats]
         folder = Path(self.settings.state_dir) / "issued"
         folder.mkdir(parents=True, exist_ok=True)

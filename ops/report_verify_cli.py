@@ -4,6 +4,8 @@ docs/reports.md "Issuance and verification". Issuing records the written file's
 SHA-256 with the report's kind, year and as-of position (ledger/commands/report_issue.py);
 verifying answers whether and where this exact file was issued, with an inclusion
 proof against a signed checkpoint, online or offline (ledger/report_evidence.py).
+Issuing first checks the views against the ledger (projections/view_check.py, §Issued
+from checked views): views that differ are refused in one line, nothing recorded.
 """
 
 from __future__ import annotations
@@ -45,8 +47,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def issue_written(settings: Settings, args: argparse.Namespace, content: bytes, at: int) -> str:
     """Record the written report as issued; the line to print."""
     from ledger.configured import open_ledger  # noqa: PLC0415
+    from projections.reports import ReportKind, generate  # noqa: PLC0415
+    from projections.view_check import check_issue  # noqa: PLC0415
 
     role = Role(args.role) if args.role else ISSUER_OF[args.kind]
+    # The views the file was built from must be the ledger's at ``at``: else one line,
+    # exit 2, nothing recorded (docs/reports.md §Issued from checked views).
+    check_issue(settings, generate(settings, ReportKind(args.kind), args.year, at=at))
     app = open_ledger(settings)
     try:
         (issued,) = app.issue_report(

@@ -5,6 +5,10 @@ position N (default: the ledger's head when asked), records the issuance of its
 bytes (``IssuedReport.Issued``, ledger/commands/report_issue.py) and answers the
 very bytes issued, with the hash and the positions in headers: a report fetched
 again later may differ (its generation time), the issued one is the one on record.
+Before recording, the views the report was built from are checked against the ledger
+folded afresh to its position (projections/view_check.py, docs/reports.md §Issued from
+checked views): views that differ are answered 409 ``views_differ_from_ledger``, naming
+the table and row, and nothing is recorded.
 
 ``POST /reports/verify`` takes a file's bytes as the body and answers whether and
 where this exact file was issued, with the evidence bundle (inclusion of the
@@ -20,7 +24,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from api.deps import Caller, ServicesDep, require
 from ledger.domain.bounds import MAX_POSITION
@@ -29,8 +33,9 @@ from ledger.errors import LedgerError
 from ledger.evidence import build_bundle
 from ledger.report_evidence import verify_bytes
 from ledger.store.connect import ledger_head
-from projections.reports import Format, ReportKind
-from projections.reports.cache import REPORTS
+from projections.reports import Format, ReportKind, generate, render
+from projections.runner import run_projections
+from projections.view_check import ViewsMismatchError, check_issue
 from security.policy import Permission
 
 router = APIRouter(tags=["reports"])
@@ -58,7 +63,14 @@ def issue(
         raise DomainError(ErrorCode.INVALID_VALUE, f"position {at} is beyond the head ({head})")
     as_of = at or head
     # Issuing is a write: where this service may write the views, they take in the head.
-    body = REPORTS.get(s.settings, kind, year, fmt, at=as_of, catch_up=s.settings.create_schema)
+    if s.settings.create_schema:
+        run_projections(s.settings)
+    report = generate(s.settings, kind, year, at=as_of)
+    try:  # the views it was built from must be the ledger's (projections/view_check.py)
+        check_issue(s.settings, report)
+    except ViewsMismatchError as e:
+        return JSONResponse({"error": "views_differ_from_ledger", "detail": str(e)}, 409)
+    body = render(report, fmt)
     (issued,) = s.ledger.issue_report(
         caller.actor, kind=kind.value, year=year, as_of_position=as_of, files=[(fmt.value, body)]
     )

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from ledger.checkpoints import latest_checkpoint
 from ledger.config import Settings
+from ledger.store.base import RowReader
 from ledger.store.connect import open_reader
 from projections.query import Views, open_views
 from projections.reports.annual import build_annual_report
@@ -52,14 +53,28 @@ def generate(
     try:
         with open_views(settings, catch_up=False) as views:
             position = _position(views, at, reader.max_position())
-            if kind is ReportKind.AUDIT:
-                audit = read_audit_facts(views, reader, position)
-                return build_audit_report(audit, year, latest_checkpoint(settings))
-            facts = read_report_facts(views, reader, position, year)
-            oversight = load_oversight(views, position, year)
+            return build_from(views, reader, kind, year, position, latest_checkpoint(settings))
     finally:
         reader.close()
-    return BUILDERS[kind](Inputs(facts, year, latest_checkpoint(settings), oversight))
+
+
+def build_from(
+    views: Views,
+    reader: RowReader,
+    kind: ReportKind,
+    year: int,
+    position: int,
+    checkpoint: str | None,
+) -> Report:
+    """The report of ``kind`` for ``year`` from these views at ``position``: what
+    :func:`generate` builds, and what issuing builds again from views folded afresh from
+    the ledger to compare (projections/view_check.py; docs/reports.md §Issued from checked
+    views)."""
+    if kind is ReportKind.AUDIT:
+        return build_audit_report(read_audit_facts(views, reader, position), year, checkpoint)
+    facts = read_report_facts(views, reader, position, year)
+    oversight = load_oversight(views, position, year)
+    return BUILDERS[kind](Inputs(facts, year, checkpoint, oversight))
 
 
 def _position(views: Views, at: int | None, head: int) -> int:
@@ -73,4 +88,4 @@ def _position(views: Views, at: int | None, head: int) -> int:
     return at
 
 
-__all__ = ["Format", "Report", "ReportKind", "generate", "render"]
+__all__ = ["Format", "Report", "ReportKind", "build_from", "generate", "render"]

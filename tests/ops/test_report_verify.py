@@ -11,6 +11,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,9 +25,12 @@ from ledger.domain.report_issue import ISSUED_TOPIC, IssuedReport, issued_report
 from ledger.evidence_verify import write_zipapp
 from ledger.report_evidence import ISSUED_TOPIC as SPELLED_TOPIC
 from ledger.report_evidence import issued_report_id as spelled_id
-from ledger.store.connect import application_env, init_ledger
+from ledger.store.connect import application_env, init_ledger, ledger_head
+from projections.runner import run_projections
 from tests.ledger.domain.builders import NDRC, USER_DEPT
 from tests.ops.test_proofs_cli import cli, run  # noqa: F401  (the fixture and the runner)
+from tests.projections.reports.scenario import build
+from tests.projections.reports.tampered_views import delete_finding, soften_finding
 
 AUDITOR = Actor("audit-1", Role.AUDITOR, None)
 
@@ -208,3 +212,31 @@ def test_the_verifiers_spelling_of_the_issuance_is_the_domains() -> None:
     sha = "ab" * 32
     assert spelled_id(sha) == issued_report_id(sha)
     assert SPELLED_TOPIC == ISSUED_TOPIC == f"{IssuedReport.__module__}:IssuedReport.Issued"
+
+
+@pytest.mark.parametrize("tamper", [delete_finding, soften_finding], ids=["deleted", "altered"])
+def test_report_issue_is_refused_from_views_that_differ_from_the_ledger(
+    cli: Settings,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    tamper: Callable[[Settings], str],
+) -> None:
+    """``report … --issue`` over views someone changed: one line naming views_findings and
+    the finding, exit 2, nothing recorded (projections/view_check.py)."""
+    build(cli)
+    run_projections(cli)
+    finding = tamper(cli)
+    head = ledger_head(cli)
+    argv = ("report", "audit", "--year", "2026", "--format", "json", "-o", str(tmp_path / "a.json"))
+    code, out, err = run(capsys, *argv, "--issue")
+    assert code == 2 and out == ""
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("govledger: error: the views do not match the ledger at position")
+    assert f"views_findings: finding_id {finding}, judged_at " in line
+    assert "projections rebuild" in line
+    assert ledger_head(cli) == head
+
+    assert run(capsys, "projections", "rebuild")[0] == 0
+    code, out, err = run(capsys, *argv, "--issue")
+    assert code == 0 and out.startswith("issued: SHA-256 "), err
+    assert ledger_head(cli) == head + 1
