@@ -25,14 +25,14 @@ from ledger.domain.review import ReviewAction
 from ledger.errors import LedgerError
 from ledger.store.connect import application_env, ledger_head
 from ops.report_schedule import ReportSchedule
-from ops.terminal import progress_bar
+from ops.terminal import EXIT_FAILED, EXIT_OK, progress_bar
 from projections.query import Moment, Views, as_json, open_views
 from projections.runner import open_projector, positions_of, tracked_position
 from projections.store import ViewStore
+from projections.view_check import REBUILD_HINT, check_views
 
 __all__ = ["VIEW_NAMES", "register"]
 
-EXIT_OK = 0
 VIEW_NAMES = (
     "audit-trail",
     "rights-register",
@@ -100,6 +100,29 @@ def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
         done = projector.rebuild(progress=advance)
     print(f"rebuilt the views from position 0: {done} rows projected")
     return EXIT_OK
+
+
+def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
+    """The served views against the ledger folded afresh (docs/operations.md §Views that
+    differ from the ledger): what every report issue does first, on demand."""
+    position = args.at if args.at is not None else tracked_position_of(settings)
+    with _bar(position, "check") as advance:
+        checked, mismatch = check_views(settings, position, progress=advance)
+    if mismatch is not None:
+        print(f"the views differ from the ledger at position {checked}: {mismatch}; "
+              + REBUILD_HINT.replace("not issued; ", ""), file=sys.stderr)  # fmt: skip
+        return EXIT_FAILED
+    print(f"the views match the ledger at position {checked}")
+    return EXIT_OK
+
+
+def tracked_position_of(settings: Settings) -> int:
+    """How far the views have folded the ledger (0: no views yet)."""
+    store = ViewStore(settings, readonly=True)
+    try:
+        return tracked_position(store) if store.has_table("tracking") else 0
+    finally:
+        store.close()
 
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
@@ -242,6 +265,11 @@ def register(subparsers: Any) -> None:
     actions.add_parser("rebuild", help="drop the views and replay from position 0").set_defaults(
         func=cmd_rebuild
     )
+    check = actions.add_parser(
+        "check", help="compare the views with the ledger folded afresh (as report issue does)"
+    )
+    check.add_argument("--at", type=_at, help="at this ledger position (default: the views')")
+    check.set_defaults(func=cmd_check)
     status = actions.add_parser("status", help="each projection's position and lag")
     status.add_argument("--json", action="store_true")
     status.set_defaults(func=cmd_status)

@@ -38,7 +38,7 @@ from ledger.errors import LedgerError
 from ledger.store.connect import open_reader
 from projections.query import Views, forget_folds
 from projections.reports import Report, build_from
-from projections.runner import Projector, tracked_position
+from projections.runner import Progress, Projector, tracked_position
 from projections.schema import BLOCK, TABLES
 from projections.store import PREFIX, ViewStore
 from projections.zone import load_state
@@ -110,7 +110,9 @@ class ViewsMismatchError(LedgerError):
 
 
 @contextmanager
-def fresh_views(settings: Settings, position: int) -> Iterator[Views]:
+def fresh_views(
+    settings: Settings, position: int, progress: Progress | None = None
+) -> Iterator[Views]:
     """Views folded from the ledger up to ``position`` into a temporary SQLite file, removed
     on leaving; the ledger is read from the primary (``settings``)."""
     reader = open_reader(settings)
@@ -121,7 +123,7 @@ def fresh_views(settings: Settings, position: int) -> Iterator[Views]:
             )
             store = ViewStore(private)
             try:
-                Projector(settings, store, reader).run(until=position)
+                Projector(settings, store, reader).run(until=position, progress=progress)
                 # ``private`` keys this fold's memo apart from the served views' (query._FOLDS).
                 yield Views(private, store, Projector(private, store, reader))
             finally:
@@ -155,6 +157,29 @@ def check_issue(settings: Settings, report: Report) -> None:
         served.close()
     if mismatch is not None:
         raise ViewsMismatchError(position, mismatch)
+
+
+def check_views(
+    settings: Settings, position: int | None = None, progress: Progress | None = None
+) -> tuple[int, Mismatch | None]:
+    """The served views against the ledger folded afresh, at ``position`` (default: the
+    position the views have reached): the position compared and the first mismatch, if
+    any (``govledger projections check``, docs/operations.md §Views that differ from the
+    ledger). Rows only: no report is built."""
+    served = ViewStore(settings, readonly=True)
+    try:
+        reached = tracked_position(served)
+        if position is None:
+            position = reached
+        elif position > reached:
+            raise LedgerError(
+                f"the views are at position {reached}, before {position}: run "
+                "`govledger projections run` first, or check at a position they have reached"
+            )
+        with fresh_views(settings, position, progress) as fresh:
+            return position, first_mismatch(served, fresh.store, position)
+    finally:
+        served.close()
 
 
 def first_mismatch(served: ViewStore, fresh: ViewStore, position: int) -> Mismatch | None:

@@ -1,16 +1,20 @@
-"""``govledger projections run|rebuild|status``, ``govledger view`` and ``govledger anomaly``."""
+"""``govledger projections run|rebuild|check|status``, ``govledger view`` and
+``govledger anomaly``."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import ops.cli
 from ledger.config import Settings
+from ledger.store.connect import ledger_head
 from projections.runner import run_projections
 from projections.zone import stable_id
+from tests.projections.reports.tampered_views import delete_finding, soften_finding
 from tests.projections.scenario import Scenario, build_scenario
 
 
@@ -103,3 +107,38 @@ def test_follow_stops_on_request(zone: Scenario, tmp_path: Path) -> None:
     with open_projector(settings) as projector:
         projected = projector.follow(lambda: len(calls) >= 2, sleep=calls.append)
     assert projected == zone.positions["end"] and calls == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("tamper", [delete_finding, soften_finding], ids=["deleted", "altered"])
+def test_check_names_the_row_the_views_changed_and_passes_after_a_rebuild(
+    projected: Scenario, capsys: pytest.CaptureFixture[str], tamper: Callable[[Settings], str]
+) -> None:
+    """``projections check``: what report issue does first (projections/view_check.py), on
+    demand: exit 0 on the views as folded, one line naming the row and exit 1 once someone
+    changed it, and the ledger never written."""
+    end = projected.positions["end"]
+    code, out, _ = run(capsys, "projections", "check")
+    assert (code, out.strip()) == (0, f"the views match the ledger at position {end}")
+    finding = tamper(projected.settings, "F3")
+    code, out, err = run(capsys, "projections", "check")
+    line = err.strip().splitlines()[-1]
+    assert code == 1 and out == ""
+    assert line.startswith(f"the views differ from the ledger at position {end}: views_findings:")
+    assert finding in line and "projections rebuild" in line
+    assert ledger_head(projected.settings) == end
+    assert run(capsys, "projections", "rebuild")[0] == 0
+    assert run(capsys, "projections", "check")[0] == 0
+
+
+def test_check_at_a_position_the_views_have_not_reached_is_a_one_line_error(
+    projected: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    end = projected.positions["end"]
+    code, out, _ = run(capsys, "projections", "check", "--at", str(end - 5))
+    assert (code, out.strip()) == (0, f"the views match the ledger at position {end - 5}")
+    code, out, err = run(capsys, "projections", "check", "--at", str(end + 1))
+    assert code == 2 and out == ""
+    assert err.strip() == (
+        f"govledger: error: the views are at position {end}, before {end + 1}: run "
+        "`govledger projections run` first, or check at a position they have reached"
+    )
