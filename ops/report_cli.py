@@ -52,6 +52,7 @@ def register(sub: Any) -> None:
 def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     from ledger.store.connect import ledger_head  # noqa: PLC0415
     from projections.reports import Format, ReportKind, generate, render  # noqa: PLC0415
+    from projections.view_check import check_issue  # noqa: PLC0415
 
     if args.kind == "verify":
         return report_verify_cli.cmd_verify(settings, args)
@@ -70,6 +71,11 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
             )  # fmt: skip
     else:
         report = generate(settings, ReportKind(args.kind), args.year, at=args.at)
+    if args.issue:
+        # The views the report is built from must be the ledger's at its position: else one
+        # line, exit 2, no file written and nothing recorded (docs/reports.md §Issued from
+        # checked views). The file is rendered from the model checked here.
+        check_issue(settings, report)
     content = render(report, Format(args.fmt))
     # Write beside, then rename: an interrupted write never looks like a report.
     partial = target.with_name(target.name + ".partial")

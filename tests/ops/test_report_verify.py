@@ -230,6 +230,7 @@ def test_report_issue_is_refused_from_views_that_differ_from_the_ledger(
     argv = ("report", "audit", "--year", "2026", "--format", "json", "-o", str(tmp_path / "a.json"))
     code, out, err = run(capsys, *argv, "--issue")
     assert code == 2 and out == ""
+    assert not (tmp_path / "a.json").exists()  # refused before the file is written
     line = err.strip().splitlines()[-1]
     assert line.startswith("govledger: error: the views do not match the ledger at position")
     assert f"views_findings: finding_id {finding}, judged_at " in line
