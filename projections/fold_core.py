@@ -147,6 +147,12 @@ class FoldCore:
             return self.clock_iso()
         return self._happened.astimezone(CST).isoformat()
 
+    def _happened_epoch(self) -> float:
+        """When the fact being applied happened (epoch seconds), else the domain clock."""
+        if self._happened is not None:
+            return self._happened.timestamp()
+        return float(self.state["clock_epoch"] or 0.0)
+
     def clock_iso(self) -> str | None:
         """The domain clock as a CST ISO time (None before any domain time)."""
         epoch = self.state["clock_epoch"]

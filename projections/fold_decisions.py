@@ -19,14 +19,14 @@ from datetime import datetime
 from projections.facts import CST, Fact, actor_of, day, uuid_text, when
 from projections.fold_core import ReviewRow
 from projections.fold_obligations import filing_extras
-from projections.rules.folded import FoldedRules
 from projections.rules.provided import ProvidedRules
+from projections.rules.rejudged import RejudgedRules
 
 _REQUEST = ("Approved", "Rejected", "Revoked", "Expired")
 _FILING = ("ArchitectureApproved", "ArchitectureRejected", "Accepted")
 
 
-class DecisionsFold(FoldedRules, ProvidedRules):
+class DecisionsFold(RejudgedRules, ProvidedRules):
     """Handlers of requests and decisions, mixed into ``projections.zone.ZoneFold``."""
 
     reviews: list[ReviewRow]
@@ -120,6 +120,10 @@ class DecisionsFold(FoldedRules, ProvidedRules):
         elif name == "Expired":
             request["status"] = "expired"
         self._rejudge_lapsed(request)  # S3 on an access recorded before this
+        if name in ("Approved", "Revoked"):  # the terms at an access recorded before it
+            self._rejudge_grant(
+                request, when(d["decided_at" if name == "Approved" else "revoked_at"])
+            )
 
     # ------------------------------------------------------------------ filings and funds
 

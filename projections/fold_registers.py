@@ -17,8 +17,8 @@ from typing import Any
 
 from projections.facts import Fact, day, uuid_text, when
 from projections.fold_core import date_change, name_cio
-from projections.rules.folded import FoldedRules
 from projections.rules.provided import ProvidedRules, guarded_items
+from projections.rules.rejudged import RejudgedRules, classify
 
 SENSITIVITY_ORDER = ("general", "personal", "sensitive_personal", "important", "core")
 
@@ -43,7 +43,7 @@ def resource_sensitivity(resource: dict[str, Any]) -> str:
     return max(grades, key=SENSITIVITY_ORDER.index) if grades else "general"
 
 
-class RegistersFold(FoldedRules, ProvidedRules):
+class RegistersFold(RejudgedRules, ProvidedRules):
     """Handlers of the register facts, mixed into ``projections.zone.ZoneFold``."""
 
     def register_handlers(self) -> dict[str, Callable[[Fact], None]]:
@@ -163,6 +163,8 @@ class RegistersFold(FoldedRules, ProvidedRules):
             "position": fact.position,
             "positions": [fact.position],
         }
+        # The classifications by business time (security.access judges S1 by them).
+        classify(resource, self._happened_epoch(), d["sharing_type"])
         resource["sensitivity"] = resource_sensitivity(resource)
         resource["personal_items"], resource["core_items"] = guarded_items(resource)
         resource["sensitive_personal"] = sorted(
@@ -179,8 +181,7 @@ class RegistersFold(FoldedRules, ProvidedRules):
         d, name = fact.data, fact.topic.partition(".")[2]
         resource["positions"].append(fact.position)
         if name in _SAFEGUARD:  # S12 and D2 read since when (projections.rules.folded)
-            happened = self._happened.timestamp() if self._happened else self.state["clock_epoch"]
-            self._safeguarded(resource, _SAFEGUARD[name], happened or 0.0)
+            self._safeguarded(resource, _SAFEGUARD[name], self._happened_epoch())
         if name == "OwnerAssigned":
             resource["owner_department"] = d["owner_department"]
         elif name == "ControllerAssigned":
@@ -189,6 +190,9 @@ class RegistersFold(FoldedRules, ProvidedRules):
             resource["sharing_type"] = d["sharing_type"]
             resource["legal_basis"] = d["legal_basis"]
             resource["share_condition"] = d["share_condition"]
+            since = self._happened_epoch()
+            classify(resource, since, d["sharing_type"])
+            self._rejudge_classified(resource, since)  # S1 of accesses recorded before it
         elif name == "RiskAssessed":
             resource["risk_assessments"].append(d["reference"])
             resource["risk_level"] = d["risk_level"]

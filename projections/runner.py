@@ -58,7 +58,7 @@ from projections.schema import (
 )
 from projections.set_aside import decode_access
 from projections.store import ProjectionError, ViewStore, clear_old_generations
-from projections.view_rows import ViewRows, _fact
+from projections.view_rows import FoldedAccessRows, ViewRows, _fact
 from projections.zone import Rules, State, ZoneFold, load_state
 
 _TABLES = TABLES  # the name the crash tests know
@@ -187,6 +187,8 @@ class Projector(ViewRows):
         start, state = latest_snapshot(self.store, position)
         fold = ZoneFold(self.rules, state)
         fold.emit = False
+        # The rows replayed are in the views already: a late fact reads its accesses there.
+        fold.folded_accesses = FoldedAccessRows(self.store, [])
         aside = self._aside
         for batch in self._row_batches(start, position):
             for row in batch:

@@ -48,7 +48,10 @@ PROJECTIONS = ("audit_trail", "accesses", "zone")
 # they answered then (docs/projections.md §Findings are versions).
 # 14: F3 by the filing's own date (a decision before the filing it cites), F4 through the
 # system a rejected filing lists (projections.rules.fund_state).
-SCHEMA_VERSION = 14
+# 15: each access's row keeps what judging it again needs (event_id, grant_id, items): a
+# grant or classification recorded late, dated before it, judges S1–S4, P1 again
+# (projections/rules/rejudged.py; docs/projections.md §Recorded late).
+SCHEMA_VERSION = 15
 # events.touches of an access: the personal information it reads (PIPL §28, domain.md P1).
 TOUCHES_NONE, TOUCHES_PERSONAL, TOUCHES_SENSITIVE = 0, 1, 2
 BLOCK = 10_000  # positions per access aggregate block
@@ -70,7 +73,10 @@ TABLES: dict[str, str] = {
         "actor_id TEXT NOT NULL, role TEXT NOT NULL, department TEXT, "
         "time DOUBLE PRECISION NOT NULL, "
         "epoch DOUBLE PRECISION, day TEXT, provider TEXT, resource TEXT, purpose TEXT, "
-        "reasons TEXT, row_count BIGINT, system TEXT, touches SMALLINT"
+        "reasons TEXT, row_count BIGINT, system TEXT, touches SMALLINT, "
+        # An access's platform event id, the grant it quoted (32 hex digits) and the items
+        # it read (JSON): with the columns above, what judging it again needs.
+        "event_id TEXT, grant_id TEXT, items TEXT"
     ),
     # The items read and the grant quoted by each access the platform flagged (reasons):
     # the reports' 违规访问台账 shows them; a few rows per hundred accesses.
@@ -160,6 +166,7 @@ INDEXES = (
 EVENT_COLUMNS = (
     "position", "topic", "entity", "actor_id", "role", "department", "time", "epoch", "day",
     "provider", "resource", "purpose", "reasons", "row_count", "system", "touches",
+    "event_id", "grant_id", "items",
 )  # fmt: skip
 FINDING_COLUMNS = (
     "finding_id", "rule", "severity", "subject", "subject_kind", "department", "positions",

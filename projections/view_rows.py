@@ -22,6 +22,7 @@ from projections import set_aside
 from projections.access_report import Sums, write_totals
 from projections.blocks import BLOCK_COLUMNS, DAYS, Blocks, block_rows, same
 from projections.facts import ACCESS, Fact, event_time, short_topic, uuid_text
+from projections.rules.rejudged import FoldedAccess
 from projections.schema import (
     BLOCK,
     BLOCK_DIMENSIONS,
@@ -68,6 +69,8 @@ class ViewRows:
         """
         events: list[tuple[Any, ...]] = []
         kept: list[tuple[Any, ...]] = []
+        # A fact recorded late judges again the accesses folded before it (rules.rejudged).
+        fold.folded_accesses = FoldedAccessRows(self.store, events)
         snapshots: list[tuple[int, bytes]] = []
         details: Rows = []
         touching = self._touching
@@ -97,15 +100,15 @@ class ViewRows:
                 )
                 oid = row[1]
                 entity = oid.replace("-", "") if type(oid) is str else _entity(oid)
+                items, grant = orjson.dumps(a.items).decode(), uuid_text(a.grant_id)
                 # The person who read the data is the access's actor for the audit trail.
                 events.append((
                     position, ACCESS, entity, a.accessor_id, a.actor.data.role, department,
                     epoch, epoch, day, provider, code, purpose, reasons, row_count, system,
-                    touches,
+                    touches, a.platform_event_id, grant, items,
                 ))  # fmt: skip
                 if reasons:
-                    details.append((position, orjson.dumps(list(a.items)).decode(),
-                                    uuid_text(a.grant_id)))  # fmt: skip
+                    details.append((position, items, grant))
                 if position >= block_end:
                     block_end = (position // BLOCK + 1) * BLOCK
                     by_resource, by_requester = blocks.groupings(position // BLOCK)
@@ -181,6 +184,46 @@ class ViewRows:
             )
 
 
+class FoldedAccessRows:
+    """The accesses folded before a position, as ``projections.rules.rejudged`` reads them:
+    those the views hold and those of the batch being folded (``pending``, its ``events``
+    rows so far). Asked only for a fact recorded after an access it covers (rare)."""
+
+    def __init__(self, store: ViewStore, pending: Rows) -> None:
+        self.store, self.pending = store, pending
+
+    def __call__(
+        self, code: str, since: float, until: float | None, before: int, department: str | None
+    ) -> list[FoldedAccess]:
+        # The views' rows before the batch (a runner that committed further meanwhile
+        # has its batch thrown away: _MovedError), then the batch's own.
+        stored = min(before, self.pending[0][0]) if self.pending else before
+        where = "resource = ? AND topic = ? AND time >= ? AND position < ?"
+        params: list[Any] = [code, ACCESS, since, stored]
+        if until is not None:
+            where, params = f"{where} AND time < ?", [*params, until]
+        if department is not None:
+            where, params = f"{where} AND department = ?", [*params, department]
+        found: list[FoldedAccess] = [
+            (int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], float(r[8]), r[9] or "")
+            for r in self.store.query(
+                "SELECT position, event_id, actor_id, department, resource, items, purpose, "
+                f"grant_id, time, reasons FROM {self.store.table('events')} WHERE {where} "
+                "ORDER BY position",
+                params,
+            )
+        ]
+        for e in self.pending:
+            if e[0] >= before:
+                break
+            if (
+                e[1] == ACCESS and e[10] == code and since <= e[6]
+                and (until is None or e[6] < until) and department in (None, e[5])
+            ):  # fmt: skip
+                found.append((e[0], e[16], e[3], e[5], e[10], e[18], e[11], e[17], e[6], e[12]))
+        return found
+
+
 def _entity(originator_id: Any) -> str:
     """An originator id as 32 hex digits (PostgreSQL gives a UUID, SQLite its text)."""
     if isinstance(originator_id, UUID):
@@ -237,5 +280,5 @@ def _event_row(fact: Fact, epoch: float | None, resource: str | None) -> tuple[A
     moment = epoch if epoch is not None else event_time(fact).timestamp()
     return (
         fact.position, fact.topic, fact.entity, actor["actor_id"], actor["role"], department,
-        moment, epoch, None, None, resource, None, None, None, None, None,
+        moment, epoch, None, None, resource, None, None, None, None, None, None, None, None,
     )  # fmt: skip

@@ -52,6 +52,7 @@ from projections.fold_decisions import DecisionsFold
 from projections.fold_obligations import ObligationsFold
 from projections.fold_registers import RegistersFold
 from projections.rules.folded import ACCESS_RULES
+from projections.rules.rejudged import FoldedAccesses
 
 # Re-exported: the names other modules import from here.
 __all__ = [
@@ -108,6 +109,11 @@ def empty_state() -> State:
         "shared_found": {},
         "provided_found": {},
         "lapsed_accesses": {},
+        # Verdicts judged again on a fact recorded late (projections.rules.rejudged):
+        # resource code -> department -> the latest accessed_at folded (epoch), and access
+        # position -> its verdict's reasons while they differ from the recorded ones.
+        "access_latest": {},
+        "rejudged": {},
         "access_days": {},  # system id -> CST day number (text) -> accesses (F8)
         "little_used": {},  # system id -> the O&M decisions F8 judged on it
         "detector": {"actors": {}, "resources": {}, "pairs": [], "refused": {}},
@@ -133,6 +139,9 @@ class ZoneFold(RegistersFold, DecisionsFold, ObligationsFold, AnomalyDetector):
         # (department, resource code) -> request ids: the grants S3 checks a lapsed
         # access against. A cache: rebuilt from the state when None.
         self._by_user: dict[tuple[str, str], list[str]] | None = None
+        # The accesses folded before a fact, read from the views (set by the runner;
+        # None: no access is judged again, as in a reader's fold of the facts alone).
+        self.folded_accesses: FoldedAccesses | None = None
         self._pairs = set(self.state["detector"]["pairs"])
         self._volume_min = rules.volume_min
         self._handlers: dict[str, Callable[[Fact], None]] = self.register_handlers()
@@ -220,6 +229,9 @@ class ZoneFold(RegistersFold, DecisionsFold, ObligationsFold, AnomalyDetector):
             at = datetime.fromtimestamp(epoch, CST)
             self._access_findings(position, a, resource, reasons, at)
         if resource is not None and a.department != resource["provider_department"]:
+            latest = state["access_latest"].get(code) or state["access_latest"].setdefault(code, {})
+            if latest.get(a.department, epoch) <= epoch:
+                latest[a.department] = epoch
             first = state["first_shares"].get(code)
             if first is None or epoch < first[0]:  # S12/D2: the first share only
                 self._shared(code, a.department, position, None, epoch)

@@ -32,6 +32,28 @@ ACCESS_RULES: dict[str, str] = {
 }
 
 
+# The S2 reasons of a grant no longer in force: S3 is then judged on the lapsed grant.
+LAPSED = frozenset({"grant_expired", "grant_revoked"})
+
+
+def verdict_rules(
+    reasons: list[str], items: list[str], sensitive: set[str]
+) -> dict[str, list[str]]:
+    """Rule -> the verdict's reasons for it (PURPOSE_MISMATCH on sensitive items is P1)."""
+    found: dict[str, list[str]] = {}
+    for reason in reasons:
+        rule = ACCESS_RULES[reason]
+        if reason == "purpose_mismatch" and sensitive.intersection(items):
+            rule = "P1"
+        found.setdefault(rule, []).append(reason)
+    return found
+
+
+def on_lapsed_grant(reasons: list[str]) -> bool:
+    """An S2 verdict on an expired or revoked grant, S3 left to judge on that grant."""
+    return "items_beyond_grant" not in reasons and not LAPSED.isdisjoint(reasons)
+
+
 # The safeguards S12 asks of a shared resource (domain.md S12): state key -> name.
 SAFEGUARDS = (("owner", "owner"), ("controller", "controller"), ("assessment", "risk assessment"))
 
@@ -127,17 +149,9 @@ class FoldedRules(FundStateRules, FundSumRules):
     ) -> None:
         evidence = [position, *self._grant_positions(a.grant_id)]
         sensitive = set(resource["sensitive_personal"]) if resource else set()
-        found: dict[str, list[str]] = {}
-        if "items_beyond_grant" not in reasons and (
-            "grant_expired" in reasons or "grant_revoked" in reasons
-        ):
+        if on_lapsed_grant(reasons):
             self._lapsed_access(position, a, at.timestamp())
-        for reason in reasons:
-            rule = ACCESS_RULES[reason]
-            if reason == "purpose_mismatch" and sensitive & set(a.items):
-                rule = "P1"
-            found.setdefault(rule, []).append(reason)
-        for rule, why in found.items():
+        for rule, why in verdict_rules(reasons, a.items, sensitive).items():
             self._finding(
                 rule, a.platform_event_id, "access", a.department, evidence,
                 position, at,
@@ -190,25 +204,33 @@ class FoldedRules(FundStateRules, FundSumRules):
         return not mine or quoted["status"] != "pending"
 
     def _judge_lapsed(self, department: str, code: str, kept: list[Any]) -> None:
-        event_id, epoch, items, position, grant, accessor, judged = kept
-        lapsed = self._lapsed_grant(department, code, grant, epoch)
-        beyond = sorted(set(items) - set(lapsed["granted_items"])) if lapsed else []
-        now = f"{lapsed['request_id']}:{','.join(beyond)}" if lapsed and beyond else ""
+        event_id, epoch, _, position, _, _, judged = kept
+        now, evidence, detail = self._lapsed_s3(department, code, kept)
         if now == judged:
             return
         kept[6] = now
         if not now:
             self._withdraw("S3", event_id)
             return
-        assert lapsed is not None
         self._finding(
-            "S3", event_id, "access", department,
-            [position, *self._grant_positions(grant), *lapsed["positions"]], position,
-            datetime.fromtimestamp(epoch, CST),
+            "S3", event_id, "access", department, evidence, position,
+            datetime.fromtimestamp(epoch, CST), detail, replace=bool(judged),
+        )  # fmt: skip
+
+    def _lapsed_s3(self, department: str, code: str, kept: list[Any]) -> tuple[str, list[int], str]:
+        """S3 of a kept lapsed access as the state stands: (its judgment, '' if none: the
+        lapsed grant and the items beyond it), its evidence and its detail."""
+        _, epoch, items, position, grant, accessor, _ = kept
+        lapsed = self._lapsed_grant(department, code, grant, epoch)
+        beyond = sorted(set(items) - set(lapsed["granted_items"])) if lapsed else []
+        if lapsed is None or not beyond:
+            return "", [], ""
+        return (
+            f"{lapsed['request_id']}:{','.join(beyond)}",
+            [position, *self._grant_positions(grant), *lapsed["positions"]],
             f"{accessor} ({department}) read {code}: "
             f"items_beyond_grant ({', '.join(beyond)} never granted)",
-            replace=bool(judged),
-        )  # fmt: skip
+        )
 
     def _quoted(self, grant: str | None, epoch: float) -> dict[str, Any] | None:
         """The request an access quotes, if it had been submitted by the access's time: one

@@ -28,8 +28,11 @@ Departments gongan (provider), minzheng and jiaoyu (users); all times CST, 2026.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 from ledger.application import GovLedger
@@ -51,8 +54,12 @@ from ledger.domain import (
     UpdateCycle,
 )
 from ledger.domain.calendar import CHINA_STANDARD_TIME as CST
-from ledger.store.connect import application_env, init_ledger
+from ledger.store.connect import application_env, init_ledger, open_reader
+from projections.query import Views
+from projections.runner import Projector
+from projections.schema import FINDING_COLUMNS, drop_views
 from projections.sharing_terms import SharingTerms
+from projections.store import ViewStore
 from projections.zone import stable_id
 from security.access import evaluate_access
 
@@ -268,3 +275,27 @@ def _record(rec: Recorder, sc: Scenario) -> None:
         project_name="门禁改造",
     )  # fmt: skip
     rec.mark("end")
+
+
+@contextmanager
+def prefix_views(settings: Settings, until: int) -> Iterator[Views]:
+    """Views built from nothing but the ledger's first ``until`` positions (side views,
+    beside the current ones), in one batch."""
+    reader = open_reader(settings)
+    side = ViewStore(settings, side=True)
+    try:
+        drop_views(side)
+        Projector(settings, side, reader).run(until=until)
+        yield Views(settings, side, Projector(settings, side, reader))
+    finally:
+        drop_views(side)
+        side.close()
+        reader.close()
+
+
+def finding_rows(store: ViewStore) -> list[tuple[Any, ...]]:
+    """Every version of every finding the views hold (projections.schema.FINDING_COLUMNS)."""
+    return sorted(
+        tuple(r)
+        for r in store.query(f"SELECT {', '.join(FINDING_COLUMNS)} FROM {store.table('findings')}")
+    )

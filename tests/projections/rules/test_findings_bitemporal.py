@@ -16,8 +16,6 @@ late): revisions of one instant and a system in two filings, ordered by recordin
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -28,12 +26,8 @@ from ledger.domain import (
     FundOutcome,
     SystemInventory,
 )
-from ledger.store.connect import open_reader
 from projections.query import Views, open_views
 from projections.reports import ReportKind, generate
-from projections.runner import Projector
-from projections.schema import FINDING_COLUMNS, drop_views
-from projections.store import ViewStore
 from tests.projections.scenario import (
     FINANCE,
     GONGAN,
@@ -42,6 +36,8 @@ from tests.projections.scenario import (
     PURPOSE,
     Recorder,
     cst,
+    finding_rows,
+    prefix_views,
     report,
 )
 
@@ -66,29 +62,6 @@ def _standing(views: Views, position: int) -> list[tuple[Any, ...]]:
 def _dated(views: Views, position: int, rule: str) -> list[str]:
     m = views.moment(at=position)
     return sorted(f.time.date().isoformat() for f in views.findings(m, rule=rule))
-
-
-@contextmanager
-def _prefix_views(settings: Settings, until: int) -> Iterator[Views]:
-    """Views built from nothing but the ledger's first ``until`` positions (side views,
-    beside the current ones), in one batch."""
-    reader = open_reader(settings)
-    side = ViewStore(settings, side=True)
-    try:
-        drop_views(side)
-        Projector(settings, side, reader).run(until=until)
-        yield Views(settings, side, Projector(settings, side, reader))
-    finally:
-        drop_views(side)
-        side.close()
-        reader.close()
-
-
-def _rows(store: ViewStore) -> list[tuple[Any, ...]]:
-    return sorted(
-        tuple(r)
-        for r in store.query(f"SELECT {', '.join(FINDING_COLUMNS)} FROM {store.table('findings')}")
-    )
 
 
 def _history(settings: Settings, rec: Recorder) -> tuple[int, int, int]:
@@ -146,7 +119,7 @@ def test_a_re_dated_finding_keeps_its_old_date_before_the_late_fact(
             "S12",
         ]
         # Two versions of S12 kept, one closed at W1.
-        rows = [r for r in _rows(views.store) if r[1] == "S12"]
+        rows = [r for r in finding_rows(views.store) if r[1] == "S12"]
         assert sorted((r[10], r[11]) for r in rows) == [(n1, w1), (w1, None)]
 
 
@@ -157,7 +130,7 @@ def test_views_at_every_position_equal_the_views_of_that_prefix(
     with open_views(settings) as views:
         live = {n: _standing(views, n) for n in range(1, head + 1)}
         tallies = {n: views.finding_tally(views.moment(at=n)) for n in range(1, head + 1)}
-        live_rows = _rows(views.store)
+        live_rows = finding_rows(views.store)
         # The risk report at N1 counts the findings the views show at N1 (in its year).
         risk = generate(settings, ReportKind.RISK, 2026, at=n1)
         assert risk.anchor.position == n1
@@ -167,12 +140,12 @@ def test_views_at_every_position_equal_the_views_of_that_prefix(
         shown = Counter(f.rule for f in views.findings(m) if f.time.year == 2026)
         assert counted == dict(shown) and counted["P2"] == 1
     for n in range(1, head + 1):
-        with _prefix_views(settings, n) as prefix:
+        with prefix_views(settings, n) as prefix:
             assert prefix.position == n
             assert _standing(prefix, n) == live[n], n
             assert prefix.finding_tally(prefix.moment(at=n)) == tallies[n], n
             if n == head:  # one batch from nothing keeps the versions the live following kept
-                assert _rows(prefix.store) == live_rows
+                assert finding_rows(prefix.store) == live_rows
     assert len({tuple(v) for v in live.values()}) >= 3  # the history moved the findings
 
 

@@ -5,9 +5,9 @@ limit: the instant a grant starts or ends, a system connected or marked zombie a
 very instant of a fund decision, a review at that instant, a sum exactly at the filed
 amount and one fen over, a deadline across a holiday and a make-up working day, a
 reason or purpose of blanks, I1's 180th day, and F1 before the plan's "2019年起"
-(seed §三(三)12; projections/rules/fund_state.py). The cases marked xfail are where the
-product and the brief's text still disagree; the fix is outside projections/rules
-(each reason says where).
+(seed §三(三)12; projections/rules/fund_state.py), and S1/S2 judged at the access time
+when the revocation, approval or reclassification is recorded after the access
+(projections/rules/rejudged.py).
 
 The ledger is conftest's: gongan, minzheng, jiaoyu (03-01) and RK-0007 (conditional;
 姓名 personal, 纳税额 important, 户籍 core; 04-01), everything recorded on 2026-11-20.
@@ -18,8 +18,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, datetime
 from uuid import UUID
-
-import pytest
 
 from ledger.config import Settings
 from ledger.domain import (
@@ -325,12 +323,6 @@ def test_s2_a_grant_is_in_force_from_its_decision_up_to_its_expiry(
     assert subjects(settings, "S2") == {"e1", "e4"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="verdicts are judged at ingest (security.access) and not again when a grant's "
-    "revocation is recorded later with an earlier revoked_at; a re-judgment needs the "
-    "fold to find the accesses a late fact changes (docs/projections.md §Recorded late)",
-)
 def test_s2_on_a_revocation_recorded_after_the_access_it_precedes(
     settings: Settings, rec: Recorder
 ) -> None:
@@ -342,11 +334,6 @@ def test_s2_on_a_revocation_recorded_after_the_access_it_precedes(
     assert subjects(settings, "S2") == {"e5"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the same: an approval recorded after the access, dated before it, does not "
-    "withdraw the S2 of the verdict judged at ingest",
-)
 def test_no_s2_when_the_approval_recorded_later_was_in_force(
     settings: Settings, rec: Recorder
 ) -> None:
@@ -380,12 +367,6 @@ def test_s1_for_an_access_after_the_reclassification_it_follows(
     assert (rules_of(settings, "e12"), rules_of(settings, "e9")) == ({"S1"}, set())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="verdicts are judged when the access is recorded; a reclassification recorded "
-    "after it, dated before it, does not judge it again (needs the fold to find the "
-    "accesses a late fact changes: not kept, see docs/projections.md §Recorded late)",
-)
 def test_s1_once_a_reclassification_dated_before_the_access_is_recorded(
     settings: Settings, rec: Recorder
 ) -> None:
