@@ -79,7 +79,7 @@ AT_POSITION: dict[str, AtPosition] = {
     ),
 }
 # Tables not compared row by row, and why (a table added to the schema must be placed here
-# or in AT_POSITION: tests/projections/reports/test_view_check.py).
+# or in AT_POSITION: tests/projections/test_view_check.py).
 NOT_COMPARED = {
     "fact_snapshots": "written wherever the worker stopped, so the positions differ; a forged "
     "one changes the report, which is compared",

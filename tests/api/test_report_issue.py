@@ -12,7 +12,7 @@ from ledger.domain.actor import Role
 from projections.runner import open_projector, run_projections
 from tests.api.conftest import Api, setup_departments
 from tests.projections.reports.scenario import build
-from tests.projections.reports.tampered_views import delete_finding, soften_finding
+from tests.projections.tampered_views import delete_finding, soften_finding
 
 
 def test_issue_answers_the_issued_bytes_and_verify_finds_them_but_not_a_changed_copy(

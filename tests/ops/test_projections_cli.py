@@ -14,8 +14,8 @@ from ledger.config import Settings
 from ledger.store.connect import ledger_head
 from projections.runner import run_projections
 from projections.zone import stable_id
-from tests.projections.reports.tampered_views import delete_finding, soften_finding
 from tests.projections.scenario import Scenario, build_scenario
+from tests.projections.tampered_views import delete_finding, soften_finding
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from projections.ledger_counts import LedgerFollower
 from projections.runner import open_projector, run_projections
 from projections.view_check import ViewsMismatchError
 from tests.projections.reports.scenario import build
-from tests.projections.reports.tampered_views import delete_finding
+from tests.projections.tampered_views import delete_finding
 
 
 class Clock:

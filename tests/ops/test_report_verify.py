@@ -30,7 +30,7 @@ from projections.runner import run_projections
 from tests.ledger.domain.builders import NDRC, USER_DEPT
 from tests.ops.test_proofs_cli import cli, run  # noqa: F401  (the fixture and the runner)
 from tests.projections.reports.scenario import build
-from tests.projections.reports.tampered_views import delete_finding, soften_finding
+from tests.projections.tampered_views import delete_finding, soften_finding
 
 AUDITOR = Actor("audit-1", Role.AUDITOR, None)
 

@@ -25,7 +25,7 @@ from projections.view_check import (
     report_mismatch,
 )
 from tests.projections.reports.scenario import build
-from tests.projections.reports.tampered_views import delete_finding
+from tests.projections.tampered_views import delete_finding
 
 
 def test_every_view_table_is_compared_or_says_why_not() -> None:
