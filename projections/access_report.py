@@ -3,9 +3,9 @@
 
 The views keep one ``events`` row per access (requester, resource, provider, purpose,
 rows read, the platform's reasons, the personal information it reads: ``touches``),
-the findings the rules give each flagged access (``findings``, subject kind
-``access``; projections/rules/folded.py) and the items and grant of each flagged
-access (``access_details``). Reports ask here for a year as of a moment:
+the items it read and the grant it quoted, and the findings the rules give each
+flagged access (``findings``, subject kind ``access``; projections/rules/folded.py).
+Reports ask here for a year as of a moment:
 
 * ``access_groups`` — access counts grouped by (requester, resource, provider,
   purpose, flagged, touches): a few thousand groups whatever the traffic;
@@ -225,12 +225,10 @@ class AccessReportViews:
         """The first ``limit`` accesses of ``year`` in ledger order that the platform
         flagged or a rule of the views flags, with the rules the views give each."""
         low, high = self._year_bounds(m, year)
-        events, details = self.store.table("events"), self.store.table("access_details")
-        findings = self.store.table("findings")
+        events, findings = self.store.table("events"), self.store.table("findings")
         found = self.store.query(
             "SELECT e.position, e.epoch, e.department, e.actor_id, e.resource, e.purpose, "
-            f"e.reasons, d.items, d.grant_id FROM {events} e "
-            f"LEFT JOIN {details} d ON d.position = e.position "
+            f"e.reasons, e.items, e.grant_id FROM {events} e "
             "WHERE e.topic = ? AND e.position <= ? AND e.day BETWEEN ? AND ? "
             f"AND (e.reasons <> '' OR EXISTS (SELECT 1 FROM {findings} f "
             f"WHERE f.position = e.position AND f.subject_kind = 'access' AND {standing_at('f.')}"

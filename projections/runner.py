@@ -317,7 +317,7 @@ class Projector(ViewRows):
         pending = self._pending.found
         rows = [r for r in batch if r[0] not in pending] if pending else batch
         try:
-            events, kept, snapshots, details = self._project(fold, blocks, rows)
+            events, kept, snapshots = self._project(fold, blocks, rows)
         except set_aside.FOLD_ERRORS as error:
             # The row being folded when it failed (the loop's own variable: no cost per row).
             row = set_aside.row_in_frame(error, Projector._project.__code__)
@@ -354,7 +354,6 @@ class Projector(ViewRows):
             store.insert_many("reviews", REVIEW_COLUMNS, reviews)
             store.insert_many("clock", ("day", "position"), days)
             store.insert_many("snapshots", ("position", "state"), snapshots)
-            store.insert_many("access_details", ("position", "items", "grant_id"), details)
             store.insert_many(set_aside.NAME, set_aside.COLUMNS, set_aside.rows_of(aside))
             self._aggregate_blocks(blocks, expected, last[0])
             store.set_tracking(PROJECTIONS, last[0], bytes(last[6]), SCHEMA_VERSION)

@@ -50,7 +50,8 @@ PROJECTIONS = ("audit_trail", "accesses", "zone")
 # system a rejected filing lists (projections.rules.fund_state).
 # 15: each access's row keeps what judging it again needs (event_id, grant_id, items): a
 # grant or classification recorded late, dated before it, judges S1–S4, P1 again
-# (projections/rules/rejudged.py; docs/projections.md §Recorded late).
+# (projections/rules/rejudged.py; docs/projections.md §Recorded late); so the items and
+# grant of flagged accesses are no longer kept apart (access_details, version 4: dropped).
 SCHEMA_VERSION = 15
 # events.touches of an access: the personal information it reads (PIPL §28, domain.md P1).
 TOUCHES_NONE, TOUCHES_PERSONAL, TOUCHES_SENSITIVE = 0, 1, 2
@@ -78,9 +79,6 @@ TABLES: dict[str, str] = {
         # it read (JSON): with the columns above, what judging it again needs.
         "event_id TEXT, grant_id TEXT, items TEXT"
     ),
-    # The items read and the grant quoted by each access the platform flagged (reasons):
-    # the reports' 违规访问台账 shows them; a few rows per hundred accesses.
-    "access_details": "position {pk}, items TEXT NOT NULL, grant_id TEXT",
     # The accesses of each year up to the end of each block, grouped as the reports read
     # them (projections/access_report.py): a report sums one block's rows and the tail.
     "access_totals": (

@@ -62,7 +62,6 @@ class AtPosition:
 _POSITION = AtPosition("position <= ?", ("position",))
 AT_POSITION: dict[str, AtPosition] = {
     "events": _POSITION,
-    "access_details": _POSITION,
     "facts": _POSITION,
     "reviews": _POSITION,
     "snapshots": _POSITION,

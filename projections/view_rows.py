@@ -3,11 +3,11 @@
 The rows of the three tracked projections the runner (``projections.runner``) commits
 in one transaction: an ``events`` row per ledger row (the audit trail's index, and the
 per-access columns of ``accesses``), a ``facts`` row per fact other than an access,
-the fold's snapshots every ``projection_snapshot_interval`` positions, the details of
-flagged accesses, and the per-block access aggregates (``BLOCK`` positions each;
-``projections.blocks``). Split from ``projections.runner`` to keep modules of one
-concern (docs/architecture.md, under 600 lines): the runner decides what is committed
-and when; this module says what the rows are.
+the fold's snapshots every ``projection_snapshot_interval`` positions, and the
+per-block access aggregates (``BLOCK`` positions each; ``projections.blocks``). Split
+from ``projections.runner`` to keep modules of one concern (docs/architecture.md, under
+600 lines): the runner decides what is committed and when; this module says what the
+rows are.
 """
 
 from __future__ import annotations
@@ -59,9 +59,8 @@ class ViewRows:
 
     def _project(
         self, fold: ZoneFold, blocks: Blocks, batch: list[RowTuple]
-    ) -> tuple[Rows, Rows, list[tuple[int, bytes]], Rows]:
-        """Fold a batch of rows; its events rows, kept facts, snapshots and the details of
-        its flagged accesses.
+    ) -> tuple[Rows, Rows, list[tuple[int, bytes]]]:
+        """Fold a batch of rows; its events rows, kept facts and snapshots.
 
         Accesses (most rows) are decoded into ``AccessState`` and folded by
         ``ZoneFold.access``, their events row built here in one tuple: no ``Fact``,
@@ -72,7 +71,6 @@ class ViewRows:
         # A fact recorded late judges again the accesses folded before it (rules.rejudged).
         fold.folded_accesses = FoldedAccessRows(self.store, events)
         snapshots: list[tuple[int, bytes]] = []
-        details: Rows = []
         touching = self._touching
         state, interval, topics = fold.state, self.interval, self._topics
         resources, access, days = state["resources"], fold.access, DAYS
@@ -107,8 +105,6 @@ class ViewRows:
                     epoch, epoch, day, provider, code, purpose, reasons, row_count, system,
                     touches, a.platform_event_id, grant, items,
                 ))  # fmt: skip
-                if reasons:
-                    details.append((position, items, grant))
                 if position >= block_end:
                     block_end = (position // BLOCK + 1) * BLOCK
                     by_resource, by_requester = blocks.groupings(position // BLOCK)
@@ -131,7 +127,7 @@ class ViewRows:
                 kept.append(fact_row)
             if position % interval == 0:
                 snapshots.append((position, fold.snapshot()))
-        return events, kept, snapshots, details
+        return events, kept, snapshots
 
     def _touching(self, code: str, resource: dict[str, Any] | None, items: Any) -> int:
         """What personal information an access reads (schema.TOUCHES): the resource's

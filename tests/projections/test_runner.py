@@ -33,7 +33,7 @@ from tests.served import settings_env
 
 ROOT = Path(__file__).resolve().parents[2]
 VIEW_TABLES = (
-    "events", "facts", "access_blocks", "access_totals", "access_details", "findings",
+    "events", "facts", "access_blocks", "access_totals", "findings",
     "anomalies", "reviews", "clock", "snapshots", "fact_snapshots",
 )  # fmt: skip
 

@@ -199,3 +199,20 @@ def test_one_batch_judges_again_as_the_live_following_did(
         ("e2", "S2"),
     }
     assert len(live) > 3  # versions were closed and opened
+
+
+def test_an_access_flagged_only_by_a_late_fact_shows_its_items_and_grant_in_the_ledger(
+    settings: Settings, rec: Recorder
+) -> None:
+    """The reports' 违规访问台账 lists accesses the platform flagged or a rule flags: one
+    recorded authorized and made S2 by a late revocation is listed with the items it read
+    and the grant it quoted (the views' events row), not blank."""
+    grant = submit(rec)
+    approve(rec, grant, at(6, 2))
+    read(rec, "e5", at(6, 20), grant)
+    rec.app.revoke_grant(GONGAN, grant, "用途已完成", revoked_at=at(6, 15))
+    with open_views(settings, catch_up=True) as views:
+        (listed,) = views.flagged_accesses(views.moment(), 2026, limit=10)
+    assert listed.reasons == ()  # the platform's verdict: authorized
+    assert listed.rules == ("S2",)
+    assert (listed.items, listed.grant_id) == (("姓名",), grant.hex)
