@@ -37,6 +37,23 @@ _SAFEGUARD = {"OwnerAssigned": "owner", "ControllerAssigned": "controller",
               "RiskAssessed": "assessment"}  # fmt: skip
 
 
+def calendar_in_force(data: dict[str, Any], position: int) -> dict[str, Any]:
+    """A ``DistrictCalendar.Set`` (its stored JSON, decoded) as the projections keep it:
+    the zone fold's ``calendars`` and the metrics' follower (projections/ledger_counts.py)
+    both, read by projections/rules/calendars.py (docs/facts.md §3)."""
+    moment = when(data["in_force_from"])
+    assert moment is not None
+    return {
+        "in_force_from": moment.timestamp(),
+        "position": position,
+        "years": list(data["years"]),
+        "holidays": list(data["holidays"]),
+        "adjusted_working_days": list(data["adjusted_working_days"]),
+        "response_working_days": dict(data["response_working_days"]),
+        "time_limits": dict(data["time_limits"]),
+    }
+
+
 def resource_sensitivity(resource: dict[str, Any]) -> str:
     """The highest grade among a resource's items."""
     grades = {item["sensitivity"] for item in resource["items"]}
@@ -201,17 +218,4 @@ class RegistersFold(RejudgedRules, ProvidedRules):
 
     def _calendar(self, fact: Fact) -> None:
         """docs/facts.md §3: the calendar and time limits in force from ``in_force_from``."""
-        d = fact.data
-        moment = when(d["in_force_from"])
-        assert moment is not None
-        self.state["calendars"].append(
-            {
-                "in_force_from": moment.timestamp(),
-                "position": fact.position,
-                "years": list(d["years"]),
-                "holidays": list(d["holidays"]),
-                "adjusted_working_days": list(d["adjusted_working_days"]),
-                "response_working_days": dict(d["response_working_days"]),
-                "time_limits": dict(d["time_limits"]),
-            }
-        )
+        self.state["calendars"].append(calendar_in_force(fact.data, fact.position))

@@ -6,10 +6,12 @@ and counts. The follower lives here, with the other readers of domain events
 (issue 12: nothing outside ``projections/`` decodes domain events); ``api/metrics.py``
 only turns its counts into metric families.
 
-Accesses, most rows, are decoded by the projections' one access decoder
-(``projections.facts.decode_access``, the stored JSON straight into the fields used),
-not by the application's mapper: a process starting on a large ledger reads every
-row once, and the mapper's domain objects cost several times the decoding.
+Rows are decoded as the projections decode them, not by the application's mapper: a
+process starting on a large ledger reads every row once, and the mapper's domain objects
+cost several times the decoding. Accesses, most rows, by the projections' one access
+decoder (``projections.facts.decode_access``, the stored JSON straight into the fields
+used); the few other kinds counted beyond their type from their stored JSON, as the
+zone fold reads them (a calendar through the fold's own ``calendar_in_force``).
 
 A worker starting on a large ledger reads it a page at a time (``warm_up``), and its
 counts are shown only once they have reached the head (``counted``): counts of an old
@@ -38,6 +40,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
+import orjson
 from eventsourcing.domain import DomainEvent
 from eventsourcing.utils import get_topic
 
@@ -55,6 +58,7 @@ from ledger.domain import (
 from ledger.domain.district_calendar import DistrictCalendar
 from projections.business_time import DEFAULT_CLOCK_SKEW_SECONDS, dated_in_future
 from projections.facts import AccessState, decode_access
+from projections.fold_registers import calendar_in_force
 from projections.rules.calendars import response_due
 
 PAGE_SIZE = 2000
@@ -100,6 +104,17 @@ _REQUEST_ANSWERED = {
     get_topic(SharingRequest.Approved),
     get_topic(SharingRequest.Rejected),
 }
+# The kinds counted beyond their type, read from their stored JSON (``LedgerFollower._fact``).
+_READ = frozenset(
+    {
+        _ISSUED,
+        _DEPARTMENT,
+        _RESOURCE_REGISTERED,
+        _RESOURCE_RECLASSIFIED,
+        _REQUEST_SUBMITTED,
+        _CALENDAR_SET,
+    }
+)
 
 
 @dataclass
@@ -247,45 +262,44 @@ class LedgerFollower:
         counts.events[EVENT_TYPES.get(topic, OTHER)] += 1
         if topic == _ACCESS:  # most rows: the projections' one access decoder, no mapper
             self._access(decode_access(notification.state))
-        elif topic == _ISSUED:
-            issued = self._decode(notification)
-            counts.issued.setdefault(str(issued.kind), set()).add(issued.issue_id)
+        elif topic in _REQUEST_ANSWERED:
+            counts.pending.pop(UUID(str(notification.originator_id)), None)
+        elif topic in _READ:
+            self._fact(topic, orjson.loads(notification.state), notification)
+
+    def _fact(self, topic: str, d: dict[str, Any], notification: Any) -> None:
+        """A counted kind other than an access, from its stored JSON (``d``)."""
+        counts = self.counts
+        entity = UUID(str(notification.originator_id))
+        if topic == _ISSUED:
+            counts.issued.setdefault(str(d["kind"]), set()).add(d["issue_id"])
         elif topic == _DEPARTMENT:
-            counts.departments.add(self._decode(notification).code)
+            counts.departments.add(d["code"])
         elif topic == _RESOURCE_REGISTERED:
-            registered = self._decode(notification)
+            items = (item["_data_"] for item in d["items"])
             state = _ResourceState(
-                registered.provider_department,
-                SharingType(registered.sharing_type),
-                {item.name: Sensitivity(item.sensitivity) for item in registered.items},
+                d["provider_department"],
+                SharingType(d["sharing_type"]),
+                {item["name"]: Sensitivity(item["sensitivity"]) for item in items},
             )
-            counts.resources[registered.originator_id] = state
-            counts.resources_by_code[registered.code] = state
+            counts.resources[entity] = counts.resources_by_code[d["code"]] = state
         elif topic == _RESOURCE_RECLASSIFIED:
-            changed = self._decode(notification)
-            if (resource := counts.resources.get(changed.originator_id)) is not None:
-                resource.sharing_type = SharingType(changed.sharing_type)
+            if (resource := counts.resources.get(entity)) is not None:
+                resource.sharing_type = SharingType(d["sharing_type"])
         elif topic == _REQUEST_SUBMITTED:
-            submitted = self._decode(notification)
-            resource = counts.resources_by_code.get(submitted.resource_code)
-            counts.pending[submitted.originator_id] = (
-                submitted.provider_department,
+            resource = counts.resources_by_code.get(d["resource_code"])
+            counts.pending[entity] = (
+                d["provider_department"],
                 {
-                    "submitted_at": submitted.submitted_at.isoformat(),
-                    "response_due": submitted.response_due.isoformat(),
-                    "response_working_days": submitted.response_working_days,
+                    "submitted_at": d["submitted_at"]["_data_"],
+                    "response_due": d["response_due"]["_data_"],
+                    "response_working_days": d.get("response_working_days"),
                     # The response limit's key: the resource's sharing type at submission.
                     "sharing_type": resource.sharing_type.value if resource else None,
                 },
             )
-        elif topic in _REQUEST_ANSWERED:
-            counts.pending.pop(UUID(str(notification.originator_id)), None)
         elif topic == _CALENDAR_SET:
-            counts.calendars.append(_folded_calendar(self._decode(notification), notification.id))
-
-    def _decode(self, notification: Any) -> Any:
-        """The domain event (typed by topic at run time; the attributes are the event's)."""
-        return self.app.mapper.to_domain_event(notification)
+            counts.calendars.append(calendar_in_force(d, notification.id))
 
     @property
     def ledger_id(self) -> str:
@@ -319,19 +333,6 @@ class LedgerFollower:
             reason_label = AccessReason(reason).value
             key = UnauthorizedKey(reason_label, provider, requester, sensitivity, sharing)
             counts.unauthorized[key] += 1
-
-
-def _folded_calendar(calendar: Any, position: int) -> dict[str, Any]:
-    """A ``DistrictCalendar.Set`` shaped as the zone fold keeps it (projections/zone.py)."""
-    return {
-        "in_force_from": calendar.in_force_from.timestamp(),
-        "position": position,
-        "years": list(calendar.years),
-        "holidays": list(calendar.holidays),
-        "adjusted_working_days": list(calendar.adjusted_working_days),
-        "response_working_days": dict(calendar.response_working_days),
-        "time_limits": dict(calendar.time_limits),
-    }
 
 
 def _sensitivity_class(resource: _ResourceState | None, items: Iterable[str]) -> str:
