@@ -13,6 +13,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from uuid import UUID
 
+from msgspec.structs import replace
+
 from ledger.config import Settings
 from ledger.domain import (
     Actor,
@@ -36,7 +38,7 @@ from tests.projections.rules.test_hand_cases import (
     rules_of,
     subjects,
 )
-from tests.projections.rules.test_hand_cases_more import found, head
+from tests.projections.rules.test_hand_cases_more import RECORDING_ORDER, found, head
 from tests.projections.scenario import (
     FINANCE,
     GONGAN,
@@ -229,6 +231,19 @@ def test_i2_personal_or_important_data_with_no_mlps_filing(
     assert {f.severity for f in found(settings, "I2")} == {"high"}
 
 
+@RECORDING_ORDER
+def test_i2_the_mlps_record_latest_in_business_time(settings: Settings, rec: Recorder) -> None:
+    """Filed on 06-01 (recorded first); the record dated 05-01, not filed, is recorded
+    after (a late record of the earlier state): I2 as of 05-15, none as of 06-15 and at
+    the head (the filing of 06-01 is the state in force)."""
+    sid = system(rec, at(4, 2), personal=True)
+    rec.app.record_mlps(NDRC, sid, 3, True, occurred_at=at(6, 1))
+    rec.app.record_mlps(NDRC, sid, 3, False, occurred_at=at(5, 1))
+    assert subjects(settings, "I2", date(2026, 5, 15)) == {sid.hex}
+    assert subjects(settings, "I2", date(2026, 6, 15)) == set()
+    assert subjects(settings, "I2") == set()
+
+
 # ---------------------------------------------------------------------- I3
 
 
@@ -282,15 +297,33 @@ def test_off_hours_sensitive_at_the_edges_of_the_working_day(
     assert got == {"a-o1": round(0.5 + 0.5 / 360, 3), "a-o4": 0.5, "a-o6": round(0.5 + 0.25 / 6, 3)}
 
 
-def test_access_at_the_revocation_instant(settings: Settings, rec: Recorder) -> None:
-    """domain.md anomalies: "access right after a revocation". Revoked 06-15 10:00: a read
-    at 09:59 raises nothing, at 10:00 after_revocation (0.9, high)."""
+def test_access_at_the_revocation_and_the_expiry_instants(
+    settings: Settings, rec: Recorder
+) -> None:
+    """domain.md anomalies: "access right after a revocation" (and docs' after_expiry).
+    Revoked 06-15 10:00: a read at 09:59 raises nothing, at 10:00 after_revocation (0.9,
+    high). jiaoyu's grant expires 06-30 00:00: a read at 06-29 23:59 nothing, at 06-30
+    00:00 after_expiry (0.6, medium)."""
     grant = granted_name(rec)
     rec.app.revoke_grant(GONGAN, grant, "用途已完成", revoked_at=at(6, 15))
-    rec.accesses(*(read(e, when, code="RK-0007", items=("姓名",), grant=grant)
-                   for e, when in (("v1", at(6, 15, 9, 59)), ("v2", at(6, 15)))))  # fmt: skip
+    school = rec.app.submit_request(
+        JIAOYU, requester_department="jiaoyu", resource_code="RK-0007", items=["姓名"],
+        purpose="入学", legal_basis="法", period_start=date(2026, 6, 1),
+        period_end=date(2026, 6, 30), submitted_at=at(6, 1),
+    )  # fmt: skip
+    rec.app.approve_request(GONGAN, school, ["姓名"], at(6, 30, 0), decided_at=at(6, 2))
+    name = ("姓名",)
+    rec.accesses(
+        *(read(e, when, code="RK-0007", items=name, grant=grant)
+          for e, when in (("v1", at(6, 15, 9, 59)), ("v2", at(6, 15)))),
+        *(replace(read(e, when, code="RK-0007", items=name, grant=school, accessor="jy-01",
+                       purpose="入学"), department="jiaoyu")
+          for e, when in (("x1", at(6, 29, 23, 59)), ("x2", at(6, 30, 0)))),
+    )  # fmt: skip
     got = [(a.time, a.score, a.severity) for a in anomalies(settings, "after_revocation")]
     assert got == [(at(6, 15), 0.9, "high")]
+    got = [(a.time, a.score, a.severity) for a in anomalies(settings, "after_expiry")]
+    assert got == [(at(6, 30, 0), 0.6, "medium")]
 
 
 def test_a_burst_of_five_refused_within_sixty_minutes(settings: Settings, rec: Recorder) -> None:
