@@ -5,14 +5,16 @@
 # 1. If a server answers at $GOVLEDGER_TEST_PGHOST:$GOVLEDGER_TEST_PGPORT
 #    (default 127.0.0.1:5432) and lets the `postgres` superuser in, use it.
 # 2. Otherwise start a private cluster (Debian's PostgreSQL: initdb + pg_ctl)
-#    in $TMPDIR on port 55432, installing the server package if it is missing
-#    and we are root.
+#    in $TMPDIR on port 25432 (or the next free of ten), installing the server
+#    package if it is missing and we are root. The port lies below Linux's
+#    ephemeral range (32768-60999): one inside it can be held at any moment by a
+#    client connection's local end, and the server then cannot bind it.
 # Then create the owner role, the application role and the test database.
 set -euo pipefail
 
 host=${GOVLEDGER_TEST_PGHOST:-127.0.0.1}
 port=${GOVLEDGER_TEST_PGPORT:-5432}
-private_port=${GOVLEDGER_TEST_PRIVATE_PGPORT:-55432}
+private_port=${GOVLEDGER_TEST_PRIVATE_PGPORT:-25432}
 db=govledger_test
 owner=govledger_owner
 app=govledger_app
@@ -50,12 +52,17 @@ start_private_cluster() {
     log "initdb $dir/data"
     "${run_as[@]}" "$bindir/initdb" -D "$dir/data" -U postgres -A trust >/dev/null
   fi
-  if ! can_connect 127.0.0.1 "$private_port"; then
-    log "starting a private PostgreSQL on 127.0.0.1:$private_port"
-    "${run_as[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-      -o "-p $private_port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null
-  fi
-  host=127.0.0.1; port=$private_port
+  local try
+  for try in $(seq "$private_port" $((private_port + 9))); do
+    if can_connect 127.0.0.1 "$try"; then host=127.0.0.1; port=$try; return; fi
+    log "starting a private PostgreSQL on 127.0.0.1:$try"
+    if "${run_as[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
+      -o "-p $try -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null; then
+      host=127.0.0.1; port=$try; return
+    fi
+    log "could not start on port $try (taken?): trying the next"
+  done
+  log "no private PostgreSQL could start (see $dir/server.log)"; return 1
 }
 
 if ! can_connect "$host" "$port"; then
