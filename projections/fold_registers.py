@@ -37,6 +37,35 @@ _SAFEGUARD = {"OwnerAssigned": "owner", "ControllerAssigned": "controller",
               "RiskAssessed": "assessment"}  # fmt: skip
 
 
+# A system's or a resource's value changed by facts each dated (docs/facts.md §1): the
+# value in force is the one of the change latest in business time, whatever the order
+# the changes were recorded in (ties: the later recorded). Each change names its part.
+# (A system's status is not among them: the domain takes its steps only forward, active,
+# zombie, merged or decommissioned, so recording order is their order.)
+_SYSTEM_PART = {
+    "ConnectionRequirementSet": "required_to_connect",
+    "MlpsRecorded": "mlps",
+    "DataHoldingsDeclared": "holdings",
+}
+_RESOURCE_PART = {
+    "OwnerAssigned": "owner",
+    "ControllerAssigned": "controller",
+    "Reclassified": "classification",
+}
+
+
+def latest_in_business_time(entity: dict[str, Any], part: str, epoch: float) -> bool:
+    """Whether a change of ``part`` dated ``epoch`` is the latest in business time of the
+    entity's changes of that part folded so far (then remembered: ``in_force_since``).
+    A change recorded after a later-dated one is history, not the value in force
+    (docs/projections.md §As-of semantics, "By business time")."""
+    since = entity.setdefault("in_force_since", {})
+    if epoch < since.get(part, float("-inf")):
+        return False
+    since[part] = epoch
+    return True
+
+
 def calendar_in_force(data: dict[str, Any], position: int) -> dict[str, Any]:
     """A ``DistrictCalendar.Set`` (its stored JSON, decoded) as the projections keep it:
     the zone fold's ``calendars`` and the metrics' follower (projections/ledger_counts.py)
@@ -131,6 +160,9 @@ class RegistersFold(RejudgedRules, ProvidedRules):
         system["positions"].append(fact.position)
         self._system_changed(system, name, d, fact.position)  # F1/F2 as of a decision
         date_change(system, name, self._happened_iso())  # I7 (seed §三(二)6)
+        part = _SYSTEM_PART.get(name)
+        if part is not None and not latest_in_business_time(system, part, self._happened_epoch()):
+            return  # dated before the value in force: kept by _system_changed, not applied
         if name == "ConnectionRequirementSet":
             system["required_to_connect"] = d["required_to_connect"]
         elif name == "Connected":
@@ -180,8 +212,10 @@ class RegistersFold(RejudgedRules, ProvidedRules):
             "position": fact.position,
             "positions": [fact.position],
         }
-        # The classifications by business time (security.access judges S1 by them).
+        # The classifications by business time (security.access judges S1 by them); the
+        # registration's is the one in force until a later-dated reclassification.
         classify(resource, self._happened_epoch(), d["sharing_type"])
+        latest_in_business_time(resource, "classification", self._happened_epoch())
         resource["sensitivity"] = resource_sensitivity(resource)
         resource["personal_items"], resource["core_items"] = guarded_items(resource)
         resource["sensitive_personal"] = sorted(
@@ -199,6 +233,13 @@ class RegistersFold(RejudgedRules, ProvidedRules):
         resource["positions"].append(fact.position)
         if name in _SAFEGUARD:  # S12 and D2 read since when (projections.rules.folded)
             self._safeguarded(resource, _SAFEGUARD[name], self._happened_epoch())
+        if name == "Reclassified":  # every classification, by business time (S1 reads them)
+            since = self._happened_epoch()
+            classify(resource, since, d["sharing_type"])
+            self._rejudge_classified(resource, since)  # S1 of accesses recorded before it
+        part = _RESOURCE_PART.get(name)
+        if part is not None and not latest_in_business_time(resource, part, self._happened_epoch()):
+            return  # dated before the value in force: history, not applied
         if name == "OwnerAssigned":
             resource["owner_department"] = d["owner_department"]
         elif name == "ControllerAssigned":
@@ -207,9 +248,6 @@ class RegistersFold(RejudgedRules, ProvidedRules):
             resource["sharing_type"] = d["sharing_type"]
             resource["legal_basis"] = d["legal_basis"]
             resource["share_condition"] = d["share_condition"]
-            since = self._happened_epoch()
-            classify(resource, since, d["sharing_type"])
-            self._rejudge_classified(resource, since)  # S1 of accesses recorded before it
         elif name == "RiskAssessed":
             resource["risk_assessments"].append(d["reference"])
             resource["risk_level"] = d["risk_level"]

@@ -112,17 +112,20 @@ def _unanswered(state: State, reference: datetime) -> Iterator[FindingTuple]:
 
 
 def _catalogue(state: State, reference: datetime) -> Iterator[FindingTuple]:
+    """S8 and S9 are dated when the classification in force took effect (the registration
+    or a reclassification: what made them due), S10 at the registration."""
     for resource in state["resources"].values():
         code, provider = resource["code"], resource["provider_department"]
         at, positions = _registered(resource, reference), resource["positions"]
+        classified = _classified(resource, at)
         sharing = resource["sharing_type"]
         if sharing == "not_shareable" and not (resource["legal_basis"] or "").strip():
-            yield _row("S8", code, "resource", provider, positions, at,
+            yield _row("S8", code, "resource", provider, positions, classified,
                        f"{code} is not_shareable without a legal basis")  # fmt: skip
         base_items = [i["name"] for i in resource["items"] if i["base_item"]]
         if resource["base_resource"] and base_items and sharing != "unconditional":
             detail = f"base items {base_items} of base resource {code} are {sharing}"
-            yield _row("S9", code, "resource", provider, positions, at, detail)
+            yield _row("S9", code, "resource", provider, positions, classified, detail)
         missing = [name for name in CORE_METADATA if not resource.get(name)]
         if sharing != "not_shareable" and not resource["share_method"]:
             missing.append("share_method")
@@ -131,6 +134,13 @@ def _catalogue(state: State, reference: datetime) -> Iterator[FindingTuple]:
         if missing:
             yield _row("S10", code, "resource", provider, positions, at,
                        f"{code} lacks {', '.join(missing)}")  # fmt: skip
+
+
+def _classified(resource: dict[str, Any], registered: datetime) -> datetime:
+    """When the resource's classification in force took effect (projections.fold_registers
+    ``latest_in_business_time``); the registration's time for views folded before it kept one."""
+    since = resource.get("in_force_since", {}).get("classification")
+    return registered if since is None else datetime.fromtimestamp(since, CST)
 
 
 def _systems(state: State, reference: datetime, zombie_days: int) -> Iterator[FindingTuple]:

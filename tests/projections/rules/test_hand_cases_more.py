@@ -26,8 +26,7 @@ from ledger.domain.district_calendar import CalendarSpec
 from ledger.domain.errors import DomainError
 from ledger.domain.holidays import NOTICES
 from ledger.domain.refresh import RefreshReport
-from projections.query import Finding, open_views
-from tests.projections.rules.test_hand_cases import at, granted_name, rules_of, subjects
+from tests.projections.rules.hand import at, found, granted_name, head, rules_of, subjects
 from tests.projections.scenario import (
     ADMIN,
     GONGAN,
@@ -44,33 +43,11 @@ from tests.projections.scenario import (
 DAY_2026 = next(n for n in NOTICES if n.year == 2026)  # 国务院办公厅 2026 notice
 
 
-# The zone's state of a resource or a system is folded in recording order (docs/projections.md
-# §As-of semantics, "Not yet by business time").
-RECORDING_ORDER = pytest.mark.xfail(
-    strict=True,
-    reason="the zone fold applies a resource's reclassification and a system's MLPS record "
-    "in recording order, not by occurred_at (security.access and fund_state._system_at read "
-    "them by business time); the fix lies in projections/fold_registers.py",
-)
-
-
 def record_2026_calendar(rec: Recorder, **limits: int) -> None:
     """The district calendar: the 2026 notice's days off and make-up days, 10 working days."""
     spec = CalendarSpec((2026,), DAY_2026.holidays, DAY_2026.working_days,
                         {t.value: 10 for t in SharingType}, dict(limits))  # fmt: skip
     assert rec.app.record_calendar(ADMIN, spec)
-
-
-def found(
-    settings: Settings, rule: str, on: date | None = None, pos: int | None = None
-) -> list[Finding]:
-    with open_views(settings, catch_up=True) as views:
-        return views.findings(views.moment(as_of=on, at=pos), rule=rule)
-
-
-def head(settings: Settings) -> int:
-    with open_views(settings, catch_up=True) as views:
-        return views.position
 
 
 def submit(rec: Recorder, when: datetime, code: str = "RK-0007") -> UUID:
@@ -253,11 +230,17 @@ def test_s9_until_the_base_resource_becomes_unconditional(
     assert subjects(settings, "S9", date(2026, 6, 10)) == set()
 
 
-def base_resource_reclassified(rec: Recorder, *days_and_types: tuple[int, SharingType]) -> None:
-    """FR-0001 (法人, base item 名称) registered unconditional on 04-01, then reclassified
+def base_resource_reclassified(
+    rec: Recorder,
+    *days_and_types: tuple[int, SharingType],
+    registered: SharingType = SharingType.UNCONDITIONAL,
+) -> None:
+    """FR-0001 (法人, base item 名称) registered ``registered`` on 04-01, then reclassified
     on each (June day, type) in the order given (the recording order)."""
     items = [ResourceItem("名称", Sensitivity.GENERAL, True)]
-    base = replace(_entry("FR-0001", "法人", items, SharingType.UNCONDITIONAL), base_resource=True)
+    base = replace(_entry("FR-0001", "法人", items, registered), base_resource=True)
+    if registered is not SharingType.UNCONDITIONAL:
+        base = replace(base, share_condition="依法履职需要")
     rec.app.register_resource(GONGAN, base, occurred_at=at(4, 1))
     for day, sharing in days_and_types:
         condition = "" if sharing is SharingType.UNCONDITIONAL else "依法履职需要"
@@ -267,25 +250,27 @@ def base_resource_reclassified(rec: Recorder, *days_and_types: tuple[int, Sharin
         )  # fmt: skip
 
 
-@RECORDING_ORDER
 def test_s9_the_classification_latest_in_business_time_not_the_last_recorded(
     settings: Settings, rec: Recorder
 ) -> None:
-    """domain.md S9. Reclassified unconditional on 06-20 (recorded first) and conditional on
-    06-10 (recorded after): conditional 06-10..06-19, so S9 as of 06-15 only; as of 06-25
-    and at the head FR-0001 is unconditional (the 06-20 classification is in force)."""
-    base_resource_reclassified(rec, (20, SharingType.UNCONDITIONAL), (10, SharingType.CONDITIONAL))
+    """domain.md S9. Registered conditional on 04-01; reclassified unconditional on 06-20
+    (recorded first) and conditional again on 06-10 (recorded after, a change when it is
+    recorded): conditional until 06-19, so S9 as of 06-15; as of 06-25 and at the head
+    FR-0001 is unconditional (the 06-20 classification is in force), whatever came last.
+    (Registered unconditional, the 06-20 reclassification recorded first would change
+    nothing and is not recorded: a setter whose value is already so, tests/api/
+    test_replays.py.)"""
+    base_resource_reclassified(
+        rec,
+        (20, SharingType.UNCONDITIONAL),
+        (10, SharingType.CONDITIONAL),
+        registered=SharingType.CONDITIONAL,
+    )
     assert subjects(settings, "S9", date(2026, 6, 15)) == {"FR-0001"}
     assert subjects(settings, "S9", date(2026, 6, 25)) == set()
     assert subjects(settings, "S9") == set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="S8–S10 are dated at the resource's registration (projections/rules/moment.py "
-    "_catalogue); the zone state keeps no time of the reclassification that made them due, "
-    "which projections/fold_registers.py would have to keep",
-)
 def test_s9_dated_when_the_reclassification_made_it_due(settings: Settings, rec: Recorder) -> None:
     """docs/facts.md §1, projections/rules/obligations.py: "Every finding is dated when it
     became due". Unconditional from 04-01, conditional from 06-10: S9 dated 06-10."""

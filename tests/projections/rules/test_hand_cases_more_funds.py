@@ -30,15 +30,16 @@ from ledger.domain import (
 from ledger.domain.access import AccessReport
 from projections.facts import CST
 from projections.query import Anomaly, open_views
-from tests.projections.rules.test_hand_cases import (
+from tests.projections.rules.hand import (
     at,
     file_project,
+    found,
     grant_funds,
     granted_name,
+    head,
     rules_of,
     subjects,
 )
-from tests.projections.rules.test_hand_cases_more import RECORDING_ORDER, found, head
 from tests.projections.scenario import (
     FINANCE,
     GONGAN,
@@ -231,7 +232,6 @@ def test_i2_personal_or_important_data_with_no_mlps_filing(
     assert {f.severity for f in found(settings, "I2")} == {"high"}
 
 
-@RECORDING_ORDER
 def test_i2_the_mlps_record_latest_in_business_time(settings: Settings, rec: Recorder) -> None:
     """Filed on 06-01 (recorded first); the record dated 05-01, not filed, is recorded
     after (a late record of the earlier state): I2 as of 05-15, none as of 06-15 and at
@@ -242,6 +242,27 @@ def test_i2_the_mlps_record_latest_in_business_time(settings: Settings, rec: Rec
     assert subjects(settings, "I2", date(2026, 5, 15)) == {sid.hex}
     assert subjects(settings, "I2", date(2026, 6, 15)) == set()
     assert subjects(settings, "I2") == set()
+
+
+def test_owner_and_controller_latest_in_business_time(settings: Settings, rec: Recorder) -> None:
+    """The rights register (所有权、控制权): owner jiaoyu from 06-20 recorded first, gongan
+    from 06-10 recorded after; the controller likewise: as of 06-15 gongan, as of 06-25
+    and at the head jiaoyu (the later assignment in business time is in force)."""
+    items = [ResourceItem("名称", Sensitivity.GENERAL)]
+    rec.app.register_resource(GONGAN, _entry("FR-0009", "法人", items, SharingType.UNCONDITIONAL),
+                              occurred_at=at(4, 1))  # fmt: skip
+    for department, day in (("jiaoyu", 20), ("gongan", 10)):
+        rec.app.assign_resource_controller(GONGAN, "FR-0009", department, occurred_at=at(6, day))
+
+    def controller(on: date | None) -> str | None:
+        with open_views(settings, catch_up=True) as views:
+            (entry,) = [e for e in views.rights_register(views.moment(as_of=on))
+                        if e.resource_code == "FR-0009"]  # fmt: skip
+        return entry.controller
+
+    assert controller(date(2026, 6, 15)) == "gongan"
+    assert controller(date(2026, 6, 25)) == "jiaoyu"
+    assert controller(None) == "jiaoyu"
 
 
 # ---------------------------------------------------------------------- I3
