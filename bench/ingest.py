@@ -5,7 +5,8 @@ of a recorded access (no application, no evaluation), ``GovLedger.record_accesse
 with evaluation (the Python API), and ``POST /api/v1/accesses/batch`` against a
 real ``govledger serve`` on loopback (1 worker and 1 sender; 2 workers and 2
 senders, each sender on a keep-alive connection served by a worker of its own:
-bench/_workers.py says why), each warmed up by a few one-access requests first
+bench/_workers.py says why; a sender posts prebuilt request bytes, as light a load
+generator as wrk, bench/_sender.py), each warmed up by a few one-access requests first
 (a worker's first request builds FastAPI's routes: a one-off of about 0.5 s per
 process). Then
 where an access's time goes: each in-process stage of the batch path timed
@@ -66,6 +67,7 @@ import httpx
 from _common import ROOT, busy_cpu_seconds, pg_settings, postgres_url, scratch_schema, target
 from _ingest_ledger import PLATFORM, access_json, prepare, report_of, subjects_of
 from _ingest_stages import print_stages, stage_costs
+from _sender import RawSender, SenderError, post_request
 from _workers import connection_owner, worker_pids
 from eventsourcing.persistence import InfrastructureFactory, StoredEvent
 from eventsourcing.utils import Environment
@@ -184,29 +186,39 @@ def http_rate(
     ]
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     base_url = f"http://127.0.0.1:{port}"
-    clients: list[httpx.Client] = []
+    requests = [post_request(port, BATCH_PATH, headers, body) for body in bodies]
+    clients: list[RawSender] = []
     try:
         with httpx.Client(base_url=base_url, timeout=120) as probe:
             _wait_until_up(probe)
-        warm_up = (json.dumps({"accesses": [access_json(i, grant, f"{run}w{i}")]}) for i in count())
+        warm_up = (
+            post_request(
+                port,
+                BATCH_PATH,
+                headers,
+                json.dumps({"accesses": [access_json(i, grant, f"{run}w{i}")]}),
+            )
+            for i in count()
+        )
         # Untimed: each sender's connection is placed on a worker of its own (bench/_workers.py),
         # and each worker's first requests build FastAPI's routes and fill its pool (about
         # 0.5 s, once per process): the rate is that of a running service.
-        place = _Placement(server.pid, port, workers, headers)
+        place = _Placement(server.pid, port, workers)
         taken: set[int] = set()
         clients = [place.sender(taken, warm_up) for _ in range(senders)]
-        queue: SimpleQueue[str] = SimpleQueue()
-        for body in bodies:
-            queue.put(body)
+        queue: SimpleQueue[bytes] = SimpleQueue()
+        for request in requests:
+            queue.put(request)
 
-        def send(client: httpx.Client) -> None:  # each sender on its own connection
+        def send(client: RawSender) -> None:  # each sender on its own connection
             while True:
                 try:
-                    body = queue.get_nowait()
+                    request = queue.get_nowait()
                 except Empty:
                     return
-                reply = client.post(BATCH_PATH, content=body, headers=headers)
-                reply.raise_for_status()
+                status = client.post(request)
+                if status != 200:  # recorded (retries are not sent here)
+                    raise SenderError(f"a batch was answered {status}")
 
         with _CpuMeter(cpu, events):
             started = time.perf_counter()
@@ -228,29 +240,24 @@ PLACEMENT_SECONDS = 120
 
 @dataclass
 class _Placement:
-    """One client (one keep-alive connection) a sender, served by a worker no other sender's
-    connection is on while there are workers to spare (bench/_workers.py)."""
+    """One sender (one keep-alive connection, bench/_sender.py) served by a worker no other
+    sender's connection is on while there are workers to spare (bench/_workers.py)."""
 
     server_pid: int
     port: int
     workers: int
-    headers: dict[str, str]
 
-    def sender(self, taken: set[int], warm_up: Iterator[str]) -> httpx.Client:
-        """A client warmed up twice on a worker not in ``taken`` (then added to it)."""
+    def sender(self, taken: set[int], warm_up: Iterator[bytes]) -> RawSender:
+        """A sender warmed up twice on a worker not in ``taken`` (then added to it)."""
         deadline = time.monotonic() + PLACEMENT_SECONDS
         while time.monotonic() < deadline:
-            client = httpx.Client(
-                base_url=f"http://127.0.0.1:{self.port}",
-                timeout=120,
-                limits=httpx.Limits(max_connections=1),
-            )
+            client = RawSender(self.port)
             for _ in range(2):
-                reply = client.post(BATCH_PATH, content=next(warm_up), headers=self.headers)
-                reply.raise_for_status()
-            client_port = reply.extensions["network_stream"].get_extra_info("client_addr")[1]
+                status = client.post(next(warm_up))
+                if status != 200:
+                    raise SenderError(f"a warm-up batch was answered {status}")
             processes = [self.server_pid, *worker_pids(self.server_pid)]
-            owner = connection_owner(self.port, client_port, processes)
+            owner = connection_owner(self.port, client.client_port, processes)
             if owner is not None and (owner not in taken or len(taken) >= self.workers):
                 taken.add(owner)
                 return client
