@@ -45,11 +45,18 @@ class RawSender:
 
     def post(self, request: bytes) -> int:
         """Send a prebuilt request; the answer's status, once its body is read."""
+        return self.answer(request)[0]
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        """``GET path`` on this connection (so from the worker it is served by)."""
+        return self.answer(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+
+    def answer(self, request: bytes) -> tuple[int, bytes]:
+        """Send a request; the answer's status and body."""
         self.sock.sendall(request)
         head = self._read_head()
         status = int(head.split(b" ", 2)[1])
-        self._read(_content_length(head))
-        return status
+        return status, self._read(_content_length(head))
 
     def _read_head(self) -> bytes:
         while HEAD_END not in self._pending:
