@@ -246,7 +246,20 @@ class LedgerMetrics(Collector):
             *self._requests(counts),
             self._future_dated(counts),
             self._issued(counts),
+            self._unreadable(counts),
         ]
+
+    def _unreadable(self, counts: LedgerCounts) -> Metric:
+        unreadable = CounterMetricFamily(
+            "govledger_ledger_unreadable_events",
+            "Ledger rows of a counted kind whose state could not be read as that kind, "
+            "passed over by this worker's counts (written past the application): a reason "
+            "to run `govledger verify` and to look at who can append",
+            labels=["event_type"],
+        )
+        for event_type, n in sorted(counts.unreadable.items()):
+            unreadable.add_metric([event_type], n)
+        return unreadable
 
     def _issued(self, counts: LedgerCounts) -> Metric:
         issued = CounterMetricFamily(

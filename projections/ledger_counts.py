@@ -31,6 +31,7 @@ calendar recorded later (a back-filled year) moves the overdue gauge as it moves
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
@@ -40,6 +41,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
+import msgspec
 import orjson
 from eventsourcing.domain import DomainEvent
 from eventsourcing.utils import get_topic
@@ -62,6 +64,17 @@ from projections.fold_registers import calendar_in_force
 from projections.rules.calendars import response_due
 
 PAGE_SIZE = 2000
+# What reading a row's state as its kind raises when the bytes are not that kind's.
+UNREADABLE = (
+    msgspec.DecodeError,
+    msgspec.ValidationError,
+    orjson.JSONDecodeError,
+    KeyError,
+    TypeError,
+    ValueError,
+    AttributeError,
+)
+logger = logging.getLogger(__name__)
 T = TypeVar("T")
 UNREGISTERED = "unregistered"  # a department code the ledger has no registration for
 UNKNOWN = "unknown"  # a resource (or item) not in the catalogue
@@ -148,6 +161,9 @@ class LedgerCounts:
     pending: dict[UUID, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     # Accesses dated in the future (docs/facts.md §6), by requester department.
     future_dated: Counter[str] = field(default_factory=Counter)
+    # Rows of a counted kind whose stored state cannot be read as that kind: counted here
+    # and passed over (``LedgerFollower._count``), by event type.
+    unreadable: Counter[str] = field(default_factory=Counter)
     # Reports issued (``report --issue`` or the worker's schedule): issue ids by kind.
     issued: dict[str, set[str]] = field(default_factory=dict)
     # The calendars recorded, shaped as the zone fold keeps them (projections/rules/calendars).
@@ -257,6 +273,21 @@ class LedgerFollower:
         return True
 
     def _count(self, notification: Any) -> None:
+        """Count one row. A row of a counted kind whose state is not that kind's (written
+        past the application: the chain takes any bytes a writer hashes) is counted as
+        unreadable and passed over: stopping on it would blind every worker's counts, and
+        the unauthorized-sharing alerts with them, for good (docs/operations.md §Metrics)."""
+        try:
+            self._count_row(notification)
+        except UNREADABLE as error:
+            event_type = EVENT_TYPES.get(notification.topic, OTHER)
+            self.counts.unreadable[event_type] += 1
+            logger.warning(
+                "ledger row %s (%s) unreadable for the metrics: %s",
+                notification.id, event_type, type(error).__name__,
+            )  # fmt: skip
+
+    def _count_row(self, notification: Any) -> None:
         topic: str = notification.topic
         counts = self.counts
         counts.events[EVENT_TYPES.get(topic, OTHER)] += 1

@@ -1,5 +1,5 @@
 """ops/prometheus/alerts.yml as the issues ask (issue 6 §2, issue 21 item 3, issue 18): the
-twelve alerts, each with a severity, Chinese summary and description, a runbook that exists
+alerts, each with a severity, Chinese summary and description, a runbook that exists
 and says what it means, how to check and how to respond, and promtool unit tests that see it
 both fire and stay quiet. (`make rules` runs promtool itself.)"""
 
@@ -25,6 +25,7 @@ ALERTS = {
     "SharingRequestOverdue",
     "FundingToNonCompliantSystem",
     "ProjectionFactSetAside",
+    "LedgerRowUnreadable",
     "ReplicationLagging",
     "NoSynchronousStandby",
 }

@@ -13,8 +13,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from uuid import uuid4
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from ledger.application import GovLedger
 from ledger.config import Settings
@@ -141,3 +143,26 @@ def test_the_warm_up_stops_with_the_service(
         follower.warm_up(stop)
         assert follower.position == 0
         assert follower.counted(_position_and_head, seconds=0) is None
+
+
+@pytest.mark.parametrize(
+    "state", [b"\x00not json", b'{"department": 7}', b"[]"], ids=["bytes", "wrong", "list"]
+)
+def test_a_row_that_is_not_its_kind_is_counted_unreadable_and_passed_over(
+    settings: Settings, state: bytes
+) -> None:
+    """A chained row of a counted kind whose state is not that kind's (a writer past the
+    application: the chain takes whatever bytes are hashed) must not stop the counts for
+    good: it is counted unreadable, and the rows after it are counted as ever."""
+    with _departments_ledger(settings, 2) as app:
+        forged = StoredEvent(uuid4(), 1, ledger_counts._DEPARTMENT, state)
+        app.recorder.insert_events([StoredEvent(uuid4(), 1, ledger_counts._ACCESS, state), forged])
+        app.register_department(ADMIN, "dept9", "部门9")
+        head = app.recorder.max_notification_id()
+        follower = LedgerFollower(app)
+        follower.warm_up()
+        assert follower.counted(_position_and_head, seconds=0) == (head, head)
+        counts = follower.counts
+        assert counts.unreadable == {"DataAccess.Recorded": 1, "Department.Registered": 1}
+        assert counts.departments == {"dept0", "dept1", "dept9"}
+        assert sum(counts.accesses.values()) == 0
