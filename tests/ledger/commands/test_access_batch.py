@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import msgspec
 import pytest
@@ -25,6 +24,7 @@ from projections.sharing_terms import SharingTerms
 from security.access import evaluate_access
 from tests.conftest import Ledger, make_events
 from tests.ledger._rows import verified_rows
+from tests.ledger._world import access_report
 from tests.ledger.domain.builders import (
     NDRC,
     PLATFORM,
@@ -34,23 +34,6 @@ from tests.ledger.domain.builders import (
     FakeClock,
     population_entry,
 )
-
-
-def access_report(event_id: str, accessed_at: datetime | None = None, **changes: object):
-    report = AccessReport(
-        platform_event_id=event_id,
-        accessor_id="hrb-officer-7",
-        department=USER_DEPT,
-        system="社保核定系统",
-        resource_code="R-POP",
-        items=("name",),
-        row_count=12,
-        purpose="social insurance eligibility",
-        grant_id=None,
-        client_address="10.2.3.4",
-        accessed_at=accessed_at or datetime(2026, 3, 3, 1, 0, tzinfo=UTC),
-    )
-    return msgspec.structs.replace(report, **changes)
 
 
 @pytest.fixture(params=[STREAM_CHUNK, 3], ids=["one chunk", "chunks of 3"])
