@@ -403,6 +403,7 @@ class ChainedPostgresApplicationRecorder(
     ) -> list[int]:
         """Optimistic: one pipelined round trip, valid only if the head did not move."""
         rows = chain_rows(digest, head[0], head[1], chain_input(stored_events))
+        self._will_commit(rows)
         with conn.pipeline(), conn.transaction(), conn.cursor() as curs:
             ids = self._insert_rows(curs, head, rows, stored_events, only_new, **kwargs)
         self._remember_head(rows)
@@ -447,9 +448,10 @@ class ChainedPostgresApplicationRecorder(
                 else list(stored_events)
             )
             head = (int(found["position"]), bytes(found["hash"]))
-            # Nobody wrote since our own last batch: contention is over.
-            self._contended = self._contended and head != self._head
+            # Nobody wrote since this process's last batch: contention is over.
+            self._contended = self._contended and not self._wrote_last(head)
             rows = chain_rows(digest, head[0], head[1], chain_input(pending))
+            self._will_commit(rows)
             ids = self._insert_rows(curs, head, rows, pending, False, **kwargs)
         self._remember_head(rows)
         return NewAggregates(ids, existing)

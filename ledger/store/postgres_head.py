@@ -41,6 +41,8 @@ class WriterHead:
         self._head_lock = threading.Lock()
         self._contended = False
         self._in_hand = 0  # batches of this process inside insert_new_stream now
+        # Heads this process is committing: written, perhaps visible, not yet remembered.
+        self._committing: set[tuple[int, bytes]] = set()
 
     def _optimistic(self, size: int) -> bool:
         """Whether to bet on the remembered head rather than wait for the head's lock.
@@ -64,13 +66,32 @@ class WriterHead:
             with self._head_lock:
                 self._in_hand -= 1
 
+    def _will_commit(self, rows: list[RowTuple]) -> None:
+        """Note the head ``rows`` will leave, before their commit makes it visible.
+
+        Another batch of this process may be granted the head's lock the moment that
+        commit lands, before ``_remember_head`` runs: it must know the head it finds as
+        this process's own, not another writer's (``_wrote_last``).
+        """
+        if rows:
+            with self._head_lock:
+                self._committing.add((rows[-1][0], rows[-1][6]))
+
+    def _wrote_last(self, head: tuple[int, bytes]) -> bool:
+        """Whether ``head``, found under the head's lock, is one this process wrote."""
+        with self._head_lock:
+            return head == self._head or head in self._committing
+
     def _remember_head(self, rows: list[RowTuple]) -> None:
         if not rows:
             return
         with self._head_lock:
             if self._head is None or rows[-1][0] > self._head[0]:
                 self._head = (rows[-1][0], rows[-1][6])
+            # Committed, or rolled back and overtaken: either way no longer in flight.
+            self._committing = {h for h in self._committing if h[0] > rows[-1][0]}
 
     def _forget_head(self) -> None:
         with self._head_lock:
             self._head = None
+            self._committing.clear()

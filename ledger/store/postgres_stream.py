@@ -62,6 +62,10 @@ class ChainedRecorder(Protocol):
         self, stored_events: Sequence[StoredEvent], *, checked: bool = False
     ) -> NewAggregates: ...
 
+    def _will_commit(self, rows: list[RowTuple]) -> None: ...
+
+    def _wrote_last(self, head: tuple[int, bytes]) -> bool: ...
+
     def _remember_head(self, rows: list[RowTuple]) -> None: ...
 
     def _forget_head(self) -> None: ...
@@ -120,7 +124,7 @@ def _stream(
                 if found is None:
                     raise ForeignStoreError("the ledger has no head record (run `govledger init`)")
                 head = (int(found["position"]), bytes(found["hash"]))
-                if recorder._head is not None and head != recorder._head:
+                if recorder._head is not None and not recorder._wrote_last(head):
                     recorder._contended = True  # another writer wrote since our last batch
                 position, prev = head
                 answers: list[tuple[Cursor[DictRow], int]] = []
@@ -141,6 +145,7 @@ def _stream(
                     answers.append((curs, len(rows)))
                     written += [row[0] for row in rows]
                     position, prev, last = rows[-1][0], rows[-1][6], rows
+                recorder._will_commit(last)
                 for curs, size in answers:
                     answer = curs.fetchone()
                     curs.close()

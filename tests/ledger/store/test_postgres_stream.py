@@ -107,3 +107,43 @@ def test_a_second_batch_of_one_process_is_built_before_it_waits_for_the_lock(
     assert recorder.insert_new_stream(log.chunks(3)).ids == list(range(14, 20))
     assert log.calls[4:] == ["chunk 0", "chunk 1", "chunk 2"]  # alone again: streamed
     assert [row[0] for row in verified_rows(pg_ledger.settings)] == list(range(1, 20))
+
+
+def test_a_head_a_sibling_batch_committed_but_has_not_yet_remembered_is_still_ours(
+    pg_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between a batch's commit and its ``_remember_head`` another batch of the process may
+    be granted the head's lock: the head it finds there is the process's own, so it does
+    not count as another writer's, and the next batch alone streams again (the race the
+    test above once lost in CI)."""
+    recorder = pg_ledger.recorder
+    recorder.insert_new_stream([make_events(1)])
+    remember = recorder._remember_head
+    committed, go_on = threading.Event(), threading.Event()
+    holder_ident: list[int] = []
+
+    def paused(rows: Any) -> None:
+        if threading.get_ident() in holder_ident:
+            committed.set()  # the holder's batch is committed; it has not remembered it
+            assert go_on.wait(timeout=60)
+        remember(rows)
+
+    monkeypatch.setattr(recorder, "_remember_head", paused)
+    log = BatchLog(recorder, monkeypatch)
+
+    def hold() -> Any:
+        holder_ident.append(threading.get_ident())
+        return recorder.insert_new_stream([make_events(3), make_events(3)])
+
+    mine: list[Any] = []
+    holder = _in_thread(hold, mine)
+    assert committed.wait(timeout=60)
+    theirs = recorder.insert_new_stream(log.chunks(3))  # not alone: built, then one insert
+    go_on.set()
+    holder.join(timeout=60)
+    assert mine[0].ids == list(range(2, 8)) and theirs.ids == list(range(8, 14))
+    assert log.calls == ["chunk 0", "chunk 1", "chunk 2", "insert 6"]
+    assert not recorder._contended
+    assert recorder.insert_new_stream(log.chunks(3)).ids == list(range(14, 20))
+    assert log.calls[4:] == ["chunk 0", "chunk 1", "chunk 2"]  # alone again: streamed
+    assert [row[0] for row in verified_rows(pg_ledger.settings)] == list(range(1, 20))
