@@ -66,6 +66,7 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from itertools import count
 from pathlib import Path
 from queue import Empty, SimpleQueue
@@ -504,26 +505,19 @@ def main() -> None:
         if args.subjects_only:
             return
         sqlite = Settings(database_url=f"sqlite:///{directory}/ingest.db", state_dir=directory)
-        results["sqlite"] = measure(
-            sqlite,
-            args.events,
-            args.batch,
-            args.repeats,
+        run = partial(
+            measure,
+            events=args.events,
+            batch=args.batch,
+            repeats=args.repeats,
             stages_only=only,
             connections=args.connections,
         )
+        results["sqlite"] = run(sqlite)
         url = postgres_url()
         if url:
             with scratch_schema(url) as schema:
-                pg = pg_settings(url, schema, directory)
-                results["postgresql"] = measure(
-                    pg,
-                    args.events,
-                    args.batch,
-                    args.repeats,
-                    stages_only=only,
-                    connections=args.connections,
-                )
+                results["postgresql"] = run(pg_settings(url, schema, directory))
     print_rates(results, args.batch, args.repeats, args.connections)
     print_cpu(results)
     print_stages(results)
