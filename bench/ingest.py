@@ -15,6 +15,11 @@ the HTTP server, FastAPI and the transfer. Targets (issue 20): on each backend,
 one HTTP worker >= 0.5 x raw append and two workers >= 0.8 x raw append; and
 >= 10,000 access events/s into PostgreSQL.
 
+``--connections 2`` gives each worker two senders, so a batch waits in every worker
+while another is recorded: beside the default run it says whether the two-worker line
+is held back by workers idle between one sender's requests, or by the head's lock and
+the cores (stop 31's note on issue 20).
+
 Beside the rates, the whole machine's busy CPU over each timed run, in µs an access (Linux's
 /proc/stat: the workers, the bench's senders and the database server alike): on a machine
 of few cores, the two workers' rate cannot pass ``cores / that``, and its ratio to raw append
@@ -40,7 +45,8 @@ the chain.
 The zone it records into and the bodies it sends are bench/_ingest_ledger.py's; the stage
 table is bench/_ingest_stages.py's.
 
-    .venv/bin/python bench/ingest.py [--events N] [--batch B] [--repeats R] [--subjects-only]
+    .venv/bin/python bench/ingest.py [--events N] [--batch B] [--repeats R] [--connections C]
+                                     [--subjects-only]
 """
 
 from __future__ import annotations
@@ -56,9 +62,11 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from itertools import count
 from pathlib import Path
 from queue import Empty, SimpleQueue
@@ -208,11 +216,11 @@ def http_rate(
         # Untimed: each sender's connection is placed on a worker of its own (bench/_workers.py),
         # and each worker's first requests build FastAPI's routes and fill its pool (about
         # 0.5 s, once per process): the rate is that of a running service.
-        place = _Placement(server.pid, port, workers)
-        taken: set[int] = set()
-        clients = [place.sender(taken, warm_up) for _ in range(senders)]
-        for client in clients:
-            _wait_until_counted(client)
+        place = _Placement(server.pid, port, workers, -(-senders // workers))
+        taken: Counter[int] = Counter()
+        for _ in range(senders):
+            clients.append(place.sender(taken, warm_up, clients))
+        _wait_until_counted(clients)
         queue: SimpleQueue[bytes] = SimpleQueue()
         for request in requests:
             queue.put(request)
@@ -253,11 +261,17 @@ class _Placement:
     server_pid: int
     port: int
     workers: int
+    per_worker: int  # senders a worker serves at most
 
-    def sender(self, taken: set[int], warm_up: Iterator[bytes]) -> RawSender:
-        """A sender warmed up twice on a worker not in ``taken`` (then added to it)."""
+    def sender(
+        self, taken: Counter[int], warm_up: Iterator[bytes], placed: list[RawSender]
+    ) -> RawSender:
+        """A sender warmed up twice on a worker serving fewer than ``per_worker`` of the
+        senders counted in ``taken`` (then counted there); the senders ``placed`` before it
+        are kept from idling past the server's keep-alive meanwhile."""
         deadline = time.monotonic() + PLACEMENT_SECONDS
         while time.monotonic() < deadline:
+            _touch(placed)
             client = RawSender(self.port)
             for _ in range(2):
                 status = client.post(next(warm_up))
@@ -265,29 +279,40 @@ class _Placement:
                     raise SenderError(f"a warm-up batch was answered {status}")
             processes = [self.server_pid, *worker_pids(self.server_pid)]
             owner = connection_owner(self.port, client.client_port, processes)
-            if owner is not None and (owner not in taken or len(taken) >= self.workers):
-                taken.add(owner)
+            if owner is not None and taken[owner] < self.per_worker:
+                taken[owner] += 1
                 return client
             client.close()  # on a worker another sender has: reconnect
-        raise RuntimeError(f"no worker of its own for sender {len(taken) + 1}")
+        raise RuntimeError(f"no worker with room for sender {taken.total() + 1}")
 
 
 # A worker's ``/metrics`` once its follower has read the ledger to the head (api/metrics.py).
 COUNTED = re.compile(rb'^govledger_collector_up\{part="ledger"\} 1(?:\.0)?$', re.MULTILINE)
 
 
-def _wait_until_counted(client: RawSender) -> None:
-    """Until the sender's worker has counted the ledger for ``/metrics``: a worker starting
+def _touch(clients: list[RawSender]) -> None:
+    """One request on each connection: uvicorn closes one idle for 5 s (its keep-alive)."""
+    for client in clients:
+        status, _ = client.get("/healthz")
+        if status != 200:
+            raise SenderError(f"/healthz was answered {status}")
+
+
+def _wait_until_counted(clients: list[RawSender]) -> None:
+    """Until each sender's worker has counted the ledger for ``/metrics``: a worker starting
     reads the whole ledger for its counts, page by page (docs/operations.md §Metrics, "A
     worker's first minutes"), and that reading, on the cores the timed run shares, grew
     with the ledger from repeat to repeat (two workers: about 50k, 30k, then 19k accesses
     a second on one ledger). The rate is that of a running service."""
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        status, body = client.get("/metrics")
-        if status == 200 and COUNTED.search(body):
-            return
-        time.sleep(0.2)  # the worker is still reading the ledger: poll, bounded
+    with ThreadPoolExecutor(max_workers=len(clients)) as pool:
+        while time.monotonic() < deadline:
+            # Every connection asks at once each round (a scrape may follow the ledger for
+            # 2 s), so none idles past the server's keep-alive of 5 s.
+            answers = list(pool.map(lambda client: client.get("/metrics"), clients))
+            if all(status == 200 and COUNTED.search(body) for status, body in answers):
+                return
+            time.sleep(0.2)  # a worker is still reading the ledger: poll, bounded
     raise RuntimeError("a worker did not count the ledger for /metrics within 300 s")
 
 
@@ -304,7 +329,13 @@ def _wait_until_up(client: httpx.Client) -> None:
 
 # In-process stages of one batch on its way through POST /accesses/batch, in order.
 def measure(
-    settings: Settings, events: int, batch: int, repeats: int, *, stages_only: bool = False
+    settings: Settings,
+    events: int,
+    batch: int,
+    repeats: int,
+    *,
+    stages_only: bool = False,
+    connections: int = 1,
 ) -> dict[str, Any]:
     app, grant = prepare(settings)
     sample = app.recorder.select_notifications(start=1, limit=10)[-1]
@@ -316,8 +347,12 @@ def measure(
         rates["python"].append(python_api_rate(app, grant, events, batch))
         if stages_only:  # iterating on the batch path: no servers (no target lines either)
             continue
-        rates["http"].append(http_rate(settings, grant, events, batch, 1, cpu=cpu["http"]))
-        rates["http2"].append(http_rate(settings, grant, events, batch, 2, 2, cpu["http2"]))
+        one, two = (
+            (settings, grant, events, batch, 1, connections),
+            (settings, grant, events, batch, 2, 2 * connections),
+        )
+        rates["http"].append(http_rate(*one, cpu["http"]))
+        rates["http2"].append(http_rate(*two, cpu["http2"]))
     result: dict[str, Any] = {
         name: statistics.median(values) if values else float("nan")
         for name, values in rates.items()
@@ -401,9 +436,14 @@ def _ratios(rates: dict[str, list[float]]) -> dict[str, list[float]]:
     }
 
 
-def print_rates(results: dict[str, dict[str, Any]], batch: int, repeats: int) -> None:
+def print_rates(
+    results: dict[str, dict[str, Any]], batch: int, repeats: int, connections: int
+) -> None:
     print(f"access events/s, batches of {batch}; medians of {repeats} runs")
-    print("HTTP: 1 worker, 1 sender; HTTP x2: 2 workers, 2 concurrent senders")
+    print(
+        f"HTTP: 1 worker, {connections} sender(s); "
+        f"HTTP x2: 2 workers, {2 * connections} concurrent senders, {connections} a worker"
+    )
     header = f"{'backend':<11} {'raw append':>11} {'python API':>11} {'HTTP':>8} {'HTTP x2':>8}"
     print(header + f" {'py/raw':>7} {'HTTP/raw':>9} {'x2/raw':>7}")
     for backend, r in results.items():
@@ -449,6 +489,13 @@ def main() -> None:
     parser.add_argument(
         "--subjects-only", action="store_true", help="only the data-subjects ratio (issue 19)"
     )
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=1,
+        help="senders a worker serves at once (default 1; 2: does a batch in flight per "
+        "worker leave the workers idle?)",
+    )
     args = parser.parse_args()
     only = args.stages_only
     results: dict[str, dict[str, Any]] = {}
@@ -458,15 +505,20 @@ def main() -> None:
         if args.subjects_only:
             return
         sqlite = Settings(database_url=f"sqlite:///{directory}/ingest.db", state_dir=directory)
-        results["sqlite"] = measure(sqlite, args.events, args.batch, args.repeats, stages_only=only)
+        run = partial(
+            measure,
+            events=args.events,
+            batch=args.batch,
+            repeats=args.repeats,
+            stages_only=only,
+            connections=args.connections,
+        )
+        results["sqlite"] = run(sqlite)
         url = postgres_url()
         if url:
             with scratch_schema(url) as schema:
-                pg = pg_settings(url, schema, directory)
-                results["postgresql"] = measure(
-                    pg, args.events, args.batch, args.repeats, stages_only=only
-                )
-    print_rates(results, args.batch, args.repeats)
+                results["postgresql"] = run(pg_settings(url, schema, directory))
+    print_rates(results, args.batch, args.repeats, args.connections)
     print_cpu(results)
     print_stages(results)
     if only:
