@@ -347,12 +347,11 @@ def measure(
         rates["python"].append(python_api_rate(app, grant, events, batch))
         if stages_only:  # iterating on the batch path: no servers (no target lines either)
             continue
-        one, two = (
-            (settings, grant, events, batch, 1, connections),
-            (settings, grant, events, batch, 2, 2 * connections),
-        )
-        rates["http"].append(http_rate(*one, cpu["http"]))
-        rates["http2"].append(http_rate(*two, cpu["http2"]))
+        for name, workers in (("http", 1), ("http2", 2)):
+            senders = workers * connections
+            rates[name].append(
+                http_rate(settings, grant, events, batch, workers, senders, cpu[name])
+            )
     result: dict[str, Any] = {
         name: statistics.median(values) if values else float("nan")
         for name, values in rates.items()
